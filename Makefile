@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mqfuse top-level Makefile.
+#   make            build the module(s), the helper programs and the test programs
+#   make demo       the main job: boot the test VM, mount mqfuse, exercise it
+#   make test       the whole test suite in the VM (installs its dependencies)
+#   make sparse     run sparse (C=2) over the module
+#   make deps       install build/test dependencies from Debian's packages
+
+# The kernel the tests boot (not the running kernel: the host cannot load modules).
+KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.1\..*-amd64$$' | sort -V | tail -n1)
+KDIR ?= /lib/modules/$(KVER)/build
+MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
+
+.PHONY: all module helper selftests sparse clean deps test demo bench check-kdir
+
+all: module helper selftests
+
+check-kdir:
+	@test -d "$(KDIR)" || { echo "KDIR=$(KDIR) not found: run 'make deps' (needs linux-headers-amd64)"; exit 1; }
+
+module: check-kdir
+	$(KMAKE) modules
+
+sparse: check-kdir
+	$(KMAKE) C=2 modules
+
+helper:
+	@if [ -f helper/Makefile ]; then $(MAKE) -C helper; fi
+
+selftests:
+	@if [ -f selftests/Makefile ]; then $(MAKE) -C selftests; fi
+
+clean:
+	-@test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-@if [ -f helper/Makefile ]; then $(MAKE) -C helper clean; fi
+	-@if [ -f selftests/Makefile ]; then $(MAKE) -C selftests clean; fi
+
+deps:
+	selftests/vm/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	selftests/vm/run.sh --kver $(KVER) test
+
+demo: deps
+	$(MAKE) all
+	selftests/vm/run.sh --kver $(KVER) demo
