@@ -13,7 +13,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
-.PHONY: all module helper selftests sparse clean deps test demo bench check-kdir
+.PHONY: all module helper selftests sparse clean deps test demo bench check-kdir next-gen
 
 all: module helper selftests
 
@@ -23,6 +23,15 @@ check-kdir:
 module: check-kdir
 	$(KMAKE) modules
 
+# The same sources with MQFUSE_GEN+1, built in build/next-gen: the tests load
+# both generations side by side to show every name follows the generation.
+NEXT_GEN := $(shell echo $$(( $(MQFUSE_GEN) + 1 )))
+next-gen: check-kdir
+	rm -rf build/next-gen && mkdir -p build/next-gen
+	cp -r Kbuild uapi fs build/next-gen/
+	sed -i 's/^\(#define[[:space:]]*MQFUSE_GEN[[:space:]]*\)[0-9][0-9]*/\1$(NEXT_GEN)/' build/next-gen/uapi/mqfuse.h
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/build/next-gen W=1 KCFLAGS=-Werror modules
+
 sparse: check-kdir
 	$(KMAKE) C=2 modules
 
@@ -30,7 +39,8 @@ helper:
 	@if [ -f helper/Makefile ]; then $(MAKE) -C helper; fi
 
 selftests:
-	@if [ -f selftests/Makefile ]; then $(MAKE) -C selftests; fi
+	@if [ -f selftests/Makefile ]; then $(MAKE) -C selftests; \
+	else for d in selftests/*/; do [ ! -f $$d/Makefile ] || $(MAKE) -C $$d || exit 1; done; fi
 
 clean:
 	-@test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
@@ -42,6 +52,7 @@ deps:
 
 test: deps
 	$(MAKE) all
+	$(MAKE) next-gen
 	selftests/vm/run.sh --kver $(KVER) test
 
 demo: deps

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the runner; runs as PID 1 in the overlay root. Never exits:
+# it always ends by powering the guest off, which ends QEMU.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb
+unset LANG LC_ALL
+
+poweroff_now() {
+	sync
+	echo o > /proc/sysrq-trigger
+	sleep 30
+}
+trap poweroff_now EXIT
+
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /results /scratch
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none results /results ||
+	{ echo "guest: cannot mount the results share"; poweroff_now; }
+exec > >(tee -a /results/output.log) 2>&1
+
+modprobe virtio_blk && modprobe ext4 || echo "guest: cannot load virtio_blk/ext4"
+for _ in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done
+mount -t ext4 /dev/vda /scratch || echo "guest: cannot mount the scratch disk"
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+hostname mqfuse-guest
+# Make hangs visible within a test's lifetime rather than after two minutes.
+echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+ip link set lo up 2>/dev/null
+ulimit -c 0
+
+export MQ_ROOT MQ_RESULTS=/results MQ_SCRATCH=/scratch MQ_KVER=$(uname -r)
+# shellcheck source=lib.sh
+. "$MQ_ROOT/selftests/vm/lib.sh"
+export MQ_GEN MQ_NAME MQ_KO
+
+case "$MQ_MODE" in
+test)
+	mq_run_suites ${MQ_SUITES//,/ }
+	;;
+demo)
+	bash "$MQ_ROOT/selftests/vm/demo.sh"
+	echo "demo exit status: $?"
+	;;
+shell)
+	bash /results/cmd.sh
+	echo "shell exit status: $?"
+	;;
+*)
+	echo "guest: unknown mode '$MQ_MODE'"
+	;;
+esac
+
+dmesg > /results/dmesg.txt
+sync
+umount /scratch 2>/dev/null
+touch /results/done
+poweroff_now
