@@ -13,8 +13,8 @@ poweroff_now() {
 }
 trap poweroff_now EXIT
 
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=0755 tmpfs /run
+# /tmp and /run stay on the overlay (writable, in guest memory): a tmpfs
+# mounted over them would hide a project checked out below them on the host.
 mkdir -p /results /scratch
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none results /results ||
 	{ echo "guest: cannot mount the results share"; poweroff_now; }
@@ -30,6 +30,10 @@ echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 ip link set lo up 2>/dev/null
 ulimit -c 0
 
+if [ ! -f "$MQ_ROOT/selftests/vm/lib.sh" ]; then
+	echo "guest: project root $MQ_ROOT is not visible in the guest"
+	poweroff_now
+fi
 export MQ_ROOT MQ_RESULTS=/results MQ_SCRATCH=/scratch MQ_KVER=$(uname -r)
 # shellcheck source=lib.sh
 . "$MQ_ROOT/selftests/vm/lib.sh"

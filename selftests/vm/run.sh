@@ -162,6 +162,9 @@ if [ -f "$results/tap.txt" ]; then
 	done < "$results/tap.txt"
 fi
 
+if [ "$n" -eq 0 ]; then
+	emit "not ok" "guest: ran at least one test"
+fi
 if [ $finished -eq 1 ]; then
 	emit ok "guest: ran to completion in ${elapsed}s"
 else
