@@ -490,10 +490,17 @@ static void lfpt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, ret ? errno : 0);
 }
 
+/*
+ * Flags for opening the backing file.  The kernel already resolved the
+ * path (O_PATH fds are re-opened) and created the file.  O_DIRECT is
+ * dropped: it governs the FUSE mount's page cache, which the kernel
+ * handles, while the payload reaching us sits at an unaligned offset in
+ * libfuse's buffer and would fail with EINVAL on the backing file.
+ */
 static int lfpt_open_flags(int flags)
 {
-	/* the kernel already resolved the path; O_PATH fds are re-opened */
-	return (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC;
+	return (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY |
+			  O_DIRECT)) | O_CLOEXEC;
 }
 
 static void lfpt_open(fuse_req_t req, fuse_ino_t ino,
@@ -522,8 +529,8 @@ static void lfpt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	err = lfpt_become_caller(req);
 	if (!err) {
 		fd = openat(lfpt_fd(parent), name,
-			    (fi->flags & ~O_NOFOLLOW) | O_CREAT | O_CLOEXEC,
-			    mode);
+			    lfpt_open_flags(fi->flags) | O_CREAT |
+			    (fi->flags & O_EXCL), mode);
 		if (fd == -1)
 			err = errno;
 	}
