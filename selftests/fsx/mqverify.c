@@ -91,7 +91,7 @@ struct op_rec {
 	uint64_t n;		/* operation number within the file */
 	enum op_type type;
 	uint64_t off, len;
-	uint64_t size;		/* model size after the op */
+	uint64_t size;		/* model size before the op */
 };
 
 /* Per-file worker. */
