@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Request validation, the opcode dispatch table and reply building.
+ *
+ * A handler returns a negative errno (sent as the reply error), a payload
+ * length >= 0 (payload already in req->out) or MQ_NO_REPLY for requests the
+ * kernel does not expect an answer to.  Handlers never write to the device.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqfused.h"
+
+#define MQ_OP(op, fn_, type)	[op] = { .fn = fn_, .arg_min = sizeof(type) }
+#define MQ_OP0(op, fn_)		[op] = { .fn = fn_, .arg_min = 0 }
+
+/* Requests whose body is a struct followed by names use the struct size. */
+static const struct mq_op mq_ops[MQ_NR_OPS] = {
+	MQ_OP(FUSE_INIT, mq_op_init, struct fuse_init_in),
+	MQ_OP0(FUSE_DESTROY, mq_op_destroy),
+	MQ_OP(FUSE_INTERRUPT, mq_op_interrupt, struct fuse_interrupt_in),
+	MQ_OP0(FUSE_STATFS, mq_op_statfs),
+	MQ_OP(FUSE_SYNCFS, mq_op_syncfs, struct fuse_syncfs_in),
+
+	MQ_OP0(FUSE_LOOKUP, mq_op_lookup),
+	MQ_OP(FUSE_FORGET, mq_op_forget, struct fuse_forget_in),
+	MQ_OP(FUSE_BATCH_FORGET, mq_op_batch_forget, struct fuse_batch_forget_in),
+	MQ_OP(FUSE_GETATTR, mq_op_getattr, struct fuse_getattr_in),
+	MQ_OP(FUSE_SETATTR, mq_op_setattr, struct fuse_setattr_in),
+	MQ_OP0(FUSE_READLINK, mq_op_readlink),
+	MQ_OP(FUSE_ACCESS, mq_op_access, struct fuse_access_in),
+
+	MQ_OP0(FUSE_SYMLINK, mq_op_symlink),
+	MQ_OP(FUSE_MKNOD, mq_op_mknod, struct fuse_mknod_in),
+	MQ_OP(FUSE_MKDIR, mq_op_mkdir, struct fuse_mkdir_in),
+	MQ_OP0(FUSE_UNLINK, mq_op_unlink),
+	MQ_OP0(FUSE_RMDIR, mq_op_rmdir),
+	MQ_OP(FUSE_RENAME, mq_op_rename, struct fuse_rename_in),
+	MQ_OP(FUSE_RENAME2, mq_op_rename2, struct fuse_rename2_in),
+	MQ_OP(FUSE_LINK, mq_op_link, struct fuse_link_in),
+	MQ_OP(FUSE_CREATE, mq_op_create, struct fuse_create_in),
+	MQ_OP(FUSE_TMPFILE, mq_op_tmpfile, struct fuse_create_in),
+
+	MQ_OP(FUSE_OPEN, mq_op_open, struct fuse_open_in),
+	MQ_OP(FUSE_READ, mq_op_read, struct fuse_read_in),
+	MQ_OP(FUSE_WRITE, mq_op_write, struct fuse_write_in),
+	MQ_OP(FUSE_RELEASE, mq_op_release, struct fuse_release_in),
+	MQ_OP(FUSE_FLUSH, mq_op_flush, struct fuse_flush_in),
+	MQ_OP(FUSE_FSYNC, mq_op_fsync, struct fuse_fsync_in),
+	MQ_OP(FUSE_FALLOCATE, mq_op_fallocate, struct fuse_fallocate_in),
+	MQ_OP(FUSE_LSEEK, mq_op_lseek, struct fuse_lseek_in),
+	MQ_OP(FUSE_COPY_FILE_RANGE, mq_op_copy_file_range,
+	      struct fuse_copy_file_range_in),
+
+	MQ_OP(FUSE_OPENDIR, mq_op_opendir, struct fuse_open_in),
+	MQ_OP(FUSE_READDIR, mq_op_readdir, struct fuse_read_in),
+	MQ_OP(FUSE_READDIRPLUS, mq_op_readdirplus, struct fuse_read_in),
+	MQ_OP(FUSE_RELEASEDIR, mq_op_releasedir, struct fuse_release_in),
+	MQ_OP(FUSE_FSYNCDIR, mq_op_fsyncdir, struct fuse_fsync_in),
+
+	/* Compat size: FUSE_SETXATTR_EXT is not negotiated. */
+	[FUSE_SETXATTR] = { .fn = mq_op_setxattr,
+			    .arg_min = FUSE_COMPAT_SETXATTR_IN_SIZE },
+	MQ_OP(FUSE_GETXATTR, mq_op_getxattr, struct fuse_getxattr_in),
+	MQ_OP(FUSE_LISTXATTR, mq_op_listxattr, struct fuse_getxattr_in),
+	MQ_OP0(FUSE_REMOVEXATTR, mq_op_removexattr),
+
+	/*
+	 * Locks are handled by the kernel (FUSE_POSIX_LOCKS/FLOCK_LOCKS are
+	 * not negotiated), so these only arrive from a misbehaving kernel.
+	 */
+	MQ_OP0(FUSE_GETLK, mq_op_enosys),
+	MQ_OP0(FUSE_SETLK, mq_op_enosys),
+	MQ_OP0(FUSE_SETLKW, mq_op_enosys),
+	MQ_OP0(FUSE_IOCTL, mq_op_enosys),
+	MQ_OP0(FUSE_POLL, mq_op_enosys),
+	MQ_OP0(FUSE_BMAP, mq_op_enosys),
+};
+
+const struct mq_op *mq_op_find(uint32_t opcode)
+{
+	if (opcode >= MQ_NR_OPS || !mq_ops[opcode].fn)
+		return NULL;
+	return &mq_ops[opcode];
+}
+
+/* Return the NUL-terminated string at body offset @off, or NULL. */
+const char *mq_req_name(struct mq_req *req, size_t off, size_t *next)
+{
+	const char *s, *nul;
+
+	if (off >= req->arg_len)
+		return NULL;
+	s = req->arg + off;
+	nul = memchr(s, '\0', req->arg_len - off);
+	if (!nul || nul == s)
+		return NULL;
+	if (next)
+		*next = off + (nul - s) + 1;
+	return s;
+}
+
+/* Fill the out header in front of a @payload byte reply; returns length. */
+int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload)
+{
+	struct fuse_out_header *oh = (struct fuse_out_header *)hdr;
+
+	if (err > 0 || err < -4095)
+		err = -EIO;
+	if (err)
+		payload = 0;
+	oh->unique = unique;
+	oh->error = err;
+	oh->len = sizeof(*oh) + payload;
+	return oh->len;
+}
+
+/* The size a request moves, as reported in the statistics. */
+static uint64_t mq_req_stat_bytes(const struct mq_req *req)
+{
+	switch (req->in->opcode) {
+	case FUSE_READ:
+	case FUSE_READDIR:
+	case FUSE_READDIRPLUS:
+		if (req->arg_len >= sizeof(struct fuse_read_in))
+			return ((const struct fuse_read_in *)req->arg)->size;
+		break;
+	case FUSE_WRITE:
+		if (req->arg_len >= sizeof(struct fuse_write_in))
+			return ((const struct fuse_write_in *)req->arg)->size;
+		break;
+	}
+	return req->in->len;
+}
+
+static void mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
+			  size_t payload)
+{
+	char *hdr = thr->outbuf;
+	int len = mq_build_reply(hdr, unique, err, payload);
+	ssize_t n;
+
+	do {
+		n = write(thr->devfd, hdr, len);
+	} while (n < 0 && errno == EINTR);
+	/* ENOENT: the request was interrupted and is gone; not an error. */
+	if (n < 0 && errno != ENOENT && errno != ENODEV)
+		mq_warn("reply to unique %llu: %s", (unsigned long long)unique,
+			strerror(errno));
+}
+
+/*
+ * Process the request of @len bytes in thr->inbuf and send its reply.
+ * Returns 0, or -ENODEV after DESTROY.
+ */
+int mq_dispatch(struct mq_thread *thr, size_t len)
+{
+	const struct fuse_in_header *in = (const void *)thr->inbuf;
+	struct mq_req req = {
+		.thr = thr,
+		.in = in,
+		.out = thr->outbuf + sizeof(struct fuse_out_header),
+		.out_max = thr->outbuf_len - sizeof(struct fuse_out_header),
+	};
+	const struct mq_op *op;
+	int ret;
+
+	if (len < sizeof(*in) || in->len != len) {
+		mq_warn("malformed request: read %zu bytes, header says %u",
+			len, len >= sizeof(*in) ? in->len : 0);
+		if (len >= sizeof(*in))
+			mq_send_reply(thr, in->unique, -EIO, 0);
+		return 0;
+	}
+	req.arg = (const char *)(in + 1);
+	req.arg_len = len - sizeof(*in);
+	mq_stats_account(&thr->stats, in->opcode, mq_req_stat_bytes(&req));
+	mq_dbg("thread %u: %s (%u) unique %llu nodeid %llu len %u",
+	       thr->index, mq_opcode_name(in->opcode) ?: "?", in->opcode,
+	       (unsigned long long)in->unique,
+	       (unsigned long long)in->nodeid, in->len);
+
+	op = mq_op_find(in->opcode);
+	if (!op) {
+		ret = -ENOSYS;
+	} else if (req.arg_len < op->arg_min) {
+		ret = -EINVAL;
+		if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET ||
+		    in->opcode == FUSE_INTERRUPT)
+			ret = MQ_NO_REPLY;
+	} else if (in->opcode != FUSE_INIT && !atomic_load(&mq_conn.proto_minor)) {
+		ret = -EIO;	/* nothing but INIT before INIT */
+	} else {
+		ret = op->fn(&req);
+	}
+	if (ret == MQ_NO_REPLY)
+		return 0;
+	if (ret < 0)
+		mq_dbg("  -> error %d", ret);
+	mq_send_reply(thr, in->unique, ret < 0 ? ret : 0,
+		      ret < 0 ? 0 : (size_t)ret);
+	if (in->opcode == FUSE_DESTROY)
+		return -ENODEV;
+	return 0;
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nodeid <-> backend inode table.
+ *
+ * Two sharded hash indexes point at the same struct mq_inode: one keyed by
+ * nodeid (requests from the kernel), one keyed by backend (st_dev, st_ino)
+ * so that an object reached twice (hard links, LOOKUP after READDIRPLUS)
+ * gets the same nodeid.
+ *
+ * Lifetime: inode->refs counts kernel lookup references plus in-flight
+ * users.  The transition to zero happens only under the key shard lock,
+ * together with the removal from the key index, so a dev/ino lookup never
+ * sees a dying inode.  A nodeid lookup may race with that removal; it uses
+ * "increment unless zero" and treats a zero count as not found.
+ *
+ * Lock order: key shard lock, then id shard lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mqfused.h"
+
+#define MQ_SHARDS	64
+#define MQ_BUCKETS	1024	/* per shard, power of two */
+
+struct mq_shard {
+	pthread_mutex_t lock;
+	struct mq_inode *buckets[MQ_BUCKETS];	/* protected by lock */
+} __attribute__((aligned(64)));
+
+static struct mq_shard *mq_id_shards;
+static struct mq_shard *mq_key_shards;
+static atomic_uint_fast64_t mq_next_nodeid = FUSE_ROOT_ID + 1;
+static atomic_uint_fast64_t mq_nr_inodes;
+static struct mq_inode *mq_root;
+
+static uint64_t mq_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t mq_key_hash(dev_t dev, ino_t ino)
+{
+	return mq_mix((uint64_t)ino ^ mq_mix((uint64_t)dev));
+}
+
+static struct mq_shard *mq_shard_of(struct mq_shard *shards, uint64_t h,
+				    struct mq_inode ***bucket)
+{
+	struct mq_shard *s = &shards[h % MQ_SHARDS];
+
+	*bucket = &s->buckets[(h / MQ_SHARDS) & (MQ_BUCKETS - 1)];
+	return s;
+}
+
+static void mq_id_insert(struct mq_inode *inode)
+{
+	struct mq_inode **bucket;
+	struct mq_shard *s = mq_shard_of(mq_id_shards, mq_mix(inode->nodeid),
+					 &bucket);
+
+	pthread_mutex_lock(&s->lock);
+	inode->id_next = *bucket;
+	*bucket = inode;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void mq_id_remove(struct mq_inode *inode)
+{
+	struct mq_inode **bucket, **pp;
+	struct mq_shard *s = mq_shard_of(mq_id_shards, mq_mix(inode->nodeid),
+					 &bucket);
+
+	pthread_mutex_lock(&s->lock);
+	for (pp = bucket; *pp; pp = &(*pp)->id_next) {
+		if (*pp == inode) {
+			*pp = inode->id_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static struct mq_shard *mq_shards_alloc(void)
+{
+	struct mq_shard *shards;
+	int i;
+
+	if (posix_memalign((void **)&shards, 64, sizeof(*shards) * MQ_SHARDS))
+		return NULL;
+	for (i = 0; i < MQ_SHARDS; i++) {
+		pthread_mutex_init(&shards[i].lock, NULL);
+		for (int b = 0; b < MQ_BUCKETS; b++)
+			shards[i].buckets[b] = NULL;
+	}
+	return shards;
+}
+
+static struct mq_inode *mq_inode_alloc(int fd, const struct stat *st,
+				       uint64_t nodeid)
+{
+	struct mq_inode *inode = calloc(1, sizeof(*inode));
+
+	if (!inode)
+		return NULL;
+	inode->nodeid = nodeid;
+	inode->dev = st->st_dev;
+	inode->ino = st->st_ino;
+	inode->type = st->st_mode & S_IFMT;
+	inode->fd = fd;
+	atomic_init(&inode->refs, 1);
+	return inode;
+}
+
+/* Insert into the key index; caller holds the key shard lock. */
+static void mq_key_link(struct mq_inode *inode, struct mq_inode **bucket)
+{
+	inode->key_next = *bucket;
+	*bucket = inode;
+}
+
+int mq_itable_init(int root_fd, const struct stat *root_st)
+{
+	struct mq_inode **bucket;
+	struct mq_shard *s;
+
+	mq_id_shards = mq_shards_alloc();
+	mq_key_shards = mq_shards_alloc();
+	if (!mq_id_shards || !mq_key_shards)
+		goto err_alloc;
+	mq_root = mq_inode_alloc(root_fd, root_st, FUSE_ROOT_ID);
+	if (!mq_root)
+		goto err_alloc;
+	s = mq_shard_of(mq_key_shards, mq_key_hash(root_st->st_dev,
+						   root_st->st_ino), &bucket);
+	pthread_mutex_lock(&s->lock);
+	mq_key_link(mq_root, bucket);
+	pthread_mutex_unlock(&s->lock);
+	mq_id_insert(mq_root);
+	atomic_fetch_add(&mq_nr_inodes, 1);
+	return 0;
+
+err_alloc:
+	free(mq_id_shards);
+	free(mq_key_shards);
+	mq_id_shards = mq_key_shards = NULL;
+	return -ENOMEM;
+}
+
+void mq_itable_destroy(void)
+{
+	int i, b;
+
+	if (!mq_id_shards)
+		return;
+	for (i = 0; i < MQ_SHARDS; i++) {
+		for (b = 0; b < MQ_BUCKETS; b++) {
+			struct mq_inode *inode = mq_id_shards[i].buckets[b];
+
+			while (inode) {
+				struct mq_inode *next = inode->id_next;
+
+				if (inode->fd >= 0)
+					close(inode->fd);
+				free(inode);
+				inode = next;
+			}
+		}
+	}
+	free(mq_id_shards);
+	free(mq_key_shards);
+	mq_id_shards = mq_key_shards = NULL;
+	mq_root = NULL;
+	atomic_store(&mq_nr_inodes, 0);
+}
+
+/* Take a reference on the inode with this nodeid; NULL if unknown. */
+struct mq_inode *mq_inode_get(uint64_t nodeid)
+{
+	struct mq_inode **bucket, *inode;
+	struct mq_shard *s = mq_shard_of(mq_id_shards, mq_mix(nodeid), &bucket);
+
+	pthread_mutex_lock(&s->lock);
+	for (inode = *bucket; inode; inode = inode->id_next) {
+		if (inode->nodeid != nodeid)
+			continue;
+		uint_fast64_t r = atomic_load(&inode->refs);
+
+		do {
+			if (!r) {
+				inode = NULL;	/* being freed */
+				break;
+			}
+		} while (!atomic_compare_exchange_weak(&inode->refs, &r, r + 1));
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return inode;
+}
+
+/* Drop @n references (n > 1 for FORGET); frees the inode at zero. */
+void mq_inode_put(struct mq_inode *inode, uint64_t n)
+{
+	struct mq_inode **bucket, **pp;
+	struct mq_shard *s;
+	uint_fast64_t r = atomic_load(&inode->refs);
+
+	if (!n)
+		return;
+	/* Fast path: not the last reference. */
+	while (r > n) {
+		if (atomic_compare_exchange_weak(&inode->refs, &r, r - n))
+			return;
+	}
+
+	s = mq_shard_of(mq_key_shards, mq_key_hash(inode->dev, inode->ino),
+			&bucket);
+	pthread_mutex_lock(&s->lock);
+	r = atomic_load(&inode->refs);
+	if (r < n) {
+		mq_warn("nodeid %llu: dropping %llu refs, only %llu held",
+			(unsigned long long)inode->nodeid,
+			(unsigned long long)n, (unsigned long long)r);
+		n = r;
+	}
+	r = atomic_fetch_sub(&inode->refs, n) - n;
+	if (r || inode == mq_root) {
+		if (!r)	/* the root is never freed */
+			atomic_store(&inode->refs, 1);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	for (pp = bucket; *pp; pp = &(*pp)->key_next) {
+		if (*pp == inode) {
+			*pp = inode->key_next;
+			break;
+		}
+	}
+	mq_id_remove(inode);
+	pthread_mutex_unlock(&s->lock);
+
+	close(inode->fd);
+	free(inode);
+	atomic_fetch_sub(&mq_nr_inodes, 1);
+}
+
+/*
+ * Find or create the inode for backend object @fd (an O_PATH fd whose
+ * attributes are @st) and take one reference.  Consumes @fd: it is either
+ * stored in a new inode or closed.
+ */
+int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
+{
+	struct mq_inode **bucket, *inode;
+	struct mq_shard *s = mq_shard_of(mq_key_shards,
+					 mq_key_hash(st->st_dev, st->st_ino),
+					 &bucket);
+
+	pthread_mutex_lock(&s->lock);
+	for (inode = *bucket; inode; inode = inode->key_next) {
+		if (inode->dev == st->st_dev && inode->ino == st->st_ino &&
+		    inode->type == (st->st_mode & S_IFMT)) {
+			atomic_fetch_add(&inode->refs, 1);
+			pthread_mutex_unlock(&s->lock);
+			close(fd);
+			*out = inode;
+			return 0;
+		}
+	}
+	inode = mq_inode_alloc(fd, st, atomic_fetch_add(&mq_next_nodeid, 1));
+	if (!inode) {
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		return -ENOMEM;
+	}
+	mq_key_link(inode, bucket);
+	mq_id_insert(inode);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&mq_nr_inodes, 1);
+	*out = inode;
+	return 0;
+}
+
+uint64_t mq_itable_count(void)
+{
+	return atomic_load(&mq_nr_inodes);
+}

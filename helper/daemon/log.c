@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Levelled logging to stderr or syslog.  Everything the kernel or a client
+ * can trigger is logged at debug level or rate limited by the caller.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "mqfused.h"
+
+static enum mq_log_level mq_log_level = MQ_LOG_WARN;
+static bool mq_log_syslog;
+
+static const char *const mq_level_names[] = {
+	[MQ_LOG_ERR] = "err",
+	[MQ_LOG_WARN] = "warn",
+	[MQ_LOG_INFO] = "info",
+	[MQ_LOG_DEBUG] = "debug",
+};
+
+static const int mq_level_prio[] = {
+	[MQ_LOG_ERR] = LOG_ERR,
+	[MQ_LOG_WARN] = LOG_WARNING,
+	[MQ_LOG_INFO] = LOG_INFO,
+	[MQ_LOG_DEBUG] = LOG_DEBUG,
+};
+
+void mq_log_init(enum mq_log_level level, bool use_syslog)
+{
+	mq_log_level = level;
+	if (use_syslog)
+		mq_log_to_syslog();
+}
+
+void mq_log_to_syslog(void)
+{
+	if (mq_log_syslog)
+		return;
+	openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	mq_log_syslog = true;
+}
+
+int mq_log_parse_level(const char *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(mq_level_names) / sizeof(mq_level_names[0]); i++)
+		if (!strcasecmp(s, mq_level_names[i]))
+			return i;
+	if (!strcasecmp(s, "error"))
+		return MQ_LOG_ERR;
+	if (!strcasecmp(s, "warning"))
+		return MQ_LOG_WARN;
+	return -EINVAL;
+}
+
+bool mq_log_enabled(enum mq_log_level level)
+{
+	return level <= mq_log_level;
+}
+
+void mq_log(enum mq_log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!mq_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (mq_log_syslog) {
+		syslog(mq_level_prio[level], "%s", msg);
+		return;
+	}
+	fprintf(stderr, "mqfused: %s: %s\n", mq_level_names[level], msg);
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfused: FUSE-protocol passthrough daemon for mqfuse and stock FUSE.
+ * Command line parsing and process setup; the work happens in session.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include <mqfuse.h>
+
+#include "mqfused.h"
+#include "mount_opts.h"
+
+enum {
+	OPT_FS = 256,
+	OPT_THREADS,
+	OPT_PIN,
+	OPT_FD,
+	OPT_LOG_LEVEL,
+	OPT_SYSLOG,
+	OPT_STATS,
+	OPT_MAX_WRITE,
+	OPT_WRITEBACK,
+	OPT_NO_DEFPERM,
+	OPT_ENTRY_TIMEOUT,
+	OPT_ATTR_TIMEOUT,
+};
+
+static const struct option mq_long_opts[] = {
+	{ "fs", required_argument, NULL, OPT_FS },
+	{ "options", required_argument, NULL, 'o' },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "pin", required_argument, NULL, OPT_PIN },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "stats", required_argument, NULL, OPT_STATS },
+	{ "max-write", required_argument, NULL, OPT_MAX_WRITE },
+	{ "writeback-cache", no_argument, NULL, OPT_WRITEBACK },
+	{ "no-default-permissions", no_argument, NULL, OPT_NO_DEFPERM },
+	{ "entry-timeout", required_argument, NULL, OPT_ENTRY_TIMEOUT },
+	{ "attr-timeout", required_argument, NULL, OPT_ATTR_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void mq_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: mqfused [options] SOURCE MOUNTPOINT\n"
+"       mqfused [options] --fd N SOURCE [MOUNTPOINT]\n"
+"\n"
+"Serve SOURCE (local:DIR or an absolute DIR) over the FUSE protocol on\n"
+"MOUNTPOINT, through mqfuse (/dev/mqfuse_vN) or stock FUSE (/dev/fuse).\n"
+"\n"
+"Options:\n"
+"  --fs fuse|mqfuse       kernel side (default mqfuse: newest mqfuse_vN\n"
+"                         listed in /proc/filesystems)\n"
+"  -o OPTS                mount options: generic (ro, nosuid, noatime...),\n"
+"                         FUSE (allow_other, max_read=N, default_permissions),\n"
+"                         mqfuse (queues=N, balance=on|off,\n"
+"                         consistency=strict|cto|cto-wb|relaxed|immutable,\n"
+"                         recovery=SECONDS); fd=, rootmode=, user_id= and\n"
+"                         group_id= are added by mqfused\n"
+"  --threads N            serving threads (default: mqfuse queue count,\n"
+"                         else number of CPUs)\n"
+"  --pin none|queue       pin thread i to the i-th allowed CPU (default queue)\n"
+"  --fd N                 serve an already mounted device fd; no mount\n"
+"  -f, --foreground       do not daemonize (default: daemonize once the\n"
+"                         mount succeeded)\n"
+"  --log-level LEVEL      err, warn (default), info or debug\n"
+"  --syslog               log to syslog (always once daemonized)\n"
+"  --stats FILE           write request statistics to FILE on exit and on\n"
+"                         SIGUSR1\n"
+"  --max-write BYTES      largest READ/WRITE payload (default 8388608; stock\n"
+"                         FUSE caps it at max_pages_limit pages)\n"
+"  --writeback-cache      let the kernel cache writes (FUSE_WRITEBACK_CACHE)\n"
+"  --no-default-permissions  do not ask the kernel to check permissions\n"
+"  --entry-timeout SEC    dentry cache timeout (default 1.0)\n"
+"  --attr-timeout SEC     attribute cache timeout (default 1.0)\n"
+"  -h, --help             this text\n"
+"  -V, --version          version\n"
+"\n"
+"Signals: SIGTERM/SIGINT unmount and exit 0, SIGUSR1 writes --stats,\n"
+"SIGHUP is ignored.  The daemon exits by itself when unmounted.\n");
+}
+
+static int mq_parse_size(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	}
+	if (*end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int mq_parse_count(const char *s, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int mq_select_fs(const char *fs_name)
+{
+	int gen;
+
+	if (!strcmp(fs_name, "fuse")) {
+		mq_cfg.fs = MQ_FS_FUSE;
+		snprintf(mq_cfg.fstype, sizeof(mq_cfg.fstype), "fuse");
+		snprintf(mq_cfg.devpath, sizeof(mq_cfg.devpath), "/dev/fuse");
+		return 0;
+	}
+	if (strcmp(fs_name, "mqfuse")) {
+		mq_err("--fs must be fuse or mqfuse, not '%s'", fs_name);
+		return -EINVAL;
+	}
+	mq_cfg.fs = MQ_FS_MQFUSE;
+	gen = mq_pick_generation(mq_cfg.fstype, sizeof(mq_cfg.fstype));
+	if (gen < 0) {
+		mq_err("no mqfuse_vN filesystem in /proc/filesystems (load the module, e.g. modprobe %s, or use --fs fuse)",
+		       MQFUSE_NAME);
+		return gen;
+	}
+	mq_cfg.generation = gen;
+	snprintf(mq_cfg.devpath, sizeof(mq_cfg.devpath), "/dev/%s",
+		 mq_cfg.fstype);
+	return 0;
+}
+
+static int mq_parse_source(const char *src)
+{
+	const char *dir = src;
+	char real[PATH_MAX];
+
+	if (!strncmp(src, "local:", 6))
+		dir = src + 6;
+	else if (src[0] != '/') {
+		mq_err("SOURCE must be local:DIR or an absolute directory, not '%s'",
+		       src);
+		return -EINVAL;
+	}
+	if (!realpath(dir, real)) {
+		mq_err("backend directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	mq_cfg.backend_dir = strdup(real);
+	mq_cfg.source = strdup(src);
+	return mq_cfg.backend_dir && mq_cfg.source ? 0 : -ENOMEM;
+}
+
+static unsigned int mq_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (rl.rlim_cur > (1u << 20))
+			rl.rlim_cur = 1u << 20;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur > (1u << 20) ? 1u << 20 : rl.rlim_cur;
+}
+
+static int mq_open_backend_root(void)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = open(mq_cfg.backend_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		mq_err("open %s: %s", mq_cfg.backend_dir, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -errno;
+	}
+	ret = mq_itable_init(fd, &st);
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct mq_mount_opts mo = { .default_permissions = true };
+	const char *fs_name = "mqfuse", *opts = NULL;
+	enum mq_log_level level = MQ_LOG_WARN;
+	char *optbuf = NULL;
+	int c, ret;
+
+	mq_cfg.pin = true;
+	mq_cfg.serve_fd = -1;
+	mq_cfg.max_write = MQ_DEFAULT_MAX_WRITE;
+	mq_cfg.entry_timeout = 1.0;
+	mq_cfg.attr_timeout = 1.0;
+
+	while ((c = getopt_long(argc, argv, "o:fhV", mq_long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FS:
+			fs_name = optarg;
+			break;
+		case 'o':
+			/* Several -o accumulate. */
+			if (optbuf) {
+				char *n;
+
+				if (asprintf(&n, "%s,%s", optbuf, optarg) < 0)
+					return 1;
+				free(optbuf);
+				optbuf = n;
+			} else {
+				optbuf = strdup(optarg);
+			}
+			opts = optbuf;
+			break;
+		case OPT_THREADS:
+			if (mq_parse_count(optarg, 4096, &mq_cfg.threads) ||
+			    !mq_cfg.threads) {
+				mq_err("--threads: invalid count '%s'", optarg);
+				return 2;
+			}
+			break;
+		case OPT_PIN:
+			if (!strcmp(optarg, "none")) {
+				mq_cfg.pin = false;
+			} else if (!strcmp(optarg, "queue")) {
+				mq_cfg.pin = true;
+			} else {
+				mq_err("--pin must be none or queue");
+				return 2;
+			}
+			break;
+		case OPT_FD: {
+			unsigned int fd;
+
+			if (mq_parse_count(optarg, INT_MAX, &fd)) {
+				mq_err("--fd: invalid fd '%s'", optarg);
+				return 2;
+			}
+			mq_cfg.serve_fd = fd;
+			break;
+		}
+		case 'f':
+			mq_cfg.foreground = true;
+			break;
+		case OPT_LOG_LEVEL:
+			ret = mq_log_parse_level(optarg);
+			if (ret < 0) {
+				mq_err("--log-level: unknown level '%s'", optarg);
+				return 2;
+			}
+			level = ret;
+			break;
+		case OPT_SYSLOG:
+			mq_cfg.syslog = true;
+			break;
+		case OPT_STATS:
+			mq_cfg.stats_path = optarg;
+			break;
+		case OPT_MAX_WRITE:
+			if (mq_parse_size(optarg, &mq_cfg.max_write) ||
+			    mq_cfg.max_write < MQ_MIN_MAX_WRITE ||
+			    mq_cfg.max_write > MQ_MAX_MAX_WRITE ||
+			    mq_cfg.max_write % 4096) {
+				mq_err("--max-write: need a multiple of 4096 between %u and %u",
+				       MQ_MIN_MAX_WRITE, MQ_MAX_MAX_WRITE);
+				return 2;
+			}
+			break;
+		case OPT_WRITEBACK:
+			mq_cfg.writeback_cache = true;
+			break;
+		case OPT_NO_DEFPERM:
+			mo.default_permissions = false;
+			break;
+		case OPT_ENTRY_TIMEOUT:
+			mq_cfg.entry_timeout = strtod(optarg, NULL);
+			break;
+		case OPT_ATTR_TIMEOUT:
+			mq_cfg.attr_timeout = strtod(optarg, NULL);
+			break;
+		case 'h':
+			mq_usage(stdout);
+			return 0;
+		case 'V':
+			printf("mqfused %s (mqfuse generation %d, FUSE protocol %d.%d)\n",
+			       MQFUSED_VERSION, MQFUSE_GEN, FUSE_KERNEL_VERSION,
+			       FUSE_KERNEL_MINOR_VERSION);
+			return 0;
+		default:
+			mq_usage(stderr);
+			return 2;
+		}
+	}
+	mq_log_init(level, mq_cfg.syslog);
+
+	if (argc - optind < 1 || argc - optind > 2 ||
+	    (argc - optind == 1 && mq_cfg.serve_fd < 0)) {
+		mq_usage(stderr);
+		return 2;
+	}
+	if (mq_parse_source(argv[optind]))
+		return 1;
+	if (argc - optind == 2) {
+		char real[PATH_MAX];
+
+		if (!realpath(argv[optind + 1], real)) {
+			mq_err("mountpoint %s: %s", argv[optind + 1],
+			       strerror(errno));
+			return 1;
+		}
+		mq_cfg.mountpoint = strdup(real);
+	}
+	if (mq_cfg.serve_fd < 0 && mq_select_fs(fs_name))
+		return 1;
+
+	mo.fs = mq_cfg.fs;
+	if (mq_mount_opts_parse(opts, &mo)) {
+		mq_err("%s", mo.error);
+		return 1;
+	}
+	if (mo.warning[0])
+		mq_warn("%s", mo.warning);
+	mq_cfg.kernel_opts = mo.kernel;
+	mq_cfg.mount_flags = mo.flags;
+	mq_cfg.queues_opt = mo.queues;
+	mq_cfg.default_permissions = mo.default_permissions;
+
+	umask(0);
+	ret = mq_handles_init(mq_raise_nofile());
+	if (!ret)
+		ret = mq_open_backend_root();
+	if (ret) {
+		mq_err("setup: %s", strerror(-ret));
+		return 1;
+	}
+	ret = mq_session_run();
+	return ret ? 1 : 0;
+}

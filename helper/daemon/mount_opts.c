@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mount option handling shared by mqfused and mount.mqfuse: splits a
+ * comma separated option string into generic VFS flags (MS_*), options
+ * for the kernel filesystem (mount(2) data) and options that belong to
+ * mount(8) only, validating the values of the mqfuse options.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "mqfused.h"
+#include "mount_opts.h"
+
+struct mq_flag_opt {
+	const char *name;
+	unsigned long flag;
+	bool set;		/* true: sets the flag, false: clears it */
+};
+
+static const struct mq_flag_opt mq_flag_opts[] = {
+	{ "ro", MS_RDONLY, true },		{ "rw", MS_RDONLY, false },
+	{ "nosuid", MS_NOSUID, true },		{ "suid", MS_NOSUID, false },
+	{ "nodev", MS_NODEV, true },		{ "dev", MS_NODEV, false },
+	{ "noexec", MS_NOEXEC, true },		{ "exec", MS_NOEXEC, false },
+	{ "sync", MS_SYNCHRONOUS, true },	{ "async", MS_SYNCHRONOUS, false },
+	{ "dirsync", MS_DIRSYNC, true },
+	{ "noatime", MS_NOATIME, true },	{ "atime", MS_NOATIME, false },
+	{ "nodiratime", MS_NODIRATIME, true },	{ "diratime", MS_NODIRATIME, false },
+	{ "relatime", MS_RELATIME, true },	{ "norelatime", MS_RELATIME, false },
+	{ "strictatime", MS_STRICTATIME, true },
+	{ "lazytime", MS_LAZYTIME, true },	{ "nolazytime", MS_LAZYTIME, false },
+	{ "silent", MS_SILENT, true },		{ "loud", MS_SILENT, false },
+};
+
+/* Interpreted by mount(8)/systemd, meaningless to the kernel. */
+static const char *const mq_userspace_opts[] = {
+	"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser",
+	"users", "owner", "group", "noowner", "nogroup", "nousers",
+};
+
+/* Set by the daemon itself. */
+static const char *const mq_reserved_opts[] = {
+	"fd", "rootmode", "user_id", "group_id",
+};
+
+/* Understood only by the mqfuse kernel module. */
+static const char *const mq_mqfuse_opts[] = {
+	"queues", "balance", "consistency", "recovery", "virtqueues",
+};
+
+static const char *const mq_consistency_modes[] = {
+	"strict", "cto", "cto-wb", "relaxed", "immutable",
+};
+
+static bool mq_in_list(const char *key, size_t keylen,
+		       const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(list[i]) == keylen && !strncmp(list[i], key, keylen))
+			return true;
+	return false;
+}
+
+#define MQ_IN(key, len, list) mq_in_list(key, len, list, \
+					 sizeof(list) / sizeof(list[0]))
+
+static int mq_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Check the value of an mqfuse option; fills *queues for queues=. */
+static int mq_check_mqfuse_opt(const char *key, size_t keylen,
+			       const char *val, struct mq_mount_opts *mo)
+{
+	unsigned long v;
+
+	if (keylen == 6 && !strncmp(key, "queues", 6)) {
+		if (mq_parse_uint(val, 4096, &v) || !v)
+			return -EINVAL;
+		mo->queues = v;
+	} else if (keylen == 7 && !strncmp(key, "balance", 7)) {
+		if (!val || (strcmp(val, "on") && strcmp(val, "off")))
+			return -EINVAL;
+	} else if (keylen == 11 && !strncmp(key, "consistency", 11)) {
+		if (!val || !MQ_IN(val, strlen(val), mq_consistency_modes))
+			return -EINVAL;
+	} else if (keylen == 8 && !strncmp(key, "recovery", 8)) {
+		if (mq_parse_uint(val, 86400, &v))
+			return -EINVAL;
+	} else if (keylen == 10 && !strncmp(key, "virtqueues", 10)) {
+		if (mq_parse_uint(val, 4096, &v) || !v)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int mq_append(char **buf, size_t *len, const char *opt, size_t optlen)
+{
+	size_t need = *len + optlen + 2;
+	char *p = realloc(*buf, need);
+
+	if (!p)
+		return -ENOMEM;
+	if (*len)
+		p[(*len)++] = ',';
+	memcpy(p + *len, opt, optlen);
+	*len += optlen;
+	p[*len] = '\0';
+	*buf = p;
+	return 0;
+}
+
+static int mq_handle_opt(const char *opt, size_t optlen,
+			 struct mq_mount_opts *mo, size_t *klen)
+{
+	const char *eq = memchr(opt, '=', optlen);
+	size_t keylen = eq ? (size_t)(eq - opt) : optlen;
+	char val[256];
+	size_t i;
+	int ret;
+
+	if (!optlen)
+		return 0;
+	for (i = 0; i < sizeof(mq_flag_opts) / sizeof(mq_flag_opts[0]); i++) {
+		const struct mq_flag_opt *f = &mq_flag_opts[i];
+
+		if (strlen(f->name) != optlen || strncmp(f->name, opt, optlen))
+			continue;
+		if (f->set)
+			mo->flags |= f->flag;
+		else
+			mo->flags &= ~f->flag;
+		return 0;
+	}
+	if (MQ_IN(opt, keylen, mq_userspace_opts) ||
+	    (keylen >= 2 && !strncmp(opt, "x-", 2)) ||
+	    (keylen == 7 && !strncmp(opt, "comment", 7)))
+		return 0;
+	if (MQ_IN(opt, keylen, mq_reserved_opts)) {
+		snprintf(mo->error, sizeof(mo->error),
+			 "option '%.*s' is set by mqfused itself",
+			 (int)keylen, opt);
+		return -EINVAL;
+	}
+	if (keylen == optlen && optlen == 19 &&
+	    !strncmp(opt, "default_permissions", 19)) {
+		mo->default_permissions = true;
+		return 0;
+	}
+	if (keylen == optlen && optlen == 21 &&
+	    !strncmp(opt, "nodefault_permissions", 21)) {
+		mo->default_permissions = false;
+		return 0;
+	}
+	if (MQ_IN(opt, keylen, mq_mqfuse_opts)) {
+		const char *v = NULL;
+
+		if (eq) {
+			size_t vlen = optlen - keylen - 1;
+
+			if (vlen >= sizeof(val))
+				vlen = sizeof(val) - 1;
+			memcpy(val, eq + 1, vlen);
+			val[vlen] = '\0';
+			v = val;
+		}
+		ret = mq_check_mqfuse_opt(opt, keylen, v, mo);
+		if (ret) {
+			snprintf(mo->error, sizeof(mo->error),
+				 "invalid value in option '%.*s'",
+				 (int)optlen, opt);
+			return ret;
+		}
+		if (mo->fs == MQ_FS_FUSE) {
+			snprintf(mo->warning, sizeof(mo->warning),
+				 "option '%.*s' ignored with --fs fuse",
+				 (int)optlen, opt);
+			return 0;
+		}
+	}
+	return mq_append(&mo->kernel, klen, opt, optlen);
+}
+
+int mq_mount_opts_parse(const char *in, struct mq_mount_opts *mo)
+{
+	const char *p = in, *comma;
+	size_t klen = mo->kernel ? strlen(mo->kernel) : 0;
+	int ret;
+
+	if (!in)
+		return 0;
+	for (;;) {
+		comma = strchr(p, ',');
+		ret = mq_handle_opt(p, comma ? (size_t)(comma - p) : strlen(p),
+				    mo, &klen);
+		if (ret)
+			return ret;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return 0;
+}
+
+void mq_mount_opts_free(struct mq_mount_opts *mo)
+{
+	free(mo->kernel);
+	mo->kernel = NULL;
+}
+
+/* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */
+int mq_pick_generation(char *fstype, size_t len)
+{
+	char line[256], name[256];
+	FILE *f = fopen("/proc/filesystems", "re");
+	int best = -ENODEV, gen;
+	char tail;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *tab = strrchr(line, '\t');
+		char *s = tab ? tab + 1 : line;
+
+		s[strcspn(s, "\n")] = '\0';
+		if (sscanf(s, "mqfuse_v%d%c", &gen, &tail) == 1 && gen > best &&
+		    gen > 0) {
+			best = gen;
+			snprintf(name, sizeof(name), "%s", s);
+		}
+	}
+	fclose(f);
+	if (best > 0 && fstype)
+		snprintf(fstype, len, "%s", name);
+	return best;
+}

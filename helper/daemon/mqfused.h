@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mqfused private header: one section per .c file.
+ *
+ * Conventions: functions return 0 / a byte count on success and a negative
+ * errno on failure; nothing here touches errno-style globals across calls.
+ */
+#ifndef MQFUSED_H
+#define MQFUSED_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <linux/fuse.h>
+
+#define MQFUSED_VERSION		"0.1.0"
+
+/* Default and maximum payload of one READ/WRITE request. */
+#define MQ_DEFAULT_MAX_WRITE	(8u << 20)
+#define MQ_MIN_MAX_WRITE	4096u
+#define MQ_MAX_MAX_WRITE	(8u << 20)
+
+/*
+ * Request/reply buffers: a request is read at offset MQ_REQ_HDR_ROOM -
+ * (in_header + write_in) so that WRITE payload starts page aligned; a
+ * reply header is placed right before offset MQ_REQ_HDR_ROOM of the reply
+ * buffer so that READ payload is page aligned too.
+ */
+#define MQ_REQ_HDR_ROOM		4096u
+#define MQ_WRITE_HDR_LEN	(sizeof(struct fuse_in_header) + \
+				 sizeof(struct fuse_write_in))
+
+/* Returned by an op handler that must not be answered (FORGET...). */
+#define MQ_NO_REPLY		1
+
+/* ---------------------------------------------------------------- log.c */
+
+enum mq_log_level {
+	MQ_LOG_ERR,
+	MQ_LOG_WARN,
+	MQ_LOG_INFO,
+	MQ_LOG_DEBUG,
+};
+
+void mq_log_init(enum mq_log_level level, bool use_syslog);
+void mq_log_to_syslog(void);
+int mq_log_parse_level(const char *s);
+bool mq_log_enabled(enum mq_log_level level);
+void mq_log(enum mq_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define mq_err(...)	mq_log(MQ_LOG_ERR, __VA_ARGS__)
+#define mq_warn(...)	mq_log(MQ_LOG_WARN, __VA_ARGS__)
+#define mq_info(...)	mq_log(MQ_LOG_INFO, __VA_ARGS__)
+#define mq_dbg(...)						\
+	do {							\
+		if (mq_log_enabled(MQ_LOG_DEBUG))		\
+			mq_log(MQ_LOG_DEBUG, __VA_ARGS__);	\
+	} while (0)
+
+/* ------------------------------------------------------- inode_table.c */
+
+/*
+ * One backend object known to the kernel.  Lives as long as the kernel
+ * holds lookup references or an operation is using it.
+ */
+struct mq_inode {
+	uint64_t nodeid;		/* FUSE nodeid, never reused */
+	dev_t dev;			/* backend st_dev (identity) */
+	ino_t ino;			/* backend st_ino (identity) */
+	mode_t type;			/* S_IFMT bits, fixed for life */
+	int fd;				/* O_PATH fd of the backend object */
+	atomic_uint_fast64_t refs;	/* kernel lookups + in-flight users */
+	struct mq_inode *id_next;	/* chain in the nodeid hash */
+	struct mq_inode *key_next;	/* chain in the dev/ino hash */
+};
+
+int mq_itable_init(int root_fd, const struct stat *root_st);
+void mq_itable_destroy(void);
+struct mq_inode *mq_inode_get(uint64_t nodeid);
+void mq_inode_put(struct mq_inode *inode, uint64_t n);
+int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out);
+uint64_t mq_itable_count(void);
+
+/* ----------------------------------------------------------- handles.c */
+
+/*
+ * Open files and directories: the FUSE fh is the backend fd number, and a
+ * slot per fd records what we opened there so that a bogus fh from the
+ * kernel is rejected instead of touching an unrelated descriptor.
+ */
+enum mq_handle_kind {
+	MQ_HANDLE_NONE,		/* slot unused */
+	MQ_HANDLE_FILE,		/* regular file opened by OPEN/CREATE */
+	MQ_HANDLE_DIR,		/* directory opened by OPENDIR */
+};
+
+struct mq_dir;
+
+int mq_handles_init(unsigned int max_fds);
+int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir);
+int mq_handle_file_fd(uint64_t fh);
+struct mq_dir *mq_handle_dir(uint64_t fh);
+int mq_handle_close(uint64_t fh, enum mq_handle_kind kind);
+uint64_t mq_handles_count(void);
+
+/* -------------------------------------------------------------- stats.c */
+
+#define MQ_STATS_SIZES		128	/* distinct sizes tracked per op/thread */
+#define MQ_STATS_SIZES_OUT	64	/* distinct sizes reported per op */
+#define MQ_NR_OPS		64	/* opcodes below this are tracked */
+
+struct mq_size_count {
+	uint32_t size;
+	uint64_t count;
+};
+
+/* Per-op counters of one thread; only that thread writes them. */
+struct mq_op_stats {
+	uint64_t count;
+	uint64_t bytes;
+	uint64_t max;
+	unsigned int nr_sizes;
+	struct mq_size_count *sizes;	/* NULL unless the op is sized */
+};
+
+struct mq_thread_stats {
+	pthread_mutex_t lock;		/* held while updating / dumping */
+	uint64_t requests;
+	struct mq_op_stats ops[MQ_NR_OPS];
+};
+
+int mq_stats_thread_init(struct mq_thread_stats *ts);
+void mq_stats_thread_free(struct mq_thread_stats *ts);
+void mq_stats_account(struct mq_thread_stats *ts, uint32_t opcode,
+		      uint64_t bytes);
+int mq_stats_write(const char *path);
+struct mq_thread;
+void mq_stats_register_threads(struct mq_thread *threads, unsigned int nr);
+const char *mq_opcode_name(uint32_t opcode);
+
+/* ---------------------------------------------------------- uring_io.c */
+
+struct mq_uring;
+
+int mq_uring_setup(struct mq_uring **out, void *buf, size_t len);
+void mq_uring_teardown(struct mq_uring *u);
+ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
+		   off_t off);
+ssize_t mq_io_write(struct mq_uring *u, int fd, const void *buf, size_t len,
+		    off_t off);
+int mq_io_fsync(struct mq_uring *u, int fd, bool datasync);
+
+/* ------------------------------------------------------------ session.c */
+
+enum mq_fs_kind {
+	MQ_FS_FUSE,		/* stock /dev/fuse */
+	MQ_FS_MQFUSE,		/* /dev/mqfuse_vN */
+};
+
+/* Parsed command line and negotiated connection state. */
+struct mq_config {
+	enum mq_fs_kind fs;
+	int generation;			/* mqfuse_vN generation, 0 for fuse */
+	char fstype[32];		/* filesystem type passed to mount(2) */
+	char devpath[64];		/* device node */
+	char *source;			/* as given on the command line */
+	char *backend_dir;		/* local: directory */
+	char *mountpoint;		/* NULL with --fd and no mountpoint */
+	char *kernel_opts;		/* options for mount(2) data */
+	unsigned long mount_flags;	/* MS_* from generic options */
+	unsigned int threads;		/* 0 = automatic */
+	unsigned int queues_opt;	/* queues= from -o, 0 if absent */
+	bool pin;			/* --pin queue */
+	int serve_fd;			/* --fd N, -1 if absent */
+	bool foreground;
+	bool syslog;
+	bool writeback_cache;
+	bool default_permissions;	/* kernel checks permissions */
+	char *stats_path;
+	uint32_t max_write;
+	double entry_timeout;
+	double attr_timeout;
+};
+
+/* Connection state fixed by INIT. */
+struct mq_conn {
+	atomic_uint proto_minor;	/* 0 until INIT answered */
+	uint32_t max_write;		/* what we told the kernel */
+	uint32_t flags;			/* init flags we enabled */
+	atomic_bool destroyed;		/* DESTROY seen */
+};
+
+extern struct mq_config mq_cfg;
+extern struct mq_conn mq_conn;
+
+/* One serving thread: its device fd, buffers and ring. */
+struct mq_thread {
+	unsigned int index;		/* 0..nr_threads-1 */
+	unsigned int queue;		/* mqfuse queue bound, or index */
+	int cpu;			/* pinned cpu, -1 if none */
+	int devfd;			/* device fd owned by this thread */
+	pthread_t tid;
+	char *region;			/* mmap'ed request + reply buffers */
+	size_t region_len;
+	char *inbuf;			/* request buffer */
+	size_t inbuf_len;
+	char *outbuf;			/* reply buffer */
+	size_t outbuf_len;
+	struct mq_uring *uring;		/* NULL: synchronous fallback */
+	uid_t saved_fsuid;		/* daemon's own fsuid */
+	gid_t saved_fsgid;
+	bool private_umask;		/* unshare(CLONE_FS) succeeded */
+	struct mq_thread_stats stats;
+	int setup_err;			/* result of thread setup */
+};
+
+int mq_session_run(void);
+
+/* ---------------------------------------------------------- mount_opts.c */
+
+int mq_pick_generation(char *fstype, size_t len);
+
+/* ----------------------------------------------------------- dispatch.c */
+
+/* One request being processed; lives on the serving thread's stack. */
+struct mq_req {
+	struct mq_thread *thr;
+	const struct fuse_in_header *in;
+	const char *arg;		/* body after the in header */
+	size_t arg_len;
+	char *out;			/* reply payload area */
+	size_t out_max;
+};
+
+typedef int (*mq_op_fn)(struct mq_req *req);
+
+struct mq_op {
+	mq_op_fn fn;
+	size_t arg_min;		/* minimum body length */
+};
+
+int mq_dispatch(struct mq_thread *thr, size_t len);
+const struct mq_op *mq_op_find(uint32_t opcode);
+int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload);
+const char *mq_req_name(struct mq_req *req, size_t off, size_t *next);
+
+/* --------------------------------------------------- ops_*.c handlers */
+
+int mq_op_init(struct mq_req *req);
+int mq_op_destroy(struct mq_req *req);
+int mq_op_interrupt(struct mq_req *req);
+int mq_op_enosys(struct mq_req *req);
+int mq_op_statfs(struct mq_req *req);
+int mq_op_syncfs(struct mq_req *req);
+
+int mq_op_lookup(struct mq_req *req);
+int mq_op_forget(struct mq_req *req);
+int mq_op_batch_forget(struct mq_req *req);
+int mq_op_getattr(struct mq_req *req);
+int mq_op_setattr(struct mq_req *req);
+int mq_op_readlink(struct mq_req *req);
+int mq_op_access(struct mq_req *req);
+
+int mq_op_symlink(struct mq_req *req);
+int mq_op_mknod(struct mq_req *req);
+int mq_op_mkdir(struct mq_req *req);
+int mq_op_unlink(struct mq_req *req);
+int mq_op_rmdir(struct mq_req *req);
+int mq_op_rename(struct mq_req *req);
+int mq_op_rename2(struct mq_req *req);
+int mq_op_link(struct mq_req *req);
+int mq_op_create(struct mq_req *req);
+int mq_op_tmpfile(struct mq_req *req);
+
+int mq_op_open(struct mq_req *req);
+int mq_op_read(struct mq_req *req);
+int mq_op_write(struct mq_req *req);
+int mq_op_release(struct mq_req *req);
+int mq_op_flush(struct mq_req *req);
+int mq_op_fsync(struct mq_req *req);
+int mq_op_fallocate(struct mq_req *req);
+int mq_op_lseek(struct mq_req *req);
+int mq_op_copy_file_range(struct mq_req *req);
+
+int mq_op_opendir(struct mq_req *req);
+int mq_op_readdir(struct mq_req *req);
+int mq_op_readdirplus(struct mq_req *req);
+int mq_op_releasedir(struct mq_req *req);
+int mq_op_fsyncdir(struct mq_req *req);
+
+int mq_op_setxattr(struct mq_req *req);
+int mq_op_getxattr(struct mq_req *req);
+int mq_op_listxattr(struct mq_req *req);
+int mq_op_removexattr(struct mq_req *req);
+
+/* ops_entry.c helpers shared with ops_dir.c */
+void mq_fill_attr(struct fuse_attr *attr, const struct stat *st,
+		  uint64_t nodeid);
+int mq_do_lookup(int dirfd, const char *name, struct fuse_entry_out *eo);
+void mq_fill_entry_timeouts(struct fuse_entry_out *eo);
+void mq_proc_path(char *buf, size_t len, int fd);
+
+/* ops_namespace.c helpers shared with ops_file.c */
+int mq_backend_open_flags(uint32_t flags);
+uint32_t mq_open_reply_flags(void);
+
+/* creds.c */
+int mq_creds_thread_init(struct mq_thread *thr);
+mode_t mq_creds_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
+void mq_creds_leave(struct mq_req *req);
+
+#endif /* MQFUSED_H */

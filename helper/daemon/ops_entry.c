@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Name lookup and attributes: LOOKUP, FORGET, BATCH_FORGET, GETATTR,
+ * SETATTR, READLINK, ACCESS.  Every inode is reached through its O_PATH fd
+ * with *at() calls; /proc/self/fd/N is used only where no *at() form
+ * exists for an O_PATH fd (chmod, truncate, reopening).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqfused.h"
+
+void mq_proc_path(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+static void mq_split_timeout(double t, uint64_t *sec, uint32_t *nsec)
+{
+	if (t < 0)
+		t = 0;
+	*sec = (uint64_t)t;
+	*nsec = (uint32_t)((t - (double)*sec) * 1e9);
+}
+
+void mq_fill_attr(struct fuse_attr *attr, const struct stat *st,
+		  uint64_t nodeid)
+{
+	(void)nodeid;
+	memset(attr, 0, sizeof(*attr));
+	attr->ino = st->st_ino;
+	attr->size = st->st_size;
+	attr->blocks = st->st_blocks;
+	attr->atime = st->st_atim.tv_sec;
+	attr->mtime = st->st_mtim.tv_sec;
+	attr->ctime = st->st_ctim.tv_sec;
+	attr->atimensec = st->st_atim.tv_nsec;
+	attr->mtimensec = st->st_mtim.tv_nsec;
+	attr->ctimensec = st->st_ctim.tv_nsec;
+	attr->mode = st->st_mode;
+	attr->nlink = st->st_nlink;
+	attr->uid = st->st_uid;
+	attr->gid = st->st_gid;
+	attr->rdev = st->st_rdev;
+	attr->blksize = st->st_blksize;
+}
+
+void mq_fill_entry_timeouts(struct fuse_entry_out *eo)
+{
+	mq_split_timeout(mq_cfg.entry_timeout, &eo->entry_valid,
+			 &eo->entry_valid_nsec);
+	mq_split_timeout(mq_cfg.attr_timeout, &eo->attr_valid,
+			 &eo->attr_valid_nsec);
+}
+
+static int mq_stat_fd(int fd, struct stat *st)
+{
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	return 0;
+}
+
+/* Look @name up in @dirfd and take one lookup reference on the result. */
+int mq_do_lookup(int dirfd, const char *name, struct fuse_entry_out *eo)
+{
+	struct mq_inode *inode;
+	struct stat st;
+	int fd, ret;
+
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = mq_stat_fd(fd, &st);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	ret = mq_inode_lookup_fd(fd, &st, &inode);
+	if (ret)
+		return ret;
+	memset(eo, 0, sizeof(*eo));
+	eo->nodeid = inode->nodeid;
+	mq_fill_attr(&eo->attr, &st, inode->nodeid);
+	mq_fill_entry_timeouts(eo);
+	return 0;
+}
+
+int mq_op_lookup(struct mq_req *req)
+{
+	struct fuse_entry_out *eo = (void *)req->out;
+	const char *name = mq_req_name(req, 0, NULL);
+	struct mq_inode *dir;
+	int ret;
+
+	if (!name)
+		return -EINVAL;
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	dir = mq_inode_get(req->in->nodeid);
+	if (!dir)
+		return -ESTALE;
+	/* Never walk above the backend root. */
+	if (req->in->nodeid == FUSE_ROOT_ID && !strcmp(name, ".."))
+		name = ".";
+	ret = mq_do_lookup(dir->fd, name, eo);
+	mq_inode_put(dir, 1);
+	return ret ? ret : (int)sizeof(*eo);
+}
+
+static void mq_forget_one(uint64_t nodeid, uint64_t nlookup)
+{
+	struct mq_inode *inode = mq_inode_get(nodeid);
+
+	if (!inode) {
+		mq_dbg("forget of unknown nodeid %llu",
+		       (unsigned long long)nodeid);
+		return;
+	}
+	/* Our temporary reference plus the kernel's lookups. */
+	mq_inode_put(inode, nlookup + 1);
+}
+
+int mq_op_forget(struct mq_req *req)
+{
+	const struct fuse_forget_in *fi = (const void *)req->arg;
+
+	if (req->in->nodeid != FUSE_ROOT_ID)
+		mq_forget_one(req->in->nodeid, fi->nlookup);
+	return MQ_NO_REPLY;
+}
+
+int mq_op_batch_forget(struct mq_req *req)
+{
+	const struct fuse_batch_forget_in *bi = (const void *)req->arg;
+	const struct fuse_forget_one *one = (const void *)(bi + 1);
+	size_t room = (req->arg_len - sizeof(*bi)) / sizeof(*one);
+	uint32_t i, count = bi->count;
+
+	if (count > room) {
+		mq_warn("BATCH_FORGET count %u exceeds body (%zu)", count, room);
+		count = room;
+	}
+	for (i = 0; i < count; i++)
+		if (one[i].nodeid != FUSE_ROOT_ID)
+			mq_forget_one(one[i].nodeid, one[i].nlookup);
+	return MQ_NO_REPLY;
+}
+
+static int mq_reply_attr(struct mq_req *req, const struct stat *st)
+{
+	struct fuse_attr_out *ao = (void *)req->out;
+
+	memset(ao, 0, sizeof(*ao));
+	mq_split_timeout(mq_cfg.attr_timeout, &ao->attr_valid,
+			 &ao->attr_valid_nsec);
+	mq_fill_attr(&ao->attr, st, req->in->nodeid);
+	return sizeof(*ao);
+}
+
+int mq_op_getattr(struct mq_req *req)
+{
+	const struct fuse_getattr_in *gi = (const void *)req->arg;
+	struct mq_inode *inode;
+	struct stat st;
+	int ret, fd;
+
+	if (gi->getattr_flags & FUSE_GETATTR_FH) {
+		fd = mq_handle_file_fd(gi->fh);
+		if (fd >= 0 && !fstat(fd, &st))
+			return mq_reply_attr(req, &st);
+	}
+	inode = mq_inode_get(req->in->nodeid);
+	if (!inode)
+		return -ESTALE;
+	ret = mq_stat_fd(inode->fd, &st);
+	mq_inode_put(inode, 1);
+	return ret ? ret : mq_reply_attr(req, &st);
+}
+
+static int mq_setattr_times(const struct fuse_setattr_in *si, int inode_fd,
+			    int file_fd)
+{
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+	};
+	char path[64];
+
+	if (si->valid & FATTR_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (si->valid & FATTR_ATIME)
+		ts[0] = (struct timespec){ si->atime, si->atimensec };
+	if (si->valid & FATTR_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (si->valid & FATTR_MTIME)
+		ts[1] = (struct timespec){ si->mtime, si->mtimensec };
+
+	if (file_fd >= 0 && !futimens(file_fd, ts))
+		return 0;
+	if (!utimensat(inode_fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	mq_proc_path(path, sizeof(path), inode_fd);
+	if (utimensat(AT_FDCWD, path, ts, 0))
+		return -errno;
+	return 0;
+}
+
+static int mq_setattr_apply(const struct fuse_setattr_in *si, int inode_fd,
+			    int file_fd)
+{
+	char path[64];
+
+	mq_proc_path(path, sizeof(path), inode_fd);
+	if (si->valid & FATTR_MODE) {
+		if (file_fd >= 0 ? fchmod(file_fd, si->mode) :
+				   chmod(path, si->mode))
+			return -errno;
+	}
+	if (si->valid & (FATTR_UID | FATTR_GID)) {
+		uid_t uid = (si->valid & FATTR_UID) ? si->uid : (uid_t)-1;
+		gid_t gid = (si->valid & FATTR_GID) ? si->gid : (gid_t)-1;
+
+		if (fchownat(inode_fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			return -errno;
+	}
+	if (si->valid & FATTR_SIZE) {
+		int ret = -EBADF;
+
+		if (file_fd >= 0)
+			ret = ftruncate(file_fd, si->size) ? -errno : 0;
+		if (ret == -EBADF || ret == -EINVAL)
+			ret = truncate(path, si->size) ? -errno : 0;
+		if (ret)
+			return ret;
+	}
+	if (si->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW |
+			 FATTR_MTIME_NOW))
+		return mq_setattr_times(si, inode_fd, file_fd);
+	return 0;
+}
+
+int mq_op_setattr(struct mq_req *req)
+{
+	const struct fuse_setattr_in *si = (const void *)req->arg;
+	struct mq_inode *inode;
+	struct stat st;
+	int ret, file_fd = -1;
+
+	inode = mq_inode_get(req->in->nodeid);
+	if (!inode)
+		return -ESTALE;
+	if (si->valid & FATTR_FH) {
+		file_fd = mq_handle_file_fd(si->fh);
+		if (file_fd < 0)
+			file_fd = -1;	/* fall back to the inode */
+	}
+	ret = mq_setattr_apply(si, inode->fd, file_fd);
+	if (!ret)
+		ret = mq_stat_fd(inode->fd, &st);
+	mq_inode_put(inode, 1);
+	return ret ? ret : mq_reply_attr(req, &st);
+}
+
+int mq_op_readlink(struct mq_req *req)
+{
+	struct mq_inode *inode = mq_inode_get(req->in->nodeid);
+	ssize_t n;
+
+	if (!inode)
+		return -ESTALE;
+	n = readlinkat(inode->fd, "", req->out, req->out_max);
+	mq_inode_put(inode, 1);
+	if (n < 0)
+		return -errno;
+	return n;
+}
+
+/*
+ * Only sent without default_permissions: check the mode bits against the
+ * caller's uid/gid (supplementary groups are unknown to us).
+ */
+int mq_op_access(struct mq_req *req)
+{
+	const struct fuse_access_in *ai = (const void *)req->arg;
+	struct mq_inode *inode = mq_inode_get(req->in->nodeid);
+	unsigned int mask = ai->mask & 7, bits;
+	struct stat st;
+	int ret;
+
+	if (!inode)
+		return -ESTALE;
+	ret = mq_stat_fd(inode->fd, &st);
+	mq_inode_put(inode, 1);
+	if (ret || !mask)
+		return ret;
+	if (req->in->uid == 0) {
+		if ((mask & X_OK) && !S_ISDIR(st.st_mode) &&
+		    !(st.st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	if (st.st_uid == req->in->uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (st.st_gid == req->in->gid)
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	return (bits & mask) == mask ? 0 : -EACCES;
+}

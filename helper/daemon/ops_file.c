@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Open files: OPEN, READ, WRITE, RELEASE, FLUSH, FSYNC, FALLOCATE, LSEEK,
+ * COPY_FILE_RANGE.  The fh is the backend fd (see handles.c).  READ, WRITE
+ * and FSYNC go through the thread's io_uring with the request/reply
+ * buffers registered as fixed buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqfused.h"
+
+int mq_op_open(struct mq_req *req)
+{
+	const struct fuse_open_in *oi = (const void *)req->arg;
+	struct fuse_open_out *oo = (void *)req->out;
+	struct mq_inode *inode;
+	char path[64];
+	int fd, ret;
+
+	inode = mq_inode_get(req->in->nodeid);
+	if (!inode)
+		return -ESTALE;
+	if (S_ISDIR(inode->type)) {
+		mq_inode_put(inode, 1);
+		return -EISDIR;
+	}
+	mq_proc_path(path, sizeof(path), inode->fd);
+	fd = open(path, mq_backend_open_flags(oi->flags));
+	ret = fd < 0 ? -errno : 0;
+	mq_inode_put(inode, 1);
+	if (ret)
+		return ret;
+	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	memset(oo, 0, sizeof(*oo));
+	oo->fh = fd;
+	oo->open_flags = mq_open_reply_flags();
+	return sizeof(*oo);
+}
+
+int mq_op_read(struct mq_req *req)
+{
+	const struct fuse_read_in *ri = (const void *)req->arg;
+	int fd = mq_handle_file_fd(ri->fh);
+	size_t size = ri->size;
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	if (size > req->out_max)
+		size = req->out_max;
+	n = mq_io_read(req->thr->uring, fd, req->out, size, ri->offset);
+	return n;
+}
+
+int mq_op_write(struct mq_req *req)
+{
+	const struct fuse_write_in *wi = (const void *)req->arg;
+	struct fuse_write_out *wo = (void *)req->out;
+	int fd = mq_handle_file_fd(wi->fh);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	if (req->arg_len - sizeof(*wi) < wi->size)
+		return -EINVAL;
+	n = mq_io_write(req->thr->uring, fd, wi + 1, wi->size, wi->offset);
+	if (n < 0)
+		return n;
+	memset(wo, 0, sizeof(*wo));
+	wo->size = n;
+	return sizeof(*wo);
+}
+
+int mq_op_release(struct mq_req *req)
+{
+	const struct fuse_release_in *ri = (const void *)req->arg;
+	int ret = mq_handle_close(ri->fh, MQ_HANDLE_FILE);
+
+	if (ret)
+		return ret;
+	close(ri->fh);
+	return 0;
+}
+
+int mq_op_flush(struct mq_req *req)
+{
+	const struct fuse_flush_in *fi = (const void *)req->arg;
+	int fd = mq_handle_file_fd(fi->fh);
+	int dupfd;
+
+	if (fd < 0)
+		return fd;
+	/* Closing a duplicate reports deferred errors (e.g. NFS backends). */
+	dupfd = dup(fd);
+	if (dupfd < 0)
+		return -errno;
+	return close(dupfd) ? -errno : 0;
+}
+
+int mq_op_fsync(struct mq_req *req)
+{
+	const struct fuse_fsync_in *fi = (const void *)req->arg;
+	int fd = mq_handle_file_fd(fi->fh);
+
+	if (fd < 0)
+		return fd;
+	return mq_io_fsync(req->thr->uring, fd, fi->fsync_flags & 1);
+}
+
+int mq_op_fallocate(struct mq_req *req)
+{
+	const struct fuse_fallocate_in *fi = (const void *)req->arg;
+	int fd = mq_handle_file_fd(fi->fh);
+
+	if (fd < 0)
+		return fd;
+	if (fallocate(fd, fi->mode, fi->offset, fi->length))
+		return -errno;
+	return 0;
+}
+
+int mq_op_lseek(struct mq_req *req)
+{
+	const struct fuse_lseek_in *li = (const void *)req->arg;
+	struct fuse_lseek_out *lo = (void *)req->out;
+	int fd = mq_handle_file_fd(li->fh);
+	off_t off;
+
+	if (fd < 0)
+		return fd;
+	off = lseek(fd, li->offset, li->whence);
+	if (off < 0)
+		return -errno;
+	lo->offset = off;
+	return sizeof(*lo);
+}
+
+int mq_op_copy_file_range(struct mq_req *req)
+{
+	const struct fuse_copy_file_range_in *ci = (const void *)req->arg;
+	struct fuse_write_out *wo = (void *)req->out;
+	int fd_in = mq_handle_file_fd(ci->fh_in);
+	int fd_out = mq_handle_file_fd(ci->fh_out);
+	loff_t off_in = ci->off_in, off_out = ci->off_out;
+	ssize_t n;
+
+	if (fd_in < 0 || fd_out < 0)
+		return -EBADF;
+	n = copy_file_range(fd_in, &off_in, fd_out, &off_out, ci->len,
+			    ci->flags);
+	if (n < 0)
+		return -errno;
+	memset(wo, 0, sizeof(*wo));
+	wo->size = n;
+	return sizeof(*wo);
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Connection-level requests: INIT, DESTROY, INTERRUPT, STATFS, SYNCFS and
+ * the opcodes answered with ENOSYS.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/statvfs.h>
+
+#include "mqfused.h"
+
+/* Oldest protocol whose request layouts we parse (create_in with umask). */
+#define MQ_MIN_MINOR	12
+
+/*
+ * Flags we enable when the kernel offers them.  Deliberately absent:
+ * FUSE_POSIX_LOCKS and FUSE_FLOCK_LOCKS (the kernel's local lock manager
+ * gives correct POSIX/flock semantics for a single mount; forwarding them
+ * to the backend correctly would need per-owner OFD locks), FUSE_POSIX_ACL,
+ * FUSE_EXPORT_SUPPORT, FUSE_HANDLE_KILLPRIV_V2 (the kernel clears
+ * suid/sgid itself with an explicit SETATTR), FUSE_WRITEBACK_CACHE
+ * (--writeback-cache).
+ */
+static const uint32_t mq_wanted_flags =
+	FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
+	FUSE_DONT_MASK | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS |
+	FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS |
+	FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
+
+int mq_op_init(struct mq_req *req)
+{
+	const struct fuse_init_in *ii = (const void *)req->arg;
+	struct fuse_init_out *io = (void *)req->out;
+	uint32_t minor, want = mq_wanted_flags;
+	size_t len;
+
+	if (atomic_load(&mq_conn.proto_minor))
+		return -EIO;	/* INIT only once */
+	mq_info("INIT: kernel protocol %u.%u, flags 0x%x, max_readahead %u",
+		ii->major, ii->minor, ii->flags, ii->max_readahead);
+	memset(io, 0, sizeof(*io));
+	io->major = FUSE_KERNEL_VERSION;
+	io->minor = FUSE_KERNEL_MINOR_VERSION;
+	if (ii->major < FUSE_KERNEL_VERSION) {
+		mq_err("kernel protocol %u.%u too old", ii->major, ii->minor);
+		return -EPROTO;
+	}
+	/* Newer major: answer with ours; the kernel sends INIT again. */
+	if (ii->major > FUSE_KERNEL_VERSION)
+		return 8;
+	minor = ii->minor < FUSE_KERNEL_MINOR_VERSION ? ii->minor :
+		FUSE_KERNEL_MINOR_VERSION;
+	if (minor < MQ_MIN_MINOR) {
+		mq_err("kernel protocol 7.%u too old (need 7.%u)", minor,
+		       MQ_MIN_MINOR);
+		return -EPROTO;
+	}
+	if (mq_cfg.writeback_cache)
+		want |= FUSE_WRITEBACK_CACHE;
+	io->minor = minor;
+	io->flags = ii->flags & want;
+	io->max_readahead = ii->max_readahead;
+	io->max_background = 64;
+	io->congestion_threshold = 48;
+	io->max_write = mq_cfg.max_write;
+	io->time_gran = 1;
+	if (io->flags & FUSE_MAX_PAGES)
+		io->max_pages = mq_cfg.max_write / 4096;
+
+	mq_conn.max_write = io->max_write;
+	mq_conn.flags = io->flags;
+	mq_info("INIT: protocol 7.%u, flags 0x%x, max_write %u, max_pages %u",
+		minor, io->flags, io->max_write, io->max_pages);
+	/* Publish before the reply lets other requests in. */
+	atomic_store(&mq_conn.proto_minor, minor);
+
+	len = sizeof(*io);
+	if (minor < 23)
+		len = FUSE_COMPAT_22_INIT_OUT_SIZE;
+	return len;
+}
+
+int mq_op_destroy(struct mq_req *req)
+{
+	(void)req;
+	atomic_store(&mq_conn.destroyed, true);
+	return 0;
+}
+
+/*
+ * Every operation runs to completion quickly on a local backend, so an
+ * interrupt is simply ignored; the original request is answered normally.
+ */
+int mq_op_interrupt(struct mq_req *req)
+{
+	(void)req;
+	return MQ_NO_REPLY;
+}
+
+int mq_op_enosys(struct mq_req *req)
+{
+	(void)req;
+	return -ENOSYS;
+}
+
+int mq_op_statfs(struct mq_req *req)
+{
+	struct fuse_statfs_out *so = (void *)req->out;
+	struct mq_inode *inode = mq_inode_get(req->in->nodeid ?: FUSE_ROOT_ID);
+	struct statvfs sv;
+	int ret;
+
+	if (!inode)
+		return -ESTALE;
+	ret = fstatvfs(inode->fd, &sv) ? -errno : 0;
+	mq_inode_put(inode, 1);
+	if (ret)
+		return ret;
+	memset(so, 0, sizeof(*so));
+	so->st.blocks = sv.f_blocks;
+	so->st.bfree = sv.f_bfree;
+	so->st.bavail = sv.f_bavail;
+	so->st.files = sv.f_files;
+	so->st.ffree = sv.f_ffree;
+	so->st.bsize = sv.f_bsize;
+	so->st.namelen = sv.f_namemax;
+	so->st.frsize = sv.f_frsize;
+	return sizeof(*so);
+}
+
+int mq_op_syncfs(struct mq_req *req)
+{
+	struct mq_inode *root = mq_inode_get(FUSE_ROOT_ID);
+	char path[64];
+	int fd, ret;
+
+	(void)req;
+	if (!root)
+		return -ESTALE;
+	/* syncfs() needs a real open file, not an O_PATH one. */
+	mq_proc_path(path, sizeof(path), root->fd);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = fd < 0 ? -errno : 0;
+	mq_inode_put(root, 1);
+	if (ret)
+		return ret;
+	ret = syncfs(fd) ? -errno : 0;
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Directory modifications: SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME,
+ * RENAME2, LINK, CREATE, TMPFILE.  New objects are created with the
+ * caller's fsuid/fsgid (creds.c) and answered with a LOOKUP-style entry
+ * that takes one lookup reference.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqfused.h"
+
+/* Resolve the parent directory of a namespace operation. */
+static int mq_get_dir(struct mq_req *req, uint64_t nodeid,
+		      struct mq_inode **out)
+{
+	struct mq_inode *dir = mq_inode_get(nodeid);
+
+	if (!dir)
+		return -ESTALE;
+	if (!S_ISDIR(dir->type)) {
+		mq_inode_put(dir, 1);
+		return -ENOTDIR;
+	}
+	(void)req;
+	*out = dir;
+	return 0;
+}
+
+static bool mq_name_ok(const char *name)
+{
+	return name && strcmp(name, ".") && strcmp(name, "..") &&
+	       !strchr(name, '/');
+}
+
+/* Finish a create-like op: entry reply for @name in @dir. */
+static int mq_reply_new_entry(struct mq_req *req, struct mq_inode *dir,
+			      const char *name)
+{
+	struct fuse_entry_out *eo = (void *)req->out;
+	int ret = mq_do_lookup(dir->fd, name, eo);
+
+	return ret ? ret : (int)sizeof(*eo);
+}
+
+int mq_op_symlink(struct mq_req *req)
+{
+	size_t next;
+	const char *name = mq_req_name(req, 0, &next);
+	const char *target = name ? mq_req_name(req, next, NULL) : NULL;
+	struct mq_inode *dir;
+	int ret;
+
+	if (!mq_name_ok(name) || !target)
+		return -EINVAL;
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		return ret;
+	mq_creds_enter(req, 0, 0);
+	ret = symlinkat(target, dir->fd, name) ? -errno : 0;
+	mq_creds_leave(req);
+	if (!ret)
+		ret = mq_reply_new_entry(req, dir, name);
+	mq_inode_put(dir, 1);
+	return ret;
+}
+
+int mq_op_mknod(struct mq_req *req)
+{
+	const struct fuse_mknod_in *mi = (const void *)req->arg;
+	const char *name = mq_req_name(req, sizeof(*mi), NULL);
+	struct mq_inode *dir;
+	mode_t mode;
+	int ret;
+
+	if (!mq_name_ok(name))
+		return -EINVAL;
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		return ret;
+	mode = mq_creds_enter(req, mi->mode, mi->umask);
+	ret = mknodat(dir->fd, name, mode, mi->rdev) ? -errno : 0;
+	mq_creds_leave(req);
+	if (!ret)
+		ret = mq_reply_new_entry(req, dir, name);
+	mq_inode_put(dir, 1);
+	return ret;
+}
+
+int mq_op_mkdir(struct mq_req *req)
+{
+	const struct fuse_mkdir_in *mi = (const void *)req->arg;
+	const char *name = mq_req_name(req, sizeof(*mi), NULL);
+	struct mq_inode *dir;
+	mode_t mode;
+	int ret;
+
+	if (!mq_name_ok(name))
+		return -EINVAL;
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		return ret;
+	mode = mq_creds_enter(req, mi->mode, mi->umask);
+	ret = mkdirat(dir->fd, name, mode) ? -errno : 0;
+	mq_creds_leave(req);
+	if (!ret)
+		ret = mq_reply_new_entry(req, dir, name);
+	mq_inode_put(dir, 1);
+	return ret;
+}
+
+static int mq_remove(struct mq_req *req, int flags)
+{
+	const char *name = mq_req_name(req, 0, NULL);
+	struct mq_inode *dir;
+	int ret;
+
+	if (!mq_name_ok(name))
+		return -EINVAL;
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		return ret;
+	ret = unlinkat(dir->fd, name, flags) ? -errno : 0;
+	mq_inode_put(dir, 1);
+	return ret;
+}
+
+int mq_op_unlink(struct mq_req *req)
+{
+	return mq_remove(req, 0);
+}
+
+int mq_op_rmdir(struct mq_req *req)
+{
+	return mq_remove(req, AT_REMOVEDIR);
+}
+
+static int mq_do_rename(struct mq_req *req, uint64_t newdir_id, size_t off,
+			unsigned int flags)
+{
+	size_t next;
+	const char *oldname = mq_req_name(req, off, &next);
+	const char *newname = oldname ? mq_req_name(req, next, NULL) : NULL;
+	struct mq_inode *olddir, *newdir;
+	int ret;
+
+	if (!mq_name_ok(oldname) || !mq_name_ok(newname))
+		return -EINVAL;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	ret = mq_get_dir(req, req->in->nodeid, &olddir);
+	if (ret)
+		return ret;
+	ret = mq_get_dir(req, newdir_id, &newdir);
+	if (ret)
+		goto out_put_old;
+	ret = renameat2(olddir->fd, oldname, newdir->fd, newname, flags) ?
+		-errno : 0;
+	mq_inode_put(newdir, 1);
+out_put_old:
+	mq_inode_put(olddir, 1);
+	return ret;
+}
+
+int mq_op_rename(struct mq_req *req)
+{
+	const struct fuse_rename_in *ri = (const void *)req->arg;
+
+	return mq_do_rename(req, ri->newdir, sizeof(*ri), 0);
+}
+
+int mq_op_rename2(struct mq_req *req)
+{
+	const struct fuse_rename2_in *ri = (const void *)req->arg;
+
+	return mq_do_rename(req, ri->newdir, sizeof(*ri), ri->flags);
+}
+
+int mq_op_link(struct mq_req *req)
+{
+	const struct fuse_link_in *li = (const void *)req->arg;
+	const char *name = mq_req_name(req, sizeof(*li), NULL);
+	struct mq_inode *dir, *old;
+	char path[64];
+	int ret;
+
+	if (!mq_name_ok(name))
+		return -EINVAL;
+	old = mq_inode_get(li->oldnodeid);
+	if (!old)
+		return -ESTALE;
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		goto out_put_old;
+	/* Linking does not create an inode: no credential switch needed. */
+	ret = linkat(old->fd, "", dir->fd, name, AT_EMPTY_PATH) ? -errno : 0;
+	if (ret == -ENOENT || ret == -EPERM) {
+		mq_proc_path(path, sizeof(path), old->fd);
+		ret = linkat(AT_FDCWD, path, dir->fd, name, AT_SYMLINK_FOLLOW) ?
+			-errno : ret;
+	}
+	if (!ret)
+		ret = mq_reply_new_entry(req, dir, name);
+	mq_inode_put(dir, 1);
+out_put_old:
+	mq_inode_put(old, 1);
+	return ret;
+}
+
+/* Flags for opening a backend file on behalf of OPEN/CREATE/TMPFILE. */
+int mq_backend_open_flags(uint32_t flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* Payload buffers are aligned, but client offsets/sizes need not be. */
+	flags &= ~O_DIRECT;
+	if (mq_cfg.writeback_cache) {
+		/* The kernel reads to fill partial pages and owns i_size. */
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags | O_CLOEXEC;
+}
+
+uint32_t mq_open_reply_flags(void)
+{
+#ifdef FOPEN_PARALLEL_DIRECT_WRITES
+	return FOPEN_PARALLEL_DIRECT_WRITES;
+#else
+	return 0;
+#endif
+}
+
+int mq_op_create(struct mq_req *req)
+{
+	const struct fuse_create_in *ci = (const void *)req->arg;
+	const char *name = mq_req_name(req, sizeof(*ci), NULL);
+	struct fuse_entry_out *eo = (void *)req->out;
+	struct fuse_open_out *oo = (void *)(eo + 1);
+	struct mq_inode *dir;
+	int ret, fd, flags;
+	mode_t mode;
+
+	if (!mq_name_ok(name))
+		return -EINVAL;
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		return ret;
+	flags = mq_backend_open_flags(ci->flags) | O_CREAT | O_NOFOLLOW |
+		(ci->flags & O_EXCL);
+	mode = mq_creds_enter(req, ci->mode, ci->umask);
+	fd = openat(dir->fd, name, flags, mode);
+	ret = fd < 0 ? -errno : 0;
+	mq_creds_leave(req);
+	if (ret)
+		goto out_put;
+	eo->nodeid = 0;
+	ret = mq_do_lookup(dir->fd, name, eo);
+	if (!ret)
+		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+	if (ret) {
+		/* The kernel will not know the entry: drop our reference. */
+		if (eo->nodeid) {
+			struct mq_inode *inode = mq_inode_get(eo->nodeid);
+
+			if (inode)
+				mq_inode_put(inode, 2);
+		}
+		close(fd);
+		goto out_put;
+	}
+	memset(oo, 0, sizeof(*oo));
+	oo->fh = fd;
+	oo->open_flags = mq_open_reply_flags();
+	ret = sizeof(*eo) + sizeof(*oo);
+out_put:
+	mq_inode_put(dir, 1);
+	return ret;
+}
+
+int mq_op_tmpfile(struct mq_req *req)
+{
+	const struct fuse_create_in *ci = (const void *)req->arg;
+	struct fuse_entry_out *eo = (void *)req->out;
+	struct fuse_open_out *oo = (void *)(eo + 1);
+	struct mq_inode *dir, *inode;
+	char path[64];
+	struct stat st;
+	int ret, fd, pfd, flags;
+	mode_t mode;
+
+	ret = mq_get_dir(req, req->in->nodeid, &dir);
+	if (ret)
+		return ret;
+	flags = mq_backend_open_flags(ci->flags) | O_TMPFILE;
+	mode = mq_creds_enter(req, ci->mode, ci->umask);
+	fd = openat(dir->fd, ".", flags, mode);
+	ret = fd < 0 ? -errno : 0;
+	mq_creds_leave(req);
+	mq_inode_put(dir, 1);
+	if (ret)
+		return ret;
+	mq_proc_path(path, sizeof(path), fd);
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0 || fstat(fd, &st)) {
+		ret = -errno;
+		goto err_close;
+	}
+	ret = mq_inode_lookup_fd(pfd, &st, &inode);
+	pfd = -1;
+	if (ret)
+		goto err_close;
+	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+	if (ret) {
+		mq_inode_put(inode, 1);
+		goto err_close;
+	}
+	memset(eo, 0, sizeof(*eo));
+	eo->nodeid = inode->nodeid;
+	mq_fill_attr(&eo->attr, &st, inode->nodeid);
+	mq_fill_entry_timeouts(eo);
+	memset(oo, 0, sizeof(*oo));
+	oo->fh = fd;
+	oo->open_flags = mq_open_reply_flags();
+	return sizeof(*eo) + sizeof(*oo);
+
+err_close:
+	if (pfd >= 0)
+		close(pfd);
+	close(fd);
+	return ret;
+}

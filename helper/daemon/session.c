@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Session: open the device, mount, daemonize, start one pinned
+ * run-to-completion thread per queue, wait for signals, unmount.
+ *
+ * Threads: thread 0 serves the fd used for mount(2) (or --fd); thread i > 0
+ * opens the device again and attaches with the CLONE ioctl; on mqfuse each
+ * thread then binds its fd to queue i.  Every thread owns its device fd,
+ * its buffers and its io_uring: nothing is handed between threads on the
+ * request path.  All signals are blocked in the serving threads; the main
+ * thread takes them with sigwaitinfo().  A serving thread that sees ENODEV
+ * (unmounted/aborted) exits; the last one wakes the main thread with
+ * SIGUSR2.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include <mqfuse.h>
+
+#include "mqfused.h"
+
+#ifndef FUSE_DEV_IOC_CLONE
+#define FUSE_DEV_IOC_CLONE	_IOR(229, 0, uint32_t)
+#endif
+
+/* Room for requests/replies that are not READ/WRITE (xattr values: 64K). */
+#define MQ_MIN_PAYLOAD		(128u << 10)
+
+struct mq_config mq_cfg;
+struct mq_conn mq_conn;
+
+static struct mq_thread *mq_threads;
+static unsigned int mq_nr_threads;
+static atomic_uint mq_threads_running;
+static sem_t mq_setup_done;
+static int mq_mount_fd = -1;	/* fd served by thread 0 */
+static bool mq_we_mounted;
+static bool mq_uring_warned;
+static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t mq_payload_room(void)
+{
+	return mq_cfg.max_write > MQ_MIN_PAYLOAD ? mq_cfg.max_write :
+		MQ_MIN_PAYLOAD;
+}
+
+static int mq_thread_buffers(struct mq_thread *thr)
+{
+	size_t room = mq_payload_room();
+	size_t half = MQ_REQ_HDR_ROOM + room + 4096;
+
+	thr->region_len = 2 * half;
+	thr->region = mmap(NULL, thr->region_len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (thr->region == MAP_FAILED) {
+		thr->region = NULL;
+		return -ENOMEM;
+	}
+	/* WRITE payload and READ reply payload both start page aligned. */
+	thr->inbuf = thr->region + MQ_REQ_HDR_ROOM - MQ_WRITE_HDR_LEN;
+	thr->inbuf_len = MQ_WRITE_HDR_LEN + room + 4096;
+	thr->outbuf = thr->region + half + MQ_REQ_HDR_ROOM -
+		      sizeof(struct fuse_out_header);
+	thr->outbuf_len = sizeof(struct fuse_out_header) + room;
+	return 0;
+}
+
+static void mq_thread_pin(struct mq_thread *thr)
+{
+	cpu_set_t allowed, one;
+	int n, i, cpu = -1, seen = 0;
+
+	thr->cpu = -1;
+	if (!mq_cfg.pin || sched_getaffinity(0, sizeof(allowed), &allowed))
+		return;
+	n = CPU_COUNT(&allowed);
+	if (n <= 0)
+		return;
+	for (i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &allowed))
+			continue;
+		if (seen++ == (int)(thr->index % n)) {
+			cpu = i;
+			break;
+		}
+	}
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one))
+		mq_warn("thread %u: cannot pin to cpu %d", thr->index, cpu);
+	else
+		thr->cpu = cpu;
+}
+
+static int mq_thread_attach(struct mq_thread *thr)
+{
+	uint32_t src = mq_mount_fd, q = thr->queue;
+
+	if (thr->index == 0) {
+		thr->devfd = mq_mount_fd;
+	} else {
+		thr->devfd = open(mq_cfg.devpath, O_RDWR | O_CLOEXEC);
+		if (thr->devfd < 0) {
+			mq_err("thread %u: open %s: %s", thr->index,
+			       mq_cfg.devpath, strerror(errno));
+			return -errno;
+		}
+		if (ioctl(thr->devfd, mq_cfg.fs == MQ_FS_MQFUSE ?
+			  MQFUSE_IOC_CLONE : FUSE_DEV_IOC_CLONE, &src)) {
+			mq_err("thread %u: clone ioctl: %s", thr->index,
+			       strerror(errno));
+			return -errno;
+		}
+	}
+	if (mq_cfg.fs == MQ_FS_MQFUSE &&
+	    ioctl(thr->devfd, MQFUSE_IOC_BIND_QUEUE, &q)) {
+		mq_err("thread %u: bind to queue %u: %s", thr->index, q,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int mq_thread_setup(struct mq_thread *thr)
+{
+	int ret;
+
+	mq_thread_pin(thr);
+	mq_creds_thread_init(thr);
+	ret = mq_stats_thread_init(&thr->stats);
+	if (ret)
+		return ret;
+	ret = mq_thread_buffers(thr);
+	if (ret)
+		return ret;
+	ret = mq_thread_attach(thr);
+	if (ret)
+		return ret;
+	ret = mq_uring_setup(&thr->uring, thr->region, thr->region_len);
+	if (ret) {
+		pthread_mutex_lock(&mq_warn_lock);
+		if (!mq_uring_warned)
+			mq_warn("io_uring unavailable (%s): using pread/pwrite",
+				strerror(-ret));
+		mq_uring_warned = true;
+		pthread_mutex_unlock(&mq_warn_lock);
+		thr->uring = NULL;
+	}
+	return 0;
+}
+
+/* Read and serve requests until the session goes away. */
+static void mq_thread_loop(struct mq_thread *thr)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = read(thr->devfd, thr->inbuf, thr->inbuf_len);
+		if (n < 0) {
+			int err = errno;
+
+			/* ENOENT: the request was interrupted; try again. */
+			if (err == EINTR || err == EAGAIN || err == ENOENT)
+				continue;
+			if (err == ENODEV) {
+				mq_info("thread %u: session ended", thr->index);
+				return;
+			}
+			mq_err("thread %u: read from device: %s", thr->index,
+			       strerror(err));
+			return;
+		}
+		if (mq_dispatch(thr, n) == -ENODEV) {
+			mq_info("thread %u: DESTROY received", thr->index);
+			return;
+		}
+	}
+}
+
+static void *mq_thread_main(void *arg)
+{
+	struct mq_thread *thr = arg;
+
+	thr->setup_err = mq_thread_setup(thr);
+	sem_post(&mq_setup_done);
+	if (thr->setup_err)
+		return NULL;
+	mq_thread_loop(thr);
+	if (atomic_fetch_sub(&mq_threads_running, 1) == 1)
+		kill(getpid(), SIGUSR2);
+	return NULL;
+}
+
+/* Threads wanted when --threads is absent. */
+static unsigned int mq_default_threads(void)
+{
+	struct mqfuse_session_info info;
+	cpu_set_t allowed;
+	int n = 0;
+
+	if (mq_cfg.fs == MQ_FS_MQFUSE) {
+		memset(&info, 0, sizeof(info));
+		if (!ioctl(mq_mount_fd, MQFUSE_IOC_GET_INFO, &info) &&
+		    info.nr_queues)
+			return info.nr_queues;
+		if (mq_cfg.queues_opt)
+			return mq_cfg.queues_opt;
+	}
+	if (!sched_getaffinity(0, sizeof(allowed), &allowed))
+		n = CPU_COUNT(&allowed);
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+static int mq_start_threads(void)
+{
+	unsigned int i, nr_queues = 0;
+	struct mqfuse_session_info info;
+	int ret;
+
+	mq_nr_threads = mq_cfg.threads ?: mq_default_threads();
+	if (mq_cfg.fs == MQ_FS_MQFUSE) {
+		memset(&info, 0, sizeof(info));
+		if (!ioctl(mq_mount_fd, MQFUSE_IOC_GET_INFO, &info))
+			nr_queues = info.nr_queues;
+		else
+			nr_queues = mq_cfg.queues_opt;
+	}
+	mq_threads = calloc(mq_nr_threads, sizeof(*mq_threads));
+	if (!mq_threads)
+		return -ENOMEM;
+	sem_init(&mq_setup_done, 0, 0);
+	mq_stats_register_threads(mq_threads, 0);
+	atomic_store(&mq_threads_running, mq_nr_threads);
+	for (i = 0; i < mq_nr_threads; i++) {
+		struct mq_thread *thr = &mq_threads[i];
+
+		thr->index = i;
+		thr->devfd = -1;
+		thr->queue = nr_queues ? i % nr_queues : i;
+		ret = pthread_create(&thr->tid, NULL, mq_thread_main, thr);
+		if (ret)
+			return -ret;
+		sem_wait(&mq_setup_done);
+		if (thr->setup_err)
+			return thr->setup_err;
+		mq_stats_register_threads(mq_threads, i + 1);
+	}
+	mq_info("serving with %u thread(s)%s", mq_nr_threads,
+		mq_threads[0].uring ? ", io_uring with fixed buffers" : "");
+	return 0;
+}
+
+static int mq_open_device(void)
+{
+	int fd = open(mq_cfg.devpath, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = errno;
+
+		mq_err("cannot open %s: %s%s", mq_cfg.devpath, strerror(err),
+		       mq_cfg.fs == MQ_FS_FUSE ? " (modprobe fuse?)" : "");
+		return -err;
+	}
+	return fd;
+}
+
+static int mq_do_mount(int fd)
+{
+	struct stat st;
+	char *data;
+	int ret;
+
+	if (stat(mq_cfg.backend_dir, &st))
+		return -errno;
+	if (asprintf(&data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s",
+		     fd, st.st_mode & S_IFMT, getuid(), getgid(),
+		     mq_cfg.default_permissions ? ",default_permissions" : "",
+		     mq_cfg.kernel_opts && *mq_cfg.kernel_opts ? "," : "",
+		     mq_cfg.kernel_opts ?: "") < 0)
+		return -ENOMEM;
+	mq_info("mount -t %s -o %s %s %s", mq_cfg.fstype, data, mq_cfg.source,
+		mq_cfg.mountpoint);
+	ret = mount(mq_cfg.source, mq_cfg.mountpoint, mq_cfg.fstype,
+		    mq_cfg.mount_flags, data);
+	if (ret) {
+		ret = -errno;
+		mq_err("mount %s on %s (type %s, options %s): %s",
+		       mq_cfg.source, mq_cfg.mountpoint, mq_cfg.fstype, data,
+		       strerror(-ret));
+	}
+	free(data);
+	return ret;
+}
+
+static void mq_unmount(void)
+{
+	if (!mq_we_mounted)
+		return;
+	if (umount2(mq_cfg.mountpoint, MNT_DETACH) && errno != EINVAL &&
+	    errno != ENOENT)
+		mq_warn("umount %s: %s", mq_cfg.mountpoint, strerror(errno));
+	mq_we_mounted = false;
+}
+
+/*
+ * Fork; the parent waits until the child reports that the session is
+ * served (status 0) or failed, and exits with that status.  Returns in the
+ * child with the write end of the status pipe.
+ */
+static int mq_daemonize(void)
+{
+	int pfd[2];
+	char status = 1;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(pfd[0]);
+	setsid();
+	return pfd[1];
+}
+
+static void mq_daemon_detach_stdio(int status_fd)
+{
+	char ok = 0;
+	int null = open("/dev/null", O_RDWR);
+
+	if (chdir("/"))
+		mq_warn("chdir /: %s", strerror(errno));
+	if (!mq_cfg.syslog)
+		mq_log_to_syslog();
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (write(status_fd, &ok, 1) != 1)
+		mq_warn("cannot report startup status");
+	close(status_fd);
+}
+
+static int mq_detect_fd_kind(int fd)
+{
+	struct mqfuse_session_info info;
+	char link[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	if ((size_t)n >= sizeof(mq_cfg.devpath))
+		return -ENAMETOOLONG;
+	memcpy(mq_cfg.devpath, target, n + 1);
+	memset(&info, 0, sizeof(info));
+	if (!ioctl(fd, MQFUSE_IOC_GET_INFO, &info)) {
+		mq_cfg.fs = MQ_FS_MQFUSE;
+		if (!mq_cfg.queues_opt)
+			mq_cfg.queues_opt = info.nr_queues;
+	} else {
+		mq_cfg.fs = MQ_FS_FUSE;
+	}
+	return 0;
+}
+
+/* Wait for signals until the session should end. */
+static void mq_wait_signals(void)
+{
+	sigset_t set;
+	struct timespec ts = { .tv_sec = 2 };
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	for (;;) {
+		sig = sigwaitinfo(&set, NULL);
+		if (sig == SIGUSR1) {
+			int ret = mq_stats_write(mq_cfg.stats_path);
+
+			if (ret)
+				mq_warn("writing stats: %s", strerror(-ret));
+			continue;
+		}
+		if (sig == SIGUSR2 && !atomic_load(&mq_threads_running))
+			return;
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	mq_info("signal %d: unmounting", sig);
+	mq_unmount();
+	/* Give the threads a moment to see ENODEV and finish requests. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	while (atomic_load(&mq_threads_running)) {
+		if (sigtimedwait(&set, NULL, &ts) < 0 && errno == EAGAIN)
+			break;
+	}
+}
+
+static void mq_block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int mq_session_run(void)
+{
+	int status_fd = -1, ret;
+
+	mq_block_signals();
+	if (mq_cfg.serve_fd >= 0) {
+		mq_mount_fd = mq_cfg.serve_fd;
+		ret = mq_detect_fd_kind(mq_mount_fd);
+		if (ret) {
+			mq_err("--fd %d: %s", mq_mount_fd, strerror(-ret));
+			return ret;
+		}
+	} else {
+		mq_mount_fd = mq_open_device();
+		if (mq_mount_fd < 0)
+			return mq_mount_fd;
+		ret = mq_do_mount(mq_mount_fd);
+		if (ret)
+			return ret;
+		mq_we_mounted = true;
+	}
+	if (!mq_cfg.foreground) {
+		status_fd = mq_daemonize();
+		if (status_fd < 0) {
+			ret = status_fd;
+			mq_err("daemonize: %s", strerror(-ret));
+			goto err_unmount;
+		}
+	}
+	ret = mq_start_threads();
+	if (ret) {
+		mq_err("starting threads: %s", strerror(-ret));
+		goto err_unmount;
+	}
+	if (status_fd >= 0)
+		mq_daemon_detach_stdio(status_fd);
+
+	mq_wait_signals();
+	ret = mq_stats_write(mq_cfg.stats_path);
+	if (ret)
+		mq_warn("writing stats: %s", strerror(-ret));
+	mq_info("exiting");
+	return 0;
+
+err_unmount:
+	mq_unmount();
+	return ret;
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-opcode request statistics.  Each serving thread counts into its own
+ * struct mq_thread_stats (its lock is uncontended except while a dump
+ * runs); mq_stats_write() merges all threads and writes the text file
+ * atomically (temporary file + rename).
+ *
+ * File format, one record per line:
+ *   op=NAME count=N bytes=N max=N
+ *   size op=NAME bytes=SIZE count=N      (READ, WRITE, READDIR, READDIRPLUS)
+ *   thread=I queue=Q requests=N
+ *   inodes=N handles=N
+ * "bytes" is the payload size for WRITE, the requested size for READ and
+ * READDIR(PLUS), and the request length for every other opcode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqfused.h"
+
+static const char *const mq_op_names[MQ_NR_OPS] = {
+	[FUSE_LOOKUP] = "LOOKUP",		[FUSE_FORGET] = "FORGET",
+	[FUSE_GETATTR] = "GETATTR",		[FUSE_SETATTR] = "SETATTR",
+	[FUSE_READLINK] = "READLINK",		[FUSE_SYMLINK] = "SYMLINK",
+	[FUSE_MKNOD] = "MKNOD",			[FUSE_MKDIR] = "MKDIR",
+	[FUSE_UNLINK] = "UNLINK",		[FUSE_RMDIR] = "RMDIR",
+	[FUSE_RENAME] = "RENAME",		[FUSE_LINK] = "LINK",
+	[FUSE_OPEN] = "OPEN",			[FUSE_READ] = "READ",
+	[FUSE_WRITE] = "WRITE",			[FUSE_STATFS] = "STATFS",
+	[FUSE_RELEASE] = "RELEASE",		[FUSE_FSYNC] = "FSYNC",
+	[FUSE_SETXATTR] = "SETXATTR",		[FUSE_GETXATTR] = "GETXATTR",
+	[FUSE_LISTXATTR] = "LISTXATTR",		[FUSE_REMOVEXATTR] = "REMOVEXATTR",
+	[FUSE_FLUSH] = "FLUSH",			[FUSE_INIT] = "INIT",
+	[FUSE_OPENDIR] = "OPENDIR",		[FUSE_READDIR] = "READDIR",
+	[FUSE_RELEASEDIR] = "RELEASEDIR",	[FUSE_FSYNCDIR] = "FSYNCDIR",
+	[FUSE_GETLK] = "GETLK",			[FUSE_SETLK] = "SETLK",
+	[FUSE_SETLKW] = "SETLKW",		[FUSE_ACCESS] = "ACCESS",
+	[FUSE_CREATE] = "CREATE",		[FUSE_INTERRUPT] = "INTERRUPT",
+	[FUSE_BMAP] = "BMAP",			[FUSE_DESTROY] = "DESTROY",
+	[FUSE_IOCTL] = "IOCTL",			[FUSE_POLL] = "POLL",
+	[FUSE_NOTIFY_REPLY] = "NOTIFY_REPLY",	[FUSE_BATCH_FORGET] = "BATCH_FORGET",
+	[FUSE_FALLOCATE] = "FALLOCATE",		[FUSE_READDIRPLUS] = "READDIRPLUS",
+	[FUSE_RENAME2] = "RENAME2",		[FUSE_LSEEK] = "LSEEK",
+	[FUSE_COPY_FILE_RANGE] = "COPY_FILE_RANGE",
+	[FUSE_SETUPMAPPING] = "SETUPMAPPING",	[FUSE_REMOVEMAPPING] = "REMOVEMAPPING",
+	[FUSE_SYNCFS] = "SYNCFS",		[FUSE_TMPFILE] = "TMPFILE",
+};
+
+static struct mq_thread *mq_stats_threads;
+static unsigned int mq_stats_nr_threads;
+
+const char *mq_opcode_name(uint32_t opcode)
+{
+	if (opcode < MQ_NR_OPS && mq_op_names[opcode])
+		return mq_op_names[opcode];
+	return NULL;
+}
+
+static bool mq_op_is_sized(uint32_t opcode)
+{
+	return opcode == FUSE_READ || opcode == FUSE_WRITE ||
+	       opcode == FUSE_READDIR || opcode == FUSE_READDIRPLUS;
+}
+
+int mq_stats_thread_init(struct mq_thread_stats *ts)
+{
+	uint32_t op;
+
+	memset(ts, 0, sizeof(*ts));
+	pthread_mutex_init(&ts->lock, NULL);
+	for (op = 0; op < MQ_NR_OPS; op++) {
+		if (!mq_op_is_sized(op))
+			continue;
+		ts->ops[op].sizes = calloc(MQ_STATS_SIZES,
+					   sizeof(*ts->ops[op].sizes));
+		if (!ts->ops[op].sizes) {
+			mq_stats_thread_free(ts);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void mq_stats_thread_free(struct mq_thread_stats *ts)
+{
+	uint32_t op;
+
+	for (op = 0; op < MQ_NR_OPS; op++) {
+		free(ts->ops[op].sizes);
+		ts->ops[op].sizes = NULL;
+	}
+}
+
+void mq_stats_register_threads(struct mq_thread *threads, unsigned int nr)
+{
+	mq_stats_threads = threads;
+	mq_stats_nr_threads = nr;
+}
+
+/* Count one size; when the table is full the rarest size is replaced. */
+static void mq_size_account(struct mq_op_stats *os, uint32_t size)
+{
+	unsigned int i, victim = 0;
+
+	for (i = 0; i < os->nr_sizes; i++) {
+		if (os->sizes[i].size == size) {
+			os->sizes[i].count++;
+			return;
+		}
+		if (os->sizes[i].count < os->sizes[victim].count)
+			victim = i;
+	}
+	if (os->nr_sizes < MQ_STATS_SIZES)
+		victim = os->nr_sizes++;
+	os->sizes[victim].size = size;
+	os->sizes[victim].count = 1;
+}
+
+void mq_stats_account(struct mq_thread_stats *ts, uint32_t opcode,
+		      uint64_t bytes)
+{
+	struct mq_op_stats *os;
+
+	pthread_mutex_lock(&ts->lock);
+	ts->requests++;
+	if (opcode < MQ_NR_OPS) {
+		os = &ts->ops[opcode];
+		os->count++;
+		os->bytes += bytes;
+		if (bytes > os->max)
+			os->max = bytes;
+		if (os->sizes)
+			mq_size_account(os, bytes);
+	}
+	pthread_mutex_unlock(&ts->lock);
+}
+
+static int mq_size_cmp(const void *a, const void *b)
+{
+	const struct mq_size_count *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* Merge the size tables of all threads for @op and print the top ones. */
+static void mq_stats_write_sizes(FILE *f, uint32_t op)
+{
+	struct mq_size_count *all;
+	unsigned int n = 0, t, i, j;
+
+	all = calloc((size_t)mq_stats_nr_threads * MQ_STATS_SIZES, sizeof(*all));
+	if (!all)
+		return;
+	for (t = 0; t < mq_stats_nr_threads; t++) {
+		struct mq_op_stats *os = &mq_stats_threads[t].stats.ops[op];
+
+		for (i = 0; i < os->nr_sizes; i++) {
+			for (j = 0; j < n; j++)
+				if (all[j].size == os->sizes[i].size)
+					break;
+			if (j == n)
+				all[n++].size = os->sizes[i].size;
+			all[j].count += os->sizes[i].count;
+		}
+	}
+	qsort(all, n, sizeof(*all), mq_size_cmp);
+	for (i = 0; i < n && i < MQ_STATS_SIZES_OUT; i++)
+		fprintf(f, "size op=%s bytes=%u count=%llu\n",
+			mq_opcode_name(op), all[i].size,
+			(unsigned long long)all[i].count);
+	free(all);
+}
+
+static void mq_stats_lock_all(bool lock)
+{
+	unsigned int t;
+
+	for (t = 0; t < mq_stats_nr_threads; t++) {
+		if (lock)
+			pthread_mutex_lock(&mq_stats_threads[t].stats.lock);
+		else
+			pthread_mutex_unlock(&mq_stats_threads[t].stats.lock);
+	}
+}
+
+int mq_stats_write(const char *path)
+{
+	char tmp[4096];
+	uint32_t op;
+	unsigned int t;
+	FILE *f;
+	int fd, ret = 0;
+
+	if (!path)
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
+
+	mq_stats_lock_all(true);
+	for (op = 0; op < MQ_NR_OPS; op++) {
+		uint64_t count = 0, bytes = 0, max = 0;
+
+		for (t = 0; t < mq_stats_nr_threads; t++) {
+			struct mq_op_stats *os = &mq_stats_threads[t].stats.ops[op];
+
+			count += os->count;
+			bytes += os->bytes;
+			if (os->max > max)
+				max = os->max;
+		}
+		if (!count)
+			continue;
+		if (mq_opcode_name(op))
+			fprintf(f, "op=%s count=%llu bytes=%llu max=%llu\n",
+				mq_opcode_name(op), (unsigned long long)count,
+				(unsigned long long)bytes,
+				(unsigned long long)max);
+		else
+			fprintf(f, "op=%u count=%llu bytes=%llu max=%llu\n", op,
+				(unsigned long long)count,
+				(unsigned long long)bytes,
+				(unsigned long long)max);
+	}
+	for (op = 0; op < MQ_NR_OPS; op++)
+		if (mq_op_is_sized(op))
+			mq_stats_write_sizes(f, op);
+	for (t = 0; t < mq_stats_nr_threads; t++)
+		fprintf(f, "thread=%u queue=%u requests=%llu\n",
+			mq_stats_threads[t].index, mq_stats_threads[t].queue,
+			(unsigned long long)mq_stats_threads[t].stats.requests);
+	mq_stats_lock_all(false);
+	fprintf(f, "inodes=%llu handles=%llu\n",
+		(unsigned long long)mq_itable_count(),
+		(unsigned long long)mq_handles_count());
+
+	if (fflush(f) || fsync(fileno(f)))
+		ret = -errno;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
