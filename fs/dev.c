@@ -1,20 +1,617 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mqfuse: character-device transport, /dev/mqfuse_vN.
+ *
+ * read() returns exactly one message (request, INTERRUPT or FORGET
+ * batch); write() takes exactly one reply or notification. Same
+ * semantics as /dev/fuse, so an unmodified libfuse daemon works when
+ * handed the fd. An fd bound to a queue (MQFUSE_IOC_BIND_QUEUE) reads
+ * only that queue, or with balance=on falls back to the others when its
+ * own queue is empty. An unbound fd reads all queues round robin.
  */
 #include "mqfuse_i.h"
+#include <linux/file.h>
 #include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/splice.h>
+#include <linux/uaccess.h>
+
+/* Serializes binding fds to sessions (mount and CLONE). */
+static DEFINE_MUTEX(mqfuse_dev_bind_mutex);
+
+#define MQFUSE_MAX_FORGET_BATCH	256
+
+static const struct file_operations mqfuse_dev_fops;
+
+static struct mqfuse_dev *mqfuse_dev_of(struct file *file)
+{
+	/* pairs with smp_store_release() in mqfuse_dev_attach() */
+	return smp_load_acquire((struct mqfuse_dev **)&file->private_data);
+}
+
+/* fget() @fd and check that it is one of our device files. */
+struct file *mqfuse_dev_fget(int fd)
+{
+	struct file *file = fget(fd);
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &mqfuse_dev_fops) {
+		fput(file);
+		return ERR_PTR(-EINVAL);
+	}
+	return file;
+}
+
+static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc)
+{
+	struct mqfuse_dev *dev;
+
+	lockdep_assert_held(&mqfuse_dev_bind_mutex);
+	if (file->private_data)
+		return -EBUSY;
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	dev->fc = fc;
+	dev->bound_queue = -1;
+	mqfuse_conn_get(fc);
+	spin_lock(&fc->lock);
+	list_add_tail(&dev->entry, &fc->devs);
+	fc->nr_devs++;
+	spin_unlock(&fc->lock);
+	smp_store_release((struct mqfuse_dev **)&file->private_data, dev);
+	return 0;
+}
+
+/* Bind the mount's fd=N to @fc; fails if it serves a session already. */
+int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc)
+{
+	int err;
+
+	mutex_lock(&mqfuse_dev_bind_mutex);
+	err = mqfuse_dev_attach(file, fc);
+	mutex_unlock(&mqfuse_dev_bind_mutex);
+	return err;
+}
 
 static int mqfuse_dev_open(struct inode *inode, struct file *file)
 {
 	/* Not attached to a session until it is passed to mount (fd=N). */
 	file->private_data = NULL;
+	stream_open(inode, file);
 	return 0;
 }
 
 static int mqfuse_dev_release(struct inode *inode, struct file *file)
 {
+	struct mqfuse_dev *dev = file->private_data;
+	struct mqfuse_conn *fc;
+	bool last;
+
+	if (!dev)
+		return 0;
+	fc = dev->fc;
+	spin_lock(&fc->lock);
+	list_del(&dev->entry);
+	last = --fc->nr_devs == 0;
+	spin_unlock(&fc->lock);
+	if (last)
+		mqfuse_conn_abort(fc, "daemon closed its last device fd");
+	kfree(dev);
+	mqfuse_conn_put(fc);
 	return 0;
+}
+
+/* ---- reading: kernel -> daemon ---- */
+
+static bool mqfuse_dev_balance(struct mqfuse_dev *dev)
+{
+	return dev->fc->opts.balance;
+}
+
+static bool mqfuse_dev_has_work(struct mqfuse_dev *dev)
+{
+	struct mqfuse_conn *fc = dev->fc;
+	int bound = READ_ONCE(dev->bound_queue);
+	unsigned int i;
+
+	if (!mqfuse_conn_usable(fc))
+		return true;
+	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT)
+		return mqfuse_queue_has_work(&fc->queues[0]);
+	if (bound >= 0) {
+		if (mqfuse_queue_has_work(&fc->queues[bound]))
+			return true;
+		if (!mqfuse_dev_balance(dev))
+			return false;
+	}
+	for (i = 0; i < fc->nr_queues; i++)
+		if (mqfuse_queue_has_work(&fc->queues[i]))
+			return true;
+	return false;
+}
+
+static bool mqfuse_dev_take(struct mqfuse_dev *dev, struct mqfuse_take *t,
+			    unsigned int max_forgets)
+{
+	struct mqfuse_conn *fc = dev->fc;
+	int bound = READ_ONCE(dev->bound_queue);
+	unsigned int i, start, nr = fc->nr_queues;
+
+	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT)
+		return mqfuse_queue_take(&fc->queues[0], t, 0, false);
+	if (bound >= 0) {
+		if (mqfuse_queue_take(&fc->queues[bound], t, max_forgets, false))
+			return true;
+		if (!mqfuse_dev_balance(dev))
+			return false;
+		start = bound + 1;
+	} else {
+		start = READ_ONCE(dev->rr_cursor);
+		WRITE_ONCE(dev->rr_cursor, start + 1);
+	}
+	for (i = 0; i < nr; i++) {
+		unsigned int qi = (start + i) % nr;
+
+		if ((int)qi == bound)
+			continue;
+		if (mqfuse_queue_take(&fc->queues[qi], t, max_forgets, bound >= 0))
+			return true;
+	}
+	return false;
+}
+
+/* Sleep until there is work for @dev; bound readers also listen on fc->waitq when balancing. */
+static int mqfuse_dev_wait(struct mqfuse_dev *dev)
+{
+	struct mqfuse_conn *fc = dev->fc;
+	int bound = READ_ONCE(dev->bound_queue);
+	bool on_q = bound >= 0;
+	bool on_fc = bound < 0 || mqfuse_dev_balance(dev);
+	DEFINE_WAIT(wq);
+	DEFINE_WAIT(wfc);
+	int err = 0;
+
+	for (;;) {
+		if (on_q)
+			prepare_to_wait_exclusive(&fc->queues[bound].waitq, &wq,
+						  TASK_INTERRUPTIBLE);
+		if (on_fc)
+			prepare_to_wait_exclusive(&fc->waitq, &wfc, TASK_INTERRUPTIBLE);
+		if (mqfuse_dev_has_work(dev))
+			break;
+		if (signal_pending(current)) {
+			err = -ERESTARTSYS;
+			break;
+		}
+		schedule();
+	}
+	if (on_q)
+		finish_wait(&fc->queues[bound].waitq, &wq);
+	if (on_fc)
+		finish_wait(&fc->waitq, &wfc);
+	return err;
+}
+
+/* Copy a request (header + in args) to the daemon's buffer. */
+static int mqfuse_copy_req_out(struct mqfuse_req *req, struct iov_iter *to)
+{
+	struct mqfuse_args *args = req->args;
+	unsigned int i, p;
+
+	if (copy_to_iter(&req->in_h, sizeof(req->in_h), to) != sizeof(req->in_h))
+		return -EFAULT;
+	for (i = 0; i < args->in_numargs; i++) {
+		const struct mqfuse_arg *arg = &args->in_args[i];
+
+		if (i == args->in_numargs - 1 && args->in_pages) {
+			size_t left = arg->size;
+
+			for (p = 0; p < args->num_pages && left; p++) {
+				size_t n = min_t(size_t, left, args->descs[p].length);
+
+				if (copy_page_to_iter(args->pages[p], args->descs[p].offset,
+						      n, to) != n)
+					return -EFAULT;
+				left -= n;
+			}
+			if (left)
+				return -EIO;
+		} else if (arg->size &&
+			   copy_to_iter(arg->value, arg->size, to) != arg->size) {
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+static ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter *to)
+{
+	struct {
+		struct fuse_in_header h;
+		struct fuse_interrupt_in in;
+	} msg = {};
+
+	msg.h.len = sizeof(msg);
+	msg.h.opcode = FUSE_INTERRUPT;
+	msg.h.unique = t->unique;
+	msg.in.unique = t->intr_unique;
+	if (copy_to_iter(&msg, sizeof(msg), to) != sizeof(msg))
+		return -EFAULT;
+	return sizeof(msg);
+}
+
+static ssize_t mqfuse_dev_send_forgets(struct mqfuse_conn *fc, struct mqfuse_take *t,
+				       struct iov_iter *to)
+{
+	struct mqfuse_forget *f, *tmp;
+	struct fuse_in_header h = {};
+	ssize_t ret;
+
+	h.unique = t->unique;
+	if (t->nr_forgets == 1) {
+		struct fuse_forget_in in = {};
+
+		f = list_first_entry(&t->forgets, struct mqfuse_forget, list);
+		h.opcode = FUSE_FORGET;
+		h.nodeid = f->nodeid;
+		h.len = sizeof(h) + sizeof(in);
+		in.nlookup = f->nlookup;
+		ret = h.len;
+		if (copy_to_iter(&h, sizeof(h), to) != sizeof(h) ||
+		    copy_to_iter(&in, sizeof(in), to) != sizeof(in))
+			ret = -EFAULT;
+	} else {
+		struct fuse_batch_forget_in in = { .count = t->nr_forgets };
+
+		h.opcode = FUSE_BATCH_FORGET;
+		h.len = sizeof(h) + sizeof(in) +
+			t->nr_forgets * sizeof(struct fuse_forget_one);
+		ret = h.len;
+		if (copy_to_iter(&h, sizeof(h), to) != sizeof(h) ||
+		    copy_to_iter(&in, sizeof(in), to) != sizeof(in))
+			ret = -EFAULT;
+		list_for_each_entry(f, &t->forgets, list) {
+			struct fuse_forget_one one = {
+				.nodeid = f->nodeid,
+				.nlookup = f->nlookup,
+			};
+
+			if (ret > 0 && copy_to_iter(&one, sizeof(one), to) != sizeof(one))
+				ret = -EFAULT;
+		}
+	}
+	/* A lost forget only leaks a daemon-side node; nothing to retry. */
+	list_for_each_entry_safe(f, tmp, &t->forgets, list)
+		kfree(f);
+	return ret;
+}
+
+static size_t mqfuse_dev_min_read(struct mqfuse_conn *fc)
+{
+	return max_t(size_t, FUSE_MIN_READ_BUFFER,
+		     sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in) +
+		     READ_ONCE(fc->max_write));
+}
+
+static ssize_t mqfuse_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct mqfuse_dev *dev = mqfuse_dev_of(file);
+	size_t nbytes = iov_iter_count(to);
+	unsigned int max_forgets;
+	struct mqfuse_conn *fc;
+	struct mqfuse_take t;
+	struct mqfuse_req *req;
+	int err;
+
+	if (!dev)
+		return -EPERM;
+	fc = dev->fc;
+	if (nbytes < mqfuse_dev_min_read(fc))
+		return -EINVAL;
+	max_forgets = (nbytes - sizeof(struct fuse_in_header) -
+		       sizeof(struct fuse_batch_forget_in)) / sizeof(struct fuse_forget_one);
+	max_forgets = min(max_forgets, MQFUSE_MAX_FORGET_BATCH);
+	if (fc->minor < 16)
+		max_forgets = 1;
+
+restart:
+	for (;;) {
+		if (!mqfuse_conn_usable(fc))
+			return -ENODEV;
+		if (mqfuse_dev_take(dev, &t, max_forgets))
+			break;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		err = mqfuse_dev_wait(dev);
+		if (err)
+			return err;
+	}
+
+	switch (t.kind) {
+	case MQFUSE_TAKE_INTERRUPT:
+		return mqfuse_dev_send_interrupt(&t, to);
+	case MQFUSE_TAKE_FORGETS:
+		return mqfuse_dev_send_forgets(fc, &t, to);
+	case MQFUSE_TAKE_REQ:
+		break;
+	default:
+		goto restart;
+	}
+
+	req = t.req;
+	if (req->in_h.len > nbytes) {
+		/* This request can never fit: fail it, serve the next one. */
+		mqfuse_queue_read_done(req, -E2BIG);
+		goto restart;
+	}
+	err = mqfuse_copy_req_out(req, to);
+	mqfuse_queue_read_done(req, err ? -EIO : 0);
+	return err ? err : req->in_h.len;
+}
+
+/* ---- writing: daemon -> kernel ---- */
+
+/* Copy the reply payload into the out args; -EIO means the sizes are wrong. */
+static int mqfuse_copy_reply_in(struct mqfuse_conn *fc, struct mqfuse_req *req,
+				struct iov_iter *from, size_t size)
+{
+	struct mqfuse_args *args = req->args;
+	unsigned int n = args->out_numargs, i, p;
+	size_t expected = 0;
+
+	for (i = 0; i < n; i++)
+		expected += args->out_args[i].size;
+	if (size > expected || (size < expected && !args->out_argvar)) {
+		mqfuse_bad_reply(fc, "opcode %u: %zu payload bytes, expected %s%zu\n",
+				 req->in_h.opcode, size,
+				 args->out_argvar ? "at most " : "", expected);
+		return -EIO;
+	}
+	if (n && size < expected) {
+		struct mqfuse_arg *last = &args->out_args[n - 1];
+		size_t shrink = expected - size;
+
+		if (shrink > last->size) {
+			mqfuse_bad_reply(fc, "opcode %u: reply of %zu bytes too short\n",
+					 req->in_h.opcode, size);
+			return -EIO;
+		}
+		last->size -= shrink;
+	}
+	for (i = 0; i < n; i++) {
+		struct mqfuse_arg *arg = &args->out_args[i];
+
+		if (i == n - 1 && args->out_pages) {
+			size_t left = arg->size;
+
+			for (p = 0; p < args->num_pages && left; p++) {
+				size_t c = min_t(size_t, left, args->descs[p].length);
+
+				if (copy_page_from_iter(args->pages[p], args->descs[p].offset,
+							c, from) != c)
+					return -EFAULT;
+				left -= c;
+			}
+			if (left)
+				return -EIO;
+		} else if (arg->size &&
+			   copy_from_iter(arg->value, arg->size, from) != arg->size) {
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+static bool mqfuse_op_makes_entry(u32 opcode)
+{
+	switch (opcode) {
+	case FUSE_LOOKUP:
+	case FUSE_CREATE:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+	case FUSE_SYMLINK:
+	case FUSE_LINK:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The waiter was killed; the daemon still answered. If the answer counted
+ * a lookup on a node, give it back so the daemon's counts stay exact.
+ */
+static void mqfuse_dev_abandoned_reply(struct mqfuse_conn *fc, struct mqfuse_req *req,
+				       int error, struct iov_iter *from, size_t size)
+{
+	struct fuse_entry_out e;
+	struct mqfuse_forget *f;
+
+	if (error || !mqfuse_op_makes_entry(req->in_h.opcode) || size < sizeof(e))
+		return;
+	if (copy_from_iter(&e, sizeof(e), from) != sizeof(e))
+		return;
+	if (!e.nodeid || e.nodeid == FUSE_ROOT_ID)
+		return;
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (f)
+		mqfuse_queue_forget(fc, f, e.nodeid, 1);
+}
+
+static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct mqfuse_dev *dev = mqfuse_dev_of(iocb->ki_filp);
+	size_t nbytes = iov_iter_count(from);
+	struct fuse_out_header oh;
+	struct mqfuse_conn *fc;
+	struct mqfuse_req *req;
+	size_t size;
+	int err;
+
+	if (!dev)
+		return -EPERM;
+	fc = dev->fc;
+	if (nbytes < sizeof(oh))
+		return -EINVAL;
+	if (copy_from_iter(&oh, sizeof(oh), from) != sizeof(oh))
+		return -EFAULT;
+	if (oh.len != nbytes) {
+		mqfuse_bad_reply(fc, "header len %u, write of %zu bytes\n", oh.len, nbytes);
+		return -EINVAL;
+	}
+	size = nbytes - sizeof(oh);
+
+	if (!oh.unique) {
+		err = mqfuse_notify(fc, oh.error, from, size);
+		return err ? err : nbytes;
+	}
+	if (oh.unique & MQFUSE_INT_REQ_BIT) {
+		/* Answer to an INTERRUPT: only ENOSYS and EAGAIN mean something. */
+		if (oh.error == -ENOSYS)
+			WRITE_ONCE(fc->no_interrupt, true);
+		else if (oh.error == -EAGAIN)
+			mqfuse_queue_requeue_interrupt(fc, oh.unique & ~MQFUSE_INT_REQ_BIT);
+		return nbytes;
+	}
+
+	req = mqfuse_queue_find_reply(fc, oh.unique);
+	if (!req)
+		return -ENOENT;
+
+	if (oh.error > 0 || oh.error < -4095) {
+		mqfuse_bad_reply(fc, "opcode %u: error %d out of range\n",
+				 req->in_h.opcode, oh.error);
+		mqfuse_queue_reply_done(req, -EIO, nbytes);
+		return -EINVAL;
+	}
+	if (test_bit(MQFUSE_REQ_ABANDONED, &req->flags)) {
+		mqfuse_dev_abandoned_reply(fc, req, oh.error, from, size);
+		mqfuse_queue_reply_done(req, 0, nbytes);
+		return nbytes;
+	}
+	if (oh.error) {
+		if (size) {
+			mqfuse_bad_reply(fc, "opcode %u: error reply with %zu payload bytes\n",
+					 req->in_h.opcode, size);
+			mqfuse_queue_reply_done(req, -EIO, nbytes);
+			return -EINVAL;
+		}
+		req->out_h.error = oh.error;
+		mqfuse_queue_reply_done(req, 0, nbytes);
+		return nbytes;
+	}
+	err = mqfuse_copy_reply_in(fc, req, from, size);
+	mqfuse_queue_reply_done(req, err ? -EIO : 0, nbytes);
+	if (err)
+		return err == -EFAULT ? -EFAULT : -EINVAL;
+	return nbytes;
+}
+
+static __poll_t mqfuse_dev_poll(struct file *file, poll_table *wait)
+{
+	struct mqfuse_dev *dev = mqfuse_dev_of(file);
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+	struct mqfuse_conn *fc;
+	int bound;
+
+	if (!dev)
+		return EPOLLERR;
+	fc = dev->fc;
+	bound = READ_ONCE(dev->bound_queue);
+	if (bound >= 0)
+		poll_wait(file, &fc->queues[bound].waitq, wait);
+	if (bound < 0 || mqfuse_dev_balance(dev))
+		poll_wait(file, &fc->waitq, wait);
+	if (!mqfuse_conn_usable(fc))
+		return mask | EPOLLERR;
+	if (mqfuse_dev_has_work(dev))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+/* ---- ioctls ---- */
+
+static long mqfuse_dev_ioctl_clone(struct file *file, u32 __user *argp)
+{
+	struct mqfuse_dev *old;
+	struct file *oldf;
+	u32 oldfd;
+	int err;
+
+	if (get_user(oldfd, argp))
+		return -EFAULT;
+	oldf = mqfuse_dev_fget(oldfd);
+	if (IS_ERR(oldf))
+		return PTR_ERR(oldf);
+	mutex_lock(&mqfuse_dev_bind_mutex);
+	old = oldf->private_data;
+	err = old ? mqfuse_dev_attach(file, old->fc) : -EINVAL;
+	mutex_unlock(&mqfuse_dev_bind_mutex);
+	fput(oldf);
+	return err;
+}
+
+static long mqfuse_dev_ioctl_bind(struct mqfuse_dev *dev, u32 __user *argp)
+{
+	u32 q;
+
+	if (!dev)
+		return -EINVAL;
+	if (get_user(q, argp))
+		return -EFAULT;
+	if (q == ~0U) {
+		WRITE_ONCE(dev->bound_queue, -1);
+		return 0;
+	}
+	if (q >= dev->fc->nr_queues)
+		return -EINVAL;
+	WRITE_ONCE(dev->bound_queue, q);
+	return 0;
+}
+
+static long mqfuse_dev_ioctl_info(struct mqfuse_dev *dev,
+				  struct mqfuse_session_info __user *argp)
+{
+	struct mqfuse_session_info info = {};
+	struct mqfuse_conn *fc;
+	int bound;
+
+	if (!dev)
+		return -EINVAL;
+	fc = dev->fc;
+	bound = READ_ONCE(dev->bound_queue);
+	info.session_id = fc->id;
+	info.nr_queues = fc->nr_queues;
+	info.max_pages = READ_ONCE(fc->max_pages);
+	info.readdir_size = READ_ONCE(fc->readdir_size);
+	info.bound_queue = bound < 0 ? ~0U : bound;
+	info.max_write = READ_ONCE(fc->max_write);
+	info.state = mqfuse_conn_state(fc);
+	info.balance = fc->opts.balance;
+	info.consistency = fc->opts.consistency;
+	if (copy_to_user(argp, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long mqfuse_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mqfuse_dev *dev = mqfuse_dev_of(file);
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case MQFUSE_IOC_CLONE:
+		return mqfuse_dev_ioctl_clone(file, argp);
+	case MQFUSE_IOC_BIND_QUEUE:
+		return mqfuse_dev_ioctl_bind(dev, argp);
+	case MQFUSE_IOC_GET_INFO:
+		return mqfuse_dev_ioctl_info(dev, argp);
+	}
+	return -ENOTTY;
 }
 
 static const struct file_operations mqfuse_dev_fops = {
@@ -22,6 +619,45 @@ static const struct file_operations mqfuse_dev_fops = {
 	.open		= mqfuse_dev_open,
 	.release	= mqfuse_dev_release,
 	.llseek		= no_llseek,
+	.read_iter	= mqfuse_dev_read_iter,
+	.write_iter	= mqfuse_dev_write_iter,
+	.splice_read	= generic_file_splice_read,
+	.splice_write	= iter_file_splice_write,
+	.poll		= mqfuse_dev_poll,
+	.unlocked_ioctl	= mqfuse_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
+
+static void mqfuse_chardev_wake(struct mqfuse_queue *q)
+{
+	struct mqfuse_conn *fc = q->fc;
+
+	/*
+	 * With balancing, prefer the queue's own reader; wake a stealer only
+	 * if nobody sleeps on the queue. Without, bound readers never take
+	 * foreign work, so both kinds of sleepers must hear about it.
+	 */
+	if (fc->opts.balance && wq_has_sleeper(&q->waitq)) {
+		wake_up(&q->waitq);
+		return;
+	}
+	wake_up(&q->waitq);
+	wake_up(&fc->waitq);
+}
+
+static void mqfuse_chardev_abort(struct mqfuse_conn *fc)
+{
+	unsigned int i;
+
+	for (i = 0; i < fc->nr_queues; i++)
+		wake_up_all(&fc->queues[i].waitq);
+	wake_up_all(&fc->waitq);
+}
+
+const struct mqfuse_transport_ops mqfuse_chardev_transport = {
+	.name	= "chardev",
+	.wake	= mqfuse_chardev_wake,
+	.abort	= mqfuse_chardev_abort,
 };
 
 static struct miscdevice mqfuse_miscdev = {

@@ -1,6 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * mqfuse internal header: one section per .c file.
+ *
+ * Object model (see Documentation/ and DESIGN.md §3):
+ *
+ *   struct mqfuse_conn   one per mount ("session"); outlives daemon fds.
+ *   struct mqfuse_queue  nr_queues per session, one per CPU group.
+ *   struct mqfuse_req    one FUSE request; lives on exactly one queue.
+ *   struct mqfuse_dev    one per open /dev/mqfuse_vN bound to a session.
+ *   struct mqfuse_inode  per inode state (nodeid, lookup count, TTLs).
+ *   struct mqfuse_file   per open file handle (fh from the daemon).
+ *
+ * Lock order: inode_lock > mqfuse_inode.lock > mqfuse_queue.lock;
+ * mqfuse_conn.lock is a leaf, never held together with a queue lock.
  */
 #ifndef _MQFUSE_I_H
 #define _MQFUSE_I_H
@@ -12,8 +24,18 @@
 #define pr_fmt(fmt) MQFUSE_NAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/fuse.h>
 #include <linux/kernel.h>
+#include <linux/kobject.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/xattr.h>
 
 /*
  * Exported symbols carry the generation so two generations load side by
@@ -24,6 +46,12 @@
 #define MQFUSE_PASTE(a, b, c)	__MQFUSE_PASTE(a, b, c)
 #define MQFUSE_SYM(name)	MQFUSE_PASTE(mqfuse_v, MQFUSE_GEN, _##name)
 
+/* Rate-limited warning about something a (possibly hostile) daemon did. */
+#define mqfuse_bad_reply(fc, fmt, ...)						\
+	pr_warn_ratelimited("session %llu: bad reply: " fmt,			\
+			    (fc)->id, ##__VA_ARGS__)
+
+/* ------------------------------------------------------------------ */
 /* main.c */
 /* Module parameters: defaults for new mounts, validated at load. */
 extern unsigned int mqfuse_param_queues;
@@ -35,6 +63,9 @@ extern unsigned int mqfuse_param_consistency;
 #define MQFUSE_MAX_QUEUES	256
 #define MQFUSE_READDIR_MIN	4096
 #define MQFUSE_READDIR_MAX	(128 * 1024)
+#define MQFUSE_DEFAULT_MAX_PAGES 32		/* daemon without FUSE_MAX_PAGES */
+#define MQFUSE_MIN_MAX_WRITE	4096		/* smaller max_write: reject daemon */
+#define MQFUSE_NAME_MAX		1024		/* FUSE_NAME_MAX of the protocol */
 
 /* Consistency modes; see Documentation/consistency.rst. */
 enum mqfuse_consistency {
@@ -48,20 +79,496 @@ enum mqfuse_consistency {
 extern const char *const mqfuse_consistency_names[MQFUSE_CONS_NR];
 int mqfuse_consistency_parse(const char *s);
 
+/* ------------------------------------------------------------------ */
+/* req.c: request lifecycle */
+
+/*
+ * Low bit of a unique id marks an INTERRUPT for the request with the
+ * same id (wire convention shared with /dev/fuse). Bits 1..8 carry the
+ * queue index so a reply finds its queue without a global lookup.
+ */
+#define MQFUSE_INT_REQ_BIT	1ULL
+#define MQFUSE_UNIQUE_QSHIFT	1
+#define MQFUSE_UNIQUE_QBITS	8
+#define MQFUSE_UNIQUE_SEQSHIFT	(MQFUSE_UNIQUE_QSHIFT + MQFUSE_UNIQUE_QBITS)
+
+/* One argument buffer of a request. */
+struct mqfuse_arg {
+	unsigned int size;	/* bytes; for a variable out arg: capacity, then actual */
+	void *value;		/* kernel buffer (ignored for a page-vector arg) */
+};
+
+/* Where inside one page a page-vector argument starts and how long it is. */
+struct mqfuse_page_desc {
+	unsigned int offset;	/* byte offset inside the page */
+	unsigned int length;	/* bytes in this page */
+};
+
+struct mqfuse_conn;
+
+/*
+ * What a caller asks for: opcode, nodeid, arguments. Embedded in a larger
+ * caller structure for asynchronous requests (container_of in ->end).
+ */
+struct mqfuse_args {
+	u64 nodeid;			/* target node */
+	u32 opcode;			/* FUSE_* opcode */
+	u8 in_numargs;			/* used entries of in_args */
+	u8 out_numargs;			/* used entries of out_args */
+	bool force:1;			/* must reach the daemon: no signals, no INIT wait errors */
+	bool noreply:1;			/* daemon sends no reply (FORGET-like) */
+	bool nocreds:1;			/* send uid/gid/pid 0 (RELEASE from any context) */
+	bool out_argvar:1;		/* last out arg may be shorter than its size */
+	bool in_pages:1;		/* last in arg is the page vector */
+	bool out_pages:1;		/* last out arg is the page vector */
+	bool user_pages:1;		/* pages are pinned user pages (direct I/O) */
+	struct mqfuse_arg in_args[3];	/* request payload after fuse_in_header */
+	struct mqfuse_arg out_args[2];	/* reply payload after fuse_out_header */
+	struct page **pages;		/* page vector, or NULL */
+	struct mqfuse_page_desc *descs;	/* one per page */
+	unsigned int num_pages;		/* used entries of pages/descs */
+	/* completion for background requests; @error is 0 or -errno */
+	void (*end)(struct mqfuse_conn *fc, struct mqfuse_args *args, int error);
+};
+
+/*
+ * Request states. Every transition happens under the owning queue's lock;
+ * mqfuse_req_set_state() warns once on a transition not listed here.
+ */
+enum mqfuse_req_state {
+	MQFUSE_REQ_NEW,		/* allocated, not yet visible to the daemon */
+	MQFUSE_REQ_QUEUED,	/* on queue->pending, waiting for a reader */
+	MQFUSE_REQ_READING,	/* a reader is copying it out (on no list) */
+	MQFUSE_REQ_IN_DAEMON,	/* in queue->processing, waiting for the reply */
+	MQFUSE_REQ_REPLYING,	/* a writer is copying the reply in (on no list) */
+	MQFUSE_REQ_DONE,	/* reply received (out_h.error may be an error) */
+	MQFUSE_REQ_ABORTED,	/* failed without a reply (connection gone, killed) */
+};
+
+/* Bits of mqfuse_req.flags. */
+enum {
+	MQFUSE_REQ_BACKGROUND,	/* async: args->end runs on completion */
+	MQFUSE_REQ_INTERRUPTED,	/* the waiter got a signal */
+	MQFUSE_REQ_INTR_SENT,	/* an INTERRUPT was handed to the daemon */
+	MQFUSE_REQ_ABANDONED,	/* waiter was killed: discard the reply */
+	MQFUSE_REQ_REPLAYABLE,	/* may be re-queued after a daemon crash (recovery) */
+};
+
+struct mqfuse_queue;
+
+/* One FUSE request. */
+struct mqfuse_req {
+	refcount_t ref;			/* submitter (sync) + queue ownership */
+	struct mqfuse_conn *fc;		/* session */
+	struct mqfuse_queue *q;		/* queue it was submitted to */
+	struct list_head list;		/* entry in q->pending; protected by q->lock */
+	struct hlist_node hash;		/* entry in q->processing; protected by q->lock */
+	struct list_head intr_entry;	/* entry in q->interrupts; protected by q->lock */
+	enum mqfuse_req_state state;	/* protected by q->lock */
+	unsigned long flags;		/* MQFUSE_REQ_* bits, atomic bitops */
+	struct fuse_in_header in_h;	/* header sent to the daemon */
+	struct fuse_out_header out_h;	/* header of the reply (error) */
+	struct mqfuse_args *args;	/* caller's arguments */
+	wait_queue_head_t waitq;	/* sync waiter sleeps here */
+	u64 queued_ns;			/* ktime when queued, for wait-time stats */
+};
+
+struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *args,
+				    gfp_t gfp);
+void mqfuse_req_put(struct mqfuse_req *req);
+void mqfuse_req_set_state(struct mqfuse_req *req, enum mqfuse_req_state state);
+void mqfuse_req_end(struct mqfuse_req *req);
+ssize_t mqfuse_simple_request(struct mqfuse_conn *fc, struct mqfuse_args *args);
+int mqfuse_simple_background(struct mqfuse_conn *fc, struct mqfuse_args *args,
+			     gfp_t gfp);
+int mqfuse_req_init_module(void);
+void mqfuse_req_exit_module(void);
+
+/* ------------------------------------------------------------------ */
+/* queue.c: per-CPU queues */
+
+#define MQFUSE_PQ_HASH_BITS	6	/* processing hash buckets per queue */
+
+/* A node whose lookup count must be returned to the daemon. */
+struct mqfuse_forget {
+	struct list_head list;		/* entry in q->forgets */
+	u64 nodeid;			/* node to forget */
+	u64 nlookup;			/* lookups to drop */
+};
+
+/* Per-queue statistics, exported in sysfs. Protected by q->lock. */
+struct mqfuse_queue_stats {
+	u64 requests;		/* requests queued */
+	u64 forgets;		/* nodes forgotten (FORGET/BATCH_FORGET entries) */
+	u64 bytes_in;		/* request bytes handed to the daemon */
+	u64 bytes_out;		/* reply bytes accepted from the daemon */
+	u64 wait_ns;		/* sum of queued -> read by daemon */
+	u64 stolen;		/* requests taken by a reader bound elsewhere */
+	u64 interrupts;		/* INTERRUPTs sent */
+	u64 errors;		/* requests failed: bad reply, abort */
+};
+
+/*
+ * One request queue. Submitters on the CPUs mapped to it add to pending;
+ * daemon readers take from it; replies find requests in processing.
+ */
+struct mqfuse_queue {
+	spinlock_t lock;		/* protects every field marked below */
+	/* fields below are protected by lock */
+	bool connected;			/* false after abort: no new requests */
+	u64 next_seq;			/* sequence part of the next unique id */
+	struct list_head pending;	/* QUEUED requests, FIFO */
+	struct list_head interrupts;	/* requests with an INTERRUPT to send */
+	struct list_head forgets;	/* struct mqfuse_forget to send */
+	unsigned int nr_forgets;	/* entries on forgets */
+	unsigned int forget_credit;	/* normal requests sent since last forget batch */
+	unsigned int nr_pending;	/* entries on pending */
+	unsigned int nr_in_daemon;	/* entries in processing */
+	struct hlist_head processing[1 << MQFUSE_PQ_HASH_BITS]; /* IN_DAEMON by unique */
+	struct mqfuse_queue_stats stats; /* counters */
+	/* fields below are constant after setup */
+	wait_queue_head_t waitq;	/* readers bound to this queue */
+	struct mqfuse_conn *fc;		/* owning session */
+	unsigned int index;		/* position in fc->queues */
+	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id>/queue<index> */
+} ____cacheline_aligned_in_smp;
+
+/* What a reader took from a queue. */
+enum mqfuse_take_kind {
+	MQFUSE_TAKE_NONE,
+	MQFUSE_TAKE_REQ,		/* one request, now READING */
+	MQFUSE_TAKE_INTERRUPT,		/* an INTERRUPT for a request */
+	MQFUSE_TAKE_FORGETS,		/* a batch of forgets */
+};
+
+struct mqfuse_take {
+	enum mqfuse_take_kind kind;	/* what was taken */
+	struct mqfuse_queue *q;		/* from which queue */
+	struct mqfuse_req *req;		/* REQ */
+	u64 unique;			/* unique for INTERRUPT / FORGETS message */
+	u64 intr_unique;		/* INTERRUPT: unique of the interrupted request */
+	struct list_head forgets;	/* FORGETS: taken entries */
+	unsigned int nr_forgets;	/* FORGETS: number of entries */
+};
+
+int mqfuse_queues_init(struct mqfuse_conn *fc, unsigned int nr);
+void mqfuse_queues_free(struct mqfuse_conn *fc);
+struct mqfuse_queue *mqfuse_queue_of_cpu(struct mqfuse_conn *fc);
+int mqfuse_queue_submit(struct mqfuse_req *req);
+void mqfuse_queue_interrupt(struct mqfuse_req *req);
+bool mqfuse_queue_abandon(struct mqfuse_req *req);
+void mqfuse_queue_forget(struct mqfuse_conn *fc, struct mqfuse_forget *forget,
+			 u64 nodeid, u64 nlookup);
+bool mqfuse_queue_has_work(struct mqfuse_queue *q);
+bool mqfuse_queue_take(struct mqfuse_queue *q, struct mqfuse_take *t,
+		       unsigned int max_forgets, bool steal);
+void mqfuse_queue_read_done(struct mqfuse_req *req, int err);
+struct mqfuse_req *mqfuse_queue_find_reply(struct mqfuse_conn *fc, u64 unique);
+void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes);
+void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique);
+void mqfuse_queues_abort(struct mqfuse_conn *fc);
+void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_stats *st,
+			     unsigned int *pending, unsigned int *in_daemon);
+
+/* ------------------------------------------------------------------ */
+/* conn: session (super.c owns its lifetime) */
+
+/* Session states; protected by fc->lock, read locklessly with READ_ONCE. */
+enum mqfuse_conn_state {
+	MQFUSE_CONN_INIT = MQFUSE_STATE_INIT,	/* mounted, waiting for the INIT reply */
+	MQFUSE_CONN_RUNNING = MQFUSE_STATE_RUNNING, /* INIT done, serving */
+	MQFUSE_CONN_ABORTED = MQFUSE_STATE_ABORTED, /* daemon gone/rejected: ENOTCONN */
+};
+
+/* Transport: how the queues reach the daemon (char device now; ring, virtio later). */
+struct mqfuse_transport_ops {
+	const char *name;				/* shown in sysfs */
+	void (*wake)(struct mqfuse_queue *q);		/* work was queued on q */
+	void (*abort)(struct mqfuse_conn *fc);		/* session aborted: wake everyone */
+};
+
+/* Mount options after parsing (struct fs_context private). */
+struct mqfuse_mount_opts {
+	int fd;				/* daemon's device fd */
+	umode_t rootmode;		/* root inode mode */
+	kuid_t user_id;			/* mount owner */
+	kgid_t group_id;		/* mount owner's group */
+	unsigned int max_read;		/* READ size cap (bytes) */
+	unsigned int blksize;		/* st_blksize reported, 0 = PAGE_SIZE */
+	unsigned int nr_queues;		/* queues=N, 0 = default */
+	unsigned int consistency;	/* enum mqfuse_consistency */
+	bool fd_present:1;		/* fd= given */
+	bool rootmode_present:1;	/* rootmode= given */
+	bool user_id_present:1;		/* user_id= given */
+	bool group_id_present:1;	/* group_id= given */
+	bool default_permissions:1;	/* kernel checks permissions */
+	bool allow_other:1;		/* other users may access */
+	bool balance:1;			/* idle bound readers steal work */
+};
+
+struct mqfuse_cons_ops;
+
+/* One session (FUSE "connection"): one per mount. */
+struct mqfuse_conn {
+	refcount_t ref;			/* sb + each bound device fd */
+	u64 id;				/* session id, sysfs directory name */
+	spinlock_t lock;		/* protects state, nr_devs, devs */
+	/* fields below are protected by lock */
+	enum mqfuse_conn_state state;	/* see enum */
+	unsigned int nr_devs;		/* bound device fds */
+	struct list_head devs;		/* struct mqfuse_dev.entry */
+	/* fields below are written once by INIT, then read-only */
+	u32 minor;			/* negotiated protocol minor */
+	u32 max_write;			/* bytes per WRITE */
+	u32 max_read;			/* bytes per READ */
+	u32 max_pages;			/* pages per request */
+	u32 readdir_size;		/* bytes per READDIR(PLUS) */
+	u64 init_flags;			/* FUSE_* flags granted by the daemon */
+	bool async_read:1;		/* FUSE_ASYNC_READ */
+	bool posix_locks:1;		/* daemon does POSIX locks */
+	bool flock_locks:1;		/* daemon does flock */
+	bool atomic_o_trunc:1;		/* O_TRUNC in OPEN */
+	bool readdirplus:1;		/* FUSE_DO_READDIRPLUS */
+	bool parallel_dirops:1;		/* FUSE_PARALLEL_DIROPS */
+	bool cache_symlinks:1;		/* FUSE_CACHE_SYMLINKS (unused yet) */
+	/* "not implemented" answers learned at run time (racy writes are benign) */
+	bool no_open, no_opendir, no_flush, no_fsync, no_fsyncdir, no_access,
+	     no_create, no_interrupt, no_rename2, no_xattr, no_setxattr,
+	     no_getxattr, no_listxattr, no_removexattr, no_lock, no_fallocate,
+	     no_lseek, no_copy_file_range, no_link;
+	/* fields below are constant after mount */
+	struct mqfuse_mount_opts opts;	/* mount options */
+	const struct mqfuse_cons_ops *cons; /* consistency mode */
+	const struct mqfuse_transport_ops *tops; /* transport */
+	struct user_namespace *user_ns;	/* ids are translated in this namespace */
+	struct pid_namespace *pid_ns;	/* pids are translated in this namespace */
+	u64 lock_owner_key;		/* scrambles fl_owner pointers for the daemon */
+	unsigned int nr_queues;		/* entries in queues */
+	struct mqfuse_queue *queues;	/* per-CPU group queues */
+	u16 *cpu_to_queue;		/* nr_cpu_ids entries */
+	wait_queue_head_t waitq;	/* unbound and balancing readers */
+	wait_queue_head_t init_waitq;	/* requests waiting for INIT */
+	atomic64_t attr_version;	/* orders attribute updates */
+	atomic_t nr_reqs;		/* live requests, for umount debugging */
+	struct rw_semaphore killsb;	/* notifications vs umount: protects sb */
+	struct super_block *sb;		/* protected by killsb; NULL after umount */
+	dev_t dev;			/* sb->s_dev, shown in sysfs */
+	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
+	bool kobj_added;		/* kobj is in sysfs */
+};
+
+static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
+{
+	return READ_ONCE(fc->state);
+}
+
+static inline bool mqfuse_conn_usable(struct mqfuse_conn *fc)
+{
+	return mqfuse_conn_state(fc) != MQFUSE_CONN_ABORTED;
+}
+
+/* ------------------------------------------------------------------ */
+/* super.c */
+extern struct kmem_cache *mqfuse_inode_cachep;
+int mqfuse_fs_init(void);
+void mqfuse_fs_exit(void);
+void mqfuse_conn_get(struct mqfuse_conn *fc);
+void mqfuse_conn_put(struct mqfuse_conn *fc);
+void mqfuse_conn_free(struct mqfuse_conn *fc);
+bool mqfuse_allow_current(struct mqfuse_conn *fc);
+void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
+void mqfuse_send_init(struct mqfuse_conn *fc);
+u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner);
+
+/* ------------------------------------------------------------------ */
+/* consistency.c */
+
+/* Per consistency mode behaviour; NULL entries in the table: "not supported yet". */
+struct mqfuse_cons_ops {
+	const char *name;				/* mode name */
+	bool page_cache;				/* cache file data */
+	int (*open)(struct inode *inode, struct file *file);	/* after OPEN */
+	int (*flush)(struct inode *inode, struct file *file);	/* on close */
+};
+const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
+
+/* ------------------------------------------------------------------ */
+/* inode.c */
+
+/* Bits of mqfuse_inode.state. */
+enum {
+	MQFUSE_I_BAD,		/* daemon changed the type or sent garbage: every op fails EIO */
+	MQFUSE_I_SIZE_UNSTABLE,	/* a write/truncate is changing i_size: ignore daemon sizes */
+	MQFUSE_I_SELF_CHANGED,	/* we modified data: next open adopts attrs without dropping pages */
+};
+
+/* What the page cache contents were validated against (cto). */
+struct mqfuse_data_stamp {
+	struct timespec64 mtime;	/* file mtime */
+	struct timespec64 ctime;	/* file ctime */
+	loff_t size;			/* file size */
+	bool valid;			/* stamp holds a value */
+};
+
+struct mqfuse_inode {
+	struct inode vfs_inode;		/* VFS inode */
+	u64 nodeid;			/* daemon's node id, constant */
+	u64 generation;			/* daemon's generation, constant */
+	unsigned long state;		/* MQFUSE_I_* bits, atomic bitops */
+	struct mqfuse_forget *forget;	/* preallocated forget for evict */
+	spinlock_t lock;		/* protects the fields below */
+	/* fields below are protected by lock */
+	u64 nlookup;			/* lookups the daemon counted for this node */
+	u64 attr_version;		/* version of the cached attributes */
+	u64 attr_expire;		/* jiffies64 when cached attributes go stale */
+	u32 blksize;			/* st_blksize from the daemon, 0 = default */
+	struct list_head write_files;	/* writable mqfuse_file, for writeback */
+	struct mqfuse_data_stamp stamp;	/* cto: page cache validated against */
+};
+
+static inline struct mqfuse_inode *MQFUSE_I(struct inode *inode)
+{
+	return container_of(inode, struct mqfuse_inode, vfs_inode);
+}
+
+static inline struct mqfuse_conn *mqfuse_conn_of(struct inode *inode)
+{
+	return inode->i_sb->s_fs_info;
+}
+
+static inline u64 mqfuse_nodeid(struct inode *inode)
+{
+	return MQFUSE_I(inode)->nodeid;
+}
+
+static inline bool mqfuse_is_bad(struct inode *inode)
+{
+	return unlikely(test_bit(MQFUSE_I_BAD, &MQFUSE_I(inode)->state));
+}
+
+struct inode *mqfuse_alloc_inode(struct super_block *sb);
+void mqfuse_free_inode(struct inode *inode);
+void mqfuse_evict_inode(struct inode *inode);
+struct inode *mqfuse_iget(struct super_block *sb, u64 nodeid, u64 generation,
+			  struct fuse_attr *attr, u64 attr_valid, u32 attr_valid_nsec,
+			  u64 attr_version);
+struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid);
+int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr);
+int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
+		      u32 attr_valid_nsec, u64 attr_version);
+void mqfuse_make_bad(struct inode *inode);
+void mqfuse_invalidate_attr(struct inode *inode);
+u64 mqfuse_timeout(u64 sec, u32 nsec);
+int mqfuse_do_getattr(struct inode *inode, struct file *file);
+int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
+int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
+		   struct kstat *stat, u32 request_mask, unsigned int flags);
+int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
+		   struct iattr *attr);
+int mqfuse_permission(struct user_namespace *ns, struct inode *inode, int mask);
+void mqfuse_args_creds_fill(struct mqfuse_conn *fc, struct fuse_in_header *ih);
+int mqfuse_valid_type(u32 mode);
+void mqfuse_init_inode_ops(struct inode *inode, u32 rdev);
+
+/* ------------------------------------------------------------------ */
+/* dir.c */
+extern const struct inode_operations mqfuse_dir_iops;
+extern const struct inode_operations mqfuse_symlink_iops;
+extern const struct dentry_operations mqfuse_dentry_ops;
+int mqfuse_entry_check(struct mqfuse_conn *fc, struct fuse_entry_out *e, bool may_be_root);
+void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec);
+void mqfuse_invalidate_entry(struct dentry *dentry);
+int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
+			       u64 child_nodeid, struct qstr *name, bool delete);
+
+/* ------------------------------------------------------------------ */
+/* readdir.c */
+int mqfuse_readdir(struct file *file, struct dir_context *ctx);
+int mqfuse_dirent_check(const char *name, u32 namelen);
+
+/* ------------------------------------------------------------------ */
+/* file.c */
+
+/* One open file handle. */
+struct mqfuse_file {
+	refcount_t ref;			/* open file + in-flight writeback */
+	struct mqfuse_conn *fc;		/* session */
+	u64 fh;				/* daemon's handle */
+	u64 nodeid;			/* node it was opened on */
+	u32 open_flags;			/* FOPEN_* from the daemon */
+	u32 flags;			/* O_* flags sent with OPEN */
+	bool isdir:1;			/* OPENDIR handle */
+	bool no_release:1;		/* daemon has no OPEN: nothing to release */
+	bool flock_used:1;		/* flock() went to the daemon */
+	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
+	struct mqfuse_release_args *ra;	/* preallocated RELEASE, sent on last put */
+};
+
+extern const struct file_operations mqfuse_file_fops;
+extern const struct file_operations mqfuse_dir_fops;
+extern const struct inode_operations mqfuse_file_iops;
+struct mqfuse_file *mqfuse_file_alloc(struct mqfuse_conn *fc);
+void mqfuse_file_free(struct mqfuse_file *ff);
+void mqfuse_file_put(struct mqfuse_file *ff);
+struct mqfuse_file *mqfuse_file_get(struct mqfuse_file *ff);
+int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir);
+int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
+		     bool isdir, struct mqfuse_file *ff);
+void mqfuse_finish_open(struct inode *inode, struct file *file, struct mqfuse_file *ff);
+int mqfuse_release_common(struct inode *inode, struct file *file, bool isdir);
+int mqfuse_fsync_common(struct file *file, loff_t start, loff_t end, int datasync,
+			bool isdir);
+struct mqfuse_file *mqfuse_write_file_get(struct inode *inode);
+
+/* ------------------------------------------------------------------ */
+/* aops.c */
+struct mqfuse_io;
+extern const struct address_space_operations mqfuse_aops;
+extern const struct vm_operations_struct mqfuse_vm_ops;
+int mqfuse_read_page_sync(struct file *file, struct page *page);
+ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from);
+ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write);
+struct mqfuse_io *mqfuse_io_alloc(unsigned int npages, gfp_t gfp);
+void mqfuse_io_free(struct mqfuse_io *io);
+
+/* ------------------------------------------------------------------ */
+/* xattr.c */
+extern const struct xattr_handler *mqfuse_xattr_handlers[];
+ssize_t mqfuse_listxattr(struct dentry *dentry, char *list, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* dev.c: character-device transport */
+
+/* One open /dev/mqfuse_vN bound to a session. */
+struct mqfuse_dev {
+	struct mqfuse_conn *fc;		/* session served */
+	struct list_head entry;		/* in fc->devs; protected by fc->lock */
+	int bound_queue;		/* queue served, -1: all (round robin) */
+	unsigned int rr_cursor;		/* next queue to look at when unbound */
+};
+
+extern const struct mqfuse_transport_ops mqfuse_chardev_transport;
+int mqfuse_dev_init(void);
+void mqfuse_dev_exit(void);
+int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc);
+struct file *mqfuse_dev_fget(int fd);
+
+/* ------------------------------------------------------------------ */
+/* notify.c: daemon notifications (unique 0) */
+int mqfuse_notify(struct mqfuse_conn *fc, int code, struct iov_iter *from, size_t size);
+
+/* ------------------------------------------------------------------ */
 /* sysfs.c */
 int mqfuse_sysfs_init(void);
 void mqfuse_sysfs_exit(void);
+void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc);
+int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc);
+void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc);
+void mqfuse_sysfs_release_conn(struct mqfuse_conn *fc);
 
+/* ------------------------------------------------------------------ */
 /* netlink.c */
 int mqfuse_netlink_init(void);
 void mqfuse_netlink_exit(void);
-
-/* dev.c */
-int mqfuse_dev_init(void);
-void mqfuse_dev_exit(void);
-
-/* super.c */
-int mqfuse_fs_init(void);
-void mqfuse_fs_exit(void);
 
 #endif /* _MQFUSE_I_H */

@@ -1,38 +1,633 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mqfuse: filesystem type, mount options, superblock.
+ * mqfuse: filesystem type, mount options (fs_context), session lifetime,
+ * INIT negotiation, superblock operations, statfs.
  */
 #include "mqfuse_i.h"
 #include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/file.h>
+#include <linux/pid_namespace.h>
+#include <linux/random.h>
+#include <linux/seq_file.h>
+#include <linux/siphash.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+#include <linux/backing-dev.h>
+#include <linux/blkdev.h>
+#include <linux/user_namespace.h>
 
-static int mqfuse_get_tree(struct fs_context *fc)
+struct kmem_cache *mqfuse_inode_cachep;
+
+static atomic64_t mqfuse_next_session_id = ATOMIC64_INIT(0);
+
+/* Key for scrambling lock owner pointers (one per module load). */
+static siphash_key_t mqfuse_owner_key;
+
+/* ---- session lifetime ---- */
+
+void mqfuse_conn_get(struct mqfuse_conn *fc)
 {
-	return invalfc(fc, "mounting is not implemented yet");
+	refcount_inc(&fc->ref);
+}
+
+/* Called by the sysfs kobject release once nobody can reach the session. */
+void mqfuse_conn_free(struct mqfuse_conn *fc)
+{
+	mqfuse_queues_free(fc);
+	if (fc->pid_ns)
+		put_pid_ns(fc->pid_ns);
+	if (fc->user_ns)
+		put_user_ns(fc->user_ns);
+	kfree(fc);
+}
+
+void mqfuse_conn_put(struct mqfuse_conn *fc)
+{
+	if (refcount_dec_and_test(&fc->ref)) {
+		WARN_ON_ONCE(atomic_read(&fc->nr_reqs));
+		mqfuse_sysfs_release_conn(fc);	/* ends in mqfuse_conn_free() */
+	}
+}
+
+/* Fail every request, refuse new ones, wake every reader. Idempotent. */
+void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
+{
+	spin_lock(&fc->lock);
+	if (fc->state == MQFUSE_CONN_ABORTED) {
+		spin_unlock(&fc->lock);
+		return;
+	}
+	WRITE_ONCE(fc->state, MQFUSE_CONN_ABORTED);
+	spin_unlock(&fc->lock);
+	pr_info_ratelimited("session %llu aborted: %s\n", fc->id, why);
+
+	mqfuse_queues_abort(fc);
+	fc->tops->abort(fc);
+	wake_up_all(&fc->init_waitq);
+}
+
+static struct mqfuse_conn *mqfuse_conn_alloc(struct fs_context *fsc,
+					     const struct mqfuse_mount_opts *opts)
+{
+	unsigned int nr = opts->nr_queues;
+	struct mqfuse_conn *fc;
+
+	fc = kzalloc(sizeof(*fc), GFP_KERNEL);
+	if (!fc)
+		return NULL;
+	if (!nr)
+		nr = mqfuse_param_queues;
+	if (!nr)
+		nr = min_t(unsigned int, nr_cpu_ids, MQFUSE_MAX_QUEUES);
+	if (mqfuse_queues_init(fc, nr)) {
+		kfree(fc);
+		return NULL;
+	}
+	refcount_set(&fc->ref, 1);
+	fc->id = atomic64_inc_return(&mqfuse_next_session_id);
+	spin_lock_init(&fc->lock);
+	INIT_LIST_HEAD(&fc->devs);
+	fc->state = MQFUSE_CONN_INIT;
+	fc->opts = *opts;
+	fc->cons = mqfuse_cons_lookup(opts->consistency);
+	fc->tops = &mqfuse_chardev_transport;
+	fc->user_ns = get_user_ns(fsc->user_ns);
+	fc->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	init_waitqueue_head(&fc->waitq);
+	init_waitqueue_head(&fc->init_waitq);
+	init_rwsem(&fc->killsb);
+	/* Conservative until INIT says otherwise. */
+	fc->minor = FUSE_KERNEL_MINOR_VERSION;
+	fc->max_write = MQFUSE_MIN_MAX_WRITE;
+	fc->max_read = MQFUSE_MIN_MAX_WRITE;
+	fc->max_pages = 1;
+	fc->readdir_size = mqfuse_param_readdir_size;
+	mqfuse_sysfs_init_conn(fc);
+	return fc;
+}
+
+u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner)
+{
+	return siphash_1u64((u64)(unsigned long)owner, &mqfuse_owner_key);
+}
+
+bool mqfuse_allow_current(struct mqfuse_conn *fc)
+{
+	const struct cred *cred = current_cred();
+
+	if (fc->opts.allow_other)
+		return true;
+	return uid_eq(cred->euid, fc->opts.user_id) &&
+	       uid_eq(cred->suid, fc->opts.user_id) &&
+	       uid_eq(cred->uid, fc->opts.user_id) &&
+	       gid_eq(cred->egid, fc->opts.group_id) &&
+	       gid_eq(cred->sgid, fc->opts.group_id) &&
+	       gid_eq(cred->gid, fc->opts.group_id);
+}
+
+/* ---- INIT ---- */
+
+struct mqfuse_init_args {
+	struct mqfuse_args args;	/* request */
+	struct fuse_init_in in;		/* what we offer */
+	struct fuse_init_out out;	/* what the daemon grants */
+};
+
+static void mqfuse_init_reject(struct mqfuse_conn *fc, const char *why)
+{
+	pr_warn_ratelimited("session %llu: daemon rejected: %s\n", fc->id, why);
+	mqfuse_conn_abort(fc, why);
+}
+
+static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, int error)
+{
+	struct mqfuse_init_args *ia = container_of(args, struct mqfuse_init_args, args);
+	struct fuse_init_out *out = &ia->out;
+	unsigned int max_pages, ra_pages;
+	u64 flags;
+
+	if (error) {
+		mqfuse_init_reject(fc, error == -ENOTCONN ? "no INIT reply" : "INIT failed");
+		goto out;
+	}
+	if (args->out_args[0].size < FUSE_COMPAT_22_INIT_OUT_SIZE) {
+		mqfuse_init_reject(fc, "INIT reply too short");
+		goto out;
+	}
+	if (out->major != FUSE_KERNEL_VERSION) {
+		pr_warn_ratelimited("session %llu: daemon speaks protocol %u.%u, need 7.x\n",
+				    fc->id, out->major, out->minor);
+		mqfuse_init_reject(fc, "unsupported protocol major version");
+		goto out;
+	}
+	if (out->minor < 12) {
+		mqfuse_init_reject(fc, "protocol minor older than 7.12");
+		goto out;
+	}
+	if (out->max_write < MQFUSE_MIN_MAX_WRITE) {
+		pr_warn_ratelimited("session %llu: max_write %u below %u\n",
+				    fc->id, out->max_write, MQFUSE_MIN_MAX_WRITE);
+		mqfuse_init_reject(fc, "max_write too small");
+		goto out;
+	}
+
+	flags = out->flags;
+	if (flags & FUSE_INIT_EXT)
+		flags |= (u64)out->flags2 << 32;
+	flags &= (u64)ia->in.flags | ((u64)ia->in.flags2 << 32);
+
+	max_pages = min_t(unsigned int, MQFUSE_DEFAULT_MAX_PAGES, mqfuse_param_max_pages);
+	if ((flags & FUSE_MAX_PAGES) && out->max_pages)
+		max_pages = min_t(unsigned int, out->max_pages,
+				  min_t(unsigned int, MQFUSE_MAX_PAGES_LIMIT,
+					mqfuse_param_max_pages));
+
+	fc->minor = min_t(u32, out->minor, FUSE_KERNEL_MINOR_VERSION);
+	fc->init_flags = flags;
+	fc->max_pages = max_pages;
+	fc->max_write = min_t(u32, out->max_write, max_pages << PAGE_SHIFT);
+	fc->max_read = min_t(u32, fc->opts.max_read, max_pages << PAGE_SHIFT);
+	fc->max_read = max_t(u32, fc->max_read, PAGE_SIZE);
+	fc->async_read = flags & FUSE_ASYNC_READ;
+	fc->posix_locks = flags & FUSE_POSIX_LOCKS;
+	fc->flock_locks = flags & FUSE_FLOCK_LOCKS;
+	fc->atomic_o_trunc = flags & FUSE_ATOMIC_O_TRUNC;
+	fc->readdirplus = flags & FUSE_DO_READDIRPLUS;
+	fc->parallel_dirops = flags & FUSE_PARALLEL_DIROPS;
+
+	ra_pages = fc->max_read >> PAGE_SHIFT;
+	if (out->max_readahead)
+		ra_pages = min_t(unsigned int, ra_pages,
+				 max_t(unsigned int, out->max_readahead >> PAGE_SHIFT, 1));
+	down_read(&fc->killsb);
+	if (fc->sb) {
+		fc->sb->s_bdi->ra_pages = ra_pages;
+		fc->sb->s_bdi->io_pages = max_pages;
+		if (fc->minor >= 23 && out->time_gran && out->time_gran <= NSEC_PER_SEC)
+			fc->sb->s_time_gran = out->time_gran;
+	}
+	up_read(&fc->killsb);
+
+	spin_lock(&fc->lock);
+	if (fc->state == MQFUSE_CONN_INIT)
+		/* pairs with READ_ONCE in mqfuse_conn_state(): fields above first */
+		smp_store_release(&fc->state, MQFUSE_CONN_RUNNING);
+	spin_unlock(&fc->lock);
+	wake_up_all(&fc->init_waitq);
+out:
+	kfree(ia);
+}
+
+void mqfuse_send_init(struct mqfuse_conn *fc)
+{
+	struct mqfuse_init_args *ia;
+	u64 flags;
+
+	ia = kzalloc(sizeof(*ia), GFP_KERNEL | __GFP_NOFAIL);
+	flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC |
+		FUSE_BIG_WRITES | FUSE_FLOCK_LOCKS | FUSE_DO_READDIRPLUS |
+		FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_NO_OPEN_SUPPORT |
+		FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT;
+	ia->in.major = FUSE_KERNEL_VERSION;
+	ia->in.minor = FUSE_KERNEL_MINOR_VERSION;
+	ia->in.max_readahead = mqfuse_param_max_pages << PAGE_SHIFT;
+	ia->in.flags = lower_32_bits(flags);
+	ia->in.flags2 = upper_32_bits(flags);
+
+	ia->args.opcode = FUSE_INIT;
+	ia->args.force = true;
+	ia->args.nocreds = true;
+	ia->args.in_numargs = 1;
+	ia->args.in_args[0].size = sizeof(ia->in);
+	ia->args.in_args[0].value = &ia->in;
+	ia->args.out_numargs = 1;
+	ia->args.out_argvar = true;
+	ia->args.out_args[0].size = sizeof(ia->out);
+	ia->args.out_args[0].value = &ia->out;
+	ia->args.end = mqfuse_init_reply;
+	mqfuse_simple_background(fc, &ia->args, GFP_KERNEL | __GFP_NOFAIL);
+}
+
+/* ---- superblock operations ---- */
+
+static void mqfuse_convert_statfs(struct kstatfs *st, const struct fuse_kstatfs *attr)
+{
+	st->f_type = MQFUSE_SUPER_MAGIC;
+	st->f_bsize = attr->bsize;
+	st->f_frsize = attr->frsize;
+	st->f_blocks = attr->blocks;
+	st->f_bfree = attr->bfree;
+	st->f_bavail = attr->bavail;
+	st->f_files = attr->files;
+	st->f_ffree = attr->ffree;
+	st->f_namelen = attr->namelen;
+}
+
+static int mqfuse_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct mqfuse_conn *fc = dentry->d_sb->s_fs_info;
+	struct fuse_statfs_out out = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	if (!mqfuse_allow_current(fc)) {
+		buf->f_type = MQFUSE_SUPER_MAGIC;
+		return 0;
+	}
+	args.opcode = FUSE_STATFS;
+	args.nodeid = mqfuse_nodeid(d_inode(dentry));
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (!err)
+		mqfuse_convert_statfs(buf, &out.st);
+	return err;
+}
+
+static int mqfuse_show_options(struct seq_file *m, struct dentry *root)
+{
+	struct mqfuse_conn *fc = root->d_sb->s_fs_info;
+	const struct mqfuse_mount_opts *o = &fc->opts;
+
+	seq_printf(m, ",user_id=%u", from_kuid_munged(fc->user_ns, o->user_id));
+	seq_printf(m, ",group_id=%u", from_kgid_munged(fc->user_ns, o->group_id));
+	if (o->default_permissions)
+		seq_puts(m, ",default_permissions");
+	if (o->allow_other)
+		seq_puts(m, ",allow_other");
+	if (o->max_read != ~0U)
+		seq_printf(m, ",max_read=%u", o->max_read);
+	if (o->blksize)
+		seq_printf(m, ",blksize=%u", o->blksize);
+	seq_printf(m, ",queues=%u", fc->nr_queues);
+	seq_printf(m, ",balance=%s", o->balance ? "on" : "off");
+	seq_printf(m, ",consistency=%s", mqfuse_consistency_names[o->consistency]);
+	return 0;
+}
+
+static const struct super_operations mqfuse_super_ops = {
+	.alloc_inode	= mqfuse_alloc_inode,
+	.free_inode	= mqfuse_free_inode,
+	.evict_inode	= mqfuse_evict_inode,
+	.drop_inode	= generic_delete_inode,
+	.statfs		= mqfuse_statfs,
+	.show_options	= mqfuse_show_options,
+};
+
+/* ---- mount options ---- */
+
+enum {
+	Opt_fd, Opt_rootmode, Opt_user_id, Opt_group_id, Opt_default_permissions,
+	Opt_allow_other, Opt_max_read, Opt_blksize, Opt_queues, Opt_balance,
+	Opt_consistency, Opt_subtype,
+};
+
+static const struct constant_table mqfuse_onoff[] = {
+	{ "on",		1 },
+	{ "off",	0 },
+	{}
+};
+
+static const struct fs_parameter_spec mqfuse_fs_parameters[] = {
+	fsparam_u32	("fd",			Opt_fd),
+	fsparam_u32oct	("rootmode",		Opt_rootmode),
+	fsparam_u32	("user_id",		Opt_user_id),
+	fsparam_u32	("group_id",		Opt_group_id),
+	fsparam_flag	("default_permissions",	Opt_default_permissions),
+	fsparam_flag	("allow_other",		Opt_allow_other),
+	fsparam_u32	("max_read",		Opt_max_read),
+	fsparam_u32	("blksize",		Opt_blksize),
+	fsparam_u32	("queues",		Opt_queues),
+	fsparam_enum	("balance",		Opt_balance, mqfuse_onoff),
+	fsparam_string	("consistency",		Opt_consistency),
+	fsparam_string	("subtype",		Opt_subtype),
+	{}
+};
+
+/* fs_context private: options plus the daemon's device file. */
+struct mqfuse_fs_context {
+	struct mqfuse_mount_opts opts;	/* parsed options */
+	struct file *dev_file;		/* fd=N, held from get_tree until free */
+};
+
+static int mqfuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
+{
+	struct mqfuse_fs_context *ctx = fsc->fs_private;
+	struct mqfuse_mount_opts *o = &ctx->opts;
+	struct fs_parse_result result;
+	kuid_t uid;
+	kgid_t gid;
+	int opt, mode;
+
+	if (fsc->purpose == FS_CONTEXT_FOR_RECONFIGURE)
+		return invalfc(fsc, "remount is not supported");
+	opt = fs_parse(fsc, mqfuse_fs_parameters, param, &result);
+	if (opt < 0)
+		return opt;
+
+	switch (opt) {
+	case Opt_fd:
+		if (result.uint_32 > INT_MAX)
+			return invalfc(fsc, "fd=%u: invalid", result.uint_32);
+		o->fd = result.uint_32;
+		o->fd_present = true;
+		break;
+	case Opt_rootmode:
+		if (!mqfuse_valid_type(result.uint_32))
+			return invalfc(fsc, "rootmode=%o: not a valid file type",
+				       result.uint_32);
+		o->rootmode = result.uint_32;
+		o->rootmode_present = true;
+		break;
+	case Opt_user_id:
+		uid = make_kuid(fsc->user_ns, result.uint_32);
+		if (!uid_valid(uid))
+			return invalfc(fsc, "user_id=%u: not mapped", result.uint_32);
+		o->user_id = uid;
+		o->user_id_present = true;
+		break;
+	case Opt_group_id:
+		gid = make_kgid(fsc->user_ns, result.uint_32);
+		if (!gid_valid(gid))
+			return invalfc(fsc, "group_id=%u: not mapped", result.uint_32);
+		o->group_id = gid;
+		o->group_id_present = true;
+		break;
+	case Opt_default_permissions:
+		o->default_permissions = true;
+		break;
+	case Opt_allow_other:
+		o->allow_other = true;
+		break;
+	case Opt_max_read:
+		if (!result.uint_32)
+			return invalfc(fsc, "max_read=0: must be positive");
+		o->max_read = result.uint_32;
+		break;
+	case Opt_blksize:
+		if (result.uint_32 < 512 || result.uint_32 > PAGE_SIZE ||
+		    !is_power_of_2(result.uint_32))
+			return invalfc(fsc, "blksize=%u: need a power of 2 in [512, %lu]",
+				       result.uint_32, PAGE_SIZE);
+		o->blksize = result.uint_32;
+		break;
+	case Opt_queues:
+		if (!result.uint_32 || result.uint_32 > MQFUSE_MAX_QUEUES)
+			return invalfc(fsc, "queues=%u: need 1..%u", result.uint_32,
+				       MQFUSE_MAX_QUEUES);
+		o->nr_queues = result.uint_32;
+		break;
+	case Opt_balance:
+		o->balance = result.uint_32;
+		break;
+	case Opt_consistency:
+		mode = mqfuse_consistency_parse(param->string);
+		if (mode < 0)
+			return invalfc(fsc, "consistency=%s: unknown mode", param->string);
+		if (!mqfuse_cons_lookup(mode))
+			return invalfc(fsc, "consistency=%s: not supported yet",
+				       param->string);
+		o->consistency = mode;
+		break;
+	case Opt_subtype:
+		/* informational only (mount helpers pass it) */
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
+{
+	struct mqfuse_fs_context *ctx = fsc->fs_private;
+	struct mqfuse_conn *fc = sb->s_fs_info;
+	struct fuse_attr root_attr = {};
+	struct inode *root;
+	int err;
+
+	sb->s_magic = MQFUSE_SUPER_MAGIC;
+	sb->s_op = &mqfuse_super_ops;
+	sb->s_d_op = &mqfuse_dentry_ops;
+	sb->s_xattr = mqfuse_xattr_handlers;
+	sb->s_maxbytes = MAX_LFS_FILESIZE;
+	sb->s_time_gran = 1;
+	sb->s_blocksize = ctx->opts.blksize ? ctx->opts.blksize : PAGE_SIZE;
+	sb->s_blocksize_bits = blksize_bits(sb->s_blocksize);
+	sb->s_flags |= SB_NOATIME;	/* the daemon owns atime */
+
+	err = super_setup_bdi(sb);
+	if (err)
+		{ errorfc(fsc, "cannot set up backing device: %d", err); return err; }
+
+	root_attr.ino = FUSE_ROOT_ID;
+	root_attr.mode = ctx->opts.rootmode;
+	root_attr.nlink = 1;
+	root = mqfuse_iget(sb, FUSE_ROOT_ID, 0, &root_attr, 0, 0, 0);
+	if (IS_ERR(root))
+		{ errorfc(fsc, "cannot allocate the root inode"); return -ENOMEM; }
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root)
+		return -ENOMEM;
+
+	down_write(&fc->killsb);
+	fc->sb = sb;
+	fc->dev = sb->s_dev;
+	up_write(&fc->killsb);
+
+	err = mqfuse_sysfs_add_conn(fc);
+	if (err)
+		{ errorfc(fsc, "cannot create the sysfs directory: %d", err); return err; }
+
+	/* Last step that can fail: afterwards the daemon may see requests. */
+	err = mqfuse_dev_bind_mount(ctx->dev_file, fc);
+	if (err)
+		{ errorfc(fsc, "fd=%d already serves a session", ctx->opts.fd); return err; }
+
+	mqfuse_send_init(fc);
+	return 0;
+}
+
+static int mqfuse_get_tree(struct fs_context *fsc)
+{
+	struct mqfuse_fs_context *ctx = fsc->fs_private;
+	struct mqfuse_mount_opts *o = &ctx->opts;
+	struct mqfuse_conn *fc;
+	struct file *file;
+
+	if (!o->fd_present)
+		return invalfc(fsc, "missing option fd=N");
+	if (!o->rootmode_present)
+		return invalfc(fsc, "missing option rootmode=M");
+	if (!o->user_id_present)
+		return invalfc(fsc, "missing option user_id=U");
+	if (!o->group_id_present)
+		return invalfc(fsc, "missing option group_id=G");
+
+	file = mqfuse_dev_fget(o->fd);
+	if (IS_ERR(file))
+		return invalfc(fsc, "fd=%d: not an open %s", o->fd, MQFUSE_DEV_PATH);
+	if (READ_ONCE(file->private_data)) {
+		fput(file);
+		return invalfc(fsc, "fd=%d already serves a session", o->fd);
+	}
+	ctx->dev_file = file;
+
+	fc = mqfuse_conn_alloc(fsc, o);
+	if (!fc)
+		return -ENOMEM;
+	fsc->s_fs_info = fc;	/* moves to sb->s_fs_info in sget_fc() */
+	return get_tree_nodev(fsc, mqfuse_fill_super);
+}
+
+static void mqfuse_free_fc(struct fs_context *fsc)
+{
+	struct mqfuse_fs_context *ctx = fsc->fs_private;
+
+	if (fsc->s_fs_info)
+		mqfuse_conn_put(fsc->s_fs_info);
+	if (ctx) {
+		if (ctx->dev_file)
+			fput(ctx->dev_file);
+		kfree(ctx);
+	}
+}
+
+static int mqfuse_reconfigure(struct fs_context *fsc)
+{
+	/* mount -o remount with only sb flags (ro/rw...) is fine */
+	sync_filesystem(fsc->root->d_sb);
+	return 0;
 }
 
 static const struct fs_context_operations mqfuse_context_ops = {
+	.free		= mqfuse_free_fc,
+	.parse_param	= mqfuse_parse_param,
 	.get_tree	= mqfuse_get_tree,
+	.reconfigure	= mqfuse_reconfigure,
 };
 
-static int mqfuse_init_fs_context(struct fs_context *fc)
+static int mqfuse_init_fs_context(struct fs_context *fsc)
 {
-	fc->ops = &mqfuse_context_ops;
+	struct mqfuse_fs_context *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->opts.max_read = ~0U;
+	ctx->opts.consistency = mqfuse_param_consistency;
+	if (!mqfuse_cons_lookup(ctx->opts.consistency))
+		ctx->opts.consistency = MQFUSE_CONS_CTO;
+	fsc->fs_private = ctx;
+	fsc->ops = &mqfuse_context_ops;
 	return 0;
+}
+
+static void mqfuse_kill_sb(struct super_block *sb)
+{
+	struct mqfuse_conn *fc = sb->s_fs_info;
+
+	if (fc) {
+		down_write(&fc->killsb);
+		fc->sb = NULL;
+		up_write(&fc->killsb);
+	}
+	kill_anon_super(sb);
+	if (fc) {
+		mqfuse_conn_abort(fc, "unmounted");
+		mqfuse_sysfs_del_conn(fc);
+		mqfuse_conn_put(fc);
+	}
 }
 
 static struct file_system_type mqfuse_fs_type = {
 	.owner			= THIS_MODULE,
 	.name			= MQFUSE_NAME,
 	.init_fs_context	= mqfuse_init_fs_context,
-	.kill_sb		= kill_anon_super,
+	.parameters		= mqfuse_fs_parameters,
+	.kill_sb		= mqfuse_kill_sb,
 };
+
+static void mqfuse_inode_init_once(void *p)
+{
+	struct mqfuse_inode *mi = p;
+
+	inode_init_once(&mi->vfs_inode);
+}
 
 int mqfuse_fs_init(void)
 {
-	return register_filesystem(&mqfuse_fs_type);
+	int err;
+
+	get_random_bytes(&mqfuse_owner_key, sizeof(mqfuse_owner_key));
+	mqfuse_inode_cachep = kmem_cache_create("mqfuse_v" MQFUSE_STR(MQFUSE_GEN) "_inode",
+						sizeof(struct mqfuse_inode), 0,
+						SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT |
+						SLAB_RECLAIM_ACCOUNT,
+						mqfuse_inode_init_once);
+	if (!mqfuse_inode_cachep)
+		return -ENOMEM;
+	err = mqfuse_req_init_module();
+	if (err)
+		goto out_inode;
+	err = register_filesystem(&mqfuse_fs_type);
+	if (err)
+		goto out_req;
+	return 0;
+
+out_req:
+	mqfuse_req_exit_module();
+out_inode:
+	kmem_cache_destroy(mqfuse_inode_cachep);
+	return err;
 }
 
 void mqfuse_fs_exit(void)
 {
 	unregister_filesystem(&mqfuse_fs_type);
+	rcu_barrier();	/* inodes are freed by RCU */
+	mqfuse_req_exit_module();
+	kmem_cache_destroy(mqfuse_inode_cachep);
 }

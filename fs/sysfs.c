@@ -1,6 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mqfuse: /sys/fs/mqfuse_vN — module-wide attributes.
+ * mqfuse: /sys/fs/mqfuse_vN — module-wide attributes and one directory
+ * per session:
+ *
+ *   /sys/fs/mqfuse_vN/<session-id>/
+ *       dev           major:minor of the mount (matches st_dev)
+ *       state         init | running | aborted
+ *       queues        number of queues
+ *       balance       0 | 1
+ *       consistency   mode name
+ *       max_write max_read max_pages readdir_size   negotiated sizes
+ *       minor         negotiated protocol minor
+ *       daemons       device fds bound to the session
+ *       waiting       live requests
+ *       abort         write 1 to abort the session
+ *       queue<N>/stats   "key value" lines: requests forgets bytes_in
+ *                        bytes_out wait_ns stolen interrupts errors
+ *                        pending in_daemon
  */
 #include "mqfuse_i.h"
 #include <linux/kobject.h>
@@ -31,6 +47,178 @@ static struct attribute *mqfuse_attrs[] = {
 static const struct attribute_group mqfuse_attr_group = {
 	.attrs = mqfuse_attrs,
 };
+
+/* ---- per session ---- */
+
+#define MQFUSE_CONN_ATTR_RO(_name, fmt, expr)					\
+static ssize_t conn_##_name##_show(struct kobject *kobj,			\
+				   struct kobj_attribute *attr, char *buf)	\
+{										\
+	struct mqfuse_conn *fc = container_of(kobj, struct mqfuse_conn, kobj);	\
+										\
+	return sysfs_emit(buf, fmt "\n", expr);				\
+}										\
+static struct kobj_attribute conn_##_name##_attr =				\
+	__ATTR(_name, 0444, conn_##_name##_show, NULL)
+
+static const char *const mqfuse_state_names[] = {
+	[MQFUSE_CONN_INIT]	= "init",
+	[MQFUSE_CONN_RUNNING]	= "running",
+	[MQFUSE_CONN_ABORTED]	= "aborted",
+};
+
+MQFUSE_CONN_ATTR_RO(id, "%llu", fc->id);
+static ssize_t conn_dev_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct mqfuse_conn *fc = container_of(kobj, struct mqfuse_conn, kobj);
+
+	return sysfs_emit(buf, "%u:%u\n", MAJOR(fc->dev), MINOR(fc->dev));
+}
+static struct kobj_attribute conn_dev_attr = __ATTR(dev, 0444, conn_dev_show, NULL);
+MQFUSE_CONN_ATTR_RO(state, "%s", mqfuse_state_names[mqfuse_conn_state(fc)]);
+MQFUSE_CONN_ATTR_RO(queues, "%u", fc->nr_queues);
+MQFUSE_CONN_ATTR_RO(balance, "%d", fc->opts.balance);
+MQFUSE_CONN_ATTR_RO(consistency, "%s", mqfuse_consistency_names[fc->opts.consistency]);
+MQFUSE_CONN_ATTR_RO(max_write, "%u", READ_ONCE(fc->max_write));
+MQFUSE_CONN_ATTR_RO(max_read, "%u", READ_ONCE(fc->max_read));
+MQFUSE_CONN_ATTR_RO(max_pages, "%u", READ_ONCE(fc->max_pages));
+MQFUSE_CONN_ATTR_RO(readdir_size, "%u", READ_ONCE(fc->readdir_size));
+MQFUSE_CONN_ATTR_RO(minor, "%u", READ_ONCE(fc->minor));
+MQFUSE_CONN_ATTR_RO(daemons, "%u", READ_ONCE(fc->nr_devs));
+MQFUSE_CONN_ATTR_RO(waiting, "%d", atomic_read(&fc->nr_reqs));
+MQFUSE_CONN_ATTR_RO(transport, "%s", fc->tops->name);
+
+static ssize_t conn_abort_store(struct kobject *kobj, struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	struct mqfuse_conn *fc = container_of(kobj, struct mqfuse_conn, kobj);
+	bool v;
+	int err;
+
+	err = kstrtobool(buf, &v);
+	if (err)
+		return err;
+	if (v)
+		mqfuse_conn_abort(fc, "aborted through sysfs");
+	return count;
+}
+static struct kobj_attribute conn_abort_attr = __ATTR(abort, 0200, NULL, conn_abort_store);
+
+static struct attribute *mqfuse_conn_attrs[] = {
+	&conn_id_attr.attr,
+	&conn_dev_attr.attr,
+	&conn_state_attr.attr,
+	&conn_queues_attr.attr,
+	&conn_balance_attr.attr,
+	&conn_consistency_attr.attr,
+	&conn_max_write_attr.attr,
+	&conn_max_read_attr.attr,
+	&conn_max_pages_attr.attr,
+	&conn_readdir_size_attr.attr,
+	&conn_minor_attr.attr,
+	&conn_daemons_attr.attr,
+	&conn_waiting_attr.attr,
+	&conn_transport_attr.attr,
+	&conn_abort_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(mqfuse_conn);
+
+static void mqfuse_conn_kobj_release(struct kobject *kobj)
+{
+	mqfuse_conn_free(container_of(kobj, struct mqfuse_conn, kobj));
+}
+
+static const struct kobj_type mqfuse_conn_ktype = {
+	.release	= mqfuse_conn_kobj_release,
+	.sysfs_ops	= &kobj_sysfs_ops,
+	.default_groups	= mqfuse_conn_groups,
+};
+
+static ssize_t queue_stats_show(struct kobject *kobj, struct kobj_attribute *attr,
+				char *buf)
+{
+	struct mqfuse_queue *q = container_of(kobj, struct mqfuse_queue, kobj);
+	unsigned int pending, in_daemon;
+	struct mqfuse_queue_stats st;
+
+	mqfuse_queue_fill_stats(q, &st, &pending, &in_daemon);
+	return sysfs_emit(buf,
+			  "requests %llu\nforgets %llu\nbytes_in %llu\nbytes_out %llu\n"
+			  "wait_ns %llu\nstolen %llu\ninterrupts %llu\nerrors %llu\n"
+			  "pending %u\nin_daemon %u\n",
+			  st.requests, st.forgets, st.bytes_in, st.bytes_out,
+			  st.wait_ns, st.stolen, st.interrupts, st.errors,
+			  pending, in_daemon);
+}
+static struct kobj_attribute queue_stats_attr = __ATTR(stats, 0444, queue_stats_show, NULL);
+
+static struct attribute *mqfuse_queue_attrs[] = {
+	&queue_stats_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(mqfuse_queue);
+
+/* Queue memory belongs to the session; its kobject only pins the parent. */
+static void mqfuse_queue_kobj_release(struct kobject *kobj)
+{
+}
+
+static const struct kobj_type mqfuse_queue_ktype = {
+	.release	= mqfuse_queue_kobj_release,
+	.sysfs_ops	= &kobj_sysfs_ops,
+	.default_groups	= mqfuse_queue_groups,
+};
+
+/* The session's memory is freed by its kobject's release from now on. */
+void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc)
+{
+	unsigned int i;
+
+	kobject_init(&fc->kobj, &mqfuse_conn_ktype);
+	for (i = 0; i < fc->nr_queues; i++)
+		kobject_init(&fc->queues[i].kobj, &mqfuse_queue_ktype);
+}
+
+int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
+{
+	unsigned int i;
+	int err;
+
+	err = kobject_add(&fc->kobj, mqfuse_kobj, "%llu", fc->id);
+	if (err)
+		return err;
+	fc->kobj_added = true;
+	for (i = 0; i < fc->nr_queues; i++) {
+		err = kobject_add(&fc->queues[i].kobj, &fc->kobj, "queue%u", i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Remove the directory (umount); the memory stays until the last put. */
+void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc)
+{
+	unsigned int i;
+
+	if (!fc->kobj_added)
+		return;
+	fc->kobj_added = false;
+	for (i = 0; i < fc->nr_queues; i++)
+		kobject_del(&fc->queues[i].kobj);
+	kobject_del(&fc->kobj);
+}
+
+void mqfuse_sysfs_release_conn(struct mqfuse_conn *fc)
+{
+	unsigned int i;
+
+	mqfuse_sysfs_del_conn(fc);
+	for (i = 0; i < fc->nr_queues; i++)
+		kobject_put(&fc->queues[i].kobj);
+	kobject_put(&fc->kobj);
+}
 
 int mqfuse_sysfs_init(void)
 {

@@ -12,6 +12,9 @@
  *
  * Changelog (one line per protocol or ABI change):
  *   gen 1, 0.1.0: initial generation; CLONE and BIND_QUEUE ioctls.
+ *   gen 1, 0.1.0: mqfuse_session_info: max_write, state, balance, consistency
+ *                 (from reserved space, size unchanged); MQFUSE_SUPER_MAGIC;
+ *                 MQFUSE_IOC_BIND_QUEUE accepts ~0U to unbind.
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -51,11 +54,16 @@
  * MQFUSE_IOC_CLONE: attach this (fresh) fd to the session of the fd whose
  *   number is passed; afterwards both fds serve the same session.
  * MQFUSE_IOC_BIND_QUEUE: this fd reads requests from queue *arg only
- *   (0 <= q < queues). With mount option balance=on an idle bound reader may
+ *   (0 <= q < queues; ~0U unbinds). With mount option balance=on an idle bound reader may
  *   still take work from other queues. An unbound fd reads every queue.
  * MQFUSE_IOC_GET_INFO: describe the session this fd serves.
  */
 #define MQFUSE_IOC_MAGIC	0xB6
+
+/* Session states reported in mqfuse_session_info.state and sysfs "state". */
+#define MQFUSE_STATE_INIT	0	/* waiting for the daemon's INIT reply */
+#define MQFUSE_STATE_RUNNING	1	/* serving requests */
+#define MQFUSE_STATE_ABORTED	2	/* daemon gone or rejected; requests fail ENOTCONN */
 
 struct mqfuse_session_info {
 	__u64	session_id;	/* unique per loaded module, never reused */
@@ -63,8 +71,15 @@ struct mqfuse_session_info {
 	__u32	max_pages;	/* negotiated pages per READ/WRITE request */
 	__u32	readdir_size;	/* bytes per READDIR(PLUS) request */
 	__u32	bound_queue;	/* queue this fd is bound to, or ~0U */
-	__u64	reserved[4];	/* zero */
+	__u32	max_write;	/* negotiated bytes per WRITE request */
+	__u32	state;		/* MQFUSE_STATE_* */
+	__u32	balance;	/* 1 if mounted with balance=on */
+	__u32	consistency;	/* 0 strict, 1 cto, 2 cto-wb, 3 relaxed, 4 immutable */
+	__u64	reserved[2];	/* zero */
 };
+
+/* statfs(2) f_type of an mqfuse mount ("mqfs"). */
+#define MQFUSE_SUPER_MAGIC	0x6d716673
 
 #define MQFUSE_IOC_CLONE	_IOR(MQFUSE_IOC_MAGIC, 0, __u32)
 #define MQFUSE_IOC_BIND_QUEUE	_IOW(MQFUSE_IOC_MAGIC, 1, __u32)

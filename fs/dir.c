@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: directory entries — lookup and d_revalidate with the daemon's
+ * entry TTLs, create/atomic open, mknod, mkdir, symlink, link, unlink,
+ * rmdir, rename (RENAME2 flags), readlink, and reverse invalidation from
+ * daemon notifications.
+ *
+ * Every entry reply is checked: non-zero nodeid that is not the root's,
+ * sane attributes, and the file type the operation created. A reply that
+ * fails the checks but named a node gives the lookup back (FORGET).
+ */
+#include "mqfuse_i.h"
+#include <linux/jiffies.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+
+/* d_time holds the jiffies64 deadline of a dentry (64-bit kernels only). */
+static_assert(sizeof(unsigned long) == sizeof(u64));
+
+void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec)
+{
+	WRITE_ONCE(dentry->d_time, mqfuse_timeout(sec, nsec));
+}
+
+void mqfuse_invalidate_entry(struct dentry *dentry)
+{
+	WRITE_ONCE(dentry->d_time, 0);
+}
+
+static bool mqfuse_dentry_expired(const struct dentry *dentry)
+{
+	return time_before_eq64((u64)READ_ONCE(dentry->d_time), get_jiffies_64());
+}
+
+/* Give back one lookup on @nodeid (a reply we could not use). */
+static void mqfuse_forget_nodeid(struct mqfuse_conn *fc, u64 nodeid)
+{
+	struct mqfuse_forget *f;
+
+	if (!nodeid || nodeid == FUSE_ROOT_ID)
+		return;
+	f = kzalloc(sizeof(*f), GFP_KERNEL | __GFP_NOFAIL);
+	mqfuse_queue_forget(fc, f, nodeid, 1);
+}
+
+int mqfuse_entry_check(struct mqfuse_conn *fc, struct fuse_entry_out *e, bool may_be_root)
+{
+	if (!e->nodeid) {
+		mqfuse_bad_reply(fc, "entry with nodeid 0\n");
+		return -EIO;
+	}
+	if (e->nodeid == FUSE_ROOT_ID && !may_be_root) {
+		mqfuse_bad_reply(fc, "new entry claims the root nodeid\n");
+		return -EIO;
+	}
+	return mqfuse_attr_check(fc, &e->attr);
+}
+
+static void mqfuse_dir_changed(struct inode *dir)
+{
+	mqfuse_invalidate_attr(dir);
+}
+
+static int mqfuse_send_lookup(struct mqfuse_conn *fc, u64 parent, const struct qstr *name,
+			      struct fuse_entry_out *out)
+{
+	struct mqfuse_args args = {};
+
+	if (name->len > MQFUSE_NAME_MAX)
+		return -ENAMETOOLONG;
+	memset(out, 0, sizeof(*out));
+	args.opcode = FUSE_LOOKUP;
+	args.nodeid = parent;
+	args.in_numargs = 1;
+	args.in_args[0].size = name->len + 1;
+	args.in_args[0].value = (void *)name->name;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(*out);
+	args.out_args[0].value = out;
+	return mqfuse_simple_request(fc, &args);
+}
+
+/*
+ * LOOKUP @name in @dir. Returns 0 with *inode NULL for a negative entry
+ * (nodeid 0 reply: negative entry cached for the TTL).
+ */
+static int mqfuse_lookup_name(struct inode *dir, const struct qstr *name,
+			      struct fuse_entry_out *out, struct inode **inode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	u64 attr_version = atomic64_read(&fc->attr_version);
+	struct inode *in;
+	int err;
+
+	*inode = NULL;
+	err = mqfuse_send_lookup(fc, mqfuse_nodeid(dir), name, out);
+	if (err)
+		return err;
+	if (!out->nodeid)
+		return 0;
+	err = mqfuse_entry_check(fc, out, false);
+	if (err) {
+		mqfuse_forget_nodeid(fc, out->nodeid);
+		return err;
+	}
+	in = mqfuse_iget(dir->i_sb, out->nodeid, out->generation, &out->attr,
+			 out->attr_valid, out->attr_valid_nsec, attr_version);
+	if (IS_ERR(in)) {
+		mqfuse_forget_nodeid(fc, out->nodeid);
+		return PTR_ERR(in);
+	}
+	*inode = in;
+	return 0;
+}
+
+static struct dentry *mqfuse_lookup(struct inode *dir, struct dentry *entry,
+				    unsigned int flags)
+{
+	struct fuse_entry_out out;
+	struct inode *inode;
+	struct dentry *newent;
+	bool ttl_valid = true;
+	int err;
+
+	if (mqfuse_is_bad(dir))
+		return ERR_PTR(-EIO);
+	err = mqfuse_lookup_name(dir, &entry->d_name, &out, &inode);
+	if (err == -ENOENT) {
+		ttl_valid = false;
+		err = 0;
+	}
+	if (err)
+		return ERR_PTR(err);
+
+	newent = d_splice_alias(inode, entry);
+	if (IS_ERR(newent))
+		return newent;
+	if (ttl_valid)
+		mqfuse_dentry_set_ttl(newent ? newent : entry, out.entry_valid,
+				      out.entry_valid_nsec);
+	else
+		mqfuse_invalidate_entry(newent ? newent : entry);
+	return newent;
+}
+
+static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
+{
+	struct inode *inode = d_inode_rcu(entry);
+	struct mqfuse_conn *fc;
+	struct fuse_entry_out out;
+	struct dentry *parent;
+	struct mqfuse_inode *mi;
+	u64 attr_version;
+	int err;
+
+	if (inode && mqfuse_is_bad(inode))
+		return 0;
+	if (!mqfuse_dentry_expired(entry) && !(flags & LOOKUP_REVAL))
+		return 1;
+	if (!inode)
+		return 0;	/* negative and stale: look it up again */
+	if (flags & LOOKUP_RCU)
+		return -ECHILD;
+
+	fc = mqfuse_conn_of(inode);
+	mi = MQFUSE_I(inode);
+	attr_version = atomic64_read(&fc->attr_version);
+	parent = dget_parent(entry);
+	err = mqfuse_send_lookup(fc, mqfuse_nodeid(d_inode(parent)), &entry->d_name, &out);
+	dput(parent);
+	if (err)
+		return 0;
+	if (out.nodeid != mi->nodeid || out.generation != mi->generation ||
+	    mqfuse_entry_check(fc, &out, true) ||
+	    ((out.attr.mode ^ inode->i_mode) & S_IFMT)) {
+		mqfuse_forget_nodeid(fc, out.nodeid);
+		return 0;
+	}
+	spin_lock(&mi->lock);
+	mi->nlookup++;
+	spin_unlock(&mi->lock);
+	mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
+			  attr_version);
+	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec);
+	return 1;
+}
+
+static int mqfuse_d_delete(const struct dentry *dentry)
+{
+	return mqfuse_dentry_expired(dentry);
+}
+
+const struct dentry_operations mqfuse_dentry_ops = {
+	.d_revalidate	= mqfuse_d_revalidate,
+	.d_delete	= mqfuse_d_delete,
+};
+
+/* Common tail of MKNOD/MKDIR/SYMLINK/LINK: check the entry, bind the inode. */
+static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *args,
+				   struct inode *dir, struct dentry *entry, umode_t type)
+{
+	struct fuse_entry_out out = {};
+	struct inode *inode;
+	struct dentry *d;
+	int err;
+
+	if (mqfuse_is_bad(dir))
+		return -EIO;
+	args->nodeid = mqfuse_nodeid(dir);
+	args->out_numargs = 1;
+	args->out_args[0].size = sizeof(out);
+	args->out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, args);
+	if (err)
+		return err;
+	err = mqfuse_entry_check(fc, &out, false);
+	if (!err && (out.attr.mode & S_IFMT) != type) {
+		mqfuse_bad_reply(fc, "created type %o, expected %o\n",
+				 out.attr.mode & S_IFMT, type);
+		err = -EIO;
+	}
+	if (err) {
+		mqfuse_forget_nodeid(fc, out.nodeid);
+		return err;
+	}
+	inode = mqfuse_iget(dir->i_sb, out.nodeid, out.generation, &out.attr,
+			    out.attr_valid, out.attr_valid_nsec, 0);
+	if (IS_ERR(inode)) {
+		mqfuse_forget_nodeid(fc, out.nodeid);
+		return PTR_ERR(inode);
+	}
+	d_drop(entry);
+	d = d_splice_alias(inode, entry);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	if (d) {
+		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec);
+		dput(d);
+	} else {
+		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec);
+	}
+	mqfuse_dir_changed(dir);
+	return 0;
+}
+
+static int mqfuse_mknod(struct user_namespace *ns, struct inode *dir,
+			struct dentry *entry, umode_t mode, dev_t rdev)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct fuse_mknod_in in = {};
+	struct mqfuse_args args = {};
+
+	in.mode = mode;
+	in.rdev = new_encode_dev(rdev);
+	in.umask = current_umask();
+	args.opcode = FUSE_MKNOD;
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	return mqfuse_create_new_entry(fc, &args, dir, entry, mode & S_IFMT);
+}
+
+static int mqfuse_create(struct user_namespace *ns, struct inode *dir,
+			 struct dentry *entry, umode_t mode, bool excl)
+{
+	return mqfuse_mknod(ns, dir, entry, mode | S_IFREG, 0);
+}
+
+static int mqfuse_mkdir(struct user_namespace *ns, struct inode *dir,
+			struct dentry *entry, umode_t mode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct fuse_mkdir_in in = {};
+	struct mqfuse_args args = {};
+
+	in.mode = mode;
+	in.umask = current_umask();
+	args.opcode = FUSE_MKDIR;
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	return mqfuse_create_new_entry(fc, &args, dir, entry, S_IFDIR);
+}
+
+static int mqfuse_symlink(struct user_namespace *ns, struct inode *dir,
+			  struct dentry *entry, const char *link)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct mqfuse_args args = {};
+	size_t len = strlen(link) + 1;
+
+	if (len > PAGE_SIZE)
+		return -ENAMETOOLONG;
+	args.opcode = FUSE_SYMLINK;
+	args.in_numargs = 2;
+	args.in_args[0].size = entry->d_name.len + 1;
+	args.in_args[0].value = (void *)entry->d_name.name;
+	args.in_args[1].size = len;
+	args.in_args[1].value = (void *)link;
+	return mqfuse_create_new_entry(fc, &args, dir, entry, S_IFLNK);
+}
+
+static int mqfuse_link(struct dentry *old, struct inode *dir, struct dentry *entry)
+{
+	struct inode *inode = d_inode(old);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct fuse_link_in in = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	in.oldnodeid = mqfuse_nodeid(inode);
+	args.opcode = FUSE_LINK;
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	err = mqfuse_create_new_entry(fc, &args, dir, entry, inode->i_mode & S_IFMT);
+	if (err == -ENOSYS)
+		err = -EPERM;
+	mqfuse_invalidate_attr(inode);
+	return err;
+}
+
+static int mqfuse_remove(struct inode *dir, struct dentry *entry, u32 opcode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct inode *inode = d_inode(entry);
+	struct mqfuse_args args = {};
+	int err;
+
+	if (mqfuse_is_bad(dir))
+		return -EIO;
+	args.opcode = opcode;
+	args.nodeid = mqfuse_nodeid(dir);
+	args.in_numargs = 1;
+	args.in_args[0].size = entry->d_name.len + 1;
+	args.in_args[0].value = (void *)entry->d_name.name;
+	err = mqfuse_simple_request(fc, &args);
+	if (err) {
+		if (err == -EINTR)
+			mqfuse_invalidate_entry(entry);
+		return err;
+	}
+	spin_lock(&MQFUSE_I(inode)->lock);
+	if (opcode == FUSE_RMDIR)
+		clear_nlink(inode);
+	else if (inode->i_nlink > 0)
+		drop_nlink(inode);
+	MQFUSE_I(inode)->attr_expire = 0;
+	spin_unlock(&MQFUSE_I(inode)->lock);
+	mqfuse_dir_changed(dir);
+	mqfuse_invalidate_entry(entry);
+	return 0;
+}
+
+static int mqfuse_unlink(struct inode *dir, struct dentry *entry)
+{
+	return mqfuse_remove(dir, entry, FUSE_UNLINK);
+}
+
+static int mqfuse_rmdir(struct inode *dir, struct dentry *entry)
+{
+	return mqfuse_remove(dir, entry, FUSE_RMDIR);
+}
+
+static int mqfuse_rename(struct user_namespace *ns, struct inode *olddir,
+			 struct dentry *oldent, struct inode *newdir,
+			 struct dentry *newent, unsigned int flags)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(olddir);
+	struct fuse_rename2_in in2 = {};
+	struct fuse_rename_in in = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	if (mqfuse_is_bad(olddir) || mqfuse_is_bad(newdir))
+		return -EIO;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (flags) {
+		if (READ_ONCE(fc->no_rename2) || fc->minor < 23)
+			return -EINVAL;
+		in2.newdir = mqfuse_nodeid(newdir);
+		in2.flags = flags;
+		args.opcode = FUSE_RENAME2;
+		args.in_args[0].size = sizeof(in2);
+		args.in_args[0].value = &in2;
+	} else {
+		in.newdir = mqfuse_nodeid(newdir);
+		args.opcode = FUSE_RENAME;
+		args.in_args[0].size = sizeof(in);
+		args.in_args[0].value = &in;
+	}
+	args.nodeid = mqfuse_nodeid(olddir);
+	args.in_numargs = 3;
+	args.in_args[1].size = oldent->d_name.len + 1;
+	args.in_args[1].value = (void *)oldent->d_name.name;
+	args.in_args[2].size = newent->d_name.len + 1;
+	args.in_args[2].value = (void *)newent->d_name.name;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS && flags) {
+		WRITE_ONCE(fc->no_rename2, true);
+		return -EINVAL;
+	}
+	if (err) {
+		if (err == -EINTR) {
+			mqfuse_invalidate_entry(oldent);
+			if (d_really_is_positive(newent))
+				mqfuse_invalidate_entry(newent);
+		}
+		return err;
+	}
+	mqfuse_invalidate_attr(d_inode(oldent));
+	if (flags & RENAME_EXCHANGE) {
+		mqfuse_invalidate_attr(d_inode(newent));
+	} else if (d_really_is_positive(newent)) {
+		struct inode *victim = d_inode(newent);
+
+		spin_lock(&MQFUSE_I(victim)->lock);
+		if (S_ISDIR(victim->i_mode))
+			clear_nlink(victim);
+		else if (victim->i_nlink > 0)
+			drop_nlink(victim);
+		MQFUSE_I(victim)->attr_expire = 0;
+		spin_unlock(&MQFUSE_I(victim)->lock);
+		mqfuse_invalidate_entry(newent);
+	}
+	mqfuse_dir_changed(olddir);
+	if (olddir != newdir)
+		mqfuse_dir_changed(newdir);
+	return 0;
+}
+
+static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
+			      struct file *file, unsigned int flags, umode_t mode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct fuse_create_in in = {};
+	struct fuse_entry_out outentry = {};
+	struct fuse_open_out outopen = {};
+	struct mqfuse_args args = {};
+	struct mqfuse_file *ff;
+	struct inode *inode;
+	int err;
+
+	ff = mqfuse_file_alloc(fc);
+	if (!ff)
+		return -ENOMEM;
+	in.flags = flags & ~O_NOCTTY;
+	if (!fc->atomic_o_trunc)
+		in.flags &= ~O_TRUNC;
+	in.mode = mode;
+	in.umask = current_umask();
+	args.opcode = FUSE_CREATE;
+	args.nodeid = mqfuse_nodeid(dir);
+	args.in_numargs = 2;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.in_args[1].size = entry->d_name.len + 1;
+	args.in_args[1].value = (void *)entry->d_name.name;
+	args.out_numargs = 2;
+	args.out_args[0].size = sizeof(outentry);
+	args.out_args[0].value = &outentry;
+	args.out_args[1].size = sizeof(outopen);
+	args.out_args[1].value = &outopen;
+	err = mqfuse_simple_request(fc, &args);
+	if (err) {
+		mqfuse_file_free(ff);
+		return err;
+	}
+	ff->fh = outopen.fh;
+	ff->nodeid = outentry.nodeid;
+	ff->open_flags = outopen.open_flags;
+	ff->flags = in.flags;
+	err = mqfuse_entry_check(fc, &outentry, false);
+	if (!err && !S_ISREG(outentry.attr.mode)) {
+		mqfuse_bad_reply(fc, "CREATE made type %o\n", outentry.attr.mode & S_IFMT);
+		err = -EIO;
+	}
+	if (err)
+		goto out_release;
+	inode = mqfuse_iget(dir->i_sb, outentry.nodeid, outentry.generation,
+			    &outentry.attr, outentry.attr_valid,
+			    outentry.attr_valid_nsec, 0);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_release;
+	}
+	d_instantiate(entry, inode);
+	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec);
+	mqfuse_dir_changed(dir);
+	err = finish_open(file, entry, generic_file_open);
+	if (err) {
+		mqfuse_file_put(ff);
+		return err;
+	}
+	mqfuse_finish_open(inode, file, ff);
+	return 0;
+
+out_release:
+	mqfuse_forget_nodeid(fc, outentry.nodeid);
+	mqfuse_file_put(ff);	/* sends RELEASE for the daemon's handle */
+	return err;
+}
+
+static int mqfuse_atomic_open(struct inode *dir, struct dentry *entry,
+			      struct file *file, unsigned int flags, umode_t mode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct dentry *res = NULL;
+	int err;
+
+	if (mqfuse_is_bad(dir))
+		return -EIO;
+	if (d_in_lookup(entry)) {
+		res = mqfuse_lookup(dir, entry, 0);
+		if (IS_ERR(res))
+			return PTR_ERR(res);
+		if (res)
+			entry = res;
+	}
+	if (!(flags & O_CREAT) || d_really_is_positive(entry))
+		goto no_open;
+
+	/* Only creation from here on. */
+	file->f_mode |= FMODE_CREATED;
+	if (READ_ONCE(fc->no_create))
+		goto mknod;
+	err = mqfuse_create_open(dir, entry, file, flags, mode);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_create, true);
+		goto mknod;
+	}
+	dput(res);
+	return err;
+
+mknod:
+	err = mqfuse_mknod(&init_user_ns, dir, entry, mode, 0);
+	if (err) {
+		dput(res);
+		return err;
+	}
+no_open:
+	return finish_no_open(file, res);
+}
+
+static const char *mqfuse_get_link(struct dentry *dentry, struct inode *inode,
+				   struct delayed_call *callback)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_args args = {};
+	ssize_t len;
+	char *buf;
+
+	if (!dentry)
+		return ERR_PTR(-ECHILD);
+	if (mqfuse_is_bad(inode))
+		return ERR_PTR(-EIO);
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	args.opcode = FUSE_READLINK;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.out_numargs = 1;
+	args.out_argvar = true;
+	args.out_args[0].size = PAGE_SIZE - 1;
+	args.out_args[0].value = buf;
+	len = mqfuse_simple_request(fc, &args);
+	if (len < 0) {
+		kfree(buf);
+		return ERR_PTR(len);
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len || !len) {
+		mqfuse_bad_reply(fc, "READLINK: empty target or embedded NUL\n");
+		kfree(buf);
+		return ERR_PTR(-EIO);
+	}
+	set_delayed_call(callback, kfree_link, buf);
+	return buf;
+}
+
+/*
+ * Daemon notification: forget what we cached about @name in @parent_nodeid
+ * (FUSE_NOTIFY_INVAL_ENTRY), or that @child_nodeid was deleted
+ * (FUSE_NOTIFY_DELETE). Caller holds fc->killsb for read and fc->sb != NULL.
+ */
+int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
+			       u64 child_nodeid, struct qstr *name, bool expire_only)
+{
+	struct inode *dir;
+	struct dentry *dirent, *entry;
+	int err = -ENOENT;
+
+	dir = mqfuse_ilookup(fc->sb, parent_nodeid);
+	if (!dir)
+		return -ENOENT;
+	inode_lock_nested(dir, I_MUTEX_PARENT);
+	mqfuse_dir_changed(dir);
+	dirent = d_find_alias(dir);
+	if (!dirent)
+		goto unlock;
+	name->hash = full_name_hash(dirent, name->name, name->len);
+	entry = d_lookup(dirent, name);
+	dput(dirent);
+	if (!entry)
+		goto unlock;
+	err = 0;
+	if (expire_only) {
+		mqfuse_invalidate_entry(entry);
+		dput(entry);
+		goto unlock;
+	}
+	if (child_nodeid) {
+		struct inode *inode = d_inode(entry);
+
+		if (!inode || mqfuse_nodeid(inode) != child_nodeid) {
+			err = -ENOENT;
+		} else {
+			spin_lock(&MQFUSE_I(inode)->lock);
+			if (S_ISDIR(inode->i_mode))
+				clear_nlink(inode);
+			else if (inode->i_nlink > 0)
+				drop_nlink(inode);
+			MQFUSE_I(inode)->attr_expire = 0;
+			spin_unlock(&MQFUSE_I(inode)->lock);
+		}
+	}
+	mqfuse_invalidate_entry(entry);
+	d_invalidate(entry);
+	dput(entry);
+unlock:
+	inode_unlock(dir);
+	iput(dir);
+	return err;
+}
+
+const struct inode_operations mqfuse_dir_iops = {
+	.lookup		= mqfuse_lookup,
+	.create		= mqfuse_create,
+	.atomic_open	= mqfuse_atomic_open,
+	.mknod		= mqfuse_mknod,
+	.mkdir		= mqfuse_mkdir,
+	.symlink	= mqfuse_symlink,
+	.link		= mqfuse_link,
+	.unlink		= mqfuse_unlink,
+	.rmdir		= mqfuse_rmdir,
+	.rename		= mqfuse_rename,
+	.setattr	= mqfuse_setattr,
+	.getattr	= mqfuse_getattr,
+	.permission	= mqfuse_permission,
+	.listxattr	= mqfuse_listxattr,
+};
+
+const struct inode_operations mqfuse_symlink_iops = {
+	.get_link	= mqfuse_get_link,
+	.setattr	= mqfuse_setattr,
+	.getattr	= mqfuse_getattr,
+	.listxattr	= mqfuse_listxattr,
+};

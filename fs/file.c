@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: open files — OPEN/RELEASE, FLUSH/FSYNC, read_iter/write_iter
+ * dispatch (page cache vs direct), mmap, llseek with SEEK_DATA/HOLE,
+ * fallocate, POSIX locks and flock (local when the daemon does not
+ * negotiate them), directory file operations.
+ *
+ * A struct mqfuse_file is refcounted: the open file holds one reference,
+ * every in-flight writeback request another, so RELEASE reaches the daemon
+ * only after the last WRITE that uses the handle.
+ */
+#include "mqfuse_i.h"
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/pagemap.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+/* Preallocated RELEASE so that closing a file never fails for memory. */
+struct mqfuse_release_args {
+	struct mqfuse_args args;	/* request */
+	struct fuse_release_in in;	/* handle, flags, lock owner */
+};
+
+struct mqfuse_file *mqfuse_file_alloc(struct mqfuse_conn *fc)
+{
+	struct mqfuse_file *ff;
+
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL_ACCOUNT);
+	if (!ff)
+		return NULL;
+	ff->ra = kzalloc(sizeof(*ff->ra), GFP_KERNEL_ACCOUNT);
+	if (!ff->ra) {
+		kfree(ff);
+		return NULL;
+	}
+	refcount_set(&ff->ref, 1);
+	ff->fc = fc;
+	INIT_LIST_HEAD(&ff->write_entry);
+	return ff;
+}
+
+/* Free a handle the daemon never saw (or that needs no RELEASE). */
+void mqfuse_file_free(struct mqfuse_file *ff)
+{
+	kfree(ff->ra);
+	kfree(ff);
+}
+
+struct mqfuse_file *mqfuse_file_get(struct mqfuse_file *ff)
+{
+	refcount_inc(&ff->ref);
+	return ff;
+}
+
+static void mqfuse_release_end(struct mqfuse_conn *fc, struct mqfuse_args *args, int error)
+{
+	kfree(container_of(args, struct mqfuse_release_args, args));
+}
+
+void mqfuse_file_put(struct mqfuse_file *ff)
+{
+	struct mqfuse_release_args *ra;
+
+	if (!refcount_dec_and_test(&ff->ref))
+		return;
+	ra = ff->ra;
+	if (ff->no_release) {
+		mqfuse_file_free(ff);
+		return;
+	}
+	ra->in.fh = ff->fh;
+	if (!ra->in.flags)
+		ra->in.flags = ff->flags;
+	ra->args.opcode = ff->isdir ? FUSE_RELEASEDIR : FUSE_RELEASE;
+	ra->args.nodeid = ff->nodeid;
+	ra->args.force = true;
+	ra->args.nocreds = true;
+	ra->args.in_numargs = 1;
+	ra->args.in_args[0].size = sizeof(ra->in);
+	ra->args.in_args[0].value = &ra->in;
+	ra->args.end = mqfuse_release_end;
+	mqfuse_simple_background(ff->fc, &ra->args, GFP_KERNEL | __GFP_NOFAIL);
+	kfree(ff);
+}
+
+/* A writable handle of @inode for writeback, with a reference, or NULL. */
+struct mqfuse_file *mqfuse_write_file_get(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_file *ff = NULL;
+
+	spin_lock(&mi->lock);
+	if (!list_empty(&mi->write_files)) {
+		ff = list_first_entry(&mi->write_files, struct mqfuse_file, write_entry);
+		mqfuse_file_get(ff);
+	}
+	spin_unlock(&mi->lock);
+	return ff;
+}
+
+int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
+		     bool isdir, struct mqfuse_file *ff)
+{
+	struct fuse_open_in in = {};
+	struct fuse_open_out out = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	ff->isdir = isdir;
+	ff->nodeid = nodeid;
+	in.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+	if (!fc->atomic_o_trunc)
+		in.flags &= ~O_TRUNC;
+	ff->flags = in.flags;
+	if (isdir ? READ_ONCE(fc->no_opendir) : READ_ONCE(fc->no_open)) {
+		ff->no_release = true;
+		return 0;
+	}
+	args.opcode = isdir ? FUSE_OPENDIR : FUSE_OPEN;
+	args.nodeid = nodeid;
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		/* FUSE_NO_OPEN(DIR)_SUPPORT: stateless opens from now on */
+		if (isdir)
+			WRITE_ONCE(fc->no_opendir, true);
+		else
+			WRITE_ONCE(fc->no_open, true);
+		ff->no_release = true;
+		return 0;
+	}
+	if (err)
+		return err;
+	ff->fh = out.fh;
+	ff->open_flags = out.open_flags;
+	if (isdir)
+		ff->open_flags &= ~FOPEN_DIRECT_IO;
+	return 0;
+}
+
+void mqfuse_finish_open(struct inode *inode, struct file *file, struct mqfuse_file *ff)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+	file->private_data = ff;
+	if (ff->open_flags & FOPEN_STREAM)
+		stream_open(inode, file);
+	else if (ff->open_flags & FOPEN_NONSEEKABLE)
+		nonseekable_open(inode, file);
+	if (S_ISREG(inode->i_mode) && (file->f_mode & FMODE_WRITE)) {
+		spin_lock(&mi->lock);
+		list_add_tail(&ff->write_entry, &mi->write_files);
+		spin_unlock(&mi->lock);
+	}
+}
+
+static void mqfuse_prepare_release(struct inode *inode, struct file *file,
+				   struct mqfuse_file *ff)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+	spin_lock(&mi->lock);
+	list_del_init(&ff->write_entry);
+	spin_unlock(&mi->lock);
+	ff->ra->in.flags = file->f_flags;
+	if (ff->flock_used) {
+		ff->ra->in.release_flags |= FUSE_RELEASE_FLOCK_UNLOCK;
+		ff->ra->in.lock_owner = mqfuse_lock_owner_id(ff->fc, (fl_owner_t)file);
+	}
+}
+
+int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff;
+	int err;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	err = generic_file_open(inode, file);
+	if (err)
+		return err;
+	ff = mqfuse_file_alloc(fc);
+	if (!ff)
+		return -ENOMEM;
+	err = mqfuse_send_open(fc, mqfuse_nodeid(inode), file, isdir, ff);
+	if (err) {
+		mqfuse_file_free(ff);
+		return err;
+	}
+	mqfuse_finish_open(inode, file, ff);
+	if (!isdir && fc->cons->open) {
+		err = fc->cons->open(inode, file);
+		if (err) {
+			mqfuse_prepare_release(inode, file, ff);
+			file->private_data = NULL;
+			mqfuse_file_put(ff);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int mqfuse_release_common(struct inode *inode, struct file *file, bool isdir)
+{
+	struct mqfuse_file *ff = file->private_data;
+
+	if (!ff)
+		return 0;
+	mqfuse_prepare_release(inode, file, ff);
+	file->private_data = NULL;
+	mqfuse_file_put(ff);
+	return 0;
+}
+
+static int mqfuse_open(struct inode *inode, struct file *file)
+{
+	return mqfuse_open_common(inode, file, false);
+}
+
+static int mqfuse_release(struct inode *inode, struct file *file)
+{
+	return mqfuse_release_common(inode, file, false);
+}
+
+static int mqfuse_dir_open(struct inode *inode, struct file *file)
+{
+	return mqfuse_open_common(inode, file, true);
+}
+
+static int mqfuse_dir_release(struct inode *inode, struct file *file)
+{
+	return mqfuse_release_common(inode, file, true);
+}
+
+static int mqfuse_flush(struct file *file, fl_owner_t id)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+	struct fuse_flush_in in = {};
+	struct mqfuse_args args = {};
+	int err = 0, werr = 0;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (fc->cons->flush)
+		werr = fc->cons->flush(inode, file);
+	if (!ff || ff->no_release || READ_ONCE(fc->no_flush) ||
+	    (ff->open_flags & FOPEN_NOFLUSH))
+		return werr;
+
+	in.fh = ff->fh;
+	in.lock_owner = mqfuse_lock_owner_id(fc, id);
+	args.opcode = FUSE_FLUSH;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.force = true;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_flush, true);
+		err = 0;
+	}
+	return werr ? werr : err;
+}
+
+int mqfuse_fsync_common(struct file *file, loff_t start, loff_t end, int datasync,
+			bool isdir)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+	struct fuse_fsync_in in = {};
+	struct mqfuse_args args = {};
+	bool *no = isdir ? &fc->no_fsyncdir : &fc->no_fsync;
+	int err;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	err = file_write_and_wait_range(file, start, end);
+	if (err)
+		return err;
+	if (READ_ONCE(*no) || !ff || ff->no_release)
+		return 0;
+	in.fh = ff->fh;
+	in.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
+	args.opcode = isdir ? FUSE_FSYNCDIR : FUSE_FSYNC;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(*no, true);
+		err = 0;
+	}
+	return err;
+}
+
+static int mqfuse_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	return mqfuse_fsync_common(file, start, end, datasync, false);
+}
+
+static int mqfuse_dir_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	return mqfuse_fsync_common(file, start, end, datasync, true);
+}
+
+static bool mqfuse_file_direct(struct file *file, struct kiocb *iocb)
+{
+	struct mqfuse_file *ff = file->private_data;
+	struct mqfuse_conn *fc = mqfuse_conn_of(file_inode(file));
+
+	return (iocb->ki_flags & IOCB_DIRECT) || (ff->open_flags & FOPEN_DIRECT_IO) ||
+	       !fc->cons->page_cache;
+}
+
+static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	int err;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (!iov_iter_count(to))
+		return 0;
+	if (mqfuse_file_direct(file, iocb))
+		return mqfuse_direct_io(iocb, to, false);
+	/* Reading at or past the cached EOF: make sure the size is fresh. */
+	if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
+		err = mqfuse_update_attr_if_stale(inode, file);
+		if (err)
+			return err;
+	}
+	return generic_file_read_iter(iocb, to);
+}
+
+static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	ssize_t ret;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	inode_lock(inode);
+	if (iocb->ki_flags & IOCB_APPEND) {
+		/* O_APPEND: the daemon's size is the truth */
+		ret = mqfuse_do_getattr(inode, file);
+		if (ret)
+			goto out;
+	}
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out;
+	ret = file_remove_privs(file);
+	if (ret)
+		goto out;
+	if (mqfuse_file_direct(file, iocb))
+		ret = mqfuse_direct_io(iocb, from, true);
+	else
+		ret = mqfuse_perform_write(iocb, from);
+out:
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
+}
+
+static int mqfuse_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mqfuse_file *ff = file->private_data;
+
+	if (ff->open_flags & FOPEN_DIRECT_IO) {
+		/* no page cache coherency for shared maps of a direct_io file */
+		if (vma->vm_flags & VM_MAYSHARE)
+			return -ENODEV;
+		invalidate_inode_pages2(file->f_mapping);
+		return generic_file_mmap(file, vma);
+	}
+	file_accessed(file);
+	vma->vm_ops = &mqfuse_vm_ops;
+	return 0;
+}
+
+static loff_t mqfuse_lseek_daemon(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+	struct fuse_lseek_in in = {};
+	struct fuse_lseek_out out = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (err)
+		return err;
+	in.fh = ff->fh;
+	in.offset = offset;
+	in.whence = whence;
+	args.opcode = FUSE_LSEEK;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (err)
+		return err;
+	if ((s64)out.offset < 0) {
+		mqfuse_bad_reply(fc, "LSEEK offset %llu\n", out.offset);
+		return -EIO;
+	}
+	return vfs_setpos(file, out.offset, inode->i_sb->s_maxbytes);
+}
+
+static loff_t mqfuse_file_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+	loff_t ret;
+
+	switch (whence) {
+	case SEEK_SET:
+	case SEEK_CUR:
+		return generic_file_llseek(file, offset, whence);
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if (!READ_ONCE(fc->no_lseek) && ff && !ff->no_release) {
+			ret = mqfuse_lseek_daemon(file, offset, whence);
+			if (ret != -ENOSYS)
+				return ret;
+			WRITE_ONCE(fc->no_lseek, true);
+		}
+		fallthrough;
+	default:
+		inode_lock(inode);
+		ret = mqfuse_update_attr_if_stale(inode, file);
+		if (!ret)
+			ret = generic_file_llseek(file, offset, whence);
+		inode_unlock(inode);
+		return ret;
+	}
+}
+
+static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, loff_t length)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+	struct fuse_fallocate_in in = {};
+	struct mqfuse_args args = {};
+	bool range = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE);
+	loff_t end = offset + length;
+	int err;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	if (READ_ONCE(fc->no_fallocate))
+		return -EOPNOTSUPP;
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+
+	inode_lock(inode);
+	if (range) {
+		err = filemap_write_and_wait_range(inode->i_mapping, offset, end - 1);
+		if (err)
+			goto out;
+	}
+	if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+		err = inode_newsize_ok(inode, end);
+		if (err)
+			goto out;
+		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
+	}
+	err = file_modified(file);
+	if (err)
+		goto out_unstable;
+	in.fh = ff->fh;
+	in.offset = offset;
+	in.length = length;
+	in.mode = mode;
+	args.opcode = FUSE_FALLOCATE;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_fallocate, true);
+		err = -EOPNOTSUPP;
+	}
+	if (err)
+		goto out_unstable;
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
+		i_size_write(inode, end);
+	if (range)
+		truncate_pagecache_range(inode, offset, end - 1);
+	set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+out_unstable:
+	clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
+	mqfuse_invalidate_attr(inode);
+out:
+	inode_unlock(inode);
+	return err;
+}
+
+/* ---- locks ---- */
+
+static void mqfuse_lk_fill(struct mqfuse_conn *fc, struct file *file, struct file_lock *fl,
+			   int opcode, bool flock, struct fuse_lk_in *in)
+{
+	struct mqfuse_file *ff = file->private_data;
+
+	memset(in, 0, sizeof(*in));
+	in->fh = ff->fh;
+	in->owner = mqfuse_lock_owner_id(fc, flock ? (fl_owner_t)file : fl->fl_owner);
+	in->lk.start = fl->fl_start;
+	in->lk.end = fl->fl_end;
+	in->lk.type = fl->fl_type;
+	in->lk.pid = fl->fl_type == F_UNLCK ? 0 :
+		     pid_nr_ns(task_tgid(current), fc->pid_ns);
+	if (flock)
+		in->lk_flags |= FUSE_LK_FLOCK;
+}
+
+static int mqfuse_getlk(struct file *file, struct file_lock *fl)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct fuse_lk_in in;
+	struct fuse_lk_out out = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	mqfuse_lk_fill(fc, file, fl, FUSE_GETLK, false, &in);
+	args.opcode = FUSE_GETLK;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (err)
+		return err;
+	if (out.lk.type != F_UNLCK && out.lk.type != F_RDLCK && out.lk.type != F_WRLCK)
+		goto bad;
+	if (out.lk.type == F_UNLCK) {
+		fl->fl_type = F_UNLCK;
+		return 0;
+	}
+	if (out.lk.start > OFFSET_MAX || out.lk.end > OFFSET_MAX || out.lk.end < out.lk.start)
+		goto bad;
+	fl->fl_start = out.lk.start;
+	fl->fl_end = out.lk.end;
+	fl->fl_type = out.lk.type;
+	fl->fl_pid = out.lk.pid;
+	return 0;
+bad:
+	mqfuse_bad_reply(fc, "GETLK: invalid lock\n");
+	return -EIO;
+}
+
+static int mqfuse_setlk(struct file *file, struct file_lock *fl, bool flock)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct fuse_lk_in in;
+	struct mqfuse_args args = {};
+	int opcode = (fl->fl_flags & FL_SLEEP) ? FUSE_SETLKW : FUSE_SETLK;
+	int err;
+
+	/* close() unlocks through FLUSH's lock_owner */
+	if ((fl->fl_flags & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
+		return 0;
+	mqfuse_lk_fill(fc, file, fl, opcode, flock, &in);
+	args.opcode = opcode;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	err = mqfuse_simple_request(fc, &args);
+	/* locking is restartable */
+	if (err == -EINTR)
+		err = -ERESTARTSYS;
+	return err;
+}
+
+static int mqfuse_file_lock(struct file *file, int cmd, struct file_lock *fl)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (cmd == F_CANCELLK)
+		return 0;
+	if (!fc->posix_locks) {
+		if (IS_GETLK(cmd)) {
+			posix_test_lock(file, fl);
+			return 0;
+		}
+		return posix_lock_file(file, fl, NULL);
+	}
+	if (IS_GETLK(cmd))
+		return mqfuse_getlk(file, fl);
+	return mqfuse_setlk(file, fl, false);
+}
+
+static int mqfuse_file_flock(struct file *file, int cmd, struct file_lock *fl)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (!fc->flock_locks)
+		return locks_lock_file_wait(file, fl);
+	ff->flock_used = true;
+	return mqfuse_setlk(file, fl, true);
+}
+
+const struct file_operations mqfuse_file_fops = {
+	.owner		= THIS_MODULE,
+	.llseek		= mqfuse_file_llseek,
+	.read_iter	= mqfuse_file_read_iter,
+	.write_iter	= mqfuse_file_write_iter,
+	.mmap		= mqfuse_file_mmap,
+	.open		= mqfuse_open,
+	.flush		= mqfuse_flush,
+	.release	= mqfuse_release,
+	.fsync		= mqfuse_fsync,
+	.lock		= mqfuse_file_lock,
+	.flock		= mqfuse_file_flock,
+	.splice_read	= generic_file_splice_read,
+	.splice_write	= iter_file_splice_write,
+	.fallocate	= mqfuse_file_fallocate,
+};
+
+const struct file_operations mqfuse_dir_fops = {
+	.owner		= THIS_MODULE,
+	.llseek		= generic_file_llseek,
+	.read		= generic_read_dir,
+	.iterate_shared	= mqfuse_readdir,
+	.open		= mqfuse_dir_open,
+	.release	= mqfuse_dir_release,
+	.fsync		= mqfuse_dir_fsync,
+};
+
+const struct inode_operations mqfuse_file_iops = {
+	.setattr	= mqfuse_setattr,
+	.getattr	= mqfuse_getattr,
+	.permission	= mqfuse_permission,
+	.listxattr	= mqfuse_listxattr,
+};

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: inodes — the nodeid -> inode map (inode hash keyed by nodeid),
+ * lookup counts and FORGET on eviction, attribute cache with TTLs,
+ * getattr/setattr/permission.
+ *
+ * Attributes come from an untrusted daemon: the file type of a cached
+ * inode can never change (the inode is marked bad instead), times and
+ * sizes are range checked.
+ */
+#include "mqfuse_i.h"
+#include <linux/jiffies.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+
+int mqfuse_valid_type(u32 mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		return 1;
+	}
+	return 0;
+}
+
+/* jiffies64 deadline for a daemon TTL; 0 TTL gives an already-passed deadline. */
+u64 mqfuse_timeout(u64 sec, u32 nsec)
+{
+	struct timespec64 ts;
+
+	if (!sec && !nsec)
+		return 0;
+	ts.tv_sec = min_t(u64, sec, (u64)(MAX_JIFFY_OFFSET / HZ) - 1);
+	ts.tv_nsec = min_t(u32, nsec, NSEC_PER_SEC - 1);
+	return get_jiffies_64() + timespec64_to_jiffies(&ts);
+}
+
+struct inode *mqfuse_alloc_inode(struct super_block *sb)
+{
+	struct mqfuse_inode *mi;
+
+	mi = alloc_inode_sb(sb, mqfuse_inode_cachep, GFP_KERNEL);
+	if (!mi)
+		return NULL;
+	mi->forget = kzalloc(sizeof(*mi->forget), GFP_KERNEL_ACCOUNT);
+	if (!mi->forget) {
+		kmem_cache_free(mqfuse_inode_cachep, mi);
+		return NULL;
+	}
+	mi->nodeid = 0;
+	mi->generation = 0;
+	mi->state = 0;
+	spin_lock_init(&mi->lock);
+	mi->nlookup = 0;
+	mi->attr_version = 0;
+	mi->attr_expire = 0;
+	mi->blksize = 0;
+	INIT_LIST_HEAD(&mi->write_files);
+	memset(&mi->stamp, 0, sizeof(mi->stamp));
+	return &mi->vfs_inode;
+}
+
+void mqfuse_free_inode(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+	kfree(mi->forget);
+	kmem_cache_free(mqfuse_inode_cachep, mi);
+}
+
+void mqfuse_evict_inode(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	/* At umount the session is torn down anyway: no FORGETs. */
+	if ((inode->i_sb->s_flags & SB_ACTIVE) && mi->nlookup && mi->nodeid) {
+		mqfuse_queue_forget(fc, mi->forget, mi->nodeid, mi->nlookup);
+		mi->forget = NULL;
+	}
+	WARN_ON_ONCE(!list_empty(&mi->write_files));
+}
+
+void mqfuse_make_bad(struct inode *inode)
+{
+	set_bit(MQFUSE_I_BAD, &MQFUSE_I(inode)->state);
+}
+
+void mqfuse_invalidate_attr(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+	spin_lock(&mi->lock);
+	mi->attr_expire = 0;
+	spin_unlock(&mi->lock);
+}
+
+/* Range checks on attributes from the daemon. */
+int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
+{
+	if (!mqfuse_valid_type(attr->mode)) {
+		mqfuse_bad_reply(fc, "invalid file type %o\n", attr->mode);
+		return -EIO;
+	}
+	if ((s64)attr->size < 0 || attr->atimensec >= NSEC_PER_SEC ||
+	    attr->mtimensec >= NSEC_PER_SEC || attr->ctimensec >= NSEC_PER_SEC) {
+		mqfuse_bad_reply(fc, "attribute out of range (size %llu)\n", attr->size);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Apply daemon attributes to a cached inode. @attr_version: value of
+ * fc->attr_version when the request was sent (0: apply unconditionally);
+ * an inode updated since then keeps its newer attributes.
+ */
+int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
+		      u32 attr_valid_nsec, u64 attr_version)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	if (mqfuse_attr_check(fc, attr))
+		return -EIO;
+	if ((inode->i_mode ^ attr->mode) & S_IFMT) {
+		mqfuse_bad_reply(fc, "node %llu changed type %o -> %o\n", mi->nodeid,
+				 inode->i_mode & S_IFMT, attr->mode & S_IFMT);
+		mqfuse_make_bad(inode);
+		return -EIO;
+	}
+
+	spin_lock(&mi->lock);
+	if (attr_version && mi->attr_version > attr_version) {
+		spin_unlock(&mi->lock);
+		return 0;
+	}
+	mi->attr_version = atomic64_inc_return(&fc->attr_version);
+	mi->attr_expire = mqfuse_timeout(attr_valid, attr_valid_nsec);
+	inode->i_mode = (inode->i_mode & S_IFMT) | (attr->mode & 07777);
+	set_nlink(inode, attr->nlink);
+	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
+	inode->i_gid = make_kgid(fc->user_ns, attr->gid);
+	inode->i_blocks = attr->blocks;
+	inode->i_atime.tv_sec = attr->atime;
+	inode->i_atime.tv_nsec = attr->atimensec;
+	inode->i_mtime.tv_sec = attr->mtime;
+	inode->i_mtime.tv_nsec = attr->mtimensec;
+	inode->i_ctime.tv_sec = attr->ctime;
+	inode->i_ctime.tv_nsec = attr->ctimensec;
+	mi->blksize = attr->blksize;
+	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state))
+		i_size_write(inode, attr->size);
+	spin_unlock(&mi->lock);
+	return 0;
+}
+
+void mqfuse_init_inode_ops(struct inode *inode, u32 rdev)
+{
+	switch (inode->i_mode & S_IFMT) {
+	case S_IFREG:
+		inode->i_op = &mqfuse_file_iops;
+		inode->i_fop = &mqfuse_file_fops;
+		inode->i_data.a_ops = &mqfuse_aops;
+		break;
+	case S_IFDIR:
+		inode->i_op = &mqfuse_dir_iops;
+		inode->i_fop = &mqfuse_dir_fops;
+		break;
+	case S_IFLNK:
+		inode->i_op = &mqfuse_symlink_iops;
+		inode_nohighmem(inode);
+		break;
+	default:
+		inode->i_op = &mqfuse_file_iops;
+		init_special_inode(inode, inode->i_mode, new_decode_dev(rdev));
+		break;
+	}
+}
+
+static int mqfuse_inode_test(struct inode *inode, void *data)
+{
+	return MQFUSE_I(inode)->nodeid == *(u64 *)data;
+}
+
+static int mqfuse_inode_set(struct inode *inode, void *data)
+{
+	MQFUSE_I(inode)->nodeid = *(u64 *)data;
+	return 0;
+}
+
+struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid)
+{
+	return ilookup5(sb, (unsigned long)nodeid, mqfuse_inode_test, &nodeid);
+}
+
+/*
+ * Find or create the inode for @nodeid and count one lookup on it (the
+ * daemon counted one when it answered). A cached inode whose type
+ * differs is marked bad and replaced.
+ */
+struct inode *mqfuse_iget(struct super_block *sb, u64 nodeid, u64 generation,
+			  struct fuse_attr *attr, u64 attr_valid, u32 attr_valid_nsec,
+			  u64 attr_version)
+{
+	struct mqfuse_conn *fc = sb->s_fs_info;
+	struct mqfuse_inode *mi;
+	struct inode *inode;
+	bool retried = false;
+
+	if (mqfuse_attr_check(fc, attr))
+		return ERR_PTR(-EIO);
+retry:
+	inode = iget5_locked(sb, (unsigned long)nodeid, mqfuse_inode_test,
+			     mqfuse_inode_set, &nodeid);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	mi = MQFUSE_I(inode);
+
+	if (inode->i_state & I_NEW) {
+		inode->i_mode = attr->mode & S_IFMT;
+		inode->i_ino = attr->ino ? attr->ino : nodeid;
+		inode->i_flags |= S_NOATIME | S_NOCMTIME;
+		mi->generation = generation;
+		mqfuse_init_inode_ops(inode, attr->rdev);
+		mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, 0);
+		mi->nlookup = 1;
+		unlock_new_inode(inode);
+		return inode;
+	}
+
+	if (((inode->i_mode ^ attr->mode) & S_IFMT) || mi->generation != generation) {
+		if ((inode->i_mode ^ attr->mode) & S_IFMT)
+			mqfuse_bad_reply(fc, "node %llu changed type %o -> %o\n", nodeid,
+					 inode->i_mode & S_IFMT, attr->mode & S_IFMT);
+		mqfuse_make_bad(inode);
+		if (nodeid != FUSE_ROOT_ID && !retried) {
+			remove_inode_hash(inode);
+			iput(inode);
+			retried = true;
+			goto retry;
+		}
+		iput(inode);
+		return ERR_PTR(-EIO);
+	}
+	spin_lock(&mi->lock);
+	mi->nlookup++;
+	spin_unlock(&mi->lock);
+	mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, attr_version);
+	return inode;
+}
+
+/* Fetch attributes from the daemon (using @file's handle if given). */
+int mqfuse_do_getattr(struct inode *inode, struct file *file)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct fuse_getattr_in in = {};
+	struct fuse_attr_out out = {};
+	struct mqfuse_args args = {};
+	u64 attr_version;
+	int err;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	attr_version = atomic64_read(&fc->attr_version);
+	if (file && S_ISREG(inode->i_mode) && file->private_data) {
+		struct mqfuse_file *ff = file->private_data;
+
+		in.getattr_flags |= FUSE_GETATTR_FH;
+		in.fh = ff->fh;
+	}
+	args.opcode = FUSE_GETATTR;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (err)
+		return err;
+	return mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
+				 attr_version);
+}
+
+static bool mqfuse_attr_stale(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	bool stale;
+
+	spin_lock(&mi->lock);
+	stale = time_before_eq64(mi->attr_expire, get_jiffies_64());
+	spin_unlock(&mi->lock);
+	return stale;
+}
+
+int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file)
+{
+	if (!mqfuse_attr_stale(inode))
+		return 0;
+	return mqfuse_do_getattr(inode, file);
+}
+
+int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
+		   struct kstat *stat, u32 request_mask, unsigned int flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	int sync = flags & AT_STATX_SYNC_TYPE;
+	int err = 0;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (!mqfuse_allow_current(fc)) {
+		if (!request_mask) {
+			/* statx(...mask 0) on the mountpoint by others: fake it */
+			stat->result_mask = 0;
+			stat->dev = inode->i_sb->s_dev;
+			return 0;
+		}
+		return -EACCES;
+	}
+	if (sync == AT_STATX_FORCE_SYNC ||
+	    (sync != AT_STATX_DONT_SYNC && mqfuse_attr_stale(inode)))
+		err = mqfuse_do_getattr(inode, NULL);
+	if (err)
+		return err;
+	generic_fillattr(&init_user_ns, inode, stat);
+	spin_lock(&MQFUSE_I(inode)->lock);
+	if (MQFUSE_I(inode)->blksize)
+		stat->blksize = MQFUSE_I(inode)->blksize;
+	else if (fc->opts.blksize)
+		stat->blksize = fc->opts.blksize;
+	spin_unlock(&MQFUSE_I(inode)->lock);
+	return 0;
+}
+
+int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
+		   struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct file *file = (attr->ia_valid & ATTR_FILE) ? attr->ia_file : NULL;
+	unsigned int iv;
+	struct fuse_setattr_in in = {};
+	struct fuse_attr_out out = {};
+	struct mqfuse_args args = {};
+	bool truncate;
+	loff_t oldsize;
+	int err;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (!mqfuse_allow_current(fc))
+		return -EACCES;
+	/* notify_change() turned KILL_SUID/SGID into ATTR_MODE where needed */
+	attr->ia_valid &= ~(ATTR_KILL_SUID | ATTR_KILL_SGID | ATTR_KILL_PRIV);
+	if (!fc->opts.default_permissions)
+		attr->ia_valid |= ATTR_FORCE;
+	err = setattr_prepare(&init_user_ns, dentry, attr);
+	if (err)
+		return err;
+
+	if (attr->ia_valid & ATTR_OPEN) {
+		/* open(O_TRUNC): OPEN already truncated if atomic_o_trunc */
+		if (fc->atomic_o_trunc) {
+			i_size_write(inode, 0);
+			truncate_pagecache(inode, 0);
+			mqfuse_invalidate_attr(inode);
+			set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+			return 0;
+		}
+	}
+	iv = attr->ia_valid;
+	truncate = iv & ATTR_SIZE;
+	if (truncate) {
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
+		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
+	}
+
+	if (iv & ATTR_MODE) {
+		in.valid |= FATTR_MODE;
+		in.mode = attr->ia_mode;
+	}
+	if (iv & ATTR_UID) {
+		in.valid |= FATTR_UID;
+		in.uid = from_kuid(fc->user_ns, attr->ia_uid);
+	}
+	if (iv & ATTR_GID) {
+		in.valid |= FATTR_GID;
+		in.gid = from_kgid(fc->user_ns, attr->ia_gid);
+	}
+	if (truncate) {
+		in.valid |= FATTR_SIZE;
+		in.size = attr->ia_size;
+	}
+	if (iv & ATTR_ATIME) {
+		in.valid |= FATTR_ATIME;
+		in.atime = attr->ia_atime.tv_sec;
+		in.atimensec = attr->ia_atime.tv_nsec;
+		if (!(iv & ATTR_ATIME_SET))
+			in.valid |= FATTR_ATIME_NOW;
+	}
+	if (iv & ATTR_MTIME) {
+		in.valid |= FATTR_MTIME;
+		in.mtime = attr->ia_mtime.tv_sec;
+		in.mtimensec = attr->ia_mtime.tv_nsec;
+		if (!(iv & ATTR_MTIME_SET))
+			in.valid |= FATTR_MTIME_NOW;
+	}
+	if (file && file->private_data && S_ISREG(inode->i_mode)) {
+		struct mqfuse_file *ff = file->private_data;
+
+		in.valid |= FATTR_FH;
+		in.fh = ff->fh;
+		if (truncate) {
+			in.valid |= FATTR_LOCKOWNER;
+			in.lock_owner = mqfuse_lock_owner_id(fc, current->files);
+		}
+	}
+
+	args.opcode = FUSE_SETATTR;
+	args.nodeid = mi->nodeid;
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (truncate)
+		clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
+	if (err) {
+		mqfuse_invalidate_attr(inode);
+		return err;
+	}
+	oldsize = i_size_read(inode);
+	err = mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, 0);
+	if (err)
+		return err;
+	if (truncate) {
+		loff_t newsize = i_size_read(inode);
+
+		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+		if (newsize != oldsize || newsize != attr->ia_size)
+			truncate_pagecache(inode, newsize);
+		else
+			truncate_pagecache(inode, attr->ia_size);
+	}
+	return 0;
+}
+
+static int mqfuse_access(struct inode *inode, int mask)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct fuse_access_in in = {};
+	struct mqfuse_args args = {};
+	int err;
+
+	if (READ_ONCE(fc->no_access))
+		return 0;
+	in.mask = mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
+	args.opcode = FUSE_ACCESS;
+	args.nodeid = mqfuse_nodeid(inode);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_access, true);
+		err = 0;
+	}
+	return err;
+}
+
+int mqfuse_permission(struct user_namespace *ns, struct inode *inode, int mask)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	int err;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	if (!mqfuse_allow_current(fc))
+		return -EACCES;
+
+	if (fc->opts.default_permissions) {
+		if (mqfuse_attr_stale(inode)) {
+			if (mask & MAY_NOT_BLOCK)
+				return -ECHILD;
+			err = mqfuse_do_getattr(inode, NULL);
+			if (err)
+				return err;
+		}
+		return generic_permission(&init_user_ns, inode, mask);
+	}
+	if (mask & (MAY_ACCESS | MAY_CHDIR)) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;
+		return mqfuse_access(inode, mask);
+	}
+	if ((mask & MAY_EXEC) && S_ISREG(inode->i_mode) && !(inode->i_mode & 0111))
+		return -EACCES;
+	return 0;
+}

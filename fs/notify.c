@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: notifications from the daemon (a write with unique 0, the code
+ * in the error field): INVAL_INODE, INVAL_ENTRY, DELETE, POLL (ignored).
+ * STORE and RETRIEVE are not supported (-EINVAL, like an unknown code).
+ */
+#include "mqfuse_i.h"
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+
+static int mqfuse_notify_inval_inode(struct mqfuse_conn *fc, struct iov_iter *from,
+				     size_t size)
+{
+	struct fuse_notify_inval_inode_out out;
+	struct inode *inode;
+	int err = -ENOENT;
+
+	if (size != sizeof(out))
+		return -EINVAL;
+	if (copy_from_iter(&out, sizeof(out), from) != sizeof(out))
+		return -EFAULT;
+	down_read(&fc->killsb);
+	if (!fc->sb)
+		goto out;
+	inode = mqfuse_ilookup(fc->sb, out.ino);
+	if (!inode)
+		goto out;
+	mqfuse_invalidate_attr(inode);
+	err = 0;
+	if (out.off >= 0 && S_ISREG(inode->i_mode)) {
+		pgoff_t start = out.off >> PAGE_SHIFT;
+		pgoff_t end = out.len <= 0 ? -1 : (out.off + out.len - 1) >> PAGE_SHIFT;
+
+		invalidate_inode_pages2_range(inode->i_mapping, start, end);
+		/* the daemon changed data: the next open must not trust the stamp */
+		spin_lock(&MQFUSE_I(inode)->lock);
+		MQFUSE_I(inode)->stamp.valid = false;
+		spin_unlock(&MQFUSE_I(inode)->lock);
+	}
+	iput(inode);
+out:
+	up_read(&fc->killsb);
+	return err;
+}
+
+/* Read "name\0" of @namelen bytes following a notification header. */
+static char *mqfuse_notify_name(struct iov_iter *from, size_t left, u32 namelen)
+{
+	char *name;
+
+	if (namelen > MQFUSE_NAME_MAX || left != (size_t)namelen + 1)
+		return ERR_PTR(-EINVAL);
+	name = kmalloc(namelen + 1, GFP_KERNEL);
+	if (!name)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_iter(name, namelen + 1, from) != namelen + 1) {
+		kfree(name);
+		return ERR_PTR(-EFAULT);
+	}
+	if (name[namelen] != '\0' || mqfuse_dirent_check(name, namelen)) {
+		kfree(name);
+		return ERR_PTR(-EINVAL);
+	}
+	return name;
+}
+
+static int mqfuse_notify_entry(struct mqfuse_conn *fc, u64 parent, u64 child,
+			       u32 namelen, bool expire_only, struct iov_iter *from,
+			       size_t left)
+{
+	struct qstr qname;
+	char *name;
+	int err;
+
+	name = mqfuse_notify_name(from, left, namelen);
+	if (IS_ERR(name))
+		return PTR_ERR(name);
+	qname = (struct qstr)QSTR_INIT(name, namelen);
+	down_read(&fc->killsb);
+	err = -ENOENT;
+	if (fc->sb)
+		err = mqfuse_reverse_inval_entry(fc, parent, child, &qname, expire_only);
+	up_read(&fc->killsb);
+	kfree(name);
+	return err;
+}
+
+int mqfuse_notify(struct mqfuse_conn *fc, int code, struct iov_iter *from, size_t size)
+{
+	switch (code) {
+	case FUSE_NOTIFY_POLL:
+		return 0;
+	case FUSE_NOTIFY_INVAL_INODE:
+		return mqfuse_notify_inval_inode(fc, from, size);
+	case FUSE_NOTIFY_INVAL_ENTRY: {
+		struct fuse_notify_inval_entry_out out;
+
+		if (size < sizeof(out))
+			return -EINVAL;
+		if (copy_from_iter(&out, sizeof(out), from) != sizeof(out))
+			return -EFAULT;
+		return mqfuse_notify_entry(fc, out.parent, 0, out.namelen,
+					   out.flags & FUSE_EXPIRE_ONLY, from,
+					   size - sizeof(out));
+	}
+	case FUSE_NOTIFY_DELETE: {
+		struct fuse_notify_delete_out out;
+
+		if (size < sizeof(out))
+			return -EINVAL;
+		if (copy_from_iter(&out, sizeof(out), from) != sizeof(out))
+			return -EFAULT;
+		return mqfuse_notify_entry(fc, out.parent, out.child, out.namelen,
+					   false, from, size - sizeof(out));
+	}
+	}
+	pr_warn_ratelimited("session %llu: unsupported notification %d\n", fc->id, code);
+	return -EINVAL;
+}

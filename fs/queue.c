@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: per-CPU request queues.
+ *
+ * A session has nr_queues queues; a submitter uses the queue its CPU maps
+ * to (cpu_to_queue). Each queue has its own lock, pending FIFO, forget
+ * list, interrupt list and processing hash (requests the daemon holds,
+ * keyed by unique id). A unique id encodes its queue index, so a reply
+ * locks only the queue that owns the request.
+ *
+ * Reader priority inside a queue: INTERRUPTs first (they unblock
+ * sleeping tasks), then normal requests, with a forget batch forced
+ * every MQFUSE_FORGET_EVERY requests so neither kind starves the other.
+ */
+#include "mqfuse_i.h"
+#include <linux/hash.h>
+#include <linux/hashtable.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+
+#define MQFUSE_FORGET_EVERY	8
+
+static unsigned int mqfuse_hash_unique(u64 unique)
+{
+	return hash_64(unique, MQFUSE_PQ_HASH_BITS);
+}
+
+int mqfuse_queues_init(struct mqfuse_conn *fc, unsigned int nr)
+{
+	unsigned int i, cpu;
+
+	fc->queues = kcalloc(nr, sizeof(*fc->queues), GFP_KERNEL);
+	if (!fc->queues)
+		return -ENOMEM;
+	fc->cpu_to_queue = kcalloc(nr_cpu_ids, sizeof(*fc->cpu_to_queue), GFP_KERNEL);
+	if (!fc->cpu_to_queue) {
+		kfree(fc->queues);
+		fc->queues = NULL;
+		return -ENOMEM;
+	}
+	fc->nr_queues = nr;
+	for (i = 0; i < nr; i++) {
+		struct mqfuse_queue *q = &fc->queues[i];
+
+		spin_lock_init(&q->lock);
+		q->connected = true;
+		INIT_LIST_HEAD(&q->pending);
+		INIT_LIST_HEAD(&q->interrupts);
+		INIT_LIST_HEAD(&q->forgets);
+		__hash_init(q->processing, ARRAY_SIZE(q->processing));
+		init_waitqueue_head(&q->waitq);
+		q->fc = fc;
+		q->index = i;
+		q->next_seq = 1;
+	}
+	/* Spread CPUs evenly; consecutive CPU ids (often SMT siblings) share. */
+	for_each_possible_cpu(cpu)
+		fc->cpu_to_queue[cpu] = (u64)cpu * nr / nr_cpu_ids;
+	return 0;
+}
+
+void mqfuse_queues_free(struct mqfuse_conn *fc)
+{
+	kfree(fc->cpu_to_queue);
+	kfree(fc->queues);
+	fc->queues = NULL;
+	fc->cpu_to_queue = NULL;
+}
+
+struct mqfuse_queue *mqfuse_queue_of_cpu(struct mqfuse_conn *fc)
+{
+	unsigned int cpu = raw_smp_processor_id();
+
+	return &fc->queues[fc->cpu_to_queue[cpu]];
+}
+
+static u64 mqfuse_queue_next_unique(struct mqfuse_queue *q)
+{
+	lockdep_assert_held(&q->lock);
+	return (q->next_seq++ << MQFUSE_UNIQUE_SEQSHIFT) |
+	       ((u64)q->index << MQFUSE_UNIQUE_QSHIFT);
+}
+
+static size_t mqfuse_args_in_size(const struct mqfuse_args *args)
+{
+	size_t len = sizeof(struct fuse_in_header);
+	unsigned int i;
+
+	for (i = 0; i < args->in_numargs; i++)
+		len += args->in_args[i].size;
+	return len;
+}
+
+/* Move @req to a final state and off the interrupt list. */
+static void mqfuse_req_finish_locked(struct mqfuse_req *req,
+				     enum mqfuse_req_state state)
+{
+	lockdep_assert_held(&req->q->lock);
+	mqfuse_req_set_state(req, state);
+	list_del_init(&req->intr_entry);
+}
+
+int mqfuse_queue_submit(struct mqfuse_req *req)
+{
+	struct mqfuse_conn *fc = req->fc;
+	struct mqfuse_queue *q;
+
+	/* INIT must be visible to any reader, bound or not: always queue 0. */
+	q = req->in_h.opcode == FUSE_INIT ? &fc->queues[0] : mqfuse_queue_of_cpu(fc);
+	req->q = q;
+	req->in_h.len = mqfuse_args_in_size(req->args);
+
+	spin_lock(&q->lock);
+	if (!q->connected) {
+		spin_unlock(&q->lock);
+		return -ENOTCONN;
+	}
+	req->in_h.unique = mqfuse_queue_next_unique(q);
+	mqfuse_req_set_state(req, MQFUSE_REQ_QUEUED);
+	req->queued_ns = ktime_get_ns();
+	list_add_tail(&req->list, &q->pending);
+	q->nr_pending++;
+	q->stats.requests++;
+	spin_unlock(&q->lock);
+
+	fc->tops->wake(q);
+	return 0;
+}
+
+/* The waiter got a signal: tell the daemon, if it holds the request. */
+void mqfuse_queue_interrupt(struct mqfuse_req *req)
+{
+	struct mqfuse_queue *q = req->q;
+	bool queued = false;
+
+	spin_lock(&q->lock);
+	if (req->state == MQFUSE_REQ_IN_DAEMON && list_empty(&req->intr_entry) &&
+	    !test_bit(MQFUSE_REQ_INTR_SENT, &req->flags)) {
+		list_add_tail(&req->intr_entry, &q->interrupts);
+		queued = true;
+	}
+	spin_unlock(&q->lock);
+	if (queued)
+		req->fc->tops->wake(q);
+}
+
+/*
+ * The waiter was killed. Returns true if it may return now: the request
+ * was withdrawn before the daemon saw it, or the daemon has it and its
+ * reply will be discarded. Returns false while a reader/writer copies.
+ */
+bool mqfuse_queue_abandon(struct mqfuse_req *req)
+{
+	struct mqfuse_queue *q = req->q;
+	bool ret = false, end = false;
+
+	spin_lock(&q->lock);
+	switch (req->state) {
+	case MQFUSE_REQ_QUEUED:
+		list_del_init(&req->list);
+		q->nr_pending--;
+		req->out_h.error = -EINTR;
+		mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED);
+		end = true;
+		ret = true;
+		break;
+	case MQFUSE_REQ_IN_DAEMON:
+		/* The queue keeps its reference until the reply or an abort. */
+		set_bit(MQFUSE_REQ_ABANDONED, &req->flags);
+		ret = true;
+		break;
+	default:
+		break;
+	}
+	spin_unlock(&q->lock);
+	if (end)
+		mqfuse_req_end(req);
+	return ret;
+}
+
+/* Queue a FORGET for @nodeid; takes ownership of @forget. */
+void mqfuse_queue_forget(struct mqfuse_conn *fc, struct mqfuse_forget *forget,
+			 u64 nodeid, u64 nlookup)
+{
+	struct mqfuse_queue *q = mqfuse_queue_of_cpu(fc);
+
+	forget->nodeid = nodeid;
+	forget->nlookup = nlookup;
+	spin_lock(&q->lock);
+	if (!q->connected) {
+		spin_unlock(&q->lock);
+		kfree(forget);
+		return;
+	}
+	list_add_tail(&forget->list, &q->forgets);
+	q->nr_forgets++;
+	spin_unlock(&q->lock);
+	fc->tops->wake(q);
+}
+
+/* Lockless hint for wait conditions and poll; confirmed under the lock. */
+bool mqfuse_queue_has_work(struct mqfuse_queue *q)
+{
+	return !list_empty_careful(&q->pending) || READ_ONCE(q->nr_forgets) ||
+	       !list_empty_careful(&q->interrupts);
+}
+
+/*
+ * Take the next message for a reader. Returns false if the queue is
+ * empty. A request comes back in READING state; the reader must call
+ * mqfuse_queue_read_done() for it.
+ */
+bool mqfuse_queue_take(struct mqfuse_queue *q, struct mqfuse_take *t,
+		       unsigned int max_forgets, bool steal)
+{
+	struct mqfuse_req *req;
+
+	t->kind = MQFUSE_TAKE_NONE;
+	t->q = q;
+	spin_lock(&q->lock);
+	if (!list_empty(&q->interrupts)) {
+		req = list_first_entry(&q->interrupts, struct mqfuse_req, intr_entry);
+		list_del_init(&req->intr_entry);
+		set_bit(MQFUSE_REQ_INTR_SENT, &req->flags);
+		t->kind = MQFUSE_TAKE_INTERRUPT;
+		t->intr_unique = req->in_h.unique;
+		t->unique = req->in_h.unique | MQFUSE_INT_REQ_BIT;
+		q->stats.interrupts++;
+	} else if (q->nr_forgets && max_forgets &&
+		   (list_empty(&q->pending) || q->forget_credit >= MQFUSE_FORGET_EVERY)) {
+		struct mqfuse_forget *f, *tmp;
+
+		INIT_LIST_HEAD(&t->forgets);
+		t->nr_forgets = 0;
+		list_for_each_entry_safe(f, tmp, &q->forgets, list) {
+			if (t->nr_forgets == max_forgets)
+				break;
+			list_move_tail(&f->list, &t->forgets);
+			t->nr_forgets++;
+		}
+		q->nr_forgets -= t->nr_forgets;
+		q->stats.forgets += t->nr_forgets;
+		q->forget_credit = 0;
+		t->unique = mqfuse_queue_next_unique(q);
+		t->kind = MQFUSE_TAKE_FORGETS;
+	} else if (!list_empty(&q->pending)) {
+		req = list_first_entry(&q->pending, struct mqfuse_req, list);
+		list_del_init(&req->list);
+		q->nr_pending--;
+		q->forget_credit++;
+		mqfuse_req_set_state(req, MQFUSE_REQ_READING);
+		q->stats.wait_ns += ktime_get_ns() - req->queued_ns;
+		t->kind = MQFUSE_TAKE_REQ;
+		t->req = req;
+		if (steal)
+			q->stats.stolen++;
+	}
+	spin_unlock(&q->lock);
+	return t->kind != MQFUSE_TAKE_NONE;
+}
+
+/*
+ * The reader finished copying @req out. @err: the copy failed, fail the
+ * request with it. Otherwise the request now waits for its reply.
+ */
+void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
+{
+	struct mqfuse_queue *q = req->q;
+	bool end = false;
+
+	spin_lock(&q->lock);
+	if (err || !q->connected || req->args->noreply) {
+		req->out_h.error = err ? err : (q->connected ? 0 : -ENOTCONN);
+		mqfuse_req_finish_locked(req, err || !q->connected ?
+					 MQFUSE_REQ_ABORTED : MQFUSE_REQ_DONE);
+		if (err)
+			q->stats.errors++;
+		end = true;
+	} else {
+		q->stats.bytes_in += req->in_h.len;
+		mqfuse_req_set_state(req, MQFUSE_REQ_IN_DAEMON);
+		hlist_add_head(&req->hash,
+			       &q->processing[mqfuse_hash_unique(req->in_h.unique)]);
+		q->nr_in_daemon++;
+		/* pairs with smp_mb__after_atomic() in mqfuse_req_wait() */
+		smp_mb();
+		if (test_bit(MQFUSE_REQ_INTERRUPTED, &req->flags) &&
+		    list_empty(&req->intr_entry))
+			list_add_tail(&req->intr_entry, &q->interrupts);
+	}
+	spin_unlock(&q->lock);
+	if (end)
+		mqfuse_req_end(req);
+	else if (!list_empty_careful(&req->intr_entry))
+		req->fc->tops->wake(q);
+}
+
+static struct mqfuse_queue *mqfuse_queue_of_unique(struct mqfuse_conn *fc, u64 unique)
+{
+	unsigned int idx = (unique >> MQFUSE_UNIQUE_QSHIFT) &
+			   ((1U << MQFUSE_UNIQUE_QBITS) - 1);
+
+	if (idx >= fc->nr_queues)
+		return NULL;
+	return &fc->queues[idx];
+}
+
+static struct mqfuse_req *mqfuse_queue_lookup(struct mqfuse_queue *q, u64 unique)
+{
+	struct mqfuse_req *req;
+
+	lockdep_assert_held(&q->lock);
+	hlist_for_each_entry(req, &q->processing[mqfuse_hash_unique(unique)], hash)
+		if (req->in_h.unique == unique)
+			return req;
+	return NULL;
+}
+
+/*
+ * Find the request a reply is for and move it to REPLYING; the caller
+ * then owns the queue's reference and must call mqfuse_queue_reply_done().
+ */
+struct mqfuse_req *mqfuse_queue_find_reply(struct mqfuse_conn *fc, u64 unique)
+{
+	struct mqfuse_queue *q = mqfuse_queue_of_unique(fc, unique);
+	struct mqfuse_req *req;
+
+	if (!q)
+		return NULL;
+	spin_lock(&q->lock);
+	req = mqfuse_queue_lookup(q, unique);
+	if (req) {
+		hlist_del_init(&req->hash);
+		q->nr_in_daemon--;
+		mqfuse_req_set_state(req, MQFUSE_REQ_REPLYING);
+	}
+	spin_unlock(&q->lock);
+	return req;
+}
+
+/* The writer finished with @req (@err: the reply was bad). */
+void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes)
+{
+	struct mqfuse_queue *q = req->q;
+
+	spin_lock(&q->lock);
+	if (err) {
+		req->out_h.error = err;
+		q->stats.errors++;
+	}
+	q->stats.bytes_out += bytes;
+	mqfuse_req_finish_locked(req, MQFUSE_REQ_DONE);
+	spin_unlock(&q->lock);
+	mqfuse_req_end(req);
+}
+
+/* The daemon answered an INTERRUPT with EAGAIN: send it again. */
+void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique)
+{
+	struct mqfuse_queue *q = mqfuse_queue_of_unique(fc, unique);
+	struct mqfuse_req *req;
+	bool queued = false;
+
+	if (!q)
+		return;
+	spin_lock(&q->lock);
+	req = mqfuse_queue_lookup(q, unique);
+	if (req && list_empty(&req->intr_entry)) {
+		list_add_tail(&req->intr_entry, &q->interrupts);
+		queued = true;
+	}
+	spin_unlock(&q->lock);
+	if (queued)
+		fc->tops->wake(q);
+}
+
+/* Fail everything queued or in the daemon with -ENOTCONN; refuse new work. */
+void mqfuse_queues_abort(struct mqfuse_conn *fc)
+{
+	unsigned int i, b;
+
+	for (i = 0; i < fc->nr_queues; i++) {
+		struct mqfuse_queue *q = &fc->queues[i];
+		struct mqfuse_forget *f, *ftmp;
+		struct mqfuse_req *req, *tmp;
+		struct hlist_node *htmp;
+		LIST_HEAD(dead);
+		LIST_HEAD(forgets);
+
+		spin_lock(&q->lock);
+		q->connected = false;
+		list_for_each_entry_safe(req, tmp, &q->pending, list) {
+			list_move_tail(&req->list, &dead);
+			mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED);
+		}
+		q->nr_pending = 0;
+		for (b = 0; b < ARRAY_SIZE(q->processing); b++) {
+			hlist_for_each_entry_safe(req, htmp, &q->processing[b], hash) {
+				hlist_del_init(&req->hash);
+				list_add_tail(&req->list, &dead);
+				mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED);
+			}
+		}
+		q->nr_in_daemon = 0;
+		list_splice_init(&q->forgets, &forgets);
+		q->nr_forgets = 0;
+		spin_unlock(&q->lock);
+
+		list_for_each_entry_safe(f, ftmp, &forgets, list)
+			kfree(f);
+		list_for_each_entry_safe(req, tmp, &dead, list) {
+			list_del_init(&req->list);
+			req->out_h.error = -ENOTCONN;
+			mqfuse_req_end(req);
+		}
+	}
+}
+
+void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_stats *st,
+			     unsigned int *pending, unsigned int *in_daemon)
+{
+	spin_lock(&q->lock);
+	*st = q->stats;
+	*pending = q->nr_pending;
+	*in_daemon = q->nr_in_daemon;
+	spin_unlock(&q->lock);
+}

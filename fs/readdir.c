@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: READDIR / READDIRPLUS with readdir_size (32 KiB default)
+ * buffers. One getdents call fills the user buffer from as many replies as
+ * needed; the position is the daemon's cookie of the last entry consumed,
+ * so a resumed getdents continues exactly after it.
+ *
+ * Every record is checked (name length, bounds, alignment, no '/' or NUL
+ * in the name); READDIRPLUS entries also prime the dcache, and any node
+ * the daemon counted a lookup for is either kept (inode) or forgotten.
+ */
+#include "mqfuse_i.h"
+#include <linux/dcache.h>
+#include <linux/slab.h>
+
+/* A name from the daemon: non-empty, bounded, no '/' and no NUL. */
+int mqfuse_dirent_check(const char *name, u32 namelen)
+{
+	if (!namelen || namelen > MQFUSE_NAME_MAX)
+		return -EIO;
+	if (memchr(name, '/', namelen) || memchr(name, '\0', namelen))
+		return -EIO;
+	return 0;
+}
+
+static bool mqfuse_is_dot(const char *name, u32 len)
+{
+	return (len == 1 && name[0] == '.') ||
+	       (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static void mqfuse_readdir_forget(struct mqfuse_conn *fc, u64 nodeid)
+{
+	struct mqfuse_forget *f;
+
+	if (!nodeid || nodeid == FUSE_ROOT_ID)
+		return;
+	f = kzalloc(sizeof(*f), GFP_KERNEL | __GFP_NOFAIL);
+	mqfuse_queue_forget(fc, f, nodeid, 1);
+}
+
+/* Prime the dcache with one READDIRPLUS entry; keeps lookup counts exact. */
+static void mqfuse_direntplus_link(struct file *file, struct fuse_direntplus *dp,
+				   u64 attr_version)
+{
+	struct dentry *parent = file->f_path.dentry;
+	struct inode *dir = d_inode(parent);
+	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
+	struct fuse_entry_out *e = &dp->entry_out;
+	struct qstr name = QSTR_INIT(dp->dirent.name, dp->dirent.namelen);
+	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
+	struct dentry *dentry, *alias;
+	struct inode *inode;
+
+	if (!e->nodeid)
+		return;		/* daemon did not look it up */
+	if (mqfuse_is_dot(name.name, name.len)) {
+		/* dot entries never count a lookup; a node here is a bug */
+		mqfuse_bad_reply(fc, "READDIRPLUS: lookup data on a dot entry\n");
+		return;
+	}
+	if (mqfuse_entry_check(fc, e, false) ||
+	    (e->attr.mode & S_IFMT) >> 12 != dp->dirent.type) {
+		mqfuse_readdir_forget(fc, e->nodeid);
+		return;
+	}
+
+	name.hash = full_name_hash(parent, name.name, name.len);
+	dentry = d_lookup(parent, &name);
+	if (dentry) {
+		inode = d_inode(dentry);
+		if (inode && mqfuse_nodeid(inode) == e->nodeid &&
+		    !((inode->i_mode ^ e->attr.mode) & S_IFMT) &&
+		    MQFUSE_I(inode)->generation == e->generation) {
+			struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+			spin_lock(&mi->lock);
+			mi->nlookup++;
+			spin_unlock(&mi->lock);
+			mqfuse_attr_apply(inode, &e->attr, e->attr_valid,
+					  e->attr_valid_nsec, attr_version);
+			mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec);
+			dput(dentry);
+			return;
+		}
+		d_invalidate(dentry);
+		dput(dentry);
+	}
+
+	inode = mqfuse_iget(dir->i_sb, e->nodeid, e->generation, &e->attr,
+			    e->attr_valid, e->attr_valid_nsec, attr_version);
+	if (IS_ERR(inode)) {
+		mqfuse_readdir_forget(fc, e->nodeid);
+		return;
+	}
+	dentry = d_alloc_parallel(parent, &name, &wq);
+	if (IS_ERR(dentry)) {
+		iput(inode);	/* lookup count stays with the inode */
+		return;
+	}
+	if (!d_in_lookup(dentry)) {
+		/* someone else instantiated it meanwhile */
+		iput(inode);
+		dput(dentry);
+		return;
+	}
+	alias = d_splice_alias(inode, dentry);
+	d_lookup_done(dentry);
+	if (alias && !IS_ERR(alias)) {
+		mqfuse_dentry_set_ttl(alias, e->entry_valid, e->entry_valid_nsec);
+		dput(alias);
+	} else if (!alias) {
+		mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec);
+	}
+	dput(dentry);
+}
+
+/*
+ * Parse one reply. Returns 1 if the user buffer is full, 0 if all entries
+ * were emitted, -EIO on a malformed record (entries before it were used).
+ */
+static int mqfuse_parse_dirents(struct file *file, struct dir_context *ctx,
+				void *buf, size_t nbytes, bool plus, u64 attr_version)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(file_inode(file));
+	size_t pos = 0;
+
+	while (pos < nbytes) {
+		struct fuse_dirent *d;
+		struct fuse_direntplus *dp = NULL;
+		size_t hdr = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+		size_t reclen;
+
+		if (nbytes - pos < hdr)
+			goto bad;
+		if (plus) {
+			dp = buf + pos;
+			d = &dp->dirent;
+		} else {
+			d = buf + pos;
+		}
+		reclen = FUSE_DIRENT_ALIGN(hdr + d->namelen);
+		if (d->namelen > MQFUSE_NAME_MAX || reclen > nbytes - pos)
+			goto bad;
+		if (mqfuse_dirent_check(d->name, d->namelen))
+			goto bad;
+
+		if (plus)
+			mqfuse_direntplus_link(file, dp, attr_version);
+		if (!dir_emit(ctx, d->name, d->namelen, d->ino, d->type))
+			return 1;
+		ctx->pos = d->off;
+		pos += reclen;
+	}
+	return 0;
+bad:
+	mqfuse_bad_reply(fc, "malformed directory record at byte %zu of %zu\n", pos, nbytes);
+	return -EIO;
+}
+
+int mqfuse_readdir(struct file *file, struct dir_context *ctx)
+{
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_file *ff = file->private_data;
+	size_t size = READ_ONCE(fc->readdir_size);
+	struct fuse_read_in in = {};
+	struct mqfuse_args args = {};
+	void *buf;
+	int err = 0;
+
+	if (mqfuse_is_bad(inode))
+		return -EIO;
+	buf = kvmalloc(size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+
+	for (;;) {
+		bool plus = fc->readdirplus;
+		u64 attr_version = atomic64_read(&fc->attr_version);
+		ssize_t n;
+
+		memset(&in, 0, sizeof(in));
+		memset(&args, 0, sizeof(args));
+		in.fh = ff->fh;
+		in.offset = ctx->pos;
+		in.size = size;
+		args.opcode = plus ? FUSE_READDIRPLUS : FUSE_READDIR;
+		args.nodeid = mqfuse_nodeid(inode);
+		args.in_numargs = 1;
+		args.in_args[0].size = sizeof(in);
+		args.in_args[0].value = &in;
+		args.out_numargs = 1;
+		args.out_argvar = true;
+		args.out_args[0].size = size;
+		args.out_args[0].value = buf;
+		n = mqfuse_simple_request(fc, &args);
+		if (n <= 0) {
+			err = n;
+			break;
+		}
+		err = mqfuse_parse_dirents(file, ctx, buf, n, plus, attr_version);
+		if (err) {
+			if (err > 0)
+				err = 0;
+			break;
+		}
+	}
+	kvfree(buf);
+	return err;
+}

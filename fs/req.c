@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse: request lifecycle — allocation, credentials, synchronous wait
+ * with interrupt/kill handling, asynchronous completion.
+ *
+ * Ownership: a request has one reference held by "the queue" from
+ * submission until it reaches DONE or ABORTED (whoever moves it there
+ * calls mqfuse_req_end(), which drops that reference), plus one held by
+ * a synchronous submitter until it has read the result.
+ */
+#include "mqfuse_i.h"
+#include <linux/pid_namespace.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+static struct kmem_cache *mqfuse_req_cachep;
+
+/* Allowed transitions: bit (1 << to) set in mqfuse_req_next[from]. */
+static const unsigned int mqfuse_req_next[] = {
+	[MQFUSE_REQ_NEW]	= BIT(MQFUSE_REQ_QUEUED) | BIT(MQFUSE_REQ_ABORTED),
+	[MQFUSE_REQ_QUEUED]	= BIT(MQFUSE_REQ_READING) | BIT(MQFUSE_REQ_ABORTED),
+	[MQFUSE_REQ_READING]	= BIT(MQFUSE_REQ_IN_DAEMON) | BIT(MQFUSE_REQ_QUEUED) |
+				  BIT(MQFUSE_REQ_ABORTED) | BIT(MQFUSE_REQ_DONE),
+	[MQFUSE_REQ_IN_DAEMON]	= BIT(MQFUSE_REQ_REPLYING) | BIT(MQFUSE_REQ_ABORTED),
+	[MQFUSE_REQ_REPLYING]	= BIT(MQFUSE_REQ_DONE) | BIT(MQFUSE_REQ_ABORTED),
+	[MQFUSE_REQ_DONE]	= 0,
+	[MQFUSE_REQ_ABORTED]	= 0,
+};
+
+void mqfuse_req_set_state(struct mqfuse_req *req, enum mqfuse_req_state state)
+{
+	if (req->q)
+		lockdep_assert_held(&req->q->lock);
+	WARN_ON_ONCE(!(mqfuse_req_next[req->state] & BIT(state)));
+	req->state = state;
+}
+
+void mqfuse_args_creds_fill(struct mqfuse_conn *fc, struct fuse_in_header *ih)
+{
+	ih->uid = from_kuid_munged(fc->user_ns, current_fsuid());
+	ih->gid = from_kgid_munged(fc->user_ns, current_fsgid());
+	ih->pid = pid_nr_ns(task_pid(current), fc->pid_ns);
+}
+
+/*
+ * Allocate a request for @args. Waits (killable) for the INIT reply unless
+ * the caller forces; fails with -ENOTCONN once the session is aborted.
+ */
+struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *args,
+				    gfp_t gfp)
+{
+	struct mqfuse_req *req;
+	int err;
+
+	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT && args->opcode != FUSE_INIT) {
+		if (args->force)
+			wait_event(fc->init_waitq,
+				   mqfuse_conn_state(fc) != MQFUSE_CONN_INIT);
+		else {
+			err = wait_event_killable(fc->init_waitq,
+						  mqfuse_conn_state(fc) != MQFUSE_CONN_INIT);
+			if (err)
+				return ERR_PTR(-EINTR);
+		}
+	}
+	if (!mqfuse_conn_usable(fc))
+		return ERR_PTR(-ENOTCONN);
+
+	req = kmem_cache_zalloc(mqfuse_req_cachep, gfp);
+	if (!req)
+		return ERR_PTR(-ENOMEM);
+	refcount_set(&req->ref, 1);
+	req->fc = fc;
+	INIT_LIST_HEAD(&req->list);
+	INIT_HLIST_NODE(&req->hash);
+	INIT_LIST_HEAD(&req->intr_entry);
+	init_waitqueue_head(&req->waitq);
+	req->state = MQFUSE_REQ_NEW;
+	req->args = args;
+	req->in_h.opcode = args->opcode;
+	req->in_h.nodeid = args->nodeid;
+	if (!args->nocreds)
+		mqfuse_args_creds_fill(fc, &req->in_h);
+	atomic_inc(&fc->nr_reqs);
+	return req;
+}
+
+void mqfuse_req_put(struct mqfuse_req *req)
+{
+	if (refcount_dec_and_test(&req->ref)) {
+		atomic_dec(&req->fc->nr_reqs);
+		kmem_cache_free(mqfuse_req_cachep, req);
+	}
+}
+
+/*
+ * The request reached DONE or ABORTED and is on no list: notify the
+ * submitter and drop the queue's reference. Never called under q->lock.
+ */
+void mqfuse_req_end(struct mqfuse_req *req)
+{
+	struct mqfuse_args *args = req->args;
+
+	if (req->state == MQFUSE_REQ_ABORTED && !req->out_h.error)
+		req->out_h.error = -ENOTCONN;
+	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags)) {
+		if (args->end)
+			args->end(req->fc, args, req->out_h.error);
+	} else {
+		wake_up(&req->waitq);
+	}
+	mqfuse_req_put(req);
+}
+
+static bool mqfuse_req_finished(struct mqfuse_req *req)
+{
+	enum mqfuse_req_state s = READ_ONCE(req->state);
+
+	return s == MQFUSE_REQ_DONE || s == MQFUSE_REQ_ABORTED;
+}
+
+/*
+ * Wait for the reply. A signal sends FUSE_INTERRUPT (if the daemon has the
+ * request); a fatal signal abandons the request: if still queued it is
+ * withdrawn, if the daemon has it the reply will be discarded.
+ * Returns 0 when finished, -EINTR when abandoned.
+ */
+static int mqfuse_req_wait(struct mqfuse_req *req)
+{
+	struct mqfuse_conn *fc = req->fc;
+	bool force = req->args->force;
+
+	if (!force && !READ_ONCE(fc->no_interrupt)) {
+		if (!wait_event_interruptible(req->waitq, mqfuse_req_finished(req)))
+			return 0;
+		set_bit(MQFUSE_REQ_INTERRUPTED, &req->flags);
+		/* pairs with the reader's test after moving to IN_DAEMON */
+		smp_mb__after_atomic();
+		mqfuse_queue_interrupt(req);
+	}
+	if (!force) {
+		if (!wait_event_killable(req->waitq, mqfuse_req_finished(req)))
+			return 0;
+		if (mqfuse_queue_abandon(req))
+			return -EINTR;
+	}
+	/* being copied right now or forced: the end is near */
+	wait_event(req->waitq, mqfuse_req_finished(req));
+	return 0;
+}
+
+/*
+ * Send @args and wait for the reply. Returns a negative errno, or for
+ * a variable-size last out arg its actual size, else 0.
+ */
+ssize_t mqfuse_simple_request(struct mqfuse_conn *fc, struct mqfuse_args *args)
+{
+	struct mqfuse_req *req;
+	ssize_t ret;
+
+	req = mqfuse_req_alloc(fc, args, GFP_KERNEL | (args->force ? __GFP_NOFAIL : 0));
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	refcount_inc(&req->ref);	/* the queue's reference */
+	ret = mqfuse_queue_submit(req);
+	if (ret) {
+		mqfuse_req_put(req);
+		mqfuse_req_put(req);
+		return ret;
+	}
+	ret = mqfuse_req_wait(req);
+	if (!ret) {
+		ret = req->out_h.error;
+		if (!ret && args->out_argvar && args->out_numargs)
+			ret = args->out_args[args->out_numargs - 1].size;
+	}
+	mqfuse_req_put(req);
+	return ret;
+}
+
+/*
+ * Queue @args without waiting; args->end runs exactly once, also when
+ * queueing fails (with the error), so callers have one cleanup path.
+ */
+int mqfuse_simple_background(struct mqfuse_conn *fc, struct mqfuse_args *args,
+			     gfp_t gfp)
+{
+	struct mqfuse_req *req;
+	int err;
+
+	req = mqfuse_req_alloc(fc, args, gfp);
+	if (IS_ERR(req)) {
+		err = PTR_ERR(req);
+		goto fail;
+	}
+	set_bit(MQFUSE_REQ_BACKGROUND, &req->flags);
+	err = mqfuse_queue_submit(req);
+	if (err) {
+		mqfuse_req_put(req);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (args->end)
+		args->end(fc, args, err);
+	return err;
+}
+
+int mqfuse_req_init_module(void)
+{
+	mqfuse_req_cachep = kmem_cache_create("mqfuse_v" MQFUSE_STR(MQFUSE_GEN) "_req",
+					      sizeof(struct mqfuse_req), 0,
+					      SLAB_HWCACHE_ALIGN, NULL);
+	return mqfuse_req_cachep ? 0 : -ENOMEM;
+}
+
+void mqfuse_req_exit_module(void)
+{
+	kmem_cache_destroy(mqfuse_req_cachep);
+}
