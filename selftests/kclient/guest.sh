@@ -111,7 +111,8 @@ run_fs_checks() {	# run_fs_checks LABEL
 }
 
 if [ -x "$LFPT" ]; then
-	pid=$("$K/mqmount" -o allow_other,default_permissions "$MNT" -- "$LFPT" -f "$SRC" /dev/fd/%FD)
+	pid=$("$K/mqmount" -l /tmp/kc_lfpt.log -o allow_other,default_permissions "$MNT" -- \
+		"$LFPT" -f "$SRC" /dev/fd/%FD)
 	if check "lfpt: mount and INIT" wait_mounted_ready; then
 		run_fs_checks lfpt
 		if [ -x "$POSIX" ]; then
@@ -127,6 +128,8 @@ if [ -x "$LFPT" ]; then
 		check_fail "lfpt: access after daemon death fails" stat "$MNT/x"
 		check "lfpt: ENOTCONN after daemon death" sh -c "stat $MNT/. 2>&1 | grep -q 'not connected'"
 		check "lfpt: umount after daemon death" umount "$MNT"
+	else
+		sed 's/^/# /' /tmp/kc_lfpt.log | tail -20
 	fi
 	stop_daemon "$pid"
 else
@@ -135,9 +138,8 @@ fi
 
 # ---- mqfused ----
 if [ -x "$MQFUSED" ]; then
-	"$K/mqmount" -o allow_other,default_permissions,queues=2,balance=on "$MNT" -- \
-		"$MQFUSED" -f --fd %FD "local:$SRC" >/tmp/kc_mqfused.log 2>&1 &
-	sleep 0.2
+	pid=$("$K/mqmount" -l /tmp/kc_mqfused.log -o allow_other,default_permissions,queues=2,balance=on \
+		"$MNT" -- "$MQFUSED" -f --fd %FD "local:$SRC")
 	if check "mqfused: mount and INIT" wait_mounted_ready; then
 		run_fs_checks mqfused
 		if [ -x "$POSIX" ]; then
@@ -147,8 +149,7 @@ if [ -x "$MQFUSED" ]; then
 	else
 		sed 's/^/# /' /tmp/kc_mqfused.log | tail -20
 	fi
-	pkill -x mqfused 2>/dev/null; sleep 0.3
-	umount "$MNT" 2>/dev/null
+	stop_daemon "$pid"
 else
 	skip "mqfused suite" "mqfused not built"
 fi

@@ -2,7 +2,7 @@
 /*
  * mqmount - mount an mqfuse filesystem and hand the device fd to a daemon.
  *
- *   mqmount [-d DEVICE] [-t FSTYPE] [-o OPTS] [-r] MNT [-- CMD ARGS...]
+ *   mqmount [-d DEVICE] [-t FSTYPE] [-o OPTS] [-r] [-l LOG] MNT [-- CMD ARGS...]
  *
  * Opens DEVICE (default /dev/mqfuse_v<GEN>), mounts FSTYPE (default
  * mqfuse_v<GEN>) on MNT with "fd=N,rootmode=40000,user_id=0,group_id=0" plus
@@ -11,6 +11,7 @@
  * so the session ends when the daemon exits. -r: raw, OPTS replace the
  * defaults entirely (to test option errors). Without CMD the fd is closed
  * right after the mount (the session aborts: useful for error tests).
+ * CMD's stdout/stderr go to LOG (default /dev/null); mqmount prints CMD's pid.
  * Exit status: 0, or the mount errno.
  */
 #define _GNU_SOURCE
@@ -27,17 +28,19 @@
 int main(int argc, char **argv)
 {
 	const char *dev = MQFUSE_DEV_PATH, *fstype = MQFUSE_NAME, *opts = NULL;
+	const char *log = "/dev/null";
 	char data[4096], fdstr[16];
 	int raw = 0, c, fd, i;
 	const char *mnt;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "d:t:o:r")) != -1) {
+	while ((c = getopt(argc, argv, "d:t:o:rl:")) != -1) {
 		switch (c) {
 		case 'd': dev = optarg; break;
 		case 't': fstype = optarg; break;
 		case 'o': opts = optarg; break;
 		case 'r': raw = 1; break;
+		case 'l': log = optarg; break;
 		default:
 			fprintf(stderr, "usage: mqmount [-d DEV] [-t FSTYPE] [-o OPTS] [-r] MNT [-- CMD...]\n");
 			return 2;
@@ -101,6 +104,13 @@ int main(int argc, char **argv)
 			} else {
 				av[i - optind] = argv[i];
 			}
+		}
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (lfd >= 0) {
+			dup2(lfd, 1);
+			dup2(lfd, 2);
+			close(lfd);
 		}
 		fcntl(fd, F_SETFD, 0);	/* the daemon inherits the device */
 		setsid();
