@@ -13,6 +13,15 @@ poweroff_now() {
 }
 trap poweroff_now EXIT
 
+# devtmpfs lacks these; bash process substitution needs /dev/fd.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+
 # /tmp and /run stay on the overlay (writable, in guest memory): a tmpfs
 # mounted over them would hide a project checked out below them on the host.
 mkdir -p /results /scratch

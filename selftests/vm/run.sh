@@ -126,6 +126,7 @@ finished=0
 [ -e "$results/done" ] && finished=1
 
 if [ "$mode" != test ]; then
+	[ "$quiet" -eq 1 ] && cat "$results/output.log" 2>/dev/null
 	echo "# guest ran for ${elapsed}s"
 	if [ $finished -eq 0 ]; then
 		echo "run.sh: the guest did not finish (qemu exit $qemu_rc); console tail:" >&2
