@@ -13,6 +13,9 @@
 #          --timeout SECONDS (whole run; default 3000)   --smp N (default 2)
 #          --mem MiB (default 2048)   --keep (keep the run directory)
 #          --quiet (do not stream guest output)
+#          --save DIR (copy the guest's results share, logs and dmesg to DIR)
+#          --qemu-opt 'ARGS' (extra QEMU arguments, e.g. '-icount shift=4')
+#          --accel ACCEL (default 'tcg,thread=multi')
 #
 # Test mode prints one TAP line per test, then checks the guest's dmesg for
 # BUG/WARN/Oops/general protection/lockdep/KASAN/hung-task lines, and ends
@@ -23,7 +26,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-kver="" timeout=3000 smp=2 mem=2048 keep=0 quiet=0
+kver="" timeout=3000 smp=2 mem=2048 keep=0 quiet=0 save="" qemu_opt="" accel="tcg,thread=multi"
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -33,7 +36,10 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--quiet) quiet=1; shift ;;
-	-h|--help) sed -n '3,21p' "$0"; exit 0 ;;
+	--save) save=$2; shift 2 ;;
+	--qemu-opt) qemu_opt=$2; shift 2 ;;
+	--accel) accel=$2; shift 2 ;;
+	-h|--help) sed -n '3,24p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -74,6 +80,10 @@ cleanup() {
 		kill -KILL "$qemu_pid" 2>/dev/null
 	fi
 	[ -n "${tail_pid:-}" ] && kill "$tail_pid" 2>/dev/null
+	if [ -n "$save" ]; then
+		mkdir -p "$save" && cp -r "$results"/. "$save"/ &&
+			cp "$run/console.log" "$save"/ 2>/dev/null
+	fi
 	if [ "$keep" -eq 0 ]; then
 		rm -rf "$run"
 	else
@@ -100,7 +110,7 @@ append="console=ttyS0 loglevel=4 panic=-1 norandmaps tsc=reliable nokaslr MQ_ROO
 start=$(date +%s)
 timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-nodefaults -no-user-config -nographic -no-reboot \
-	-machine q35 -accel tcg,thread=multi \
+	-machine q35 -accel "$accel" $qemu_opt \
 	-cpu max,la57=off,erms=off,fsrm=off \
 	-smp "$smp" -m "$mem" \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
