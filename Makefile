@@ -58,3 +58,10 @@ test: deps
 demo: deps
 	$(MAKE) all
 	selftests/vm/run.sh --kver $(KVER) demo
+
+# Side-by-side benchmark in one guest (mqfuse, stock FUSE + same daemon,
+# stock FUSE + libfuse, native ext4); BENCH_MODE=icount for instruction-driven
+# guest time, BENCH_QUICK=1 for a short development run.  Report in build/bench/.
+bench:
+	$(MAKE) all
+	selftests/bench/bench.sh

@@ -1,0 +1,347 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest side of 'make bench' (selftests/bench/bench.sh boots the guest and
+# runs this through selftests/vm/run.sh's shell mode).  Every workload runs
+# on four configurations mounted side by side, all backed by directories on
+# the same scratch ext4 disk:
+#   a  mqfuse (mqfuse_vN.ko)  + helper/mqfused --fs mqfuse
+#   b  stock FUSE (fuse.ko)   + helper/mqfused --fs fuse
+#   c  stock FUSE             + selftests/libfuse-passthrough/lfpt (libfuse3)
+#   d  native ext4 on $MQ_SCRATCH
+# Caches are dropped before every run.  Repetitions are interleaved (rep ->
+# workload -> config, config order rotated per rep) so that drift in host
+# load spreads over all configurations.
+#
+# Output: $MQ_RESULTS/bench/raw.txt, one record per line:
+#   META key value...                    run description
+#   WL id unit better description        a workload (better: hi|lo)
+#   R id config rep value                one measurement
+#   NA config reason...                  configuration unavailable
+#   FAIL id config rep reason...         one failed measurement
+# plus fio/daemon logs and mqfused --stats files next to it.  The host
+# (bench.sh / report.py) computes medians and ratios; nothing here judges
+# a figure.
+#
+# Environment: BENCH_QUICK=1 (tiny sizes, for development), BENCH_REPS,
+# BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB, BENCH_META_FILES,
+# BENCH_LIST_FILES, BENCH_CONFIGS (default "a b c d"), BENCH_MODE (label).
+
+. "$MQ_ROOT/selftests/vm/lib.sh"
+
+MQFUSED=$MQ_ROOT/helper/mqfused
+LFPT=$MQ_ROOT/selftests/libfuse-passthrough/lfpt
+MDBENCH=$MQ_ROOT/selftests/bench/mdbench
+FIO=$(command -v fio || echo /usr/bin/fio)
+OUT=$MQ_RESULTS/bench
+RAW=$OUT/raw.txt
+mkdir -p "$OUT/logs"
+: > "$RAW"
+
+NCPU=$(nproc)
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	REPS=${BENCH_REPS:-1} SEQ_MB=${BENCH_SEQ_MB:-16} RAND_MB=${BENCH_RAND_MB:-16}
+	RUNTIME=${BENCH_RUNTIME:-1} RW_MB=${BENCH_RW_MB:-2}
+	META_FILES=${BENCH_META_FILES:-200} LIST_FILES=${BENCH_LIST_FILES:-1000}
+else
+	REPS=${BENCH_REPS:-3} SEQ_MB=${BENCH_SEQ_MB:-128} RAND_MB=${BENCH_RAND_MB:-128}
+	RUNTIME=${BENCH_RUNTIME:-5} RW_MB=${BENCH_RW_MB:-16}
+	META_FILES=${BENCH_META_FILES:-2000} LIST_FILES=${BENCH_LIST_FILES:-20000}
+fi
+CONFIGS=${BENCH_CONFIGS:-a b c d}
+# Per-run bound: generous, only there so that a hung mount cannot stall the
+# whole benchmark (the host run has its own overall --timeout too).
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-300}
+
+declare -A MNT SRC DPID BROKEN
+for c in a b c d; do
+	SRC[$c]=$MQ_SCRATCH/src-$c
+	MNT[$c]=/mnt/$c
+done
+MNT[d]=${SRC[d]}	# native: work directly in the backing directory
+
+say() { echo "bench: $*"; }
+rec() { echo "$*" >> "$RAW"; }
+
+# A fifo nobody writes to: 'read -t' on it is a fork-free sleep.
+mkfifo /tmp/bench.sleep 2>/dev/null
+exec 9<>/tmp/bench.sleep
+nap() { read -r -t "$1" -u 9 _ 2>/dev/null; true; }
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# run_bounded SECS OUTFILE CMD...: run CMD with its output in OUTFILE; 124
+# if it outlives SECS.  Polls instead of waiting so that a task stuck in D
+# state on a dead mount cannot hang the benchmark.
+run_bounded() {
+	local secs=$1 out=$2 pid i=0
+	shift 2
+	"$@" > "$out" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt $((secs * 5)) ]; then
+			kill -9 "$pid" 2>/dev/null
+			return 124
+		fi
+		nap 0.2
+	done
+	wait "$pid"
+}
+
+# Daemon CPU time (utime+stime, all threads) in clock ticks.
+daemon_ticks() {
+	local pid=${DPID[$1]:-} s
+	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || { echo -1; return; }
+	s=$(< "/proc/$pid/stat")
+	s=${s##*) }	# fields after "comm", starting with field 3
+	set -- $s
+	echo $(( ${12} + ${13} ))
+}
+
+mounted() { grep -q " $1 " /proc/mounts; }
+
+wait_ready() {	# wait_ready CONFIG: the mount answers within 30 s
+	local m=${MNT[$1]} i
+	for i in $(seq 1 150); do
+		if mounted "$m" && run_bounded 5 /dev/null stat "$m/."; then
+			return 0
+		fi
+		[ -n "${DPID[$1]:-}" ] && ! kill -0 "${DPID[$1]}" 2>/dev/null && return 1
+		nap 0.2
+	done
+	return 1
+}
+
+mark_broken() {	# mark_broken CONFIG REASON...
+	local c=$1
+	shift
+	BROKEN[$c]="$*"
+	rec "NA $c $*"
+	say "config $c unavailable: $*"
+}
+
+start_config() {
+	local c=$1 log=$OUT/logs/daemon-$c.log reason
+	mkdir -p "${SRC[$c]}" "${MNT[$c]}"
+	case $c in
+	a)
+		if ! mq_load >"$log" 2>&1; then
+			mark_broken a "insmod $MQ_NAME.ko failed: $(head -c 120 "$log")"
+			return
+		fi
+		"$MQFUSED" -f --fs mqfuse --stats "$OUT/stats-a.txt" "local:${SRC[a]}" "${MNT[a]}" \
+			> "$log" 2>&1 &
+		DPID[a]=$!
+		;;
+	b|c)
+		if ! grep -qw fuse /proc/filesystems && ! modprobe fuse >"$log" 2>&1; then
+			mark_broken $c "modprobe fuse failed"
+			return
+		fi
+		if [ $c = b ]; then
+			"$MQFUSED" -f --fs fuse --stats "$OUT/stats-b.txt" "local:${SRC[b]}" "${MNT[b]}" \
+				> "$log" 2>&1 &
+		else
+			"$LFPT" -f -o default_permissions "${SRC[c]}" "${MNT[c]}" > "$log" 2>&1 &
+		fi
+		DPID[$c]=$!
+		;;
+	d)
+		return
+		;;
+	esac
+	if ! wait_ready $c; then
+		reason=$(grep -v '^$' "$log" | head -n 2 | tr '\n' ' ' | cut -c1-160)
+		kill -9 "${DPID[$c]}" 2>/dev/null
+		umount -l "${MNT[$c]}" 2>/dev/null
+		mark_broken $c "mount failed: ${reason:-no mount within 30 s}"
+	fi
+}
+
+stop_config() {
+	local c=$1 pid=${DPID[$1]:-} i
+	[ -n "$pid" ] || return 0
+	# SIGTERM makes mqfused write --stats and unmount.
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; nap 0.2; done
+	kill -9 "$pid" 2>/dev/null
+	mounted "${MNT[$c]}" && { umount "${MNT[$c]}" 2>/dev/null || umount -l "${MNT[$c]}"; }
+	true
+}
+
+# A run failed or hung: record it; if the mount is gone or stuck, give up
+# on the configuration (killing its daemon aborts any stuck request).
+run_failed() {	# run_failed ID CONFIG REP RC LOG
+	local id=$1 c=$2 rep=$3 rc=$4 log=$5 why
+	why=$(grep -v '^$' "$log" 2>/dev/null | tail -n 1 | cut -c1-120)
+	[ "$rc" = 124 ] && why="timed out after ${RUN_TIMEOUT}s"
+	rec "FAIL $id $c $rep exit $rc: ${why:-no output}"
+	say "$id on $c (rep $rep) failed: exit $rc: $why"
+	if [ "$rc" = 124 ] || ! run_bounded 10 /dev/null stat "${MNT[$c]}/."; then
+		# Killing the daemon aborts the connection and its stuck requests.
+		[ -n "${DPID[$c]:-}" ] && kill -9 "${DPID[$c]}" 2>/dev/null
+		umount -l "${MNT[$c]}" 2>/dev/null
+		mark_broken $c "failed during $id (rep $rep): ${why:-exit $rc}"
+	fi
+}
+
+# ---------------------------------------------------------------- workloads
+# Each workload is a function run_<kind> ID CONFIG REP printing nothing and
+# recording "R ID CONFIG REP VALUE".  WL lines describe them for the report.
+fio_common=(--ioengine=psync --fallocate=none --minimal --terse-version=3 --group_reporting)
+
+# fio terse v3: field 7 read KiB/s, 8 read IOPS, 48 write KiB/s, 49 write IOPS.
+fio_field() {	# fio_field LOG FIELD
+	awk -F';' -v f="$2" '$1 == "3" { print $f; exit }' "$1"
+}
+
+declare -A WL_ARGS WL_FIELD WL_FILE WL_CPU
+WORKLOADS=()
+def_fio() {	# def_fio ID UNIT FIELD FILE DESCRIPTION -- FIO ARGS...
+	local id=$1 unit=$2 field=$3 file=$4 desc=$5
+	shift 6
+	WORKLOADS+=("$id")
+	WL_ARGS[$id]="$*"
+	WL_FIELD[$id]=$field
+	WL_FILE[$id]=$file
+	rec "WL $id $unit hi $desc"
+}
+
+for bs in 1m 8m; do
+	for mode in buf dio; do
+		if [ $mode = buf ]; then d="--direct=0 --end_fsync=1"; m="buffered+fsync"; else d="--direct=1"; m=O_DIRECT; fi
+		def_fio seqwr-$bs-$mode MiB/s 48 seqw "sequential write $bs $m, ${SEQ_MB} MiB new file" -- \
+			--rw=write --bs=$bs --size=${SEQ_MB}m $d
+		WL_CPU[seqwr-$bs-$mode]=$((SEQ_MB))
+	done
+done
+for bs in 1m 8m; do
+	for mode in buf dio; do
+		if [ $mode = buf ]; then d="--direct=0"; m="buffered cold"; else d="--direct=1"; m=O_DIRECT; fi
+		def_fio seqrd-$bs-$mode MiB/s 7 seqfile "sequential read $bs $m, ${SEQ_MB} MiB" -- \
+			--rw=read --bs=$bs --size=${SEQ_MB}m $d
+		WL_CPU[seqrd-$bs-$mode]=$((SEQ_MB))
+	done
+done
+def_fio randrd-4k-buf IOPS 8 randfile "random read 4k buffered cold, ${RUNTIME}s on ${RAND_MB} MiB" -- \
+	--rw=randread --bs=4k --size=${RAND_MB}m --direct=0 --time_based --runtime=$RUNTIME
+def_fio randrd-4k-dio IOPS 8 randfile "random read 4k O_DIRECT, ${RUNTIME}s" -- \
+	--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME
+def_fio randrd-4k-dio-${NCPU}j IOPS 8 randfile "random read 4k O_DIRECT, $NCPU jobs (one per CPU), ${RUNTIME}s" -- \
+	--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME --numjobs=$NCPU
+def_fio randwr-4k-buf IOPS 49 randfile "random write 4k buffered+fsync, ${RW_MB} MiB into ${RAND_MB} MiB" -- \
+	--rw=randwrite --bs=4k --size=${RAND_MB}m --io_size=${RW_MB}m --direct=0 --end_fsync=1
+def_fio randwr-4k-dio IOPS 49 randfile "random write 4k O_DIRECT, ${RUNTIME}s" -- \
+	--rw=randwrite --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME
+
+for t in 1 $NCPU; do
+	WORKLOADS+=(meta-${t}t)
+	rec "WL create-${t}t ops/s hi create+close empty files, $t thread(s) x $META_FILES"
+	rec "WL stat-${t}t ops/s hi stat after drop_caches, $t thread(s)"
+	rec "WL unlink-${t}t ops/s hi unlink, $t thread(s)"
+done
+WORKLOADS+=(list)
+rec "WL list s lo list a ${LIST_FILES}-entry directory (getdents64), cold"
+rec "WL list-stat s lo list + stat every entry (ls -l) of ${LIST_FILES} entries, cold"
+for id in seqwr-8m-buf seqwr-8m-dio seqrd-8m-buf seqrd-8m-dio; do
+	rec "WL cpu-$id s/GiB lo daemon CPU (utime+stime) per GiB moved, $id"
+done
+
+run_workload() {	# run_workload ID CONFIG REP
+	local id=$1 c=$2 rep=$3 dir=${MNT[$2]} log rc v t0 t1 t out
+	log=$OUT/logs/$id-$c-$rep.log
+	case $id in
+	meta-*)
+		t=${id#meta-}; t=${t%t}
+		rm -rf "${SRC[$c]}/md"; mkdir -p "${SRC[$c]}/md"
+		drop_caches
+		run_bounded "$RUN_TIMEOUT" "$log" "$MDBENCH" meta -t "$t" -n "$META_FILES" -D "$dir/md"
+		rc=$?
+		if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+		for p in create stat unlink; do
+			v=$(awk -v p=$p '$1 == p { print $2 }' "$log")
+			[ -n "$v" ] && rec "R $p-${t}t $c $rep $v"
+		done
+		;;
+	list)
+		for s in "" -s; do
+			drop_caches
+			run_bounded "$RUN_TIMEOUT" "$log" "$MDBENCH" list $s "$dir/bigdir"
+			rc=$?
+			if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+			read -r _ v n < "$log"
+			[ "$n" = "$LIST_FILES" ] || { rec "FAIL $id $c $rep listed $n entries, expected $LIST_FILES"; return; }
+			rec "R list${s:+-stat} $c $rep $v"
+		done
+		;;
+	*)
+		[ "${WL_FILE[$id]}" = seqw ] && rm -f "${SRC[$c]}/seqw"
+		drop_caches
+		t0=$(daemon_ticks $c)
+		# shellcheck disable=SC2086
+		run_bounded "$RUN_TIMEOUT" "$log" "$FIO" --name="$id" \
+			--filename="$dir/${WL_FILE[$id]}" "${fio_common[@]}" ${WL_ARGS[$id]}
+		rc=$?
+		t1=$(daemon_ticks $c)
+		if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+		v=$(fio_field "$log" "${WL_FIELD[$id]}")
+		[ -n "$v" ] || { rec "FAIL $id $c $rep no fio result"; return; }
+		case ${WL_FIELD[$id]} in 7|48) v=$(awk -v v="$v" 'BEGIN { printf "%.2f", v / 1024 }') ;; esac
+		rec "R $id $c $rep $v"
+		# Daemon CPU seconds per GiB moved.
+		if [ -n "${WL_CPU[$id]:-}" ] && [ "$t0" -ge 0 ] && [ "$t1" -ge 0 ]; then
+			rec "R cpu-$id $c $rep $(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+				-v mb="${WL_CPU[$id]}" 'BEGIN { printf "%.3f", d / hz / (mb / 1024) }')"
+		fi
+		;;
+	esac
+}
+
+# ---------------------------------------------------------------- main
+rec "META date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+rec "META mode ${BENCH_MODE:-default}"
+rec "META quick ${BENCH_QUICK:-0}"
+rec "META guest_cpus $NCPU"
+rec "META guest_mem_mib $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
+rec "META kernel $(uname -r)"
+rec "META fio $("$FIO" --version)"
+rec "META reps $REPS"
+rec "META sizes seq=${SEQ_MB}MiB rand=${RAND_MB}MiB runtime=${RUNTIME}s randwrite=${RW_MB}MiB meta=${META_FILES}/thread list=${LIST_FILES}"
+rec "META configs a=mqfuse+mqfused b=fuse+mqfused c=fuse+libfuse3(lfpt) d=ext4"
+
+say "$NCPU CPUs, $REPS repetition(s), seq ${SEQ_MB} MiB, rand ${RAND_MB} MiB, configs: $CONFIGS"
+for c in $CONFIGS; do
+	# Backing files, written natively (not timed): the read workloads'
+	# files and the directory to list.
+	mkdir -p "${SRC[$c]}"
+	dd if=/dev/urandom of="${SRC[$c]}/seqfile" bs=1M count="$SEQ_MB" status=none
+	dd if=/dev/urandom of="${SRC[$c]}/randfile" bs=1M count="$RAND_MB" status=none
+	"$MDBENCH" mkfiles "${SRC[$c]}/bigdir" "$LIST_FILES"
+	start_config $c
+done
+sync
+[ -n "${DPID[a]:-}" ] && [ -z "${BROKEN[a]:-}" ] && for d in /sys/fs/$MQ_NAME/[0-9]*; do
+	[ -d "$d" ] || continue
+	rec "META mqfuse_session queues=$(cat "$d/queues" 2>/dev/null) max_pages=$(cat "$d/max_pages" 2>/dev/null) max_write=$(cat "$d/max_write" 2>/dev/null)"
+done
+
+cfgs=($CONFIGS)
+start=$SECONDS
+for rep in $(seq 1 "$REPS"); do
+	# Rotate the configuration order each repetition.
+	k=$(( (rep - 1) % ${#cfgs[@]} ))
+	order=("${cfgs[@]:$k}" "${cfgs[@]:0:$k}")
+	for id in "${WORKLOADS[@]}"; do
+		for c in "${order[@]}"; do
+			[ -n "${BROKEN[$c]:-}" ] && continue
+			run_workload "$id" "$c" "$rep"
+		done
+	done
+	say "repetition $rep/$REPS done after $((SECONDS - start)) s"
+done
+
+for c in $CONFIGS; do stop_config $c; done
+rec "META bench_seconds $((SECONDS - start))"
+say "finished in $((SECONDS - start)) s"
+exit 0
