@@ -17,6 +17,8 @@ VERIFY=$MQ_ROOT/selftests/fsx/mqverify
 MNT=/tmp/kc_mnt
 SRC=$MQ_SCRATCH/kc_src
 mkdir -p "$MNT" "$SRC"
+# passthrough daemons keep one fd per cached inode
+ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
 mounted() { grep -q " $MNT $MQ_NAME " /proc/mounts; }
 wait_mounted_ready() {
@@ -34,6 +36,17 @@ session_dir() {
 		[ "$(cat "$d/dev" 2>/dev/null)" = "$devno" ] && { echo "$d"; return 0; }
 	done
 	return 1
+}
+# run_posix LABEL: posix_test with a watchdog that dumps blocked tasks on a hang
+run_posix() {
+	local l=$1 rc
+	timeout -s KILL 400 "$POSIX" "$MNT" 2>&1 | sed -u -E "s/^(not ok|ok)( [0-9]+)?( -)? */\1 - $l posix: /"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 137 ]; then
+		not_ok "$l: posix_test finished within 400 s"
+		echo w > /proc/sysrq-trigger
+		dmesg | tail -150 | sed 's/^/# /'
+	fi
 }
 stop_daemon() {	# stop_daemon PID
 	kill "$1" 2>/dev/null
@@ -91,6 +104,10 @@ run_fs_checks() {	# run_fs_checks LABEL
 	check "$l: readdir of 1500 entries (32 KiB buffers, resume by offset)" \
 		sh -c "[ \$(ls -f $MNT/kc_many | wc -l) = 1502 ] && [ \$(ls $MNT/kc_many | sort -u | wc -l) = 1500 ]"
 	rm -rf "$SRC/kc_many"
+	sync; echo 2 > /proc/sys/vm/drop_caches; sleep 0.5
+	sd=$(session_dir)
+	check "$l: evicted inodes send FORGETs (sysfs forgets > 1000)" \
+		sh -c "cat $sd/queue*/stats | awk '/^forgets/{s+=\$2} END{exit !(s>1000)}'"
 	check "$l: 16 MiB write+read back" sh -c "dd if=/dev/urandom of=/tmp/kc_rand bs=1M count=16 2>/dev/null && \
 		dd if=/tmp/kc_rand of=$MNT/kc_big bs=4M 2>/dev/null && cmp /tmp/kc_rand $MNT/kc_big && cmp /tmp/kc_rand $SRC/kc_big"
 	check "$l: O_DIRECT 8 MiB write+read" sh -c "dd if=/tmp/kc_rand of=$MNT/kc_dio bs=8M count=2 oflag=direct 2>/dev/null && \
@@ -116,7 +133,7 @@ if [ -x "$LFPT" ]; then
 	if check "lfpt: mount and INIT" wait_mounted_ready; then
 		run_fs_checks lfpt
 		if [ -x "$POSIX" ]; then
-			"$POSIX" "$MNT" 2>&1 | sed -E 's/^(not ok|ok)( [0-9]+)?( -)? */\1 - lfpt posix: /'
+			run_posix lfpt
 		else
 			skip "lfpt: posix_test" "not built"
 		fi
@@ -143,7 +160,7 @@ if [ -x "$MQFUSED" ]; then
 	if check "mqfused: mount and INIT" wait_mounted_ready; then
 		run_fs_checks mqfused
 		if [ -x "$POSIX" ]; then
-			"$POSIX" "$MNT" 2>&1 | sed -E 's/^(not ok|ok)( [0-9]+)?( -)? */\1 - mqfused posix: /'
+			run_posix mqfused
 		fi
 		check "mqfused: umount while daemon alive" umount "$MNT"
 	else
