@@ -54,13 +54,29 @@ mq_load() {
 
 mq_unload() { ! mq_loaded || rmmod "$MQ_NAME"; }
 
+# Suites are independent: whatever one leaves mounted or running is removed
+# before the next one starts (and reported as a failure of the one that left it).
+mq_cleanup_after_suite() {
+	local s=$1 left
+	left=$(awk '$3 ~ /^(mqfuse_v[0-9]+|fuse|fuse\..*)$/ { print $2 }' /proc/mounts)
+	if [ -n "$left" ]; then
+		echo "not ok - $s: left mounts behind: $(echo $left)" >> "$MQ_RESULTS/tap.txt"
+		for m in $left; do umount -l "$m" 2>/dev/null; done
+	fi
+	pkill -KILL -f "$MQ_ROOT/(helper|selftests)/" 2>/dev/null
+	sleep 0.2
+}
+
 # Run suites (default: every selftests/*/guest.sh), recording TAP lines
 # prefixed with the suite name in $MQ_RESULTS/tap.txt.
 mq_run_suites() {
 	local suites=("$@") s dir rc tmo out
 	if [ ${#suites[@]} -eq 0 ]; then
+		# "module" first: it loads and unloads the module from scratch.
+		[ -f "$MQ_ROOT/selftests/module/guest.sh" ] && suites+=(module)
 		for dir in "$MQ_ROOT"/selftests/*/; do
-			[ -f "$dir/guest.sh" ] && suites+=("$(basename "$dir")")
+			s=$(basename "$dir")
+			[ "$s" != module ] && [ -f "$dir/guest.sh" ] && suites+=("$s")
 		done
 	fi
 	for s in "${suites[@]}"; do
@@ -84,6 +100,7 @@ mq_run_suites() {
 				printf '[%s] %s\n' "$s" "$line"
 			done
 		rc=${PIPESTATUS[0]}
+		mq_cleanup_after_suite "$s"
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 			echo "not ok - $s: suite timed out after ${tmo}s" >> "$MQ_RESULTS/tap.txt"
 		elif [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
