@@ -112,7 +112,8 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 
 	ff->isdir = isdir;
 	ff->nodeid = nodeid;
-	in.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* the VFS already applied O_NOFOLLOW; daemons opening by path trip on it */
+	in.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
 	ff->flags = in.flags;
@@ -331,21 +332,27 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
-	int err;
+	ssize_t ret;
 
 	if (mqfuse_is_bad(inode))
 		return -EIO;
 	if (!iov_iter_count(to))
 		return 0;
-	if (mqfuse_file_direct(file, iocb))
-		return mqfuse_direct_io(iocb, to, false);
-	/* Reading at or past the cached EOF: make sure the size is fresh. */
-	if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
-		err = mqfuse_update_attr_if_stale(inode, file);
-		if (err)
-			return err;
+	if (mqfuse_file_direct(file, iocb)) {
+		ret = mqfuse_direct_io(iocb, to, false);
+	} else {
+		/* Reading at or past the cached EOF: make sure the size is fresh. */
+		if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
+			ret = mqfuse_update_attr_if_stale(inode, file);
+			if (ret)
+				return ret;
+		}
+		ret = generic_file_read_iter(iocb, to);
 	}
-	return generic_file_read_iter(iocb, to);
+	/* the daemon's file got a new atime: do not serve the old one */
+	if (ret > 0)
+		mqfuse_invalidate_attr(inode);
+	return ret;
 }
 
 static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)

@@ -456,7 +456,6 @@ static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	sb->s_time_gran = 1;
 	sb->s_blocksize = ctx->opts.blksize ? ctx->opts.blksize : PAGE_SIZE;
 	sb->s_blocksize_bits = blksize_bits(sb->s_blocksize);
-	sb->s_flags |= SB_NOATIME;	/* the daemon owns atime */
 
 	err = super_setup_bdi(sb);
 	if (err)

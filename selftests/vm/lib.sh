@@ -63,7 +63,10 @@ mq_cleanup_after_suite() {
 		echo "not ok - $s: left mounts behind: $(echo $left)" >> "$MQ_RESULTS/tap.txt"
 		for m in $left; do umount -l "$m" 2>/dev/null; done
 	fi
-	pkill -KILL -f "$MQ_ROOT/(helper|selftests)/" 2>/dev/null
+	local p
+	for p in mqfused mount.mqfuse lfpt badreply kc_test mqmount mqverify posix_test fio; do
+		pkill -KILL -x "$p" 2>/dev/null
+	done
 	sleep 0.2
 }
 
