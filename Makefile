@@ -13,7 +13,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
-.PHONY: all module helper selftests sparse clean deps test demo bench check-kdir next-gen
+.PHONY: all module helper selftests sparse clean deps test demo bench soak check-kdir next-gen
 
 all: module helper selftests
 
@@ -54,6 +54,11 @@ test: deps
 	$(MAKE) all
 	$(MAKE) next-gen
 	selftests/vm/run.sh --kver $(KVER) test
+
+# The 10-minute mixed soak (the test suite runs a 60 s one).
+soak: deps
+	$(MAKE) all
+	selftests/vm/run.sh --kver $(KVER) --env MQ_SOAK_SECONDS=600 test soak
 
 demo: deps
 	$(MAKE) all

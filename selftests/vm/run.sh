@@ -16,6 +16,7 @@
 #          --save DIR (copy the guest's results share, logs and dmesg to DIR)
 #          --qemu-opt 'ARGS' (extra QEMU arguments, e.g. '-icount shift=4')
 #          --accel ACCEL (default 'tcg,thread=multi')
+#          --env NAME=VALUE (environment for the guest scripts; repeatable)
 #
 # Test mode prints one TAP line per test, then checks the guest's dmesg for
 # BUG/WARN/Oops/general protection/lockdep/KASAN/hung-task lines, and ends
@@ -26,7 +27,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-kver="" timeout=3000 smp=2 mem=2048 keep=0 quiet=0 save="" qemu_opt="" accel="tcg,thread=multi"
+kver="" timeout=3000 smp=2 mem=2048 keep=0 quiet=0 save="" qemu_opt="" accel="tcg,thread=multi" guest_env=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -39,7 +40,14 @@ while [ $# -gt 0 ]; do
 	--save) save=$2; shift 2 ;;
 	--qemu-opt) qemu_opt=$2; shift 2 ;;
 	--accel) accel=$2; shift 2 ;;
-	-h|--help) sed -n '3,24p' "$0"; exit 0 ;;
+	--env)
+		case "$2" in
+		[A-Za-z_]*=*[[:space:]]*|*.*=*) echo "run.sh: --env takes NAME=VALUE without spaces or dots in NAME" >&2; exit 2 ;;
+		[A-Za-z_]*=*) guest_env+=" $2" ;;
+		*) echo "run.sh: --env takes NAME=VALUE" >&2; exit 2 ;;
+		esac
+		shift 2 ;;
+	-h|--help) sed -n '3,25p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -103,7 +111,7 @@ if [ "$mode" = shell ]; then
 fi
 
 # Kernel parameters without a dot reach the guest's init as environment.
-append="console=ttyS0 loglevel=4 panic=-1 norandmaps tsc=reliable nokaslr MQ_ROOT=$root MQ_MODE=$mode"
+append="console=ttyS0 loglevel=4 panic=-1 norandmaps tsc=reliable nokaslr MQ_ROOT=$root MQ_MODE=$mode$guest_env"
 [ "$mode" = test ] && [ $# -gt 0 ] && append+=" MQ_SUITES=$(IFS=,; echo "$*")"
 [ "$mode" = test ] && [ $# -eq 0 ] && [ -n "${MQ_SUITES:-}" ] && append+=" MQ_SUITES=$MQ_SUITES"
 
