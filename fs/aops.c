@@ -627,7 +627,15 @@ ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
 					DIV_ROUND_UP(count, PAGE_SIZE) + 1), GFP_KERNEL);
 	if (!io)
 		return -ENOMEM;
-	max_bytes = min_t(size_t, max_bytes, (size_t)(io->max_pages - 1) << PAGE_SHIFT);
+	/*
+	 * A user buffer that is not page aligned straddles one page more than
+	 * its length; an aligned one (the common O_DIRECT case) gets the whole
+	 * max_pages, i.e. full 8 MiB requests.
+	 */
+	if (pin && (iov_iter_alignment(iter) & ~PAGE_MASK))
+		max_bytes = min_t(size_t, max_bytes, (size_t)(io->max_pages - 1) << PAGE_SHIFT);
+	else
+		max_bytes = min_t(size_t, max_bytes, (size_t)io->max_pages << PAGE_SHIFT);
 	max_bytes = max_t(size_t, max_bytes, PAGE_SIZE);
 
 	while (iov_iter_count(iter)) {

@@ -180,6 +180,17 @@ static unsigned int mq_raise_nofile(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return 1024;
+	/*
+	 * Every inode the kernel remembers holds an O_PATH fd here, and a
+	 * READDIRPLUS of a big directory remembers one per entry: as root, lift
+	 * the hard limit too (init often leaves it at 4096).
+	 */
+	if (rl.rlim_max < (1u << 20)) {
+		struct rlimit want = { .rlim_cur = 1u << 20, .rlim_max = 1u << 20 };
+
+		if (!setrlimit(RLIMIT_NOFILE, &want))
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (rl.rlim_cur > (1u << 20))
