@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Per-CPU queues: placement by submitting CPU, balance=on work stealing,
+# balance=off isolation.
+. "$MQ_ROOT/selftests/vm/lib.sh"
+mq_load || { not_ok "load $MQ_NAME"; exit 1; }
+mnt=/tmp/qtest-mnt
+mkdir -p "$mnt"
+for m in affinity balance-on balance-off; do
+	timeout -k 5 150 "$MQ_ROOT/selftests/queues/qtest" "$m" "$mnt"
+	rc=$?
+	if [ $rc -ge 124 ]; then
+		not_ok "$m: finished (exit $rc)"
+		umount -l "$mnt" 2>/dev/null
+	fi
+done
+exit 0
