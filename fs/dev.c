@@ -306,6 +306,7 @@ static ssize_t mqfuse_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	struct mqfuse_conn *fc;
 	struct mqfuse_take t;
 	struct mqfuse_req *req;
+	ssize_t len;
 	int err;
 
 	if (!dev)
@@ -349,9 +350,10 @@ restart:
 		mqfuse_queue_read_done(req, -E2BIG);
 		goto restart;
 	}
+	len = req->in_h.len;	/* req may be gone after read_done() */
 	err = mqfuse_copy_req_out(req, to);
 	mqfuse_queue_read_done(req, err ? -EIO : 0);
-	return err ? err : req->in_h.len;
+	return err ? err : len;
 }
 
 /* ---- writing: daemon -> kernel ---- */
@@ -479,8 +481,11 @@ static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	}
 
 	req = mqfuse_queue_find_reply(fc, oh.unique);
-	if (!req)
+	if (!req) {
+		mqfuse_bad_reply(fc, "reply to unknown unique %llu (error %d, %zu bytes)\n",
+				 oh.unique, oh.error, size);
 		return -ENOENT;
+	}
 
 	if (oh.error > 0 || oh.error < -4095) {
 		mqfuse_bad_reply(fc, "opcode %u: error %d out of range\n",

@@ -40,10 +40,10 @@ session_dir() {
 # run_posix LABEL: posix_test with a watchdog that dumps blocked tasks on a hang
 run_posix() {
 	local l=$1 rc
-	timeout -s KILL 400 "$POSIX" "$MNT" 2>&1 | sed -u -E "s/^(not ok|ok)( [0-9]+)?( -)? */\1 - $l posix: /"
+	timeout -s KILL 300 "$POSIX" "$MNT" 2>&1 | sed -u -E "s/^(not ok|ok)( [0-9]+)?( -)? */\1 - $l posix: /"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -eq 137 ]; then
-		not_ok "$l: posix_test finished within 400 s"
+		not_ok "$l: posix_test finished within 300 s"
 		echo w > /proc/sysrq-trigger
 		dmesg | tail -150 | sed 's/^/# /'
 	fi
