@@ -35,7 +35,7 @@
 				 sizeof(struct fuse_write_in))
 
 /* Returned by an op handler that must not be answered (FORGET...). */
-#define MQ_NO_REPLY		1
+#define MQ_NO_REPLY		(-0x7fffffff - 1)	/* outside errno and length range */
 
 /* ---------------------------------------------------------------- log.c */
 

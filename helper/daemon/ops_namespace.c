@@ -213,7 +213,8 @@ out_put_old:
 /* Flags for opening a backend file on behalf of OPEN/CREATE/TMPFILE. */
 int mq_backend_open_flags(uint32_t flags)
 {
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* The kernel resolved the path; /proc/self/fd/N is a symlink itself. */
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	/* Payload buffers are aligned, but client offsets/sizes need not be. */
 	flags &= ~O_DIRECT;
 	if (mq_cfg.writeback_cache) {
