@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# End-to-end test of mqfused on the host's stock FUSE (/dev/fuse, root).
+# Prints "ok - name" / "not ok - name" / "ok - name # SKIP why" lines.
+set -u
+HELPER=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$HELPER/.." && pwd)
+MQFUSED=$HELPER/mqfused
+
+ok()   { echo "ok - $1"; }
+nok()  { echo "not ok - $1"; }
+skip() { echo "ok - $1 # SKIP $2"; }
+check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then ok "$name"; else nok "$name"; fi; }
+
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
+	skip "host e2e" "needs root and /dev/fuse"
+	exit 0
+fi
+
+T=$(mktemp -d /tmp/mqfused-e2e.XXXXXX)
+B=$T/back M=$T/mnt S=$T/stats
+mkdir -p "$B" "$M"
+chmod 755 "$T"
+cleanup() {
+	mountpoint -q "$M" && umount -l "$M"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# Mount errors are reported synchronously (before daemonizing).
+"$MQFUSED" --fs fuse local:"$T/nonexistent" "$M" 2>/dev/null
+check "bad backend dir fails with non-zero exit" test $? -ne 0
+"$MQFUSED" --fs fuse -o fd=5 local:"$B" "$M" 2>/dev/null
+check "reserved option fd= rejected" test $? -ne 0
+check "nothing mounted after a failed start" bash -c "! mountpoint -q '$M'"
+
+echo hello > "$B/pre"
+"$MQFUSED" --fs fuse --threads 2 -o allow_other --stats "$S" local:"$B" "$M" </dev/null >/dev/null 2>&1
+check "mount (daemonized, exit 0)" test $? -eq 0
+check "mountpoint is a fuse mount" bash -c "grep -q ' $M fuse ' /proc/mounts"
+PID=$(pgrep -f "mqfused --fs fuse --threads 2 -o allow_other --stats $S" | head -1)
+check "daemon running" test -n "$PID"
+
+check "read pre-existing file" bash -c "[ \"\$(cat $M/pre)\" = hello ]"
+echo data > "$M/new"
+check "create+write visible in backend" bash -c "[ \"\$(cat $B/new)\" = data ]"
+mkdir -p "$M/d/e/f"
+check "mkdir -p" test -d "$B/d/e/f"
+ln -s ../pre "$M/d/sl"
+check "symlink + readlink" bash -c "[ \"\$(readlink $M/d/sl)\" = ../pre ] && [ \"\$(cat $M/d/sl)\" = hello ]"
+ln "$M/new" "$M/d/hl"
+check "hard link shares the inode" bash -c "[ \$(stat -c %i $M/new) = \$(stat -c %i $M/d/hl) ] && [ \$(stat -c %h $M/new) = 2 ]"
+mv "$M/new" "$M/renamed"
+check "rename" bash -c "[ -e $B/renamed ] && [ ! -e $B/new ]"
+chmod 0600 "$M/renamed"
+check "chmod" bash -c "[ \$(stat -c %a $B/renamed) = 600 ]"
+chown 1234:5678 "$M/renamed"
+check "chown" bash -c "[ \$(stat -c %u:%g $B/renamed) = 1234:5678 ]"
+truncate -s 100000 "$M/renamed"
+check "truncate" bash -c "[ \$(stat -c %s $B/renamed) = 100000 ]"
+touch -d "2001-02-03 04:05:06" "$M/renamed"
+check "utimens" bash -c "[ \$(stat -c %Y $B/renamed) = \$(date -d '2001-02-03 04:05:06' +%s) ]"
+if setfattr -n user.k -v val "$M/pre" 2>/dev/null; then
+	check "xattr round trip" bash -c "getfattr --only-values -n user.k $B/pre | grep -qx val"
+else
+	skip "xattr round trip" "setfattr missing or backend without user xattrs"
+fi
+chmod 1777 "$M/d"
+if ! command -v setpriv >/dev/null; then
+	skip "objects created as the caller" "setpriv missing"
+elif setpriv --reuid=4321 --regid=4321 --clear-groups sh -c "mkdir $M/d/owned && : > $M/d/owned/f"; then
+	check "objects created as the caller" bash -c "[ \$(stat -c %u:%g $B/d/owned/f) = 4321:4321 ]"
+else
+	nok "objects created as the caller"
+fi
+
+# Large sequential I/O: O_DIRECT writes of 1 MiB (stock FUSE cap).
+dd if=/dev/urandom of="$T/rand" bs=1M count=24 status=none
+dd if="$T/rand" of="$M/big" bs=4M oflag=direct status=none
+check "O_DIRECT 4 MiB writes land intact" cmp "$T/rand" "$B/big"
+check "buffered read back" cmp "$T/rand" "$M/big"
+cp "$M/big" "$M/big2"
+check "copy inside the mount" cmp "$T/rand" "$B/big2"
+
+# Directory listing larger than one READDIR buffer, with concurrent churn.
+mkdir "$M/many"
+for i in $(seq 1 600); do : > "$M/many/file-with-a-long-name-$i"; done
+check "listing of 600 entries" bash -c "[ \$(ls $M/many | wc -l) = 600 ]"
+check "listing matches the backend" bash -c "diff <(ls $M/many) <(ls $B/many)"
+check "find sees every entry" bash -c "[ \$(find $M/many -type f | wc -l) = 600 ]"
+
+rm -rf "$M/d" "$M/many"
+check "rm -rf" bash -c "[ ! -e $B/d ] && [ ! -e $B/many ]"
+check "statfs" stat -f "$M"
+
+# Stats on SIGUSR1, atomically replaced.
+kill -USR1 "$PID"; sleep 0.5
+check "stats file on SIGUSR1" grep -q '^op=WRITE count=' "$S"
+check "stats per-thread lines" bash -c "[ \$(grep -c '^thread=' $S) = 2 ]"
+check "stats show 1 MiB writes on the wire" grep -q '^size op=WRITE bytes=1048576 ' "$S"
+check "stats show 32 KiB readdir requests" grep -Eq '^size op=READDIR(PLUS)? bytes=32768 ' "$S"
+
+# Lookup references are returned: after dropping caches the table shrinks.
+sync; echo 2 > /proc/sys/vm/drop_caches; sleep 0.5
+kill -USR1 "$PID"; sleep 0.5
+INODES=$(sed -n 's/^inodes=\([0-9]*\).*/\1/p' "$S")
+check "FORGET frees inodes (inodes=$INODES)" test "${INODES:-999}" -lt 50
+
+# umount ends the daemon.
+umount "$M"
+for i in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+check "daemon exits after umount" bash -c "! kill -0 $PID 2>/dev/null || grep -q zombie /proc/$PID/status 2>/dev/null || [ \"\$(awk '/State/{print \$2}' /proc/$PID/status)\" = Z ]"
+check "final stats written on exit" grep -q '^inodes=1 handles=0' "$S"
+
+# SIGTERM unmounts and exits 0 (foreground instance).
+"$MQFUSED" -f --fs fuse local:"$B" "$M" </dev/null >/dev/null 2>&1 &
+FPID=$!
+for i in $(seq 1 50); do mountpoint -q "$M" && break; sleep 0.1; done
+check "foreground mount" mountpoint -q "$M"
+kill -TERM $FPID; wait $FPID; RC=$?
+check "SIGTERM: exit 0" test $RC -eq 0
+check "SIGTERM: unmounted" bash -c "! mountpoint -q '$M'"
+
+# mount.mqfuse with fs=fuse.
+"$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,threads=1,nofail,_netdev,defaults,rw,allow_other </dev/null >/dev/null 2>&1
+check "mount.mqfuse fs=fuse" bash -c "mountpoint -q '$M' && [ \"\$(cat $M/pre)\" = hello ]"
+mountpoint -q "$M" && umount "$M"
+"$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,consistency=nonsense 2>/dev/null
+check "mount.mqfuse rejects bad option values" bash -c "[ $? -ne 0 ] && ! mountpoint -q '$M'"
+
+# Shared test programs, when built.
+if [ -x "$ROOT/selftests/posix/posix_test" ]; then
+	"$MQFUSED" --fs fuse -o allow_other local:"$B" "$M" </dev/null >/dev/null 2>&1
+	OUT=$("$ROOT/selftests/posix/posix_test" "$M" 2>&1)
+	RC=$?
+	check "posix_test ($(echo "$OUT" | tail -1 | sed 's/^# //'))" test $RC -eq 0
+	[ $RC -ne 0 ] && echo "$OUT" | grep '^not ok' | sed 's/^/# /'
+	umount "$M"
+else
+	skip "posix_test" "selftests/posix not built"
+fi
+if [ -x "$ROOT/selftests/fsx/mqverify" ]; then
+	"$MQFUSED" --fs fuse -o allow_other local:"$B" "$M" </dev/null >/dev/null 2>&1
+	check "mqverify buffered" "$ROOT/selftests/fsx/mqverify" -n 5000 -f 2 "$M"
+	check "mqverify O_DIRECT" "$ROOT/selftests/fsx/mqverify" -d -n 3000 -f 2 "$M"
+	umount "$M"
+else
+	skip "mqverify" "selftests/fsx not built"
+fi
+sleep 0.5
+left=0
+for p in $(pgrep -x mqfused); do
+	grep -q "$B" /proc/$p/cmdline 2>/dev/null || continue
+	[ "$(awk '/^State/{print $2}' /proc/$p/status 2>/dev/null)" = Z ] && continue
+	left=$((left + 1))
+done
+check "no daemon left behind" test $left -eq 0

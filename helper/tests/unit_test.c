@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for mqfused without a mount: mount option parsing, reply
+ * building, the inode table, and whole requests pushed through
+ * mq_dispatch() with the replies captured from a pipe.
+ *
+ * Output: "ok - name" / "not ok - name" lines (run-checks.sh numbers them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+
+#include "mqfused.h"
+#include "mount_opts.h"
+
+static int failures;
+
+#define CHECK(cond, name)						\
+	do {								\
+		if (cond) {						\
+			printf("ok - %s\n", name);			\
+		} else {						\
+			printf("not ok - %s\n", name);			\
+			printf("#   %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;					\
+		}							\
+	} while (0)
+
+static void test_mount_opts(void)
+{
+	struct mq_mount_opts mo = { .fs = MQ_FS_MQFUSE };
+	int ret;
+
+	ret = mq_mount_opts_parse("ro,nosuid,noatime,defaults,nofail,_netdev,"
+				  "queues=4,consistency=cto,balance=on,"
+				  "allow_other,max_read=131072,x-systemd.foo=1",
+				  &mo);
+	CHECK(ret == 0, "opts: mixed option string parses");
+	CHECK(mo.flags == (MS_RDONLY | MS_NOSUID | MS_NOATIME),
+	      "opts: generic options become MS_ flags");
+	CHECK(mo.kernel && !strcmp(mo.kernel, "queues=4,consistency=cto,"
+				   "balance=on,allow_other,max_read=131072"),
+	      "opts: kernel options kept in order, mount(8) options dropped");
+	CHECK(mo.queues == 4, "opts: queues= recorded for the thread count");
+	mq_mount_opts_free(&mo);
+
+	memset(&mo, 0, sizeof(mo));
+	mo.fs = MQ_FS_MQFUSE;
+	CHECK(mq_mount_opts_parse("ro,rw", &mo) == 0 && !(mo.flags & MS_RDONLY),
+	      "opts: later rw overrides ro");
+	mq_mount_opts_free(&mo);
+
+	memset(&mo, 0, sizeof(mo));
+	CHECK(mq_mount_opts_parse("consistency=bogus", &mo) == -EINVAL,
+	      "opts: bad consistency rejected");
+	mq_mount_opts_free(&mo);
+	memset(&mo, 0, sizeof(mo));
+	CHECK(mq_mount_opts_parse("queues=0", &mo) == -EINVAL,
+	      "opts: queues=0 rejected");
+	mq_mount_opts_free(&mo);
+	memset(&mo, 0, sizeof(mo));
+	CHECK(mq_mount_opts_parse("balance=maybe", &mo) == -EINVAL,
+	      "opts: bad balance rejected");
+	mq_mount_opts_free(&mo);
+	memset(&mo, 0, sizeof(mo));
+	CHECK(mq_mount_opts_parse("fd=3", &mo) == -EINVAL && mo.error[0],
+	      "opts: fd= is reserved for the daemon");
+	mq_mount_opts_free(&mo);
+
+	memset(&mo, 0, sizeof(mo));
+	mo.fs = MQ_FS_FUSE;
+	CHECK(mq_mount_opts_parse("queues=2,allow_other", &mo) == 0 &&
+	      mo.kernel && !strcmp(mo.kernel, "allow_other") && mo.warning[0],
+	      "opts: mqfuse-only options dropped with a warning on fuse");
+	mq_mount_opts_free(&mo);
+
+	memset(&mo, 0, sizeof(mo));
+	mo.default_permissions = true;
+	CHECK(mq_mount_opts_parse("nodefault_permissions", &mo) == 0 &&
+	      !mo.default_permissions && !mo.kernel,
+	      "opts: nodefault_permissions turns kernel checks off");
+	mq_mount_opts_free(&mo);
+}
+
+static void test_reply_building(void)
+{
+	char buf[64];
+	struct fuse_out_header *oh = (void *)buf;
+
+	CHECK(mq_build_reply(buf, 42, 0, 24) == 40 && oh->unique == 42 &&
+	      oh->error == 0 && oh->len == 40, "reply: success header");
+	CHECK(mq_build_reply(buf, 7, -ENOENT, 100) == 16 &&
+	      oh->error == -ENOENT, "reply: error drops payload");
+	CHECK(mq_build_reply(buf, 7, 5, 0) == 16 && oh->error == -EIO,
+	      "reply: positive error becomes -EIO");
+	CHECK(mq_build_reply(buf, 7, -100000, 0) == 16 && oh->error == -EIO,
+	      "reply: out-of-range errno becomes -EIO");
+}
+
+/* ---- dispatch harness ------------------------------------------------ */
+
+static struct mq_thread thr;
+static int reply_pipe[2];
+static char tmpdir[] = "/tmp/mqfused-unit.XXXXXX";
+static uint64_t next_unique = 1;
+
+static void harness_init(void)
+{
+	size_t room = 256 << 10;
+
+	if (pipe(reply_pipe))
+		abort();
+	fcntl(reply_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(reply_pipe[1], F_SETPIPE_SZ, 1 << 20);
+	memset(&thr, 0, sizeof(thr));
+	thr.devfd = reply_pipe[1];
+	thr.inbuf = aligned_alloc(4096, room);
+	thr.inbuf_len = room;
+	thr.outbuf = aligned_alloc(4096, room);
+	thr.outbuf_len = room;
+	mq_stats_thread_init(&thr.stats);
+	mq_stats_register_threads(&thr, 1);
+	mq_creds_thread_init(&thr);
+	mq_cfg.max_write = 1 << 20;
+	mq_cfg.entry_timeout = 1;
+	mq_cfg.attr_timeout = 1;
+}
+
+/* Build and dispatch a request; returns the reply length (0: none). */
+static ssize_t request(uint32_t opcode, uint64_t nodeid, const void *arg,
+		       size_t arg_len, const char *n1, const char *n2,
+		       char *reply, size_t reply_max)
+{
+	struct fuse_in_header *in = (void *)thr.inbuf;
+	size_t len = sizeof(*in) + arg_len;
+	ssize_t n;
+
+	memset(in, 0, sizeof(*in));
+	memcpy(in + 1, arg, arg_len);
+	if (n1) {
+		memcpy(thr.inbuf + len, n1, strlen(n1) + 1);
+		len += strlen(n1) + 1;
+	}
+	if (n2) {
+		memcpy(thr.inbuf + len, n2, strlen(n2) + 1);
+		len += strlen(n2) + 1;
+	}
+	in->len = len;
+	in->opcode = opcode;
+	in->unique = next_unique++;
+	in->nodeid = nodeid;
+	in->uid = getuid();
+	in->gid = getgid();
+	mq_dispatch(&thr, len);
+	n = read(reply_pipe[0], reply, reply_max);
+	return n < 0 ? 0 : n;
+}
+
+static int reply_error(const char *reply)
+{
+	return ((const struct fuse_out_header *)reply)->error;
+}
+
+static void test_dispatch(void)
+{
+	static char reply[256 << 10];
+	struct fuse_init_in ii = { .major = 7, .minor = 38,
+				   .max_readahead = 65536,
+				   .flags = 0xffffffff };
+	struct fuse_init_out *io = (void *)(reply + 16);
+	struct fuse_entry_out *eo = (void *)(reply + 16);
+	struct fuse_getattr_in gi = { 0 };
+	struct fuse_forget_in fi = { .nlookup = 1 };
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_read_in ri = { 0 };
+	struct stat st;
+	uint64_t nodeid, nodeid2, fh;
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	if (!mkdtemp(tmpdir)) {
+		CHECK(0, "dispatch: temporary directory");
+		return;
+	}
+	fd = open(tmpdir, O_PATH | O_DIRECTORY);
+	fstat(fd, &st);
+	CHECK(mq_itable_init(fd, &st) == 0 && mq_handles_init(4096) == 0,
+	      "dispatch: inode table and handles initialise");
+	snprintf(path, sizeof(path), "%s/file", tmpdir);
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	{
+		char src[256];
+
+		snprintf(src, sizeof(src), "%s/file", tmpdir);
+		snprintf(path, sizeof(path), "%s/hardlink", tmpdir);
+		CHECK(link(src, path) == 0, "dispatch: hard link fixture");
+	}
+
+	n = request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "file", NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -EIO,
+	      "dispatch: requests before INIT fail with EIO");
+
+	n = request(FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 + (ssize_t)sizeof(*io) && reply_error(reply) == 0,
+	      "dispatch: INIT answered with a full init_out");
+	CHECK(io->major == 7 && io->minor == 38, "dispatch: INIT version 7.38");
+	CHECK(io->max_write == (1 << 20) && io->max_pages == 256 &&
+	      (io->flags & FUSE_MAX_PAGES), "dispatch: INIT max_write/max_pages");
+	CHECK(!(io->flags & (FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS |
+			     FUSE_WRITEBACK_CACHE | FUSE_POSIX_ACL)),
+	      "dispatch: INIT leaves locks, writeback and ACLs to the kernel");
+	CHECK((io->flags & FUSE_DO_READDIRPLUS) && (io->flags & FUSE_DONT_MASK) &&
+	      (io->flags & FUSE_PARALLEL_DIROPS) && (io->flags & FUSE_ASYNC_DIO),
+	      "dispatch: INIT enables readdirplus, dont_mask, parallel dirops");
+	CHECK(io->max_readahead == 65536, "dispatch: INIT keeps max_readahead");
+
+	n = request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "file", NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 + (ssize_t)sizeof(*eo) && reply_error(reply) == 0 &&
+	      eo->nodeid > FUSE_ROOT_ID && S_ISREG(eo->attr.mode),
+	      "dispatch: LOOKUP of a file");
+	nodeid = eo->nodeid;
+	n = request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "hardlink", NULL, reply,
+		    sizeof(reply));
+	nodeid2 = eo->nodeid;
+	CHECK(reply_error(reply) == 0 && nodeid2 == nodeid,
+	      "dispatch: hard link resolves to the same nodeid");
+	CHECK(mq_itable_count() == 2, "dispatch: one table entry per inode");
+
+	n = request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "missing", NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -ENOENT,
+	      "dispatch: LOOKUP of a missing name -> ENOENT");
+	n = request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -EINVAL,
+	      "dispatch: LOOKUP without a name -> EINVAL");
+
+	n = request(FUSE_GETATTR, 9999, &gi, sizeof(gi), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -ESTALE,
+	      "dispatch: GETATTR of an unknown nodeid -> ESTALE");
+	n = request(FUSE_GETATTR, nodeid, &gi, 4, NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -EINVAL,
+	      "dispatch: short GETATTR body -> EINVAL");
+	n = request(4000, nodeid, NULL, 0, NULL, NULL, reply, sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -ENOSYS,
+	      "dispatch: unknown opcode -> ENOSYS");
+	n = request(FUSE_IOCTL, nodeid, NULL, 0, NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -ENOSYS,
+	      "dispatch: IOCTL -> ENOSYS");
+
+	/* OPEN + WRITE + READ through the fh. */
+	n = request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		    sizeof(reply));
+	fh = oo->fh;
+	CHECK(n == 16 + (ssize_t)sizeof(*oo) && reply_error(reply) == 0,
+	      "dispatch: OPEN");
+	{
+		char wbuf[sizeof(struct fuse_write_in) + 5];
+		struct fuse_write_in *wi = (void *)wbuf;
+		struct fuse_write_out *wo = (void *)(reply + 16);
+
+		memset(wi, 0, sizeof(*wi));
+		wi->fh = fh;
+		wi->size = 5;
+		memcpy(wi + 1, "hello", 5);
+		n = request(FUSE_WRITE, nodeid, wbuf, sizeof(wbuf), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == 0 && wo->size == 5,
+		      "dispatch: WRITE 5 bytes");
+		wi->size = 500;
+		n = request(FUSE_WRITE, nodeid, wbuf, sizeof(wbuf), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == -EINVAL,
+		      "dispatch: WRITE claiming more payload than sent -> EINVAL");
+	}
+	ri.fh = fh;
+	ri.size = 4096;
+	n = request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 21 && !memcmp(reply + 16, "hello", 5),
+	      "dispatch: READ returns the data");
+	ri.fh = thr.devfd;	/* not a handle we gave out */
+	n = request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF, "dispatch: READ with a bogus fh -> EBADF");
+	{
+		struct fuse_release_in rel = { .fh = fh };
+
+		n = request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == 0 && mq_handles_count() == 0,
+		      "dispatch: RELEASE frees the handle");
+		n = request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == -EBADF,
+		      "dispatch: double RELEASE -> EBADF");
+	}
+
+	/* READDIRPLUS takes lookup references like LOOKUP. */
+	n = request(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL,
+		    reply, sizeof(reply));
+	fh = oo->fh;
+	CHECK(reply_error(reply) == 0, "dispatch: OPENDIR");
+	ri.fh = fh;
+	ri.offset = 0;
+	ri.size = 32768;
+	n = request(FUSE_READDIRPLUS, FUSE_ROOT_ID, &ri, sizeof(ri), NULL, NULL,
+		    reply, sizeof(reply));
+	{
+		size_t off = 16, entries = 0, real = 0;
+
+		while (off < (size_t)n) {
+			struct fuse_direntplus *dp = (void *)(reply + off);
+
+			entries++;
+			if (dp->entry_out.nodeid)
+				real++;
+			off += FUSE_DIRENTPLUS_SIZE(dp);
+		}
+		CHECK(entries == 4 && real == 2,
+		      "dispatch: READDIRPLUS lists . .. file hardlink");
+	}
+	ri.offset = 0;
+	ri.size = 80;	/* room for about two plain entries */
+	n = request(FUSE_READDIR, FUSE_ROOT_ID, &ri, sizeof(ri), NULL, NULL,
+		    reply, sizeof(reply));
+	{
+		struct fuse_dirent *d = (void *)(reply + 16);
+		size_t got = 0, off = 16;
+		uint64_t last_off = 0;
+
+		while (off < (size_t)n) {
+			d = (void *)(reply + off);
+			got++;
+			last_off = d->off;
+			off += FUSE_DIRENT_SIZE(d);
+		}
+		CHECK(got >= 1 && got < 4 && n <= 16 + 80,
+		      "dispatch: READDIR honours the requested size");
+		ri.offset = last_off;
+		ri.size = 32768;
+		n = request(FUSE_READDIR, FUSE_ROOT_ID, &ri, sizeof(ri), NULL,
+			    NULL, reply, sizeof(reply));
+		off = 16;
+		while (off < (size_t)n) {
+			d = (void *)(reply + off);
+			got++;
+			off += FUSE_DIRENT_SIZE(d);
+		}
+		CHECK(got == 4, "dispatch: READDIR resumes at the returned offset");
+	}
+	{
+		struct fuse_release_in rel = { .fh = fh };
+
+		request(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rel, sizeof(rel), NULL,
+			NULL, reply, sizeof(reply));
+		CHECK(reply_error(reply) == 0, "dispatch: RELEASEDIR");
+	}
+
+	/* 2 LOOKUPs + 2 READDIRPLUS entries reference the same inode. */
+	fi.nlookup = 3;
+	n = request(FUSE_FORGET, nodeid, &fi, sizeof(fi), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 0, "dispatch: FORGET is not answered");
+	CHECK(mq_itable_count() == 2, "dispatch: partial FORGET keeps the inode");
+	{
+		char bbuf[sizeof(struct fuse_batch_forget_in) +
+			  sizeof(struct fuse_forget_one)];
+		struct fuse_batch_forget_in *bi = (void *)bbuf;
+		struct fuse_forget_one *one = (void *)(bi + 1);
+
+		bi->count = 1;
+		bi->dummy = 0;
+		one->nodeid = nodeid;
+		one->nlookup = 1;
+		n = request(FUSE_BATCH_FORGET, 0, bbuf, sizeof(bbuf), NULL,
+			    NULL, reply, sizeof(reply));
+		CHECK(n == 0 && mq_itable_count() == 1,
+		      "dispatch: BATCH_FORGET frees the inode at zero");
+	}
+	n = request(FUSE_GETATTR, nodeid, &gi, sizeof(gi), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(reply_error(reply) == -ESTALE,
+	      "dispatch: forgotten nodeid is no longer valid");
+
+	/* Statistics file. */
+	snprintf(path, sizeof(path), "%s/stats", tmpdir);
+	CHECK(mq_stats_write(path) == 0, "stats: file written");
+	{
+		FILE *f = fopen(path, "r");
+		char line[256];
+		bool op_line = false, size_line = false, thr_line = false;
+
+		while (f && fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "op=READ count=2 ", 16))
+				op_line = true;
+			if (!strcmp(line, "size op=READDIR bytes=32768 count=1\n"))
+				size_line = true;
+			if (!strncmp(line, "thread=0 queue=0 requests=", 26))
+				thr_line = true;
+		}
+		if (f)
+			fclose(f);
+		CHECK(op_line, "stats: per-op line");
+		CHECK(size_line, "stats: exact size line");
+		CHECK(thr_line, "stats: per-thread line");
+	}
+}
+
+int main(void)
+{
+	char cmd[512];
+
+	mq_log_init(MQ_LOG_ERR, false);
+	test_mount_opts();
+	test_reply_building();
+	harness_init();
+	test_dispatch();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+	return failures ? 1 : 0;
+}
