@@ -45,6 +45,19 @@
 #define MQFUSE_NAME		"mqfuse_v" MQFUSE_STR(MQFUSE_GEN)
 #define MQFUSE_DEV_PATH		"/dev/" MQFUSE_NAME
 #define MQFUSE_SYSFS_PATH	"/sys/fs/" MQFUSE_NAME
+
+/*
+ * sysfs, one directory per session (mount), named by session_id:
+ *   MQFUSE_SYSFS_PATH/<session_id>/{id,dev,state,queues,balance,consistency,
+ *       max_write,max_read,max_pages,readdir_size,minor,daemons,waiting,
+ *       transport}     read-only, one value each; "dev" is major:minor of
+ *                      the mount (st_dev), "state" is init|running|aborted
+ *   MQFUSE_SYSFS_PATH/<session_id>/abort             write 1: abort
+ *   MQFUSE_SYSFS_PATH/<session_id>/queue<N>/stats    "key value" lines:
+ *       requests forgets bytes_in bytes_out wait_ns stolen interrupts errors
+ *       pending in_daemon
+ * The directory disappears at umount.
+ */
 #define MQFUSE_GENL_NAME	MQFUSE_NAME
 #define MQFUSE_GENL_VERSION	1
 

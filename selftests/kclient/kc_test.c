@@ -7,7 +7,8 @@
  * Prints TAP lines. Covers: device ioctls (GET_INFO, CLONE, BIND_QUEUE),
  * read semantics (EINVAL on a short buffer, EAGAIN with O_NONBLOCK,
  * EPERM on an unbound fd), INIT negotiation (granted max_pages, rejection
- * of a wrong major or a tiny max_write), ENOTCONN after the daemon exits.
+ * of a wrong major or a tiny max_write), ENOTCONN after the daemon exits,
+ * per-CPU queue routing and balance=on work stealing (needs 2 CPUs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +20,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "mqfuse.h"
 
@@ -164,6 +168,127 @@ static void test_bad_init(const char *mnt, unsigned int major, unsigned int max_
 	close(fd);
 }
 
+static void reply_root_getattr(int fd, const struct fuse_in_header *ih)
+{
+	struct {
+		struct fuse_out_header h;
+		struct fuse_attr_out a;
+	} rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.h.len = sizeof(rep);
+	rep.h.unique = ih->unique;
+	rep.a.attr.ino = 1;
+	rep.a.attr.mode = S_IFDIR | 0755;
+	rep.a.attr.nlink = 2;
+	if (write(fd, &rep, sizeof(rep)) != sizeof(rep))
+		perror("reply");
+}
+
+static int clone_bound(int fd, unsigned int q)
+{
+	int nfd = open(MQFUSE_DEV_PATH, O_RDWR | O_NONBLOCK);
+	__u32 arg = fd;
+
+	if (nfd < 0 || ioctl(nfd, MQFUSE_IOC_CLONE, &arg))
+		return -1;
+	arg = q;
+	if (ioctl(nfd, MQFUSE_IOC_BIND_QUEUE, &arg))
+		return -1;
+	return nfd;
+}
+
+static long long queue_stat(unsigned long long id, int q, const char *key)
+{
+	char path[256], k[64];
+	long long v, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), MQFUSE_SYSFS_PATH "/%llu/queue%d/stats", id, q);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", k, &v) == 2)
+		if (!strcmp(k, key))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+/*
+ * A GETATTR from a task pinned to CPU 0 lands on queue 0. A reader bound
+ * to queue 1 takes it only with balance=on; without, the queue-0 reader does.
+ */
+static void test_queues(const char *mnt, int balance)
+{
+	const char *tag = balance ? "balance=on" : "balance=off";
+	struct mqfuse_session_info info;
+	int fd, fd0, fd1, got0 = 0, got1 = 0, i, status;
+	struct stat st;
+	cpu_set_t set;
+	pid_t pid;
+
+	fd = open(MQFUSE_DEV_PATH, O_RDWR);
+	if (fd < 0 || do_mount(mnt, fd, balance ? "queues=2,balance=on" : "queues=2")) {
+		tap(0, "%s: mount with queues=2", tag);
+		return;
+	}
+	answer_init(fd, 7, 1 << 20, 32);
+	ioctl(fd, MQFUSE_IOC_GET_INFO, &info);
+	fd0 = clone_bound(fd, 0);
+	fd1 = clone_bound(fd, 1);
+	tap(fd0 >= 0 && fd1 >= 0, "%s: two clones bound to queues 0 and 1", tag);
+
+	pid = fork();
+	if (pid == 0) {
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		_exit(stat(mnt, &st) == 0 ? 0 : 1);
+	}
+	for (i = 0; i < 300 && !got0 && !got1; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		ssize_t n = read(fd1, buf, BUFSZ);
+
+		if (n > 0) {
+			got1 = 1;
+			reply_root_getattr(fd1, (void *)buf);
+			break;
+		}
+		/* give a stealer a full second before the owner may take it */
+		if (i >= 100 || balance == 0) {
+			n = read(fd0, buf, BUFSZ);
+			if (n > 0 && i >= 100) {
+				got0 = 1;
+				reply_root_getattr(fd0, (void *)buf);
+				break;
+			} else if (n > 0) {
+				/* balance=off: take it from queue 0 right away */
+				got0 = 1;
+				reply_root_getattr(fd0, (void *)buf);
+				break;
+			}
+		}
+		nanosleep(&ts, NULL);
+	}
+	waitpid(pid, &status, 0);
+	tap(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: pinned stat() answered", tag);
+	if (balance) {
+		tap(got1, "balance=on: reader bound to queue 1 stole the request queued on queue 0");
+		tap(queue_stat(info.session_id, 0, "stolen") == 1,
+		    "balance=on: sysfs queue0 stats count one stolen request");
+	} else {
+		tap(got0 && !got1, "balance=off: only the queue-0 reader saw the request");
+		tap(queue_stat(info.session_id, 0, "requests") >= 1 &&
+		    queue_stat(info.session_id, 1, "requests") == 0,
+		    "balance=off: sysfs counts the request on queue 0 only");
+	}
+	close(fd0);
+	close(fd1);
+	close(fd);
+	umount(mnt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -175,5 +300,11 @@ int main(int argc, char **argv)
 	test_session(argv[1]);
 	test_bad_init(argv[1], 8, 1 << 20, "INIT with major 8");
 	test_bad_init(argv[1], 7, 512, "INIT with max_write 512");
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		test_queues(argv[1], 0);
+		test_queues(argv[1], 1);
+	} else {
+		printf("ok - queue routing # SKIP needs 2 CPUs\n");
+	}
 	return failures ? 1 : 0;
 }
