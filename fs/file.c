@@ -530,6 +530,90 @@ out:
 	return err;
 }
 
+/* ---- copy_file_range ---- */
+
+static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
+					struct file *file_out, loff_t pos_out, size_t len)
+{
+	struct inode *inode_in = file_inode(file_in);
+	struct inode *inode_out = file_inode(file_out);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode_out);
+	struct mqfuse_file *ff_in = file_in->private_data;
+	struct mqfuse_file *ff_out = file_out->private_data;
+	struct fuse_copy_file_range_in in = {};
+	struct fuse_write_out out = {};
+	struct mqfuse_args args = {};
+	ssize_t err;
+
+	if (READ_ONCE(fc->no_copy_file_range) || fc->minor < 28 ||
+	    inode_in->i_sb != inode_out->i_sb || ff_in->no_release || ff_out->no_release)
+		return -EOPNOTSUPP;
+	if (mqfuse_is_bad(inode_in) || mqfuse_is_bad(inode_out))
+		return -EIO;
+	len = min_t(size_t, len, UINT_MAX & PAGE_MASK);
+
+	/* the daemon copies what it has: push our dirty data first */
+	err = filemap_write_and_wait_range(inode_in->i_mapping, pos_in, pos_in + len - 1);
+	if (err)
+		return err;
+	inode_lock(inode_out);
+	err = file_modified(file_out);
+	if (err)
+		goto out;
+	err = filemap_write_and_wait_range(inode_out->i_mapping, pos_out, pos_out + len - 1);
+	if (err)
+		goto out;
+	in.fh_in = ff_in->fh;
+	in.off_in = pos_in;
+	in.nodeid_out = mqfuse_nodeid(inode_out);
+	in.fh_out = ff_out->fh;
+	in.off_out = pos_out;
+	in.len = len;
+	args.opcode = FUSE_COPY_FILE_RANGE;
+	args.nodeid = mqfuse_nodeid(inode_in);
+	args.in_numargs = 1;
+	args.in_args[0].size = sizeof(in);
+	args.in_args[0].value = &in;
+	args.out_numargs = 1;
+	args.out_args[0].size = sizeof(out);
+	args.out_args[0].value = &out;
+	err = mqfuse_simple_request(fc, &args);
+	if (err == -ENOSYS) {
+		WRITE_ONCE(fc->no_copy_file_range, true);
+		err = -EOPNOTSUPP;
+	}
+	if (err)
+		goto out;
+	if (out.size > len) {
+		mqfuse_bad_reply(fc, "COPY_FILE_RANGE of %zu answered %u\n", len, out.size);
+		err = -EIO;
+		goto out;
+	}
+	if (out.size) {
+		truncate_inode_pages_range(inode_out->i_mapping, pos_out,
+					   pos_out + out.size - 1);
+		if (pos_out + out.size > i_size_read(inode_out))
+			i_size_write(inode_out, pos_out + out.size);
+		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
+	}
+	mqfuse_invalidate_attr(inode_out);
+	err = out.size;
+out:
+	inode_unlock(inode_out);
+	return err;
+}
+
+static ssize_t mqfuse_copy_file_range(struct file *file_in, loff_t pos_in,
+				      struct file *file_out, loff_t pos_out,
+				      size_t len, unsigned int flags)
+{
+	ssize_t ret = mqfuse_copy_range_daemon(file_in, pos_in, file_out, pos_out, len);
+
+	if (ret == -EOPNOTSUPP || ret == -EXDEV)
+		ret = generic_copy_file_range(file_in, pos_in, file_out, pos_out, len, flags);
+	return ret;
+}
+
 /* ---- locks ---- */
 
 static void mqfuse_lk_fill(struct mqfuse_conn *fc, struct file *file, struct file_lock *fl,
@@ -663,6 +747,7 @@ const struct file_operations mqfuse_file_fops = {
 	.splice_read	= generic_file_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= mqfuse_file_fallocate,
+	.copy_file_range = mqfuse_copy_file_range,
 };
 
 const struct file_operations mqfuse_dir_fops = {

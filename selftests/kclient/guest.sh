@@ -110,6 +110,16 @@ run_fs_checks() {	# run_fs_checks LABEL
 		sh -c "cat $sd/queue*/stats | awk '/^forgets/{s+=\$2} END{exit !(s>1000)}'"
 	check "$l: 16 MiB write+read back" sh -c "dd if=/dev/urandom of=/tmp/kc_rand bs=1M count=16 2>/dev/null && \
 		dd if=/tmp/kc_rand of=$MNT/kc_big bs=4M 2>/dev/null && cmp /tmp/kc_rand $MNT/kc_big && cmp /tmp/kc_rand $SRC/kc_big"
+	check "$l: copy_file_range 3 MiB" sh -c "python3 -c \"
+import os
+a = os.open('$MNT/kc_big', os.O_RDONLY)
+b = os.open('$MNT/kc_copy', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+left = 3 << 20
+while left:
+    n = os.copy_file_range(a, b, left)
+    assert n > 0
+    left -= n
+\" && head -c 3145728 /tmp/kc_rand | cmp - $MNT/kc_copy && rm $MNT/kc_copy"
 	check "$l: O_DIRECT 8 MiB write+read" sh -c "dd if=/tmp/kc_rand of=$MNT/kc_dio bs=8M count=2 oflag=direct 2>/dev/null && \
 		dd if=$MNT/kc_dio of=/tmp/kc_dio bs=8M iflag=direct 2>/dev/null && cmp /tmp/kc_rand /tmp/kc_dio"
 	check "$l: close-to-open sees a backing-dir change" sh -c "cat $MNT/kc_basic >/dev/null && sleep 1.1 && \
