@@ -36,7 +36,7 @@ sparse: check-kdir
 	$(KMAKE) C=2 modules
 
 helper:
-	@if [ -f helper/Makefile ]; then $(MAKE) -C helper; fi
+	$(MAKE) -C helper all tests/unit_test
 
 selftests:
 	@if [ -f selftests/Makefile ]; then $(MAKE) -C selftests; \

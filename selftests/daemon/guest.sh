@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# mqfused and mount.mqfuse in the guest: the daemon's unit tests, its
+# end-to-end script, the POSIX suite and the verifier with mqfused serving
+# stock FUSE and mqfuse, `mount -t mqfuse`, /etc/fstab, bad options.
+. "$MQ_ROOT/selftests/vm/lib.sh"
+H=$MQ_ROOT/helper
+POSIX=$MQ_ROOT/selftests/posix/posix_test
+VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+mq_load || { not_ok "load $MQ_NAME"; exit 1; }
+modprobe fuse
+
+# --- unit tests (built on the host by make all) ---
+if [ -x "$H/tests/unit_test" ]; then
+	"$H/tests/unit_test" 2>&1 | sed -E 's/^(ok|not ok) [0-9]+ -? ?/\1 - unit: /'
+else
+	not_ok "unit: helper/tests/unit_test built"
+fi
+
+# --- the daemon's own end-to-end script ---
+bash "$H/tests/guest-e2e.sh" 2>&1 | sed -E 's/^(ok|not ok) - /\1 - e2e: /'
+
+# --- POSIX suite and verifier, mqfused on stock FUSE and on mqfuse ---
+for fs in fuse mqfuse; do
+	src=$MQ_SCRATCH/daemon-$fs mnt=/mnt/daemon-$fs
+	mkdir -p "$src" "$mnt"
+	chmod 755 "$src"
+	if ! "$H/mqfused" --fs $fs -o allow_other,default_permissions "local:$src" "$mnt"; then
+		not_ok "$fs: mqfused mounts"
+		continue
+	fi
+	pid=$(pgrep -n -x mqfused)
+	ulimit -n 8192
+	out=$(timeout 600 "$POSIX" "$mnt" 2>&1)
+	rc=$?
+	summary=$(printf '%s\n' "$out" | grep -E '^# [0-9]+ passed' | tail -1)
+	if [ $rc -eq 0 ]; then
+		ok "$fs: posix_test on mqfused (${summary#\# })"
+	else
+		not_ok "$fs: posix_test on mqfused (exit $rc; ${summary#\# })"
+		printf '%s\n' "$out" | grep -A3 '^not ok' | head -60 | sed 's/^/# /'
+	fi
+	if timeout 900 "$VERIFY" -s 7 -n 20000 -f 4 "$mnt" > /tmp/verify-$fs.log 2>&1; then
+		ok "$fs: verifier 20000 ops on mqfused"
+	else
+		not_ok "$fs: verifier 20000 ops on mqfused"
+		tail -30 /tmp/verify-$fs.log | sed 's/^/# /'
+	fi
+	umount "$mnt" || umount -l "$mnt"
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	check "$fs: mqfused exits on umount" sh -c "! kill -0 $pid 2>/dev/null"
+done
+
+# --- mount -t mqfuse, through the installed helper ---
+install -m 0755 "$H/mqfused" /usr/sbin/mqfused
+install -m 0755 "$H/mount.mqfuse" /sbin/mount.mqfuse
+src=$MQ_SCRATCH/mnt-src mnt=/mnt/data
+mkdir -p "$src" "$mnt"
+echo hello > "$src/greeting"
+daemon_count() { pgrep -x mqfused | wc -l; }
+
+check "mount -t mqfuse -o consistency=cto,queues=2 SRC MNT" \
+	mount -t mqfuse -o consistency=cto,queues=2 "$src" "$mnt"
+check "mounted as $MQ_NAME with queues=2" \
+	sh -c "grep ' $mnt $MQ_NAME ' /proc/mounts | grep -q 'queues=2'"
+check "files visible through the mount" sh -c "[ \"\$(cat $mnt/greeting)\" = hello ]"
+check "writes reach the source directory" sh -c "echo w > $mnt/new && [ \"\$(cat $src/new)\" = w ]"
+check "one daemon running" sh -c "[ \$(pgrep -x mqfused | wc -l) -eq 1 ]"
+check "umount ends the daemon" sh -c "umount $mnt && for i in \$(seq 50); do pgrep -x mqfused >/dev/null || exit 0; sleep 0.1; done; exit 1"
+
+for bad in "queues=abc" "queues=0" "consistency=bogus" "balance=maybe" "nosuchoption=1" "max_read=0"; do
+	before=$(daemon_count)
+	if mount -t mqfuse -o "$bad" "$src" "$mnt" 2>/tmp/mount-err; then
+		not_ok "mount -o $bad refused"
+		umount "$mnt"
+	else
+		msg=$(head -c 200 /tmp/mount-err | tr '\n' ' ')
+		if grep -q " $mnt " /proc/mounts || [ "$(daemon_count)" -ne "$before" ]; then
+			not_ok "mount -o $bad refused, nothing left mounted or running"
+		elif [ -z "$msg" ]; then
+			not_ok "mount -o $bad refused with a message"
+		else
+			ok "mount -o $bad refused with a message, nothing left: $msg"
+		fi
+	fi
+done
+if mount -t mqfuse /nonexistent/dir "$mnt" 2>/tmp/mount-err; then
+	not_ok "missing source directory refused"; umount "$mnt"
+else
+	ok "missing source directory refused: $(head -c 120 /tmp/mount-err | tr '\n' ' ')"
+fi
+check "no daemon left after refused mounts" sh -c "! pgrep -x mqfused"
+
+# --- /etc/fstab ---
+mkdir -p /mnt/fstab
+cp /etc/fstab /tmp/fstab.orig 2>/dev/null || : > /tmp/fstab.orig
+echo "$src /mnt/fstab mqfuse consistency=cto,queues=2,nofail,_netdev 0 0" >> /etc/fstab
+check "fstab: mount /mnt/fstab" mount /mnt/fstab
+check "fstab: mounted and readable" sh -c "grep -q ' /mnt/fstab $MQ_NAME ' /proc/mounts && [ \"\$(cat /mnt/fstab/greeting)\" = hello ]"
+check "fstab: umount" umount /mnt/fstab
+check "fstab: mount -a -t mqfuse" mount -a -t mqfuse
+check "fstab: mounted by mount -a" grep -q " /mnt/fstab $MQ_NAME " /proc/mounts
+umount /mnt/fstab 2>/dev/null
+cp /tmp/fstab.orig /etc/fstab
+check "no daemon left after fstab tests" sh -c "for i in \$(seq 50); do pgrep -x mqfused >/dev/null || exit 0; sleep 0.1; done; exit 1"
+exit 0
