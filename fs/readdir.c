@@ -124,6 +124,7 @@ static int mqfuse_parse_dirents(struct file *file, struct dir_context *ctx,
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(file_inode(file));
 	size_t pos = 0;
+	bool full = false;
 
 	while (pos < nbytes) {
 		struct fuse_dirent *d;
@@ -145,14 +146,22 @@ static int mqfuse_parse_dirents(struct file *file, struct dir_context *ctx,
 		if (mqfuse_dirent_check(d->name, d->namelen))
 			goto bad;
 
+		/*
+		 * Every READDIRPLUS record carries a lookup reference, so link
+		 * (or forget) all of them, also those past a full user buffer:
+		 * skipping them would leak the daemon's lookup counts.
+		 */
 		if (plus)
 			mqfuse_direntplus_link(file, dp, attr_version);
-		if (!dir_emit(ctx, d->name, d->namelen, d->ino, d->type))
-			return 1;
-		ctx->pos = d->off;
+		if (!full) {
+			if (dir_emit(ctx, d->name, d->namelen, d->ino, d->type))
+				ctx->pos = d->off;
+			else
+				full = true;
+		}
 		pos += reclen;
 	}
-	return 0;
+	return full;
 bad:
 	mqfuse_bad_reply(fc, "malformed directory record at byte %zu of %zu\n", pos, nbytes);
 	return -EIO;
