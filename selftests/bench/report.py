@@ -106,6 +106,21 @@ def main():
         if c in na:
             notes[c] = len(notes) + 1
 
+    # FAIL records name the run (meta-Nt, list, the fio id), not the row.
+    def run_id(wl):
+        for p_ in ("create-", "stat-", "unlink-"):
+            if wl.startswith(p_):
+                return "meta-" + wl[len(p_):]
+        if wl == "list-stat":
+            return "list"
+        if wl.startswith("cpu-"):
+            return wl[4:]
+        return wl
+    failed = {}
+    for f_ in fails:
+        fp = f_.split(" ")
+        failed.setdefault(fp[1], set()).add(fp[0])
+
     def cell(wl, c):
         pts = vals.get((wl, c))
         if pts:
@@ -119,6 +134,8 @@ def main():
             return "n/a [%d]" % notes[c]
         if wl.startswith("cpu-") and c == "d":
             return "-"
+        if run_id(wl) in failed.get(c, ()):
+            return "failed"
         return "n/a"
 
     hdr = ["workload", "unit", "better"] + [NAMES[c] for c in CONFIGS] + [r[2] for r in RATIOS]
