@@ -181,6 +181,7 @@ void mqfuse_req_end(struct mqfuse_req *req);
 ssize_t mqfuse_simple_request(struct mqfuse_conn *fc, struct mqfuse_args *args);
 int mqfuse_simple_background(struct mqfuse_conn *fc, struct mqfuse_args *args,
 			     gfp_t gfp);
+void mqfuse_args_creds_fill(struct mqfuse_conn *fc, struct fuse_in_header *ih);
 int mqfuse_req_init_module(void);
 void mqfuse_req_exit_module(void);
 
@@ -466,7 +467,6 @@ int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
 int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 		   struct iattr *attr);
 int mqfuse_permission(struct user_namespace *ns, struct inode *inode, int mask);
-void mqfuse_args_creds_fill(struct mqfuse_conn *fc, struct fuse_in_header *ih);
 int mqfuse_valid_type(u32 mode);
 void mqfuse_init_inode_ops(struct inode *inode, u32 rdev);
 
