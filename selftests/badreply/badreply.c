@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "tinyfs.h"
 
 #define BUFSZ		TINYFS_BUFSZ
@@ -44,37 +45,11 @@
 static const char *fstype = "fuse";
 static const char *devpath = "/dev/fuse";
 static const char *mnt;
-static int passed, failed;
 
-/* ---- TAP ---- */
+/* ---- TAP (selftests/common/tap.h) ---- */
 
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
+#define tap(cond, ...)	tap_ok(cond, __VA_ARGS__)
+#define diag(...)	tap_diag(__VA_ARGS__)
 
 /* ---- server side ---- */
 
@@ -880,7 +855,8 @@ static void serve(int fd, const struct scenario *s)
 
 static int run_scenario(const struct scenario *s)
 {
-	int before = failed, fd, status;
+	unsigned int before = tap_failed();
+	int fd, status;
 	char opts[256];
 	struct stat st;
 	pid_t server;
@@ -920,7 +896,7 @@ static int run_scenario(const struct scenario *s)
 	kill(server, SIGKILL);
 	waitpid(server, &status, 0);
 	alarm(0);
-	return failed != before;
+	return tap_failed() != before;
 }
 
 int main(int argc, char **argv)
@@ -954,7 +930,7 @@ int main(int argc, char **argv)
 	snprintf(path_file, sizeof(path_file), "%s/file", mnt);
 	snprintf(path_dir, sizeof(path_dir), "%s/dir", mnt);
 	snprintf(path_link, sizeof(path_link), "%s/link", mnt);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	tap_init(0);
 	signal(SIGPIPE, SIG_IGN);
 
 	for (i = 0; i < NR_SCENARIOS; i++) {
@@ -967,8 +943,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "badreply: unknown scenario %s\n", which);
 		return 2;
 	}
-	printf("# %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return tap_done();
 
 usage:
 	fprintf(stderr, "usage: badreply [-t FSTYPE] [-d DEVICE] SCENARIO|all|list MOUNTPOINT\n");

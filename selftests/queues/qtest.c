@@ -32,29 +32,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "mqfuse.h"
+#include "tap.h"
 #include "tinyfs.h"
+
+#define tap(cond, ...)	tap_ok(cond, __VA_ARGS__)
 
 #define NQ 2
 
 static const char *fstype = MQFUSE_NAME;
 static const char *devpath = MQFUSE_DEV_PATH;
-static int failed;
 static atomic_uint served[NQ];		/* LOOKUPs served per thread */
 static atomic_bool gate_open[NQ];	/* a closed thread does not read */
 static int qfd[NQ];
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	failed += !ok;
-}
 
 static void *server(void *arg)
 {
@@ -166,7 +155,7 @@ int main(int argc, char **argv)
 	balance = !strcmp(mode, "balance-on");
 	if (strcmp(mode, "affinity") && strcmp(mode, "balance-on") && strcmp(mode, "balance-off"))
 		goto usage;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	tap_init(0);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < NQ) {
 		printf("ok - %s # SKIP needs %d CPUs\n", mode, NQ);
 		return 0;
@@ -282,7 +271,7 @@ int main(int argc, char **argv)
 	tap(umount2(mnt, 0) == 0 || umount2(mnt, MNT_DETACH) == 0, "%s: unmount", mode);
 	for (int q = 0; q < NQ; q++)
 		pthread_join(th[q], NULL);
-	return failed ? 1 : 0;
+	return tap_done();
 
 usage:
 	fprintf(stderr, "usage: qtest [-t FSTYPE] [-d DEVICE] affinity|balance-on|balance-off MOUNTPOINT\n");
