@@ -52,7 +52,7 @@ elif [ "${BENCH_MODE#icount}" != "${BENCH_MODE:-}" ]; then
 else
 	REPS=${BENCH_REPS:-3} SEQ_MB=${BENCH_SEQ_MB:-128} RAND_MB=${BENCH_RAND_MB:-128}
 	RUNTIME=${BENCH_RUNTIME:-5} RW_MB=${BENCH_RW_MB:-16}
-	META_FILES=${BENCH_META_FILES:-2000} LIST_FILES=${BENCH_LIST_FILES:-20000}
+	META_FILES=${BENCH_META_FILES:-1000} LIST_FILES=${BENCH_LIST_FILES:-20000}
 fi
 CONFIGS=${BENCH_CONFIGS:-a b c d}
 # Per-run bound: generous, only there so that a hung mount cannot stall the
@@ -323,6 +323,7 @@ rec "META fio $("$FIO" --version)"
 rec "META reps $REPS"
 rec "META nofile $(ulimit -n)"
 rec "META sizes seq=${SEQ_MB}MiB rand=${RAND_MB}MiB runtime=${RUNTIME}s randwrite=${RW_MB}MiB meta=${META_FILES}/thread list=${LIST_FILES}"
+rec "META configs_run $CONFIGS"
 rec "META configs a=mqfuse+mqfused b=fuse+mqfused c=fuse+libfuse3(lfpt) d=ext4"
 
 say "$NCPU CPUs, $REPS repetition(s), seq ${SEQ_MB} MiB, rand ${RAND_MB} MiB, configs: $CONFIGS"
