@@ -75,11 +75,8 @@ static void mqfuse_io_read_args(struct mqfuse_io *io, struct mqfuse_file *ff,
 	io->in.read.offset = pos;
 	io->in.read.size = count;
 	io->in.read.flags = flags;
-	io->args.opcode = FUSE_READ;
-	io->args.nodeid = ff->nodeid;
-	io->args.in_numargs = 1;
-	io->args.in_args[0].size = sizeof(io->in.read);
-	io->args.in_args[0].value = &io->in.read;
+	mqfuse_args_init(&io->args, FUSE_READ, ff->nodeid);
+	mqfuse_args_in(&io->args, 0, sizeof(io->in.read), &io->in.read);
 	io->args.out_numargs = 1;
 	io->args.out_argvar = true;
 	io->args.out_pages = true;
@@ -97,16 +94,12 @@ static void mqfuse_io_write_args(struct mqfuse_io *io, struct mqfuse_file *ff,
 	io->in.write.size = count;
 	io->in.write.write_flags = write_flags;
 	io->in.write.flags = flags;
-	io->args.opcode = FUSE_WRITE;
-	io->args.nodeid = ff->nodeid;
-	io->args.in_numargs = 2;
-	io->args.in_args[0].size = sizeof(io->in.write);
-	io->args.in_args[0].value = &io->in.write;
+	mqfuse_args_init(&io->args, FUSE_WRITE, ff->nodeid);
+	mqfuse_args_in(&io->args, 0, sizeof(io->in.write), &io->in.write);
+	io->args.in_numargs = 2;	/* in_args[1] is the page vector */
 	io->args.in_args[1].size = count;
 	io->args.in_pages = true;
-	io->args.out_numargs = 1;
-	io->args.out_args[0].size = sizeof(io->wout);
-	io->args.out_args[0].value = &io->wout;
+	mqfuse_args_out(&io->args, 0, sizeof(io->wout), &io->wout);
 	io->args.pages = io->pages;
 	io->args.descs = io->descs;
 	io->args.num_pages = io->nr;

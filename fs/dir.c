@@ -70,14 +70,9 @@ static int mqfuse_send_lookup(struct mqfuse_conn *fc, u64 parent, const struct q
 	if (name->len > MQFUSE_NAME_MAX)
 		return -ENAMETOOLONG;
 	memset(out, 0, sizeof(*out));
-	args.opcode = FUSE_LOOKUP;
-	args.nodeid = parent;
-	args.in_numargs = 1;
-	args.in_args[0].size = name->len + 1;
-	args.in_args[0].value = (void *)name->name;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(*out);
-	args.out_args[0].value = out;
+	mqfuse_args_init(&args, FUSE_LOOKUP, parent);
+	mqfuse_args_in(&args, 0, name->len + 1, name->name);
+	mqfuse_args_out(&args, 0, sizeof(*out), out);
 	return mqfuse_simple_request(fc, &args);
 }
 
@@ -208,9 +203,7 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	if (mqfuse_is_bad(dir))
 		return -EIO;
 	args->nodeid = mqfuse_nodeid(dir);
-	args->out_numargs = 1;
-	args->out_args[0].size = sizeof(out);
-	args->out_args[0].value = &out;
+	mqfuse_args_out(args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, args);
 	if (err)
 		return err;
@@ -255,11 +248,8 @@ static int mqfuse_mknod(struct user_namespace *ns, struct inode *dir,
 	in.rdev = new_encode_dev(rdev);
 	in.umask = current_umask();
 	args.opcode = FUSE_MKNOD;
-	args.in_numargs = 2;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.in_args[1].size = entry->d_name.len + 1;
-	args.in_args[1].value = (void *)entry->d_name.name;
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_in(&args, 1, entry->d_name.len + 1, entry->d_name.name);
 	return mqfuse_create_new_entry(fc, &args, dir, entry, mode & S_IFMT);
 }
 
@@ -279,11 +269,8 @@ static int mqfuse_mkdir(struct user_namespace *ns, struct inode *dir,
 	in.mode = mode;
 	in.umask = current_umask();
 	args.opcode = FUSE_MKDIR;
-	args.in_numargs = 2;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.in_args[1].size = entry->d_name.len + 1;
-	args.in_args[1].value = (void *)entry->d_name.name;
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_in(&args, 1, entry->d_name.len + 1, entry->d_name.name);
 	return mqfuse_create_new_entry(fc, &args, dir, entry, S_IFDIR);
 }
 
@@ -297,11 +284,8 @@ static int mqfuse_symlink(struct user_namespace *ns, struct inode *dir,
 	if (len > PAGE_SIZE)
 		return -ENAMETOOLONG;
 	args.opcode = FUSE_SYMLINK;
-	args.in_numargs = 2;
-	args.in_args[0].size = entry->d_name.len + 1;
-	args.in_args[0].value = (void *)entry->d_name.name;
-	args.in_args[1].size = len;
-	args.in_args[1].value = (void *)link;
+	mqfuse_args_in(&args, 0, entry->d_name.len + 1, entry->d_name.name);
+	mqfuse_args_in(&args, 1, len, link);
 	return mqfuse_create_new_entry(fc, &args, dir, entry, S_IFLNK);
 }
 
@@ -315,11 +299,8 @@ static int mqfuse_link(struct dentry *old, struct inode *dir, struct dentry *ent
 
 	in.oldnodeid = mqfuse_nodeid(inode);
 	args.opcode = FUSE_LINK;
-	args.in_numargs = 2;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.in_args[1].size = entry->d_name.len + 1;
-	args.in_args[1].value = (void *)entry->d_name.name;
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_in(&args, 1, entry->d_name.len + 1, entry->d_name.name);
 	err = mqfuse_create_new_entry(fc, &args, dir, entry, inode->i_mode & S_IFMT);
 	if (err == -ENOSYS)
 		err = -EPERM;
@@ -336,11 +317,8 @@ static int mqfuse_remove(struct inode *dir, struct dentry *entry, u32 opcode)
 
 	if (mqfuse_is_bad(dir))
 		return -EIO;
-	args.opcode = opcode;
-	args.nodeid = mqfuse_nodeid(dir);
-	args.in_numargs = 1;
-	args.in_args[0].size = entry->d_name.len + 1;
-	args.in_args[0].value = (void *)entry->d_name.name;
+	mqfuse_args_init(&args, opcode, mqfuse_nodeid(dir));
+	mqfuse_args_in(&args, 0, entry->d_name.len + 1, entry->d_name.name);
 	err = mqfuse_simple_request(fc, &args);
 	if (err) {
 		if (err == -EINTR)
@@ -389,20 +367,15 @@ static int mqfuse_rename(struct user_namespace *ns, struct inode *olddir,
 		in2.newdir = mqfuse_nodeid(newdir);
 		in2.flags = flags;
 		args.opcode = FUSE_RENAME2;
-		args.in_args[0].size = sizeof(in2);
-		args.in_args[0].value = &in2;
+		mqfuse_args_in(&args, 0, sizeof(in2), &in2);
 	} else {
 		in.newdir = mqfuse_nodeid(newdir);
 		args.opcode = FUSE_RENAME;
-		args.in_args[0].size = sizeof(in);
-		args.in_args[0].value = &in;
+		mqfuse_args_in(&args, 0, sizeof(in), &in);
 	}
 	args.nodeid = mqfuse_nodeid(olddir);
-	args.in_numargs = 3;
-	args.in_args[1].size = oldent->d_name.len + 1;
-	args.in_args[1].value = (void *)oldent->d_name.name;
-	args.in_args[2].size = newent->d_name.len + 1;
-	args.in_args[2].value = (void *)newent->d_name.name;
+	mqfuse_args_in(&args, 1, oldent->d_name.len + 1, oldent->d_name.name);
+	mqfuse_args_in(&args, 2, newent->d_name.len + 1, newent->d_name.name);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS && flags) {
 		WRITE_ONCE(fc->no_rename2, true);
@@ -457,18 +430,11 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 		in.flags &= ~O_TRUNC;
 	in.mode = mode;
 	in.umask = current_umask();
-	args.opcode = FUSE_CREATE;
-	args.nodeid = mqfuse_nodeid(dir);
-	args.in_numargs = 2;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.in_args[1].size = entry->d_name.len + 1;
-	args.in_args[1].value = (void *)entry->d_name.name;
-	args.out_numargs = 2;
-	args.out_args[0].size = sizeof(outentry);
-	args.out_args[0].value = &outentry;
-	args.out_args[1].size = sizeof(outopen);
-	args.out_args[1].value = &outopen;
+	mqfuse_args_init(&args, FUSE_CREATE, mqfuse_nodeid(dir));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_in(&args, 1, entry->d_name.len + 1, entry->d_name.name);
+	mqfuse_args_out(&args, 0, sizeof(outentry), &outentry);
+	mqfuse_args_out(&args, 1, sizeof(outopen), &outopen);
 	err = mqfuse_simple_request(fc, &args);
 	if (err) {
 		mqfuse_file_free(ff);
@@ -565,12 +531,9 @@ static const char *mqfuse_get_link(struct dentry *dentry, struct inode *inode,
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
-	args.opcode = FUSE_READLINK;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.out_numargs = 1;
+	mqfuse_args_init(&args, FUSE_READLINK, mqfuse_nodeid(inode));
 	args.out_argvar = true;
-	args.out_args[0].size = PAGE_SIZE - 1;
-	args.out_args[0].value = buf;
+	mqfuse_args_out(&args, 0, PAGE_SIZE - 1, buf);
 	len = mqfuse_simple_request(fc, &args);
 	if (len < 0) {
 		kfree(buf);

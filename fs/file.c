@@ -75,13 +75,10 @@ void mqfuse_file_put(struct mqfuse_file *ff)
 	ra->in.fh = ff->fh;
 	if (!ra->in.flags)
 		ra->in.flags = ff->flags;
-	ra->args.opcode = ff->isdir ? FUSE_RELEASEDIR : FUSE_RELEASE;
-	ra->args.nodeid = ff->nodeid;
+	mqfuse_args_init(&ra->args, ff->isdir ? FUSE_RELEASEDIR : FUSE_RELEASE, ff->nodeid);
 	ra->args.force = true;
 	ra->args.nocreds = true;
-	ra->args.in_numargs = 1;
-	ra->args.in_args[0].size = sizeof(ra->in);
-	ra->args.in_args[0].value = &ra->in;
+	mqfuse_args_in(&ra->args, 0, sizeof(ra->in), &ra->in);
 	ra->args.end = mqfuse_release_end;
 	mqfuse_simple_background(ff->fc, &ra->args, GFP_KERNEL | __GFP_NOFAIL);
 	kfree(ff);
@@ -121,14 +118,9 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 		ff->no_release = true;
 		return 0;
 	}
-	args.opcode = isdir ? FUSE_OPENDIR : FUSE_OPEN;
-	args.nodeid = nodeid;
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, isdir ? FUSE_OPENDIR : FUSE_OPEN, nodeid);
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		/* FUSE_NO_OPEN(DIR)_SUPPORT: stateless opens from now on */
@@ -262,11 +254,8 @@ static int mqfuse_flush(struct file *file, fl_owner_t id)
 
 	in.fh = ff->fh;
 	in.lock_owner = mqfuse_lock_owner_id(fc, id);
-	args.opcode = FUSE_FLUSH;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
+	mqfuse_args_init(&args, FUSE_FLUSH, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	args.force = true;
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
@@ -296,11 +285,8 @@ int mqfuse_fsync_common(struct file *file, loff_t start, loff_t end, int datasyn
 		return 0;
 	in.fh = ff->fh;
 	in.fsync_flags = datasync ? FUSE_FSYNC_FDATASYNC : 0;
-	args.opcode = isdir ? FUSE_FSYNCDIR : FUSE_FSYNC;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
+	mqfuse_args_init(&args, isdir ? FUSE_FSYNCDIR : FUSE_FSYNC, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(*no, true);
@@ -419,14 +405,9 @@ static loff_t mqfuse_lseek_daemon(struct file *file, loff_t offset, int whence)
 	in.fh = ff->fh;
 	in.offset = offset;
 	in.whence = whence;
-	args.opcode = FUSE_LSEEK;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, FUSE_LSEEK, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (err)
 		return err;
@@ -505,11 +486,8 @@ static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, lo
 	in.offset = offset;
 	in.length = length;
 	in.mode = mode;
-	args.opcode = FUSE_FALLOCATE;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
+	mqfuse_args_init(&args, FUSE_FALLOCATE, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(fc->no_fallocate, true);
@@ -569,14 +547,9 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 	in.fh_out = ff_out->fh;
 	in.off_out = pos_out;
 	in.len = len;
-	args.opcode = FUSE_COPY_FILE_RANGE;
-	args.nodeid = mqfuse_nodeid(inode_in);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, FUSE_COPY_FILE_RANGE, mqfuse_nodeid(inode_in));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(fc->no_copy_file_range, true);
@@ -643,14 +616,9 @@ static int mqfuse_getlk(struct file *file, struct file_lock *fl)
 	int err;
 
 	mqfuse_lk_fill(fc, file, fl, FUSE_GETLK, false, &in);
-	args.opcode = FUSE_GETLK;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, FUSE_GETLK, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (err)
 		return err;
@@ -685,11 +653,8 @@ static int mqfuse_setlk(struct file *file, struct file_lock *fl, bool flock)
 	if ((fl->fl_flags & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
 		return 0;
 	mqfuse_lk_fill(fc, file, fl, opcode, flock, &in);
-	args.opcode = opcode;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
+	mqfuse_args_init(&args, opcode, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	err = mqfuse_simple_request(fc, &args);
 	/* locking is restartable */
 	if (err == -EINTR)

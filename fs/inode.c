@@ -277,14 +277,9 @@ int mqfuse_do_getattr(struct inode *inode, struct file *file)
 		in.getattr_flags |= FUSE_GETATTR_FH;
 		in.fh = ff->fh;
 	}
-	args.opcode = FUSE_GETATTR;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, FUSE_GETATTR, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (err)
 		return err;
@@ -431,14 +426,9 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 		}
 	}
 
-	args.opcode = FUSE_SETATTR;
-	args.nodeid = mi->nodeid;
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, FUSE_SETATTR, mi->nodeid);
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (truncate)
 		clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
@@ -472,11 +462,8 @@ static int mqfuse_access(struct inode *inode, int mask)
 	if (READ_ONCE(fc->no_access))
 		return 0;
 	in.mask = mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
-	args.opcode = FUSE_ACCESS;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
+	mqfuse_args_init(&args, FUSE_ACCESS, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(fc->no_access, true);

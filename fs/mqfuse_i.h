@@ -132,6 +132,33 @@ struct mqfuse_args {
 };
 
 /*
+ * Argument setup helpers. mqfuse_args_in/out() fill entry @idx and set the
+ * count to @idx + 1, so call them in increasing @idx order. Special fields
+ * (out_argvar, page vectors, flags) are set explicitly by the caller.
+ */
+static inline void mqfuse_args_init(struct mqfuse_args *args, u32 opcode, u64 nodeid)
+{
+	args->opcode = opcode;
+	args->nodeid = nodeid;
+}
+
+static inline void mqfuse_args_in(struct mqfuse_args *args, unsigned int idx,
+				  unsigned int size, const void *value)
+{
+	args->in_numargs = idx + 1;
+	args->in_args[idx].size = size;
+	args->in_args[idx].value = (void *)value;
+}
+
+static inline void mqfuse_args_out(struct mqfuse_args *args, unsigned int idx,
+				   unsigned int size, void *value)
+{
+	args->out_numargs = idx + 1;
+	args->out_args[idx].size = size;
+	args->out_args[idx].value = value;
+}
+
+/*
  * Request states. Every transition happens under the owning queue's lock;
  * mqfuse_req_set_state() warns once on a transition not listed here.
  */

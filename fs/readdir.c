@@ -194,15 +194,11 @@ int mqfuse_readdir(struct file *file, struct dir_context *ctx)
 		in.fh = ff->fh;
 		in.offset = ctx->pos;
 		in.size = size;
-		args.opcode = plus ? FUSE_READDIRPLUS : FUSE_READDIR;
-		args.nodeid = mqfuse_nodeid(inode);
-		args.in_numargs = 1;
-		args.in_args[0].size = sizeof(in);
-		args.in_args[0].value = &in;
-		args.out_numargs = 1;
+		mqfuse_args_init(&args, plus ? FUSE_READDIRPLUS : FUSE_READDIR,
+				 mqfuse_nodeid(inode));
+		mqfuse_args_in(&args, 0, sizeof(in), &in);
 		args.out_argvar = true;
-		args.out_args[0].size = size;
-		args.out_args[0].value = buf;
+		mqfuse_args_out(&args, 0, size, buf);
 		n = mqfuse_simple_request(fc, &args);
 		if (n <= 0) {
 			err = n;

@@ -238,13 +238,9 @@ void mqfuse_send_init(struct mqfuse_conn *fc)
 	ia->args.opcode = FUSE_INIT;
 	ia->args.force = true;
 	ia->args.nocreds = true;
-	ia->args.in_numargs = 1;
-	ia->args.in_args[0].size = sizeof(ia->in);
-	ia->args.in_args[0].value = &ia->in;
-	ia->args.out_numargs = 1;
+	mqfuse_args_in(&ia->args, 0, sizeof(ia->in), &ia->in);
 	ia->args.out_argvar = true;
-	ia->args.out_args[0].size = sizeof(ia->out);
-	ia->args.out_args[0].value = &ia->out;
+	mqfuse_args_out(&ia->args, 0, sizeof(ia->out), &ia->out);
 	ia->args.end = mqfuse_init_reply;
 	mqfuse_simple_background(fc, &ia->args, GFP_KERNEL | __GFP_NOFAIL);
 }
@@ -275,11 +271,8 @@ static int mqfuse_statfs(struct dentry *dentry, struct kstatfs *buf)
 		buf->f_type = MQFUSE_SUPER_MAGIC;
 		return 0;
 	}
-	args.opcode = FUSE_STATFS;
-	args.nodeid = mqfuse_nodeid(d_inode(dentry));
-	args.out_numargs = 1;
-	args.out_args[0].size = sizeof(out);
-	args.out_args[0].value = &out;
+	mqfuse_args_init(&args, FUSE_STATFS, mqfuse_nodeid(d_inode(dentry)));
+	mqfuse_args_out(&args, 0, sizeof(out), &out);
 	err = mqfuse_simple_request(fc, &args);
 	if (!err)
 		mqfuse_convert_statfs(buf, &out.st);

@@ -20,21 +20,14 @@ static int mqfuse_getxattr(struct inode *inode, const char *name, void *value, s
 	if (READ_ONCE(fc->no_getxattr))
 		return -EOPNOTSUPP;
 	in.size = size;
-	args.opcode = FUSE_GETXATTR;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 2;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.in_args[1].size = strlen(name) + 1;
-	args.in_args[1].value = (void *)name;
-	args.out_numargs = 1;
+	mqfuse_args_init(&args, FUSE_GETXATTR, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_args_in(&args, 1, strlen(name) + 1, name);
 	if (size) {
 		args.out_argvar = true;
-		args.out_args[0].size = size;
-		args.out_args[0].value = value;
+		mqfuse_args_out(&args, 0, size, value);
 	} else {
-		args.out_args[0].size = sizeof(out);
-		args.out_args[0].value = &out;
+		mqfuse_args_out(&args, 0, sizeof(out), &out);
 	}
 	ret = mqfuse_simple_request(fc, &args);
 	if (!ret && !size)
@@ -62,19 +55,13 @@ ssize_t mqfuse_listxattr(struct dentry *dentry, char *list, size_t size)
 	if (READ_ONCE(fc->no_listxattr))
 		return -EOPNOTSUPP;
 	in.size = size;
-	args.opcode = FUSE_LISTXATTR;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = sizeof(in);
-	args.in_args[0].value = &in;
-	args.out_numargs = 1;
+	mqfuse_args_init(&args, FUSE_LISTXATTR, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	if (size) {
 		args.out_argvar = true;
-		args.out_args[0].size = size;
-		args.out_args[0].value = list;
+		mqfuse_args_out(&args, 0, size, list);
 	} else {
-		args.out_args[0].size = sizeof(out);
-		args.out_args[0].value = &out;
+		mqfuse_args_out(&args, 0, sizeof(out), &out);
 	}
 	ret = mqfuse_simple_request(fc, &args);
 	if (!ret && !size)
@@ -107,16 +94,11 @@ static int mqfuse_setxattr(struct inode *inode, const char *name, const void *va
 		return -EOPNOTSUPP;
 	in.size = size;
 	in.flags = flags;
-	args.opcode = FUSE_SETXATTR;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 3;
+	mqfuse_args_init(&args, FUSE_SETXATTR, mqfuse_nodeid(inode));
 	/* without FUSE_SETXATTR_EXT the daemon expects the 8-byte header */
-	args.in_args[0].size = FUSE_COMPAT_SETXATTR_IN_SIZE;
-	args.in_args[0].value = &in;
-	args.in_args[1].size = strlen(name) + 1;
-	args.in_args[1].value = (void *)name;
-	args.in_args[2].size = size;
-	args.in_args[2].value = (void *)value;
+	mqfuse_args_in(&args, 0, FUSE_COMPAT_SETXATTR_IN_SIZE, &in);
+	mqfuse_args_in(&args, 1, strlen(name) + 1, name);
+	mqfuse_args_in(&args, 2, size, value);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(fc->no_setxattr, true);
@@ -137,11 +119,8 @@ static int mqfuse_removexattr(struct inode *inode, const char *name)
 		return -EIO;
 	if (READ_ONCE(fc->no_removexattr))
 		return -EOPNOTSUPP;
-	args.opcode = FUSE_REMOVEXATTR;
-	args.nodeid = mqfuse_nodeid(inode);
-	args.in_numargs = 1;
-	args.in_args[0].size = strlen(name) + 1;
-	args.in_args[0].value = (void *)name;
+	mqfuse_args_init(&args, FUSE_REMOVEXATTR, mqfuse_nodeid(inode));
+	mqfuse_args_in(&args, 0, strlen(name) + 1, name);
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		WRITE_ONCE(fc->no_removexattr, true);
