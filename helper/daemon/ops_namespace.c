@@ -46,70 +46,69 @@ static int mq_reply_new_entry(struct mq_req *req, struct mq_inode *dir,
 	return ret ? ret : (int)sizeof(*eo);
 }
 
-int mq_op_symlink(struct mq_req *req)
+/* What SYMLINK, MKNOD and MKDIR create; they share everything else. */
+enum mq_node_kind { MQ_NODE_SYMLINK, MQ_NODE_MKNOD, MQ_NODE_MKDIR };
+
+/*
+ * Create @name in the request's directory as the caller (fsuid/fsgid and
+ * umask of the request), then answer with the new entry.
+ */
+static int mq_make_node(struct mq_req *req, const char *name, enum mq_node_kind kind,
+			mode_t mode, mode_t umask, dev_t rdev, const char *target)
 {
-	size_t next;
-	const char *name = mq_req_name(req, 0, &next);
-	const char *target = name ? mq_req_name(req, next, NULL) : NULL;
 	struct mq_inode *dir;
 	int ret;
 
-	if (!mq_name_ok(name) || !target)
+	if (!mq_name_ok(name))
 		return -EINVAL;
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
-	mq_creds_enter(req, 0, 0);
-	ret = symlinkat(target, dir->fd, name) ? -errno : 0;
+	mode = mq_creds_enter(req, mode, umask);
+	switch (kind) {
+	case MQ_NODE_SYMLINK:
+		ret = symlinkat(target, dir->fd, name);
+		break;
+	case MQ_NODE_MKNOD:
+		ret = mknodat(dir->fd, name, mode, rdev);
+		break;
+	default:
+		ret = mkdirat(dir->fd, name, mode);
+		break;
+	}
+	ret = ret ? -errno : 0;	/* before mq_creds_leave() can touch errno */
 	mq_creds_leave(req);
 	if (!ret)
 		ret = mq_reply_new_entry(req, dir, name);
 	mq_inode_put(dir, 1);
 	return ret;
+}
+
+int mq_op_symlink(struct mq_req *req)
+{
+	size_t next;
+	const char *name = mq_req_name(req, 0, &next);
+	const char *target = name ? mq_req_name(req, next, NULL) : NULL;
+
+	if (!target)
+		return -EINVAL;
+	return mq_make_node(req, name, MQ_NODE_SYMLINK, 0, 0, 0, target);
 }
 
 int mq_op_mknod(struct mq_req *req)
 {
 	const struct fuse_mknod_in *mi = (const void *)req->arg;
 	const char *name = mq_req_name(req, sizeof(*mi), NULL);
-	struct mq_inode *dir;
-	mode_t mode;
-	int ret;
 
-	if (!mq_name_ok(name))
-		return -EINVAL;
-	ret = mq_get_dir(req, req->in->nodeid, &dir);
-	if (ret)
-		return ret;
-	mode = mq_creds_enter(req, mi->mode, mi->umask);
-	ret = mknodat(dir->fd, name, mode, mi->rdev) ? -errno : 0;
-	mq_creds_leave(req);
-	if (!ret)
-		ret = mq_reply_new_entry(req, dir, name);
-	mq_inode_put(dir, 1);
-	return ret;
+	return mq_make_node(req, name, MQ_NODE_MKNOD, mi->mode, mi->umask, mi->rdev, NULL);
 }
 
 int mq_op_mkdir(struct mq_req *req)
 {
 	const struct fuse_mkdir_in *mi = (const void *)req->arg;
 	const char *name = mq_req_name(req, sizeof(*mi), NULL);
-	struct mq_inode *dir;
-	mode_t mode;
-	int ret;
 
-	if (!mq_name_ok(name))
-		return -EINVAL;
-	ret = mq_get_dir(req, req->in->nodeid, &dir);
-	if (ret)
-		return ret;
-	mode = mq_creds_enter(req, mi->mode, mi->umask);
-	ret = mkdirat(dir->fd, name, mode) ? -errno : 0;
-	mq_creds_leave(req);
-	if (!ret)
-		ret = mq_reply_new_entry(req, dir, name);
-	mq_inode_put(dir, 1);
-	return ret;
+	return mq_make_node(req, name, MQ_NODE_MKDIR, mi->mode, mi->umask, 0, NULL);
 }
 
 static int mq_remove(struct mq_req *req, int flags)
