@@ -7,36 +7,50 @@
 #include <linux/slab.h>
 #include <linux/xattr.h>
 
+/*
+ * GETXATTR and LISTXATTR answer the same way: with @size 0 the size needed
+ * (capped at @max), else up to @size bytes into @buf. A daemon's ENOSYS is
+ * remembered in *@no_op and reported as EOPNOTSUPP.
+ */
+static ssize_t mqfuse_xattr_fetch(struct mqfuse_conn *fc, struct mqfuse_args *args,
+				  struct fuse_getxattr_in *in, void *buf, size_t size,
+				  size_t max, bool *no_op)
+{
+	struct fuse_getxattr_out out = {};
+	ssize_t ret;
+
+	in->size = size;
+	if (size) {
+		args->out_argvar = true;
+		mqfuse_args_out(args, 0, size, buf);
+	} else {
+		mqfuse_args_out(args, 0, sizeof(out), &out);
+	}
+	ret = mqfuse_simple_request(fc, args);
+	if (!ret && !size)
+		ret = min_t(u32, out.size, max);
+	if (ret == -ENOSYS) {
+		WRITE_ONCE(*no_op, true);
+		ret = -EOPNOTSUPP;
+	}
+	return ret;
+}
+
 static int mqfuse_getxattr(struct inode *inode, const char *name, void *value, size_t size)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct fuse_getxattr_in in = {};
-	struct fuse_getxattr_out out = {};
 	struct mqfuse_args args = {};
-	ssize_t ret;
 
 	if (mqfuse_is_bad(inode))
 		return -EIO;
 	if (READ_ONCE(fc->no_getxattr))
 		return -EOPNOTSUPP;
-	in.size = size;
 	mqfuse_args_init(&args, FUSE_GETXATTR, mqfuse_nodeid(inode));
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	mqfuse_args_in(&args, 1, strlen(name) + 1, name);
-	if (size) {
-		args.out_argvar = true;
-		mqfuse_args_out(&args, 0, size, value);
-	} else {
-		mqfuse_args_out(&args, 0, sizeof(out), &out);
-	}
-	ret = mqfuse_simple_request(fc, &args);
-	if (!ret && !size)
-		ret = min_t(u32, out.size, XATTR_SIZE_MAX);
-	if (ret == -ENOSYS) {
-		WRITE_ONCE(fc->no_getxattr, true);
-		ret = -EOPNOTSUPP;
-	}
-	return ret;
+	return mqfuse_xattr_fetch(fc, &args, &in, value, size, XATTR_SIZE_MAX,
+				  &fc->no_getxattr);
 }
 
 ssize_t mqfuse_listxattr(struct dentry *dentry, char *list, size_t size)
@@ -44,7 +58,6 @@ ssize_t mqfuse_listxattr(struct dentry *dentry, char *list, size_t size)
 	struct inode *inode = d_inode(dentry);
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct fuse_getxattr_in in = {};
-	struct fuse_getxattr_out out = {};
 	struct mqfuse_args args = {};
 	ssize_t ret;
 
@@ -54,28 +67,14 @@ ssize_t mqfuse_listxattr(struct dentry *dentry, char *list, size_t size)
 		return -EACCES;
 	if (READ_ONCE(fc->no_listxattr))
 		return -EOPNOTSUPP;
-	in.size = size;
 	mqfuse_args_init(&args, FUSE_LISTXATTR, mqfuse_nodeid(inode));
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
-	if (size) {
-		args.out_argvar = true;
-		mqfuse_args_out(&args, 0, size, list);
-	} else {
-		mqfuse_args_out(&args, 0, sizeof(out), &out);
-	}
-	ret = mqfuse_simple_request(fc, &args);
-	if (!ret && !size)
-		ret = min_t(u32, out.size, XATTR_LIST_MAX);
-	if (ret > 0 && size) {
-		/* a list is NUL-terminated names */
-		if (list[ret - 1] != '\0') {
-			mqfuse_bad_reply(fc, "LISTXATTR list not NUL terminated\n");
-			ret = -EIO;
-		}
-	}
-	if (ret == -ENOSYS) {
-		WRITE_ONCE(fc->no_listxattr, true);
-		ret = -EOPNOTSUPP;
+	ret = mqfuse_xattr_fetch(fc, &args, &in, list, size, XATTR_LIST_MAX,
+				 &fc->no_listxattr);
+	/* a list is NUL-terminated names */
+	if (ret > 0 && size && list[ret - 1] != '\0') {
+		mqfuse_bad_reply(fc, "LISTXATTR list not NUL terminated\n");
+		ret = -EIO;
 	}
 	return ret;
 }

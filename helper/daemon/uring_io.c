@@ -115,56 +115,50 @@ static ssize_t mq_uring_rw(struct mq_uring *u, bool write, int fd, void *buf,
 	return mq_uring_wait(u);
 }
 
-/* Read up to @len bytes; short only at end of file. */
-ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
-		   off_t off)
+/*
+ * Move @len bytes, resuming after short transfers. A read is short only at
+ * end of file; a write that makes no progress fails with -EIO. After a
+ * partial transfer an error reports what was done.
+ */
+static ssize_t mq_io_rw(struct mq_uring *u, bool write, int fd, char *buf,
+			size_t len, off_t off)
 {
 	size_t done = 0;
 	ssize_t n;
 
 	while (done < len) {
 		if (u)
-			n = mq_uring_rw(u, false, fd, (char *)buf + done,
-					len - done, off + done);
+			n = mq_uring_rw(u, write, fd, buf + done, len - done, off + done);
+		else if (write)
+			n = pwrite(fd, buf + done, len - done, off + done);
 		else
-			n = pread(fd, (char *)buf + done, len - done, off + done);
+			n = pread(fd, buf + done, len - done, off + done);
 		if (!u && n < 0)
 			n = -errno;
 		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n < 0)
 			return done ? (ssize_t)done : n;
-		if (n == 0)
+		if (n == 0) {
+			if (write && !done)
+				return -EIO;
 			break;
+		}
 		done += n;
 	}
 	return done;
 }
 
+ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
+		   off_t off)
+{
+	return mq_io_rw(u, false, fd, buf, len, off);
+}
+
 ssize_t mq_io_write(struct mq_uring *u, int fd, const void *buf, size_t len,
 		    off_t off)
 {
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		if (u)
-			n = mq_uring_rw(u, true, fd, (char *)buf + done,
-					len - done, off + done);
-		else
-			n = pwrite(fd, (const char *)buf + done, len - done,
-				   off + done);
-		if (!u && n < 0)
-			n = -errno;
-		if (n == -EINTR || n == -EAGAIN)
-			continue;
-		if (n < 0)
-			return done ? (ssize_t)done : n;
-		if (n == 0)
-			return done ? (ssize_t)done : -EIO;
-		done += n;
-	}
-	return done;
+	return mq_io_rw(u, true, fd, (char *)buf, len, off);
 }
 
 int mq_io_fsync(struct mq_uring *u, int fd, bool datasync)
