@@ -444,6 +444,17 @@ static void mqfuse_dev_abandoned_reply(struct mqfuse_conn *fc, struct mqfuse_req
 		mqfuse_queue_forget(fc, f, e.nodeid, 1);
 }
 
+/*
+ * A reply may carry 0 or a user-visible errno. Kernel-internal codes
+ * (-ERESTARTSYS = -512 and below, e.g. -EIOCBQUEUED) have meanings to the
+ * VFS and the AIO paths that no daemon may trigger: refuse them, and
+ * positive values, like any other malformed reply.
+ */
+static bool mqfuse_reply_error_valid(int error)
+{
+	return error <= 0 && error > -ERESTARTSYS;
+}
+
 static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct mqfuse_dev *dev = mqfuse_dev_of(iocb->ki_filp);
@@ -487,7 +498,7 @@ static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		return -ENOENT;
 	}
 
-	if (oh.error > 0 || oh.error < -4095) {
+	if (!mqfuse_reply_error_valid(oh.error)) {
 		mqfuse_bad_reply(fc, "opcode %u: error %d out of range\n",
 				 req->in_h.opcode, oh.error);
 		mqfuse_queue_reply_done(req, -EIO, nbytes);
@@ -610,6 +621,7 @@ static long mqfuse_dev_ioctl(struct file *file, unsigned int cmd, unsigned long 
 
 	switch (cmd) {
 	case MQFUSE_IOC_CLONE:
+	case FUSE_DEV_IOC_CLONE:	/* same ABI: libfuse's clone_fd */
 		return mqfuse_dev_ioctl_clone(file, argp);
 	case MQFUSE_IOC_BIND_QUEUE:
 		return mqfuse_dev_ioctl_bind(dev, argp);
@@ -636,18 +648,30 @@ static const struct file_operations mqfuse_dev_fops = {
 static void mqfuse_chardev_wake(struct mqfuse_queue *q)
 {
 	struct mqfuse_conn *fc = q->fc;
+	bool q_sleeper;
 
+	/*
+	 * Only take a waitqueue lock when someone sleeps there: a busy
+	 * daemon is usually reading already. The full barrier orders the
+	 * submitter's list_add (under q->lock, released before this call)
+	 * before the waitqueue_active() reads; it pairs with the barrier in
+	 * prepare_to_wait*() (set_current_state()) of mqfuse_dev_wait(),
+	 * which a reader executes before rechecking for work. It is the
+	 * barrier wq_has_sleeper() would take, once for both queues.
+	 */
+	smp_mb();
+	q_sleeper = waitqueue_active(&q->waitq);
+	if (q_sleeper)
+		wake_up(&q->waitq);
 	/*
 	 * With balancing, prefer the queue's own reader; wake a stealer only
 	 * if nobody sleeps on the queue. Without, bound readers never take
-	 * foreign work, so both kinds of sleepers must hear about it.
+	 * foreign work, so unbound sleepers must hear about it too.
 	 */
-	if (fc->opts.balance && wq_has_sleeper(&q->waitq)) {
-		wake_up(&q->waitq);
+	if (fc->opts.balance && q_sleeper)
 		return;
-	}
-	wake_up(&q->waitq);
-	wake_up(&fc->waitq);
+	if (waitqueue_active(&fc->waitq))
+		wake_up(&fc->waitq);
 }
 
 static void mqfuse_chardev_abort(struct mqfuse_conn *fc)
