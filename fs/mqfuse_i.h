@@ -161,6 +161,9 @@ static inline void mqfuse_args_out(struct mqfuse_args *args, unsigned int idx,
 /*
  * Request states. Every transition happens under the owning queue's lock;
  * mqfuse_req_set_state() warns once on a transition not listed here.
+ * The move to DONE/ABORTED is a release store (out_h and the reply
+ * payload are written before it); lockless readers use
+ * smp_load_acquire() (mqfuse_req_finished()).
  */
 enum mqfuse_req_state {
 	MQFUSE_REQ_NEW,		/* allocated, not yet visible to the daemon */
@@ -179,6 +182,8 @@ enum {
 	MQFUSE_REQ_INTR_SENT,	/* an INTERRUPT was handed to the daemon */
 	MQFUSE_REQ_ABANDONED,	/* waiter was killed: discard the reply */
 	MQFUSE_REQ_REPLAYABLE,	/* may be re-queued after a daemon crash (recovery) */
+	MQFUSE_REQ_BG_NOWAIT,	/* background submitter cannot sleep for a slot */
+	MQFUSE_REQ_BG_SLOT,	/* holds one of q->max_background slots */
 };
 
 struct mqfuse_queue;
@@ -191,7 +196,7 @@ struct mqfuse_req {
 	struct list_head list;		/* entry in q->pending; protected by q->lock */
 	struct hlist_node hash;		/* entry in q->processing; protected by q->lock */
 	struct list_head intr_entry;	/* entry in q->interrupts; protected by q->lock */
-	enum mqfuse_req_state state;	/* protected by q->lock */
+	enum mqfuse_req_state state;	/* written under q->lock; see enum */
 	unsigned long flags;		/* MQFUSE_REQ_* bits, atomic bitops */
 	struct fuse_in_header in_h;	/* header sent to the daemon */
 	struct fuse_out_header out_h;	/* header of the reply (error) */
@@ -234,7 +239,25 @@ struct mqfuse_queue_stats {
 	u64 stolen;		/* requests taken by a reader bound elsewhere */
 	u64 interrupts;		/* INTERRUPTs sent */
 	u64 errors;		/* requests failed: bad reply, abort */
+	u64 bg_waits;		/* background submitters that waited for a slot */
 };
+
+/* A consistent copy of a queue's counters (sysfs). */
+struct mqfuse_queue_snap {
+	struct mqfuse_queue_stats stats;
+	unsigned int pending;		/* nr_pending */
+	unsigned int in_daemon;		/* nr_in_daemon */
+	unsigned int background;	/* nr_background */
+	unsigned int max_background;	/* max_background */
+};
+
+/*
+ * Background requests (readahead, writeback, RELEASE, INIT) per session:
+ * FUSE's fuse_init_out.max_background, 0 meaning the default, capped so a
+ * daemon cannot ask for unbounded pinned memory (up to max_pages each).
+ */
+#define MQFUSE_DEFAULT_MAX_BACKGROUND	12
+#define MQFUSE_MAX_BACKGROUND_LIMIT	256
 
 /*
  * One request queue. Submitters on the CPUs mapped to it add to pending;
@@ -252,13 +275,17 @@ struct mqfuse_queue {
 	unsigned int forget_credit;	/* normal requests sent since last forget batch */
 	unsigned int nr_pending;	/* entries on pending */
 	unsigned int nr_in_daemon;	/* entries in processing */
+	unsigned int nr_background;	/* background requests not yet ended (lockless reads: hint) */
+	unsigned int max_background;	/* this queue's share of fc->max_background */
 	struct hlist_head processing[1 << MQFUSE_PQ_HASH_BITS]; /* IN_DAEMON by unique */
 	struct mqfuse_queue_stats stats; /* counters */
 	/* fields below are constant after setup */
 	wait_queue_head_t waitq;	/* readers bound to this queue */
+	wait_queue_head_t bg_waitq;	/* background submitters waiting for a slot */
 	struct mqfuse_conn *fc;		/* owning session */
 	unsigned int index;		/* position in fc->queues */
-	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id>/queue<index> */
+	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id>/queue<index>; holds a fc->kobj ref */
+	bool kobj_added;		/* kobj is in sysfs (mount path only) */
 } ____cacheline_aligned_in_smp;
 
 /* What a reader took from a queue. */
@@ -295,13 +322,18 @@ struct mqfuse_req *mqfuse_queue_find_reply(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes);
 void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queues_abort(struct mqfuse_conn *fc);
-void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_stats *st,
-			     unsigned int *pending, unsigned int *in_daemon);
+void mqfuse_queue_bg_release(struct mqfuse_req *req);
+void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg);
+void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap);
 
 /* ------------------------------------------------------------------ */
 /* conn: session (super.c owns its lifetime) */
 
-/* Session states; protected by fc->lock, read locklessly with READ_ONCE. */
+/*
+ * Session states; written under fc->lock with smp_store_release() (INIT
+ * publishes the negotiated fields with it), read locklessly with
+ * smp_load_acquire() (mqfuse_conn_state()).
+ */
 enum mqfuse_conn_state {
 	MQFUSE_CONN_INIT = MQFUSE_STATE_INIT,	/* mounted, waiting for the INIT reply */
 	MQFUSE_CONN_RUNNING = MQFUSE_STATE_RUNNING, /* INIT done, serving */
@@ -351,6 +383,7 @@ struct mqfuse_conn {
 	u32 max_read;			/* bytes per READ */
 	u32 max_pages;			/* pages per request */
 	u32 readdir_size;		/* bytes per READDIR(PLUS) */
+	u32 max_background;		/* background requests (all queues) */
 	u64 init_flags;			/* FUSE_* flags granted by the daemon */
 	bool async_read:1;		/* FUSE_ASYNC_READ */
 	bool posix_locks:1;		/* daemon does POSIX locks */
@@ -387,7 +420,8 @@ struct mqfuse_conn {
 
 static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
 {
-	return READ_ONCE(fc->state);
+	/* pairs with smp_store_release() in INIT and abort */
+	return smp_load_acquire(&fc->state);
 }
 
 static inline bool mqfuse_conn_usable(struct mqfuse_conn *fc)

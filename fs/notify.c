@@ -3,6 +3,10 @@
  * mqfuse: notifications from the daemon (a write with unique 0, the code
  * in the error field): INVAL_INODE, INVAL_ENTRY, DELETE, POLL (ignored).
  * STORE and RETRIEVE are not supported (-EINVAL, like an unknown code).
+ *
+ * A notification runs in a daemon thread, which may be the only one able
+ * to answer the requests in flight: nothing here may wait for a reply,
+ * a page lock or page writeback.
  */
 #include "mqfuse_i.h"
 #include <linux/pagemap.h>
@@ -28,10 +32,22 @@ static int mqfuse_notify_inval_inode(struct mqfuse_conn *fc, struct iov_iter *fr
 	mqfuse_invalidate_attr(inode);
 	err = 0;
 	if (out.off >= 0 && S_ISREG(inode->i_mode)) {
+		struct address_space *mapping = inode->i_mapping;
 		pgoff_t start = out.off >> PAGE_SHIFT;
-		pgoff_t end = out.len <= 0 ? -1 : (out.off + out.len - 1) >> PAGE_SHIFT;
+		pgoff_t end = -1;
 
-		invalidate_inode_pages2_range(inode->i_mapping, start, end);
+		if (out.len > 0 && out.len <= LLONG_MAX - out.off)
+			end = (out.off + out.len - 1) >> PAGE_SHIFT;
+		/*
+		 * Never wait here: the daemon may send this from the thread
+		 * that must answer the WRITE a locked or writeback page waits
+		 * for. Unmap (takes no page lock), then drop what is clean
+		 * and idle; locked, dirty and writeback pages stay: they hold
+		 * this client's newer data or are being read right now.
+		 */
+		unmap_mapping_pages(mapping, start,
+				    end == (pgoff_t)-1 ? 0 : end - start + 1, false);
+		invalidate_mapping_pages(mapping, start, end);
 		/* the daemon changed data: the next open must not trust the stamp */
 		spin_lock(&MQFUSE_I(inode)->lock);
 		MQFUSE_I(inode)->stamp.valid = false;

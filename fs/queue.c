@@ -49,6 +49,8 @@ int mqfuse_queues_init(struct mqfuse_conn *fc, unsigned int nr)
 		INIT_LIST_HEAD(&q->forgets);
 		__hash_init(q->processing, ARRAY_SIZE(q->processing));
 		init_waitqueue_head(&q->waitq);
+		init_waitqueue_head(&q->bg_waitq);
+		q->max_background = MQFUSE_DEFAULT_MAX_BACKGROUND;
 		q->fc = fc;
 		q->index = i;
 		q->next_seq = 1;
@@ -91,13 +93,107 @@ static size_t mqfuse_args_in_size(const struct mqfuse_args *args)
 	return len;
 }
 
-/* Move @req to a final state and off the interrupt list. */
+/*
+ * Move @req to a final state and off the interrupt list. The result
+ * (@error, and any reply payload copied before) is written first: the
+ * state store is a release (mqfuse_req_set_state()), paired with the
+ * acquire in mqfuse_req_finished(), so a waiter that sees DONE/ABORTED
+ * without the lock also sees the error and the filled output.
+ * An ABORTED request always carries an error (-ENOTCONN by default).
+ */
 static void mqfuse_req_finish_locked(struct mqfuse_req *req,
-				     enum mqfuse_req_state state)
+				     enum mqfuse_req_state state, int error)
 {
 	lockdep_assert_held(&req->q->lock);
-	mqfuse_req_set_state(req, state);
+	if (state == MQFUSE_REQ_ABORTED && !error)
+		error = -ENOTCONN;
+	if (error)
+		req->out_h.error = error;
 	list_del_init(&req->intr_entry);
+	mqfuse_req_set_state(req, state);
+}
+
+/* Room for one more background request on @q (lockless hint). */
+static bool mqfuse_queue_bg_room(struct mqfuse_queue *q)
+{
+	return READ_ONCE(q->nr_background) < READ_ONCE(q->max_background) ||
+	       !READ_ONCE(q->connected);
+}
+
+/*
+ * Take a background slot on @q for @req before it is queued.
+ *
+ * A background request pins its pages (readahead, writeback) until the
+ * daemon answers; the limit bounds what a slow daemon can pin. Callers
+ * that cannot sleep (no __GFP_DIRECT_RECLAIM) go over the limit rather
+ * than fail: they are rare and carry no page vector worth throttling.
+ * Writeback (args->force) waits in TASK_IDLE: only a reply or the abort
+ * frees it, and neither a signal nor the hung-task detector may cut it.
+ */
+static int mqfuse_queue_bg_reserve(struct mqfuse_queue *q, struct mqfuse_req *req)
+{
+	int err = 0;
+
+	spin_lock(&q->lock);
+	for (;;) {
+		if (!q->connected) {
+			err = -ENOTCONN;
+			break;
+		}
+		if (q->nr_background < q->max_background ||
+		    test_bit(MQFUSE_REQ_BG_NOWAIT, &req->flags)) {
+			q->nr_background++;
+			set_bit(MQFUSE_REQ_BG_SLOT, &req->flags);
+			break;
+		}
+		q->stats.bg_waits++;
+		spin_unlock(&q->lock);
+		if (req->args->force)
+			wait_event_idle(q->bg_waitq, mqfuse_queue_bg_room(q));
+		else if (wait_event_killable(q->bg_waitq, mqfuse_queue_bg_room(q)))
+			return -EINTR;
+		spin_lock(&q->lock);
+	}
+	spin_unlock(&q->lock);
+	return err;
+}
+
+/* A background request ended: give its slot back. */
+void mqfuse_queue_bg_release(struct mqfuse_req *req)
+{
+	struct mqfuse_queue *q = req->q;
+
+	if (!test_and_clear_bit(MQFUSE_REQ_BG_SLOT, &req->flags))
+		return;
+	spin_lock(&q->lock);
+	q->nr_background--;
+	spin_unlock(&q->lock);
+	/* the barrier in wq_has_sleeper() orders the decrement before the check */
+	if (wq_has_sleeper(&q->bg_waitq))
+		wake_up(&q->bg_waitq);
+}
+
+/*
+ * Set the session's background limit from the INIT reply (FUSE semantics:
+ * 0 means the default). Each queue gets its share, at least one.
+ */
+void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg)
+{
+	unsigned int i, per_queue;
+
+	if (!max_bg)
+		max_bg = MQFUSE_DEFAULT_MAX_BACKGROUND;
+	max_bg = min_t(unsigned int, max_bg, MQFUSE_MAX_BACKGROUND_LIMIT);
+	WRITE_ONCE(fc->max_background, max_bg);
+	per_queue = max(1U, DIV_ROUND_UP(max_bg, fc->nr_queues));
+	for (i = 0; i < fc->nr_queues; i++) {
+		struct mqfuse_queue *q = &fc->queues[i];
+
+		spin_lock(&q->lock);
+		WRITE_ONCE(q->max_background, per_queue);
+		spin_unlock(&q->lock);
+		wake_up_all(&q->bg_waitq);
+	}
 }
 
 int mqfuse_queue_submit(struct mqfuse_req *req)
@@ -110,9 +206,18 @@ int mqfuse_queue_submit(struct mqfuse_req *req)
 	req->q = q;
 	req->in_h.len = mqfuse_args_in_size(req->args);
 
+	/* INIT is never throttled: it is what sets the limit */
+	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags) &&
+	    req->in_h.opcode != FUSE_INIT) {
+		int err = mqfuse_queue_bg_reserve(q, req);
+
+		if (err)
+			return err;
+	}
 	spin_lock(&q->lock);
 	if (!q->connected) {
 		spin_unlock(&q->lock);
+		mqfuse_queue_bg_release(req);
 		return -ENOTCONN;
 	}
 	req->in_h.unique = mqfuse_queue_next_unique(q);
@@ -159,8 +264,7 @@ bool mqfuse_queue_abandon(struct mqfuse_req *req)
 	case MQFUSE_REQ_QUEUED:
 		list_del_init(&req->list);
 		q->nr_pending--;
-		req->out_h.error = -EINTR;
-		mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED);
+		mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED, -EINTR);
 		end = true;
 		ret = true;
 		break;
@@ -198,7 +302,12 @@ void mqfuse_queue_forget(struct mqfuse_conn *fc, struct mqfuse_forget *forget,
 	fc->tops->wake(q);
 }
 
-/* Lockless hint for wait conditions and poll; confirmed under the lock. */
+/*
+ * Lockless hint for wait conditions, poll and mqfuse_queue_take();
+ * confirmed under the lock. A false "empty" is harmless: readers recheck
+ * after prepare_to_wait(), and submitters wake them after queueing
+ * (mqfuse_chardev_wake()).
+ */
 bool mqfuse_queue_has_work(struct mqfuse_queue *q)
 {
 	return !list_empty_careful(&q->pending) || READ_ONCE(q->nr_forgets) ||
@@ -217,6 +326,9 @@ bool mqfuse_queue_take(struct mqfuse_queue *q, struct mqfuse_take *t,
 
 	t->kind = MQFUSE_TAKE_NONE;
 	t->q = q;
+	/* most queues of a balanced or unbound scan are empty: skip the lock */
+	if (!mqfuse_queue_has_work(q))
+		return false;
 	spin_lock(&q->lock);
 	if (!list_empty(&q->interrupts)) {
 		req = list_first_entry(&q->interrupts, struct mqfuse_req, intr_entry);
@@ -266,13 +378,12 @@ bool mqfuse_queue_take(struct mqfuse_queue *q, struct mqfuse_take *t,
 void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
 {
 	struct mqfuse_queue *q = req->q;
-	bool end = false;
+	bool end = false, wake = false;
 
 	spin_lock(&q->lock);
 	if (err || !q->connected || req->args->noreply) {
-		req->out_h.error = err ? err : (q->connected ? 0 : -ENOTCONN);
 		mqfuse_req_finish_locked(req, err || !q->connected ?
-					 MQFUSE_REQ_ABORTED : MQFUSE_REQ_DONE);
+					 MQFUSE_REQ_ABORTED : MQFUSE_REQ_DONE, err);
 		if (err)
 			q->stats.errors++;
 		end = true;
@@ -285,14 +396,20 @@ void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
 		/* pairs with smp_mb__after_atomic() in mqfuse_req_wait() */
 		smp_mb();
 		if (test_bit(MQFUSE_REQ_INTERRUPTED, &req->flags) &&
-		    list_empty(&req->intr_entry))
+		    list_empty(&req->intr_entry)) {
 			list_add_tail(&req->intr_entry, &q->interrupts);
+			wake = true;
+		}
 	}
 	spin_unlock(&q->lock);
+	/*
+	 * Once unlocked, an IN_DAEMON request may be answered and freed by
+	 * another daemon thread at any moment: do not touch @req again.
+	 */
 	if (end)
 		mqfuse_req_end(req);
-	else if (!list_empty_careful(&req->intr_entry))
-		req->fc->tops->wake(q);
+	else if (wake)
+		q->fc->tops->wake(q);
 }
 
 static struct mqfuse_queue *mqfuse_queue_of_unique(struct mqfuse_conn *fc, u64 unique)
@@ -344,12 +461,10 @@ void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes)
 	struct mqfuse_queue *q = req->q;
 
 	spin_lock(&q->lock);
-	if (err) {
-		req->out_h.error = err;
+	if (err)
 		q->stats.errors++;
-	}
 	q->stats.bytes_out += bytes;
-	mqfuse_req_finish_locked(req, MQFUSE_REQ_DONE);
+	mqfuse_req_finish_locked(req, MQFUSE_REQ_DONE, err);
 	spin_unlock(&q->lock);
 	mqfuse_req_end(req);
 }
@@ -391,37 +506,40 @@ void mqfuse_queues_abort(struct mqfuse_conn *fc)
 		q->connected = false;
 		list_for_each_entry_safe(req, tmp, &q->pending, list) {
 			list_move_tail(&req->list, &dead);
-			mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED);
+			mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED, -ENOTCONN);
 		}
 		q->nr_pending = 0;
 		for (b = 0; b < ARRAY_SIZE(q->processing); b++) {
 			hlist_for_each_entry_safe(req, htmp, &q->processing[b], hash) {
 				hlist_del_init(&req->hash);
 				list_add_tail(&req->list, &dead);
-				mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED);
+				mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED, -ENOTCONN);
 			}
 		}
 		q->nr_in_daemon = 0;
 		list_splice_init(&q->forgets, &forgets);
 		q->nr_forgets = 0;
 		spin_unlock(&q->lock);
+		/* background submitters waiting for a slot see !connected */
+		wake_up_all(&q->bg_waitq);
 
 		list_for_each_entry_safe(f, ftmp, &forgets, list)
 			kfree(f);
+		/* already finished (error set) under the lock; only notify now */
 		list_for_each_entry_safe(req, tmp, &dead, list) {
 			list_del_init(&req->list);
-			req->out_h.error = -ENOTCONN;
 			mqfuse_req_end(req);
 		}
 	}
 }
 
-void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_stats *st,
-			     unsigned int *pending, unsigned int *in_daemon)
+void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap)
 {
 	spin_lock(&q->lock);
-	*st = q->stats;
-	*pending = q->nr_pending;
-	*in_daemon = q->nr_in_daemon;
+	snap->stats = q->stats;
+	snap->pending = q->nr_pending;
+	snap->in_daemon = q->nr_in_daemon;
+	snap->background = q->nr_background;
+	snap->max_background = q->max_background;
 	spin_unlock(&q->lock);
 }

@@ -32,7 +32,11 @@ void mqfuse_req_set_state(struct mqfuse_req *req, enum mqfuse_req_state state)
 	if (req->q)
 		lockdep_assert_held(&req->q->lock);
 	WARN_ON_ONCE(!(mqfuse_req_next[req->state] & BIT(state)));
-	req->state = state;
+	if (state == MQFUSE_REQ_DONE || state == MQFUSE_REQ_ABORTED)
+		/* result first; pairs with smp_load_acquire() in mqfuse_req_finished() */
+		smp_store_release(&req->state, state);
+	else
+		req->state = state;
 }
 
 void mqfuse_args_creds_fill(struct mqfuse_conn *fc, struct fuse_in_header *ih)
@@ -101,11 +105,15 @@ void mqfuse_req_end(struct mqfuse_req *req)
 {
 	struct mqfuse_args *args = req->args;
 
-	if (req->state == MQFUSE_REQ_ABORTED && !req->out_h.error)
-		req->out_h.error = -ENOTCONN;
+	/*
+	 * The result was written before the final state (a sync waiter may
+	 * already be reading it): nothing here may change it.
+	 */
+	WARN_ON_ONCE(req->state == MQFUSE_REQ_ABORTED && !req->out_h.error);
 	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags)) {
 		if (args->end)
 			args->end(req->fc, args, req->out_h.error);
+		mqfuse_queue_bg_release(req);
 	} else {
 		wake_up(&req->waitq);
 	}
@@ -114,7 +122,8 @@ void mqfuse_req_end(struct mqfuse_req *req)
 
 static bool mqfuse_req_finished(struct mqfuse_req *req)
 {
-	enum mqfuse_req_state s = READ_ONCE(req->state);
+	/* pairs with smp_store_release() in mqfuse_req_set_state() */
+	enum mqfuse_req_state s = smp_load_acquire(&req->state);
 
 	return s == MQFUSE_REQ_DONE || s == MQFUSE_REQ_ABORTED;
 }
@@ -194,6 +203,8 @@ int mqfuse_simple_background(struct mqfuse_conn *fc, struct mqfuse_args *args,
 		goto fail;
 	}
 	set_bit(MQFUSE_REQ_BACKGROUND, &req->flags);
+	if (!gfpflags_allow_blocking(gfp))
+		set_bit(MQFUSE_REQ_BG_NOWAIT, &req->flags);
 	err = mqfuse_queue_submit(req);
 	if (err) {
 		mqfuse_req_put(req);

@@ -58,7 +58,7 @@ void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
 		spin_unlock(&fc->lock);
 		return;
 	}
-	WRITE_ONCE(fc->state, MQFUSE_CONN_ABORTED);
+	smp_store_release(&fc->state, MQFUSE_CONN_ABORTED);
 	spin_unlock(&fc->lock);
 	pr_info_ratelimited("session %llu aborted: %s\n", fc->id, why);
 
@@ -195,6 +195,7 @@ static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, 
 	fc->atomic_o_trunc = flags & FUSE_ATOMIC_O_TRUNC;
 	fc->readdirplus = flags & FUSE_DO_READDIRPLUS;
 	fc->parallel_dirops = flags & FUSE_PARALLEL_DIROPS;
+	mqfuse_queues_set_max_background(fc, out->max_background);
 
 	ra_pages = fc->max_read >> PAGE_SHIFT;
 	if (out->max_readahead)

@@ -14,9 +14,16 @@
  *       daemons       device fds bound to the session
  *       waiting       live requests
  *       abort         write 1 to abort the session
+ *       max_background   background requests allowed (all queues)
  *       queue<N>/stats   "key value" lines: requests forgets bytes_in
  *                        bytes_out wait_ns stolen interrupts errors
- *                        pending in_daemon
+ *                        pending in_daemon background max_background
+ *                        bg_waits
+ *
+ * Lifetimes: the session's memory (queues included) is freed by the
+ * release of fc->kobj. Each queue kobject holds a reference on fc->kobj
+ * from init to its own release, so the queue array outlives every queue
+ * kobject however late their releases run.
  */
 #include "mqfuse_i.h"
 #include <linux/kobject.h>
@@ -83,6 +90,7 @@ MQFUSE_CONN_ATTR_RO(max_write, "%u", READ_ONCE(fc->max_write));
 MQFUSE_CONN_ATTR_RO(max_read, "%u", READ_ONCE(fc->max_read));
 MQFUSE_CONN_ATTR_RO(max_pages, "%u", READ_ONCE(fc->max_pages));
 MQFUSE_CONN_ATTR_RO(readdir_size, "%u", READ_ONCE(fc->readdir_size));
+MQFUSE_CONN_ATTR_RO(max_background, "%u", READ_ONCE(fc->max_background));
 MQFUSE_CONN_ATTR_RO(minor, "%u", READ_ONCE(fc->minor));
 MQFUSE_CONN_ATTR_RO(daemons, "%u", READ_ONCE(fc->nr_devs));
 MQFUSE_CONN_ATTR_RO(waiting, "%d", atomic_read(&fc->nr_reqs));
@@ -115,6 +123,7 @@ static struct attribute *mqfuse_conn_attrs[] = {
 	&conn_max_read_attr.attr,
 	&conn_max_pages_attr.attr,
 	&conn_readdir_size_attr.attr,
+	&conn_max_background_attr.attr,
 	&conn_minor_attr.attr,
 	&conn_daemons_attr.attr,
 	&conn_waiting_attr.attr,
@@ -139,17 +148,18 @@ static ssize_t queue_stats_show(struct kobject *kobj, struct kobj_attribute *att
 				char *buf)
 {
 	struct mqfuse_queue *q = container_of(kobj, struct mqfuse_queue, kobj);
-	unsigned int pending, in_daemon;
-	struct mqfuse_queue_stats st;
+	struct mqfuse_queue_snap sn;
 
-	mqfuse_queue_fill_stats(q, &st, &pending, &in_daemon);
+	mqfuse_queue_fill_stats(q, &sn);
 	return sysfs_emit(buf,
 			  "requests %llu\nforgets %llu\nbytes_in %llu\nbytes_out %llu\n"
 			  "wait_ns %llu\nstolen %llu\ninterrupts %llu\nerrors %llu\n"
-			  "pending %u\nin_daemon %u\n",
-			  st.requests, st.forgets, st.bytes_in, st.bytes_out,
-			  st.wait_ns, st.stolen, st.interrupts, st.errors,
-			  pending, in_daemon);
+			  "pending %u\nin_daemon %u\nbackground %u\nmax_background %u\n"
+			  "bg_waits %llu\n",
+			  sn.stats.requests, sn.stats.forgets, sn.stats.bytes_in,
+			  sn.stats.bytes_out, sn.stats.wait_ns, sn.stats.stolen,
+			  sn.stats.interrupts, sn.stats.errors, sn.pending, sn.in_daemon,
+			  sn.background, sn.max_background, sn.stats.bg_waits);
 }
 static struct kobj_attribute queue_stats_attr = __ATTR(stats, 0444, queue_stats_show, NULL);
 
@@ -159,9 +169,12 @@ static struct attribute *mqfuse_queue_attrs[] = {
 };
 ATTRIBUTE_GROUPS(mqfuse_queue);
 
-/* Queue memory belongs to the session; its kobject only pins the parent. */
+/* Queue memory belongs to the session: drop the reference init took. */
 static void mqfuse_queue_kobj_release(struct kobject *kobj)
 {
+	struct mqfuse_queue *q = container_of(kobj, struct mqfuse_queue, kobj);
+
+	kobject_put(&q->fc->kobj);
 }
 
 static const struct kobj_type mqfuse_queue_ktype = {
@@ -176,8 +189,10 @@ void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc)
 	unsigned int i;
 
 	kobject_init(&fc->kobj, &mqfuse_conn_ktype);
-	for (i = 0; i < fc->nr_queues; i++)
+	for (i = 0; i < fc->nr_queues; i++) {
 		kobject_init(&fc->queues[i].kobj, &mqfuse_queue_ktype);
+		kobject_get(&fc->kobj);	/* dropped by the queue's release */
+	}
 }
 
 int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
@@ -190,9 +205,12 @@ int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
 		return err;
 	fc->kobj_added = true;
 	for (i = 0; i < fc->nr_queues; i++) {
-		err = kobject_add(&fc->queues[i].kobj, &fc->kobj, "queue%u", i);
+		struct mqfuse_queue *q = &fc->queues[i];
+
+		err = kobject_add(&q->kobj, &fc->kobj, "queue%u", i);
 		if (err)
-			return err;
+			return err;	/* mqfuse_sysfs_del_conn() removes what was added */
+		q->kobj_added = true;
 	}
 	return 0;
 }
@@ -205,8 +223,13 @@ void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc)
 	if (!fc->kobj_added)
 		return;
 	fc->kobj_added = false;
-	for (i = 0; i < fc->nr_queues; i++)
-		kobject_del(&fc->queues[i].kobj);
+	for (i = 0; i < fc->nr_queues; i++) {
+		struct mqfuse_queue *q = &fc->queues[i];
+
+		if (q->kobj_added)
+			kobject_del(&q->kobj);
+		q->kobj_added = false;
+	}
 	kobject_del(&fc->kobj);
 }
 
