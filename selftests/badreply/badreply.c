@@ -17,7 +17,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,10 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -510,6 +515,395 @@ static bool bad_notify(int fd, struct req *r)
 	return false;
 }
 
+/* ---- state shared by the client and the server (MAP_SHARED) ---- */
+
+#define ERR_SHORT_BODY	0x40000000	/* "error 0 with a short body" */
+#define MAX_HELD	1024
+
+struct shared {
+	volatile int armed;		/* errno_classes: answer with err */
+	volatile int err;		/* error to answer with, or ERR_SHORT_BODY */
+	volatile int clone_ret;		/* ioctl_clone: 0 or errno of FUSE_DEV_IOC_CLONE */
+	volatile int held;		/* requests the server holds now */
+	volatile int peak_held;		/* most held at once */
+	volatile int release;		/* client asks the server to answer what it holds */
+	volatile int notify_ret;	/* notify_inval: result of the notification write */
+	volatile int notify_sent;	/* notify_inval: notifications sent */
+	volatile uint64_t held_unique;	/* interrupt: unique of the held request */
+	volatile uint64_t intr_unique;	/* interrupt: unique named by FUSE_INTERRUPT */
+	volatile int late_sent;		/* late_reply: late replies written */
+	volatile int late_ret;		/* late_reply: result of the last late reply */
+	volatile int die;		/* server must exit now */
+};
+static struct shared *shm;
+
+/* A request the server answers later: header and the start of its argument. */
+struct held_req {
+	struct fuse_in_header h;
+	char arg[256];
+};
+static struct held_req held[MAX_HELD];
+static int nheld;
+
+static void hold(struct req *r)
+{
+	struct held_req *hr = &held[nheld++];
+	size_t n = r->len - sizeof(*r->h);
+
+	hr->h = *r->h;
+	memcpy(hr->arg, r->arg, n < sizeof(hr->arg) ? n : sizeof(hr->arg));
+	shm->held = nheld;
+	if (nheld > shm->peak_held)
+		shm->peak_held = nheld;
+}
+
+static void answer_held(int fd)
+{
+	int i;
+
+	for (i = 0; i < nheld; i++) {
+		struct req r = { .h = &held[i].h, .arg = held[i].arg,
+				 .len = sizeof(held[i].h) + sizeof(held[i].arg) };
+
+		serve_normal(fd, &r);
+	}
+	nheld = 0;
+	shm->held = 0;
+}
+
+/* Answers READ (any) and GETATTR of "file" with shm->err while armed. */
+static bool bad_errno_table(int fd, struct req *r)
+{
+	struct fuse_in_header *h = r->h;
+	static char data[8192];
+
+	if (!shm->armed)
+		return false;
+	if (h->opcode != FUSE_READ && !(h->opcode == FUSE_GETATTR && h->nodeid == INO_FILE))
+		return false;
+	if (shm->err != ERR_SHORT_BODY) {
+		reply(fd, h->unique, shm->err, NULL, 0);
+		return true;
+	}
+	if (h->opcode == FUSE_READ) {
+		memset(data, 'A', 100);
+		reply(fd, h->unique, 0, data, 100);	/* a short read: EOF at 100 */
+	} else {
+		struct fuse_attr_out a = { 0 };
+
+		fill_attr(&a.attr, INO_FILE);
+		reply(fd, h->unique, 0, &a, sizeof(a) - 8);
+	}
+	return true;
+}
+
+/* READ replies carry half of what was asked (at least one byte). */
+static bool bad_short_read(int fd, struct req *r)
+{
+	struct fuse_read_in *in = r->arg;
+	static char data[BUFSZ];
+	size_t n;
+
+	if (r->h->opcode != FUSE_READ)
+		return false;
+	n = in->size / 2 ? in->size / 2 : 1;
+	if (in->offset + n > tinyfs_file_size())
+		n = in->offset < tinyfs_file_size() ? tinyfs_file_size() - in->offset : 0;
+	memset(data, 'A', n);
+	reply(fd, r->h->unique, 0, data, n);
+	return true;
+}
+
+/* WRITE replies say half of the bytes were written. */
+static bool bad_short_write(int fd, struct req *r)
+{
+	struct fuse_write_in *in = r->arg;
+	struct fuse_write_out w = { .size = in->size / 2 };
+
+	if (r->h->opcode != FUSE_WRITE)
+		return false;
+	reply(fd, r->h->unique, 0, &w, sizeof(w));
+	return true;
+}
+
+/* While armed: holds every READ (and GETATTR of "file" if shm->err) until released. */
+static bool bad_hold_reads(int fd, struct req *r)
+{
+	(void)fd;
+	if (!shm->armed)
+		return false;
+	if (r->h->opcode != FUSE_READ &&
+	    !(r->h->opcode == FUSE_GETATTR && r->h->nodeid == INO_FILE && shm->err))
+		return false;
+	hold(r);
+	return true;
+}
+
+/* Idle hook: answer the held requests once the client asks (late replies). */
+static void idle_late_reply(int fd)
+{
+	int i;
+
+	if (!shm->release || !nheld)
+		return;
+	for (i = 0; i < nheld; i++) {
+		struct req rr = { .h = &held[i].h, .arg = held[i].arg,
+				  .len = sizeof(held[i].h) + sizeof(held[i].arg) };
+		struct fuse_in_header *h = rr.h;
+
+		if (h->opcode == FUSE_READ) {
+			struct fuse_read_in *in = rr.arg;
+			static char data[BUFSZ];
+			size_t n = in->size < 65536 ? in->size : 65536;
+
+			memset(data, 'L', n);
+			shm->late_ret = reply(fd, h->unique, 0, data, n);
+		} else {
+			serve_normal(fd, &rr);
+			shm->late_ret = 0;
+		}
+		shm->late_sent++;
+	}
+	nheld = 0;
+	shm->held = 0;
+	shm->release = 0;
+}
+
+/* INTERRUPT: hold GETATTR of "file"; answer it -EINTR once interrupted. */
+static bool bad_interrupt(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_INTERRUPT) {
+		struct fuse_interrupt_in *in = r->arg;
+		int i;
+
+		shm->intr_unique = in->unique;
+		for (i = 0; i < nheld; i++)
+			if (held[i].h.unique == in->unique)
+				reply(fd, in->unique, -EINTR, NULL, 0);
+		nheld = 0;
+		shm->held = 0;
+		return true;
+	}
+	if (!shm->armed || r->h->nodeid != INO_FILE ||
+	    (r->h->opcode != FUSE_GETATTR && r->h->opcode != FUSE_READ))
+		return false;
+	shm->held_unique = r->h->unique;
+	hold(r);
+	return true;
+}
+
+/* Background limit: hold every WRITE; answer them all once idle. */
+static bool bad_hold_writes(int fd, struct req *r)
+{
+	(void)fd;
+	if (r->h->opcode != FUSE_WRITE)
+		return false;
+	hold(r);
+	return true;
+}
+
+static void idle_answer_held(int fd)
+{
+	if (shm->release)
+		answer_held(fd);
+}
+
+/* From the only server thread: NOTIFY_INVAL_INODE on "file", then answer the WRITE. */
+static bool bad_notify_before_write(int fd, struct req *r)
+{
+	struct {
+		struct fuse_out_header oh;
+		struct fuse_notify_inval_inode_out in;
+	} msg = {
+		.oh = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE },
+		.in = { .ino = INO_FILE, .off = 0, .len = 0 },
+	};
+
+	if (r->h->opcode != FUSE_WRITE)
+		return false;
+	shm->notify_ret = send_raw(fd, &msg, sizeof(msg));
+	shm->notify_sent++;
+	return false;	/* then the normal answer */
+}
+
+static void setup_cache(void)
+{
+	tinyfs_cfg.cache = true;
+	tinyfs_cfg.max_write = 8 << 20;
+	tinyfs_cfg.max_pages = 2048;
+	tinyfs_cfg.file_size = 256 * 1024;
+}
+
+static void setup_bg_limit(void)
+{
+	setup_cache();
+	tinyfs_cfg.max_write = 4096;	/* one page per WRITE */
+	tinyfs_cfg.max_background = 4;
+	tinyfs_cfg.file_size = 512 * 1024;
+}
+
+/* Bad lengths: the first reply to each opcode is one byte short or long. */
+static bool badlen_seen[64];
+static int badlen_delta;
+
+static void mutate_badlen(const struct fuse_in_header *in, int *error, char *body,
+			  size_t *blen)
+{
+	if (*error || in->opcode >= 64 || badlen_seen[in->opcode])
+		return;
+	badlen_seen[in->opcode] = true;
+	if (badlen_delta > 0) {
+		memset(body + *blen, 0x5a, badlen_delta);
+		*blen += badlen_delta;
+	} else if (*blen) {
+		*blen -= 1;
+	} else {
+		body[0] = 0x5a;	/* empty answers get a stray byte */
+		*blen = 1;
+	}
+}
+
+static void setup_badlen_long(void)
+{
+	setup_cache();
+	badlen_delta = 1;
+	tinyfs_cfg.mutate = mutate_badlen;
+}
+
+static void setup_badlen_short(void)
+{
+	setup_cache();
+	badlen_delta = -1;
+	tinyfs_cfg.mutate = mutate_badlen;
+}
+
+/* ---- fuzzer: every reply may be mutated (seeded, reproducible) ---- */
+
+/*
+ * A fuzz run is rounds of FUZZ_ROUND_SECONDS, each on a fresh mount (a
+ * node the daemon broke early stays broken for the rest of a mount),
+ * seeds MQ_FUZZ_SEED, +1, +2... until MQ_FUZZ_SECONDS have passed.
+ */
+#define FUZZ_ROUND_SECONDS	5
+static uint64_t fuzz_state;
+static uint64_t fuzz_seed;
+static unsigned long fuzz_seconds = 20;
+static unsigned long fuzz_mutated;
+
+static uint32_t fuzz_rand(void)
+{
+	/* xorshift64* */
+	fuzz_state ^= fuzz_state >> 12;
+	fuzz_state ^= fuzz_state << 25;
+	fuzz_state ^= fuzz_state >> 27;
+	return (fuzz_state * 2685821657736338717ULL) >> 32;
+}
+
+static int fuzz_errno(void)
+{
+	static const int odd[] = { 1, 5, 511, 512, -512, -513, -514, -515, -516, -517,
+				   -518, -521, -522, -523, -524, -525, -526, -527,
+				   -528, -529, -530, -1000, -4095, -4096, -5000,
+				   INT_MIN, INT_MAX };
+
+	if (fuzz_rand() % 2)
+		return -(int)(1 + fuzz_rand() % 133);
+	return odd[fuzz_rand() % (sizeof(odd) / sizeof(odd[0]))];
+}
+
+static void mutate_fuzz(const struct fuse_in_header *in, int *error, char *body,
+			size_t *blen)
+{
+	size_t i, n;
+
+	(void)in;
+	if (fuzz_rand() % 3)
+		return;		/* two thirds of the replies stay correct */
+	fuzz_mutated++;
+	switch (fuzz_rand() % 6) {
+	case 0:
+		*error = fuzz_errno();
+		if (fuzz_rand() % 4)
+			*blen = 0;
+		break;
+	case 1:		/* truncate */
+		*blen = *blen ? fuzz_rand() % *blen : 0;
+		break;
+	case 2:		/* extend with garbage */
+		n = 1 + fuzz_rand() % (fuzz_rand() % 2 ? 16 : 65536);
+		for (i = 0; i < n; i++)
+			body[*blen + i] = fuzz_rand();
+		*blen += n;
+		break;
+	case 3:		/* flip bytes */
+		for (i = 0; *blen && i < 1 + fuzz_rand() % 8; i++)
+			body[fuzz_rand() % *blen] ^= 1u << (fuzz_rand() % 8);
+		break;
+	case 4:		/* random 64-bit fields (sizes, nodeids, offsets) */
+		for (i = 0; *blen >= 8 && i < 1 + fuzz_rand() % 4; i++) {
+			uint64_t v = ((uint64_t)fuzz_rand() << 32) | fuzz_rand();
+
+			memcpy(body + (fuzz_rand() % (*blen / 8)) * 8, &v, 8);
+		}
+		break;
+	default:	/* all garbage, random length */
+		n = fuzz_rand() % 4096;
+		for (i = 0; i < n; i++)
+			body[i] = fuzz_rand();
+		*blen = n;
+		break;
+	}
+}
+
+/* Extra hostile messages now and then: stray uniques, notifications. */
+static bool bad_fuzz(int fd, struct req *r)
+{
+	char buf[512];
+	struct fuse_out_header *oh = (void *)buf;
+	size_t len, i;
+
+	if (fuzz_rand() % 16)
+		return false;
+	len = sizeof(*oh) + fuzz_rand() % (sizeof(buf) - sizeof(*oh));
+	for (i = 0; i < len; i++)
+		buf[i] = fuzz_rand();
+	oh->len = len;
+	if (fuzz_rand() % 2) {
+		oh->unique = 0;
+		oh->error = fuzz_rand() % (FUSE_NOTIFY_CODE_MAX + 2);
+		if (oh->error == FUSE_NOTIFY_INVAL_INODE || oh->error == FUSE_NOTIFY_INVAL_ENTRY)
+			*(uint64_t *)(oh + 1) = 1 + fuzz_rand() % 4;
+	} else {
+		oh->unique = r->h->unique + 2 * (1 + fuzz_rand() % 8);
+		oh->error = fuzz_errno();
+	}
+	send_raw(fd, buf, len);
+	return false;
+}
+
+static void setup_fuzz(bool cache)
+{
+	const char *e = getenv("MQ_FUZZ_SEED");
+
+	if (cache)
+		setup_cache();
+	if (!fuzz_seed)
+		fuzz_seed = e ? strtoull(e, NULL, 0) :
+				(uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	else
+		fuzz_seed++;
+	fuzz_state = fuzz_seed | 1;
+	e = getenv("MQ_FUZZ_SECONDS");
+	if (e)
+		fuzz_seconds = strtoul(e, NULL, 0);
+	diag("fuzz: round seed %llu (MQ_FUZZ_SEED), run of %lu seconds (MQ_FUZZ_SECONDS)",
+	     (unsigned long long)fuzz_seed, fuzz_seconds);
+	tinyfs_cfg.mutate = mutate_fuzz;
+}
+
+static void setup_fuzz_cache(void) { setup_fuzz(true); }
+static void setup_fuzz_direct(void) { setup_fuzz(false); }
+
 /* Takes a READ and dies without answering. */
 static bool bad_die_in_read(int fd, struct req *r)
 {
@@ -535,6 +929,9 @@ struct scenario {
 	bad_fn bad;
 	void (*client)(const struct scenario *s);
 	enum expect expect;	/* for the scenario's main operation */
+	void (*setup)(void);	/* before mounting: tinyfs_cfg */
+	void (*idle)(int fd);	/* server: no request for a while */
+	int (*serve_fd)(int fd); /* server: the fd to serve from */
 };
 
 static char path_file[4096], path_dir[4096], path_link[4096];
@@ -720,17 +1117,20 @@ static void client_open(const struct scenario *s)
 static void client_storm(const struct scenario *s)
 {
 	char buf[FILE_SIZE];
+	struct timespec t0, t1;
+	unsigned int too_long = 0;
 	struct stat st;
 	int i;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < 200; i++) {
 		int fd;
 
 		stat(path_file, &st);
 		fd = open(path_file, O_RDONLY);
 		if (fd >= 0) {
-			if (read(fd, buf, sizeof(buf)) < 0)
-				(void)0;
+			if (read(fd, buf, sizeof(buf)) > (ssize_t)sizeof(buf))
+				too_long++;
 			close(fd);
 		}
 		DIR *d = opendir(mnt);
@@ -741,7 +1141,13 @@ static void client_storm(const struct scenario *s)
 			closedir(d);
 		}
 	}
-	tap(true, "%s: 200 rounds of stat/open/read/readdir returned", s->name);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* a hang is caught by alarm(); here: every round ran, nothing overflowed */
+	tap(i == 200 && !too_long && t1.tv_sec - t0.tv_sec < 50,
+	    "%s: 200 rounds of stat/open/read/readdir returned within 50 s, no read past its buffer",
+	    s->name);
+	if (too_long)
+		diag("%u reads returned more than asked", too_long);
 }
 
 static void client_die(const struct scenario *s)
@@ -787,6 +1193,783 @@ static void client_killable(const struct scenario *s)
 	    "%s: a task blocked in a request dies on SIGKILL", s->name);
 }
 
+/* ---- client checks for the scenarios above ---- */
+
+static pid_t server_pid;
+
+/* Read "key value" @key from every /sys/fs/FSTYPE/<session of mnt>/queue* /stats. */
+static char sess_dir[512];
+
+static bool find_session(void)
+{
+	char path[700], buf[64];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	bool found = false;
+
+	if (stat(mnt, &st))
+		return false;
+	snprintf(path, sizeof(path), "/sys/fs/%s", fstype);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		unsigned int maj, min;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/fs/%s/%s/dev", fstype, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%u:%u", &maj, &min) == 2 &&
+		    makedev(maj, min) == st.st_dev) {
+			snprintf(sess_dir, sizeof(sess_dir), "/sys/fs/%s/%s", fstype, de->d_name);
+			found = true;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+static long sess_read(const char *name)
+{
+	char path[700], buf[64];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", sess_dir, name);
+	f = fopen(path, "r");
+	if (f && fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 0);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Sum of @key over the queues; *max_one: largest single value. */
+static long queue_stat_sum(const char *key, long *max_one)
+{
+	char path[800], line[128];
+	long sum = 0, v;
+	int i;
+
+	*max_one = 0;
+	for (i = 0;; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/queue%d/stats", sess_dir, i);
+		f = fopen(path, "r");
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f)) {
+			char k[64];
+
+			if (sscanf(line, "%63s %ld", k, &v) == 2 && !strcmp(k, key)) {
+				sum += v;
+				if (v > *max_one)
+					*max_one = v;
+			}
+		}
+		fclose(f);
+	}
+	return i ? sum : -1;
+}
+
+static void sess_abort(void)
+{
+	char path[700];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/abort", sess_dir);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			diag("abort: %s", strerror(errno));
+		close(fd);
+	}
+}
+
+static void msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Wait until @cond or @ms pass; returns cond (evaluated once more: no side effects). */
+#define wait_for(cond, ms) ({						\
+	unsigned int __i;						\
+	for (__i = 0; __i < (ms) / 10 && !(cond); __i++)		\
+		msleep(10);						\
+	(cond);								\
+})
+
+enum errop { OP_PAGECACHE, OP_DIRECT, OP_GETATTR };
+
+static int errno_op(enum errop op, int fd_pc, int fd_dio, char *buf)
+{
+	struct stat st;
+	ssize_t n;
+
+	switch (op) {
+	case OP_PAGECACHE:
+		posix_fadvise(fd_pc, 0, 0, POSIX_FADV_DONTNEED);
+		n = pread(fd_pc, buf, 4096, 0);
+		return n < 0 ? errno : 0;
+	case OP_DIRECT:
+		n = pread(fd_dio, buf, 4096, 0);
+		return n < 0 ? errno : 0;
+	case OP_GETATTR:
+		return fstat(fd_pc, &st) ? errno : 0;
+	}
+	return -1;
+}
+
+/* Every errno class on READ (page cache, O_DIRECT) and GETATTR. */
+static void client_errno_classes(const struct scenario *s)
+{
+	static const int bad[] = { 1, 5, 511, 512, 4095, INT_MAX, -512, -513, -514,
+				   -516, -517, -521, -529, -530, -1000, -4095, -4096,
+				   -5000, INT_MIN };
+	static const char *const opname[] = { "page-cache read", "O_DIRECT read",
+					      "fstat (GETATTR)" };
+	static char dbuf[4096] __attribute__((aligned(4096)));
+	int fd_pc = open(path_file, O_RDONLY), fd_dio = open(path_file, O_RDONLY | O_DIRECT);
+	enum errop op;
+
+	if (fd_pc < 0 || fd_dio < 0) {
+		tap(false, "%s: open(file) (page cache and O_DIRECT): %s", s->name,
+		    strerror(errno));
+		return;
+	}
+	posix_fadvise(fd_pc, 0, 0, POSIX_FADV_RANDOM);
+	for (op = OP_PAGECACHE; op <= OP_GETATTR; op++) {
+		unsigned int good_bad = 0, bad_bad = 0, i;
+		int e, got;
+
+		for (e = 1; e <= 133; e++) {
+			shm->err = -e;
+			shm->armed = 1;
+			got = errno_op(op, fd_pc, fd_dio, dbuf);
+			shm->armed = 0;
+			if (got != e && good_bad++ < 8)
+				diag("%s: daemon error %d, app got %d (%s)", opname[op], -e,
+				     got, strerror(got));
+		}
+		tap(!good_bad, "%s: %s: daemon errors -1..-133 reach the app exactly",
+		    s->name, opname[op]);
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			shm->err = bad[i];
+			shm->armed = 1;
+			got = errno_op(op, fd_pc, fd_dio, dbuf);
+			shm->armed = 0;
+			if (got != EIO && bad_bad++ < 8)
+				diag("%s: daemon error %d, app got %d (%s)", opname[op],
+				     bad[i], got, strerror(got));
+		}
+		tap(!bad_bad, "%s: %s: positive, kernel-internal (<= -512) and out-of-range errors give EIO",
+		    s->name, opname[op]);
+
+		shm->err = ERR_SHORT_BODY;
+		shm->armed = 1;
+		memset(dbuf, 0x5a, sizeof(dbuf));
+		if (op == OP_GETATTR) {
+			got = errno_op(op, fd_pc, fd_dio, dbuf);
+			tap(got == EIO, "%s: %s: error 0 with a short body gives EIO", s->name,
+			    opname[op]);
+		} else {
+			ssize_t n;
+
+			if (op == OP_PAGECACHE)
+				posix_fadvise(fd_pc, 0, 0, POSIX_FADV_DONTNEED);
+			n = pread(op == OP_PAGECACHE ? fd_pc : fd_dio, dbuf, 4096, 0);
+			got = n < 0 ? errno : 0;
+			for (i = 0; n > 0 && i < (size_t)n; i++)
+				if (dbuf[i] != (i < 100 ? 'A' : 0))
+					break;
+			tap(n >= 0 && (n == 100 || (op == OP_PAGECACHE && n == 4096)) &&
+			    i == (size_t)n,
+			    "%s: %s: a 100-byte answer gives 100 bytes (then zeros)", s->name,
+			    opname[op]);
+			if (n < 0 || i != (size_t)n)
+				diag("read %zd (%s), first bad byte at %u: 0x%02x", n,
+				     n < 0 ? strerror(got) : "-", i, n > 0 ? (unsigned char)dbuf[i] : 0);
+		}
+		shm->armed = 0;
+	}
+	close(fd_pc);
+	close(fd_dio);
+}
+
+/* FUSE_DEV_IOC_CLONE on a fresh device fd attaches it; the server serves only from it. */
+static int serve_clone(int fd)
+{
+	int nfd = open(devpath, O_RDWR);
+	uint32_t master = fd;
+
+	if (nfd < 0 || ioctl(nfd, FUSE_DEV_IOC_CLONE, &master)) {
+		shm->clone_ret = errno;
+		if (nfd >= 0)
+			close(nfd);
+		return fd;
+	}
+	shm->clone_ret = 0;
+	return nfd;
+}
+
+static void client_clone(const struct scenario *s)
+{
+	struct stat st;
+	int err;
+
+	shm->clone_ret = -1;
+	err = stat(path_file, &st) ? errno : 0;
+	tap(shm->clone_ret == 0, "%s: ioctl(FUSE_DEV_IOC_CLONE) attaches a new device fd",
+	    s->name);
+	if (shm->clone_ret)
+		diag("ioctl: %s", shm->clone_ret > 0 ? strerror(shm->clone_ret) : "not run");
+	tap(!err && S_ISREG(st.st_mode), "%s: requests are served through the cloned fd",
+	    s->name);
+}
+
+/* Bytes of @buf[0..n) are 'A' up to @valid, then zeros. */
+static bool data_ok(const char *buf, size_t n, char c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (buf[i] != c && buf[i] != 0)
+			return false;
+	return true;
+}
+
+static void client_short_read(const struct scenario *s)
+{
+	size_t size = tinyfs_file_size();
+	char *buf = malloc(size + 4096), *m;
+	ssize_t n;
+	int fd = open(path_file, O_RDONLY);
+
+	if (fd < 0 || !buf) {
+		tap(false, "%s: open(file): %s", s->name, strerror(errno));
+		free(buf);
+		return;
+	}
+	memset(buf, 0x5a, size + 4096);
+	n = read(fd, buf, size + 4096);
+	tap(n >= 0 && (size_t)n <= size, "%s: read(2) returns at most the file size", s->name);
+	tap(n > 0 && data_ok(buf, n, 'A'),
+	    "%s: read(2) returns the daemon's bytes and zeros only (no uninitialised memory)",
+	    s->name);
+	if (n < 0)
+		diag("read: %s", strerror(errno));
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m != MAP_FAILED) {
+		size_t pages = 0, i;
+
+		/* only touch what read(2) said exists: past EOF is SIGBUS */
+		struct stat st;
+
+		if (!fstat(fd, &st))
+			pages = ((size_t)st.st_size < size ? (size_t)st.st_size : size);
+		for (i = 0; i < pages && (m[i] == 'A' || m[i] == 0); i++)
+			;
+		tap(i == pages, "%s: mmap shows the daemon's bytes and zeros only", s->name);
+		munmap(m, size);
+	} else {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+	}
+	close(fd);
+	free(buf);
+}
+
+static void client_short_write(const struct scenario *s)
+{
+	static char buf[65536];
+	struct timespec t0, t1;
+	ssize_t n;
+	char *m;
+	int fd = open(path_file, O_RDWR), err;
+
+	if (fd < 0) {
+		tap(false, "%s: open(file, O_RDWR): %s", s->name, strerror(errno));
+		return;
+	}
+	memset(buf, 'w', sizeof(buf));
+	n = write(fd, buf, sizeof(buf));
+	tap((n > 0 && n < (ssize_t)sizeof(buf)) || (n < 0 && errno == EIO),
+	    "%s: write(2) of 64 KiB answered with half reports a short count or EIO", s->name);
+	if (!(n > 0 && n < (ssize_t)sizeof(buf)))
+		diag("write: %zd %s", n, n < 0 ? strerror(errno) : "");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	m = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m != MAP_FAILED) {
+		memset(m, 'm', 65536);
+		err = msync(m, 65536, MS_SYNC) ? errno : 0;
+		munmap(m, 65536);
+		err = fsync(fd) ? errno : err;
+		tap(err == EIO || err == 0, "%s: writeback answered short: msync/fsync return (EIO or 0)",
+		    s->name);
+		if (err)
+			diag("msync/fsync: %s", strerror(err));
+	} else {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+}
+
+/* A waiter killed while the daemon holds its request; the daemon answers later. */
+static void client_late_reply(const struct scenario *s)
+{
+	static const char *const what[] = { "O_DIRECT read", "page-cache read", "fstat" };
+	static char dbuf[65536] __attribute__((aligned(4096)));
+	/*
+	 * Keep the inode referenced: otherwise the killed child's exit may
+	 * evict it, which waits (as in FUSE) for the pages of the held READ.
+	 */
+	int pin = open(path_file, O_RDONLY), k;
+
+	for (k = 0; k < 3; k++) {
+		struct timespec t0, t1;
+		int status, fd;
+		pid_t pid;
+
+		shm->err = k == 2;	/* GETATTR is held only for the fstat case */
+		shm->late_sent = 0;
+		pid = fork();
+		if (pid == 0) {
+			struct stat st;
+
+			fd = open(path_file, k == 0 ? O_RDONLY | O_DIRECT : O_RDONLY);
+			if (fd < 0)
+				_exit(3);
+			if (k == 2) {
+				shm->armed = 1;
+				fstat(fd, &st);
+			} else {
+				shm->armed = 1;
+				if (pread(fd, dbuf, sizeof(dbuf), 0) < 0)
+					_exit(4);
+			}
+			_exit(0);
+		}
+		if (!wait_for(shm->held > 0, 5000))
+			diag("%s: the server never got the request", what[k]);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		tap(WIFSIGNALED(status) && t1.tv_sec - t0.tv_sec < 10,
+		    "%s: %s: the waiter dies on SIGKILL while the daemon holds its request",
+		    s->name, what[k]);
+		shm->armed = 0;
+		shm->release = 1;
+		wait_for(shm->late_sent > 0, 5000);
+		tap(shm->late_sent > 0 && (shm->late_ret >= 0 || shm->late_ret == -ENOENT),
+		    "%s: %s: the late reply is taken or refused cleanly", s->name, what[k]);
+		/* the page cache holds no late bytes: data read now is the daemon's 'A's */
+		fd = open(path_file, O_RDONLY);
+		if (fd >= 0) {
+			ssize_t n;
+
+			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+			n = pread(fd, dbuf, 4096, 0);
+			/*
+			 * An abandoned sync request's late bytes ('L') are discarded; a
+			 * background readahead is not abandoned, its late answer is data.
+			 */
+			tap(n == 4096 && (dbuf[0] == 'A' || (k == 1 && dbuf[0] == 'L')) &&
+			    data_ok(dbuf, n, dbuf[0]),
+			    "%s: %s: the file reads back correctly afterwards", s->name, what[k]);
+			close(fd);
+		}
+	}
+	if (pin >= 0)
+		close(pin);
+}
+
+static void sigusr1(int sig)
+{
+	(void)sig;
+}
+
+static void client_interrupt(const struct scenario *s)
+{
+	static const char *const what[] = { "fstat (GETATTR)", "O_DIRECT read" };
+	static char dbuf[4096] __attribute__((aligned(4096)));
+	struct sigaction sa = { .sa_handler = sigusr1 };
+	int k;
+
+	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+	for (k = 0; k < 2; k++) {
+		int fd = open(path_file, k ? O_RDONLY | O_DIRECT : O_RDONLY), err;
+		pid_t me = getpid(), pid;
+		struct stat st;
+
+		if (fd < 0) {
+			tap(false, "%s: open: %s", s->name, strerror(errno));
+			continue;
+		}
+		shm->intr_unique = 0;
+		shm->held_unique = 0;
+		pid = fork();
+		if (pid == 0) {
+			wait_for(shm->held > 0, 5000);
+			kill(me, SIGUSR1);
+			_exit(0);
+		}
+		shm->armed = 1;
+		if (k == 0)
+			err = fstat(fd, &st) ? errno : 0;
+		else
+			err = pread(fd, dbuf, sizeof(dbuf), 0) < 0 ? errno : 0;
+		shm->armed = 0;
+		waitpid(pid, NULL, 0);
+		tap(err == EINTR, "%s: %s: answered -EINTR after INTERRUPT gives EINTR",
+		    s->name, what[k]);
+		if (err != EINTR)
+			diag("got %s", err ? strerror(err) : "success");
+		tap(shm->intr_unique && shm->intr_unique == shm->held_unique,
+		    "%s: %s: FUSE_INTERRUPT names the held request", s->name, what[k]);
+		close(fd);
+	}
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* A slow daemon: background WRITEs outstanding stay within max_background. */
+static void client_bg_limit(const struct scenario *s)
+{
+	size_t size = tinyfs_file_size(), i;
+	long limit, bg, bg_one, sysfs_peak = 0, waits;
+	int fd = open(path_file, O_RDWR), status;
+	pid_t pid;
+	char *m;
+
+	if (fd < 0 || !find_session()) {
+		tap(false, "%s: open(file) and its sysfs session: %s", s->name, strerror(errno));
+		return;
+	}
+	limit = sess_read("max_background");
+	tap(limit == 4, "%s: sysfs max_background is the daemon's 4", s->name);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+		close(fd);
+		return;
+	}
+	for (i = 0; i < size; i += 4096)
+		m[i] = 'd';	/* every page dirty: one WRITE each (max_write 4096) */
+	pid = fork();
+	if (pid == 0)
+		_exit(msync(m, size, MS_SYNC) ? 1 : 0);
+	/* the server holds every WRITE; watch the kernel's counters meanwhile */
+	for (i = 0; i < 150; i++) {
+		bg = queue_stat_sum("background", &bg_one);
+		if (bg > sysfs_peak)
+			sysfs_peak = bg;
+		msleep(20);
+	}
+	tap(shm->peak_held > 0 && shm->peak_held <= 4,
+	    "%s: the stalled daemon holds at most max_background WRITEs (held %d of %zu dirty pages)",
+	    s->name, shm->peak_held, size / 4096);
+	tap(sysfs_peak > 0 && sysfs_peak <= 4,
+	    "%s: sysfs background count stays within the limit (peak %ld)", s->name, sysfs_peak);
+	waits = queue_stat_sum("bg_waits", &bg_one);
+	shm->release = 1;
+	/* answer in rounds until writeback is done */
+	for (i = 0; i < 4000 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+		shm->release = 1;
+		msleep(10);
+	}
+	tap(i < 4000 && WIFEXITED(status) && !WEXITSTATUS(status),
+	    "%s: writeback completes once the daemon answers", s->name);
+	tap(waits > 0, "%s: submitters waited for a slot (bg_waits %ld)", s->name, waits);
+	bg = queue_stat_sum("background", &bg_one);
+	tap(bg == 0, "%s: no background request left over (%ld)", s->name, bg);
+	munmap(m, size);
+	close(fd);
+}
+
+/* NOTIFY_INVAL_INODE from the only server thread while a WRITE waits on it. */
+static void client_notify_inval(const struct scenario *s)
+{
+	static const char *const what[] = { "write(2) (pages locked)", "msync (pages under writeback)" };
+	static char buf[16384];
+	int k;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	for (k = 0; k < 2; k++) {
+		int fd = open(path_file, O_RDWR), status;
+		pid_t pid, reaped;
+		bool done;
+		char *m;
+
+		if (fd < 0) {
+			tap(false, "%s: open: %s", s->name, strerror(errno));
+			return;
+		}
+		m = mmap(NULL, sizeof(buf), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED) {
+			tap(false, "%s: mmap: %s", s->name, strerror(errno));
+			close(fd);
+			return;
+		}
+		if (k == 1)
+			memset(m, 'x', sizeof(buf));
+		shm->notify_sent = 0;
+		pid = fork();
+		if (pid == 0) {
+			if (k == 0) {
+				memset(buf, 'y', sizeof(buf));
+				_exit(write(fd, buf, sizeof(buf)) < 0 ? 1 : 0);
+			}
+			_exit(msync(m, sizeof(buf), MS_SYNC) ? 1 : 0);
+		}
+		reaped = 0;
+		done = wait_for(reaped == pid || (reaped = waitpid(pid, &status, WNOHANG)) == pid,
+				10000);
+		tap(done && shm->notify_sent > 0,
+		    "%s: %s: the daemon's notification does not wait for its own WRITE",
+		    s->name, what[k]);
+		if (!done) {
+			int t = open("/proc/sysrq-trigger", O_WRONLY);
+
+			diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
+			if (t >= 0) {
+				if (write(t, "w", 1) != 1)
+					diag("sysrq: %s", strerror(errno));
+				close(t);
+			}
+			sess_abort();
+			waitpid(pid, &status, 0);
+			munmap(m, sizeof(buf));
+			close(fd);
+			return;
+		}
+		tap(shm->notify_ret >= 0, "%s: %s: the notification succeeded (%d)", s->name,
+		    what[k], shm->notify_ret);
+		munmap(m, sizeof(buf));
+		close(fd);
+	}
+}
+
+/* Bad lengths on the first reply to each opcode: each operation twice. */
+static void client_badlen(const struct scenario *s)
+{
+	static char buf[65536];
+	unsigned int odd = 0, round;
+
+	for (round = 0; round < 2; round++) {
+		struct statfs sf;
+		struct stat st;
+		DIR *d;
+		ssize_t n;
+		int fd, e;
+
+#define CHECK_OP(name, expr) do {					\
+		errno = 0;						\
+		e = (expr) ? errno : 0;					\
+		if (e && e != EIO && e != ENOENT && e != ENOSYS &&	\
+		    e != EOPNOTSUPP && e != ENODATA && e != ERANGE &&	\
+		    e != EPERM && e != ENOTSUP) {			\
+			odd++;						\
+			diag("round %u: %s: %s", round, name, strerror(e)); \
+		}							\
+	} while (0)
+		CHECK_OP("stat", stat(path_file, &st));
+		CHECK_OP("statfs", statfs(mnt, &sf));
+		CHECK_OP("readlink", readlink(path_link, buf, sizeof(buf)) < 0);
+		CHECK_OP("getxattr", getxattr(path_file, "user.x", buf, 64) < 0);
+		CHECK_OP("listxattr", listxattr(path_file, buf, sizeof(buf)) < 0);
+		CHECK_OP("chmod", chmod(path_file, 0644));
+		CHECK_OP("truncate", truncate(path_file, tinyfs_file_size()));
+		CHECK_OP("mkdir", mkdir(path_dir, 0755) && errno == EEXIST ? (errno = 0, 0) : 0);
+		d = opendir(mnt);
+		if (d) {
+			while (readdir(d))
+				;
+			closedir(d);
+		}
+		fd = open(path_file, O_RDWR);
+		CHECK_OP("open", fd < 0);
+		if (fd >= 0) {
+			n = pread(fd, buf, sizeof(buf), 0);
+			CHECK_OP("read", n < 0);
+			if (n > 0 && !data_ok(buf, n, 'A')) {
+				odd++;
+				diag("round %u: read returned bytes that are not the daemon's", round);
+			}
+			CHECK_OP("write", pwrite(fd, buf, 4096, 0) < 0);
+			CHECK_OP("fsync", fsync(fd));
+			close(fd);
+		}
+#undef CHECK_OP
+	}
+	tap(!odd, "%s: every operation succeeds or fails with a plain errno (EIO...)", s->name);
+}
+
+/* The daemon dies with dirty and mmapped pages. */
+static void client_die_dirty(const struct scenario *s)
+{
+	size_t size = tinyfs_file_size();
+	int fd = open(path_file, O_RDWR), err, status;
+	struct timespec t0, t1;
+	pid_t pid;
+	char *m;
+
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+		close(fd);
+		return;
+	}
+	memset(m, 'z', size);		/* dirty every page */
+	kill(server_pid, SIGKILL);
+	waitpid(server_pid, &status, 0);
+	server_pid = 0;
+	err = fsync(fd) ? errno : 0;
+	tap(err == EIO || err == ENOTCONN, "%s: fsync after the daemon died reports EIO or ENOTCONN",
+	    s->name);
+	if (err != EIO && err != ENOTCONN)
+		diag("fsync: %s", err ? strerror(err) : "success");
+	m[0] = 'q';			/* dirty again after the abort */
+	munmap(m, size);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	if (pid == 0) {
+		sync();
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tap(WIFEXITED(status) && t1.tv_sec - t0.tv_sec < 20, "%s: sync(2) finishes", s->name);
+}
+
+/* Fuzz workload: random operations, each must return (alarm catches hangs). */
+static void client_fuzz(const struct scenario *s)
+{
+	static char buf[1 << 20] __attribute__((aligned(4096)));
+	size_t fsz = tinyfs_cfg.file_size ? tinyfs_cfg.file_size : TINYFS_FILE_SIZE;
+	struct timespec t0, t1;
+	unsigned long iters = 0, too_long = 0;
+	uint64_t st_ = fuzz_seed * 7 + 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct statfs sf;
+		struct stat st;
+		ssize_t n;
+		size_t len;
+		off_t off;
+		DIR *d;
+		char *m;
+		int fd;
+
+		st_ ^= st_ << 13;
+		st_ ^= st_ >> 7;
+		st_ ^= st_ << 17;
+		off = st_ % (fsz + 8192);
+		len = 1 + (st_ >> 20) % sizeof(buf);
+		alarm(30);
+		switch ((st_ >> 40) % 12) {
+		case 0:
+			stat(path_file, &st);
+			break;
+		case 1:
+			statfs(mnt, &sf);
+			break;
+		case 2:
+			d = opendir(mnt);
+			if (d) {
+				while (readdir(d))
+					;
+				closedir(d);
+			}
+			break;
+		case 3:
+			n = readlink(path_link, buf, 4096);
+			if (n > 4096)
+				too_long++;
+			break;
+		case 4:
+			n = getxattr(path_file, "user.x", buf, 64);
+			if (n > 64)
+				too_long++;
+			listxattr(path_file, buf, 256);
+			break;
+		case 5:
+		case 6:
+			fd = open(path_file, O_RDONLY);
+			if (fd >= 0) {
+				n = pread(fd, buf, len, off);
+				if (n > (ssize_t)len)
+					too_long++;
+				close(fd);
+			}
+			break;
+		case 7:
+			fd = open(path_file, O_RDONLY | O_DIRECT);
+			if (fd >= 0) {
+				n = pread(fd, buf, (len + 4095) & ~4095UL, off & ~4095L);
+				if (n > (ssize_t)((len + 4095) & ~4095UL))
+					too_long++;
+				close(fd);
+			}
+			break;
+		case 8:
+			fd = open(path_file, O_RDWR);
+			if (fd >= 0) {
+				if (pwrite(fd, buf, len, off) > (ssize_t)len)
+					too_long++;
+				fsync(fd);
+				close(fd);
+			}
+			break;
+		case 9:
+			fd = open(path_file, O_RDWR);
+			if (fd >= 0 && !fstat(fd, &st) && st.st_size > 0 &&
+			    st.st_size <= (off_t)sizeof(buf)) {
+				m = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+				if (m != MAP_FAILED) {
+					/* pages past a shrunk EOF would SIGBUS: only msync */
+					msync(m, st.st_size, MS_SYNC);
+					munmap(m, st.st_size);
+				}
+			}
+			if (fd >= 0)
+				close(fd);
+			break;
+		case 10:
+			chmod(path_file, 0644);
+			truncate(path_file, fsz);
+			break;
+		default:
+			mkdir(path_dir, 0755);
+			unlink(path_link);
+			rename(path_link, path_dir);
+			break;
+		}
+		alarm(0);
+		iters++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((unsigned long)(t1.tv_sec - t0.tv_sec) < FUZZ_ROUND_SECONDS);
+	alarm(60);
+	diag("fuzz: %lu operations in %d s", iters, FUZZ_ROUND_SECONDS);
+	tap(iters > 0 && !too_long, "%s: %lu operations returned, none with more bytes than asked (seed %llu)",
+	    s->name, iters, (unsigned long long)fuzz_seed);
+}
+
 static const struct scenario scenarios[] = {
 	{ "init_bad_major", bad_init_major, client_stat_file, EXP_FAIL },
 	{ "init_short", bad_init_short, client_stat_file, EXP_FAIL },
@@ -825,6 +2008,27 @@ static const struct scenario scenarios[] = {
 	{ "notify_garbage", bad_notify, client_storm, EXP_ANY },
 	{ "daemon_dies_mid_read", bad_die_in_read, client_die, EXP_ANY },
 	{ "never_reply_killable", bad_never_reply, client_killable, EXP_ANY },
+	{ "errno_classes", bad_errno_table, client_errno_classes, EXP_ANY,
+	  .setup = setup_cache },
+	{ "ioctl_fuse_dev_clone", NULL, client_clone, EXP_OK, .serve_fd = serve_clone },
+	{ "pagecache_short_read", bad_short_read, client_short_read, EXP_ANY,
+	  .setup = setup_cache },
+	{ "pagecache_short_write", bad_short_write, client_short_write, EXP_ANY,
+	  .setup = setup_cache },
+	{ "late_reply_after_kill", bad_hold_reads, client_late_reply, EXP_ANY,
+	  .setup = setup_cache, .idle = idle_late_reply },
+	{ "interrupt", bad_interrupt, client_interrupt, EXP_ANY, .setup = setup_cache },
+	{ "bad_length_long_each_opcode", NULL, client_badlen, EXP_ANY,
+	  .setup = setup_badlen_long },
+	{ "bad_length_short_each_opcode", NULL, client_badlen, EXP_ANY,
+	  .setup = setup_badlen_short },
+	{ "background_limit", bad_hold_writes, client_bg_limit, EXP_ANY,
+	  .setup = setup_bg_limit, .idle = idle_answer_held },
+	{ "notify_inval_from_serving_thread", bad_notify_before_write, client_notify_inval,
+	  EXP_ANY, .setup = setup_cache },
+	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
+	{ "fuzz_pagecache", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_cache },
+	{ "fuzz_direct", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_direct },
 	{ "baseline", NULL, client_stat_file, EXP_OK },
 };
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -833,9 +2037,18 @@ static void serve(int fd, const struct scenario *s)
 {
 	static char buf[BUFSZ];
 
+	if (s->serve_fd)
+		fd = s->serve_fd(fd);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		struct req r;
+		ssize_t n;
+
+		if (s->idle && poll(&pfd, 1, 100) == 0) {
+			s->idle(fd);
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf));
 
 		if (n < 0) {
 			if (errno == EINTR || errno == ENOENT || errno == EAGAIN)
@@ -856,11 +2069,15 @@ static void serve(int fd, const struct scenario *s)
 static int run_scenario(const struct scenario *s)
 {
 	unsigned int before = tap_failed();
-	int fd, status;
+	int fd, status = 0;
 	char opts[256];
 	struct stat st;
 	pid_t server;
 
+	memset(&tinyfs_cfg, 0, sizeof(tinyfs_cfg));
+	memset(shm, 0, sizeof(*shm));
+	if (s->setup)
+		s->setup();
 	fd = open(devpath, O_RDWR);
 	if (fd < 0) {
 		tap(false, "%s: open %s: %s", s->name, devpath, strerror(errno));
@@ -875,13 +2092,15 @@ static int run_scenario(const struct scenario *s)
 	}
 	server = fork();
 	if (server == 0) {
-		alarm(120);
+		alarm(120 + fuzz_seconds);
 		serve(fd, s);
 	}
+	server_pid = server;
 	close(fd);
 
 	alarm(60);	/* a hang kills this process: the suite reports it */
 	s->client(s);
+	alarm(60);
 	if (s->expect != EXP_FAIL && strcmp(s->name, "daemon_dies_mid_read")) {
 		int err = stat(mnt, &st) ? errno : 0;
 
@@ -893,8 +2112,10 @@ static int run_scenario(const struct scenario *s)
 	}
 	tap(umount2(mnt, 0) == 0 || umount2(mnt, MNT_DETACH) == 0,
 	    "%s: unmount works", s->name);
-	kill(server, SIGKILL);
-	waitpid(server, &status, 0);
+	if (server_pid) {
+		kill(server, SIGKILL);
+		waitpid(server, &status, 0);
+	}
 	alarm(0);
 	return tap_failed() != before;
 }
@@ -932,11 +2153,32 @@ int main(int argc, char **argv)
 	snprintf(path_link, sizeof(path_link), "%s/link", mnt);
 	tap_init(0);
 	signal(SIGPIPE, SIG_IGN);
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		   -1, 0);
+	if (shm == MAP_FAILED) {
+		perror("badreply: mmap");
+		return 1;
+	}
 
 	for (i = 0; i < NR_SCENARIOS; i++) {
 		if (strcmp(which, "all") && strcmp(which, scenarios[i].name))
 			continue;
 		found = true;
+		if (!strncmp(scenarios[i].name, "fuzz_", 5)) {
+			struct timespec t0, t1;
+			unsigned int rounds = 0;
+
+			fuzz_seed = 0;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			do {
+				run_scenario(&scenarios[i]);
+				rounds++;
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+			} while ((unsigned long)(t1.tv_sec - t0.tv_sec) < fuzz_seconds);
+			diag("%s: %u rounds of %d s", scenarios[i].name, rounds,
+			     FUZZ_ROUND_SECONDS);
+			continue;
+		}
 		run_scenario(&scenarios[i]);
 	}
 	if (!found) {

@@ -9,8 +9,17 @@
 #include <unistd.h>
 #include "tinyfs.h"
 
-#define FILE_SIZE TINYFS_FILE_SIZE
 #define BUFSZ TINYFS_BUFSZ
+
+struct tinyfs_cfg tinyfs_cfg;
+
+/* The request serve_normal() is answering (for tinyfs_cfg.mutate). */
+static const struct fuse_in_header *tinyfs_cur;
+
+uint64_t tinyfs_file_size(void)
+{
+	return tinyfs_cfg.file_size ? tinyfs_cfg.file_size : TINYFS_FILE_SIZE;
+}
 
 ssize_t send_raw(int fd, const void *buf, size_t len)
 {
@@ -22,14 +31,24 @@ ssize_t send_raw(int fd, const void *buf, size_t len)
 /* Reply with header + body; returns the write(2) result (-errno on failure). */
 ssize_t reply(int fd, uint64_t unique, int error, const void *body, size_t blen)
 {
-	struct fuse_out_header oh = {
+	static char mbuf[BUFSZ + 65536];
+	struct fuse_out_header oh;
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (tinyfs_cfg.mutate && tinyfs_cur && tinyfs_cur->unique == unique &&
+	    tinyfs_cur->opcode != FUSE_INIT && blen <= BUFSZ) {
+		if (blen)
+			memcpy(mbuf, body, blen);
+		tinyfs_cfg.mutate(tinyfs_cur, &error, mbuf, &blen);
+		body = mbuf;
+	}
+	oh = (struct fuse_out_header){
 		.len = sizeof(oh) + blen, .error = error, .unique = unique,
 	};
-	struct iovec iov[2] = {
-		{ &oh, sizeof(oh) }, { (void *)body, blen },
-	};
-	ssize_t n = writev(fd, iov, blen ? 2 : 1);
-
+	iov[0] = (struct iovec){ &oh, sizeof(oh) };
+	iov[1] = (struct iovec){ (void *)body, blen };
+	n = writev(fd, iov, blen ? 2 : 1);
 	return n < 0 ? -errno : n;
 }
 
@@ -48,8 +67,8 @@ void fill_attr(struct fuse_attr *a, uint64_t ino)
 		break;
 	case INO_FILE:
 		a->mode = S_IFREG | 0644;
-		a->size = FILE_SIZE;
-		a->blocks = FILE_SIZE / 512;
+		a->size = tinyfs_file_size();
+		a->blocks = a->size / 512;
 		break;
 	case INO_LINK:
 		a->mode = S_IFLNK | 0777;
@@ -144,6 +163,7 @@ void serve_normal(int fd, struct req *r)
 	static char data[BUFSZ];
 
 	memset(&u, 0, sizeof(u));
+	tinyfs_cur = h;
 	switch (h->opcode) {
 	case FUSE_INIT: {
 		struct fuse_init_in *in = r->arg;
@@ -151,11 +171,15 @@ void serve_normal(int fd, struct req *r)
 			.major = FUSE_KERNEL_VERSION,
 			.minor = FUSE_KERNEL_MINOR_VERSION,
 			.max_readahead = in->max_readahead,
-			.max_write = 128 * 1024,
-			.max_background = 16,
+			.max_write = tinyfs_cfg.max_write ?: 128 * 1024,
+			.max_background = tinyfs_cfg.max_background ?: 16,
 			.congestion_threshold = 12,
 			.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS,
 		};
+		if (tinyfs_cfg.max_pages) {
+			out.flags |= FUSE_MAX_PAGES;
+			out.max_pages = tinyfs_cfg.max_pages;
+		}
 		reply(fd, h->unique, 0, &out, sizeof(out));
 		break;
 	}
@@ -181,15 +205,15 @@ void serve_normal(int fd, struct req *r)
 	case FUSE_OPEN:
 	case FUSE_OPENDIR:
 		u.o.fh = 7;
-		u.o.open_flags = FOPEN_DIRECT_IO * (h->opcode == FUSE_OPEN);
+		u.o.open_flags = FOPEN_DIRECT_IO * (h->opcode == FUSE_OPEN && !tinyfs_cfg.cache);
 		reply(fd, h->unique, 0, &u.o, sizeof(u.o));
 		break;
 	case FUSE_READ: {
 		struct fuse_read_in *in = r->arg;
 		size_t n = 0;
 
-		if (in->offset < FILE_SIZE) {
-			n = FILE_SIZE - in->offset;
+		if (in->offset < tinyfs_file_size()) {
+			n = tinyfs_file_size() - in->offset;
 			if (n > in->size)
 				n = in->size;
 		}
@@ -249,5 +273,6 @@ void serve_normal(int fd, struct req *r)
 		reply(fd, h->unique, -ENOSYS, NULL, 0);
 		break;
 	}
+	tinyfs_cur = NULL;
 }
 

@@ -26,6 +26,27 @@ struct req {
 	size_t len;		/* total bytes read */
 };
 
+/*
+ * Knobs for tests of the page-cache path; the defaults (all zero) give the
+ * behaviour described above. Set before the server forks.
+ */
+struct tinyfs_cfg {
+	bool cache;		/* OPEN without FOPEN_DIRECT_IO: page-cache I/O */
+	uint32_t max_write;	/* INIT max_write; 0: 128 KiB */
+	uint16_t max_pages;	/* INIT max_pages with FUSE_MAX_PAGES; 0: not offered */
+	uint16_t max_background; /* INIT max_background; 0: 16 */
+	uint64_t file_size;	/* size of "file"; 0: TINYFS_FILE_SIZE */
+	/*
+	 * Called for every reply to the request being served (never for
+	 * INIT); may change the error, the body and its length (the body
+	 * buffer has room for *blen + 65536 bytes).
+	 */
+	void (*mutate)(const struct fuse_in_header *in, int *error, char *body,
+		       size_t *blen);
+};
+extern struct tinyfs_cfg tinyfs_cfg;
+uint64_t tinyfs_file_size(void);
+
 ssize_t send_raw(int fd, const void *buf, size_t len);
 ssize_t reply(int fd, uint64_t unique, int error, const void *body, size_t blen);
 void fill_attr(struct fuse_attr *a, uint64_t ino);
