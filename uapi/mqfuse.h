@@ -49,13 +49,17 @@
 /*
  * sysfs, one directory per session (mount), named by session_id:
  *   MQFUSE_SYSFS_PATH/<session_id>/{id,dev,state,queues,balance,consistency,
- *       max_write,max_read,max_pages,readdir_size,minor,daemons,waiting,
- *       transport}     read-only, one value each; "dev" is major:minor of
+ *       max_write,max_read,max_pages,readdir_size,max_background,minor,
+ *       daemons,waiting,transport}
+ *                      read-only, one value each; "dev" is major:minor of
  *                      the mount (st_dev), "state" is init|running|aborted
  *   MQFUSE_SYSFS_PATH/<session_id>/abort             write 1: abort
  *   MQFUSE_SYSFS_PATH/<session_id>/queue<N>/stats    "key value" lines:
  *       requests forgets bytes_in bytes_out wait_ns stolen interrupts errors
- *       pending in_daemon
+ *       pending in_daemon background max_background bg_waits
+ *       (background: readahead/writeback/RELEASE requests not yet ended;
+ *       max_background: this queue's share of the session's limit;
+ *       bg_waits: submitters that had to wait for a slot)
  * The directory disappears at umount.
  */
 #define MQFUSE_GENL_NAME	MQFUSE_NAME
