@@ -252,9 +252,10 @@ struct mqfuse_queue_snap {
 };
 
 /*
- * Background requests (readahead, writeback, RELEASE, INIT) per session:
- * FUSE's fuse_init_out.max_background, 0 meaning the default, capped so a
- * daemon cannot ask for unbounded pinned memory (up to max_pages each).
+ * Background requests with a page vector (readahead, writeback) in flight
+ * per session: FUSE's fuse_init_out.max_background, 0 meaning the
+ * default, capped so a daemon cannot ask for unbounded pinned memory (up
+ * to max_pages each). Split evenly over the queues, at least one each.
  */
 #define MQFUSE_DEFAULT_MAX_BACKGROUND	12
 #define MQFUSE_MAX_BACKGROUND_LIMIT	256

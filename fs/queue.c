@@ -121,14 +121,16 @@ static bool mqfuse_queue_bg_room(struct mqfuse_queue *q)
 }
 
 /*
- * Take a background slot on @q for @req before it is queued.
+ * Take a background slot on @q for @req (a page-vector request) before it
+ * is queued.
  *
  * A background request pins its pages (readahead, writeback) until the
- * daemon answers; the limit bounds what a slow daemon can pin. Callers
- * that cannot sleep (no __GFP_DIRECT_RECLAIM) go over the limit rather
- * than fail: they are rare and carry no page vector worth throttling.
- * Writeback (args->force) waits in TASK_IDLE: only a reply or the abort
- * frees it, and neither a signal nor the hung-task detector may cut it.
+ * daemon answers; the limit bounds what a slow daemon can pin. A caller
+ * whose gfp cannot block (no __GFP_DIRECT_RECLAIM: atomic context) goes
+ * over the limit rather than sleep or fail; today's readahead and
+ * writeback callers all may sleep. Writeback (args->force) waits in
+ * TASK_IDLE: only a reply or the abort frees it, and neither a signal nor
+ * the hung-task detector may cut it; readahead waits killable.
  */
 static int mqfuse_queue_bg_reserve(struct mqfuse_queue *q, struct mqfuse_req *req)
 {
@@ -206,9 +208,15 @@ int mqfuse_queue_submit(struct mqfuse_req *req)
 	req->q = q;
 	req->in_h.len = mqfuse_args_in_size(req->args);
 
-	/* INIT is never throttled: it is what sets the limit */
+	/*
+	 * Only requests carrying a page vector (readahead, writeback) pin
+	 * memory and take a slot. The others (INIT, RELEASE) must not wait:
+	 * RELEASE is also sent from the completion of another request, that
+	 * is from a daemon thread's write(), which must never sleep on the
+	 * daemon.
+	 */
 	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags) &&
-	    req->in_h.opcode != FUSE_INIT) {
+	    (req->args->in_pages || req->args->out_pages)) {
 		int err = mqfuse_queue_bg_reserve(q, req);
 
 		if (err)

@@ -111,9 +111,13 @@ void mqfuse_req_end(struct mqfuse_req *req)
 	 */
 	WARN_ON_ONCE(req->state == MQFUSE_REQ_ABORTED && !req->out_h.error);
 	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags)) {
+		/*
+		 * Free the slot first: ->end may submit (e.g. RELEASE on the
+		 * last file reference) and runs in a daemon thread here.
+		 */
+		mqfuse_queue_bg_release(req);
 		if (args->end)
 			args->end(req->fc, args, req->out_h.error);
-		mqfuse_queue_bg_release(req);
 	} else {
 		wake_up(&req->waitq);
 	}

@@ -57,7 +57,7 @@
  *   MQFUSE_SYSFS_PATH/<session_id>/queue<N>/stats    "key value" lines:
  *       requests forgets bytes_in bytes_out wait_ns stolen interrupts errors
  *       pending in_daemon background max_background bg_waits
- *       (background: readahead/writeback/RELEASE requests not yet ended;
+ *       (background: readahead/writeback requests not yet ended;
  *       max_background: this queue's share of the session's limit;
  *       bg_waits: submitters that had to wait for a slot)
  * The directory disappears at umount.
