@@ -1419,12 +1419,16 @@ static int serve_clone(int fd)
 	return nfd;
 }
 
+static void setup_clone(void)
+{
+	shm->clone_ret = -1;	/* "not run"; the server sets it before serving */
+}
+
 static void client_clone(const struct scenario *s)
 {
 	struct stat st;
 	int err;
 
-	shm->clone_ret = -1;
 	err = stat(path_file, &st) ? errno : 0;
 	tap(shm->clone_ret == 0, "%s: ioctl(FUSE_DEV_IOC_CLONE) attaches a new device fd",
 	    s->name);
@@ -1970,6 +1974,146 @@ static void client_fuzz(const struct scenario *s)
 	    s->name, iters, (unsigned long long)fuzz_seed);
 }
 
+/*
+ * Races of the request path under a hostile daemon: a second daemon
+ * process answers guessed uniques (the next ones per queue) while the
+ * first reads and batches its answers, readers are interrupted without
+ * pause, and the session is aborted in the middle. A reader must never
+ * get success with a buffer the daemon did not fill (abort ordering) and
+ * the kernel must not touch a request after another thread answered it.
+ */
+#define RACE_READERS	6
+#define RACE_IO		65536
+
+static bool bad_race_batch(int fd, struct req *r)
+{
+	if (r->h->opcode != FUSE_READ)
+		return false;
+	shm->held_unique = r->h->unique;
+	hold(r);
+	if (nheld >= 8)
+		answer_held(fd);
+	return true;
+}
+
+static void idle_race(int fd)
+{
+	answer_held(fd);
+}
+
+/* The second daemon process: answers uniques before the first one reads them. */
+static int serve_race(int fd)
+{
+	static char data[RACE_IO];
+	pid_t pid = fork();
+
+	if (pid)
+		return fd;
+	memset(data, 'A', sizeof(data));
+	alarm(60);
+	for (;;) {
+		uint64_t u = shm->held_unique, seq = u >> 9;
+		int k, q;
+
+		if (shm->die)
+			_exit(0);
+		for (k = 1; k <= 3; k++)
+			for (q = 0; q < 2; q++)
+				if (reply(fd, ((seq + k) << 9) | ((uint64_t)q << 1), 0, data,
+					  4096) == -ENODEV)
+					_exit(0);
+	}
+}
+
+static volatile sig_atomic_t race_sigs;
+
+static void race_sig(int sig)
+{
+	(void)sig;
+	race_sigs++;
+}
+
+static void race_reader(unsigned int id)
+{
+	static char buf[RACE_IO] __attribute__((aligned(4096)));
+	struct sigaction sa = { .sa_handler = race_sig };
+	unsigned int i;
+	int fd = -1;
+
+	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+	/* guessed answers may hit OPEN too: EIO, try again */
+	for (i = 0; i < 1000 && fd < 0; i++) {
+		fd = open(path_file, O_RDONLY | O_DIRECT);
+		if (fd < 0 && errno != EIO && errno != EINTR)
+			_exit(errno == ENOTCONN ? 0 : 3);
+	}
+	if (fd < 0)
+		_exit(3);
+	for (i = 0;; i++) {
+		off_t off = (((off_t)i * 7 + id) % 4) * RACE_IO;
+		ssize_t n, j;
+
+		memset(buf, 0x5a, sizeof(buf));
+		n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0) {
+			if (errno == EINTR || errno == EIO)
+				continue;
+			_exit(errno == ENOTCONN || errno == ENODEV ? 0 : 4);
+		}
+		for (j = 0; j < n; j++)
+			if (buf[j] != 'A' && buf[j] != 0)
+				_exit(1);	/* success with bytes nobody wrote */
+	}
+}
+
+static void client_race(const struct scenario *s)
+{
+	pid_t readers[RACE_READERS], sig;
+	unsigned int i, bad = 0, odd = 0;
+	int status;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	for (i = 0; i < RACE_READERS; i++) {
+		readers[i] = fork();
+		if (readers[i] == 0)
+			race_reader(i);
+	}
+	sig = fork();
+	if (sig == 0) {
+		for (;;) {
+			for (i = 0; i < RACE_READERS; i++)
+				kill(readers[i], SIGUSR1);
+			usleep(200);
+		}
+	}
+	msleep(1500);
+	sess_abort();
+	msleep(200);
+	kill(sig, SIGKILL);
+	waitpid(sig, NULL, 0);
+	shm->die = 1;
+	for (i = 0; i < RACE_READERS; i++) {
+		waitpid(readers[i], &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+			bad++;
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+			odd++;
+	}
+	tap(!bad, "%s: no read succeeded with bytes the daemon never sent (%u readers did)",
+	    s->name, bad);
+	tap(!odd, "%s: every reader ended with ENOTCONN after the abort (%u did not)",
+	    s->name, odd);
+}
+
+static void setup_race(void)
+{
+	setup_cache();
+	tinyfs_cfg.file_size = 4 * RACE_IO;
+}
+
 static const struct scenario scenarios[] = {
 	{ "init_bad_major", bad_init_major, client_stat_file, EXP_FAIL },
 	{ "init_short", bad_init_short, client_stat_file, EXP_FAIL },
@@ -2010,7 +2154,8 @@ static const struct scenario scenarios[] = {
 	{ "never_reply_killable", bad_never_reply, client_killable, EXP_ANY },
 	{ "errno_classes", bad_errno_table, client_errno_classes, EXP_ANY,
 	  .setup = setup_cache },
-	{ "ioctl_fuse_dev_clone", NULL, client_clone, EXP_OK, .serve_fd = serve_clone },
+	{ "ioctl_fuse_dev_clone", NULL, client_clone, EXP_OK, .setup = setup_clone,
+	  .serve_fd = serve_clone },
 	{ "pagecache_short_read", bad_short_read, client_short_read, EXP_ANY,
 	  .setup = setup_cache },
 	{ "pagecache_short_write", bad_short_write, client_short_write, EXP_ANY,
@@ -2027,6 +2172,8 @@ static const struct scenario scenarios[] = {
 	{ "notify_inval_from_serving_thread", bad_notify_before_write, client_notify_inval,
 	  EXP_ANY, .setup = setup_cache },
 	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
+	{ "race_reply_interrupt_abort", bad_race_batch, client_race, EXP_FAIL,
+	  .setup = setup_race, .idle = idle_race, .serve_fd = serve_race },
 	{ "fuzz_pagecache", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_cache },
 	{ "fuzz_direct", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_direct },
 	{ "baseline", NULL, client_stat_file, EXP_OK },
@@ -2164,6 +2311,14 @@ int main(int argc, char **argv)
 		if (strcmp(which, "all") && strcmp(which, scenarios[i].name))
 			continue;
 		found = true;
+		if (!strncmp(scenarios[i].name, "race_", 5)) {
+			const char *e = getenv("MQ_RACE_ROUNDS");
+			unsigned int r, rounds = e ? strtoul(e, NULL, 0) : 8;
+
+			for (r = 0; r < rounds; r++)
+				run_scenario(&scenarios[i]);
+			continue;
+		}
 		if (!strncmp(scenarios[i].name, "fuzz_", 5)) {
 			struct timespec t0, t1;
 			unsigned int rounds = 0;
