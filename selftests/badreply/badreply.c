@@ -2036,11 +2036,9 @@ static void race_sig(int sig)
 static void race_reader(unsigned int id)
 {
 	static char buf[RACE_IO] __attribute__((aligned(4096)));
-	struct sigaction sa = { .sa_handler = race_sig };
 	unsigned int i;
 	int fd = -1;
 
-	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
 	/* guessed answers may hit OPEN too: EIO, try again */
 	for (i = 0; i < 1000 && fd < 0; i++) {
 		fd = open(path_file, O_RDONLY | O_DIRECT);
@@ -2068,6 +2066,7 @@ static void race_reader(unsigned int id)
 
 static void client_race(const struct scenario *s)
 {
+	struct sigaction sa = { .sa_handler = race_sig };
 	pid_t readers[RACE_READERS], sig;
 	unsigned int i, bad = 0, odd = 0;
 	int status;
@@ -2076,6 +2075,8 @@ static void client_race(const struct scenario *s)
 		tap(false, "%s: no sysfs session", s->name);
 		return;
 	}
+	/* readers inherit it before the first signal can arrive; no SA_RESTART */
+	sigaction(SIGUSR1, &sa, NULL);
 	for (i = 0; i < RACE_READERS; i++) {
 		readers[i] = fork();
 		if (readers[i] == 0)
@@ -2097,11 +2098,15 @@ static void client_race(const struct scenario *s)
 	shm->die = 1;
 	for (i = 0; i < RACE_READERS; i++) {
 		waitpid(readers[i], &status, 0);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 1) {
 			bad++;
-		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			odd++;
+			diag("reader %u: %s %d", i, WIFEXITED(status) ? "exit" : "signal",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		}
 	}
+	signal(SIGUSR1, SIG_DFL);
 	tap(!bad, "%s: no read succeeded with bytes the daemon never sent (%u readers did)",
 	    s->name, bad);
 	tap(!odd, "%s: every reader ended with ENOTCONN after the abort (%u did not)",
