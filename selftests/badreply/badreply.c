@@ -871,7 +871,15 @@ static bool bad_fuzz(int fd, struct req *r)
 	if (fuzz_rand() % 2) {
 		oh->unique = 0;
 		oh->error = fuzz_rand() % (FUSE_NOTIFY_CODE_MAX + 2);
-		if (oh->error == FUSE_NOTIFY_INVAL_INODE || oh->error == FUSE_NOTIFY_INVAL_ENTRY)
+		/*
+		 * Not INVAL_ENTRY/DELETE: like FUSE, they lock the parent
+		 * directory, which a client may hold while it waits for this
+		 * very thread (a daemon that does so hangs itself until the
+		 * client is killed; libfuse documents the restriction).
+		 */
+		if (oh->error == FUSE_NOTIFY_INVAL_ENTRY || oh->error == FUSE_NOTIFY_DELETE)
+			oh->error = FUSE_NOTIFY_INVAL_INODE;
+		if (oh->error == FUSE_NOTIFY_INVAL_INODE)
 			*(uint64_t *)(oh + 1) = 1 + fuzz_rand() % 4;
 	} else {
 		oh->unique = r->h->unique + 2 * (1 + fuzz_rand() % 8);
