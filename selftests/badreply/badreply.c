@@ -1215,9 +1215,12 @@ static bool find_session(void)
 	struct stat st;
 	DIR *d;
 	bool found = false;
+	int tries = 0;
 
-	if (stat(mnt, &st))
-		return false;
+	/* a hostile daemon may fail this GETATTR (race test): try again */
+	while (stat(mnt, &st))
+		if (errno != EIO || ++tries == 50)
+			return false;
 	snprintf(path, sizeof(path), "/sys/fs/%s", fstype);
 	d = opendir(path);
 	if (!d)
