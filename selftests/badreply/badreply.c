@@ -2028,6 +2028,11 @@ static int serve_race(int fd)
 
 		if (shm->die)
 			_exit(0);
+		if (!u) {
+			/* not before the first READ: a guess could answer INIT */
+			usleep(1000);
+			continue;
+		}
 		for (k = 1; k <= 3; k++)
 			for (q = 0; q < 2; q++)
 				if (reply(fd, ((seq + k) << 9) | ((uint64_t)q << 1), 0, data,
