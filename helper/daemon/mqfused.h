@@ -215,6 +215,7 @@ struct mq_thread {
 	uid_t saved_fsuid;		/* daemon's own fsuid */
 	gid_t saved_fsgid;
 	bool private_umask;		/* unshare(CLONE_FS) succeeded */
+	bool creds_switched;		/* acting as a caller (creds.c) */
 	struct mq_thread_stats stats;
 	int setup_err;			/* result of thread setup */
 };
@@ -242,6 +243,7 @@ typedef int (*mq_op_fn)(struct mq_req *req);
 struct mq_op {
 	mq_op_fn fn;
 	size_t arg_min;		/* minimum body length */
+	bool as_caller;		/* run with the caller's credentials */
 };
 
 int mq_dispatch(struct mq_thread *thr, size_t len);
@@ -310,8 +312,13 @@ int mq_backend_open_flags(uint32_t flags);
 uint32_t mq_open_reply_flags(void);
 
 /* creds.c */
+#define MQ_MAX_CALLER_GROUPS	256	/* more are ignored (fewer rights) */
+
+int mq_creds_drop_privileges(void);
 int mq_creds_thread_init(struct mq_thread *thr);
-mode_t mq_creds_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
+int mq_creds_enter(struct mq_req *req);
 void mq_creds_leave(struct mq_req *req);
+mode_t mq_umask_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
+void mq_umask_leave(struct mq_req *req);
 
 #endif /* MQFUSED_H */

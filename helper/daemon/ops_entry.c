@@ -209,16 +209,54 @@ static int mq_setattr_times(const struct fuse_setattr_in *si, int inode_fd,
 	return 0;
 }
 
-static int mq_setattr_apply(const struct fuse_setattr_in *si, int inode_fd,
-			    int file_fd)
+/*
+ * A mode change that only clears set-user-ID / set-group-ID can only take
+ * privilege away: the kernel sends it on behalf of a writer who is not the
+ * owner (file_remove_privs), so it is applied even though the caller could
+ * not chmod the file itself.
+ */
+static bool mq_mode_drops_setid_only(mode_t old, mode_t new)
+{
+	mode_t dropped = old & 07777 & ~new;
+
+	return !(new & 07777 & ~old) && dropped &&
+	       !(dropped & ~(mode_t)(S_ISUID | S_ISGID));
+}
+
+static int mq_chmod(struct mq_req *req, int inode_fd, int file_fd,
+		    const char *path, mode_t mode)
+{
+	struct stat st;
+	bool as_daemon;
+	int ret;
+
+	as_daemon = req->thr->creds_switched &&
+		    !fstatat(inode_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) &&
+		    mq_mode_drops_setid_only(st.st_mode, mode);
+	if (as_daemon)
+		mq_creds_leave(req);
+	ret = (file_fd >= 0 ? fchmod(file_fd, mode) : chmod(path, mode)) ?
+		-errno : 0;
+	if (as_daemon) {
+		int err = mq_creds_enter(req);
+
+		if (err)
+			return err;
+	}
+	return ret;
+}
+
+static int mq_setattr_apply(struct mq_req *req, const struct fuse_setattr_in *si,
+			    int inode_fd, int file_fd)
 {
 	char path[64];
+	int ret;
 
 	mq_proc_path(path, sizeof(path), inode_fd);
 	if (si->valid & FATTR_MODE) {
-		if (file_fd >= 0 ? fchmod(file_fd, si->mode) :
-				   chmod(path, si->mode))
-			return -errno;
+		ret = mq_chmod(req, inode_fd, file_fd, path, si->mode);
+		if (ret)
+			return ret;
 	}
 	if (si->valid & (FATTR_UID | FATTR_GID)) {
 		uid_t uid = (si->valid & FATTR_UID) ? si->uid : (uid_t)-1;
@@ -229,7 +267,7 @@ static int mq_setattr_apply(const struct fuse_setattr_in *si, int inode_fd,
 			return -errno;
 	}
 	if (si->valid & FATTR_SIZE) {
-		int ret = -EBADF;
+		ret = -EBADF;
 
 		if (file_fd >= 0)
 			ret = ftruncate(file_fd, si->size) ? -errno : 0;
@@ -259,7 +297,7 @@ int mq_op_setattr(struct mq_req *req)
 		if (file_fd < 0)
 			file_fd = -1;	/* fall back to the inode */
 	}
-	ret = mq_setattr_apply(si, inode->fd, file_fd);
+	ret = mq_setattr_apply(req, si, inode->fd, file_fd);
 	if (!ret)
 		ret = mq_stat_fd(inode->fd, &st);
 	mq_inode_put(inode, 1);
@@ -281,34 +319,21 @@ int mq_op_readlink(struct mq_req *req)
 }
 
 /*
- * Only sent without default_permissions: check the mode bits against the
- * caller's uid/gid (supplementary groups are unknown to us).
+ * Only sent without default_permissions.  The thread runs with the
+ * caller's fsuid/fsgid, groups and capabilities (creds.c), which
+ * faccessat(AT_EACCESS) checks, ACLs included.
  */
 int mq_op_access(struct mq_req *req)
 {
 	const struct fuse_access_in *ai = (const void *)req->arg;
 	struct mq_inode *inode = mq_inode_get(req->in->nodeid);
-	unsigned int mask = ai->mask & 7, bits;
-	struct stat st;
+	unsigned int mask = ai->mask & (R_OK | W_OK | X_OK);
 	int ret;
 
 	if (!inode)
 		return -ESTALE;
-	ret = mq_stat_fd(inode->fd, &st);
+	ret = faccessat(inode->fd, "", mask ?: F_OK,
+			AT_EMPTY_PATH | AT_EACCESS) ? -errno : 0;
 	mq_inode_put(inode, 1);
-	if (ret || !mask)
-		return ret;
-	if (req->in->uid == 0) {
-		if ((mask & X_OK) && !S_ISDIR(st.st_mode) &&
-		    !(st.st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	if (st.st_uid == req->in->uid)
-		bits = (st.st_mode >> 6) & 7;
-	else if (st.st_gid == req->in->gid)
-		bits = (st.st_mode >> 3) & 7;
-	else
-		bits = st.st_mode & 7;
-	return (bits & mask) == mask ? 0 : -EACCES;
+	return ret;
 }

@@ -64,7 +64,7 @@ static int mq_make_node(struct mq_req *req, const char *name, enum mq_node_kind 
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
-	mode = mq_creds_enter(req, mode, umask);
+	mode = mq_umask_enter(req, mode, umask);
 	switch (kind) {
 	case MQ_NODE_SYMLINK:
 		ret = symlinkat(target, dir->fd, name);
@@ -77,7 +77,7 @@ static int mq_make_node(struct mq_req *req, const char *name, enum mq_node_kind 
 		break;
 	}
 	ret = ret ? -errno : 0;	/* before mq_creds_leave() can touch errno */
-	mq_creds_leave(req);
+	mq_umask_leave(req);
 	if (!ret)
 		ret = mq_reply_new_entry(req, dir, name);
 	mq_inode_put(dir, 1);
@@ -251,10 +251,10 @@ int mq_op_create(struct mq_req *req)
 		return ret;
 	flags = mq_backend_open_flags(ci->flags) | O_CREAT | O_NOFOLLOW |
 		(ci->flags & O_EXCL);
-	mode = mq_creds_enter(req, ci->mode, ci->umask);
+	mode = mq_umask_enter(req, ci->mode, ci->umask);
 	fd = openat(dir->fd, name, flags, mode);
 	ret = fd < 0 ? -errno : 0;
-	mq_creds_leave(req);
+	mq_umask_leave(req);
 	if (ret)
 		goto out_put;
 	eo->nodeid = 0;
@@ -296,10 +296,10 @@ int mq_op_tmpfile(struct mq_req *req)
 	if (ret)
 		return ret;
 	flags = mq_backend_open_flags(ci->flags) | O_TMPFILE;
-	mode = mq_creds_enter(req, ci->mode, ci->umask);
+	mode = mq_umask_enter(req, ci->mode, ci->umask);
 	fd = openat(dir->fd, ".", flags, mode);
 	ret = fd < 0 ? -errno : 0;
-	mq_creds_leave(req);
+	mq_umask_leave(req);
 	mq_inode_put(dir, 1);
 	if (ret)
 		return ret;

@@ -472,6 +472,12 @@ int mq_session_run(void)
 			goto err_unmount;
 		}
 	}
+	/* mount(2) and the RLIMIT_NOFILE raise are done: shed the rest. */
+	ret = mq_creds_drop_privileges();
+	if (ret) {
+		mq_err("dropping capabilities: %s", strerror(-ret));
+		goto err_unmount;
+	}
 	ret = mq_start_threads();
 	if (ret) {
 		mq_err("starting threads: %s", strerror(-ret));

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -107,6 +109,8 @@ static struct mq_thread thr;
 static int reply_pipe[2];
 static char tmpdir[] = "/tmp/mqfused-unit.XXXXXX";
 static uint64_t next_unique = 1;
+static uid_t req_uid;		/* caller of the next requests */
+static gid_t req_gid;
 
 static void harness_init(void)
 {
@@ -153,8 +157,8 @@ static ssize_t request(uint32_t opcode, uint64_t nodeid, const void *arg,
 	in->opcode = opcode;
 	in->unique = next_unique++;
 	in->nodeid = nodeid;
-	in->uid = getuid();
-	in->gid = getgid();
+	in->uid = req_uid;
+	in->gid = req_gid;
 	mq_dispatch(&thr, len);
 	n = read(reply_pipe[0], reply, reply_max);
 	return n < 0 ? 0 : n;
@@ -419,6 +423,186 @@ static void test_dispatch(void)
 	}
 }
 
+
+/* ---- trust: a client acting through the daemon ----------------------- */
+
+static uint64_t lookup_nodeid(uint64_t parent, const char *name, char *reply,
+			      size_t max)
+{
+	struct fuse_entry_out *eo = (void *)(reply + 16);
+
+	if (request(FUSE_LOOKUP, parent, NULL, 0, name, NULL, reply, max) !=
+	    16 + (ssize_t)sizeof(*eo) || reply_error(reply))
+		return 0;
+	return eo->nodeid;
+}
+
+/* A valid system.posix_acl_access value granting uid 1000 rw. */
+static size_t acl_blob(char *buf)
+{
+	struct { uint16_t tag, perm; uint32_t id; } e[] = {
+		{ 0x01, 6, ~0u }, { 0x02, 6, 1000 }, { 0x04, 0, ~0u },
+		{ 0x10, 6, ~0u }, { 0x20, 0, ~0u },
+	};
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, e, sizeof(e));
+	return 4 + sizeof(e);
+}
+
+/*
+ * Item 3 of issue 8 and the daemon's missing permission checks: requests
+ * from uid 1000 on a root-owned 0600 file must fail as on a local fs and
+ * leave the backend file unchanged.  Needs root (the daemon switches
+ * fsuid only when it runs as root).
+ */
+static void test_trust_creds(void)
+{
+	static char reply[64 << 10];
+	char path[512], buf[256], val[256];
+	struct fuse_setattr_in sa;
+	struct fuse_open_in oi = { .flags = O_WRONLY };
+	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT, .mode = 0644 };
+	struct fuse_setxattr_in *sx = (void *)buf;
+	uint64_t secret, mine;
+	struct stat st;
+	size_t blen;
+
+	if (geteuid() != 0) {
+		printf("ok - trust: caller credentials # SKIP not root\n");
+		return;
+	}
+	chmod(tmpdir, 0755);
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	if (chown(path, 0, 0) || chmod(path, 0600))
+		CHECK(0, "trust: fixture");
+	snprintf(path, sizeof(path), "%s/mine", tmpdir);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	if (chown(path, 1000, 1000))
+		CHECK(0, "trust: fixture");
+
+	req_uid = 1000;
+	req_gid = 1000;
+	secret = lookup_nodeid(FUSE_ROOT_ID, "secret", reply, sizeof(reply));
+	mine = lookup_nodeid(FUSE_ROOT_ID, "mine", reply, sizeof(reply));
+	CHECK(secret && mine, "trust: uid 1000 looks up files in a 0755 dir");
+
+	/* setfacl -m u:1000:rw secret */
+	memset(buf, 0, sizeof(buf));
+	blen = acl_blob(val);
+	sx->size = blen;
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "system.posix_acl_access",
+	       24);
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE + 24, val, blen);
+	request(FUSE_SETXATTR, secret, buf,
+		FUSE_COMPAT_SETXATTR_IN_SIZE + 24 + blen, NULL, NULL, reply,
+		sizeof(reply));
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 setting an ACL on root's 0600 file -> EPERM");
+	CHECK(getxattr(path, "system.posix_acl_access", val, sizeof(val)) < 0 &&
+	      !stat(path, &st) && (st.st_mode & 07777) == 0600,
+	      "trust: backend ACL and mode unchanged");
+	request(FUSE_SETXATTR, mine, buf,
+		FUSE_COMPAT_SETXATTR_IN_SIZE + 24 + blen, NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 || reply_error(reply) == -EOPNOTSUPP,
+	      "trust: uid 1000 may set an ACL on its own file");
+
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "trusted.mq\0x", 12);
+	sx->size = 1;
+	request(FUSE_SETXATTR, mine, buf, FUSE_COMPAT_SETXATTR_IN_SIZE + 12,
+		NULL, NULL, reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 setting trusted.* -> EPERM");
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "security.m\0x", 12);
+	request(FUSE_SETXATTR, mine, buf, FUSE_COMPAT_SETXATTR_IN_SIZE + 12,
+		NULL, NULL, reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 setting security.* -> EPERM");
+	request(FUSE_REMOVEXATTR, mine, NULL, 0, "security.m", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 removing security.* -> EPERM");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.valid = FATTR_MODE;
+	sa.mode = S_IFREG | 0666;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM, "trust: uid 1000 chmod of root's file -> EPERM");
+	sa.valid = FATTR_UID;
+	sa.uid = 1000;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM, "trust: uid 1000 chown of root's file -> EPERM");
+	sa.valid = FATTR_SIZE;
+	sa.size = 0;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 truncate of root's 0600 file -> EACCES");
+	sa.valid = FATTR_MTIME;
+	sa.mtime = 12345;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 utimens of root's file -> EPERM");
+	request(FUSE_OPEN, secret, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 opening root's 0600 file for writing -> EACCES");
+	request(FUSE_UNLINK, FUSE_ROOT_ID, NULL, 0, "secret", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 unlink in root's 0755 dir -> EACCES");
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "new", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 create in root's 0755 dir -> EACCES");
+	CHECK(!stat(path, &st) && st.st_uid == 0 && st.st_size == 0 &&
+	      (st.st_mode & 07777) == 0600 && st.st_mtime != 12345,
+	      "trust: root's file untouched");
+
+	/* The owner still can; dropping set-id bits is always allowed. */
+	sa.valid = FATTR_MODE;
+	sa.mode = S_IFREG | 0640;
+	request(FUSE_SETATTR, mine, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0, "trust: uid 1000 chmod of its own file");
+	if (chmod(path, 04755))
+		CHECK(0, "trust: fixture");
+	sa.mode = S_IFREG | 0755;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && !stat(path, &st) &&
+	      (st.st_mode & 07777) == 0755,
+	      "trust: a non-owner's write may clear set-user-ID (kill_suid)");
+	sa.mode = S_IFREG | 0777;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: ...but not add bits while doing so");
+
+	/* uid 0 callers keep root's rights. */
+	req_uid = 0;
+	req_gid = 0;
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "trusted.mq\0x", 12);
+	request(FUSE_SETXATTR, secret, buf, FUSE_COMPAT_SETXATTR_IN_SIZE + 12,
+		NULL, NULL, reply, sizeof(reply));
+	CHECK(reply_error(reply) == 0 || reply_error(reply) == -EOPNOTSUPP,
+	      "trust: uid 0 sets trusted.*");
+	sa.valid = FATTR_UID;
+	sa.uid = 1000;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0, "trust: uid 0 chown");
+	req_uid = getuid();
+	req_gid = getgid();
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -427,7 +611,10 @@ int main(void)
 	test_mount_opts();
 	test_reply_building();
 	harness_init();
+	req_uid = getuid();
+	req_gid = getgid();
 	test_dispatch();
+	test_trust_creds();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
