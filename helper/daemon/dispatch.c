@@ -7,6 +7,7 @@
  * kernel does not expect an answer to.  Handlers never write to the device.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,6 +108,28 @@ const char *mq_req_name(struct mq_req *req, size_t off, size_t *next)
 	return s;
 }
 
+/*
+ * One check for every name a client sends for a directory entry: present
+ * and NUL-terminated within the request (mq_req_name), non-empty, one
+ * component (no '/'), at most NAME_MAX bytes, and neither "." nor "..".
+ * The kernel never sends dots (LOOKUP of ".." only comes with export
+ * support, which is not negotiated); accepting ".." would walk above a
+ * directory, and above the backend root.
+ */
+int mq_name_check(const char *name)
+{
+	size_t len;
+
+	if (!name || !*name || strchr(name, '/'))
+		return -EINVAL;
+	len = strlen(name);
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return -EINVAL;
+	return 0;
+}
+
 /* Fill the out header in front of a @payload byte reply; returns length. */
 int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload)
 {
@@ -140,20 +163,65 @@ static uint64_t mq_req_stat_bytes(const struct mq_req *req)
 	return req->in->len;
 }
 
-static void mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
-			  size_t payload)
+/* Returns 0 or the write error (-ENOENT: the request is gone). */
+static int mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
+			 size_t payload)
 {
 	char *hdr = thr->outbuf;
 	int len = mq_build_reply(hdr, unique, err, payload);
 	ssize_t n;
 
 	do {
-		n = write(thr->devfd, hdr, len);
+		n = thr->reply_sink ? thr->reply_sink(thr, hdr, len) :
+				      write(thr->devfd, hdr, len);
 	} while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return 0;
+	err = -errno;
 	/* ENOENT: the request was interrupted and is gone; not an error. */
-	if (n < 0 && errno != ENOENT && errno != ENODEV)
+	if (err != -ENOENT && err != -ENODEV)
 		mq_warn("reply to unique %llu: %s", (unsigned long long)unique,
-			strerror(errno));
+			strerror(-err));
+	return err;
+}
+
+/*
+ * A successful reply that did not reach the kernel: the lookup references
+ * it carried (and the handle CREATE/TMPFILE opened) would never be
+ * forgotten or released.  Take them back.
+ */
+static void mq_reply_undo(struct mq_req *req, size_t payload)
+{
+	const struct fuse_entry_out *eo = (const void *)req->out;
+	const struct fuse_open_out *oo = (const void *)(eo + 1);
+	size_t off;
+
+	switch (req->in->opcode) {
+	case FUSE_CREATE:
+	case FUSE_TMPFILE:
+		if (payload >= sizeof(*eo) + sizeof(*oo) &&
+		    !mq_handle_close(oo->fh, MQ_HANDLE_FILE))
+			close(oo->fh);
+		/* fall through */
+	case FUSE_LOOKUP:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+	case FUSE_SYMLINK:
+	case FUSE_LINK:
+		if (payload >= sizeof(*eo) && eo->nodeid)
+			mq_inode_forget(eo->nodeid, 1);
+		break;
+	case FUSE_READDIRPLUS:
+		for (off = 0; off + FUSE_NAME_OFFSET_DIRENTPLUS <= payload;) {
+			const struct fuse_direntplus *dp =
+				(const void *)(req->out + off);
+
+			if (dp->entry_out.nodeid)
+				mq_inode_forget(dp->entry_out.nodeid, 1);
+			off += FUSE_DIRENTPLUS_SIZE(dp);
+		}
+		break;
+	}
 }
 
 /*
@@ -209,8 +277,9 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 		return 0;
 	if (ret < 0)
 		mq_dbg("  -> error %d", ret);
-	mq_send_reply(thr, in->unique, ret < 0 ? ret : 0,
-		      ret < 0 ? 0 : (size_t)ret);
+	if (mq_send_reply(thr, in->unique, ret < 0 ? ret : 0,
+			  ret < 0 ? 0 : (size_t)ret) == -ENOENT && ret > 0)
+		mq_reply_undo(&req, ret);
 	if (in->opcode == FUSE_DESTROY)
 		return -ENODEV;
 	return 0;

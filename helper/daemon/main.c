@@ -215,6 +215,7 @@ static int mq_open_backend_root(void)
 		close(fd);
 		return -errno;
 	}
+	mq_resolve_probe(fd);
 	ret = mq_itable_init(fd, &st);
 	if (ret)
 		close(fd);

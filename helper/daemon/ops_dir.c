@@ -51,7 +51,7 @@ int mq_op_opendir(struct mq_req *req)
 	mq_proc_path(path, sizeof(path), inode->fd);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = fd < 0 ? -errno : 0;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (ret)
 		return ret;
 	dir = calloc(1, sizeof(*dir));

@@ -87,7 +87,7 @@ int mq_op_setxattr(struct mq_req *req)
 		ret = -EPERM;
 	else if (setxattr(path, name, req->arg + next, si->size, si->flags))
 		ret = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	return ret;
 }
 
@@ -114,7 +114,7 @@ int mq_op_getxattr(struct mq_req *req)
 		n = -ENODATA;
 	else if ((n = getxattr(path, name, size ? req->out : NULL, size)) < 0)
 		n = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (n < 0 || size)
 		return n;
 	memset(go, 0, sizeof(*go));
@@ -141,7 +141,7 @@ int mq_op_listxattr(struct mq_req *req)
 		n = 0;
 	else if ((n = listxattr(path, size ? req->out : NULL, size)) < 0)
 		n = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (n < 0 || size)
 		return n;
 	memset(go, 0, sizeof(*go));
@@ -168,6 +168,6 @@ int mq_op_removexattr(struct mq_req *req)
 		ret = -EPERM;
 	else if (removexattr(path, name))
 		ret = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	return ret;
 }

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <limits.h>
 #include <sys/xattr.h>
 
 #include "mqfused.h"
@@ -109,6 +111,8 @@ static struct mq_thread thr;
 static int reply_pipe[2];
 static char tmpdir[] = "/tmp/mqfused-unit.XXXXXX";
 static uint64_t next_unique = 1;
+static char path_buf[1024];
+static int thr_root_fd;
 static uid_t req_uid;		/* caller of the next requests */
 static gid_t req_gid;
 
@@ -194,6 +198,8 @@ static void test_dispatch(void)
 	}
 	fd = open(tmpdir, O_PATH | O_DIRECTORY);
 	fstat(fd, &st);
+	mq_resolve_probe(fd);
+	thr_root_fd = fd;
 	CHECK(mq_itable_init(fd, &st) == 0 && mq_handles_init(4096) == 0,
 	      "dispatch: inode table and handles initialise");
 	snprintf(path, sizeof(path), "%s/file", tmpdir);
@@ -603,6 +609,266 @@ static void test_trust_creds(void)
 	req_gid = getgid();
 }
 
+
+/* ---- trust: names, device nodes, inode lifetime ----------------------- */
+
+static int sink_errno;	/* non-zero: replies "fail" with this errno */
+
+static ssize_t failing_sink(struct mq_thread *t, const void *buf, size_t len)
+{
+	(void)t;
+	(void)buf;
+	(void)len;
+	errno = sink_errno;
+	return -1;
+}
+
+static bool exists_outside(const char *name)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/../%s", tmpdir, name);
+	return !lstat(path, &st);
+}
+
+/*
+ * LOOKUP and every op taking a name, fed crafted names straight into
+ * mq_dispatch: all fail, nothing outside the backend root is touched.
+ */
+static void test_trust_names(void)
+{
+	static char reply[64 << 10];
+	static const char *const bad[] = {
+		"/etc", "..", ".", "sub/../..", "a/b", "sub/", "/",
+	};
+	struct fuse_mkdir_in mi = { .mode = 0755 };
+	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT, .mode = 0644 };
+	struct fuse_mknod_in mn = { .mode = S_IFREG | 0644 };
+	struct fuse_rename2_in rn = { .newdir = FUSE_ROOT_ID };
+	struct fuse_link_in li;
+	char longname[300], name[128], outside[32];
+	unsigned int i;
+	bool all = true;
+	int fd, err;
+	uint64_t file;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/sub", tmpdir);
+	mkdir(path_buf, 0755);
+	/* A sentinel next to the backend root: must stay unreachable. */
+	snprintf(outside, sizeof(outside), "mq-outside-%d", getpid());
+	snprintf(path_buf, sizeof(path_buf), "%s/../%s", tmpdir, outside);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, bad[i], NULL, reply,
+			sizeof(reply));
+		err = reply_error(reply);
+		if (err != -EINVAL) {
+			printf("#   LOOKUP '%s' -> %d\n", bad[i], err);
+			all = false;
+		}
+	}
+	CHECK(all, "names: LOOKUP of /etc .. . sub/../.. a/b sub/ / -> EINVAL");
+	snprintf(name, sizeof(name), "../%s", outside);
+	request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, name, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL,
+	      "names: LOOKUP of ../sentinel outside the root fails");
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[NAME_MAX + 1] = '\0';
+	request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, longname, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -ENAMETOOLONG,
+	      "names: LOOKUP of a NAME_MAX+1 name -> ENAMETOOLONG");
+	{
+		/* A name running to the end of the request, no NUL. */
+		struct fuse_in_header *in = (void *)thr.inbuf;
+
+		memset(in, 0, sizeof(*in));
+		memcpy(in + 1, "abc", 3);
+		in->len = sizeof(*in) + 3;
+		in->opcode = FUSE_LOOKUP;
+		in->unique = next_unique++;
+		in->nodeid = FUSE_ROOT_ID;
+		mq_dispatch(&thr, in->len);
+		CHECK(read(reply_pipe[0], reply, sizeof(reply)) == 16 &&
+		      reply_error(reply) == -EINVAL,
+		      "names: name without NUL in the request -> EINVAL");
+	}
+
+	snprintf(name, sizeof(name), "../%s-new", outside);
+	request(FUSE_MKDIR, FUSE_ROOT_ID, &mi, sizeof(mi), name, NULL, reply,
+		sizeof(reply));
+	err = reply_error(reply);
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), name, NULL, reply,
+		sizeof(reply));
+	err = err ?: 1;
+	CHECK(err == -EINVAL && reply_error(reply) == -EINVAL,
+	      "names: MKDIR and CREATE of ../x -> EINVAL");
+	request(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "sub/../../x", NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: MKNOD of sub/../../x -> EINVAL");
+	request(FUSE_SYMLINK, FUSE_ROOT_ID, NULL, 0, "..", "/etc", reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: SYMLINK named .. -> EINVAL");
+	request(FUSE_UNLINK, FUSE_ROOT_ID, NULL, 0, name + 3 - 3, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: UNLINK of ../x -> EINVAL");
+	request(FUSE_RMDIR, FUSE_ROOT_ID, NULL, 0, "sub/..", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: RMDIR of sub/.. -> EINVAL");
+	request(FUSE_RENAME2, FUSE_ROOT_ID, &rn, sizeof(rn), "file", name,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL,
+	      "names: RENAME2 to ../x -> EINVAL");
+	file = lookup_nodeid(FUSE_ROOT_ID, "file", reply, sizeof(reply));
+	li.oldnodeid = file;
+	request(FUSE_LINK, FUSE_ROOT_ID, &li, sizeof(li), name, NULL, reply,
+		sizeof(reply));
+	CHECK(file && reply_error(reply) == -EINVAL,
+	      "names: LINK to ../x -> EINVAL");
+	snprintf(name, sizeof(name), "%s-new", outside);
+	CHECK(!exists_outside(name), "names: nothing created outside the root");
+	snprintf(path_buf, sizeof(path_buf), "%s/file", tmpdir);
+	CHECK(!access(path_buf, F_OK) && exists_outside(outside),
+	      "names: nothing renamed or removed");
+
+	/* Resolution stays beneath the directory even through symlinks. */
+	snprintf(path_buf, sizeof(path_buf), "%s/esc", tmpdir);
+	if (symlink("/etc", path_buf))
+		CHECK(0, "names: fixture");
+	fd = mq_openat_beneath(thr_root_fd, "esc/passwd", O_PATH, 0);
+	CHECK(fd == -EXDEV || fd == -ELOOP,
+	      "names: openat beneath refuses to follow esc -> /etc");
+	if (fd >= 0)
+		close(fd);
+	fd = mq_openat_beneath(thr_root_fd, "../", O_PATH, 0);
+	CHECK(fd == -EXDEV, "names: openat beneath refuses ..");
+	if (fd >= 0)
+		close(fd);
+	snprintf(path_buf, sizeof(path_buf), "%s/../%s", tmpdir, outside);
+	unlink(path_buf);
+}
+
+/*
+ * A device node or FIFO in the backend directory is never opened for a
+ * client (the virtiofsd CVE-2020-35517 class).
+ */
+static void test_trust_devnodes(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0666 };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel;
+	uint64_t null_id, fifo_id, file;
+
+	if (geteuid() != 0) {
+		printf("ok - devnodes # SKIP not root\n");
+		return;
+	}
+	snprintf(path_buf, sizeof(path_buf), "%s/null", tmpdir);
+	if (mknod(path_buf, S_IFCHR | 0666, makedev(1, 3)) || chmod(path_buf, 0666))
+		CHECK(0, "devnodes: fixture (mknod)");
+	snprintf(path_buf, sizeof(path_buf), "%s/fifo", tmpdir);
+	if (mkfifo(path_buf, 0666) || chmod(path_buf, 0666))
+		CHECK(0, "devnodes: fixture (mkfifo)");
+
+	req_uid = 1000;
+	req_gid = 1000;
+	null_id = lookup_nodeid(FUSE_ROOT_ID, "null", reply, sizeof(reply));
+	fifo_id = lookup_nodeid(FUSE_ROOT_ID, "fifo", reply, sizeof(reply));
+	CHECK(null_id && fifo_id, "devnodes: LOOKUP of a device node and a FIFO");
+	request(FUSE_OPEN, null_id, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "devnodes: OPEN of a 0666 char device -> EACCES");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, null_id, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	request(FUSE_OPEN, fifo_id, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -ENXIO, "devnodes: OPEN of a FIFO -> ENXIO");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, fifo_id, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "null", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "devnodes: CREATE (no O_EXCL) over a char device -> EACCES");
+	if (!reply_error(reply)) {
+		struct fuse_open_out *coo = (void *)(reply + 16 +
+					sizeof(struct fuse_entry_out));
+
+		rel.fh = coo->fh;
+		request(FUSE_RELEASE, null_id, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	req_uid = 0;
+	req_gid = 0;
+	request(FUSE_OPEN, null_id, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "devnodes: ...not for uid 0 callers either");
+	file = lookup_nodeid(FUSE_ROOT_ID, "file", reply, sizeof(reply));
+	request(FUSE_OPEN, file, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	rel.fh = oo->fh;
+	CHECK(reply_error(reply) == 0, "devnodes: regular files still open");
+	request(FUSE_RELEASE, file, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(mq_handles_count() == 0, "devnodes: no handle left open");
+	req_uid = getuid();
+	req_gid = getgid();
+}
+
+/*
+ * The kernel's lookup count is kept apart from in-flight references: a
+ * FORGET with a huge nlookup does not free an inode a request still uses,
+ * and an entry reply the kernel never received takes its lookup back.
+ */
+static void test_inode_lifetime(void)
+{
+	static char reply[64 << 10];
+	struct fuse_forget_in fi = { .nlookup = 1ull << 40 };
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0644 };
+	struct mq_inode *inode;
+	uint64_t nodeid, before;
+	struct stat st;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/busy", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "busy", reply, sizeof(reply));
+	before = mq_itable_count();
+	inode = mq_inode_get(nodeid);	/* a request in flight */
+	request(FUSE_FORGET, nodeid, &fi, sizeof(fi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(inode && mq_itable_count() == before &&
+	      !fstat(inode->fd, &st),
+	      "lifetime: FORGET(2^40) keeps an inode in use");
+	if (inode)
+		mq_inode_put(inode);
+	CHECK(mq_itable_count() == before - 1 && !mq_inode_get(nodeid),
+	      "lifetime: ...and frees it when the request ends");
+
+	/* Replies the kernel refuses with ENOENT (request interrupted). */
+	before = mq_itable_count();
+	sink_errno = ENOENT;
+	thr.reply_sink = failing_sink;
+	request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "file", NULL, reply,
+		sizeof(reply));
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "undelivered",
+		NULL, reply, sizeof(reply));
+	thr.reply_sink = NULL;
+	CHECK(mq_itable_count() == before && mq_handles_count() == 0,
+	      "lifetime: undelivered LOOKUP/CREATE replies take their lookups and handle back");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -615,6 +881,9 @@ int main(void)
 	req_gid = getgid();
 	test_dispatch();
 	test_trust_creds();
+	test_trust_names();
+	test_trust_devnodes();
+	test_inode_lifetime();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
