@@ -82,6 +82,25 @@ static void test_mount_opts(void)
 	      "opts: mqfuse-only options dropped with a warning on fuse");
 	mq_mount_opts_free(&mo);
 
+	{
+		static const char *const refused[] = {
+			"recovery=30", "virtqueues=2", "nosuchoption=1",
+			"allow_other,bogus",
+		};
+
+		for (unsigned int i = 0; i < 4; i++) {
+			memset(&mo, 0, sizeof(mo));
+			mo.fs = MQ_FS_MQFUSE;
+			ret = mq_mount_opts_parse(refused[i], &mo);
+			if (ret != -EINVAL || !mo.error[0])
+				printf("#   '%s' -> %d '%s'\n", refused[i], ret,
+				       mo.error);
+			CHECK(ret == -EINVAL && mo.error[0],
+			      "opts: unsupported/unknown option refused up front");
+			mq_mount_opts_free(&mo);
+		}
+	}
+
 	memset(&mo, 0, sizeof(mo));
 	mo.default_permissions = true;
 	CHECK(mq_mount_opts_parse("nodefault_permissions", &mo) == 0 &&
