@@ -119,6 +119,8 @@ int mq_itable_init(int root_fd, const struct stat *root_st)
 	struct mq_inode **bucket;
 	struct mq_shard *s;
 
+	/* A fresh table hands out nodeids from the start again. */
+	atomic_store(&mq_next_nodeid, FUSE_ROOT_ID + 1);
 	mq_id_shards = mq_shards_alloc();
 	mq_key_shards = mq_shards_alloc();
 	if (!mq_id_shards || !mq_key_shards)
