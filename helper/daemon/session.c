@@ -83,7 +83,7 @@ static bool mq_bind_queues;		/* one queue per thread (see below) */
 /* Number of possible CPUs (the kernel's nr_cpu_ids), 0 if unknown. */
 static unsigned int mq_possible_cpus(void)
 {
-	unsigned int first, last = 0;
+	unsigned int last = 0;
 	char buf[256], *p;
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
 
@@ -94,11 +94,14 @@ static unsigned int mq_possible_cpus(void)
 	if (!p)
 		return 0;
 	/* "0-7" or "0,2-5": the last number is the highest CPU. */
-	for (p = buf; *p; p++) {
-		if (sscanf(p, "%u", &first) == 1) {
-			last = first;
-			while (p[1] >= '0' && p[1] <= '9')
-				p++;
+	for (p = buf; *p;) {
+		if (*p >= '0' && *p <= '9') {
+			char *end;
+
+			last = strtoul(p, &end, 10);
+			p = end;
+		} else {
+			p++;
 		}
 	}
 	return last + 1;
