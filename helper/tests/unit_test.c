@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <limits.h>
 #include <sys/xattr.h>
@@ -132,6 +134,7 @@ static char tmpdir[] = "/tmp/mqfused-unit.XXXXXX";
 static uint64_t next_unique = 1;
 static char path_buf[1024];
 static int thr_root_fd;
+static pid_t req_pid;		/* pid in the next requests' header */
 static uid_t req_uid;		/* caller of the next requests */
 static gid_t req_gid;
 
@@ -182,6 +185,7 @@ static ssize_t request(uint32_t opcode, uint64_t nodeid, const void *arg,
 	in->nodeid = nodeid;
 	in->uid = req_uid;
 	in->gid = req_gid;
+	in->pid = req_pid;
 	mq_dispatch(&thr, len);
 	n = read(reply_pipe[0], reply, reply_max);
 	return n < 0 ? 0 : n;
@@ -629,6 +633,82 @@ static void test_trust_creds(void)
 }
 
 
+/*
+ * Supplementary groups: a FUSE request carries only uid/gid/pid; the
+ * daemon takes the groups from /proc/PID/status when that process has the
+ * request's fsuid/fsgid, and none otherwise.
+ */
+static void test_trust_groups(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDONLY };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel;
+	int ready[2], done[2];
+	uint64_t shared;
+	gid_t g = 2000;
+	pid_t child;
+	char c;
+
+	if (geteuid() != 0) {
+		printf("ok - groups # SKIP not root\n");
+		return;
+	}
+	snprintf(path_buf, sizeof(path_buf), "%s/group-shared", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0640));
+	if (chown(path_buf, 0, 2000) || chmod(path_buf, 0640) ||
+	    pipe(ready) || pipe(done)) {
+		CHECK(0, "groups: fixture");
+		return;
+	}
+	child = fork();
+	if (child == 0) {
+		/* A process of uid 1000, gid 1000, in group 2000. */
+		if (setgroups(1, &g) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (child < 0 || read(ready[0], &c, 1) != 1) {
+		CHECK(0, "groups: fixture (child)");
+		return;
+	}
+	req_uid = 1000;
+	req_gid = 1000;
+	req_pid = child;
+	shared = lookup_nodeid(FUSE_ROOT_ID, "group-shared", reply,
+			       sizeof(reply));
+	request(FUSE_OPEN, shared, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(shared && reply_error(reply) == 0,
+	      "groups: a member of the file's group (supplementary) may open it");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, shared, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	req_pid = getpid();	/* uid 0: does not match the request */
+	request(FUSE_OPEN, shared, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "groups: groups of a process with other ids are not used");
+	req_pid = 0;
+	request(FUSE_OPEN, shared, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES, "groups: no pid, no groups");
+	if (write(done[1], "d", 1) != 1)
+		CHECK(0, "groups: child release");
+	waitpid(child, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+	req_uid = getuid();
+	req_gid = getgid();
+}
+
 /* ---- trust: names, device nodes, inode lifetime ----------------------- */
 
 static int sink_errno;	/* non-zero: replies "fail" with this errno */
@@ -900,6 +980,7 @@ int main(void)
 	req_gid = getgid();
 	test_dispatch();
 	test_trust_creds();
+	test_trust_groups();
 	test_trust_names();
 	test_trust_devnodes();
 	test_inode_lifetime();

@@ -54,7 +54,7 @@ done
 if [ -x "$H/tests/unit_test" ]; then
 	out=$("$H/tests/unit_test" 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | grep -E '^(ok|not ok) - (trust|names|devnodes|lifetime):'
+	printf '%s\n' "$out" | grep -E '^(ok|not ok) - (trust|groups|names|devnodes|lifetime):'
 	[ $rc -eq 0 ] || not_ok "unit_test exits 0 (exit $rc)"
 	printf '%s\n' "$out" | grep -q '^ok - names:' ||
 		not_ok "unit_test ran the names tests"
