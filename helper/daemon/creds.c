@@ -1,24 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Creating objects as the caller.
+ * Acting as the caller.
  *
- * Around create/mkdir/mknod/symlink/link/tmpfile the serving thread
- * switches its fsuid/fsgid to the caller's (raw syscalls: per thread, no
- * glibc broadcast), so ownership and set-group-ID directory inheritance are
- * decided by the backend exactly as for a local caller.  Switching fsuid
- * away from 0 drops the effective filesystem capabilities; we raise them
- * again because the permission check already happened in the kernel
- * (default_permissions) and the daemon does not know the caller's
- * supplementary groups.
+ * A client is untrusted (DESIGN.md §3, trust boundary 2): the daemon must
+ * not use its own privileges to do what the caller could not do on a local
+ * filesystem.  So every operation that touches the backend namespace or
+ * its permissions (the op table marks them, see dispatch.c) runs with:
+ *
+ *  - fsuid/fsgid of the request (raw syscalls: per thread, no glibc
+ *    broadcast to the other threads);
+ *  - the caller's supplementary groups, read from /proc/PID/status when the
+ *    process still has the request's fsuid/fsgid, else none (the FUSE
+ *    request carries only uid/gid/pid; see mqfused(8), "Permissions");
+ *  - for a caller other than uid 0, an empty effective capability set, so
+ *    the backend filesystem applies the owner and mode rules (no
+ *    CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SYS_ADMIN...).
+ *
+ * I/O on an already open handle (READ, WRITE, FSYNC...) keeps the daemon's
+ * credentials: the permission check happened at open time, and the
+ * io_uring workers inherit the credentials of the thread that creates them,
+ * which must not be a client's.
  *
  * The umask sent with FUSE_DONT_MASK is applied by the backend through a
  * per-thread umask (unshare(CLONE_FS) at thread start), so a default ACL
  * on the backend directory still takes precedence as on a local fs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 
@@ -26,19 +40,84 @@
 
 static bool mq_creds_switch;	/* daemon runs as root: switch per request */
 
-static int mq_caps_raise(void)
+/*
+ * Capabilities the daemon keeps (permitted); everything else is dropped at
+ * start by mq_creds_drop_privileges().  They are effective only while the
+ * daemon acts for itself or for a uid 0 caller.
+ */
+static const int mq_kept_caps[] = {
+	CAP_CHOWN,		/* root caller: chown */
+	CAP_DAC_OVERRIDE,	/* root caller; the daemon's own /proc use */
+	CAP_DAC_READ_SEARCH,	/* root caller; linkat(AT_EMPTY_PATH) */
+	CAP_FOWNER,		/* root caller: chmod/utimens/ACLs of others */
+	CAP_FSETID,		/* root caller: chmod g+s keeps the bit */
+	CAP_MKNOD,		/* root caller: device nodes */
+	CAP_SETUID,		/* setfsuid to the caller */
+	CAP_SETGID,		/* setfsgid/setgroups to the caller */
+	CAP_SYS_ADMIN,		/* root caller: trusted.*; umount at exit */
+	CAP_IPC_LOCK,		/* io_uring fixed buffers past RLIMIT_MEMLOCK */
+};
+
+static int mq_caps_get(struct __user_cap_data_struct data[2])
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
-	struct __user_cap_data_struct data[2];
 
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	data[0].effective = data[0].permitted;
-	data[1].effective = data[1].permitted;
-	if (syscall(SYS_capset, &hdr, data))
-		return -errno;
+	return syscall(SYS_capget, &hdr, data) ? -errno : 0;
+}
+
+static int mq_caps_set(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+/* Effective set = permitted (raise) or empty (drop); this thread only. */
+static int mq_caps_effective(bool raise)
+{
+	struct __user_cap_data_struct data[2];
+	int ret = mq_caps_get(data);
+
+	if (ret)
+		return ret;
+	data[0].effective = raise ? data[0].permitted : 0;
+	data[1].effective = raise ? data[1].permitted : 0;
+	return mq_caps_set(data);
+}
+
+/*
+ * Keep only mq_kept_caps in the permitted and effective sets of the calling
+ * thread (threads created afterwards inherit them).  Called once mount(2)
+ * and the RLIMIT_NOFILE raise are done.
+ */
+int mq_creds_drop_privileges(void)
+{
+	struct __user_cap_data_struct data[2];
+	uint32_t keep[2] = { 0, 0 };
+	unsigned int i;
+	int ret;
+
+	if (geteuid() != 0)
+		return 0;
+	for (i = 0; i < sizeof(mq_kept_caps) / sizeof(mq_kept_caps[0]); i++)
+		keep[mq_kept_caps[i] / 32] |= 1u << (mq_kept_caps[i] % 32);
+	ret = mq_caps_get(data);
+	if (ret)
+		return ret;
+	for (i = 0; i < 2; i++) {
+		data[i].permitted &= keep[i];
+		data[i].effective = data[i].permitted;
+		data[i].inheritable = 0;
+	}
+	ret = mq_caps_set(data);
+	if (ret)
+		return ret;
+	/* No capability may come back through exec or an ambient set. */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	return 0;
 }
 
@@ -47,6 +126,12 @@ int mq_creds_thread_init(struct mq_thread *thr)
 	mq_creds_switch = geteuid() == 0;
 	thr->saved_fsuid = geteuid();
 	thr->saved_fsgid = getegid();
+	/*
+	 * The daemon's own supplementary groups (often 0) would otherwise
+	 * apply to every caller's group permission checks.
+	 */
+	if (mq_creds_switch && syscall(SYS_setgroups, 0, NULL))
+		return -errno;
 	thr->private_umask = unshare(CLONE_FS) == 0;
 	if (!thr->private_umask)
 		mq_warn("thread %u: unshare(CLONE_FS): %s; applying umask in the daemon",
@@ -56,33 +141,116 @@ int mq_creds_thread_init(struct mq_thread *thr)
 	return 0;
 }
 
-mode_t mq_creds_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits)
+/*
+ * Supplementary groups of the calling process, if /proc/PID/status still
+ * describes a process with the request's fsuid and fsgid.  Returns the
+ * count (0 when unknown: fewer rights, never more).
+ */
+static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
+			    int max)
 {
-	struct mq_thread *thr = req->thr;
+	char path[64], line[4096];
+	unsigned long fsuid = ~0ul, fsgid = ~0ul, a, b, c;
+	int n = 0, nr = 0;
+	bool ids_ok = false;
+	FILE *f;
 
-	umask_bits &= 07777;
-	if (thr->private_umask)
-		umask(umask_bits);
-	else
-		mode &= ~umask_bits;
-	if (mq_creds_switch) {
-		syscall(SYS_setfsgid, req->in->gid);
-		syscall(SYS_setfsuid, req->in->uid);
-		if (req->in->uid != 0)
-			mq_caps_raise();
+	if (!in->pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/status", in->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &fsuid) == 4)
+			continue;
+		if (sscanf(line, "Gid: %lu %lu %lu %lu", &a, &b, &c, &fsgid) == 4)
+			continue;
+		if (!strncmp(line, "Groups:", 7)) {
+			char *p = line + 7, *end;
+
+			ids_ok = fsuid == in->uid && fsgid == in->gid;
+			while (ids_ok && nr < max) {
+				unsigned long g = strtoul(p, &end, 10);
+
+				if (end == p)
+					break;
+				groups[nr++] = g;
+				p = end;
+			}
+			n = nr;
+			break;
+		}
 	}
-	return mode;
+	fclose(f);
+	return ids_ok ? n : 0;
+}
+
+int mq_creds_enter(struct mq_req *req)
+{
+	const struct fuse_in_header *in = req->in;
+	struct mq_thread *thr = req->thr;
+	gid_t groups[MQ_MAX_CALLER_GROUPS];
+	int nr, ret;
+
+	if (!mq_creds_switch)
+		return 0;
+	/* -1 would leave the ids unchanged (they are queries for setfs*id). */
+	if (in->uid == (uint32_t)-1 || in->gid == (uint32_t)-1)
+		return -EPERM;
+	if (in->uid == thr->saved_fsuid && in->gid == thr->saved_fsgid)
+		return 0;
+	nr = in->uid ? mq_caller_groups(in, groups, MQ_MAX_CALLER_GROUPS) : 0;
+	if (syscall(SYS_setgroups, nr, groups))
+		return -errno;
+	syscall(SYS_setfsgid, in->gid);
+	syscall(SYS_setfsuid, in->uid);
+	thr->creds_switched = true;
+	if ((uint32_t)syscall(SYS_setfsuid, -1) != in->uid ||
+	    (uint32_t)syscall(SYS_setfsgid, -1) != in->gid) {
+		mq_creds_leave(req);
+		return -EPERM;
+	}
+	/* fsuid != 0 cleared the fs capabilities; drop the rest too. */
+	if (in->uid != 0) {
+		ret = mq_caps_effective(false);
+		if (ret) {
+			mq_creds_leave(req);
+			return ret;
+		}
+	}
+	return 0;
 }
 
 void mq_creds_leave(struct mq_req *req)
 {
 	struct mq_thread *thr = req->thr;
 
-	if (mq_creds_switch) {
-		syscall(SYS_setfsuid, thr->saved_fsuid);
-		syscall(SYS_setfsgid, thr->saved_fsgid);
-		mq_caps_raise();
+	if (!thr->creds_switched)
+		return;
+	syscall(SYS_setfsuid, thr->saved_fsuid);
+	syscall(SYS_setfsgid, thr->saved_fsgid);
+	syscall(SYS_setgroups, 0, NULL);
+	if (mq_caps_effective(true)) {
+		/* Cannot serve the next request with the right rights. */
+		mq_err("thread %u: cannot restore capabilities", thr->index);
+		abort();
 	}
-	if (thr->private_umask)
+	thr->creds_switched = false;
+}
+
+mode_t mq_umask_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits)
+{
+	umask_bits &= 07777;
+	if (req->thr->private_umask)
+		umask(umask_bits);
+	else
+		mode &= ~umask_bits;
+	return mode;
+}
+
+void mq_umask_leave(struct mq_req *req)
+{
+	if (req->thr->private_umask)
 		umask(0);
 }

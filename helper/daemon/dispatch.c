@@ -7,6 +7,7 @@
  * kernel does not expect an answer to.  Handlers never write to the device.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +15,11 @@
 
 #define MQ_OP(op, fn_, type)	[op] = { .fn = fn_, .arg_min = sizeof(type) }
 #define MQ_OP0(op, fn_)		[op] = { .fn = fn_, .arg_min = 0 }
+/* Operations whose permission checks the backend makes as the caller. */
+#define MQ_OPC(op, fn_, type)	[op] = { .fn = fn_, .arg_min = sizeof(type), \
+					 .as_caller = true }
+#define MQ_OPC0(op, fn_)	[op] = { .fn = fn_, .arg_min = 0, \
+					 .as_caller = true }
 
 /* Requests whose body is a struct followed by names use the struct size. */
 static const struct mq_op mq_ops[MQ_NR_OPS] = {
@@ -23,26 +29,26 @@ static const struct mq_op mq_ops[MQ_NR_OPS] = {
 	MQ_OP0(FUSE_STATFS, mq_op_statfs),
 	MQ_OP(FUSE_SYNCFS, mq_op_syncfs, struct fuse_syncfs_in),
 
-	MQ_OP0(FUSE_LOOKUP, mq_op_lookup),
+	MQ_OPC0(FUSE_LOOKUP, mq_op_lookup),
 	MQ_OP(FUSE_FORGET, mq_op_forget, struct fuse_forget_in),
 	MQ_OP(FUSE_BATCH_FORGET, mq_op_batch_forget, struct fuse_batch_forget_in),
 	MQ_OP(FUSE_GETATTR, mq_op_getattr, struct fuse_getattr_in),
-	MQ_OP(FUSE_SETATTR, mq_op_setattr, struct fuse_setattr_in),
+	MQ_OPC(FUSE_SETATTR, mq_op_setattr, struct fuse_setattr_in),
 	MQ_OP0(FUSE_READLINK, mq_op_readlink),
-	MQ_OP(FUSE_ACCESS, mq_op_access, struct fuse_access_in),
+	MQ_OPC(FUSE_ACCESS, mq_op_access, struct fuse_access_in),
 
-	MQ_OP0(FUSE_SYMLINK, mq_op_symlink),
-	MQ_OP(FUSE_MKNOD, mq_op_mknod, struct fuse_mknod_in),
-	MQ_OP(FUSE_MKDIR, mq_op_mkdir, struct fuse_mkdir_in),
-	MQ_OP0(FUSE_UNLINK, mq_op_unlink),
-	MQ_OP0(FUSE_RMDIR, mq_op_rmdir),
-	MQ_OP(FUSE_RENAME, mq_op_rename, struct fuse_rename_in),
-	MQ_OP(FUSE_RENAME2, mq_op_rename2, struct fuse_rename2_in),
-	MQ_OP(FUSE_LINK, mq_op_link, struct fuse_link_in),
-	MQ_OP(FUSE_CREATE, mq_op_create, struct fuse_create_in),
-	MQ_OP(FUSE_TMPFILE, mq_op_tmpfile, struct fuse_create_in),
+	MQ_OPC0(FUSE_SYMLINK, mq_op_symlink),
+	MQ_OPC(FUSE_MKNOD, mq_op_mknod, struct fuse_mknod_in),
+	MQ_OPC(FUSE_MKDIR, mq_op_mkdir, struct fuse_mkdir_in),
+	MQ_OPC0(FUSE_UNLINK, mq_op_unlink),
+	MQ_OPC0(FUSE_RMDIR, mq_op_rmdir),
+	MQ_OPC(FUSE_RENAME, mq_op_rename, struct fuse_rename_in),
+	MQ_OPC(FUSE_RENAME2, mq_op_rename2, struct fuse_rename2_in),
+	MQ_OPC(FUSE_LINK, mq_op_link, struct fuse_link_in),
+	MQ_OPC(FUSE_CREATE, mq_op_create, struct fuse_create_in),
+	MQ_OPC(FUSE_TMPFILE, mq_op_tmpfile, struct fuse_create_in),
 
-	MQ_OP(FUSE_OPEN, mq_op_open, struct fuse_open_in),
+	MQ_OPC(FUSE_OPEN, mq_op_open, struct fuse_open_in),
 	MQ_OP(FUSE_READ, mq_op_read, struct fuse_read_in),
 	MQ_OP(FUSE_WRITE, mq_op_write, struct fuse_write_in),
 	MQ_OP(FUSE_RELEASE, mq_op_release, struct fuse_release_in),
@@ -53,18 +59,19 @@ static const struct mq_op mq_ops[MQ_NR_OPS] = {
 	MQ_OP(FUSE_COPY_FILE_RANGE, mq_op_copy_file_range,
 	      struct fuse_copy_file_range_in),
 
-	MQ_OP(FUSE_OPENDIR, mq_op_opendir, struct fuse_open_in),
+	MQ_OPC(FUSE_OPENDIR, mq_op_opendir, struct fuse_open_in),
 	MQ_OP(FUSE_READDIR, mq_op_readdir, struct fuse_read_in),
-	MQ_OP(FUSE_READDIRPLUS, mq_op_readdirplus, struct fuse_read_in),
+	MQ_OPC(FUSE_READDIRPLUS, mq_op_readdirplus, struct fuse_read_in),
 	MQ_OP(FUSE_RELEASEDIR, mq_op_releasedir, struct fuse_release_in),
 	MQ_OP(FUSE_FSYNCDIR, mq_op_fsyncdir, struct fuse_fsync_in),
 
 	/* Compat size: FUSE_SETXATTR_EXT is not negotiated. */
 	[FUSE_SETXATTR] = { .fn = mq_op_setxattr,
-			    .arg_min = FUSE_COMPAT_SETXATTR_IN_SIZE },
-	MQ_OP(FUSE_GETXATTR, mq_op_getxattr, struct fuse_getxattr_in),
-	MQ_OP(FUSE_LISTXATTR, mq_op_listxattr, struct fuse_getxattr_in),
-	MQ_OP0(FUSE_REMOVEXATTR, mq_op_removexattr),
+			    .arg_min = FUSE_COMPAT_SETXATTR_IN_SIZE,
+			    .as_caller = true },
+	MQ_OPC(FUSE_GETXATTR, mq_op_getxattr, struct fuse_getxattr_in),
+	MQ_OPC(FUSE_LISTXATTR, mq_op_listxattr, struct fuse_getxattr_in),
+	MQ_OPC0(FUSE_REMOVEXATTR, mq_op_removexattr),
 
 	/*
 	 * Locks are handled by the kernel (FUSE_POSIX_LOCKS/FLOCK_LOCKS are
@@ -101,6 +108,28 @@ const char *mq_req_name(struct mq_req *req, size_t off, size_t *next)
 	return s;
 }
 
+/*
+ * One check for every name a client sends for a directory entry: present
+ * and NUL-terminated within the request (mq_req_name), non-empty, one
+ * component (no '/'), at most NAME_MAX bytes, and neither "." nor "..".
+ * The kernel never sends dots (LOOKUP of ".." only comes with export
+ * support, which is not negotiated); accepting ".." would walk above a
+ * directory, and above the backend root.
+ */
+int mq_name_check(const char *name)
+{
+	size_t len;
+
+	if (!name || !*name || strchr(name, '/'))
+		return -EINVAL;
+	len = strlen(name);
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return -EINVAL;
+	return 0;
+}
+
 /* Fill the out header in front of a @payload byte reply; returns length. */
 int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload)
 {
@@ -134,20 +163,65 @@ static uint64_t mq_req_stat_bytes(const struct mq_req *req)
 	return req->in->len;
 }
 
-static void mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
-			  size_t payload)
+/* Returns 0 or the write error (-ENOENT: the request is gone). */
+static int mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
+			 size_t payload)
 {
 	char *hdr = thr->outbuf;
 	int len = mq_build_reply(hdr, unique, err, payload);
 	ssize_t n;
 
 	do {
-		n = write(thr->devfd, hdr, len);
+		n = thr->reply_sink ? thr->reply_sink(thr, hdr, len) :
+				      write(thr->devfd, hdr, len);
 	} while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return 0;
+	err = -errno;
 	/* ENOENT: the request was interrupted and is gone; not an error. */
-	if (n < 0 && errno != ENOENT && errno != ENODEV)
+	if (err != -ENOENT && err != -ENODEV)
 		mq_warn("reply to unique %llu: %s", (unsigned long long)unique,
-			strerror(errno));
+			strerror(-err));
+	return err;
+}
+
+/*
+ * A successful reply that did not reach the kernel: the lookup references
+ * it carried (and the handle CREATE/TMPFILE opened) would never be
+ * forgotten or released.  Take them back.
+ */
+static void mq_reply_undo(struct mq_req *req, size_t payload)
+{
+	const struct fuse_entry_out *eo = (const void *)req->out;
+	const struct fuse_open_out *oo = (const void *)(eo + 1);
+	size_t off;
+
+	switch (req->in->opcode) {
+	case FUSE_CREATE:
+	case FUSE_TMPFILE:
+		if (payload >= sizeof(*eo) + sizeof(*oo) &&
+		    !mq_handle_close(oo->fh, MQ_HANDLE_FILE))
+			close(oo->fh);
+		/* fall through */
+	case FUSE_LOOKUP:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+	case FUSE_SYMLINK:
+	case FUSE_LINK:
+		if (payload >= sizeof(*eo) && eo->nodeid)
+			mq_inode_forget(eo->nodeid, 1);
+		break;
+	case FUSE_READDIRPLUS:
+		for (off = 0; off + FUSE_NAME_OFFSET_DIRENTPLUS <= payload;) {
+			const struct fuse_direntplus *dp =
+				(const void *)(req->out + off);
+
+			if (dp->entry_out.nodeid)
+				mq_inode_forget(dp->entry_out.nodeid, 1);
+			off += FUSE_DIRENTPLUS_SIZE(dp);
+		}
+		break;
+	}
 }
 
 /*
@@ -191,6 +265,11 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 			ret = MQ_NO_REPLY;
 	} else if (in->opcode != FUSE_INIT && !atomic_load(&mq_conn.proto_minor)) {
 		ret = -EIO;	/* nothing but INIT before INIT */
+	} else if (op->as_caller) {
+		ret = mq_creds_enter(&req);
+		if (!ret)
+			ret = op->fn(&req);
+		mq_creds_leave(&req);
 	} else {
 		ret = op->fn(&req);
 	}
@@ -198,8 +277,9 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 		return 0;
 	if (ret < 0)
 		mq_dbg("  -> error %d", ret);
-	mq_send_reply(thr, in->unique, ret < 0 ? ret : 0,
-		      ret < 0 ? 0 : (size_t)ret);
+	if (mq_send_reply(thr, in->unique, ret < 0 ? ret : 0,
+			  ret < 0 ? 0 : (size_t)ret) == -ENOENT && ret > 0)
+		mq_reply_undo(&req, ret);
 	if (in->opcode == FUSE_DESTROY)
 		return -ENODEV;
 	return 0;

@@ -7,11 +7,15 @@
  * so that an object reached twice (hard links, LOOKUP after READDIRPLUS)
  * gets the same nodeid.
  *
- * Lifetime: inode->refs counts kernel lookup references plus in-flight
- * users.  The transition to zero happens only under the key shard lock,
- * together with the removal from the key index, so a dev/ino lookup never
- * sees a dying inode.  A nodeid lookup may race with that removal; it uses
- * "increment unless zero" and treats a zero count as not found.
+ * Lifetime: two counts.  inode->nlookup is the kernel's lookup count
+ * (LOOKUP-style replies add one, FORGET subtracts what the kernel says,
+ * never below zero); inode->refs counts in-flight users (mq_inode_get,
+ * mq_inode_lookup_fd).  A FORGET with a bogus nlookup can therefore not
+ * free an inode a request is still using.  The inode is freed when both
+ * are zero: whoever drops a count to zero re-checks both under the key
+ * and id shard locks and unlinks the inode from both indexes there.
+ * Increments happen under one of those locks (refs under the id lock,
+ * nlookup under the key lock), so the re-check cannot miss one.
  *
  * Lock order: key shard lock, then id shard lock.
  */
@@ -71,22 +75,6 @@ static void mq_id_insert(struct mq_inode *inode)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void mq_id_remove(struct mq_inode *inode)
-{
-	struct mq_inode **bucket, **pp;
-	struct mq_shard *s = mq_shard_of(mq_id_shards, mq_mix(inode->nodeid),
-					 &bucket);
-
-	pthread_mutex_lock(&s->lock);
-	for (pp = bucket; *pp; pp = &(*pp)->id_next) {
-		if (*pp == inode) {
-			*pp = inode->id_next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-}
-
 static struct mq_shard *mq_shards_alloc(void)
 {
 	struct mq_shard *shards;
@@ -114,7 +102,8 @@ static struct mq_inode *mq_inode_alloc(int fd, const struct stat *st,
 	inode->ino = st->st_ino;
 	inode->type = st->st_mode & S_IFMT;
 	inode->fd = fd;
-	atomic_init(&inode->refs, 1);
+	atomic_init(&inode->refs, 0);
+	atomic_init(&inode->nlookup, 0);
 	return inode;
 }
 
@@ -130,6 +119,8 @@ int mq_itable_init(int root_fd, const struct stat *root_st)
 	struct mq_inode **bucket;
 	struct mq_shard *s;
 
+	/* A fresh table hands out nodeids from the start again. */
+	atomic_store(&mq_next_nodeid, FUSE_ROOT_ID + 1);
 	mq_id_shards = mq_shards_alloc();
 	mq_key_shards = mq_shards_alloc();
 	if (!mq_id_shards || !mq_key_shards)
@@ -137,6 +128,7 @@ int mq_itable_init(int root_fd, const struct stat *root_st)
 	mq_root = mq_inode_alloc(root_fd, root_st, FUSE_ROOT_ID);
 	if (!mq_root)
 		goto err_alloc;
+	atomic_store(&mq_root->nlookup, 1);	/* the kernel's, never forgotten */
 	s = mq_shard_of(mq_key_shards, mq_key_hash(root_st->st_dev,
 						   root_st->st_ino), &bucket);
 	pthread_mutex_lock(&s->lock);
@@ -180,7 +172,7 @@ void mq_itable_destroy(void)
 	atomic_store(&mq_nr_inodes, 0);
 }
 
-/* Take a reference on the inode with this nodeid; NULL if unknown. */
+/* Take an in-flight reference on the inode with this nodeid; NULL if unknown. */
 struct mq_inode *mq_inode_get(uint64_t nodeid)
 {
 	struct mq_inode **bucket, *inode;
@@ -188,72 +180,101 @@ struct mq_inode *mq_inode_get(uint64_t nodeid)
 
 	pthread_mutex_lock(&s->lock);
 	for (inode = *bucket; inode; inode = inode->id_next) {
-		if (inode->nodeid != nodeid)
-			continue;
-		uint_fast64_t r = atomic_load(&inode->refs);
-
-		do {
-			if (!r) {
-				inode = NULL;	/* being freed */
-				break;
-			}
-		} while (!atomic_compare_exchange_weak(&inode->refs, &r, r + 1));
-		break;
+		if (inode->nodeid == nodeid) {
+			atomic_fetch_add(&inode->refs, 1);
+			break;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return inode;
 }
 
-/* Drop @n references (n > 1 for FORGET); frees the inode at zero. */
-void mq_inode_put(struct mq_inode *inode, uint64_t n)
+/* Free @inode if nobody references it any more. */
+static void mq_inode_maybe_free(struct mq_inode *inode)
 {
-	struct mq_inode **bucket, **pp;
-	struct mq_shard *s;
-	uint_fast64_t r = atomic_load(&inode->refs);
+	struct mq_inode **kbucket, **ibucket, **pp;
+	struct mq_shard *ks, *is;
 
-	if (!n)
+	if (inode == mq_root)
 		return;
-	/* Fast path: not the last reference. */
-	while (r > n) {
-		if (atomic_compare_exchange_weak(&inode->refs, &r, r - n))
-			return;
-	}
-
-	s = mq_shard_of(mq_key_shards, mq_key_hash(inode->dev, inode->ino),
-			&bucket);
-	pthread_mutex_lock(&s->lock);
-	r = atomic_load(&inode->refs);
-	if (r < n) {
-		mq_warn("nodeid %llu: dropping %llu refs, only %llu held",
-			(unsigned long long)inode->nodeid,
-			(unsigned long long)n, (unsigned long long)r);
-		n = r;
-	}
-	r = atomic_fetch_sub(&inode->refs, n) - n;
-	if (r || inode == mq_root) {
-		if (!r)	/* the root is never freed */
-			atomic_store(&inode->refs, 1);
-		pthread_mutex_unlock(&s->lock);
+	ks = mq_shard_of(mq_key_shards, mq_key_hash(inode->dev, inode->ino),
+			 &kbucket);
+	is = mq_shard_of(mq_id_shards, mq_mix(inode->nodeid), &ibucket);
+	pthread_mutex_lock(&ks->lock);
+	pthread_mutex_lock(&is->lock);
+	if (atomic_load(&inode->refs) || atomic_load(&inode->nlookup) ||
+	    inode->dead) {
+		pthread_mutex_unlock(&is->lock);
+		pthread_mutex_unlock(&ks->lock);
 		return;
 	}
-	for (pp = bucket; *pp; pp = &(*pp)->key_next) {
+	inode->dead = true;
+	for (pp = kbucket; *pp; pp = &(*pp)->key_next) {
 		if (*pp == inode) {
 			*pp = inode->key_next;
 			break;
 		}
 	}
-	mq_id_remove(inode);
-	pthread_mutex_unlock(&s->lock);
+	for (pp = ibucket; *pp; pp = &(*pp)->id_next) {
+		if (*pp == inode) {
+			*pp = inode->id_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&is->lock);
+	pthread_mutex_unlock(&ks->lock);
 
 	close(inode->fd);
 	free(inode);
 	atomic_fetch_sub(&mq_nr_inodes, 1);
 }
 
+/* Drop an in-flight reference. */
+void mq_inode_put(struct mq_inode *inode)
+{
+	uint_fast64_t r = atomic_fetch_sub(&inode->refs, 1);
+
+	if (r == 0) {
+		mq_err("nodeid %llu: in-flight count underflow",
+		       (unsigned long long)inode->nodeid);
+		abort();
+	}
+	if (r == 1 && !atomic_load(&inode->nlookup))
+		mq_inode_maybe_free(inode);
+}
+
+/*
+ * Drop @n of the kernel's lookup references (FORGET, or an entry reply
+ * that was not delivered).  More than the kernel holds is clamped.
+ */
+void mq_inode_forget(uint64_t nodeid, uint64_t n)
+{
+	struct mq_inode *inode = mq_inode_get(nodeid);
+	uint_fast64_t l;
+
+	if (!inode) {
+		mq_dbg("forget of unknown nodeid %llu",
+		       (unsigned long long)nodeid);
+		return;
+	}
+	l = atomic_load(&inode->nlookup);
+	do {
+		if (n > l) {
+			mq_dbg("nodeid %llu: forgetting %llu lookups, %llu held",
+			       (unsigned long long)nodeid,
+			       (unsigned long long)n, (unsigned long long)l);
+			n = l;
+		}
+	} while (n && !atomic_compare_exchange_weak(&inode->nlookup, &l,
+						     l - n));
+	mq_inode_put(inode);
+}
+
 /*
  * Find or create the inode for backend object @fd (an O_PATH fd whose
- * attributes are @st) and take one reference.  Consumes @fd: it is either
- * stored in a new inode or closed.
+ * attributes are @st); take one lookup reference (for the kernel) and one
+ * in-flight reference (for the caller, dropped with mq_inode_put).
+ * Consumes @fd: it is either stored in a new inode or closed.
  */
 int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 {
@@ -266,6 +287,7 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 	for (inode = *bucket; inode; inode = inode->key_next) {
 		if (inode->dev == st->st_dev && inode->ino == st->st_ino &&
 		    inode->type == (st->st_mode & S_IFMT)) {
+			atomic_fetch_add(&inode->nlookup, 1);
 			atomic_fetch_add(&inode->refs, 1);
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
@@ -279,6 +301,8 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 		close(fd);
 		return -ENOMEM;
 	}
+	atomic_store(&inode->nlookup, 1);
+	atomic_store(&inode->refs, 1);
 	mq_key_link(inode, bucket);
 	mq_id_insert(inode);
 	pthread_mutex_unlock(&s->lock);

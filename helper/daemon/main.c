@@ -68,12 +68,13 @@ static void mq_usage(FILE *f)
 "  -o OPTS                mount options: generic (ro, nosuid, noatime...),\n"
 "                         FUSE (allow_other, max_read=N, default_permissions),\n"
 "                         mqfuse (queues=N, balance=on|off,\n"
-"                         consistency=strict|cto|cto-wb|relaxed|immutable,\n"
-"                         recovery=SECONDS); fd=, rootmode=, user_id= and\n"
-"                         group_id= are added by mqfused\n"
+"                         consistency=strict|cto|cto-wb|relaxed|immutable);\n"
+"                         fd=, rootmode=, user_id= and group_id= are added\n"
+"                         by mqfused; unknown options are refused\n"
 "  --threads N            serving threads (default: mqfuse queue count,\n"
 "                         else number of CPUs)\n"
-"  --pin none|queue       pin thread i to the i-th allowed CPU (default queue)\n"
+"  --pin none|queue       pin each thread to the CPUs of its queue\n"
+"                         (default queue)\n"
 "  --fd N                 serve an already mounted device fd; no mount\n"
 "  -f, --foreground       do not daemonize (default: daemonize once the\n"
 "                         mount succeeded)\n"
@@ -215,6 +216,7 @@ static int mq_open_backend_root(void)
 		close(fd);
 		return -errno;
 	}
+	mq_resolve_probe(fd);
 	ret = mq_itable_init(fd, &st);
 	if (ret)
 		close(fd);

@@ -48,7 +48,20 @@ static const char *const mq_reserved_opts[] = {
 
 /* Understood only by the mqfuse kernel module. */
 static const char *const mq_mqfuse_opts[] = {
-	"queues", "balance", "consistency", "recovery", "virtqueues",
+	"queues", "balance", "consistency",
+};
+
+/*
+ * Options of the design the kernel module does not implement yet: refused
+ * here with a clear message instead of an EINVAL from mount(2).
+ */
+static const char *const mq_unsupported_opts[] = {
+	"recovery", "virtqueues",
+};
+
+/* Options the FUSE and mqfuse kernel sides both take (fs/super.c). */
+static const char *const mq_fuse_opts[] = {
+	"allow_other", "max_read", "blksize", "subtype",
 };
 
 static const char *const mq_consistency_modes[] = {
@@ -99,12 +112,6 @@ static int mq_check_mqfuse_opt(const char *key, size_t keylen,
 			return -EINVAL;
 	} else if (keylen == 11 && !strncmp(key, "consistency", 11)) {
 		if (!val || !MQ_IN(val, strlen(val), mq_consistency_modes))
-			return -EINVAL;
-	} else if (keylen == 8 && !strncmp(key, "recovery", 8)) {
-		if (mq_parse_uint(val, 86400, &v))
-			return -EINVAL;
-	} else if (keylen == 10 && !strncmp(key, "virtqueues", 10)) {
-		if (mq_parse_uint(val, 4096, &v) || !v)
 			return -EINVAL;
 	}
 	return 0;
@@ -193,6 +200,18 @@ static int mq_handle_opt(const char *opt, size_t optlen,
 				 (int)optlen, opt);
 			return 0;
 		}
+	}
+	if (MQ_IN(opt, keylen, mq_unsupported_opts)) {
+		snprintf(mo->error, sizeof(mo->error),
+			 "option '%.*s' is not supported by this mqfuse version",
+			 (int)keylen, opt);
+		return -EINVAL;
+	}
+	if (!MQ_IN(opt, keylen, mq_mqfuse_opts) &&
+	    !MQ_IN(opt, keylen, mq_fuse_opts)) {
+		snprintf(mo->error, sizeof(mo->error),
+			 "unknown mount option '%.*s'", (int)keylen, opt);
+		return -EINVAL;
 	}
 	return mq_append(&mo->kernel, klen, opt, optlen);
 }

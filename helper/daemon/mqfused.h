@@ -74,7 +74,9 @@ struct mq_inode {
 	ino_t ino;			/* backend st_ino (identity) */
 	mode_t type;			/* S_IFMT bits, fixed for life */
 	int fd;				/* O_PATH fd of the backend object */
-	atomic_uint_fast64_t refs;	/* kernel lookups + in-flight users */
+	atomic_uint_fast64_t nlookup;	/* the kernel's lookup count */
+	atomic_uint_fast64_t refs;	/* in-flight users */
+	bool dead;			/* unlinked; under both shard locks */
 	struct mq_inode *id_next;	/* chain in the nodeid hash */
 	struct mq_inode *key_next;	/* chain in the dev/ino hash */
 };
@@ -82,7 +84,8 @@ struct mq_inode {
 int mq_itable_init(int root_fd, const struct stat *root_st);
 void mq_itable_destroy(void);
 struct mq_inode *mq_inode_get(uint64_t nodeid);
-void mq_inode_put(struct mq_inode *inode, uint64_t n);
+void mq_inode_put(struct mq_inode *inode);
+void mq_inode_forget(uint64_t nodeid, uint64_t n);
 int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out);
 uint64_t mq_itable_count(void);
 
@@ -204,6 +207,9 @@ struct mq_thread {
 	unsigned int queue;		/* mqfuse queue bound, or index */
 	int cpu;			/* pinned cpu, -1 if none */
 	int devfd;			/* device fd owned by this thread */
+	/* Replies go here instead of write(devfd) (unit tests, fuzzer). */
+	ssize_t (*reply_sink)(struct mq_thread *thr, const void *buf,
+			      size_t len);
 	pthread_t tid;
 	char *region;			/* mmap'ed request + reply buffers */
 	size_t region_len;
@@ -215,6 +221,7 @@ struct mq_thread {
 	uid_t saved_fsuid;		/* daemon's own fsuid */
 	gid_t saved_fsgid;
 	bool private_umask;		/* unshare(CLONE_FS) succeeded */
+	bool creds_switched;		/* acting as a caller (creds.c) */
 	struct mq_thread_stats stats;
 	int setup_err;			/* result of thread setup */
 };
@@ -242,12 +249,14 @@ typedef int (*mq_op_fn)(struct mq_req *req);
 struct mq_op {
 	mq_op_fn fn;
 	size_t arg_min;		/* minimum body length */
+	bool as_caller;		/* run with the caller's credentials */
 };
 
 int mq_dispatch(struct mq_thread *thr, size_t len);
 const struct mq_op *mq_op_find(uint32_t opcode);
 int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload);
 const char *mq_req_name(struct mq_req *req, size_t off, size_t *next);
+int mq_name_check(const char *name);
 
 /* --------------------------------------------------- ops_*.c handlers */
 
@@ -302,16 +311,27 @@ int mq_op_removexattr(struct mq_req *req);
 void mq_fill_attr(struct fuse_attr *attr, const struct stat *st,
 		  uint64_t nodeid);
 int mq_do_lookup(int dirfd, const char *name, struct fuse_entry_out *eo);
+int mq_entry_from_fd(int fd, struct fuse_entry_out *eo);
+void mq_resolve_probe(int root_fd);
+int mq_openat_beneath(int dirfd, const char *name, int flags, mode_t mode);
 void mq_fill_entry_timeouts(struct fuse_entry_out *eo);
 void mq_proc_path(char *buf, size_t len, int fd);
+
+/* ops_file.c */
+int mq_open_type_check(mode_t type);
 
 /* ops_namespace.c helpers shared with ops_file.c */
 int mq_backend_open_flags(uint32_t flags);
 uint32_t mq_open_reply_flags(void);
 
 /* creds.c */
+#define MQ_MAX_CALLER_GROUPS	256	/* more are ignored (fewer rights) */
+
+int mq_creds_drop_privileges(void);
 int mq_creds_thread_init(struct mq_thread *thr);
-mode_t mq_creds_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
+int mq_creds_enter(struct mq_req *req);
 void mq_creds_leave(struct mq_req *req);
+mode_t mq_umask_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
+void mq_umask_leave(struct mq_req *req);
 
 #endif /* MQFUSED_H */

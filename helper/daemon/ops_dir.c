@@ -51,7 +51,7 @@ int mq_op_opendir(struct mq_req *req)
 	mq_proc_path(path, sizeof(path), inode->fd);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = fd < 0 ? -errno : 0;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (ret)
 		return ret;
 	dir = calloc(1, sizeof(*dir));
@@ -137,11 +137,21 @@ static int mq_readdir(struct mq_req *req, bool plus)
 			if (!mq_is_dot(de->d_name)) {
 				ret = mq_do_lookup(dir->fd, de->d_name,
 						   &dp->entry_out);
-				if (ret) {
+				if (ret == -ENOENT) {
 					/* Vanished since getdents: skip. */
 					mq_dir_consume(dir, de);
 					continue;
 				}
+				/*
+				 * Not searchable by the caller (or worse):
+				 * list the name without an entry, as ls
+				 * shows names of a readable, unsearchable
+				 * directory.
+				 */
+				if (ret)
+					memset(&dp->entry_out, 0,
+					       sizeof(dp->entry_out));
+				ret = 0;
 			}
 			fd = &dp->dirent;
 		} else {

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 
 #include "mqfused.h"
 
@@ -63,6 +65,61 @@ static int mq_stat_fd(int fd, struct stat *st)
 	return 0;
 }
 
+static bool mq_openat2_missing;	/* kernel without openat2 (< 5.6) */
+
+/*
+ * Probe openat2() once at start.  Without it names are still checked
+ * (mq_name_check) and opened with O_NOFOLLOW, one component at a time.
+ */
+void mq_resolve_probe(int root_fd)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = syscall(SYS_openat2, root_fd, ".", &how, sizeof(how));
+
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	if (errno == ENOSYS) {
+		mq_openat2_missing = true;
+		mq_warn("openat2 unavailable: resolving with openat(O_NOFOLLOW)");
+	}
+}
+
+/*
+ * Open @name in @dirfd without ever leaving @dirfd: no "..", no absolute
+ * path, no symlink or /proc magic link on the way (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS; @flags should carry O_NOFOLLOW for the last one).
+ */
+int mq_openat_beneath(int dirfd, const char *name, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = flags | O_CLOEXEC,
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+
+	if (mq_openat2_missing)
+		fd = openat(dirfd, name, flags | O_CLOEXEC, mode);
+	else
+		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Entry reply for @inode with attributes @st. */
+static void mq_fill_entry(struct fuse_entry_out *eo, struct mq_inode *inode,
+			  const struct stat *st)
+{
+	memset(eo, 0, sizeof(*eo));
+	eo->nodeid = inode->nodeid;
+	mq_fill_attr(&eo->attr, st, inode->nodeid);
+	mq_fill_entry_timeouts(eo);
+}
+
 /* Look @name up in @dirfd and take one lookup reference on the result. */
 int mq_do_lookup(int dirfd, const char *name, struct fuse_entry_out *eo)
 {
@@ -70,9 +127,12 @@ int mq_do_lookup(int dirfd, const char *name, struct fuse_entry_out *eo)
 	struct stat st;
 	int fd, ret;
 
-	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	ret = mq_name_check(name);
+	if (ret)
+		return ret;
+	fd = mq_openat_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	ret = mq_stat_fd(fd, &st);
 	if (ret) {
 		close(fd);
@@ -81,10 +141,34 @@ int mq_do_lookup(int dirfd, const char *name, struct fuse_entry_out *eo)
 	ret = mq_inode_lookup_fd(fd, &st, &inode);
 	if (ret)
 		return ret;
-	memset(eo, 0, sizeof(*eo));
-	eo->nodeid = inode->nodeid;
-	mq_fill_attr(&eo->attr, &st, inode->nodeid);
-	mq_fill_entry_timeouts(eo);
+	mq_fill_entry(eo, inode, &st);
+	mq_inode_put(inode);
+	return 0;
+}
+
+/*
+ * Entry for the object open on @fd (CREATE, TMPFILE): the node is derived
+ * from the descriptor, never from a name that may have changed since.
+ * Takes one lookup reference.
+ */
+int mq_entry_from_fd(int fd, struct fuse_entry_out *eo)
+{
+	struct mq_inode *inode;
+	struct stat st;
+	char path[64];
+	int pfd, ret;
+
+	if (fstat(fd, &st))
+		return -errno;
+	mq_proc_path(path, sizeof(path), fd);
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	ret = mq_inode_lookup_fd(pfd, &st, &inode);
+	if (ret)
+		return ret;
+	mq_fill_entry(eo, inode, &st);
+	mq_inode_put(inode);
 	return 0;
 }
 
@@ -95,32 +179,15 @@ int mq_op_lookup(struct mq_req *req)
 	struct mq_inode *dir;
 	int ret;
 
-	if (!name)
-		return -EINVAL;
-	if (strlen(name) > 255)
-		return -ENAMETOOLONG;
+	ret = mq_name_check(name);
+	if (ret)
+		return ret;
 	dir = mq_inode_get(req->in->nodeid);
 	if (!dir)
 		return -ESTALE;
-	/* Never walk above the backend root. */
-	if (req->in->nodeid == FUSE_ROOT_ID && !strcmp(name, ".."))
-		name = ".";
-	ret = mq_do_lookup(dir->fd, name, eo);
-	mq_inode_put(dir, 1);
+	ret = S_ISDIR(dir->type) ? mq_do_lookup(dir->fd, name, eo) : -ENOTDIR;
+	mq_inode_put(dir);
 	return ret ? ret : (int)sizeof(*eo);
-}
-
-static void mq_forget_one(uint64_t nodeid, uint64_t nlookup)
-{
-	struct mq_inode *inode = mq_inode_get(nodeid);
-
-	if (!inode) {
-		mq_dbg("forget of unknown nodeid %llu",
-		       (unsigned long long)nodeid);
-		return;
-	}
-	/* Our temporary reference plus the kernel's lookups. */
-	mq_inode_put(inode, nlookup + 1);
 }
 
 int mq_op_forget(struct mq_req *req)
@@ -128,7 +195,7 @@ int mq_op_forget(struct mq_req *req)
 	const struct fuse_forget_in *fi = (const void *)req->arg;
 
 	if (req->in->nodeid != FUSE_ROOT_ID)
-		mq_forget_one(req->in->nodeid, fi->nlookup);
+		mq_inode_forget(req->in->nodeid, fi->nlookup);
 	return MQ_NO_REPLY;
 }
 
@@ -145,7 +212,7 @@ int mq_op_batch_forget(struct mq_req *req)
 	}
 	for (i = 0; i < count; i++)
 		if (one[i].nodeid != FUSE_ROOT_ID)
-			mq_forget_one(one[i].nodeid, one[i].nlookup);
+			mq_inode_forget(one[i].nodeid, one[i].nlookup);
 	return MQ_NO_REPLY;
 }
 
@@ -176,7 +243,7 @@ int mq_op_getattr(struct mq_req *req)
 	if (!inode)
 		return -ESTALE;
 	ret = mq_stat_fd(inode->fd, &st);
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	return ret ? ret : mq_reply_attr(req, &st);
 }
 
@@ -209,16 +276,54 @@ static int mq_setattr_times(const struct fuse_setattr_in *si, int inode_fd,
 	return 0;
 }
 
-static int mq_setattr_apply(const struct fuse_setattr_in *si, int inode_fd,
-			    int file_fd)
+/*
+ * A mode change that only clears set-user-ID / set-group-ID can only take
+ * privilege away: the kernel sends it on behalf of a writer who is not the
+ * owner (file_remove_privs), so it is applied even though the caller could
+ * not chmod the file itself.
+ */
+static bool mq_mode_drops_setid_only(mode_t old, mode_t new)
+{
+	mode_t dropped = old & 07777 & ~new;
+
+	return !(new & 07777 & ~old) && dropped &&
+	       !(dropped & ~(mode_t)(S_ISUID | S_ISGID));
+}
+
+static int mq_chmod(struct mq_req *req, int inode_fd, int file_fd,
+		    const char *path, mode_t mode)
+{
+	struct stat st;
+	bool as_daemon;
+	int ret;
+
+	as_daemon = req->thr->creds_switched &&
+		    !fstatat(inode_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) &&
+		    mq_mode_drops_setid_only(st.st_mode, mode);
+	if (as_daemon)
+		mq_creds_leave(req);
+	ret = (file_fd >= 0 ? fchmod(file_fd, mode) : chmod(path, mode)) ?
+		-errno : 0;
+	if (as_daemon) {
+		int err = mq_creds_enter(req);
+
+		if (err)
+			return err;
+	}
+	return ret;
+}
+
+static int mq_setattr_apply(struct mq_req *req, const struct fuse_setattr_in *si,
+			    int inode_fd, int file_fd)
 {
 	char path[64];
+	int ret;
 
 	mq_proc_path(path, sizeof(path), inode_fd);
 	if (si->valid & FATTR_MODE) {
-		if (file_fd >= 0 ? fchmod(file_fd, si->mode) :
-				   chmod(path, si->mode))
-			return -errno;
+		ret = mq_chmod(req, inode_fd, file_fd, path, si->mode);
+		if (ret)
+			return ret;
 	}
 	if (si->valid & (FATTR_UID | FATTR_GID)) {
 		uid_t uid = (si->valid & FATTR_UID) ? si->uid : (uid_t)-1;
@@ -229,7 +334,7 @@ static int mq_setattr_apply(const struct fuse_setattr_in *si, int inode_fd,
 			return -errno;
 	}
 	if (si->valid & FATTR_SIZE) {
-		int ret = -EBADF;
+		ret = -EBADF;
 
 		if (file_fd >= 0)
 			ret = ftruncate(file_fd, si->size) ? -errno : 0;
@@ -259,10 +364,10 @@ int mq_op_setattr(struct mq_req *req)
 		if (file_fd < 0)
 			file_fd = -1;	/* fall back to the inode */
 	}
-	ret = mq_setattr_apply(si, inode->fd, file_fd);
+	ret = mq_setattr_apply(req, si, inode->fd, file_fd);
 	if (!ret)
 		ret = mq_stat_fd(inode->fd, &st);
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	return ret ? ret : mq_reply_attr(req, &st);
 }
 
@@ -274,41 +379,28 @@ int mq_op_readlink(struct mq_req *req)
 	if (!inode)
 		return -ESTALE;
 	n = readlinkat(inode->fd, "", req->out, req->out_max);
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (n < 0)
 		return -errno;
 	return n;
 }
 
 /*
- * Only sent without default_permissions: check the mode bits against the
- * caller's uid/gid (supplementary groups are unknown to us).
+ * Only sent without default_permissions.  The thread runs with the
+ * caller's fsuid/fsgid, groups and capabilities (creds.c), which
+ * faccessat(AT_EACCESS) checks, ACLs included.
  */
 int mq_op_access(struct mq_req *req)
 {
 	const struct fuse_access_in *ai = (const void *)req->arg;
 	struct mq_inode *inode = mq_inode_get(req->in->nodeid);
-	unsigned int mask = ai->mask & 7, bits;
-	struct stat st;
+	unsigned int mask = ai->mask & (R_OK | W_OK | X_OK);
 	int ret;
 
 	if (!inode)
 		return -ESTALE;
-	ret = mq_stat_fd(inode->fd, &st);
-	mq_inode_put(inode, 1);
-	if (ret || !mask)
-		return ret;
-	if (req->in->uid == 0) {
-		if ((mask & X_OK) && !S_ISDIR(st.st_mode) &&
-		    !(st.st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	if (st.st_uid == req->in->uid)
-		bits = (st.st_mode >> 6) & 7;
-	else if (st.st_gid == req->in->gid)
-		bits = (st.st_mode >> 3) & 7;
-	else
-		bits = st.st_mode & 7;
-	return (bits & mask) == mask ? 0 : -EACCES;
+	ret = faccessat(inode->fd, "", mask ?: F_OK,
+			AT_EMPTY_PATH | AT_EACCESS) ? -errno : 0;
+	mq_inode_put(inode);
+	return ret;
 }

@@ -12,6 +12,30 @@
 
 #include "mqfused.h"
 
+/*
+ * Only regular files are opened on a client's behalf (directories through
+ * OPENDIR).  Opening a device node would run its driver in the daemon with
+ * the daemon's privileges (the virtiofsd CVE-2020-35517 class), and opening
+ * a FIFO can block a serving thread forever.  The type comes from the
+ * O_PATH fd of the inode (fstat at lookup; an inode's type never changes).
+ */
+int mq_open_type_check(mode_t type)
+{
+	switch (type & S_IFMT) {
+	case S_IFREG:
+		return 0;
+	case S_IFDIR:
+		return -EISDIR;
+	case S_IFLNK:
+		return -ELOOP;
+	case S_IFCHR:
+	case S_IFBLK:
+		return -EACCES;
+	default:	/* FIFO, socket */
+		return -ENXIO;
+	}
+}
+
 int mq_op_open(struct mq_req *req)
 {
 	const struct fuse_open_in *oi = (const void *)req->arg;
@@ -23,14 +47,15 @@ int mq_op_open(struct mq_req *req)
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
 		return -ESTALE;
-	if (S_ISDIR(inode->type)) {
-		mq_inode_put(inode, 1);
-		return -EISDIR;
+	ret = mq_open_type_check(inode->type);
+	if (ret) {
+		mq_inode_put(inode);
+		return ret;
 	}
 	mq_proc_path(path, sizeof(path), inode->fd);
 	fd = open(path, mq_backend_open_flags(oi->flags));
 	ret = fd < 0 ? -errno : 0;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (ret)
 		return ret;
 	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);

@@ -115,7 +115,7 @@ int mq_op_statfs(struct mq_req *req)
 	if (!inode)
 		return -ESTALE;
 	ret = fstatvfs(inode->fd, &sv) ? -errno : 0;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (ret)
 		return ret;
 	memset(so, 0, sizeof(*so));
@@ -143,7 +143,7 @@ int mq_op_syncfs(struct mq_req *req)
 	mq_proc_path(path, sizeof(path), root->fd);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = fd < 0 ? -errno : 0;
-	mq_inode_put(root, 1);
+	mq_inode_put(root);
 	if (ret)
 		return ret;
 	ret = syncfs(fd) ? -errno : 0;

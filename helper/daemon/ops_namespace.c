@@ -22,18 +22,12 @@ static int mq_get_dir(struct mq_req *req, uint64_t nodeid,
 	if (!dir)
 		return -ESTALE;
 	if (!S_ISDIR(dir->type)) {
-		mq_inode_put(dir, 1);
+		mq_inode_put(dir);
 		return -ENOTDIR;
 	}
 	(void)req;
 	*out = dir;
 	return 0;
-}
-
-static bool mq_name_ok(const char *name)
-{
-	return name && strcmp(name, ".") && strcmp(name, "..") &&
-	       !strchr(name, '/');
 }
 
 /* Finish a create-like op: entry reply for @name in @dir. */
@@ -59,12 +53,13 @@ static int mq_make_node(struct mq_req *req, const char *name, enum mq_node_kind 
 	struct mq_inode *dir;
 	int ret;
 
-	if (!mq_name_ok(name))
-		return -EINVAL;
+	ret = mq_name_check(name);
+	if (ret)
+		return ret;
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
-	mode = mq_creds_enter(req, mode, umask);
+	mode = mq_umask_enter(req, mode, umask);
 	switch (kind) {
 	case MQ_NODE_SYMLINK:
 		ret = symlinkat(target, dir->fd, name);
@@ -77,10 +72,10 @@ static int mq_make_node(struct mq_req *req, const char *name, enum mq_node_kind 
 		break;
 	}
 	ret = ret ? -errno : 0;	/* before mq_creds_leave() can touch errno */
-	mq_creds_leave(req);
+	mq_umask_leave(req);
 	if (!ret)
 		ret = mq_reply_new_entry(req, dir, name);
-	mq_inode_put(dir, 1);
+	mq_inode_put(dir);
 	return ret;
 }
 
@@ -117,13 +112,14 @@ static int mq_remove(struct mq_req *req, int flags)
 	struct mq_inode *dir;
 	int ret;
 
-	if (!mq_name_ok(name))
-		return -EINVAL;
+	ret = mq_name_check(name);
+	if (ret)
+		return ret;
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
 	ret = unlinkat(dir->fd, name, flags) ? -errno : 0;
-	mq_inode_put(dir, 1);
+	mq_inode_put(dir);
 	return ret;
 }
 
@@ -146,8 +142,11 @@ static int mq_do_rename(struct mq_req *req, uint64_t newdir_id, size_t off,
 	struct mq_inode *olddir, *newdir;
 	int ret;
 
-	if (!mq_name_ok(oldname) || !mq_name_ok(newname))
-		return -EINVAL;
+	ret = mq_name_check(oldname);
+	if (!ret)
+		ret = mq_name_check(newname);
+	if (ret)
+		return ret;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	ret = mq_get_dir(req, req->in->nodeid, &olddir);
@@ -158,9 +157,9 @@ static int mq_do_rename(struct mq_req *req, uint64_t newdir_id, size_t off,
 		goto out_put_old;
 	ret = renameat2(olddir->fd, oldname, newdir->fd, newname, flags) ?
 		-errno : 0;
-	mq_inode_put(newdir, 1);
+	mq_inode_put(newdir);
 out_put_old:
-	mq_inode_put(olddir, 1);
+	mq_inode_put(olddir);
 	return ret;
 }
 
@@ -186,8 +185,9 @@ int mq_op_link(struct mq_req *req)
 	char path[64];
 	int ret;
 
-	if (!mq_name_ok(name))
-		return -EINVAL;
+	ret = mq_name_check(name);
+	if (ret)
+		return ret;
 	old = mq_inode_get(li->oldnodeid);
 	if (!old)
 		return -ESTALE;
@@ -203,9 +203,9 @@ int mq_op_link(struct mq_req *req)
 	}
 	if (!ret)
 		ret = mq_reply_new_entry(req, dir, name);
-	mq_inode_put(dir, 1);
+	mq_inode_put(dir);
 out_put_old:
-	mq_inode_put(old, 1);
+	mq_inode_put(old);
 	return ret;
 }
 
@@ -234,6 +234,30 @@ uint32_t mq_open_reply_flags(void)
 #endif
 }
 
+/*
+ * Open an existing @name for CREATE without O_EXCL: through an O_PATH fd
+ * whose type is checked first, so a device node or FIFO that appeared
+ * under the name is never opened.
+ */
+static int mq_create_open_existing(int dirfd, const char *name, int flags)
+{
+	struct stat st;
+	char path[64];
+	int pfd, fd, ret;
+
+	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	ret = fstat(pfd, &st) ? -errno : mq_open_type_check(st.st_mode);
+	if (!ret) {
+		mq_proc_path(path, sizeof(path), pfd);
+		fd = open(path, flags & ~(O_CREAT | O_EXCL));
+		ret = fd < 0 ? -errno : fd;
+	}
+	close(pfd);
+	return ret;
+}
+
 int mq_op_create(struct mq_req *req)
 {
 	const struct fuse_create_in *ci = (const void *)req->arg;
@@ -244,41 +268,43 @@ int mq_op_create(struct mq_req *req)
 	int ret, fd, flags;
 	mode_t mode;
 
-	if (!mq_name_ok(name))
-		return -EINVAL;
+	ret = mq_name_check(name);
+	if (ret)
+		return ret;
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
-	flags = mq_backend_open_flags(ci->flags) | O_CREAT | O_NOFOLLOW |
-		(ci->flags & O_EXCL);
-	mode = mq_creds_enter(req, ci->mode, ci->umask);
+	flags = mq_backend_open_flags(ci->flags) | O_CREAT | O_EXCL |
+		O_NOFOLLOW;
+	mode = mq_umask_enter(req, ci->mode, ci->umask);
 	fd = openat(dir->fd, name, flags, mode);
 	ret = fd < 0 ? -errno : 0;
-	mq_creds_leave(req);
+	mq_umask_leave(req);
+	if (ret == -EEXIST && !(ci->flags & O_EXCL)) {
+		fd = mq_create_open_existing(dir->fd, name, flags);
+		ret = fd < 0 ? fd : 0;
+	}
+	mq_inode_put(dir);
 	if (ret)
-		goto out_put;
-	eo->nodeid = 0;
-	ret = mq_do_lookup(dir->fd, name, eo);
-	if (!ret)
+		return ret;
+	/*
+	 * The entry is the object we opened, not whatever the name refers
+	 * to now (a concurrent rename may have replaced it).
+	 */
+	ret = mq_entry_from_fd(fd, eo);
+	if (!ret) {
 		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+		if (ret)	/* the kernel will not know the entry */
+			mq_inode_forget(eo->nodeid, 1);
+	}
 	if (ret) {
-		/* The kernel will not know the entry: drop our reference. */
-		if (eo->nodeid) {
-			struct mq_inode *inode = mq_inode_get(eo->nodeid);
-
-			if (inode)
-				mq_inode_put(inode, 2);
-		}
 		close(fd);
-		goto out_put;
+		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
 	oo->fh = fd;
 	oo->open_flags = mq_open_reply_flags();
-	ret = sizeof(*eo) + sizeof(*oo);
-out_put:
-	mq_inode_put(dir, 1);
-	return ret;
+	return sizeof(*eo) + sizeof(*oo);
 }
 
 int mq_op_tmpfile(struct mq_req *req)
@@ -286,50 +312,33 @@ int mq_op_tmpfile(struct mq_req *req)
 	const struct fuse_create_in *ci = (const void *)req->arg;
 	struct fuse_entry_out *eo = (void *)req->out;
 	struct fuse_open_out *oo = (void *)(eo + 1);
-	struct mq_inode *dir, *inode;
-	char path[64];
-	struct stat st;
-	int ret, fd, pfd, flags;
+	struct mq_inode *dir;
+	int ret, fd, flags;
 	mode_t mode;
 
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
 	flags = mq_backend_open_flags(ci->flags) | O_TMPFILE;
-	mode = mq_creds_enter(req, ci->mode, ci->umask);
+	mode = mq_umask_enter(req, ci->mode, ci->umask);
 	fd = openat(dir->fd, ".", flags, mode);
 	ret = fd < 0 ? -errno : 0;
-	mq_creds_leave(req);
-	mq_inode_put(dir, 1);
+	mq_umask_leave(req);
+	mq_inode_put(dir);
 	if (ret)
 		return ret;
-	mq_proc_path(path, sizeof(path), fd);
-	pfd = open(path, O_PATH | O_CLOEXEC);
-	if (pfd < 0 || fstat(fd, &st)) {
-		ret = -errno;
-		goto err_close;
+	ret = mq_entry_from_fd(fd, eo);
+	if (!ret) {
+		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+		if (ret)
+			mq_inode_forget(eo->nodeid, 1);
 	}
-	ret = mq_inode_lookup_fd(pfd, &st, &inode);
-	pfd = -1;
-	if (ret)
-		goto err_close;
-	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
 	if (ret) {
-		mq_inode_put(inode, 1);
-		goto err_close;
+		close(fd);
+		return ret;
 	}
-	memset(eo, 0, sizeof(*eo));
-	eo->nodeid = inode->nodeid;
-	mq_fill_attr(&eo->attr, &st, inode->nodeid);
-	mq_fill_entry_timeouts(eo);
 	memset(oo, 0, sizeof(*oo));
 	oo->fh = fd;
 	oo->open_flags = mq_open_reply_flags();
 	return sizeof(*eo) + sizeof(*oo);
-
-err_close:
-	if (pfd >= 0)
-		close(pfd);
-	close(fd);
-	return ret;
 }

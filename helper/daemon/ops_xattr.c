@@ -8,10 +8,41 @@
  * xattrs are not allowed on symlinks anyway).
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <linux/limits.h>
+
+#define MQ_XATTR_TRUSTED	"trusted."
+#define MQ_XATTR_SECURITY	"security."
 
 #include "mqfused.h"
+
+/* A name the backend may be asked about: 1..XATTR_NAME_MAX bytes. */
+static int mq_xattr_name_check(const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	if (strlen(name) > XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+/*
+ * trusted.* and security.* are changed only for uid 0, whatever the
+ * backend would allow (security.* includes file capabilities and LSM
+ * labels).  system.posix_acl_* and user.* are left to the backend, which
+ * applies the owner rules because the thread runs as the caller without
+ * capabilities (creds.c).
+ */
+static int mq_xattr_may_change(struct mq_req *req, const char *name)
+{
+	if (req->in->uid != 0 &&
+	    (!strncmp(name, MQ_XATTR_TRUSTED, strlen(MQ_XATTR_TRUSTED)) ||
+	     !strncmp(name, MQ_XATTR_SECURITY, strlen(MQ_XATTR_SECURITY))))
+		return -EPERM;
+	return 0;
+}
 
 /* Resolve the request's inode to a path usable by the xattr calls. */
 static int mq_xattr_path(struct mq_req *req, char *path, size_t len,
@@ -39,8 +70,16 @@ int mq_op_setxattr(struct mq_req *req)
 	char path[64];
 	int ret;
 
-	if (!name || req->arg_len - next < si->size)
+	ret = mq_xattr_name_check(name);
+	if (ret)
+		return ret;
+	if (req->arg_len - next < si->size)
 		return -EINVAL;
+	if (si->size > XATTR_SIZE_MAX)
+		return -E2BIG;
+	ret = mq_xattr_may_change(req, name);
+	if (ret)
+		return ret;
 	ret = mq_xattr_path(req, path, sizeof(path), &inode);
 	if (ret < 0)
 		return ret;
@@ -48,7 +87,7 @@ int mq_op_setxattr(struct mq_req *req)
 		ret = -EPERM;
 	else if (setxattr(path, name, req->arg + next, si->size, si->flags))
 		ret = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	return ret;
 }
 
@@ -63,8 +102,9 @@ int mq_op_getxattr(struct mq_req *req)
 	ssize_t n;
 	int ret;
 
-	if (!name)
-		return -EINVAL;
+	ret = mq_xattr_name_check(name);
+	if (ret)
+		return ret;
 	ret = mq_xattr_path(req, path, sizeof(path), &inode);
 	if (ret < 0)
 		return ret;
@@ -74,7 +114,7 @@ int mq_op_getxattr(struct mq_req *req)
 		n = -ENODATA;
 	else if ((n = getxattr(path, name, size ? req->out : NULL, size)) < 0)
 		n = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (n < 0 || size)
 		return n;
 	memset(go, 0, sizeof(*go));
@@ -101,7 +141,7 @@ int mq_op_listxattr(struct mq_req *req)
 		n = 0;
 	else if ((n = listxattr(path, size ? req->out : NULL, size)) < 0)
 		n = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	if (n < 0 || size)
 		return n;
 	memset(go, 0, sizeof(*go));
@@ -116,8 +156,11 @@ int mq_op_removexattr(struct mq_req *req)
 	char path[64];
 	int ret;
 
-	if (!name)
-		return -EINVAL;
+	ret = mq_xattr_name_check(name);
+	if (!ret)
+		ret = mq_xattr_may_change(req, name);
+	if (ret)
+		return ret;
 	ret = mq_xattr_path(req, path, sizeof(path), &inode);
 	if (ret < 0)
 		return ret;
@@ -125,6 +168,6 @@ int mq_op_removexattr(struct mq_req *req)
 		ret = -EPERM;
 	else if (removexattr(path, name))
 		ret = -errno;
-	mq_inode_put(inode, 1);
+	mq_inode_put(inode);
 	return ret;
 }

@@ -77,14 +77,83 @@ static int mq_thread_buffers(struct mq_thread *thr)
 	return 0;
 }
 
+static unsigned int mq_nr_queues;	/* mqfuse queues, 0 on FUSE */
+static bool mq_bind_queues;		/* one queue per thread (see below) */
+
+/* Number of possible CPUs (the kernel's nr_cpu_ids), 0 if unknown. */
+static unsigned int mq_possible_cpus(void)
+{
+	unsigned int last = 0;
+	char buf[256], *p;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p)
+		return 0;
+	/* "0-7" or "0,2-5": the last number is the highest CPU. */
+	for (p = buf; *p;) {
+		if (*p >= '0' && *p <= '9') {
+			char *end;
+
+			last = strtoul(p, &end, 10);
+			p = end;
+		} else {
+			p++;
+		}
+	}
+	return last + 1;
+}
+
+/*
+ * CPUs whose requests go to @queue.  Mirrors the kernel's cpu_to_queue
+ * map (fs/queue.c: queue = cpu * queues / nr_cpu_ids), which is not
+ * exported yet; false if the set is empty or unknown.
+ */
+static bool mq_queue_cpus(unsigned int queue, const cpu_set_t *allowed,
+			  cpu_set_t *out)
+{
+	unsigned int nr_cpu_ids = mq_possible_cpus(), cpu;
+
+	CPU_ZERO(out);
+	if (!nr_cpu_ids || !mq_nr_queues)
+		return false;
+	for (cpu = 0; cpu < nr_cpu_ids && cpu < CPU_SETSIZE; cpu++)
+		if ((uint64_t)cpu * mq_nr_queues / nr_cpu_ids == queue &&
+		    CPU_ISSET(cpu, allowed))
+			CPU_SET(cpu, out);
+	return CPU_COUNT(out) > 0;
+}
+
+/*
+ * A thread bound to an mqfuse queue runs on the CPUs that submit to that
+ * queue (request and reply stay on one cache); otherwise thread i runs on
+ * the i-th allowed CPU.
+ */
 static void mq_thread_pin(struct mq_thread *thr)
 {
-	cpu_set_t allowed, one;
+	cpu_set_t allowed, set;
 	int n, i, cpu = -1, seen = 0;
 
 	thr->cpu = -1;
 	if (!mq_cfg.pin || sched_getaffinity(0, sizeof(allowed), &allowed))
 		return;
+	if (mq_bind_queues && mq_queue_cpus(thr->queue, &allowed, &set)) {
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set)) {
+			mq_warn("thread %u: cannot pin to the CPUs of queue %u",
+				thr->index, thr->queue);
+			return;
+		}
+		for (i = 0; i < CPU_SETSIZE; i++) {
+			if (CPU_ISSET(i, &set)) {
+				thr->cpu = i;	/* first of the set */
+				break;
+			}
+		}
+		return;
+	}
 	n = CPU_COUNT(&allowed);
 	if (n <= 0)
 		return;
@@ -98,9 +167,9 @@ static void mq_thread_pin(struct mq_thread *thr)
 	}
 	if (cpu < 0)
 		return;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one))
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
 		mq_warn("thread %u: cannot pin to cpu %d", thr->index, cpu);
 	else
 		thr->cpu = cpu;
@@ -126,8 +195,7 @@ static int mq_thread_attach(struct mq_thread *thr)
 			return -errno;
 		}
 	}
-	if (mq_cfg.fs == MQ_FS_MQFUSE &&
-	    ioctl(thr->devfd, MQFUSE_IOC_BIND_QUEUE, &q)) {
+	if (mq_bind_queues && ioctl(thr->devfd, MQFUSE_IOC_BIND_QUEUE, &q)) {
 		mq_err("thread %u: bind to queue %u: %s", thr->index, q,
 		       strerror(errno));
 		return -errno;
@@ -140,7 +208,9 @@ static int mq_thread_setup(struct mq_thread *thr)
 	int ret;
 
 	mq_thread_pin(thr);
-	mq_creds_thread_init(thr);
+	ret = mq_creds_thread_init(thr);
+	if (ret)
+		return ret;
 	ret = mq_stats_thread_init(&thr->stats);
 	if (ret)
 		return ret;
@@ -163,9 +233,14 @@ static int mq_thread_setup(struct mq_thread *thr)
 	return 0;
 }
 
-/* Read and serve requests until the session goes away. */
+/*
+ * Read and serve requests until the session goes away.  Only ENODEV
+ * (unmounted or aborted) ends a thread: any other read error is retried,
+ * since a thread that exits leaves its queue unserved.
+ */
 static void mq_thread_loop(struct mq_thread *thr)
 {
+	unsigned long errors = 0;
 	ssize_t n;
 
 	for (;;) {
@@ -173,17 +248,21 @@ static void mq_thread_loop(struct mq_thread *thr)
 		if (n < 0) {
 			int err = errno;
 
-			/* ENOENT: the request was interrupted; try again. */
-			if (err == EINTR || err == EAGAIN || err == ENOENT)
-				continue;
 			if (err == ENODEV) {
 				mq_info("thread %u: session ended", thr->index);
 				return;
 			}
-			mq_err("thread %u: read from device: %s", thr->index,
-			       strerror(err));
-			return;
+			/* EINTR, EAGAIN; ENOENT: the request was interrupted. */
+			if (err == EINTR || err == EAGAIN || err == ENOENT)
+				continue;
+			/* Log the first and then every 1000th; do not spin. */
+			if (errors++ % 1000 == 0)
+				mq_err("thread %u: read from device: %s (%lu errors)",
+				       thr->index, strerror(err), errors);
+			usleep(errors > 10 ? 10000 : 100);
+			continue;
 		}
+		errors = 0;
 		if (mq_dispatch(thr, n) == -ENODEV) {
 			mq_info("thread %u: DESTROY received", thr->index);
 			return;
@@ -194,6 +273,11 @@ static void mq_thread_loop(struct mq_thread *thr)
 static void *mq_thread_main(void *arg)
 {
 	struct mq_thread *thr = arg;
+	char name[16];
+
+	/* "mqfused/T": ps and the tests tell the serving threads apart. */
+	snprintf(name, sizeof(name), "mqfused/%u", thr->index);
+	pthread_setname_np(pthread_self(), name);
 
 	thr->setup_err = mq_thread_setup(thr);
 	sem_post(&mq_setup_done);
@@ -241,6 +325,17 @@ static int mq_start_threads(void)
 		else
 			nr_queues = mq_cfg.queues_opt;
 	}
+	/*
+	 * With at least one thread per queue each thread binds to one queue.
+	 * With fewer threads than queues, binding would leave queues without
+	 * a reader: the fds stay unbound, and an unbound fd serves every
+	 * queue (uapi/mqfuse.h, MQFUSE_IOC_BIND_QUEUE).
+	 */
+	mq_nr_queues = nr_queues;
+	mq_bind_queues = nr_queues && mq_nr_threads >= nr_queues;
+	if (nr_queues && !mq_bind_queues)
+		mq_warn("%u thread(s) for %u queues: every thread serves every queue",
+			mq_nr_threads, nr_queues);
 	mq_threads = calloc(mq_nr_threads, sizeof(*mq_threads));
 	if (!mq_threads)
 		return -ENOMEM;
@@ -471,6 +566,12 @@ int mq_session_run(void)
 			mq_err("daemonize: %s", strerror(-ret));
 			goto err_unmount;
 		}
+	}
+	/* mount(2) and the RLIMIT_NOFILE raise are done: shed the rest. */
+	ret = mq_creds_drop_privileges();
+	if (ret) {
+		mq_err("dropping capabilities: %s", strerror(-ret));
+		goto err_unmount;
 	}
 	ret = mq_start_threads();
 	if (ret) {

@@ -54,7 +54,7 @@ static void mq_usage(void)
 "  threads=N pin=none|queue stats=FILE log=err|warn|info|debug syslog\n"
 "  fs=mqfuse|fuse max_write=BYTES writeback_cache\n"
 "Everything else goes to the kernel (queues=N, balance=on|off,\n"
-"consistency=..., recovery=S, allow_other, max_read=N, ro, noatime, ...).\n");
+"consistency=..., allow_other, max_read=N, ro, noatime, ...).\n");
 	exit(1);
 }
 

@@ -13,6 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/sysmacros.h>
+#include <limits.h>
+#include <sys/xattr.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -78,6 +84,25 @@ static void test_mount_opts(void)
 	      "opts: mqfuse-only options dropped with a warning on fuse");
 	mq_mount_opts_free(&mo);
 
+	{
+		static const char *const refused[] = {
+			"recovery=30", "virtqueues=2", "nosuchoption=1",
+			"allow_other,bogus",
+		};
+
+		for (unsigned int i = 0; i < 4; i++) {
+			memset(&mo, 0, sizeof(mo));
+			mo.fs = MQ_FS_MQFUSE;
+			ret = mq_mount_opts_parse(refused[i], &mo);
+			if (ret != -EINVAL || !mo.error[0])
+				printf("#   '%s' -> %d '%s'\n", refused[i], ret,
+				       mo.error);
+			CHECK(ret == -EINVAL && mo.error[0],
+			      "opts: unsupported/unknown option refused up front");
+			mq_mount_opts_free(&mo);
+		}
+	}
+
 	memset(&mo, 0, sizeof(mo));
 	mo.default_permissions = true;
 	CHECK(mq_mount_opts_parse("nodefault_permissions", &mo) == 0 &&
@@ -107,6 +132,11 @@ static struct mq_thread thr;
 static int reply_pipe[2];
 static char tmpdir[] = "/tmp/mqfused-unit.XXXXXX";
 static uint64_t next_unique = 1;
+static char path_buf[1024];
+static int thr_root_fd;
+static pid_t req_pid;		/* pid in the next requests' header */
+static uid_t req_uid;		/* caller of the next requests */
+static gid_t req_gid;
 
 static void harness_init(void)
 {
@@ -153,8 +183,9 @@ static ssize_t request(uint32_t opcode, uint64_t nodeid, const void *arg,
 	in->opcode = opcode;
 	in->unique = next_unique++;
 	in->nodeid = nodeid;
-	in->uid = getuid();
-	in->gid = getgid();
+	in->uid = req_uid;
+	in->gid = req_gid;
+	in->pid = req_pid;
 	mq_dispatch(&thr, len);
 	n = read(reply_pipe[0], reply, reply_max);
 	return n < 0 ? 0 : n;
@@ -190,6 +221,8 @@ static void test_dispatch(void)
 	}
 	fd = open(tmpdir, O_PATH | O_DIRECTORY);
 	fstat(fd, &st);
+	mq_resolve_probe(fd);
+	thr_root_fd = fd;
 	CHECK(mq_itable_init(fd, &st) == 0 && mq_handles_init(4096) == 0,
 	      "dispatch: inode table and handles initialise");
 	snprintf(path, sizeof(path), "%s/file", tmpdir);
@@ -419,6 +452,522 @@ static void test_dispatch(void)
 	}
 }
 
+
+/* ---- trust: a client acting through the daemon ----------------------- */
+
+static uint64_t lookup_nodeid(uint64_t parent, const char *name, char *reply,
+			      size_t max)
+{
+	struct fuse_entry_out *eo = (void *)(reply + 16);
+
+	if (request(FUSE_LOOKUP, parent, NULL, 0, name, NULL, reply, max) !=
+	    16 + (ssize_t)sizeof(*eo) || reply_error(reply))
+		return 0;
+	return eo->nodeid;
+}
+
+/* A valid system.posix_acl_access value granting uid 1000 rw. */
+static size_t acl_blob(char *buf)
+{
+	struct { uint16_t tag, perm; uint32_t id; } e[] = {
+		{ 0x01, 6, ~0u }, { 0x02, 6, 1000 }, { 0x04, 0, ~0u },
+		{ 0x10, 6, ~0u }, { 0x20, 0, ~0u },
+	};
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, e, sizeof(e));
+	return 4 + sizeof(e);
+}
+
+/*
+ * Item 3 of issue 8 and the daemon's missing permission checks: requests
+ * from uid 1000 on a root-owned 0600 file must fail as on a local fs and
+ * leave the backend file unchanged.  Needs root (the daemon switches
+ * fsuid only when it runs as root).
+ */
+static void test_trust_creds(void)
+{
+	static char reply[64 << 10];
+	char path[512], buf[256], val[256];
+	struct fuse_setattr_in sa;
+	struct fuse_open_in oi = { .flags = O_WRONLY };
+	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT, .mode = 0644 };
+	struct fuse_setxattr_in *sx = (void *)buf;
+	uint64_t secret, mine;
+	struct stat st;
+	size_t blen;
+
+	if (geteuid() != 0) {
+		printf("ok - trust: caller credentials # SKIP not root\n");
+		return;
+	}
+	chmod(tmpdir, 0755);
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	if (chown(path, 0, 0) || chmod(path, 0600))
+		CHECK(0, "trust: fixture");
+	snprintf(path, sizeof(path), "%s/mine", tmpdir);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	if (chown(path, 1000, 1000))
+		CHECK(0, "trust: fixture");
+
+	req_uid = 1000;
+	req_gid = 1000;
+	secret = lookup_nodeid(FUSE_ROOT_ID, "secret", reply, sizeof(reply));
+	mine = lookup_nodeid(FUSE_ROOT_ID, "mine", reply, sizeof(reply));
+	CHECK(secret && mine, "trust: uid 1000 looks up files in a 0755 dir");
+
+	/* setfacl -m u:1000:rw secret */
+	memset(buf, 0, sizeof(buf));
+	blen = acl_blob(val);
+	sx->size = blen;
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "system.posix_acl_access",
+	       24);
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE + 24, val, blen);
+	request(FUSE_SETXATTR, secret, buf,
+		FUSE_COMPAT_SETXATTR_IN_SIZE + 24 + blen, NULL, NULL, reply,
+		sizeof(reply));
+	snprintf(path, sizeof(path), "%s/secret", tmpdir);
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 setting an ACL on root's 0600 file -> EPERM");
+	CHECK(getxattr(path, "system.posix_acl_access", val, sizeof(val)) < 0 &&
+	      !stat(path, &st) && (st.st_mode & 07777) == 0600,
+	      "trust: backend ACL and mode unchanged");
+	request(FUSE_SETXATTR, mine, buf,
+		FUSE_COMPAT_SETXATTR_IN_SIZE + 24 + blen, NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 || reply_error(reply) == -EOPNOTSUPP,
+	      "trust: uid 1000 may set an ACL on its own file");
+
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "trusted.mq\0x", 12);
+	sx->size = 1;
+	request(FUSE_SETXATTR, mine, buf, FUSE_COMPAT_SETXATTR_IN_SIZE + 12,
+		NULL, NULL, reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 setting trusted.* -> EPERM");
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "security.m\0x", 12);
+	request(FUSE_SETXATTR, mine, buf, FUSE_COMPAT_SETXATTR_IN_SIZE + 12,
+		NULL, NULL, reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 setting security.* -> EPERM");
+	request(FUSE_REMOVEXATTR, mine, NULL, 0, "security.m", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 removing security.* -> EPERM");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.valid = FATTR_MODE;
+	sa.mode = S_IFREG | 0666;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM, "trust: uid 1000 chmod of root's file -> EPERM");
+	sa.valid = FATTR_UID;
+	sa.uid = 1000;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM, "trust: uid 1000 chown of root's file -> EPERM");
+	sa.valid = FATTR_SIZE;
+	sa.size = 0;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 truncate of root's 0600 file -> EACCES");
+	sa.valid = FATTR_MTIME;
+	sa.mtime = 12345;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: uid 1000 utimens of root's file -> EPERM");
+	request(FUSE_OPEN, secret, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 opening root's 0600 file for writing -> EACCES");
+	request(FUSE_UNLINK, FUSE_ROOT_ID, NULL, 0, "secret", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 unlink in root's 0755 dir -> EACCES");
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "new", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "trust: uid 1000 create in root's 0755 dir -> EACCES");
+	CHECK(!stat(path, &st) && st.st_uid == 0 && st.st_size == 0 &&
+	      (st.st_mode & 07777) == 0600 && st.st_mtime != 12345,
+	      "trust: root's file untouched");
+
+	/* The owner still can; dropping set-id bits is always allowed. */
+	sa.valid = FATTR_MODE;
+	sa.mode = S_IFREG | 0640;
+	request(FUSE_SETATTR, mine, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0, "trust: uid 1000 chmod of its own file");
+	if (chmod(path, 04755))
+		CHECK(0, "trust: fixture");
+	sa.mode = S_IFREG | 0755;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && !stat(path, &st) &&
+	      (st.st_mode & 07777) == 0755,
+	      "trust: a non-owner's write may clear set-user-ID (kill_suid)");
+	sa.mode = S_IFREG | 0777;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EPERM,
+	      "trust: ...but not add bits while doing so");
+
+	/* uid 0 callers keep root's rights. */
+	req_uid = 0;
+	req_gid = 0;
+	memcpy(buf + FUSE_COMPAT_SETXATTR_IN_SIZE, "trusted.mq\0x", 12);
+	request(FUSE_SETXATTR, secret, buf, FUSE_COMPAT_SETXATTR_IN_SIZE + 12,
+		NULL, NULL, reply, sizeof(reply));
+	CHECK(reply_error(reply) == 0 || reply_error(reply) == -EOPNOTSUPP,
+	      "trust: uid 0 sets trusted.*");
+	sa.valid = FATTR_UID;
+	sa.uid = 1000;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0, "trust: uid 0 chown");
+	req_uid = getuid();
+	req_gid = getgid();
+}
+
+
+/*
+ * Supplementary groups: a FUSE request carries only uid/gid/pid; the
+ * daemon takes the groups from /proc/PID/status when that process has the
+ * request's fsuid/fsgid, and none otherwise.
+ */
+static void test_trust_groups(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDONLY };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel;
+	int ready[2], done[2];
+	uint64_t shared;
+	gid_t g = 2000;
+	pid_t child;
+	char c;
+
+	if (geteuid() != 0) {
+		printf("ok - groups # SKIP not root\n");
+		return;
+	}
+	snprintf(path_buf, sizeof(path_buf), "%s/group-shared", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0640));
+	if (chown(path_buf, 0, 2000) || chmod(path_buf, 0640) ||
+	    pipe(ready) || pipe(done)) {
+		CHECK(0, "groups: fixture");
+		return;
+	}
+	child = fork();
+	if (child == 0) {
+		/* A process of uid 1000, gid 1000, in group 2000. */
+		if (setgroups(1, &g) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (child < 0 || read(ready[0], &c, 1) != 1) {
+		CHECK(0, "groups: fixture (child)");
+		return;
+	}
+	req_uid = 1000;
+	req_gid = 1000;
+	req_pid = child;
+	shared = lookup_nodeid(FUSE_ROOT_ID, "group-shared", reply,
+			       sizeof(reply));
+	request(FUSE_OPEN, shared, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(shared && reply_error(reply) == 0,
+	      "groups: a member of the file's group (supplementary) may open it");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, shared, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	req_pid = getpid();	/* uid 0: does not match the request */
+	request(FUSE_OPEN, shared, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "groups: groups of a process with other ids are not used");
+	req_pid = 0;
+	request(FUSE_OPEN, shared, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES, "groups: no pid, no groups");
+	if (write(done[1], "d", 1) != 1)
+		CHECK(0, "groups: child release");
+	waitpid(child, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	close(done[1]);
+	req_uid = getuid();
+	req_gid = getgid();
+}
+
+/* ---- trust: names, device nodes, inode lifetime ----------------------- */
+
+static int sink_errno;	/* non-zero: replies "fail" with this errno */
+
+static ssize_t failing_sink(struct mq_thread *t, const void *buf, size_t len)
+{
+	(void)t;
+	(void)buf;
+	(void)len;
+	errno = sink_errno;
+	return -1;
+}
+
+static bool exists_outside(const char *name)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/../%s", tmpdir, name);
+	return !lstat(path, &st);
+}
+
+/*
+ * LOOKUP and every op taking a name, fed crafted names straight into
+ * mq_dispatch: all fail, nothing outside the backend root is touched.
+ */
+static void test_trust_names(void)
+{
+	static char reply[64 << 10];
+	static const char *const bad[] = {
+		"/etc", "..", ".", "sub/../..", "a/b", "sub/", "/",
+	};
+	struct fuse_mkdir_in mi = { .mode = 0755 };
+	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT, .mode = 0644 };
+	struct fuse_mknod_in mn = { .mode = S_IFREG | 0644 };
+	struct fuse_rename2_in rn = { .newdir = FUSE_ROOT_ID };
+	struct fuse_link_in li;
+	char longname[300], name[128], outside[32];
+	unsigned int i;
+	bool all = true;
+	int fd, err;
+	uint64_t file;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/sub", tmpdir);
+	mkdir(path_buf, 0755);
+	/* A sentinel next to the backend root: must stay unreachable. */
+	snprintf(outside, sizeof(outside), "mq-outside-%d", getpid());
+	snprintf(path_buf, sizeof(path_buf), "%s/../%s", tmpdir, outside);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, bad[i], NULL, reply,
+			sizeof(reply));
+		err = reply_error(reply);
+		if (err != -EINVAL) {
+			printf("#   LOOKUP '%s' -> %d\n", bad[i], err);
+			all = false;
+		}
+	}
+	CHECK(all, "names: LOOKUP of /etc .. . sub/../.. a/b sub/ / -> EINVAL");
+	snprintf(name, sizeof(name), "../%s", outside);
+	request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, name, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL,
+	      "names: LOOKUP of ../sentinel outside the root fails");
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[NAME_MAX + 1] = '\0';
+	request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, longname, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -ENAMETOOLONG,
+	      "names: LOOKUP of a NAME_MAX+1 name -> ENAMETOOLONG");
+	{
+		/* A name running to the end of the request, no NUL. */
+		struct fuse_in_header *in = (void *)thr.inbuf;
+
+		memset(in, 0, sizeof(*in));
+		memcpy(in + 1, "abc", 3);
+		in->len = sizeof(*in) + 3;
+		in->opcode = FUSE_LOOKUP;
+		in->unique = next_unique++;
+		in->nodeid = FUSE_ROOT_ID;
+		mq_dispatch(&thr, in->len);
+		CHECK(read(reply_pipe[0], reply, sizeof(reply)) == 16 &&
+		      reply_error(reply) == -EINVAL,
+		      "names: name without NUL in the request -> EINVAL");
+	}
+
+	snprintf(name, sizeof(name), "../%s-new", outside);
+	request(FUSE_MKDIR, FUSE_ROOT_ID, &mi, sizeof(mi), name, NULL, reply,
+		sizeof(reply));
+	err = reply_error(reply);
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), name, NULL, reply,
+		sizeof(reply));
+	err = err ?: 1;
+	CHECK(err == -EINVAL && reply_error(reply) == -EINVAL,
+	      "names: MKDIR and CREATE of ../x -> EINVAL");
+	request(FUSE_MKNOD, FUSE_ROOT_ID, &mn, sizeof(mn), "sub/../../x", NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: MKNOD of sub/../../x -> EINVAL");
+	request(FUSE_SYMLINK, FUSE_ROOT_ID, NULL, 0, "..", "/etc", reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: SYMLINK named .. -> EINVAL");
+	request(FUSE_UNLINK, FUSE_ROOT_ID, NULL, 0, name + 3 - 3, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: UNLINK of ../x -> EINVAL");
+	request(FUSE_RMDIR, FUSE_ROOT_ID, NULL, 0, "sub/..", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL, "names: RMDIR of sub/.. -> EINVAL");
+	request(FUSE_RENAME2, FUSE_ROOT_ID, &rn, sizeof(rn), "file", name,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EINVAL,
+	      "names: RENAME2 to ../x -> EINVAL");
+	file = lookup_nodeid(FUSE_ROOT_ID, "file", reply, sizeof(reply));
+	li.oldnodeid = file;
+	request(FUSE_LINK, FUSE_ROOT_ID, &li, sizeof(li), name, NULL, reply,
+		sizeof(reply));
+	CHECK(file && reply_error(reply) == -EINVAL,
+	      "names: LINK to ../x -> EINVAL");
+	snprintf(name, sizeof(name), "%s-new", outside);
+	CHECK(!exists_outside(name), "names: nothing created outside the root");
+	snprintf(path_buf, sizeof(path_buf), "%s/file", tmpdir);
+	CHECK(!access(path_buf, F_OK) && exists_outside(outside),
+	      "names: nothing renamed or removed");
+
+	/* Resolution stays beneath the directory even through symlinks. */
+	snprintf(path_buf, sizeof(path_buf), "%s/esc", tmpdir);
+	if (symlink("/etc", path_buf))
+		CHECK(0, "names: fixture");
+	fd = mq_openat_beneath(thr_root_fd, "esc/passwd", O_PATH, 0);
+	CHECK(fd == -EXDEV || fd == -ELOOP,
+	      "names: openat beneath refuses to follow esc -> /etc");
+	if (fd >= 0)
+		close(fd);
+	fd = mq_openat_beneath(thr_root_fd, "../", O_PATH, 0);
+	CHECK(fd == -EXDEV, "names: openat beneath refuses ..");
+	if (fd >= 0)
+		close(fd);
+	snprintf(path_buf, sizeof(path_buf), "%s/../%s", tmpdir, outside);
+	unlink(path_buf);
+}
+
+/*
+ * A device node or FIFO in the backend directory is never opened for a
+ * client (the virtiofsd CVE-2020-35517 class).
+ */
+static void test_trust_devnodes(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0666 };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel;
+	uint64_t null_id, fifo_id, file;
+
+	if (geteuid() != 0) {
+		printf("ok - devnodes # SKIP not root\n");
+		return;
+	}
+	snprintf(path_buf, sizeof(path_buf), "%s/null", tmpdir);
+	if (mknod(path_buf, S_IFCHR | 0666, makedev(1, 3)) || chmod(path_buf, 0666))
+		CHECK(0, "devnodes: fixture (mknod)");
+	snprintf(path_buf, sizeof(path_buf), "%s/fifo", tmpdir);
+	if (mkfifo(path_buf, 0666) || chmod(path_buf, 0666))
+		CHECK(0, "devnodes: fixture (mkfifo)");
+
+	req_uid = 1000;
+	req_gid = 1000;
+	null_id = lookup_nodeid(FUSE_ROOT_ID, "null", reply, sizeof(reply));
+	fifo_id = lookup_nodeid(FUSE_ROOT_ID, "fifo", reply, sizeof(reply));
+	CHECK(null_id && fifo_id, "devnodes: LOOKUP of a device node and a FIFO");
+	request(FUSE_OPEN, null_id, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "devnodes: OPEN of a 0666 char device -> EACCES");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, null_id, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	request(FUSE_OPEN, fifo_id, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -ENXIO, "devnodes: OPEN of a FIFO -> ENXIO");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, fifo_id, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "null", NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "devnodes: CREATE (no O_EXCL) over a char device -> EACCES");
+	if (!reply_error(reply)) {
+		struct fuse_open_out *coo = (void *)(reply + 16 +
+					sizeof(struct fuse_entry_out));
+
+		rel.fh = coo->fh;
+		request(FUSE_RELEASE, null_id, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	req_uid = 0;
+	req_gid = 0;
+	request(FUSE_OPEN, null_id, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EACCES,
+	      "devnodes: ...not for uid 0 callers either");
+	file = lookup_nodeid(FUSE_ROOT_ID, "file", reply, sizeof(reply));
+	request(FUSE_OPEN, file, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	rel.fh = oo->fh;
+	CHECK(reply_error(reply) == 0, "devnodes: regular files still open");
+	request(FUSE_RELEASE, file, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(mq_handles_count() == 0, "devnodes: no handle left open");
+	req_uid = getuid();
+	req_gid = getgid();
+}
+
+/*
+ * The kernel's lookup count is kept apart from in-flight references: a
+ * FORGET with a huge nlookup does not free an inode a request still uses,
+ * and an entry reply the kernel never received takes its lookup back.
+ */
+static void test_inode_lifetime(void)
+{
+	static char reply[64 << 10];
+	struct fuse_forget_in fi = { .nlookup = 1ull << 40 };
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0644 };
+	struct mq_inode *inode;
+	uint64_t nodeid, before;
+	struct stat st;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/busy", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "busy", reply, sizeof(reply));
+	before = mq_itable_count();
+	inode = mq_inode_get(nodeid);	/* a request in flight */
+	request(FUSE_FORGET, nodeid, &fi, sizeof(fi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(inode && mq_itable_count() == before &&
+	      !fstat(inode->fd, &st),
+	      "lifetime: FORGET(2^40) keeps an inode in use");
+	if (inode)
+		mq_inode_put(inode);
+	CHECK(mq_itable_count() == before - 1 && !mq_inode_get(nodeid),
+	      "lifetime: ...and frees it when the request ends");
+
+	/* Replies the kernel refuses with ENOENT (request interrupted). */
+	before = mq_itable_count();
+	sink_errno = ENOENT;
+	thr.reply_sink = failing_sink;
+	request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "file", NULL, reply,
+		sizeof(reply));
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "undelivered",
+		NULL, reply, sizeof(reply));
+	thr.reply_sink = NULL;
+	CHECK(mq_itable_count() == before && mq_handles_count() == 0,
+	      "lifetime: undelivered LOOKUP/CREATE replies take their lookups and handle back");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -427,7 +976,14 @@ int main(void)
 	test_mount_opts();
 	test_reply_building();
 	harness_init();
+	req_uid = getuid();
+	req_gid = getgid();
 	test_dispatch();
+	test_trust_creds();
+	test_trust_groups();
+	test_trust_names();
+	test_trust_devnodes();
+	test_inode_lifetime();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
