@@ -74,7 +74,7 @@ if [ -x "$H/fuzz/fuzz_dispatch" ]; then
 		printf '%s\n' "$out" | tail -30 | sed 's/^/# /'
 	fi
 else
-	skip "fuzz: dispatch" "helper/fuzz/fuzz_dispatch not built (needs clang)"
+	not_ok "fuzz: dispatch: helper/fuzz/fuzz_dispatch built (make deps installs clang)"
 fi
 
 for fs in $FSLIST; do

@@ -11,7 +11,8 @@ PKGS=(
 	qemu-system-x86 busybox-static sparse dkms pkg-config
 	"$KVER_PKG_IMAGE" "$KVER_PKG_HEADERS"
 	liburing-dev libfuse3-dev fuse3 fio python3
-	libnl-3-dev libnl-genl-3-dev attr
+	libnl-3-dev libnl-genl-3-dev attr acl
+	clang libclang-rt-14-dev
 )
 
 missing=()
