@@ -34,15 +34,15 @@ session_dir() {
 	done
 	return 1
 }
-# run_posix LABEL: posix_test with a watchdog that dumps blocked tasks on a hang
+# run_posix LABEL [ARGS]: posix_test with a watchdog that dumps blocked tasks on a hang
 run_posix() {
 	local l=$1 rc
 	shift
-	timeout -s KILL 300 "$POSIX" -b "$SRC" "$@" "$MNT" 2>&1 |
+	timeout -s KILL 600 "$POSIX" -b "$SRC" "$@" "$MNT" 2>&1 |
 		sed -u -E "s/^(not ok|ok)( [0-9]+)?( -)? */\1 - $l posix: /"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -eq 137 ]; then
-		not_ok "$l: posix_test finished within 300 s"
+		not_ok "$l: posix_test finished within 600 s"
 		echo w > /proc/sysrq-trigger
 		dmesg | tail -150 | sed 's/^/# /'
 	elif [ "$rc" -ne 0 ]; then

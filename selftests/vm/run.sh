@@ -10,7 +10,7 @@
 #   run.sh [options] shell 'CMD'       run a shell command in the guest
 #
 # Options: --kver KVER (default: newest installed 6.1.*-amd64 with headers)
-#          --timeout SECONDS (whole run; default 3000)   --smp N (default 2)
+#          --timeout SECONDS (whole run; default 5400)   --smp N (default 2)
 #          --mem MiB (default 2048)   --keep (keep the run directory)
 #          --quiet (do not stream guest output)
 #          --save DIR (copy the guest's results share, logs and dmesg to DIR)
@@ -31,7 +31,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-kver="" timeout=3000 smp=2 mem=2048 keep=0 quiet=0 save="" qemu_opt="" accel="tcg,thread=multi" guest_env=""
+kver="" timeout=5400 smp=2 mem=2048 keep=0 quiet=0 save="" qemu_opt="" accel="tcg,thread=multi" guest_env=""
 extra_append=""
 # Memory debugging of the stock kernel: slab red zones, poisoning and
 # owner tracking, and freed pages poisoned/zeroed, so that a use-after-free
