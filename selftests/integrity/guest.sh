@@ -16,6 +16,7 @@ mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 "$MQFUSED" --fs mqfuse -o "queues=$(nproc),allow_other,default_permissions" \
 	"local:$SRC" "$MNT" || { not_ok "mqfused mounts"; exit 1; }
 pid=$(pgrep -n -x mqfused)
+check "$MNT is a $MQ_NAME mount" mq_wait_mounted "$MNT" || exit 1
 
 run_verify() {	# run_verify NAME ARGS...
 	local name=$1 start end

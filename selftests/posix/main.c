@@ -2,12 +2,15 @@
 /*
  * posix_test - POSIX semantics checks for a mounted filesystem.
  *
- *   posix_test [-v] [-k] [-x FEATURE]... [-g GROUP]... DIR
+ *   posix_test [-v] [-k] [-x FEATURE]... [-r FEATURE[,FEATURE]]...
+ *              [-b BACKING] [-g GROUP]... DIR
  *
  * Creates DIR/posix_test.PID, runs every group in its own subdirectory,
  * removes everything (unless -k) and exits 0 iff no check failed.
  * Must run as root: permission checks fork children that drop to
- * unprivileged uids and gids.
+ * unprivileged uids and gids.  -r lists features the filesystem claims:
+ * their SKIP becomes a failure.  -b names the directory a passthrough
+ * mount serves, so statfs can be compared with it.
  */
 #include "posix_test.h"
 
@@ -33,25 +36,77 @@ static const struct posix_group posix_groups[] = {
 
 #define NGROUPS (sizeof(posix_groups) / sizeof(posix_groups[0]))
 
-bool posix_excluded(const char *feature)
+/* Every optional feature that has a SKIP somewhere in the groups. */
+static const char *const posix_features[] = {
+	"atime",	/* time: read updates atime */
+	"tmpfile",	/* open: O_TMPFILE */
+	"xattr",	/* xattr: user.* attributes */
+	"fifo",		/* dir: mkfifo */
+	"socket",	/* dir: mknod S_IFSOCK */
+	"rename_flags",	/* rename: RENAME_NOREPLACE, RENAME_EXCHANGE */
+	"fallocate",	/* data: fallocate mode 0 and KEEP_SIZE */
+	"punch_hole",	/* data: FALLOC_FL_PUNCH_HOLE */
+	"zero_range",	/* data: FALLOC_FL_ZERO_RANGE */
+	"seek_data",	/* data: SEEK_DATA/SEEK_HOLE */
+	"large_file",	/* data: offsets above 4 GiB */
+};
+
+#define NFEATURES (sizeof(posix_features) / sizeof(posix_features[0]))
+
+static bool listed(const char *const *list, int n, const char *feature)
 {
 	int i;
 
-	for (i = 0; i < posix_opts.nexcludes; i++)
-		if (!strcmp(posix_opts.excludes[i], feature))
+	for (i = 0; i < n; i++)
+		if (!strcmp(list[i], feature))
 			return true;
 	return false;
+}
+
+bool posix_excluded(const char *feature)
+{
+	return listed(posix_opts.excludes, posix_opts.nexcludes, feature);
+}
+
+bool posix_required(const char *feature)
+{
+	return listed(posix_opts.requires, posix_opts.nrequires, feature);
+}
+
+/* A misspelt feature would make -x or -r silently do nothing. */
+static bool known_feature(const char *feature)
+{
+	return listed(posix_features, NFEATURES, feature);
+}
+
+/* -r A,B,C: add each name; false on an unknown one. */
+static bool add_required(char *arg)
+{
+	char *name, *save = NULL;
+
+	for (name = strtok_r(arg, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		if (!known_feature(name) || posix_opts.nrequires >= 32)
+			return false;
+		posix_opts.requires[posix_opts.nrequires++] = name;
+	}
+	return true;
 }
 
 static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: posix_test [-v] [-k] [-x FEATURE]... [-g GROUP]... DIR\n"
+	fprintf(f, "usage: posix_test [-v] [-k] [-x FEATURE]... [-r FEATURE[,FEATURE]]...\n"
+		   "                  [-b BACKING] [-g GROUP]... DIR\n"
 		   "  -v  verbose   -k  keep scratch directory\n"
-		   "  -x  report FEATURE's checks as SKIP "
-		   "(atime, tmpfile, xattr, fifo, socket)\n"
-		   "  -g  run only GROUP:");
+		   "  -x  report FEATURE's checks as SKIP\n"
+		   "  -r  FEATURE is claimed: its SKIP is a failure\n"
+		   "  -b  DIR is served from BACKING (statfs compared)\n"
+		   "  FEATURE:");
+	for (i = 0; i < NFEATURES; i++)
+		fprintf(f, " %s", posix_features[i]);
+	fprintf(f, "\n  -g  run only GROUP:");
 	for (i = 0; i < NGROUPS; i++)
 		fprintf(f, " %s", posix_groups[i].name);
 	fputc('\n', f);
@@ -64,7 +119,7 @@ int main(int argc, char **argv)
 	int nonly = 0, opt;
 	size_t i;
 
-	while ((opt = getopt(argc, argv, "vkx:g:h")) != -1) {
+	while ((opt = getopt(argc, argv, "vkx:r:b:g:h")) != -1) {
 		switch (opt) {
 		case 'v':
 			posix_opts.verbose = 1;
@@ -73,8 +128,24 @@ int main(int argc, char **argv)
 			posix_opts.keep = 1;
 			break;
 		case 'x':
-			if (posix_opts.nexcludes < 32)
-				posix_opts.excludes[posix_opts.nexcludes++] = optarg;
+			if (!known_feature(optarg) || posix_opts.nexcludes >= 32) {
+				fprintf(stderr, "posix_test: -x %s: unknown feature\n",
+					optarg);
+				usage(stderr);
+				return 2;
+			}
+			posix_opts.excludes[posix_opts.nexcludes++] = optarg;
+			break;
+		case 'r':
+			if (!add_required(optarg)) {
+				fprintf(stderr, "posix_test: -r: unknown feature in %s\n",
+					optarg);
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'b':
+			posix_opts.backing = optarg;
 			break;
 		case 'g':
 			if (nonly < (int)NGROUPS)
@@ -91,6 +162,13 @@ int main(int argc, char **argv)
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;
+	}
+	for (i = 0; i < (size_t)posix_opts.nexcludes; i++) {
+		if (posix_required(posix_opts.excludes[i])) {
+			fprintf(stderr, "posix_test: %s both excluded and required\n",
+				posix_opts.excludes[i]);
+			return 2;
+		}
 	}
 	tap_init(posix_opts.verbose);
 	if (geteuid() != 0) {

@@ -37,6 +37,9 @@ struct posix_opts {
 	int keep;		/* -k: keep the scratch directory */
 	const char *excludes[32]; /* -x NAME: features reported as SKIP */
 	int nexcludes;
+	const char *requires[32]; /* -r NAME: features whose SKIP is a failure */
+	int nrequires;
+	const char *backing;	/* -b DIR: the directory the mount passes through to */
 };
 
 extern struct posix_opts posix_opts;
@@ -48,11 +51,27 @@ struct posix_group {
 };
 
 /*
- * -x NAME makes checks of feature NAME SKIP.  Known names (all are
- * things a FUSE filesystem may legitimately not provide, see the
- * comment at each use): "atime", "tmpfile", "xattr", "fifo", "socket".
+ * Optional features, each reported as one SKIP when the filesystem does
+ * not provide it (see the comment at each use).  -x NAME makes NAME's
+ * checks SKIP; -r NAME (for a filesystem that claims NAME) makes NAME's
+ * SKIP a failure.  Names: see posix_features[] in main.c.
  */
 bool posix_excluded(const char *feature);
+bool posix_required(const char *feature);
+
+/*
+ * posix_skip(FEATURE, NAME, FMT...): FEATURE is unavailable.  "ok - NAME #
+ * SKIP reason", or "not ok - NAME: ..." when FEATURE is required (-r).
+ */
+#define posix_skip(feature, name, ...)					\
+do {									\
+	if (posix_required(feature)) {					\
+		tap_ok(0, "%s: required feature '%s' unavailable", name, feature); \
+		tap_diag("  " __VA_ARGS__);				\
+	} else {							\
+		tap_skip(name, __VA_ARGS__);				\
+	}								\
+} while (0)
 
 /* util.c */
 int mkfile(const char *path, mode_t mode, const char *data);

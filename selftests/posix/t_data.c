@@ -70,7 +70,7 @@ static void sparse_checks(void)
 	/* POSIX allows reporting everything as data */
 	data = lseek(fd, 0, SEEK_DATA);
 	if (data == -1 && errno == EINVAL) {
-		tap_skip("data: SEEK_DATA/SEEK_HOLE", "not supported");
+		posix_skip("seek_data", "data: SEEK_DATA/SEEK_HOLE", "not supported");
 	} else {
 		tap_ok(data == 0 || (data > 0 && data <= (1 << 20)),
 		       "data: SEEK_DATA from 0 finds data at or before 1 MiB");
@@ -98,7 +98,8 @@ static void sparse_checks(void)
 		ssize_t n = pwrite(fd, "beyond4G", 8, off);
 
 		if (n == -1 && (errno == EFBIG || errno == ENOSPC)) {
-			tap_skip("data: write above 4 GiB", "filesystem limit");
+			posix_skip("large_file", "data: write above 4 GiB",
+				   "filesystem limit");
 		} else {
 			tap_eq(n, 8, "data: pwrite at 5 GiB + 12345");
 			tap_eq(size_of("big"), off + 8, "data: size above 4 GiB");
@@ -128,7 +129,7 @@ static void fallocate_checks(void)
 	fd = open("fa", O_CREAT | O_RDWR | O_TRUNC, 0644);
 	ret = fallocate(fd, 0, 0, 65536);
 	if (ret == -1 && errno == EOPNOTSUPP) {
-		tap_skip("data: fallocate", "not supported");
+		posix_skip("fallocate", "data: fallocate", "not supported");
 		close(fd);
 		return;
 	}
@@ -144,7 +145,7 @@ static void fallocate_checks(void)
 	pwrite(fd, buf, 8192, 8192);
 	ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192);
 	if (ret == -1 && errno == EOPNOTSUPP) {
-		tap_skip("data: fallocate PUNCH_HOLE", "not supported");
+		posix_skip("punch_hole", "data: fallocate PUNCH_HOLE", "not supported");
 	} else {
 		tap_succ(ret, "data: fallocate PUNCH_HOLE");
 		tap_eq(size_of("fa"), 65536, "data: PUNCH_HOLE keeps the size");
@@ -157,7 +158,7 @@ static void fallocate_checks(void)
 	}
 	ret = fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 100);
 	if (ret == -1 && errno == EOPNOTSUPP) {
-		tap_skip("data: fallocate ZERO_RANGE", "not supported");
+		posix_skip("zero_range", "data: fallocate ZERO_RANGE", "not supported");
 	} else {
 		tap_succ(ret, "data: fallocate ZERO_RANGE");
 		tap_eq(pread(fd, buf, 200, 0), 200, "data: read zeroed range");

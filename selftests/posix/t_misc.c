@@ -6,26 +6,82 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 
-void t_misc(void)
+/* Free space in bytes as statvfs reports it. */
+static long long free_bytes(const char *path)
 {
-	char name[300], buf[16];
 	struct statvfs sv;
-	struct statfs sf;
-	struct stat st;
+
+	return statvfs(path, &sv) ? -1 : (long long)(sv.f_bfree * sv.f_frsize);
+}
+
+/*
+ * statfs: its invariants, that it follows the space a write allocates,
+ * and (-b) that a passthrough mount reports its backing filesystem's.
+ * (glibc's statvfs is statfs reformatted: comparing the two proves nothing.)
+ */
+static void statfs_checks(void)
+{
+	const long long big = 16 << 20;
+	long long before, after;
+	struct statvfs sv, bv;
 	int fd;
 
-	tap_succ(statvfs(".", &sv), "misc: statvfs");
+	if (!tap_succ(statvfs(".", &sv), "misc: statvfs"))
+		return;
 	tap_ok(sv.f_bsize > 0 && sv.f_frsize > 0, "misc: statvfs block sizes > 0");
-	tap_ok(sv.f_bfree <= sv.f_blocks && sv.f_bavail <= sv.f_blocks,
-	       "misc: statvfs free <= total blocks");
+	tap_ok(sv.f_blocks > 0, "misc: statvfs total blocks > 0");
+	tap_ok(sv.f_bfree <= sv.f_blocks && sv.f_bavail <= sv.f_bfree,
+	       "misc: statvfs avail <= free <= total blocks");
 	tap_ok(sv.f_ffree <= sv.f_files || sv.f_files == 0,
 	       "misc: statvfs free <= total inodes");
 	tap_ok(sv.f_namemax >= 255, "misc: statvfs namemax >= 255");
-	tap_succ(statfs(".", &sf), "misc: statfs");
-	tap_eq(sf.f_blocks, sv.f_blocks, "misc: statfs and statvfs agree");
 	fd = open(".", O_RDONLY | O_DIRECTORY);
-	tap_ok(fstatvfs(fd, &sv) == 0 && sv.f_bsize > 0, "misc: fstatvfs");
+	tap_ok(fstatvfs(fd, &bv) == 0 && bv.f_blocks == sv.f_blocks &&
+	       bv.f_frsize == sv.f_frsize, "misc: fstatvfs agrees with statvfs");
 	close(fd);
+
+	/* 16 MiB written and synced must show up as used space. */
+	before = free_bytes(".");
+	if (mkfile_len("statfs_big", 0644, big) == 0 &&
+	    (fd = open("statfs_big", O_RDONLY)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	after = free_bytes(".");
+	tap_ok(before > 0 && after >= 0 && before - after >= big / 2,
+	       "misc: statfs free space drops by a 16 MiB file");
+	if (before - after < big / 2)
+		tap_diag("  free bytes %lld before, %lld after", before, after);
+	unlink("statfs_big");
+
+	if (!posix_opts.backing)
+		return;
+	if (!tap_succ(statvfs(posix_opts.backing, &bv), "misc: statvfs of the backing directory"))
+		return;
+	tap_eq((long long)sv.f_blocks * sv.f_frsize,
+	       (long long)bv.f_blocks * bv.f_frsize,
+	       "misc: statfs size equals the backing filesystem's");
+	tap_eq(sv.f_files, bv.f_files,
+	       "misc: statfs inode count equals the backing filesystem's");
+	tap_eq(sv.f_namemax, bv.f_namemax,
+	       "misc: statfs namemax equals the backing filesystem's");
+	/* Free space moves with writeback: equal within 64 MiB. */
+	before = free_bytes(".");
+	after = free_bytes(posix_opts.backing);
+	tap_ok(llabs(before - after) <= (64LL << 20),
+	       "misc: statfs free space equals the backing filesystem's (within 64 MiB)");
+	if (llabs(before - after) > (64LL << 20))
+		tap_diag("  free bytes %lld on the mount, %lld on the backing store",
+			 before, after);
+}
+
+void t_misc(void)
+{
+	char name[300], buf[16];
+	struct stat st;
+	int fd;
+
+	statfs_checks();
 
 	mkfile("f", 0644, "x");
 	tap_errno(stat("missing", &st), ENOENT, "misc: stat missing -> ENOENT");

@@ -56,7 +56,8 @@ static void tmpfile_checks(void)
 	}
 	fd = open(".", O_TMPFILE | O_RDWR, 0600);
 	if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR)) {
-		tap_skip("open: O_TMPFILE", "not supported by this filesystem");
+		posix_skip("tmpfile", "open: O_TMPFILE",
+			   "not supported by this filesystem");
 		return;
 	}
 	if (!tap_succ(fd, "open: O_TMPFILE creates an unnamed file"))

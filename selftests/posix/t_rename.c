@@ -28,8 +28,8 @@ static void flag_checks(void)
 	mkfile("n2", 0644, "two");
 	ret = renameat2(AT_FDCWD, "n1", AT_FDCWD, "n2", RENAME_NOREPLACE);
 	if (ret == -1 && errno == EINVAL) {
-		tap_skip("rename: RENAME_NOREPLACE/EXCHANGE",
-			 "renameat2 flags not supported");
+		posix_skip("rename_flags", "rename: RENAME_NOREPLACE/EXCHANGE",
+			   "renameat2 flags not supported");
 		return;
 	}
 	tap_errno(ret, EEXIST, "rename: RENAME_NOREPLACE onto existing -> EEXIST");

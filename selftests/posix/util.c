@@ -158,11 +158,24 @@ int ts_cmp(const struct timespec *a, const struct timespec *b)
  * Let the clock move past the timestamp granularity so a ctime update
  * is observable (coarse kernel clocks tick every 1-10 ms).
  */
+/*
+ * Move the clock that stamps files on: file times come from the kernel's
+ * coarse clock (CLOCK_REALTIME_COARSE), which a starved guest under TCG
+ * can leave unchanged across a fixed 20 ms sleep. Wait until it moved
+ * (at most ~2 s).
+ */
 void tick(void)
 {
-	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 }, start, now;
+	int i;
 
-	nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_REALTIME_COARSE, &start);
+	for (i = 0; i < 100; i++) {
+		nanosleep(&ts, NULL);
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (ts_cmp(&now, &start) > 0)
+			break;
+	}
 }
 
 static int rm_one(const char *path, const struct stat *st, int type,

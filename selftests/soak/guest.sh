@@ -18,7 +18,7 @@ if ! "$MQFUSED" --fs mqfuse -o "queues=$(nproc),allow_other,default_permissions"
 	not_ok "mqfused mounts"
 	exit 1
 fi
-ok "mqfused mounts"
+check "mqfused mounts ($MNT is a $MQ_NAME mount)" mq_wait_mounted "$MNT" || exit 1
 pid=$(pgrep -n -x mqfused)
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 fds() { ls "/proc/$pid/fd" | wc -l; }
@@ -40,8 +40,11 @@ fio --name=seq --directory="$MNT/fio" --rw=write --bs=8m --size=64m --direct=1 \
 	--output=/tmp/soak-fio-seq.txt >/dev/null 2>&1 &
 fio_seq=$!
 
+# Each loop writes "ROUNDS ERRORS" (storm) or "RUNS FAILS" (verifier) to its
+# result file; a round counts only once all its steps ran.
+rm -f /tmp/soak-storm.txt /tmp/soak-verify.txt
 storm() {
-	local end=$(( $(date +%s) + secs )) i=0 errs=0 d=$MNT/storm
+	local end=$(( $(date +%s) + secs )) i=0 rounds=0 errs=0 d=$MNT/storm
 	while [ "$(date +%s)" -lt "$end" ]; do
 		i=$((i + 1))
 		echo "$i" > "$d/a$i" || errs=$((errs + 1))
@@ -50,9 +53,10 @@ storm() {
 		[ "$(cat "$d/d$i/b")" = "$i" ] || errs=$((errs + 1))
 		mv "$d/d$i" "$d/e$i" || errs=$((errs + 1))
 		rm "$d/e$i/b" && rmdir "$d/e$i" || errs=$((errs + 1))
+		rounds=$((rounds + 1))
 	done
 	[ -z "$(ls -A "$d")" ] || errs=$((errs + 1))
-	echo "$i $errs" > /tmp/soak-storm.txt
+	echo "$rounds $errs" > /tmp/soak-storm.txt
 }
 storm &
 storm_pid=$!
@@ -80,12 +84,31 @@ rss1=$(rss) fds1=$(fds)
 	{ not_ok "fio random write with crc32c verify: no error (exit $rc_rand)"; tail -20 /tmp/soak-fio-rand.txt | sed 's/^/# /'; }
 [ $rc_seq -eq 0 ] && ok "fio O_DIRECT 8 MiB write with md5 verify: no error" ||
 	{ not_ok "fio O_DIRECT 8 MiB write with md5 verify: no error (exit $rc_seq)"; tail -20 /tmp/soak-fio-seq.txt | sed 's/^/# /'; }
+# fio_written FILE: bytes the fio run wrote ("WRITE: bw=..., io=64.0MiB (...)")
+fio_written() {
+	sed -n 's/.*WRITE: .*io=\([0-9.]*\)\([KMGT]\?\)i\?B.*/\1 \2/p' "$1" | head -n1 |
+		awk '{ m = 1; if ($2 == "K") m = 2^10; if ($2 == "M") m = 2^20;
+		       if ($2 == "G") m = 2^30; if ($2 == "T") m = 2^40; printf "%d\n", $1 * m }'
+}
+for f in rand seq; do
+	w=$(fio_written /tmp/soak-fio-$f.txt)
+	[ "${w:-0}" -gt 0 ] && ok "fio $f: wrote data ($w bytes)" ||
+		not_ok "fio $f: wrote data (report says ${w:-nothing})"
+done
+rounds="" errs="" runs="" fails=""
 read -r rounds errs < /tmp/soak-storm.txt
-[ "$errs" -eq 0 ] && ok "create/rename/unlink storm: $rounds rounds, 0 errors" ||
-	not_ok "create/rename/unlink storm: $rounds rounds, $errs errors"
+if [ "${rounds:-0}" -ge 1 ] && [ "$errs" = 0 ]; then
+	ok "create/rename/unlink storm: $rounds rounds, 0 errors"
+else
+	not_ok "create/rename/unlink storm: at least one round, no error (rounds '${rounds}', errors '${errs}')"
+fi
 read -r runs fails < /tmp/soak-verify.txt
-[ "$fails" -eq 0 ] && ok "integrity verifier: $runs runs, 0 mismatches" ||
-	{ not_ok "integrity verifier: $runs runs, $fails failed"; tail -30 /tmp/soak-verify-failed.txt | sed 's/^/# /'; }
+if [ "${runs:-0}" -ge 1 ] && [ "$fails" = 0 ]; then
+	ok "integrity verifier: $runs runs, 0 mismatches"
+else
+	not_ok "integrity verifier: at least one run, no mismatch (runs '${runs}', failed '${fails}')"
+	tail -30 /tmp/soak-verify-failed.txt 2>/dev/null | sed 's/^/# /'
+fi
 
 diag "end: daemon RSS ${rss1} KiB (start ${rss0}), open fds ${fds1} (start ${fds0})"
 [ "$fds1" -le $((fds0 + 2)) ] && ok "daemon open fds flat ($fds0 -> $fds1)" ||

@@ -29,9 +29,21 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none results /re
 	{ echo "guest: cannot mount the results share"; poweroff_now; }
 exec > >(tee -a /results/output.log) 2>&1
 
-modprobe virtio_blk && modprobe ext4 || echo "guest: cannot load virtio_blk/ext4"
+# A failed setup step is a failed run: it is recorded as a "not ok" line
+# and no suite runs on a half-built guest.
+setup_failed=""
+setup_fail() {
+	echo "guest: $*"
+	echo "not ok - guest: setup: $*" >> /results/tap.txt
+	setup_failed=1
+}
+modprobe virtio_blk && modprobe ext4 || setup_fail "cannot load virtio_blk/ext4"
 for _ in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; done
-mount -t ext4 /dev/vda /scratch || echo "guest: cannot mount the scratch disk"
+if ! mount -t ext4 /dev/vda /scratch; then
+	setup_fail "cannot mount the scratch disk"
+elif ! awk '$2 == "/scratch" && $3 == "ext4" { f = 1 } END { exit !f }' /proc/mounts; then
+	setup_fail "scratch disk not mounted as ext4 on /scratch"
+fi
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 hostname mqfuse-guest
 # Make hangs visible within a test's lifetime rather than after two minutes.
@@ -48,7 +60,23 @@ export MQ_ROOT MQ_RESULTS=/results MQ_SCRATCH=/scratch MQ_KVER=$(uname -r)
 . "$MQ_ROOT/selftests/vm/lib.sh"
 export MQ_GEN MQ_NAME MQ_KO
 
+# Memory debugging asked for on the command line must really be on.
+if grep -qw 'slub_debug=FZPU' /proc/cmdline && [ "$MQ_MODE" = test ]; then
+	sd=/sys/kernel/slab/kmalloc-64
+	if [ "$(cat $sd/sanity_checks $sd/red_zone $sd/poison $sd/store_user 2>/dev/null | tr -d '\n')" = 1111 ]; then
+		echo "ok - guest: slub_debug=FZPU active (kmalloc-64: sanity checks, red zone, poison, owner)" >> /results/tap.txt
+	else
+		setup_fail "slub_debug=FZPU not active on kmalloc-64"
+	fi
+fi
+
+if [ -n "$setup_failed" ]; then
+	echo "$MQ_MODE exit status: setup failed"
+	MQ_MODE=setup-failed
+fi
+
 case "$MQ_MODE" in
+setup-failed) ;;
 test)
 	mq_run_suites ${MQ_SUITES//,/ }
 	;;

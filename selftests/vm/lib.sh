@@ -70,10 +70,89 @@ mq_cleanup_after_suite() {
 	sleep 0.2
 }
 
+# mq_mounted MNT [FSTYPE]: MNT is a mount point of FSTYPE (an extended
+# regular expression, default $MQ_NAME) according to /proc/mounts. A failed
+# mount leaves the directory underneath, where every file operation still
+# succeeds: check this before running anything on a mount.
+mq_mounted() {
+	awk -v m="$1" -v t="^(${2:-$MQ_NAME})\$" \
+		'$2 == m && $3 ~ t { found = 1 } END { exit !found }' /proc/mounts
+}
+
+# mq_wait_mounted MNT [FSTYPE]: wait up to 10 s until MNT is mounted with
+# FSTYPE and its root answers stat(2) (the daemon finished INIT).
+mq_wait_mounted() {
+	local i
+	for i in $(seq 1 100); do
+		mq_mounted "$@" && stat "$1/." >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# plan N: print the TAP plan "1..N". The runner then fails the suite unless
+# it printed exactly N test lines; a guest.sh that calls plan and prints no
+# plan line (it died first) fails too.
+plan() { echo "1..$1"; }
+
+# mq_min_tests SUITE: the suite's declared minimum number of test lines
+# (first number in selftests/SUITE/min_tests); 1 if it declares none.
+mq_min_tests() {
+	local f=$MQ_ROOT/selftests/$1/min_tests n
+	[ -f "$f" ] || { echo 1; return 0; }
+	n=$(grep -Eo '^[0-9]+' "$f" | head -n1)
+	[ -n "$n" ] || return 1
+	echo "$n"
+}
+
+# mq_suite_verdict SUITE LOG RC TIMEOUT: the runner's checks of one suite's
+# run, beyond its own test lines (Documentation/testing.rst, "Runner rules").
+# A suite passes only if guest.sh exited 0, printed no "Bail out!", printed
+# a plan matching its count when it has one (and one when it calls plan),
+# and printed at least selftests/SUITE/min_tests test lines (at least one).
+mq_suite_verdict() {
+	local s=$1 log=$2 rc=$3 tmo=$4 tap=$MQ_RESULTS/tap.txt
+	local n plans planned bail min bad=0
+	n=$(grep -Ec '^(ok|not ok)([[:space:]]|$)' "$log")
+	bail=$(grep -m1 '^Bail out!' "$log")
+	plans=$(grep -Ec '^1\.\.[0-9]+([[:space:]]|$)' "$log")
+	planned=$(grep -Eo -m1 '^1\.\.[0-9]+' "$log" | cut -c4-)
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "not ok - $s: suite timed out after ${tmo}s" >> "$tap"; bad=1
+	elif [ "$rc" -gt 128 ]; then
+		echo "not ok - $s: suite killed by signal $((rc - 128))" >> "$tap"; bad=1
+	elif [ "$rc" -ne 0 ]; then
+		echo "not ok - $s: suite exited with status $rc" >> "$tap"; bad=1
+	fi
+	if [ -n "$bail" ]; then
+		echo "not ok - $s: suite bailed out: $bail" >> "$tap"; bad=1
+	fi
+	if [ "$plans" -gt 1 ]; then
+		echo "not ok - $s: suite printed $plans TAP plans" >> "$tap"; bad=1
+	elif [ "$plans" -eq 1 ] && [ "$planned" -ne "$n" ]; then
+		echo "not ok - $s: suite planned $planned tests and ran $n" >> "$tap"; bad=1
+	elif [ "$plans" -eq 0 ] &&
+	     grep -Eq '^[[:space:]]*plan[[:space:]]' "$MQ_ROOT/selftests/$s/guest.sh"; then
+		echo "not ok - $s: suite declares a plan and printed none" >> "$tap"; bad=1
+	fi
+	if ! min=$(mq_min_tests "$s"); then
+		echo "not ok - $s: selftests/$s/min_tests holds a number" >> "$tap"; bad=1; min=1
+	fi
+	if [ "$n" -eq 0 ]; then
+		echo "not ok - $s: suite printed no test line" >> "$tap"; bad=1
+	elif [ "$n" -lt "$min" ]; then
+		echo "not ok - $s: suite ran $n tests, fewer than its minimum $min" >> "$tap"; bad=1
+	fi
+	[ "$bad" -eq 0 ] &&
+		echo "ok - $s: suite ran cleanly (exit 0, $n tests, minimum $min)" >> "$tap"
+	echo "end $s rc=$rc tests=$n min=$min" >> "$MQ_RESULTS/suites.txt"
+}
+
 # Run suites (default: every selftests/*/guest.sh), recording TAP lines
-# prefixed with the suite name in $MQ_RESULTS/tap.txt.
+# prefixed with the suite name in $MQ_RESULTS/tap.txt, and the runner's
+# verdict on each suite (mq_suite_verdict).
 mq_run_suites() {
-	local suites=("$@") s dir rc tmo out
+	local suites=("$@") s dir rc tmo out t0
 	if [ ${#suites[@]} -eq 0 ]; then
 		# "module" first: it loads and unloads the module from scratch.
 		[ -f "$MQ_ROOT/selftests/module/guest.sh" ] && suites+=(module)
@@ -89,12 +168,15 @@ mq_run_suites() {
 		fi
 		tmo=$(cat "$MQ_ROOT/selftests/$s/timeout" 2>/dev/null || echo 600)
 		echo "# suite $s (timeout ${tmo}s)"
+		echo "start $s" >> "$MQ_RESULTS/suites.txt"
 		out=$MQ_RESULTS/suite-$s.log
+		: > "$out"
+		t0=$(date +%s)
 		(cd /tmp && timeout -k 10 "$tmo" bash "$MQ_ROOT/selftests/$s/guest.sh") 2>&1 |
 			while IFS= read -r line; do
 				printf '%s\n' "$line" >> "$out"
 				case "$line" in
-				"ok "*|"not ok "*)
+				"ok "*|"not ok "*|ok|"not ok")
 					printf '%s\n' "$line" |
 						sed -E "s/^(not ok|ok)( [0-9]+)?( -)? */\1 - $s: /" \
 						>> "$MQ_RESULTS/tap.txt"
@@ -103,11 +185,9 @@ mq_run_suites() {
 				printf '[%s] %s\n' "$s" "$line"
 			done
 		rc=${PIPESTATUS[0]}
+		echo "# suite $s: exit $rc after $(( $(date +%s) - t0 ))s"
+		echo "time $s $(( $(date +%s) - t0 ))" >> "$MQ_RESULTS/suites.txt"
 		mq_cleanup_after_suite "$s"
-		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-			echo "not ok - $s: suite timed out after ${tmo}s" >> "$MQ_RESULTS/tap.txt"
-		elif [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$out"; then
-			echo "not ok - $s: suite exited with status $rc" >> "$MQ_RESULTS/tap.txt"
-		fi
+		mq_suite_verdict "$s" "$out" "$rc" "$tmo"
 	done
 }

@@ -17,8 +17,10 @@ mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 mount_it() {	# mount_it EXTRA-OPTS
 	rm -f "$STATS"
 	"$MQFUSED" --fs mqfuse -o "queues=$(nproc),allow_other,default_permissions$1" \
-		--stats "$STATS" "local:$SRC" "$MNT"
+		--stats "$STATS" "local:$SRC" "$MNT" && mq_wait_mounted "$MNT"
 }
+# remount: mount again after unmount_it; a failed mount is a failed test
+remount() { mount_it "" || not_ok "mqfused mounts again ($MNT is a $MQ_NAME mount)"; }
 unmount_it() {
 	local pid
 	pid=$(pgrep -n -x mqfused)
@@ -54,10 +56,10 @@ expect_8m() {	# expect_8m NAME OP
 }
 
 if ! mount_it ""; then
-	not_ok "mqfused mounts"
+	not_ok "mqfused mounts ($MNT is a $MQ_NAME mount)"
 	exit 1
 fi
-ok "mqfused mounts"
+ok "mqfused mounts ($MNT is a $MQ_NAME mount)"
 
 # --- WRITE ---
 dd if=/dev/urandom of=/tmp/wire-data bs=1M count=64 status=none
@@ -65,25 +67,25 @@ dd if=/tmp/wire-data of="$MNT/buffered" bs=16M conv=fsync status=none
 expect_8m "buffered write (16 MiB write(2) calls)" WRITE
 check "buffered write: data intact" cmp /tmp/wire-data "$SRC/buffered"
 
-unmount_it; mount_it ""
+unmount_it; remount
 dd if=/tmp/wire-data of="$MNT/direct" bs=8M oflag=direct status=none
 expect_8m "O_DIRECT write" WRITE
 check "O_DIRECT write: data intact" cmp /tmp/wire-data "$SRC/direct"
 
-unmount_it; mount_it ""
+unmount_it; remount
 truncate -s 64M "$MNT/mmap"
 fio --name=mmapw --filename="$MNT/mmap" --ioengine=mmap --rw=write --bs=8m --size=64m \
-	--fsync_on_close=1 --output=/dev/null
+	--fsync_on_close=1 --output=/dev/null || not_ok "shared mmap writeback: fio exit status 0"
 expect_8m "shared mmap writeback" WRITE
 
 # --- READ ---
-unmount_it; mount_it ""
+unmount_it; remount
 echo 3 > /proc/sys/vm/drop_caches
 dd if="$MNT/buffered" of=/tmp/wire-back bs=8M status=none
 expect_8m "buffered read with readahead" READ
 check "readahead read: data intact" cmp /tmp/wire-data /tmp/wire-back
 
-unmount_it; mount_it ""
+unmount_it; remount
 dd if="$MNT/direct" of=/tmp/wire-back bs=8M iflag=direct status=none
 expect_8m "O_DIRECT read" READ
 check "O_DIRECT read: data intact" cmp /tmp/wire-data /tmp/wire-back
@@ -95,7 +97,7 @@ rm -rf "$SRC/big"
 mkdir -p "$SRC/big"
 (cd "$SRC/big" && seq -f "s%06g" 1 "$NENT" | xargs touch)
 diag "created $NENT entries in the backing directory"
-mount_it ""
+remount
 n=$(ls -f "$MNT/big" | wc -l)
 [ "$n" -eq $((NENT + 2)) ] && ok "listing of $NENT entries is complete ($n with . and ..)" ||
 	not_ok "listing of $NENT entries is complete (got $n, want $((NENT + 2)))"
