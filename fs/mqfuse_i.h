@@ -452,6 +452,10 @@ struct mqfuse_inode {
 	u32 blksize;			/* st_blksize from the daemon, 0 = default */
 	struct list_head write_files;	/* writable mqfuse_file, for writeback */
 	struct mqfuse_data_stamp stamp;	/* cto: page cache validated against */
+	unsigned int writes;		/* writeback/launder WRITEs in flight */
+	bool nowrite;			/* size change in progress: no new WRITEs */
+	/* fields below are atomic */
+	atomic_t handles;		/* open handles whose RELEASE is not answered */
 };
 
 static inline struct mqfuse_inode *MQFUSE_I(struct inode *inode)
@@ -486,6 +490,11 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 		      u32 attr_valid_nsec, u64 attr_version);
 void mqfuse_make_bad(struct inode *inode);
 void mqfuse_invalidate_attr(struct inode *inode);
+void mqfuse_size_changed(struct inode *inode, loff_t size);
+bool mqfuse_write_begin(struct inode *inode, bool nested);
+void mqfuse_write_end(struct inode *inode);
+void mqfuse_nowrite_begin(struct inode *inode);
+void mqfuse_nowrite_end(struct inode *inode);
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
@@ -529,6 +538,7 @@ struct mqfuse_file {
 	bool flock_used:1;		/* flock() went to the daemon */
 	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
 	struct mqfuse_release_args *ra;	/* preallocated RELEASE, sent on last put */
+	struct mqfuse_inode *mi;	/* counted in mi->handles until RELEASE is answered */
 };
 
 extern const struct file_operations mqfuse_file_fops;
