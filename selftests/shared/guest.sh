@@ -64,7 +64,7 @@ rm -f "$f" "$g"
 if "$VERIFY" -h 2>&1 | grep -q -- '-S'; then
 	diag "shared verifier seed $SEED, $OPS ops"
 	start=$(date +%s)
-	if "$VERIFY" -S -s "$SEED" -n "$OPS" -t 4 "$MNT" > /tmp/shared-verify.log 2>&1; then
+	if "$VERIFY" -S -s "$SEED" -n "$OPS" -t 4 -B "$SRC" "$MNT" > /tmp/shared-verify.log 2>&1; then
 		ok "shared-file verifier: $OPS ops, 4 threads, seed $SEED ($(( $(date +%s) - start ))s)"
 	else
 		not_ok "shared-file verifier: $OPS ops, 4 threads, seed $SEED"
