@@ -23,7 +23,7 @@
 struct mqfuse_release_args {
 	struct mqfuse_args args;	/* request */
 	struct fuse_release_in in;	/* handle, flags, lock owner */
-	struct mqfuse_inode *mi;	/* node whose handles count this one, or NULL */
+	struct mqfuse_node_ref *nref;	/* node reference dropped at the end, or NULL */
 };
 
 struct mqfuse_file *mqfuse_file_alloc(struct mqfuse_conn *fc)
@@ -57,22 +57,12 @@ struct mqfuse_file *mqfuse_file_get(struct mqfuse_file *ff)
 	return ff;
 }
 
-/*
- * The handle is gone for the daemon: let a waiting evict send its FORGET.
- * Evict may free the inode as soon as the count drops; wake_up_var() only
- * hashes the address, it does not touch the inode.
- */
-static void mqfuse_handle_put(struct mqfuse_inode *mi)
-{
-	if (mi && atomic_dec_and_test(&mi->handles))
-		wake_up_var(&mi->handles);
-}
-
+/* The daemon is done with the handle: a FORGET of the node may follow now. */
 static void mqfuse_release_end(struct mqfuse_conn *fc, struct mqfuse_args *args, int error)
 {
 	struct mqfuse_release_args *ra = container_of(args, struct mqfuse_release_args, args);
 
-	mqfuse_handle_put(ra->mi);
+	mqfuse_node_ref_put(ra->nref);
 	kfree(ra);
 }
 
@@ -84,13 +74,13 @@ void mqfuse_file_put(struct mqfuse_file *ff)
 		return;
 	ra = ff->ra;
 	if (ff->no_release) {
-		struct mqfuse_inode *mi = ff->mi;
+		struct mqfuse_node_ref *nref = ff->nref;
 
 		mqfuse_file_free(ff);
-		mqfuse_handle_put(mi);
+		mqfuse_node_ref_put(nref);
 		return;
 	}
-	ra->mi = ff->mi;
+	ra->nref = ff->nref;
 	ra->in.fh = ff->fh;
 	if (!ra->in.flags)
 		ra->in.flags = ff->flags;
@@ -164,8 +154,7 @@ void mqfuse_finish_open(struct inode *inode, struct file *file, struct mqfuse_fi
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 
 	file->private_data = ff;
-	ff->mi = mi;
-	atomic_inc(&mi->handles);
+	ff->nref = mqfuse_node_ref_get(inode);
 	if (ff->open_flags & FOPEN_STREAM)
 		stream_open(inode, file);
 	else if (ff->open_flags & FOPEN_NONSEEKABLE)

@@ -49,10 +49,15 @@ struct inode *mqfuse_alloc_inode(struct super_block *sb)
 	if (!mi)
 		return NULL;
 	mi->forget = kzalloc(sizeof(*mi->forget), GFP_KERNEL_ACCOUNT);
-	if (!mi->forget) {
+	mi->nref = kzalloc(sizeof(*mi->nref), GFP_KERNEL_ACCOUNT);
+	if (!mi->forget || !mi->nref) {
+		kfree(mi->forget);
+		kfree(mi->nref);
 		kmem_cache_free(mqfuse_inode_cachep, mi);
 		return NULL;
 	}
+	refcount_set(&mi->nref->ref, 1);
+	mi->nref->fc = sb->s_fs_info;
 	mi->nodeid = 0;
 	mi->generation = 0;
 	mi->state = 0;
@@ -65,7 +70,6 @@ struct inode *mqfuse_alloc_inode(struct super_block *sb)
 	memset(&mi->stamp, 0, sizeof(mi->stamp));
 	mi->writes = 0;
 	mi->nowrite = false;
-	atomic_set(&mi->handles, 0);
 	return &mi->vfs_inode;
 }
 
@@ -74,28 +78,50 @@ void mqfuse_free_inode(struct inode *inode)
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 
 	kfree(mi->forget);
+	if (mi->nref)	/* evict did not run (failed iget) */
+		mqfuse_node_ref_put(mi->nref);
 	kmem_cache_free(mqfuse_inode_cachep, mi);
+}
+
+/* A reference for an open handle (taken at open, dropped by RELEASE's end). */
+struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode)
+{
+	struct mqfuse_node_ref *nref = MQFUSE_I(inode)->nref;
+
+	refcount_inc(&nref->ref);
+	return nref;
+}
+
+void mqfuse_node_ref_put(struct mqfuse_node_ref *nref)
+{
+	if (!nref || !refcount_dec_and_test(&nref->ref))
+		return;
+	if (nref->forget)
+		mqfuse_queue_forget(nref->fc, nref->forget, nref->nodeid, nref->nlookup);
+	kfree(nref);
 }
 
 void mqfuse_evict_inode(struct inode *inode)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
-	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_node_ref *nref = mi->nref;
 
 	truncate_inode_pages_final(&inode->i_data);
-	/*
-	 * A handle of this node may still wait for its RELEASE reply (the
-	 * last writeback of a closed file sends it). The RELEASE names the
-	 * node, so the FORGET must not overtake it on another queue; and the
-	 * RELEASE completion still counts down mi->handles.
-	 */
-	wait_var_event(&mi->handles, !atomic_read(&mi->handles));
 	clear_inode(inode);
-	/* At umount the session is torn down anyway: no FORGETs. */
+	/*
+	 * At umount the session is torn down anyway: no FORGETs. Otherwise
+	 * the FORGET goes out with the last node reference: a RELEASE of
+	 * this node may still be unanswered (the last writeback of a closed
+	 * file sends it), and the FORGET must not overtake it.
+	 */
 	if ((inode->i_sb->s_flags & SB_ACTIVE) && mi->nlookup && mi->nodeid) {
-		mqfuse_queue_forget(fc, mi->forget, mi->nodeid, mi->nlookup);
+		nref->forget = mi->forget;
+		nref->nodeid = mi->nodeid;
+		nref->nlookup = mi->nlookup;
 		mi->forget = NULL;
 	}
+	mi->nref = NULL;
+	mqfuse_node_ref_put(nref);
 	WARN_ON_ONCE(!list_empty(&mi->write_files));
 }
 
