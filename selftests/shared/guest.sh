@@ -17,7 +17,7 @@ VERIFY=$MQ_ROOT/selftests/fsx/mqverify
 KPAGE=$MQ_ROOT/selftests/shared/kpage_test
 SRC=$MQ_SCRATCH/shared-src
 MNT=/mnt/shared
-OPS=${MQ_SHARED_OPS:-20000}
+OPS=${MQ_SHARED_OPS:-10000}
 SEED=${MQ_SHARED_SEED:-$(date +%s)}
 mkdir -p "$SRC" "$MNT"
 chmod 755 "$SRC" "$MNT"
