@@ -327,6 +327,8 @@ struct toy {
 	int hold_release;		/* do not answer RELEASE, keep it in held */
 	int hold_getattr;		/* one shot: keep the next GETATTR of f in held */
 	int hold_setattr;		/* one shot: keep the next SETATTR of f in held */
+	int hold_write;			/* one shot: keep the next WRITE's reply in held */
+	int write_err;			/* one shot: answer the next WRITE with it */
 	char held[512];			/* reply kept back */
 	size_t held_len;		/* its length, 0: none */
 	struct toy_ev ev[TOY_LOG];	/* opcodes seen, in order */
@@ -513,6 +515,15 @@ static void *toy_serve(void *arg)
 			if (wi->offset + wi->size > TOY_MAX) {
 				len = toy_reply(out, ih->unique, -EFBIG, NULL, 0);
 				break;
+			}
+			if (t->write_err) {
+				len = toy_reply(out, ih->unique, t->write_err, NULL, 0);
+				t->write_err = 0;
+				break;
+			}
+			if (t->hold_write) {
+				t->hold_write = 0;
+				hold = 1;
 			}
 			memcpy(t->data + wi->offset, (char *)(wi + 1), wi->size);
 			if (wi->offset + wi->size > t->size)
@@ -858,6 +869,76 @@ static void test_stale_size(const char *mnt)
 	toy_stop(t, mnt);
 }
 
+struct dio_arg {
+	int fd;
+	ssize_t ret;
+};
+
+static void *toy_dio_thread(void *arg)
+{
+	struct dio_arg *a = arg;
+	void *b;
+
+	if (posix_memalign(&b, 4096, 4096)) {
+		a->ret = -1;
+		return NULL;
+	}
+	memset(b, 'Z', 4096);
+	a->ret = pwrite(a->fd, b, 4096, 0);
+	free(b);
+	return NULL;
+}
+
+/*
+ * launder_folio: a page dirtied through mmap while an O_DIRECT write is at
+ * the daemon is written when the write invalidates it; if that WRITE
+ * fails, the page must stay dirty, so fsync sends it again.
+ */
+static void test_launder_failure(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 8192, 'a');
+	struct dio_arg da;
+	pthread_t dt;
+	char p[256], *map;
+	volatile char c;
+	int fd;
+
+	if (!t) {
+		tap(0, "launder: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	da.fd = open(p, O_RDWR | O_DIRECT);
+	map = fd >= 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (da.fd < 0 || map == MAP_FAILED) {
+		tap(0, "launder: open and mmap");
+		toy_stop(t, mnt);
+		return;
+	}
+	c = map[0];
+	(void)c;
+	t->hold_write = 1;
+	pthread_create(&dt, NULL, toy_dio_thread, &da);
+	tap(toy_held(t, 3000), "launder: O_DIRECT WRITE at the daemon, reply held");
+	map[10] = 'M';			/* dirty page 0 through the map meanwhile */
+	pthread_mutex_lock(&t->lock);
+	t->write_err = -EIO;		/* the launder WRITE fails */
+	pthread_mutex_unlock(&t->lock);
+	toy_release_held(t);
+	pthread_join(dt, NULL);
+	tap(da.ret == 4096, "launder: O_DIRECT write done (%zd)", da.ret);
+	fsync(fd);
+	pthread_mutex_lock(&t->lock);
+	tap(t->data[10] == 'M', "launder: the mmap store survives a failed launder WRITE (byte 0x%02x)",
+	    t->data[10]);
+	pthread_mutex_unlock(&t->lock);
+	munmap(map, 8192);
+	close(da.fd);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
 static void *toy_truncate_thread(void *arg)
 {
 	int *fdp = arg;
@@ -950,5 +1031,6 @@ int main(int argc, char **argv)
 	test_short_read(argv[1]);
 	test_stale_size(argv[1]);
 	test_truncate_vs_writeback(argv[1]);
+	test_launder_failure(argv[1]);
 	return failures ? 1 : 0;
 }
