@@ -142,6 +142,11 @@ int mqfuse_read_page_sync(struct file *file, struct page *page)
 	mqfuse_io_free(io);
 	if (n < 0)
 		return n;
+	if (n > PAGE_SIZE) {
+		mqfuse_bad_reply(fc, "READ of %lu answered %zd\n", PAGE_SIZE, n);
+		return -EIO;
+	}
+	/* only bytes the daemon sent become page contents */
 	if (n < PAGE_SIZE)
 		zero_user_segment(page, n, PAGE_SIZE);
 	SetPageUptodate(page);
@@ -163,6 +168,15 @@ static void mqfuse_readahead_end(struct mqfuse_conn *fc, struct mqfuse_args *arg
 	size_t got = error ? 0 : args->out_args[0].size;
 	unsigned int i;
 
+	/*
+	 * @got is what the reply carried (the request layer shrinks the
+	 * variable out arg to it), never more than was asked for; the rest
+	 * of the pages is zeroed, not left with what they held before.
+	 */
+	if (got > io->in.read.size) {
+		mqfuse_bad_reply(fc, "READ of %u answered %zu\n", io->in.read.size, got);
+		error = -EIO;
+	}
 	for (i = 0; i < io->nr; i++) {
 		struct page *page = io->pages[i];
 		size_t start = (size_t)i << PAGE_SHIFT;
@@ -338,7 +352,7 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
 		pos += nwritten;
 		written += nwritten;
 		if (pos > i_size_read(inode))
-			i_size_write(inode, pos);
+			mqfuse_size_changed(inode, pos);
 		if (nwritten < bytes) {
 			iov_iter_revert(from, bytes - nwritten);
 			break;
@@ -379,18 +393,26 @@ static void mqfuse_writeback_end(struct mqfuse_conn *fc, struct mqfuse_args *arg
 					 io->wout.size, io->bytes);
 		error = -EIO;
 	}
+	/*
+	 * The inode is pinned only by its pages under writeback (evict waits
+	 * for them): everything that touches it comes before the last
+	 * end_page_writeback(), nothing after.
+	 */
+	if (error)
+		mapping_set_error(inode->i_mapping, error);
+	set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
+	mqfuse_invalidate_attr(inode);
+	mqfuse_write_end(inode);
+	io->inode = NULL;
 	for (i = 0; i < io->nr; i++) {
 		struct page *page = io->pages[i];
 
-		if (error) {
+		if (error)
 			SetPageError(page);
-			mapping_set_error(inode->i_mapping, error);
-		}
 		end_page_writeback(page);
 		put_page(page);
 	}
-	set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
-	mqfuse_invalidate_attr(inode);
+	/* drops the handle; RELEASE needs no inode */
 	mqfuse_io_free(io);
 }
 
@@ -402,6 +424,7 @@ static void mqfuse_writeback_send(struct mqfuse_wb_ctx *ctx)
 	ctx->io = NULL;
 	io->ff = mqfuse_file_get(ctx->ff);
 	io->inode = ctx->inode;
+	mqfuse_write_begin(ctx->inode, true);	/* writepages holds a count */
 	mqfuse_io_write_args(io, ctx->ff, page_offset(io->pages[0]), io->bytes,
 			     FUSE_WRITE_CACHE, 0);
 	io->args.force = true;
@@ -420,7 +443,12 @@ static int mqfuse_writepages_fill(struct page *page, struct writeback_control *w
 	size_t len;
 
 	if (!isize || page->index > (end_index = (isize - 1) >> PAGE_SHIFT)) {
-		/* wholly past EOF (truncate in progress): nothing to write */
+		/*
+		 * Wholly past EOF: a truncate in progress removes the page
+		 * itself. Never drop the data here: the size may be one a
+		 * daemon reported before our own extension of the file.
+		 */
+		redirty_page_for_writepage(wbc, page);
 		unlock_page(page);
 		return 0;
 	}
@@ -469,9 +497,23 @@ static int mqfuse_writepages(struct address_space *mapping, struct writeback_con
 	}
 	ctx.max_pages = max(READ_ONCE(fc->max_pages), 1U);
 	ctx.max_write = READ_ONCE(fc->max_write);
+	/*
+	 * A size change (truncate, fallocate) is in progress: background
+	 * writeback leaves the pages dirty for later; data integrity
+	 * writeback waits for the new size.
+	 */
+	while (!mqfuse_write_begin(inode, false)) {
+		if (wbc->sync_mode == WB_SYNC_NONE) {
+			mqfuse_file_put(ctx.ff);
+			return 0;
+		}
+		wait_var_event(&MQFUSE_I(inode)->nowrite,
+			       !READ_ONCE(MQFUSE_I(inode)->nowrite));
+	}
 	err = write_cache_pages(mapping, wbc, mqfuse_writepages_fill, &ctx);
 	if (ctx.io)
 		mqfuse_writeback_send(&ctx);
+	mqfuse_write_end(inode);
 	mqfuse_file_put(ctx.ff);
 	return err;
 }
@@ -487,18 +529,32 @@ static int mqfuse_launder_folio(struct folio *folio)
 	size_t len;
 	ssize_t ret;
 
-	if (!folio_clear_dirty_for_io(folio))
+	if (!folio_test_dirty(folio))
 		return 0;
-	if (page_offset(page) >= isize)
+	if (page_offset(page) >= isize) {
+		/* invalidation of data past the daemon's EOF: nothing to keep */
+		folio_clear_dirty_for_io(folio);
 		return 0;
+	}
+	/* a size change in progress: leave the page dirty, fail the invalidation */
+	if (!mqfuse_write_begin(inode, false))
+		return -EBUSY;
 	len = min_t(loff_t, PAGE_SIZE, isize - page_offset(page));
 	io = mqfuse_io_alloc(1, GFP_NOFS);
-	if (!io)
-		return -ENOMEM;
+	if (!io) {
+		ret = -ENOMEM;
+		goto out_end;
+	}
 	io->ff = mqfuse_write_file_get(inode);
 	if (!io->ff) {
 		mqfuse_io_free(io);
-		return -EIO;
+		ret = -EIO;
+		goto out_end;
+	}
+	if (!folio_clear_dirty_for_io(folio)) {
+		mqfuse_io_free(io);
+		ret = 0;
+		goto out_end;
 	}
 	io->pages[0] = page;
 	io->descs[0].offset = 0;
@@ -511,6 +567,11 @@ static int mqfuse_launder_folio(struct folio *folio)
 	if (!ret && io->wout.size != len)
 		ret = -EIO;
 	mqfuse_io_free(io);
+	/* the data did not reach the daemon: keep it dirty, never drop it */
+	if (ret)
+		folio_mark_dirty(folio);
+out_end:
+	mqfuse_write_end(inode);
 	return ret;
 }
 
@@ -620,6 +681,9 @@ ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
 					DIV_ROUND_UP(count, PAGE_SIZE) + 1), GFP_KERNEL);
 	if (!io)
 		return -ENOMEM;
+	/* a GETATTR answered while the daemon extends the file has an old size */
+	if (write)
+		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	/*
 	 * A user buffer that is not page aligned straddles one page more than
 	 * its length; an aligned one (the common O_DIRECT case) gets the whole
@@ -693,10 +757,12 @@ ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
 		invalidate_inode_pages2_range(mapping, iocb->ki_pos >> PAGE_SHIFT,
 					      (pos - 1) >> PAGE_SHIFT);
 		if (pos > i_size_read(inode))
-			i_size_write(inode, pos);
+			mqfuse_size_changed(inode, pos);
 		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 		mqfuse_invalidate_attr(inode);
 	}
+	if (write)
+		clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	iocb->ki_pos = pos;
 	return done ? done : err;
 }

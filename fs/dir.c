@@ -164,8 +164,16 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	parent = dget_parent(entry);
 	err = mqfuse_send_lookup(fc, mqfuse_nodeid(d_inode(parent)), &entry->d_name, &out);
 	dput(parent);
-	if (err)
+	/*
+	 * Only a definite answer invalidates: the name is gone (ENOENT, a
+	 * negative entry) or names another node. A transient failure
+	 * (signal, memory, daemon gone) says nothing about the name: fail
+	 * this walk with it and keep the dentry, as the VFS expects.
+	 */
+	if (err == -ENOENT)
 		return 0;
+	if (err)
+		return err;
 	if (out.nodeid != mi->nodeid || out.generation != mi->generation ||
 	    mqfuse_entry_check(fc, &out, true) ||
 	    ((out.attr.mode ^ inode->i_mode) & S_IFMT)) {

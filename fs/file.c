@@ -23,6 +23,7 @@
 struct mqfuse_release_args {
 	struct mqfuse_args args;	/* request */
 	struct fuse_release_in in;	/* handle, flags, lock owner */
+	struct mqfuse_node_ref *nref;	/* node reference dropped at the end, or NULL */
 };
 
 struct mqfuse_file *mqfuse_file_alloc(struct mqfuse_conn *fc)
@@ -56,9 +57,13 @@ struct mqfuse_file *mqfuse_file_get(struct mqfuse_file *ff)
 	return ff;
 }
 
+/* The daemon is done with the handle: a FORGET of the node may follow now. */
 static void mqfuse_release_end(struct mqfuse_conn *fc, struct mqfuse_args *args, int error)
 {
-	kfree(container_of(args, struct mqfuse_release_args, args));
+	struct mqfuse_release_args *ra = container_of(args, struct mqfuse_release_args, args);
+
+	mqfuse_node_ref_put(ra->nref);
+	kfree(ra);
 }
 
 void mqfuse_file_put(struct mqfuse_file *ff)
@@ -69,9 +74,13 @@ void mqfuse_file_put(struct mqfuse_file *ff)
 		return;
 	ra = ff->ra;
 	if (ff->no_release) {
+		struct mqfuse_node_ref *nref = ff->nref;
+
 		mqfuse_file_free(ff);
+		mqfuse_node_ref_put(nref);
 		return;
 	}
+	ra->nref = ff->nref;
 	ra->in.fh = ff->fh;
 	if (!ra->in.flags)
 		ra->in.flags = ff->flags;
@@ -145,6 +154,7 @@ void mqfuse_finish_open(struct inode *inode, struct file *file, struct mqfuse_fi
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 
 	file->private_data = ff;
+	ff->nref = mqfuse_node_ref_get(inode);
 	if (ff->open_flags & FOPEN_STREAM)
 		stream_open(inode, file);
 	else if (ff->open_flags & FOPEN_NONSEEKABLE)
@@ -248,8 +258,12 @@ static int mqfuse_flush(struct file *file, fl_owner_t id)
 		return -EIO;
 	if (fc->cons->flush)
 		werr = fc->cons->flush(inode, file);
-	if (!ff || ff->no_release || READ_ONCE(fc->no_flush) ||
-	    (ff->open_flags & FOPEN_NOFLUSH))
+	/*
+	 * FLUSH carries the lock owner: a daemon doing POSIX locks releases
+	 * them there, also when it has no OPEN (the handle is then 0).
+	 */
+	if (!ff || READ_ONCE(fc->no_flush) || (ff->open_flags & FOPEN_NOFLUSH) ||
+	    (ff->no_release && !fc->posix_locks))
 		return werr;
 
 	in.fh = ff->fh;
@@ -477,8 +491,11 @@ static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, lo
 		err = inode_newsize_ok(inode, end);
 		if (err)
 			goto out;
-		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	}
+	/* no writeback may cross the daemon's size or hole change */
+	mqfuse_nowrite_begin(inode);
+	if (!(mode & FALLOC_FL_KEEP_SIZE))
+		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	err = file_modified(file);
 	if (err)
 		goto out_unstable;
@@ -496,12 +513,13 @@ static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, lo
 	if (err)
 		goto out_unstable;
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
-		i_size_write(inode, end);
+		mqfuse_size_changed(inode, end);
 	if (range)
 		truncate_pagecache_range(inode, offset, end - 1);
 	set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 out_unstable:
 	clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
+	mqfuse_nowrite_end(inode);
 	mqfuse_invalidate_attr(inode);
 out:
 	inode_unlock(inode);
@@ -563,10 +581,25 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 		goto out;
 	}
 	if (out.size) {
-		truncate_inode_pages_range(inode_out->i_mapping, pos_out,
-					   pos_out + out.size - 1);
+		struct address_space *mapping = inode_out->i_mapping;
+		pgoff_t first = pos_out >> PAGE_SHIFT;
+		pgoff_t last = (pos_out + out.size - 1) >> PAGE_SHIFT;
+
 		if (pos_out + out.size > i_size_read(inode_out))
-			i_size_write(inode_out, pos_out + out.size);
+			mqfuse_size_changed(inode_out, pos_out + out.size);
+		/*
+		 * The daemon changed these bytes: drop the cached pages that
+		 * hold them, whole pages (a partial page holds live data
+		 * around the copied range and is read again, never zeroed).
+		 * Pages dirtied through mmap meanwhile are written first.
+		 */
+		if (invalidate_inode_pages2_range(mapping, first, last)) {
+			/* busy pages: write them and drop them anyway */
+			filemap_write_and_wait_range(mapping, (loff_t)first << PAGE_SHIFT,
+						     ((loff_t)(last + 1) << PAGE_SHIFT) - 1);
+			truncate_inode_pages_range(mapping, (loff_t)first << PAGE_SHIFT,
+						   ((loff_t)(last + 1) << PAGE_SHIFT) - 1);
+		}
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
 	}
 	mqfuse_invalidate_attr(inode_out);

@@ -49,10 +49,15 @@ struct inode *mqfuse_alloc_inode(struct super_block *sb)
 	if (!mi)
 		return NULL;
 	mi->forget = kzalloc(sizeof(*mi->forget), GFP_KERNEL_ACCOUNT);
-	if (!mi->forget) {
+	mi->nref = kzalloc(sizeof(*mi->nref), GFP_KERNEL_ACCOUNT);
+	if (!mi->forget || !mi->nref) {
+		kfree(mi->forget);
+		kfree(mi->nref);
 		kmem_cache_free(mqfuse_inode_cachep, mi);
 		return NULL;
 	}
+	refcount_set(&mi->nref->ref, 1);
+	mi->nref->fc = sb->s_fs_info;
 	mi->nodeid = 0;
 	mi->generation = 0;
 	mi->state = 0;
@@ -63,6 +68,8 @@ struct inode *mqfuse_alloc_inode(struct super_block *sb)
 	mi->blksize = 0;
 	INIT_LIST_HEAD(&mi->write_files);
 	memset(&mi->stamp, 0, sizeof(mi->stamp));
+	mi->writes = 0;
+	mi->nowrite = false;
 	return &mi->vfs_inode;
 }
 
@@ -71,21 +78,50 @@ void mqfuse_free_inode(struct inode *inode)
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 
 	kfree(mi->forget);
+	if (mi->nref)	/* evict did not run (failed iget) */
+		mqfuse_node_ref_put(mi->nref);
 	kmem_cache_free(mqfuse_inode_cachep, mi);
+}
+
+/* A reference for an open handle (taken at open, dropped by RELEASE's end). */
+struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode)
+{
+	struct mqfuse_node_ref *nref = MQFUSE_I(inode)->nref;
+
+	refcount_inc(&nref->ref);
+	return nref;
+}
+
+void mqfuse_node_ref_put(struct mqfuse_node_ref *nref)
+{
+	if (!nref || !refcount_dec_and_test(&nref->ref))
+		return;
+	if (nref->forget)
+		mqfuse_queue_forget(nref->fc, nref->forget, nref->nodeid, nref->nlookup);
+	kfree(nref);
 }
 
 void mqfuse_evict_inode(struct inode *inode)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
-	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_node_ref *nref = mi->nref;
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
-	/* At umount the session is torn down anyway: no FORGETs. */
+	/*
+	 * At umount the session is torn down anyway: no FORGETs. Otherwise
+	 * the FORGET goes out with the last node reference: a RELEASE of
+	 * this node may still be unanswered (the last writeback of a closed
+	 * file sends it), and the FORGET must not overtake it.
+	 */
 	if ((inode->i_sb->s_flags & SB_ACTIVE) && mi->nlookup && mi->nodeid) {
-		mqfuse_queue_forget(fc, mi->forget, mi->nodeid, mi->nlookup);
+		nref->forget = mi->forget;
+		nref->nodeid = mi->nodeid;
+		nref->nlookup = mi->nlookup;
 		mi->forget = NULL;
 	}
+	mi->nref = NULL;
+	mqfuse_node_ref_put(nref);
 	WARN_ON_ONCE(!list_empty(&mi->write_files));
 }
 
@@ -101,6 +137,94 @@ void mqfuse_invalidate_attr(struct inode *inode)
 	spin_lock(&mi->lock);
 	mi->attr_expire = 0;
 	spin_unlock(&mi->lock);
+}
+
+/*
+ * i_size changed locally (write, copy_file_range, fallocate, truncate):
+ * attributes the daemon produced before now are older than this size, so
+ * a reply to a request sent earlier must not be applied (mqfuse_attr_apply
+ * compares attr_version), and the cached attributes are stale.
+ */
+void mqfuse_size_changed(struct inode *inode, loff_t size)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	spin_lock(&mi->lock);
+	i_size_write(inode, size);
+	mi->attr_version = atomic64_inc_return(&fc->attr_version);
+	mi->attr_expire = 0;
+	spin_unlock(&mi->lock);
+}
+
+/*
+ * Writes that do not hold inode_lock (writeback, launder) are counted, so
+ * that a size change (SETATTR size, FALLOCATE) can wait until none is in
+ * flight and hold new ones back: a WRITE reaching the daemon after its
+ * truncate would extend the file again with data cut off.
+ * Returns false while a size change is in progress (unless @nested).
+ */
+bool mqfuse_write_begin(struct inode *inode, bool nested)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	bool ok;
+
+	spin_lock(&mi->lock);
+	/* @nested: the caller holds a count already, so no size change runs */
+	ok = nested || !mi->nowrite;
+	if (ok)
+		mi->writes++;
+	spin_unlock(&mi->lock);
+	return ok;
+}
+
+/* Called while the inode is still pinned (before the last end_page_writeback). */
+void mqfuse_write_end(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	bool wake;
+
+	spin_lock(&mi->lock);
+	if (WARN_ON_ONCE(!mi->writes))
+		mi->writes = 1;
+	wake = !--mi->writes && mi->nowrite;
+	spin_unlock(&mi->lock);
+	if (wake)
+		wake_up_var(&mi->writes);
+}
+
+static bool mqfuse_writes_drained(struct mqfuse_inode *mi)
+{
+	bool drained;
+
+	spin_lock(&mi->lock);
+	drained = !mi->writes;
+	spin_unlock(&mi->lock);
+	return drained;
+}
+
+/* Start a size change: no new WRITEs, wait for those in flight. */
+void mqfuse_nowrite_begin(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+	lockdep_assert_held(&inode->i_rwsem);
+	spin_lock(&mi->lock);
+	WARN_ON_ONCE(mi->nowrite);
+	mi->nowrite = true;
+	spin_unlock(&mi->lock);
+	wait_var_event(&mi->writes, mqfuse_writes_drained(mi));
+}
+
+void mqfuse_nowrite_end(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+
+	lockdep_assert_held(&inode->i_rwsem);
+	spin_lock(&mi->lock);
+	mi->nowrite = false;
+	spin_unlock(&mi->lock);
+	wake_up_var(&mi->nowrite);
 }
 
 /* Range checks on attributes from the daemon. */
@@ -369,9 +493,8 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 	if (attr->ia_valid & ATTR_OPEN) {
 		/* open(O_TRUNC): OPEN already truncated if atomic_o_trunc */
 		if (fc->atomic_o_trunc) {
-			i_size_write(inode, 0);
+			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
-			mqfuse_invalidate_attr(inode);
 			set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 			return 0;
 		}
@@ -382,6 +505,8 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 		err = filemap_write_and_wait(inode->i_mapping);
 		if (err)
 			return err;
+		/* pages dirtied through mmap from now on wait for the new size */
+		mqfuse_nowrite_begin(inode);
 		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	}
 
@@ -434,12 +559,12 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 		clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	if (err) {
 		mqfuse_invalidate_attr(inode);
-		return err;
+		goto out;
 	}
 	oldsize = i_size_read(inode);
 	err = mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, 0);
 	if (err)
-		return err;
+		goto out;
 	if (truncate) {
 		loff_t newsize = i_size_read(inode);
 
@@ -449,7 +574,10 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 		else
 			truncate_pagecache(inode, attr->ia_size);
 	}
-	return 0;
+out:
+	if (truncate)
+		mqfuse_nowrite_end(inode);
+	return err;
 }
 
 static int mqfuse_access(struct inode *inode, int mask)

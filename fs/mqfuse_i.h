@@ -487,6 +487,26 @@ struct mqfuse_inode {
 	u32 blksize;			/* st_blksize from the daemon, 0 = default */
 	struct list_head write_files;	/* writable mqfuse_file, for writeback */
 	struct mqfuse_data_stamp stamp;	/* cto: page cache validated against */
+	unsigned int writes;		/* writeback/launder WRITEs in flight */
+	bool nowrite;			/* size change in progress: no new WRITEs */
+	/* fields below are constant */
+	struct mqfuse_node_ref *nref;	/* shared with open handles, see below */
+};
+
+/*
+ * What a node owes the daemon once the inode and all its handles are gone.
+ * Each open handle holds a reference until its RELEASE is answered, the
+ * inode one until evict. Evict leaves its FORGET here; the last put
+ * queues it, so a FORGET never overtakes a RELEASE of the same node on
+ * another queue, and evict never waits for the daemon (reclaim may evict
+ * from the daemon's own allocations).
+ */
+struct mqfuse_node_ref {
+	refcount_t ref;			/* inode + open handles */
+	struct mqfuse_conn *fc;		/* session, alive while a reference is */
+	struct mqfuse_forget *forget;	/* FORGET to queue at the last put, or NULL */
+	u64 nodeid;			/* for the FORGET */
+	u64 nlookup;			/* for the FORGET */
 };
 
 static inline struct mqfuse_inode *MQFUSE_I(struct inode *inode)
@@ -521,6 +541,13 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 		      u32 attr_valid_nsec, u64 attr_version);
 void mqfuse_make_bad(struct inode *inode);
 void mqfuse_invalidate_attr(struct inode *inode);
+void mqfuse_size_changed(struct inode *inode, loff_t size);
+bool mqfuse_write_begin(struct inode *inode, bool nested);
+void mqfuse_write_end(struct inode *inode);
+void mqfuse_nowrite_begin(struct inode *inode);
+void mqfuse_nowrite_end(struct inode *inode);
+struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode);
+void mqfuse_node_ref_put(struct mqfuse_node_ref *nref);
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
@@ -564,6 +591,7 @@ struct mqfuse_file {
 	bool flock_used:1;		/* flock() went to the daemon */
 	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
 	struct mqfuse_release_args *ra;	/* preallocated RELEASE, sent on last put */
+	struct mqfuse_node_ref *nref;	/* node reference, dropped when RELEASE is answered */
 };
 
 extern const struct file_operations mqfuse_file_fops;

@@ -204,6 +204,12 @@ int mqfuse_readdir(struct file *file, struct dir_context *ctx)
 			err = n;
 			break;
 		}
+		/* parse only what the reply carried, never the rest of buf */
+		if (n > size) {
+			mqfuse_bad_reply(fc, "READDIR of %zu answered %zd\n", size, n);
+			err = -EIO;
+			break;
+		}
 		err = mqfuse_parse_dirents(file, ctx, buf, n, plus, attr_version);
 		if (err) {
 			if (err > 0)

@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mqfuse: extended attributes, passed through to the daemon by one
- * catch-all handler (every namespace, the daemon decides).
+ * catch-all handler.
+ *
+ * The VFS already applies the namespace rules it knows (user.* needs
+ * write permission, trusted.* CAP_SYS_ADMIN, security.* the LSM). It
+ * leaves system.* to the filesystem: with default_permissions the kernel
+ * is the permission authority, so it enforces what ext4 does before the
+ * daemon sees the request: only the owner (or CAP_FOWNER) sets or removes
+ * a POSIX ACL. The daemon applies changes with the caller's credentials
+ * on top of that.
  */
 #include "mqfuse_i.h"
 #include <linux/slab.h>
@@ -138,16 +146,52 @@ static int mqfuse_xattr_get(const struct xattr_handler *handler, struct dentry *
 	return mqfuse_getxattr(inode, name, value, size);
 }
 
+static bool mqfuse_xattr_is_acl(const char *name)
+{
+	return !strcmp(name, XATTR_NAME_POSIX_ACL_ACCESS) ||
+	       !strcmp(name, XATTR_NAME_POSIX_ACL_DEFAULT);
+}
+
+/* Kernel-side owner rules for names the VFS does not check itself. */
+static int mqfuse_xattr_may_change(struct inode *inode, const char *name)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	/* the VFS checked this already; a second look costs nothing */
+	if (!strncmp(name, XATTR_TRUSTED_PREFIX, XATTR_TRUSTED_PREFIX_LEN) &&
+	    !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!fc->opts.default_permissions)
+		return 0;	/* the daemon is the permission authority */
+	if (mqfuse_xattr_is_acl(name)) {
+		if (!strcmp(name, XATTR_NAME_POSIX_ACL_DEFAULT) && !S_ISDIR(inode->i_mode))
+			return -EACCES;
+		if (!inode_owner_or_capable(&init_user_ns, inode))
+			return -EPERM;
+	}
+	return 0;
+}
+
 static int mqfuse_xattr_set(const struct xattr_handler *handler,
 			    struct user_namespace *ns, struct dentry *dentry,
 			    struct inode *inode, const char *name, const void *value,
 			    size_t size, int flags)
 {
+	int err;
+
 	if (!mqfuse_allow_current(mqfuse_conn_of(inode)))
 		return -EACCES;
+	err = mqfuse_xattr_may_change(inode, name);
+	if (err)
+		return err;
 	if (!value)
-		return mqfuse_removexattr(inode, name);
-	return mqfuse_setxattr(inode, name, value, size, flags);
+		err = mqfuse_removexattr(inode, name);
+	else
+		err = mqfuse_setxattr(inode, name, value, size, flags);
+	/* an access ACL carries the group bits of the mode: refetch it */
+	if (!err && mqfuse_xattr_is_acl(name))
+		mqfuse_invalidate_attr(inode);
+	return err;
 }
 
 static const struct xattr_handler mqfuse_xattr_handler = {

@@ -21,6 +21,15 @@
  *               e.g. FUSE direct_io or mqfuse consistency=strict)
  *   -v          print every operation
  *
+ *   mqverify -S [-t THREADS] [-B BACKING_DIR] ... DIR
+ *
+ * Shared-file mode: THREADS threads (default 4) on ONE file mixing
+ * buffered, O_DIRECT and O_APPEND descriptors, mmap held across truncate,
+ * copy_file_range at unaligned offsets and hole punching; operations are
+ * serialised under one lock so the in-memory model is exact. MAXSIZE
+ * defaults to 4 MiB. With -B the file is also compared with its copy in
+ * the backing directory of the mount at the end.
+ *
  * A fallocate mode the filesystem rejects with EOPNOTSUPP is reported
  * once as a TAP SKIP and not used again.  On a mismatch the last 20
  * operations of that file, the offset and expected/got bytes are printed
@@ -108,6 +117,7 @@ struct worker {
 	unsigned char *buf;	/* I/O buffer, DIO_ALIGN aligned */
 	struct op_rec log[LOG_DEPTH];
 	unsigned int nlog;	/* total ops logged */
+	bool finished;		/* ran all its ops and the final comparison */
 };
 
 static struct {
@@ -550,23 +560,512 @@ static void *worker_run(void *arg)
 		}
 	}
 	close(w->fd);
+	w->finished = true;
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * Shared-file mode (-S): cfg.threads threads on ONE file, each with its own
+ * buffered, O_DIRECT and O_APPEND descriptors and its own MAP_SHARED
+ * mapping that it keeps across truncates. Every operation runs under
+ * shared.lock so the model stays exact; what is concurrent is everything
+ * the kernel does behind the operations (writeback of mmap-dirtied pages,
+ * readahead, attribute refreshes, RELEASE of closed descriptors) and the
+ * mix of descriptors and paths on the same pages. At the end the file is
+ * read back through a fresh descriptor and, with -B DIR, the backing file
+ * is compared too.
+ */
+enum sop_type {
+	SOP_WRITE,		/* buffered pwrite */
+	SOP_DWRITE,		/* O_DIRECT pwrite, 4 KiB aligned */
+	SOP_APPEND,		/* write on an O_APPEND descriptor */
+	SOP_READ,		/* buffered pread */
+	SOP_DREAD,		/* O_DIRECT pread */
+	SOP_MAPWRITE,		/* store through the held mapping, msync sometimes */
+	SOP_MAPREAD,		/* load through the held mapping */
+	SOP_TRUNCATE,		/* grow or shrink, mappings stay */
+	SOP_COPY,		/* copy_file_range inside the file, unaligned */
+	SOP_PUNCH,		/* fallocate punch hole */
+	SOP_REMAP,		/* drop and recreate this thread's mapping */
+	SOP_REOPEN,		/* close and reopen this thread's descriptors */
+	SOP_NR,
+};
+
+static const char *const sop_names[SOP_NR] = {
+	[SOP_WRITE] = "write", [SOP_DWRITE] = "dio_write", [SOP_APPEND] = "append",
+	[SOP_READ] = "read", [SOP_DREAD] = "dio_read", [SOP_MAPWRITE] = "mapwrite",
+	[SOP_MAPREAD] = "mapread", [SOP_TRUNCATE] = "truncate", [SOP_COPY] = "copy_range",
+	[SOP_PUNCH] = "punch_hole", [SOP_REMAP] = "remap", [SOP_REOPEN] = "reopen",
+};
+
+static const unsigned int sop_weight[SOP_NR] = {
+	[SOP_WRITE] = 200, [SOP_DWRITE] = 60, [SOP_APPEND] = 40, [SOP_READ] = 200,
+	[SOP_DREAD] = 60, [SOP_MAPWRITE] = 120, [SOP_MAPREAD] = 80,
+	[SOP_TRUNCATE] = 60, [SOP_COPY] = 80, [SOP_PUNCH] = 20, [SOP_REMAP] = 10,
+	[SOP_REOPEN] = 10,
+};
+
+#define SHARED_MAX_LEN	(256u << 10)
+
+static struct {
+	pthread_mutex_t lock;		/* serialises operations and the model */
+	char path[4096];		/* the file */
+	unsigned char *model;		/* expected contents, zero beyond size */
+	uint64_t size;			/* expected size */
+	uint64_t ops;			/* operations run, all threads */
+	bool punch_unsupported;		/* fallocate punch hole refused */
+	struct op_rec log[LOG_DEPTH];	/* last operations, all threads */
+	unsigned int nlog;
+} shared = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct sworker {
+	struct worker w;		/* rng, buffer, index for the common helpers */
+	int fd, dfd, afd;		/* buffered, O_DIRECT, O_APPEND */
+	unsigned char *map;		/* MAP_SHARED of cfg.maxsize bytes */
+	bool finished;			/* ran all its operations */
+};
+
+static void shared_log(struct sworker *s, enum sop_type t, uint64_t off, uint64_t len)
+{
+	struct op_rec *r = &shared.log[shared.nlog++ % LOG_DEPTH];
+
+	r->n = shared.ops;
+	r->type = (enum op_type)t;	/* shared records hold an enum sop_type */
+	r->off = off;
+	r->len = len | ((uint64_t)s->w.idx << 56);
+	r->size = shared.size;
+	if (cfg.verbose)
+		printf("# thread %d op %" PRIu64 " %s off %#" PRIx64 " len %#" PRIx64
+		       " size %#" PRIx64 "\n", s->w.idx, shared.ops, sop_names[t], off,
+		       len, shared.size);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+shared_fail(struct sworker *s, const char *fmt, ...)
+{
+	unsigned int i, start = shared.nlog > LOG_DEPTH ? shared.nlog - LOG_DEPTH : 0;
+	va_list ap;
+
+	printf("not ok - mqverify shared: thread %d: ", s->w.idx);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	tap_diag("seed %" PRIu64 ", op %" PRIu64 ", errno %d (%s)", cfg.seed, shared.ops,
+		 errno, strerror(errno));
+	for (i = start; i < shared.nlog; i++) {
+		struct op_rec *r = &shared.log[i % LOG_DEPTH];
+
+		tap_diag("  #%-7" PRIu64 " t%d %-11s off %#9" PRIx64 " len %#8" PRIx64
+			 " size before %#" PRIx64, r->n, (int)(r->len >> 56),
+			 sop_names[r->type], r->off, (uint64_t)(r->len & ((1ull << 56) - 1)),
+			 r->size);
+	}
+	fflush(stdout);
+	exit(1);
+}
+
+static void shared_compare(struct sworker *s, const unsigned char *got, uint64_t off,
+			   uint64_t len, const char *how)
+{
+	uint64_t i;
+
+	if (!memcmp(got, shared.model + off, len))
+		return;
+	for (i = 0; got[i] == shared.model[off + i]; i++)
+		;
+	shared_fail(s, "%s %#" PRIx64 "+%#" PRIx64 ": first difference at %#" PRIx64
+		    " (expected %02x, got %02x)", how, off, len, off + i,
+		    shared.model[off + i], got[i]);
+}
+
+static void shared_set_size(uint64_t size)
+{
+	if (size < shared.size)
+		memset(shared.model + size, 0, shared.size - size);
+	shared.size = size;
+}
+
+static void shared_check_size(struct sworker *s, const char *after)
+{
+	struct stat st;
+
+	if (fstat(s->fd, &st))
+		shared_fail(s, "fstat after %s", after);
+	if ((uint64_t)st.st_size != shared.size)
+		shared_fail(s, "size %#" PRIx64 " after %s, expected %#" PRIx64,
+			    (uint64_t)st.st_size, after, shared.size);
+}
+
+static void shared_open(struct sworker *s)
+{
+	s->fd = open(shared.path, O_RDWR | O_CREAT, 0644);
+	s->dfd = open(shared.path, O_RDWR | O_DIRECT);
+	s->afd = open(shared.path, O_WRONLY | O_APPEND);
+	if (s->fd < 0 || s->dfd < 0 || s->afd < 0)
+		shared_fail(s, "open %s", shared.path);
+}
+
+static void shared_close(struct sworker *s)
+{
+	if (close(s->fd) || close(s->dfd) || close(s->afd))
+		shared_fail(s, "close");
+}
+
+static void shared_map(struct sworker *s)
+{
+	s->map = mmap(NULL, cfg.maxsize, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	if (s->map == MAP_FAILED)
+		shared_fail(s, "mmap");
+}
+
+static uint64_t shared_len(struct sworker *s, bool aligned)
+{
+	uint64_t len = rnd_below(&s->w, 10) ? 1 + rnd_below(&s->w, 9000) :
+					       1 + rnd_below(&s->w, SHARED_MAX_LEN);
+
+	if (aligned)
+		len = (len + DIO_ALIGN - 1) & ~(uint64_t)(DIO_ALIGN - 1);
+	return len;
+}
+
+/* An offset for @len bytes: mostly inside the file, sometimes past EOF. */
+static uint64_t shared_off(struct sworker *s, uint64_t len, bool aligned)
+{
+	uint64_t limit = shared.size + 3 * 4096, off;
+
+	if (limit + len > cfg.maxsize)
+		limit = cfg.maxsize - len;
+	off = rnd_below(&s->w, limit + 1);
+	return aligned ? off & ~(uint64_t)(DIO_ALIGN - 1) : off;
+}
+
+static void shared_pwrite(struct sworker *s, int fd, uint64_t off, uint64_t len)
+{
+	uint64_t done = 0;
+
+	fill(&s->w, s->w.buf, len);
+	while (done < len) {
+		ssize_t n = pwrite(fd, s->w.buf + done, len - done, off + done);
+
+		if (n <= 0)
+			shared_fail(s, "pwrite %#" PRIx64 "+%#" PRIx64 " returned %zd",
+				    off + done, len - done, n);
+		done += n;
+	}
+	memcpy(shared.model + off, s->w.buf, len);
+	if (off + len > shared.size)
+		shared.size = off + len;
+}
+
+static void shared_pread(struct sworker *s, int fd, uint64_t off, uint64_t len,
+			 const char *how)
+{
+	uint64_t done = 0, exp;
+
+	exp = off >= shared.size ? 0 : (off + len > shared.size ? shared.size - off : len);
+	while (done < len) {
+		ssize_t n = pread(fd, s->w.buf + done, len - done, off + done);
+
+		if (n < 0)
+			shared_fail(s, "%s %#" PRIx64 "+%#" PRIx64, how, off, len);
+		if (n == 0)
+			break;
+		done += n;
+		if (fd == s->dfd && done < len && (done & (DIO_ALIGN - 1)))
+			break;	/* O_DIRECT stops at an unaligned EOF */
+	}
+	if (done != exp)
+		shared_fail(s, "%s %#" PRIx64 "+%#" PRIx64 " returned %" PRIu64
+			    " bytes, expected %" PRIu64, how, off, len, done, exp);
+	shared_compare(s, s->w.buf, off, done, how);
+}
+
+static void shared_op(struct sworker *s, enum sop_type t)
+{
+	uint64_t off, len, src;
+
+	switch (t) {
+	case SOP_WRITE:
+		len = shared_len(s, false);
+		off = shared_off(s, len, false);
+		shared_log(s, t, off, len);
+		shared_pwrite(s, s->fd, off, len);
+		break;
+	case SOP_DWRITE:
+		len = shared_len(s, true);
+		off = shared_off(s, len, true);
+		shared_log(s, t, off, len);
+		shared_pwrite(s, s->dfd, off, len);
+		break;
+	case SOP_APPEND: {
+		uint64_t old = shared.size;
+		off_t pos;
+
+		len = shared_len(s, false);
+		if (old + len > cfg.maxsize)
+			return;
+		shared_log(s, t, old, len);
+		fill(&s->w, s->w.buf, len);
+		if (write(s->afd, s->w.buf, len) != (ssize_t)len)
+			shared_fail(s, "O_APPEND write of %#" PRIx64, len);
+		pos = lseek(s->afd, 0, SEEK_CUR);
+		if (pos != (off_t)(old + len))
+			shared_fail(s, "O_APPEND write ended at %lld, expected %#" PRIx64,
+				    (long long)pos, old + len);
+		memcpy(shared.model + old, s->w.buf, len);
+		shared.size = old + len;
+		break;
+	}
+	case SOP_READ:
+		len = shared_len(s, false);
+		off = shared_off(s, len, false);
+		shared_log(s, t, off, len);
+		shared_pread(s, s->fd, off, len, "read");
+		break;
+	case SOP_DREAD:
+		len = shared_len(s, true);
+		off = shared_off(s, len, true);
+		shared_log(s, t, off, len);
+		shared_pread(s, s->dfd, off, len, "O_DIRECT read");
+		break;
+	case SOP_MAPWRITE:
+	case SOP_MAPREAD:
+		if (!shared.size)
+			return;
+		off = rnd_below(&s->w, shared.size);
+		len = 1 + rnd_below(&s->w, shared.size - off < 65536 ? shared.size - off : 65536);
+		shared_log(s, t, off, len);
+		if (t == SOP_MAPREAD) {
+			shared_compare(s, s->map + off, off, len, "mmap read");
+			break;
+		}
+		fill(&s->w, s->w.buf, len);
+		memcpy(s->map + off, s->w.buf, len);
+		memcpy(shared.model + off, s->w.buf, len);
+		/* mostly left dirty for writeback to race the next truncate */
+		if (!rnd_below(&s->w, 4) && msync(s->map, cfg.maxsize, MS_SYNC))
+			shared_fail(s, "msync");
+		break;
+	case SOP_TRUNCATE:
+		off = rnd_below(&s->w, 2) ? rnd_below(&s->w, shared.size + 1) :
+					    shared.size + rnd_below(&s->w, 65536);
+		if (off > cfg.maxsize)
+			off = cfg.maxsize;
+		shared_log(s, t, off, 0);
+		if (ftruncate(s->fd, off))
+			shared_fail(s, "ftruncate to %#" PRIx64, off);
+		shared_set_size(off);
+		shared_check_size(s, "ftruncate");
+		break;
+	case SOP_COPY: {
+		uint64_t done = 0;
+		loff_t in, out;
+
+		if (shared.size < 2)
+			return;
+		/* two ranges that do not overlap, at unaligned offsets */
+		src = rnd_below(&s->w, shared.size - 1);
+		len = 1 + rnd_below(&s->w, (shared.size - src) < 65536 ? shared.size - src - 1 : 65535);
+		off = rnd_below(&s->w, 2) && src >= len ? rnd_below(&s->w, src - len + 1) :
+			src + len + rnd_below(&s->w, 8192);
+		if (off + len > cfg.maxsize)
+			return;
+		shared_log(s, t, off, len | (src << 24));
+		in = src;
+		out = off;
+		while (done < len) {
+			ssize_t n = copy_file_range(s->fd, &in, s->fd, &out, len - done, 0);
+
+			if (n <= 0)
+				shared_fail(s, "copy_file_range %#" PRIx64 " -> %#" PRIx64
+					    " +%#" PRIx64 " returned %zd", src, off, len, n);
+			done += n;
+		}
+		memcpy(shared.model + off, shared.model + src, len);
+		if (off + len > shared.size)
+			shared.size = off + len;
+		shared_check_size(s, "copy_file_range");
+		break;
+	}
+	case SOP_PUNCH:
+		if (shared.punch_unsupported)
+			return;
+		len = shared_len(s, false);
+		off = shared_off(s, len, false);
+		shared_log(s, t, off, len);
+		if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len)) {
+			if (errno != EOPNOTSUPP)
+				shared_fail(s, "punch hole %#" PRIx64 "+%#" PRIx64, off, len);
+			shared.punch_unsupported = true;
+			tap_skip("mqverify shared: punch hole", "not supported (EOPNOTSUPP)");
+			return;
+		}
+		if (off < shared.size)
+			memset(shared.model + off, 0,
+			       (off + len < shared.size ? off + len : shared.size) - off);
+		break;
+	case SOP_REMAP:
+		shared_log(s, t, 0, 0);
+		munmap(s->map, cfg.maxsize);
+		shared_map(s);
+		break;
+	case SOP_REOPEN:
+		shared_log(s, t, 0, 0);
+		munmap(s->map, cfg.maxsize);
+		shared_close(s);
+		shared_open(s);
+		shared_check_size(s, "reopen");
+		shared_map(s);
+		break;
+	case SOP_NR:
+		break;
+	}
+}
+
+static enum sop_type shared_pick(struct sworker *s)
+{
+	unsigned int total = 0, r, i;
+
+	for (i = 0; i < SOP_NR; i++)
+		total += sop_weight[i];
+	r = rnd_below(&s->w, total);
+	for (i = 0; r >= sop_weight[i]; i++)
+		r -= sop_weight[i];
+	return i;
+}
+
+static void *shared_run(void *arg)
+{
+	struct sworker *s = arg;
+
+	pthread_mutex_lock(&shared.lock);
+	shared_open(s);
+	shared_map(s);
+	pthread_mutex_unlock(&shared.lock);
+	for (s->w.done = 0; s->w.done < s->w.ops; s->w.done++) {
+		pthread_mutex_lock(&shared.lock);
+		shared_op(s, shared_pick(s));
+		shared.ops++;
+		pthread_mutex_unlock(&shared.lock);
+	}
+	pthread_mutex_lock(&shared.lock);
+	munmap(s->map, cfg.maxsize);
+	shared_close(s);
+	s->finished = true;
+	pthread_mutex_unlock(&shared.lock);
+	return NULL;
+}
+
+/* Read @path whole and compare with the model; returns 0 if equal. */
+static int shared_verify_file(struct sworker *s, const char *path, const char *what)
+{
+	unsigned char *b = malloc(cfg.maxsize + 1);
+	struct stat st;
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || !b || fstat(fd, &st)) {
+		tap_ok(0, "mqverify shared: open %s (%s)", path, strerror(errno));
+		free(b);
+		return -1;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	while ((n = pread(fd, b + got, cfg.maxsize + 1 - got, got)) > 0)
+		got += n;
+	close(fd);
+	if ((uint64_t)st.st_size != shared.size || (uint64_t)got != shared.size) {
+		tap_ok(0, "mqverify shared: %s: size %lld, read %zd, expected %" PRIu64,
+		       what, (long long)st.st_size, got, shared.size);
+		free(b);
+		return -1;
+	}
+	if (memcmp(b, shared.model, got)) {
+		ssize_t i;
+
+		for (i = 0; b[i] == shared.model[i]; i++)
+			;
+		tap_ok(0, "mqverify shared: %s differs from the model at %#zx", what, i);
+		free(b);
+		return -1;
+	}
+	(void)s;
+	free(b);
+	return 0;
+}
+
+static int shared_main(const char *dir, const char *backing)
+{
+	static struct sworker sw[MAX_FILES];
+	bool all = true;
+	int i;
+
+	snprintf(shared.path, sizeof(shared.path), "%s/mqverify.shared.%d", dir, getpid());
+	shared.model = calloc(1, cfg.maxsize + SHARED_MAX_LEN);
+	if (!shared.model) {
+		printf("Bail out! out of memory\n");
+		return 1;
+	}
+	unlink(shared.path);
+	tap_diag("shared-file mode: %d threads, %" PRIu64 " ops, seed %" PRIu64
+		 ", max size %" PRIu64, cfg.files, cfg.ops, cfg.seed, cfg.maxsize);
+	for (i = 0; i < cfg.files; i++) {
+		struct sworker *s = &sw[i];
+
+		s->w.idx = i;
+		s->w.rng = ((cfg.seed + 1) * 0x9e3779b97f4a7c15ull + i * 0x632be59bd9b4e019ull) | 1;
+		s->w.ops = cfg.ops / cfg.files + (i < (int)(cfg.ops % cfg.files));
+		if (posix_memalign((void **)&s->w.buf, DIO_ALIGN, SHARED_MAX_LEN + DIO_ALIGN)) {
+			printf("Bail out! out of memory\n");
+			return 1;
+		}
+		if (pthread_create(&s->w.thread, NULL, shared_run, s)) {
+			printf("Bail out! pthread_create failed\n");
+			return 1;
+		}
+	}
+	for (i = 0; i < cfg.files; i++) {
+		pthread_join(sw[i].w.thread, NULL);
+		tap_ok(sw[i].finished && sw[i].w.done == sw[i].w.ops,
+		       "mqverify shared: thread %d: %" PRIu64 " of %" PRIu64 " ops", i,
+		       sw[i].w.done, sw[i].w.ops);
+		all &= sw[i].finished;
+	}
+	tap_ok(all && shared.ops == cfg.ops, "mqverify shared: %" PRIu64 " ops in total",
+	       shared.ops);
+	tap_ok(!shared_verify_file(&sw[0], shared.path, "file read back"),
+	       "mqverify shared: file equals the model (size %" PRIu64 ")", shared.size);
+	if (backing) {
+		char bp[4096 + 64];
+
+		snprintf(bp, sizeof(bp), "%s/%s", backing, strrchr(shared.path, '/') + 1);
+		tap_ok(!shared_verify_file(&sw[0], bp, "backing file"),
+		       "mqverify shared: backing file equals the model");
+	}
+	unlink(shared.path);
+	tap_diag("seed %" PRIu64, cfg.seed);
+	return tap_done();
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mqverify [-s SEED] [-n OPS] [-f FILES] [-l MAXSIZE] "
-		   "[-d] [-N] [-v] DIR\n");
+		   "[-d] [-N] [-v] DIR\n"
+		   "       mqverify -S [-t THREADS] [-B BACKING_DIR] [-s SEED] [-n OPS] "
+		   "[-l MAXSIZE] [-v] DIR\n");
 }
 
 int main(int argc, char **argv)
 {
 	static struct worker workers[MAX_FILES];
 	struct timespec t0, t1;
+	const char *backing = NULL;
+	bool shared_mode = false;
 	uint64_t total = 0;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "s:n:f:l:dNvh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:f:t:l:B:dNSvh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.seed = strtoull(optarg, NULL, 0);
@@ -575,7 +1074,14 @@ int main(int argc, char **argv)
 			cfg.ops = strtoull(optarg, NULL, 0);
 			break;
 		case 'f':
+		case 't':
 			cfg.files = atoi(optarg);
+			break;
+		case 'S':
+			shared_mode = true;
+			break;
+		case 'B':
+			backing = optarg;
 			break;
 		case 'l':
 			cfg.maxsize = strtoull(optarg, NULL, 0);
@@ -596,6 +1102,18 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (shared_mode && optind == argc - 1 && cfg.files >= 1 && cfg.files <= MAX_FILES) {
+		if (cfg.maxsize == 16u << 20)
+			cfg.maxsize = 4u << 20;	/* default for one shared file */
+		if (cfg.maxsize < 2 * SHARED_MAX_LEN) {
+			fprintf(stderr, "MAXSIZE must be at least %u\n", 2 * SHARED_MAX_LEN);
+			return 2;
+		}
+		tap_init(0);
+		cfg.pagesize = sysconf(_SC_PAGESIZE);
+		cfg.maxsize &= ~(uint64_t)(DIO_ALIGN - 1);
+		return shared_main(argv[optind], backing);
 	}
 	if (optind != argc - 1 || cfg.files < 1 || cfg.files > MAX_FILES ||
 	    cfg.maxsize < 2 * BIG_WRITE) {
@@ -635,13 +1153,15 @@ int main(int argc, char **argv)
 		struct worker *w = &workers[i];
 
 		pthread_join(w->thread, NULL);
-		tap_ok(1, "mqverify: file %d: %" PRIu64 " ops, final size %"
-		       PRIu64, i, w->done, w->size);
+		tap_ok(w->finished && w->done == w->ops,
+		       "mqverify: file %d: %" PRIu64 " of %" PRIu64 " ops, final size %"
+		       PRIu64, i, w->done, w->ops, w->size);
 		total += w->done;
 		unlink(w->path);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	tap_ok(1, "mqverify: %d files, seed %" PRIu64 "%s%s", cfg.files,
+	tap_ok(total == cfg.ops, "mqverify: %d files, %" PRIu64 " of %" PRIu64
+	       " ops, seed %" PRIu64 "%s%s", cfg.files, total, cfg.ops,
 	       cfg.seed, cfg.direct ? ", O_DIRECT" : "",
 	       cfg.no_mmap ? ", no mmap" : "");
 	tap_diag("%" PRIu64 " ops in %.2f s", total,

@@ -9,16 +9,24 @@
  * EPERM on an unbound fd), INIT negotiation (granted max_pages, rejection
  * of a wrong major or a tiny max_write), ENOTCONN after the daemon exits,
  * per-CPU queue routing and balance=on work stealing (needs 2 CPUs).
+ * A toy daemon thread then drives exact interleavings: FORGET never
+ * before the RELEASE reply of the same node, transient LOOKUP errors in
+ * d_revalidate, FLUSH for a daemon without OPEN, a short READ, a stale
+ * GETATTR racing a size extension plus mmap writeback, and a page
+ * redirtied through mmap while the daemon truncates.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -289,6 +297,717 @@ static void test_queues(const char *mnt, int balance)
 	umount(mnt);
 }
 
+/* ------------------------------------------------------------------ */
+/*
+ * Toy daemon: one regular file "f" (node 2) in the root, served from a
+ * thread with knobs for hostile or slow answers, so the page-cache and
+ * dentry paths can be driven into exact interleavings.
+ */
+#define TOY_NODE	2
+#define TOY_FH		7
+#define TOY_MAX		(256 * 1024)
+#define TOY_LOG		4096
+
+struct toy_ev {
+	uint32_t opcode;
+	uint64_t nodeid;
+	uint64_t arg;		/* SETATTR: size; FLUSH: lock owner; WRITE: offset */
+};
+
+struct toy {
+	int fd;
+	pthread_t thr;
+	pthread_mutex_t lock;		/* protects everything below */
+	unsigned char data[TOY_MAX];	/* file contents */
+	uint64_t size;			/* file size */
+	int lookup_err;			/* one shot: answer the next LOOKUP of f with it */
+	unsigned int lookups;		/* LOOKUPs of f */
+	int no_open;			/* OPEN answers ENOSYS */
+	unsigned int short_read;	/* READ answers at most this many bytes (0: off) */
+	int hold_release;		/* do not answer RELEASE, keep it in held */
+	int hold_getattr;		/* one shot: keep the next GETATTR of f in held */
+	int hold_setattr;		/* one shot: keep the next SETATTR of f in held */
+	int hold_write;			/* one shot: keep the next WRITE's reply in held */
+	int write_err;			/* one shot: answer the next WRITE with it */
+	char held[512];			/* reply kept back */
+	size_t held_len;		/* its length, 0: none */
+	struct toy_ev ev[TOY_LOG];	/* opcodes seen, in order */
+	unsigned int nev;
+};
+
+static void toy_log(struct toy *t, uint32_t op, uint64_t nodeid, uint64_t arg)
+{
+	if (t->nev < TOY_LOG)
+		t->ev[t->nev++] = (struct toy_ev){ op, nodeid, arg };
+}
+
+/* Index of the first event with @op on @nodeid at or after @from, or -1. */
+static int toy_find(struct toy *t, uint32_t op, uint64_t nodeid, unsigned int from)
+{
+	int r = -1;
+	unsigned int i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = from; i < t->nev; i++)
+		if (t->ev[i].opcode == op && t->ev[i].nodeid == nodeid) {
+			r = i;
+			break;
+		}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+static int toy_wait_for(struct toy *t, uint32_t op, uint64_t nodeid, unsigned int from,
+			int ms)
+{
+	int r;
+
+	while ((r = toy_find(t, op, nodeid, from)) < 0 && ms > 0) {
+		usleep(10000);
+		ms -= 10;
+	}
+	return r;
+}
+
+static unsigned int toy_nev(struct toy *t)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->nev;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+static void toy_attr(struct toy *t, uint64_t nodeid, struct fuse_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = nodeid;
+	if (nodeid == TOY_NODE) {
+		a->mode = S_IFREG | 0644;
+		a->nlink = 1;
+		a->size = t->size;
+		a->blocks = (t->size + 511) / 512;
+	} else {
+		a->mode = S_IFDIR | 0755;
+		a->nlink = 2;
+	}
+	a->blksize = 4096;
+}
+
+/* Build a reply in @out; returns its length. */
+static size_t toy_reply(char *out, uint64_t unique, int error, const void *p, size_t n)
+{
+	struct fuse_out_header *oh = (void *)out;
+
+	oh->len = sizeof(*oh) + n;
+	oh->error = error;
+	oh->unique = unique;
+	if (n)
+		memcpy(out + sizeof(*oh), p, n);
+	return oh->len;
+}
+
+static void *toy_serve(void *arg)
+{
+	struct toy *t = arg;
+	char *in = malloc(TOY_MAX + 8192), *out = malloc(TOY_MAX + 8192);
+
+	for (;;) {
+		ssize_t n = read(t->fd, in, TOY_MAX + 8192);
+		struct fuse_in_header *ih = (void *)in;
+		void *body = in + sizeof(*ih);
+		size_t len = 0;
+		int hold = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < (ssize_t)sizeof(*ih))
+			break;
+		pthread_mutex_lock(&t->lock);
+		switch (ih->opcode) {
+		case FUSE_INIT: {
+			struct fuse_init_out o = { .major = FUSE_KERNEL_VERSION,
+				.minor = FUSE_KERNEL_MINOR_VERSION, .max_readahead = 1 << 20,
+				.flags = FUSE_MAX_PAGES | FUSE_BIG_WRITES | FUSE_ASYNC_READ |
+					 FUSE_POSIX_LOCKS,
+				.max_write = 128 * 1024, .max_pages = 32 };
+
+			len = toy_reply(out, ih->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out e = { .nodeid = TOY_NODE, .generation = 1 };
+
+			if (strcmp(body, "f")) {
+				len = toy_reply(out, ih->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			t->lookups++;
+			toy_log(t, ih->opcode, TOY_NODE, 0);
+			if (t->lookup_err) {
+				len = toy_reply(out, ih->unique, t->lookup_err, NULL, 0);
+				t->lookup_err = 0;
+				break;
+			}
+			toy_attr(t, TOY_NODE, &e.attr);
+			len = toy_reply(out, ih->unique, 0, &e, sizeof(e));
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out a = {};
+
+			toy_attr(t, ih->nodeid, &a.attr);
+			len = toy_reply(out, ih->unique, 0, &a, sizeof(a));
+			if (ih->nodeid == TOY_NODE && t->hold_getattr) {
+				t->hold_getattr = 0;
+				hold = 1;
+				toy_log(t, ih->opcode, ih->nodeid, 1);
+			}
+			break;
+		}
+		case FUSE_SETATTR: {
+			struct fuse_setattr_in *si = body;
+			struct fuse_attr_out a = {};
+
+			toy_log(t, ih->opcode, ih->nodeid, si->size);
+			if ((si->valid & FATTR_SIZE) && si->size <= TOY_MAX) {
+				if (si->size > t->size)
+					memset(t->data + t->size, 0, si->size - t->size);
+				t->size = si->size;
+			}
+			toy_attr(t, ih->nodeid, &a.attr);
+			len = toy_reply(out, ih->unique, 0, &a, sizeof(a));
+			if (t->hold_setattr) {
+				t->hold_setattr = 0;
+				hold = 1;
+			}
+			break;
+		}
+		case FUSE_OPEN: {
+			struct fuse_open_out o = { .fh = TOY_FH };
+
+			toy_log(t, ih->opcode, ih->nodeid, 0);
+			if (t->no_open)
+				len = toy_reply(out, ih->unique, -ENOSYS, NULL, 0);
+			else
+				len = toy_reply(out, ih->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_READ: {
+			struct fuse_read_in *ri = body;
+			uint64_t cnt = 0;
+
+			if (ri->offset < t->size)
+				cnt = t->size - ri->offset;
+			if (cnt > ri->size)
+				cnt = ri->size;
+			if (t->short_read && cnt > t->short_read)
+				cnt = t->short_read;
+			len = toy_reply(out, ih->unique, 0, t->data + ri->offset, cnt);
+			break;
+		}
+		case FUSE_WRITE: {
+			struct fuse_write_in *wi = body;
+			struct fuse_write_out wo = { .size = wi->size };
+
+			toy_log(t, ih->opcode, ih->nodeid, wi->offset);
+			if (wi->offset + wi->size > TOY_MAX) {
+				len = toy_reply(out, ih->unique, -EFBIG, NULL, 0);
+				break;
+			}
+			if (t->write_err) {
+				len = toy_reply(out, ih->unique, t->write_err, NULL, 0);
+				t->write_err = 0;
+				break;
+			}
+			if (t->hold_write) {
+				t->hold_write = 0;
+				hold = 1;
+			}
+			memcpy(t->data + wi->offset, (char *)(wi + 1), wi->size);
+			if (wi->offset + wi->size > t->size)
+				t->size = wi->offset + wi->size;
+			len = toy_reply(out, ih->unique, 0, &wo, sizeof(wo));
+			break;
+		}
+		case FUSE_FLUSH:
+			toy_log(t, ih->opcode, ih->nodeid, ((struct fuse_flush_in *)body)->lock_owner);
+			len = toy_reply(out, ih->unique, 0, NULL, 0);
+			break;
+		case FUSE_RELEASE:
+			toy_log(t, ih->opcode, ih->nodeid, 0);
+			len = toy_reply(out, ih->unique, 0, NULL, 0);
+			hold = t->hold_release;
+			break;
+		case FUSE_FORGET:
+			toy_log(t, ih->opcode, ih->nodeid, 0);
+			break;
+		case FUSE_BATCH_FORGET: {
+			struct fuse_batch_forget_in *bi = body;
+			struct fuse_forget_one *one = (void *)(bi + 1);
+			unsigned int i;
+
+			for (i = 0; i < bi->count; i++)
+				toy_log(t, FUSE_FORGET, one[i].nodeid, 0);
+			break;
+		}
+		case FUSE_SETLK:
+		case FUSE_SETLKW:
+			toy_log(t, ih->opcode, ih->nodeid, 0);
+			len = toy_reply(out, ih->unique, 0, NULL, 0);
+			break;
+		case FUSE_INTERRUPT:
+			break;
+		case FUSE_STATFS: {
+			struct fuse_statfs_out so = { .st = { .bsize = 4096, .namelen = 255 } };
+
+			len = toy_reply(out, ih->unique, 0, &so, sizeof(so));
+			break;
+		}
+		default:
+			len = toy_reply(out, ih->unique, -ENOSYS, NULL, 0);
+			break;
+		}
+		if (hold && len <= sizeof(t->held)) {
+			memcpy(t->held, out, len);
+			t->held_len = len;
+			len = 0;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (len && write(t->fd, out, len) != (ssize_t)len && errno != ENOENT)
+			perror("toy reply");
+	}
+	free(in);
+	free(out);
+	return NULL;
+}
+
+/* Send the reply kept back (if any). */
+static int toy_release_held(struct toy *t)
+{
+	char rep[512];
+	size_t len;
+
+	pthread_mutex_lock(&t->lock);
+	len = t->held_len;
+	memcpy(rep, t->held, len);
+	t->held_len = 0;
+	pthread_mutex_unlock(&t->lock);
+	return len && write(t->fd, rep, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int toy_held(struct toy *t, int ms)
+{
+	size_t len;
+
+	for (;;) {
+		pthread_mutex_lock(&t->lock);
+		len = t->held_len;
+		pthread_mutex_unlock(&t->lock);
+		if (len || ms <= 0)
+			return len != 0;
+		usleep(10000);
+		ms -= 10;
+	}
+}
+
+static struct toy *toy_start(const char *mnt, const char *opts, uint64_t size, int fill)
+{
+	struct toy *t = calloc(1, sizeof(*t));
+
+	pthread_mutex_init(&t->lock, NULL);
+	t->size = size;
+	memset(t->data, fill, size);
+	t->fd = open(MQFUSE_DEV_PATH, O_RDWR);
+	if (t->fd < 0 || do_mount(mnt, t->fd, opts)) {
+		if (t->fd >= 0)
+			close(t->fd);
+		free(t);
+		return NULL;
+	}
+	pthread_create(&t->thr, NULL, toy_serve, t);
+	return t;
+}
+
+static void toy_stop(struct toy *t, const char *mnt)
+{
+	toy_release_held(t);
+	if (umount(mnt))
+		umount2(mnt, MNT_DETACH);
+	pthread_join(t->thr, NULL);
+	close(t->fd);
+	free(t);
+}
+
+static void path_f(char *p, size_t n, const char *mnt)
+{
+	snprintf(p, n, "%s/f", mnt);
+}
+
+/* RELEASE and FORGET of one node: FORGET only after RELEASE was answered. */
+static void test_release_forget_order(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 4096, 'a');
+	char p[256];
+	pid_t child;
+	int fd, rel, fgt, status;
+
+	if (!t) {
+		tap(0, "release/forget: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	t->hold_release = 1;
+	fd = open(p, O_RDONLY);
+	tap(fd >= 0, "release/forget: open f");
+	close(fd);
+	rel = toy_wait_for(t, FUSE_RELEASE, TOY_NODE, 0, 3000);
+	tap(rel >= 0 && toy_held(t, 1000), "release/forget: RELEASE reached the daemon, not answered");
+	/* evict the inode: its dentry is gone with TTL 0, drop_caches frees it */
+	child = fork();
+	if (child == 0) {
+		int dfd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+		_exit(dfd >= 0 && write(dfd, "2", 1) == 1 ? 0 : 1);
+	}
+	fgt = toy_wait_for(t, FUSE_FORGET, TOY_NODE, 0, 1500);
+	tap(fgt < 0, "release/forget: no FORGET while the RELEASE is unanswered");
+	pthread_mutex_lock(&t->lock);
+	t->hold_release = 0;
+	pthread_mutex_unlock(&t->lock);
+	toy_release_held(t);
+	fgt = toy_wait_for(t, FUSE_FORGET, TOY_NODE, 0, 5000);
+	tap(fgt > rel, "release/forget: FORGET follows the RELEASE reply (events %d, %d)",
+	    rel, fgt);
+	tap(waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	    !WEXITSTATUS(status), "release/forget: drop_caches finished");
+	toy_stop(t, mnt);
+}
+
+/* A transient LOOKUP error in d_revalidate fails the walk, keeps the dentry. */
+static void test_revalidate_transient(const char *mnt)
+{
+	static const int errs[] = { -ENOMEM, -EINTR, -EIO };
+	struct toy *t = toy_start(mnt, NULL, 100, 'a');
+	struct stat st;
+	unsigned int i, before;
+	char p[256];
+	int fd, r, e;
+
+	if (!t) {
+		tap(0, "revalidate: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = -1;
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		/*
+		 * A fresh open per case: its dentry is hashed and held, so the
+		 * next walk revalidates it (TTL 0) whatever the case before did.
+		 */
+		if (fd >= 0)
+			close(fd);
+		fd = open(p, O_RDONLY);
+		tap(fd >= 0, "revalidate: open f");
+		pthread_mutex_lock(&t->lock);
+		t->lookup_err = errs[i];
+		before = t->lookups;
+		pthread_mutex_unlock(&t->lock);
+		errno = 0;
+		r = stat(p, &st);
+		e = errno;
+		tap(r < 0 && e == -errs[i] && t->lookups == before + 1,
+		    "revalidate: LOOKUP answered %s fails stat with it, no fresh lookup (stat %d %s, %u lookups)",
+		    strerror(-errs[i]), r, strerror(e), t->lookups - before);
+		tap(stat(p, &st) == 0 && st.st_ino == TOY_NODE,
+		    "revalidate: the next stat works");
+	}
+	close(fd);
+	fd = open(p, O_RDONLY);
+	pthread_mutex_lock(&t->lock);
+	t->lookup_err = -ENOENT;
+	before = t->lookups;
+	pthread_mutex_unlock(&t->lock);
+	/* the toy answers ENOENT once: the walk looks the name up afresh */
+	r = stat(p, &st);
+	tap(r == 0 && t->lookups == before + 2,
+	    "revalidate: ENOENT invalidates, a fresh LOOKUP follows (%u lookups)",
+	    t->lookups - before);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
+/* A daemon without OPEN that does POSIX locks gets FLUSH (lock owner) on close. */
+static void test_flush_no_open(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 100, 'a');
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
+	unsigned int from;
+	char p[256];
+	int fd;
+
+	if (!t) {
+		tap(0, "flush without OPEN: mount toy daemon");
+		return;
+	}
+	t->no_open = 1;
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	tap(fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 &&
+	    toy_find(t, FUSE_SETLK, TOY_NODE, 0) >= 0,
+	    "flush without OPEN: POSIX lock went to the daemon");
+	from = toy_nev(t);
+	close(fd);
+	tap(toy_wait_for(t, FUSE_FLUSH, TOY_NODE, from, 2000) >= 0,
+	    "flush without OPEN: close sends FLUSH, which releases the owner's locks");
+	toy_stop(t, mnt);
+}
+
+/* A short READ reply: the rest of the page reads as zeros. */
+static void test_short_read(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 16384, 'A');
+	unsigned char b[16384];
+	char p[256];
+	int fd, i, bad = -1;
+	ssize_t n;
+
+	if (!t) {
+		tap(0, "short READ: mount toy daemon");
+		return;
+	}
+	t->short_read = 100;
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);
+	n = fd >= 0 ? pread(fd, b, sizeof(b), 0) : -1;
+	/*
+	 * Each READ gets at most 100 bytes, so every page holds a prefix of
+	 * at most 100 received bytes and zeros after it, whatever way the
+	 * kernel split the reads.
+	 */
+	for (i = 0; n == (ssize_t)sizeof(b) && i < (int)sizeof(b) && bad < 0; i++) {
+		int in_page = i % 4096;
+		int prefix = in_page == 0 ? (b[i] == 'A') : (b[i - 1] == 'A' && b[i] == 'A');
+
+		if (b[i] != 'A' && b[i] != 0)
+			bad = i;
+		else if (b[i] == 'A' && (in_page >= 100 || (in_page && !prefix)))
+			bad = i;
+	}
+	tap(n == (ssize_t)sizeof(b) && bad < 0 && b[0] == 'A',
+	    "short READ (100 bytes per reply): only received bytes, zeros after (n %zd, first bad %d)",
+	    n, bad);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+}
+
+struct statx_arg {
+	const char *path;
+	int ret;
+};
+
+static void *toy_stat_thread(void *arg)
+{
+	struct statx_arg *a = arg;
+	struct statx stx;
+
+	a->ret = statx(AT_FDCWD, a->path, AT_STATX_FORCE_SYNC, STATX_SIZE, &stx);
+	return NULL;
+}
+
+/*
+ * A GETATTR answered before our write extended the file must not shrink
+ * i_size; if it did, writeback dropped mmap-dirtied pages "past EOF".
+ */
+static void test_stale_size(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 0, 0);
+	struct statx_arg sa;
+	pthread_t thr;
+	unsigned char b[8192];
+	struct stat st;
+	char p[256], *map;
+	int fd;
+
+	if (!t) {
+		tap(0, "stale size: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	t->hold_getattr = 1;
+	sa.path = p;
+	pthread_create(&thr, NULL, toy_stat_thread, &sa);
+	tap(toy_held(t, 3000), "stale size: GETATTR answered with size 0 and held back");
+	memset(b, 'B', sizeof(b));
+	tap(pwrite(fd, b, sizeof(b), 0) == sizeof(b), "stale size: write 8 KiB (size 0 -> 8192)");
+	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		tap(0, "stale size: mmap");
+		toy_release_held(t);
+		pthread_join(thr, NULL);
+		close(fd);
+		toy_stop(t, mnt);
+		return;
+	}
+	memset(map + 4096, 'C', 4096);	/* dirty page 1 through the map */
+	toy_release_held(t);		/* the old size 0 arrives now */
+	pthread_join(thr, NULL);
+	tap(msync(map, 8192, MS_SYNC) == 0, "stale size: msync");
+	munmap(map, 8192);
+	if (fstat(fd, &st))
+		st.st_size = -1;
+	tap(st.st_size == 8192, "stale size: size stays 8192 (%lld)", (long long)st.st_size);
+	pthread_mutex_lock(&t->lock);
+	tap(t->size == 8192 && t->data[4096] == 'C' && t->data[8191] == 'C',
+	    "stale size: mmap-written page reached the daemon (size %llu, byte 0x%02x)",
+	    (unsigned long long)t->size, t->data[4096]);
+	pthread_mutex_unlock(&t->lock);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
+struct dio_arg {
+	int fd;
+	ssize_t ret;
+};
+
+static void *toy_dio_thread(void *arg)
+{
+	struct dio_arg *a = arg;
+	void *b;
+
+	if (posix_memalign(&b, 4096, 4096)) {
+		a->ret = -1;
+		return NULL;
+	}
+	memset(b, 'Z', 4096);
+	a->ret = pwrite(a->fd, b, 4096, 0);
+	free(b);
+	return NULL;
+}
+
+/*
+ * launder_folio: a page dirtied through mmap while an O_DIRECT write is at
+ * the daemon is written when the write invalidates it; if that WRITE
+ * fails, the page must stay dirty, so fsync sends it again.
+ */
+static void test_launder_failure(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 8192, 'a');
+	struct dio_arg da;
+	pthread_t dt;
+	char p[256], *map;
+	volatile char c;
+	int fd;
+
+	if (!t) {
+		tap(0, "launder: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	da.fd = open(p, O_RDWR | O_DIRECT);
+	map = fd >= 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (da.fd < 0 || map == MAP_FAILED) {
+		tap(0, "launder: open and mmap");
+		toy_stop(t, mnt);
+		return;
+	}
+	c = map[0];
+	(void)c;
+	t->hold_write = 1;
+	pthread_create(&dt, NULL, toy_dio_thread, &da);
+	tap(toy_held(t, 3000), "launder: O_DIRECT WRITE at the daemon, reply held");
+	map[10] = 'M';			/* dirty page 0 through the map meanwhile */
+	pthread_mutex_lock(&t->lock);
+	t->write_err = -EIO;		/* the launder WRITE fails */
+	pthread_mutex_unlock(&t->lock);
+	toy_release_held(t);
+	pthread_join(dt, NULL);
+	tap(da.ret == 4096, "launder: O_DIRECT write done (%zd)", da.ret);
+	fsync(fd);
+	pthread_mutex_lock(&t->lock);
+	tap(t->data[10] == 'M', "launder: the mmap store survives a failed launder WRITE (byte 0x%02x)",
+	    t->data[10]);
+	pthread_mutex_unlock(&t->lock);
+	munmap(map, 8192);
+	close(da.fd);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
+static void *toy_truncate_thread(void *arg)
+{
+	int *fdp = arg;
+
+	fdp[1] = ftruncate(fdp[0], 0);
+	return NULL;
+}
+
+struct msync_arg {
+	char *map;
+	int ret;
+};
+
+static void *toy_msync_thread(void *arg)
+{
+	struct msync_arg *a = arg;
+
+	a->ret = msync(a->map, 8192, MS_SYNC);
+	return NULL;
+}
+
+/* A page redirtied through mmap during a truncate must not re-extend the file. */
+static void test_truncate_vs_writeback(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 8192, 'D');
+	pthread_t tt, mt;
+	struct msync_arg ma;
+	int fds[2], set, w;
+	char p[256], *map;
+	volatile char c;
+
+	if (!t) {
+		tap(0, "truncate vs writeback: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fds[0] = open(p, O_RDWR);
+	map = fds[0] >= 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0) :
+			    MAP_FAILED;
+	if (map == MAP_FAILED) {
+		tap(0, "truncate vs writeback: open and mmap");
+		toy_stop(t, mnt);
+		return;
+	}
+	c = map[4096];			/* fault the page in, clean */
+	(void)c;
+	t->hold_setattr = 1;
+	pthread_create(&tt, NULL, toy_truncate_thread, fds);
+	set = toy_wait_for(t, FUSE_SETATTR, TOY_NODE, 0, 3000);
+	tap(set >= 0 && toy_held(t, 1000), "truncate vs writeback: SETATTR(size 0) at the daemon");
+	map[4096] = 'E';		/* redirty while the daemon truncates */
+	ma.map = map;
+	pthread_create(&mt, NULL, toy_msync_thread, &ma);
+	w = toy_wait_for(t, FUSE_WRITE, TOY_NODE, set, 1500);
+	tap(w < 0, "truncate vs writeback: no WRITE reaches the daemon during its truncate");
+	toy_release_held(t);
+	pthread_join(tt, NULL);
+	pthread_join(mt, NULL);
+	tap(fds[1] == 0, "truncate vs writeback: ftruncate succeeded");
+	usleep(200000);
+	pthread_mutex_lock(&t->lock);
+	tap(t->size == 0, "truncate vs writeback: the daemon's file stays truncated (size %llu)",
+	    (unsigned long long)t->size);
+	pthread_mutex_unlock(&t->lock);
+	munmap(map, 8192);
+	close(fds[0]);
+	toy_stop(t, mnt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -306,5 +1025,12 @@ int main(int argc, char **argv)
 	} else {
 		printf("ok - queue routing # SKIP needs 2 CPUs\n");
 	}
+	test_release_forget_order(argv[1]);
+	test_revalidate_transient(argv[1]);
+	test_flush_no_open(argv[1]);
+	test_short_read(argv[1]);
+	test_stale_size(argv[1]);
+	test_truncate_vs_writeback(argv[1]);
+	test_launder_failure(argv[1]);
 	return failures ? 1 : 0;
 }

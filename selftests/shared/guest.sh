@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# One file, many writers, mqfuse + mqfused (consistency=cto,
+# allow_other,default_permissions):
+#  - kpage_test: copy_file_range into unaligned ranges of a cached file,
+#    cto after our own write and another writer's;
+#  - POSIX ACL owner rule: uid 1000 cannot change the ACL of a root-owned
+#    0600 file (EPERM, backing file unchanged), the owner can;
+#  - the shared-file verifier: threads on ONE file mixing O_DIRECT,
+#    buffered, mmap held across truncate, O_APPEND and copy_file_range,
+#    checked against a model and the backing file. MQ_SHARED_OPS sets its
+#    length (default a short run), MQ_SHARED_SEED its seed.
+# Any failing command, including a crash of a test binary, is a not ok.
+. "$MQ_ROOT/selftests/vm/lib.sh"
+MQFUSED=$MQ_ROOT/helper/mqfused
+VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+KPAGE=$MQ_ROOT/selftests/shared/kpage_test
+SRC=$MQ_SCRATCH/shared-src
+MNT=/mnt/shared
+OPS=${MQ_SHARED_OPS:-10000}
+SEED=${MQ_SHARED_SEED:-$(date +%s)}
+mkdir -p "$SRC" "$MNT"
+chmod 755 "$SRC" "$MNT"
+mq_load || { not_ok "load $MQ_NAME"; exit 1; }
+
+"$MQFUSED" --fs mqfuse -o "queues=$(nproc),allow_other,default_permissions" \
+	"local:$SRC" "$MNT" || { not_ok "mqfused mounts"; exit 1; }
+pid=$(pgrep -n -x mqfused)
+grep -q " $MNT $MQ_NAME " /proc/mounts || { not_ok "mounted as $MQ_NAME"; exit 1; }
+
+# ---- kpage_test: its TAP lines, plus its exit status ----
+if [ -x "$KPAGE" ]; then
+	"$KPAGE" "$MNT" "$SRC"
+	rc=$?
+	[ $rc -eq 0 ] && ok "kpage_test exits 0" || not_ok "kpage_test exits 0 (exit $rc)"
+else
+	not_ok "kpage_test built"
+fi
+
+# ---- POSIX ACL changes follow the owner rule ----
+as_user() { setpriv --reuid 1000 --regid 1000 --clear-groups "$@"; }
+f=$MNT/kp_acl
+echo secret > "$f" && chmod 600 "$f"
+acl_before=$(getfacl -cpn "$SRC/kp_acl" 2>&1)
+check_fail "uid 1000: setfacl -m u:1000:rw on a root-owned 0600 file fails" \
+	as_user setfacl -m u:1000:rw "$f"
+check "uid 1000: the failure is EPERM" sh -c \
+	"setpriv --reuid 1000 --regid 1000 --clear-groups setfacl -m u:1000:rw $f 2>&1 | grep -q 'Operation not permitted'"
+check "uid 1000: backing file ACL and mode unchanged" sh -c \
+	"[ \"\$(getfacl -cpn $SRC/kp_acl 2>&1)\" = \"$acl_before\" ] && [ \$(stat -c %a $SRC/kp_acl) = 600 ]"
+check "root: setfacl -m u:1000:r works" setfacl -m u:1000:r "$f"
+check_fail "uid 1000: setfacl -b (remove the ACL) fails" as_user setfacl -b "$f"
+check "uid 1000: backing file keeps the ACL entry" sh -c "getfacl -cpn $SRC/kp_acl | grep -q '^user:1000:r--'"
+check "root: setfacl -b works" setfacl -b "$f"
+check "uid 1000 still cannot read the 0600 file" sh -c \
+	"! setpriv --reuid 1000 --regid 1000 --clear-groups cat $f >/dev/null 2>&1"
+g=$MNT/kp_acl_own
+echo mine > "$g" && chown 1000:1000 "$g" && chmod 600 "$g"
+check "owner uid 1000: setfacl -m u:0:r on its own file works" as_user setfacl -m u:0:r "$g"
+check "owner's ACL reached the backing file" sh -c "getfacl -cpn $SRC/kp_acl_own | grep -q '^user:0:r--'"
+rm -f "$f" "$g"
+
+# ---- shared-file verifier ----
+if "$VERIFY" -h 2>&1 | grep -q -- '-S'; then
+	diag "shared verifier seed $SEED, $OPS ops"
+	start=$(date +%s)
+	if "$VERIFY" -S -s "$SEED" -n "$OPS" -t 4 -B "$SRC" "$MNT" > /tmp/shared-verify.log 2>&1; then
+		ok "shared-file verifier: $OPS ops, 4 threads, seed $SEED ($(( $(date +%s) - start ))s)"
+	else
+		not_ok "shared-file verifier: $OPS ops, 4 threads, seed $SEED"
+		tail -40 /tmp/shared-verify.log | sed 's/^/# /'
+	fi
+else
+	not_ok "mqverify has the shared-file mode (-S)"
+fi
+
+umount "$MNT" || umount -l "$MNT"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "daemon exits after unmount" sh -c "! kill -0 $pid 2>/dev/null"
