@@ -46,6 +46,7 @@ static int mqfuse_cto_revalidate_data(struct inode *inode)
 	self = test_and_clear_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 	spin_lock(&mi->lock);
 	drop = mi->stamp.valid && (self || !mqfuse_stamp_equal(&mi->stamp, inode));
+	drop |= test_and_clear_bit(MQFUSE_I_DATA_STALE, &mi->state);
 	mqfuse_stamp_take(mi, inode);
 	spin_unlock(&mi->lock);
 

@@ -542,6 +542,12 @@ static __poll_t mqfuse_dev_poll(struct file *file, poll_table *wait)
 		poll_wait(file, &fc->queues[bound].waitq, wait);
 	if (bound < 0 || mqfuse_dev_balance(dev))
 		poll_wait(file, &fc->waitq, wait);
+	/*
+	 * add_wait_queue() is no full barrier: order it before the lockless
+	 * work check, pairing with the smp_mb() in mqfuse_chardev_wake(), or
+	 * a submitter may see no sleeper while this poller sees no work.
+	 */
+	smp_mb();
 	if (!mqfuse_conn_usable(fc))
 		return mask | EPOLLERR;
 	if (mqfuse_dev_has_work(dev))

@@ -165,15 +165,15 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	err = mqfuse_send_lookup(fc, mqfuse_nodeid(d_inode(parent)), &entry->d_name, &out);
 	dput(parent);
 	/*
-	 * Only a definite answer invalidates: the name is gone (ENOENT, a
-	 * negative entry) or names another node. A transient failure
-	 * (signal, memory, daemon gone) says nothing about the name: fail
-	 * this walk with it and keep the dentry, as the VFS expects.
+	 * A failure of our own side (a signal, memory, the daemon gone) says
+	 * nothing about the name: fail this walk with it and keep the dentry.
+	 * Any answer of the daemon, an error included, is about the name and
+	 * invalidates it (the walk then looks it up afresh).
 	 */
-	if (err == -ENOENT)
-		return 0;
-	if (err)
+	if (err == -EINTR || err == -ENOMEM || err == -ENOTCONN)
 		return err;
+	if (err)
+		return 0;
 	if (out.nodeid != mi->nodeid || out.generation != mi->generation ||
 	    mqfuse_entry_check(fc, &out, true) ||
 	    ((out.attr.mode ^ inode->i_mode) & S_IFMT)) {
@@ -469,6 +469,8 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	d_instantiate(entry, inode);
 	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec);
 	mqfuse_dir_changed(dir);
+	/* a RELEASE after a failed finish_open() also precedes the FORGET */
+	ff->nref = mqfuse_node_ref_get(inode);
 	err = finish_open(file, entry, generic_file_open);
 	if (err) {
 		mqfuse_file_put(ff);
@@ -478,7 +480,8 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	return 0;
 
 out_release:
-	mqfuse_forget_nodeid(fc, outentry.nodeid);
+	/* the FORGET of the refused node goes out after RELEASE of its handle */
+	ff->nref = mqfuse_node_ref_orphan(fc, outentry.nodeid, 1);
 	mqfuse_file_put(ff);	/* sends RELEASE for the daemon's handle */
 	return err;
 }

@@ -154,7 +154,8 @@ void mqfuse_finish_open(struct inode *inode, struct file *file, struct mqfuse_fi
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 
 	file->private_data = ff;
-	ff->nref = mqfuse_node_ref_get(inode);
+	if (!ff->nref)	/* atomic open takes it before finish_open() */
+		ff->nref = mqfuse_node_ref_get(inode);
 	if (ff->open_flags & FOPEN_STREAM)
 		stream_open(inode, file);
 	else if (ff->open_flags & FOPEN_NONSEEKABLE)

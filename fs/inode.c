@@ -92,6 +92,27 @@ struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode)
 	return nref;
 }
 
+/*
+ * A node reference for a node that has no inode (a CREATE reply refused
+ * after the daemon opened it): its FORGET of @nlookup goes out when the
+ * last reference, the handle's RELEASE, is done.
+ */
+struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodeid,
+					       u64 nlookup)
+{
+	struct mqfuse_node_ref *nref;
+
+	nref = kzalloc(sizeof(*nref), GFP_KERNEL | __GFP_NOFAIL);
+	refcount_set(&nref->ref, 1);
+	nref->fc = fc;
+	if (nodeid && nodeid != FUSE_ROOT_ID) {
+		nref->forget = kzalloc(sizeof(*nref->forget), GFP_KERNEL | __GFP_NOFAIL);
+		nref->nodeid = nodeid;
+		nref->nlookup = nlookup;
+	}
+	return nref;
+}
+
 void mqfuse_node_ref_put(struct mqfuse_node_ref *nref)
 {
 	if (!nref || !refcount_dec_and_test(&nref->ref))
@@ -224,6 +245,8 @@ void mqfuse_nowrite_end(struct inode *inode)
 	spin_lock(&mi->lock);
 	mi->nowrite = false;
 	spin_unlock(&mi->lock);
+	/* the waiter tests nowrite locklessly: order the store before the check */
+	smp_mb();
 	wake_up_var(&mi->nowrite);
 }
 

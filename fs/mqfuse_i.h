@@ -462,7 +462,8 @@ const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
 enum {
 	MQFUSE_I_BAD,		/* daemon changed the type or sent garbage: every op fails EIO */
 	MQFUSE_I_SIZE_UNSTABLE,	/* a write/truncate is changing i_size: ignore daemon sizes */
-	MQFUSE_I_SELF_CHANGED,	/* we modified data: next open adopts attrs without dropping pages */
+	MQFUSE_I_SELF_CHANGED,	/* we modified data since the stamp was taken */
+	MQFUSE_I_DATA_STALE,	/* the daemon invalidated data (notify): next open drops pages */
 };
 
 /* What the page cache contents were validated against (cto). */
@@ -548,6 +549,8 @@ void mqfuse_nowrite_begin(struct inode *inode);
 void mqfuse_nowrite_end(struct inode *inode);
 struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode);
 void mqfuse_node_ref_put(struct mqfuse_node_ref *nref);
+struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodeid,
+					       u64 nlookup);
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);

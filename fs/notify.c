@@ -48,10 +48,11 @@ static int mqfuse_notify_inval_inode(struct mqfuse_conn *fc, struct iov_iter *fr
 		unmap_mapping_pages(mapping, start,
 				    end == (pgoff_t)-1 ? 0 : end - start + 1, false);
 		invalidate_mapping_pages(mapping, start, end);
-		/* the daemon changed data: the next open must not trust the stamp */
-		spin_lock(&MQFUSE_I(inode)->lock);
-		MQFUSE_I(inode)->stamp.valid = false;
-		spin_unlock(&MQFUSE_I(inode)->lock);
+		/*
+		 * The daemon changed data: pages left above are stale too,
+		 * the next open drops them whatever the attributes say.
+		 */
+		set_bit(MQFUSE_I_DATA_STALE, &MQFUSE_I(inode)->state);
 	}
 	iput(inode);
 out:

@@ -138,38 +138,55 @@ static int mqfuse_removexattr(struct inode *inode, const char *name)
 	return err;
 }
 
-static int mqfuse_xattr_get(const struct xattr_handler *handler, struct dentry *dentry,
-			    struct inode *inode, const char *name, void *value, size_t size)
-{
-	if (!mqfuse_allow_current(mqfuse_conn_of(inode)))
-		return -EACCES;
-	return mqfuse_getxattr(inode, name, value, size);
-}
-
 static bool mqfuse_xattr_is_acl(const char *name)
 {
 	return !strcmp(name, XATTR_NAME_POSIX_ACL_ACCESS) ||
 	       !strcmp(name, XATTR_NAME_POSIX_ACL_DEFAULT);
 }
 
-/* Kernel-side owner rules for names the VFS does not check itself. */
-static int mqfuse_xattr_may_change(struct inode *inode, const char *name)
+/*
+ * Names the VFS leaves to the filesystem: it checks no permission at all
+ * for system.*. The only system.* names mqfuse knows are the POSIX ACLs,
+ * and it forwards them only when whoever checks permissions applies
+ * them too: without default_permissions the daemon checks access on the
+ * backing store as the caller, which applies the ACLs there. With
+ * default_permissions the kernel checks the mode bits alone (no
+ * FUSE_POSIX_ACL yet), so an ACL would be set but not applied, and its
+ * mask would widen the group bits of the mode: refuse, like FUSE without
+ * FUSE_POSIX_ACL.
+ */
+static int mqfuse_xattr_name_ok(struct inode *inode, const char *name)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 
+	if (strncmp(name, XATTR_SYSTEM_PREFIX, XATTR_SYSTEM_PREFIX_LEN))
+		return 0;
+	if (!mqfuse_xattr_is_acl(name) || fc->opts.default_permissions)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* Kernel-side rules for names the VFS does not check itself. */
+static int mqfuse_xattr_may_change(struct inode *inode, const char *name)
+{
 	/* the VFS checked this already; a second look costs nothing */
 	if (!strncmp(name, XATTR_TRUSTED_PREFIX, XATTR_TRUSTED_PREFIX_LEN) &&
 	    !capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (!fc->opts.default_permissions)
-		return 0;	/* the daemon is the permission authority */
-	if (mqfuse_xattr_is_acl(name)) {
-		if (!strcmp(name, XATTR_NAME_POSIX_ACL_DEFAULT) && !S_ISDIR(inode->i_mode))
-			return -EACCES;
-		if (!inode_owner_or_capable(&init_user_ns, inode))
-			return -EPERM;
-	}
-	return 0;
+	return mqfuse_xattr_name_ok(inode, name);
+}
+
+static int mqfuse_xattr_get(const struct xattr_handler *handler, struct dentry *dentry,
+			    struct inode *inode, const char *name, void *value, size_t size)
+{
+	int err;
+
+	if (!mqfuse_allow_current(mqfuse_conn_of(inode)))
+		return -EACCES;
+	err = mqfuse_xattr_name_ok(inode, name);
+	if (err)
+		return err;
+	return mqfuse_getxattr(inode, name, value, size);
 }
 
 static int mqfuse_xattr_set(const struct xattr_handler *handler,

@@ -685,10 +685,15 @@ static void test_release_forget_order(const char *mnt)
 	toy_stop(t, mnt);
 }
 
-/* A transient LOOKUP error in d_revalidate fails the walk, keeps the dentry. */
+/*
+ * A transient LOOKUP error in d_revalidate (one the kernel side can cause:
+ * memory, a signal) fails the walk and keeps the dentry; any other answer
+ * of the daemon is an answer about the name and invalidates it.
+ */
 static void test_revalidate_transient(const char *mnt)
 {
-	static const int errs[] = { -ENOMEM, -EINTR, -EIO };
+	static const int errs[] = { -ENOMEM, -EINTR };
+	static const int inval_errs[] = { -ENOENT, -EIO, -ESTALE };
 	struct toy *t = toy_start(mnt, NULL, 100, 'a');
 	struct stat st;
 	unsigned int i, before;
@@ -723,17 +728,19 @@ static void test_revalidate_transient(const char *mnt)
 		tap(stat(p, &st) == 0 && st.st_ino == TOY_NODE,
 		    "revalidate: the next stat works");
 	}
-	close(fd);
-	fd = open(p, O_RDONLY);
-	pthread_mutex_lock(&t->lock);
-	t->lookup_err = -ENOENT;
-	before = t->lookups;
-	pthread_mutex_unlock(&t->lock);
-	/* the toy answers ENOENT once: the walk looks the name up afresh */
-	r = stat(p, &st);
-	tap(r == 0 && t->lookups == before + 2,
-	    "revalidate: ENOENT invalidates, a fresh LOOKUP follows (%u lookups)",
-	    t->lookups - before);
+	for (i = 0; i < sizeof(inval_errs) / sizeof(inval_errs[0]); i++) {
+		close(fd);
+		fd = open(p, O_RDONLY);
+		pthread_mutex_lock(&t->lock);
+		t->lookup_err = inval_errs[i];
+		before = t->lookups;
+		pthread_mutex_unlock(&t->lock);
+		/* the toy answers the error once: the walk looks the name up afresh */
+		r = stat(p, &st);
+		tap(r == 0 && t->lookups == before + 2,
+		    "revalidate: %s invalidates, a fresh LOOKUP follows (%u lookups)",
+		    strerror(-inval_errs[i]), t->lookups - before);
+	}
 	close(fd);
 	toy_stop(t, mnt);
 }

@@ -37,28 +37,27 @@ else
 	not_ok "kpage_test built"
 fi
 
-# ---- POSIX ACL changes follow the owner rule ----
+# ---- POSIX ACLs under default_permissions ----
+# The kernel checks mode bits only (no FUSE_POSIX_ACL yet): an ACL set
+# through the mount would not be applied and its mask would widen the
+# group bits, so ACL names are refused (EOPNOTSUPP) for everyone, as stock
+# FUSE does; unknown system.* names too. Nothing reaches the backing file.
 as_user() { setpriv --reuid 1000 --regid 1000 --clear-groups "$@"; }
 f=$MNT/kp_acl
 echo secret > "$f" && chmod 600 "$f"
 acl_before=$(getfacl -cpn "$SRC/kp_acl" 2>&1)
 check_fail "uid 1000: setfacl -m u:1000:rw on a root-owned 0600 file fails" \
 	as_user setfacl -m u:1000:rw "$f"
-check "uid 1000: the failure is EPERM" sh -c \
-	"setpriv --reuid 1000 --regid 1000 --clear-groups setfacl -m u:1000:rw $f 2>&1 | grep -q 'Operation not permitted'"
-check "uid 1000: backing file ACL and mode unchanged" sh -c \
+check_fail "root: setfacl -m u:1000:rw is refused too" setfacl -m u:1000:rw "$f"
+check "root: the refusal is EOPNOTSUPP" sh -c \
+	"setfattr -n system.posix_acl_access -v 0sAgAAAAEABgD/////AgAGAOgDAAAEAAAA/////xAABgD/////IAAAAP////8= $f 2>&1 | grep -q 'Operation not supported'"
+check_fail "root: setfattr of an unknown system.* name fails" \
+	setfattr -n system.mqshared -v 1 "$f"
+check "backing file ACL and mode unchanged" sh -c \
 	"[ \"\$(getfacl -cpn $SRC/kp_acl 2>&1)\" = \"$acl_before\" ] && [ \$(stat -c %a $SRC/kp_acl) = 600 ]"
-check "root: setfacl -m u:1000:r works" setfacl -m u:1000:r "$f"
-check_fail "uid 1000: setfacl -b (remove the ACL) fails" as_user setfacl -b "$f"
-check "uid 1000: backing file keeps the ACL entry" sh -c "getfacl -cpn $SRC/kp_acl | grep -q '^user:1000:r--'"
-check "root: setfacl -b works" setfacl -b "$f"
 check "uid 1000 still cannot read the 0600 file" sh -c \
 	"! setpriv --reuid 1000 --regid 1000 --clear-groups cat $f >/dev/null 2>&1"
-g=$MNT/kp_acl_own
-echo mine > "$g" && chown 1000:1000 "$g" && chmod 600 "$g"
-check "owner uid 1000: setfacl -m u:0:r on its own file works" as_user setfacl -m u:0:r "$g"
-check "owner's ACL reached the backing file" sh -c "getfacl -cpn $SRC/kp_acl_own | grep -q '^user:0:r--'"
-rm -f "$f" "$g"
+rm -f "$f"
 
 # ---- shared-file verifier ----
 if "$VERIFY" -h 2>&1 | grep -q -- '-S'; then
