@@ -17,6 +17,8 @@
 #          --qemu-opt 'ARGS' (extra QEMU arguments, e.g. '-icount shift=4')
 #          --accel ACCEL (default 'tcg,thread=multi')
 #          --env NAME=VALUE (environment for the guest scripts; repeatable)
+#          --kernel IMAGE (boot IMAGE, e.g. build/debug-kernel/bzImage)
+#          --modules DIR (tree laid over the guest's root: lib/modules/RELEASE)
 #
 # Test mode prints one TAP line per test, then checks the guest's dmesg for
 # BUG/WARN/Oops/general protection/lockdep/KASAN/hung-task lines, and ends
@@ -28,6 +30,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 kver="" timeout=3000 smp=2 mem=2048 keep=0 quiet=0 save="" qemu_opt="" accel="tcg,thread=multi" guest_env=""
+kimage="" kmods=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -40,6 +43,8 @@ while [ $# -gt 0 ]; do
 	--save) save=$2; shift 2 ;;
 	--qemu-opt) qemu_opt=$2; shift 2 ;;
 	--accel) accel=$2; shift 2 ;;
+	--kernel) kimage=$2; shift 2 ;;
+	--modules) kmods=$(cd "$2" && pwd) || exit 2; shift 2 ;;
 	--env)
 		case "$2" in
 		[A-Za-z_]*=*[[:space:]]*|*.*=*) echo "run.sh: --env takes NAME=VALUE without spaces or dots in NAME" >&2; exit 2 ;;
@@ -47,7 +52,7 @@ while [ $# -gt 0 ]; do
 		*) echo "run.sh: --env takes NAME=VALUE" >&2; exit 2 ;;
 		esac
 		shift 2 ;;
-	-h|--help) sed -n '3,25p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,27p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -55,10 +60,17 @@ mode=${1:-test}
 [ $# -gt 0 ] && shift
 case "$mode" in test|demo|shell) ;; *) echo "run.sh: unknown mode '$mode'" >&2; exit 2 ;; esac
 
+# --kernel/--modules: another kernel (selftests/vm/debug-kernel.sh builds one);
+# its release comes from --modules (lib/modules/RELEASE), laid over the guest root.
+if [ -n "$kimage" ] && [ -z "$kver" ]; then
+	kver=$(ls -1 "${kmods:-/nonexistent}/lib/modules" 2>/dev/null | head -n1)
+	[ -n "$kver" ] || kver=$(file -bL "$kimage" | sed -n 's/.*version \([^ ]*\).*/\1/p')
+fi
+export MQ_GUEST_OVERLAY=$kmods
 if [ -z "$kver" ]; then
 	kver=$(ls -1 /lib/modules 2>/dev/null | grep '^6\.1\..*-amd64$' | sort -V | tail -n1)
 fi
-kernel=/boot/vmlinuz-$kver
+kernel=${kimage:-/boot/vmlinuz-$kver}
 if [ -z "$kver" ] || [ ! -r "$kernel" ]; then
 	echo "run.sh: no guest kernel (/boot/vmlinuz-$kver); run 'make deps'" >&2
 	exit 2
@@ -69,6 +81,7 @@ mkdir -p "$build"
 
 # Initramfs, rebuilt when its inputs change.
 key=$(cat "$here/init" "$here/mkinitramfs.sh" | md5sum | cut -c1-12)
+[ -z "$kmods" ] || key=$key-$(cd "$kmods" && find . -type f -exec md5sum {} + | sort | md5sum | cut -c1-12)
 initrd=$build/initramfs-$kver-$key.gz
 if [ ! -s "$initrd" ]; then
 	rm -f "$build"/initramfs-*.gz
