@@ -39,7 +39,12 @@ for f in "${hot[@]}"; do
 	done
 done
 
-[ -z "$overlay" ] || cp -a "$overlay"/. "$tmp/hot/"
+# The --modules tree, at real paths too (/lib is a symlink on merged-/usr hosts).
+[ -z "$overlay" ] || (cd "$overlay" && find . -type f) | while read -r f; do
+	real=$(readlink -m "/${f#./}")
+	mkdir -p "$tmp/hot$(dirname "$real")"
+	cp "$overlay/$f" "$tmp/hot$real"
+done
 
 (cd "$tmp" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$out.tmp"
 mv "$out.tmp" "$out"

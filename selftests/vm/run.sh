@@ -209,6 +209,7 @@ pattern='BUG:|WARNING:|Oops|general protection|lockdep|KASAN|UBSAN|blocked for m
 logs=("$run/console.log")
 [ -f "$results/dmesg.txt" ] && logs+=("$results/dmesg.txt")
 bad=$(grep -Eh "$pattern" "${logs[@]}" 2>/dev/null | sort -u)
+bad=$(printf '%s\n' "$bad" | grep -v 'RCU lockdep checking is enabled')	# debug kernel's boot banner
 if [ -z "$bad" ] && [ -f "$results/dmesg.txt" ]; then
 	emit ok "guest: dmesg has no BUG/WARN/Oops/lockdep/KASAN/hung-task lines"
 else
