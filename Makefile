@@ -60,10 +60,12 @@ test: deps
 # built from linux-source-6.1, once, in build/debug-kernel (30-60 min; see
 # selftests/vm/debug-kernel.sh and Documentation/testing.rst).
 DEBUG_TIMEOUT ?= 14400
+DEBUG_TIMEOUT_SCALE ?= 3
 test-debug: deps
 	$(MAKE) all
 	selftests/vm/debug-kernel.sh
-	selftests/vm/run.sh --kernel build/debug-kernel/bzImage --modules build/debug-kernel/guest --env kasan_multi_shot=1 \
+	selftests/vm/run.sh --kernel build/debug-kernel/bzImage --modules build/debug-kernel/guest \
+		--env kasan_multi_shot=1 --env MQ_TIMEOUT_SCALE=$(DEBUG_TIMEOUT_SCALE) \
 		--timeout $(DEBUG_TIMEOUT) test $(SUITES)
 
 # The 10-minute mixed soak (the test suite runs a 60 s one).

@@ -88,6 +88,7 @@ mq_run_suites() {
 			continue
 		fi
 		tmo=$(cat "$MQ_ROOT/selftests/$s/timeout" 2>/dev/null || echo 600)
+		tmo=$((tmo * ${MQ_TIMEOUT_SCALE:-1}))	# make test-debug: slower kernel
 		echo "# suite $s (timeout ${tmo}s)"
 		out=$MQ_RESULTS/suite-$s.log
 		(cd /tmp && timeout -k 10 "$tmo" bash "$MQ_ROOT/selftests/$s/guest.sh") 2>&1 |
