@@ -4,6 +4,7 @@
 #   make            build the module(s), the helper programs and the test programs
 #   make demo       the main job: boot the test VM, mount mqfuse, exercise it
 #   make test       the whole test suite in the VM (installs its dependencies)
+#   make test-debug the whole test suite on a lockdep + KASAN debug kernel
 #   make sparse     run sparse (C=2) over the module
 #   make deps       install build/test dependencies from Debian's packages
 
@@ -13,7 +14,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
-.PHONY: all module helper selftests sparse clean deps test demo bench soak check-kdir next-gen
+.PHONY: all module helper selftests sparse clean deps test demo bench soak check-kdir next-gen test-debug
 
 all: module helper selftests
 
@@ -54,6 +55,18 @@ test: deps
 	$(MAKE) all
 	$(MAKE) next-gen
 	selftests/vm/run.sh --kver $(KVER) test
+
+# Every suite (or SUITES="a b") on a lockdep + KASAN + DEBUG_ATOMIC_SLEEP kernel
+# built from linux-source-6.1, once, in build/debug-kernel (30-60 min; see
+# selftests/vm/debug-kernel.sh and Documentation/testing.rst).
+DEBUG_TIMEOUT ?= 14400
+DEBUG_TIMEOUT_SCALE ?= 3
+test-debug: deps
+	$(MAKE) all
+	selftests/vm/debug-kernel.sh
+	selftests/vm/run.sh --kernel build/debug-kernel/bzImage --modules build/debug-kernel/guest \
+		--env kasan_multi_shot=1 --env MQ_TIMEOUT_SCALE=$(DEBUG_TIMEOUT_SCALE) \
+		--timeout $(DEBUG_TIMEOUT) test $(SUITES)
 
 # The 10-minute mixed soak (the test suite runs a 60 s one).
 soak: deps

@@ -167,6 +167,7 @@ mq_run_suites() {
 			continue
 		fi
 		tmo=$(cat "$MQ_ROOT/selftests/$s/timeout" 2>/dev/null || echo 600)
+		tmo=$((tmo * ${MQ_TIMEOUT_SCALE:-1}))	# make test-debug: slower kernel
 		echo "# suite $s (timeout ${tmo}s)"
 		echo "start $s" >> "$MQ_RESULTS/suites.txt"
 		out=$MQ_RESULTS/suite-$s.log

@@ -4,8 +4,10 @@
 # the host's root over 9p with an overlay on top, and copies of the hottest
 # files (shell, loader, libc) so the guest does not fetch them over 9p.
 # Usage: mkinitramfs.sh KVER OUTPUT
+# MQ_GUEST_OVERLAY=DIR (run.sh --modules): a tree laid over the guest's root,
+# holding lib/modules/KVER for a kernel not installed on the host.
 set -euo pipefail
-kver=$1 out=$2
+kver=$1 out=$2 overlay=${MQ_GUEST_OVERLAY:-}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -18,7 +20,7 @@ chmod +x "$tmp/init"
 # Modules in dependency order (builtin ones print as "builtin" and are skipped).
 : > "$tmp/lib/mod/order"
 for m in virtio_pci 9pnet_virtio 9p overlay; do
-	modprobe -S "$kver" --show-depends "$m"
+	modprobe ${overlay:+-d "$overlay"} -S "$kver" --show-depends "$m"
 done | awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' |
 	while read -r ko; do
 		cp "$ko" "$tmp/lib/mod/"
@@ -35,6 +37,13 @@ for f in "${hot[@]}"; do
 		mkdir -p "$tmp/hot$(dirname "$real")"
 		cp -n "$real" "$tmp/hot$real" 2>/dev/null || true
 	done
+done
+
+# The --modules tree, at real paths too (/lib is a symlink on merged-/usr hosts).
+[ -z "$overlay" ] || (cd "$overlay" && find . -type f) | while read -r f; do
+	real=$(readlink -m "/${f#./}")
+	mkdir -p "$tmp/hot$(dirname "$real")"
+	cp "$overlay/$f" "$tmp/hot$real"
 done
 
 (cd "$tmp" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$out.tmp"

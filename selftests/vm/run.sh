@@ -19,6 +19,8 @@
 #          --env NAME=VALUE (environment for the guest scripts; repeatable)
 #          --no-memdebug (boot without slub_debug/page_poison/init_on_free)
 #          --append 'ARGS' (extra kernel command line arguments)
+#          --kernel IMAGE (boot IMAGE, e.g. build/debug-kernel/bzImage)
+#          --modules DIR (tree laid over the guest's root: lib/modules/RELEASE)
 #
 # Test mode prints one TAP line per test (the guest adds a verdict per suite:
 # exit status, Bail out!, plan, min_tests), checks that every suite ran to
@@ -38,6 +40,7 @@ extra_append=""
 # or an overflow is reported (and the dmesg check fails) instead of going
 # unnoticed. Measured cost: Documentation/testing.rst.
 memdebug="slub_debug=FZPU page_poison=1 init_on_free=1"
+kimage="" kmods=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -50,6 +53,8 @@ while [ $# -gt 0 ]; do
 	--save) save=$2; shift 2 ;;
 	--qemu-opt) qemu_opt=$2; shift 2 ;;
 	--accel) accel=$2; shift 2 ;;
+	--kernel) kimage=$2; shift 2 ;;
+	--modules) kmods=$(cd "$2" && pwd) || exit 2; shift 2 ;;
 	--env)
 		case "$2" in
 		[A-Za-z_]*=*[[:space:]]*|*.*=*) echo "run.sh: --env takes NAME=VALUE without spaces or dots in NAME" >&2; exit 2 ;;
@@ -59,7 +64,7 @@ while [ $# -gt 0 ]; do
 		shift 2 ;;
 	--no-memdebug) memdebug=""; shift ;;
 	--append) extra_append+=" $2"; shift 2 ;;
-	-h|--help) sed -n '3,29p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,31p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
@@ -67,10 +72,17 @@ mode=${1:-test}
 [ $# -gt 0 ] && shift
 case "$mode" in test|demo|shell) ;; *) echo "run.sh: unknown mode '$mode'" >&2; exit 2 ;; esac
 
+# --kernel/--modules: another kernel (selftests/vm/debug-kernel.sh builds one);
+# its release comes from --modules (lib/modules/RELEASE), laid over the guest root.
+if [ -n "$kimage" ] && [ -z "$kver" ]; then
+	kver=$(ls -1 "${kmods:-/nonexistent}/lib/modules" 2>/dev/null | head -n1)
+	[ -n "$kver" ] || kver=$(file -bL "$kimage" | sed -n 's/.*version \([^ ]*\).*/\1/p')
+fi
+export MQ_GUEST_OVERLAY=$kmods
 if [ -z "$kver" ]; then
 	kver=$(ls -1 /lib/modules 2>/dev/null | grep '^6\.1\..*-amd64$' | sort -V | tail -n1)
 fi
-kernel=/boot/vmlinuz-$kver
+kernel=${kimage:-/boot/vmlinuz-$kver}
 if [ -z "$kver" ] || [ ! -r "$kernel" ]; then
 	echo "run.sh: no guest kernel (/boot/vmlinuz-$kver); run 'make deps'" >&2
 	exit 2
@@ -81,6 +93,7 @@ mkdir -p "$build"
 
 # Initramfs, rebuilt when its inputs change.
 key=$(cat "$here/init" "$here/mkinitramfs.sh" | md5sum | cut -c1-12)
+[ -z "$kmods" ] || key=$key-$(cd "$kmods" && find . -type f -exec md5sum {} + | sort | md5sum | cut -c1-12)
 initrd=$build/initramfs-$kver-$key.gz
 if [ ! -s "$initrd" ]; then
 	rm -f "$build"/initramfs-*.gz
@@ -259,6 +272,7 @@ benign='Command line:|SLUB: HWalign=|mem auto-init:'
 logs=("$run/console.log")
 [ -f "$results/dmesg.txt" ] && logs+=("$results/dmesg.txt")
 bad=$(grep -Eh "$pattern" "${logs[@]}" 2>/dev/null | tr -d '\r' | grep -Ev "$benign" | sort -u)
+bad=$(printf '%s\n' "$bad" | grep -v 'RCU lockdep checking is enabled')	# debug kernel's boot banner
 if [ -z "$bad" ] && [ -f "$results/dmesg.txt" ]; then
 	emit ok "guest: kernel log has no BUG/WARN/Oops/lockdep/KASAN/UBSAN/slab/hung-task report"
 else
