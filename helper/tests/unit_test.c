@@ -968,6 +968,86 @@ static void test_inode_lifetime(void)
 	      "lifetime: undelivered LOOKUP/CREATE replies take their lookups and handle back");
 }
 
+/*
+ * LOOKUP / get / put / FORGET racing on one backend object: the in-flight
+ * count dropping to zero must free the inode exactly once, and a get that
+ * races with the free must see the inode as absent.
+ */
+#define RACE_THREADS	4
+#define RACE_ITERS	20000
+
+static atomic_uint_fast64_t race_nodeid;
+static atomic_int race_errors;
+
+static void *race_thread(void *arg)
+{
+	const char *path = arg;
+	int i;
+
+	for (i = 0; i < RACE_ITERS; i++) {
+		struct mq_inode *inode, *g;
+		struct stat st;
+		uint64_t nodeid;
+		int fd = open(path, O_PATH);
+
+		if (fd < 0 || fstat(fd, &st) ||
+		    mq_inode_lookup_fd(fd, &st, &inode)) {
+			atomic_fetch_add(&race_errors, 1);
+			break;
+		}
+		nodeid = inode->nodeid;
+		atomic_store(&race_nodeid, nodeid);
+		mq_inode_put(inode);
+		/* Another thread's nodeid, possibly being forgotten now. */
+		g = mq_inode_get(atomic_load(&race_nodeid));
+		if (g) {
+			if (g->ino != st.st_ino || fstat(g->fd, &st))
+				atomic_fetch_add(&race_errors, 1);
+			mq_inode_put(g);
+		}
+		mq_inode_forget(nodeid, 1);
+	}
+	return NULL;
+}
+
+/* Only get/put on whatever nodeid the LOOKUP threads published last. */
+static atomic_int race_done;
+
+static void *race_getter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_done)) {
+		struct mq_inode *g = mq_inode_get(atomic_load(&race_nodeid));
+
+		if (g)
+			mq_inode_put(g);
+	}
+	return NULL;
+}
+
+static void test_inode_race(void)
+{
+	pthread_t t[RACE_THREADS], getter[2];
+	uint64_t before;
+	int i;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/race", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	before = mq_itable_count();
+	for (i = 0; i < 2; i++)
+		pthread_create(&getter[i], NULL, race_getter, NULL);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_create(&t[i], NULL, race_thread, path_buf);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&race_done, 1);
+	for (i = 0; i < 2; i++)
+		pthread_join(getter[i], NULL);
+	CHECK(atomic_load(&race_errors) == 0 && mq_itable_count() == before &&
+	      !mq_inode_get(atomic_load(&race_nodeid)),
+	      "lifetime: concurrent LOOKUP/get/put/FORGET free each inode once");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -984,6 +1064,7 @@ int main(void)
 	test_trust_names();
 	test_trust_devnodes();
 	test_inode_lifetime();
+	test_inode_race();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
