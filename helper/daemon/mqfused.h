@@ -106,9 +106,14 @@ struct mq_dir;
 
 int mq_handles_init(unsigned int max_fds);
 int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir);
-int mq_handle_file_fd(uint64_t fh);
-struct mq_dir *mq_handle_dir(uint64_t fh);
-int mq_handle_close(uint64_t fh, enum mq_handle_kind kind);
+/* Take a reference on an open handle (NULL/-EBADF if none); put it. */
+int mq_handle_get_fd(uint64_t fh);
+struct mq_dir *mq_handle_get_dir(uint64_t fh);
+void mq_handle_put(uint64_t fh);
+/* RELEASE: close once the last reference is put. */
+int mq_handle_release(uint64_t fh, enum mq_handle_kind kind);
+/* ops_dir.c: free directory state (the fd is closed by handles.c). */
+void mq_dir_free(struct mq_dir *dir);
 uint64_t mq_handles_count(void);
 
 /* -------------------------------------------------------------- stats.c */

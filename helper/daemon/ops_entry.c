@@ -235,9 +235,13 @@ int mq_op_getattr(struct mq_req *req)
 	int ret, fd;
 
 	if (gi->getattr_flags & FUSE_GETATTR_FH) {
-		fd = mq_handle_file_fd(gi->fh);
-		if (fd >= 0 && !fstat(fd, &st))
-			return mq_reply_attr(req, &st);
+		fd = mq_handle_get_fd(gi->fh);
+		if (fd >= 0) {
+			ret = fstat(fd, &st);
+			mq_handle_put(gi->fh);
+			if (!ret)
+				return mq_reply_attr(req, &st);
+		}
 	}
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
@@ -360,11 +364,13 @@ int mq_op_setattr(struct mq_req *req)
 	if (!inode)
 		return -ESTALE;
 	if (si->valid & FATTR_FH) {
-		file_fd = mq_handle_file_fd(si->fh);
+		file_fd = mq_handle_get_fd(si->fh);
 		if (file_fd < 0)
 			file_fd = -1;	/* fall back to the inode */
 	}
 	ret = mq_setattr_apply(req, si, inode->fd, file_fd);
+	if (file_fd >= 0)
+		mq_handle_put(si->fh);
 	if (!ret)
 		ret = mq_stat_fd(inode->fd, &st);
 	mq_inode_put(inode);

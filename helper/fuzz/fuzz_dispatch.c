@@ -260,9 +260,13 @@ static void reset_state(void)
 	uint64_t fh;
 
 	for (fh = 0; fh < FUZZ_HANDLES; fh++) {
-		bool file = mq_handle_file_fd(fh) >= 0;
+		bool file = mq_handle_get_fd(fh) >= 0;
 
-		if (!file && !mq_handle_dir(fh))
+		if (file)
+			mq_handle_put(fh);
+		else if (mq_handle_get_dir(fh))
+			mq_handle_put(fh);
+		else
 			continue;
 		memset(&r, 0, sizeof(r));
 		r.in.len = sizeof(r);

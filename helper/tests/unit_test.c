@@ -1048,6 +1048,66 @@ static void test_inode_race(void)
 	      "lifetime: concurrent LOOKUP/get/put/FORGET free each inode once");
 }
 
+/*
+ * RELEASE/RELEASEDIR overtaking a request still using the fh: the fd stays
+ * open (and the dir state allocated) until that request puts its handle,
+ * and no new request can take the released handle.
+ */
+static void test_handle_release_race(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_read_in ri = { .size = 16 };
+	struct fuse_release_in rel = { 0 };
+	struct mq_dir *dir;
+	uint64_t nodeid, fh;
+	int fd;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/relrace", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "relrace", reply, sizeof(reply));
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	fh = oo->fh;
+	fd = mq_handle_get_fd(fh);	/* a READ in flight */
+	rel.fh = fh;
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && fd == (int)fh &&
+	      fcntl(fd, F_GETFD) >= 0 && mq_handles_count() == 1,
+	      "handles: RELEASE while a request holds the fh keeps the fd open");
+	ri.fh = fh;
+	request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF && mq_handle_get_fd(fh) == -EBADF,
+	      "handles: ...a released fh takes no new references");
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF,
+	      "handles: ...a second RELEASE -> EBADF");
+	if (fd >= 0)
+		mq_handle_put(fh);
+	CHECK(fcntl((int)fh, F_GETFD) < 0 && errno == EBADF &&
+	      mq_handles_count() == 0,
+	      "handles: ...the last put closes the fd");
+
+	request(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL,
+		reply, sizeof(reply));
+	fh = oo->fh;
+	dir = mq_handle_get_dir(fh);	/* a READDIR in flight */
+	rel.fh = fh;
+	request(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rel, sizeof(rel), NULL, NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == 0 && dir && fcntl((int)fh, F_GETFD) >= 0 &&
+	      !mq_handle_get_dir(fh) && mq_handles_count() == 1,
+	      "handles: RELEASEDIR while READDIR holds the fh keeps the dir open");
+	if (dir)
+		mq_handle_put(fh);
+	CHECK(fcntl((int)fh, F_GETFD) < 0 && mq_handles_count() == 0,
+	      "handles: ...the last put closes the directory");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -1065,6 +1125,7 @@ int main(void)
 	test_trust_devnodes();
 	test_inode_lifetime();
 	test_inode_race();
+	test_handle_release_race();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
