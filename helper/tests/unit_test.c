@@ -638,6 +638,25 @@ static void test_trust_creds(void)
  * daemon takes the groups from /proc/PID/status when that process has the
  * request's fsuid/fsgid, and none otherwise.
  */
+/* The calling thread's supplementary groups are empty. */
+static bool thread_groups_empty(void)
+{
+	FILE *f = fopen("/proc/thread-self/status", "r");
+	char line[4096];
+	bool empty = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Groups:", 7)) {
+			empty = strspn(line + 7, " \t\n") == strlen(line + 7);
+			break;
+		}
+	}
+	fclose(f);
+	return empty;
+}
+
 static void test_trust_groups(void)
 {
 	static char reply[64 << 10];
@@ -684,6 +703,8 @@ static void test_trust_groups(void)
 		sizeof(reply));
 	CHECK(shared && reply_error(reply) == 0,
 	      "groups: a member of the file's group (supplementary) may open it");
+	CHECK(thread_groups_empty(),
+	      "groups: the caller's groups are dropped after the request");
 	if (!reply_error(reply)) {
 		rel.fh = oo->fh;
 		request(FUSE_RELEASE, shared, &rel, sizeof(rel), NULL, NULL,
