@@ -209,13 +209,22 @@ out_put_old:
 	return ret;
 }
 
-/* Flags for opening a backend file on behalf of OPEN/CREATE/TMPFILE. */
+/*
+ * Client flags kept when opening a backend file on behalf of
+ * OPEN/CREATE/TMPFILE: the access mode and these.  Everything else is
+ * dropped: O_PATH, O_TMPFILE, O_DIRECTORY, O_NOFOLLOW would change what is
+ * opened (the kernel resolved the path; /proc/self/fd/N is a symlink
+ * itself); O_CREAT/O_EXCL/O_TMPFILE are added by the callers that need
+ * them; O_NOATIME needs ownership the daemon must not lend; O_DIRECT is
+ * not honoured (payload buffers are aligned, client offsets/sizes need
+ * not be); O_NOCTTY, O_ASYNC and O_LARGEFILE mean nothing here.
+ */
+#define MQ_OPEN_ALLOWED	(O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK | \
+			 O_SYNC | O_DSYNC)
+
 int mq_backend_open_flags(uint32_t flags)
 {
-	/* The kernel resolved the path; /proc/self/fd/N is a symlink itself. */
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
-	/* Payload buffers are aligned, but client offsets/sizes need not be. */
-	flags &= ~O_DIRECT;
+	flags &= MQ_OPEN_ALLOWED;
 	if (mq_cfg.writeback_cache) {
 		/* The kernel reads to fill partial pages and owns i_size. */
 		if ((flags & O_ACCMODE) == O_WRONLY)
@@ -251,7 +260,11 @@ static int mq_create_open_existing(int dirfd, const char *name, int flags)
 	ret = fstat(pfd, &st) ? -errno : mq_open_type_check(st.st_mode);
 	if (!ret) {
 		mq_proc_path(path, sizeof(path), pfd);
-		fd = open(path, flags & ~(O_CREAT | O_EXCL));
+		/*
+		 * /proc/self/fd/N is a symlink: O_NOFOLLOW would fail with
+		 * ELOOP.  pfd was opened O_NOFOLLOW and its type checked.
+		 */
+		fd = open(path, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
 		ret = fd < 0 ? -errno : fd;
 	}
 	close(pfd);

@@ -1129,6 +1129,73 @@ static void test_handle_release_race(void)
 	      "handles: ...the last put closes the directory");
 }
 
+/*
+ * Open flags: CREATE without O_EXCL opens an existing file (the reopen
+ * through /proc/self/fd must not carry O_NOFOLLOW), and client flags that
+ * change what gets opened are dropped.
+ */
+static void test_open_flags(void)
+{
+	static char reply[64 << 10];
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0644 };
+	struct fuse_open_in oi = { 0 };
+	struct fuse_entry_out *eo = (void *)(reply + 16);
+	struct fuse_open_out *oo = (void *)(eo + 1);
+	struct fuse_open_out *ooo = (void *)(reply + 16);
+	struct fuse_release_in rel = { 0 };
+	struct fuse_forget_in fo = { .nlookup = 1 };
+	uint64_t nodeid;
+	int flags;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/existing", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "existing", NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == 0,
+	      "open flags: CREATE without O_EXCL opens an existing file");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, eo->nodeid, &rel, sizeof(rel), NULL,
+			NULL, reply, sizeof(reply));
+		request(FUSE_FORGET, eo->nodeid, &fo, sizeof(fo), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	ci.flags = O_RDWR | O_CREAT | O_EXCL;
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "existing", NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EEXIST,
+	      "open flags: CREATE with O_EXCL of an existing file -> EEXIST");
+
+	flags = mq_backend_open_flags(O_RDONLY | O_PATH | O_DIRECTORY |
+				      O_NOFOLLOW | O_NOATIME | O_CREAT |
+				      O_EXCL | O_DIRECT | O_NOCTTY | O_ASYNC);
+	CHECK(flags == (O_RDONLY | O_CLOEXEC) && !(flags & O_PATH),
+	      "open flags: O_PATH, O_DIRECTORY, O_NOATIME... are dropped");
+	flags = mq_backend_open_flags(O_WRONLY | __O_TMPFILE);
+	CHECK(!(flags & __O_TMPFILE) && (flags & O_ACCMODE) != O_RDONLY,
+	      "open flags: O_TMPFILE is dropped");
+	flags = mq_backend_open_flags(O_RDWR | O_TRUNC | O_NONBLOCK | O_SYNC |
+				      O_DSYNC);
+	CHECK((flags & (O_TRUNC | O_NONBLOCK | O_SYNC | O_DSYNC)) ==
+	      (O_TRUNC | O_NONBLOCK | O_SYNC | O_DSYNC),
+	      "open flags: O_TRUNC, O_NONBLOCK, O_SYNC, O_DSYNC are kept");
+
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "existing", reply, sizeof(reply));
+	oi.flags = O_RDWR | O_PATH;
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 &&
+	      (fcntl((int)ooo->fh, F_GETFL) & (O_PATH | O_ACCMODE)) == O_RDWR,
+	      "open flags: OPEN with O_PATH opens a real read-write fd");
+	if (!reply_error(reply)) {
+		rel.fh = ooo->fh;
+		request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	request(FUSE_FORGET, nodeid, &fo, sizeof(fo), NULL, NULL, reply,
+		sizeof(reply));
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -1147,6 +1214,7 @@ int main(void)
 	test_inode_lifetime();
 	test_inode_race();
 	test_handle_release_race();
+	test_open_flags();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
