@@ -200,7 +200,7 @@ static void mq_reply_undo(struct mq_req *req, size_t payload)
 	case FUSE_CREATE:
 	case FUSE_TMPFILE:
 		if (payload >= sizeof(*eo) + sizeof(*oo))
-			mq_handle_release(oo->fh, MQ_HANDLE_FILE);
+			mq_handle_release(oo->fh, MQ_HANDLE_FILE, eo->nodeid);
 		/* fall through */
 	case FUSE_LOOKUP:
 	case FUSE_MKNOD:

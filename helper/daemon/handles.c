@@ -14,6 +14,10 @@
  * (mq_handle_get_fd/mq_handle_get_dir) and drops it with mq_handle_put.
  * RELEASE marks the slot closing (no new references) and drops the
  * table's; the last put closes the fd and frees the directory state.
+ *
+ * Each slot also records the nodeid it was opened on; every op taking an
+ * fh must name that nodeid, else -EBADF, so a client cannot use (or
+ * release) a handle through another inode.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@ struct mq_handle_slot {
 	bool closing;			/* released; waiting for the last put */
 	unsigned int refs;		/* table's (while open) + users' */
 	struct mq_dir *dir;		/* directory state, MQ_HANDLE_DIR */
+	uint64_t nodeid;		/* the inode it was opened on */
 };
 
 static struct mq_handle_slot *mq_slots;
@@ -53,7 +58,8 @@ int mq_handles_init(unsigned int max_fds)
 	return 0;
 }
 
-int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir)
+int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
+		  uint64_t nodeid)
 {
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
@@ -73,6 +79,7 @@ int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir)
 	slot->closing = false;
 	slot->refs = 1;
 	slot->dir = dir;
+	slot->nodeid = nodeid;
 	pthread_mutex_unlock(lock);
 	atomic_fetch_add(&mq_nr_handles, 1);
 	return 0;
@@ -80,7 +87,8 @@ int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir)
 
 /* Take a reference on an open handle of @kind; NULL if there is none. */
 static struct mq_handle_slot *mq_slot_get(uint64_t fh,
-					  enum mq_handle_kind kind)
+					  enum mq_handle_kind kind,
+					  uint64_t nodeid)
 {
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
@@ -90,7 +98,8 @@ static struct mq_handle_slot *mq_slot_get(uint64_t fh,
 	slot = &mq_slots[fh];
 	lock = mq_slot_lock(fh);
 	pthread_mutex_lock(lock);
-	if (slot->kind != (int)kind || slot->closing) {
+	if (slot->kind != (int)kind || slot->closing ||
+	    slot->nodeid != nodeid) {
 		pthread_mutex_unlock(lock);
 		return NULL;
 	}
@@ -99,14 +108,14 @@ static struct mq_handle_slot *mq_slot_get(uint64_t fh,
 	return slot;
 }
 
-int mq_handle_get_fd(uint64_t fh)
+int mq_handle_get_fd(uint64_t fh, uint64_t nodeid)
 {
-	return mq_slot_get(fh, MQ_HANDLE_FILE) ? (int)fh : -EBADF;
+	return mq_slot_get(fh, MQ_HANDLE_FILE, nodeid) ? (int)fh : -EBADF;
 }
 
-struct mq_dir *mq_handle_get_dir(uint64_t fh)
+struct mq_dir *mq_handle_get_dir(uint64_t fh, uint64_t nodeid)
 {
-	struct mq_handle_slot *slot = mq_slot_get(fh, MQ_HANDLE_DIR);
+	struct mq_handle_slot *slot = mq_slot_get(fh, MQ_HANDLE_DIR, nodeid);
 
 	/* dir is fixed while the slot is referenced. */
 	return slot ? slot->dir : NULL;
@@ -146,7 +155,8 @@ void mq_handle_put(uint64_t fh)
  * RELEASE/RELEASEDIR: no new references from now on; drop the table's.
  * The fd is closed (and dir state freed) when the last user is done.
  */
-int mq_handle_release(uint64_t fh, enum mq_handle_kind kind)
+int mq_handle_release(uint64_t fh, enum mq_handle_kind kind,
+		      uint64_t nodeid)
 {
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
@@ -156,7 +166,8 @@ int mq_handle_release(uint64_t fh, enum mq_handle_kind kind)
 	slot = &mq_slots[fh];
 	lock = mq_slot_lock(fh);
 	pthread_mutex_lock(lock);
-	if (slot->kind != (int)kind || slot->closing) {
+	if (slot->kind != (int)kind || slot->closing ||
+	    slot->nodeid != nodeid) {
 		pthread_mutex_unlock(lock);
 		return -EBADF;
 	}
@@ -164,6 +175,24 @@ int mq_handle_release(uint64_t fh, enum mq_handle_kind kind)
 	pthread_mutex_unlock(lock);
 	mq_handle_put(fh);
 	return 0;
+}
+
+/* What is open at @fh (MQ_HANDLE_NONE: nothing), for tests and the fuzzer. */
+enum mq_handle_kind mq_handle_peek(uint64_t fh, uint64_t *nodeid)
+{
+	enum mq_handle_kind kind = MQ_HANDLE_NONE;
+	pthread_mutex_t *lock;
+
+	if (fh >= mq_nr_slots)
+		return MQ_HANDLE_NONE;
+	lock = mq_slot_lock(fh);
+	pthread_mutex_lock(lock);
+	if (!mq_slots[fh].closing) {
+		kind = mq_slots[fh].kind;
+		*nodeid = mq_slots[fh].nodeid;
+	}
+	pthread_mutex_unlock(lock);
+	return kind;
 }
 
 uint64_t mq_handles_count(void)

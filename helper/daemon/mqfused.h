@@ -105,13 +105,20 @@ enum mq_handle_kind {
 struct mq_dir;
 
 int mq_handles_init(unsigned int max_fds);
-int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir);
-/* Take a reference on an open handle (NULL/-EBADF if none); put it. */
-int mq_handle_get_fd(uint64_t fh);
-struct mq_dir *mq_handle_get_dir(uint64_t fh);
+/* @nodeid: the inode opened; every later use must name the same one. */
+int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
+		  uint64_t nodeid);
+/*
+ * Take a reference on a handle open on @nodeid (NULL/-EBADF if none, or
+ * opened on another nodeid); drop it with mq_handle_put.
+ */
+int mq_handle_get_fd(uint64_t fh, uint64_t nodeid);
+struct mq_dir *mq_handle_get_dir(uint64_t fh, uint64_t nodeid);
 void mq_handle_put(uint64_t fh);
 /* RELEASE: close once the last reference is put. */
-int mq_handle_release(uint64_t fh, enum mq_handle_kind kind);
+int mq_handle_release(uint64_t fh, enum mq_handle_kind kind,
+		      uint64_t nodeid);
+enum mq_handle_kind mq_handle_peek(uint64_t fh, uint64_t *nodeid);
 /* ops_dir.c: free directory state (the fd is closed by handles.c). */
 void mq_dir_free(struct mq_dir *dir);
 uint64_t mq_handles_count(void);

@@ -61,7 +61,7 @@ int mq_op_opendir(struct mq_req *req)
 	}
 	pthread_mutex_init(&dir->lock, NULL);
 	dir->fd = fd;
-	ret = mq_handle_add(fd, MQ_HANDLE_DIR, dir);
+	ret = mq_handle_add(fd, MQ_HANDLE_DIR, dir, req->in->nodeid);
 	if (ret) {
 		free(dir);
 		close(fd);
@@ -103,7 +103,7 @@ static bool mq_is_dot(const char *name)
 static int mq_readdir(struct mq_req *req, bool plus)
 {
 	const struct fuse_read_in *ri = (const void *)req->arg;
-	struct mq_dir *dir = mq_handle_get_dir(ri->fh);
+	struct mq_dir *dir = mq_handle_get_dir(ri->fh, req->in->nodeid);
 	size_t size = ri->size, used = 0;
 	struct linux_dirent64 *de = NULL;
 	int ret = 0;
@@ -193,7 +193,7 @@ int mq_op_releasedir(struct mq_req *req)
 {
 	const struct fuse_release_in *ri = (const void *)req->arg;
 
-	return mq_handle_release(ri->fh, MQ_HANDLE_DIR);
+	return mq_handle_release(ri->fh, MQ_HANDLE_DIR, req->in->nodeid);
 }
 
 /* Last reference to the handle gone (handles.c closes dir->fd). */
@@ -206,7 +206,7 @@ void mq_dir_free(struct mq_dir *dir)
 int mq_op_fsyncdir(struct mq_req *req)
 {
 	const struct fuse_fsync_in *fi = (const void *)req->arg;
-	struct mq_dir *dir = mq_handle_get_dir(fi->fh);
+	struct mq_dir *dir = mq_handle_get_dir(fi->fh, req->in->nodeid);
 	int ret;
 
 	if (!dir)

@@ -235,13 +235,13 @@ int mq_op_getattr(struct mq_req *req)
 	int ret, fd;
 
 	if (gi->getattr_flags & FUSE_GETATTR_FH) {
-		fd = mq_handle_get_fd(gi->fh);
-		if (fd >= 0) {
-			ret = fstat(fd, &st);
-			mq_handle_put(gi->fh);
-			if (!ret)
-				return mq_reply_attr(req, &st);
-		}
+		/* Not a file handle opened on this nodeid: EBADF. */
+		fd = mq_handle_get_fd(gi->fh, req->in->nodeid);
+		if (fd < 0)
+			return fd;
+		ret = fstat(fd, &st) ? -errno : 0;
+		mq_handle_put(gi->fh);
+		return ret ? ret : mq_reply_attr(req, &st);
 	}
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
@@ -360,13 +360,17 @@ int mq_op_setattr(struct mq_req *req)
 	struct stat st;
 	int ret, file_fd = -1;
 
-	inode = mq_inode_get(req->in->nodeid);
-	if (!inode)
-		return -ESTALE;
 	if (si->valid & FATTR_FH) {
-		file_fd = mq_handle_get_fd(si->fh);
+		/* Not a file handle opened on this nodeid: EBADF. */
+		file_fd = mq_handle_get_fd(si->fh, req->in->nodeid);
 		if (file_fd < 0)
-			file_fd = -1;	/* fall back to the inode */
+			return file_fd;
+	}
+	inode = mq_inode_get(req->in->nodeid);
+	if (!inode) {
+		if (file_fd >= 0)
+			mq_handle_put(si->fh);
+		return -ESTALE;
 	}
 	ret = mq_setattr_apply(req, si, inode->fd, file_fd);
 	if (file_fd >= 0)

@@ -58,7 +58,7 @@ int mq_op_open(struct mq_req *req)
 	mq_inode_put(inode);
 	if (ret)
 		return ret;
-	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, req->in->nodeid);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -72,7 +72,7 @@ int mq_op_open(struct mq_req *req)
 int mq_op_read(struct mq_req *req)
 {
 	const struct fuse_read_in *ri = (const void *)req->arg;
-	int fd = mq_handle_get_fd(ri->fh);
+	int fd = mq_handle_get_fd(ri->fh, req->in->nodeid);
 	size_t size = ri->size;
 	ssize_t n;
 
@@ -95,7 +95,7 @@ int mq_op_write(struct mq_req *req)
 
 	if (req->arg_len - sizeof(*wi) < wi->size)
 		return -EINVAL;
-	fd = mq_handle_get_fd(wi->fh);
+	fd = mq_handle_get_fd(wi->fh, req->in->nodeid);
 	if (fd < 0)
 		return fd;
 	n = mq_io_write(req->thr->uring, fd, wi + 1, wi->size, wi->offset);
@@ -110,13 +110,13 @@ int mq_op_write(struct mq_req *req)
 int mq_op_release(struct mq_req *req)
 {
 	const struct fuse_release_in *ri = (const void *)req->arg;
-	return mq_handle_release(ri->fh, MQ_HANDLE_FILE);
+	return mq_handle_release(ri->fh, MQ_HANDLE_FILE, req->in->nodeid);
 }
 
 int mq_op_flush(struct mq_req *req)
 {
 	const struct fuse_flush_in *fi = (const void *)req->arg;
-	int fd = mq_handle_get_fd(fi->fh);
+	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
 	int dupfd;
 
 	if (fd < 0)
@@ -132,7 +132,7 @@ int mq_op_flush(struct mq_req *req)
 int mq_op_fsync(struct mq_req *req)
 {
 	const struct fuse_fsync_in *fi = (const void *)req->arg;
-	int fd = mq_handle_get_fd(fi->fh);
+	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
 	int ret;
 
 	if (fd < 0)
@@ -145,7 +145,7 @@ int mq_op_fsync(struct mq_req *req)
 int mq_op_fallocate(struct mq_req *req)
 {
 	const struct fuse_fallocate_in *fi = (const void *)req->arg;
-	int fd = mq_handle_get_fd(fi->fh);
+	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
 	int ret;
 
 	if (fd < 0)
@@ -159,7 +159,7 @@ int mq_op_lseek(struct mq_req *req)
 {
 	const struct fuse_lseek_in *li = (const void *)req->arg;
 	struct fuse_lseek_out *lo = (void *)req->out;
-	int fd = mq_handle_get_fd(li->fh);
+	int fd = mq_handle_get_fd(li->fh, req->in->nodeid);
 	off_t off;
 	int err;
 
@@ -178,8 +178,9 @@ int mq_op_copy_file_range(struct mq_req *req)
 {
 	const struct fuse_copy_file_range_in *ci = (const void *)req->arg;
 	struct fuse_write_out *wo = (void *)req->out;
-	int fd_in = mq_handle_get_fd(ci->fh_in);
-	int fd_out = fd_in < 0 ? -EBADF : mq_handle_get_fd(ci->fh_out);
+	int fd_in = mq_handle_get_fd(ci->fh_in, req->in->nodeid);
+	int fd_out = fd_in < 0 ? -EBADF : mq_handle_get_fd(ci->fh_out,
+							   ci->nodeid_out);
 	loff_t off_in = ci->off_in, off_out = ci->off_out;
 	ssize_t n;
 	int err;

@@ -306,7 +306,7 @@ int mq_op_create(struct mq_req *req)
 	 */
 	ret = mq_entry_from_fd(fd, eo);
 	if (!ret) {
-		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, eo->nodeid);
 		if (ret)	/* the kernel will not know the entry */
 			mq_inode_forget(eo->nodeid, 1);
 	}
@@ -342,7 +342,7 @@ int mq_op_tmpfile(struct mq_req *req)
 		return ret;
 	ret = mq_entry_from_fd(fd, eo);
 	if (!ret) {
-		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, eo->nodeid);
 		if (ret)
 			mq_inode_forget(eo->nodeid, 1);
 	}

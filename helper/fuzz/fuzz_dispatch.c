@@ -260,19 +260,17 @@ static void reset_state(void)
 	uint64_t fh;
 
 	for (fh = 0; fh < FUZZ_HANDLES; fh++) {
-		bool file = mq_handle_get_fd(fh) >= 0;
+		uint64_t nodeid = 0;
+		enum mq_handle_kind kind = mq_handle_peek(fh, &nodeid);
+		bool file = kind == MQ_HANDLE_FILE;
 
-		if (file)
-			mq_handle_put(fh);
-		else if (mq_handle_get_dir(fh))
-			mq_handle_put(fh);
-		else
+		if (kind == MQ_HANDLE_NONE)
 			continue;
 		memset(&r, 0, sizeof(r));
 		r.in.len = sizeof(r);
 		r.in.opcode = file ? FUSE_RELEASE : FUSE_RELEASEDIR;
 		r.in.unique = ~0ull;
-		r.in.nodeid = FUSE_ROOT_ID;
+		r.in.nodeid = nodeid;
 		r.rel.fh = fh;
 		send_one(&r, sizeof(r));
 	}

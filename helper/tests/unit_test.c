@@ -1091,7 +1091,7 @@ static void test_handle_release_race(void)
 	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
 		sizeof(reply));
 	fh = oo->fh;
-	fd = mq_handle_get_fd(fh);	/* a READ in flight */
+	fd = mq_handle_get_fd(fh, nodeid);	/* a READ in flight */
 	rel.fh = fh;
 	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
 		sizeof(reply));
@@ -1101,7 +1101,7 @@ static void test_handle_release_race(void)
 	ri.fh = fh;
 	request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
 		sizeof(reply));
-	CHECK(reply_error(reply) == -EBADF && mq_handle_get_fd(fh) == -EBADF,
+	CHECK(reply_error(reply) == -EBADF && mq_handle_get_fd(fh, nodeid) == -EBADF,
 	      "handles: ...a released fh takes no new references");
 	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
 		sizeof(reply));
@@ -1116,12 +1116,12 @@ static void test_handle_release_race(void)
 	request(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL,
 		reply, sizeof(reply));
 	fh = oo->fh;
-	dir = mq_handle_get_dir(fh);	/* a READDIR in flight */
+	dir = mq_handle_get_dir(fh, FUSE_ROOT_ID);	/* a READDIR in flight */
 	rel.fh = fh;
 	request(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rel, sizeof(rel), NULL, NULL,
 		reply, sizeof(reply));
 	CHECK(reply_error(reply) == 0 && dir && fcntl((int)fh, F_GETFD) >= 0 &&
-	      !mq_handle_get_dir(fh) && mq_handles_count() == 1,
+	      !mq_handle_get_dir(fh, FUSE_ROOT_ID) && mq_handles_count() == 1,
 	      "handles: RELEASEDIR while READDIR holds the fh keeps the dir open");
 	if (dir)
 		mq_handle_put(fh);
@@ -1196,6 +1196,124 @@ static void test_open_flags(void)
 		sizeof(reply));
 }
 
+/* Every op taking an fh requires the nodeid the fh was opened on. */
+static void test_handle_nodeid(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel = { 0 };
+	struct fuse_read_in ri = { .size = 16 };
+	struct fuse_flush_in fl = { 0 };
+	struct fuse_fsync_in fs = { 0 };
+	struct fuse_fallocate_in fa = { .length = 4096 };
+	struct fuse_lseek_in ls = { .whence = SEEK_SET };
+	struct fuse_getattr_in gi = { .getattr_flags = FUSE_GETATTR_FH };
+	struct fuse_setattr_in si = { .valid = FATTR_FH | FATTR_SIZE };
+	struct fuse_copy_file_range_in cr = { .len = 1 };
+	char wbuf[sizeof(struct fuse_write_in) + 1];
+	struct fuse_write_in *wi = (void *)wbuf;
+	uint64_t a, b, fha, fhb, fhd, kn;
+	unsigned int i, bad = 0;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/fh-a", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	snprintf(path_buf, sizeof(path_buf), "%s/fh-b", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	a = lookup_nodeid(FUSE_ROOT_ID, "fh-a", reply, sizeof(reply));
+	b = lookup_nodeid(FUSE_ROOT_ID, "fh-b", reply, sizeof(reply));
+	request(FUSE_OPEN, a, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	fha = oo->fh;
+	request(FUSE_OPEN, b, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	fhb = oo->fh;
+	request(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL,
+		reply, sizeof(reply));
+	fhd = oo->fh;
+	CHECK(mq_handle_peek(fha, &kn) == MQ_HANDLE_FILE && kn == a &&
+	      mq_handle_peek(fhd, &kn) == MQ_HANDLE_DIR && kn == FUSE_ROOT_ID,
+	      "fh nodeid: handles record the nodeid they were opened on");
+
+	memset(wi, 0, sizeof(*wi));
+	wi->size = 1;
+	ri.fh = fl.fh = fs.fh = fa.fh = ls.fh = gi.fh = si.fh = wi->fh = fha;
+	rel.fh = fha;
+	cr.fh_in = fha;
+	cr.fh_out = fhb;
+	cr.nodeid_out = b;
+	{
+		const struct { uint32_t op; uint64_t nodeid; const void *arg;
+			       size_t len; } bad_ops[] = {
+			{ FUSE_READ, b, &ri, sizeof(ri) },
+			{ FUSE_WRITE, b, wbuf, sizeof(wbuf) },
+			{ FUSE_FLUSH, b, &fl, sizeof(fl) },
+			{ FUSE_FSYNC, b, &fs, sizeof(fs) },
+			{ FUSE_FALLOCATE, b, &fa, sizeof(fa) },
+			{ FUSE_LSEEK, b, &ls, sizeof(ls) },
+			{ FUSE_GETATTR, b, &gi, sizeof(gi) },
+			{ FUSE_SETATTR, b, &si, sizeof(si) },
+			{ FUSE_COPY_FILE_RANGE, b, &cr, sizeof(cr) },
+			{ FUSE_RELEASE, b, &rel, sizeof(rel) },
+			{ FUSE_READ, FUSE_ROOT_ID, &ri, sizeof(ri) },
+		};
+
+		for (i = 0; i < sizeof(bad_ops) / sizeof(bad_ops[0]); i++) {
+			request(bad_ops[i].op, bad_ops[i].nodeid, bad_ops[i].arg,
+				bad_ops[i].len, NULL, NULL, reply,
+				sizeof(reply));
+			if (reply_error(reply) != -EBADF) {
+				printf("# fh nodeid: op %u -> %d\n",
+				       bad_ops[i].op, reply_error(reply));
+				bad++;
+			}
+		}
+	}
+	CHECK(bad == 0,
+	      "fh nodeid: READ/WRITE/FLUSH/FSYNC/FALLOCATE/LSEEK/GETATTR/SETATTR/COPY_FILE_RANGE/RELEASE on another nodeid -> EBADF");
+	cr.nodeid_out = a;	/* the out end named with the wrong nodeid */
+	request(FUSE_COPY_FILE_RANGE, a, &cr, sizeof(cr), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF,
+	      "fh nodeid: COPY_FILE_RANGE checks the out end's nodeid too");
+	cr.nodeid_out = b;
+	request(FUSE_COPY_FILE_RANGE, a, &cr, sizeof(cr), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0,
+	      "fh nodeid: COPY_FILE_RANGE with both nodeids right works");
+	request(FUSE_READ, a, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && mq_handles_count() == 3,
+	      "fh nodeid: ...the right nodeid works and nothing was released");
+
+	ri.fh = fs.fh = rel.fh = fhd;
+	request(FUSE_READDIR, a, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	bad = reply_error(reply) != -EBADF;
+	request(FUSE_FSYNCDIR, a, &fs, sizeof(fs), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	request(FUSE_RELEASEDIR, a, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	CHECK(bad == 0 && mq_handles_count() == 3,
+	      "fh nodeid: READDIR/FSYNCDIR/RELEASEDIR on another nodeid -> EBADF");
+
+	request(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rel, sizeof(rel), NULL, NULL,
+		reply, sizeof(reply));
+	bad = reply_error(reply) != 0;
+	rel.fh = fha;
+	request(FUSE_RELEASE, a, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != 0;
+	rel.fh = fhb;
+	request(FUSE_RELEASE, b, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != 0;
+	CHECK(bad == 0 && mq_handles_count() == 0,
+	      "fh nodeid: RELEASE/RELEASEDIR on the right nodeid close");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -1215,6 +1333,7 @@ int main(void)
 	test_inode_race();
 	test_handle_release_race();
 	test_open_flags();
+	test_handle_nodeid();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
