@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Open file/directory handles.  The FUSE fh is the backend fd number; the
- * slot table remembers which fds we handed out and as what, so a stale or
- * bogus fh from the kernel fails with -EBADF instead of operating on (or
- * closing) the device fd or an O_PATH fd of the inode table.
+ * Open file/directory handles.  The FUSE fh is the backend fd number in
+ * the low 32 bits and a per-fd generation in the high 32 bits; the slot
+ * table remembers which fds we handed out, as what and with which
+ * generation, so a stale or bogus fh from the kernel fails with -EBADF
+ * instead of operating on (or closing) the device fd, an O_PATH fd of the
+ * inode table, or a file opened later that got the same fd number after
+ * a RELEASE (the generation changes on every mq_handle_add; 0 is never
+ * used, so a bare fd number is never a valid fh).  The generation is 32
+ * bits: a stale fh could only match again after 2^32 - 1 further opens
+ * on the same fd.
  *
  * RELEASE/RELEASEDIR can run while another request on the same fh is
  * still being served: the kernel lets a SIGKILLed caller return (and the
@@ -30,19 +36,35 @@
 struct mq_handle_slot {
 	int kind;			/* enum mq_handle_kind */
 	bool closing;			/* released; waiting for the last put */
-	unsigned int refs;		/* table's (while open) + users' */
+	uint32_t gen;			/* generation of the current/last handle */
+	unsigned int refs;		/* table's (while open) + users', capped */
 	struct mq_dir *dir;		/* directory state, MQ_HANDLE_DIR */
 	uint64_t nodeid;		/* the inode it was opened on */
 };
+
+static uint64_t mq_fh_make(int fd, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint32_t)fd;
+}
+
+static uint32_t mq_fh_fd(uint64_t fh)
+{
+	return (uint32_t)fh;
+}
+
+static uint32_t mq_fh_gen(uint64_t fh)
+{
+	return (uint32_t)(fh >> 32);
+}
 
 static struct mq_handle_slot *mq_slots;
 static unsigned int mq_nr_slots;
 static atomic_uint_fast64_t mq_nr_handles;
 static pthread_mutex_t mq_handle_locks[MQ_HANDLE_LOCKS];
 
-static pthread_mutex_t *mq_slot_lock(uint64_t fh)
+static pthread_mutex_t *mq_slot_lock(uint32_t fd)
 {
-	return &mq_handle_locks[fh % MQ_HANDLE_LOCKS];
+	return &mq_handle_locks[fd % MQ_HANDLE_LOCKS];
 }
 
 int mq_handles_init(unsigned int max_fds)
@@ -59,7 +81,7 @@ int mq_handles_init(unsigned int max_fds)
 }
 
 int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
-		  uint64_t nodeid)
+		  uint64_t nodeid, uint64_t *fh)
 {
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
@@ -75,14 +97,31 @@ int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 		mq_err("fd %d: handle slot still in use", fd);
 		abort();
 	}
+	if (++slot->gen == 0)
+		slot->gen = 1;
 	slot->kind = kind;
 	slot->closing = false;
 	slot->refs = 1;
 	slot->dir = dir;
 	slot->nodeid = nodeid;
+	*fh = mq_fh_make(fd, slot->gen);
 	pthread_mutex_unlock(lock);
 	atomic_fetch_add(&mq_nr_handles, 1);
 	return 0;
+}
+
+/*
+ * The slot @fh names if its fd is in range and its generation is the
+ * slot's current one (the caller then checks kind and state under *lock).
+ */
+static struct mq_handle_slot *mq_slot_of(uint64_t fh, pthread_mutex_t **lock)
+{
+	uint32_t fd = mq_fh_fd(fh);
+
+	if (fd >= mq_nr_slots || !mq_fh_gen(fh))
+		return NULL;
+	*lock = mq_slot_lock(fd);
+	return &mq_slots[fd];
 }
 
 /* Take a reference on an open handle of @kind; NULL if there is none. */
@@ -93,14 +132,20 @@ static struct mq_handle_slot *mq_slot_get(uint64_t fh,
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
 
-	if (fh >= mq_nr_slots)
+	slot = mq_slot_of(fh, &lock);
+	if (!slot)
 		return NULL;
-	slot = &mq_slots[fh];
-	lock = mq_slot_lock(fh);
 	pthread_mutex_lock(lock);
 	if (slot->kind != (int)kind || slot->closing ||
-	    slot->nodeid != nodeid) {
+	    slot->gen != mq_fh_gen(fh) || slot->nodeid != nodeid) {
 		pthread_mutex_unlock(lock);
+		return NULL;
+	}
+	if (slot->refs >= MQ_HANDLE_MAX_REFS) {
+		/* Cannot happen with bounded serving threads: refuse. */
+		pthread_mutex_unlock(lock);
+		mq_warn("fh %#llx: too many references",
+			(unsigned long long)fh);
 		return NULL;
 	}
 	slot->refs++;
@@ -110,7 +155,8 @@ static struct mq_handle_slot *mq_slot_get(uint64_t fh,
 
 int mq_handle_get_fd(uint64_t fh, uint64_t nodeid)
 {
-	return mq_slot_get(fh, MQ_HANDLE_FILE, nodeid) ? (int)fh : -EBADF;
+	return mq_slot_get(fh, MQ_HANDLE_FILE, nodeid) ? (int)mq_fh_fd(fh) :
+							 -EBADF;
 }
 
 struct mq_dir *mq_handle_get_dir(uint64_t fh, uint64_t nodeid)
@@ -121,17 +167,28 @@ struct mq_dir *mq_handle_get_dir(uint64_t fh, uint64_t nodeid)
 	return slot ? slot->dir : NULL;
 }
 
-/* Drop a reference taken by mq_handle_get_*(); the last one closes. */
+/*
+ * Drop a reference taken by mq_handle_get_*() (or the table's, from
+ * mq_handle_release); the last one closes.  @fh must be the one the
+ * reference was taken with: anything else is a daemon bug.
+ */
 void mq_handle_put(uint64_t fh)
 {
-	struct mq_handle_slot *slot = &mq_slots[fh];
-	pthread_mutex_t *lock = mq_slot_lock(fh);
+	struct mq_handle_slot *slot;
+	pthread_mutex_t *lock;
 	struct mq_dir *dir;
 
+	slot = mq_slot_of(fh, &lock);
+	if (!slot) {
+		mq_err("fh %#llx: put of a handle that cannot exist",
+		       (unsigned long long)fh);
+		abort();
+	}
 	pthread_mutex_lock(lock);
-	if (!slot->refs || slot->kind == MQ_HANDLE_NONE) {
+	if (!slot->refs || slot->kind == MQ_HANDLE_NONE ||
+	    slot->gen != mq_fh_gen(fh)) {
 		pthread_mutex_unlock(lock);
-		mq_err("fh %llu: handle reference underflow",
+		mq_err("fh %#llx: handle reference underflow",
 		       (unsigned long long)fh);
 		abort();
 	}
@@ -147,7 +204,7 @@ void mq_handle_put(uint64_t fh)
 	/* The fd is still open here, so no new handle can take the slot. */
 	if (dir)
 		mq_dir_free(dir);
-	close((int)fh);
+	close((int)mq_fh_fd(fh));
 	atomic_fetch_sub(&mq_nr_handles, 1);
 }
 
@@ -161,13 +218,12 @@ int mq_handle_release(uint64_t fh, enum mq_handle_kind kind,
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
 
-	if (fh >= mq_nr_slots)
+	slot = mq_slot_of(fh, &lock);
+	if (!slot)
 		return -EBADF;
-	slot = &mq_slots[fh];
-	lock = mq_slot_lock(fh);
 	pthread_mutex_lock(lock);
 	if (slot->kind != (int)kind || slot->closing ||
-	    slot->nodeid != nodeid) {
+	    slot->gen != mq_fh_gen(fh) || slot->nodeid != nodeid) {
 		pthread_mutex_unlock(lock);
 		return -EBADF;
 	}
@@ -177,22 +233,56 @@ int mq_handle_release(uint64_t fh, enum mq_handle_kind kind,
 	return 0;
 }
 
-/* What is open at @fh (MQ_HANDLE_NONE: nothing), for tests and the fuzzer. */
+/* What is open as @fh (MQ_HANDLE_NONE: nothing), for tests and the fuzzer. */
 enum mq_handle_kind mq_handle_peek(uint64_t fh, uint64_t *nodeid)
 {
 	enum mq_handle_kind kind = MQ_HANDLE_NONE;
+	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
 
-	if (fh >= mq_nr_slots)
+	slot = mq_slot_of(fh, &lock);
+	if (!slot)
 		return MQ_HANDLE_NONE;
-	lock = mq_slot_lock(fh);
 	pthread_mutex_lock(lock);
-	if (!mq_slots[fh].closing) {
-		kind = mq_slots[fh].kind;
-		*nodeid = mq_slots[fh].nodeid;
+	if (!slot->closing && slot->gen == mq_fh_gen(fh) &&
+	    slot->kind != MQ_HANDLE_NONE) {
+		kind = slot->kind;
+		*nodeid = slot->nodeid;
 	}
 	pthread_mutex_unlock(lock);
 	return kind;
+}
+
+/* The fh of the open, not released handle on @fd; 0 if there is none. */
+uint64_t mq_handle_fh_of_fd(int fd)
+{
+	uint64_t fh = 0;
+	pthread_mutex_t *lock;
+
+	if (fd < 0 || (unsigned int)fd >= mq_nr_slots)
+		return 0;
+	lock = mq_slot_lock(fd);
+	pthread_mutex_lock(lock);
+	if (mq_slots[fd].kind != MQ_HANDLE_NONE && !mq_slots[fd].closing)
+		fh = mq_fh_make(fd, mq_slots[fd].gen);
+	pthread_mutex_unlock(lock);
+	return fh;
+}
+
+/*
+ * Fuzzer only: with no handle left, start every generation again so that
+ * each input sees the same fh values.  Stale fhs from before would become
+ * valid again, which is why the daemon never calls this.
+ */
+int mq_handles_reset_generations(void)
+{
+	unsigned int i;
+
+	if (atomic_load(&mq_nr_handles))
+		return -EBUSY;
+	for (i = 0; i < mq_nr_slots; i++)
+		mq_slots[i].gen = 0;
+	return 0;
 }
 
 uint64_t mq_handles_count(void)

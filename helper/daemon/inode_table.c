@@ -7,16 +7,37 @@
  * so that an object reached twice (hard links, LOOKUP after READDIRPLUS)
  * gets the same nodeid.
  *
- * Lifetime (kref_get_unless_zero): inode->refs counts references; a
- * non-zero inode->nlookup (the kernel's lookup count: LOOKUP-style replies
- * add one, FORGET subtracts what the kernel says, clamped at zero) holds
- * one of them, and every in-flight user (mq_inode_get, mq_inode_lookup_fd)
- * holds one.  A reference is only taken under a shard lock and only while
- * refs is non-zero; an inode whose count is zero is being freed and is
- * treated as absent.  The thread that drops refs 1 -> 0 unlinks the inode
- * from both indexes under the shard locks and frees it; no thread touches
- * the inode after its own decrement.  A FORGET with a bogus nlookup can
- * therefore not free an inode a request is still using.
+ * Lifetime (kref_get_unless_zero).  inode->refs is the sum of
+ *
+ *  (a) one reference per in-flight user: every successful mq_inode_get()
+ *      and mq_inode_lookup_fd() until its mq_inode_put();
+ *  (b) one "count reference" per 0 -> 1 transition of inode->nlookup
+ *      (and the initial nlookup of 1 of a new inode) that has not yet been
+ *      matched by the FORGET that took nlookup back to zero; that FORGET
+ *      puts it;
+ *  (c) transiently, one reference of a LOOKUP-style caller between its
+ *      pre-increment and the moment it learns whether it raised nlookup
+ *      from zero (kept as (b)) or not (dropped again).
+ *
+ * mq_inode_lookup_fd() takes the count reference *before* it raises
+ * nlookup (refs++, then nlookup++; if nlookup was already non-zero it
+ * drops the extra reference, which cannot bring refs to zero because the
+ * caller's own (a) reference is held).  So at every instant the number of
+ * "nlookup reached zero" transitions already made visible by a FORGET is
+ * at most the number of count references added to refs, and a FORGET
+ * (whose n is clamped to the current count with a CAS loop, so bogus
+ * values are harmless) that takes nlookup to zero always puts a count
+ * reference that exists.  Consequently refs >= number of (a) holders at
+ * all times: the inode is never freed while a request uses it, whatever
+ * the interleaving of LOOKUP, FORGET (bogus n included), get and put.
+ *
+ * A reference is taken from nothing only under a shard lock and only
+ * while refs is non-zero (kref_get_unless_zero); an inode whose count is
+ * zero is being freed and is treated as absent.  (The count reference of
+ * (b) is added by a thread that already holds an (a) reference.)  The
+ * thread that drops refs 1 -> 0 unlinks the inode from both indexes under
+ * the shard locks and frees it; no thread touches the inode after its own
+ * decrement.
  *
  * Lock order: key shard lock, then id shard lock.
  */
@@ -39,6 +60,17 @@ static struct mq_shard *mq_key_shards;
 static atomic_uint_fast64_t mq_next_nodeid = FUSE_ROOT_ID + 1;
 static atomic_uint_fast64_t mq_nr_inodes;
 static struct mq_inode *mq_root;
+
+/* Unit tests only (see mqfused.h); NULL in the daemon. */
+void (*mq_itable_test_hook)(enum mq_itable_hook_point point,
+			    struct mq_inode *inode);
+
+static inline void mq_itable_hook(enum mq_itable_hook_point point,
+				  struct mq_inode *inode)
+{
+	if (__builtin_expect(mq_itable_test_hook != NULL, 0))
+		mq_itable_test_hook(point, inode);
+}
 
 static uint64_t mq_mix(uint64_t x)
 {
@@ -219,7 +251,6 @@ static void mq_inode_free(struct mq_inode *inode)
 	is = mq_shard_of(mq_id_shards, mq_mix(inode->nodeid), &ibucket);
 	pthread_mutex_lock(&ks->lock);
 	pthread_mutex_lock(&is->lock);
-	inode->dead = true;
 	for (pp = kbucket; *pp; pp = &(*pp)->key_next) {
 		if (*pp == inode) {
 			*pp = inode->key_next;
@@ -261,9 +292,11 @@ void mq_inode_put(struct mq_inode *inode)
 
 /*
  * Drop @n of the kernel's lookup references (FORGET, or an entry reply
- * that was not delivered).  More than the kernel holds is clamped.  The
- * thread that drops nlookup to zero drops the reference it held.  The
- * root's lookup count is never dropped.
+ * that was not delivered).  More than the kernel holds is clamped (CAS
+ * loop, so concurrent FORGETs never take more than there is).  The
+ * thread that takes nlookup to zero puts the count reference, which the
+ * LOOKUP that raised it from zero added beforehand.  The root's lookup
+ * count is never dropped.
  */
 void mq_inode_forget(uint64_t nodeid, uint64_t n)
 {
@@ -289,8 +322,11 @@ void mq_inode_forget(uint64_t nodeid, uint64_t n)
 		}
 	} while (n && !atomic_compare_exchange_weak(&inode->nlookup, &l,
 						     l - n));
-	if (n && l == n)
-		mq_inode_put(inode);	/* the lookup count's reference */
+	if (n && l == n) {
+		/* nlookup -> 0: the count reference, added before the raise. */
+		mq_itable_hook(MQ_ITABLE_HOOK_FORGET_ZERO, inode);
+		mq_inode_put(inode);
+	}
 	mq_inode_put(inode);
 }
 
@@ -306,20 +342,32 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 	struct mq_shard *s = mq_shard_of(mq_key_shards,
 					 mq_key_hash(st->st_dev, st->st_ino),
 					 &bucket);
+	uint_fast64_t prev;
 
 	pthread_mutex_lock(&s->lock);
 	for (inode = *bucket; inode; inode = inode->key_next) {
 		if (inode->dev == st->st_dev && inode->ino == st->st_ino &&
 		    inode->type == (st->st_mode & S_IFMT) &&
-		    mq_ref_get_unless_zero(inode)) {
-			/* 0 -> 1: the lookup count takes its reference. */
-			if (atomic_fetch_add(&inode->nlookup, 1) == 0)
-				atomic_fetch_add(&inode->refs, 1);
-			pthread_mutex_unlock(&s->lock);
-			close(fd);
-			*out = inode;
-			return 0;
-		}
+		    mq_ref_get_unless_zero(inode))
+			break;
+	}
+	if (inode) {
+		/* Our reference keeps it: the count needs no lock. */
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		/*
+		 * The count reference is taken before nlookup can be seen
+		 * non-zero (a FORGET may take it back to zero and put the
+		 * count reference at once), and kept only on a 0 -> 1 raise.
+		 * The decrement cannot reach zero: we hold our own.
+		 */
+		atomic_fetch_add(&inode->refs, 1);
+		prev = atomic_fetch_add(&inode->nlookup, 1);
+		mq_itable_hook(MQ_ITABLE_HOOK_LOOKUP_RAISED, inode);
+		if (prev)
+			atomic_fetch_sub(&inode->refs, 1);
+		*out = inode;
+		return 0;
 	}
 	inode = mq_inode_alloc(fd, st, atomic_fetch_add(&mq_next_nodeid, 1));
 	if (!inode) {

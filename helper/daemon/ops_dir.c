@@ -44,6 +44,7 @@ int mq_op_opendir(struct mq_req *req)
 	struct mq_dir *dir;
 	char path[64];
 	int fd, ret;
+	uint64_t fh;
 
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
@@ -61,14 +62,14 @@ int mq_op_opendir(struct mq_req *req)
 	}
 	pthread_mutex_init(&dir->lock, NULL);
 	dir->fd = fd;
-	ret = mq_handle_add(fd, MQ_HANDLE_DIR, dir, req->in->nodeid);
+	ret = mq_handle_add(fd, MQ_HANDLE_DIR, dir, req->in->nodeid, &fh);
 	if (ret) {
 		free(dir);
 		close(fd);
 		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
-	oo->fh = fd;
+	oo->fh = fh;
 	return sizeof(*oo);
 }
 

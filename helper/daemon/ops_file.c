@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Open files: OPEN, READ, WRITE, RELEASE, FLUSH, FSYNC, FALLOCATE, LSEEK,
- * COPY_FILE_RANGE.  The fh is the backend fd (see handles.c).  READ, WRITE
+ * COPY_FILE_RANGE.  The fh names the backend fd (see handles.c).  READ, WRITE
  * and FSYNC go through the thread's io_uring with the request/reply
  * buffers registered as fixed buffers.
  */
@@ -42,8 +42,12 @@ int mq_op_open(struct mq_req *req)
 	struct fuse_open_out *oo = (void *)req->out;
 	struct mq_inode *inode;
 	char path[64];
-	int fd, ret;
+	int fd, ret, flags;
+	uint64_t fh;
 
+	flags = mq_backend_open_flags(oi->flags);
+	if (flags < 0)
+		return flags;
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
 		return -ESTALE;
@@ -53,18 +57,18 @@ int mq_op_open(struct mq_req *req)
 		return ret;
 	}
 	mq_proc_path(path, sizeof(path), inode->fd);
-	fd = open(path, mq_backend_open_flags(oi->flags));
+	fd = open(path, flags);
 	ret = fd < 0 ? -errno : 0;
 	mq_inode_put(inode);
 	if (ret)
 		return ret;
-	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, req->in->nodeid);
+	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, req->in->nodeid, &fh);
 	if (ret) {
 		close(fd);
 		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
-	oo->fh = fd;
+	oo->fh = fh;
 	oo->open_flags = mq_open_reply_flags();
 	return sizeof(*oo);
 }
