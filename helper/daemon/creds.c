@@ -228,12 +228,26 @@ void mq_creds_leave(struct mq_req *req)
 
 	if (!thr->creds_switched)
 		return;
-	syscall(SYS_setfsuid, thr->saved_fsuid);
-	syscall(SYS_setfsgid, thr->saved_fsgid);
-	syscall(SYS_setgroups, 0, NULL);
+	/*
+	 * Capabilities first: setfsuid(0) re-raises only the fs capabilities,
+	 * and setgroups/setfsgid need CAP_SETGID.  Any failure would leave
+	 * the caller's identity on the thread for the next request.
+	 */
 	if (mq_caps_effective(true)) {
-		/* Cannot serve the next request with the right rights. */
 		mq_err("thread %u: cannot restore capabilities", thr->index);
+		abort();
+	}
+	if (syscall(SYS_setgroups, 0, NULL)) {
+		mq_err("thread %u: cannot drop the caller's groups: %s",
+		       thr->index, strerror(errno));
+		abort();
+	}
+	syscall(SYS_setfsgid, thr->saved_fsgid);
+	syscall(SYS_setfsuid, thr->saved_fsuid);
+	/* setfs*id report no errors: read the ids back. */
+	if ((uint32_t)syscall(SYS_setfsgid, -1) != thr->saved_fsgid ||
+	    (uint32_t)syscall(SYS_setfsuid, -1) != thr->saved_fsuid) {
+		mq_err("thread %u: cannot restore fsuid/fsgid", thr->index);
 		abort();
 	}
 	thr->creds_switched = false;

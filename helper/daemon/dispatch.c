@@ -199,9 +199,8 @@ static void mq_reply_undo(struct mq_req *req, size_t payload)
 	switch (req->in->opcode) {
 	case FUSE_CREATE:
 	case FUSE_TMPFILE:
-		if (payload >= sizeof(*eo) + sizeof(*oo) &&
-		    !mq_handle_close(oo->fh, MQ_HANDLE_FILE))
-			close(oo->fh);
+		if (payload >= sizeof(*eo) + sizeof(*oo))
+			mq_handle_release(oo->fh, MQ_HANDLE_FILE, eo->nodeid);
 		/* fall through */
 	case FUSE_LOOKUP:
 	case FUSE_MKNOD:

@@ -7,15 +7,37 @@
  * so that an object reached twice (hard links, LOOKUP after READDIRPLUS)
  * gets the same nodeid.
  *
- * Lifetime: two counts.  inode->nlookup is the kernel's lookup count
- * (LOOKUP-style replies add one, FORGET subtracts what the kernel says,
- * never below zero); inode->refs counts in-flight users (mq_inode_get,
- * mq_inode_lookup_fd).  A FORGET with a bogus nlookup can therefore not
- * free an inode a request is still using.  The inode is freed when both
- * are zero: whoever drops a count to zero re-checks both under the key
- * and id shard locks and unlinks the inode from both indexes there.
- * Increments happen under one of those locks (refs under the id lock,
- * nlookup under the key lock), so the re-check cannot miss one.
+ * Lifetime (kref_get_unless_zero).  inode->refs is the sum of
+ *
+ *  (a) one reference per in-flight user: every successful mq_inode_get()
+ *      and mq_inode_lookup_fd() until its mq_inode_put();
+ *  (b) one "count reference" per 0 -> 1 transition of inode->nlookup
+ *      (and the initial nlookup of 1 of a new inode) that has not yet been
+ *      matched by the FORGET that took nlookup back to zero; that FORGET
+ *      puts it;
+ *  (c) transiently, one reference of a LOOKUP-style caller between its
+ *      pre-increment and the moment it learns whether it raised nlookup
+ *      from zero (kept as (b)) or not (dropped again).
+ *
+ * mq_inode_lookup_fd() takes the count reference *before* it raises
+ * nlookup (refs++, then nlookup++; if nlookup was already non-zero it
+ * drops the extra reference, which cannot bring refs to zero because the
+ * caller's own (a) reference is held).  So at every instant the number of
+ * "nlookup reached zero" transitions already made visible by a FORGET is
+ * at most the number of count references added to refs, and a FORGET
+ * (whose n is clamped to the current count with a CAS loop, so bogus
+ * values are harmless) that takes nlookup to zero always puts a count
+ * reference that exists.  Consequently refs >= number of (a) holders at
+ * all times: the inode is never freed while a request uses it, whatever
+ * the interleaving of LOOKUP, FORGET (bogus n included), get and put.
+ *
+ * A reference is taken from nothing only under a shard lock and only
+ * while refs is non-zero (kref_get_unless_zero); an inode whose count is
+ * zero is being freed and is treated as absent.  (The count reference of
+ * (b) is added by a thread that already holds an (a) reference.)  The
+ * thread that drops refs 1 -> 0 unlinks the inode from both indexes under
+ * the shard locks and frees it; no thread touches the inode after its own
+ * decrement.
  *
  * Lock order: key shard lock, then id shard lock.
  */
@@ -38,6 +60,17 @@ static struct mq_shard *mq_key_shards;
 static atomic_uint_fast64_t mq_next_nodeid = FUSE_ROOT_ID + 1;
 static atomic_uint_fast64_t mq_nr_inodes;
 static struct mq_inode *mq_root;
+
+/* Unit tests only (see mqfused.h); NULL in the daemon. */
+void (*mq_itable_test_hook)(enum mq_itable_hook_point point,
+			    struct mq_inode *inode);
+
+static inline void mq_itable_hook(enum mq_itable_hook_point point,
+				  struct mq_inode *inode)
+{
+	if (__builtin_expect(mq_itable_test_hook != NULL, 0))
+		mq_itable_test_hook(point, inode);
+}
 
 static uint64_t mq_mix(uint64_t x)
 {
@@ -129,6 +162,7 @@ int mq_itable_init(int root_fd, const struct stat *root_st)
 	if (!mq_root)
 		goto err_alloc;
 	atomic_store(&mq_root->nlookup, 1);	/* the kernel's, never forgotten */
+	atomic_store(&mq_root->refs, 1);	/* held by nlookup, never dropped */
 	s = mq_shard_of(mq_key_shards, mq_key_hash(root_st->st_dev,
 						   root_st->st_ino), &bucket);
 	pthread_mutex_lock(&s->lock);
@@ -172,6 +206,22 @@ void mq_itable_destroy(void)
 	atomic_store(&mq_nr_inodes, 0);
 }
 
+/*
+ * kref_get_unless_zero: take a reference only if the count is not zero.
+ * Called under a shard lock; a zero count means the inode is being freed
+ * by the thread that dropped it to zero, so it counts as absent.
+ */
+static bool mq_ref_get_unless_zero(struct mq_inode *inode)
+{
+	uint_fast64_t r = atomic_load(&inode->refs);
+
+	while (r) {
+		if (atomic_compare_exchange_weak(&inode->refs, &r, r + 1))
+			return true;
+	}
+	return false;
+}
+
 /* Take an in-flight reference on the inode with this nodeid; NULL if unknown. */
 struct mq_inode *mq_inode_get(uint64_t nodeid)
 {
@@ -180,35 +230,27 @@ struct mq_inode *mq_inode_get(uint64_t nodeid)
 
 	pthread_mutex_lock(&s->lock);
 	for (inode = *bucket; inode; inode = inode->id_next) {
-		if (inode->nodeid == nodeid) {
-			atomic_fetch_add(&inode->refs, 1);
+		if (inode->nodeid == nodeid && mq_ref_get_unless_zero(inode))
 			break;
-		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return inode;
 }
 
-/* Free @inode if nobody references it any more. */
-static void mq_inode_maybe_free(struct mq_inode *inode)
+/*
+ * The last reference is gone (this thread dropped refs 1 -> 0): nobody can
+ * find the inode any more (lookups skip a zero count), so unlink and free.
+ */
+static void mq_inode_free(struct mq_inode *inode)
 {
 	struct mq_inode **kbucket, **ibucket, **pp;
 	struct mq_shard *ks, *is;
 
-	if (inode == mq_root)
-		return;
 	ks = mq_shard_of(mq_key_shards, mq_key_hash(inode->dev, inode->ino),
 			 &kbucket);
 	is = mq_shard_of(mq_id_shards, mq_mix(inode->nodeid), &ibucket);
 	pthread_mutex_lock(&ks->lock);
 	pthread_mutex_lock(&is->lock);
-	if (atomic_load(&inode->refs) || atomic_load(&inode->nlookup) ||
-	    inode->dead) {
-		pthread_mutex_unlock(&is->lock);
-		pthread_mutex_unlock(&ks->lock);
-		return;
-	}
-	inode->dead = true;
 	for (pp = kbucket; *pp; pp = &(*pp)->key_next) {
 		if (*pp == inode) {
 			*pp = inode->key_next;
@@ -229,23 +271,32 @@ static void mq_inode_maybe_free(struct mq_inode *inode)
 	atomic_fetch_sub(&mq_nr_inodes, 1);
 }
 
-/* Drop an in-flight reference. */
+/* Drop a reference; the inode must not be touched afterwards. */
 void mq_inode_put(struct mq_inode *inode)
 {
 	uint_fast64_t r = atomic_fetch_sub(&inode->refs, 1);
 
 	if (r == 0) {
-		mq_err("nodeid %llu: in-flight count underflow",
-		       (unsigned long long)inode->nodeid);
+		/* Not reached for a valid reference; reading is unsafe now. */
+		mq_err("inode %p: reference count underflow", (void *)inode);
 		abort();
 	}
-	if (r == 1 && !atomic_load(&inode->nlookup))
-		mq_inode_maybe_free(inode);
+	if (r == 1) {
+		if (inode == mq_root) {
+			mq_err("root inode: last reference dropped");
+			abort();
+		}
+		mq_inode_free(inode);
+	}
 }
 
 /*
  * Drop @n of the kernel's lookup references (FORGET, or an entry reply
- * that was not delivered).  More than the kernel holds is clamped.
+ * that was not delivered).  More than the kernel holds is clamped (CAS
+ * loop, so concurrent FORGETs never take more than there is).  The
+ * thread that takes nlookup to zero puts the count reference, which the
+ * LOOKUP that raised it from zero added beforehand.  The root's lookup
+ * count is never dropped.
  */
 void mq_inode_forget(uint64_t nodeid, uint64_t n)
 {
@@ -255,6 +306,10 @@ void mq_inode_forget(uint64_t nodeid, uint64_t n)
 	if (!inode) {
 		mq_dbg("forget of unknown nodeid %llu",
 		       (unsigned long long)nodeid);
+		return;
+	}
+	if (inode == mq_root) {
+		mq_inode_put(inode);
 		return;
 	}
 	l = atomic_load(&inode->nlookup);
@@ -267,6 +322,11 @@ void mq_inode_forget(uint64_t nodeid, uint64_t n)
 		}
 	} while (n && !atomic_compare_exchange_weak(&inode->nlookup, &l,
 						     l - n));
+	if (n && l == n) {
+		/* nlookup -> 0: the count reference, added before the raise. */
+		mq_itable_hook(MQ_ITABLE_HOOK_FORGET_ZERO, inode);
+		mq_inode_put(inode);
+	}
 	mq_inode_put(inode);
 }
 
@@ -282,18 +342,32 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 	struct mq_shard *s = mq_shard_of(mq_key_shards,
 					 mq_key_hash(st->st_dev, st->st_ino),
 					 &bucket);
+	uint_fast64_t prev;
 
 	pthread_mutex_lock(&s->lock);
 	for (inode = *bucket; inode; inode = inode->key_next) {
 		if (inode->dev == st->st_dev && inode->ino == st->st_ino &&
-		    inode->type == (st->st_mode & S_IFMT)) {
-			atomic_fetch_add(&inode->nlookup, 1);
-			atomic_fetch_add(&inode->refs, 1);
-			pthread_mutex_unlock(&s->lock);
-			close(fd);
-			*out = inode;
-			return 0;
-		}
+		    inode->type == (st->st_mode & S_IFMT) &&
+		    mq_ref_get_unless_zero(inode))
+			break;
+	}
+	if (inode) {
+		/* Our reference keeps it: the count needs no lock. */
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		/*
+		 * The count reference is taken before nlookup can be seen
+		 * non-zero (a FORGET may take it back to zero and put the
+		 * count reference at once), and kept only on a 0 -> 1 raise.
+		 * The decrement cannot reach zero: we hold our own.
+		 */
+		atomic_fetch_add(&inode->refs, 1);
+		prev = atomic_fetch_add(&inode->nlookup, 1);
+		mq_itable_hook(MQ_ITABLE_HOOK_LOOKUP_RAISED, inode);
+		if (prev)
+			atomic_fetch_sub(&inode->refs, 1);
+		*out = inode;
+		return 0;
 	}
 	inode = mq_inode_alloc(fd, st, atomic_fetch_add(&mq_next_nodeid, 1));
 	if (!inode) {
@@ -302,7 +376,7 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 		return -ENOMEM;
 	}
 	atomic_store(&inode->nlookup, 1);
-	atomic_store(&inode->refs, 1);
+	atomic_store(&inode->refs, 2);	/* the lookup count's and the caller's */
 	mq_key_link(inode, bucket);
 	mq_id_insert(inode);
 	pthread_mutex_unlock(&s->lock);

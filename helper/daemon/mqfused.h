@@ -67,6 +67,15 @@ void mq_log(enum mq_log_level level, const char *fmt, ...)
 /*
  * One backend object known to the kernel.  Lives as long as the kernel
  * holds lookup references or an operation is using it.
+ *
+ * Invariant (inode_table.c has the interleaving argument): refs = the
+ * in-flight users (each mq_inode_get / mq_inode_lookup_fd until its
+ * mq_inode_put) + one "count reference" while nlookup is non-zero
+ * (taken by the LOOKUP that raises nlookup from 0 *before* raising it,
+ * put by the FORGET that takes it to 0) + transient pre-increments of
+ * LOOKUPs that have not yet seen whether they raised it from 0.  Hence
+ * refs >= in-flight users at every instant: a FORGET, even with a bogus
+ * count, never frees an inode a request holds.
  */
 struct mq_inode {
 	uint64_t nodeid;		/* FUSE nodeid, never reused */
@@ -75,8 +84,7 @@ struct mq_inode {
 	mode_t type;			/* S_IFMT bits, fixed for life */
 	int fd;				/* O_PATH fd of the backend object */
 	atomic_uint_fast64_t nlookup;	/* the kernel's lookup count */
-	atomic_uint_fast64_t refs;	/* in-flight users */
-	bool dead;			/* unlinked; under both shard locks */
+	atomic_uint_fast64_t refs;	/* users + count reference, above */
 	struct mq_inode *id_next;	/* chain in the nodeid hash */
 	struct mq_inode *key_next;	/* chain in the dev/ino hash */
 };
@@ -89,12 +97,29 @@ void mq_inode_forget(uint64_t nodeid, uint64_t n);
 int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out);
 uint64_t mq_itable_count(void);
 
+/*
+ * Unit-test hook (NULL in the daemon): called inside the two windows of
+ * the lookup-count protocol so a test can interleave other operations.
+ *  LOOKUP_RAISED: mq_inode_lookup_fd has raised nlookup, before it settles
+ *                 the count reference (no lock held, caller ref held);
+ *  FORGET_ZERO:   mq_inode_forget has taken nlookup to 0, before it puts
+ *                 the count reference (no lock held).
+ */
+enum mq_itable_hook_point {
+	MQ_ITABLE_HOOK_LOOKUP_RAISED,
+	MQ_ITABLE_HOOK_FORGET_ZERO,
+};
+extern void (*mq_itable_test_hook)(enum mq_itable_hook_point point,
+				   struct mq_inode *inode);
+
 /* ----------------------------------------------------------- handles.c */
 
 /*
- * Open files and directories: the FUSE fh is the backend fd number, and a
- * slot per fd records what we opened there so that a bogus fh from the
- * kernel is rejected instead of touching an unrelated descriptor.
+ * Open files and directories: the FUSE fh is the backend fd number in the
+ * low 32 bits and a per-fd generation (never 0) in the high 32 bits, and
+ * a slot per fd records what we opened there, so that a bogus or stale fh
+ * from the kernel (one released since, whose fd was reused) is rejected
+ * instead of touching an unrelated descriptor.
  */
 enum mq_handle_kind {
 	MQ_HANDLE_NONE,		/* slot unused */
@@ -102,13 +127,34 @@ enum mq_handle_kind {
 	MQ_HANDLE_DIR,		/* directory opened by OPENDIR */
 };
 
+/* References one handle can hold (table + in-flight users); more refused. */
+#define MQ_HANDLE_MAX_REFS	(1u << 20)
+
 struct mq_dir;
 
 int mq_handles_init(unsigned int max_fds);
-int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir);
-int mq_handle_file_fd(uint64_t fh);
-struct mq_dir *mq_handle_dir(uint64_t fh);
-int mq_handle_close(uint64_t fh, enum mq_handle_kind kind);
+/*
+ * @nodeid: the inode opened; every later use must name the same one.
+ * On success *@fh is the handle to give the kernel.
+ */
+int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
+		  uint64_t nodeid, uint64_t *fh);
+/*
+ * Take a reference on a handle open on @nodeid (NULL/-EBADF if none, if
+ * opened on another nodeid, or if @fh is stale); drop it with
+ * mq_handle_put(@fh).  mq_handle_get_fd returns the fd.
+ */
+int mq_handle_get_fd(uint64_t fh, uint64_t nodeid);
+struct mq_dir *mq_handle_get_dir(uint64_t fh, uint64_t nodeid);
+void mq_handle_put(uint64_t fh);
+/* RELEASE: close once the last reference is put. */
+int mq_handle_release(uint64_t fh, enum mq_handle_kind kind,
+		      uint64_t nodeid);
+enum mq_handle_kind mq_handle_peek(uint64_t fh, uint64_t *nodeid);
+uint64_t mq_handle_fh_of_fd(int fd);
+int mq_handles_reset_generations(void);
+/* ops_dir.c: free directory state (the fd is closed by handles.c). */
+void mq_dir_free(struct mq_dir *dir);
 uint64_t mq_handles_count(void);
 
 /* -------------------------------------------------------------- stats.c */

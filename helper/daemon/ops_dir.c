@@ -44,6 +44,7 @@ int mq_op_opendir(struct mq_req *req)
 	struct mq_dir *dir;
 	char path[64];
 	int fd, ret;
+	uint64_t fh;
 
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
@@ -61,14 +62,14 @@ int mq_op_opendir(struct mq_req *req)
 	}
 	pthread_mutex_init(&dir->lock, NULL);
 	dir->fd = fd;
-	ret = mq_handle_add(fd, MQ_HANDLE_DIR, dir);
+	ret = mq_handle_add(fd, MQ_HANDLE_DIR, dir, req->in->nodeid, &fh);
 	if (ret) {
 		free(dir);
 		close(fd);
 		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
-	oo->fh = fd;
+	oo->fh = fh;
 	return sizeof(*oo);
 }
 
@@ -103,7 +104,7 @@ static bool mq_is_dot(const char *name)
 static int mq_readdir(struct mq_req *req, bool plus)
 {
 	const struct fuse_read_in *ri = (const void *)req->arg;
-	struct mq_dir *dir = mq_handle_dir(ri->fh);
+	struct mq_dir *dir = mq_handle_get_dir(ri->fh, req->in->nodeid);
 	size_t size = ri->size, used = 0;
 	struct linux_dirent64 *de = NULL;
 	int ret = 0;
@@ -173,6 +174,7 @@ static int mq_readdir(struct mq_req *req, bool plus)
 	}
 out_unlock:
 	pthread_mutex_unlock(&dir->lock);
+	mq_handle_put(ri->fh);
 	if (ret < 0 && !used)
 		return ret;
 	return used;
@@ -191,28 +193,27 @@ int mq_op_readdirplus(struct mq_req *req)
 int mq_op_releasedir(struct mq_req *req)
 {
 	const struct fuse_release_in *ri = (const void *)req->arg;
-	struct mq_dir *dir = mq_handle_dir(ri->fh);
-	int ret;
 
-	if (!dir)
-		return -EBADF;
-	ret = mq_handle_close(ri->fh, MQ_HANDLE_DIR);
-	if (ret)
-		return ret;
-	close(dir->fd);
+	return mq_handle_release(ri->fh, MQ_HANDLE_DIR, req->in->nodeid);
+}
+
+/* Last reference to the handle gone (handles.c closes dir->fd). */
+void mq_dir_free(struct mq_dir *dir)
+{
 	pthread_mutex_destroy(&dir->lock);
 	free(dir);
-	return 0;
 }
 
 int mq_op_fsyncdir(struct mq_req *req)
 {
 	const struct fuse_fsync_in *fi = (const void *)req->arg;
-	struct mq_dir *dir = mq_handle_dir(fi->fh);
+	struct mq_dir *dir = mq_handle_get_dir(fi->fh, req->in->nodeid);
+	int ret;
 
 	if (!dir)
 		return -EBADF;
-	if ((fi->fsync_flags & 1) ? fdatasync(dir->fd) : fsync(dir->fd))
-		return -errno;
-	return 0;
+	ret = ((fi->fsync_flags & 1) ? fdatasync(dir->fd) : fsync(dir->fd)) ?
+	      -errno : 0;
+	mq_handle_put(fi->fh);
+	return ret;
 }

@@ -235,9 +235,13 @@ int mq_op_getattr(struct mq_req *req)
 	int ret, fd;
 
 	if (gi->getattr_flags & FUSE_GETATTR_FH) {
-		fd = mq_handle_file_fd(gi->fh);
-		if (fd >= 0 && !fstat(fd, &st))
-			return mq_reply_attr(req, &st);
+		/* Not a file handle opened on this nodeid: EBADF. */
+		fd = mq_handle_get_fd(gi->fh, req->in->nodeid);
+		if (fd < 0)
+			return fd;
+		ret = fstat(fd, &st) ? -errno : 0;
+		mq_handle_put(gi->fh);
+		return ret ? ret : mq_reply_attr(req, &st);
 	}
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
@@ -277,10 +281,9 @@ static int mq_setattr_times(const struct fuse_setattr_in *si, int inode_fd,
 }
 
 /*
- * A mode change that only clears set-user-ID / set-group-ID can only take
- * privilege away: the kernel sends it on behalf of a writer who is not the
- * owner (file_remove_privs), so it is applied even though the caller could
- * not chmod the file itself.
+ * A mode change that only clears set-user-ID / set-group-ID bits of
+ * @old: what the kernel sends for a writer who is not the owner
+ * (file_remove_privs on write, kill_suid/kill_sgid).
  */
 static bool mq_mode_drops_setid_only(mode_t old, mode_t new)
 {
@@ -290,27 +293,65 @@ static bool mq_mode_drops_setid_only(mode_t old, mode_t new)
 	       !(dropped & ~(mode_t)(S_ISUID | S_ISGID));
 }
 
+static int mq_do_chmod(int file_fd, const char *path, mode_t mode)
+{
+	return (file_fd >= 0 ? fchmod(file_fd, mode) : chmod(path, mode)) ?
+		-errno : 0;
+}
+
+/*
+ * Whether the caller (whose credentials the thread carries) may write the
+ * file: a handle of this inode opened for writing (checked at open), or
+ * write permission now, as the caller (fsuid/fsgid, groups, no
+ * capabilities for uid != 0; ACLs included).  Errors deny.
+ */
+static bool mq_caller_may_write(int inode_fd, int file_fd)
+{
+	if (file_fd >= 0) {
+		int fl = fcntl(file_fd, F_GETFL);
+
+		if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
+			return true;
+	}
+	return !faccessat(inode_fd, "", W_OK, AT_EMPTY_PATH | AT_EACCESS);
+}
+
+/*
+ * SETATTR mode, as the caller: the backend applies the owner rule.  The
+ * one exception is the kernel's set-id clear on write (above), which a
+ * writer who is not the owner triggers and which fails with EPERM as the
+ * caller.  It is done with the daemon's rights only if the caller may
+ * write the file (as on a local fs, where only a write clears the bits)
+ * and the request asks for the current mode minus set-id bits.  The mode
+ * applied is recomputed from a fresh stat as the daemon, clearing just
+ * those bits, so a concurrent chmod by the owner is not reverted by a
+ * mode computed earlier (one stat->chmod window of two syscalls remains:
+ * there is no compare-and-swap chmod).
+ */
 static int mq_chmod(struct mq_req *req, int inode_fd, int file_fd,
 		    const char *path, mode_t mode)
 {
 	struct stat st;
-	bool as_daemon;
-	int ret;
+	mode_t clear;
+	int ret, err;
 
-	as_daemon = req->thr->creds_switched &&
-		    !fstatat(inode_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) &&
-		    mq_mode_drops_setid_only(st.st_mode, mode);
-	if (as_daemon)
-		mq_creds_leave(req);
-	ret = (file_fd >= 0 ? fchmod(file_fd, mode) : chmod(path, mode)) ?
-		-errno : 0;
-	if (as_daemon) {
-		int err = mq_creds_enter(req);
-
-		if (err)
-			return err;
-	}
-	return ret;
+	ret = mq_do_chmod(file_fd, path, mode);
+	if (ret != -EPERM || !req->thr->creds_switched)
+		return ret;
+	if (fstatat(inode_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ||
+	    !mq_mode_drops_setid_only(st.st_mode, mode) ||
+	    !mq_caller_may_write(inode_fd, file_fd))
+		return ret;
+	clear = st.st_mode & ~mode & (S_ISUID | S_ISGID);
+	mq_creds_leave(req);
+	if (fstatat(inode_fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		ret = -errno;
+	else if (!(st.st_mode & clear))
+		ret = 0;	/* already cleared meanwhile */
+	else
+		ret = mq_do_chmod(file_fd, path, st.st_mode & 07777 & ~clear);
+	err = mq_creds_enter(req);
+	return err ? err : ret;
 }
 
 static int mq_setattr_apply(struct mq_req *req, const struct fuse_setattr_in *si,
@@ -356,15 +397,21 @@ int mq_op_setattr(struct mq_req *req)
 	struct stat st;
 	int ret, file_fd = -1;
 
-	inode = mq_inode_get(req->in->nodeid);
-	if (!inode)
-		return -ESTALE;
 	if (si->valid & FATTR_FH) {
-		file_fd = mq_handle_file_fd(si->fh);
+		/* Not a file handle opened on this nodeid: EBADF. */
+		file_fd = mq_handle_get_fd(si->fh, req->in->nodeid);
 		if (file_fd < 0)
-			file_fd = -1;	/* fall back to the inode */
+			return file_fd;
+	}
+	inode = mq_inode_get(req->in->nodeid);
+	if (!inode) {
+		if (file_fd >= 0)
+			mq_handle_put(si->fh);
+		return -ESTALE;
 	}
 	ret = mq_setattr_apply(req, si, inode->fd, file_fd);
+	if (file_fd >= 0)
+		mq_handle_put(si->fh);
 	if (!ret)
 		ret = mq_stat_fd(inode->fd, &st);
 	mq_inode_put(inode);

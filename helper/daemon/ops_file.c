@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Open files: OPEN, READ, WRITE, RELEASE, FLUSH, FSYNC, FALLOCATE, LSEEK,
- * COPY_FILE_RANGE.  The fh is the backend fd (see handles.c).  READ, WRITE
+ * COPY_FILE_RANGE.  The fh names the backend fd (see handles.c).  READ, WRITE
  * and FSYNC go through the thread's io_uring with the request/reply
  * buffers registered as fixed buffers.
  */
@@ -42,8 +42,12 @@ int mq_op_open(struct mq_req *req)
 	struct fuse_open_out *oo = (void *)req->out;
 	struct mq_inode *inode;
 	char path[64];
-	int fd, ret;
+	int fd, ret, flags;
+	uint64_t fh;
 
+	flags = mq_backend_open_flags(oi->flags);
+	if (flags < 0)
+		return flags;
 	inode = mq_inode_get(req->in->nodeid);
 	if (!inode)
 		return -ESTALE;
@@ -53,18 +57,18 @@ int mq_op_open(struct mq_req *req)
 		return ret;
 	}
 	mq_proc_path(path, sizeof(path), inode->fd);
-	fd = open(path, mq_backend_open_flags(oi->flags));
+	fd = open(path, flags);
 	ret = fd < 0 ? -errno : 0;
 	mq_inode_put(inode);
 	if (ret)
 		return ret;
-	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, req->in->nodeid, &fh);
 	if (ret) {
 		close(fd);
 		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
-	oo->fh = fd;
+	oo->fh = fh;
 	oo->open_flags = mq_open_reply_flags();
 	return sizeof(*oo);
 }
@@ -72,7 +76,7 @@ int mq_op_open(struct mq_req *req)
 int mq_op_read(struct mq_req *req)
 {
 	const struct fuse_read_in *ri = (const void *)req->arg;
-	int fd = mq_handle_file_fd(ri->fh);
+	int fd = mq_handle_get_fd(ri->fh, req->in->nodeid);
 	size_t size = ri->size;
 	ssize_t n;
 
@@ -80,7 +84,9 @@ int mq_op_read(struct mq_req *req)
 		return fd;
 	if (size > req->out_max)
 		size = req->out_max;
+	/* Synchronous: the completion is reaped before the put. */
 	n = mq_io_read(req->thr->uring, fd, req->out, size, ri->offset);
+	mq_handle_put(ri->fh);
 	return n;
 }
 
@@ -88,14 +94,16 @@ int mq_op_write(struct mq_req *req)
 {
 	const struct fuse_write_in *wi = (const void *)req->arg;
 	struct fuse_write_out *wo = (void *)req->out;
-	int fd = mq_handle_file_fd(wi->fh);
+	int fd;
 	ssize_t n;
 
-	if (fd < 0)
-		return fd;
 	if (req->arg_len - sizeof(*wi) < wi->size)
 		return -EINVAL;
+	fd = mq_handle_get_fd(wi->fh, req->in->nodeid);
+	if (fd < 0)
+		return fd;
 	n = mq_io_write(req->thr->uring, fd, wi + 1, wi->size, wi->offset);
+	mq_handle_put(wi->fh);
 	if (n < 0)
 		return n;
 	memset(wo, 0, sizeof(*wo));
@@ -106,24 +114,20 @@ int mq_op_write(struct mq_req *req)
 int mq_op_release(struct mq_req *req)
 {
 	const struct fuse_release_in *ri = (const void *)req->arg;
-	int ret = mq_handle_close(ri->fh, MQ_HANDLE_FILE);
-
-	if (ret)
-		return ret;
-	close(ri->fh);
-	return 0;
+	return mq_handle_release(ri->fh, MQ_HANDLE_FILE, req->in->nodeid);
 }
 
 int mq_op_flush(struct mq_req *req)
 {
 	const struct fuse_flush_in *fi = (const void *)req->arg;
-	int fd = mq_handle_file_fd(fi->fh);
+	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
 	int dupfd;
 
 	if (fd < 0)
 		return fd;
 	/* Closing a duplicate reports deferred errors (e.g. NFS backends). */
 	dupfd = dup(fd);
+	mq_handle_put(fi->fh);
 	if (dupfd < 0)
 		return -errno;
 	return close(dupfd) ? -errno : 0;
@@ -132,37 +136,44 @@ int mq_op_flush(struct mq_req *req)
 int mq_op_fsync(struct mq_req *req)
 {
 	const struct fuse_fsync_in *fi = (const void *)req->arg;
-	int fd = mq_handle_file_fd(fi->fh);
+	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
+	int ret;
 
 	if (fd < 0)
 		return fd;
-	return mq_io_fsync(req->thr->uring, fd, fi->fsync_flags & 1);
+	ret = mq_io_fsync(req->thr->uring, fd, fi->fsync_flags & 1);
+	mq_handle_put(fi->fh);
+	return ret;
 }
 
 int mq_op_fallocate(struct mq_req *req)
 {
 	const struct fuse_fallocate_in *fi = (const void *)req->arg;
-	int fd = mq_handle_file_fd(fi->fh);
+	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
+	int ret;
 
 	if (fd < 0)
 		return fd;
-	if (fallocate(fd, fi->mode, fi->offset, fi->length))
-		return -errno;
-	return 0;
+	ret = fallocate(fd, fi->mode, fi->offset, fi->length) ? -errno : 0;
+	mq_handle_put(fi->fh);
+	return ret;
 }
 
 int mq_op_lseek(struct mq_req *req)
 {
 	const struct fuse_lseek_in *li = (const void *)req->arg;
 	struct fuse_lseek_out *lo = (void *)req->out;
-	int fd = mq_handle_file_fd(li->fh);
+	int fd = mq_handle_get_fd(li->fh, req->in->nodeid);
 	off_t off;
+	int err;
 
 	if (fd < 0)
 		return fd;
 	off = lseek(fd, li->offset, li->whence);
+	err = errno;
+	mq_handle_put(li->fh);
 	if (off < 0)
-		return -errno;
+		return -err;
 	lo->offset = off;
 	return sizeof(*lo);
 }
@@ -171,17 +182,25 @@ int mq_op_copy_file_range(struct mq_req *req)
 {
 	const struct fuse_copy_file_range_in *ci = (const void *)req->arg;
 	struct fuse_write_out *wo = (void *)req->out;
-	int fd_in = mq_handle_file_fd(ci->fh_in);
-	int fd_out = mq_handle_file_fd(ci->fh_out);
+	int fd_in = mq_handle_get_fd(ci->fh_in, req->in->nodeid);
+	int fd_out = fd_in < 0 ? -EBADF : mq_handle_get_fd(ci->fh_out,
+							   ci->nodeid_out);
 	loff_t off_in = ci->off_in, off_out = ci->off_out;
 	ssize_t n;
+	int err;
 
-	if (fd_in < 0 || fd_out < 0)
+	if (fd_out < 0) {
+		if (fd_in >= 0)
+			mq_handle_put(ci->fh_in);
 		return -EBADF;
+	}
 	n = copy_file_range(fd_in, &off_in, fd_out, &off_out, ci->len,
 			    ci->flags);
+	err = errno;
+	mq_handle_put(ci->fh_out);
+	mq_handle_put(ci->fh_in);
 	if (n < 0)
-		return -errno;
+		return -err;
 	memset(wo, 0, sizeof(*wo));
 	wo->size = n;
 	return sizeof(*wo);

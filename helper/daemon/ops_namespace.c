@@ -209,13 +209,30 @@ out_put_old:
 	return ret;
 }
 
-/* Flags for opening a backend file on behalf of OPEN/CREATE/TMPFILE. */
+/*
+ * Client flags kept when opening a backend file on behalf of
+ * OPEN/CREATE/TMPFILE: the access mode and these.  Everything else is
+ * dropped: O_PATH, O_TMPFILE, O_DIRECTORY, O_NOFOLLOW would change what is
+ * opened (the kernel resolved the path; /proc/self/fd/N is a symlink
+ * itself); O_CREAT/O_EXCL/O_TMPFILE are added by the callers that need
+ * them; O_NOATIME needs ownership the daemon must not lend; O_DIRECT is
+ * not honoured (payload buffers are aligned, client offsets/sizes need
+ * not be); O_NONBLOCK is the kernel's business on the client's file (a
+ * backend fd with it could answer -EAGAIN and keep a serving thread
+ * retrying); O_NOCTTY, O_ASYNC and O_LARGEFILE mean nothing here.
+ */
+#define MQ_OPEN_ALLOWED	(O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC)
+
+/*
+ * Backend open flags for client @flags, or -EINVAL for access mode 3
+ * (O_ACCMODE: "ioctl only", which no FUSE client needs; it would hand out
+ * an fd usable for neither READ nor WRITE yet checked for both).
+ */
 int mq_backend_open_flags(uint32_t flags)
 {
-	/* The kernel resolved the path; /proc/self/fd/N is a symlink itself. */
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
-	/* Payload buffers are aligned, but client offsets/sizes need not be. */
-	flags &= ~O_DIRECT;
+	if ((flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
+	flags &= MQ_OPEN_ALLOWED;
 	if (mq_cfg.writeback_cache) {
 		/* The kernel reads to fill partial pages and owns i_size. */
 		if ((flags & O_ACCMODE) == O_WRONLY)
@@ -251,7 +268,11 @@ static int mq_create_open_existing(int dirfd, const char *name, int flags)
 	ret = fstat(pfd, &st) ? -errno : mq_open_type_check(st.st_mode);
 	if (!ret) {
 		mq_proc_path(path, sizeof(path), pfd);
-		fd = open(path, flags & ~(O_CREAT | O_EXCL));
+		/*
+		 * /proc/self/fd/N is a symlink: O_NOFOLLOW would fail with
+		 * ELOOP.  pfd was opened O_NOFOLLOW and its type checked.
+		 */
+		fd = open(path, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
 		ret = fd < 0 ? -errno : fd;
 	}
 	close(pfd);
@@ -266,16 +287,19 @@ int mq_op_create(struct mq_req *req)
 	struct fuse_open_out *oo = (void *)(eo + 1);
 	struct mq_inode *dir;
 	int ret, fd, flags;
+	uint64_t fh;
 	mode_t mode;
 
 	ret = mq_name_check(name);
 	if (ret)
 		return ret;
+	flags = mq_backend_open_flags(ci->flags);
+	if (flags < 0)
+		return flags;
+	flags |= O_CREAT | O_EXCL | O_NOFOLLOW;
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
-	flags = mq_backend_open_flags(ci->flags) | O_CREAT | O_EXCL |
-		O_NOFOLLOW;
 	mode = mq_umask_enter(req, ci->mode, ci->umask);
 	fd = openat(dir->fd, name, flags, mode);
 	ret = fd < 0 ? -errno : 0;
@@ -293,7 +317,8 @@ int mq_op_create(struct mq_req *req)
 	 */
 	ret = mq_entry_from_fd(fd, eo);
 	if (!ret) {
-		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, eo->nodeid,
+				    &fh);
 		if (ret)	/* the kernel will not know the entry */
 			mq_inode_forget(eo->nodeid, 1);
 	}
@@ -302,7 +327,7 @@ int mq_op_create(struct mq_req *req)
 		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
-	oo->fh = fd;
+	oo->fh = fh;
 	oo->open_flags = mq_open_reply_flags();
 	return sizeof(*eo) + sizeof(*oo);
 }
@@ -314,12 +339,16 @@ int mq_op_tmpfile(struct mq_req *req)
 	struct fuse_open_out *oo = (void *)(eo + 1);
 	struct mq_inode *dir;
 	int ret, fd, flags;
+	uint64_t fh;
 	mode_t mode;
 
+	flags = mq_backend_open_flags(ci->flags);
+	if (flags < 0)
+		return flags;
+	flags |= O_TMPFILE;
 	ret = mq_get_dir(req, req->in->nodeid, &dir);
 	if (ret)
 		return ret;
-	flags = mq_backend_open_flags(ci->flags) | O_TMPFILE;
 	mode = mq_umask_enter(req, ci->mode, ci->umask);
 	fd = openat(dir->fd, ".", flags, mode);
 	ret = fd < 0 ? -errno : 0;
@@ -329,7 +358,8 @@ int mq_op_tmpfile(struct mq_req *req)
 		return ret;
 	ret = mq_entry_from_fd(fd, eo);
 	if (!ret) {
-		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL);
+		ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, eo->nodeid,
+				    &fh);
 		if (ret)
 			mq_inode_forget(eo->nodeid, 1);
 	}
@@ -338,7 +368,7 @@ int mq_op_tmpfile(struct mq_req *req)
 		return ret;
 	}
 	memset(oo, 0, sizeof(*oo));
-	oo->fh = fd;
+	oo->fh = fh;
 	oo->open_flags = mq_open_reply_flags();
 	return sizeof(*eo) + sizeof(*oo);
 }

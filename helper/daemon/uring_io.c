@@ -116,6 +116,14 @@ static ssize_t mq_uring_rw(struct mq_uring *u, bool write, int fd, void *buf,
 }
 
 /*
+ * -EAGAIN answers tolerated in a row before giving up.  Backend files are
+ * opened without O_NONBLOCK (ops_namespace.c), so -EAGAIN should not
+ * happen; if a backend produces it anyway, a serving thread must not spin
+ * on it: the client gets EAGAIN (or the short count) instead.
+ */
+#define MQ_IO_EAGAIN_RETRIES	8
+
+/*
  * Move @len bytes, resuming after short transfers. A read is short only at
  * end of file; a write that makes no progress fails with -EIO. After a
  * partial transfer an error reports what was done.
@@ -123,6 +131,7 @@ static ssize_t mq_uring_rw(struct mq_uring *u, bool write, int fd, void *buf,
 static ssize_t mq_io_rw(struct mq_uring *u, bool write, int fd, char *buf,
 			size_t len, off_t off)
 {
+	unsigned int eagain = 0;
 	size_t done = 0;
 	ssize_t n;
 
@@ -135,7 +144,9 @@ static ssize_t mq_io_rw(struct mq_uring *u, bool write, int fd, char *buf,
 			n = pread(fd, buf + done, len - done, off + done);
 		if (!u && n < 0)
 			n = -errno;
-		if (n == -EINTR || n == -EAGAIN)
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN && ++eagain <= MQ_IO_EAGAIN_RETRIES)
 			continue;
 		if (n < 0)
 			return done ? (ssize_t)done : n;
@@ -144,6 +155,7 @@ static ssize_t mq_io_rw(struct mq_uring *u, bool write, int fd, char *buf,
 				return -EIO;
 			break;
 		}
+		eagain = 0;
 		done += n;
 	}
 	return done;

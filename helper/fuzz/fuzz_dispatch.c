@@ -17,8 +17,9 @@
  *    entry beside it (nothing outside the root may be touched).
  *
  * Each input starts from a fresh inode table and handle set (every handle
- * the input opened is released afterwards); the backend directory is
- * rebuilt every 512 inputs.  RLIMIT_FSIZE bounds what WRITE/FALLOCATE can
+ * the input opened is released afterwards, and handle generations start
+ * again, so the fh of a first open is the same in every input); the
+ * backend directory is rebuilt every 512 inputs.  RLIMIT_FSIZE bounds what WRITE/FALLOCATE can
  * allocate (run with -handle_xfsz=0: EFBIG is an answer, not a crash).
  * The backend lives under $FUZZ_DIR (default /dev/shm) and is removed at
  * exit.
@@ -257,18 +258,21 @@ static void reset_state(void)
 		struct fuse_in_header in;
 		struct fuse_release_in rel;
 	} r;
-	uint64_t fh;
+	int fd;
 
-	for (fh = 0; fh < FUZZ_HANDLES; fh++) {
-		bool file = mq_handle_file_fd(fh) >= 0;
+	for (fd = 0; fd < FUZZ_HANDLES; fd++) {
+		uint64_t nodeid = 0, fh = mq_handle_fh_of_fd(fd);
+		enum mq_handle_kind kind = fh ? mq_handle_peek(fh, &nodeid) :
+						MQ_HANDLE_NONE;
+		bool file = kind == MQ_HANDLE_FILE;
 
-		if (!file && !mq_handle_dir(fh))
+		if (kind == MQ_HANDLE_NONE)
 			continue;
 		memset(&r, 0, sizeof(r));
 		r.in.len = sizeof(r);
 		r.in.opcode = file ? FUSE_RELEASE : FUSE_RELEASEDIR;
 		r.in.unique = ~0ull;
-		r.in.nodeid = FUSE_ROOT_ID;
+		r.in.nodeid = nodeid;
 		r.rel.fh = fh;
 		send_one(&r, sizeof(r));
 	}
@@ -277,6 +281,9 @@ static void reset_state(void)
 			(unsigned long long)mq_handles_count());
 		abort();
 	}
+	/* Same fh values for every input (seeds name generation 1). */
+	if (mq_handles_reset_generations())
+		abort();
 	mq_itable_destroy();
 	if (++inputs % 512 == 0)
 		backend_build();

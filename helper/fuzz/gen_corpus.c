@@ -58,8 +58,11 @@ static void save(const char *dir, const char *name)
 	used = 0;
 }
 
-/* fh of the first file/dir opened by an input: guessed, mutated anyway. */
-#define FH	8
+/*
+ * fh of the first file/dir opened by an input: generation 1 in the high
+ * 32 bits (handles.c), the fd number (guessed, mutated anyway) below.
+ */
+#define FH	((1ull << 32) | 8)
 
 int main(int argc, char **argv)
 {

@@ -19,6 +19,8 @@
 #include <sys/sysmacros.h>
 #include <limits.h>
 #include <sys/xattr.h>
+#include <signal.h>
+#include <time.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -194,6 +196,12 @@ static ssize_t request(uint32_t opcode, uint64_t nodeid, const void *arg,
 static int reply_error(const char *reply)
 {
 	return ((const struct fuse_out_header *)reply)->error;
+}
+
+/* The backend fd an fh names (low 32 bits; the generation is above). */
+static int fh_fd(uint64_t fh)
+{
+	return (int)(uint32_t)fh;
 }
 
 static void test_dispatch(void)
@@ -595,25 +603,66 @@ static void test_trust_creds(void)
 	      (st.st_mode & 07777) == 0600 && st.st_mtime != 12345,
 	      "trust: root's file untouched");
 
-	/* The owner still can; dropping set-id bits is always allowed. */
+	/* The owner still can. */
 	sa.valid = FATTR_MODE;
 	sa.mode = S_IFREG | 0640;
 	request(FUSE_SETATTR, mine, &sa, sizeof(sa), NULL, NULL, reply,
 		sizeof(reply));
 	CHECK(reply_error(reply) == 0, "trust: uid 1000 chmod of its own file");
+
+	/*
+	 * The kernel's set-id clear on write (kill_suid) is applied for a
+	 * non-owner only if that caller may write the file.
+	 */
 	if (chmod(path, 04755))
 		CHECK(0, "trust: fixture");
 	sa.mode = S_IFREG | 0755;
 	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
 		sizeof(reply));
-	CHECK(reply_error(reply) == 0 && !stat(path, &st) &&
-	      (st.st_mode & 07777) == 0755,
-	      "trust: a non-owner's write may clear set-user-ID (kill_suid)");
+	CHECK(reply_error(reply) == -EPERM && !stat(path, &st) &&
+	      (st.st_mode & 07777) == 04755,
+	      "trust: uid 1000 without write access cannot clear set-user-ID of root's file");
+	if (chmod(path, 04757))
+		CHECK(0, "trust: fixture");
 	sa.mode = S_IFREG | 0777;
 	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
 		sizeof(reply));
-	CHECK(reply_error(reply) == -EPERM,
-	      "trust: ...but not add bits while doing so");
+	CHECK(reply_error(reply) == -EPERM && !stat(path, &st) &&
+	      (st.st_mode & 07777) == 04757,
+	      "trust: a writer clearing set-user-ID may not add bits while doing so");
+	sa.mode = S_IFREG | 0757;
+	request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && !stat(path, &st) &&
+	      (st.st_mode & 07777) == 0757,
+	      "trust: a non-owner who may write can clear set-user-ID (kill_suid)");
+	{
+		struct fuse_open_in woi = { .flags = O_RDWR };
+		struct fuse_open_out *oo = (void *)(reply + 16);
+		struct fuse_release_in rel = { 0 };
+
+		if (chmod(path, 02755))
+			CHECK(0, "trust: fixture");
+		req_uid = 0;
+		req_gid = 0;
+		request(FUSE_OPEN, secret, &woi, sizeof(woi), NULL, NULL, reply,
+			sizeof(reply));
+		rel.fh = oo->fh;
+		CHECK(reply_error(reply) == 0, "trust: fixture (uid 0 OPEN)");
+		req_uid = 1000;
+		req_gid = 1000;
+		sa.valid = FATTR_MODE | FATTR_FH;
+		sa.fh = rel.fh;
+		sa.mode = S_IFREG | 0755;
+		request(FUSE_SETATTR, secret, &sa, sizeof(sa), NULL, NULL,
+			reply, sizeof(reply));
+		CHECK(reply_error(reply) == 0 && !stat(path, &st) &&
+		      (st.st_mode & 07777) == 0755,
+		      "trust: ...or one writing through a handle open for writing");
+		request(FUSE_RELEASE, secret, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+		sa.fh = 0;
+	}
 
 	/* uid 0 callers keep root's rights. */
 	req_uid = 0;
@@ -638,6 +687,25 @@ static void test_trust_creds(void)
  * daemon takes the groups from /proc/PID/status when that process has the
  * request's fsuid/fsgid, and none otherwise.
  */
+/* The calling thread's supplementary groups are empty. */
+static bool thread_groups_empty(void)
+{
+	FILE *f = fopen("/proc/thread-self/status", "r");
+	char line[4096];
+	bool empty = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Groups:", 7)) {
+			empty = strspn(line + 7, " \t\n") == strlen(line + 7);
+			break;
+		}
+	}
+	fclose(f);
+	return empty;
+}
+
 static void test_trust_groups(void)
 {
 	static char reply[64 << 10];
@@ -684,6 +752,8 @@ static void test_trust_groups(void)
 		sizeof(reply));
 	CHECK(shared && reply_error(reply) == 0,
 	      "groups: a member of the file's group (supplementary) may open it");
+	CHECK(thread_groups_empty(),
+	      "groups: the caller's groups are dropped after the request");
 	if (!reply_error(reply)) {
 		rel.fh = oo->fh;
 		request(FUSE_RELEASE, shared, &rel, sizeof(rel), NULL, NULL,
@@ -968,10 +1038,596 @@ static void test_inode_lifetime(void)
 	      "lifetime: undelivered LOOKUP/CREATE replies take their lookups and handle back");
 }
 
+/*
+ * LOOKUP / get / put / FORGET racing on one backend object: the in-flight
+ * count dropping to zero must free the inode exactly once, and a get that
+ * races with the free must see the inode as absent.
+ */
+#define RACE_THREADS	4
+#define RACE_ITERS	20000
+
+static atomic_uint_fast64_t race_nodeid;
+static atomic_int race_errors;
+
+static void *race_thread(void *arg)
+{
+	const char *path = arg;
+	int i;
+
+	for (i = 0; i < RACE_ITERS; i++) {
+		struct mq_inode *inode, *g;
+		struct stat st;
+		uint64_t nodeid;
+		int fd = open(path, O_PATH);
+
+		if (fd < 0 || fstat(fd, &st) ||
+		    mq_inode_lookup_fd(fd, &st, &inode)) {
+			atomic_fetch_add(&race_errors, 1);
+			break;
+		}
+		nodeid = inode->nodeid;
+		atomic_store(&race_nodeid, nodeid);
+		mq_inode_put(inode);
+		/* Another thread's nodeid, possibly being forgotten now. */
+		g = mq_inode_get(atomic_load(&race_nodeid));
+		if (g) {
+			if (g->ino != st.st_ino || fstat(g->fd, &st))
+				atomic_fetch_add(&race_errors, 1);
+			mq_inode_put(g);
+		}
+		mq_inode_forget(nodeid, 1);
+	}
+	return NULL;
+}
+
+/* Only get/put on whatever nodeid the LOOKUP threads published last. */
+static atomic_int race_done;
+
+static void *race_getter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_done)) {
+		struct mq_inode *g = mq_inode_get(atomic_load(&race_nodeid));
+
+		if (g)
+			mq_inode_put(g);
+	}
+	return NULL;
+}
+
+/* FORGETs with a bogus count (clamped) of whatever was published last. */
+static void *race_bogus_forgetter(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_done))
+		mq_inode_forget(atomic_load(&race_nodeid), ~0ull >> 1);
+	return NULL;
+}
+
+static void test_inode_race(void)
+{
+	pthread_t t[RACE_THREADS], getter[2], bogus[2];
+	uint64_t before;
+	int i;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/race", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	before = mq_itable_count();
+	for (i = 0; i < 2; i++) {
+		pthread_create(&getter[i], NULL, race_getter, NULL);
+		pthread_create(&bogus[i], NULL, race_bogus_forgetter, NULL);
+	}
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_create(&t[i], NULL, race_thread, path_buf);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&race_done, 1);
+	for (i = 0; i < 2; i++) {
+		pthread_join(getter[i], NULL);
+		pthread_join(bogus[i], NULL);
+	}
+	CHECK(atomic_load(&race_errors) == 0 && mq_itable_count() == before &&
+	      !mq_inode_get(atomic_load(&race_nodeid)),
+	      "lifetime: concurrent LOOKUP/get/put/FORGET (bogus counts too) free each inode once");
+}
+
+/*
+ * The interleaving of the review, made deterministic with the inode
+ * table's test hook: X has nlookup 1.  Thread A: FORGET(X, 1) takes
+ * nlookup to 0 and stops before putting the count reference.  Then a
+ * LOOKUP of X raises nlookup 0 -> 1 and, in its window, a FORGET(X, 2^63)
+ * (clamped to 1) takes it to 0 again and puts a count reference, then A
+ * finishes.  The LOOKUP still holds X: it must not have been freed.  (With
+ * the count reference added after the raise, the two FORGETs put two
+ * count references while only one existed and A frees X under the
+ * LOOKUP.)
+ */
+static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hk_cond = PTHREAD_COND_INITIALIZER;
+static int hk_stage;		/* 1: A dropped nlookup, 2: A may go, 3: A done */
+static __thread int hk_role;	/* 1: thread A, 2: the LOOKUP thread */
+static uint64_t hk_nodeid;
+static bool hk_lookup_window;	/* the LOOKUP's window was reached */
+static uint64_t hk_count_in_window;
+
+static void hk_set(int stage)
+{
+	pthread_mutex_lock(&hk_lock);
+	hk_stage = stage;
+	pthread_cond_broadcast(&hk_cond);
+	pthread_mutex_unlock(&hk_lock);
+}
+
+/* Wait (at most @secs) for hk_stage >= @stage. */
+static bool hk_wait(int stage, int secs)
+{
+	struct timespec ts;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	pthread_mutex_lock(&hk_lock);
+	while (hk_stage < stage &&
+	       pthread_cond_timedwait(&hk_cond, &hk_lock, &ts) == 0)
+		;
+	ok = hk_stage >= stage;
+	pthread_mutex_unlock(&hk_lock);
+	return ok;
+}
+
+static void hk_hook(enum mq_itable_hook_point point, struct mq_inode *inode)
+{
+	if (inode->nodeid != hk_nodeid)
+		return;
+	if (point == MQ_ITABLE_HOOK_FORGET_ZERO && hk_role == 1) {
+		hk_set(1);
+		hk_wait(2, 10);
+	} else if (point == MQ_ITABLE_HOOK_LOOKUP_RAISED && hk_role == 2 &&
+		   !hk_lookup_window) {
+		hk_lookup_window = true;
+		mq_inode_forget(hk_nodeid, ~0ull >> 1);
+		hk_set(2);
+		hk_wait(3, 5);
+		hk_count_in_window = mq_itable_count();
+	}
+}
+
+static void *hk_forget_thread(void *arg)
+{
+	(void)arg;
+	hk_role = 1;
+	mq_inode_forget(hk_nodeid, 1);
+	hk_set(3);
+	return NULL;
+}
+
+static void test_inode_forget_window(void)
+{
+	static char reply[64 << 10];
+	struct mq_inode *inode = NULL, *g;
+	uint64_t before;
+	struct stat st;
+	pthread_t a;
+	bool a_dropped;
+	int fd, ret = -1;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/window", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	hk_nodeid = lookup_nodeid(FUSE_ROOT_ID, "window", reply,
+				  sizeof(reply));
+	before = mq_itable_count();
+	mq_itable_test_hook = hk_hook;
+	pthread_create(&a, NULL, hk_forget_thread, NULL);
+	a_dropped = hk_wait(1, 10);
+	hk_role = 2;
+	fd = open(path_buf, O_PATH | O_CLOEXEC);
+	if (a_dropped && fd >= 0 && !fstat(fd, &st))
+		ret = mq_inode_lookup_fd(fd, &st, &inode);
+	else if (fd >= 0)
+		close(fd);
+	hk_role = 0;
+	if (!hk_lookup_window && hk_stage < 2)
+		hk_set(2);	/* let A finish if the window was never reached */
+	pthread_join(a, NULL);
+	mq_itable_test_hook = NULL;
+	CHECK(a_dropped && hk_lookup_window && ret == 0 && inode &&
+	      hk_count_in_window == before,
+	      "lifetime: bogus FORGET in a LOOKUP's count window does not free the inode");
+	g = ret == 0 ? mq_inode_get(hk_nodeid) : NULL;
+	CHECK(g && g == inode && mq_itable_count() == before &&
+	      !fstat(inode->fd, &st),
+	      "lifetime: ...which the LOOKUP still holds when A's FORGET is done");
+	if (g)
+		mq_inode_put(g);
+	if (ret == 0 && inode)
+		mq_inode_put(inode);
+	CHECK(mq_itable_count() == before - 1 && !mq_inode_get(hk_nodeid),
+	      "lifetime: ...and the last put frees it (all lookups forgotten)");
+}
+
+/*
+ * RELEASE/RELEASEDIR overtaking a request still using the fh: the fd stays
+ * open (and the dir state allocated) until that request puts its handle,
+ * and no new request can take the released handle.
+ */
+static void test_handle_release_race(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_read_in ri = { .size = 16 };
+	struct fuse_release_in rel = { 0 };
+	struct mq_dir *dir;
+	uint64_t nodeid, fh;
+	int fd;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/relrace", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "relrace", reply, sizeof(reply));
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	fh = oo->fh;
+	fd = mq_handle_get_fd(fh, nodeid);	/* a READ in flight */
+	rel.fh = fh;
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && fd == fh_fd(fh) &&
+	      fcntl(fd, F_GETFD) >= 0 && mq_handles_count() == 1,
+	      "handles: RELEASE while a request holds the fh keeps the fd open");
+	ri.fh = fh;
+	request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF && mq_handle_get_fd(fh, nodeid) == -EBADF,
+	      "handles: ...a released fh takes no new references");
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF,
+	      "handles: ...a second RELEASE -> EBADF");
+	if (fd >= 0)
+		mq_handle_put(fh);
+	CHECK(fcntl(fh_fd(fh), F_GETFD) < 0 && errno == EBADF &&
+	      mq_handles_count() == 0,
+	      "handles: ...the last put closes the fd");
+
+	request(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL,
+		reply, sizeof(reply));
+	fh = oo->fh;
+	dir = mq_handle_get_dir(fh, FUSE_ROOT_ID);	/* a READDIR in flight */
+	rel.fh = fh;
+	request(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rel, sizeof(rel), NULL, NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == 0 && dir && fcntl(fh_fd(fh), F_GETFD) >= 0 &&
+	      !mq_handle_get_dir(fh, FUSE_ROOT_ID) && mq_handles_count() == 1,
+	      "handles: RELEASEDIR while READDIR holds the fh keeps the dir open");
+	if (dir)
+		mq_handle_put(fh);
+	CHECK(fcntl(fh_fd(fh), F_GETFD) < 0 && mq_handles_count() == 0,
+	      "handles: ...the last put closes the directory");
+}
+
+/*
+ * Open flags: CREATE without O_EXCL opens an existing file (the reopen
+ * through /proc/self/fd must not carry O_NOFOLLOW), and client flags that
+ * change what gets opened are dropped.
+ */
+static void test_open_flags(void)
+{
+	static char reply[64 << 10];
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0644 };
+	struct fuse_open_in oi = { 0 };
+	struct fuse_entry_out *eo = (void *)(reply + 16);
+	struct fuse_open_out *oo = (void *)(eo + 1);
+	struct fuse_open_out *ooo = (void *)(reply + 16);
+	struct fuse_release_in rel = { 0 };
+	struct fuse_forget_in fo = { .nlookup = 1 };
+	uint64_t nodeid;
+	int flags, open_err;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/existing", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "existing", NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == 0,
+	      "open flags: CREATE without O_EXCL opens an existing file");
+	if (!reply_error(reply)) {
+		rel.fh = oo->fh;
+		request(FUSE_RELEASE, eo->nodeid, &rel, sizeof(rel), NULL,
+			NULL, reply, sizeof(reply));
+		request(FUSE_FORGET, eo->nodeid, &fo, sizeof(fo), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	ci.flags = O_RDWR | O_CREAT | O_EXCL;
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "existing", NULL,
+		reply, sizeof(reply));
+	CHECK(reply_error(reply) == -EEXIST,
+	      "open flags: CREATE with O_EXCL of an existing file -> EEXIST");
+
+	flags = mq_backend_open_flags(O_RDONLY | O_PATH | O_DIRECTORY |
+				      O_NOFOLLOW | O_NOATIME | O_CREAT |
+				      O_EXCL | O_DIRECT | O_NOCTTY | O_ASYNC);
+	CHECK(flags == (O_RDONLY | O_CLOEXEC) && !(flags & O_PATH),
+	      "open flags: O_PATH, O_DIRECTORY, O_NOATIME... are dropped");
+	flags = mq_backend_open_flags(O_WRONLY | __O_TMPFILE);
+	CHECK(!(flags & __O_TMPFILE) && (flags & O_ACCMODE) != O_RDONLY,
+	      "open flags: O_TMPFILE is dropped");
+	flags = mq_backend_open_flags(O_RDWR | O_TRUNC | O_NONBLOCK | O_SYNC |
+				      O_DSYNC);
+	CHECK((flags & (O_TRUNC | O_NONBLOCK | O_SYNC | O_DSYNC)) ==
+	      (O_TRUNC | O_SYNC | O_DSYNC),
+	      "open flags: O_TRUNC, O_SYNC, O_DSYNC are kept, O_NONBLOCK dropped");
+	CHECK(mq_backend_open_flags(O_ACCMODE) == -EINVAL &&
+	      mq_backend_open_flags(O_ACCMODE | O_TRUNC) == -EINVAL,
+	      "open flags: access mode 3 (O_ACCMODE) -> EINVAL");
+
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "existing", reply, sizeof(reply));
+	oi.flags = O_RDWR | O_PATH;
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 &&
+	      (fcntl(fh_fd(ooo->fh), F_GETFL) & (O_PATH | O_ACCMODE)) == O_RDWR,
+	      "open flags: OPEN with O_PATH opens a real read-write fd");
+	if (!reply_error(reply)) {
+		rel.fh = ooo->fh;
+		request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+
+	oi.flags = O_RDWR | O_NONBLOCK;
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 &&
+	      !(fcntl(fh_fd(ooo->fh), F_GETFL) & O_NONBLOCK),
+	      "open flags: OPEN with O_NONBLOCK opens a blocking backend fd");
+	if (!reply_error(reply)) {
+		rel.fh = ooo->fh;
+		request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	oi.flags = O_ACCMODE;
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	open_err = reply_error(reply);
+	if (!open_err) {
+		rel.fh = ooo->fh;
+		request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL,
+			reply, sizeof(reply));
+	}
+	ci.flags = O_ACCMODE | O_CREAT;
+	request(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), "accmode3", NULL,
+		reply, sizeof(reply));
+	snprintf(path_buf, sizeof(path_buf), "%s/accmode3", tmpdir);
+	CHECK(open_err == -EINVAL && reply_error(reply) == -EINVAL &&
+	      access(path_buf, F_OK) && mq_handles_count() == 0,
+	      "open flags: OPEN/CREATE with access mode 3 -> EINVAL");
+	request(FUSE_FORGET, nodeid, &fo, sizeof(fo), NULL, NULL, reply,
+		sizeof(reply));
+}
+
+/* Every op taking an fh requires the nodeid the fh was opened on. */
+static void test_handle_nodeid(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel = { 0 };
+	struct fuse_read_in ri = { .size = 16 };
+	struct fuse_flush_in fl = { 0 };
+	struct fuse_fsync_in fs = { 0 };
+	struct fuse_fallocate_in fa = { .length = 4096 };
+	struct fuse_lseek_in ls = { .whence = SEEK_SET };
+	struct fuse_getattr_in gi = { .getattr_flags = FUSE_GETATTR_FH };
+	struct fuse_setattr_in si = { .valid = FATTR_FH | FATTR_SIZE };
+	struct fuse_copy_file_range_in cr = { .len = 1 };
+	char wbuf[sizeof(struct fuse_write_in) + 1];
+	struct fuse_write_in *wi = (void *)wbuf;
+	uint64_t a, b, fha, fhb, fhd, kn;
+	unsigned int i, bad = 0;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/fh-a", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	snprintf(path_buf, sizeof(path_buf), "%s/fh-b", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	a = lookup_nodeid(FUSE_ROOT_ID, "fh-a", reply, sizeof(reply));
+	b = lookup_nodeid(FUSE_ROOT_ID, "fh-b", reply, sizeof(reply));
+	request(FUSE_OPEN, a, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	fha = oo->fh;
+	request(FUSE_OPEN, b, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	fhb = oo->fh;
+	request(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL,
+		reply, sizeof(reply));
+	fhd = oo->fh;
+	CHECK(mq_handle_peek(fha, &kn) == MQ_HANDLE_FILE && kn == a &&
+	      mq_handle_peek(fhd, &kn) == MQ_HANDLE_DIR && kn == FUSE_ROOT_ID,
+	      "fh nodeid: handles record the nodeid they were opened on");
+
+	memset(wi, 0, sizeof(*wi));
+	wi->size = 1;
+	ri.fh = fl.fh = fs.fh = fa.fh = ls.fh = gi.fh = si.fh = wi->fh = fha;
+	rel.fh = fha;
+	cr.fh_in = fha;
+	cr.fh_out = fhb;
+	cr.nodeid_out = b;
+	{
+		const struct { uint32_t op; uint64_t nodeid; const void *arg;
+			       size_t len; } bad_ops[] = {
+			{ FUSE_READ, b, &ri, sizeof(ri) },
+			{ FUSE_WRITE, b, wbuf, sizeof(wbuf) },
+			{ FUSE_FLUSH, b, &fl, sizeof(fl) },
+			{ FUSE_FSYNC, b, &fs, sizeof(fs) },
+			{ FUSE_FALLOCATE, b, &fa, sizeof(fa) },
+			{ FUSE_LSEEK, b, &ls, sizeof(ls) },
+			{ FUSE_GETATTR, b, &gi, sizeof(gi) },
+			{ FUSE_SETATTR, b, &si, sizeof(si) },
+			{ FUSE_COPY_FILE_RANGE, b, &cr, sizeof(cr) },
+			{ FUSE_RELEASE, b, &rel, sizeof(rel) },
+			{ FUSE_READ, FUSE_ROOT_ID, &ri, sizeof(ri) },
+		};
+
+		for (i = 0; i < sizeof(bad_ops) / sizeof(bad_ops[0]); i++) {
+			request(bad_ops[i].op, bad_ops[i].nodeid, bad_ops[i].arg,
+				bad_ops[i].len, NULL, NULL, reply,
+				sizeof(reply));
+			if (reply_error(reply) != -EBADF) {
+				printf("# fh nodeid: op %u -> %d\n",
+				       bad_ops[i].op, reply_error(reply));
+				bad++;
+			}
+		}
+	}
+	CHECK(bad == 0,
+	      "fh nodeid: READ/WRITE/FLUSH/FSYNC/FALLOCATE/LSEEK/GETATTR/SETATTR/COPY_FILE_RANGE/RELEASE on another nodeid -> EBADF");
+	cr.nodeid_out = a;	/* the out end named with the wrong nodeid */
+	request(FUSE_COPY_FILE_RANGE, a, &cr, sizeof(cr), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == -EBADF,
+	      "fh nodeid: COPY_FILE_RANGE checks the out end's nodeid too");
+	cr.nodeid_out = b;
+	request(FUSE_COPY_FILE_RANGE, a, &cr, sizeof(cr), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0,
+	      "fh nodeid: COPY_FILE_RANGE with both nodeids right works");
+	request(FUSE_READ, a, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && mq_handles_count() == 3,
+	      "fh nodeid: ...the right nodeid works and nothing was released");
+
+	ri.fh = fs.fh = rel.fh = fhd;
+	request(FUSE_READDIR, a, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	bad = reply_error(reply) != -EBADF;
+	request(FUSE_FSYNCDIR, a, &fs, sizeof(fs), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	request(FUSE_RELEASEDIR, a, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	CHECK(bad == 0 && mq_handles_count() == 3,
+	      "fh nodeid: READDIR/FSYNCDIR/RELEASEDIR on another nodeid -> EBADF");
+
+	request(FUSE_RELEASEDIR, FUSE_ROOT_ID, &rel, sizeof(rel), NULL, NULL,
+		reply, sizeof(reply));
+	bad = reply_error(reply) != 0;
+	rel.fh = fha;
+	request(FUSE_RELEASE, a, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != 0;
+	rel.fh = fhb;
+	request(FUSE_RELEASE, b, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != 0;
+	CHECK(bad == 0 && mq_handles_count() == 0,
+	      "fh nodeid: RELEASE/RELEASEDIR on the right nodeid close");
+}
+
+/*
+ * A stale fh (released; its fd reused by a newer open) is refused: the fh
+ * carries the generation of the handle it named.
+ */
+static void test_handle_generation(void)
+{
+	static char reply[64 << 10];
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+	struct fuse_release_in rel = { 0 };
+	struct fuse_read_in ri = { .size = 16 };
+	struct fuse_getattr_in gi = { .getattr_flags = FUSE_GETATTR_FH };
+	struct fuse_forget_in fo = { .nlookup = 1 };
+	uint64_t nodeid, kn, old_fh, new_fh;
+	unsigned int i, bad = 0;
+	int fd, status;
+	pid_t child;
+
+	snprintf(path_buf, sizeof(path_buf), "%s/gen", tmpdir);
+	close(open(path_buf, O_CREAT | O_WRONLY, 0644));
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "gen", reply, sizeof(reply));
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	old_fh = oo->fh;
+	rel.fh = old_fh;
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply,
+		sizeof(reply));
+	new_fh = oo->fh;
+	CHECK(nodeid && reply_error(reply) == 0 &&
+	      fh_fd(new_fh) == fh_fd(old_fh) && (old_fh >> 32),
+	      "fh generation: the reopened file gets the released fd again");
+	CHECK(new_fh != old_fh, "fh generation: ...but another fh");
+
+	ri.fh = gi.fh = rel.fh = old_fh;
+	request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	request(FUSE_GETATTR, nodeid, &gi, sizeof(gi), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	ri.fh = (uint32_t)new_fh;	/* the bare fd number */
+	request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	bad += reply_error(reply) != -EBADF;
+	CHECK(bad == 0 && mq_handle_get_fd(old_fh, nodeid) == -EBADF &&
+	      mq_handle_peek(old_fh, &kn) == MQ_HANDLE_NONE &&
+	      mq_handles_count() == 1,
+	      "fh generation: READ/GETATTR/RELEASE with the stale fh or the bare fd -> EBADF");
+	ri.fh = new_fh;
+	request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 &&
+	      mq_handle_peek(new_fh, &kn) == MQ_HANDLE_FILE && kn == nodeid,
+	      "fh generation: the new fh works");
+
+	/* Reference cap: refused, not wrapped. */
+	for (i = 1; i < MQ_HANDLE_MAX_REFS; i++)
+		if (mq_handle_get_fd(new_fh, nodeid) < 0)
+			break;
+	fd = mq_handle_get_fd(new_fh, nodeid);
+	CHECK(i == MQ_HANDLE_MAX_REFS && fd == -EBADF,
+	      "handles: references beyond MQ_HANDLE_MAX_REFS are refused");
+	if (fd >= 0)
+		mq_handle_put(new_fh);
+	while (--i)
+		mq_handle_put(new_fh);
+	CHECK(mq_handle_get_fd(new_fh, nodeid) == fh_fd(new_fh),
+	      "handles: ...and taken again once put");
+	mq_handle_put(new_fh);
+	rel.fh = new_fh;
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply,
+		sizeof(reply));
+	CHECK(reply_error(reply) == 0 && mq_handles_count() == 0,
+	      "handles: ...and the handle closes on RELEASE");
+	request(FUSE_FORGET, nodeid, &fo, sizeof(fo), NULL, NULL, reply,
+		sizeof(reply));
+
+	/* A put of an fh out of the table's range is a bug: abort, no access. */
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		signal(SIGABRT, SIG_DFL);
+		mq_handle_put((1ull << 32) | 0x7ffffff0u);
+		_exit(0);
+	}
+	status = 0;
+	if (child > 0)
+		waitpid(child, &status, 0);
+	CHECK(child > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	      "handles: put of an out-of-range fh aborts instead of indexing past the table");
+}
+
 int main(void)
 {
 	char cmd[512];
 
+	/* Keep every result line even if a later test crashes. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	mq_log_init(MQ_LOG_ERR, false);
 	test_mount_opts();
 	test_reply_building();
@@ -984,6 +1640,12 @@ int main(void)
 	test_trust_names();
 	test_trust_devnodes();
 	test_inode_lifetime();
+	test_inode_race();
+	test_inode_forget_window();
+	test_handle_release_race();
+	test_open_flags();
+	test_handle_nodeid();
+	test_handle_generation();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
