@@ -54,9 +54,20 @@ static const int mq_kept_caps[] = {
 	CAP_MKNOD,		/* root caller: device nodes */
 	CAP_SETUID,		/* setfsuid to the caller */
 	CAP_SETGID,		/* setfsgid/setgroups to the caller */
-	CAP_SYS_ADMIN,		/* root caller: trusted.*; umount at exit */
+	CAP_SYS_ADMIN,		/* root caller: trusted.*; umount at exit
+				 * (the monitor's, when sandboxed) */
 	CAP_IPC_LOCK,		/* io_uring fixed buffers past RLIMIT_MEMLOCK */
 };
+
+bool mq_creds_cap_kept(int cap)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(mq_kept_caps) / sizeof(mq_kept_caps[0]); i++)
+		if (mq_kept_caps[i] == cap)
+			return true;
+	return false;
+}
 
 static int mq_caps_get(struct __user_cap_data_struct data[2])
 {
@@ -157,7 +168,7 @@ static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
 
 	if (!in->pid)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/status", in->pid);
+	snprintf(path, sizeof(path), "%s%u/status", mq_proc_prefix, in->pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;

@@ -147,6 +147,12 @@ static void mq_key_link(struct mq_inode *inode, struct mq_inode **bucket)
 	*bucket = inode;
 }
 
+/* The root's O_PATH fd (sandbox.c re-opens it in place). */
+int mq_itable_root_fd(void)
+{
+	return mq_root ? mq_root->fd : -1;
+}
+
 int mq_itable_init(int root_fd, const struct stat *root_st)
 {
 	struct mq_inode **bucket;

@@ -31,6 +31,8 @@ enum {
 	OPT_NO_DEFPERM,
 	OPT_ENTRY_TIMEOUT,
 	OPT_ATTR_TIMEOUT,
+	OPT_SANDBOX,
+	OPT_NO_SANDBOX,
 };
 
 static const struct option mq_long_opts[] = {
@@ -48,6 +50,8 @@ static const struct option mq_long_opts[] = {
 	{ "no-default-permissions", no_argument, NULL, OPT_NO_DEFPERM },
 	{ "entry-timeout", required_argument, NULL, OPT_ENTRY_TIMEOUT },
 	{ "attr-timeout", required_argument, NULL, OPT_ATTR_TIMEOUT },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -88,6 +92,12 @@ static void mq_usage(FILE *f)
 "  --no-default-permissions  do not ask the kernel to check permissions\n"
 "  --entry-timeout SEC    dentry cache timeout (default 1.0)\n"
 "  --attr-timeout SEC     attribute cache timeout (default 1.0)\n"
+"  --sandbox on|log|none  confine the serving process (default on): own\n"
+"                         mount namespace rooted at the backing directory,\n"
+"                         reduced capabilities, seccomp allow-list (on: a\n"
+"                         call outside it kills the daemon; log: the\n"
+"                         kernel logs it and lets it run)\n"
+"  --no-sandbox           same as --sandbox none (debugging)\n"
 "  -h, --help             this text\n"
 "  -V, --version          version\n"
 "\n"
@@ -321,6 +331,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ATTR_TIMEOUT:
 			mq_cfg.attr_timeout = strtod(optarg, NULL);
+			break;
+		case OPT_SANDBOX:
+			if (mq_sandbox_parse_mode(optarg, &mq_cfg.sandbox)) {
+				mq_err("--sandbox must be on, log or none");
+				return 2;
+			}
+			break;
+		case OPT_NO_SANDBOX:
+			mq_cfg.sandbox = MQ_SANDBOX_NONE;
 			break;
 		case 'h':
 			mq_usage(stdout);

@@ -90,6 +90,7 @@ struct mq_inode {
 };
 
 int mq_itable_init(int root_fd, const struct stat *root_st);
+int mq_itable_root_fd(void);
 void mq_itable_destroy(void);
 struct mq_inode *mq_inode_get(uint64_t nodeid);
 void mq_inode_put(struct mq_inode *inode);
@@ -187,6 +188,7 @@ int mq_stats_thread_init(struct mq_thread_stats *ts);
 void mq_stats_thread_free(struct mq_thread_stats *ts);
 void mq_stats_account(struct mq_thread_stats *ts, uint32_t opcode,
 		      uint64_t bytes);
+int mq_stats_open(const char *path);
 int mq_stats_write(const char *path);
 struct mq_thread;
 void mq_stats_register_threads(struct mq_thread *threads, unsigned int nr);
@@ -205,6 +207,13 @@ ssize_t mq_io_write(struct mq_uring *u, int fd, const void *buf, size_t len,
 int mq_io_fsync(struct mq_uring *u, int fd, bool datasync);
 
 /* ------------------------------------------------------------ session.c */
+
+/* --sandbox: what confines the serving process (sandbox.c). */
+enum mq_sandbox_mode {
+	MQ_SANDBOX_ON,		/* default: namespace, caps, seccomp kills */
+	MQ_SANDBOX_LOG,		/* as ON, but seccomp only logs */
+	MQ_SANDBOX_NONE,	/* no sandbox (debugging) */
+};
 
 enum mq_fs_kind {
 	MQ_FS_FUSE,		/* stock /dev/fuse */
@@ -234,6 +243,7 @@ struct mq_config {
 	uint32_t max_write;
 	double entry_timeout;
 	double attr_timeout;
+	enum mq_sandbox_mode sandbox;	/* --sandbox */
 };
 
 /* Connection state fixed by INIT. */
@@ -374,10 +384,31 @@ uint32_t mq_open_reply_flags(void);
 #define MQ_MAX_CALLER_GROUPS	256	/* more are ignored (fewer rights) */
 
 int mq_creds_drop_privileges(void);
+bool mq_creds_cap_kept(int cap);
 int mq_creds_thread_init(struct mq_thread *thr);
 int mq_creds_enter(struct mq_req *req);
 void mq_creds_leave(struct mq_req *req);
 mode_t mq_umask_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
 void mq_umask_leave(struct mq_req *req);
+
+/* ------------------------------------------------------------ sandbox.c */
+
+/*
+ * Where procfs is: "/proc/" outside the sandbox, "" inside it (procfs is
+ * then the working directory, reachable by no absolute path).
+ */
+extern const char *mq_proc_prefix;
+
+int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode);
+const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode);
+int mq_sandbox_nr_syscalls(void);
+/*
+ * Confine the calling process (before any thread is started): pivot_root
+ * into @dir, re-open @root_fd (same fd number) on the new root, reduce
+ * the capabilities, load the seccomp filter.  @monitor: pid the process
+ * may send SIGTERM to (0: none).  MQ_SANDBOX_NONE only drops capabilities.
+ */
+int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
+		     pid_t monitor);
 
 #endif /* MQFUSED_H */

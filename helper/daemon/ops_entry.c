@@ -17,7 +17,7 @@
 
 void mq_proc_path(char *buf, size_t len, int fd)
 {
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	snprintf(buf, len, "%sself/fd/%d", mq_proc_prefix, fd);
 }
 
 static void mq_split_timeout(double t, uint64_t *sec, uint32_t *nsec)

@@ -11,6 +11,14 @@
  * thread takes them with sigwaitinfo().  A serving thread that sees ENODEV
  * (unmounted/aborted) exits; the last one wakes the main thread with
  * SIGUSR2.
+ *
+ * Sandbox (sandbox.c): everything that needs a path outside the backing
+ * directory is opened first (device fds of every thread, the stats file,
+ * /dev/null, the syslog socket, the CPU count), then the process confines
+ * itself and starts the threads.  When mqfused made the mount, it forks
+ * first: the parent stays outside as the *monitor* (only CAP_SYS_ADMIN
+ * kept, no device fd) which unmounts on SIGTERM/SIGINT, forwards SIGUSR1,
+ * and exits with the serving child's status; the child serves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +33,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <linux/capability.h>
 
 #include <mqfuse.h>
 
@@ -48,6 +61,8 @@ static sem_t mq_setup_done;
 static int mq_mount_fd = -1;	/* fd served by thread 0 */
 static bool mq_we_mounted;
 static bool mq_uring_warned;
+static pid_t mq_monitor_pid;	/* serving child: the monitor, 0 if none */
+static int mq_null_fd = -1;	/* /dev/null, opened before the sandbox */
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t mq_payload_room(void)
@@ -78,6 +93,7 @@ static int mq_thread_buffers(struct mq_thread *thr)
 }
 
 static unsigned int mq_nr_queues;	/* mqfuse queues, 0 on FUSE */
+static unsigned int mq_nr_cpu_ids;	/* mq_possible_cpus(), read early */
 static bool mq_bind_queues;		/* one queue per thread (see below) */
 
 /* Number of possible CPUs (the kernel's nr_cpu_ids), 0 if unknown. */
@@ -115,7 +131,7 @@ static unsigned int mq_possible_cpus(void)
 static bool mq_queue_cpus(unsigned int queue, const cpu_set_t *allowed,
 			  cpu_set_t *out)
 {
-	unsigned int nr_cpu_ids = mq_possible_cpus(), cpu;
+	unsigned int nr_cpu_ids = mq_nr_cpu_ids, cpu;
 
 	CPU_ZERO(out);
 	if (!nr_cpu_ids || !mq_nr_queues)
@@ -175,26 +191,34 @@ static void mq_thread_pin(struct mq_thread *thr)
 		thr->cpu = cpu;
 }
 
-static int mq_thread_attach(struct mq_thread *thr)
+/* Device fd of thread @thr, attached to the session (before the sandbox). */
+static int mq_thread_open_device(struct mq_thread *thr)
 {
-	uint32_t src = mq_mount_fd, q = thr->queue;
+	uint32_t src = mq_mount_fd;
 
 	if (thr->index == 0) {
 		thr->devfd = mq_mount_fd;
-	} else {
-		thr->devfd = open(mq_cfg.devpath, O_RDWR | O_CLOEXEC);
-		if (thr->devfd < 0) {
-			mq_err("thread %u: open %s: %s", thr->index,
-			       mq_cfg.devpath, strerror(errno));
-			return -errno;
-		}
-		if (ioctl(thr->devfd, mq_cfg.fs == MQ_FS_MQFUSE ?
-			  MQFUSE_IOC_CLONE : FUSE_DEV_IOC_CLONE, &src)) {
-			mq_err("thread %u: clone ioctl: %s", thr->index,
-			       strerror(errno));
-			return -errno;
-		}
+		return 0;
 	}
+	thr->devfd = open(mq_cfg.devpath, O_RDWR | O_CLOEXEC);
+	if (thr->devfd < 0) {
+		mq_err("thread %u: open %s: %s", thr->index,
+		       mq_cfg.devpath, strerror(errno));
+		return -errno;
+	}
+	if (ioctl(thr->devfd, mq_cfg.fs == MQ_FS_MQFUSE ?
+		  MQFUSE_IOC_CLONE : FUSE_DEV_IOC_CLONE, &src)) {
+		mq_err("thread %u: clone ioctl: %s", thr->index,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int mq_thread_attach(struct mq_thread *thr)
+{
+	uint32_t q = thr->queue;
+
 	if (mq_bind_queues && ioctl(thr->devfd, MQFUSE_IOC_BIND_QUEUE, &q)) {
 		mq_err("thread %u: bind to queue %u: %s", thr->index, q,
 		       strerror(errno));
@@ -311,12 +335,14 @@ static unsigned int mq_default_threads(void)
 	return n > 0 ? n : 1;
 }
 
-static int mq_start_threads(void)
+/* Thread count, queue binding, device fds: what needs paths or ioctls. */
+static int mq_plan_threads(void)
 {
 	unsigned int i, nr_queues = 0;
 	struct mqfuse_session_info info;
 	int ret;
 
+	mq_nr_cpu_ids = mq_possible_cpus();
 	mq_nr_threads = mq_cfg.threads ?: mq_default_threads();
 	if (mq_cfg.fs == MQ_FS_MQFUSE) {
 		memset(&info, 0, sizeof(info));
@@ -339,15 +365,29 @@ static int mq_start_threads(void)
 	mq_threads = calloc(mq_nr_threads, sizeof(*mq_threads));
 	if (!mq_threads)
 		return -ENOMEM;
+	for (i = 0; i < mq_nr_threads; i++) {
+		struct mq_thread *thr = &mq_threads[i];
+
+		thr->index = i;
+		thr->queue = nr_queues ? i % nr_queues : i;
+		ret = mq_thread_open_device(thr);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int mq_start_threads(void)
+{
+	unsigned int i;
+	int ret;
+
 	sem_init(&mq_setup_done, 0, 0);
 	mq_stats_register_threads(mq_threads, 0);
 	atomic_store(&mq_threads_running, mq_nr_threads);
 	for (i = 0; i < mq_nr_threads; i++) {
 		struct mq_thread *thr = &mq_threads[i];
 
-		thr->index = i;
-		thr->devfd = -1;
-		thr->queue = nr_queues ? i % nr_queues : i;
 		ret = pthread_create(&thr->tid, NULL, mq_thread_main, thr);
 		if (ret)
 			return -ret;
@@ -443,9 +483,10 @@ static int mq_daemonize(void)
 static void mq_daemon_detach_stdio(int status_fd)
 {
 	char ok = 0;
-	int null = open("/dev/null", O_RDWR);
+	int null = mq_null_fd;
 
-	if (chdir("/"))
+	/* Sandboxed, the working directory is procfs (sandbox.c). */
+	if (mq_cfg.sandbox == MQ_SANDBOX_NONE && chdir("/"))
 		mq_warn("chdir /: %s", strerror(errno));
 	if (!mq_cfg.syslog)
 		mq_log_to_syslog();
@@ -455,6 +496,7 @@ static void mq_daemon_detach_stdio(int status_fd)
 		dup2(null, 2);
 		if (null > 2)
 			close(null);
+		mq_null_fd = -1;
 	}
 	if (write(status_fd, &ok, 1) != 1)
 		mq_warn("cannot report startup status");
@@ -491,6 +533,7 @@ static void mq_wait_signals(void)
 {
 	sigset_t set;
 	struct timespec ts = { .tv_sec = 2 };
+	siginfo_t si;
 	int sig;
 
 	sigemptyset(&set);
@@ -500,7 +543,7 @@ static void mq_wait_signals(void)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	for (;;) {
-		sig = sigwaitinfo(&set, NULL);
+		sig = sigwaitinfo(&set, &si);
 		if (sig == SIGUSR1) {
 			int ret = mq_stats_write(mq_cfg.stats_path);
 
@@ -510,8 +553,19 @@ static void mq_wait_signals(void)
 		}
 		if (sig == SIGUSR2 && !atomic_load(&mq_threads_running))
 			return;
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
+		if (sig != SIGTERM && sig != SIGINT)
+			continue;
+		/*
+		 * Sandboxed, the mount is out of reach: the monitor unmounts
+		 * and then sends SIGTERM back.
+		 */
+		if (mq_monitor_pid && si.si_pid != mq_monitor_pid) {
+			if (kill(mq_monitor_pid, SIGTERM))
+				mq_warn("asking the monitor to unmount: %s",
+					strerror(errno));
+			continue;
+		}
+		break;
 	}
 	mq_info("signal %d: unmounting", sig);
 	mq_unmount();
@@ -535,12 +589,187 @@ static void mq_block_signals(void)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, SIGCHLD);	/* the monitor waits for it */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/*
+ * Capabilities of the monitor: CAP_SYS_ADMIN for umount2(), nothing else.
+ * Not dumpable, so the sandboxed child (same uid, a superset of these
+ * capabilities) cannot reach the host's tree through /proc/PID/root.
+ */
+static void mq_monitor_confine(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (geteuid() != 0)
+		return;
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted = CAP_TO_MASK(CAP_SYS_ADMIN);
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective = CAP_TO_MASK(CAP_SYS_ADMIN);
+	if (syscall(SYS_capset, &hdr, data))
+		mq_warn("monitor: dropping capabilities: %s", strerror(errno));
+}
+
+static int mq_monitor_status(pid_t child, int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus)) {
+		int sig = WTERMSIG(wstatus);
+
+		if (sig == SIGSYS)
+			mq_err("serving process %d made a system call outside the sandbox's allow-list (see the audit log; --sandbox=log to find it)",
+			       (int)child);
+		else
+			mq_err("serving process %d killed by signal %d (%s)",
+			       (int)child, sig, strsignal(sig));
+		return 128 + sig;
+	}
+	return 1;
+}
+
+/*
+ * The monitor: stays outside the sandbox with the mount.  @ready_fd gets
+ * one byte once the child serves, EOF if it failed before (then the mount
+ * is undone here, as mqfused did when setup failed).  Never returns.
+ */
+static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
+{
+	sigset_t set;
+	siginfo_t si;
+	int wstatus, sig;
+	ssize_t n;
+	char c;
+
+	close(mq_mount_fd);	/* a dead child must end the session */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	do {
+		n = read(ready_fd, &c, 1);
+	} while (n < 0 && errno == EINTR);
+	close(ready_fd);
+	if (n != 1) {
+		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+			;
+		mq_unmount();
+		_exit(mq_monitor_status(child, wstatus) ?: 1);
+	}
+	mq_monitor_confine();
+	if (status_fd >= 0) {
+		/* The child reported success to the parent: detach as it did. */
+		close(status_fd);
+		if (!mq_cfg.syslog)
+			mq_log_to_syslog();
+		if (mq_null_fd >= 0) {
+			dup2(mq_null_fd, 0);
+			dup2(mq_null_fd, 1);
+			dup2(mq_null_fd, 2);
+		}
+		if (chdir("/"))
+			mq_warn("monitor: chdir /: %s", strerror(errno));
+	}
+	if (mq_null_fd > 2)
+		close(mq_null_fd);
+	for (;;) {
+		sig = sigwaitinfo(&set, &si);
+		switch (sig) {
+		case SIGTERM:
+		case SIGINT:
+			if (mq_we_mounted) {
+				mq_info("monitor: signal %d: unmounting", sig);
+				mq_unmount();
+			}
+			kill(child, SIGTERM);
+			break;
+		case SIGUSR1:
+			kill(child, SIGUSR1);
+			break;
+		case SIGCHLD:
+			if (waitpid(child, &wstatus, WNOHANG) == child)
+				_exit(mq_monitor_status(child, wstatus));
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * Fork the monitor (parent) and the serving process (child).  Returns in
+ * the child with *@ready_fd to report that it serves.
+ */
+static int mq_monitor_fork(int status_fd, int *ready_fd)
+{
+	char comm[16] = "";
+	int pfd[2];
+	pid_t pid, parent = getpid();
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	/*
+	 * The serving process keeps the program's name (ps, pgrep -x
+	 * mqfused and the thread names find it); the monitor is renamed.
+	 */
+	prctl(PR_GET_NAME, comm, 0, 0, 0);
+	prctl(PR_SET_NAME, "mqfused-monitor", 0, 0, 0);
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		prctl(PR_SET_NAME, comm, 0, 0, 0);
+		close(pfd[0]);
+		close(pfd[1]);
+		return -err;
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		mq_monitor_run(pid, pfd[0], status_fd);
+	}
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+	close(pfd[0]);
+	/* The pair lives and dies together: no server without its unmounter. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(1);
+	mq_monitor_pid = parent;
+	mq_we_mounted = false;	/* the monitor's job now */
+	*ready_fd = pfd[1];
+	return 0;
+}
+
+/* What the sandbox will hide: open it now. */
+static int mq_sandbox_prepare(void)
+{
+	int ret;
+
+	/* glibc reads /etc/localtime once, for syslog's time stamps. */
+	tzset();
+	if (!mq_cfg.foreground || mq_cfg.syslog)
+		openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	ret = mq_stats_open(mq_cfg.stats_path);
+	if (ret) {
+		mq_err("--stats %s: %s", mq_cfg.stats_path, strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 int mq_session_run(void)
 {
-	int status_fd = -1, ret;
+	int status_fd = -1, ready_fd = -1, ret;
+	bool sandbox = mq_cfg.sandbox != MQ_SANDBOX_NONE;
+	char ok = 0;
 
 	mq_block_signals();
 	if (mq_cfg.serve_fd >= 0) {
@@ -560,6 +789,7 @@ int mq_session_run(void)
 		mq_we_mounted = true;
 	}
 	if (!mq_cfg.foreground) {
+		mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		status_fd = mq_daemonize();
 		if (status_fd < 0) {
 			ret = status_fd;
@@ -567,16 +797,37 @@ int mq_session_run(void)
 			goto err_unmount;
 		}
 	}
-	/* mount(2) and the RLIMIT_NOFILE raise are done: shed the rest. */
-	ret = mq_creds_drop_privileges();
+	if (sandbox && mq_we_mounted) {
+		ret = mq_monitor_fork(status_fd, &ready_fd);
+		if (ret) {
+			mq_err("starting the monitor: %s", strerror(-ret));
+			goto err_unmount;
+		}
+	}
+	ret = mq_plan_threads();
+	if (!ret && sandbox)
+		ret = mq_sandbox_prepare();
 	if (ret) {
-		mq_err("dropping capabilities: %s", strerror(-ret));
+		mq_err("starting threads: %s", strerror(-ret));
+		goto err_unmount;
+	}
+	/* mount(2) and the RLIMIT_NOFILE raise are done: shed the rest. */
+	ret = mq_sandbox_enter(mq_cfg.sandbox, mq_cfg.backend_dir,
+			       mq_itable_root_fd(), mq_monitor_pid);
+	if (ret) {
+		mq_err("%s: %s", sandbox ? "entering the sandbox" :
+		       "dropping capabilities", strerror(-ret));
 		goto err_unmount;
 	}
 	ret = mq_start_threads();
 	if (ret) {
 		mq_err("starting threads: %s", strerror(-ret));
 		goto err_unmount;
+	}
+	if (ready_fd >= 0) {
+		if (write(ready_fd, &ok, 1) != 1)
+			mq_warn("cannot report to the monitor");
+		close(ready_fd);
 	}
 	if (status_fd >= 0)
 		mq_daemon_detach_stdio(status_fd);

@@ -189,29 +189,10 @@ static void mq_stats_lock_all(bool lock)
 	}
 }
 
-int mq_stats_write(const char *path)
+static void mq_stats_print(FILE *f)
 {
-	char tmp[4096];
 	uint32_t op;
 	unsigned int t;
-	FILE *f;
-	int fd, ret = 0;
-
-	if (!path)
-		return 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		ret = -errno;
-		close(fd);
-		unlink(tmp);
-		return ret;
-	}
 
 	mq_stats_lock_all(true);
 	for (op = 0; op < MQ_NR_OPS; op++) {
@@ -249,7 +230,79 @@ int mq_stats_write(const char *path)
 	fprintf(f, "inodes=%llu handles=%llu\n",
 		(unsigned long long)mq_itable_count(),
 		(unsigned long long)mq_handles_count());
+}
 
+/* The stats file opened before the sandbox (-1: write by path). */
+static int mq_stats_fd = -1;
+
+/*
+ * Open the stats file now: inside the sandbox its directory is out of
+ * reach.  It is then rewritten in place (one write) instead of being
+ * replaced by a rename.
+ */
+int mq_stats_open(const char *path)
+{
+	if (!path)
+		return 0;
+	mq_stats_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			   0644);
+	return mq_stats_fd < 0 ? -errno : 0;
+}
+
+static int mq_stats_rewrite(void)
+{
+	char *buf = NULL;
+	size_t len = 0, done = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int ret = 0;
+
+	if (!f)
+		return -ENOMEM;
+	mq_stats_print(f);
+	if (fclose(f)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (ftruncate(mq_stats_fd, 0))
+		ret = -errno;
+	while (!ret && done < len) {
+		ssize_t n = pwrite(mq_stats_fd, buf + done, len - done, done);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n > 0)
+			done += n;
+	}
+	if (!ret && fsync(mq_stats_fd))
+		ret = -errno;
+	free(buf);
+	return ret;
+}
+
+int mq_stats_write(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd, ret = 0;
+
+	if (!path)
+		return 0;
+	if (mq_stats_fd >= 0)
+		return mq_stats_rewrite();
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
+	mq_stats_print(f);
 	if (fflush(f) || fsync(fileno(f)))
 		ret = -errno;
 	if (fclose(f) && !ret)

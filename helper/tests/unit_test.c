@@ -21,6 +21,8 @@
 #include <sys/xattr.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -1622,6 +1624,173 @@ static void test_handle_generation(void)
 	      "handles: put of an out-of-range fh aborts instead of indexing past the table");
 }
 
+/* One "Name:\tvalue" line of the sandboxed child's own status ("" if absent). */
+static void sbx_status_field(const char *name, char *out, size_t len)
+{
+	char path[64], line[256];
+	size_t n = strlen(name);
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%sself/status", mq_proc_prefix);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, n) && line[n] == ':') {
+			char *v = line + n + 1;
+
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(out, len, "%s", v);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static unsigned long long sbx_kept_mask(void)
+{
+	unsigned long long mask = 0;
+	int cap;
+
+	for (cap = 0; cap < 64; cap++)
+		if (mq_creds_cap_kept(cap))
+			mask |= 1ull << cap;
+	return mask;
+}
+
+/*
+ * In a child: enter the daemon's sandbox on a scratch backing directory,
+ * check what it can see and do, then make a forbidden call.  Returns the
+ * child's wait status.
+ */
+static int sbx_run_child(enum mq_sandbox_mode mode, const char *dir,
+			 bool *reached_end)
+{
+	char path[512], val[64], c = 0;
+	struct stat st, st2, want;
+	pid_t child;
+	int status, fd, root_fd, pfd[2];
+
+	*reached_end = false;
+	if (pipe(pfd))
+		return -1;
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child > 0) {
+		close(pfd[1]);
+		*reached_end = read(pfd[0], &c, 1) == 1;
+		close(pfd[0]);
+		waitpid(child, &status, 0);
+		return status;
+	}
+	close(pfd[0]);
+	failures = 0;	/* this child's own checks */
+	root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0 || fstat(root_fd, &want) ||
+	    mq_sandbox_enter(mode, dir, root_fd, 0)) {
+		printf("not ok - sandbox: enter (%s)\n", strerror(errno));
+		_exit(3);
+	}
+	if (mode == MQ_SANDBOX_ON) {
+		/* Directories only: overlayfs gives files another st_dev. */
+		CHECK(!stat("/sandbox-marker", &st2) && !stat("/", &st) &&
+		      st.st_dev == want.st_dev && st.st_ino == want.st_ino &&
+		      !fstat(root_fd, &st2) && st2.st_dev == want.st_dev &&
+		      st2.st_ino == want.st_ino,
+		      "sandbox: the backing directory is / and the root fd is on it");
+		fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+		CHECK(fd < 0 && errno == ENOENT,
+		      "sandbox: a host path (/etc/passwd) is out of reach");
+		if (fd >= 0)
+			close(fd);
+		/* ".." of the root fd and of "/" stays at the root. */
+		fd = openat(root_fd, "..", O_PATH | O_CLOEXEC);
+		CHECK(fd >= 0 && !fstat(fd, &st) && st.st_ino == st2.st_ino &&
+		      !stat("/../..", &st) && st.st_ino == st2.st_ino,
+		      "sandbox: .. of the root fd and of / is the root");
+		if (fd >= 0)
+			close(fd);
+		mq_proc_path(path, sizeof(path), root_fd);
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		CHECK(fd >= 0 && !fstat(fd, &st) && st.st_ino == st2.st_ino,
+		      "sandbox: /proc/self/fd reopen works (procfs as cwd)");
+		if (fd >= 0)
+			close(fd);
+		snprintf(path, sizeof(path), "%s1/status", mq_proc_prefix);
+		CHECK(!stat(path, &st),
+		      "sandbox: callers' /proc/PID/status readable");
+		snprintf(path, sizeof(path), "%ssys/kernel", mq_proc_prefix);
+		CHECK(stat(path, &st) && stat("/proc/sys/kernel", &st),
+		      "sandbox: no /proc/sys (procfs subset=pid)");
+		sbx_status_field("CapBnd", val, sizeof(val));
+		CHECK(val[0] && strtoull(val, NULL, 16) == sbx_kept_mask(),
+		      "sandbox: bounding set is exactly the kept capabilities");
+		sbx_status_field("NoNewPrivs", val, sizeof(val));
+		CHECK(!strcmp(val, "1"), "sandbox: NoNewPrivs is 1");
+		sbx_status_field("Seccomp", val, sizeof(val));
+		CHECK(!strcmp(val, "2"), "sandbox: Seccomp is 2 (filter)");
+		CHECK(!syscall(SYS_unshare, CLONE_FS),
+		      "sandbox: unshare(CLONE_FS) allowed (per-thread umask)");
+		fflush(stdout);
+		if (failures)
+			_exit(1);	/* and the SIGSYS check fails too */
+		/* Every check ran (an earlier SIGSYS would be a missing call). */
+		if (write(pfd[1], &c, 1) != 1)
+			_exit(1);
+		/* Not on the list: the kernel kills the process. */
+		syscall(SYS_kexec_load, 0, 0, NULL, 0);
+		_exit(0);
+	}
+	/* MQ_SANDBOX_LOG: the call runs (and fails for lack of CAP_SYS_BOOT). */
+	errno = 0;
+	CHECK(syscall(SYS_kexec_load, 0, 0, NULL, 0) < 0 &&
+	      (errno == EPERM || errno == ENOSYS),
+	      "sandbox=log: a call off the list runs (EPERM without CAP_SYS_BOOT)");
+	fflush(stdout);
+	if (write(pfd[1], &c, 1) != 1)
+		_exit(1);
+	_exit(failures ? 1 : 0);
+}
+
+static void test_sandbox(void)
+{
+	char dir[256], path[300];
+	bool reached;
+	int status, fd;
+
+	if (geteuid() != 0) {
+		printf("ok - sandbox # SKIP not root\n");
+		return;
+	}
+	if (fork() == 0) {
+		/* Probe: can this host make mount namespaces at all? */
+		_exit(unshare(CLONE_NEWNS) ? 1 : 0);
+	}
+	wait(&status);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("ok - sandbox # SKIP unshare(CLONE_NEWNS) refused here\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/sandbox-root", tmpdir);
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/sandbox-marker", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	status = sbx_run_child(MQ_SANDBOX_ON, dir, &reached);
+	CHECK(reached && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+	      "sandbox: a call off the allow-list (kexec_load) kills with SIGSYS");
+	status = sbx_run_child(MQ_SANDBOX_LOG, dir, &reached);
+	CHECK(reached && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "sandbox=log: the process survives a call off the list, all checks passed");
+	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
+	      "sandbox: the parent's namespace and proc prefix untouched");
+}
+
 int main(void)
 {
 	char cmd[512];
@@ -1646,6 +1815,7 @@ int main(void)
 	test_open_flags();
 	test_handle_nodeid();
 	test_handle_generation();
+	test_sandbox();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);

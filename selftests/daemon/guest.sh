@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # mqfused and mount.mqfuse in the guest: the daemon's unit tests, its
 # end-to-end script, the POSIX suite and the verifier with mqfused serving
-# stock FUSE and mqfuse, `mount -t mqfuse`, /etc/fstab, bad options.
+# stock FUSE and mqfuse, the sandbox, `mount -t mqfuse`, /etc/fstab, bad
+# options.
 . "$MQ_ROOT/selftests/vm/lib.sh"
 H=$MQ_ROOT/helper
 POSIX=$MQ_ROOT/selftests/posix/posix_test
@@ -62,6 +63,66 @@ for fs in fuse mqfuse; do
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	check "$fs: mqfused exits on umount" sh -c "! kill -0 $pid 2>/dev/null"
 done
+
+# --- sandbox (default on): the serving process is confined; --no-sandbox ---
+src=$MQ_SCRATCH/sandbox-src mnt=/mnt/sandbox
+mkdir -p "$src" "$mnt"
+chmod 755 "$src"
+echo hello > "$src/greeting"
+src_id=$(stat -c %d:%i "$src")
+for mode in on none; do
+	"$H/mqfused" -f --sandbox=$mode -o allow_other "local:$src" "$mnt" 2>/tmp/sandbox-$mode.log &
+	fpid=$!
+	if ! check "sandbox=$mode: mounted" mq_wait_mounted "$mnt" "$MQ_NAME"; then
+		sed 's/^/# /' /tmp/sandbox-$mode.log
+		kill "$fpid" 2>/dev/null; wait "$fpid"
+		continue
+	fi
+	spid=$(pgrep -n -x mqfused)
+	st=/proc/$spid/status
+	if [ $mode = on ]; then
+		check "sandbox: the serving process is the monitor's child" \
+			sh -c "[ \"\$(awk '/^PPid/{print \$2}' $st)\" = $fpid ] && [ \"\$(cat /proc/$fpid/comm)\" = mqfused-monitor ]"
+		check "sandbox: Seccomp: 2 in the serving process" grep -Eq '^Seccomp:[[:space:]]+2$' "$st"
+		check "sandbox: NoNewPrivs: 1 in the serving process" grep -Eq '^NoNewPrivs:[[:space:]]+1$' "$st"
+		check "sandbox: bounding set reduced" sh -c "[ \"\$(awk '/^CapBnd/{print \$2}' $st)\" != \"\$(awk '/^CapBnd/{print \$2}' /proc/self/status)\" ]"
+		check "sandbox: its root is the backing directory" sh -c "[ \"\$(stat -L -c %d:%i /proc/$spid/root/)\" = $src_id ]"
+		check "sandbox: no host path inside (/etc/passwd)" sh -c "! [ -e /proc/$spid/root/etc/passwd ]"
+		check "sandbox: the monitor holds no device fd" sh -c "! ls -l /proc/$fpid/fd | grep -q '/dev/$MQ_NAME'"
+	else
+		check "sandbox=none: Seccomp: 0, one process" sh -c "grep -Eq '^Seccomp:[[:space:]]+0$' $st && [ $spid = $fpid ]"
+		check "sandbox=none: its root is the host's" sh -c "[ \"\$(stat -L -c %d:%i /proc/$spid/root/)\" = \"\$(stat -c %d:%i /)\" ]"
+	fi
+	# A short workload through every kind of operation.
+	check "sandbox=$mode: workload (create, write, rename, link, xattr, chmod, chown, truncate, readdir, unlink)" sh -c "
+		set -e; cd $mnt; [ \"\$(cat greeting)\" = hello ]
+		mkdir -p d/e; dd if=/dev/urandom of=d/f bs=1M count=3 status=none
+		cmp d/f $src/d/f; mv d/f d/e/g; ln d/e/g d/h; ln -s e/g d/s; readlink d/s >/dev/null
+		setfattr -n user.k -v v d/h; getfattr -n user.k d/h | grep -q v; setfattr -x user.k d/h
+		chmod 640 d/h; chown 1000:1000 d/h; truncate -s 4096 d/h; touch -d @0 d/h
+		setpriv --reuid=65534 --regid=65534 --clear-groups ls $mnt/d >/dev/null
+		ls -laR . >/dev/null; df $mnt >/dev/null; sync; rm -rf d"
+	check "sandbox=$mode: verifier 2000 ops" "$VERIFY" -s 3 -n 2000 -f 2 "$mnt"
+	if [ $mode = on ]; then
+		check "sandbox: daemon alive after the workload" kill -0 "$spid"
+		# SIGTERM to the serving process: it asks the monitor to unmount.
+		kill -TERM "$spid"
+	else
+		kill -TERM "$fpid"
+	fi
+	wait "$fpid"
+	rc=$?
+	check "sandbox=$mode: SIGTERM unmounts, exit status 0 (got $rc)" sh -c "[ $rc -eq 0 ] && ! grep -q ' $mnt ' /proc/mounts && ! kill -0 $spid 2>/dev/null"
+done
+# The monitor unmounts for SIGTERM sent to it, and exits with the child.
+"$H/mqfused" -f -o allow_other "local:$src" "$mnt" 2>/tmp/sandbox-mon.log &
+fpid=$!
+if check "sandbox: mounted again" mq_wait_mounted "$mnt" "$MQ_NAME"; then
+	kill -TERM "$fpid"; wait "$fpid"; rc=$?
+	check "sandbox: SIGTERM to the monitor unmounts, exit status 0 (got $rc)" sh -c "[ $rc -eq 0 ] && ! grep -q ' $mnt ' /proc/mounts && ! pgrep -x mqfused"
+fi
+check "sandbox: no seccomp report for mqfused in the kernel log" \
+	sh -c "! dmesg | grep 'type=1326' | grep -q 'comm=\"mqfused'"
 
 # --- mount -t mqfuse, through the installed helper ---
 install -m 0755 "$H/mqfused" /usr/sbin/mqfused

@@ -10,7 +10,7 @@ PKGS=(
 	build-essential make gcc kmod cpio gzip e2fsprogs util-linux procps coreutils
 	qemu-system-x86 busybox-static sparse dkms pkg-config
 	"$KVER_PKG_IMAGE" "$KVER_PKG_HEADERS"
-	liburing-dev libfuse3-dev fuse3 fio python3
+	liburing-dev libseccomp-dev libfuse3-dev fuse3 fio python3
 	libnl-3-dev libnl-genl-3-dev attr acl
 	clang libclang-rt-14-dev
 )

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sandbox of the serving process (DESIGN.md §3, trust boundary 2).
+ *
+ * A client that finds a bug in the request handlers should get no further
+ * than the backing directory.  Once the mount exists and the device fds are
+ * open, the serving process:
+ *
+ *  1. enters a mount namespace of its own (mounts under the backing
+ *     directory keep propagating in from the host: "slave", nothing
+ *     propagates out), mounts a fresh procfs restricted to process
+ *     directories (subset=pid, read-only), bind-mounts the backing
+ *     directory on itself and pivot_roots into it, then detaches the old
+ *     root.  The backing directory *is* "/": there is no other file tree
+ *     left to reach by a path, and ".." at the root stays at the root.
+ *     procfs is reachable only as the working directory (see
+ *     mq_proc_prefix): /proc/self/fd/N reopens and the callers'
+ *     /proc/PID/status become "self/fd/N" and "PID/status".
+ *  2. re-opens its backing root fd on the new "/" (dup3 onto the same fd
+ *     number, so the inode table stays valid): the fd opened before the
+ *     sandbox belongs to the host's mount tree, where ".." climbs out of
+ *     the backing directory;
+ *  3. closes every inherited directory fd for the same reason;
+ *  4. drops from the bounding set every capability creds.c does not keep,
+ *     drops the permitted set to those, sets no_new_privs and marks itself
+ *     not dumpable;
+ *  5. loads a seccomp allow-list: the system calls below, with arguments
+ *     restricted where that is cheap (ioctl numbers, prctl, unshare,
+ *     clone flags, kill/tgkill targets).  Anything else kills the process
+ *     (--sandbox=log: allowed and logged by the kernel's audit, to find
+ *     a missing entry).
+ *
+ * Unmounting needs the host's mount namespace and CAP_SYS_ADMIN, which the
+ * serving process no longer has a use for: session.c keeps a small
+ * unsandboxed monitor process for that.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+
+#include <mqfuse.h>
+
+#include "mqfused.h"
+
+#ifndef FUSE_DEV_IOC_CLONE
+#define FUSE_DEV_IOC_CLONE	_IOR(229, 0, uint32_t)
+#endif
+
+const char *mq_proc_prefix = "/proc/";
+
+const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode)
+{
+	switch (mode) {
+	case MQ_SANDBOX_ON:	return "on";
+	case MQ_SANDBOX_LOG:	return "log";
+	case MQ_SANDBOX_NONE:	return "none";
+	}
+	return "?";
+}
+
+int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "kill"))
+		*mode = MQ_SANDBOX_ON;
+	else if (!strcmp(s, "log"))
+		*mode = MQ_SANDBOX_LOG;
+	else if (!strcmp(s, "none") || !strcmp(s, "off"))
+		*mode = MQ_SANDBOX_NONE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * System calls of the serving threads, the main thread's signal loop and
+ * the libraries under them (glibc, liburing), without arguments checked.
+ * Derived from the code and checked with strace under the POSIX suite.
+ */
+static const int mq_allowed_syscalls[] = {
+	/* request I/O, backend file I/O */
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
+	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
+	SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2),
+	SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync), SCMP_SYS(syncfs), SCMP_SYS(ftruncate),
+	SCMP_SYS(fallocate), SCMP_SYS(copy_file_range),
+	SCMP_SYS(truncate),		/* SETATTR size on /proc/self/fd/N */
+	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
+	SCMP_SYS(io_uring_register),
+	/* namespace operations, always relative to a backing fd */
+	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(newfstatat),
+	SCMP_SYS(fstat), SCMP_SYS(statx), SCMP_SYS(fstatfs),
+	SCMP_SYS(getdents64), SCMP_SYS(readlinkat), SCMP_SYS(mkdirat),
+	SCMP_SYS(mknodat), SCMP_SYS(symlinkat), SCMP_SYS(unlinkat),
+	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(linkat),
+	SCMP_SYS(chmod),		/* glibc chmod(), on /proc/self/fd/N */
+	SCMP_SYS(fchmod),
+	SCMP_SYS(fchmodat), SCMP_SYS(fchown), SCMP_SYS(fchownat),
+	SCMP_SYS(utimensat), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	/* xattrs: path forms on /proc/self/fd/N, fd forms on handles */
+	SCMP_SYS(setxattr), SCMP_SYS(getxattr), SCMP_SYS(listxattr),
+	SCMP_SYS(removexattr), SCMP_SYS(fsetxattr), SCMP_SYS(fgetxattr),
+	SCMP_SYS(flistxattr), SCMP_SYS(fremovexattr),
+	/* acting as the caller (creds.c) */
+	SCMP_SYS(setfsuid), SCMP_SYS(setfsgid), SCMP_SYS(setgroups),
+	SCMP_SYS(capget), SCMP_SYS(capset), SCMP_SYS(umask),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+	SCMP_SYS(getegid),
+	/* memory, threads, scheduling */
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
+	SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(brk),
+	SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_setaffinity),
+	SCMP_SYS(sched_yield), SCMP_SYS(getpid), SCMP_SYS(gettid),
+	SCMP_SYS(getppid), SCMP_SYS(getrandom),
+	SCMP_SYS(sysinfo),		/* glibc qsort() sizes its buffer */
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
+	SCMP_SYS(exit), SCMP_SYS(exit_group),
+	/* signals */
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigtimedwait),
+	SCMP_SYS(restart_syscall),
+	/* syslog on the socket connected before the sandbox */
+	SCMP_SYS(sendto),
+};
+
+/* Device ioctls: thread attach (CLONE), BIND_QUEUE, GET_INFO. */
+static const unsigned long mq_allowed_ioctls[] = {
+	MQFUSE_IOC_CLONE, FUSE_DEV_IOC_CLONE, MQFUSE_IOC_BIND_QUEUE,
+	MQFUSE_IOC_GET_INFO,
+};
+
+#define MQ_CLONE_NS_FLAGS	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | \
+				 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
+				 CLONE_NEWCGROUP | CLONE_NEWTIME)
+
+int mq_sandbox_nr_syscalls(void)
+{
+	/* + ioctl, prctl, unshare, clone, kill, tgkill (argument-checked) */
+	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 6;
+}
+
+static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
+{
+	scmp_filter_ctx ctx;
+	pid_t self = getpid();
+	unsigned int i;
+	int ret = 0;
+
+	ctx = seccomp_init(mode == MQ_SANDBOX_LOG ? SCMP_ACT_LOG :
+			   SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	for (i = 0; !ret && i < sizeof(mq_allowed_syscalls) /
+				  sizeof(mq_allowed_syscalls[0]); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				       mq_allowed_syscalls[i], 0);
+	for (i = 0; !ret && i < sizeof(mq_allowed_ioctls) /
+				  sizeof(mq_allowed_ioctls[0]); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_ioctls[i], 0));
+	/* Thread names; the per-thread umask (creds.c). */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				       SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
+				       SCMP_A0(SCMP_CMP_EQ, CLONE_FS, 0));
+	/* Threads, never new namespaces. */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				       SCMP_A0(SCMP_CMP_MASKED_EQ,
+					       MQ_CLONE_NS_FLAGS, 0));
+	/* clone3's flags are behind a pointer: glibc falls back to clone. */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+				       SCMP_SYS(clone3), 0);
+	/* Signals to ourselves (SIGUSR2, abort) and to the monitor. */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+				       SCMP_A0(SCMP_CMP_EQ, self, 0));
+	if (!ret && monitor > 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
+				       SCMP_A0(SCMP_CMP_EQ, monitor, 0),
+				       SCMP_A1(SCMP_CMP_EQ, SIGTERM, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				       SCMP_A0(SCMP_CMP_EQ, self, 0));
+	/*
+	 * glibc's syslog() reconnects after a failed send: refuse quietly
+	 * (there is no /dev/log to reach in here, and a socket file in the
+	 * backing directory must not receive the log).
+	 */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+				       SCMP_SYS(socket), 0);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+				       SCMP_SYS(connect), 0);
+	if (!ret)
+		ret = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return ret;
+}
+
+/* Bounding set: only what creds.c keeps; then no_new_privs. */
+static int mq_sandbox_caps(void)
+{
+	int cap;
+
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (mq_creds_cap_kept(cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Directory fds other than @keep reach the host's file tree ("..");
+ * nothing the daemon serves needs one inherited from its parent.
+ */
+static void mq_close_dir_fds(int keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int fds[256], nr = 0, i;
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) && nr < 256) {
+		int fd = atoi(de->d_name);
+		struct stat st;
+
+		if (de->d_name[0] == '.' || fd == dirfd(d) || fd == keep)
+			continue;
+		if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
+			fds[nr++] = fd;
+	}
+	closedir(d);
+	for (i = 0; i < nr; i++)
+		close(fds[i]);
+}
+
+/* Mount namespace, procfs, pivot_root into @dir; *@root_fd re-opened. */
+static int mq_sandbox_fs(const char *dir, int root_fd)
+{
+	struct stat old_st, new_st;
+	int proc_fd = -1, fd, ret;
+
+	if (fstat(root_fd, &old_st))
+		return -errno;
+	if (unshare(CLONE_NEWNS)) {
+		ret = -errno;
+		mq_err("sandbox: unshare(CLONE_NEWNS): %s", strerror(-ret));
+		return ret;
+	}
+	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL)) {
+		ret = -errno;
+		mq_err("sandbox: making / a slave mount: %s", strerror(-ret));
+		return ret;
+	}
+	/*
+	 * A procfs of our own, on top of the host's /proc in this namespace
+	 * only: process directories and nothing else (no /proc/sys).
+	 */
+	if (mount("proc", "/proc", "proc",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "subset=pid")) {
+		ret = -errno;
+		mq_err("sandbox: mount proc: %s", strerror(-ret));
+		return ret;
+	}
+	proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (mount(dir, dir, NULL, MS_BIND | MS_REC, NULL)) {
+		ret = -errno;
+		mq_err("sandbox: bind mount %s: %s", dir, strerror(-ret));
+		goto out;
+	}
+	if (chdir(dir)) {
+		ret = -errno;
+		goto out;
+	}
+	/* Old root stacked under the new one, then detached with its mounts. */
+	if (syscall(SYS_pivot_root, ".", ".")) {
+		ret = -errno;
+		mq_err("sandbox: pivot_root into %s: %s", dir, strerror(-ret));
+		goto out;
+	}
+	if (umount2(".", MNT_DETACH)) {
+		ret = -errno;
+		mq_err("sandbox: detaching the old root: %s", strerror(-ret));
+		goto out;
+	}
+	if (chdir("/")) {
+		ret = -errno;
+		goto out;
+	}
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (fstat(fd, &new_st) || new_st.st_dev != old_st.st_dev ||
+	    new_st.st_ino != old_st.st_ino) {
+		close(fd);
+		ret = -EXDEV;
+		mq_err("sandbox: new root is not %s", dir);
+		goto out;
+	}
+	if (dup3(fd, root_fd, O_CLOEXEC) < 0) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	/* procfs is the working directory: "self/fd/N", "PID/status". */
+	if (fchdir(proc_fd)) {
+		ret = -errno;
+		goto out;
+	}
+	mq_proc_prefix = "";
+	ret = 0;
+out:
+	if (proc_fd >= 0)
+		close(proc_fd);
+	return ret;
+}
+
+int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
+		     pid_t monitor)
+{
+	int ret;
+
+	if (mode == MQ_SANDBOX_NONE)
+		return mq_creds_drop_privileges();
+	if (geteuid() != 0) {
+		mq_err("sandbox: needs root (or run with --sandbox=none)");
+		return -EPERM;
+	}
+	mq_close_dir_fds(root_fd);
+	ret = mq_sandbox_fs(dir, root_fd);
+	if (ret)
+		return ret;
+	ret = mq_sandbox_caps();
+	if (!ret)
+		ret = mq_creds_drop_privileges();
+	if (ret) {
+		mq_err("sandbox: capabilities: %s", strerror(-ret));
+		return ret;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		ret = -errno;
+		mq_err("sandbox: no_new_privs: %s", strerror(-ret));
+		return ret;
+	}
+	ret = mq_seccomp_load(mode, monitor);
+	if (ret) {
+		mq_err("sandbox: seccomp: %s", strerror(-ret));
+		return ret;
+	}
+	mq_info("sandbox %s: root %s, %d system calls allowed",
+		mq_sandbox_mode_name(mode), dir, mq_sandbox_nr_syscalls());
+	return 0;
+}
