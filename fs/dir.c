@@ -611,7 +611,7 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 	dput(entry);
 unlock:
 	inode_unlock(dir);
-	iput(dir);
+	mqfuse_iput_async(dir);
 	return err;
 }
 

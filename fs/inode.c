@@ -10,9 +10,12 @@
  */
 #include "mqfuse_i.h"
 #include <linux/jiffies.h>
+#include <linux/llist.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <linux/writeback.h>
 
 int mqfuse_valid_type(u32 mode)
 {
@@ -344,9 +347,73 @@ static int mqfuse_inode_set(struct inode *inode, void *data)
 	return 0;
 }
 
+/*
+ * The cached inode of @nodeid, referenced, or NULL. For notifications,
+ * which run in a daemon thread: unlike ilookup5() this never waits for an
+ * inode being evicted (I_FREEING), whose eviction may wait for writeback
+ * only this thread can answer; such an inode is as good as gone. An inode
+ * still being set up (I_NEW) is waited for: mqfuse_iget() sends nothing
+ * to the daemon before unlock_new_inode().
+ */
 struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid)
 {
-	return ilookup5(sb, (unsigned long)nodeid, mqfuse_inode_test, &nodeid);
+	struct inode *inode;
+
+	rcu_read_lock();
+	inode = find_inode_rcu(sb, (unsigned long)nodeid, mqfuse_inode_test, &nodeid);
+	/* inodes are freed after a grace period; igrab() refuses a dying one */
+	if (inode)
+		inode = igrab(inode);
+	rcu_read_unlock();
+	if (!inode)
+		return NULL;
+	wait_on_inode(inode);
+	if (inode_unhashed(inode)) {	/* a failed or replaced setup */
+		mqfuse_iput_async(inode);
+		return NULL;
+	}
+	return inode;
+}
+
+static void mqfuse_iput_work(struct work_struct *work)
+{
+	struct mqfuse_conn *fc = container_of(work, struct mqfuse_conn, iput_work);
+	struct mqfuse_inode *mi, *next;
+	struct llist_node *list;
+
+	list = llist_del_all(&fc->iput_list);
+	llist_for_each_entry_safe(mi, next, list, iput_node)
+		iput(&mi->vfs_inode);
+}
+
+/*
+ * Drop a reference taken in a daemon thread. The last one evicts the
+ * inode (drop_inode is generic_delete_inode), and eviction waits for the
+ * node's writeback, which may need this very thread: hand the last put
+ * to a worker. At most one deferred put per inode is pending: it keeps
+ * its reference until the worker runs, so no other holder sees the count
+ * at one and defers too.
+ */
+void mqfuse_iput_async(struct inode *inode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	if (atomic_add_unless(&inode->i_count, -1, 1))
+		return;
+	if (llist_add(&MQFUSE_I(inode)->iput_node, &fc->iput_list))
+		queue_work(system_unbound_wq, &fc->iput_work);
+}
+
+/* Umount, after fc->sb is cleared (no new deferred puts): run those queued. */
+void mqfuse_iput_flush(struct mqfuse_conn *fc)
+{
+	flush_work(&fc->iput_work);
+}
+
+void mqfuse_iput_init(struct mqfuse_conn *fc)
+{
+	init_llist_head(&fc->iput_list);
+	INIT_WORK(&fc->iput_work, mqfuse_iput_work);
 }
 
 /*
