@@ -1070,15 +1070,32 @@ static bool bad_fuzz(int fd, struct req *r)
 		oh->unique = 0;
 		oh->error = fuzz_rand() % (FUSE_NOTIFY_CODE_MAX + 2);
 		/*
-		 * Not INVAL_ENTRY/DELETE: like FUSE, they lock the parent
-		 * directory, which a client may hold while it waits for this
-		 * very thread (a daemon that does so hangs itself until the
-		 * client is killed; libfuse documents the restriction).
+		 * INVAL_ENTRY/DELETE included: they never wait for the parent's
+		 * lock, which a client may hold while it waits for this very
+		 * thread (scenario notify_entry_while_mkdir_held).
 		 */
-		if (oh->error == FUSE_NOTIFY_INVAL_ENTRY || oh->error == FUSE_NOTIFY_DELETE)
-			oh->error = FUSE_NOTIFY_INVAL_INODE;
 		if (oh->error == FUSE_NOTIFY_INVAL_INODE)
 			*(uint64_t *)(oh + 1) = 1 + fuzz_rand() % 4;
+		if ((oh->error == FUSE_NOTIFY_INVAL_ENTRY || oh->error == FUSE_NOTIFY_DELETE) &&
+		    fuzz_rand() % 2) {
+			static const char *const names[] = { "file", "dir", "link", "new" };
+			const char *name = names[fuzz_rand() % 4];
+			bool del = oh->error == FUSE_NOTIFY_DELETE;
+			struct fuse_notify_delete_out *d = (void *)(oh + 1);
+			size_t hdr = del ? sizeof(*d) : sizeof(struct fuse_notify_inval_entry_out);
+
+			/* a well-formed one on a real name (same layout up to namelen) */
+			d->parent = INO_ROOT;
+			if (del)
+				d->child = 1 + fuzz_rand() % 4;
+			else
+				((struct fuse_notify_inval_entry_out *)d)->flags = fuzz_rand() % 2;
+			d->namelen = strlen(name);
+			if (!del)
+				((struct fuse_notify_inval_entry_out *)d)->namelen = strlen(name);
+			memcpy((char *)(oh + 1) + hdr, name, strlen(name) + 1);
+			len = oh->len = sizeof(*oh) + hdr + strlen(name) + 1;
+		}
 	} else {
 		oh->unique = r->h->unique + 2 * (1 + fuzz_rand() % 8);
 		oh->error = fuzz_errno();
