@@ -269,6 +269,30 @@ int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
 }
 
 /*
+ * The daemon reported a smaller size (another client truncated the file):
+ * drop the pages wholly past the new EOF. Writeback never sends them
+ * (mqfuse_writepages_fill), so dirty ones would otherwise stay dirty
+ * forever. The partial last page stays: a local write may be filling it
+ * right now (write-through, under inode_lock we do not hold). Uses the
+ * size current at the time of the call, so a racing local extension
+ * loses no more than cached clean pages.
+ *
+ * Callers of mqfuse_attr_apply() all may sleep and hold no page lock
+ * (lookup, d_revalidate, readdirplus, getattr, setattr); none runs in a
+ * daemon thread, which must not wait for the page locks and writeback
+ * this can wait for.
+ */
+static void mqfuse_truncate_past_eof(struct inode *inode)
+{
+	loff_t holebegin = round_up(i_size_read(inode), PAGE_SIZE);
+
+	might_sleep();
+	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+	truncate_inode_pages(inode->i_mapping, holebegin);
+	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+}
+
+/*
  * Apply daemon attributes to a cached inode. @attr_version: value of
  * fc->attr_version when the request was sent (0: apply unconditionally);
  * an inode updated since then keeps its newer attributes.
@@ -278,6 +302,7 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	bool shrunk = false;
 
 	if (mqfuse_attr_check(fc, attr))
 		return -EIO;
@@ -307,9 +332,13 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode->i_ctime.tv_sec = attr->ctime;
 	inode->i_ctime.tv_nsec = attr->ctimensec;
 	mi->blksize = attr->blksize;
-	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state))
+	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state)) {
+		shrunk = S_ISREG(inode->i_mode) && attr->size < i_size_read(inode);
 		i_size_write(inode, attr->size);
+	}
 	spin_unlock(&mi->lock);
+	if (shrunk)
+		mqfuse_truncate_past_eof(inode);
 	return 0;
 }
 
