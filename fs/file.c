@@ -186,6 +186,7 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct mqfuse_file *ff;
+	bool trunc;
 	int err;
 
 	if (mqfuse_is_bad(inode))
@@ -196,7 +197,27 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 	ff = mqfuse_file_alloc(fc);
 	if (!ff)
 		return -ENOMEM;
+	/*
+	 * The OPEN itself truncates (atomic_o_trunc): like SETATTR size, it
+	 * must not overtake a WRITE of writeback or launder in flight, and
+	 * no WRITE of the old pages may follow it.
+	 */
+	trunc = !isdir && (file->f_flags & O_TRUNC) && fc->atomic_o_trunc &&
+		S_ISREG(inode->i_mode);
+	if (trunc) {
+		inode_lock(inode);
+		mqfuse_nowrite_begin(inode);
+	}
 	err = mqfuse_send_open(fc, mqfuse_nodeid(inode), file, isdir, ff);
+	if (trunc) {
+		if (!err) {
+			mqfuse_size_changed(inode, 0);
+			truncate_pagecache(inode, 0);
+			set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
+		}
+		mqfuse_nowrite_end(inode);
+		inode_unlock(inode);
+	}
 	if (err) {
 		mqfuse_file_free(ff);
 		return err;
