@@ -776,6 +776,8 @@ static vm_fault_t mqfuse_page_mkwrite(struct vm_fault *vmf)
 	vm_fault_t ret = VM_FAULT_LOCKED;
 
 	sb_start_pagefault(inode->i_sb);
+	/* no store while copy_file_range replaces the page's bytes daemon-side */
+	filemap_invalidate_lock_shared(inode->i_mapping);
 	lock_page(page);
 	if (page->mapping != inode->i_mapping) {
 		unlock_page(page);
@@ -785,6 +787,7 @@ static vm_fault_t mqfuse_page_mkwrite(struct vm_fault *vmf)
 	/* the daemon must not see a page change while it is being sent */
 	wait_on_page_writeback(page);
 out:
+	filemap_invalidate_unlock_shared(inode->i_mapping);
 	sb_end_pagefault(inode->i_sb);
 	return ret;
 }

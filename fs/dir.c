@@ -565,17 +565,42 @@ static const char *mqfuse_get_link(struct dentry *dentry, struct inode *inode,
  * (FUSE_NOTIFY_INVAL_ENTRY), or that @child_nodeid was deleted
  * (FUSE_NOTIFY_DELETE). Caller holds fc->killsb for read and fc->sb != NULL.
  */
+/*
+ * Without the parent's lock (a client holds it, possibly waiting for the
+ * very daemon thread that sent this): no d_invalidate(), only what needs
+ * no lock and is still correct. The entry and the child's attributes
+ * expire, so the next walk or stat asks the daemon (d_revalidate drops
+ * the entry if the daemon no longer has it).
+ */
+static void mqfuse_expire_entry(struct dentry *entry, u64 child_nodeid)
+{
+	struct inode *inode = d_inode(entry);
+
+	if (child_nodeid && inode && mqfuse_nodeid(inode) == child_nodeid)
+		mqfuse_invalidate_attr(inode);
+	mqfuse_invalidate_entry(entry);
+}
+
+/*
+ * NOTIFY_INVAL_ENTRY (@expire_only: FUSE_EXPIRE_ONLY) and NOTIFY_DELETE
+ * (@child_nodeid != 0). Runs in a daemon thread, so it never waits for
+ * the parent's inode lock: a client holding it (CREATE, MKDIR, UNLINK in
+ * that directory) may be waiting for this thread. If the lock is busy the
+ * entry is expired instead (mqfuse_expire_entry) and 0 is returned;
+ * -ENOENT: no such cached parent or entry, or DELETE named another child.
+ */
 int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 			       u64 child_nodeid, struct qstr *name, bool expire_only)
 {
 	struct inode *dir;
 	struct dentry *dirent, *entry;
+	bool locked;
 	int err = -ENOENT;
 
 	dir = mqfuse_ilookup(fc->sb, parent_nodeid);
 	if (!dir)
 		return -ENOENT;
-	inode_lock_nested(dir, I_MUTEX_PARENT);
+	locked = inode_trylock(dir);
 	mqfuse_dir_changed(dir);
 	dirent = d_find_alias(dir);
 	if (!dirent)
@@ -588,6 +613,15 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 	err = 0;
 	if (expire_only) {
 		mqfuse_invalidate_entry(entry);
+		dput(entry);
+		goto unlock;
+	}
+	if (!locked) {
+		struct inode *inode = d_inode(entry);
+
+		if (child_nodeid && (!inode || mqfuse_nodeid(inode) != child_nodeid))
+			err = -ENOENT;
+		mqfuse_expire_entry(entry, child_nodeid);
 		dput(entry);
 		goto unlock;
 	}
@@ -610,8 +644,9 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 	d_invalidate(entry);
 	dput(entry);
 unlock:
-	inode_unlock(dir);
-	iput(dir);
+	if (locked)
+		inode_unlock(dir);
+	mqfuse_iput_async(dir);
 	return err;
 }
 

@@ -186,6 +186,7 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct mqfuse_file *ff;
+	bool trunc;
 	int err;
 
 	if (mqfuse_is_bad(inode))
@@ -196,7 +197,27 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 	ff = mqfuse_file_alloc(fc);
 	if (!ff)
 		return -ENOMEM;
+	/*
+	 * The OPEN itself truncates (atomic_o_trunc): like SETATTR size, it
+	 * must not overtake a WRITE of writeback or launder in flight, and
+	 * no WRITE of the old pages may follow it.
+	 */
+	trunc = !isdir && (file->f_flags & O_TRUNC) && fc->atomic_o_trunc &&
+		S_ISREG(inode->i_mode);
+	if (trunc) {
+		inode_lock(inode);
+		mqfuse_nowrite_begin(inode);
+	}
 	err = mqfuse_send_open(fc, mqfuse_nodeid(inode), file, isdir, ff);
+	if (trunc) {
+		if (!err) {
+			mqfuse_size_changed(inode, 0);
+			truncate_pagecache(inode, 0);
+			set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
+		}
+		mqfuse_nowrite_end(inode);
+		inode_unlock(inode);
+	}
 	if (err) {
 		mqfuse_file_free(ff);
 		return err;
@@ -554,6 +575,13 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 	if (err)
 		return err;
 	inode_lock(inode_out);
+	/*
+	 * From the flush to the invalidation no mmap store may dirty a
+	 * destination page (page_mkwrite takes this shared): a page dirtied
+	 * meanwhile holds the bytes from before the copy around the store,
+	 * and writing it back would overwrite what the daemon copied.
+	 */
+	filemap_invalidate_lock(inode_out->i_mapping);
 	err = file_modified(file_out);
 	if (err)
 		goto out;
@@ -595,17 +623,28 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 		 * Pages dirtied through mmap meanwhile are written first.
 		 */
 		if (invalidate_inode_pages2_range(mapping, first, last)) {
-			/* busy pages: write them and drop them anyway */
-			filemap_write_and_wait_range(mapping, (loff_t)first << PAGE_SHIFT,
-						     ((loff_t)(last + 1) << PAGE_SHIFT) - 1);
-			truncate_inode_pages_range(mapping, (loff_t)first << PAGE_SHIFT,
-						   ((loff_t)(last + 1) << PAGE_SHIFT) - 1);
+			loff_t start = (loff_t)first << PAGE_SHIFT;
+			loff_t end = ((loff_t)(last + 1) << PAGE_SHIFT) - 1;
+
+			/*
+			 * Busy pages: write them and drop them anyway. If the
+			 * write failed, the pages are stale (the copy is done)
+			 * and their data did not reach the daemon: report it.
+			 */
+			err = filemap_write_and_wait_range(mapping, start, end);
+			truncate_inode_pages_range(mapping, start, end);
+			if (err) {
+				set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
+				mqfuse_invalidate_attr(inode_out);
+				goto out;
+			}
 		}
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
 	}
 	mqfuse_invalidate_attr(inode_out);
 	err = out.size;
 out:
+	filemap_invalidate_unlock(inode_out->i_mapping);
 	inode_unlock(inode_out);
 	return err;
 }

@@ -10,9 +10,12 @@
  */
 #include "mqfuse_i.h"
 #include <linux/jiffies.h>
+#include <linux/llist.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <linux/writeback.h>
 
 int mqfuse_valid_type(u32 mode)
 {
@@ -266,6 +269,30 @@ int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
 }
 
 /*
+ * The daemon reported a smaller size (another client truncated the file):
+ * drop the pages wholly past the new EOF. Writeback never sends them
+ * (mqfuse_writepages_fill), so dirty ones would otherwise stay dirty
+ * forever. The partial last page stays: a local write may be filling it
+ * right now (write-through, under inode_lock we do not hold). Uses the
+ * size current at the time of the call, so a racing local extension
+ * loses no more than cached clean pages.
+ *
+ * Callers of mqfuse_attr_apply() all may sleep and hold no page lock
+ * (lookup, d_revalidate, readdirplus, getattr, setattr); none runs in a
+ * daemon thread, which must not wait for the page locks and writeback
+ * this can wait for.
+ */
+static void mqfuse_truncate_past_eof(struct inode *inode)
+{
+	loff_t holebegin = round_up(i_size_read(inode), PAGE_SIZE);
+
+	might_sleep();
+	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+	truncate_inode_pages(inode->i_mapping, holebegin);
+	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+}
+
+/*
  * Apply daemon attributes to a cached inode. @attr_version: value of
  * fc->attr_version when the request was sent (0: apply unconditionally);
  * an inode updated since then keeps its newer attributes.
@@ -275,6 +302,7 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	bool shrunk = false;
 
 	if (mqfuse_attr_check(fc, attr))
 		return -EIO;
@@ -304,9 +332,13 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode->i_ctime.tv_sec = attr->ctime;
 	inode->i_ctime.tv_nsec = attr->ctimensec;
 	mi->blksize = attr->blksize;
-	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state))
+	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state)) {
+		shrunk = S_ISREG(inode->i_mode) && attr->size < i_size_read(inode);
 		i_size_write(inode, attr->size);
+	}
 	spin_unlock(&mi->lock);
+	if (shrunk)
+		mqfuse_truncate_past_eof(inode);
 	return 0;
 }
 
@@ -344,9 +376,73 @@ static int mqfuse_inode_set(struct inode *inode, void *data)
 	return 0;
 }
 
+/*
+ * The cached inode of @nodeid, referenced, or NULL. For notifications,
+ * which run in a daemon thread: unlike ilookup5() this never waits for an
+ * inode being evicted (I_FREEING), whose eviction may wait for writeback
+ * only this thread can answer; such an inode is as good as gone. An inode
+ * still being set up (I_NEW) is waited for: mqfuse_iget() sends nothing
+ * to the daemon before unlock_new_inode().
+ */
 struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid)
 {
-	return ilookup5(sb, (unsigned long)nodeid, mqfuse_inode_test, &nodeid);
+	struct inode *inode;
+
+	rcu_read_lock();
+	inode = find_inode_rcu(sb, (unsigned long)nodeid, mqfuse_inode_test, &nodeid);
+	/* inodes are freed after a grace period; igrab() refuses a dying one */
+	if (inode)
+		inode = igrab(inode);
+	rcu_read_unlock();
+	if (!inode)
+		return NULL;
+	wait_on_inode(inode);
+	if (inode_unhashed(inode)) {	/* a failed or replaced setup */
+		mqfuse_iput_async(inode);
+		return NULL;
+	}
+	return inode;
+}
+
+static void mqfuse_iput_work(struct work_struct *work)
+{
+	struct mqfuse_conn *fc = container_of(work, struct mqfuse_conn, iput_work);
+	struct mqfuse_inode *mi, *next;
+	struct llist_node *list;
+
+	list = llist_del_all(&fc->iput_list);
+	llist_for_each_entry_safe(mi, next, list, iput_node)
+		iput(&mi->vfs_inode);
+}
+
+/*
+ * Drop a reference taken in a daemon thread. The last one evicts the
+ * inode (drop_inode is generic_delete_inode), and eviction waits for the
+ * node's writeback, which may need this very thread: hand the last put
+ * to a worker. At most one deferred put per inode is pending: it keeps
+ * its reference until the worker runs, so no other holder sees the count
+ * at one and defers too.
+ */
+void mqfuse_iput_async(struct inode *inode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	if (atomic_add_unless(&inode->i_count, -1, 1))
+		return;
+	if (llist_add(&MQFUSE_I(inode)->iput_node, &fc->iput_list))
+		queue_work(system_unbound_wq, &fc->iput_work);
+}
+
+/* Umount, after fc->sb is cleared (no new deferred puts): run those queued. */
+void mqfuse_iput_flush(struct mqfuse_conn *fc)
+{
+	flush_work(&fc->iput_work);
+}
+
+void mqfuse_iput_init(struct mqfuse_conn *fc)
+{
+	init_llist_head(&fc->iput_list);
+	INIT_WORK(&fc->iput_work, mqfuse_iput_work);
 }
 
 /*

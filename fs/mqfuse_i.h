@@ -27,6 +27,7 @@
 #include <linux/fuse.h>
 #include <linux/kernel.h>
 #include <linux/kobject.h>
+#include <linux/llist.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
@@ -35,6 +36,7 @@
 #include <linux/types.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xattr.h>
 
 /*
@@ -414,6 +416,8 @@ struct mqfuse_conn {
 	atomic_t nr_reqs;		/* live requests, for umount debugging */
 	struct rw_semaphore killsb;	/* notifications vs umount: protects sb */
 	struct super_block *sb;		/* protected by killsb; NULL after umount */
+	struct llist_head iput_list;	/* mqfuse_inode.iput_node: deferred final iputs */
+	struct work_struct iput_work;	/* runs them (mqfuse_iput_async) */
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
 	bool kobj_added;		/* kobj is in sysfs */
@@ -492,6 +496,8 @@ struct mqfuse_inode {
 	bool nowrite;			/* size change in progress: no new WRITEs */
 	/* fields below are constant */
 	struct mqfuse_node_ref *nref;	/* shared with open handles, see below */
+	/* fields below belong to mqfuse_iput_async() */
+	struct llist_node iput_node;	/* in fc->iput_list while a put is deferred */
 };
 
 /*
@@ -537,6 +543,9 @@ struct inode *mqfuse_iget(struct super_block *sb, u64 nodeid, u64 generation,
 			  struct fuse_attr *attr, u64 attr_valid, u32 attr_valid_nsec,
 			  u64 attr_version);
 struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid);
+void mqfuse_iput_async(struct inode *inode);
+void mqfuse_iput_flush(struct mqfuse_conn *fc);
+void mqfuse_iput_init(struct mqfuse_conn *fc);
 int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr);
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
 		      u32 attr_valid_nsec, u64 attr_version);

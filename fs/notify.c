@@ -54,7 +54,7 @@ static int mqfuse_notify_inval_inode(struct mqfuse_conn *fc, struct iov_iter *fr
 		 */
 		set_bit(MQFUSE_I_DATA_STALE, &MQFUSE_I(inode)->state);
 	}
-	iput(inode);
+	mqfuse_iput_async(inode);	/* never evict in a daemon thread */
 out:
 	up_read(&fc->killsb);
 	return err;

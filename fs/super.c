@@ -97,6 +97,7 @@ static struct mqfuse_conn *mqfuse_conn_alloc(struct fs_context *fsc,
 	init_waitqueue_head(&fc->waitq);
 	init_waitqueue_head(&fc->init_waitq);
 	init_rwsem(&fc->killsb);
+	mqfuse_iput_init(fc);
 	/* Conservative until INIT says otherwise. */
 	fc->minor = FUSE_KERNEL_MINOR_VERSION;
 	fc->max_write = MQFUSE_MIN_MAX_WRITE;
@@ -566,6 +567,8 @@ static void mqfuse_kill_sb(struct super_block *sb)
 		down_write(&fc->killsb);
 		fc->sb = NULL;
 		up_write(&fc->killsb);
+		/* notifications are done with the sb: their deferred iputs now */
+		mqfuse_iput_flush(fc);
 	}
 	kill_anon_super(sb);
 	if (fc) {

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <linux/fuse.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -534,6 +535,17 @@ struct shared {
 	volatile int late_sent;		/* late_reply: late replies written */
 	volatile int late_ret;		/* late_reply: result of the last late reply */
 	volatile int die;		/* server must exit now */
+	volatile int notify_ret2;	/* notify_entry: result of the second notification */
+	volatile uint64_t file_size;	/* shrink: size of "file" the server reports, 0: default */
+	volatile int write_past_eof;	/* shrink: WRITEs at or past that size */
+	volatile int otrunc_opens;	/* otrunc: OPENs with O_TRUNC seen */
+	volatile int otrunc_overtook;	/* otrunc: an O_TRUNC OPEN came while a WRITE was held */
+	volatile int write_after_otrunc; /* otrunc: WRITEs after an O_TRUNC OPEN */
+	volatile int copy_held;		/* copy: COPY_FILE_RANGE held */
+	volatile int copied;		/* copy: answered; READs of [0, 4096) give 'C' */
+	volatile int stale_write;	/* copy: a later WRITE put pre-copy bytes in the range */
+	volatile int stored;		/* copy: the client's mmap store is done */
+	volatile int store_exit;	/* copy: the storing client may exit */
 };
 static struct shared *shm;
 
@@ -726,12 +738,198 @@ static bool bad_notify_before_write(int fd, struct req *r)
 	return false;	/* then the normal answer */
 }
 
+/*
+ * Eviction waiting for this, the only, server thread: READs (readahead,
+ * pages locked) are held, UNLINK succeeds; once the client asks, send
+ * NOTIFY_INVAL_INODE for "file" (being evicted), then answer the READs.
+ */
+static bool bad_hold_reads_unlink(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_UNLINK) {
+		reply(fd, r->h->unique, 0, NULL, 0);
+		return true;
+	}
+	if (!shm->armed || r->h->opcode != FUSE_READ)
+		return false;
+	hold(r);
+	return true;
+}
+
+static void idle_notify_then_answer(int fd)
+{
+	struct {
+		struct fuse_out_header oh;
+		struct fuse_notify_inval_inode_out in;
+	} msg = {
+		.oh = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE },
+		.in = { .ino = INO_FILE, .off = 0, .len = 0 },
+	};
+
+	if (!shm->release)
+		return;
+	shm->release = 0;
+	shm->notify_ret = send_raw(fd, &msg, sizeof(msg));
+	shm->notify_sent++;
+	answer_held(fd);
+}
+
+/* Send NOTIFY_INVAL_ENTRY or NOTIFY_DELETE (@child != 0) for @name in the root. */
+static ssize_t notify_entry(int fd, uint64_t child, const char *name)
+{
+	struct {
+		struct fuse_out_header oh;
+		union {
+			struct fuse_notify_inval_entry_out e;
+			struct fuse_notify_delete_out d;
+		};
+		char name[64];
+	} msg;
+	size_t hdr = child ? sizeof(msg.d) : sizeof(msg.e);
+	size_t nlen = strlen(name);
+	char *p = (char *)&msg.oh + sizeof(msg.oh) + hdr;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.oh.len = sizeof(msg.oh) + hdr + nlen + 1;
+	msg.oh.error = child ? FUSE_NOTIFY_DELETE : FUSE_NOTIFY_INVAL_ENTRY;
+	if (child) {
+		msg.d.parent = INO_ROOT;
+		msg.d.child = child;
+		msg.d.namelen = nlen;
+	} else {
+		msg.e.parent = INO_ROOT;
+		msg.e.namelen = nlen;
+	}
+	memcpy(p, name, nlen + 1);
+	return send_raw(fd, &msg, msg.oh.len);
+}
+
+/*
+ * MKDIR in the root: the client holds the root's inode lock and waits for
+ * this, the only, server thread, which first sends NOTIFY_INVAL_ENTRY for
+ * the new name and NOTIFY_DELETE for "dir" in that very directory.
+ */
+static bool bad_notify_entry_in_mkdir(int fd, struct req *r)
+{
+	if (r->h->opcode != FUSE_MKDIR || r->h->nodeid != INO_ROOT)
+		return false;
+	shm->notify_ret = notify_entry(fd, 0, "newdir");
+	shm->notify_ret2 = notify_entry(fd, INO_DIR, "dir");
+	shm->notify_sent++;
+	reply(fd, r->h->unique, -EEXIST, NULL, 0);
+	return true;
+}
+
+/* Another client truncated "file" to shm->file_size: report that size. */
+static bool bad_shrunk_file(int fd, struct req *r)
+{
+	(void)fd;
+	if (shm->file_size) {
+		tinyfs_cfg.file_size = shm->file_size;
+		if (r->h->opcode == FUSE_WRITE &&
+		    ((struct fuse_write_in *)r->arg)->offset >= shm->file_size)
+			shm->write_past_eof++;
+	}
+	return false;
+}
+
+/* O_TRUNC OPEN vs writeback: hold WRITEs while armed, note the order. */
+static bool bad_otrunc_order(int fd, struct req *r)
+{
+	(void)fd;
+	if (r->h->opcode == FUSE_OPEN && (((struct fuse_open_in *)r->arg)->flags & O_TRUNC)) {
+		shm->otrunc_opens++;
+		if (nheld)
+			shm->otrunc_overtook++;
+		return false;
+	}
+	if (r->h->opcode != FUSE_WRITE)
+		return false;
+	if (shm->otrunc_opens)
+		shm->write_after_otrunc++;
+	if (!shm->armed)
+		return false;
+	hold(r);
+	return true;
+}
+
+/*
+ * copy_file_range into "file" [0, 4096): held while armed, answered once
+ * the client asks; the range then reads 'C', and a WRITE putting 'A'
+ * (the bytes before the copy) in it but at the client's store (offset
+ * 100) overwrote copied bytes with a stale page.
+ */
+static bool bad_copy_race(int fd, struct req *r)
+{
+	static char data[BUFSZ];
+
+	if (r->h->opcode == FUSE_COPY_FILE_RANGE && shm->armed) {
+		hold(r);
+		shm->copy_held = 1;
+		return true;
+	}
+	if (r->h->opcode == FUSE_READ && shm->copied) {
+		struct fuse_read_in *in = r->arg;
+		size_t n = 0;
+
+		if (in->offset < tinyfs_file_size())
+			n = tinyfs_file_size() - in->offset;
+		if (n > in->size)
+			n = in->size;
+		for (size_t i = 0; i < n; i++)
+			data[i] = in->offset + i < 4096 ? 'C' : 'A';
+		reply(fd, r->h->unique, 0, data, n);
+		return true;
+	}
+	if (r->h->opcode == FUSE_WRITE && shm->copied) {
+		struct fuse_write_in *in = r->arg;
+		const char *d = (const char *)(in + 1);
+
+		for (uint64_t i = 0; i < in->size; i++) {
+			uint64_t off = in->offset + i;
+
+			if (off < 4096 && off != 100 && d[i] == 'A')
+				shm->stale_write = 1;
+		}
+	}
+	return false;
+}
+
+static void idle_answer_copy(int fd)
+{
+	int i;
+
+	if (!shm->release || !nheld)
+		return;
+	for (i = 0; i < nheld; i++) {
+		struct fuse_copy_file_range_in *in = (void *)held[i].arg;
+		struct fuse_write_out w = { .size = in->len };
+
+		shm->copied = 1;
+		reply(fd, held[i].h.unique, 0, &w, sizeof(w));
+	}
+	nheld = 0;
+	shm->held = 0;
+	shm->release = 0;
+}
+
 static void setup_cache(void)
 {
 	tinyfs_cfg.cache = true;
 	tinyfs_cfg.max_write = 8 << 20;
 	tinyfs_cfg.max_pages = 2048;
 	tinyfs_cfg.file_size = 256 * 1024;
+}
+
+static void setup_otrunc(void)
+{
+	setup_cache();
+	tinyfs_cfg.init_flags = FUSE_ATOMIC_O_TRUNC;
+}
+
+static void setup_big_file(void)
+{
+	setup_cache();
+	tinyfs_cfg.file_size = 8 << 20;
 }
 
 static void setup_bg_limit(void)
@@ -872,15 +1070,32 @@ static bool bad_fuzz(int fd, struct req *r)
 		oh->unique = 0;
 		oh->error = fuzz_rand() % (FUSE_NOTIFY_CODE_MAX + 2);
 		/*
-		 * Not INVAL_ENTRY/DELETE: like FUSE, they lock the parent
-		 * directory, which a client may hold while it waits for this
-		 * very thread (a daemon that does so hangs itself until the
-		 * client is killed; libfuse documents the restriction).
+		 * INVAL_ENTRY/DELETE included: they never wait for the parent's
+		 * lock, which a client may hold while it waits for this very
+		 * thread (scenario notify_entry_while_mkdir_held).
 		 */
-		if (oh->error == FUSE_NOTIFY_INVAL_ENTRY || oh->error == FUSE_NOTIFY_DELETE)
-			oh->error = FUSE_NOTIFY_INVAL_INODE;
 		if (oh->error == FUSE_NOTIFY_INVAL_INODE)
 			*(uint64_t *)(oh + 1) = 1 + fuzz_rand() % 4;
+		if ((oh->error == FUSE_NOTIFY_INVAL_ENTRY || oh->error == FUSE_NOTIFY_DELETE) &&
+		    fuzz_rand() % 2) {
+			static const char *const names[] = { "file", "dir", "link", "new" };
+			const char *name = names[fuzz_rand() % 4];
+			bool del = oh->error == FUSE_NOTIFY_DELETE;
+			struct fuse_notify_delete_out *d = (void *)(oh + 1);
+			size_t hdr = del ? sizeof(*d) : sizeof(struct fuse_notify_inval_entry_out);
+
+			/* a well-formed one on a real name (same layout up to namelen) */
+			d->parent = INO_ROOT;
+			if (del)
+				d->child = 1 + fuzz_rand() % 4;
+			else
+				((struct fuse_notify_inval_entry_out *)d)->flags = fuzz_rand() % 2;
+			d->namelen = strlen(name);
+			if (!del)
+				((struct fuse_notify_inval_entry_out *)d)->namelen = strlen(name);
+			memcpy((char *)(oh + 1) + hdr, name, strlen(name) + 1);
+			len = oh->len = sizeof(*oh) + hdr + strlen(name) + 1;
+		}
 	} else {
 		oh->unique = r->h->unique + 2 * (1 + fuzz_rand() % 8);
 		oh->error = fuzz_errno();
@@ -1774,6 +1989,313 @@ static void client_notify_inval(const struct scenario *s)
 	}
 }
 
+/* The client could not finish: show who is blocked, abort the session to recover. */
+static void deadlock_recover(pid_t pid)
+{
+	int t = open("/proc/sysrq-trigger", O_WRONLY), status;
+
+	diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
+	if (t >= 0) {
+		if (write(t, "w", 1) != 1)
+			diag("sysrq: %s", strerror(errno));
+		close(t);
+	}
+	sess_abort();
+	waitpid(pid, &status, 0);
+}
+
+/* Wait up to @ms for @pid; true if it exited (status in *status). */
+static bool reap_within(pid_t pid, int *status, unsigned int ms)
+{
+	pid_t reaped = 0;
+
+	return wait_for(reaped == pid || (reaped = waitpid(pid, status, WNOHANG)) == pid, ms);
+}
+
+/*
+ * NOTIFY_INVAL_INODE for a node being evicted whose eviction waits for
+ * the sending thread: readahead READs (pages locked) are held by the only
+ * server thread, the file is closed and unlinked, so unlink's last iput
+ * evicts it and truncate_inode_pages_final() waits on those pages.
+ */
+static void client_notify_evicting(const struct scenario *s)
+{
+	int fd, status;
+	pid_t pid;
+	bool done;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	fd = open(path_file, O_RDONLY);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	shm->armed = 1;
+	errno = posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	tap(wait_for(shm->held > 0, 5000), "%s: readahead READs held by the daemon (%s)",
+	    s->name, strerror(errno));
+	/* the last close evicts (entry TTL 0: the dentry dies with its last use) */
+	pid = fork();
+	if (pid == 0) {
+		msleep(300);	/* after the parent's close: this one is the last */
+		_exit(close(fd) ? 1 : 0);
+	}
+	close(fd);
+	msleep(1000);	/* the child's close is evicting now, waiting on the pages */
+	shm->release = 1;
+	done = reap_within(pid, &status, 15000);
+	tap(done && shm->notify_sent > 0,
+	    "%s: INVAL_INODE for a node being evicted does not wait for the eviction", s->name);
+	if (!done) {
+		deadlock_recover(pid);
+		return;
+	}
+	tap(shm->notify_ret >= 0 || shm->notify_ret == -ENOENT,
+	    "%s: the notification succeeded or found no node (%d)", s->name, shm->notify_ret);
+	tap(WIFEXITED(status) && !WEXITSTATUS(status), "%s: close succeeded", s->name);
+}
+
+/*
+ * NOTIFY_INVAL_ENTRY and NOTIFY_DELETE for a directory whose inode lock a
+ * client holds (mkdir) while it waits for the sending thread.
+ */
+static void client_notify_entry_mkdir(const struct scenario *s)
+{
+	char path[4200];
+	struct stat st;
+	int status;
+	pid_t pid;
+	bool done;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	if (stat(path_dir, &st))	/* "dir" cached: DELETE finds it */
+		diag("stat(dir): %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/newdir", mnt);
+	pid = fork();
+	if (pid == 0)
+		_exit(mkdir(path, 0755) && errno == EEXIST ? 0 : 1);
+	done = reap_within(pid, &status, 10000);
+	tap(done && shm->notify_sent > 0,
+	    "%s: INVAL_ENTRY/DELETE do not wait for the parent's lock held by mkdir", s->name);
+	if (!done) {
+		deadlock_recover(pid);
+		return;
+	}
+	tap(WIFEXITED(status) && !WEXITSTATUS(status), "%s: mkdir got the daemon's EEXIST",
+	    s->name);
+	tap(shm->notify_ret >= 0 || shm->notify_ret == -ENOENT,
+	    "%s: INVAL_ENTRY succeeded or found no entry (%d)", s->name, shm->notify_ret);
+	tap(shm->notify_ret2 >= 0 || shm->notify_ret2 == -ENOENT,
+	    "%s: DELETE succeeded or found no entry (%d)", s->name, shm->notify_ret2);
+	tap(stat(path_dir, &st) == 0 && S_ISDIR(st.st_mode),
+	    "%s: \"dir\" is looked up again afterwards", s->name);
+}
+
+static sigjmp_buf sigbus_env;
+static volatile sig_atomic_t got_sigbus;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	got_sigbus = 1;
+	siglongjmp(sigbus_env, 1);
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			v = strtol(line + strlen(key) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * Another client truncates "file" from 8 MiB to 4 KiB while we hold it
+ * mmapped with every page dirty: once the daemon reports the size, pages
+ * past the new EOF are gone (a touch gets SIGBUS), not redirtied forever.
+ */
+static void client_shrink_dirty(const struct scenario *s)
+{
+	size_t size = 8 << 20;
+	long dirty_before, dirty_after;
+	struct stat st;
+	int fd;
+	char *m;
+
+	fd = open(path_file, O_RDWR);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+		close(fd);
+		return;
+	}
+	sync();
+	dirty_before = meminfo_kb("Dirty");
+	memset(m, 'x', size);
+	shm->file_size = 4096;
+	if (stat(path_file, &st))
+		st.st_size = -errno;
+	tap(st.st_size == 4096, "%s: stat shows the daemon's new size (%lld)", s->name,
+	    (long long)st.st_size);
+	tap(fsync(fd) == 0, "%s: fsync", s->name);
+	sync();
+	dirty_after = meminfo_kb("Dirty");
+	tap(dirty_after - dirty_before < 4096,
+	    "%s: the 8 MiB past the new EOF are not left dirty (Dirty %ld -> %ld kB)",
+	    s->name, dirty_before, dirty_after);
+	tap(shm->write_past_eof == 0, "%s: no WRITE past the new EOF (%d)", s->name,
+	    shm->write_past_eof);
+	/* in this process: a child would not inherit the mapped pages */
+	signal(SIGBUS, on_sigbus);
+	got_sigbus = 0;
+	if (!sigsetjmp(sigbus_env, 1)) {
+		volatile char c = m[size / 2];
+
+		(void)c;
+	}
+	signal(SIGBUS, SIG_DFL);
+	tap(got_sigbus, "%s: a page past the new EOF is gone (touching it: SIGBUS)", s->name);
+	munmap(m, size);
+	close(fd);
+}
+
+/*
+ * open(O_TRUNC) with atomic_o_trunc while writeback's WRITE is in the
+ * daemon: the OPEN (the daemon's truncate) must wait for it, and no WRITE
+ * of the old pages may follow.
+ */
+static void client_otrunc_writeback(const struct scenario *s)
+{
+	pid_t wb, op;
+	int fd, status;
+	bool done;
+	char *m;
+
+	fd = open(path_file, O_RDWR);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	m = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+		close(fd);
+		return;
+	}
+	memset(m, 'x', 16384);
+	shm->armed = 1;
+	wb = fork();
+	if (wb == 0)
+		_exit(fsync(fd) ? 1 : 0);
+	tap(wait_for(shm->held > 0, 5000), "%s: writeback's WRITE held by the daemon", s->name);
+	op = fork();
+	if (op == 0) {
+		int t = open(path_file, O_RDWR | O_TRUNC);
+
+		_exit(t < 0 ? 1 : 0);
+	}
+	msleep(500);
+	shm->armed = 0;
+	shm->release = 1;
+	done = reap_within(op, &status, 10000);
+	tap(done && WIFEXITED(status) && !WEXITSTATUS(status), "%s: open(O_TRUNC) succeeded",
+	    s->name);
+	if (!done)
+		deadlock_recover(op);
+	done = reap_within(wb, &status, 10000);
+	if (!done)
+		deadlock_recover(wb);
+	munmap(m, 16384);
+	close(fd);
+	tap(shm->otrunc_opens > 0, "%s: the OPEN carried O_TRUNC", s->name);
+	tap(!shm->otrunc_overtook, "%s: OPEN(O_TRUNC) waited for the WRITE in flight",
+	    s->name);
+	tap(!shm->write_after_otrunc, "%s: no WRITE after OPEN(O_TRUNC) (%d)", s->name,
+	    shm->write_after_otrunc);
+}
+
+/*
+ * An mmap store into the destination of a copy_file_range in progress
+ * waits for it; the page is not written back over the copied bytes.
+ */
+static void client_copy_mmap_race(const struct scenario *s)
+{
+	pid_t cp, st;
+	int fd, status;
+	bool early;
+	char *m;
+
+	fd = open(path_file, O_RDWR);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	m = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+		close(fd);
+		return;
+	}
+	tap(m[100] == 'A', "%s: destination page cached", s->name);
+	shm->armed = 1;
+	cp = fork();
+	if (cp == 0) {
+		loff_t in = 8192, out = 0;
+
+		_exit(copy_file_range(fd, &in, fd, &out, 4096, 0) == 4096 ? 0 : 1);
+	}
+	if (!wait_for(shm->copy_held, 5000)) {
+		tap(false, "%s: COPY_FILE_RANGE reached the daemon", s->name);
+		shm->release = 1;
+		waitpid(cp, &status, 0);
+		goto out;
+	}
+	st = fork();
+	if (st == 0) {
+		/* keep the mapping until the copy is done: exit writes it back */
+		m[100] = 'x';
+		shm->stored = 1;
+		while (!shm->store_exit)
+			msleep(10);
+		_exit(0);
+	}
+	early = wait_for(shm->stored, 1000);
+	tap(!early, "%s: the mmap store waits for the copy", s->name);
+	shm->release = 1;
+	if (!reap_within(cp, &status, 10000))
+		deadlock_recover(cp);
+	tap(WIFEXITED(status) && !WEXITSTATUS(status), "%s: copy_file_range copied", s->name);
+	tap(wait_for(shm->stored, 10000), "%s: the store is done after the copy", s->name);
+	shm->store_exit = 1;
+	if (!reap_within(st, &status, 10000))
+		deadlock_recover(st);
+	tap(fsync(fd) == 0, "%s: fsync", s->name);
+	tap(m[100] == 'x' && m[101] == 'C', "%s: the page holds the copy and the store",
+	    s->name);
+	tap(!shm->stale_write, "%s: no WRITE put pre-copy bytes over the copied range",
+	    s->name);
+out:
+	munmap(m, 16384);
+	close(fd);
+}
+
 /* Bad lengths on the first reply to each opcode: each operation twice. */
 static void client_badlen(const struct scenario *s)
 {
@@ -2216,6 +2738,16 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_bg_limit, .idle = idle_answer_held },
 	{ "notify_inval_from_serving_thread", bad_notify_before_write, client_notify_inval,
 	  EXP_ANY, .setup = setup_cache },
+	{ "notify_inval_inode_while_evicting", bad_hold_reads_unlink, client_notify_evicting,
+	  EXP_ANY, .setup = setup_cache, .idle = idle_notify_then_answer },
+	{ "notify_entry_while_mkdir_held", bad_notify_entry_in_mkdir, client_notify_entry_mkdir,
+	  EXP_ANY },
+	{ "shrink_drops_dirty_pages_past_eof", bad_shrunk_file, client_shrink_dirty, EXP_ANY,
+	  .setup = setup_big_file },
+	{ "otrunc_open_waits_for_writeback", bad_otrunc_order, client_otrunc_writeback,
+	  EXP_ANY, .setup = setup_otrunc, .idle = idle_answer_held },
+	{ "copy_range_vs_mmap_store", bad_copy_race, client_copy_mmap_race, EXP_ANY,
+	  .setup = setup_cache, .idle = idle_answer_copy },
 	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
 	{ "race_reply_interrupt_abort", bad_race_batch, client_race, EXP_FAIL,
 	  .setup = setup_race, .idle = idle_race, .serve_fd = serve_race },

@@ -176,6 +176,7 @@ void serve_normal(int fd, struct req *r)
 			.congestion_threshold = 12,
 			.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS,
 		};
+		out.flags |= tinyfs_cfg.init_flags;
 		if (tinyfs_cfg.max_pages) {
 			out.flags |= FUSE_MAX_PAGES;
 			out.max_pages = tinyfs_cfg.max_pages;

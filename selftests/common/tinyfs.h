@@ -36,6 +36,7 @@ struct tinyfs_cfg {
 	uint16_t max_pages;	/* INIT max_pages with FUSE_MAX_PAGES; 0: not offered */
 	uint16_t max_background; /* INIT max_background; 0: 16 */
 	uint64_t file_size;	/* size of "file"; 0: TINYFS_FILE_SIZE */
+	uint32_t init_flags;	/* FUSE_* flags added to INIT's (e.g. FUSE_ATOMIC_O_TRUNC) */
 	/*
 	 * Called for every reply to the request being served (never for
 	 * INIT); may change the error, the body and its length (the body
