@@ -13,6 +13,7 @@
 #include <linux/file.h>
 #include <linux/miscdevice.h>
 #include <linux/poll.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/splice.h>
@@ -413,7 +414,6 @@ static bool mqfuse_op_makes_entry(u32 opcode)
 {
 	switch (opcode) {
 	case FUSE_LOOKUP:
-	case FUSE_CREATE:
 	case FUSE_MKNOD:
 	case FUSE_MKDIR:
 	case FUSE_SYMLINK:
@@ -424,24 +424,147 @@ static bool mqfuse_op_makes_entry(u32 opcode)
 }
 
 /*
- * The waiter was killed; the daemon still answered. If the answer counted
- * a lookup on a node, give it back so the daemon's counts stay exact.
+ * Would the normal path have taken a reply payload of @size bytes
+ * (mqfuse_copy_reply_in())? Checked against what the request asked for,
+ * recorded at allocation: req->args may be gone.
+ */
+static bool mqfuse_abandoned_size_ok(struct mqfuse_conn *fc, struct mqfuse_req *req,
+				     size_t size)
+{
+	if (size == req->out_size || (size < req->out_size && req->out_argvar))
+		return true;
+	mqfuse_bad_reply(fc, "opcode %u (waiter gone): %zu payload bytes, expected %s%u\n",
+			 req->in_h.opcode, size, req->out_argvar ? "at most " : "",
+			 req->out_size);
+	return false;
+}
+
+/* Return one lookup of a node an entry reply counted. */
+static void mqfuse_abandoned_forget(struct mqfuse_conn *fc, u64 nodeid)
+{
+	struct mqfuse_forget *f;
+
+	if (!nodeid || nodeid == FUSE_ROOT_ID)
+		return;
+	f = kzalloc(sizeof(*f), GFP_KERNEL | __GFP_NOWARN);
+	if (!f) {
+		pr_warn_ratelimited("session %llu: no memory to forget node %llu\n",
+				    fc->id, nodeid);
+		return;
+	}
+	mqfuse_queue_forget(fc, f, nodeid, 1);
+}
+
+/* OPEN/OPENDIR: the daemon opened a handle nobody will use; release it. */
+static void mqfuse_abandoned_open(struct mqfuse_conn *fc, struct mqfuse_req *req,
+				  struct iov_iter *from)
+{
+	struct fuse_open_out out;
+	struct mqfuse_node_ref *nref;
+
+	if (copy_from_iter(&out, sizeof(out), from) != sizeof(out))
+		return;
+	/* the reply's owner may take it; mqfuse_req_put() drops what is left */
+	nref = req->nref;
+	req->nref = NULL;
+	mqfuse_release_abandoned(fc, req->in_h.nodeid, out.fh, req->release_flags,
+				 req->in_h.opcode == FUSE_OPENDIR, nref);
+}
+
+/*
+ * CREATE: a new entry with a lookup counted and an open handle. As on a
+ * refused CREATE reply (mqfuse_create_open()), the FORGET waits in an
+ * orphan node reference until the RELEASE of the handle is answered.
+ */
+static void mqfuse_abandoned_create(struct mqfuse_conn *fc, struct mqfuse_req *req,
+				    struct iov_iter *from)
+{
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} out;
+	struct mqfuse_node_ref *nref;
+
+	if (copy_from_iter(&out.e, sizeof(out.e), from) != sizeof(out.e) ||
+	    copy_from_iter(&out.o, sizeof(out.o), from) != sizeof(out.o))
+		return;
+	nref = mqfuse_node_ref_orphan(fc, out.e.nodeid, 1, GFP_KERNEL | __GFP_NOWARN);
+	if (!nref)
+		/* RELEASE without the FORGET: never the FORGET first */
+		pr_warn_ratelimited("session %llu: no memory to forget node %llu\n",
+				    fc->id, out.e.nodeid);
+	mqfuse_release_abandoned(fc, out.e.nodeid, out.o.fh, req->release_flags, false, nref);
+}
+
+/*
+ * READDIRPLUS: every entry the normal path would have counted gets its
+ * FORGET. The reply is parsed from a copy bounded by the size the request
+ * asked for, never from the waiter's buffer, which is gone.
+ */
+static void mqfuse_abandoned_readdirplus(struct mqfuse_conn *fc, struct iov_iter *from,
+					 size_t size)
+{
+	void *buf;
+
+	if (!size)
+		return;
+	buf = kvmalloc(size, GFP_KERNEL | __GFP_NOWARN);
+	if (!buf) {
+		pr_warn_ratelimited("session %llu: no memory to forget the entries of an abandoned READDIRPLUS\n",
+				    fc->id);
+		return;
+	}
+	if (copy_from_iter(buf, size, from) == size)
+		mqfuse_readdirplus_forget_all(fc, buf, size);
+	kvfree(buf);
+}
+
+/*
+ * The waiter was killed; the daemon still answered. Give back what the
+ * answer created so the daemon's state stays exact: lookup counts
+ * (FORGET) and open handles (RELEASE, ahead of the node's FORGET). A reply
+ * the normal path would refuse is ignored here too. Never touches
+ * req->args: only what mqfuse_req_alloc() copied into @req.
+ *
+ * Runs in the daemon's write(): nothing here waits for the daemon, and
+ * allocations are NOFS, so reclaim cannot recurse into a filesystem (ours
+ * included) that may wait for this very thread.
  */
 static void mqfuse_dev_abandoned_reply(struct mqfuse_conn *fc, struct mqfuse_req *req,
 				       int error, struct iov_iter *from, size_t size)
 {
-	struct fuse_entry_out e;
-	struct mqfuse_forget *f;
+	u32 opcode = req->in_h.opcode;
+	unsigned int nofs;
 
-	if (error || !mqfuse_op_makes_entry(req->in_h.opcode) || size < sizeof(e))
+	if (error)
+		return;		/* nothing was created */
+	if (opcode != FUSE_OPEN && opcode != FUSE_OPENDIR && opcode != FUSE_CREATE &&
+	    opcode != FUSE_READDIRPLUS && !mqfuse_op_makes_entry(opcode))
 		return;
-	if (copy_from_iter(&e, sizeof(e), from) != sizeof(e))
+	if (!mqfuse_abandoned_size_ok(fc, req, size))
 		return;
-	if (!e.nodeid || e.nodeid == FUSE_ROOT_ID)
-		return;
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
-	if (f)
-		mqfuse_queue_forget(fc, f, e.nodeid, 1);
+
+	nofs = memalloc_nofs_save();
+	switch (opcode) {
+	case FUSE_OPEN:
+	case FUSE_OPENDIR:
+		mqfuse_abandoned_open(fc, req, from);
+		break;
+	case FUSE_CREATE:
+		mqfuse_abandoned_create(fc, req, from);
+		break;
+	case FUSE_READDIRPLUS:
+		mqfuse_abandoned_readdirplus(fc, from, size);
+		break;
+	default: {
+		struct fuse_entry_out e;
+
+		if (copy_from_iter(&e, sizeof(e), from) == sizeof(e))
+			mqfuse_abandoned_forget(fc, e.nodeid);
+		break;
+	}
+	}
+	memalloc_nofs_restore(nofs);
 }
 
 /*

@@ -443,6 +443,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	mqfuse_args_in(&args, 1, entry->d_name.len + 1, entry->d_name.name);
 	mqfuse_args_out(&args, 0, sizeof(outentry), &outentry);
 	mqfuse_args_out(&args, 1, sizeof(outopen), &outopen);
+	args.release_flags = in.flags;	/* for a RELEASE if we are killed meanwhile */
 	err = mqfuse_simple_request(fc, &args);
 	if (err) {
 		mqfuse_file_free(ff);
@@ -481,7 +482,8 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 
 out_release:
 	/* the FORGET of the refused node goes out after RELEASE of its handle */
-	ff->nref = mqfuse_node_ref_orphan(fc, outentry.nodeid, 1);
+	ff->nref = mqfuse_node_ref_orphan(fc, outentry.nodeid, 1,
+					   GFP_KERNEL | __GFP_NOFAIL);
 	mqfuse_file_put(ff);	/* sends RELEASE for the daemon's handle */
 	return err;
 }

@@ -66,6 +66,23 @@ static void mqfuse_release_end(struct mqfuse_conn *fc, struct mqfuse_args *args,
 	kfree(ra);
 }
 
+/*
+ * Queue @ra (fh, flags and nref filled in) as RELEASE(DIR) of @nodeid.
+ * Never sleeps on the daemon: no background slot (no pages), forced past
+ * signals. mqfuse_release_end() frees @ra and drops ra->nref, also when
+ * the request cannot even be queued (the error is returned then).
+ */
+static int mqfuse_send_release(struct mqfuse_conn *fc, struct mqfuse_release_args *ra,
+			       u64 nodeid, bool isdir, gfp_t gfp)
+{
+	mqfuse_args_init(&ra->args, isdir ? FUSE_RELEASEDIR : FUSE_RELEASE, nodeid);
+	ra->args.force = true;
+	ra->args.nocreds = true;
+	mqfuse_args_in(&ra->args, 0, sizeof(ra->in), &ra->in);
+	ra->args.end = mqfuse_release_end;
+	return mqfuse_simple_background(fc, &ra->args, gfp);
+}
+
 void mqfuse_file_put(struct mqfuse_file *ff)
 {
 	struct mqfuse_release_args *ra;
@@ -84,13 +101,38 @@ void mqfuse_file_put(struct mqfuse_file *ff)
 	ra->in.fh = ff->fh;
 	if (!ra->in.flags)
 		ra->in.flags = ff->flags;
-	mqfuse_args_init(&ra->args, ff->isdir ? FUSE_RELEASEDIR : FUSE_RELEASE, ff->nodeid);
-	ra->args.force = true;
-	ra->args.nocreds = true;
-	mqfuse_args_in(&ra->args, 0, sizeof(ra->in), &ra->in);
-	ra->args.end = mqfuse_release_end;
-	mqfuse_simple_background(ff->fc, &ra->args, GFP_KERNEL | __GFP_NOFAIL);
+	mqfuse_send_release(ff->fc, ra, ff->nodeid, ff->isdir, GFP_KERNEL | __GFP_NOFAIL);
 	kfree(ff);
+}
+
+/*
+ * RELEASE(DIR) of a handle no open file owns: the daemon opened it for a
+ * waiter that was killed meanwhile (an ABANDONED OPEN, OPENDIR or CREATE;
+ * mqfuse_dev_abandoned_reply()). Runs in the daemon's write(), so it must
+ * not sleep on the daemon; see mqfuse_send_release(). Takes over @nref
+ * (may be NULL), dropped once the daemon answered, so the node's FORGET
+ * never overtakes this RELEASE. Out of memory, the handle stays open in
+ * the daemon (logged) and @nref is dropped now: no RELEASE will follow for
+ * the node's FORGET to overtake.
+ */
+void mqfuse_release_abandoned(struct mqfuse_conn *fc, u64 nodeid, u64 fh, u32 flags,
+			      bool isdir, struct mqfuse_node_ref *nref)
+{
+	struct mqfuse_release_args *ra;
+
+	ra = kzalloc(sizeof(*ra), GFP_KERNEL | __GFP_NOWARN);
+	if (!ra) {
+		pr_warn_ratelimited("session %llu: no memory to release handle %llu of node %llu\n",
+				    fc->id, fh, nodeid);
+		mqfuse_node_ref_put(nref);
+		return;
+	}
+	ra->nref = nref;
+	ra->in.fh = fh;
+	ra->in.flags = flags;
+	if (mqfuse_send_release(fc, ra, nodeid, isdir, GFP_KERNEL | __GFP_NOWARN) == -ENOMEM)
+		pr_warn_ratelimited("session %llu: no memory to release handle %llu of node %llu\n",
+				    fc->id, fh, nodeid);
 }
 
 /* A writable handle of @inode for writeback, with a reference, or NULL. */
@@ -130,6 +172,14 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 	mqfuse_args_init(&args, isdir ? FUSE_OPENDIR : FUSE_OPEN, nodeid);
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	mqfuse_args_out(&args, 0, sizeof(out), &out);
+	/*
+	 * If we are killed while the daemon opens, the request sends the
+	 * RELEASE itself, holding the node so that its FORGET (the inode may
+	 * be evicted meanwhile) waits for that RELEASE. The opener holds the
+	 * inode, so its nref is valid to borrow here.
+	 */
+	args.nref = MQFUSE_I(file_inode(file))->nref;
+	args.release_flags = in.flags;
 	err = mqfuse_simple_request(fc, &args);
 	if (err == -ENOSYS) {
 		/* FUSE_NO_OPEN(DIR)_SUPPORT: stateless opens from now on */

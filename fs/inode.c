@@ -89,27 +89,39 @@ void mqfuse_free_inode(struct inode *inode)
 /* A reference for an open handle (taken at open, dropped by RELEASE's end). */
 struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode)
 {
-	struct mqfuse_node_ref *nref = MQFUSE_I(inode)->nref;
+	return mqfuse_node_ref_dup(MQFUSE_I(inode)->nref);
+}
 
-	refcount_inc(&nref->ref);
+/* Another reference on @nref, which the caller holds one of (or NULL). */
+struct mqfuse_node_ref *mqfuse_node_ref_dup(struct mqfuse_node_ref *nref)
+{
+	if (nref)
+		refcount_inc(&nref->ref);
 	return nref;
 }
 
 /*
  * A node reference for a node that has no inode (a CREATE reply refused
- * after the daemon opened it): its FORGET of @nlookup goes out when the
- * last reference, the handle's RELEASE, is done.
+ * after the daemon opened it, or answered after its waiter was killed):
+ * its FORGET of @nlookup goes out when the last reference, the handle's
+ * RELEASE, is done. NULL if @gfp allows failure and memory ran out.
  */
 struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodeid,
-					       u64 nlookup)
+					       u64 nlookup, gfp_t gfp)
 {
 	struct mqfuse_node_ref *nref;
 
-	nref = kzalloc(sizeof(*nref), GFP_KERNEL | __GFP_NOFAIL);
+	nref = kzalloc(sizeof(*nref), gfp);
+	if (!nref)
+		return NULL;
 	refcount_set(&nref->ref, 1);
 	nref->fc = fc;
 	if (nodeid && nodeid != FUSE_ROOT_ID) {
-		nref->forget = kzalloc(sizeof(*nref->forget), GFP_KERNEL | __GFP_NOFAIL);
+		nref->forget = kzalloc(sizeof(*nref->forget), gfp);
+		if (!nref->forget) {
+			kfree(nref);
+			return NULL;
+		}
 		nref->nodeid = nodeid;
 		nref->nlookup = nlookup;
 	}

@@ -107,6 +107,7 @@ struct mqfuse_page_desc {
 };
 
 struct mqfuse_conn;
+struct mqfuse_node_ref;
 
 /*
  * What a caller asks for: opcode, nodeid, arguments. Embedded in a larger
@@ -131,6 +132,12 @@ struct mqfuse_args {
 	unsigned int num_pages;		/* used entries of pages/descs */
 	/* completion for background requests; @error is 0 or -errno */
 	void (*end)(struct mqfuse_conn *fc, struct mqfuse_args *args, int error);
+	/*
+	 * OPEN/OPENDIR/CREATE: what a RELEASE needs if the waiter is killed
+	 * and the daemon's handle arrives for nobody (see struct mqfuse_req).
+	 */
+	struct mqfuse_node_ref *nref;	/* node opened or NULL; the request takes its own ref */
+	u32 release_flags;		/* O_* flags the RELEASE would carry */
 };
 
 /*
@@ -202,9 +209,21 @@ struct mqfuse_req {
 	unsigned long flags;		/* MQFUSE_REQ_* bits, atomic bitops */
 	struct fuse_in_header in_h;	/* header sent to the daemon */
 	struct fuse_out_header out_h;	/* header of the reply (error) */
-	struct mqfuse_args *args;	/* caller's arguments */
+	struct mqfuse_args *args;	/* caller's arguments; gone once ABANDONED */
 	wait_queue_head_t waitq;	/* sync waiter sleeps here */
 	u64 queued_ns;			/* ktime when queued, for wait-time stats */
+	/*
+	 * What an ABANDONED request's reply needs to give back what the
+	 * daemon created (handles, lookup counts) without touching @args,
+	 * which may live on the killed waiter's stack. Copied from @args by
+	 * mqfuse_req_alloc(), constant afterwards, except @nref: the thread
+	 * that owns the reply (REPLYING) may take it; else it is dropped when
+	 * the request is freed.
+	 */
+	struct mqfuse_node_ref *nref;	/* own reference on the opened node, or NULL */
+	u32 release_flags;		/* args->release_flags */
+	u32 out_size;			/* reply payload asked for: sum of out arg sizes */
+	bool out_argvar;		/* args->out_argvar: a shorter reply is valid */
 };
 
 struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *args,
@@ -557,9 +576,10 @@ void mqfuse_write_end(struct inode *inode);
 void mqfuse_nowrite_begin(struct inode *inode);
 void mqfuse_nowrite_end(struct inode *inode);
 struct mqfuse_node_ref *mqfuse_node_ref_get(struct inode *inode);
+struct mqfuse_node_ref *mqfuse_node_ref_dup(struct mqfuse_node_ref *nref);
 void mqfuse_node_ref_put(struct mqfuse_node_ref *nref);
 struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodeid,
-					       u64 nlookup);
+					       u64 nlookup, gfp_t gfp);
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
@@ -586,6 +606,7 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 /* readdir.c */
 int mqfuse_readdir(struct file *file, struct dir_context *ctx);
 int mqfuse_dirent_check(const char *name, u32 namelen);
+void mqfuse_readdirplus_forget_all(struct mqfuse_conn *fc, const void *buf, size_t nbytes);
 
 /* ------------------------------------------------------------------ */
 /* file.c */
@@ -612,6 +633,8 @@ extern const struct inode_operations mqfuse_file_iops;
 struct mqfuse_file *mqfuse_file_alloc(struct mqfuse_conn *fc);
 void mqfuse_file_free(struct mqfuse_file *ff);
 void mqfuse_file_put(struct mqfuse_file *ff);
+void mqfuse_release_abandoned(struct mqfuse_conn *fc, u64 nodeid, u64 fh, u32 flags,
+			      bool isdir, struct mqfuse_node_ref *nref);
 struct mqfuse_file *mqfuse_file_get(struct mqfuse_file *ff);
 int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir);
 int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,

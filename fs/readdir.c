@@ -116,6 +116,82 @@ static void mqfuse_direntplus_link(struct file *file, struct fuse_direntplus *dp
 }
 
 /*
+ * Length of the record at @pos of a reply of @nbytes (READDIRPLUS if
+ * @plus), or 0 if it is malformed: it overruns the reply or its name
+ * fails mqfuse_dirent_check().
+ */
+static size_t mqfuse_dirent_reclen(const void *buf, size_t pos, size_t nbytes, bool plus)
+{
+	size_t hdr = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+	const struct fuse_dirent *d;
+	size_t reclen;
+
+	if (nbytes - pos < hdr)
+		return 0;
+	if (plus)
+		d = &((const struct fuse_direntplus *)(buf + pos))->dirent;
+	else
+		d = buf + pos;
+	reclen = FUSE_DIRENT_ALIGN(hdr + d->namelen);
+	if (d->namelen > MQFUSE_NAME_MAX || reclen > nbytes - pos)
+		return 0;
+	if (mqfuse_dirent_check(d->name, d->namelen))
+		return 0;
+	return reclen;
+}
+
+/*
+ * Did the daemon count a lookup for this READDIRPLUS record? Mirrors
+ * mqfuse_direntplus_link(), which keeps (inode) or forgets exactly these:
+ * a nodeid other than 0 (not looked up) and the root (never counted, as
+ * in mqfuse_readdir_forget()), on a name other than "." and "..".
+ */
+static bool mqfuse_direntplus_counted(const struct fuse_direntplus *dp)
+{
+	u64 nodeid = dp->entry_out.nodeid;
+
+	return nodeid && nodeid != FUSE_ROOT_ID &&
+	       !mqfuse_is_dot(dp->dirent.name, dp->dirent.namelen);
+}
+
+/*
+ * A READDIRPLUS reply whose reader was killed (mqfuse_dev_abandoned_reply()):
+ * forget every node the normal path would have counted, that is every
+ * counted record up to the first malformed one, where mqfuse_parse_dirents()
+ * stops too. @buf is a private copy of the reply. Allocations may fail
+ * (the daemon's write() path): such a lookup count is lost, and logged.
+ */
+void mqfuse_readdirplus_forget_all(struct mqfuse_conn *fc, const void *buf, size_t nbytes)
+{
+	unsigned int lost = 0;
+	size_t pos = 0, reclen;
+
+	while (pos < nbytes) {
+		const struct fuse_direntplus *dp = buf + pos;
+		struct mqfuse_forget *f;
+
+		reclen = mqfuse_dirent_reclen(buf, pos, nbytes, true);
+		if (!reclen) {
+			mqfuse_bad_reply(fc, "malformed directory record at byte %zu of %zu\n",
+					 pos, nbytes);
+			break;
+		}
+		pos += reclen;
+		if (!mqfuse_direntplus_counted(dp))
+			continue;
+		f = kzalloc(sizeof(*f), GFP_KERNEL | __GFP_NOWARN);
+		if (!f) {
+			lost++;
+			continue;
+		}
+		mqfuse_queue_forget(fc, f, dp->entry_out.nodeid, 1);
+	}
+	if (lost)
+		pr_warn_ratelimited("session %llu: no memory to forget %u nodes of a READDIRPLUS\n",
+				    fc->id, lost);
+}
+
+/*
  * Parse one reply. Returns 1 if the user buffer is full, 0 if all entries
  * were emitted, -EIO on a malformed record (entries before it were used).
  */
@@ -129,10 +205,10 @@ static int mqfuse_parse_dirents(struct file *file, struct dir_context *ctx,
 	while (pos < nbytes) {
 		struct fuse_dirent *d;
 		struct fuse_direntplus *dp = NULL;
-		size_t hdr = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
 		size_t reclen;
 
-		if (nbytes - pos < hdr)
+		reclen = mqfuse_dirent_reclen(buf, pos, nbytes, plus);
+		if (!reclen)
 			goto bad;
 		if (plus) {
 			dp = buf + pos;
@@ -140,11 +216,6 @@ static int mqfuse_parse_dirents(struct file *file, struct dir_context *ctx,
 		} else {
 			d = buf + pos;
 		}
-		reclen = FUSE_DIRENT_ALIGN(hdr + d->namelen);
-		if (d->namelen > MQFUSE_NAME_MAX || reclen > nbytes - pos)
-			goto bad;
-		if (mqfuse_dirent_check(d->name, d->namelen))
-			goto bad;
 
 		/*
 		 * Every READDIRPLUS record carries a lookup reference, so link

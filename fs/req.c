@@ -54,6 +54,7 @@ struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *
 				    gfp_t gfp)
 {
 	struct mqfuse_req *req;
+	unsigned int i;
 	int err;
 
 	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT && args->opcode != FUSE_INIT) {
@@ -85,6 +86,12 @@ struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *
 	req->in_h.nodeid = args->nodeid;
 	if (!args->nocreds)
 		mqfuse_args_creds_fill(fc, &req->in_h);
+	/* what an abandoned reply needs once @args is gone (struct mqfuse_req) */
+	req->nref = mqfuse_node_ref_dup(args->nref);
+	req->release_flags = args->release_flags;
+	for (i = 0; i < args->out_numargs; i++)
+		req->out_size += args->out_args[i].size;
+	req->out_argvar = args->out_argvar;
 	atomic_inc(&fc->nr_reqs);
 	return req;
 }
@@ -92,6 +99,8 @@ struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *
 void mqfuse_req_put(struct mqfuse_req *req)
 {
 	if (refcount_dec_and_test(&req->ref)) {
+		/* may queue the node's FORGET: never under a queue lock */
+		mqfuse_node_ref_put(req->nref);
 		atomic_dec(&req->fc->nr_reqs);
 		kmem_cache_free(mqfuse_req_cachep, req);
 	}
