@@ -47,6 +47,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <seccomp.h>
@@ -258,6 +259,47 @@ static void mq_close_dir_fds(int keep)
 		close(fds[i]);
 }
 
+/*
+ * The new root (and what is mounted under it) must not give a device:
+ * with CAP_MKNOD kept for MKNOD requests, a device node created in the
+ * backing directory would otherwise open the host's disks or kmsg.
+ * Read-only stays read-only.
+ */
+static int mq_sandbox_root_flags(const char *dir)
+{
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NODEV | MS_NOSUID |
+			      MS_NOEXEC;
+	struct mount_attr {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = { .attr_set = 0x4 | 0x2 | 0x8 };	/* NODEV|NOSUID|NOEXEC */
+	struct statvfs sv;
+	int ret;
+
+	if (statvfs(dir, &sv))
+		return -errno;
+	if (sv.f_flag & ST_RDONLY)
+		flags |= MS_RDONLY;
+	if (mount(NULL, dir, NULL, flags, NULL)) {
+		ret = -errno;
+		mq_err("sandbox: remounting %s nodev,nosuid,noexec: %s", dir,
+		       strerror(-ret));
+		return ret;
+	}
+#ifdef SYS_mount_setattr
+	/* Mounts under it too (those mounted later keep their own flags). */
+	if (syscall(SYS_mount_setattr, AT_FDCWD, dir, 0x8000 /* AT_RECURSIVE */,
+		    &attr, sizeof(attr)) && errno != ENOSYS) {
+		ret = -errno;
+		mq_err("sandbox: nodev,nosuid,noexec under %s: %s", dir,
+		       strerror(-ret));
+		return ret;
+	}
+#else
+	(void)attr;
+#endif
+	return 0;
+}
+
 /* Mount namespace, procfs, pivot_root into @dir; *@root_fd re-opened. */
 static int mq_sandbox_fs(const char *dir, int root_fd)
 {
@@ -296,6 +338,9 @@ static int mq_sandbox_fs(const char *dir, int root_fd)
 		mq_err("sandbox: bind mount %s: %s", dir, strerror(-ret));
 		goto out;
 	}
+	ret = mq_sandbox_root_flags(dir);
+	if (ret)
+		goto out;
 	if (chdir(dir)) {
 		ret = -errno;
 		goto out;

@@ -1756,6 +1756,55 @@ static int sbx_run_child(enum mq_sandbox_mode mode, const char *dir,
 	_exit(failures ? 1 : 0);
 }
 
+/*
+ * In a child: enter the sandbox (on) on @dir, then run @attack, which
+ * returns 0 when the attack failed.  True when the child got that far and
+ * the attack failed or the kernel killed the child for it (SIGSYS).
+ */
+static bool sbx_attack(const char *dir, int (*attack)(int root_fd))
+{
+	int status, root_fd, pfd[2];
+	bool reached;
+	pid_t child;
+	char c = 0;
+
+	if (pipe(pfd))
+		return false;
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return false;
+	if (child == 0) {
+		close(pfd[0]);
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0 ||
+		    mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, 0))
+			_exit(3);
+		if (write(pfd[1], &c, 1) != 1)
+			_exit(3);
+		_exit(attack(root_fd) ? 1 : 0);
+	}
+	close(pfd[1]);
+	reached = read(pfd[0], &c, 1) == 1;
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	return reached && ((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+			   (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS));
+}
+
+/* A device node made in the sandbox root does not open (nodev). */
+static int sbx_attack_devnode(int root_fd)
+{
+	int fd;
+
+	unlinkat(root_fd, "null-dev", 0);
+	if (mknodat(root_fd, "null-dev", S_IFCHR | 0600, makedev(1, 3)))
+		return 1;	/* CAP_MKNOD is kept: this must work */
+	fd = openat(root_fd, "null-dev", O_RDWR | O_CLOEXEC);
+	unlinkat(root_fd, "null-dev", 0);
+	return fd >= 0;
+}
+/*ATTACKS*/
 static void test_sandbox(void)
 {
 	char dir[256], path[300];
@@ -1787,6 +1836,9 @@ static void test_sandbox(void)
 	status = sbx_run_child(MQ_SANDBOX_LOG, dir, &reached);
 	CHECK(reached && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "sandbox=log: the process survives a call off the list, all checks passed");
+	CHECK(sbx_attack(dir, sbx_attack_devnode),
+	      "sandbox: a device node made in the root does not open (nodev)");
+	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
 }
