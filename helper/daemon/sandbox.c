@@ -96,7 +96,7 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
 	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
 	SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2),
-	SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(fsync),
+	SCMP_SYS(dup3), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(syncfs), SCMP_SYS(ftruncate),
 	SCMP_SYS(fallocate), SCMP_SYS(copy_file_range),
 	SCMP_SYS(truncate),		/* SETATTR size on /proc/self/fd/N */
@@ -146,14 +146,19 @@ static const unsigned long mq_allowed_ioctls[] = {
 	MQFUSE_IOC_GET_INFO,
 };
 
+/* fcntl commands (F_SETFL is allowed separately, without O_ASYNC). */
+static const unsigned long mq_allowed_fcntls[] = {
+	F_GETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC,
+};
+
 #define MQ_CLONE_NS_FLAGS	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | \
 				 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
 				 CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 int mq_sandbox_nr_syscalls(void)
 {
-	/* + ioctl, prctl, unshare, clone, kill, tgkill (argument-checked) */
-	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 6;
+	/* + ioctl, prctl, unshare, clone, kill, tgkill, fcntl (arguments checked) */
+	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 7;
 }
 
 static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
@@ -175,6 +180,20 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 				  sizeof(mq_allowed_ioctls[0]); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_ioctls[i], 0));
+	/*
+	 * fcntl: the flags and fd-flag commands glibc and ops_entry.c use.
+	 * Not F_SETOWN/F_SETSIG/F_SETLEASE/F_NOTIFY, and F_SETFL without
+	 * O_ASYNC: with those a signal (SIGKILL via F_SETSIG) would go to
+	 * any process the kernel lets the owner be.
+	 */
+	for (i = 0; !ret && i < sizeof(mq_allowed_fcntls) /
+				  sizeof(mq_allowed_fcntls[0]); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_fcntls[i], 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+				       SCMP_A1(SCMP_CMP_EQ, F_SETFL, 0),
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0));
 	/* Thread names; the per-thread umask (creds.c). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,

@@ -1804,6 +1804,28 @@ static int sbx_attack_devnode(int root_fd)
 	unlinkat(root_fd, "null-dev", 0);
 	return fd >= 0;
 }
+
+/* fcntl F_SETOWN (then F_SETSIG SIGKILL) would signal any process. */
+static int sbx_attack_setown(int root_fd)
+{
+	int fd = openat(root_fd, "sandbox-marker", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 1;
+	return fcntl(fd, F_SETOWN, getppid()) == 0;
+}
+
+/* F_SETFL with O_ASYNC: SIGIO to the owner; the other flags still work. */
+static int sbx_attack_setfl_async(int root_fd)
+{
+	int fd = openat(root_fd, "sandbox-marker", O_RDONLY | O_CLOEXEC);
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ||
+	    fcntl(fd, F_GETFD) != FD_CLOEXEC)
+		return 1;	/* allowed commands must keep working */
+	return fcntl(fd, F_SETFL, fl | O_ASYNC) == 0;
+}
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -1838,6 +1860,10 @@ static void test_sandbox(void)
 	      "sandbox=log: the process survives a call off the list, all checks passed");
 	CHECK(sbx_attack(dir, sbx_attack_devnode),
 	      "sandbox: a device node made in the root does not open (nodev)");
+	CHECK(sbx_attack(dir, sbx_attack_setown),
+	      "sandbox: fcntl F_SETOWN is refused");
+	CHECK(sbx_attack(dir, sbx_attack_setfl_async),
+	      "sandbox: fcntl F_SETFL O_ASYNC is refused, GETFL/SETFL/GETFD work");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
