@@ -154,6 +154,7 @@ static const unsigned long mq_allowed_fcntls[] = {
 #define MQ_CLONE_NS_FLAGS	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | \
 				 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
 				 CLONE_NEWCGROUP | CLONE_NEWTIME)
+#define MQ_CLONE_THREAD_FLAGS	(CLONE_THREAD | CLONE_VM | CLONE_SIGHAND)
 
 int mq_sandbox_nr_syscalls(void)
 {
@@ -201,11 +202,16 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
 				       SCMP_A0(SCMP_CMP_EQ, CLONE_FS, 0));
-	/* Threads, never new namespaces. */
+	/*
+	 * Threads only: CLONE_THREAD|CLONE_VM|CLONE_SIGHAND set, no new
+	 * namespace.  fork() would give a process that outlives the session
+	 * (and the monitor's PR_SET_PDEATHSIG pairing).
+	 */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 				       SCMP_A0(SCMP_CMP_MASKED_EQ,
-					       MQ_CLONE_NS_FLAGS, 0));
+					       MQ_CLONE_NS_FLAGS | MQ_CLONE_THREAD_FLAGS,
+					       MQ_CLONE_THREAD_FLAGS));
 	/* clone3's flags are behind a pointer: glibc falls back to clone. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),

@@ -1826,6 +1826,35 @@ static int sbx_attack_setfl_async(int root_fd)
 		return 1;	/* allowed commands must keep working */
 	return fcntl(fd, F_SETFL, fl | O_ASYNC) == 0;
 }
+
+/* fork(): a process of its own that outlives the session. */
+static int sbx_attack_fork(int root_fd)
+{
+	pid_t p = fork();
+
+	(void)root_fd;
+	if (p == 0)
+		_exit(0);
+	return p >= 0;	/* (wait4 is off the list) */
+}
+
+/* Threads still start (clone with CLONE_THREAD|CLONE_VM|CLONE_SIGHAND). */
+static void *sbx_thread_fn(void *arg)
+{
+	return arg;
+}
+
+static int sbx_attack_thread_ok(int root_fd)
+{
+	pthread_t t;
+	void *res = NULL;
+
+	(void)root_fd;
+	if (pthread_create(&t, NULL, sbx_thread_fn, &res) ||
+	    pthread_join(t, &res))
+		return 1;
+	return res == NULL;
+}
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -1864,6 +1893,10 @@ static void test_sandbox(void)
 	      "sandbox: fcntl F_SETOWN is refused");
 	CHECK(sbx_attack(dir, sbx_attack_setfl_async),
 	      "sandbox: fcntl F_SETFL O_ASYNC is refused, GETFL/SETFL/GETFD work");
+	CHECK(sbx_attack(dir, sbx_attack_fork),
+	      "sandbox: fork() is refused");
+	CHECK(sbx_attack(dir, sbx_attack_thread_ok),
+	      "sandbox: pthread_create still works");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
