@@ -696,9 +696,19 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 			kill(child, SIGUSR1);
 			break;
 		case SIGCHLD:
-			if (waitpid(child, &wstatus, WNOHANG) == child)
-				_exit(mq_monitor_status(child, wstatus));
-			break;
+			if (waitpid(child, &wstatus, WNOHANG) != child)
+				break;
+			/*
+			 * A clean exit follows the end of the session (ENODEV,
+			 * DESTROY): the mount is gone.  Anything else left a
+			 * mount nobody serves: undo it before going.
+			 */
+			sig = mq_monitor_status(child, wstatus);
+			if (sig && mq_we_mounted) {
+				mq_info("monitor: serving process gone: unmounting");
+				mq_unmount();
+			}
+			_exit(sig);
 		default:
 			break;
 		}
