@@ -125,7 +125,7 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
 	SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(brk),
 	SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_setaffinity),
+	SCMP_SYS(sched_getaffinity),
 	SCMP_SYS(sched_yield), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(getppid), SCMP_SYS(getrandom),
 	SCMP_SYS(sysinfo),		/* glibc qsort() sizes its buffer */
@@ -158,8 +158,11 @@ static const unsigned long mq_allowed_fcntls[] = {
 
 int mq_sandbox_nr_syscalls(void)
 {
-	/* + ioctl, prctl, unshare, clone, kill, tgkill, fcntl (arguments checked) */
-	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 7;
+	/*
+	 * + ioctl, prctl, unshare, clone, kill, tgkill, fcntl,
+	 * sched_setaffinity (arguments checked)
+	 */
+	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 8;
 }
 
 static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
@@ -173,6 +176,9 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 			   SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
+	/* x32 and i386 calls are never ours: kill, also with --sandbox=log. */
+	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			       SCMP_ACT_KILL_PROCESS);
 	for (i = 0; !ret && i < sizeof(mq_allowed_syscalls) /
 				  sizeof(mq_allowed_syscalls[0]); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
@@ -195,6 +201,11 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
 				       SCMP_A1(SCMP_CMP_EQ, F_SETFL, 0),
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0));
+	/* Pinning: the calling thread only (session.c). */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				       SCMP_SYS(sched_setaffinity), 1,
+				       SCMP_A0(SCMP_CMP_EQ, 0, 0));
 	/* Thread names; the per-thread umask (creds.c). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,

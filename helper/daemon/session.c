@@ -157,7 +157,7 @@ static void mq_thread_pin(struct mq_thread *thr)
 	if (!mq_cfg.pin || sched_getaffinity(0, sizeof(allowed), &allowed))
 		return;
 	if (mq_bind_queues && mq_queue_cpus(thr->queue, &allowed, &set)) {
-		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set)) {
+		if (sched_setaffinity(0, sizeof(set), &set)) {
 			mq_warn("thread %u: cannot pin to the CPUs of queue %u",
 				thr->index, thr->queue);
 			return;
@@ -185,7 +185,7 @@ static void mq_thread_pin(struct mq_thread *thr)
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+	if (sched_setaffinity(0, sizeof(set), &set))
 		mq_warn("thread %u: cannot pin to cpu %d", thr->index, cpu);
 	else
 		thr->cpu = cpu;
@@ -598,20 +598,26 @@ static void mq_block_signals(void)
  * Not dumpable, so the sandboxed child (same uid, a superset of these
  * capabilities) cannot reach the host's tree through /proc/PID/root.
  */
-static void mq_monitor_confine(void)
+static int mq_monitor_confine(void)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = { { 0 } };
 
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		mq_err("monitor: PR_SET_DUMPABLE: %s", strerror(errno));
+		return -1;
+	}
 	if (geteuid() != 0)
-		return;
+		return 0;
 	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted = CAP_TO_MASK(CAP_SYS_ADMIN);
 	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective = CAP_TO_MASK(CAP_SYS_ADMIN);
-	if (syscall(SYS_capset, &hdr, data))
-		mq_warn("monitor: dropping capabilities: %s", strerror(errno));
+	if (syscall(SYS_capset, &hdr, data)) {
+		mq_err("monitor: dropping capabilities: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int mq_monitor_status(pid_t child, int wstatus)
@@ -665,7 +671,14 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 		mq_unmount();
 		_exit(mq_monitor_status(child, wstatus) ?: 1);
 	}
-	mq_monitor_confine();
+	if (mq_monitor_confine()) {
+		/* An unconfined monitor is no better than no sandbox: stop. */
+		kill(child, SIGKILL);
+		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+			;
+		mq_unmount();
+		_exit(1);
+	}
 	if (status_fd >= 0) {
 		/* The child reported success to the parent: detach as it did. */
 		close(status_fd);

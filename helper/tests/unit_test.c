@@ -1855,6 +1855,37 @@ static int sbx_attack_thread_ok(int root_fd)
 		return 1;
 	return res == NULL;
 }
+
+/* An x32 call from another thread must take the whole process down. */
+static void *sbx_x32_fn(void *arg)
+{
+	syscall(0x40000000 | SYS_getpid);
+	return arg;
+}
+
+static int sbx_attack_x32(int root_fd)
+{
+	pthread_t t;
+
+	(void)root_fd;
+	if (pthread_create(&t, NULL, sbx_x32_fn, NULL) ||
+	    pthread_join(t, NULL))
+		return 1;
+	return 1;	/* still alive: only the thread was killed, or it ran */
+}
+
+/* sched_setaffinity on another task than the caller. */
+static int sbx_attack_affinity(int root_fd)
+{
+	cpu_set_t set;
+
+	(void)root_fd;
+	if (sched_getaffinity(0, sizeof(set), &set) ||
+	    sched_setaffinity(0, sizeof(set), &set))
+		return 1;	/* the calling thread: must work */
+	/* Any pid but 0, even our own, is refused. */
+	return !sched_setaffinity(getpid(), sizeof(set), &set);
+}
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -1897,6 +1928,10 @@ static void test_sandbox(void)
 	      "sandbox: fork() is refused");
 	CHECK(sbx_attack(dir, sbx_attack_thread_ok),
 	      "sandbox: pthread_create still works");
+	CHECK(sbx_attack(dir, sbx_attack_x32),
+	      "sandbox: an x32 call kills the whole process (BADARCH)");
+	CHECK(sbx_attack(dir, sbx_attack_affinity),
+	      "sandbox: sched_setaffinity only on the calling thread");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
