@@ -199,6 +199,10 @@ const char *mq_opcode_name(uint32_t opcode);
 struct mq_uring;
 
 int mq_uring_setup(struct mq_uring **out, void *buf, size_t len);
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len);
+int mq_uring_enable(struct mq_uring *u);
+struct io_uring;
+struct io_uring *mq_uring_ring(struct mq_uring *u);
 void mq_uring_teardown(struct mq_uring *u);
 ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
 		   off_t off);
@@ -274,6 +278,7 @@ struct mq_thread {
 	char *outbuf;			/* reply buffer */
 	size_t outbuf_len;
 	struct mq_uring *uring;		/* NULL: synchronous fallback */
+	int uring_err;			/* why uring is NULL */
 	uid_t saved_fsuid;		/* daemon's own fsuid */
 	gid_t saved_fsgid;
 	bool private_umask;		/* unshare(CLONE_FS) succeeded */

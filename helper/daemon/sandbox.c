@@ -50,6 +50,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/io_uring.h>
 #include <seccomp.h>
 
 #include <mqfuse.h>
@@ -100,8 +101,7 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(fdatasync), SCMP_SYS(syncfs), SCMP_SYS(ftruncate),
 	SCMP_SYS(fallocate), SCMP_SYS(copy_file_range),
 	SCMP_SYS(truncate),		/* SETATTR size on /proc/self/fd/N */
-	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
-	SCMP_SYS(io_uring_register),
+	SCMP_SYS(io_uring_enter),	/* rings made before (uring_io.c) */
 	/* namespace operations, always relative to a backing fd */
 	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(newfstatat),
 	SCMP_SYS(fstat), SCMP_SYS(statx), SCMP_SYS(fstatfs),
@@ -160,9 +160,9 @@ int mq_sandbox_nr_syscalls(void)
 {
 	/*
 	 * + ioctl, prctl, unshare, clone, kill, tgkill, fcntl,
-	 * sched_setaffinity (arguments checked)
+	 * sched_setaffinity, io_uring_register (arguments checked)
 	 */
-	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 8;
+	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 9;
 }
 
 static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
@@ -201,6 +201,17 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
 				       SCMP_A1(SCMP_CMP_EQ, F_SETFL, 0),
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0));
+	/*
+	 * io_uring: no new ring (io_uring_setup is off the list: a ring
+	 * made in here would have no restrictions), and on the rings made
+	 * before only IORING_REGISTER_ENABLE_RINGS (their restrictions
+	 * refuse every other register operation once enabled anyway).
+	 */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				       SCMP_SYS(io_uring_register), 1,
+				       SCMP_A1(SCMP_CMP_EQ,
+					       IORING_REGISTER_ENABLE_RINGS, 0));
 	/* Pinning: the calling thread only (session.c). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,

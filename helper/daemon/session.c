@@ -227,6 +227,34 @@ static int mq_thread_attach(struct mq_thread *thr)
 	return 0;
 }
 
+static void mq_uring_warn(int err)
+{
+	pthread_mutex_lock(&mq_warn_lock);
+	if (!mq_uring_warned)
+		mq_warn("io_uring unavailable (%s): using pread/pwrite",
+			strerror(-err));
+	mq_uring_warned = true;
+	pthread_mutex_unlock(&mq_warn_lock);
+}
+
+/*
+ * Buffers and the io_uring of thread @thr, before the sandbox: the ring
+ * is created disabled with its restrictions (uring_io.c), and the
+ * sandbox refuses io_uring_setup().  Without a ring the thread uses
+ * pread/pwrite.
+ */
+static int mq_thread_prepare_io(struct mq_thread *thr)
+{
+	int ret = mq_thread_buffers(thr);
+
+	if (ret)
+		return ret;
+	thr->uring = NULL;
+	thr->uring_err = mq_uring_create(&thr->uring, thr->region,
+					 thr->region_len);
+	return 0;
+}
+
 static int mq_thread_setup(struct mq_thread *thr)
 {
 	int ret;
@@ -238,21 +266,15 @@ static int mq_thread_setup(struct mq_thread *thr)
 	ret = mq_stats_thread_init(&thr->stats);
 	if (ret)
 		return ret;
-	ret = mq_thread_buffers(thr);
-	if (ret)
-		return ret;
 	ret = mq_thread_attach(thr);
 	if (ret)
 		return ret;
-	ret = mq_uring_setup(&thr->uring, thr->region, thr->region_len);
+	/* Created (disabled, restricted) before the sandbox: enable here. */
+	ret = thr->uring ? mq_uring_enable(thr->uring) : thr->uring_err;
 	if (ret) {
-		pthread_mutex_lock(&mq_warn_lock);
-		if (!mq_uring_warned)
-			mq_warn("io_uring unavailable (%s): using pread/pwrite",
-				strerror(-ret));
-		mq_uring_warned = true;
-		pthread_mutex_unlock(&mq_warn_lock);
+		mq_uring_teardown(thr->uring);
 		thr->uring = NULL;
+		mq_uring_warn(ret);
 	}
 	return 0;
 }
@@ -371,6 +393,8 @@ static int mq_plan_threads(void)
 		thr->index = i;
 		thr->queue = nr_queues ? i % nr_queues : i;
 		ret = mq_thread_open_device(thr);
+		if (!ret)
+			ret = mq_thread_prepare_io(thr);
 		if (ret)
 			return ret;
 	}

@@ -24,6 +24,9 @@
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 
+#include <liburing.h>
+#include <netinet/in.h>
+
 #include "mqfused.h"
 #include "mount_opts.h"
 
@@ -1886,6 +1889,81 @@ static int sbx_attack_affinity(int root_fd)
 	/* Any pid but 0, even our own, is refused. */
 	return !sched_setaffinity(getpid(), sizeof(set), &set);
 }
+
+/* A ring made before the sandbox, as session.c does (uring_io.c). */
+static struct mq_uring *sbx_ring;
+static int sbx_ring_fd = -1;
+static char sbx_ring_buf[8192] __attribute__((aligned(4096)));
+
+static int sbx_ring_op(struct io_uring_sqe *sqe_init(struct io_uring_sqe *))
+{
+	struct io_uring *ring = mq_uring_ring(sbx_ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (!sqe)
+		return -ENOSPC;
+	sqe_init(sqe);
+	if (io_uring_submit(ring) < 0 || io_uring_wait_cqe(ring, &cqe))
+		return -EIO;
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+static struct io_uring_sqe *sbx_prep_socket(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM, 0, 0);
+	return sqe;
+}
+
+static struct io_uring_sqe *sbx_prep_openat(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_openat(sqe, AT_FDCWD, "self/status", O_RDONLY, 0);
+	return sqe;
+}
+
+static struct io_uring_sqe *sbx_prep_read(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_read_fixed(sqe, sbx_ring_fd, sbx_ring_buf, 4, 0, 0);
+	return sqe;
+}
+
+/* SOCKET/OPENAT SQEs refused (-EACCES), READ_FIXED still works. */
+static int sbx_attack_uring_ops(int root_fd)
+{
+	int r;
+
+	sbx_ring_fd = openat(root_fd, "sandbox-marker", O_RDONLY | O_CLOEXEC);
+	if (sbx_ring_fd < 0 || mq_uring_enable(sbx_ring))
+		return 1;
+	r = sbx_ring_op(sbx_prep_read);
+	if (r < 0) {
+		printf("#   READ_FIXED on the sandbox's ring: %d\n", r);
+		return 1;
+	}
+	r = sbx_ring_op(sbx_prep_socket);
+	if (r != -EACCES) {
+		printf("#   IORING_OP_SOCKET: %d\n", r);
+		return 1;
+	}
+	r = sbx_ring_op(sbx_prep_openat);
+	if (r != -EACCES) {
+		printf("#   IORING_OP_OPENAT: %d\n", r);
+		return 1;
+	}
+	return 0;
+}
+
+/* No new (unrestricted) ring inside. */
+static int sbx_attack_uring_setup(int root_fd)
+{
+	struct io_uring ring;
+
+	(void)root_fd;
+	return io_uring_queue_init(4, &ring, 0) == 0;
+}
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -1932,6 +2010,15 @@ static void test_sandbox(void)
 	      "sandbox: an x32 call kills the whole process (BADARCH)");
 	CHECK(sbx_attack(dir, sbx_attack_affinity),
 	      "sandbox: sched_setaffinity only on the calling thread");
+	if (mq_uring_create(&sbx_ring, sbx_ring_buf, sizeof(sbx_ring_buf))) {
+		printf("ok - sandbox: io_uring restrictions # SKIP no io_uring\n");
+	} else {
+		CHECK(sbx_attack(dir, sbx_attack_uring_ops),
+		      "sandbox: io_uring SOCKET/OPENAT SQEs refused (-EACCES), READ_FIXED works");
+		mq_uring_teardown(sbx_ring);
+	}
+	CHECK(sbx_attack(dir, sbx_attack_uring_setup),
+	      "sandbox: io_uring_setup is refused");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
