@@ -410,10 +410,18 @@ int mq_sandbox_nr_syscalls(void);
 /*
  * Confine the calling process (before any thread is started): pivot_root
  * into @dir, re-open @root_fd (same fd number) on the new root, reduce
- * the capabilities, load the seccomp filter.  @monitor: pid the process
- * may send SIGTERM to (0: none).  MQ_SANDBOX_NONE only drops capabilities.
+ * the capabilities, load the seccomp filter.  @monitor_fd: socket to the
+ * monitor the process may receive from (-1: none).  MQ_SANDBOX_NONE only
+ * drops capabilities.
  */
 int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
-		     pid_t monitor);
+		     int monitor_fd);
+/* fork(), the child as PID 1 of a new PID namespace (sandbox.c). */
+pid_t mq_sandbox_fork(void);
+/* Caller's groups from /proc (creds.c), through the monitor (session.c). */
+int mq_proc_groups(const char *proc, uint32_t pid, uint32_t uid,
+		   uint32_t gid, gid_t *groups, int max);
+int mq_monitor_groups(uint32_t pid, uint32_t uid, uint32_t gid,
+		      gid_t *groups, int max);
 
 #endif /* MQFUSED_H */

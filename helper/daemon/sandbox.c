@@ -165,7 +165,7 @@ int mq_sandbox_nr_syscalls(void)
 	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 9;
 }
 
-static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
+static int mq_seccomp_load(enum mq_sandbox_mode mode, int monitor_fd)
 {
 	scmp_filter_ctx ctx;
 	pid_t self = getpid();
@@ -238,14 +238,14 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				       SCMP_SYS(clone3), 0);
-	/* Signals to ourselves (SIGUSR2, abort) and to the monitor. */
+	/* Signals to ourselves (SIGUSR2, abort). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 				       SCMP_A0(SCMP_CMP_EQ, self, 0));
-	if (!ret && monitor > 0)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
-				       SCMP_A0(SCMP_CMP_EQ, monitor, 0),
-				       SCMP_A1(SCMP_CMP_EQ, SIGTERM, 0));
+	/* Answers of the monitor (groups, unmount), on its socket only. */
+	if (!ret && monitor_fd >= 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1,
+				       SCMP_A0(SCMP_CMP_EQ, monitor_fd, 0));
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 				       SCMP_A0(SCMP_CMP_EQ, self, 0));
@@ -438,8 +438,23 @@ out:
 	return ret;
 }
 
+/*
+ * The serving process as PID 1 of a PID namespace of its own: the procfs
+ * it mounts (mq_sandbox_fs) then shows its own process only, not the
+ * host's processes and their /proc/PID/root and cwd links.  The caller
+ * must not fork again (pid_for_children stays the new namespace).
+ */
+pid_t mq_sandbox_fork(void)
+{
+	if (unshare(CLONE_NEWPID)) {
+		mq_err("sandbox: unshare(CLONE_NEWPID): %s", strerror(errno));
+		return -1;
+	}
+	return fork();
+}
+
 int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
-		     pid_t monitor)
+		     int monitor_fd)
 {
 	int ret;
 
@@ -466,7 +481,7 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 		mq_err("sandbox: no_new_privs: %s", strerror(-ret));
 		return ret;
 	}
-	ret = mq_seccomp_load(mode, monitor);
+	ret = mq_seccomp_load(mode, monitor_fd);
 	if (ret) {
 		mq_err("sandbox: seccomp: %s", strerror(-ret));
 		return ret;

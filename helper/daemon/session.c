@@ -34,7 +34,10 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -61,7 +64,9 @@ static sem_t mq_setup_done;
 static int mq_mount_fd = -1;	/* fd served by thread 0 */
 static bool mq_we_mounted;
 static bool mq_uring_warned;
-static pid_t mq_monitor_pid;	/* serving child: the monitor, 0 if none */
+static int mq_monitor_sock = -1;	/* serving child: socket to the monitor */
+static pthread_mutex_t mq_monitor_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool mq_monitor_gone_logged;
 static int mq_null_fd = -1;	/* /dev/null, opened before the sandbox */
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -552,6 +557,63 @@ static int mq_detect_fd_kind(int fd)
 	return 0;
 }
 
+/*
+ * Requests of the serving process to the monitor, over a SOCK_SEQPACKET
+ * pair made before the fork: the caller's groups (the serving process has
+ * no view of the callers' /proc), and "unmount".  One request at a time,
+ * answered before the next; a dead monitor answers nothing (EOF/EPIPE).
+ */
+enum { MQ_MON_GROUPS = 1, MQ_MON_UNMOUNT = 2 };
+
+struct mq_mon_req {
+	uint32_t op, pid, uid, gid;
+};
+
+struct mq_mon_rep {
+	int32_t nr;
+	uint32_t groups[MQ_MAX_CALLER_GROUPS];
+};
+
+static int mq_monitor_query(uint32_t op, uint32_t pid, uint32_t uid,
+			    uint32_t gid, gid_t *groups, int max)
+{
+	struct mq_mon_req req = { .op = op, .pid = pid, .uid = uid, .gid = gid };
+	struct mq_mon_rep rep;
+	ssize_t n;
+	int i, nr;
+
+	if (mq_monitor_sock < 0)
+		return -ENOTCONN;
+	pthread_mutex_lock(&mq_monitor_lock);
+	n = send(mq_monitor_sock, &req, sizeof(req), MSG_NOSIGNAL);
+	if (n == sizeof(req)) {
+		do {
+			n = recv(mq_monitor_sock, &rep, sizeof(rep), 0);
+		} while (n < 0 && errno == EINTR);
+	} else {
+		n = -1;
+	}
+	if (n < (ssize_t)sizeof(rep.nr) || rep.nr < 0 ||
+	    (size_t)n < sizeof(rep.nr) + rep.nr * sizeof(rep.groups[0])) {
+		if (!mq_monitor_gone_logged)
+			mq_err("the monitor does not answer: callers' supplementary groups are not used");
+		mq_monitor_gone_logged = true;
+		pthread_mutex_unlock(&mq_monitor_lock);
+		return -EPIPE;
+	}
+	pthread_mutex_unlock(&mq_monitor_lock);
+	nr = rep.nr < max ? rep.nr : max;
+	for (i = 0; i < nr; i++)
+		groups[i] = rep.groups[i];
+	return nr;
+}
+
+int mq_monitor_groups(uint32_t pid, uint32_t uid, uint32_t gid,
+		      gid_t *groups, int max)
+{
+	return mq_monitor_query(MQ_MON_GROUPS, pid, uid, gid, groups, max);
+}
+
 /* Wait for signals until the session should end. */
 static void mq_wait_signals(void)
 {
@@ -581,14 +643,11 @@ static void mq_wait_signals(void)
 			continue;
 		/*
 		 * Sandboxed, the mount is out of reach: the monitor unmounts
-		 * and then sends SIGTERM back.
+		 * (and answers once done).  Its own SIGTERM comes here too.
 		 */
-		if (mq_monitor_pid && si.si_pid != mq_monitor_pid) {
-			if (kill(mq_monitor_pid, SIGTERM))
-				mq_warn("asking the monitor to unmount: %s",
-					strerror(errno));
-			continue;
-		}
+		if (mq_monitor_sock >= 0 &&
+		    mq_monitor_query(MQ_MON_UNMOUNT, 0, 0, 0, NULL, 0) < 0)
+			mq_warn("asking the monitor to unmount: no answer");
 		break;
 	}
 	mq_info("signal %d: unmounting", sig);
@@ -667,11 +726,38 @@ static int mq_monitor_status(pid_t child, int wstatus)
  * one byte once the child serves, EOF if it failed before (then the mount
  * is undone here, as mqfused did when setup failed).  Never returns.
  */
-static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
+/* One request of the serving process; non-zero when it is gone. */
+static int mq_monitor_serve(int sock)
 {
+	struct mq_mon_req req;
+	struct mq_mon_rep rep = { 0 };
+	gid_t groups[MQ_MAX_CALLER_GROUPS];
+	ssize_t n = recv(sock, &req, sizeof(req), MSG_DONTWAIT);
+	int i;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n != sizeof(req))
+		return 1;
+	if (req.op == MQ_MON_GROUPS) {
+		/* Only read: no capability needed for /proc/PID/status. */
+		rep.nr = mq_proc_groups("/proc/", req.pid, req.uid, req.gid,
+					groups, MQ_MAX_CALLER_GROUPS);
+		for (i = 0; i < rep.nr; i++)
+			rep.groups[i] = groups[i];
+	} else if (req.op == MQ_MON_UNMOUNT && mq_we_mounted) {
+		mq_info("monitor: unmounting for the serving process");
+		mq_unmount();
+	}
+	n = sizeof(rep.nr) + rep.nr * sizeof(rep.groups[0]);
+	return send(sock, &rep, n, MSG_NOSIGNAL) == n ? 0 : 1;
+}
+
+static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
+{
+	struct pollfd pfd[2];
 	sigset_t set;
-	siginfo_t si;
-	int wstatus, sig;
+	int wstatus, sig, sfd;
 	ssize_t n;
 	char c;
 
@@ -718,8 +804,30 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 	}
 	if (mq_null_fd > 2)
 		close(mq_null_fd);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		mq_err("monitor: signalfd: %s", strerror(errno));
+		kill(child, SIGKILL);
+		mq_unmount();
+		_exit(1);
+	}
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sock;
+	pfd[1].events = POLLIN;
 	for (;;) {
-		sig = sigwaitinfo(&set, &si);
+		struct signalfd_siginfo ssi;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents) {
+			if (mq_monitor_serve(sock))
+				pfd[1].fd = -1;	/* child gone: SIGCHLD next */
+		}
+		if (!(pfd[0].revents & POLLIN) ||
+		    read(sfd, &ssi, sizeof(ssi)) != sizeof(ssi))
+			continue;
+		sig = ssi.ssi_signo;
 		switch (sig) {
 		case SIGTERM:
 		case SIGINT:
@@ -759,37 +867,49 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 static int mq_monitor_fork(int status_fd, int *ready_fd)
 {
 	char comm[16] = "";
-	int pfd[2];
-	pid_t pid, parent = getpid();
+	int pfd[2], sv[2];
+	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
 	/*
 	 * The serving process keeps the program's name (ps, pgrep -x
 	 * mqfused and the thread names find it); the monitor is renamed.
 	 */
 	prctl(PR_GET_NAME, comm, 0, 0, 0);
 	prctl(PR_SET_NAME, "mqfused-monitor", 0, 0, 0);
-	pid = fork();
+	/* The serving process: PID 1 of its own PID namespace. */
+	pid = mq_sandbox_fork();
 	if (pid < 0) {
 		int err = errno;
 
 		prctl(PR_SET_NAME, comm, 0, 0, 0);
 		close(pfd[0]);
 		close(pfd[1]);
+		close(sv[0]);
+		close(sv[1]);
 		return -err;
 	}
 	if (pid > 0) {
 		close(pfd[1]);
-		mq_monitor_run(pid, pfd[0], status_fd);
+		close(sv[1]);
+		mq_monitor_run(pid, pfd[0], status_fd, sv[0]);
 	}
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 	close(pfd[0]);
-	/* The pair lives and dies together: no server without its unmounter. */
+	close(sv[0]);
+	/*
+	 * The pair lives and dies together: no server without its unmounter.
+	 * (The parent is outside this PID namespace: getppid() is 0.  A
+	 * monitor dead before this point fails the ready report instead.)
+	 */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != parent)
-		_exit(1);
-	mq_monitor_pid = parent;
+	mq_monitor_sock = sv[1];
 	mq_we_mounted = false;	/* the monitor's job now */
 	*ready_fd = pfd[1];
 	return 0;
@@ -844,7 +964,8 @@ int mq_session_run(void)
 			goto err_unmount;
 		}
 	}
-	if (sandbox && mq_we_mounted) {
+	/* Also without a mount of ours (--fd): the PID namespace, groups. */
+	if (sandbox) {
 		ret = mq_monitor_fork(status_fd, &ready_fd);
 		if (ret) {
 			mq_err("starting the monitor: %s", strerror(-ret));
@@ -860,7 +981,7 @@ int mq_session_run(void)
 	}
 	/* mount(2) and the RLIMIT_NOFILE raise are done: shed the rest. */
 	ret = mq_sandbox_enter(mq_cfg.sandbox, mq_cfg.backend_dir,
-			       mq_itable_root_fd(), mq_monitor_pid);
+			       mq_itable_root_fd(), mq_monitor_sock);
 	if (ret) {
 		mq_err("%s: %s", sandbox ? "entering the sandbox" :
 		       "dropping capabilities", strerror(-ret));
@@ -872,8 +993,10 @@ int mq_session_run(void)
 		goto err_unmount;
 	}
 	if (ready_fd >= 0) {
-		if (write(ready_fd, &ok, 1) != 1)
-			mq_warn("cannot report to the monitor");
+		if (write(ready_fd, &ok, 1) != 1) {
+			mq_err("cannot report to the monitor: exiting");
+			_exit(1);
+		}
 		close(ready_fd);
 	}
 	if (status_fd >= 0)

@@ -14,9 +14,11 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/sysmacros.h>
+#include <dirent.h>
 #include <limits.h>
 #include <sys/xattr.h>
 #include <signal.h>
@@ -1694,7 +1696,7 @@ static int sbx_run_child(enum mq_sandbox_mode mode, const char *dir,
 	failures = 0;	/* this child's own checks */
 	root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0 || fstat(root_fd, &want) ||
-	    mq_sandbox_enter(mode, dir, root_fd, 0)) {
+	    mq_sandbox_enter(mode, dir, root_fd, -1)) {
 		printf("not ok - sandbox: enter (%s)\n", strerror(errno));
 		_exit(3);
 	}
@@ -1781,7 +1783,7 @@ static bool sbx_attack(const char *dir, int (*attack)(int root_fd))
 		close(pfd[0]);
 		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (root_fd < 0 ||
-		    mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, 0))
+		    mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, -1))
 			_exit(3);
 		if (write(pfd[1], &c, 1) != 1)
 			_exit(3);
@@ -1793,6 +1795,121 @@ static bool sbx_attack(const char *dir, int (*attack)(int root_fd))
 	waitpid(child, &status, 0);
 	return reached && ((WIFEXITED(status) && !WEXITSTATUS(status)) ||
 			   (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS));
+}
+
+/*
+ * As sbx_attack(), with the sandboxed process forked the way session.c
+ * forks the serving process (mq_sandbox_fork(): PID 1 of a new PID
+ * namespace), from a helper child (the namespace dies with its PID 1).
+ */
+
+static bool sbx_attack_pidns(const char *dir, int (*attack)(int root_fd))
+{
+	int status;
+	pid_t helper;
+
+	fflush(stdout);
+	helper = fork();
+	if (helper < 0)
+		return false;
+	if (helper == 0) {
+		pid_t child = mq_sandbox_fork();
+		int root_fd;
+
+		if (child < 0)
+			_exit(3);
+		if (child > 0) {
+			waitpid(child, &status, 0);
+			_exit((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+			      (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) ?
+			      0 : 1);
+		}
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0 ||
+		    mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, -1))
+			_exit(3);
+		_exit(attack(root_fd) ? 1 : 0);
+	}
+	waitpid(helper, &status, 0);
+	return WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/*
+ * The reviewer's escape: act as the uid of a dumpable process with no
+ * capabilities (setfsuid, raise the kept capabilities), then follow its
+ * <pid>/root and <pid>/cwd to the host's tree.
+ */
+static pid_t sbx_victim_pid;
+
+static int sbx_attack_proc_root(int root_fd)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	char path[64];
+	int fd;
+
+	(void)root_fd;
+	syscall(SYS_setfsgid, 65534);
+	syscall(SYS_setfsuid, 65534);
+	if (!syscall(SYS_capget, &h, d)) {
+		d[0].effective = d[0].permitted;
+		d[1].effective = d[1].permitted;
+		syscall(SYS_capset, &h, d);
+	}
+	snprintf(path, sizeof(path), "%s%d/root/etc/passwd", mq_proc_prefix,
+		 (int)sbx_victim_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s%d/cwd", mq_proc_prefix,
+		 (int)sbx_victim_pid);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	return fd >= 0;
+}
+
+/* A dumpable uid-65534 process without capabilities, until killed. */
+static pid_t sbx_start_victim(void)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(1);
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		for (;;)
+			pause();
+	}
+	usleep(100000);
+	return p;
+}
+
+/* procfs lists the sandboxed process only (PID 1), and self/fd works. */
+static int sbx_attack_proc_list(int root_fd)
+{
+	char path[64];
+	struct dirent *de;
+	int nr = 0, others = 0, fd;
+	DIR *d;
+
+	d = opendir(".");	/* procfs is the working directory */
+	if (!d)
+		return 1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		nr++;
+		if (strcmp(de->d_name, "1"))
+			others++;
+	}
+	closedir(d);
+	if (nr != 1 || others) {
+		printf("#   procfs lists %d pids, %d of them not 1\n", nr, others);
+		return 1;
+	}
+	mq_proc_path(path, sizeof(path), root_fd);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0;
 }
 
 /* A device node made in the sandbox root does not open (nodev). */
@@ -2019,6 +2136,15 @@ static void test_sandbox(void)
 	}
 	CHECK(sbx_attack(dir, sbx_attack_uring_setup),
 	      "sandbox: io_uring_setup is refused");
+	sbx_victim_pid = sbx_start_victim();
+	CHECK(sbx_victim_pid > 0 && sbx_attack_pidns(dir, sbx_attack_proc_root),
+	      "sandbox: /proc/<pid>/root and cwd of a same-fsuid process are out of reach (own PID namespace)");
+	if (sbx_victim_pid > 0) {
+		kill(sbx_victim_pid, SIGKILL);
+		waitpid(sbx_victim_pid, NULL, 0);
+	}
+	CHECK(sbx_attack_pidns(dir, sbx_attack_proc_list),
+	      "sandbox: procfs lists only the sandbox's own pid; self/fd reopen works");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
