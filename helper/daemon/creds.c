@@ -153,12 +153,14 @@ int mq_creds_thread_init(struct mq_thread *thr)
 }
 
 /*
- * Supplementary groups of the calling process, if /proc/PID/status still
- * describes a process with the request's fsuid and fsgid.  Returns the
- * count (0 when unknown: fewer rights, never more).
+ * Supplementary groups of process @pid, if <@proc>PID/status still
+ * describes a process with fsuid @uid and fsgid @gid.  Returns the count
+ * (0 when unknown: fewer rights, never more).  Sandboxed, the serving
+ * process sees no caller's /proc (its own PID namespace): the monitor
+ * runs this for it (session.c, mq_monitor_groups()).
  */
-static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
-			    int max)
+int mq_proc_groups(const char *proc, uint32_t pid, uint32_t uid,
+		   uint32_t gid, gid_t *groups, int max)
 {
 	char path[64], line[4096];
 	unsigned long fsuid = ~0ul, fsgid = ~0ul, a, b, c;
@@ -166,9 +168,9 @@ static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
 	bool ids_ok = false;
 	FILE *f;
 
-	if (!in->pid)
+	if (!pid)
 		return 0;
-	snprintf(path, sizeof(path), "%s%u/status", mq_proc_prefix, in->pid);
+	snprintf(path, sizeof(path), "%s%u/status", proc, pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -180,7 +182,7 @@ static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
 		if (!strncmp(line, "Groups:", 7)) {
 			char *p = line + 7, *end;
 
-			ids_ok = fsuid == in->uid && fsgid == in->gid;
+			ids_ok = fsuid == uid && fsgid == gid;
 			while (ids_ok && nr < max) {
 				unsigned long g = strtoul(p, &end, 10);
 
@@ -195,6 +197,17 @@ static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
 	}
 	fclose(f);
 	return ids_ok ? n : 0;
+}
+
+static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
+			    int max)
+{
+	int nr = mq_monitor_groups(in->pid, in->uid, in->gid, groups, max);
+
+	if (nr == -ENOTCONN)	/* no monitor: not sandboxed */
+		return mq_proc_groups(mq_proc_prefix, in->pid, in->uid,
+				      in->gid, groups, max);
+	return nr < 0 ? 0 : nr;
 }
 
 int mq_creds_enter(struct mq_req *req)

@@ -199,6 +199,10 @@ const char *mq_opcode_name(uint32_t opcode);
 struct mq_uring;
 
 int mq_uring_setup(struct mq_uring **out, void *buf, size_t len);
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len);
+int mq_uring_enable(struct mq_uring *u);
+struct io_uring;
+struct io_uring *mq_uring_ring(struct mq_uring *u);
 void mq_uring_teardown(struct mq_uring *u);
 ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
 		   off_t off);
@@ -274,6 +278,7 @@ struct mq_thread {
 	char *outbuf;			/* reply buffer */
 	size_t outbuf_len;
 	struct mq_uring *uring;		/* NULL: synchronous fallback */
+	int uring_err;			/* why uring is NULL */
 	uid_t saved_fsuid;		/* daemon's own fsuid */
 	gid_t saved_fsgid;
 	bool private_umask;		/* unshare(CLONE_FS) succeeded */
@@ -405,10 +410,18 @@ int mq_sandbox_nr_syscalls(void);
 /*
  * Confine the calling process (before any thread is started): pivot_root
  * into @dir, re-open @root_fd (same fd number) on the new root, reduce
- * the capabilities, load the seccomp filter.  @monitor: pid the process
- * may send SIGTERM to (0: none).  MQ_SANDBOX_NONE only drops capabilities.
+ * the capabilities, load the seccomp filter.  @monitor_fd: socket to the
+ * monitor the process may receive from (-1: none).  MQ_SANDBOX_NONE only
+ * drops capabilities.
  */
 int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
-		     pid_t monitor);
+		     int monitor_fd);
+/* fork(), the child as PID 1 of a new PID namespace (sandbox.c). */
+pid_t mq_sandbox_fork(void);
+/* Caller's groups from /proc (creds.c), through the monitor (session.c). */
+int mq_proc_groups(const char *proc, uint32_t pid, uint32_t uid,
+		   uint32_t gid, gid_t *groups, int max);
+int mq_monitor_groups(uint32_t pid, uint32_t uid, uint32_t gid,
+		      gid_t *groups, int max);
 
 #endif /* MQFUSED_H */

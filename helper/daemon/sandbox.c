@@ -47,8 +47,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/io_uring.h>
 #include <seccomp.h>
 
 #include <mqfuse.h>
@@ -95,12 +97,11 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
 	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
 	SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2),
-	SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(fsync),
+	SCMP_SYS(dup3), SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync), SCMP_SYS(syncfs), SCMP_SYS(ftruncate),
 	SCMP_SYS(fallocate), SCMP_SYS(copy_file_range),
 	SCMP_SYS(truncate),		/* SETATTR size on /proc/self/fd/N */
-	SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
-	SCMP_SYS(io_uring_register),
+	SCMP_SYS(io_uring_enter),	/* rings made before (uring_io.c) */
 	/* namespace operations, always relative to a backing fd */
 	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(newfstatat),
 	SCMP_SYS(fstat), SCMP_SYS(statx), SCMP_SYS(fstatfs),
@@ -124,7 +125,7 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
 	SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(brk),
 	SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_setaffinity),
+	SCMP_SYS(sched_getaffinity),
 	SCMP_SYS(sched_yield), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(getppid), SCMP_SYS(getrandom),
 	SCMP_SYS(sysinfo),		/* glibc qsort() sizes its buffer */
@@ -145,17 +146,26 @@ static const unsigned long mq_allowed_ioctls[] = {
 	MQFUSE_IOC_GET_INFO,
 };
 
+/* fcntl commands (F_SETFL is allowed separately, without O_ASYNC). */
+static const unsigned long mq_allowed_fcntls[] = {
+	F_GETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC,
+};
+
 #define MQ_CLONE_NS_FLAGS	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | \
 				 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
 				 CLONE_NEWCGROUP | CLONE_NEWTIME)
+#define MQ_CLONE_THREAD_FLAGS	(CLONE_THREAD | CLONE_VM | CLONE_SIGHAND)
 
 int mq_sandbox_nr_syscalls(void)
 {
-	/* + ioctl, prctl, unshare, clone, kill, tgkill (argument-checked) */
-	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 6;
+	/*
+	 * + ioctl, prctl, unshare, clone, kill, tgkill, fcntl,
+	 * sched_setaffinity, io_uring_register (arguments checked)
+	 */
+	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 9;
 }
 
-static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
+static int mq_seccomp_load(enum mq_sandbox_mode mode, int monitor_fd)
 {
 	scmp_filter_ctx ctx;
 	pid_t self = getpid();
@@ -166,6 +176,9 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 			   SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
+	/* x32 and i386 calls are never ours: kill, also with --sandbox=log. */
+	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			       SCMP_ACT_KILL_PROCESS);
 	for (i = 0; !ret && i < sizeof(mq_allowed_syscalls) /
 				  sizeof(mq_allowed_syscalls[0]); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
@@ -174,6 +187,36 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 				  sizeof(mq_allowed_ioctls[0]); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_ioctls[i], 0));
+	/*
+	 * fcntl: the flags and fd-flag commands glibc and ops_entry.c use.
+	 * Not F_SETOWN/F_SETSIG/F_SETLEASE/F_NOTIFY, and F_SETFL without
+	 * O_ASYNC: with those a signal (SIGKILL via F_SETSIG) would go to
+	 * any process the kernel lets the owner be.
+	 */
+	for (i = 0; !ret && i < sizeof(mq_allowed_fcntls) /
+				  sizeof(mq_allowed_fcntls[0]); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_fcntls[i], 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+				       SCMP_A1(SCMP_CMP_EQ, F_SETFL, 0),
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0));
+	/*
+	 * io_uring: no new ring (io_uring_setup is off the list: a ring
+	 * made in here would have no restrictions), and on the rings made
+	 * before only IORING_REGISTER_ENABLE_RINGS (their restrictions
+	 * refuse every other register operation once enabled anyway).
+	 */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				       SCMP_SYS(io_uring_register), 1,
+				       SCMP_A1(SCMP_CMP_EQ,
+					       IORING_REGISTER_ENABLE_RINGS, 0));
+	/* Pinning: the calling thread only (session.c). */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				       SCMP_SYS(sched_setaffinity), 1,
+				       SCMP_A0(SCMP_CMP_EQ, 0, 0));
 	/* Thread names; the per-thread umask (creds.c). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
@@ -181,23 +224,28 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, pid_t monitor)
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
 				       SCMP_A0(SCMP_CMP_EQ, CLONE_FS, 0));
-	/* Threads, never new namespaces. */
+	/*
+	 * Threads only: CLONE_THREAD|CLONE_VM|CLONE_SIGHAND set, no new
+	 * namespace.  fork() would give a process that outlives the session
+	 * (and the monitor's PR_SET_PDEATHSIG pairing).
+	 */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 				       SCMP_A0(SCMP_CMP_MASKED_EQ,
-					       MQ_CLONE_NS_FLAGS, 0));
+					       MQ_CLONE_NS_FLAGS | MQ_CLONE_THREAD_FLAGS,
+					       MQ_CLONE_THREAD_FLAGS));
 	/* clone3's flags are behind a pointer: glibc falls back to clone. */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				       SCMP_SYS(clone3), 0);
-	/* Signals to ourselves (SIGUSR2, abort) and to the monitor. */
+	/* Signals to ourselves (SIGUSR2, abort). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
 				       SCMP_A0(SCMP_CMP_EQ, self, 0));
-	if (!ret && monitor > 0)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
-				       SCMP_A0(SCMP_CMP_EQ, monitor, 0),
-				       SCMP_A1(SCMP_CMP_EQ, SIGTERM, 0));
+	/* Answers of the monitor (groups, unmount), on its socket only. */
+	if (!ret && monitor_fd >= 0)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1,
+				       SCMP_A0(SCMP_CMP_EQ, monitor_fd, 0));
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 				       SCMP_A0(SCMP_CMP_EQ, self, 0));
@@ -258,6 +306,47 @@ static void mq_close_dir_fds(int keep)
 		close(fds[i]);
 }
 
+/*
+ * The new root (and what is mounted under it) must not give a device:
+ * with CAP_MKNOD kept for MKNOD requests, a device node created in the
+ * backing directory would otherwise open the host's disks or kmsg.
+ * Read-only stays read-only.
+ */
+static int mq_sandbox_root_flags(const char *dir)
+{
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NODEV | MS_NOSUID |
+			      MS_NOEXEC;
+	struct mount_attr {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = { .attr_set = 0x4 | 0x2 | 0x8 };	/* NODEV|NOSUID|NOEXEC */
+	struct statvfs sv;
+	int ret;
+
+	if (statvfs(dir, &sv))
+		return -errno;
+	if (sv.f_flag & ST_RDONLY)
+		flags |= MS_RDONLY;
+	if (mount(NULL, dir, NULL, flags, NULL)) {
+		ret = -errno;
+		mq_err("sandbox: remounting %s nodev,nosuid,noexec: %s", dir,
+		       strerror(-ret));
+		return ret;
+	}
+#ifdef SYS_mount_setattr
+	/* Mounts under it too (those mounted later keep their own flags). */
+	if (syscall(SYS_mount_setattr, AT_FDCWD, dir, 0x8000 /* AT_RECURSIVE */,
+		    &attr, sizeof(attr)) && errno != ENOSYS) {
+		ret = -errno;
+		mq_err("sandbox: nodev,nosuid,noexec under %s: %s", dir,
+		       strerror(-ret));
+		return ret;
+	}
+#else
+	(void)attr;
+#endif
+	return 0;
+}
+
 /* Mount namespace, procfs, pivot_root into @dir; *@root_fd re-opened. */
 static int mq_sandbox_fs(const char *dir, int root_fd)
 {
@@ -296,6 +385,9 @@ static int mq_sandbox_fs(const char *dir, int root_fd)
 		mq_err("sandbox: bind mount %s: %s", dir, strerror(-ret));
 		goto out;
 	}
+	ret = mq_sandbox_root_flags(dir);
+	if (ret)
+		goto out;
 	if (chdir(dir)) {
 		ret = -errno;
 		goto out;
@@ -346,8 +438,23 @@ out:
 	return ret;
 }
 
+/*
+ * The serving process as PID 1 of a PID namespace of its own: the procfs
+ * it mounts (mq_sandbox_fs) then shows its own process only, not the
+ * host's processes and their /proc/PID/root and cwd links.  The caller
+ * must not fork again (pid_for_children stays the new namespace).
+ */
+pid_t mq_sandbox_fork(void)
+{
+	if (unshare(CLONE_NEWPID)) {
+		mq_err("sandbox: unshare(CLONE_NEWPID): %s", strerror(errno));
+		return -1;
+	}
+	return fork();
+}
+
 int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
-		     pid_t monitor)
+		     int monitor_fd)
 {
 	int ret;
 
@@ -374,7 +481,7 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 		mq_err("sandbox: no_new_privs: %s", strerror(-ret));
 		return ret;
 	}
-	ret = mq_seccomp_load(mode, monitor);
+	ret = mq_seccomp_load(mode, monitor_fd);
 	if (ret) {
 		mq_err("sandbox: seccomp: %s", strerror(-ret));
 		return ret;

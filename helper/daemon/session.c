@@ -34,7 +34,10 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -61,7 +64,9 @@ static sem_t mq_setup_done;
 static int mq_mount_fd = -1;	/* fd served by thread 0 */
 static bool mq_we_mounted;
 static bool mq_uring_warned;
-static pid_t mq_monitor_pid;	/* serving child: the monitor, 0 if none */
+static int mq_monitor_sock = -1;	/* serving child: socket to the monitor */
+static pthread_mutex_t mq_monitor_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool mq_monitor_gone_logged;
 static int mq_null_fd = -1;	/* /dev/null, opened before the sandbox */
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -157,7 +162,7 @@ static void mq_thread_pin(struct mq_thread *thr)
 	if (!mq_cfg.pin || sched_getaffinity(0, sizeof(allowed), &allowed))
 		return;
 	if (mq_bind_queues && mq_queue_cpus(thr->queue, &allowed, &set)) {
-		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set)) {
+		if (sched_setaffinity(0, sizeof(set), &set)) {
 			mq_warn("thread %u: cannot pin to the CPUs of queue %u",
 				thr->index, thr->queue);
 			return;
@@ -185,7 +190,7 @@ static void mq_thread_pin(struct mq_thread *thr)
 		return;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+	if (sched_setaffinity(0, sizeof(set), &set))
 		mq_warn("thread %u: cannot pin to cpu %d", thr->index, cpu);
 	else
 		thr->cpu = cpu;
@@ -227,6 +232,34 @@ static int mq_thread_attach(struct mq_thread *thr)
 	return 0;
 }
 
+static void mq_uring_warn(int err)
+{
+	pthread_mutex_lock(&mq_warn_lock);
+	if (!mq_uring_warned)
+		mq_warn("io_uring unavailable (%s): using pread/pwrite",
+			strerror(-err));
+	mq_uring_warned = true;
+	pthread_mutex_unlock(&mq_warn_lock);
+}
+
+/*
+ * Buffers and the io_uring of thread @thr, before the sandbox: the ring
+ * is created disabled with its restrictions (uring_io.c), and the
+ * sandbox refuses io_uring_setup().  Without a ring the thread uses
+ * pread/pwrite.
+ */
+static int mq_thread_prepare_io(struct mq_thread *thr)
+{
+	int ret = mq_thread_buffers(thr);
+
+	if (ret)
+		return ret;
+	thr->uring = NULL;
+	thr->uring_err = mq_uring_create(&thr->uring, thr->region,
+					 thr->region_len);
+	return 0;
+}
+
 static int mq_thread_setup(struct mq_thread *thr)
 {
 	int ret;
@@ -238,21 +271,15 @@ static int mq_thread_setup(struct mq_thread *thr)
 	ret = mq_stats_thread_init(&thr->stats);
 	if (ret)
 		return ret;
-	ret = mq_thread_buffers(thr);
-	if (ret)
-		return ret;
 	ret = mq_thread_attach(thr);
 	if (ret)
 		return ret;
-	ret = mq_uring_setup(&thr->uring, thr->region, thr->region_len);
+	/* Created (disabled, restricted) before the sandbox: enable here. */
+	ret = thr->uring ? mq_uring_enable(thr->uring) : thr->uring_err;
 	if (ret) {
-		pthread_mutex_lock(&mq_warn_lock);
-		if (!mq_uring_warned)
-			mq_warn("io_uring unavailable (%s): using pread/pwrite",
-				strerror(-ret));
-		mq_uring_warned = true;
-		pthread_mutex_unlock(&mq_warn_lock);
+		mq_uring_teardown(thr->uring);
 		thr->uring = NULL;
+		mq_uring_warn(ret);
 	}
 	return 0;
 }
@@ -371,6 +398,8 @@ static int mq_plan_threads(void)
 		thr->index = i;
 		thr->queue = nr_queues ? i % nr_queues : i;
 		ret = mq_thread_open_device(thr);
+		if (!ret)
+			ret = mq_thread_prepare_io(thr);
 		if (ret)
 			return ret;
 	}
@@ -528,6 +557,63 @@ static int mq_detect_fd_kind(int fd)
 	return 0;
 }
 
+/*
+ * Requests of the serving process to the monitor, over a SOCK_SEQPACKET
+ * pair made before the fork: the caller's groups (the serving process has
+ * no view of the callers' /proc), and "unmount".  One request at a time,
+ * answered before the next; a dead monitor answers nothing (EOF/EPIPE).
+ */
+enum { MQ_MON_GROUPS = 1, MQ_MON_UNMOUNT = 2 };
+
+struct mq_mon_req {
+	uint32_t op, pid, uid, gid;
+};
+
+struct mq_mon_rep {
+	int32_t nr;
+	uint32_t groups[MQ_MAX_CALLER_GROUPS];
+};
+
+static int mq_monitor_query(uint32_t op, uint32_t pid, uint32_t uid,
+			    uint32_t gid, gid_t *groups, int max)
+{
+	struct mq_mon_req req = { .op = op, .pid = pid, .uid = uid, .gid = gid };
+	struct mq_mon_rep rep;
+	ssize_t n;
+	int i, nr;
+
+	if (mq_monitor_sock < 0)
+		return -ENOTCONN;
+	pthread_mutex_lock(&mq_monitor_lock);
+	n = send(mq_monitor_sock, &req, sizeof(req), MSG_NOSIGNAL);
+	if (n == sizeof(req)) {
+		do {
+			n = recv(mq_monitor_sock, &rep, sizeof(rep), 0);
+		} while (n < 0 && errno == EINTR);
+	} else {
+		n = -1;
+	}
+	if (n < (ssize_t)sizeof(rep.nr) || rep.nr < 0 ||
+	    (size_t)n < sizeof(rep.nr) + rep.nr * sizeof(rep.groups[0])) {
+		if (!mq_monitor_gone_logged)
+			mq_err("the monitor does not answer: callers' supplementary groups are not used");
+		mq_monitor_gone_logged = true;
+		pthread_mutex_unlock(&mq_monitor_lock);
+		return -EPIPE;
+	}
+	pthread_mutex_unlock(&mq_monitor_lock);
+	nr = rep.nr < max ? rep.nr : max;
+	for (i = 0; i < nr; i++)
+		groups[i] = rep.groups[i];
+	return nr;
+}
+
+int mq_monitor_groups(uint32_t pid, uint32_t uid, uint32_t gid,
+		      gid_t *groups, int max)
+{
+	return mq_monitor_query(MQ_MON_GROUPS, pid, uid, gid, groups, max);
+}
+
 /* Wait for signals until the session should end. */
 static void mq_wait_signals(void)
 {
@@ -557,14 +643,11 @@ static void mq_wait_signals(void)
 			continue;
 		/*
 		 * Sandboxed, the mount is out of reach: the monitor unmounts
-		 * and then sends SIGTERM back.
+		 * (and answers once done).  Its own SIGTERM comes here too.
 		 */
-		if (mq_monitor_pid && si.si_pid != mq_monitor_pid) {
-			if (kill(mq_monitor_pid, SIGTERM))
-				mq_warn("asking the monitor to unmount: %s",
-					strerror(errno));
-			continue;
-		}
+		if (mq_monitor_sock >= 0 &&
+		    mq_monitor_query(MQ_MON_UNMOUNT, 0, 0, 0, NULL, 0) < 0)
+			mq_warn("asking the monitor to unmount: no answer");
 		break;
 	}
 	mq_info("signal %d: unmounting", sig);
@@ -598,20 +681,26 @@ static void mq_block_signals(void)
  * Not dumpable, so the sandboxed child (same uid, a superset of these
  * capabilities) cannot reach the host's tree through /proc/PID/root.
  */
-static void mq_monitor_confine(void)
+static int mq_monitor_confine(void)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2] = { { 0 } };
 
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		mq_err("monitor: PR_SET_DUMPABLE: %s", strerror(errno));
+		return -1;
+	}
 	if (geteuid() != 0)
-		return;
+		return 0;
 	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted = CAP_TO_MASK(CAP_SYS_ADMIN);
 	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective = CAP_TO_MASK(CAP_SYS_ADMIN);
-	if (syscall(SYS_capset, &hdr, data))
-		mq_warn("monitor: dropping capabilities: %s", strerror(errno));
+	if (syscall(SYS_capset, &hdr, data)) {
+		mq_err("monitor: dropping capabilities: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int mq_monitor_status(pid_t child, int wstatus)
@@ -637,11 +726,38 @@ static int mq_monitor_status(pid_t child, int wstatus)
  * one byte once the child serves, EOF if it failed before (then the mount
  * is undone here, as mqfused did when setup failed).  Never returns.
  */
-static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
+/* One request of the serving process; non-zero when it is gone. */
+static int mq_monitor_serve(int sock)
 {
+	struct mq_mon_req req;
+	struct mq_mon_rep rep = { 0 };
+	gid_t groups[MQ_MAX_CALLER_GROUPS];
+	ssize_t n = recv(sock, &req, sizeof(req), MSG_DONTWAIT);
+	int i;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n != sizeof(req))
+		return 1;
+	if (req.op == MQ_MON_GROUPS) {
+		/* Only read: no capability needed for /proc/PID/status. */
+		rep.nr = mq_proc_groups("/proc/", req.pid, req.uid, req.gid,
+					groups, MQ_MAX_CALLER_GROUPS);
+		for (i = 0; i < rep.nr; i++)
+			rep.groups[i] = groups[i];
+	} else if (req.op == MQ_MON_UNMOUNT && mq_we_mounted) {
+		mq_info("monitor: unmounting for the serving process");
+		mq_unmount();
+	}
+	n = sizeof(rep.nr) + rep.nr * sizeof(rep.groups[0]);
+	return send(sock, &rep, n, MSG_NOSIGNAL) == n ? 0 : 1;
+}
+
+static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
+{
+	struct pollfd pfd[2];
 	sigset_t set;
-	siginfo_t si;
-	int wstatus, sig;
+	int wstatus, sig, sfd;
 	ssize_t n;
 	char c;
 
@@ -665,7 +781,14 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 		mq_unmount();
 		_exit(mq_monitor_status(child, wstatus) ?: 1);
 	}
-	mq_monitor_confine();
+	if (mq_monitor_confine()) {
+		/* An unconfined monitor is no better than no sandbox: stop. */
+		kill(child, SIGKILL);
+		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+			;
+		mq_unmount();
+		_exit(1);
+	}
 	if (status_fd >= 0) {
 		/* The child reported success to the parent: detach as it did. */
 		close(status_fd);
@@ -681,8 +804,30 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 	}
 	if (mq_null_fd > 2)
 		close(mq_null_fd);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		mq_err("monitor: signalfd: %s", strerror(errno));
+		kill(child, SIGKILL);
+		mq_unmount();
+		_exit(1);
+	}
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sock;
+	pfd[1].events = POLLIN;
 	for (;;) {
-		sig = sigwaitinfo(&set, &si);
+		struct signalfd_siginfo ssi;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents) {
+			if (mq_monitor_serve(sock))
+				pfd[1].fd = -1;	/* child gone: SIGCHLD next */
+		}
+		if (!(pfd[0].revents & POLLIN) ||
+		    read(sfd, &ssi, sizeof(ssi)) != sizeof(ssi))
+			continue;
+		sig = ssi.ssi_signo;
 		switch (sig) {
 		case SIGTERM:
 		case SIGINT:
@@ -696,9 +841,19 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 			kill(child, SIGUSR1);
 			break;
 		case SIGCHLD:
-			if (waitpid(child, &wstatus, WNOHANG) == child)
-				_exit(mq_monitor_status(child, wstatus));
-			break;
+			if (waitpid(child, &wstatus, WNOHANG) != child)
+				break;
+			/*
+			 * A clean exit follows the end of the session (ENODEV,
+			 * DESTROY): the mount is gone.  Anything else left a
+			 * mount nobody serves: undo it before going.
+			 */
+			sig = mq_monitor_status(child, wstatus);
+			if (sig && mq_we_mounted) {
+				mq_info("monitor: serving process gone: unmounting");
+				mq_unmount();
+			}
+			_exit(sig);
 		default:
 			break;
 		}
@@ -712,37 +867,49 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd)
 static int mq_monitor_fork(int status_fd, int *ready_fd)
 {
 	char comm[16] = "";
-	int pfd[2];
-	pid_t pid, parent = getpid();
+	int pfd[2], sv[2];
+	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
 	/*
 	 * The serving process keeps the program's name (ps, pgrep -x
 	 * mqfused and the thread names find it); the monitor is renamed.
 	 */
 	prctl(PR_GET_NAME, comm, 0, 0, 0);
 	prctl(PR_SET_NAME, "mqfused-monitor", 0, 0, 0);
-	pid = fork();
+	/* The serving process: PID 1 of its own PID namespace. */
+	pid = mq_sandbox_fork();
 	if (pid < 0) {
 		int err = errno;
 
 		prctl(PR_SET_NAME, comm, 0, 0, 0);
 		close(pfd[0]);
 		close(pfd[1]);
+		close(sv[0]);
+		close(sv[1]);
 		return -err;
 	}
 	if (pid > 0) {
 		close(pfd[1]);
-		mq_monitor_run(pid, pfd[0], status_fd);
+		close(sv[1]);
+		mq_monitor_run(pid, pfd[0], status_fd, sv[0]);
 	}
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
 	close(pfd[0]);
-	/* The pair lives and dies together: no server without its unmounter. */
+	close(sv[0]);
+	/*
+	 * The pair lives and dies together: no server without its unmounter.
+	 * (The parent is outside this PID namespace: getppid() is 0.  A
+	 * monitor dead before this point fails the ready report instead.)
+	 */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() != parent)
-		_exit(1);
-	mq_monitor_pid = parent;
+	mq_monitor_sock = sv[1];
 	mq_we_mounted = false;	/* the monitor's job now */
 	*ready_fd = pfd[1];
 	return 0;
@@ -797,7 +964,8 @@ int mq_session_run(void)
 			goto err_unmount;
 		}
 	}
-	if (sandbox && mq_we_mounted) {
+	/* Also without a mount of ours (--fd): the PID namespace, groups. */
+	if (sandbox) {
 		ret = mq_monitor_fork(status_fd, &ready_fd);
 		if (ret) {
 			mq_err("starting the monitor: %s", strerror(-ret));
@@ -813,7 +981,7 @@ int mq_session_run(void)
 	}
 	/* mount(2) and the RLIMIT_NOFILE raise are done: shed the rest. */
 	ret = mq_sandbox_enter(mq_cfg.sandbox, mq_cfg.backend_dir,
-			       mq_itable_root_fd(), mq_monitor_pid);
+			       mq_itable_root_fd(), mq_monitor_sock);
 	if (ret) {
 		mq_err("%s: %s", sandbox ? "entering the sandbox" :
 		       "dropping capabilities", strerror(-ret));
@@ -825,8 +993,10 @@ int mq_session_run(void)
 		goto err_unmount;
 	}
 	if (ready_fd >= 0) {
-		if (write(ready_fd, &ok, 1) != 1)
-			mq_warn("cannot report to the monitor");
+		if (write(ready_fd, &ok, 1) != 1) {
+			mq_err("cannot report to the monitor: exiting");
+			_exit(1);
+		}
 		close(ready_fd);
 	}
 	if (status_fd >= 0)

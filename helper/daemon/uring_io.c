@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <liburing.h>
 
 #include "mqfused.h"
@@ -24,7 +25,41 @@ struct mq_uring {
 	size_t fixed_len;
 };
 
-int mq_uring_setup(struct mq_uring **out, void *buf, size_t len)
+/*
+ * What a ring may do once enabled: the SQE opcodes below (mq_io_*), no
+ * SQE flags, no io_uring_register() operation.  Registered while the ring
+ * is disabled (IORING_SETUP_R_DISABLED), before the sandbox: io_uring
+ * runs its work outside the system call layer, so seccomp does not see
+ * an IORING_OP_OPENAT or IORING_OP_SOCKET; the restrictions do.
+ */
+static const uint8_t mq_uring_ops[] = {
+	IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READ_FIXED,
+	IORING_OP_WRITE_FIXED, IORING_OP_FSYNC,
+};
+
+static int mq_uring_restrict(struct io_uring *ring)
+{
+	struct io_uring_restriction res[sizeof(mq_uring_ops)];
+	unsigned int i;
+
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < sizeof(mq_uring_ops); i++) {
+		res[i].opcode = IORING_RESTRICTION_SQE_OP;
+		res[i].sqe_op = mq_uring_ops[i];
+	}
+	/* Raw calls: not every liburing build exports the wrappers. */
+	if (syscall(__NR_io_uring_register, ring->ring_fd,
+		    IORING_REGISTER_RESTRICTIONS, res, i) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A disabled ring with @buf registered as fixed buffer 0 and the
+ * restrictions above; mq_uring_enable() in the thread that will use it.
+ * Fails rather than give an unrestricted ring.
+ */
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len)
 {
 	struct io_uring_params p = { 0 };
 	struct mq_uring *u;
@@ -34,12 +69,15 @@ int mq_uring_setup(struct mq_uring **out, void *buf, size_t len)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
+	p.flags = IORING_SETUP_R_DISABLED;
 #if defined(IORING_SETUP_SINGLE_ISSUER) && defined(IORING_SETUP_COOP_TASKRUN)
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	/* The submitter is the task that enables the ring. */
+	p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
 #endif
 	ret = io_uring_queue_init_params(8, &u->ring, &p);
-	if (ret == -EINVAL && p.flags) {
+	if (ret == -EINVAL && p.flags != IORING_SETUP_R_DISABLED) {
 		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_R_DISABLED;
 		ret = io_uring_queue_init_params(8, &u->ring, &p);
 	}
 	if (ret < 0)
@@ -52,11 +90,45 @@ int mq_uring_setup(struct mq_uring **out, void *buf, size_t len)
 		u->fixed = buf;
 		u->fixed_len = len;
 	}
+	ret = mq_uring_restrict(&u->ring);
+	if (ret < 0) {
+		io_uring_queue_exit(&u->ring);
+		goto err_free;
+	}
 	*out = u;
 	return 0;
 
 err_free:
 	free(u);
+	return ret;
+}
+
+/* Enable the ring in the thread that submits to it. */
+int mq_uring_enable(struct mq_uring *u)
+{
+	if (syscall(__NR_io_uring_register, u->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The ring, for the tests. */
+struct io_uring *mq_uring_ring(struct mq_uring *u)
+{
+	return &u->ring;
+}
+
+int mq_uring_setup(struct mq_uring **out, void *buf, size_t len)
+{
+	int ret = mq_uring_create(out, buf, len);
+
+	if (!ret) {
+		ret = mq_uring_enable(*out);
+		if (ret) {
+			mq_uring_teardown(*out);
+			*out = NULL;
+		}
+	}
 	return ret;
 }
 

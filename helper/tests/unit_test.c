@@ -14,15 +14,20 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/sysmacros.h>
+#include <dirent.h>
 #include <limits.h>
 #include <sys/xattr.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+
+#include <liburing.h>
+#include <netinet/in.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -1691,7 +1696,7 @@ static int sbx_run_child(enum mq_sandbox_mode mode, const char *dir,
 	failures = 0;	/* this child's own checks */
 	root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0 || fstat(root_fd, &want) ||
-	    mq_sandbox_enter(mode, dir, root_fd, 0)) {
+	    mq_sandbox_enter(mode, dir, root_fd, -1)) {
 		printf("not ok - sandbox: enter (%s)\n", strerror(errno));
 		_exit(3);
 	}
@@ -1756,6 +1761,327 @@ static int sbx_run_child(enum mq_sandbox_mode mode, const char *dir,
 	_exit(failures ? 1 : 0);
 }
 
+/*
+ * In a child: enter the sandbox (on) on @dir, then run @attack, which
+ * returns 0 when the attack failed.  True when the child got that far and
+ * the attack failed or the kernel killed the child for it (SIGSYS).
+ */
+static bool sbx_attack(const char *dir, int (*attack)(int root_fd))
+{
+	int status, root_fd, pfd[2];
+	bool reached;
+	pid_t child;
+	char c = 0;
+
+	if (pipe(pfd))
+		return false;
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return false;
+	if (child == 0) {
+		close(pfd[0]);
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0 ||
+		    mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, -1))
+			_exit(3);
+		if (write(pfd[1], &c, 1) != 1)
+			_exit(3);
+		_exit(attack(root_fd) ? 1 : 0);
+	}
+	close(pfd[1]);
+	reached = read(pfd[0], &c, 1) == 1;
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	return reached && ((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+			   (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS));
+}
+
+/*
+ * As sbx_attack(), with the sandboxed process forked the way session.c
+ * forks the serving process (mq_sandbox_fork(): PID 1 of a new PID
+ * namespace), from a helper child (the namespace dies with its PID 1).
+ */
+
+static bool sbx_attack_pidns(const char *dir, int (*attack)(int root_fd))
+{
+	int status;
+	pid_t helper;
+
+	fflush(stdout);
+	helper = fork();
+	if (helper < 0)
+		return false;
+	if (helper == 0) {
+		pid_t child = mq_sandbox_fork();
+		int root_fd;
+
+		if (child < 0)
+			_exit(3);
+		if (child > 0) {
+			waitpid(child, &status, 0);
+			_exit((WIFEXITED(status) && !WEXITSTATUS(status)) ||
+			      (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) ?
+			      0 : 1);
+		}
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0 ||
+		    mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, -1))
+			_exit(3);
+		_exit(attack(root_fd) ? 1 : 0);
+	}
+	waitpid(helper, &status, 0);
+	return WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/*
+ * The reviewer's escape: act as the uid of a dumpable process with no
+ * capabilities (setfsuid, raise the kept capabilities), then follow its
+ * <pid>/root and <pid>/cwd to the host's tree.
+ */
+static pid_t sbx_victim_pid;
+
+static int sbx_attack_proc_root(int root_fd)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	char path[64];
+	int fd;
+
+	(void)root_fd;
+	syscall(SYS_setfsgid, 65534);
+	syscall(SYS_setfsuid, 65534);
+	if (!syscall(SYS_capget, &h, d)) {
+		d[0].effective = d[0].permitted;
+		d[1].effective = d[1].permitted;
+		syscall(SYS_capset, &h, d);
+	}
+	snprintf(path, sizeof(path), "%s%d/root/etc/passwd", mq_proc_prefix,
+		 (int)sbx_victim_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s%d/cwd", mq_proc_prefix,
+		 (int)sbx_victim_pid);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	return fd >= 0;
+}
+
+/* A dumpable uid-65534 process without capabilities, until killed. */
+static pid_t sbx_start_victim(void)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(1);
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		for (;;)
+			pause();
+	}
+	usleep(100000);
+	return p;
+}
+
+/* procfs lists the sandboxed process only (PID 1), and self/fd works. */
+static int sbx_attack_proc_list(int root_fd)
+{
+	char path[64];
+	struct dirent *de;
+	int nr = 0, others = 0, fd;
+	DIR *d;
+
+	d = opendir(".");	/* procfs is the working directory */
+	if (!d)
+		return 1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		nr++;
+		if (strcmp(de->d_name, "1"))
+			others++;
+	}
+	closedir(d);
+	if (nr != 1 || others) {
+		printf("#   procfs lists %d pids, %d of them not 1\n", nr, others);
+		return 1;
+	}
+	mq_proc_path(path, sizeof(path), root_fd);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0;
+}
+
+/* A device node made in the sandbox root does not open (nodev). */
+static int sbx_attack_devnode(int root_fd)
+{
+	int fd;
+
+	unlinkat(root_fd, "null-dev", 0);
+	if (mknodat(root_fd, "null-dev", S_IFCHR | 0600, makedev(1, 3)))
+		return 1;	/* CAP_MKNOD is kept: this must work */
+	fd = openat(root_fd, "null-dev", O_RDWR | O_CLOEXEC);
+	unlinkat(root_fd, "null-dev", 0);
+	return fd >= 0;
+}
+
+/* fcntl F_SETOWN (then F_SETSIG SIGKILL) would signal any process. */
+static int sbx_attack_setown(int root_fd)
+{
+	int fd = openat(root_fd, "sandbox-marker", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 1;
+	return fcntl(fd, F_SETOWN, getppid()) == 0;
+}
+
+/* F_SETFL with O_ASYNC: SIGIO to the owner; the other flags still work. */
+static int sbx_attack_setfl_async(int root_fd)
+{
+	int fd = openat(root_fd, "sandbox-marker", O_RDONLY | O_CLOEXEC);
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ||
+	    fcntl(fd, F_GETFD) != FD_CLOEXEC)
+		return 1;	/* allowed commands must keep working */
+	return fcntl(fd, F_SETFL, fl | O_ASYNC) == 0;
+}
+
+/* fork(): a process of its own that outlives the session. */
+static int sbx_attack_fork(int root_fd)
+{
+	pid_t p = fork();
+
+	(void)root_fd;
+	if (p == 0)
+		_exit(0);
+	return p >= 0;	/* (wait4 is off the list) */
+}
+
+/* Threads still start (clone with CLONE_THREAD|CLONE_VM|CLONE_SIGHAND). */
+static void *sbx_thread_fn(void *arg)
+{
+	return arg;
+}
+
+static int sbx_attack_thread_ok(int root_fd)
+{
+	pthread_t t;
+	void *res = NULL;
+
+	(void)root_fd;
+	if (pthread_create(&t, NULL, sbx_thread_fn, &res) ||
+	    pthread_join(t, &res))
+		return 1;
+	return res == NULL;
+}
+
+/* An x32 call from another thread must take the whole process down. */
+static void *sbx_x32_fn(void *arg)
+{
+	syscall(0x40000000 | SYS_getpid);
+	return arg;
+}
+
+static int sbx_attack_x32(int root_fd)
+{
+	pthread_t t;
+
+	(void)root_fd;
+	if (pthread_create(&t, NULL, sbx_x32_fn, NULL) ||
+	    pthread_join(t, NULL))
+		return 1;
+	return 1;	/* still alive: only the thread was killed, or it ran */
+}
+
+/* sched_setaffinity on another task than the caller. */
+static int sbx_attack_affinity(int root_fd)
+{
+	cpu_set_t set;
+
+	(void)root_fd;
+	if (sched_getaffinity(0, sizeof(set), &set) ||
+	    sched_setaffinity(0, sizeof(set), &set))
+		return 1;	/* the calling thread: must work */
+	/* Any pid but 0, even our own, is refused. */
+	return !sched_setaffinity(getpid(), sizeof(set), &set);
+}
+
+/* A ring made before the sandbox, as session.c does (uring_io.c). */
+static struct mq_uring *sbx_ring;
+static int sbx_ring_fd = -1;
+static char sbx_ring_buf[8192] __attribute__((aligned(4096)));
+
+static int sbx_ring_op(struct io_uring_sqe *sqe_init(struct io_uring_sqe *))
+{
+	struct io_uring *ring = mq_uring_ring(sbx_ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (!sqe)
+		return -ENOSPC;
+	sqe_init(sqe);
+	if (io_uring_submit(ring) < 0 || io_uring_wait_cqe(ring, &cqe))
+		return -EIO;
+	res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+static struct io_uring_sqe *sbx_prep_socket(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM, 0, 0);
+	return sqe;
+}
+
+static struct io_uring_sqe *sbx_prep_openat(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_openat(sqe, AT_FDCWD, "self/status", O_RDONLY, 0);
+	return sqe;
+}
+
+static struct io_uring_sqe *sbx_prep_read(struct io_uring_sqe *sqe)
+{
+	io_uring_prep_read_fixed(sqe, sbx_ring_fd, sbx_ring_buf, 4, 0, 0);
+	return sqe;
+}
+
+/* SOCKET/OPENAT SQEs refused (-EACCES), READ_FIXED still works. */
+static int sbx_attack_uring_ops(int root_fd)
+{
+	int r;
+
+	sbx_ring_fd = openat(root_fd, "sandbox-marker", O_RDONLY | O_CLOEXEC);
+	if (sbx_ring_fd < 0 || mq_uring_enable(sbx_ring))
+		return 1;
+	r = sbx_ring_op(sbx_prep_read);
+	if (r < 0) {
+		printf("#   READ_FIXED on the sandbox's ring: %d\n", r);
+		return 1;
+	}
+	r = sbx_ring_op(sbx_prep_socket);
+	if (r != -EACCES) {
+		printf("#   IORING_OP_SOCKET: %d\n", r);
+		return 1;
+	}
+	r = sbx_ring_op(sbx_prep_openat);
+	if (r != -EACCES) {
+		printf("#   IORING_OP_OPENAT: %d\n", r);
+		return 1;
+	}
+	return 0;
+}
+
+/* No new (unrestricted) ring inside. */
+static int sbx_attack_uring_setup(int root_fd)
+{
+	struct io_uring ring;
+
+	(void)root_fd;
+	return io_uring_queue_init(4, &ring, 0) == 0;
+}
+/*ATTACKS*/
 static void test_sandbox(void)
 {
 	char dir[256], path[300];
@@ -1787,6 +2113,39 @@ static void test_sandbox(void)
 	status = sbx_run_child(MQ_SANDBOX_LOG, dir, &reached);
 	CHECK(reached && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "sandbox=log: the process survives a call off the list, all checks passed");
+	CHECK(sbx_attack(dir, sbx_attack_devnode),
+	      "sandbox: a device node made in the root does not open (nodev)");
+	CHECK(sbx_attack(dir, sbx_attack_setown),
+	      "sandbox: fcntl F_SETOWN is refused");
+	CHECK(sbx_attack(dir, sbx_attack_setfl_async),
+	      "sandbox: fcntl F_SETFL O_ASYNC is refused, GETFL/SETFL/GETFD work");
+	CHECK(sbx_attack(dir, sbx_attack_fork),
+	      "sandbox: fork() is refused");
+	CHECK(sbx_attack(dir, sbx_attack_thread_ok),
+	      "sandbox: pthread_create still works");
+	CHECK(sbx_attack(dir, sbx_attack_x32),
+	      "sandbox: an x32 call kills the whole process (BADARCH)");
+	CHECK(sbx_attack(dir, sbx_attack_affinity),
+	      "sandbox: sched_setaffinity only on the calling thread");
+	if (mq_uring_create(&sbx_ring, sbx_ring_buf, sizeof(sbx_ring_buf))) {
+		printf("ok - sandbox: io_uring restrictions # SKIP no io_uring\n");
+	} else {
+		CHECK(sbx_attack(dir, sbx_attack_uring_ops),
+		      "sandbox: io_uring SOCKET/OPENAT SQEs refused (-EACCES), READ_FIXED works");
+		mq_uring_teardown(sbx_ring);
+	}
+	CHECK(sbx_attack(dir, sbx_attack_uring_setup),
+	      "sandbox: io_uring_setup is refused");
+	sbx_victim_pid = sbx_start_victim();
+	CHECK(sbx_victim_pid > 0 && sbx_attack_pidns(dir, sbx_attack_proc_root),
+	      "sandbox: /proc/<pid>/root and cwd of a same-fsuid process are out of reach (own PID namespace)");
+	if (sbx_victim_pid > 0) {
+		kill(sbx_victim_pid, SIGKILL);
+		waitpid(sbx_victim_pid, NULL, 0);
+	}
+	CHECK(sbx_attack_pidns(dir, sbx_attack_proc_list),
+	      "sandbox: procfs lists only the sandbox's own pid; self/fd reopen works");
+	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
 }
