@@ -480,6 +480,8 @@ static int mqfuse_writepages_fill(struct page *page, struct writeback_control *w
 	return 0;
 }
 
+MQFUSE_WRITEPAGE_T(mqfuse_writepages_fill_cb, mqfuse_writepages_fill)
+
 static int mqfuse_writepages(struct address_space *mapping, struct writeback_control *wbc)
 {
 	struct inode *inode = mapping->host;
@@ -510,7 +512,7 @@ static int mqfuse_writepages(struct address_space *mapping, struct writeback_con
 		wait_var_event(&MQFUSE_I(inode)->nowrite,
 			       !READ_ONCE(MQFUSE_I(inode)->nowrite));
 	}
-	err = write_cache_pages(mapping, wbc, mqfuse_writepages_fill, &ctx);
+	err = write_cache_pages(mapping, wbc, mqfuse_writepages_fill_cb, &ctx);
 	if (ctx.io)
 		mqfuse_writeback_send(&ctx);
 	mqfuse_write_end(inode);

@@ -15,8 +15,11 @@
 
 static bool mqfuse_stamp_equal(const struct mqfuse_data_stamp *s, struct inode *inode)
 {
-	return s->valid && timespec64_equal(&s->mtime, &inode->i_mtime) &&
-	       timespec64_equal(&s->ctime, &inode->i_ctime) &&
+	struct timespec64 mtime = inode_get_mtime(inode);
+	struct timespec64 ctime = inode_get_ctime(inode);
+
+	return s->valid && timespec64_equal(&s->mtime, &mtime) &&
+	       timespec64_equal(&s->ctime, &ctime) &&
 	       s->size == i_size_read(inode);
 }
 
@@ -24,8 +27,8 @@ static bool mqfuse_stamp_equal(const struct mqfuse_data_stamp *s, struct inode *
 static void mqfuse_stamp_take(struct mqfuse_inode *mi, struct inode *inode)
 {
 	lockdep_assert_held(&mi->lock);
-	mi->stamp.mtime = inode->i_mtime;
-	mi->stamp.ctime = inode->i_ctime;
+	mi->stamp.mtime = inode_get_mtime(inode);
+	mi->stamp.ctime = inode_get_ctime(inode);
 	mi->stamp.size = i_size_read(inode);
 	mi->stamp.valid = true;
 }

@@ -245,7 +245,7 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	return 0;
 }
 
-static int mqfuse_mknod(struct user_namespace *ns, struct inode *dir,
+static int mqfuse_mknod(struct mnt_idmap *idmap, struct inode *dir,
 			struct dentry *entry, umode_t mode, dev_t rdev)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
@@ -261,13 +261,13 @@ static int mqfuse_mknod(struct user_namespace *ns, struct inode *dir,
 	return mqfuse_create_new_entry(fc, &args, dir, entry, mode & S_IFMT);
 }
 
-static int mqfuse_create(struct user_namespace *ns, struct inode *dir,
+static int mqfuse_create(struct mnt_idmap *idmap, struct inode *dir,
 			 struct dentry *entry, umode_t mode, bool excl)
 {
-	return mqfuse_mknod(ns, dir, entry, mode | S_IFREG, 0);
+	return mqfuse_mknod(idmap, dir, entry, mode | S_IFREG, 0);
 }
 
-static int mqfuse_mkdir(struct user_namespace *ns, struct inode *dir,
+static int mqfuse_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 			struct dentry *entry, umode_t mode)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
@@ -282,7 +282,7 @@ static int mqfuse_mkdir(struct user_namespace *ns, struct inode *dir,
 	return mqfuse_create_new_entry(fc, &args, dir, entry, S_IFDIR);
 }
 
-static int mqfuse_symlink(struct user_namespace *ns, struct inode *dir,
+static int mqfuse_symlink(struct mnt_idmap *idmap, struct inode *dir,
 			  struct dentry *entry, const char *link)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
@@ -355,7 +355,7 @@ static int mqfuse_rmdir(struct inode *dir, struct dentry *entry)
 	return mqfuse_remove(dir, entry, FUSE_RMDIR);
 }
 
-static int mqfuse_rename(struct user_namespace *ns, struct inode *olddir,
+static int mqfuse_rename(struct mnt_idmap *idmap, struct inode *olddir,
 			 struct dentry *oldent, struct inode *newdir,
 			 struct dentry *newent, unsigned int flags)
 {
@@ -520,7 +520,7 @@ static int mqfuse_atomic_open(struct inode *dir, struct dentry *entry,
 	return err;
 
 mknod:
-	err = mqfuse_mknod(&init_user_ns, dir, entry, mode, 0);
+	err = mqfuse_mknod(&nop_mnt_idmap, dir, entry, mode, 0);
 	if (err) {
 		dput(res);
 		return err;

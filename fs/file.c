@@ -706,7 +706,7 @@ static ssize_t mqfuse_copy_file_range(struct file *file_in, loff_t pos_in,
 	ssize_t ret = mqfuse_copy_range_daemon(file_in, pos_in, file_out, pos_out, len);
 
 	if (ret == -EOPNOTSUPP || ret == -EXDEV)
-		ret = generic_copy_file_range(file_in, pos_in, file_out, pos_out, len, flags);
+		ret = splice_copy_file_range(file_in, pos_in, file_out, pos_out, len);
 	return ret;
 }
 
@@ -719,11 +719,11 @@ static void mqfuse_lk_fill(struct mqfuse_conn *fc, struct file *file, struct fil
 
 	memset(in, 0, sizeof(*in));
 	in->fh = ff->fh;
-	in->owner = mqfuse_lock_owner_id(fc, flock ? (fl_owner_t)file : fl->fl_owner);
+	in->owner = mqfuse_lock_owner_id(fc, flock ? (fl_owner_t)file : mqfuse_fl_owner(fl));
 	in->lk.start = fl->fl_start;
 	in->lk.end = fl->fl_end;
-	in->lk.type = fl->fl_type;
-	in->lk.pid = fl->fl_type == F_UNLCK ? 0 :
+	in->lk.type = mqfuse_fl_type(fl);
+	in->lk.pid = mqfuse_fl_type(fl) == F_UNLCK ? 0 :
 		     pid_nr_ns(task_tgid(current), fc->pid_ns);
 	if (flock)
 		in->lk_flags |= FUSE_LK_FLOCK;
@@ -748,15 +748,15 @@ static int mqfuse_getlk(struct file *file, struct file_lock *fl)
 	if (out.lk.type != F_UNLCK && out.lk.type != F_RDLCK && out.lk.type != F_WRLCK)
 		goto bad;
 	if (out.lk.type == F_UNLCK) {
-		fl->fl_type = F_UNLCK;
+		mqfuse_fl_type(fl) = F_UNLCK;
 		return 0;
 	}
 	if (out.lk.start > OFFSET_MAX || out.lk.end > OFFSET_MAX || out.lk.end < out.lk.start)
 		goto bad;
 	fl->fl_start = out.lk.start;
 	fl->fl_end = out.lk.end;
-	fl->fl_type = out.lk.type;
-	fl->fl_pid = out.lk.pid;
+	mqfuse_fl_type(fl) = out.lk.type;
+	mqfuse_fl_pid(fl) = out.lk.pid;
 	return 0;
 bad:
 	mqfuse_bad_reply(fc, "GETLK: invalid lock\n");
@@ -769,11 +769,11 @@ static int mqfuse_setlk(struct file *file, struct file_lock *fl, bool flock)
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct fuse_lk_in in;
 	struct mqfuse_args args = {};
-	int opcode = (fl->fl_flags & FL_SLEEP) ? FUSE_SETLKW : FUSE_SETLK;
+	int opcode = (mqfuse_fl_flags(fl) & FL_SLEEP) ? FUSE_SETLKW : FUSE_SETLK;
 	int err;
 
 	/* close() unlocks through FLUSH's lock_owner */
-	if ((fl->fl_flags & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
+	if ((mqfuse_fl_flags(fl) & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
 		return 0;
 	mqfuse_lk_fill(fc, file, fl, opcode, flock, &in);
 	mqfuse_args_init(&args, opcode, mqfuse_nodeid(inode));
@@ -832,7 +832,7 @@ const struct file_operations mqfuse_file_fops = {
 	.fsync		= mqfuse_fsync,
 	.lock		= mqfuse_file_lock,
 	.flock		= mqfuse_file_flock,
-	.splice_read	= generic_file_splice_read,
+	.splice_read	= copy_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.fallocate	= mqfuse_file_fallocate,
 	.copy_file_range = mqfuse_copy_file_range,

@@ -337,12 +337,9 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
 	inode->i_gid = make_kgid(fc->user_ns, attr->gid);
 	inode->i_blocks = attr->blocks;
-	inode->i_atime.tv_sec = attr->atime;
-	inode->i_atime.tv_nsec = attr->atimensec;
-	inode->i_mtime.tv_sec = attr->mtime;
-	inode->i_mtime.tv_nsec = attr->mtimensec;
-	inode->i_ctime.tv_sec = attr->ctime;
-	inode->i_ctime.tv_nsec = attr->ctimensec;
+	inode_set_atime(inode, attr->atime, attr->atimensec);
+	inode_set_mtime(inode, attr->mtime, attr->mtimensec);
+	inode_set_ctime(inode, attr->ctime, attr->ctimensec);
 	mi->blksize = attr->blksize;
 	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state)) {
 		shrunk = S_ISREG(inode->i_mode) && attr->size < i_size_read(inode);
@@ -560,7 +557,7 @@ int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file)
 	return mqfuse_do_getattr(inode, file);
 }
 
-int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
+int mqfuse_getattr(struct mnt_idmap *idmap, const struct path *path,
 		   struct kstat *stat, u32 request_mask, unsigned int flags)
 {
 	struct inode *inode = d_inode(path->dentry);
@@ -584,7 +581,7 @@ int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
 		err = mqfuse_do_getattr(inode, NULL);
 	if (err)
 		return err;
-	generic_fillattr(&init_user_ns, inode, stat);
+	generic_fillattr(&nop_mnt_idmap, request_mask, inode, stat);
 	spin_lock(&MQFUSE_I(inode)->lock);
 	if (MQFUSE_I(inode)->blksize)
 		stat->blksize = MQFUSE_I(inode)->blksize;
@@ -594,7 +591,7 @@ int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
 	return 0;
 }
 
-int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
+int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		   struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
@@ -617,7 +614,7 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 	attr->ia_valid &= ~(ATTR_KILL_SUID | ATTR_KILL_SGID | ATTR_KILL_PRIV);
 	if (!fc->opts.default_permissions)
 		attr->ia_valid |= ATTR_FORCE;
-	err = setattr_prepare(&init_user_ns, dentry, attr);
+	err = setattr_prepare(&nop_mnt_idmap, dentry, attr);
 	if (err)
 		return err;
 
@@ -731,7 +728,7 @@ static int mqfuse_access(struct inode *inode, int mask)
 	return err;
 }
 
-int mqfuse_permission(struct user_namespace *ns, struct inode *inode, int mask)
+int mqfuse_permission(struct mnt_idmap *idmap, struct inode *inode, int mask)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	int err;
@@ -749,7 +746,7 @@ int mqfuse_permission(struct user_namespace *ns, struct inode *inode, int mask)
 			if (err)
 				return err;
 		}
-		return generic_permission(&init_user_ns, inode, mask);
+		return generic_permission(&nop_mnt_idmap, inode, mask);
 	}
 	if (mask & (MAY_ACCESS | MAY_CHDIR)) {
 		if (mask & MAY_NOT_BLOCK)

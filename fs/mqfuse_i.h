@@ -39,6 +39,8 @@
 #include <linux/workqueue.h>
 #include <linux/xattr.h>
 
+#include "compat.h"
+
 /*
  * Exported symbols carry the generation so two generations load side by
  * side: MQFUSE_SYM(foo) is mqfuse_v<GEN>_foo. Declare an exported function
@@ -583,11 +585,11 @@ struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodei
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
-int mqfuse_getattr(struct user_namespace *ns, const struct path *path,
+int mqfuse_getattr(struct mnt_idmap *idmap, const struct path *path,
 		   struct kstat *stat, u32 request_mask, unsigned int flags);
-int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
+int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		   struct iattr *attr);
-int mqfuse_permission(struct user_namespace *ns, struct inode *inode, int mask);
+int mqfuse_permission(struct mnt_idmap *idmap, struct inode *inode, int mask);
 int mqfuse_valid_type(u32 mode);
 void mqfuse_init_inode_ops(struct inode *inode, u32 rdev);
 

@@ -190,7 +190,7 @@ static int mqfuse_xattr_get(const struct xattr_handler *handler, struct dentry *
 }
 
 static int mqfuse_xattr_set(const struct xattr_handler *handler,
-			    struct user_namespace *ns, struct dentry *dentry,
+			    struct mnt_idmap *idmap, struct dentry *dentry,
 			    struct inode *inode, const char *name, const void *value,
 			    size_t size, int flags)
 {

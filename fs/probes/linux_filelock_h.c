@@ -1,0 +1,2 @@
+/* 6.3: the file locking API moves to <linux/filelock.h>. */
+#include <linux/filelock.h>
