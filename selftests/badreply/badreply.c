@@ -1048,6 +1048,46 @@ static void setup_cache(void)
 	tinyfs_cfg.file_size = 256 * 1024;
 }
 
+/*
+ * NOTIFY_INVAL_ENTRY/DELETE of a cached, unused "file" whose readahead
+ * READs (pages locked) the only server thread holds: dropping the entry
+ * drops the last reference of the inode, and its eviction waits on those
+ * pages. It must not run in this thread. "file" is looked up with an
+ * entry TTL of 60 s so that its dentry outlives the client's close.
+ */
+static bool entry_notify_delete;	/* set in setup: DELETE, else INVAL_ENTRY */
+
+static bool bad_hold_reads_cached_entry(int fd, struct req *r)
+{
+	if (is_lookup(r, "file")) {
+		struct fuse_entry_out e;
+
+		fill_entry(&e, INO_FILE);
+		e.entry_valid = 60;
+		reply(fd, r->h->unique, 0, &e, sizeof(e));
+		return true;
+	}
+	if (!shm->armed || r->h->opcode != FUSE_READ)
+		return false;
+	hold(r);
+	return true;
+}
+
+static ssize_t notify_entry(int fd, uint64_t child, const char *name);
+
+static void idle_entry_notify_then_answer(int fd)
+{
+	if (!shm->release)
+		return;
+	shm->release = 0;
+	shm->notify_ret = notify_entry(fd, entry_notify_delete ? INO_FILE : 0, "file");
+	shm->notify_sent++;
+	answer_held(fd);
+}
+
+static void setup_entry_inval(void) { setup_cache(); entry_notify_delete = false; }
+static void setup_entry_delete(void) { setup_cache(); entry_notify_delete = true; }
+
 static void setup_otrunc(void)
 {
 	setup_cache();
@@ -2187,6 +2227,47 @@ static void client_notify_evicting(const struct scenario *s)
 }
 
 /*
+ * INVAL_ENTRY (or DELETE) of a closed file whose readahead READs the only
+ * server thread holds: the notification must return before the READs are
+ * answered (the eviction it causes waits for them in a worker).
+ */
+static void client_notify_entry_evicting(const struct scenario *s)
+{
+	int fd, t;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	fd = open(path_file, O_RDONLY);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	shm->armed = 1;
+	errno = posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	tap(wait_for(shm->held > 0, 5000), "%s: readahead READs held by the daemon (%s)",
+	    s->name, strerror(errno));
+	close(fd);	/* the dentry stays cached (TTL 60 s), unused */
+	shm->release = 1;
+	if (!tap(wait_for(shm->notify_sent > 0 && !shm->held, 15000),
+		 "%s: the notification does not wait for the eviction it causes", s->name)) {
+		diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
+		t = open("/proc/sysrq-trigger", O_WRONLY);
+		if (t >= 0) {
+			if (write(t, "w", 1) != 1)
+				diag("sysrq: %s", strerror(errno));
+			close(t);
+		}
+		sess_abort();
+		wait_for(shm->notify_sent > 0, 10000);
+		return;
+	}
+	tap(shm->notify_ret >= 0, "%s: the notification succeeded (%d)", s->name,
+	    shm->notify_ret);
+}
+
+/*
  * NOTIFY_INVAL_ENTRY and NOTIFY_DELETE for a directory whose inode lock a
  * client holds (mkdir) while it waits for the sending thread.
  */
@@ -3073,6 +3154,12 @@ static const struct scenario scenarios[] = {
 	  EXP_ANY, .setup = setup_cache },
 	{ "notify_inval_inode_while_evicting", bad_hold_reads_unlink, client_notify_evicting,
 	  EXP_ANY, .setup = setup_cache, .idle = idle_notify_then_answer },
+	{ "notify_entry_evicts_unused_file", bad_hold_reads_cached_entry,
+	  client_notify_entry_evicting, EXP_ANY, .setup = setup_entry_inval,
+	  .idle = idle_entry_notify_then_answer },
+	{ "notify_delete_evicts_unused_file", bad_hold_reads_cached_entry,
+	  client_notify_entry_evicting, EXP_ANY, .setup = setup_entry_delete,
+	  .idle = idle_entry_notify_then_answer },
 	{ "notify_entry_while_mkdir_held", bad_notify_entry_in_mkdir, client_notify_entry_mkdir,
 	  EXP_ANY },
 	{ "shrink_drops_dirty_pages_past_eof", bad_shrunk_file, client_shrink_dirty, EXP_ANY,
