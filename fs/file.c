@@ -68,9 +68,13 @@ static void mqfuse_release_end(struct mqfuse_conn *fc, struct mqfuse_args *args,
 
 /*
  * Queue @ra (fh, flags and nref filled in) as RELEASE(DIR) of @nodeid.
- * Never sleeps on the daemon: no background slot (no pages), forced past
- * signals. mqfuse_release_end() frees @ra and drops ra->nref, also when
- * the request cannot even be queued (the error is returned then).
+ * Never waits for the daemon: no background slot (no pages), forced past
+ * signals. It may still sleep allocating the request with @gfp; direct
+ * reclaim could then evict an inode, and eviction may wait for the daemon.
+ * So callers in a daemon thread run under memalloc_nofs_save(): completion
+ * callbacks (mqfuse_req_end()) and abandoned replies (dev.c).
+ * mqfuse_release_end() frees @ra and drops ra->nref, also when the request
+ * cannot even be queued (the error is returned then).
  */
 static int mqfuse_send_release(struct mqfuse_conn *fc, struct mqfuse_release_args *ra,
 			       u64 nodeid, bool isdir, gfp_t gfp)
