@@ -264,7 +264,9 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 	}
 	err = mqfuse_send_open(fc, mqfuse_nodeid(inode), file, isdir, ff);
 	if (trunc) {
-		if (!err) {
+		/* no_open: nothing was sent, setattr sends SETATTR size 0 */
+		if (!err && !ff->no_release) {
+			ff->open_truncated = true;
 			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
 			set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);

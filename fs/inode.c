@@ -624,8 +624,10 @@ int mqfuse_setattr(struct user_namespace *ns, struct dentry *dentry,
 		return err;
 
 	if (attr->ia_valid & ATTR_OPEN) {
-		/* open(O_TRUNC): OPEN already truncated if atomic_o_trunc */
-		if (fc->atomic_o_trunc) {
+		struct mqfuse_file *ff = file ? file->private_data : NULL;
+
+		/* open(O_TRUNC): the OPEN truncated if one was sent (atomic_o_trunc) */
+		if (ff && ff->open_truncated) {
 			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
 			set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);

@@ -624,6 +624,8 @@ struct mqfuse_file {
 	bool isdir:1;			/* OPENDIR handle */
 	bool no_release:1;		/* daemon has no OPEN: nothing to release */
 	bool flock_used:1;		/* flock() went to the daemon */
+	bool open_truncated:1;		/* an OPEN with O_TRUNC succeeded; set before
+					 * the file is installed, read-only after */
 	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
 	struct mqfuse_release_args *ra;	/* preallocated RELEASE, sent on last put */
 	struct mqfuse_node_ref *nref;	/* node reference, dropped when RELEASE is answered */

@@ -546,6 +546,8 @@ struct shared {
 	volatile int stale_write;	/* copy: a later WRITE put pre-copy bytes in the range */
 	volatile int stored;		/* copy: the client's mmap store is done */
 	volatile int store_exit;	/* copy: the storing client may exit */
+	volatile int setattr_size0;	/* otrunc_no_open: SETATTRs of size 0 on "file" */
+	volatile int open_enosys;	/* otrunc_no_open: OPENs answered ENOSYS */
 	volatile uint32_t ab_opcode;	/* abandoned_*: the opcode held while armed */
 	volatile int nev;		/* abandoned_*: entries of ev[] written */
 	struct ab_event {		/* abandoned_*: what the server saw, in order */
@@ -858,6 +860,34 @@ static bool bad_otrunc_order(int fd, struct req *r)
 		return false;
 	hold(r);
 	return true;
+}
+
+/*
+ * atomic_o_trunc without OPEN (answered ENOSYS: stateless opens): an
+ * open(O_TRUNC) sends no OPEN, so it must send SETATTR size 0.
+ */
+static bool bad_otrunc_no_open(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_OPEN) {
+		shm->open_enosys++;
+		reply(fd, r->h->unique, -ENOSYS, NULL, 0);
+		return true;
+	}
+	if (r->h->opcode == FUSE_SETATTR && r->h->nodeid == INO_FILE) {
+		struct fuse_setattr_in *in = r->arg;
+		struct fuse_attr_out a = { 0 };
+
+		if (!(in->valid & FATTR_SIZE))
+			return false;
+		if (!in->size)
+			shm->setattr_size0++;
+		fill_attr(&a.attr, INO_FILE);
+		a.attr.size = in->size;
+		a.attr.blocks = 0;
+		reply(fd, r->h->unique, 0, &a, sizeof(a));
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -2267,6 +2297,25 @@ static void client_notify_entry_evicting(const struct scenario *s)
 	    shm->notify_ret);
 }
 
+static void client_otrunc_no_open(const struct scenario *s)
+{
+	int fd;
+
+	fd = open(path_file, O_RDWR);	/* the daemon answers ENOSYS: no_open */
+	if (fd >= 0)
+		close(fd);
+	tap(fd >= 0 && shm->open_enosys == 1, "%s: first open (OPEN answered ENOSYS)",
+	    s->name);
+	fd = open(path_file, O_RDWR | O_TRUNC);
+	tap(fd >= 0, "%s: open(O_TRUNC) (%s)", s->name, fd < 0 ? strerror(errno) : "ok");
+	if (fd >= 0)
+		close(fd);
+	tap(shm->open_enosys == 1, "%s: no OPEN sent after ENOSYS (%d)", s->name,
+	    shm->open_enosys);
+	tap(shm->setattr_size0 == 1, "%s: open(O_TRUNC) sent SETATTR size 0 (%d)", s->name,
+	    shm->setattr_size0);
+}
+
 /*
  * NOTIFY_INVAL_ENTRY and NOTIFY_DELETE for a directory whose inode lock a
  * client holds (mkdir) while it waits for the sending thread.
@@ -3166,6 +3215,8 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_big_file },
 	{ "otrunc_open_waits_for_writeback", bad_otrunc_order, client_otrunc_writeback,
 	  EXP_ANY, .setup = setup_otrunc, .idle = idle_answer_held },
+	{ "otrunc_no_open_sends_setattr", bad_otrunc_no_open, client_otrunc_no_open,
+	  EXP_ANY, .setup = setup_otrunc },
 	{ "copy_range_vs_mmap_store", bad_copy_race, client_copy_mmap_race, EXP_ANY,
 	  .setup = setup_cache, .idle = idle_answer_copy },
 	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
