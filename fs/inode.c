@@ -284,8 +284,11 @@ int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
  * The daemon reported a smaller size (another client truncated the file):
  * drop the pages wholly past the new EOF. Writeback never sends them
  * (mqfuse_writepages_fill), so dirty ones would otherwise stay dirty
- * forever. The partial last page stays: a local write may be filling it
- * right now (write-through, under inode_lock we do not hold). Uses the
+ * forever. The partial last page stays, its tail past EOF zeroed (a later
+ * local extension must read zeros there, not the old bytes), unless a
+ * local write may be filling it (write-through, under inode_lock we do
+ * not hold): checked under the folio lock, which that write takes after
+ * setting MQFUSE_I_SIZE_UNSTABLE and before updating the size. Uses the
  * size current at the time of the call, so a racing local extension
  * loses no more than cached clean pages.
  *
@@ -296,12 +299,25 @@ int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
  */
 static void mqfuse_truncate_past_eof(struct inode *inode)
 {
-	loff_t holebegin = round_up(i_size_read(inode), PAGE_SIZE);
+	loff_t size = i_size_read(inode);
+	loff_t holebegin = round_up(size, PAGE_SIZE);
+	struct folio *folio;
 
 	might_sleep();
 	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
 	truncate_inode_pages(inode->i_mapping, holebegin);
 	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+	if (!offset_in_page(size))
+		return;
+	folio = filemap_lock_folio(inode->i_mapping, size >> PAGE_SHIFT);
+	if (!folio)
+		return;
+	folio_wait_writeback(folio);
+	if (folio->mapping == inode->i_mapping && i_size_read(inode) == size &&
+	    !test_bit(MQFUSE_I_SIZE_UNSTABLE, &MQFUSE_I(inode)->state))
+		folio_zero_segment(folio, offset_in_folio(folio, size), folio_size(folio));
+	folio_unlock(folio);
+	folio_put(folio);
 }
 
 /*

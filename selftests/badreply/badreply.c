@@ -842,6 +842,39 @@ static bool bad_shrunk_file(int fd, struct req *r)
 	return false;
 }
 
+/*
+ * Another client shrank "file" to shm->file_size (100): reported from then
+ * on; a SETATTR size extends it with zeros, which later READs return.
+ */
+static bool bad_shrink_extend(int fd, struct req *r)
+{
+	static char data[BUFSZ];
+
+	if (!shm->file_size)
+		return false;
+	tinyfs_cfg.file_size = shm->file_size;
+	if (r->h->opcode == FUSE_SETATTR && r->h->nodeid == INO_FILE &&
+	    (((struct fuse_setattr_in *)r->arg)->valid & FATTR_SIZE)) {
+		shm->file_size = ((struct fuse_setattr_in *)r->arg)->size;
+		tinyfs_cfg.file_size = shm->file_size;
+		return false;	/* answered with the new size */
+	}
+	if (r->h->opcode == FUSE_READ) {
+		struct fuse_read_in *in = r->arg;
+		size_t n = 0;
+
+		if (in->offset < tinyfs_file_size())
+			n = tinyfs_file_size() - in->offset;
+		if (n > in->size)
+			n = in->size;
+		for (size_t i = 0; i < n; i++)
+			data[i] = in->offset + i < 100 ? 'A' : 0;
+		reply(fd, r->h->unique, 0, data, n);
+		return true;
+	}
+	return false;
+}
+
 /* O_TRUNC OPEN vs writeback: hold WRITEs while armed, note the order. */
 static bool bad_otrunc_order(int fd, struct req *r)
 {
@@ -2435,6 +2468,41 @@ static void client_shrink_dirty(const struct scenario *s)
 }
 
 /*
+ * The daemon reports "file" shrunk to 100 bytes while its first page is
+ * cached, then a local ftruncate extends it to 4096: bytes 100-4095 read
+ * back as zeros, not the old cached bytes.
+ */
+static void client_shrink_extend(const struct scenario *s)
+{
+	static char buf[8192];
+	struct stat st;
+	size_t i;
+	int fd;
+
+	fd = open(path_file, O_RDWR);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	tap(pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "%s: first page cached",
+	    s->name);
+	shm->file_size = 100;
+	if (stat(path_file, &st))
+		st.st_size = -errno;
+	tap(st.st_size == 100, "%s: stat shows the daemon's new size (%lld)", s->name,
+	    (long long)st.st_size);
+	tap(ftruncate(fd, 4096) == 0, "%s: ftruncate up to 4096", s->name);
+	memset(buf, 'x', sizeof(buf));
+	tap(pread(fd, buf, 4096, 0) == 4096, "%s: read 4096 bytes back", s->name);
+	for (i = 100; i < 4096 && !buf[i]; i++)
+		;
+	tap(buf[0] == 'A' && buf[99] == 'A' && i == 4096,
+	    "%s: bytes 100-4095 read as zeros (first non-zero at %zu: 0x%02x)", s->name, i,
+	    i < 4096 ? (unsigned char)buf[i] : 0);
+	close(fd);
+}
+
+/*
  * open(O_TRUNC) with atomic_o_trunc while writeback's WRITE is in the
  * daemon: the OPEN (the daemon's truncate) must wait for it, and no WRITE
  * of the old pages may follow.
@@ -3213,6 +3281,8 @@ static const struct scenario scenarios[] = {
 	  EXP_ANY },
 	{ "shrink_drops_dirty_pages_past_eof", bad_shrunk_file, client_shrink_dirty, EXP_ANY,
 	  .setup = setup_big_file },
+	{ "shrink_then_extend_zeroes_tail", bad_shrink_extend, client_shrink_extend, EXP_ANY,
+	  .setup = setup_cache },
 	{ "otrunc_open_waits_for_writeback", bad_otrunc_order, client_otrunc_writeback,
 	  EXP_ANY, .setup = setup_otrunc, .idle = idle_answer_held },
 	{ "otrunc_no_open_sends_setattr", bad_otrunc_no_open, client_otrunc_no_open,
