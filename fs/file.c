@@ -682,18 +682,19 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 			loff_t start = (loff_t)first << PAGE_SHIFT;
 			loff_t end = ((loff_t)(last + 1) << PAGE_SHIFT) - 1;
 
+			int werr;
+
 			/*
 			 * Busy pages: write them and drop them anyway. If the
-			 * write failed, the pages are stale (the copy is done)
-			 * and their data did not reach the daemon: report it.
+			 * write failed, their data did not reach the daemon;
+			 * the copy is done all the same, so its size is the
+			 * result and the error goes back to the mapping for
+			 * fsync to report.
 			 */
-			err = filemap_write_and_wait_range(mapping, start, end);
+			werr = filemap_write_and_wait_range(mapping, start, end);
 			truncate_inode_pages_range(mapping, start, end);
-			if (err) {
-				set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
-				mqfuse_invalidate_attr(inode_out);
-				goto out;
-			}
+			if (werr)
+				mapping_set_error(mapping, werr);
 		}
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
 	}
