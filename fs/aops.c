@@ -771,23 +771,31 @@ ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
 
 /* ---- mmap ---- */
 
+/*
+ * The folio is dirtied here, under the shared invalidate_lock, not later by
+ * the fault core: copy_file_range holds the lock exclusively across its
+ * flush, the COPY and the invalidation, so a store that got past this
+ * point is in the flush, and one that did not waits for the invalidation
+ * and faults the copied bytes in afresh. Dirtied after the unlock, the
+ * page could miss the flush and be laundered over the copied bytes.
+ */
 static vm_fault_t mqfuse_page_mkwrite(struct vm_fault *vmf)
 {
-	struct page *page = vmf->page;
+	struct folio *folio = page_folio(vmf->page);
 	struct inode *inode = file_inode(vmf->vma->vm_file);
 	vm_fault_t ret = VM_FAULT_LOCKED;
 
 	sb_start_pagefault(inode->i_sb);
-	/* no store while copy_file_range replaces the page's bytes daemon-side */
 	filemap_invalidate_lock_shared(inode->i_mapping);
-	lock_page(page);
-	if (page->mapping != inode->i_mapping) {
-		unlock_page(page);
+	folio_lock(folio);
+	if (folio->mapping != inode->i_mapping) {
+		folio_unlock(folio);
 		ret = VM_FAULT_NOPAGE;
 		goto out;
 	}
+	folio_mark_dirty(folio);
 	/* the daemon must not see a page change while it is being sent */
-	wait_on_page_writeback(page);
+	folio_wait_writeback(folio);
 out:
 	filemap_invalidate_unlock_shared(inode->i_mapping);
 	sb_end_pagefault(inode->i_sb);

@@ -523,26 +523,27 @@ static void mqfuse_abandoned_readdirplus(struct mqfuse_conn *fc, struct iov_iter
  * The waiter was killed; the daemon still answered. Give back what the
  * answer created so the daemon's state stays exact: lookup counts
  * (FORGET) and open handles (RELEASE, ahead of the node's FORGET). A reply
- * the normal path would refuse is ignored here too. Never touches
+ * the normal path would refuse for its size is ignored here too, and the
+ * write fails with -EINVAL as there. Never touches
  * req->args: only what mqfuse_req_alloc() copied into @req.
  *
  * Runs in the daemon's write(): nothing here waits for the daemon, and
  * allocations are NOFS, so reclaim cannot recurse into a filesystem (ours
  * included) that may wait for this very thread.
  */
-static void mqfuse_dev_abandoned_reply(struct mqfuse_conn *fc, struct mqfuse_req *req,
-				       int error, struct iov_iter *from, size_t size)
+static int mqfuse_dev_abandoned_reply(struct mqfuse_conn *fc, struct mqfuse_req *req,
+				      int error, struct iov_iter *from, size_t size)
 {
 	u32 opcode = req->in_h.opcode;
 	unsigned int nofs;
 
 	if (error)
-		return;		/* nothing was created */
+		return 0;	/* nothing was created */
 	if (opcode != FUSE_OPEN && opcode != FUSE_OPENDIR && opcode != FUSE_CREATE &&
 	    opcode != FUSE_READDIRPLUS && !mqfuse_op_makes_entry(opcode))
-		return;
+		return 0;
 	if (!mqfuse_abandoned_size_ok(fc, req, size))
-		return;
+		return -EINVAL;	/* as on the normal path */
 
 	nofs = memalloc_nofs_save();
 	switch (opcode) {
@@ -565,6 +566,7 @@ static void mqfuse_dev_abandoned_reply(struct mqfuse_conn *fc, struct mqfuse_req
 	}
 	}
 	memalloc_nofs_restore(nofs);
+	return 0;
 }
 
 /*
@@ -628,9 +630,9 @@ static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		return -EINVAL;
 	}
 	if (test_bit(MQFUSE_REQ_ABANDONED, &req->flags)) {
-		mqfuse_dev_abandoned_reply(fc, req, oh.error, from, size);
+		err = mqfuse_dev_abandoned_reply(fc, req, oh.error, from, size);
 		mqfuse_queue_reply_done(req, 0, nbytes);
-		return nbytes;
+		return err ? err : nbytes;
 	}
 	if (oh.error) {
 		if (size) {

@@ -584,6 +584,71 @@ static void mqfuse_expire_entry(struct dentry *entry, u64 child_nodeid)
 }
 
 /*
+ * dput() of @entry in a daemon thread. An unhashed or expired entry dies
+ * at its last dput (mqfuse_d_delete) and drops its inode, whose eviction
+ * may wait on pages locked for READs only this thread can answer: hold
+ * the inode across the dput and hand the put to the worker.
+ */
+static void mqfuse_dput_async(struct dentry *entry)
+{
+	struct inode *inode = d_inode(entry);	/* stable: we hold @entry */
+
+	if (inode)
+		ihold(inode);
+	dput(entry);
+	if (inode)
+		mqfuse_iput_async(inode);
+}
+
+/* A d_invalidate() deferred to the iput worker (fc->dinval_list). */
+struct mqfuse_dinval {
+	struct llist_node node;
+	struct dentry *entry;		/* holds a reference */
+};
+
+/*
+ * d_invalidate() of a directory prunes its unused children
+ * (shrink_dcache_parent()) and may evict them; of a mount point it
+ * detaches mounts, whose last dput() may evict too. A daemon thread must
+ * not (see mqfuse_dput_async()): queue it for the iput worker, which
+ * umount flushes (mqfuse_iput_flush()) after the last notification.
+ * Returns false if nothing could be queued; @entry is expired already, so
+ * the next walk asks the daemon either way.
+ */
+static bool mqfuse_dinval_queue(struct mqfuse_conn *fc, struct dentry *entry)
+{
+	struct mqfuse_dinval *di;
+
+	di = kmalloc(sizeof(*di), GFP_NOFS | __GFP_NOWARN);	/* no fs reclaim */
+	if (!di)
+		return false;
+	di->entry = dget(entry);
+	if (llist_add(&di->node, &fc->dinval_list))
+		queue_work(system_unbound_wq, &fc->iput_work);
+	return true;
+}
+
+/* The iput worker: the queued d_invalidate()s, under each parent's lock. */
+void mqfuse_dinval_run(struct mqfuse_conn *fc)
+{
+	struct mqfuse_dinval *di, *next;
+	struct llist_node *list;
+
+	list = llist_del_all(&fc->dinval_list);
+	llist_for_each_entry_safe(di, next, list, node) {
+		struct dentry *parent = dget_parent(di->entry);
+
+		inode_lock_nested(d_inode(parent), I_MUTEX_PARENT);
+		if (di->entry->d_parent == parent)	/* else renamed since */
+			d_invalidate(di->entry);
+		inode_unlock(d_inode(parent));
+		dput(parent);
+		dput(di->entry);
+		kfree(di);
+	}
+}
+
+/*
  * NOTIFY_INVAL_ENTRY (@expire_only: FUSE_EXPIRE_ONLY) and NOTIFY_DELETE
  * (@child_nodeid != 0). Runs in a daemon thread, so it never waits for
  * the parent's inode lock: a client holding it (CREATE, MKDIR, UNLINK in
@@ -615,7 +680,7 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 	err = 0;
 	if (expire_only) {
 		mqfuse_invalidate_entry(entry);
-		dput(entry);
+		mqfuse_dput_async(entry);
 		goto unlock;
 	}
 	if (!locked) {
@@ -624,7 +689,7 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 		if (child_nodeid && (!inode || mqfuse_nodeid(inode) != child_nodeid))
 			err = -ENOENT;
 		mqfuse_expire_entry(entry, child_nodeid);
-		dput(entry);
+		mqfuse_dput_async(entry);
 		goto unlock;
 	}
 	if (child_nodeid) {
@@ -643,8 +708,11 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 		}
 	}
 	mqfuse_invalidate_entry(entry);
-	d_invalidate(entry);
-	dput(entry);
+	if (!d_is_dir(entry) && !d_mountpoint(entry))
+		d_invalidate(entry);	/* only unhashes: no children, no mounts */
+	else
+		mqfuse_dinval_queue(fc, entry);
+	mqfuse_dput_async(entry);
 unlock:
 	if (locked)
 		inode_unlock(dir);

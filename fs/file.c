@@ -68,9 +68,13 @@ static void mqfuse_release_end(struct mqfuse_conn *fc, struct mqfuse_args *args,
 
 /*
  * Queue @ra (fh, flags and nref filled in) as RELEASE(DIR) of @nodeid.
- * Never sleeps on the daemon: no background slot (no pages), forced past
- * signals. mqfuse_release_end() frees @ra and drops ra->nref, also when
- * the request cannot even be queued (the error is returned then).
+ * Never waits for the daemon: no background slot (no pages), forced past
+ * signals. It may still sleep allocating the request with @gfp; direct
+ * reclaim could then evict an inode, and eviction may wait for the daemon.
+ * So callers in a daemon thread run under memalloc_nofs_save(): completion
+ * callbacks (mqfuse_req_end()) and abandoned replies (dev.c).
+ * mqfuse_release_end() frees @ra and drops ra->nref, also when the request
+ * cannot even be queued (the error is returned then).
  */
 static int mqfuse_send_release(struct mqfuse_conn *fc, struct mqfuse_release_args *ra,
 			       u64 nodeid, bool isdir, gfp_t gfp)
@@ -260,7 +264,9 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 	}
 	err = mqfuse_send_open(fc, mqfuse_nodeid(inode), file, isdir, ff);
 	if (trunc) {
-		if (!err) {
+		/* no_open: nothing was sent, setattr sends SETATTR size 0 */
+		if (!err && !ff->no_release) {
+			ff->open_truncated = true;
 			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
 			set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
@@ -676,18 +682,19 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 			loff_t start = (loff_t)first << PAGE_SHIFT;
 			loff_t end = ((loff_t)(last + 1) << PAGE_SHIFT) - 1;
 
+			int werr;
+
 			/*
 			 * Busy pages: write them and drop them anyway. If the
-			 * write failed, the pages are stale (the copy is done)
-			 * and their data did not reach the daemon: report it.
+			 * write failed, their data did not reach the daemon;
+			 * the copy is done all the same, so its size is the
+			 * result and the error goes back to the mapping for
+			 * fsync to report.
 			 */
-			err = filemap_write_and_wait_range(mapping, start, end);
+			werr = filemap_write_and_wait_range(mapping, start, end);
 			truncate_inode_pages_range(mapping, start, end);
-			if (err) {
-				set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
-				mqfuse_invalidate_attr(inode_out);
-				goto out;
-			}
+			if (werr)
+				mapping_set_error(mapping, werr);
 		}
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode_out)->state);
 	}

@@ -284,8 +284,11 @@ int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
  * The daemon reported a smaller size (another client truncated the file):
  * drop the pages wholly past the new EOF. Writeback never sends them
  * (mqfuse_writepages_fill), so dirty ones would otherwise stay dirty
- * forever. The partial last page stays: a local write may be filling it
- * right now (write-through, under inode_lock we do not hold). Uses the
+ * forever. The partial last page stays, its tail past EOF zeroed (a later
+ * local extension must read zeros there, not the old bytes), unless a
+ * local write may be filling it (write-through, under inode_lock we do
+ * not hold): checked under the folio lock, which that write takes after
+ * setting MQFUSE_I_SIZE_UNSTABLE and before updating the size. Uses the
  * size current at the time of the call, so a racing local extension
  * loses no more than cached clean pages.
  *
@@ -296,12 +299,25 @@ int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr)
  */
 static void mqfuse_truncate_past_eof(struct inode *inode)
 {
-	loff_t holebegin = round_up(i_size_read(inode), PAGE_SIZE);
+	loff_t size = i_size_read(inode);
+	loff_t holebegin = round_up(size, PAGE_SIZE);
+	struct folio *folio;
 
 	might_sleep();
 	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
 	truncate_inode_pages(inode->i_mapping, holebegin);
 	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+	if (!offset_in_page(size))
+		return;
+	folio = filemap_lock_folio(inode->i_mapping, size >> PAGE_SHIFT);
+	if (!folio)
+		return;
+	folio_wait_writeback(folio);
+	if (folio->mapping == inode->i_mapping && i_size_read(inode) == size &&
+	    !test_bit(MQFUSE_I_SIZE_UNSTABLE, &MQFUSE_I(inode)->state))
+		folio_zero_segment(folio, offset_in_folio(folio, size), folio_size(folio));
+	folio_unlock(folio);
+	folio_put(folio);
 }
 
 /*
@@ -419,6 +435,7 @@ static void mqfuse_iput_work(struct work_struct *work)
 	struct mqfuse_inode *mi, *next;
 	struct llist_node *list;
 
+	mqfuse_dinval_run(fc);		/* deferred d_invalidate()s (dir.c) */
 	list = llist_del_all(&fc->iput_list);
 	llist_for_each_entry_safe(mi, next, list, iput_node)
 		iput(&mi->vfs_inode);
@@ -451,6 +468,7 @@ void mqfuse_iput_flush(struct mqfuse_conn *fc)
 void mqfuse_iput_init(struct mqfuse_conn *fc)
 {
 	init_llist_head(&fc->iput_list);
+	init_llist_head(&fc->dinval_list);
 	INIT_WORK(&fc->iput_work, mqfuse_iput_work);
 }
 
@@ -619,8 +637,10 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		return err;
 
 	if (attr->ia_valid & ATTR_OPEN) {
-		/* open(O_TRUNC): OPEN already truncated if atomic_o_trunc */
-		if (fc->atomic_o_trunc) {
+		struct mqfuse_file *ff = file ? file->private_data : NULL;
+
+		/* open(O_TRUNC): the OPEN truncated if one was sent (atomic_o_trunc) */
+		if (ff && ff->open_truncated) {
 			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
 			set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);

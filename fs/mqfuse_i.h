@@ -439,6 +439,7 @@ struct mqfuse_conn {
 	struct super_block *sb;		/* protected by killsb; NULL after umount */
 	struct llist_head iput_list;	/* mqfuse_inode.iput_node: deferred final iputs */
 	struct work_struct iput_work;	/* runs them (mqfuse_iput_async) */
+	struct llist_head dinval_list;	/* entries to d_invalidate() in iput_work */
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
 	bool kobj_added;		/* kobj is in sysfs */
@@ -567,6 +568,7 @@ struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid);
 void mqfuse_iput_async(struct inode *inode);
 void mqfuse_iput_flush(struct mqfuse_conn *fc);
 void mqfuse_iput_init(struct mqfuse_conn *fc);
+void mqfuse_dinval_run(struct mqfuse_conn *fc);
 int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr);
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
 		      u32 attr_valid_nsec, u64 attr_version);
@@ -624,6 +626,8 @@ struct mqfuse_file {
 	bool isdir:1;			/* OPENDIR handle */
 	bool no_release:1;		/* daemon has no OPEN: nothing to release */
 	bool flock_used:1;		/* flock() went to the daemon */
+	bool open_truncated:1;		/* an OPEN with O_TRUNC succeeded; set before
+					 * the file is installed, read-only after */
 	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
 	struct mqfuse_release_args *ra;	/* preallocated RELEASE, sent on last put */
 	struct mqfuse_node_ref *nref;	/* node reference, dropped when RELEASE is answered */

@@ -10,6 +10,7 @@
  */
 #include "mqfuse_i.h"
 #include <linux/pid_namespace.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
@@ -122,11 +123,18 @@ void mqfuse_req_end(struct mqfuse_req *req)
 	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags)) {
 		/*
 		 * Free the slot first: ->end may submit (e.g. RELEASE on the
-		 * last file reference) and runs in a daemon thread here.
+		 * last file reference) and runs in a daemon thread here. Its
+		 * allocations (GFP_KERNEL | __GFP_NOFAIL for RELEASE) must not
+		 * enter fs reclaim: evicting an inode there may wait for pages
+		 * only this thread can unlock.
 		 */
 		mqfuse_queue_bg_release(req);
-		if (args->end)
+		if (args->end) {
+			unsigned int nofs = memalloc_nofs_save();
+
 			args->end(req->fc, args, req->out_h.error);
+			memalloc_nofs_restore(nofs);
+		}
 	} else {
 		wake_up(&req->waitq);
 	}

@@ -546,6 +546,8 @@ struct shared {
 	volatile int stale_write;	/* copy: a later WRITE put pre-copy bytes in the range */
 	volatile int stored;		/* copy: the client's mmap store is done */
 	volatile int store_exit;	/* copy: the storing client may exit */
+	volatile int setattr_size0;	/* otrunc_no_open: SETATTRs of size 0 on "file" */
+	volatile int open_enosys;	/* otrunc_no_open: OPENs answered ENOSYS */
 	volatile uint32_t ab_opcode;	/* abandoned_*: the opcode held while armed */
 	volatile int nev;		/* abandoned_*: entries of ev[] written */
 	struct ab_event {		/* abandoned_*: what the server saw, in order */
@@ -840,6 +842,39 @@ static bool bad_shrunk_file(int fd, struct req *r)
 	return false;
 }
 
+/*
+ * Another client shrank "file" to shm->file_size (100): reported from then
+ * on; a SETATTR size extends it with zeros, which later READs return.
+ */
+static bool bad_shrink_extend(int fd, struct req *r)
+{
+	static char data[BUFSZ];
+
+	if (!shm->file_size)
+		return false;
+	tinyfs_cfg.file_size = shm->file_size;
+	if (r->h->opcode == FUSE_SETATTR && r->h->nodeid == INO_FILE &&
+	    (((struct fuse_setattr_in *)r->arg)->valid & FATTR_SIZE)) {
+		shm->file_size = ((struct fuse_setattr_in *)r->arg)->size;
+		tinyfs_cfg.file_size = shm->file_size;
+		return false;	/* answered with the new size */
+	}
+	if (r->h->opcode == FUSE_READ) {
+		struct fuse_read_in *in = r->arg;
+		size_t n = 0;
+
+		if (in->offset < tinyfs_file_size())
+			n = tinyfs_file_size() - in->offset;
+		if (n > in->size)
+			n = in->size;
+		for (size_t i = 0; i < n; i++)
+			data[i] = in->offset + i < 100 ? 'A' : 0;
+		reply(fd, r->h->unique, 0, data, n);
+		return true;
+	}
+	return false;
+}
+
 /* O_TRUNC OPEN vs writeback: hold WRITEs while armed, note the order. */
 static bool bad_otrunc_order(int fd, struct req *r)
 {
@@ -858,6 +893,34 @@ static bool bad_otrunc_order(int fd, struct req *r)
 		return false;
 	hold(r);
 	return true;
+}
+
+/*
+ * atomic_o_trunc without OPEN (answered ENOSYS: stateless opens): an
+ * open(O_TRUNC) sends no OPEN, so it must send SETATTR size 0.
+ */
+static bool bad_otrunc_no_open(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_OPEN) {
+		shm->open_enosys++;
+		reply(fd, r->h->unique, -ENOSYS, NULL, 0);
+		return true;
+	}
+	if (r->h->opcode == FUSE_SETATTR && r->h->nodeid == INO_FILE) {
+		struct fuse_setattr_in *in = r->arg;
+		struct fuse_attr_out a = { 0 };
+
+		if (!(in->valid & FATTR_SIZE))
+			return false;
+		if (!in->size)
+			shm->setattr_size0++;
+		fill_attr(&a.attr, INO_FILE);
+		a.attr.size = in->size;
+		a.attr.blocks = 0;
+		reply(fd, r->h->unique, 0, &a, sizeof(a));
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -1047,6 +1110,46 @@ static void setup_cache(void)
 	tinyfs_cfg.max_pages = 2048;
 	tinyfs_cfg.file_size = 256 * 1024;
 }
+
+/*
+ * NOTIFY_INVAL_ENTRY/DELETE of a cached, unused "file" whose readahead
+ * READs (pages locked) the only server thread holds: dropping the entry
+ * drops the last reference of the inode, and its eviction waits on those
+ * pages. It must not run in this thread. "file" is looked up with an
+ * entry TTL of 60 s so that its dentry outlives the client's close.
+ */
+static bool entry_notify_delete;	/* set in setup: DELETE, else INVAL_ENTRY */
+
+static bool bad_hold_reads_cached_entry(int fd, struct req *r)
+{
+	if (is_lookup(r, "file")) {
+		struct fuse_entry_out e;
+
+		fill_entry(&e, INO_FILE);
+		e.entry_valid = 60;
+		reply(fd, r->h->unique, 0, &e, sizeof(e));
+		return true;
+	}
+	if (!shm->armed || r->h->opcode != FUSE_READ)
+		return false;
+	hold(r);
+	return true;
+}
+
+static ssize_t notify_entry(int fd, uint64_t child, const char *name);
+
+static void idle_entry_notify_then_answer(int fd)
+{
+	if (!shm->release)
+		return;
+	shm->release = 0;
+	shm->notify_ret = notify_entry(fd, entry_notify_delete ? INO_FILE : 0, "file");
+	shm->notify_sent++;
+	answer_held(fd);
+}
+
+static void setup_entry_inval(void) { setup_cache(); entry_notify_delete = false; }
+static void setup_entry_delete(void) { setup_cache(); entry_notify_delete = true; }
 
 static void setup_otrunc(void)
 {
@@ -2187,6 +2290,66 @@ static void client_notify_evicting(const struct scenario *s)
 }
 
 /*
+ * INVAL_ENTRY (or DELETE) of a closed file whose readahead READs the only
+ * server thread holds: the notification must return before the READs are
+ * answered (the eviction it causes waits for them in a worker).
+ */
+static void client_notify_entry_evicting(const struct scenario *s)
+{
+	int fd, t;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	fd = open(path_file, O_RDONLY);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	shm->armed = 1;
+	errno = posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	tap(wait_for(shm->held > 0, 5000), "%s: readahead READs held by the daemon (%s)",
+	    s->name, strerror(errno));
+	close(fd);	/* the dentry stays cached (TTL 60 s), unused */
+	shm->release = 1;
+	if (!tap(wait_for(shm->notify_sent > 0 && !shm->held, 15000),
+		 "%s: the notification does not wait for the eviction it causes", s->name)) {
+		diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
+		t = open("/proc/sysrq-trigger", O_WRONLY);
+		if (t >= 0) {
+			if (write(t, "w", 1) != 1)
+				diag("sysrq: %s", strerror(errno));
+			close(t);
+		}
+		sess_abort();
+		wait_for(shm->notify_sent > 0, 10000);
+		return;
+	}
+	tap(shm->notify_ret >= 0, "%s: the notification succeeded (%d)", s->name,
+	    shm->notify_ret);
+}
+
+static void client_otrunc_no_open(const struct scenario *s)
+{
+	int fd;
+
+	fd = open(path_file, O_RDWR);	/* the daemon answers ENOSYS: no_open */
+	if (fd >= 0)
+		close(fd);
+	tap(fd >= 0 && shm->open_enosys == 1, "%s: first open (OPEN answered ENOSYS)",
+	    s->name);
+	fd = open(path_file, O_RDWR | O_TRUNC);
+	tap(fd >= 0, "%s: open(O_TRUNC) (%s)", s->name, fd < 0 ? strerror(errno) : "ok");
+	if (fd >= 0)
+		close(fd);
+	tap(shm->open_enosys == 1, "%s: no OPEN sent after ENOSYS (%d)", s->name,
+	    shm->open_enosys);
+	tap(shm->setattr_size0 == 1, "%s: open(O_TRUNC) sent SETATTR size 0 (%d)", s->name,
+	    shm->setattr_size0);
+}
+
+/*
  * NOTIFY_INVAL_ENTRY and NOTIFY_DELETE for a directory whose inode lock a
  * client holds (mkdir) while it waits for the sending thread.
  */
@@ -2301,6 +2464,41 @@ static void client_shrink_dirty(const struct scenario *s)
 	signal(SIGBUS, SIG_DFL);
 	tap(got_sigbus, "%s: a page past the new EOF is gone (touching it: SIGBUS)", s->name);
 	munmap(m, size);
+	close(fd);
+}
+
+/*
+ * The daemon reports "file" shrunk to 100 bytes while its first page is
+ * cached, then a local ftruncate extends it to 4096: bytes 100-4095 read
+ * back as zeros, not the old cached bytes.
+ */
+static void client_shrink_extend(const struct scenario *s)
+{
+	static char buf[8192];
+	struct stat st;
+	size_t i;
+	int fd;
+
+	fd = open(path_file, O_RDWR);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	tap(pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf), "%s: first page cached",
+	    s->name);
+	shm->file_size = 100;
+	if (stat(path_file, &st))
+		st.st_size = -errno;
+	tap(st.st_size == 100, "%s: stat shows the daemon's new size (%lld)", s->name,
+	    (long long)st.st_size);
+	tap(ftruncate(fd, 4096) == 0, "%s: ftruncate up to 4096", s->name);
+	memset(buf, 'x', sizeof(buf));
+	tap(pread(fd, buf, 4096, 0) == 4096, "%s: read 4096 bytes back", s->name);
+	for (i = 100; i < 4096 && !buf[i]; i++)
+		;
+	tap(buf[0] == 'A' && buf[99] == 'A' && i == 4096,
+	    "%s: bytes 100-4095 read as zeros (first non-zero at %zu: 0x%02x)", s->name, i,
+	    i < 4096 ? (unsigned char)buf[i] : 0);
 	close(fd);
 }
 
@@ -3073,12 +3271,22 @@ static const struct scenario scenarios[] = {
 	  EXP_ANY, .setup = setup_cache },
 	{ "notify_inval_inode_while_evicting", bad_hold_reads_unlink, client_notify_evicting,
 	  EXP_ANY, .setup = setup_cache, .idle = idle_notify_then_answer },
+	{ "notify_entry_evicts_unused_file", bad_hold_reads_cached_entry,
+	  client_notify_entry_evicting, EXP_ANY, .setup = setup_entry_inval,
+	  .idle = idle_entry_notify_then_answer },
+	{ "notify_delete_evicts_unused_file", bad_hold_reads_cached_entry,
+	  client_notify_entry_evicting, EXP_ANY, .setup = setup_entry_delete,
+	  .idle = idle_entry_notify_then_answer },
 	{ "notify_entry_while_mkdir_held", bad_notify_entry_in_mkdir, client_notify_entry_mkdir,
 	  EXP_ANY },
 	{ "shrink_drops_dirty_pages_past_eof", bad_shrunk_file, client_shrink_dirty, EXP_ANY,
 	  .setup = setup_big_file },
+	{ "shrink_then_extend_zeroes_tail", bad_shrink_extend, client_shrink_extend, EXP_ANY,
+	  .setup = setup_cache },
 	{ "otrunc_open_waits_for_writeback", bad_otrunc_order, client_otrunc_writeback,
 	  EXP_ANY, .setup = setup_otrunc, .idle = idle_answer_held },
+	{ "otrunc_no_open_sends_setattr", bad_otrunc_no_open, client_otrunc_no_open,
+	  EXP_ANY, .setup = setup_otrunc },
 	{ "copy_range_vs_mmap_store", bad_copy_race, client_copy_mmap_race, EXP_ANY,
 	  .setup = setup_cache, .idle = idle_answer_copy },
 	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
