@@ -308,8 +308,38 @@ static int mqfuse_open(struct inode *inode, struct file *file)
 	return mqfuse_open_common(inode, file, false);
 }
 
+/*
+ * The last close of an open file description that took a flock. RELEASE
+ * unlocks it too (FUSE_RELEASE_FLOCK_UNLOCK), but RELEASE is asynchronous:
+ * a flock taken right after close() returns, which must succeed, could
+ * reach the daemon first and conflict. Unlock synchronously here; the
+ * RELEASE flag still covers a failure (daemon gone, fatal signal).
+ */
+static void mqfuse_flock_unlock_on_close(struct inode *inode, struct file *file,
+					 struct mqfuse_file *ff)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct mqfuse_args args = {};
+	struct fuse_lk_in in = {};
+
+	in.fh = ff->fh;
+	in.owner = mqfuse_lock_owner_id(fc, (fl_owner_t)file);
+	in.lk.start = 0;
+	in.lk.end = OFFSET_MAX;
+	in.lk.type = F_UNLCK;
+	in.lk_flags = FUSE_LK_FLOCK;
+	mqfuse_args_init(&args, FUSE_SETLK, ff->nodeid);
+	mqfuse_args_in(&args, 0, sizeof(in), &in);
+	mqfuse_simple_request(fc, &args);
+}
+
 static int mqfuse_release(struct inode *inode, struct file *file)
 {
+	struct mqfuse_file *ff = file->private_data;
+
+	if (ff && ff->flock_used && mqfuse_conn_of(inode)->flock_locks &&
+	    !mqfuse_is_bad(inode))
+		mqfuse_flock_unlock_on_close(inode, file, ff);
 	return mqfuse_release_common(inode, file, false);
 }
 

@@ -188,8 +188,11 @@ int mq_stats_thread_init(struct mq_thread_stats *ts);
 void mq_stats_thread_free(struct mq_thread_stats *ts);
 void mq_stats_account(struct mq_thread_stats *ts, uint32_t opcode,
 		      uint64_t bytes);
-int mq_stats_open(const char *path);
 int mq_stats_write(const char *path);
+int mq_stats_render(char **bufp, size_t *lenp);
+int mq_stats_write_text(const char *path, const char *buf, size_t len);
+bool mq_monitor_active(void);
+int mq_monitor_stats(const char *buf, size_t len);
 struct mq_thread;
 void mq_stats_register_threads(struct mq_thread *threads, unsigned int nr);
 const char *mq_opcode_name(uint32_t opcode);

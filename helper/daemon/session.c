@@ -563,7 +563,10 @@ static int mq_detect_fd_kind(int fd)
  * no view of the callers' /proc), and "unmount".  One request at a time,
  * answered before the next; a dead monitor answers nothing (EOF/EPIPE).
  */
-enum { MQ_MON_GROUPS = 1, MQ_MON_UNMOUNT = 2 };
+enum { MQ_MON_GROUPS = 1, MQ_MON_UNMOUNT = 2, MQ_MON_STATS = 3 };
+
+/* MQ_MON_STATS: the request header is followed by the stats text. */
+#define MQ_MON_MSG_MAX	(256 * 1024)
 
 struct mq_mon_req {
 	uint32_t op, pid, uid, gid;
@@ -575,23 +578,42 @@ struct mq_mon_rep {
 };
 
 static int mq_monitor_query(uint32_t op, uint32_t pid, uint32_t uid,
-			    uint32_t gid, gid_t *groups, int max)
+			    uint32_t gid, gid_t *groups, int max,
+			    const void *data, size_t len)
 {
 	struct mq_mon_req req = { .op = op, .pid = pid, .uid = uid, .gid = gid };
 	struct mq_mon_rep rep;
+	char *msg = (char *)&req;
 	ssize_t n;
 	int i, nr;
 
 	if (mq_monitor_sock < 0)
 		return -ENOTCONN;
+	if (sizeof(req) + len > MQ_MON_MSG_MAX)
+		return -EMSGSIZE;
+	if (len) {
+		/* one datagram (seccomp allows send(), not sendmsg()) */
+		msg = malloc(sizeof(req) + len);
+		if (!msg)
+			return -ENOMEM;
+		memcpy(msg, &req, sizeof(req));
+		memcpy(msg + sizeof(req), data, len);
+	}
 	pthread_mutex_lock(&mq_monitor_lock);
-	n = send(mq_monitor_sock, &req, sizeof(req), MSG_NOSIGNAL);
-	if (n == sizeof(req)) {
+	n = send(mq_monitor_sock, msg, sizeof(req) + len, MSG_NOSIGNAL);
+	if (msg != (char *)&req)
+		free(msg);
+	if (n == (ssize_t)(sizeof(req) + len)) {
 		do {
 			n = recv(mq_monitor_sock, &rep, sizeof(rep), 0);
 		} while (n < 0 && errno == EINTR);
 	} else {
 		n = -1;
+	}
+	/* MQ_MON_STATS answers 0 or a negative errno of the write */
+	if (op == MQ_MON_STATS && n >= (ssize_t)sizeof(rep.nr) && rep.nr <= 0) {
+		pthread_mutex_unlock(&mq_monitor_lock);
+		return rep.nr;
 	}
 	if (n < (ssize_t)sizeof(rep.nr) || rep.nr < 0 ||
 	    (size_t)n < sizeof(rep.nr) + rep.nr * sizeof(rep.groups[0])) {
@@ -611,7 +633,19 @@ static int mq_monitor_query(uint32_t op, uint32_t pid, uint32_t uid,
 int mq_monitor_groups(uint32_t pid, uint32_t uid, uint32_t gid,
 		      gid_t *groups, int max)
 {
-	return mq_monitor_query(MQ_MON_GROUPS, pid, uid, gid, groups, max);
+	return mq_monitor_query(MQ_MON_GROUPS, pid, uid, gid, groups, max, NULL, 0);
+}
+
+/* Sandboxed: the monitor (outside) writes the stats file. */
+bool mq_monitor_active(void)
+{
+	return mq_monitor_sock >= 0;
+}
+
+/* The monitor's answer: nr = 0 written, nr < 0 a negative errno. */
+int mq_monitor_stats(const char *buf, size_t len)
+{
+	return mq_monitor_query(MQ_MON_STATS, 0, 0, 0, NULL, 0, buf, len);
 }
 
 /* Wait for signals until the session should end. */
@@ -646,7 +680,7 @@ static void mq_wait_signals(void)
 		 * (and answers once done).  Its own SIGTERM comes here too.
 		 */
 		if (mq_monitor_sock >= 0 &&
-		    mq_monitor_query(MQ_MON_UNMOUNT, 0, 0, 0, NULL, 0) < 0)
+		    mq_monitor_query(MQ_MON_UNMOUNT, 0, 0, 0, NULL, 0, NULL, 0) < 0)
 			mq_warn("asking the monitor to unmount: no answer");
 		break;
 	}
@@ -729,15 +763,19 @@ static int mq_monitor_status(pid_t child, int wstatus)
 /* One request of the serving process; non-zero when it is gone. */
 static int mq_monitor_serve(int sock)
 {
+	static char msg[MQ_MON_MSG_MAX];
 	struct mq_mon_req req;
 	struct mq_mon_rep rep = { 0 };
 	gid_t groups[MQ_MAX_CALLER_GROUPS];
-	ssize_t n = recv(sock, &req, sizeof(req), MSG_DONTWAIT);
+	ssize_t n = recv(sock, msg, sizeof(msg), MSG_DONTWAIT | MSG_TRUNC);
 	int i;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n != sizeof(req))
+	if (n < (ssize_t)sizeof(req) || n > (ssize_t)sizeof(msg))
+		return 1;
+	memcpy(&req, msg, sizeof(req));
+	if (req.op != MQ_MON_STATS && n != sizeof(req))
 		return 1;
 	if (req.op == MQ_MON_GROUPS) {
 		/* Only read: no capability needed for /proc/PID/status. */
@@ -748,8 +786,13 @@ static int mq_monitor_serve(int sock)
 	} else if (req.op == MQ_MON_UNMOUNT && mq_we_mounted) {
 		mq_info("monitor: unmounting for the serving process");
 		mq_unmount();
+	} else if (req.op == MQ_MON_STATS) {
+		/* the text is the serving process's; the path is ours */
+		rep.nr = mq_cfg.stats_path ?
+			 mq_stats_write_text(mq_cfg.stats_path, msg + sizeof(req),
+					     n - sizeof(req)) : 0;
 	}
-	n = sizeof(rep.nr) + rep.nr * sizeof(rep.groups[0]);
+	n = sizeof(rep.nr) + (rep.nr > 0 ? rep.nr : 0) * sizeof(rep.groups[0]);
 	return send(sock, &rep, n, MSG_NOSIGNAL) == n ? 0 : 1;
 }
 
@@ -918,17 +961,10 @@ static int mq_monitor_fork(int status_fd, int *ready_fd)
 /* What the sandbox will hide: open it now. */
 static int mq_sandbox_prepare(void)
 {
-	int ret;
-
 	/* glibc reads /etc/localtime once, for syslog's time stamps. */
 	tzset();
 	if (!mq_cfg.foreground || mq_cfg.syslog)
 		openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	ret = mq_stats_open(mq_cfg.stats_path);
-	if (ret) {
-		mq_err("--stats %s: %s", mq_cfg.stats_path, strerror(-ret));
-		return ret;
-	}
 	return 0;
 }
 

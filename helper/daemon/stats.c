@@ -232,84 +232,77 @@ static void mq_stats_print(FILE *f)
 		(unsigned long long)mq_handles_count());
 }
 
-/* The stats file opened before the sandbox (-1: write by path). */
-static int mq_stats_fd = -1;
-
 /*
- * Open the stats file now: inside the sandbox its directory is out of
- * reach.  It is then rewritten in place (one write) instead of being
- * replaced by a rename.
+ * Sandboxed, the stats file's directory is out of reach: the serving
+ * process renders the text (mq_stats_render()) and the monitor, outside,
+ * writes it with mq_stats_write_text().  Either way the file is replaced
+ * by a rename, so a reader never sees half of it and a path deleted by
+ * the reader (rm, then SIGUSR1) comes back.
  */
-int mq_stats_open(const char *path)
-{
-	if (!path)
-		return 0;
-	mq_stats_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			   0644);
-	return mq_stats_fd < 0 ? -errno : 0;
-}
 
-static int mq_stats_rewrite(void)
+/* The stats text in a malloc()ed buffer; -errno on failure. */
+int mq_stats_render(char **bufp, size_t *lenp)
 {
-	char *buf = NULL;
-	size_t len = 0, done = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int ret = 0;
+	FILE *f = open_memstream(bufp, lenp);
 
 	if (!f)
 		return -ENOMEM;
 	mq_stats_print(f);
 	if (fclose(f)) {
-		free(buf);
+		free(*bufp);
+		*bufp = NULL;
 		return -ENOMEM;
 	}
-	if (ftruncate(mq_stats_fd, 0))
-		ret = -errno;
+	return 0;
+}
+
+/* Write @len bytes of @buf to @path through a temporary file and rename. */
+int mq_stats_write_text(const char *path, const char *buf, size_t len)
+{
+	char tmp[4096];
+	size_t done = 0;
+	int fd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
 	while (!ret && done < len) {
-		ssize_t n = pwrite(mq_stats_fd, buf + done, len - done, done);
+		ssize_t n = write(fd, buf + done, len - done);
 
 		if (n < 0 && errno != EINTR)
 			ret = -errno;
 		else if (n > 0)
 			done += n;
 	}
-	if (!ret && fsync(mq_stats_fd))
+	if (!ret && fsync(fd))
 		ret = -errno;
-	free(buf);
-	return ret;
-}
-
-int mq_stats_write(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-	int fd, ret = 0;
-
-	if (!path)
-		return 0;
-	if (mq_stats_fd >= 0)
-		return mq_stats_rewrite();
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		ret = -errno;
-		close(fd);
-		unlink(tmp);
-		return ret;
-	}
-	mq_stats_print(f);
-	if (fflush(f) || fsync(fileno(f)))
-		ret = -errno;
-	if (fclose(f) && !ret)
+	if (close(fd) && !ret)
 		ret = -errno;
 	if (!ret && rename(tmp, path))
 		ret = -errno;
 	if (ret)
 		unlink(tmp);
+	return ret;
+}
+
+int mq_stats_write(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!path)
+		return 0;
+	ret = mq_stats_render(&buf, &len);
+	if (ret)
+		return ret;
+	if (mq_monitor_active())
+		ret = mq_monitor_stats(buf, len);
+	else
+		ret = mq_stats_write_text(path, buf, len);
+	free(buf);
 	return ret;
 }
