@@ -2154,6 +2154,57 @@ static void client_bg_limit(const struct scenario *s)
 	close(fd);
 }
 
+/*
+ * The client could not finish: show who is blocked, abort the session to
+ * recover, and reap @pid, the blocked child (0: none).
+ */
+static void deadlock_recover(pid_t pid)
+{
+	int t = open("/proc/sysrq-trigger", O_WRONLY), status;
+
+	diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
+	if (t >= 0) {
+		if (write(t, "w", 1) != 1)
+			diag("sysrq: %s", strerror(errno));
+		close(t);
+	}
+	sess_abort();
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+}
+
+/* Wait up to @ms for @pid; true if it exited (status in *status). */
+static bool reap_within(pid_t pid, int *status, unsigned int ms)
+{
+	pid_t reaped = 0;
+
+	return wait_for(reaped == pid || (reaped = waitpid(pid, status, WNOHANG)) == pid, ms);
+}
+
+/*
+ * Open "file" read-write and map its first @size bytes shared and
+ * writable (*fdp: the open file). On failure: one "not ok" line, nothing
+ * left open, NULL.
+ */
+static char *scenario_map_file(const struct scenario *s, size_t size, int *fdp)
+{
+	int fd = open(path_file, O_RDWR);
+	char *m;
+
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return NULL;
+	}
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		tap(false, "%s: mmap: %s", s->name, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	return m;
+}
+
 /* NOTIFY_INVAL_INODE from the only server thread while a WRITE waits on it. */
 static void client_notify_inval(const struct scenario *s)
 {
@@ -2166,21 +2217,14 @@ static void client_notify_inval(const struct scenario *s)
 		return;
 	}
 	for (k = 0; k < 2; k++) {
-		int fd = open(path_file, O_RDWR), status;
-		pid_t pid, reaped;
+		int fd, status;
 		bool done;
+		pid_t pid;
 		char *m;
 
-		if (fd < 0) {
-			tap(false, "%s: open: %s", s->name, strerror(errno));
+		m = scenario_map_file(s, sizeof(buf), &fd);
+		if (!m)
 			return;
-		}
-		m = mmap(NULL, sizeof(buf), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (m == MAP_FAILED) {
-			tap(false, "%s: mmap: %s", s->name, strerror(errno));
-			close(fd);
-			return;
-		}
 		if (k == 1)
 			memset(m, 'x', sizeof(buf));
 		shm->notify_sent = 0;
@@ -2192,23 +2236,12 @@ static void client_notify_inval(const struct scenario *s)
 			}
 			_exit(msync(m, sizeof(buf), MS_SYNC) ? 1 : 0);
 		}
-		reaped = 0;
-		done = wait_for(reaped == pid || (reaped = waitpid(pid, &status, WNOHANG)) == pid,
-				10000);
+		done = reap_within(pid, &status, 10000);
 		tap(done && shm->notify_sent > 0,
 		    "%s: %s: the daemon's notification does not wait for its own WRITE",
 		    s->name, what[k]);
 		if (!done) {
-			int t = open("/proc/sysrq-trigger", O_WRONLY);
-
-			diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
-			if (t >= 0) {
-				if (write(t, "w", 1) != 1)
-					diag("sysrq: %s", strerror(errno));
-				close(t);
-			}
-			sess_abort();
-			waitpid(pid, &status, 0);
+			deadlock_recover(pid);
 			munmap(m, sizeof(buf));
 			close(fd);
 			return;
@@ -2218,29 +2251,6 @@ static void client_notify_inval(const struct scenario *s)
 		munmap(m, sizeof(buf));
 		close(fd);
 	}
-}
-
-/* The client could not finish: show who is blocked, abort the session to recover. */
-static void deadlock_recover(pid_t pid)
-{
-	int t = open("/proc/sysrq-trigger", O_WRONLY), status;
-
-	diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
-	if (t >= 0) {
-		if (write(t, "w", 1) != 1)
-			diag("sysrq: %s", strerror(errno));
-		close(t);
-	}
-	sess_abort();
-	waitpid(pid, &status, 0);
-}
-
-/* Wait up to @ms for @pid; true if it exited (status in *status). */
-static bool reap_within(pid_t pid, int *status, unsigned int ms)
-{
-	pid_t reaped = 0;
-
-	return wait_for(reaped == pid || (reaped = waitpid(pid, status, WNOHANG)) == pid, ms);
 }
 
 /*
@@ -2296,7 +2306,7 @@ static void client_notify_evicting(const struct scenario *s)
  */
 static void client_notify_entry_evicting(const struct scenario *s)
 {
-	int fd, t;
+	int fd;
 
 	if (!find_session()) {
 		tap(false, "%s: no sysfs session", s->name);
@@ -2315,14 +2325,7 @@ static void client_notify_entry_evicting(const struct scenario *s)
 	shm->release = 1;
 	if (!tap(wait_for(shm->notify_sent > 0 && !shm->held, 15000),
 		 "%s: the notification does not wait for the eviction it causes", s->name)) {
-		diag("deadlocked: blocked tasks to dmesg, aborting the session to recover");
-		t = open("/proc/sysrq-trigger", O_WRONLY);
-		if (t >= 0) {
-			if (write(t, "w", 1) != 1)
-				diag("sysrq: %s", strerror(errno));
-			close(t);
-		}
-		sess_abort();
+		deadlock_recover(0);
 		wait_for(shm->notify_sent > 0, 10000);
 		return;
 	}
@@ -2426,17 +2429,9 @@ static void client_shrink_dirty(const struct scenario *s)
 	int fd;
 	char *m;
 
-	fd = open(path_file, O_RDWR);
-	if (fd < 0) {
-		tap(false, "%s: open: %s", s->name, strerror(errno));
+	m = scenario_map_file(s, size, &fd);
+	if (!m)
 		return;
-	}
-	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		tap(false, "%s: mmap: %s", s->name, strerror(errno));
-		close(fd);
-		return;
-	}
 	sync();
 	dirty_before = meminfo_kb("Dirty");
 	memset(m, 'x', size);
@@ -2514,17 +2509,9 @@ static void client_otrunc_writeback(const struct scenario *s)
 	bool done;
 	char *m;
 
-	fd = open(path_file, O_RDWR);
-	if (fd < 0) {
-		tap(false, "%s: open: %s", s->name, strerror(errno));
+	m = scenario_map_file(s, 16384, &fd);
+	if (!m)
 		return;
-	}
-	m = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		tap(false, "%s: mmap: %s", s->name, strerror(errno));
-		close(fd);
-		return;
-	}
 	memset(m, 'x', 16384);
 	shm->armed = 1;
 	wb = fork();
@@ -2568,17 +2555,9 @@ static void client_copy_mmap_race(const struct scenario *s)
 	bool early;
 	char *m;
 
-	fd = open(path_file, O_RDWR);
-	if (fd < 0) {
-		tap(false, "%s: open: %s", s->name, strerror(errno));
+	m = scenario_map_file(s, 16384, &fd);
+	if (!m)
 		return;
-	}
-	m = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		tap(false, "%s: mmap: %s", s->name, strerror(errno));
-		close(fd);
-		return;
-	}
 	tap(m[100] == 'A', "%s: destination page cached", s->name);
 	shm->armed = 1;
 	cp = fork();
@@ -2681,21 +2660,14 @@ static void client_badlen(const struct scenario *s)
 static void client_die_dirty(const struct scenario *s)
 {
 	size_t size = tinyfs_file_size();
-	int fd = open(path_file, O_RDWR), err, status;
 	struct timespec t0, t1;
+	int fd, err, status;
 	pid_t pid;
 	char *m;
 
-	if (fd < 0) {
-		tap(false, "%s: open: %s", s->name, strerror(errno));
+	m = scenario_map_file(s, size, &fd);
+	if (!m)
 		return;
-	}
-	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		tap(false, "%s: mmap: %s", s->name, strerror(errno));
-		close(fd);
-		return;
-	}
 	memset(m, 'z', size);		/* dirty every page */
 	kill(server_pid, SIGKILL);
 	waitpid(server_pid, &status, 0);
