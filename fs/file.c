@@ -309,6 +309,28 @@ static int mqfuse_open(struct inode *inode, struct file *file)
 }
 
 /*
+ * The argument of SETLK(W)/GETLK. Apart from struct file_lock, whose
+ * layout differs between kernels (compat.h), so that a caller with no
+ * lock at hand (the unlock at close) fills it the same way. @owner is the
+ * open file for flock, the POSIX owner otherwise; the daemon sees it
+ * scrambled. An unlock carries no pid.
+ */
+static void mqfuse_lk_in_init(struct mqfuse_conn *fc, struct mqfuse_file *ff,
+			      fl_owner_t owner, loff_t start, loff_t end, int type,
+			      bool flock, struct fuse_lk_in *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->fh = ff->fh;
+	in->owner = mqfuse_lock_owner_id(fc, owner);
+	in->lk.start = start;
+	in->lk.end = end;
+	in->lk.type = type;
+	in->lk.pid = type == F_UNLCK ? 0 : pid_nr_ns(task_tgid(current), fc->pid_ns);
+	if (flock)
+		in->lk_flags |= FUSE_LK_FLOCK;
+}
+
+/*
  * The last close of an open file description that took a flock. RELEASE
  * unlocks it too (FUSE_RELEASE_FLOCK_UNLOCK), but RELEASE is asynchronous:
  * a flock taken right after close() returns, which must succeed, could
@@ -320,14 +342,9 @@ static void mqfuse_flock_unlock_on_close(struct inode *inode, struct file *file,
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct mqfuse_args args = {};
-	struct fuse_lk_in in = {};
+	struct fuse_lk_in in;
 
-	in.fh = ff->fh;
-	in.owner = mqfuse_lock_owner_id(fc, (fl_owner_t)file);
-	in.lk.start = 0;
-	in.lk.end = OFFSET_MAX;
-	in.lk.type = F_UNLCK;
-	in.lk_flags = FUSE_LK_FLOCK;
+	mqfuse_lk_in_init(fc, ff, (fl_owner_t)file, 0, OFFSET_MAX, F_UNLCK, true, &in);
 	mqfuse_args_init(&args, FUSE_SETLK, ff->nodeid);
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	mqfuse_simple_request(fc, &args);
@@ -750,20 +767,11 @@ static ssize_t mqfuse_copy_file_range(struct file *file_in, loff_t pos_in,
 /* ---- locks ---- */
 
 static void mqfuse_lk_fill(struct mqfuse_conn *fc, struct file *file, struct file_lock *fl,
-			   int opcode, bool flock, struct fuse_lk_in *in)
+			   bool flock, struct fuse_lk_in *in)
 {
-	struct mqfuse_file *ff = file->private_data;
-
-	memset(in, 0, sizeof(*in));
-	in->fh = ff->fh;
-	in->owner = mqfuse_lock_owner_id(fc, flock ? (fl_owner_t)file : mqfuse_fl_owner(fl));
-	in->lk.start = fl->fl_start;
-	in->lk.end = fl->fl_end;
-	in->lk.type = mqfuse_fl_type(fl);
-	in->lk.pid = mqfuse_fl_type(fl) == F_UNLCK ? 0 :
-		     pid_nr_ns(task_tgid(current), fc->pid_ns);
-	if (flock)
-		in->lk_flags |= FUSE_LK_FLOCK;
+	mqfuse_lk_in_init(fc, file->private_data,
+			  flock ? (fl_owner_t)file : mqfuse_fl_owner(fl),
+			  fl->fl_start, fl->fl_end, mqfuse_fl_type(fl), flock, in);
 }
 
 static int mqfuse_getlk(struct file *file, struct file_lock *fl)
@@ -775,7 +783,7 @@ static int mqfuse_getlk(struct file *file, struct file_lock *fl)
 	struct mqfuse_args args = {};
 	int err;
 
-	mqfuse_lk_fill(fc, file, fl, FUSE_GETLK, false, &in);
+	mqfuse_lk_fill(fc, file, fl, false, &in);
 	mqfuse_args_init(&args, FUSE_GETLK, mqfuse_nodeid(inode));
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	mqfuse_args_out(&args, 0, sizeof(out), &out);
@@ -812,7 +820,7 @@ static int mqfuse_setlk(struct file *file, struct file_lock *fl, bool flock)
 	/* close() unlocks through FLUSH's lock_owner */
 	if ((mqfuse_fl_flags(fl) & FL_CLOSE_POSIX) == FL_CLOSE_POSIX)
 		return 0;
-	mqfuse_lk_fill(fc, file, fl, opcode, flock, &in);
+	mqfuse_lk_fill(fc, file, fl, flock, &in);
 	mqfuse_args_init(&args, opcode, mqfuse_nodeid(inode));
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	err = mqfuse_simple_request(fc, &args);

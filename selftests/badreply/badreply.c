@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -548,6 +549,14 @@ struct shared {
 	volatile int store_exit;	/* copy: the storing client may exit */
 	volatile int setattr_size0;	/* otrunc_no_open: SETATTRs of size 0 on "file" */
 	volatile int open_enosys;	/* otrunc_no_open: OPENs answered ENOSYS */
+	volatile uint64_t lk_holder;	/* flock: owner of the daemon's exclusive flock, 0: none */
+	volatile uint64_t lk_owner1;	/* flock: owner of the first lock granted */
+	volatile uint64_t lk_fh1;	/* flock: handle the first lock was taken on */
+	volatile int lk_seq;		/* flock: requests seen, numbers the ones below */
+	volatile int lk_unlock_seq;	/* flock: first SETLK F_UNLCK FLOCK of lk_owner1 */
+	volatile int lk_release_seq;	/* flock: RELEASE of lk_fh1 (held) */
+	volatile int lk_release_unlocks; /* flock: that RELEASE asks to unlock lk_owner1 */
+	volatile int lk_refused;	/* flock: SETLKs refused for a conflict */
 	volatile uint32_t ab_opcode;	/* abandoned_*: the opcode held while armed */
 	volatile int nev;		/* abandoned_*: entries of ev[] written */
 	struct ab_event {		/* abandoned_*: what the server saw, in order */
@@ -1101,6 +1110,100 @@ static void idle_abandon(int fd)
 	nheld = 0;
 	shm->held = 0;
 	shm->release = 0;
+}
+
+/*
+ * flock held by the daemon (FUSE_FLOCK_LOCKS): one exclusive flock per
+ * file, kept by its owner until a SETLK F_UNLCK of that owner or a
+ * RELEASE with FUSE_RELEASE_FLOCK_UNLOCK is answered. A conflicting
+ * SETLK(W) is refused with EAGAIN (never waits). While armed, RELEASE is
+ * held: what it would unlock stays locked until the client lets it go.
+ * Each OPEN gets its own handle (LK_FH_BASE + n).
+ */
+#define LK_FH_BASE	0x10c0
+
+static void lk_release_answer(int fd, struct fuse_in_header *h, void *arg)
+{
+	struct fuse_release_in *in = arg;
+
+	if ((in->release_flags & FUSE_RELEASE_FLOCK_UNLOCK) && in->lock_owner == shm->lk_holder)
+		shm->lk_holder = 0;
+	reply(fd, h->unique, 0, NULL, 0);
+}
+
+static bool bad_flock_release(int fd, struct req *r)
+{
+	static uint64_t opens;
+	uint32_t op = r->h->opcode;
+	int seq = ++shm->lk_seq;
+
+	if (op == FUSE_OPEN) {
+		struct fuse_open_out o = { .fh = LK_FH_BASE + opens++ };
+
+		reply(fd, r->h->unique, 0, &o, sizeof(o));
+		return true;
+	}
+	if (op == FUSE_SETLK || op == FUSE_SETLKW) {
+		struct fuse_lk_in *in = r->arg;
+
+		if (!(in->lk_flags & FUSE_LK_FLOCK)) {
+			reply(fd, r->h->unique, -EINVAL, NULL, 0);
+			return true;
+		}
+		if (in->lk.type == F_UNLCK) {
+			if (in->owner == shm->lk_owner1 && !shm->lk_unlock_seq)
+				shm->lk_unlock_seq = seq;
+			if (in->owner == shm->lk_holder)
+				shm->lk_holder = 0;
+		} else if (shm->lk_holder && shm->lk_holder != in->owner) {
+			shm->lk_refused++;
+			reply(fd, r->h->unique, -EAGAIN, NULL, 0);
+			return true;
+		} else {
+			shm->lk_holder = in->owner;
+			if (!shm->lk_owner1) {
+				shm->lk_owner1 = in->owner;
+				shm->lk_fh1 = in->fh;
+			}
+		}
+		reply(fd, r->h->unique, 0, NULL, 0);
+		return true;
+	}
+	if (op == FUSE_RELEASE) {
+		struct fuse_release_in *in = r->arg;
+
+		if (in->fh == shm->lk_fh1 && shm->lk_owner1 && !shm->lk_release_seq) {
+			shm->lk_release_seq = seq;
+			shm->lk_release_unlocks = (in->release_flags & FUSE_RELEASE_FLOCK_UNLOCK) &&
+						  in->lock_owner == shm->lk_owner1;
+		}
+		if (shm->armed) {
+			hold(r);
+			return true;
+		}
+		lk_release_answer(fd, r->h, r->arg);
+		return true;
+	}
+	return false;
+}
+
+/* Idle hook: once the client lets go, answer the held RELEASEs (and unlock). */
+static void idle_flock_release(int fd)
+{
+	int i;
+
+	if (!shm->release || !nheld)
+		return;
+	for (i = 0; i < nheld; i++)
+		lk_release_answer(fd, &held[i].h, held[i].arg);
+	nheld = 0;
+	shm->held = 0;
+	shm->release = 0;
+}
+
+static void setup_flock(void)
+{
+	tinyfs_cfg.init_flags = FUSE_FLOCK_LOCKS;
 }
 
 static void setup_cache(void)
@@ -2391,6 +2494,51 @@ static void client_notify_entry_mkdir(const struct scenario *s)
 	    "%s: \"dir\" is looked up again afterwards", s->name);
 }
 
+/*
+ * flock(LOCK_EX) on one open file, then close() it while the daemon holds
+ * the RELEASE (asynchronous): close must have unlocked by itself (SETLK
+ * F_UNLCK, FUSE_LK_FLOCK, same owner) before that RELEASE, so that a
+ * flock(LOCK_EX|LOCK_NB) right after close() returns succeeds. The second
+ * open file is opened before the close: a new struct file at the address
+ * of the closed one would have the same lock owner, and the daemon would
+ * grant the lock whatever close did.
+ */
+static void client_flock_close(const struct scenario *s)
+{
+	int fd1, fd2, err;
+
+	fd1 = open(path_file, O_RDWR);
+	fd2 = open(path_file, O_RDWR);
+	if (fd1 < 0 || fd2 < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		goto out;
+	}
+	err = flock(fd1, LOCK_EX) ? errno : 0;
+	tap(!err && shm->lk_holder && shm->lk_holder == shm->lk_owner1,
+	    "%s: flock(LOCK_EX) granted by the daemon (%s)", s->name, strerror(err));
+	shm->armed = 1;
+	close(fd1);
+	fd1 = -1;
+	tap(wait_for(shm->lk_release_seq > 0, 5000),
+	    "%s: close() sent the RELEASE, the daemon holds it", s->name);
+	tap(shm->lk_release_unlocks, "%s: the RELEASE carries FUSE_RELEASE_FLOCK_UNLOCK and the owner",
+	    s->name);
+	tap(shm->lk_unlock_seq > 0 && shm->lk_unlock_seq < shm->lk_release_seq,
+	    "%s: SETLK F_UNLCK (flock) of the owner came before the RELEASE (requests #%d, #%d)",
+	    s->name, shm->lk_unlock_seq, shm->lk_release_seq);
+	err = flock(fd2, LOCK_EX | LOCK_NB) ? errno : 0;
+	tap(!err, "%s: flock(LOCK_EX|LOCK_NB) on another open file right after close() succeeds (%s)",
+	    s->name, err ? strerror(err) : "granted");
+	shm->armed = 0;
+	shm->release = 1;
+	tap(wait_for(!shm->held, 5000), "%s: the held RELEASE is answered", s->name);
+out:
+	if (fd1 >= 0)
+		close(fd1);
+	if (fd2 >= 0)
+		close(fd2);
+}
+
 static sigjmp_buf sigbus_env;
 static volatile sig_atomic_t got_sigbus;
 
@@ -3259,6 +3407,8 @@ static const struct scenario scenarios[] = {
 	  EXP_ANY, .setup = setup_otrunc, .idle = idle_answer_held },
 	{ "otrunc_no_open_sends_setattr", bad_otrunc_no_open, client_otrunc_no_open,
 	  EXP_ANY, .setup = setup_otrunc },
+	{ "flock_unlocked_before_release", bad_flock_release, client_flock_close, EXP_ANY,
+	  .setup = setup_flock, .idle = idle_flock_release },
 	{ "copy_range_vs_mmap_store", bad_copy_race, client_copy_mmap_race, EXP_ANY,
 	  .setup = setup_cache, .idle = idle_answer_copy },
 	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
