@@ -270,6 +270,20 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
 			set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
+		} else if (err) {
+			/*
+			 * The daemon may have truncated all the same (it
+			 * failed after truncating, or we were interrupted
+			 * while it worked): neither the cached size nor the
+			 * pages can be trusted. The next stat or read past
+			 * the cached EOF fetches the size (a smaller one
+			 * drops the pages past it), the next open drops the
+			 * pages whatever the attributes say. (A killed
+			 * opener's OPEN may even truncate after this; only
+			 * the next attribute refresh after it shows that.)
+			 */
+			mqfuse_attr_outdated(inode);
+			set_bit(MQFUSE_I_DATA_STALE, &MQFUSE_I(inode)->state);
 		}
 		mqfuse_nowrite_end(inode);
 		inode_unlock(inode);

@@ -176,6 +176,24 @@ void mqfuse_invalidate_attr(struct inode *inode)
 }
 
 /*
+ * A request that may have changed the node in the daemon failed, so what
+ * it did is unknown (an OPEN with O_TRUNC answered with an error, or
+ * whose caller was interrupted): the cached attributes are stale, and a
+ * reply to a request sent before now may predate the change, so it must
+ * not be applied either (mqfuse_attr_apply compares attr_version).
+ */
+void mqfuse_attr_outdated(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	spin_lock(&mi->lock);
+	mi->attr_version = atomic64_inc_return(&fc->attr_version);
+	mi->attr_expire = 0;
+	spin_unlock(&mi->lock);
+}
+
+/*
  * i_size changed locally (write, copy_file_range, fallocate, truncate):
  * attributes the daemon produced before now are older than this size, so
  * a reply to a request sent earlier must not be applied (mqfuse_attr_apply

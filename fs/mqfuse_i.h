@@ -489,7 +489,8 @@ enum {
 	MQFUSE_I_BAD,		/* daemon changed the type or sent garbage: every op fails EIO */
 	MQFUSE_I_SIZE_UNSTABLE,	/* a write/truncate is changing i_size: ignore daemon sizes */
 	MQFUSE_I_SELF_CHANGED,	/* we modified data since the stamp was taken */
-	MQFUSE_I_DATA_STALE,	/* the daemon invalidated data (notify): next open drops pages */
+	MQFUSE_I_DATA_STALE,	/* the daemon invalidated data (notify) or may have
+				 * (failed OPEN with O_TRUNC): next open drops pages */
 };
 
 /* What the page cache contents were validated against (cto). */
@@ -574,6 +575,7 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 		      u32 attr_valid_nsec, u64 attr_version);
 void mqfuse_make_bad(struct inode *inode);
 void mqfuse_invalidate_attr(struct inode *inode);
+void mqfuse_attr_outdated(struct inode *inode);
 void mqfuse_size_changed(struct inode *inode, loff_t size);
 bool mqfuse_write_begin(struct inode *inode, bool nested);
 void mqfuse_write_end(struct inode *inode);

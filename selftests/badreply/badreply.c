@@ -549,6 +549,7 @@ struct shared {
 	volatile int store_exit;	/* copy: the storing client may exit */
 	volatile int setattr_size0;	/* otrunc_no_open: SETATTRs of size 0 on "file" */
 	volatile int open_enosys;	/* otrunc_no_open: OPENs answered ENOSYS */
+	volatile int otrunc_failed;	/* otrunc_eio: OPEN(O_TRUNC) answered EIO, "file" is empty */
 	volatile uint64_t lk_holder;	/* flock: owner of the daemon's exclusive flock, 0: none */
 	volatile uint64_t lk_owner1;	/* flock: owner of the first lock granted */
 	volatile uint64_t lk_fh1;	/* flock: handle the first lock was taken on */
@@ -933,6 +934,59 @@ static bool bad_otrunc_no_open(int fd, struct req *r)
 }
 
 /*
+ * OPEN(O_TRUNC) fails after the daemon truncated: "file" (8192 bytes,
+ * entry and attributes valid for 60 s) answers the first OPEN with O_TRUNC
+ * with EIO and is empty from then on (size 0, no data). With
+ * otrunc_refill, another client wrote it again at once: the same size and
+ * times (within their granularity), but 'B's.
+ */
+static bool otrunc_refill;	/* set in setup */
+
+static bool bad_otrunc_eio(int fd, struct req *r)
+{
+	uint64_t size = shm->otrunc_failed && !otrunc_refill ? 0 : tinyfs_file_size();
+	uint32_t op = r->h->opcode;
+
+	if (op == FUSE_OPEN && (((struct fuse_open_in *)r->arg)->flags & O_TRUNC)) {
+		shm->otrunc_opens++;
+		shm->otrunc_failed = 1;
+		reply(fd, r->h->unique, -EIO, NULL, 0);
+		return true;
+	}
+	if (is_lookup(r, "file")) {
+		struct fuse_entry_out e;
+
+		fill_entry(&e, INO_FILE);
+		e.entry_valid = e.attr_valid = 60;
+		e.attr.size = size;
+		e.attr.blocks = size / 512;
+		reply(fd, r->h->unique, 0, &e, sizeof(e));
+		return true;
+	}
+	if (op == FUSE_GETATTR && r->h->nodeid == INO_FILE) {
+		struct fuse_attr_out a = { .attr_valid = 60 };
+
+		fill_attr(&a.attr, INO_FILE);
+		a.attr.size = size;
+		a.attr.blocks = size / 512;
+		reply(fd, r->h->unique, 0, &a, sizeof(a));
+		return true;
+	}
+	if (op == FUSE_READ && shm->otrunc_failed) {
+		struct fuse_read_in *in = r->arg;
+		static char data[BUFSZ];
+		size_t n = 0;
+
+		if (in->offset < size)
+			n = size - in->offset < in->size ? size - in->offset : in->size;
+		memset(data, 'B', n);
+		reply(fd, r->h->unique, 0, data, n);
+		return true;
+	}
+	return false;
+}
+
+/*
  * copy_file_range into "file" [0, 4096): held while armed, answered once
  * the client asks; the range then reads 'C', and a WRITE putting 'A'
  * (the bytes before the copy) in it but at the client's store (offset
@@ -1258,6 +1312,19 @@ static void setup_otrunc(void)
 {
 	setup_cache();
 	tinyfs_cfg.init_flags = FUSE_ATOMIC_O_TRUNC;
+}
+
+static void setup_otrunc_eio(void)
+{
+	setup_otrunc();
+	tinyfs_cfg.file_size = 8192;
+	otrunc_refill = false;
+}
+
+static void setup_otrunc_eio_refill(void)
+{
+	setup_otrunc_eio();
+	otrunc_refill = true;
 }
 
 static void setup_big_file(void)
@@ -2693,6 +2760,66 @@ static void client_otrunc_writeback(const struct scenario *s)
 }
 
 /*
+ * open(O_TRUNC) with atomic_o_trunc whose OPEN fails (EIO) after the
+ * daemon truncated: the 8192 cached bytes and the cached size (valid
+ * for 60 s) must not be served any more. With otrunc_refill the daemon's
+ * attributes look as before: the next open must drop the pages anyway.
+ */
+static void client_otrunc_eio(const struct scenario *s)
+{
+	static char buf[8192];
+	struct stat st;
+	ssize_t n;
+	int fd, t;
+
+	fd = open(path_file, O_RDONLY);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	n = pread(fd, buf, sizeof(buf), 0);
+	tap(n == (ssize_t)sizeof(buf) && buf[0] == 'A' && data_ok(buf, n, 'A'),
+	    "%s: 8192 bytes of 'A' read and cached (%zd)", s->name, n);
+	/* a read expires the attributes (atime): cache them again */
+	if (stat(path_file, &st))
+		st.st_size = -errno;
+	tap(st.st_size == 8192, "%s: stat caches size 8192 (%lld)", s->name,
+	    (long long)st.st_size);
+	t = open(path_file, O_WRONLY | O_TRUNC);
+	tap(t < 0 && errno == EIO, "%s: open(O_TRUNC) fails with the daemon's EIO (%s)",
+	    s->name, t < 0 ? strerror(errno) : "opened");
+	if (t >= 0)
+		close(t);
+	tap(shm->otrunc_opens == 1, "%s: the OPEN carried O_TRUNC", s->name);
+	if (otrunc_refill) {
+		close(fd);
+		fd = open(path_file, O_RDONLY);
+		memset(buf, 0, sizeof(buf));
+		n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), 0);
+		tap(n == (ssize_t)sizeof(buf) && buf[0] == 'B' && data_ok(buf, n, 'B'),
+		    "%s: a new open file reads the daemon's 'B's, not the cached 'A's (%zd, '%c')",
+		    s->name, n, n > 0 ? buf[0] : '-');
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (stat(path_file, &st))
+		st.st_size = -errno;
+	tap(st.st_size == 0, "%s: stat shows the daemon's size 0, not the cached 8192 (%lld)",
+	    s->name, (long long)st.st_size);
+	memset(buf, 0, sizeof(buf));
+	n = pread(fd, buf, sizeof(buf), 0);
+	tap(n == 0, "%s: read on the open file returns 0 bytes, not the cached ones (%zd, '%c')",
+	    s->name, n, n > 0 ? buf[0] : '-');
+	close(fd);
+	fd = open(path_file, O_RDONLY);
+	n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), 0);
+	tap(n == 0, "%s: read on a new open file returns 0 bytes (%zd)", s->name, n);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
  * An mmap store into the destination of a copy_file_range in progress
  * waits for it; the page is not written back over the copied bytes.
  */
@@ -3407,6 +3534,10 @@ static const struct scenario scenarios[] = {
 	  EXP_ANY, .setup = setup_otrunc, .idle = idle_answer_held },
 	{ "otrunc_no_open_sends_setattr", bad_otrunc_no_open, client_otrunc_no_open,
 	  EXP_ANY, .setup = setup_otrunc },
+	{ "otrunc_open_error_drops_cache", bad_otrunc_eio, client_otrunc_eio, EXP_ANY,
+	  .setup = setup_otrunc_eio },
+	{ "otrunc_open_error_pages_stale", bad_otrunc_eio, client_otrunc_eio, EXP_ANY,
+	  .setup = setup_otrunc_eio_refill },
 	{ "flock_unlocked_before_release", bad_flock_release, client_flock_close, EXP_ANY,
 	  .setup = setup_flock, .idle = idle_flock_release },
 	{ "copy_range_vs_mmap_store", bad_copy_race, client_copy_mmap_race, EXP_ANY,
