@@ -587,7 +587,8 @@ static void mqfuse_expire_entry(struct dentry *entry, u64 child_nodeid)
  * dput() of @entry in a daemon thread. An unhashed or expired entry dies
  * at its last dput (mqfuse_d_delete) and drops its inode, whose eviction
  * may wait on pages locked for READs only this thread can answer: hold
- * the inode across the dput and hand the put to the worker.
+ * the inode across the dput and hand the put to the worker. Its death
+ * also drops its parent: the caller holds a reference on that one.
  */
 static void mqfuse_dput_async(struct dentry *entry)
 {
@@ -600,51 +601,69 @@ static void mqfuse_dput_async(struct dentry *entry)
 		mqfuse_iput_async(inode);
 }
 
-/* A d_invalidate() deferred to the iput worker (fc->dinval_list). */
-struct mqfuse_dinval {
-	struct llist_node node;
-	struct dentry *entry;		/* holds a reference */
+/*
+ * A dput(), or a d_invalidate() and dput(), deferred from a daemon thread
+ * to the iput worker (fc->dput_list).
+ */
+struct mqfuse_deferred_dput {
+	struct llist_node node;		/* in fc->dput_list */
+	struct dentry *dentry;		/* the reference the worker drops */
+	bool invalidate;		/* d_invalidate() @dentry first */
 };
+
+/*
+ * Hand @dd, holding a reference on @dentry (the caller's), to the worker.
+ * Callers run in a daemon thread, under fc->killsb held for read with
+ * fc->sb set: umount clears fc->sb under killsb held for write, then
+ * flushes the worker (mqfuse_iput_flush()), so no deferred dput outlives
+ * the superblock.
+ */
+static void mqfuse_dput_defer(struct mqfuse_conn *fc, struct mqfuse_deferred_dput *dd,
+			      struct dentry *dentry, bool invalidate)
+{
+	lockdep_assert_held_read(&fc->killsb);
+	dd->dentry = dentry;
+	dd->invalidate = invalidate;
+	if (llist_add(&dd->node, &fc->dput_list))
+		queue_work(system_unbound_wq, &fc->iput_work);
+}
 
 /*
  * d_invalidate() of a directory prunes its unused children
  * (shrink_dcache_parent()) and may evict them; of a mount point it
  * detaches mounts, whose last dput() may evict too. A daemon thread must
- * not (see mqfuse_dput_async()): queue it for the iput worker, which
- * umount flushes (mqfuse_iput_flush()) after the last notification.
- * Returns false if nothing could be queued; @entry is expired already, so
- * the next walk asks the daemon either way.
+ * not (see mqfuse_dput_async()): queue it for the iput worker.
+ * If nothing can be queued, @entry is expired already, so the next walk
+ * asks the daemon either way.
  */
-static bool mqfuse_dinval_queue(struct mqfuse_conn *fc, struct dentry *entry)
+static void mqfuse_dinval_queue(struct mqfuse_conn *fc, struct dentry *entry)
 {
-	struct mqfuse_dinval *di;
+	struct mqfuse_deferred_dput *dd;
 
-	di = kmalloc(sizeof(*di), GFP_NOFS | __GFP_NOWARN);	/* no fs reclaim */
-	if (!di)
-		return false;
-	di->entry = dget(entry);
-	if (llist_add(&di->node, &fc->dinval_list))
-		queue_work(system_unbound_wq, &fc->iput_work);
-	return true;
+	dd = kmalloc(sizeof(*dd), GFP_NOFS | __GFP_NOWARN);	/* no fs reclaim */
+	if (dd)
+		mqfuse_dput_defer(fc, dd, dget(entry), true);
 }
 
-/* The iput worker: the queued d_invalidate()s, under each parent's lock. */
-void mqfuse_dinval_run(struct mqfuse_conn *fc)
+/* The iput worker: the deferred d_invalidate()s, under each parent's lock, and dput()s. */
+void mqfuse_dput_run(struct mqfuse_conn *fc)
 {
-	struct mqfuse_dinval *di, *next;
+	struct mqfuse_deferred_dput *dd, *next;
 	struct llist_node *list;
 
-	list = llist_del_all(&fc->dinval_list);
-	llist_for_each_entry_safe(di, next, list, node) {
-		struct dentry *parent = dget_parent(di->entry);
+	list = llist_del_all(&fc->dput_list);
+	llist_for_each_entry_safe(dd, next, list, node) {
+		if (dd->invalidate) {
+			struct dentry *parent = dget_parent(dd->dentry);
 
-		inode_lock_nested(d_inode(parent), I_MUTEX_PARENT);
-		if (di->entry->d_parent == parent)	/* else renamed since */
-			d_invalidate(di->entry);
-		inode_unlock(d_inode(parent));
-		dput(parent);
-		dput(di->entry);
-		kfree(di);
+			inode_lock_nested(d_inode(parent), I_MUTEX_PARENT);
+			if (dd->dentry->d_parent == parent)	/* else renamed since */
+				d_invalidate(dd->dentry);
+			inode_unlock(d_inode(parent));
+			dput(parent);
+		}
+		dput(dd->dentry);
+		kfree(dd);
 	}
 }
 
@@ -655,18 +674,34 @@ void mqfuse_dinval_run(struct mqfuse_conn *fc)
  * that directory) may be waiting for this thread. If the lock is busy the
  * entry is expired instead (mqfuse_expire_entry) and 0 is returned;
  * -ENOENT: no such cached parent or entry, or DELETE named another child.
+ * -ENOMEM: nothing was done.
+ *
+ * Nor does it drop the last reference of a dentry but through the worker:
+ * the parent's dentry, expired and unused but for us, would die at our
+ * dput and drop its reference on its own parent, and so on up, evicting
+ * here every ancestor only its dentry kept (FORGET; eviction may wait for
+ * the daemon). The child goes through mqfuse_dput_async(): its death
+ * drops a reference on the parent, which we still hold; the parent's
+ * dput goes to the worker, last.
  */
 int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 			       u64 child_nodeid, struct qstr *name, bool expire_only)
 {
+	struct mqfuse_deferred_dput *parent_put;
 	struct inode *dir;
 	struct dentry *dirent, *entry;
 	bool locked;
 	int err = -ENOENT;
 
+	/* before the parent's dentry is taken: its reference must be deferrable */
+	parent_put = kmalloc(sizeof(*parent_put), GFP_NOFS | __GFP_NOWARN);
+	if (!parent_put)
+		return -ENOMEM;
 	dir = mqfuse_ilookup(fc->sb, parent_nodeid);
-	if (!dir)
+	if (!dir) {
+		kfree(parent_put);
 		return -ENOENT;
+	}
 	locked = inode_trylock(dir);
 	mqfuse_dir_changed(dir);
 	dirent = d_find_alias(dir);
@@ -674,14 +709,13 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 		goto unlock;
 	name->hash = full_name_hash(dirent, name->name, name->len);
 	entry = d_lookup(dirent, name);
-	dput(dirent);
 	if (!entry)
-		goto unlock;
+		goto put_parent;
 	err = 0;
 	if (expire_only) {
 		mqfuse_invalidate_entry(entry);
 		mqfuse_dput_async(entry);
-		goto unlock;
+		goto put_parent;
 	}
 	if (!locked) {
 		struct inode *inode = d_inode(entry);
@@ -690,7 +724,7 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 			err = -ENOENT;
 		mqfuse_expire_entry(entry, child_nodeid);
 		mqfuse_dput_async(entry);
-		goto unlock;
+		goto put_parent;
 	}
 	if (child_nodeid) {
 		struct inode *inode = d_inode(entry);
@@ -713,10 +747,14 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 	else
 		mqfuse_dinval_queue(fc, entry);
 	mqfuse_dput_async(entry);
+put_parent:
+	mqfuse_dput_defer(fc, parent_put, dirent, false);
+	parent_put = NULL;
 unlock:
 	if (locked)
 		inode_unlock(dir);
 	mqfuse_iput_async(dir);
+	kfree(parent_put);
 	return err;
 }
 

@@ -453,7 +453,7 @@ static void mqfuse_iput_work(struct work_struct *work)
 	struct mqfuse_inode *mi, *next;
 	struct llist_node *list;
 
-	mqfuse_dinval_run(fc);		/* deferred d_invalidate()s (dir.c) */
+	mqfuse_dput_run(fc);		/* deferred d_invalidate()s and dput()s (dir.c) */
 	list = llist_del_all(&fc->iput_list);
 	llist_for_each_entry_safe(mi, next, list, iput_node)
 		iput(&mi->vfs_inode);
@@ -486,7 +486,7 @@ void mqfuse_iput_flush(struct mqfuse_conn *fc)
 void mqfuse_iput_init(struct mqfuse_conn *fc)
 {
 	init_llist_head(&fc->iput_list);
-	init_llist_head(&fc->dinval_list);
+	init_llist_head(&fc->dput_list);
 	INIT_WORK(&fc->iput_work, mqfuse_iput_work);
 }
 

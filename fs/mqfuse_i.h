@@ -439,7 +439,12 @@ struct mqfuse_conn {
 	struct super_block *sb;		/* protected by killsb; NULL after umount */
 	struct llist_head iput_list;	/* mqfuse_inode.iput_node: deferred final iputs */
 	struct work_struct iput_work;	/* runs them (mqfuse_iput_async) */
-	struct llist_head dinval_list;	/* entries to d_invalidate() in iput_work */
+	/*
+	 * Lockless (llist). Notifications add to it holding killsb for
+	 * read while sb is set; iput_work empties it; umount flushes
+	 * iput_work after clearing sb (mqfuse_kill_sb()).
+	 */
+	struct llist_head dput_list;	/* dentries to d_invalidate() and/or dput() in iput_work */
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
 	bool kobj_added;		/* kobj is in sysfs */
@@ -569,7 +574,6 @@ struct inode *mqfuse_ilookup(struct super_block *sb, u64 nodeid);
 void mqfuse_iput_async(struct inode *inode);
 void mqfuse_iput_flush(struct mqfuse_conn *fc);
 void mqfuse_iput_init(struct mqfuse_conn *fc);
-void mqfuse_dinval_run(struct mqfuse_conn *fc);
 int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr);
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
 		      u32 attr_valid_nsec, u64 attr_version);
@@ -607,6 +611,7 @@ void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec);
 void mqfuse_invalidate_entry(struct dentry *dentry);
 int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 			       u64 child_nodeid, struct qstr *name, bool delete);
+void mqfuse_dput_run(struct mqfuse_conn *fc);
 
 /* ------------------------------------------------------------------ */
 /* readdir.c */

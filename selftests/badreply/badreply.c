@@ -549,6 +549,7 @@ struct shared {
 	volatile int store_exit;	/* copy: the storing client may exit */
 	volatile int setattr_size0;	/* otrunc_no_open: SETATTRs of size 0 on "file" */
 	volatile int open_enosys;	/* otrunc_no_open: OPENs answered ENOSYS */
+	volatile int worker_blocked;	/* notify_ancestor: the iput worker waits for held READs */
 	volatile int otrunc_failed;	/* otrunc_eio: OPEN(O_TRUNC) answered EIO, "file" is empty */
 	volatile uint64_t lk_holder;	/* flock: owner of the daemon's exclusive flock, 0: none */
 	volatile uint64_t lk_owner1;	/* flock: owner of the first lock granted */
@@ -793,8 +794,8 @@ static void idle_notify_then_answer(int fd)
 	answer_held(fd);
 }
 
-/* Send NOTIFY_INVAL_ENTRY or NOTIFY_DELETE (@child != 0) for @name in the root. */
-static ssize_t notify_entry(int fd, uint64_t child, const char *name)
+/* Send NOTIFY_INVAL_ENTRY or NOTIFY_DELETE (@child != 0) for @name in @parent. */
+static ssize_t notify_entry_in(int fd, uint64_t parent, uint64_t child, const char *name)
 {
 	struct {
 		struct fuse_out_header oh;
@@ -812,15 +813,35 @@ static ssize_t notify_entry(int fd, uint64_t child, const char *name)
 	msg.oh.len = sizeof(msg.oh) + hdr + nlen + 1;
 	msg.oh.error = child ? FUSE_NOTIFY_DELETE : FUSE_NOTIFY_INVAL_ENTRY;
 	if (child) {
-		msg.d.parent = INO_ROOT;
+		msg.d.parent = parent;
 		msg.d.child = child;
 		msg.d.namelen = nlen;
 	} else {
-		msg.e.parent = INO_ROOT;
+		msg.e.parent = parent;
 		msg.e.namelen = nlen;
 	}
 	memcpy(p, name, nlen + 1);
 	return send_raw(fd, &msg, msg.oh.len);
+}
+
+/* The same for @name in the root. */
+static ssize_t notify_entry(int fd, uint64_t child, const char *name)
+{
+	return notify_entry_in(fd, INO_ROOT, child, name);
+}
+
+/* Send NOTIFY_INVAL_INODE for all of @ino's data. */
+static ssize_t notify_inval_inode(int fd, uint64_t ino)
+{
+	struct {
+		struct fuse_out_header oh;
+		struct fuse_notify_inval_inode_out in;
+	} msg = {
+		.oh = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE },
+		.in = { .ino = ino, .off = 0, .len = 0 },
+	};
+
+	return send_raw(fd, &msg, sizeof(msg));
 }
 
 /*
@@ -1069,14 +1090,12 @@ static void ab_log(uint32_t opcode, uint64_t nodeid, uint64_t val, int ret)
 	__atomic_store_n(&shm->nev, i + 1, __ATOMIC_RELEASE);
 }
 
-static bool bad_abandon(int fd, struct req *r)
+/* Log a FORGET or each node of a BATCH_FORGET in shm->ev; false for other requests. */
+static bool log_forget(struct req *r)
 {
 	uint32_t op = r->h->opcode;
 
-	(void)fd;
-	if (op == FUSE_RELEASE || op == FUSE_RELEASEDIR) {
-		ab_log(op, r->h->nodeid, ((struct fuse_release_in *)r->arg)->fh, 0);
-	} else if (op == FUSE_FORGET) {
+	if (op == FUSE_FORGET) {
 		ab_log(op, r->h->nodeid, ((struct fuse_forget_in *)r->arg)->nlookup, 0);
 	} else if (op == FUSE_BATCH_FORGET) {
 		struct fuse_batch_forget_in *b = r->arg;
@@ -1085,6 +1104,21 @@ static bool bad_abandon(int fd, struct req *r)
 
 		for (i = 0; i < b->count && (char *)(one + i + 1) <= (char *)r->h + r->len; i++)
 			ab_log(FUSE_FORGET, one[i].nodeid, one[i].nlookup, 0);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static bool bad_abandon(int fd, struct req *r)
+{
+	uint32_t op = r->h->opcode;
+
+	(void)fd;
+	if (op == FUSE_RELEASE || op == FUSE_RELEASEDIR) {
+		ab_log(op, r->h->nodeid, ((struct fuse_release_in *)r->arg)->fh, 0);
+	} else if (log_forget(r)) {
+		;
 	} else if (shm->armed && op == shm->ab_opcode) {
 		shm->held_unique = r->h->unique;
 		hold(r);
@@ -1258,6 +1292,103 @@ static void idle_flock_release(int fd)
 static void setup_flock(void)
 {
 	tinyfs_cfg.init_flags = FUSE_FLOCK_LOCKS;
+}
+
+/*
+ * An ancestor evicted by a notification's dput: "dir/sub" are cached for
+ * NA_TTL seconds, "dir/sub/x" and "file" for 60 s. Once the client asks,
+ * the only server thread sends INVAL_ENTRY for "file" (the worker then
+ * evicts it and waits for the readahead READs held here), waits until the
+ * worker is at it (INVAL_INODE for "file" finds no inode any more), then
+ * sends INVAL_ENTRY for "x" in "sub". "sub" and "dir", expired and unused,
+ * die at their last dput and "dir" is evicted: that must happen in the
+ * worker, after the READs are answered, not in this write(). What that
+ * write queued is read before anything is answered (EV_NOTIFY_DONE marks
+ * the point in shm->ev, where every FORGET is logged).
+ */
+#define INO_SUB		5		/* "dir/sub" */
+#define INO_SUB_X	6		/* "dir/sub/x" */
+#define NA_TTL		2		/* entry TTL of "dir" and "dir/sub" */
+#define EV_NOTIFY_DONE	0xffff		/* ev[].opcode: the notification returned */
+
+static bool bad_notify_ancestor(int fd, struct req *r)
+{
+	uint32_t op = r->h->opcode;
+	uint64_t node = r->h->nodeid;
+
+	if (log_forget(r))
+		return true;
+	if (op == FUSE_LOOKUP) {
+		static const struct { uint64_t parent; const char *name; uint64_t ino, like, ttl; }
+		names[] = {
+			{ INO_ROOT, "file", INO_FILE, INO_FILE, 60 },
+			{ INO_ROOT, "dir", INO_DIR, INO_DIR, NA_TTL },
+			{ INO_DIR, "sub", INO_SUB, INO_DIR, NA_TTL },
+			{ INO_SUB, "x", INO_SUB_X, INO_FILE, 60 },
+		};
+		struct fuse_entry_out e;
+		unsigned int i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (node != names[i].parent || strcmp(r->arg, names[i].name))
+				continue;
+			fill_entry(&e, names[i].like);
+			e.nodeid = e.attr.ino = names[i].ino;
+			e.entry_valid = names[i].ttl;
+			reply(fd, r->h->unique, 0, &e, sizeof(e));
+			return true;
+		}
+		return false;
+	}
+	if (op == FUSE_GETATTR && (node == INO_SUB || node == INO_SUB_X)) {
+		struct fuse_attr_out a = { 0 };
+
+		fill_attr(&a.attr, node == INO_SUB ? INO_DIR : INO_FILE);
+		a.attr.ino = node;
+		reply(fd, r->h->unique, 0, &a, sizeof(a));
+		return true;
+	}
+	if (shm->armed && op == FUSE_READ) {
+		hold(r);
+		return true;
+	}
+	return false;
+}
+
+/* Serve what is queued now, without waiting for more. */
+static void serve_queued(int fd, bad_fn bad)
+{
+	static char buf[BUFSZ];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	while (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		struct req r = { .h = (void *)buf, .arg = buf + sizeof(struct fuse_in_header),
+				 .len = n };
+
+		if (n < (ssize_t)sizeof(struct fuse_in_header))
+			return;
+		if (!bad(fd, &r))
+			serve_normal(fd, &r);
+	}
+}
+
+static void idle_notify_ancestor(int fd)
+{
+	int i;
+
+	if (!shm->release)
+		return;
+	shm->release = 0;
+	shm->notify_ret = notify_entry(fd, 0, "file");
+	for (i = 0; i < 500 && notify_inval_inode(fd, INO_FILE) != -ENOENT; i++)
+		usleep(10000);
+	shm->worker_blocked = i < 500;
+	shm->notify_ret2 = notify_entry_in(fd, INO_SUB, 0, "x");
+	serve_queued(fd, bad_notify_ancestor);
+	ab_log(EV_NOTIFY_DONE, 0, 0, 0);
+	shm->notify_sent++;
+	answer_held(fd);
 }
 
 static void setup_cache(void)
@@ -3374,6 +3505,54 @@ static void ab_check_readdirplus(const struct scenario *s)
 	    s->name, other);
 }
 
+/* See bad_notify_ancestor(). */
+static void client_notify_ancestor(const struct scenario *s)
+{
+	char path[4200];
+	struct stat st;
+	int fd, done, fg;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/dir/sub/x", mnt);
+	if (!tap(!stat(path, &st) && S_ISREG(st.st_mode), "%s: dir/sub/x looked up", s->name))
+		diag("stat: %s", strerror(errno));
+	fd = open(path_file, O_RDONLY);
+	if (fd < 0) {
+		tap(false, "%s: open: %s", s->name, strerror(errno));
+		return;
+	}
+	shm->armed = 1;
+	errno = posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	tap(wait_for(shm->held > 0, 5000), "%s: readahead READs held by the daemon (%s)",
+	    s->name, strerror(errno));
+	close(fd);	/* the dentry stays cached (TTL 60 s), unused */
+	msleep(NA_TTL * 1000 + 500);	/* "dir" and "sub" expire, unused */
+	tap(ab_find(0, FUSE_FORGET, INO_DIR, 0, true) < 0 &&
+	    ab_find(0, FUSE_FORGET, INO_SUB, 0, true) < 0,
+	    "%s: \"dir\" and \"dir/sub\" are still cached", s->name);
+	shm->release = 1;
+	if (!tap(wait_for(shm->notify_sent > 0, 15000),
+		 "%s: the notifications return while the daemon holds READs", s->name)) {
+		deadlock_recover(0);
+		wait_for(shm->notify_sent > 0, 10000);
+		return;
+	}
+	tap(shm->worker_blocked, "%s: the worker evicts \"file\", waiting for the READs", s->name);
+	tap(shm->notify_ret >= 0 && shm->notify_ret2 >= 0,
+	    "%s: INVAL_ENTRY of \"file\" and of \"dir/sub/x\" succeeded (%d, %d)", s->name,
+	    shm->notify_ret, shm->notify_ret2);
+	done = ab_find(0, EV_NOTIFY_DONE, 0, 0, true);
+	fg = ab_find(0, FUSE_FORGET, INO_DIR, 0, true);
+	tap(done >= 0 && (fg < 0 || fg > done),
+	    "%s: no FORGET of the ancestor \"dir\" queued by the notification's write (event %d, returned at %d)",
+	    s->name, fg, done);
+	tap(done >= 0 && wait_for(ab_find(done + 1, FUSE_FORGET, INO_DIR, 0, true) >= 0, 10000),
+	    "%s: the worker evicts \"dir\" once the READs are answered", s->name);
+}
+
 static void client_abandoned(const struct scenario *s)
 {
 	uint32_t op = shm->ab_opcode;
@@ -3526,6 +3705,8 @@ static const struct scenario scenarios[] = {
 	  .idle = idle_entry_notify_then_answer },
 	{ "notify_entry_while_mkdir_held", bad_notify_entry_in_mkdir, client_notify_entry_mkdir,
 	  EXP_ANY },
+	{ "notify_entry_ancestor_evicted_in_worker", bad_notify_ancestor, client_notify_ancestor,
+	  EXP_ANY, .setup = setup_cache, .idle = idle_notify_ancestor },
 	{ "shrink_drops_dirty_pages_past_eof", bad_shrunk_file, client_shrink_dirty, EXP_ANY,
 	  .setup = setup_big_file },
 	{ "shrink_then_extend_zeroes_tail", bad_shrink_extend, client_shrink_extend, EXP_ANY,
