@@ -648,6 +648,21 @@ int mq_monitor_stats(const char *buf, size_t len)
 	return mq_monitor_query(MQ_MON_STATS, 0, 0, 0, NULL, 0, buf, len);
 }
 
+/*
+ * The signals the session acts on, taken with sigwaitinfo() or a signalfd
+ * (blocked in every thread): end (TERM, INT), ignored (HUP), write the
+ * stats (USR1), the last serving thread is gone (USR2).
+ */
+static void mq_session_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+}
+
 /* Wait for signals until the session should end. */
 static void mq_wait_signals(void)
 {
@@ -656,12 +671,7 @@ static void mq_wait_signals(void)
 	siginfo_t si;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	mq_session_signals(&set);
 	for (;;) {
 		sig = sigwaitinfo(&set, &si);
 		if (sig == SIGUSR1) {
@@ -699,12 +709,7 @@ static void mq_block_signals(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	mq_session_signals(&set);
 	sigaddset(&set, SIGPIPE);
 	sigaddset(&set, SIGCHLD);	/* the monitor waits for it */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -755,11 +760,6 @@ static int mq_monitor_status(pid_t child, int wstatus)
 	return 1;
 }
 
-/*
- * The monitor: stays outside the sandbox with the mount.  @ready_fd gets
- * one byte once the child serves, EOF if it failed before (then the mount
- * is undone here, as mqfused did when setup failed).  Never returns.
- */
 /* One request of the serving process; non-zero when it is gone. */
 static int mq_monitor_serve(int sock)
 {
@@ -796,6 +796,31 @@ static int mq_monitor_serve(int sock)
 	return send(sock, &rep, n, MSG_NOSIGNAL) == n ? 0 : 1;
 }
 
+/*
+ * The monitor's way out when the session cannot go on: reap the serving
+ * process (killed first if @kill_child), then undo the mount nobody
+ * serves.  Exits with the child's status (1 if killed here or if it
+ * exited 0 without serving).
+ */
+static void __attribute__((noreturn)) mq_monitor_bail_out(pid_t child,
+							   bool kill_child)
+{
+	int wstatus = 0, ret;
+
+	if (kill_child)
+		kill(child, SIGKILL);
+	while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	mq_unmount();
+	ret = kill_child ? 1 : mq_monitor_status(child, wstatus);
+	_exit(ret ?: 1);
+}
+
+/*
+ * The monitor: stays outside the sandbox with the mount.  @ready_fd gets
+ * one byte once the child serves, EOF if it failed before (then the mount
+ * is undone here, as mqfused did when setup failed).  Never returns.
+ */
 static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 {
 	struct pollfd pfd[2];
@@ -805,12 +830,7 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 	char c;
 
 	close(mq_mount_fd);	/* a dead child must end the session */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	mq_session_signals(&set);
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
@@ -818,20 +838,11 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 		n = read(ready_fd, &c, 1);
 	} while (n < 0 && errno == EINTR);
 	close(ready_fd);
-	if (n != 1) {
-		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
-			;
-		mq_unmount();
-		_exit(mq_monitor_status(child, wstatus) ?: 1);
-	}
-	if (mq_monitor_confine()) {
-		/* An unconfined monitor is no better than no sandbox: stop. */
-		kill(child, SIGKILL);
-		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
-			;
-		mq_unmount();
-		_exit(1);
-	}
+	if (n != 1)
+		mq_monitor_bail_out(child, false);
+	/* An unconfined monitor is no better than no sandbox: stop. */
+	if (mq_monitor_confine())
+		mq_monitor_bail_out(child, true);
 	if (status_fd >= 0) {
 		/* The child reported success to the parent: detach as it did. */
 		close(status_fd);
@@ -850,9 +861,7 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0) {
 		mq_err("monitor: signalfd: %s", strerror(errno));
-		kill(child, SIGKILL);
-		mq_unmount();
-		_exit(1);
+		mq_monitor_bail_out(child, true);
 	}
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
