@@ -20,7 +20,8 @@
  *     number, so the inode table stays valid): the fd opened before the
  *     sandbox belongs to the host's mount tree, where ".." climbs out of
  *     the backing directory;
- *  3. closes every inherited directory fd for the same reason;
+ *  3. holds no descriptor it inherited, for the same reason and more
+ *     (session.c closes everything but its own, mq_sandbox_close_fds());
  *  4. drops from the bounding set every capability creds.c does not keep,
  *     drops the permitted set to those, sets no_new_privs and marks itself
  *     not dumpable;
@@ -34,7 +35,6 @@
  * serving process no longer has a use for: session.c keeps a small
  * unsandboxed monitor process for that.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -320,30 +320,45 @@ static int mq_sandbox_caps(void)
 	return 0;
 }
 
-/*
- * Directory fds other than @keep reach the host's file tree ("..");
- * nothing the daemon serves needs one inherited from its parent.
- */
-static void mq_close_dir_fds(int keep)
+static int mq_fd_cmp(const void *a, const void *b)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int fds[256], nr = 0, i;
-	struct dirent *de;
+	int x = *(const int *)a, y = *(const int *)b;
 
-	if (!d)
-		return;
-	while ((de = readdir(d)) && nr < 256) {
-		int fd = atoi(de->d_name);
-		struct stat st;
+	return (x > y) - (x < y);
+}
 
-		if (de->d_name[0] == '.' || fd == dirfd(d) || fd == keep)
+/*
+ * Close every descriptor but 0, 1, 2 and the @nr in @keep (any order,
+ * duplicates and negative entries allowed).  What the daemon inherited
+ * from whoever started it (an open file, a socket, a directory whose ".."
+ * reaches the host's tree) must not be reachable from the serving process.
+ */
+int mq_sandbox_close_fds(const int *keep, unsigned int nr)
+{
+	unsigned int from = 3, i;
+	int *sorted, ret = 0;
+
+	sorted = malloc((nr ?: 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	if (nr)
+		memcpy(sorted, keep, nr * sizeof(*sorted));
+	qsort(sorted, nr, sizeof(*sorted), mq_fd_cmp);
+	/* close_range() over each gap between two kept descriptors */
+	for (i = 0; i < nr && !ret; i++) {
+		if (sorted[i] < (int)from)	/* negative, 0-2 or repeated */
 			continue;
-		if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
-			fds[nr++] = fd;
+		if ((unsigned int)sorted[i] > from &&
+		    close_range(from, sorted[i] - 1, 0))
+			ret = -errno;
+		from = sorted[i] + 1;
 	}
-	closedir(d);
-	for (i = 0; i < nr; i++)
-		close(fds[i]);
+	if (!ret && close_range(from, ~0u, 0))
+		ret = -errno;
+	free(sorted);
+	if (ret)
+		mq_err("closing inherited descriptors: %s", strerror(-ret));
+	return ret;
 }
 
 /*
@@ -504,7 +519,6 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 		mq_err("sandbox: needs root (or run with --sandbox=none)");
 		return -EPERM;
 	}
-	mq_close_dir_fds(root_fd);
 	ret = mq_sandbox_fs(dir, root_fd);
 	if (ret)
 		return ret;

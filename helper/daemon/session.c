@@ -13,9 +13,10 @@
  * SIGUSR2.
  *
  * Sandbox (sandbox.c): everything that needs a path outside the backing
- * directory is opened first (device fds of every thread, the stats file,
- * /dev/null, the syslog socket, the CPU count), then the process confines
- * itself and starts the threads.  When mqfused made the mount, it forks
+ * directory is opened first (device fds of every thread, /dev/null, the
+ * syslog socket, the CPU count), every other descriptor is closed (those
+ * inherited from the caller too), then the process confines itself and
+ * starts the threads.  When mqfused made the mount, it forks
  * first: the parent stays outside as the *monitor* (only CAP_SYS_ADMIN
  * kept, no device fd) which unmounts on SIGTERM/SIGINT, forwards SIGUSR1,
  * and exits with the serving child's status; the child serves.
@@ -40,7 +41,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <syslog.h>
 #include <linux/capability.h>
 
 #include <mqfuse.h>
@@ -716,6 +716,20 @@ static void mq_block_signals(void)
 }
 
 /*
+ * Close every descriptor but 0-2, the @nr in @keep and the log socket
+ * (closed and connected again: glibc keeps its number to itself).
+ */
+static int mq_close_fds_but(const int *keep, unsigned int nr)
+{
+	bool syslog_open = mq_log_close_syslog();
+	int ret = mq_sandbox_close_fds(keep, nr);
+
+	if (syslog_open)
+		mq_log_open_syslog();
+	return ret;
+}
+
+/*
  * Capabilities of the monitor: CAP_SYS_ADMIN for umount2(), nothing else.
  * Not dumpable, so the sandboxed child (same uid, a superset of these
  * capabilities) cannot reach the host's tree through /proc/PID/root.
@@ -823,6 +837,7 @@ static void __attribute__((noreturn)) mq_monitor_bail_out(pid_t child,
  */
 static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 {
+	const int keep[] = { ready_fd, status_fd, sock, mq_null_fd };
 	struct pollfd pfd[2];
 	sigset_t set;
 	int wstatus, sig, sfd;
@@ -833,6 +848,9 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 	mq_session_signals(&set);
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* Nothing inherited either (a caller's pipe would never see EOF). */
+	if (mq_close_fds_but(keep, sizeof(keep) / sizeof(keep[0])))
+		mq_monitor_bail_out(child, true);
 
 	do {
 		n = read(ready_fd, &c, 1);
@@ -967,13 +985,42 @@ static int mq_monitor_fork(int status_fd, int *ready_fd)
 	return 0;
 }
 
+/*
+ * Close every descriptor the serving process does not use: anything
+ * inherited from whoever started mqfused (only --fd is meant for it) and
+ * anything opened and left open so far.  Kept: the device fd and io_uring
+ * ring of every thread, the backing root, the monitor's socket, the
+ * start-up pipes (@ready_fd, @status_fd) and /dev/null.
+ */
+static int mq_close_unneeded_fds(int ready_fd, int status_fd)
+{
+	unsigned int nr = 0, i;
+	int *keep, ret;
+
+	keep = calloc(2 * mq_nr_threads + 5, sizeof(*keep));
+	if (!keep)
+		return -ENOMEM;
+	keep[nr++] = mq_itable_root_fd();
+	keep[nr++] = mq_monitor_sock;
+	keep[nr++] = ready_fd;
+	keep[nr++] = status_fd;
+	keep[nr++] = mq_null_fd;
+	for (i = 0; i < mq_nr_threads; i++) {
+		keep[nr++] = mq_threads[i].devfd;
+		keep[nr++] = mq_uring_fd(mq_threads[i].uring);
+	}
+	ret = mq_close_fds_but(keep, nr);
+	free(keep);
+	return ret;
+}
+
 /* What the sandbox will hide: open it now. */
 static int mq_sandbox_prepare(void)
 {
 	/* glibc reads /etc/localtime once, for syslog's time stamps. */
 	tzset();
 	if (!mq_cfg.foreground || mq_cfg.syslog)
-		openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		mq_log_open_syslog();
 	return 0;
 }
 
@@ -1018,6 +1065,8 @@ int mq_session_run(void)
 		}
 	}
 	ret = mq_plan_threads();
+	if (!ret)
+		ret = mq_close_unneeded_fds(ready_fd, status_fd);
 	if (!ret && sandbox)
 		ret = mq_sandbox_prepare();
 	if (ret) {

@@ -121,6 +121,19 @@ kill -TERM $FPID; wait $FPID; RC=$?
 check "SIGTERM: exit 0" test $RC -eq 0
 check "SIGTERM: unmounted" bash -c "! mountpoint -q '$M'"
 
+# Descriptors inherited from the caller (fd 9: an open file) are closed in
+# every mqfused process, sandboxed or not.
+echo secret > "$T/inherited"
+for mode in on none; do
+	"$MQFUSED" --fs fuse --sandbox=$mode local:"$B" "$M" 9<"$T/inherited" </dev/null >/dev/null 2>&1
+	pids=$(pgrep -f -- "--sandbox=$mode local:$B $M")
+	held=$(for p in $pids; do ls -l /proc/$p/fd/; done 2>/dev/null | grep -c "$T/inherited")
+	check "sandbox=$mode: inherited fd 9 closed in every mqfused process ($(echo $pids | wc -w) found)" \
+		bash -c "[ -n '$pids' ] && [ $held = 0 ] && [ \"\$(cat $M/pre)\" = hello ]"
+	umount "$M"
+	for i in $(seq 1 50); do pgrep -f -- "--sandbox=$mode local:$B $M" >/dev/null || break; sleep 0.1; done
+done
+
 # mount.mqfuse with fs=fuse.
 "$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,threads=1,nofail,_netdev,defaults,rw,allow_other </dev/null >/dev/null 2>&1
 check "mount.mqfuse fs=fuse" bash -c "mountpoint -q '$M' && [ \"\$(cat $M/pre)\" = hello ]"

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <liburing.h>
 #include <netinet/in.h>
@@ -1629,6 +1630,46 @@ static void test_handle_generation(void)
 	      "handles: put of an out-of-range fh aborts instead of indexing past the table");
 }
 
+/*
+ * mq_sandbox_close_fds(): in a child, descriptors at 10, 11, 12, 20, 40
+ * and near the top of the table; keep 40, 11 (twice), 2 and -1.
+ */
+static void test_close_fds(void)
+{
+	static const int open_at[] = { 10, 11, 12, 20, 40 };
+	const int keep[] = { 40, -1, 11, 2, 11 };
+	struct rlimit rl;
+	int status, high = -1;
+	unsigned int i;
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		int bad = 0;
+
+		for (i = 0; i < sizeof(open_at) / sizeof(open_at[0]); i++)
+			if (dup2(1, open_at[i]) != open_at[i])
+				_exit(2);
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 64)
+			high = dup2(1, rl.rlim_cur - 1);
+		if (mq_sandbox_close_fds(keep, sizeof(keep) / sizeof(keep[0])))
+			_exit(3);
+		for (i = 0; i < 3; i++)
+			bad |= fcntl(i, F_GETFD) < 0;		/* stdio kept */
+		bad |= fcntl(11, F_GETFD) < 0 || fcntl(40, F_GETFD) < 0;
+		bad |= fcntl(10, F_GETFD) >= 0 || fcntl(12, F_GETFD) >= 0 ||
+		       fcntl(20, F_GETFD) >= 0;
+		bad |= high >= 0 && fcntl(high, F_GETFD) >= 0;
+		_exit(bad ? 1 : 0);
+	}
+	status = -1;
+	if (child > 0)
+		waitpid(child, &status, 0);
+	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
+}
+
 /* One "Name:\tvalue" line of the sandboxed child's own status ("" if absent). */
 static void sbx_status_field(const char *name, char *out, size_t len)
 {
@@ -2174,6 +2215,7 @@ int main(void)
 	test_open_flags();
 	test_handle_nodeid();
 	test_handle_generation();
+	test_close_fds();
 	test_sandbox();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))

@@ -70,8 +70,10 @@ mkdir -p "$src" "$mnt"
 chmod 755 "$src"
 echo hello > "$src/greeting"
 src_id=$(stat -c %d:%i "$src")
+echo secret > /tmp/sandbox-inherited
 for mode in on none; do
-	"$H/mqfused" -f --sandbox=$mode -o allow_other "local:$src" "$mnt" 2>/tmp/sandbox-$mode.log &
+	# fd 9: a file the caller left open, which mqfused must not keep.
+	"$H/mqfused" -f --sandbox=$mode -o allow_other "local:$src" "$mnt" 2>/tmp/sandbox-$mode.log 9</tmp/sandbox-inherited &
 	fpid=$!
 	if ! check "sandbox=$mode: mounted" mq_wait_mounted "$mnt" "$MQ_NAME"; then
 		sed 's/^/# /' /tmp/sandbox-$mode.log
@@ -80,6 +82,8 @@ for mode in on none; do
 	fi
 	spid=$(pgrep -n -x mqfused)
 	st=/proc/$spid/status
+	check "sandbox=$mode: fd 9 inherited from the caller is closed in every mqfused process" \
+		sh -c "[ -n '$spid' ] && ! ls -l /proc/$fpid/fd/ /proc/$spid/fd/ | grep -q /tmp/sandbox-inherited"
 	if [ $mode = on ]; then
 		check "sandbox: the serving process is the monitor's child" \
 			sh -c "[ \"\$(awk '/^PPid/{print \$2}' $st)\" = $fpid ] && [ \"\$(cat /proc/$fpid/comm)\" = mqfused-monitor ]"
