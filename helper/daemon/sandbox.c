@@ -6,6 +6,7 @@
  * than the backing directory.  Once the mount exists and the device fds are
  * open, the serving process:
  *
+ *  0. enters a network namespace of its own (nothing to reach);
  *  1. enters a mount namespace of its own (mounts under the backing
  *     directory keep propagating in from the host: "slave", nothing
  *     propagates out), mounts a fresh procfs restricted to process
@@ -494,6 +495,28 @@ out:
 }
 
 /*
+ * A network namespace of its own (only a loopback device, down): the
+ * serving process talks to nobody but the kernel, its monitor (socket
+ * pair) and syslog (connected before).  A kernel built without
+ * CONFIG_NET_NS refuses with EINVAL: go on without one, loudly; any other
+ * refusal fails the sandbox.
+ */
+static int mq_sandbox_net(void)
+{
+	int ret;
+
+	if (!unshare(CLONE_NEWNET))
+		return 0;
+	ret = -errno;
+	if (ret == -EINVAL) {
+		mq_warn("sandbox: no network namespace (kernel without CONFIG_NET_NS): the serving process stays in the host's");
+		return 0;
+	}
+	mq_err("sandbox: unshare(CLONE_NEWNET): %s", strerror(-ret));
+	return ret;
+}
+
+/*
  * The serving process as PID 1 of a PID namespace of its own: the procfs
  * it mounts (mq_sandbox_fs) then shows its own process only, not the
  * host's processes and their /proc/PID/root and cwd links.  The caller
@@ -519,7 +542,9 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 		mq_err("sandbox: needs root (or run with --sandbox=none)");
 		return -EPERM;
 	}
-	ret = mq_sandbox_fs(dir, root_fd);
+	ret = mq_sandbox_net();
+	if (!ret)
+		ret = mq_sandbox_fs(dir, root_fd);
 	if (ret)
 		return ret;
 	ret = mq_sandbox_caps();

@@ -122,7 +122,8 @@ check "SIGTERM: exit 0" test $RC -eq 0
 check "SIGTERM: unmounted" bash -c "! mountpoint -q '$M'"
 
 # Descriptors inherited from the caller (fd 9: an open file) are closed in
-# every mqfused process, sandboxed or not.
+# every mqfused process, sandboxed or not; the sandboxed serving process
+# has a network namespace of its own.
 echo secret > "$T/inherited"
 for mode in on none; do
 	"$MQFUSED" --fs fuse --sandbox=$mode local:"$B" "$M" 9<"$T/inherited" </dev/null >/dev/null 2>&1
@@ -130,6 +131,17 @@ for mode in on none; do
 	held=$(for p in $pids; do ls -l /proc/$p/fd/; done 2>/dev/null | grep -c "$T/inherited")
 	check "sandbox=$mode: inherited fd 9 closed in every mqfused process ($(echo $pids | wc -w) found)" \
 		bash -c "[ -n '$pids' ] && [ $held = 0 ] && [ \"\$(cat $M/pre)\" = hello ]"
+	if [ $mode = on ]; then
+		mon= srv=
+		for p in $pids; do
+			case $(cat /proc/$p/comm) in
+			mqfused-monitor) mon=$p ;;
+			mqfused) srv=$p ;;
+			esac
+		done
+		check "sandbox=on: the serving process has its own network namespace (not the monitor's)" \
+			bash -c "[ -n '$mon' ] && [ -n '$srv' ] && [ \"\$(readlink /proc/$srv/ns/net)\" != \"\$(readlink /proc/$mon/ns/net)\" ] && [ \"\$(readlink /proc/$mon/ns/net)\" = \"\$(readlink /proc/self/ns/net)\" ]"
+	fi
 	umount "$M"
 	for i in $(seq 1 50); do pgrep -f -- "--sandbox=$mode local:$B $M" >/dev/null || break; sleep 0.1; done
 done

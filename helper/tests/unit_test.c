@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 
 #include <liburing.h>
+#include <seccomp.h>
 #include <netinet/in.h>
 
 #include "mqfused.h"
@@ -2122,6 +2123,61 @@ static int sbx_attack_uring_setup(int root_fd)
 	(void)root_fd;
 	return io_uring_queue_init(4, &ring, 0) == 0;
 }
+/*
+ * In a child: make unshare(CLONE_NEWNET) fail with @inject_err (a seccomp
+ * filter of the test's own; 0: leave it alone), enter the sandbox on @dir
+ * with warnings logged into @log.  Returns 0 when the sandbox was entered
+ * in a network namespace of its own, 2 when entered in the parent's, 1
+ * when entering failed, anything else for a broken test.
+ */
+static int sbx_netns_child(const char *dir, int inject_err, char *log,
+			   size_t len)
+{
+	struct stat host, st;
+	int status, pfd[2], root_fd;
+	size_t got = 0;
+	ssize_t n;
+	pid_t child;
+
+	log[0] = '\0';
+	if (stat("/proc/self/ns/net", &host) || pipe(pfd))
+		return -1;
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		mq_log_init(MQ_LOG_WARN, false);
+		if (!ctx || (inject_err &&
+			     (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(inject_err),
+					       SCMP_SYS(unshare), 1,
+					       SCMP_A0(SCMP_CMP_EQ, CLONE_NEWNET)) ||
+			      seccomp_load(ctx))))
+			_exit(3);
+		seccomp_release(ctx);
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0)
+			_exit(3);
+		if (mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, -1))
+			_exit(1);
+		/* procfs is the working directory in there */
+		if (stat("self/ns/net", &st))
+			_exit(4);
+		_exit(st.st_ino == host.st_ino ? 2 : 0);
+	}
+	close(pfd[1]);
+	while (got + 1 < len && (n = read(pfd[0], log + got, len - 1 - got)) > 0)
+		got += n;
+	log[got] = '\0';
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -2186,6 +2242,20 @@ static void test_sandbox(void)
 	}
 	CHECK(sbx_attack_pidns(dir, sbx_attack_proc_list),
 	      "sandbox: procfs lists only the sandbox's own pid; self/fd reopen works");
+	{
+		char log[1024];
+		int r;
+
+		r = sbx_netns_child(dir, 0, log, sizeof(log));
+		CHECK(r == 0, "sandbox: a network namespace of its own");
+		r = sbx_netns_child(dir, EINVAL, log, sizeof(log));
+		if (r != 2 || !strstr(log, "warn: sandbox: no network namespace"))
+			printf("#   unshare(CLONE_NEWNET) EINVAL: %d, log '%s'\n", r, log);
+		CHECK(r == 2 && strstr(log, "warn: sandbox: no network namespace (kernel without CONFIG_NET_NS)"),
+		      "sandbox: unshare(CLONE_NEWNET) EINVAL (no CONFIG_NET_NS): entered without one, with a warning");
+		r = sbx_netns_child(dir, EPERM, log, sizeof(log));
+		CHECK(r == 1, "sandbox: unshare(CLONE_NEWNET) failing otherwise (EPERM) fails the sandbox");
+	}
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");

@@ -93,6 +93,8 @@ for mode in on none; do
 		check "sandbox: its root is the backing directory" sh -c "[ \"\$(stat -L -c %d:%i /proc/$spid/root/)\" = $src_id ]"
 		check "sandbox: no host path inside (/etc/passwd)" sh -c "! [ -e /proc/$spid/root/etc/passwd ]"
 		check "sandbox: the monitor holds no device fd" sh -c "! ls -l /proc/$fpid/fd | grep -q '/dev/$MQ_NAME'"
+		check "sandbox: the serving process has its own network namespace (not the monitor's)" \
+			sh -c "[ \"\$(readlink /proc/$spid/ns/net)\" != \"\$(readlink /proc/$fpid/ns/net)\" ]"
 	else
 		check "sandbox=none: Seccomp: 0, one process" sh -c "grep -Eq '^Seccomp:[[:space:]]+0$' $st && [ $spid = $fpid ]"
 		check "sandbox=none: its root is the host's" sh -c "[ \"\$(stat -L -c %d:%i /proc/$spid/root/)\" = \"\$(stat -c %d:%i /)\" ]"
