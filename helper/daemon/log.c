@@ -90,19 +90,39 @@ bool mq_log_enabled(enum mq_log_level level)
 	return level <= mq_log_level;
 }
 
-void mq_log(enum mq_log_level level, const char *fmt, ...)
+static void mq_vlog(enum mq_log_level level, bool everywhere,
+		    const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
 	if (!mq_log_enabled(level))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (mq_log_syslog) {
+	if (mq_log_syslog || (everywhere && mq_log_connected))
 		syslog(mq_level_prio[level], "%s", msg);
-		return;
-	}
-	fprintf(stderr, "mqfused: %s: %s\n", mq_level_names[level], msg);
+	if (!mq_log_syslog || everywhere)
+		fprintf(stderr, "mqfused: %s: %s\n", mq_level_names[level], msg);
+}
+
+void mq_log(enum mq_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mq_vlog(level, false, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * For what whoever starts the daemon must not miss: stderr (still the
+ * caller's before mqfused daemonizes) and syslog too once its socket is
+ * open (--syslog, or mqfused is about to daemonize and log there).
+ */
+void mq_log_everywhere(enum mq_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mq_vlog(level, true, fmt, ap);
+	va_end(ap);
 }

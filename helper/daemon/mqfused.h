@@ -54,6 +54,9 @@ int mq_log_parse_level(const char *s);
 bool mq_log_enabled(enum mq_log_level level);
 void mq_log(enum mq_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* stderr and, when its socket is open, syslog too (log.c) */
+void mq_log_everywhere(enum mq_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #define mq_err(...)	mq_log(MQ_LOG_ERR, __VA_ARGS__)
 #define mq_warn(...)	mq_log(MQ_LOG_WARN, __VA_ARGS__)

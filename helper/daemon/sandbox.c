@@ -567,5 +567,8 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 	}
 	mq_info("sandbox %s: root %s, %d system calls allowed",
 		mq_sandbox_mode_name(mode), dir, mq_sandbox_nr_syscalls());
+	/* Not the mode to run a service in: say so where it will be seen. */
+	if (mode == MQ_SANDBOX_LOG)
+		mq_log_everywhere(MQ_LOG_WARN, "sandbox in LOG mode (--sandbox=log): system calls outside the allow-list are NOT refused, only logged by the kernel (audit type=1326); use it only to find a missing entry");
 	return 0;
 }

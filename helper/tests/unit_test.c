@@ -30,6 +30,8 @@
 #include <liburing.h>
 #include <seccomp.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -2178,6 +2180,71 @@ static int sbx_netns_child(const char *dir, int inject_err, char *log,
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * What entering the sandbox in @mode logs at warning level, on stderr and
+ * in syslog.  In a child with a /dev/log of its own (a tmpfs on /dev in a
+ * private mount namespace, a datagram socket bound there), a grandchild
+ * connects syslog the way mqfused does (@syslog_flag: --syslog, everything
+ * goes there; otherwise only opened, as before daemonizing), enters the
+ * sandbox and exits.  Returns 1 | 2 for "sandbox in LOG mode" seen as a
+ * warning on stderr | in syslog, or 8 and up when the test itself failed.
+ */
+static int sbx_log_mode_warning(const char *dir, enum mq_sandbox_mode mode,
+				bool syslog_flag)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	char err[2048], msg[1024];
+	int status, ls, errp[2], root_fd, seen = 0;
+	size_t got = 0;
+	ssize_t n;
+	pid_t child, b;
+
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return 8;
+	if (child > 0) {
+		waitpid(child, &status, 0);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 9;
+	}
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "mode=0755"))
+		_exit(10);
+	ls = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || pipe(errp))
+		_exit(11);
+	b = fork();
+	if (b < 0)
+		_exit(12);
+	if (b == 0) {
+		close(errp[0]);
+		dup2(errp[1], 2);
+		mq_log_init(MQ_LOG_WARN, syslog_flag);
+		if (!syslog_flag)
+			mq_log_open_syslog();
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_exit(root_fd < 0 || mq_sandbox_enter(mode, dir, root_fd, -1));
+	}
+	close(errp[1]);
+	while (got + 1 < sizeof(err) &&
+	       (n = read(errp[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	waitpid(b, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		_exit(13);
+	if (strstr(err, "mqfused: warn: sandbox in LOG mode"))
+		seen |= 1;
+	/* "<28>": LOG_DAEMON | LOG_WARNING */
+	while ((n = recv(ls, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		if (!strncmp(msg, "<28>", 4) && strstr(msg, "sandbox in LOG mode"))
+			seen |= 2;
+	}
+	_exit(seen);
+}
+
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -2256,6 +2323,12 @@ static void test_sandbox(void)
 		r = sbx_netns_child(dir, EPERM, log, sizeof(log));
 		CHECK(r == 1, "sandbox: unshare(CLONE_NEWNET) failing otherwise (EPERM) fails the sandbox");
 	}
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, false) == 3,
+	      "sandbox=log: a warning that violations are only logged, on stderr and in syslog (opened to daemonize)");
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, true) == 3,
+	      "sandbox=log: the warning on stderr and in syslog with --syslog");
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_ON, true) == 0,
+	      "sandbox=on: no log-mode warning");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
