@@ -413,7 +413,6 @@ void mq_umask_leave(struct mq_req *req);
  */
 extern const char *mq_proc_prefix;
 
-int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode);
 const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode);
 int mq_sandbox_nr_syscalls(void);
 int mq_sandbox_close_fds(const int *keep, unsigned int nr);

@@ -74,19 +74,6 @@ const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode)
 	return "?";
 }
 
-int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode)
-{
-	if (!strcmp(s, "on") || !strcmp(s, "kill"))
-		*mode = MQ_SANDBOX_ON;
-	else if (!strcmp(s, "log"))
-		*mode = MQ_SANDBOX_LOG;
-	else if (!strcmp(s, "none") || !strcmp(s, "off"))
-		*mode = MQ_SANDBOX_NONE;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 /*
  * System calls of the serving threads, the main thread's signal loop and
  * the libraries under them (glibc, liburing), without arguments checked.

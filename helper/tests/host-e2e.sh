@@ -200,6 +200,34 @@ mountpoint -q "$M" && umount "$M"
 "$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,consistency=nonsense 2>/dev/null
 check "mount.mqfuse rejects bad option values" bash -c "[ $? -ne 0 ] && ! mountpoint -q '$M'"
 
+# mount.mqfuse sandbox=on|log|none becomes mqfused --sandbox=...; a bad value
+# is refused by the helper itself (mount(8) status 32) before anything runs.
+OUT=$("$HELPER/mount.mqfuse" "$B" "$M" -f -o fs=fuse,sandbox=log 2>&1)
+check "mount.mqfuse sandbox=log passes --sandbox=log to mqfused" \
+	bash -c "[ $? -eq 0 ] && printf '%s\n' '$OUT' | grep -q -- ' --sandbox=log ' && ! mountpoint -q '$M'"
+for bad in "sandbox=bogus:sandbox= must be on, log or none, not 'bogus'" \
+	   "sandbox=LOG:sandbox= must be on, log or none, not 'LOG'" \
+	   "sandbox=:option 'sandbox=' needs the form key=value" \
+	   "sandbox:option 'sandbox' needs the form key=value"; do
+	opt=${bad%%:*} want=${bad#*:}
+	"$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,$opt 2>"$T/sandbox-opt.err"
+	RC=$?
+	LEFT=$(pgrep -f -- "-- $B $M" | wc -l)
+	check "mount.mqfuse -o $opt refused (exit $RC): \"$want\", nothing mounted or running" \
+		bash -c "[ $RC -eq 32 ] && grep -qF \"mount.mqfuse: \$1\" '$T/sandbox-opt.err' && ! mountpoint -q '$M' && [ $LEFT = 0 ]" _ "$want"
+done
+"$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,sandbox=none </dev/null >/dev/null 2>&1
+SPID=$(pgrep -f -- "--sandbox=none --fs=fuse -- $B $M")
+check "mount.mqfuse sandbox=none: one unconfined process (Seccomp 0)" \
+	bash -c "mountpoint -q '$M' && [ \$(echo $SPID | wc -w) = 1 ] && grep -Eq '^Seccomp:[[:space:]]+0$' /proc/$SPID/status"
+mountpoint -q "$M" && umount "$M"
+for i in $(seq 1 50); do pgrep -f -- "-- $B $M" >/dev/null || break; sleep 0.1; done
+"$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,sandbox=log </dev/null >/dev/null 2>"$T/sandbox-log-opt.err"
+check "mount.mqfuse sandbox=log: mounted, the log-mode warning on mount's stderr" \
+	bash -c "mountpoint -q '$M' && grep -q 'warn: sandbox in LOG mode' '$T/sandbox-log-opt.err'"
+mountpoint -q "$M" && umount "$M"
+for i in $(seq 1 50); do pgrep -f -- "-- $B $M" >/dev/null || break; sleep 0.1; done
+
 # Shared test programs, when built.
 if [ -x "$ROOT/selftests/posix/posix_test" ]; then
 	"$MQFUSED" --fs fuse -o allow_other local:"$B" "$M" </dev/null >/dev/null 2>&1

@@ -122,6 +122,22 @@ static void test_mount_opts(void)
 	      !mo.default_permissions && !mo.kernel,
 	      "opts: nodefault_permissions turns kernel checks off");
 	mq_mount_opts_free(&mo);
+
+	{
+		enum mq_sandbox_mode m1 = -1, m2 = -1, m3 = -1, bad = -1;
+
+		CHECK(!mq_sandbox_parse_mode("on", &m1) &&
+		      !mq_sandbox_parse_mode("log", &m2) &&
+		      !mq_sandbox_parse_mode("none", &m3) &&
+		      m1 == MQ_SANDBOX_ON && m2 == MQ_SANDBOX_LOG &&
+		      m3 == MQ_SANDBOX_NONE,
+		      "opts: sandbox modes on, log, none (--sandbox=, mount.mqfuse sandbox=)");
+		CHECK(mq_sandbox_parse_mode("bogus", &bad) == -EINVAL &&
+		      mq_sandbox_parse_mode("", &bad) == -EINVAL &&
+		      mq_sandbox_parse_mode("LOG", &bad) == -EINVAL &&
+		      bad == (enum mq_sandbox_mode)-1,
+		      "opts: a bad sandbox mode is refused, nothing set");
+	}
 }
 
 static void test_reply_building(void)

@@ -165,7 +165,16 @@ check "writes reach the source directory" sh -c "echo w > $mnt/new && [ \"\$(cat
 check "one daemon running" sh -c "[ \$(pgrep -x mqfused | wc -l) -eq 1 ]"
 check "umount ends the daemon" sh -c "umount $mnt && for i in \$(seq 50); do pgrep -x mqfused >/dev/null || exit 0; sleep 0.1; done; exit 1"
 
-for bad in "queues=abc" "queues=0" "consistency=bogus" "balance=maybe" "nosuchoption=1" "max_read=0"; do
+# sandbox= goes to mqfused as --sandbox=.
+wait_no_daemon() { for _ in $(seq 50); do pgrep -x mqfused >/dev/null || return 0; sleep 0.1; done; return 1; }
+check "mount -t mqfuse -o sandbox=none: one process, not confined (Seccomp 0)" \
+	sh -c "mount -t mqfuse -o sandbox=none $src $mnt && [ \$(pgrep -x mqfused | wc -l) -eq 1 ] && ! pgrep -x mqfused-monitor >/dev/null && grep -Eq '^Seccomp:[[:space:]]+0\$' /proc/\$(pgrep -x mqfused)/status"
+umount "$mnt" 2>/dev/null; wait_no_daemon
+check "mount -t mqfuse -o sandbox=log: mounted, the log-mode warning on mount's stderr" \
+	sh -c "mount -t mqfuse -o sandbox=log $src $mnt 2>/tmp/mount-sandbox-log.err && grep -q 'warn: sandbox in LOG mode' /tmp/mount-sandbox-log.err && grep -Eq '^Seccomp:[[:space:]]+2\$' /proc/\$(pgrep -x mqfused)/status"
+umount "$mnt" 2>/dev/null; wait_no_daemon
+
+for bad in "queues=abc" "queues=0" "consistency=bogus" "balance=maybe" "nosuchoption=1" "max_read=0" "sandbox=bogus"; do
 	before=$(daemon_count)
 	if mount -t mqfuse -o "$bad" "$src" "$mnt" 2>/tmp/mount-err; then
 		not_ok "mount -o $bad refused"
