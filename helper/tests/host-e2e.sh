@@ -11,6 +11,8 @@ ok()   { echo "ok - $1"; }
 nok()  { echo "not ok - $1"; }
 skip() { echo "ok - $1 # SKIP $2"; }
 check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then ok "$name"; else nok "$name"; fi; }
+# Up to 5 s for the mqfused processes whose command line has $1 to be gone.
+wait_gone() { local i; for i in $(seq 1 50); do pgrep -f -- "$1" >/dev/null || return 0; sleep 0.1; done; return 1; }
 
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
 	skip "host e2e" "needs root and /dev/fuse"
@@ -143,7 +145,7 @@ for mode in on none; do
 			bash -c "[ -n '$mon' ] && [ -n '$srv' ] && [ \"\$(readlink /proc/$srv/ns/net)\" != \"\$(readlink /proc/$mon/ns/net)\" ] && [ \"\$(readlink /proc/$mon/ns/net)\" = \"\$(readlink /proc/self/ns/net)\" ]"
 	fi
 	umount "$M"
-	for i in $(seq 1 50); do pgrep -f -- "--sandbox=$mode local:$B $M" >/dev/null || break; sleep 0.1; done
+	wait_gone "--sandbox=$mode local:$B $M"
 done
 
 # --sandbox=log says so at warning level on the caller's stderr; =on does not.
@@ -151,11 +153,11 @@ done
 check "sandbox=log: warning on stderr that violations are only logged" \
 	grep -q "^mqfused: warn: sandbox in LOG mode (--sandbox=log): system calls outside the allow-list are NOT refused, only logged" "$T/log-mode.err"
 umount "$M"
-for i in $(seq 1 50); do pgrep -f -- "--sandbox=log local:$B $M" >/dev/null || break; sleep 0.1; done
+wait_gone "--sandbox=log local:$B $M"
 "$MQFUSED" --fs fuse --sandbox=on local:"$B" "$M" </dev/null >/dev/null 2>"$T/on-mode.err"
 check "sandbox=on: no log-mode warning" bash -c "mountpoint -q '$M' && ! grep -q 'LOG mode' '$T/on-mode.err'"
 umount "$M"
-for i in $(seq 1 50); do pgrep -f -- "--sandbox=on local:$B $M" >/dev/null || break; sleep 0.1; done
+wait_gone "--sandbox=on local:$B $M"
 
 # syslog (a /dev/log of our own, in a private mount namespace): the
 # log-mode warning arrives there too, and the serving process still logs
@@ -221,12 +223,12 @@ SPID=$(pgrep -f -- "--sandbox=none --fs=fuse -- $B $M")
 check "mount.mqfuse sandbox=none: one unconfined process (Seccomp 0)" \
 	bash -c "mountpoint -q '$M' && [ \$(echo $SPID | wc -w) = 1 ] && grep -Eq '^Seccomp:[[:space:]]+0$' /proc/$SPID/status"
 mountpoint -q "$M" && umount "$M"
-for i in $(seq 1 50); do pgrep -f -- "-- $B $M" >/dev/null || break; sleep 0.1; done
+wait_gone "-- $B $M"
 "$HELPER/mount.mqfuse" "$B" "$M" -o fs=fuse,sandbox=log </dev/null >/dev/null 2>"$T/sandbox-log-opt.err"
 check "mount.mqfuse sandbox=log: mounted, the log-mode warning on mount's stderr" \
 	bash -c "mountpoint -q '$M' && grep -q 'warn: sandbox in LOG mode' '$T/sandbox-log-opt.err'"
 mountpoint -q "$M" && umount "$M"
-for i in $(seq 1 50); do pgrep -f -- "-- $B $M" >/dev/null || break; sleep 0.1; done
+wait_gone "-- $B $M"
 
 # Shared test programs, when built.
 if [ -x "$ROOT/selftests/posix/posix_test" ]; then
