@@ -14,7 +14,8 @@
 #include "mqfused.h"
 
 static enum mq_log_level mq_log_level = MQ_LOG_WARN;
-static bool mq_log_syslog;
+static bool mq_log_syslog;	/* messages go to syslog, not stderr */
+static bool mq_log_connected;	/* openlog() done: the log socket is open */
 
 static const char *const mq_level_names[] = {
 	[MQ_LOG_ERR] = "err",
@@ -37,11 +38,36 @@ void mq_log_init(enum mq_log_level level, bool use_syslog)
 		mq_log_to_syslog();
 }
 
+/*
+ * Connect the log socket now (LOG_NDELAY): inside the sandbox there is no
+ * /dev/log to connect to later.  Messages keep going where they went.
+ */
+void mq_log_open_syslog(void)
+{
+	openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	mq_log_connected = true;
+}
+
+/*
+ * Close the log socket; true if it was open.  glibc keeps the socket's
+ * descriptor to itself: a sweep of descriptors (session.c) closes the
+ * socket this way first and connects again after.
+ */
+bool mq_log_close_syslog(void)
+{
+	bool was_open = mq_log_connected;
+
+	if (was_open)
+		closelog();
+	mq_log_connected = false;
+	return was_open;
+}
+
 void mq_log_to_syslog(void)
 {
 	if (mq_log_syslog)
 		return;
-	openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	mq_log_open_syslog();
 	mq_log_syslog = true;
 }
 
@@ -64,19 +90,39 @@ bool mq_log_enabled(enum mq_log_level level)
 	return level <= mq_log_level;
 }
 
-void mq_log(enum mq_log_level level, const char *fmt, ...)
+static void mq_vlog(enum mq_log_level level, bool everywhere,
+		    const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
 	if (!mq_log_enabled(level))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (mq_log_syslog) {
+	if (mq_log_syslog || (everywhere && mq_log_connected))
 		syslog(mq_level_prio[level], "%s", msg);
-		return;
-	}
-	fprintf(stderr, "mqfused: %s: %s\n", mq_level_names[level], msg);
+	if (!mq_log_syslog || everywhere)
+		fprintf(stderr, "mqfused: %s: %s\n", mq_level_names[level], msg);
+}
+
+void mq_log(enum mq_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mq_vlog(level, false, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * For what whoever starts the daemon must not miss: stderr (still the
+ * caller's before mqfused daemonizes) and syslog too once its socket is
+ * open (--syslog, or mqfused is about to daemonize and log there).
+ */
+void mq_log_everywhere(enum mq_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mq_vlog(level, true, fmt, ap);
+	va_end(ap);
 }

@@ -3,7 +3,8 @@
  * Mount option handling shared by mqfused and mount.mqfuse: splits a
  * comma separated option string into generic VFS flags (MS_*), options
  * for the kernel filesystem (mount(2) data) and options that belong to
- * mount(8) only, validating the values of the mqfuse options.
+ * mount(8) only, validating the values of the mqfuse options; the values
+ * of daemon options both take (the sandbox mode).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -241,6 +242,20 @@ void mq_mount_opts_free(struct mq_mount_opts *mo)
 {
 	free(mo->kernel);
 	mo->kernel = NULL;
+}
+
+/* --sandbox= of mqfused, sandbox= of mount.mqfuse. */
+int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "kill"))
+		*mode = MQ_SANDBOX_ON;
+	else if (!strcmp(s, "log"))
+		*mode = MQ_SANDBOX_LOG;
+	else if (!strcmp(s, "none") || !strcmp(s, "off"))
+		*mode = MQ_SANDBOX_NONE;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 /* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */

@@ -19,5 +19,7 @@ struct mq_mount_opts {
 
 int mq_mount_opts_parse(const char *in, struct mq_mount_opts *mo);
 void mq_mount_opts_free(struct mq_mount_opts *mo);
+/* "on" (or "kill"), "log", "none" (or "off"); -EINVAL otherwise. */
+int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode);
 
 #endif /* MQ_MOUNT_OPTS_H */

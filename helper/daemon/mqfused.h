@@ -48,9 +48,14 @@ enum mq_log_level {
 
 void mq_log_init(enum mq_log_level level, bool use_syslog);
 void mq_log_to_syslog(void);
+void mq_log_open_syslog(void);
+bool mq_log_close_syslog(void);
 int mq_log_parse_level(const char *s);
 bool mq_log_enabled(enum mq_log_level level);
 void mq_log(enum mq_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* stderr and, when its socket is open, syslog too (log.c) */
+void mq_log_everywhere(enum mq_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #define mq_err(...)	mq_log(MQ_LOG_ERR, __VA_ARGS__)
@@ -207,6 +212,7 @@ int mq_uring_enable(struct mq_uring *u);
 struct io_uring;
 struct io_uring *mq_uring_ring(struct mq_uring *u);
 void mq_uring_teardown(struct mq_uring *u);
+int mq_uring_fd(const struct mq_uring *u);
 ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
 		   off_t off);
 ssize_t mq_io_write(struct mq_uring *u, int fd, const void *buf, size_t len,
@@ -407,9 +413,9 @@ void mq_umask_leave(struct mq_req *req);
  */
 extern const char *mq_proc_prefix;
 
-int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode);
 const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode);
 int mq_sandbox_nr_syscalls(void);
+int mq_sandbox_close_fds(const int *keep, unsigned int nr);
 /*
  * Confine the calling process (before any thread is started): pivot_root
  * into @dir, re-open @root_fd (same fd number) on the new root, reduce

@@ -6,6 +6,7 @@
  * than the backing directory.  Once the mount exists and the device fds are
  * open, the serving process:
  *
+ *  0. enters a network namespace of its own (nothing to reach);
  *  1. enters a mount namespace of its own (mounts under the backing
  *     directory keep propagating in from the host: "slave", nothing
  *     propagates out), mounts a fresh procfs restricted to process
@@ -20,7 +21,8 @@
  *     number, so the inode table stays valid): the fd opened before the
  *     sandbox belongs to the host's mount tree, where ".." climbs out of
  *     the backing directory;
- *  3. closes every inherited directory fd for the same reason;
+ *  3. holds no descriptor it inherited, for the same reason and more
+ *     (session.c closes everything but its own, mq_sandbox_close_fds());
  *  4. drops from the bounding set every capability creds.c does not keep,
  *     drops the permitted set to those, sets no_new_privs and marks itself
  *     not dumpable;
@@ -34,7 +36,6 @@
  * serving process no longer has a use for: session.c keeps a small
  * unsandboxed monitor process for that.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -71,19 +72,6 @@ const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode)
 	case MQ_SANDBOX_NONE:	return "none";
 	}
 	return "?";
-}
-
-int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode)
-{
-	if (!strcmp(s, "on") || !strcmp(s, "kill"))
-		*mode = MQ_SANDBOX_ON;
-	else if (!strcmp(s, "log"))
-		*mode = MQ_SANDBOX_LOG;
-	else if (!strcmp(s, "none") || !strcmp(s, "off"))
-		*mode = MQ_SANDBOX_NONE;
-	else
-		return -EINVAL;
-	return 0;
 }
 
 /*
@@ -140,21 +128,100 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(sendto),
 };
 
-/* Device ioctls: thread attach (CLONE), BIND_QUEUE, GET_INFO. */
-static const unsigned long mq_allowed_ioctls[] = {
-	MQFUSE_IOC_CLONE, FUSE_DEV_IOC_CLONE, MQFUSE_IOC_BIND_QUEUE,
-	MQFUSE_IOC_GET_INFO,
-};
-
-/* fcntl commands (F_SETFL is allowed separately, without O_ASYNC). */
-static const unsigned long mq_allowed_fcntls[] = {
-	F_GETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC,
-};
-
 #define MQ_CLONE_NS_FLAGS	(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | \
 				 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
 				 CLONE_NEWCGROUP | CLONE_NEWTIME)
 #define MQ_CLONE_THREAD_FLAGS	(CLONE_THREAD | CLONE_VM | CLONE_SIGHAND)
+
+/* Where the value an argument is compared with comes from. */
+enum mq_arg_value {
+	MQ_VAL_CONST,		/* .value */
+	MQ_VAL_SELF,		/* our own pid */
+	MQ_VAL_MONITOR,		/* the monitor's socket; no rule without one */
+};
+
+/*
+ * A system call allowed when one argument compares as given: argument
+ * @arg @op @value (SCMP_CMP_MASKED_EQ: argument & @value == @masked).
+ */
+struct mq_arg_rule {
+	int nr;
+	unsigned int arg;
+	enum scmp_compare op;
+	scmp_datum_t value;
+	scmp_datum_t masked;
+	enum mq_arg_value from;
+};
+
+/* argument @a == @v; argument @a & @mask == @v; argument @a == @from's */
+#define MQ_ARG_EQ(sys, a, v)	{ .nr = SCMP_SYS(sys), .arg = (a), \
+				  .op = SCMP_CMP_EQ, .value = (v) }
+#define MQ_ARG_MASKED_EQ(sys, a, mask, v) \
+				{ .nr = SCMP_SYS(sys), .arg = (a), \
+				  .op = SCMP_CMP_MASKED_EQ, .value = (mask), \
+				  .masked = (v) }
+#define MQ_ARG_IS(sys, a, src)	{ .nr = SCMP_SYS(sys), .arg = (a), \
+				  .op = SCMP_CMP_EQ, .from = (src) }
+
+static const struct mq_arg_rule mq_arg_rules[] = {
+	/* Device ioctls: thread attach (CLONE), BIND_QUEUE, GET_INFO. */
+	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_CLONE),
+	MQ_ARG_EQ(ioctl, 1, FUSE_DEV_IOC_CLONE),
+	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_BIND_QUEUE),
+	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_GET_INFO),
+	/*
+	 * fcntl: the flags and fd-flag commands glibc and ops_entry.c use.
+	 * Not F_SETOWN/F_SETSIG/F_SETLEASE/F_NOTIFY, and F_SETFL without
+	 * O_ASYNC (mq_seccomp_load): with those a signal (SIGKILL via
+	 * F_SETSIG) would go to any process the kernel lets the owner be.
+	 */
+	MQ_ARG_EQ(fcntl, 1, F_GETFL),
+	MQ_ARG_EQ(fcntl, 1, F_GETFD),
+	MQ_ARG_EQ(fcntl, 1, F_SETFD),
+	MQ_ARG_EQ(fcntl, 1, F_DUPFD_CLOEXEC),
+	/*
+	 * io_uring: no new ring (io_uring_setup is off the list: a ring
+	 * made in here would have no restrictions), and on the rings made
+	 * before only IORING_REGISTER_ENABLE_RINGS (their restrictions
+	 * refuse every other register operation once enabled anyway).
+	 */
+	MQ_ARG_EQ(io_uring_register, 1, IORING_REGISTER_ENABLE_RINGS),
+	/* Pinning: the calling thread only (session.c). */
+	MQ_ARG_EQ(sched_setaffinity, 0, 0),
+	/* Thread names; the per-thread umask (creds.c). */
+	MQ_ARG_EQ(prctl, 0, PR_SET_NAME),
+	MQ_ARG_EQ(unshare, 0, CLONE_FS),
+	/*
+	 * Threads only: CLONE_THREAD|CLONE_VM|CLONE_SIGHAND set, no new
+	 * namespace.  fork() would give a process that outlives the session
+	 * (and the monitor's PR_SET_PDEATHSIG pairing).
+	 */
+	MQ_ARG_MASKED_EQ(clone, 0, MQ_CLONE_NS_FLAGS | MQ_CLONE_THREAD_FLAGS,
+			 MQ_CLONE_THREAD_FLAGS),
+	/* Signals to ourselves (SIGUSR2, abort). */
+	MQ_ARG_IS(kill, 0, MQ_VAL_SELF),
+	/* Answers of the monitor (groups, unmount), on its socket only. */
+	MQ_ARG_IS(recvfrom, 0, MQ_VAL_MONITOR),
+	MQ_ARG_IS(tgkill, 0, MQ_VAL_SELF),
+};
+
+/* Calls refused with an error instead of killing the process. */
+static const struct {
+	int nr;
+	int err;
+} mq_errno_rules[] = {
+	/* clone3's flags are behind a pointer: glibc falls back to clone. */
+	{ SCMP_SYS(clone3), ENOSYS },
+	/*
+	 * glibc's syslog() reconnects after a failed send: refuse quietly
+	 * (there is no /dev/log to reach in here, and a socket file in the
+	 * backing directory must not receive the log).
+	 */
+	{ SCMP_SYS(socket), EACCES },
+	{ SCMP_SYS(connect), EACCES },
+};
+
+#define MQ_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 int mq_sandbox_nr_syscalls(void)
 {
@@ -162,11 +229,37 @@ int mq_sandbox_nr_syscalls(void)
 	 * + ioctl, prctl, unshare, clone, kill, tgkill, fcntl,
 	 * sched_setaffinity, io_uring_register (arguments checked)
 	 */
-	return sizeof(mq_allowed_syscalls) / sizeof(mq_allowed_syscalls[0]) + 9;
+	return MQ_ARRAY_SIZE(mq_allowed_syscalls) + 9;
+}
+
+/* The comparison of mq_arg_rules[@i]; false to leave the rule out. */
+static bool mq_arg_rule_cmp(unsigned int i, pid_t self, int monitor_fd,
+			    struct scmp_arg_cmp *cmp)
+{
+	const struct mq_arg_rule *r = &mq_arg_rules[i];
+
+	cmp->arg = r->arg;
+	cmp->op = r->op;
+	cmp->datum_a = r->value;
+	cmp->datum_b = r->masked;
+	switch (r->from) {
+	case MQ_VAL_CONST:
+		break;
+	case MQ_VAL_SELF:
+		cmp->datum_a = self;
+		break;
+	case MQ_VAL_MONITOR:
+		if (monitor_fd < 0)
+			return false;
+		cmp->datum_a = monitor_fd;
+		break;
+	}
+	return true;
 }
 
 static int mq_seccomp_load(enum mq_sandbox_mode mode, int monitor_fd)
 {
+	struct scmp_arg_cmp cmp;
 	scmp_filter_ctx ctx;
 	pid_t self = getpid();
 	unsigned int i;
@@ -179,87 +272,22 @@ static int mq_seccomp_load(enum mq_sandbox_mode mode, int monitor_fd)
 	/* x32 and i386 calls are never ours: kill, also with --sandbox=log. */
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 			       SCMP_ACT_KILL_PROCESS);
-	for (i = 0; !ret && i < sizeof(mq_allowed_syscalls) /
-				  sizeof(mq_allowed_syscalls[0]); i++)
+	for (i = 0; !ret && i < MQ_ARRAY_SIZE(mq_allowed_syscalls); i++)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 				       mq_allowed_syscalls[i], 0);
-	for (i = 0; !ret && i < sizeof(mq_allowed_ioctls) /
-				  sizeof(mq_allowed_ioctls[0]); i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_ioctls[i], 0));
-	/*
-	 * fcntl: the flags and fd-flag commands glibc and ops_entry.c use.
-	 * Not F_SETOWN/F_SETSIG/F_SETLEASE/F_NOTIFY, and F_SETFL without
-	 * O_ASYNC: with those a signal (SIGKILL via F_SETSIG) would go to
-	 * any process the kernel lets the owner be.
-	 */
-	for (i = 0; !ret && i < sizeof(mq_allowed_fcntls) /
-				  sizeof(mq_allowed_fcntls[0]); i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				       SCMP_A1(SCMP_CMP_EQ, mq_allowed_fcntls[i], 0));
+	for (i = 0; !ret && i < MQ_ARRAY_SIZE(mq_arg_rules); i++) {
+		if (mq_arg_rule_cmp(i, self, monitor_fd, &cmp))
+			ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW,
+						     mq_arg_rules[i].nr, 1, &cmp);
+	}
+	/* fcntl F_SETFL: two arguments checked (see mq_arg_rules[]). */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
 				       SCMP_A1(SCMP_CMP_EQ, F_SETFL, 0),
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0));
-	/*
-	 * io_uring: no new ring (io_uring_setup is off the list: a ring
-	 * made in here would have no restrictions), and on the rings made
-	 * before only IORING_REGISTER_ENABLE_RINGS (their restrictions
-	 * refuse every other register operation once enabled anyway).
-	 */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-				       SCMP_SYS(io_uring_register), 1,
-				       SCMP_A1(SCMP_CMP_EQ,
-					       IORING_REGISTER_ENABLE_RINGS, 0));
-	/* Pinning: the calling thread only (session.c). */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-				       SCMP_SYS(sched_setaffinity), 1,
-				       SCMP_A0(SCMP_CMP_EQ, 0, 0));
-	/* Thread names; the per-thread umask (creds.c). */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				       SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0));
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
-				       SCMP_A0(SCMP_CMP_EQ, CLONE_FS, 0));
-	/*
-	 * Threads only: CLONE_THREAD|CLONE_VM|CLONE_SIGHAND set, no new
-	 * namespace.  fork() would give a process that outlives the session
-	 * (and the monitor's PR_SET_PDEATHSIG pairing).
-	 */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				       SCMP_A0(SCMP_CMP_MASKED_EQ,
-					       MQ_CLONE_NS_FLAGS | MQ_CLONE_THREAD_FLAGS,
-					       MQ_CLONE_THREAD_FLAGS));
-	/* clone3's flags are behind a pointer: glibc falls back to clone. */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-				       SCMP_SYS(clone3), 0);
-	/* Signals to ourselves (SIGUSR2, abort). */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-				       SCMP_A0(SCMP_CMP_EQ, self, 0));
-	/* Answers of the monitor (groups, unmount), on its socket only. */
-	if (!ret && monitor_fd >= 0)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvfrom), 1,
-				       SCMP_A0(SCMP_CMP_EQ, monitor_fd, 0));
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				       SCMP_A0(SCMP_CMP_EQ, self, 0));
-	/*
-	 * glibc's syslog() reconnects after a failed send: refuse quietly
-	 * (there is no /dev/log to reach in here, and a socket file in the
-	 * backing directory must not receive the log).
-	 */
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
-				       SCMP_SYS(socket), 0);
-	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
-				       SCMP_SYS(connect), 0);
+	for (i = 0; !ret && i < MQ_ARRAY_SIZE(mq_errno_rules); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(mq_errno_rules[i].err),
+				       mq_errno_rules[i].nr, 0);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -280,30 +308,45 @@ static int mq_sandbox_caps(void)
 	return 0;
 }
 
-/*
- * Directory fds other than @keep reach the host's file tree ("..");
- * nothing the daemon serves needs one inherited from its parent.
- */
-static void mq_close_dir_fds(int keep)
+static int mq_fd_cmp(const void *a, const void *b)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int fds[256], nr = 0, i;
-	struct dirent *de;
+	int x = *(const int *)a, y = *(const int *)b;
 
-	if (!d)
-		return;
-	while ((de = readdir(d)) && nr < 256) {
-		int fd = atoi(de->d_name);
-		struct stat st;
+	return (x > y) - (x < y);
+}
 
-		if (de->d_name[0] == '.' || fd == dirfd(d) || fd == keep)
+/*
+ * Close every descriptor but 0, 1, 2 and the @nr in @keep (any order,
+ * duplicates and negative entries allowed).  What the daemon inherited
+ * from whoever started it (an open file, a socket, a directory whose ".."
+ * reaches the host's tree) must not be reachable from the serving process.
+ */
+int mq_sandbox_close_fds(const int *keep, unsigned int nr)
+{
+	unsigned int from = 3, i;
+	int *sorted, ret = 0;
+
+	sorted = malloc((nr ?: 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	if (nr)
+		memcpy(sorted, keep, nr * sizeof(*sorted));
+	qsort(sorted, nr, sizeof(*sorted), mq_fd_cmp);
+	/* close_range() over each gap between two kept descriptors */
+	for (i = 0; i < nr && !ret; i++) {
+		if (sorted[i] < (int)from)	/* negative, 0-2 or repeated */
 			continue;
-		if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
-			fds[nr++] = fd;
+		if ((unsigned int)sorted[i] > from &&
+		    close_range(from, sorted[i] - 1, 0))
+			ret = -errno;
+		from = sorted[i] + 1;
 	}
-	closedir(d);
-	for (i = 0; i < nr; i++)
-		close(fds[i]);
+	if (!ret && close_range(from, ~0u, 0))
+		ret = -errno;
+	free(sorted);
+	if (ret)
+		mq_err("closing inherited descriptors: %s", strerror(-ret));
+	return ret;
 }
 
 /*
@@ -439,6 +482,28 @@ out:
 }
 
 /*
+ * A network namespace of its own (only a loopback device, down): the
+ * serving process talks to nobody but the kernel, its monitor (socket
+ * pair) and syslog (connected before).  A kernel built without
+ * CONFIG_NET_NS refuses with EINVAL: go on without one, loudly; any other
+ * refusal fails the sandbox.
+ */
+static int mq_sandbox_net(void)
+{
+	int ret;
+
+	if (!unshare(CLONE_NEWNET))
+		return 0;
+	ret = -errno;
+	if (ret == -EINVAL) {
+		mq_warn("sandbox: no network namespace (kernel without CONFIG_NET_NS): the serving process stays in the host's");
+		return 0;
+	}
+	mq_err("sandbox: unshare(CLONE_NEWNET): %s", strerror(-ret));
+	return ret;
+}
+
+/*
  * The serving process as PID 1 of a PID namespace of its own: the procfs
  * it mounts (mq_sandbox_fs) then shows its own process only, not the
  * host's processes and their /proc/PID/root and cwd links.  The caller
@@ -464,8 +529,9 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 		mq_err("sandbox: needs root (or run with --sandbox=none)");
 		return -EPERM;
 	}
-	mq_close_dir_fds(root_fd);
-	ret = mq_sandbox_fs(dir, root_fd);
+	ret = mq_sandbox_net();
+	if (!ret)
+		ret = mq_sandbox_fs(dir, root_fd);
 	if (ret)
 		return ret;
 	ret = mq_sandbox_caps();
@@ -488,5 +554,8 @@ int mq_sandbox_enter(enum mq_sandbox_mode mode, const char *dir, int root_fd,
 	}
 	mq_info("sandbox %s: root %s, %d system calls allowed",
 		mq_sandbox_mode_name(mode), dir, mq_sandbox_nr_syscalls());
+	/* Not the mode to run a service in: say so where it will be seen. */
+	if (mode == MQ_SANDBOX_LOG)
+		mq_log_everywhere(MQ_LOG_WARN, "sandbox in LOG mode (--sandbox=log): system calls outside the allow-list are NOT refused, only logged by the kernel (audit type=1326); use it only to find a missing entry");
 	return 0;
 }

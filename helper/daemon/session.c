@@ -13,9 +13,10 @@
  * SIGUSR2.
  *
  * Sandbox (sandbox.c): everything that needs a path outside the backing
- * directory is opened first (device fds of every thread, the stats file,
- * /dev/null, the syslog socket, the CPU count), then the process confines
- * itself and starts the threads.  When mqfused made the mount, it forks
+ * directory is opened first (device fds of every thread, /dev/null, the
+ * syslog socket, the CPU count), every other descriptor is closed (those
+ * inherited from the caller too), then the process confines itself and
+ * starts the threads.  When mqfused made the mount, it forks
  * first: the parent stays outside as the *monitor* (only CAP_SYS_ADMIN
  * kept, no device fd) which unmounts on SIGTERM/SIGINT, forwards SIGUSR1,
  * and exits with the serving child's status; the child serves.
@@ -40,7 +41,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <syslog.h>
 #include <linux/capability.h>
 
 #include <mqfuse.h>
@@ -648,6 +648,21 @@ int mq_monitor_stats(const char *buf, size_t len)
 	return mq_monitor_query(MQ_MON_STATS, 0, 0, 0, NULL, 0, buf, len);
 }
 
+/*
+ * The signals the session acts on, taken with sigwaitinfo() or a signalfd
+ * (blocked in every thread): end (TERM, INT), ignored (HUP), write the
+ * stats (USR1), the last serving thread is gone (USR2).
+ */
+static void mq_session_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+}
+
 /* Wait for signals until the session should end. */
 static void mq_wait_signals(void)
 {
@@ -656,12 +671,7 @@ static void mq_wait_signals(void)
 	siginfo_t si;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	mq_session_signals(&set);
 	for (;;) {
 		sig = sigwaitinfo(&set, &si);
 		if (sig == SIGUSR1) {
@@ -699,15 +709,24 @@ static void mq_block_signals(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	mq_session_signals(&set);
 	sigaddset(&set, SIGPIPE);
 	sigaddset(&set, SIGCHLD);	/* the monitor waits for it */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/*
+ * Close every descriptor but 0-2, the @nr in @keep and the log socket
+ * (closed and connected again: glibc keeps its number to itself).
+ */
+static int mq_close_fds_but(const int *keep, unsigned int nr)
+{
+	bool syslog_open = mq_log_close_syslog();
+	int ret = mq_sandbox_close_fds(keep, nr);
+
+	if (syslog_open)
+		mq_log_open_syslog();
+	return ret;
 }
 
 /*
@@ -755,11 +774,6 @@ static int mq_monitor_status(pid_t child, int wstatus)
 	return 1;
 }
 
-/*
- * The monitor: stays outside the sandbox with the mount.  @ready_fd gets
- * one byte once the child serves, EOF if it failed before (then the mount
- * is undone here, as mqfused did when setup failed).  Never returns.
- */
 /* One request of the serving process; non-zero when it is gone. */
 static int mq_monitor_serve(int sock)
 {
@@ -796,8 +810,34 @@ static int mq_monitor_serve(int sock)
 	return send(sock, &rep, n, MSG_NOSIGNAL) == n ? 0 : 1;
 }
 
+/*
+ * The monitor's way out when the session cannot go on: reap the serving
+ * process (killed first if @kill_child), then undo the mount nobody
+ * serves.  Exits with the child's status (1 if killed here or if it
+ * exited 0 without serving).
+ */
+static void __attribute__((noreturn)) mq_monitor_bail_out(pid_t child,
+							   bool kill_child)
+{
+	int wstatus = 0, ret;
+
+	if (kill_child)
+		kill(child, SIGKILL);
+	while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	mq_unmount();
+	ret = kill_child ? 1 : mq_monitor_status(child, wstatus);
+	_exit(ret ?: 1);
+}
+
+/*
+ * The monitor: stays outside the sandbox with the mount.  @ready_fd gets
+ * one byte once the child serves, EOF if it failed before (then the mount
+ * is undone here, as mqfused did when setup failed).  Never returns.
+ */
 static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 {
+	const int keep[] = { ready_fd, status_fd, sock, mq_null_fd };
 	struct pollfd pfd[2];
 	sigset_t set;
 	int wstatus, sig, sfd;
@@ -805,33 +845,22 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 	char c;
 
 	close(mq_mount_fd);	/* a dead child must end the session */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	mq_session_signals(&set);
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* Nothing inherited either (a caller's pipe would never see EOF). */
+	if (mq_close_fds_but(keep, sizeof(keep) / sizeof(keep[0])))
+		mq_monitor_bail_out(child, true);
 
 	do {
 		n = read(ready_fd, &c, 1);
 	} while (n < 0 && errno == EINTR);
 	close(ready_fd);
-	if (n != 1) {
-		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
-			;
-		mq_unmount();
-		_exit(mq_monitor_status(child, wstatus) ?: 1);
-	}
-	if (mq_monitor_confine()) {
-		/* An unconfined monitor is no better than no sandbox: stop. */
-		kill(child, SIGKILL);
-		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
-			;
-		mq_unmount();
-		_exit(1);
-	}
+	if (n != 1)
+		mq_monitor_bail_out(child, false);
+	/* An unconfined monitor is no better than no sandbox: stop. */
+	if (mq_monitor_confine())
+		mq_monitor_bail_out(child, true);
 	if (status_fd >= 0) {
 		/* The child reported success to the parent: detach as it did. */
 		close(status_fd);
@@ -850,9 +879,7 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0) {
 		mq_err("monitor: signalfd: %s", strerror(errno));
-		kill(child, SIGKILL);
-		mq_unmount();
-		_exit(1);
+		mq_monitor_bail_out(child, true);
 	}
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
@@ -958,13 +985,42 @@ static int mq_monitor_fork(int status_fd, int *ready_fd)
 	return 0;
 }
 
+/*
+ * Close every descriptor the serving process does not use: anything
+ * inherited from whoever started mqfused (only --fd is meant for it) and
+ * anything opened and left open so far.  Kept: the device fd and io_uring
+ * ring of every thread, the backing root, the monitor's socket, the
+ * start-up pipes (@ready_fd, @status_fd) and /dev/null.
+ */
+static int mq_close_unneeded_fds(int ready_fd, int status_fd)
+{
+	unsigned int nr = 0, i;
+	int *keep, ret;
+
+	keep = calloc(2 * mq_nr_threads + 5, sizeof(*keep));
+	if (!keep)
+		return -ENOMEM;
+	keep[nr++] = mq_itable_root_fd();
+	keep[nr++] = mq_monitor_sock;
+	keep[nr++] = ready_fd;
+	keep[nr++] = status_fd;
+	keep[nr++] = mq_null_fd;
+	for (i = 0; i < mq_nr_threads; i++) {
+		keep[nr++] = mq_threads[i].devfd;
+		keep[nr++] = mq_uring_fd(mq_threads[i].uring);
+	}
+	ret = mq_close_fds_but(keep, nr);
+	free(keep);
+	return ret;
+}
+
 /* What the sandbox will hide: open it now. */
 static int mq_sandbox_prepare(void)
 {
 	/* glibc reads /etc/localtime once, for syslog's time stamps. */
 	tzset();
 	if (!mq_cfg.foreground || mq_cfg.syslog)
-		openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		mq_log_open_syslog();
 	return 0;
 }
 
@@ -1009,6 +1065,8 @@ int mq_session_run(void)
 		}
 	}
 	ret = mq_plan_threads();
+	if (!ret)
+		ret = mq_close_unneeded_fds(ready_fd, status_fd);
 	if (!ret && sandbox)
 		ret = mq_sandbox_prepare();
 	if (ret) {

@@ -112,6 +112,12 @@ int mq_uring_enable(struct mq_uring *u)
 	return 0;
 }
 
+/* The ring's descriptor (kept by the fd sweep, session.c); -1 without one. */
+int mq_uring_fd(const struct mq_uring *u)
+{
+	return u ? u->ring.ring_fd : -1;
+}
+
 /* The ring, for the tests. */
 struct io_uring *mq_uring_ring(struct mq_uring *u)
 {

@@ -5,7 +5,7 @@
  *   mount.mqfuse SOURCE MOUNTPOINT [-sfnv] [-N NS] [-o OPTIONS]
  *
  * Splits OPTIONS into daemon options (threads=, pin=, stats=, log=,
- * syslog, fs=, max_write=, writeback_cache), options for mount(8) only
+ * syslog, fs=, max_write=, writeback_cache, sandbox=), options for mount(8) only
  * (dropped) and kernel/VFS options (validated, passed to mqfused -o), then
  * execs mqfused, which daemonizes only after the mount succeeded: when this
  * helper's process exits 0 the filesystem is mounted and served; on error
@@ -52,7 +52,7 @@ static void mq_usage(void)
 "Usage: mount.mqfuse SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS]\n"
 "SOURCE: local:DIR or an absolute DIR.  Daemon options inside -o:\n"
 "  threads=N pin=none|queue stats=FILE log=err|warn|info|debug syslog\n"
-"  fs=mqfuse|fuse max_write=BYTES writeback_cache\n"
+"  fs=mqfuse|fuse max_write=BYTES writeback_cache sandbox=on|log|none\n"
 "Everything else goes to the kernel (queues=N, balance=on|off,\n"
 "consistency=..., allow_other, max_read=N, ro, noatime, ...).\n");
 	exit(1);
@@ -98,11 +98,13 @@ static const struct {
 	{ "max_write", "max-write", true },
 	{ "writeback_cache", "writeback-cache", false },
 	{ "fs", "fs", true },
+	{ "sandbox", "sandbox", true },
 };
 
 static void mq_split_options(struct mq_helper *h)
 {
 	char *opts = h->options ? strdup(h->options) : NULL;
+	enum mq_sandbox_mode sandbox;
 	char *save = NULL, *opt;
 	size_t i;
 
@@ -123,6 +125,11 @@ static void mq_split_options(struct mq_helper *h)
 			    (eq && !eq[1]))
 				mq_die("option '%s' needs the form key=value (or no value)",
 				       opt);
+			/* refused here, before mqfused runs (mount(8)'s status) */
+			if (!strcmp(mq_daemon_opts[i].key, "sandbox") &&
+			    mq_sandbox_parse_mode(eq + 1, &sandbox))
+				mq_die("sandbox= must be on, log or none, not '%s'",
+				       eq + 1);
 			if (!strcmp(mq_daemon_opts[i].key, "fs"))
 				h->fs = strdup(eq + 1);
 			else

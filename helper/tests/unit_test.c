@@ -25,9 +25,13 @@
 #include <time.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <liburing.h>
+#include <seccomp.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -118,6 +122,22 @@ static void test_mount_opts(void)
 	      !mo.default_permissions && !mo.kernel,
 	      "opts: nodefault_permissions turns kernel checks off");
 	mq_mount_opts_free(&mo);
+
+	{
+		enum mq_sandbox_mode m1 = -1, m2 = -1, m3 = -1, bad = -1;
+
+		CHECK(!mq_sandbox_parse_mode("on", &m1) &&
+		      !mq_sandbox_parse_mode("log", &m2) &&
+		      !mq_sandbox_parse_mode("none", &m3) &&
+		      m1 == MQ_SANDBOX_ON && m2 == MQ_SANDBOX_LOG &&
+		      m3 == MQ_SANDBOX_NONE,
+		      "opts: sandbox modes on, log, none (--sandbox=, mount.mqfuse sandbox=)");
+		CHECK(mq_sandbox_parse_mode("bogus", &bad) == -EINVAL &&
+		      mq_sandbox_parse_mode("", &bad) == -EINVAL &&
+		      mq_sandbox_parse_mode("LOG", &bad) == -EINVAL &&
+		      bad == (enum mq_sandbox_mode)-1,
+		      "opts: a bad sandbox mode is refused, nothing set");
+	}
 }
 
 static void test_reply_building(void)
@@ -1629,6 +1649,46 @@ static void test_handle_generation(void)
 	      "handles: put of an out-of-range fh aborts instead of indexing past the table");
 }
 
+/*
+ * mq_sandbox_close_fds(): in a child, descriptors at 10, 11, 12, 20, 40
+ * and near the top of the table; keep 40, 11 (twice), 2 and -1.
+ */
+static void test_close_fds(void)
+{
+	static const int open_at[] = { 10, 11, 12, 20, 40 };
+	const int keep[] = { 40, -1, 11, 2, 11 };
+	struct rlimit rl;
+	int status, high = -1;
+	unsigned int i;
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		int bad = 0;
+
+		for (i = 0; i < sizeof(open_at) / sizeof(open_at[0]); i++)
+			if (dup2(1, open_at[i]) != open_at[i])
+				_exit(2);
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur > 64)
+			high = dup2(1, rl.rlim_cur - 1);
+		if (mq_sandbox_close_fds(keep, sizeof(keep) / sizeof(keep[0])))
+			_exit(3);
+		for (i = 0; i < 3; i++)
+			bad |= fcntl(i, F_GETFD) < 0;		/* stdio kept */
+		bad |= fcntl(11, F_GETFD) < 0 || fcntl(40, F_GETFD) < 0;
+		bad |= fcntl(10, F_GETFD) >= 0 || fcntl(12, F_GETFD) >= 0 ||
+		       fcntl(20, F_GETFD) >= 0;
+		bad |= high >= 0 && fcntl(high, F_GETFD) >= 0;
+		_exit(bad ? 1 : 0);
+	}
+	status = -1;
+	if (child > 0)
+		waitpid(child, &status, 0);
+	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
+}
+
 /* One "Name:\tvalue" line of the sandboxed child's own status ("" if absent). */
 static void sbx_status_field(const char *name, char *out, size_t len)
 {
@@ -2081,6 +2141,126 @@ static int sbx_attack_uring_setup(int root_fd)
 	(void)root_fd;
 	return io_uring_queue_init(4, &ring, 0) == 0;
 }
+/*
+ * In a child: make unshare(CLONE_NEWNET) fail with @inject_err (a seccomp
+ * filter of the test's own; 0: leave it alone), enter the sandbox on @dir
+ * with warnings logged into @log.  Returns 0 when the sandbox was entered
+ * in a network namespace of its own, 2 when entered in the parent's, 1
+ * when entering failed, anything else for a broken test.
+ */
+static int sbx_netns_child(const char *dir, int inject_err, char *log,
+			   size_t len)
+{
+	struct stat host, st;
+	int status, pfd[2], root_fd;
+	size_t got = 0;
+	ssize_t n;
+	pid_t child;
+
+	log[0] = '\0';
+	if (stat("/proc/self/ns/net", &host) || pipe(pfd))
+		return -1;
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		mq_log_init(MQ_LOG_WARN, false);
+		if (!ctx || (inject_err &&
+			     (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(inject_err),
+					       SCMP_SYS(unshare), 1,
+					       SCMP_A0(SCMP_CMP_EQ, CLONE_NEWNET)) ||
+			      seccomp_load(ctx))))
+			_exit(3);
+		seccomp_release(ctx);
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0)
+			_exit(3);
+		if (mq_sandbox_enter(MQ_SANDBOX_ON, dir, root_fd, -1))
+			_exit(1);
+		/* procfs is the working directory in there */
+		if (stat("self/ns/net", &st))
+			_exit(4);
+		_exit(st.st_ino == host.st_ino ? 2 : 0);
+	}
+	close(pfd[1]);
+	while (got + 1 < len && (n = read(pfd[0], log + got, len - 1 - got)) > 0)
+		got += n;
+	log[got] = '\0';
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * What entering the sandbox in @mode logs at warning level, on stderr and
+ * in syslog.  In a child with a /dev/log of its own (a tmpfs on /dev in a
+ * private mount namespace, a datagram socket bound there), a grandchild
+ * connects syslog the way mqfused does (@syslog_flag: --syslog, everything
+ * goes there; otherwise only opened, as before daemonizing), enters the
+ * sandbox and exits.  Returns 1 | 2 for "sandbox in LOG mode" seen as a
+ * warning on stderr | in syslog, or 8 and up when the test itself failed.
+ */
+static int sbx_log_mode_warning(const char *dir, enum mq_sandbox_mode mode,
+				bool syslog_flag)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	char err[2048], msg[1024];
+	int status, ls, errp[2], root_fd, seen = 0;
+	size_t got = 0;
+	ssize_t n;
+	pid_t child, b;
+
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return 8;
+	if (child > 0) {
+		waitpid(child, &status, 0);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 9;
+	}
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "mode=0755"))
+		_exit(10);
+	ls = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || pipe(errp))
+		_exit(11);
+	b = fork();
+	if (b < 0)
+		_exit(12);
+	if (b == 0) {
+		close(errp[0]);
+		dup2(errp[1], 2);
+		mq_log_init(MQ_LOG_WARN, syslog_flag);
+		if (!syslog_flag)
+			mq_log_open_syslog();
+		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_exit(root_fd < 0 || mq_sandbox_enter(mode, dir, root_fd, -1));
+	}
+	close(errp[1]);
+	while (got + 1 < sizeof(err) &&
+	       (n = read(errp[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += n;
+	err[got] = '\0';
+	waitpid(b, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		_exit(13);
+	if (strstr(err, "mqfused: warn: sandbox in LOG mode"))
+		seen |= 1;
+	/* "<28>": LOG_DAEMON | LOG_WARNING */
+	while ((n = recv(ls, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		if (!strncmp(msg, "<28>", 4) && strstr(msg, "sandbox in LOG mode"))
+			seen |= 2;
+	}
+	_exit(seen);
+}
+
 /*ATTACKS*/
 static void test_sandbox(void)
 {
@@ -2145,6 +2325,26 @@ static void test_sandbox(void)
 	}
 	CHECK(sbx_attack_pidns(dir, sbx_attack_proc_list),
 	      "sandbox: procfs lists only the sandbox's own pid; self/fd reopen works");
+	{
+		char log[1024];
+		int r;
+
+		r = sbx_netns_child(dir, 0, log, sizeof(log));
+		CHECK(r == 0, "sandbox: a network namespace of its own");
+		r = sbx_netns_child(dir, EINVAL, log, sizeof(log));
+		if (r != 2 || !strstr(log, "warn: sandbox: no network namespace"))
+			printf("#   unshare(CLONE_NEWNET) EINVAL: %d, log '%s'\n", r, log);
+		CHECK(r == 2 && strstr(log, "warn: sandbox: no network namespace (kernel without CONFIG_NET_NS)"),
+		      "sandbox: unshare(CLONE_NEWNET) EINVAL (no CONFIG_NET_NS): entered without one, with a warning");
+		r = sbx_netns_child(dir, EPERM, log, sizeof(log));
+		CHECK(r == 1, "sandbox: unshare(CLONE_NEWNET) failing otherwise (EPERM) fails the sandbox");
+	}
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, false) == 3,
+	      "sandbox=log: a warning that violations are only logged, on stderr and in syslog (opened to daemonize)");
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, true) == 3,
+	      "sandbox=log: the warning on stderr and in syslog with --syslog");
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_ON, true) == 0,
+	      "sandbox=on: no log-mode warning");
 	/*ATTACK_CHECKS*/
 	CHECK(!access("/proc/sys/kernel", F_OK) && !strcmp(mq_proc_prefix, "/proc/"),
 	      "sandbox: the parent's namespace and proc prefix untouched");
@@ -2174,6 +2374,7 @@ int main(void)
 	test_open_flags();
 	test_handle_nodeid();
 	test_handle_generation();
+	test_close_fds();
 	test_sandbox();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
