@@ -32,7 +32,7 @@ fi
 for s in $scenarios; do
 	tmo=90
 	case "$s" in fuzz_*) tmo=$((MQ_FUZZ_SECONDS + 90)) ;; esac
-	timeout -k 5 "$tmo" "$br" -t "$MQ_NAME" -d "/dev/$MQ_NAME" "$s" "$mnt"
+	timeout -k 5 "$(mq_tmo "$tmo")" "$br" -t "$MQ_NAME" -d "/dev/$MQ_NAME" "$s" "$mnt"
 	rc=$?
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		not_ok "$s: finished without hanging (timed out after ${tmo}s, exit $rc)"

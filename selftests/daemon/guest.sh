@@ -44,7 +44,7 @@ for fs in fuse mqfuse; do
 		continue
 	fi
 	ulimit -n 8192
-	out=$(timeout 600 "$POSIX" -r "$features" -b "$src" "$mnt" 2>&1)
+	out=$(timeout "$(mq_tmo 600)" "$POSIX" -r "$features" -b "$src" "$mnt" 2>&1)
 	rc=$?
 	summary=$(printf '%s\n' "$out" | grep -E '^# [0-9]+ passed' | tail -1)
 	if [ $rc -eq 0 ]; then
@@ -53,7 +53,7 @@ for fs in fuse mqfuse; do
 		not_ok "$fs: posix_test on mqfused (exit $rc; ${summary#\# })"
 		printf '%s\n' "$out" | grep -A3 '^not ok' | head -60 | sed 's/^/# /'
 	fi
-	if timeout 900 "$VERIFY" -s 7 -n 20000 -f 4 "$mnt" > /tmp/verify-$fs.log 2>&1; then
+	if timeout "$(mq_tmo 900)" "$VERIFY" -s 7 -n 20000 -f 4 "$mnt" > /tmp/verify-$fs.log 2>&1; then
 		ok "$fs: verifier 20000 ops on mqfused"
 	else
 		not_ok "$fs: verifier 20000 ops on mqfused"

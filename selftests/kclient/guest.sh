@@ -38,7 +38,7 @@ session_dir() {
 run_posix() {
 	local l=$1 rc
 	shift
-	timeout -s KILL 600 "$POSIX" -b "$SRC" "$@" "$MNT" 2>&1 |
+	timeout -s KILL "$(mq_tmo 600)" "$POSIX" -b "$SRC" "$@" "$MNT" 2>&1 |
 		sed -u -E "s/^(not ok|ok)( [0-9]+)?( -)? */\1 - $l posix: /"
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -eq 137 ]; then
@@ -156,7 +156,7 @@ if [ -x "$LFPT" ]; then
 			skip "lfpt: posix_test" "not built"
 		fi
 		if [ -x "$VERIFY" ]; then
-			check "lfpt: mqverify" timeout 300 "$VERIFY" -n 3000 "$MNT"
+			check "lfpt: mqverify" timeout "$(mq_tmo 300)" "$VERIFY" -n 3000 "$MNT"
 		fi
 		# kc_dead exists in the backing directory but was never looked up
 		# through the mount: only a dead daemon can make its stat fail.

@@ -15,7 +15,7 @@ if ! mq_mounted "$MQ_SCRATCH" ext4; then
 fi
 mkdir -p "$REF"
 chmod 0755 "$REF"
-timeout -s KILL 600 "$POSIX" -r "$ALL" "$REF" 2>&1 |
+timeout -s KILL "$(mq_tmo 600)" "$POSIX" -r "$ALL" "$REF" 2>&1 |
 	sed -u -E 's/^(not ok|ok)( [0-9]+)?( -)? */\1 - ext4: /'
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || not_ok "ext4: posix_test exit status 0 (got $rc)"

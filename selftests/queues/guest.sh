@@ -7,7 +7,7 @@ mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 mnt=/tmp/qtest-mnt
 mkdir -p "$mnt"
 for m in affinity balance-on balance-off; do
-	timeout -k 5 150 "$MQ_ROOT/selftests/queues/qtest" "$m" "$mnt"
+	timeout -k 5 "$(mq_tmo 150)" "$MQ_ROOT/selftests/queues/qtest" "$m" "$mnt"
 	rc=$?
 	if [ $rc -ne 0 ]; then
 		not_ok "$m: qtest exit status 0 (got $rc)"

@@ -170,7 +170,7 @@ if echo " $FSLIST " | grep -q " mqfuse " && mq_load; then
 		pid=$(pgrep -n -x mqfused)
 		all=1
 		for cpu in $(seq 0 $((ncpu - 1))); do
-			out=$(timeout 20 taskset -c $cpu sh -c "cat '$mnt/f' && echo x > '$mnt/w$cpu' && ls '$mnt' >/dev/null" 2>&1) ||
+			out=$(timeout "$(mq_tmo 20)" taskset -c $cpu sh -c "cat '$mnt/f' && echo x > '$mnt/w$cpu' && ls '$mnt' >/dev/null" 2>&1) ||
 				{ all=0; diag "cpu $cpu: $out"; }
 		done
 		[ $all = 1 ] && ok "queues: --threads 1 with queues=$ncpu serves requests from every CPU" ||

@@ -12,6 +12,9 @@ ok()      { echo "ok - $*"; }
 not_ok()  { echo "not ok - $*"; }
 skip()    { local name=$1; shift; echo "ok - $name # SKIP $*"; }
 diag()    { echo "# $*"; }
+# A timeout inside a suite, in seconds, scaled like the suite timeouts
+# (make test-debug: MQ_TIMEOUT_SCALE=3 for the slower kernel).
+mq_tmo()  { echo $(( $1 * ${MQ_TIMEOUT_SCALE:-1} )); }
 
 # check NAME CMD...: one TAP line from a command's status; its output on failure.
 check() {
