@@ -604,7 +604,17 @@ static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	size = nbytes - sizeof(oh);
 
 	if (!oh.unique) {
+		unsigned int nofs;
+
+		/*
+		 * No fs reclaim from a daemon thread handling a notification
+		 * (its allocations and the faults of copying from its buffer):
+		 * reclaim could evict an inode of this mount whose pages wait
+		 * for READs only this thread can answer.
+		 */
+		nofs = memalloc_nofs_save();
 		err = mqfuse_notify(fc, oh.error, from, size);
+		memalloc_nofs_restore(nofs);
 		return err ? err : nbytes;
 	}
 	if (oh.unique & MQFUSE_INT_REQ_BIT) {

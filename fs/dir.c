@@ -588,7 +588,10 @@ static void mqfuse_expire_entry(struct dentry *entry, u64 child_nodeid)
  * at its last dput (mqfuse_d_delete) and drops its inode, whose eviction
  * may wait on pages locked for READs only this thread can answer: hold
  * the inode across the dput and hand the put to the worker. Its death
- * also drops its parent: the caller holds a reference on that one.
+ * also drops its parent, normally one the caller holds a reference on;
+ * without the parent's lock a rename may have moved @entry first, and
+ * then the dput chain of its new ancestors runs here: directories only,
+ * whose eviction queues a FORGET and waits for nothing.
  */
 static void mqfuse_dput_async(struct dentry *entry)
 {
@@ -640,12 +643,27 @@ static void mqfuse_dinval_queue(struct mqfuse_conn *fc, struct dentry *entry)
 {
 	struct mqfuse_deferred_dput *dd;
 
-	dd = kmalloc(sizeof(*dd), GFP_NOFS | __GFP_NOWARN);	/* no fs reclaim */
-	if (dd)
+	/*
+	 * A daemon repeating notifications while the worker is held up must
+	 * not grow the list (and the dentry's count) without bound.
+	 */
+	if (atomic_inc_return(&fc->dinval_pending) > MQFUSE_DINVAL_MAX)
+		goto full;
+	dd = kmalloc(sizeof(*dd), GFP_NOFS | __GFP_NOWARN | __GFP_ACCOUNT);
+	if (dd) {
 		mqfuse_dput_defer(fc, dd, dget(entry), true);
+		return;
+	}
+full:
+	atomic_dec(&fc->dinval_pending);
 }
 
-/* The iput worker: the deferred d_invalidate()s, under each parent's lock, and dput()s. */
+/*
+ * The iput worker: the deferred d_invalidate()s, under each parent's lock,
+ * and dput()s. llist_del_all() gives the newest first, so a parent's put
+ * may come before its child's d_invalidate(): harmless, the child holds
+ * its parent through d_parent.
+ */
 void mqfuse_dput_run(struct mqfuse_conn *fc)
 {
 	struct mqfuse_deferred_dput *dd, *next;
@@ -661,6 +679,7 @@ void mqfuse_dput_run(struct mqfuse_conn *fc)
 				d_invalidate(dd->dentry);
 			inode_unlock(d_inode(parent));
 			dput(parent);
+			atomic_dec(&fc->dinval_pending);
 		}
 		dput(dd->dentry);
 		kfree(dd);
@@ -694,7 +713,7 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 	int err = -ENOENT;
 
 	/* before the parent's dentry is taken: its reference must be deferrable */
-	parent_put = kmalloc(sizeof(*parent_put), GFP_NOFS | __GFP_NOWARN);
+	parent_put = kmalloc(sizeof(*parent_put), GFP_NOFS | __GFP_NOWARN | __GFP_ACCOUNT);
 	if (!parent_put)
 		return -ENOMEM;
 	dir = mqfuse_ilookup(fc->sb, parent_nodeid);
@@ -748,8 +767,14 @@ int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 		mqfuse_dinval_queue(fc, entry);
 	mqfuse_dput_async(entry);
 put_parent:
-	mqfuse_dput_defer(fc, parent_put, dirent, false);
-	parent_put = NULL;
+	/*
+	 * Only a last put is deferred: one pending item per dentry at most
+	 * (the item's own reference makes later puts not the last).
+	 */
+	if (!lockref_put_not_zero(&dirent->d_lockref)) {
+		mqfuse_dput_defer(fc, parent_put, dirent, false);
+		parent_put = NULL;
+	}
 unlock:
 	if (locked)
 		inode_unlock(dir);

@@ -70,6 +70,7 @@ extern unsigned int mqfuse_param_consistency;
 #define MQFUSE_DEFAULT_MAX_PAGES 32		/* daemon without FUSE_MAX_PAGES */
 #define MQFUSE_MIN_MAX_WRITE	4096		/* smaller max_write: reject daemon */
 #define MQFUSE_NAME_MAX		1024		/* FUSE_NAME_MAX of the protocol */
+#define MQFUSE_DINVAL_MAX	1024		/* deferred d_invalidate()s per connection */
 
 /* Consistency modes; see Documentation/consistency.rst. */
 enum mqfuse_consistency {
@@ -445,6 +446,7 @@ struct mqfuse_conn {
 	 * iput_work after clearing sb (mqfuse_kill_sb()).
 	 */
 	struct llist_head dput_list;	/* dentries to d_invalidate() and/or dput() in iput_work */
+	atomic_t dinval_pending;	/* deferred d_invalidate()s in dput_list (bounded) */
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
 	bool kobj_added;		/* kobj is in sysfs */
