@@ -316,16 +316,93 @@ static int mq_fd_cmp(const void *a, const void *b)
 }
 
 /*
+ * /dev/null onto @fd (0, 1 or 2), not a close: the slot stays taken, so a
+ * later open() cannot land there and be overwritten when mqfused detaches
+ * (dup2 of /dev/null over 0-2, session.c).
+ */
+static int mq_null_onto(int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return -errno;
+	if (null != fd) {
+		if (dup2(null, fd) != fd) {
+			int ret = -errno;
+
+			close(null);
+			return ret;
+		}
+		close(null);
+	} else if (fcntl(fd, F_SETFD, 0)) {
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Fds 0-2 closed at start: /dev/null onto them, before anything else is
+ * opened, so the backing root or the device fd cannot get one of these
+ * numbers (a number that stays open through the sweep and is overwritten
+ * by /dev/null when mqfused detaches).
+ */
+int mq_stdio_fill(void)
+{
+	int fd, ret;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		ret = mq_null_onto(fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Fds 0-2 stay open through the sweep: keep what stdio can be (a
+ * character device, a FIFO, a socket, a regular file), and put /dev/null
+ * over anything else.  A directory there (mqfused ... 0</) would
+ * otherwise give openat(0, "etc/...") the host's tree; an O_PATH fd (of
+ * any type) is a handle on a path, not a stream.
+ */
+static int mq_sandbox_check_stdio(void)
+{
+	struct stat st;
+	int fd, fl, ret;
+
+	ret = mq_stdio_fill();
+	for (fd = 0; !ret && fd < 3; fd++) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fstat(fd, &st))
+			return -errno;
+		if (!(fl & O_PATH) &&
+		    (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) ||
+		     S_ISSOCK(st.st_mode) || S_ISREG(st.st_mode)))
+			continue;
+		ret = mq_null_onto(fd);
+	}
+	return ret;
+}
+
+/*
  * Close every descriptor but 0, 1, 2 and the @nr in @keep (any order,
  * duplicates and negative entries allowed).  What the daemon inherited
  * from whoever started it (an open file, a socket, a directory whose ".."
  * reaches the host's tree) must not be reachable from the serving process.
+ * 0-2 are kept only if they are what stdio can be (else /dev/null).
  */
 int mq_sandbox_close_fds(const int *keep, unsigned int nr)
 {
 	unsigned int from = 3, i;
-	int *sorted, ret = 0;
+	int *sorted, ret;
 
+	ret = mq_sandbox_check_stdio();
+	if (ret) {
+		mq_err("/dev/null onto fds 0-2: %s", strerror(-ret));
+		return ret;
+	}
 	sorted = malloc((nr ?: 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;

@@ -148,6 +148,35 @@ for mode in on none; do
 	wait_gone "--sandbox=$mode local:$B $M"
 done
 
+# A directory inherited on fd 0 (mqfused ... 0</) would give openat(0, ...)
+# the host's tree: /dev/null goes over it in both processes (foreground:
+# the daemon's own detach would hide a miss).
+"$MQFUSED" --fs fuse -f --sandbox=on local:"$B" "$M" 0</ >/dev/null 2>"$T/stdin-dir.err" &
+FPID=$!
+for i in $(seq 1 50); do mountpoint -q "$M" && break; sleep 0.1; done
+srv= mon=
+for p in $(pgrep -f -- "-f --sandbox=on local:$B $M"); do
+	case $(cat /proc/$p/comm) in
+	mqfused-monitor) mon=$p ;;
+	mqfused) srv=$p ;;
+	esac
+done
+check "stdin a directory (0</): fd 0 of the serving process and the monitor is /dev/null" \
+	bash -c "[ -n '$srv' ] && [ -n '$mon' ] && [ \"\$(readlink /proc/$srv/fd/0)\" = /dev/null ] && [ \"\$(readlink /proc/$mon/fd/0)\" = /dev/null ] && [ \"\$(cat $M/pre)\" = hello ]"
+kill -TERM $FPID; wait $FPID
+wait_gone "-f --sandbox=on local:$B $M"
+
+# Started with 0-2 closed: /dev/null fills them first, so neither the
+# backing root nor the device fd gets a number the detach overwrites.
+for mode in on none; do
+	"$MQFUSED" --fs fuse --syslog --sandbox=$mode local:"$B" "$M" 0<&- 1>&- 2>&-
+	RC=$?
+	check "sandbox=$mode: started with fds 0-2 closed: mounts and serves" \
+		bash -c "[ $RC -eq 0 ] && mountpoint -q '$M' && [ \"\$(cat $M/pre)\" = hello ] && ls '$M' | grep -qx pre"
+	umount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
+	wait_gone "--sandbox=$mode local:$B $M"
+done
+
 # --sandbox=log says so at warning level on the caller's stderr; =on does not.
 "$MQFUSED" --fs fuse --sandbox=log local:"$B" "$M" </dev/null >/dev/null 2>"$T/log-mode.err"
 check "sandbox=log: warning on stderr that violations are only logged" \

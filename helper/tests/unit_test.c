@@ -1689,6 +1689,64 @@ static void test_close_fds(void)
 	      "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
 }
 
+/* @fd is an open /dev/null (not O_PATH). */
+static bool fd_is_devnull(int fd)
+{
+	struct stat st, null;
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && !(fl & O_PATH) && !fstat(fd, &st) &&
+	       !stat("/dev/null", &null) && S_ISCHR(st.st_mode) &&
+	       st.st_rdev == null.st_rdev;
+}
+
+/*
+ * Fds 0-2 through mq_sandbox_close_fds(): a directory on 0 and an O_PATH
+ * fd on 1 become /dev/null (not closed), a pipe on 2 stays; closed 0-2
+ * get /dev/null from mq_stdio_fill(), so the next open() lands above 2.
+ */
+static void test_close_fds_stdio(void)
+{
+	int status, pfd[2];
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		int dir = open("/", O_RDONLY | O_DIRECTORY), opath;
+		struct stat before, after;
+		int bad = 0;
+
+		opath = open("/dev/null", O_PATH);
+		if (dir < 0 || opath < 0 || pipe(pfd) ||
+		    dup2(dir, 0) != 0 || dup2(opath, 1) != 1 ||
+		    dup2(pfd[1], 2) != 2 || fstat(2, &before))
+			_exit(2);
+		if (mq_sandbox_close_fds(NULL, 0))
+			_exit(3);
+		bad |= !fd_is_devnull(0) << 0;
+		bad |= !fd_is_devnull(1) << 1;
+		bad |= (fstat(2, &after) || after.st_ino != before.st_ino) << 2;
+		bad |= (openat(0, "etc", O_RDONLY | O_DIRECTORY) >= 0) << 3;
+		close(0);
+		close(2);
+		if (mq_stdio_fill())
+			_exit(4);
+		bad |= !fd_is_devnull(0) << 4;
+		bad |= !fd_is_devnull(2) << 5;
+		dir = open("/", O_RDONLY | O_DIRECTORY);
+		bad |= (dir < 3) << 6;
+		_exit(bad);
+	}
+	status = -1;
+	if (child > 0)
+		waitpid(child, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		printf("#   stdio child status 0x%x\n", status);
+	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "fds: a directory / O_PATH fd on 0-2 becomes /dev/null, a pipe stays; closed 0-2 get /dev/null");
+}
+
 /* One "Name:\tvalue" line of the sandboxed child's own status ("" if absent). */
 static void sbx_status_field(const char *name, char *out, size_t len)
 {
@@ -2375,6 +2433,7 @@ int main(void)
 	test_handle_nodeid();
 	test_handle_generation();
 	test_close_fds();
+	test_close_fds_stdio();
 	test_sandbox();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
