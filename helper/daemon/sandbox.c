@@ -36,8 +36,10 @@
  * serving process no longer has a use for: session.c keeps a small
  * unsandboxed monitor process for that.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -386,6 +389,66 @@ static int mq_sandbox_check_stdio(void)
 	return ret;
 }
 
+/* Where the fallback sweep lists the open descriptors (unit tests). */
+const char *mq_sandbox_fd_dir = "/proc/self/fd";
+
+static bool mq_fd_kept(int fd, const int *sorted, unsigned int nr)
+{
+	return fd < 3 || bsearch(&fd, sorted, nr, sizeof(*sorted), mq_fd_cmp);
+}
+
+/*
+ * Without close_range() (ENOSYS before Linux 5.9, EPERM from a container's
+ * seccomp filter): close what /proc/self/fd lists, or without procfs every
+ * number below the RLIMIT_NOFILE soft limit, but 0-2 and @sorted.
+ */
+static int mq_close_fds_slow(const int *sorted, unsigned int nr)
+{
+	struct dirent *de;
+	struct rlimit rl;
+	DIR *d = opendir(mq_sandbox_fd_dir);
+	int fd, dfd;
+
+	if (d) {
+		dfd = dirfd(d);
+		while ((de = readdir(d))) {
+			char *end;
+			long n = strtol(de->d_name, &end, 10);
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end ||
+			    n > INT_MAX || n == dfd || mq_fd_kept(n, sorted, nr))
+				continue;
+			close(n);
+		}
+		closedir(d);
+		return 0;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		rl.rlim_cur = INT_MAX;
+	for (fd = 3; fd < (int)rl.rlim_cur; fd++)
+		if (!mq_fd_kept(fd, sorted, nr))
+			close(fd);
+	return 0;
+}
+
+/* close_range() over each gap between two kept descriptors. */
+static int mq_close_fds_range(const int *sorted, unsigned int nr)
+{
+	unsigned int from = 3, i;
+
+	for (i = 0; i < nr; i++) {
+		if (sorted[i] < (int)from)	/* negative, 0-2 or repeated */
+			continue;
+		if ((unsigned int)sorted[i] > from &&
+		    close_range(from, sorted[i] - 1, 0))
+			return -errno;
+		from = sorted[i] + 1;
+	}
+	return close_range(from, ~0u, 0) ? -errno : 0;
+}
+
 /*
  * Close every descriptor but 0, 1, 2 and the @nr in @keep (any order,
  * duplicates and negative entries allowed).  What the daemon inherited
@@ -395,7 +458,6 @@ static int mq_sandbox_check_stdio(void)
  */
 int mq_sandbox_close_fds(const int *keep, unsigned int nr)
 {
-	unsigned int from = 3, i;
 	int *sorted, ret;
 
 	ret = mq_sandbox_check_stdio();
@@ -409,17 +471,12 @@ int mq_sandbox_close_fds(const int *keep, unsigned int nr)
 	if (nr)
 		memcpy(sorted, keep, nr * sizeof(*sorted));
 	qsort(sorted, nr, sizeof(*sorted), mq_fd_cmp);
-	/* close_range() over each gap between two kept descriptors */
-	for (i = 0; i < nr && !ret; i++) {
-		if (sorted[i] < (int)from)	/* negative, 0-2 or repeated */
-			continue;
-		if ((unsigned int)sorted[i] > from &&
-		    close_range(from, sorted[i] - 1, 0))
-			ret = -errno;
-		from = sorted[i] + 1;
+	ret = mq_close_fds_range(sorted, nr);
+	if (ret) {
+		mq_info("close_range: %s: closing descriptors one by one",
+			strerror(-ret));
+		ret = mq_close_fds_slow(sorted, nr);
 	}
-	if (!ret && close_range(from, ~0u, 0))
-		ret = -errno;
 	free(sorted);
 	if (ret)
 		mq_err("closing inherited descriptors: %s", strerror(-ret));

@@ -1651,9 +1651,13 @@ static void test_handle_generation(void)
 
 /*
  * mq_sandbox_close_fds(): in a child, descriptors at 10, 11, 12, 20, 40
- * and near the top of the table; keep 40, 11 (twice), 2 and -1.
+ * and near the top of the table; keep 40, 11 (twice), 2 and -1.  With
+ * @inject_err, close_range() fails with it (a seccomp filter of the
+ * test's own) and the sweep falls back to @fd_dir (NULL: /proc/self/fd),
+ * or without it to the RLIMIT_NOFILE loop.
  */
-static void test_close_fds(void)
+static void test_close_fds_one(int inject_err, const char *fd_dir,
+			       const char *name)
 {
 	static const int open_at[] = { 10, 11, 12, 20, 40 };
 	const int keep[] = { 40, -1, 11, 2, 11 };
@@ -1667,6 +1671,26 @@ static void test_close_fds(void)
 	if (child == 0) {
 		int bad = 0;
 
+		if (inject_err) {
+			scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+			if (!ctx ||
+			    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(inject_err),
+					     SCMP_SYS(close_range), 0) ||
+			    seccomp_load(ctx))
+				_exit(4);
+			/* the filter works: close_range() itself fails */
+			if (!close_range(100, 100, 0) || errno != inject_err)
+				_exit(5);
+			/* the RLIMIT_NOFILE loop: a small table */
+			if (fd_dir && !getrlimit(RLIMIT_NOFILE, &rl) &&
+			    rl.rlim_cur > 1024) {
+				rl.rlim_cur = 1024;
+				setrlimit(RLIMIT_NOFILE, &rl);
+			}
+		}
+		if (fd_dir)
+			mq_sandbox_fd_dir = fd_dir;
 		for (i = 0; i < sizeof(open_at) / sizeof(open_at[0]); i++)
 			if (dup2(1, open_at[i]) != open_at[i])
 				_exit(2);
@@ -1685,8 +1709,21 @@ static void test_close_fds(void)
 	status = -1;
 	if (child > 0)
 		waitpid(child, &status, 0);
-	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		printf("#   close_fds child status 0x%x\n", status);
+	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, name);
+}
+
+static void test_close_fds(void)
+{
+	test_close_fds_one(0, NULL,
+			   "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
+	test_close_fds_one(ENOSYS, NULL,
+			   "fds: close_range ENOSYS (kernel < 5.9): /proc/self/fd walk, same result");
+	test_close_fds_one(EPERM, NULL,
+			   "fds: close_range EPERM (container seccomp): /proc/self/fd walk, same result");
+	test_close_fds_one(ENOSYS, "/nonexistent-proc/self/fd",
+			   "fds: close_range ENOSYS and no procfs: loop up to RLIMIT_NOFILE, same result");
 }
 
 /* @fd is an open /dev/null (not O_PATH). */
