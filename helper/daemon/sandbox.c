@@ -630,7 +630,7 @@ static int mq_sandbox_net(void)
 		return 0;
 	ret = -errno;
 	if (ret == -EINVAL) {
-		mq_warn("sandbox: no network namespace (kernel without CONFIG_NET_NS): the serving process stays in the host's");
+		mq_log_everywhere(MQ_LOG_WARN, "sandbox: no network namespace (kernel without CONFIG_NET_NS): the serving process stays in the host's");
 		return 0;
 	}
 	mq_err("sandbox: unshare(CLONE_NEWNET): %s", strerror(-ret));

@@ -183,6 +183,11 @@ check "sandbox=log: warning on stderr that violations are only logged" \
 	grep -q "^mqfused: warn: sandbox in LOG mode (--sandbox=log): system calls outside the allow-list are NOT refused, only logged" "$T/log-mode.err"
 umount "$M"
 wait_gone "--sandbox=log local:$B $M"
+"$MQFUSED" --fs fuse --log-level=err --sandbox=log local:"$B" "$M" </dev/null >/dev/null 2>"$T/log-mode-err.err"
+check "sandbox=log --log-level=err: the log-mode warning still on stderr" \
+	grep -q "^mqfused: warn: sandbox in LOG mode (--sandbox=log)" "$T/log-mode-err.err"
+umount "$M"
+wait_gone "--sandbox=log local:$B $M"
 "$MQFUSED" --fs fuse --sandbox=on local:"$B" "$M" </dev/null >/dev/null 2>"$T/on-mode.err"
 check "sandbox=on: no log-mode warning" bash -c "mountpoint -q '$M' && ! grep -q 'LOG mode' '$T/on-mode.err'"
 umount "$M"

@@ -2236,6 +2236,9 @@ static int sbx_attack_uring_setup(int root_fd)
 	(void)root_fd;
 	return io_uring_queue_init(4, &ring, 0) == 0;
 }
+/* --log-level of the sandbox children below (warn unless a test says). */
+static enum mq_log_level sbx_child_log_level = MQ_LOG_WARN;
+
 /*
  * In a child: make unshare(CLONE_NEWNET) fail with @inject_err (a seccomp
  * filter of the test's own; 0: leave it alone), enter the sandbox on @dir
@@ -2264,7 +2267,7 @@ static int sbx_netns_child(const char *dir, int inject_err, char *log,
 
 		close(pfd[0]);
 		dup2(pfd[1], 2);
-		mq_log_init(MQ_LOG_WARN, false);
+		mq_log_init(sbx_child_log_level, false);
 		if (!ctx || (inject_err &&
 			     (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(inject_err),
 					       SCMP_SYS(unshare), 1,
@@ -2331,7 +2334,7 @@ static int sbx_log_mode_warning(const char *dir, enum mq_sandbox_mode mode,
 	if (b == 0) {
 		close(errp[0]);
 		dup2(errp[1], 2);
-		mq_log_init(MQ_LOG_WARN, syslog_flag);
+		mq_log_init(sbx_child_log_level, syslog_flag);
 		if (!syslog_flag)
 			mq_log_open_syslog();
 		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -2431,6 +2434,11 @@ static void test_sandbox(void)
 			printf("#   unshare(CLONE_NEWNET) EINVAL: %d, log '%s'\n", r, log);
 		CHECK(r == 2 && strstr(log, "warn: sandbox: no network namespace (kernel without CONFIG_NET_NS)"),
 		      "sandbox: unshare(CLONE_NEWNET) EINVAL (no CONFIG_NET_NS): entered without one, with a warning");
+		sbx_child_log_level = MQ_LOG_ERR;
+		r = sbx_netns_child(dir, EINVAL, log, sizeof(log));
+		sbx_child_log_level = MQ_LOG_WARN;
+		CHECK(r == 2 && strstr(log, "warn: sandbox: no network namespace (kernel without CONFIG_NET_NS)"),
+		      "sandbox: the no-network-namespace warning also with --log-level=err");
 		r = sbx_netns_child(dir, EPERM, log, sizeof(log));
 		CHECK(r == 1, "sandbox: unshare(CLONE_NEWNET) failing otherwise (EPERM) fails the sandbox");
 	}
@@ -2438,6 +2446,10 @@ static void test_sandbox(void)
 	      "sandbox=log: a warning that violations are only logged, on stderr and in syslog (opened to daemonize)");
 	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, true) == 3,
 	      "sandbox=log: the warning on stderr and in syslog with --syslog");
+	sbx_child_log_level = MQ_LOG_ERR;
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, false) == 3,
+	      "sandbox=log: the warning on stderr and in syslog also with --log-level=err");
+	sbx_child_log_level = MQ_LOG_WARN;
 	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_ON, true) == 0,
 	      "sandbox=on: no log-mode warning");
 	/*ATTACK_CHECKS*/
