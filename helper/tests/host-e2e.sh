@@ -177,6 +177,31 @@ for mode in on none; do
 	wait_gone "--sandbox=$mode local:$B $M"
 done
 
+# Started with SIGCHLD ignored (SIG_IGN survives exec): the monitor still
+# sees the serving process die (kill -9), unmounts and exits.
+python3 -c 'import signal, os, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' \
+	"$MQFUSED" --fs fuse --sandbox=on --stats "$T/sigign" local:"$B" "$M" </dev/null >/dev/null 2>&1
+srv= mon=
+for p in $(pgrep -f -- "--stats $T/sigign local:$B $M"); do
+	case $(cat /proc/$p/comm) in
+	mqfused-monitor) mon=$p ;;
+	mqfused) srv=$p ;;
+	esac
+done
+[ -n "$srv" ] && kill -9 $srv
+gone=no
+for i in $(seq 1 50); do
+	if ! mountpoint -q "$M" && ! kill -0 $mon 2>/dev/null; then gone=yes; break; fi
+	sleep 0.1
+done
+check "SIGCHLD ignored by the caller: after kill -9 of the serving process the mount is gone and the monitor exited" \
+	bash -c "[ -n '$srv' ] && [ -n '$mon' ] && [ $gone = yes ]"
+if [ $gone = no ]; then
+	umount -l "$M" 2>/dev/null
+	[ -n "$mon" ] && kill -9 $mon 2>/dev/null
+fi
+wait_gone "--stats $T/sigign local:$B $M"
+
 # --sandbox=log says so at warning level on the caller's stderr; =on does not.
 "$MQFUSED" --fs fuse --sandbox=log local:"$B" "$M" </dev/null >/dev/null 2>"$T/log-mode.err"
 check "sandbox=log: warning on stderr that violations are only logged" \
