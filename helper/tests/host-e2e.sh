@@ -202,6 +202,15 @@ if [ $gone = no ]; then
 fi
 wait_gone "--stats $T/sigign local:$B $M"
 
+# --sandbox takes on, log or none only (as --help and mqfused.8 say).
+for bad in kill off; do
+	"$MQFUSED" --fs fuse --sandbox=$bad local:"$B" "$M" </dev/null >/dev/null 2>"$T/sandbox-bad.err"
+	RC=$?
+	check "--sandbox=$bad refused (exit 2), nothing mounted" \
+		bash -c "[ $RC -eq 2 ] && grep -q -- '--sandbox must be on, log or none' '$T/sandbox-bad.err' && ! mountpoint -q '$M'"
+	mountpoint -q "$M" && umount "$M" && wait_gone "--sandbox=$bad local:$B $M"
+done
+
 # --sandbox=log says so at warning level on the caller's stderr; =on does not.
 "$MQFUSED" --fs fuse --sandbox=log local:"$B" "$M" </dev/null >/dev/null 2>"$T/log-mode.err"
 check "sandbox=log: warning on stderr that violations are only logged" \
@@ -268,6 +277,8 @@ check "mount.mqfuse sandbox=log passes --sandbox=log to mqfused" \
 	bash -c "[ $? -eq 0 ] && printf '%s\n' '$OUT' | grep -q -- ' --sandbox=log ' && ! mountpoint -q '$M'"
 for bad in "sandbox=bogus:sandbox= must be on, log or none, not 'bogus'" \
 	   "sandbox=LOG:sandbox= must be on, log or none, not 'LOG'" \
+	   "sandbox=off:sandbox= must be on, log or none, not 'off'" \
+	   "sandbox=kill:sandbox= must be on, log or none, not 'kill'" \
 	   "sandbox=:option 'sandbox=' needs the form key=value" \
 	   "sandbox:option 'sandbox' needs the form key=value"; do
 	opt=${bad%%:*} want=${bad#*:}

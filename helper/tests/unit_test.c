@@ -137,6 +137,10 @@ static void test_mount_opts(void)
 		      mq_sandbox_parse_mode("LOG", &bad) == -EINVAL &&
 		      bad == (enum mq_sandbox_mode)-1,
 		      "opts: a bad sandbox mode is refused, nothing set");
+		CHECK(mq_sandbox_parse_mode("kill", &bad) == -EINVAL &&
+		      mq_sandbox_parse_mode("off", &bad) == -EINVAL &&
+		      bad == (enum mq_sandbox_mode)-1,
+		      "opts: undocumented sandbox modes kill, off refused (--help, mqfused.8: on|log|none)");
 	}
 }
 
