@@ -226,13 +226,33 @@ static const struct {
 
 #define MQ_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+static bool mq_in_allowed(int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < MQ_ARRAY_SIZE(mq_allowed_syscalls); i++)
+		if (mq_allowed_syscalls[i] == nr)
+			return true;
+	return false;
+}
+
+/*
+ * mq_allowed_syscalls[] and each other call mq_arg_rules[] allows with
+ * its arguments checked (fcntl's F_SETFL rule is a call already there).
+ */
 int mq_sandbox_nr_syscalls(void)
 {
-	/*
-	 * + ioctl, prctl, unshare, clone, kill, tgkill, fcntl,
-	 * sched_setaffinity, io_uring_register (arguments checked)
-	 */
-	return MQ_ARRAY_SIZE(mq_allowed_syscalls) + 9;
+	int n = MQ_ARRAY_SIZE(mq_allowed_syscalls);
+	unsigned int i, j;
+
+	for (i = 0; i < MQ_ARRAY_SIZE(mq_arg_rules); i++) {
+		for (j = 0; j < i; j++)
+			if (mq_arg_rules[j].nr == mq_arg_rules[i].nr)
+				break;
+		if (j == i && !mq_in_allowed(mq_arg_rules[i].nr))
+			n++;
+	}
+	return n;
 }
 
 /* The comparison of mq_arg_rules[@i]; false to leave the rule out. */
