@@ -95,7 +95,8 @@ static void mq_vlog(enum mq_log_level level, bool everywhere,
 {
 	char msg[1024];
 
-	if (!mq_log_enabled(level))
+	/* --log-level does not filter what must not be missed. */
+	if (!everywhere && !mq_log_enabled(level))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (mq_log_syslog || (everywhere && mq_log_connected))
@@ -116,7 +117,8 @@ void mq_log(enum mq_log_level level, const char *fmt, ...)
 /*
  * For what whoever starts the daemon must not miss: stderr (still the
  * caller's before mqfused daemonizes) and syslog too once its socket is
- * open (--syslog, or mqfused is about to daemonize and log there).
+ * open (--syslog, or mqfused is about to daemonize and log there), at any
+ * --log-level.
  */
 void mq_log_everywhere(enum mq_log_level level, const char *fmt, ...)
 {

@@ -241,6 +241,9 @@ int main(int argc, char **argv)
 	char *optbuf = NULL;
 	int c, ret;
 
+	/* Closed 0-2: /dev/null there before the backing root or device. */
+	if (mq_stdio_fill())
+		return 1;
 	mq_cfg.pin = true;
 	mq_cfg.serve_fd = -1;
 	mq_cfg.max_write = MQ_DEFAULT_MAX_WRITE;

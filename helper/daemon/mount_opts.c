@@ -247,11 +247,12 @@ void mq_mount_opts_free(struct mq_mount_opts *mo)
 /* --sandbox= of mqfused, sandbox= of mount.mqfuse. */
 int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode)
 {
-	if (!strcmp(s, "on") || !strcmp(s, "kill"))
+	/* What --help and the manual pages list, nothing else. */
+	if (!strcmp(s, "on"))
 		*mode = MQ_SANDBOX_ON;
 	else if (!strcmp(s, "log"))
 		*mode = MQ_SANDBOX_LOG;
-	else if (!strcmp(s, "none") || !strcmp(s, "off"))
+	else if (!strcmp(s, "none"))
 		*mode = MQ_SANDBOX_NONE;
 	else
 		return -EINVAL;

@@ -416,6 +416,9 @@ extern const char *mq_proc_prefix;
 const char *mq_sandbox_mode_name(enum mq_sandbox_mode mode);
 int mq_sandbox_nr_syscalls(void);
 int mq_sandbox_close_fds(const int *keep, unsigned int nr);
+int mq_stdio_fill(void);
+/* "/proc/self/fd": where the sweep without close_range() looks (tests). */
+extern const char *mq_sandbox_fd_dir;
 /*
  * Confine the calling process (before any thread is started): pivot_root
  * into @dir, re-open @root_fd (same fd number) on the new root, reduce

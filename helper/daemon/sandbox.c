@@ -36,8 +36,10 @@
  * serving process no longer has a use for: session.c keeps a small
  * unsandboxed monitor process for that.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -223,13 +226,33 @@ static const struct {
 
 #define MQ_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+static bool mq_in_allowed(int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < MQ_ARRAY_SIZE(mq_allowed_syscalls); i++)
+		if (mq_allowed_syscalls[i] == nr)
+			return true;
+	return false;
+}
+
+/*
+ * mq_allowed_syscalls[] and each other call mq_arg_rules[] allows with
+ * its arguments checked (fcntl's F_SETFL rule is a call already there).
+ */
 int mq_sandbox_nr_syscalls(void)
 {
-	/*
-	 * + ioctl, prctl, unshare, clone, kill, tgkill, fcntl,
-	 * sched_setaffinity, io_uring_register (arguments checked)
-	 */
-	return MQ_ARRAY_SIZE(mq_allowed_syscalls) + 9;
+	int n = MQ_ARRAY_SIZE(mq_allowed_syscalls);
+	unsigned int i, j;
+
+	for (i = 0; i < MQ_ARRAY_SIZE(mq_arg_rules); i++) {
+		for (j = 0; j < i; j++)
+			if (mq_arg_rules[j].nr == mq_arg_rules[i].nr)
+				break;
+		if (j == i && !mq_in_allowed(mq_arg_rules[i].nr))
+			n++;
+	}
+	return n;
 }
 
 /* The comparison of mq_arg_rules[@i]; false to leave the rule out. */
@@ -316,33 +339,164 @@ static int mq_fd_cmp(const void *a, const void *b)
 }
 
 /*
+ * /dev/null onto @fd (0, 1 or 2), not a close: the slot stays taken, so a
+ * later open() cannot land there and be overwritten when mqfused detaches
+ * (dup2 of /dev/null over 0-2, session.c).
+ */
+static int mq_null_onto(int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return -errno;
+	if (null != fd) {
+		if (dup2(null, fd) != fd) {
+			int ret = -errno;
+
+			close(null);
+			return ret;
+		}
+		close(null);
+	} else if (fcntl(fd, F_SETFD, 0)) {
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Fds 0-2 closed at start: /dev/null onto them, before anything else is
+ * opened, so the backing root or the device fd cannot get one of these
+ * numbers (a number that stays open through the sweep and is overwritten
+ * by /dev/null when mqfused detaches).
+ */
+int mq_stdio_fill(void)
+{
+	int fd, ret;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		ret = mq_null_onto(fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Fds 0-2 stay open through the sweep: keep what stdio can be (a
+ * character device, a FIFO, a socket, a regular file), and put /dev/null
+ * over anything else.  A directory there (mqfused ... 0</) would
+ * otherwise give openat(0, "etc/...") the host's tree; an O_PATH fd (of
+ * any type) is a handle on a path, not a stream.
+ */
+static int mq_sandbox_check_stdio(void)
+{
+	struct stat st;
+	int fd, fl, ret;
+
+	ret = mq_stdio_fill();
+	for (fd = 0; !ret && fd < 3; fd++) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fstat(fd, &st))
+			return -errno;
+		if (!(fl & O_PATH) &&
+		    (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) ||
+		     S_ISSOCK(st.st_mode) || S_ISREG(st.st_mode)))
+			continue;
+		ret = mq_null_onto(fd);
+	}
+	return ret;
+}
+
+/* Where the fallback sweep lists the open descriptors (unit tests). */
+const char *mq_sandbox_fd_dir = "/proc/self/fd";
+
+static bool mq_fd_kept(int fd, const int *sorted, unsigned int nr)
+{
+	return fd < 3 || bsearch(&fd, sorted, nr, sizeof(*sorted), mq_fd_cmp);
+}
+
+/*
+ * Without close_range() (ENOSYS before Linux 5.9, EPERM from a container's
+ * seccomp filter): close what /proc/self/fd lists, or without procfs every
+ * number below the RLIMIT_NOFILE soft limit, but 0-2 and @sorted.
+ */
+static int mq_close_fds_slow(const int *sorted, unsigned int nr)
+{
+	struct dirent *de;
+	struct rlimit rl;
+	DIR *d = opendir(mq_sandbox_fd_dir);
+	int fd, dfd;
+
+	if (d) {
+		dfd = dirfd(d);
+		while ((de = readdir(d))) {
+			char *end;
+			long n = strtol(de->d_name, &end, 10);
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end ||
+			    n > INT_MAX || n == dfd || mq_fd_kept(n, sorted, nr))
+				continue;
+			close(n);
+		}
+		closedir(d);
+		return 0;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		rl.rlim_cur = INT_MAX;
+	for (fd = 3; fd < (int)rl.rlim_cur; fd++)
+		if (!mq_fd_kept(fd, sorted, nr))
+			close(fd);
+	return 0;
+}
+
+/* close_range() over each gap between two kept descriptors. */
+static int mq_close_fds_range(const int *sorted, unsigned int nr)
+{
+	unsigned int from = 3, i;
+
+	for (i = 0; i < nr; i++) {
+		if (sorted[i] < (int)from)	/* negative, 0-2 or repeated */
+			continue;
+		if ((unsigned int)sorted[i] > from &&
+		    close_range(from, sorted[i] - 1, 0))
+			return -errno;
+		from = sorted[i] + 1;
+	}
+	return close_range(from, ~0u, 0) ? -errno : 0;
+}
+
+/*
  * Close every descriptor but 0, 1, 2 and the @nr in @keep (any order,
  * duplicates and negative entries allowed).  What the daemon inherited
  * from whoever started it (an open file, a socket, a directory whose ".."
  * reaches the host's tree) must not be reachable from the serving process.
+ * 0-2 are kept only if they are what stdio can be (else /dev/null).
  */
 int mq_sandbox_close_fds(const int *keep, unsigned int nr)
 {
-	unsigned int from = 3, i;
-	int *sorted, ret = 0;
+	int *sorted, ret;
 
+	ret = mq_sandbox_check_stdio();
+	if (ret) {
+		mq_err("/dev/null onto fds 0-2: %s", strerror(-ret));
+		return ret;
+	}
 	sorted = malloc((nr ?: 1) * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	if (nr)
 		memcpy(sorted, keep, nr * sizeof(*sorted));
 	qsort(sorted, nr, sizeof(*sorted), mq_fd_cmp);
-	/* close_range() over each gap between two kept descriptors */
-	for (i = 0; i < nr && !ret; i++) {
-		if (sorted[i] < (int)from)	/* negative, 0-2 or repeated */
-			continue;
-		if ((unsigned int)sorted[i] > from &&
-		    close_range(from, sorted[i] - 1, 0))
-			ret = -errno;
-		from = sorted[i] + 1;
+	ret = mq_close_fds_range(sorted, nr);
+	if (ret) {
+		mq_info("close_range: %s: closing descriptors one by one",
+			strerror(-ret));
+		ret = mq_close_fds_slow(sorted, nr);
 	}
-	if (!ret && close_range(from, ~0u, 0))
-		ret = -errno;
 	free(sorted);
 	if (ret)
 		mq_err("closing inherited descriptors: %s", strerror(-ret));
@@ -496,7 +650,7 @@ static int mq_sandbox_net(void)
 		return 0;
 	ret = -errno;
 	if (ret == -EINVAL) {
-		mq_warn("sandbox: no network namespace (kernel without CONFIG_NET_NS): the serving process stays in the host's");
+		mq_log_everywhere(MQ_LOG_WARN, "sandbox: no network namespace (kernel without CONFIG_NET_NS): the serving process stays in the host's");
 		return 0;
 	}
 	mq_err("sandbox: unshare(CLONE_NEWNET): %s", strerror(-ret));

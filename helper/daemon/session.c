@@ -1030,6 +1030,12 @@ int mq_session_run(void)
 	bool sandbox = mq_cfg.sandbox != MQ_SANDBOX_NONE;
 	char ok = 0;
 
+	/*
+	 * SIGCHLD ignored through exec (SIG_IGN is inherited) would have the
+	 * kernel reap the serving process without a SIGCHLD: its monitor
+	 * would never see it die nor undo the mount nobody serves.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	mq_block_signals();
 	if (mq_cfg.serve_fd >= 0) {
 		mq_mount_fd = mq_cfg.serve_fd;

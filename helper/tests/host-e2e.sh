@@ -148,10 +148,78 @@ for mode in on none; do
 	wait_gone "--sandbox=$mode local:$B $M"
 done
 
+# A directory inherited on fd 0 (mqfused ... 0</) would give openat(0, ...)
+# the host's tree: /dev/null goes over it in both processes (foreground:
+# the daemon's own detach would hide a miss).
+"$MQFUSED" --fs fuse -f --sandbox=on local:"$B" "$M" 0</ >/dev/null 2>"$T/stdin-dir.err" &
+FPID=$!
+for i in $(seq 1 50); do mountpoint -q "$M" && break; sleep 0.1; done
+srv= mon=
+for p in $(pgrep -f -- "-f --sandbox=on local:$B $M"); do
+	case $(cat /proc/$p/comm) in
+	mqfused-monitor) mon=$p ;;
+	mqfused) srv=$p ;;
+	esac
+done
+check "stdin a directory (0</): fd 0 of the serving process and the monitor is /dev/null" \
+	bash -c "[ -n '$srv' ] && [ -n '$mon' ] && [ \"\$(readlink /proc/$srv/fd/0)\" = /dev/null ] && [ \"\$(readlink /proc/$mon/fd/0)\" = /dev/null ] && [ \"\$(cat $M/pre)\" = hello ]"
+kill -TERM $FPID; wait $FPID
+wait_gone "-f --sandbox=on local:$B $M"
+
+# Started with 0-2 closed: /dev/null fills them first, so neither the
+# backing root nor the device fd gets a number the detach overwrites.
+for mode in on none; do
+	"$MQFUSED" --fs fuse --syslog --sandbox=$mode local:"$B" "$M" 0<&- 1>&- 2>&-
+	RC=$?
+	check "sandbox=$mode: started with fds 0-2 closed: mounts and serves" \
+		bash -c "[ $RC -eq 0 ] && mountpoint -q '$M' && [ \"\$(cat $M/pre)\" = hello ] && ls '$M' | grep -qx pre"
+	umount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
+	wait_gone "--sandbox=$mode local:$B $M"
+done
+
+# Started with SIGCHLD ignored (SIG_IGN survives exec): the monitor still
+# sees the serving process die (kill -9), unmounts and exits.
+python3 -c 'import signal, os, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' \
+	"$MQFUSED" --fs fuse --sandbox=on --stats "$T/sigign" local:"$B" "$M" </dev/null >/dev/null 2>&1
+srv= mon=
+for p in $(pgrep -f -- "--stats $T/sigign local:$B $M"); do
+	case $(cat /proc/$p/comm) in
+	mqfused-monitor) mon=$p ;;
+	mqfused) srv=$p ;;
+	esac
+done
+[ -n "$srv" ] && kill -9 $srv
+gone=no
+for i in $(seq 1 50); do
+	if ! mountpoint -q "$M" && ! kill -0 $mon 2>/dev/null; then gone=yes; break; fi
+	sleep 0.1
+done
+check "SIGCHLD ignored by the caller: after kill -9 of the serving process the mount is gone and the monitor exited" \
+	bash -c "[ -n '$srv' ] && [ -n '$mon' ] && [ $gone = yes ]"
+if [ $gone = no ]; then
+	umount -l "$M" 2>/dev/null
+	[ -n "$mon" ] && kill -9 $mon 2>/dev/null
+fi
+wait_gone "--stats $T/sigign local:$B $M"
+
+# --sandbox takes on, log or none only (as --help and mqfused.8 say).
+for bad in kill off; do
+	"$MQFUSED" --fs fuse --sandbox=$bad local:"$B" "$M" </dev/null >/dev/null 2>"$T/sandbox-bad.err"
+	RC=$?
+	check "--sandbox=$bad refused (exit 2), nothing mounted" \
+		bash -c "[ $RC -eq 2 ] && grep -q -- '--sandbox must be on, log or none' '$T/sandbox-bad.err' && ! mountpoint -q '$M'"
+	mountpoint -q "$M" && umount "$M" && wait_gone "--sandbox=$bad local:$B $M"
+done
+
 # --sandbox=log says so at warning level on the caller's stderr; =on does not.
 "$MQFUSED" --fs fuse --sandbox=log local:"$B" "$M" </dev/null >/dev/null 2>"$T/log-mode.err"
 check "sandbox=log: warning on stderr that violations are only logged" \
 	grep -q "^mqfused: warn: sandbox in LOG mode (--sandbox=log): system calls outside the allow-list are NOT refused, only logged" "$T/log-mode.err"
+umount "$M"
+wait_gone "--sandbox=log local:$B $M"
+"$MQFUSED" --fs fuse --log-level=err --sandbox=log local:"$B" "$M" </dev/null >/dev/null 2>"$T/log-mode-err.err"
+check "sandbox=log --log-level=err: the log-mode warning still on stderr" \
+	grep -q "^mqfused: warn: sandbox in LOG mode (--sandbox=log)" "$T/log-mode-err.err"
 umount "$M"
 wait_gone "--sandbox=log local:$B $M"
 "$MQFUSED" --fs fuse --sandbox=on local:"$B" "$M" </dev/null >/dev/null 2>"$T/on-mode.err"
@@ -209,6 +277,8 @@ check "mount.mqfuse sandbox=log passes --sandbox=log to mqfused" \
 	bash -c "[ $? -eq 0 ] && printf '%s\n' '$OUT' | grep -q -- ' --sandbox=log ' && ! mountpoint -q '$M'"
 for bad in "sandbox=bogus:sandbox= must be on, log or none, not 'bogus'" \
 	   "sandbox=LOG:sandbox= must be on, log or none, not 'LOG'" \
+	   "sandbox=off:sandbox= must be on, log or none, not 'off'" \
+	   "sandbox=kill:sandbox= must be on, log or none, not 'kill'" \
 	   "sandbox=:option 'sandbox=' needs the form key=value" \
 	   "sandbox:option 'sandbox' needs the form key=value"; do
 	opt=${bad%%:*} want=${bad#*:}

@@ -137,6 +137,10 @@ static void test_mount_opts(void)
 		      mq_sandbox_parse_mode("LOG", &bad) == -EINVAL &&
 		      bad == (enum mq_sandbox_mode)-1,
 		      "opts: a bad sandbox mode is refused, nothing set");
+		CHECK(mq_sandbox_parse_mode("kill", &bad) == -EINVAL &&
+		      mq_sandbox_parse_mode("off", &bad) == -EINVAL &&
+		      bad == (enum mq_sandbox_mode)-1,
+		      "opts: undocumented sandbox modes kill, off refused (--help, mqfused.8: on|log|none)");
 	}
 }
 
@@ -1651,9 +1655,13 @@ static void test_handle_generation(void)
 
 /*
  * mq_sandbox_close_fds(): in a child, descriptors at 10, 11, 12, 20, 40
- * and near the top of the table; keep 40, 11 (twice), 2 and -1.
+ * and near the top of the table; keep 40, 11 (twice), 2 and -1.  With
+ * @inject_err, close_range() fails with it (a seccomp filter of the
+ * test's own) and the sweep falls back to @fd_dir (NULL: /proc/self/fd),
+ * or without it to the RLIMIT_NOFILE loop.
  */
-static void test_close_fds(void)
+static void test_close_fds_one(int inject_err, const char *fd_dir,
+			       const char *name)
 {
 	static const int open_at[] = { 10, 11, 12, 20, 40 };
 	const int keep[] = { 40, -1, 11, 2, 11 };
@@ -1667,6 +1675,26 @@ static void test_close_fds(void)
 	if (child == 0) {
 		int bad = 0;
 
+		if (inject_err) {
+			scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+			if (!ctx ||
+			    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(inject_err),
+					     SCMP_SYS(close_range), 0) ||
+			    seccomp_load(ctx))
+				_exit(4);
+			/* the filter works: close_range() itself fails */
+			if (!close_range(100, 100, 0) || errno != inject_err)
+				_exit(5);
+			/* the RLIMIT_NOFILE loop: a small table */
+			if (fd_dir && !getrlimit(RLIMIT_NOFILE, &rl) &&
+			    rl.rlim_cur > 1024) {
+				rl.rlim_cur = 1024;
+				setrlimit(RLIMIT_NOFILE, &rl);
+			}
+		}
+		if (fd_dir)
+			mq_sandbox_fd_dir = fd_dir;
 		for (i = 0; i < sizeof(open_at) / sizeof(open_at[0]); i++)
 			if (dup2(1, open_at[i]) != open_at[i])
 				_exit(2);
@@ -1685,8 +1713,79 @@ static void test_close_fds(void)
 	status = -1;
 	if (child > 0)
 		waitpid(child, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		printf("#   close_fds child status 0x%x\n", status);
+	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, name);
+}
+
+static void test_close_fds(void)
+{
+	test_close_fds_one(0, NULL,
+			   "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
+	test_close_fds_one(ENOSYS, NULL,
+			   "fds: close_range ENOSYS (kernel < 5.9): /proc/self/fd walk, same result");
+	test_close_fds_one(EPERM, NULL,
+			   "fds: close_range EPERM (container seccomp): /proc/self/fd walk, same result");
+	test_close_fds_one(ENOSYS, "/nonexistent-proc/self/fd",
+			   "fds: close_range ENOSYS and no procfs: loop up to RLIMIT_NOFILE, same result");
+}
+
+/* @fd is an open /dev/null (not O_PATH). */
+static bool fd_is_devnull(int fd)
+{
+	struct stat st, null;
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && !(fl & O_PATH) && !fstat(fd, &st) &&
+	       !stat("/dev/null", &null) && S_ISCHR(st.st_mode) &&
+	       st.st_rdev == null.st_rdev;
+}
+
+/*
+ * Fds 0-2 through mq_sandbox_close_fds(): a directory on 0 and an O_PATH
+ * fd on 1 become /dev/null (not closed), a pipe on 2 stays; closed 0-2
+ * get /dev/null from mq_stdio_fill(), so the next open() lands above 2.
+ */
+static void test_close_fds_stdio(void)
+{
+	int status, pfd[2];
+	pid_t child;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		int dir = open("/", O_RDONLY | O_DIRECTORY), opath;
+		struct stat before, after;
+		int bad = 0;
+
+		opath = open("/dev/null", O_PATH);
+		if (dir < 0 || opath < 0 || pipe(pfd) ||
+		    dup2(dir, 0) != 0 || dup2(opath, 1) != 1 ||
+		    dup2(pfd[1], 2) != 2 || fstat(2, &before))
+			_exit(2);
+		if (mq_sandbox_close_fds(NULL, 0))
+			_exit(3);
+		bad |= !fd_is_devnull(0) << 0;
+		bad |= !fd_is_devnull(1) << 1;
+		bad |= (fstat(2, &after) || after.st_ino != before.st_ino) << 2;
+		bad |= (openat(0, "etc", O_RDONLY | O_DIRECTORY) >= 0) << 3;
+		close(0);
+		close(2);
+		if (mq_stdio_fill())
+			_exit(4);
+		bad |= !fd_is_devnull(0) << 4;
+		bad |= !fd_is_devnull(2) << 5;
+		dir = open("/", O_RDONLY | O_DIRECTORY);
+		bad |= (dir < 3) << 6;
+		_exit(bad);
+	}
+	status = -1;
+	if (child > 0)
+		waitpid(child, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		printf("#   stdio child status 0x%x\n", status);
 	CHECK(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "fds: close_range keep-list keeps 0-2 and the listed fds, closes the rest");
+	      "fds: a directory / O_PATH fd on 0-2 becomes /dev/null, a pipe stays; closed 0-2 get /dev/null");
 }
 
 /* One "Name:\tvalue" line of the sandboxed child's own status ("" if absent). */
@@ -2141,6 +2240,9 @@ static int sbx_attack_uring_setup(int root_fd)
 	(void)root_fd;
 	return io_uring_queue_init(4, &ring, 0) == 0;
 }
+/* --log-level of the sandbox children below (warn unless a test says). */
+static enum mq_log_level sbx_child_log_level = MQ_LOG_WARN;
+
 /*
  * In a child: make unshare(CLONE_NEWNET) fail with @inject_err (a seccomp
  * filter of the test's own; 0: leave it alone), enter the sandbox on @dir
@@ -2169,7 +2271,7 @@ static int sbx_netns_child(const char *dir, int inject_err, char *log,
 
 		close(pfd[0]);
 		dup2(pfd[1], 2);
-		mq_log_init(MQ_LOG_WARN, false);
+		mq_log_init(sbx_child_log_level, false);
 		if (!ctx || (inject_err &&
 			     (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(inject_err),
 					       SCMP_SYS(unshare), 1,
@@ -2236,7 +2338,7 @@ static int sbx_log_mode_warning(const char *dir, enum mq_sandbox_mode mode,
 	if (b == 0) {
 		close(errp[0]);
 		dup2(errp[1], 2);
-		mq_log_init(MQ_LOG_WARN, syslog_flag);
+		mq_log_init(sbx_child_log_level, syslog_flag);
 		if (!syslog_flag)
 			mq_log_open_syslog();
 		root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -2336,6 +2438,11 @@ static void test_sandbox(void)
 			printf("#   unshare(CLONE_NEWNET) EINVAL: %d, log '%s'\n", r, log);
 		CHECK(r == 2 && strstr(log, "warn: sandbox: no network namespace (kernel without CONFIG_NET_NS)"),
 		      "sandbox: unshare(CLONE_NEWNET) EINVAL (no CONFIG_NET_NS): entered without one, with a warning");
+		sbx_child_log_level = MQ_LOG_ERR;
+		r = sbx_netns_child(dir, EINVAL, log, sizeof(log));
+		sbx_child_log_level = MQ_LOG_WARN;
+		CHECK(r == 2 && strstr(log, "warn: sandbox: no network namespace (kernel without CONFIG_NET_NS)"),
+		      "sandbox: the no-network-namespace warning also with --log-level=err");
 		r = sbx_netns_child(dir, EPERM, log, sizeof(log));
 		CHECK(r == 1, "sandbox: unshare(CLONE_NEWNET) failing otherwise (EPERM) fails the sandbox");
 	}
@@ -2343,6 +2450,10 @@ static void test_sandbox(void)
 	      "sandbox=log: a warning that violations are only logged, on stderr and in syslog (opened to daemonize)");
 	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, true) == 3,
 	      "sandbox=log: the warning on stderr and in syslog with --syslog");
+	sbx_child_log_level = MQ_LOG_ERR;
+	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_LOG, false) == 3,
+	      "sandbox=log: the warning on stderr and in syslog also with --log-level=err");
+	sbx_child_log_level = MQ_LOG_WARN;
 	CHECK(sbx_log_mode_warning(dir, MQ_SANDBOX_ON, true) == 0,
 	      "sandbox=on: no log-mode warning");
 	/*ATTACK_CHECKS*/
@@ -2375,6 +2486,7 @@ int main(void)
 	test_handle_nodeid();
 	test_handle_generation();
 	test_close_fds();
+	test_close_fds_stdio();
 	test_sandbox();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
