@@ -13,6 +13,18 @@ skip() { echo "ok - $1 # SKIP $2"; }
 check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then ok "$name"; else nok "$name"; fi; }
 # Up to 5 s for the mqfused processes whose command line has $1 to be gone.
 wait_gone() { local i; for i in $(seq 1 50); do pgrep -f -- "$1" >/dev/null || return 0; sleep 0.1; done; return 1; }
+# find_procs PATTERN: sets mon (mqfused-monitor) and srv (the serving
+# process) among the processes whose command line matches PATTERN.
+find_procs() {
+	local p
+	mon= srv=
+	for p in $(pgrep -f -- "$1"); do
+		case $(cat /proc/$p/comm 2>/dev/null) in
+		mqfused-monitor) mon=$p ;;
+		mqfused) srv=$p ;;
+		esac
+	done
+}
 
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
 	skip "host e2e" "needs root and /dev/fuse"
@@ -134,13 +146,7 @@ for mode in on none; do
 	check "sandbox=$mode: inherited fd 9 closed in every mqfused process ($(echo $pids | wc -w) found)" \
 		bash -c "[ -n '$pids' ] && [ $held = 0 ] && [ \"\$(cat $M/pre)\" = hello ]"
 	if [ $mode = on ]; then
-		mon= srv=
-		for p in $pids; do
-			case $(cat /proc/$p/comm) in
-			mqfused-monitor) mon=$p ;;
-			mqfused) srv=$p ;;
-			esac
-		done
+		find_procs "--sandbox=$mode local:$B $M"
 		check "sandbox=on: the serving process has its own network namespace (not the monitor's)" \
 			bash -c "[ -n '$mon' ] && [ -n '$srv' ] && [ \"\$(readlink /proc/$srv/ns/net)\" != \"\$(readlink /proc/$mon/ns/net)\" ] && [ \"\$(readlink /proc/$mon/ns/net)\" = \"\$(readlink /proc/self/ns/net)\" ]"
 	fi
@@ -154,13 +160,7 @@ done
 "$MQFUSED" --fs fuse -f --sandbox=on local:"$B" "$M" 0</ >/dev/null 2>"$T/stdin-dir.err" &
 FPID=$!
 for i in $(seq 1 50); do mountpoint -q "$M" && break; sleep 0.1; done
-srv= mon=
-for p in $(pgrep -f -- "-f --sandbox=on local:$B $M"); do
-	case $(cat /proc/$p/comm) in
-	mqfused-monitor) mon=$p ;;
-	mqfused) srv=$p ;;
-	esac
-done
+find_procs "-f --sandbox=on local:$B $M"
 check "stdin a directory (0</): fd 0 of the serving process and the monitor is /dev/null" \
 	bash -c "[ -n '$srv' ] && [ -n '$mon' ] && [ \"\$(readlink /proc/$srv/fd/0)\" = /dev/null ] && [ \"\$(readlink /proc/$mon/fd/0)\" = /dev/null ] && [ \"\$(cat $M/pre)\" = hello ]"
 kill -TERM $FPID; wait $FPID
@@ -181,13 +181,7 @@ done
 # sees the serving process die (kill -9), unmounts and exits.
 python3 -c 'import signal, os, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' \
 	"$MQFUSED" --fs fuse --sandbox=on --stats "$T/sigign" local:"$B" "$M" </dev/null >/dev/null 2>&1
-srv= mon=
-for p in $(pgrep -f -- "--stats $T/sigign local:$B $M"); do
-	case $(cat /proc/$p/comm) in
-	mqfused-monitor) mon=$p ;;
-	mqfused) srv=$p ;;
-	esac
-done
+find_procs "--stats $T/sigign local:$B $M"
 [ -n "$srv" ] && kill -9 $srv
 gone=no
 for i in $(seq 1 50); do
