@@ -327,8 +327,9 @@ static void mqfuse_truncate_past_eof(struct inode *inode)
 	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
 	if (!offset_in_page(size))
 		return;
+	/* not cached: NULL before 6.3, ERR_PTR(-ENOENT) since */
 	folio = filemap_lock_folio(inode->i_mapping, size >> PAGE_SHIFT);
-	if (!folio)
+	if (IS_ERR_OR_NULL(folio))
 		return;
 	folio_wait_writeback(folio);
 	if (folio->mapping == inode->i_mapping && i_size_read(inode) == size &&
