@@ -12,6 +12,8 @@
 # The kernel the tests boot (not the running kernel: the host cannot load modules).
 KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.1\..*-amd64$$' | sort -V | tail -n1)
 KDIR ?= /lib/modules/$(KVER)/build
+# the selftests build test modules (selftests/kdelay) for the same kernel
+export KVER KDIR
 MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
