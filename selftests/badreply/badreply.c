@@ -3412,10 +3412,12 @@ static void client_race(const struct scenario *s)
  * thread is still inside read(). The kernel must not touch the request
  * after that point. Readers wait on small O_DIRECT READs the reading
  * daemon never answers; a second daemon process answers the next unique
- * of each queue as fast as it can. The suite loads mq_kdelay right after
- * the queue unlock in mqfuse_queue_read_done() (20 ms) so that the
- * answer and the free land inside that window; a touch of the freed
- * request then reads slub_debug poison and oopses.
+ * of each queue as fast as it can; a touch of a freed request reads
+ * slub_debug poison and oopses. A stress test: with mq_kdelay after the
+ * unlock in mqfuse_queue_read_done() (20 ms) it did not fail on
+ * 7114f35, where that function reads the request after unlocking, and
+ * today's function has no instruction after the unlock to delay (it
+ * tail-calls it), so the suite runs it without a widened window.
  */
 #define EARLY_READERS	4
 #define EARLY_ANSWERS	20

@@ -38,9 +38,6 @@ kdelay_args() {
 	race_abort_signal)
 		# the abort ends its requests one by one: 20 ms before each
 		echo "func=mqfuse_req_end delay_us=20000" ;;
-	race_reply_before_read_done)
-		# a request is answerable from the moment the queue lock drops
-		echo "func=mqfuse_queue_read_done after=_raw_spin_unlock delay_us=20000" ;;
 	esac
 }
 kdelay_on() {
