@@ -119,7 +119,7 @@ if [ -n "${DKMS_POSIX:-}" ]; then
 	check "$tag: posix_test -g ${DKMS_POSIX//,/ -g } exit 0 (got $rc; ${summary#\# })" [ "$rc" -eq 0 ]
 fi
 
-pid=$(pgrep -x mqfused | head -n 1)
+
 check "$tag: umount" umount "$mnt"
 for _ in $(seq 50); do pgrep -x mqfused >/dev/null || break; sleep 0.1; done
 check "$tag: mqfused exits on umount" sh -c "! pgrep -x mqfused >/dev/null"

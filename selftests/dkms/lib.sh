@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
 # Shared by selftests/dkms/*.sh (sourced).
 DKMS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -3,7 +3,9 @@
 # Build the DKMS lifecycle test's private Debian 12 root (cached):
 #   build/dkms-root/base   debootstrap bookworm + dkms, build-essential, the
 #                          helpers' build dependencies, linux-image and
-#                          linux-headers of the 6.1 kernel (KVER_OLD).
+#                          linux-headers of the 6.1 kernel (KVER_OLD); openssl
+#                          so that dkms signs what it builds (its MOK key), as
+#                          on an ordinary Debian install.
 #   build/dkms-root/base.ok  stamp: written only when every step succeeded.
 # Nothing here touches the host's root: apt, dpkg and dkms only ever run
 # under chroot, with /proc, /sys and /dev mounted in a private mount
@@ -39,7 +41,7 @@ cp /etc/resolv.conf "$base/etc/resolv.conf"
 
 echo "# apt-get install dkms, build tools, linux-image/headers-$KVER_OLD"
 in_root "$base" sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	dkms build-essential kmod procps util-linux psmisc liburing-dev libseccomp-dev \
+	dkms openssl build-essential kmod procps util-linux psmisc liburing-dev libseccomp-dev \
 	linux-image-$KVER_OLD linux-headers-$KVER_OLD && apt-get clean" \
 	>"$DKMS_CACHE/apt-base.log" 2>&1 ||
 	{ echo "apt-get in the root failed, see $DKMS_CACHE/apt-base.log" >&2; tail -n 30 "$DKMS_CACHE/apt-base.log" >&2; exit 1; }
