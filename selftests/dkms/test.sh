@@ -17,7 +17,9 @@
 #      cached) installed with apt-get; the kernel packages' own hooks must
 #      rebuild and install mqfuse: this script runs no dkms command;
 #   5. QEMU boots 6.12: the same checks plus a posix_test subset;
-#   6. in the root: `make dkms-remove`; nothing of mqfuse is left.
+#   6. dkms.conf's limits: other kernel lines refused (exit 77); purging the
+#      6.12 kernel packages removes that build only (prerm hook);
+#   7. in the root: `make dkms-remove`; nothing of mqfuse is left.
 #
 # apt, dpkg, dkms and make install only ever run under chroot with /proc,
 # /sys and /dev mounted in a private mount namespace (selftests/dkms/lib.sh);
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
 	--rebuild) rebuild=--rebuild; shift ;;
 	--keep) keep=1; shift ;;
 	--timeout) gtimeout=$2; shift 2 ;;
-	-h|--help) sed -n '3,33p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,35p' "$0"; exit 0 ;;
 	*) echo "test.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -113,8 +115,11 @@ echo "# DKMS lifecycle: $NAME/$VER, $KVER_OLD -> $KVER_NEW, root $run"
 rm -rf "$logs"; mkdir -p "$logs"
 
 # ---- 1. the private root ----
+t0=$(date +%s)
 if "$here/mkroot.sh" $rebuild >"$logs/mkroot.log" 2>&1; then
-	ok "setup: cached Debian 12 root with dkms and linux-image/headers-$KVER_OLD ($(head -n1 "$logs/mkroot.log" | sed 's/^# //'))"
+	how="built in $(( $(date +%s) - t0 ))s"
+	grep -q '^# cached root' "$logs/mkroot.log" && how=cached
+	ok "setup: Debian 12 root with dkms and linux-image/headers-$KVER_OLD ($how: ${DKMS_CACHE#"$top"/}/base)"
 else
 	tail_log "$logs/mkroot.log"
 	bail "setup: Debian 12 root (selftests/dkms/mkroot.sh)"
@@ -148,6 +153,16 @@ dkms_status "$logs/status-1.txt"
 check "dkms status: $NAME/$VER, $KVER_OLD: installed ($(tr '\n' ';' <"$logs/status-1.txt"))" \
 	grep -q "^$NAME/$VER, $KVER_OLD, x86_64: installed" "$logs/status-1.txt"
 
+# Again: the same version is replaced (removed from DKMS, rebuilt), not refused.
+if root_sh "$logs/dkms-install-2.log" "cd /root/mqfuse && nice make dkms-install"; then
+	ok "make dkms-install again replaces the installed version"
+else
+	tail_log "$logs/dkms-install-2.log" 40
+	not_ok "make dkms-install again replaces the installed version"
+fi
+check "dkms-install again: still one $NAME for $KVER_OLD, rebuilt" \
+	sh -c "[ \$(ls '$run/lib/modules/$KVER_OLD/updates/dkms/' | grep -c '^$NAME.ko') -eq 1 ] &&
+	       grep -q 'already added: removing it first' '$logs/dkms-install-2.log'"
 signer=$(modinfo -F signer "$mod_old" 2>/dev/null)
 check "dkms-install: dkms signed the module with its MOK key (signer: ${signer:-none})" [ -n "$signer" ]
 
@@ -317,6 +332,22 @@ for k in 5.10.0-30-amd64 6.6.15-amd64 6.13.0-1-amd64; do
 		sh -c "[ $rc -eq 77 ] && grep -q BUILD_EXCLUSIVE '$logs/exclusive-$k.log'"
 done
 
+# ---- removing a kernel package removes its build only (/etc/kernel/prerm.d/dkms) ----
+if root_sh "$logs/purge.log" "apt-get purge -y linux-image-$KVER_NEW linux-headers-$KVER_NEW"; then
+	ok "kernel removal: apt-get purge linux-image-$KVER_NEW linux-headers-$KVER_NEW"
+else
+	tail_log "$logs/purge.log"
+	not_ok "kernel removal: apt-get purge linux-image-$KVER_NEW linux-headers-$KVER_NEW"
+fi
+check "kernel removal: the prerm hook removed $NAME for $KVER_NEW" \
+	sh -c "grep -qF 'dkms: removing: $NAME $VER ($KVER_NEW)' '$logs/purge.log' &&
+	       ! ls '$run/lib/modules/$KVER_NEW/updates/dkms/$NAME'.ko* 2>/dev/null | grep -q ."
+dkms_status "$logs/status-purge.txt"
+check "kernel removal: dkms status lists $KVER_OLD only ($(tr '\n' ';' <"$logs/status-purge.txt"))" \
+	sh -c "grep -q '^$NAME/$VER, $KVER_OLD, x86_64: installed' '$logs/status-purge.txt' &&
+	       ! grep -qF '$KVER_NEW' '$logs/status-purge.txt'"
+check "kernel removal: the $KVER_OLD module is untouched" test -e "$mod_old"
+
 # ---- 6. make dkms-remove ----
 if root_sh "$logs/dkms-remove.log" "cd /root/mqfuse && make dkms-remove"; then
 	ok "make dkms-remove in the root"
@@ -328,10 +359,8 @@ check "dkms-remove: no $NAME module left under /lib/modules/*/updates" \
 	sh -c "! ls '$run'/lib/modules/*/updates/dkms/$NAME.ko* 2>/dev/null | grep -q ."
 check "dkms-remove: /usr/src/$NAME-$VER and /var/lib/dkms/$NAME removed" \
 	sh -c "[ ! -e '$run/usr/src/$NAME-$VER' ] && ! ls '$run/var/lib/dkms/$NAME'/*/ 2>/dev/null | grep -q ."
-for k in "$KVER_OLD" "$KVER_NEW"; do
-	check "dkms-remove: modprobe finds no $NAME for $k (depmod rerun)" \
-		sh -c "! modprobe -n -d '$run' -S '$k' '$NAME' 2>/dev/null && ! grep -q '$NAME' '$run/lib/modules/$k/modules.dep'"
-done
+check "dkms-remove: modprobe finds no $NAME for $KVER_OLD (depmod rerun)" \
+	sh -c "! modprobe -n -d '$run' -S '$KVER_OLD' '$NAME' 2>/dev/null && ! grep -q '$NAME' '$run/lib/modules/$KVER_OLD/modules.dep'"
 dkms_status "$logs/status-3.txt"
 check "dkms status: $NAME gone" sh -c "! grep -q . '$logs/status-3.txt'"
 
