@@ -158,6 +158,6 @@ dkms-remove:
 # build/dkms-root (cached) and QEMU guests booting that root's own kernels:
 # install for 6.1, modprobe + mount, upgrade to 6.12 through the kernel
 # packages' hooks, modprobe + mount + POSIX subset, kernel removal, dkms-remove.
-# About 5 minutes with the cached root, 6-7 from scratch (debootstrap); needs root.
+# 3-5 minutes with the cached root, about 6 from scratch (debootstrap); needs root.
 test-dkms:
 	selftests/dkms/test.sh
