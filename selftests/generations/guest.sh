@@ -19,7 +19,7 @@ plan 56
 H=$MQ_ROOT/helper
 VERIFY=$MQ_ROOT/selftests/fsx/mqverify
 DELMOD=$MQ_ROOT/selftests/generations/delmod
-OPS=${MQ_GEN_OPS:-3000}
+OPS=${MQ_GEN_OPS:-2000}
 G1=$MQ_GEN G2=$((MQ_GEN + 1))
 N1=mqfuse_v$G1 N2=mqfuse_v$G2
 KO1=$MQ_KO KO2=$MQ_ROOT/build/next-gen/$N2.ko
@@ -61,8 +61,8 @@ sysfs_is() {
 	done
 }
 wait_gone() {	# wait_gone PID...: up to 10 s until none of them runs
-	local i p alive
-	for i in $(seq 100); do
+	local end=$((SECONDS + 10)) p alive
+	while [ $SECONDS -lt $end ]; do
 		alive=""
 		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
 		[ -z "$alive" ] && return 0
@@ -207,7 +207,7 @@ check "genl: family $N1 answers gen=$G1, family $N2 answers gen=$G2" \
 
 # --- I/O on both generations at once: four jobs released by one barrier,
 # each recording when it started and ended (ns) ---
-head -c $((24 << 20)) /dev/urandom > "$T/blob"
+head -c $((16 << 20)) /dev/urandom > "$T/blob"
 job() {	# job NAME CMD...
 	local name=$1
 	shift
@@ -218,13 +218,13 @@ job() {	# job NAME CMD...
 	date +%s%N > "$T/$name.end"
 	return $rc
 }
-copy_verify() {	# copy_verify MNT SRC: a 24 MiB file through MNT, compared
+copy_verify() {	# copy_verify MNT SRC: a 16 MiB file through MNT, compared
 	cp "$T/blob" "$1/blob" && sync "$1/blob" && cmp "$T/blob" "$1/blob" &&
 	cmp "$T/blob" "$2/blob" && cat "$1/blob" > /dev/null && rm "$1/blob"
 }
 mkdir -p "$M1a/v" "$M2/v"
-job v1 timeout "$(mq_tmo 300)" "$VERIFY" -s 31 -n "$OPS" -f 2 "$M1a/v" & pv1=$!
-job v2 timeout "$(mq_tmo 300)" "$VERIFY" -s 32 -n "$OPS" -f 2 "$M2/v" & pv2=$!
+job v1 timeout "$(mq_tmo 120)" "$VERIFY" -s 31 -n "$OPS" -f 2 "$M1a/v" & pv1=$!
+job v2 timeout "$(mq_tmo 120)" "$VERIFY" -s 32 -n "$OPS" -f 2 "$M2/v" & pv2=$!
 job c1 copy_verify "$M1b" "$S1b" & pc1=$!
 job c2 copy_verify "$M2" "$S2" & pc2=$!
 touch "$T/go"
@@ -237,8 +237,8 @@ for j in v1 v2 c1 c2; do
 done
 check "concurrent: mqverify $OPS ops on $N1 ($M1a) exit 0 (got $rv1)" test $rv1 -eq 0
 check "concurrent: mqverify $OPS ops on $N2 ($M2) exit 0 (got $rv2)" test $rv2 -eq 0
-check "concurrent: 24 MiB copy+compare on $N1 ($M1b) exit 0 (got $rc1)" test $rc1 -eq 0
-check "concurrent: 24 MiB copy+compare on $N2 ($M2) exit 0 (got $rc2)" test $rc2 -eq 0
+check "concurrent: 16 MiB copy+compare on $N1 ($M1b) exit 0 (got $rc1)" test $rc1 -eq 0
+check "concurrent: 16 MiB copy+compare on $N2 ($M2) exit 0 (got $rc2)" test $rc2 -eq 0
 check "concurrent: the four jobs overlapped in time (latest start before earliest end)" \
 	sh -c "s=\$(cat $T/v1.start $T/v2.start $T/c1.start $T/c2.start | sort -n | tail -n1) &&
 		e=\$(cat $T/v1.end $T/v2.end $T/c1.end $T/c2.end | sort -n | head -n1) &&
@@ -273,10 +273,15 @@ loop2() {
 		echo $i > "$T/rounds.tmp" && mv "$T/rounds.tmp" "$T/rounds"
 	done
 }
-rounds() { cat "$T/rounds" 2>/dev/null || echo 0; }
-wait_rounds() {	# wait_rounds N: up to 60 s until N verified rounds
-	local i
-	for i in $(seq 600); do [ "$(rounds)" -ge "$1" ] && return 0; sleep 0.1; done
+rounds() { local r=0; [ -f "$T/rounds" ] && read -r r < "$T/rounds"; echo "${r:-0}"; }
+wait_rounds() {	# wait_rounds N: up to 60 s (by the clock) until N verified rounds
+	local end=$((SECONDS + $(mq_tmo 60))) r
+	while [ $SECONDS -lt $end ]; do
+		r=0; [ -f "$T/rounds" ] && read -r r < "$T/rounds"
+		[ "${r:-0}" -ge "$1" ] && return 0
+		kill -0 $lp 2>/dev/null || break	# the loop failed: no need to wait
+		sleep 0.2
+	done
 	echo "only $(rounds) rounds"; return 1
 }
 rm -f "$T/stop" "$T/rounds"
@@ -304,7 +309,7 @@ check "after: $M2 still $N2, /sys/fs/$N2 lists exactly its 1 session, genl $N2 a
 		mounted_as $M2 $N2 && sysfs_is $N2 1 &&
 		'$MQ_ROOT/selftests/module/genl_version' $N2 | grep -q '^gen=$G2 '"
 check "after: mqverify $OPS ops on $N2 ($M2) exit 0" \
-	timeout "$(mq_tmo 300)" "$VERIFY" -s 33 -n "$OPS" -f 2 "$M2/v"
+	timeout "$(mq_tmo 120)" "$VERIFY" -s 33 -n "$OPS" -f 2 "$M2/v"
 pick_case "after: mount -t mqfuse without gen= picks $N2, the only one loaded" $N2 \
 	mount -t mqfuse "$src" /mnt/gen-pick
 refused "after: mount -o gen=$G1 refused, $N1 no longer loaded" "$N1 is not loaded \(loaded: $N2\)" \
