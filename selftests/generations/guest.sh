@@ -81,6 +81,29 @@ mounted_as() {
 	[ "$(fstype_of "$1")" = "$2" ] || { echo "$1: $(fstype_of "$1") in /proc/mounts"; return 1; }
 }
 
+# Whatever happens, the next suites find what they expect: no mount of
+# ours, the next generation unloaded (mqfused would pick it for their
+# mounts) and this generation loaded. Prints no test line (the plan).
+leave_clean() {
+	local m p
+	touch "$T/stop" "$T/go"
+	for m in /mnt/gen-pick /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
+		mq_mounted "$m" '.*' && { diag "cleanup: umount $m"; umount "$m" || umount -l "$m"; }
+	done
+	for p in $(dev_holders "$N1") $(dev_holders "$N2"); do
+		[ -n "$p" ] && diag "cleanup: kill mqfused $p" && kill -KILL "$p"
+	done
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		loaded "$N2" || break
+		rmmod "$N2" 2>/dev/null && break
+		sleep 0.5
+	done
+	loaded "$N2" && diag "cleanup: $N2 is still loaded"
+	loaded "$N1" || insmod "$KO1" || diag "cleanup: $N1 does not load"
+}
+trap leave_clean EXIT
+trap 'exit 143' TERM
+
 # --- setup: both generations, the newer loaded first ---
 install -m 0755 "$H/mqfused" /usr/sbin/mqfused &&
 	install -m 0755 "$H/mount.mqfuse" /sbin/mount.mqfuse ||
@@ -330,5 +353,4 @@ check "end: umount $M2, its daemon exits" \
 	bash -c "$(declare -f wait_gone); umount $M2 && wait_gone $h2"
 check "end: rmmod $N2 after its last umount, $N1 stays" \
 	sh -c "rmmod $N2 && ! test -e /dev/$N2 && grep -q '^$N1 ' /proc/modules"
-for m in /mnt/gen-pick $M1a $M1b $M2; do mq_mounted "$m" '.*' && umount -l "$m"; done
 exit 0
