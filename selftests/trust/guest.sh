@@ -186,9 +186,10 @@ for fs in $FSLIST; do
 				as_user sh -c "mkdir '$mnt/pub/dacl' && setfacl -d -m u:$U:rwx '$mnt/pub/dacl'"
 			check "$t: getfacl -d through the mount shows it" \
 				has_acl_entry "$mnt/pub/dacl" user:$U:rwx -d
-			check "$t: a file created in it inherits the entry" \
-				sh -c "umask 022; as_user touch '$mnt/pub/dacl/f' &&
-					getfacl -c -n '$src/pub/dacl/f' | grep -q '^user:$U:rwx'"
+			check "$t: uid $U creates a file in it (umask 022)" \
+				as_user sh -c "umask 022 && touch '$mnt/pub/dacl/f'"
+			check "$t: the new file inherits the entry" \
+				sh -c "getfacl -c -n '$src/pub/dacl/f' | grep -q '^user:$U:rwx'"
 			check "$t: the umask still applies there (mode 644, as on 6.1)" \
 				test "$(stat -c %a "$src/pub/dacl/f")" = 644
 		fi
