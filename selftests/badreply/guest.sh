@@ -33,11 +33,13 @@ fi
 # busy-waits at the racy point, so the window the scenario aims at is
 # milliseconds wide instead of a few instructions.
 kdelay_ko=$MQ_ROOT/selftests/kdelay/mq_kdelay.ko
+# never leave the delay behind for the suites after this one
+trap 'rmmod mq_kdelay 2>/dev/null' EXIT
 kdelay_args() {
 	case $1 in
 	race_abort_signal)
 		# the abort ends its requests one by one: 20 ms before each
-		echo "func=mqfuse_req_end delay_us=20000" ;;
+		echo "func=$MQ_NAME:mqfuse_req_end delay_us=20000" ;;
 	esac
 }
 kdelay_on() {
@@ -73,8 +75,7 @@ for s in $scenarios; do
 	case "$s" in fuzz_*) tmo=$((MQ_FUZZ_SECONDS + 90)) ;; esac
 	kd=0
 	kdelay_on "$s" && kd=1
-	MQ_KDELAY=$([ $kd = 1 ] && echo 1) \
-		timeout -k 5 "$(mq_tmo "$tmo")" "$br" -t "$MQ_NAME" -d "/dev/$MQ_NAME" "$s" "$mnt"
+	timeout -k 5 "$(mq_tmo "$tmo")" "$br" -t "$MQ_NAME" -d "/dev/$MQ_NAME" "$s" "$mnt"
 	rc=$?
 	[ $kd = 0 ] || kdelay_off "$s"
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then

@@ -15,17 +15,26 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-[ "${1:-}" = --rebuild ] && rm -rf "$DKMS_CACHE/base" "$DKMS_CACHE/base.ok"
+# A killed debootstrap can leave proc/sys/dev mounts under the cache: never
+# delete through them.
+drop_base() {
+	if findmnt -rn -o TARGET | grep -q "^$DKMS_CACHE/"; then
+		echo "mounts left under $DKMS_CACHE (findmnt): unmount them first" >&2
+		exit 1
+	fi
+	rm -rf --one-file-system "$DKMS_CACHE/base" "$DKMS_CACHE/base.ok"
+}
+[ "${1:-}" = --rebuild ] && drop_base
 if [ -f "$DKMS_CACHE/base.ok" ] && [ "$(cat "$DKMS_CACHE/base.ok")" = "$(base_key)" ]; then
 	echo "# cached root: $DKMS_CACHE/base ($(base_key))"
 	exit 0
 fi
-rm -rf "$DKMS_CACHE/base" "$DKMS_CACHE/base.ok"
+drop_base
 mkdir -p "$DKMS_CACHE"
 base=$DKMS_CACHE/base
 
 echo "# debootstrap bookworm into $base (several minutes)"
-nice debootstrap --variant=minbase bookworm "$base" "$MIRROR" >"$DKMS_CACHE/debootstrap.log" 2>&1 ||
+nice unshare --mount --propagation private debootstrap --variant=minbase bookworm "$base" "$MIRROR" >"$DKMS_CACHE/debootstrap.log" 2>&1 ||
 	{ echo "debootstrap failed, see $DKMS_CACHE/debootstrap.log" >&2; tail -n 20 "$DKMS_CACHE/debootstrap.log" >&2; exit 1; }
 
 cat > "$base/etc/apt/sources.list" <<SRC

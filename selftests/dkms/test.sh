@@ -12,7 +12,7 @@
 #      /etc/modprobe.d option for the module;
 #   3. QEMU boots the root's own 6.1 kernel with the root as its / (9p,
 #      read-only, overlay on top): modprobe, the option applied, mount -t
-#      mqfuse, file data checks, umount, rmmod (selftests/dkms/guest.sh);
+#      mqfuse, file data checks, umount, rmmod (selftests/dkms/guest-root.sh);
 #   4. in the root: the 6.12 image and headers .deb files (apt-get download,
 #      cached) installed with apt-get; the kernel packages' own hooks must
 #      rebuild and install mqfuse: this script runs no dkms command;

@@ -87,6 +87,9 @@ mounted_as() {
 leave_clean() {
 	local m p
 	touch "$T/stop" "$T/go"
+	# background I/O jobs keep mounts (and so the modules) busy
+	p=$(jobs -p)
+	[ -z "$p" ] || { kill -KILL $p 2>/dev/null; wait $p 2>/dev/null; }
 	for m in /mnt/gen-pick /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
 		mq_mounted "$m" '.*' && { diag "cleanup: umount $m"; umount "$m" || umount -l "$m"; }
 	done

@@ -5,7 +5,7 @@
  * hit by luck happens on (nearly) every run. Loaded by a test around one
  * scenario, never by users; needs CONFIG_KPROBES.
  *
- *   func=F              delay on entry to F, or, with
+ *   func=F              delay on entry to F ("module:F" picks the module), or, with
  *   after=G             delay right after each direct call to G inside F
  *                       (for instance after=_raw_spin_unlock: a window just
  *                       after F drops a lock)
@@ -17,9 +17,12 @@
  * in it, so a test never runs believing a window was widened when it was
  * not.
  *
- * The wait runs in the kprobe handler, with preemption off: it widens
+ * The wait runs in the kprobe handler with preemption off (and, for a
+ * probe that is not at a function entry, interrupts off too): it widens
  * windows between two CPUs, never windows that need this CPU to schedule
- * or an RCU grace period to end.
+ * or an RCU grace period to end. G must be kprobe-able (it is resolved
+ * with a kprobe); call-depth-tracking thunks (retbleed=stuff) hide the
+ * calls and loading fails with -ENOENT.
  */
 #include <linux/module.h>
 #include <linux/kprobes.h>
@@ -28,6 +31,7 @@
 #include <linux/slab.h>
 
 #define MQ_KDELAY_MAX_SITES	16
+#define MQ_KDELAY_MAX_US	1000000	/* longer would be a hard lockup */
 #define MQ_X86_CALL_REL32	0xe8
 #define MQ_X86_CALL_LEN		5
 
@@ -39,7 +43,7 @@ module_param(after, charp, 0444);
 MODULE_PARM_DESC(after, "delay after each call to this function inside func (default: on entry)");
 static unsigned int delay_us = 20000;
 module_param(delay_us, uint, 0444);
-MODULE_PARM_DESC(delay_us, "busy wait per hit, microseconds");
+MODULE_PARM_DESC(delay_us, "busy wait per hit, microseconds (at most 1 s)");
 static unsigned int max_hits;
 module_param(max_hits, uint, 0444);
 MODULE_PARM_DESC(max_hits, "delay only the first max_hits hits (0: every hit)");
@@ -65,39 +69,37 @@ static int mq_kdelay_pre(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-/* kallsyms_lookup_name() is not exported: find it with a kprobe. */
-static unsigned long mq_kdelay_lookup(const char *name)
+/*
+ * Where symbol @name ("mod:sym" allowed) starts and how long it is: a
+ * temporary kprobe resolves it (kallsyms_lookup_name() is not exported,
+ * and calling it through a resolved address would trip IBT), then
+ * "sym+off/size" from sprint_symbol() gives the start (a kprobe may sit
+ * past an ENDBR) and the size. Returns 0 if the symbol cannot be probed.
+ */
+static unsigned long mq_kdelay_lookup(const char *name, unsigned long *sizep)
 {
-	static unsigned long (*lookup)(const char *);
-
-	if (!lookup) {
-		struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-
-		if (register_kprobe(&kp))
-			return 0;
-		lookup = (void *)kp.addr;
-		unregister_kprobe(&kp);
-	}
-	return lookup(name);
-}
-
-/* Size of the function at @addr, from "name+0x0/0xSIZE [mod]". */
-static unsigned long mq_kdelay_func_size(unsigned long addr)
-{
+	struct kprobe kp = { .symbol_name = name };
 	char buf[KSYM_SYMBOL_LEN];
-	unsigned long size;
-	char *slash, *end;
+	unsigned long addr, off, size;
+	char *plus, *slash, *end;
 
+	if (register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
 	sprint_symbol(buf, addr);
-	slash = strchr(buf, '/');
+	plus = strchr(buf, '+');
+	slash = plus ? strchr(plus, '/') : NULL;
 	if (!slash)
 		return 0;
-	end = strchr(slash, ' ');
+	*slash = '\0';
+	end = strchr(slash + 1, ' ');
 	if (end)
 		*end = '\0';
-	if (kstrtoul(slash + 1, 16, &size))
+	if (kstrtoul(plus + 1, 16, &off) || kstrtoul(slash + 1, 16, &size) || off > addr)
 		return 0;
-	return size;
+	*sizep = size;
+	return addr - off;
 }
 
 static int mq_kdelay_add(unsigned long addr)
@@ -105,7 +107,7 @@ static int mq_kdelay_add(unsigned long addr)
 	struct kprobe *kp;
 	int err;
 
-	if (nr_sites == MQ_KDELAY_MAX_SITES)
+	if (nr_sites >= MQ_KDELAY_MAX_SITES)
 		return -E2BIG;
 	kp = kzalloc(sizeof(*kp), GFP_KERNEL);
 	if (!kp)
@@ -137,14 +139,16 @@ static void mq_kdelay_remove_all(void)
  * match, and register_kprobe() refuses an address that is not the start
  * of an instruction.
  */
-static int mq_kdelay_after_calls(unsigned long faddr, unsigned long gaddr)
+static int mq_kdelay_after_calls(unsigned long faddr, unsigned long size,
+				 unsigned long gaddr)
 {
-	unsigned long size = mq_kdelay_func_size(faddr), off;
+	unsigned long off;
 	int err;
 
-	if (size < MQ_X86_CALL_LEN)
+	if (size <= MQ_X86_CALL_LEN)
 		return -ENOENT;
-	for (off = 0; off + MQ_X86_CALL_LEN <= size; off++) {
+	/* "<": a trailing call (to a noreturn G) has no instruction after it in F */
+	for (off = 0; off + MQ_X86_CALL_LEN < size; off++) {
 		const u8 *ip = (const u8 *)(faddr + off);
 		unsigned long next = faddr + off + MQ_X86_CALL_LEN;
 		s32 rel;
@@ -155,17 +159,25 @@ static int mq_kdelay_after_calls(unsigned long faddr, unsigned long gaddr)
 		if (next + (long)rel != gaddr)
 			continue;
 		err = mq_kdelay_add(next);
-		if (err)
-			pr_warn("mq_kdelay: no probe at %pS: %d\n", (void *)next, err);
+		if (err) {
+			pr_err("mq_kdelay: no probe at %pS: %d\n", (void *)next, err);
+			return err;	/* all the sites or none */
+		}
 	}
 	return nr_sites ? 0 : -ENOENT;
 }
 
 static int __init mq_kdelay_init(void)
 {
-	unsigned long faddr = mq_kdelay_lookup(func), gaddr;
+	unsigned long fsize, gsize, faddr, gaddr;
 	int err;
 
+	/* outputs only: whatever was passed at load time is ignored */
+	nr_sites = 0;
+	hits = 0;
+	if (delay_us > MQ_KDELAY_MAX_US)
+		return -EINVAL;
+	faddr = mq_kdelay_lookup(func, &fsize);
 	if (!faddr) {
 		pr_err("mq_kdelay: no function %s\n", func);
 		return -ENOENT;
@@ -173,12 +185,12 @@ static int __init mq_kdelay_init(void)
 	if (!after || !*after) {
 		err = mq_kdelay_add(faddr);
 	} else {
-		gaddr = mq_kdelay_lookup(after);
+		gaddr = mq_kdelay_lookup(after, &gsize);
 		if (!gaddr) {
 			pr_err("mq_kdelay: no function %s\n", after);
 			return -ENOENT;
 		}
-		err = mq_kdelay_after_calls(faddr, gaddr);
+		err = mq_kdelay_after_calls(faddr, fsize, gaddr);
 	}
 	if (err) {
 		mq_kdelay_remove_all();

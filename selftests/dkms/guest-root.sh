@@ -7,6 +7,11 @@
 # root), checks file data through the mount and, with DKMS_POSIX set, runs
 # a posix_test subset. One "ok - ..."/"not ok - ..." line per check in
 # /results/tap.txt; /results/done when it got to the end. Always powers off.
+# Only ever as PID 1 of the DKMS guest: never in the test VM's suite loop.
+if [ $$ != 1 ] || [ -z "${DKMS_KVER:-}" ]; then
+	echo "selftests/dkms/guest-root.sh runs only as the DKMS guest's init" >&2
+	exit 2
+fi
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb
 unset LANG LC_ALL
