@@ -3,7 +3,7 @@
 # mqfuse top-level Makefile.
 #   make            build the module(s), the helper programs and the test programs
 #   make demo       the main job: boot the test VM, mount mqfuse, exercise it
-#   make test       the whole test suite in the VM (installs its dependencies)
+#   make test       the whole test suite in the VM on 6.1 and 6.12 (installs its dependencies)
 #   make test-debug the whole test suite on a lockdep + KASAN debug kernel
 #   make sparse     run sparse (C=2) over the module
 #   make module-all build + sparse for every installed 6.1 and 6.12 header tree
@@ -22,7 +22,7 @@ export KVER KDIR
 MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
-.PHONY: all module helper selftests sparse clean deps test demo bench soak check-kdir next-gen test-debug \
+.PHONY: all module helper selftests sparse clean deps test test-lines demo bench soak check-kdir next-gen test-debug \
 	module-all
 
 all: module helper selftests
@@ -80,10 +80,16 @@ clean:
 deps:
 	selftests/vm/install-deps.sh
 
+# The suite on both Debian 12 kernel lines, one after the other: the newest
+# installed 6.1 (KVER) and 6.12 (KVER_612); make deps installs a 6.12 kernel
+# if there is none. TEST_KVERS="..." picks others; the last line sums them.
+KVER_612 ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\..*+deb12-amd64$$' | sort -V | tail -n1)
+TEST_KVERS ?= $(or $(KVER),no-6.1-kernel) $(or $(KVER_612),no-6.12-kernel)
+# (a sub-make: the kernels are looked up after deps installed them)
 test: deps
-	$(MAKE) all
-	$(MAKE) next-gen
-	selftests/vm/run.sh --kver $(KVER) test
+	$(MAKE) test-lines
+test-lines:
+	selftests/vm/test-lines.sh $(TEST_KVERS)
 
 # Every suite (or SUITES="a b") on a lockdep + KASAN + DEBUG_ATOMIC_SLEEP kernel
 # built from linux-source-6.1, once, in build/debug-kernel (30-60 min; see

@@ -27,11 +27,20 @@ if [ ${#missing[@]} -eq 0 ] &&
 	missing+=("$KVER_PKG_HEADERS")
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
+# The 6.12 line (make test runs the suite on both lines): the image and
+# headers of one release. Preferred: the release the suite was last run on
+# (Documentation/testing.rst); else the newest pair the archive has.
+KVER_612_PREFERRED=6.12.115+deb12-amd64
+have_612() { ls -d /lib/modules/6.12.*+deb12-amd64/build >/dev/null 2>&1 &&
+	ls /boot/vmlinuz-6.12.*+deb12-amd64 >/dev/null 2>&1; }
+need_612=0
+have_612 || need_612=1
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_612 = 0 ]; then
 	exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
+echo "install-deps: installing ${missing[*]}$([ $need_612 = 0 ] || echo ' and a 6.12 kernel')" >&2
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: need root to install packages" >&2
 	exit 1
@@ -42,4 +51,24 @@ if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +360 2>/dev/null)" ]; then
 	apt-get update -q >&2
 	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
-apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+if [ $need_612 = 1 ]; then
+	pick=""
+	for v in "$KVER_612_PREFERRED" $(apt-cache pkgnames linux-headers-6.12. 2>/dev/null |
+			sed -n 's/^linux-headers-\(6\.12\.[0-9]*+deb12-amd64\)$/\1/p' | sort -rV); do
+		if apt-cache show "linux-image-$v" >/dev/null 2>&1 &&
+		   apt-cache show "linux-headers-$v" >/dev/null 2>&1; then
+			pick=$v
+			break
+		fi
+	done
+	if [ -z "$pick" ]; then
+		echo "install-deps: no linux-image/linux-headers 6.12.*+deb12-amd64 pair in the archive" >&2
+		exit 1
+	fi
+	missing+=("linux-image-$pick" "linux-headers-$pick")
+fi
+[ ${#missing[@]} -eq 0 ] || apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+if ! have_612; then
+	echo "install-deps: the 6.12 kernel image and headers are still missing" >&2
+	exit 1
+fi
