@@ -3267,9 +3267,11 @@ static void idle_race(int fd)
 
 /*
  * With two CPUs or more the reading daemon runs alone on CPU 0 and
- * everything else on CPU 1: a window widened on CPU 0 (mq_kdelay, with
- * interrupts off) must not hold up the answer, nor the waiter's wakeup,
- * that has to land inside it.
+ * everything else on CPU 1: a window widened on CPU 0 (mq_kdelay placed
+ * after a call runs its wait with interrupts off) must not hold up the
+ * answer, nor the waiter's wakeup, that has to land inside it. No race
+ * scenario loads mq_kdelay at such a point today (selftests/badreply/
+ * guest.sh); the pinning keeps the two sides on different CPUs anyway.
  */
 static void race_pin(bool reader)
 {
