@@ -8,10 +8,17 @@
 #   make sparse     run sparse (C=2) over the module
 #   make module-all build + sparse for every installed 6.1 and 6.12 header tree
 #   make deps       install build/test dependencies from Debian's packages
+#   make dkms-install  sources to /usr/src/mqfuse_vN-x.y.z, dkms add + install
+#                   for every kernel with headers (DKMS_KVERS=...), as root
+#   make dkms-remove   dkms remove --all, sources removed from /usr/src
+#   make test-dkms  the DKMS lifecycle test in a private Debian root (long;
+#                   not part of make test): selftests/dkms/test.sh
 
 # The kernel the tests boot (not the running kernel: the host cannot load modules).
 KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.1\..*-amd64$$' | sort -V | tail -n1)
 KDIR ?= /lib/modules/$(KVER)/build
+# the selftests build test modules (selftests/kdelay) for the same kernel
+export KVER KDIR
 MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' uapi/mqfuse.h)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
@@ -105,3 +112,54 @@ demo: deps
 bench:
 	$(MAKE) all
 	selftests/bench/bench.sh
+
+# DKMS (Documentation/admin-guide.rst, "DKMS"). The package is mqfuse_v<GEN>
+# at the release version from uapi/mqfuse.h; only what a module build needs
+# is copied (no objects, no generated fs/compat_probes.h).
+MQFUSE_VERSION := $(shell for f in MAJOR MINOR PATCH; do sed -n "s/^\#define[[:space:]]*MQFUSE_VERSION_$$f[[:space:]]*\([0-9][0-9]*\).*/\1/p" uapi/mqfuse.h; done | paste -sd.)
+DKMS_NAME := mqfuse_v$(MQFUSE_GEN)
+DKMS_SRC = $(DESTDIR)/usr/src/$(DKMS_NAME)-$(MQFUSE_VERSION)
+# Every kernel whose headers are installed; dkms.conf's BUILD_EXCLUSIVE_KERNEL
+# decides which of them are supported (the others are reported and skipped).
+DKMS_KVERS ?= $(shell for k in $$(ls -1 /lib/modules 2>/dev/null); do \
+	[ -e /lib/modules/$$k/build/include ] && echo $$k; done)
+
+.PHONY: dkms-install dkms-remove test-dkms
+dkms-install:
+	@command -v dkms >/dev/null || { echo "dkms not installed (apt-get install dkms)"; exit 1; }
+	@test -n "$(MQFUSE_GEN)" && test -n "$(MQFUSE_VERSION)" || { echo "no generation/version in uapi/mqfuse.h"; exit 1; }
+	@if dkms status -m $(DKMS_NAME) -v $(MQFUSE_VERSION) | grep -q .; then \
+		echo "== $(DKMS_NAME)/$(MQFUSE_VERSION) already added: removing it first"; \
+		dkms remove -m $(DKMS_NAME) -v $(MQFUSE_VERSION) --all || exit 1; fi
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/uapi $(DKMS_SRC)/fs/probes
+	install -m 0644 dkms.conf Kbuild $(DKMS_SRC)/
+	install -m 0644 uapi/*.h $(DKMS_SRC)/uapi/
+	install -m 0644 $(filter-out fs/compat_probes.h,$(wildcard fs/*.c fs/*.h)) $(DKMS_SRC)/fs/
+	install -m 0644 fs/probes/*.c $(DKMS_SRC)/fs/probes/
+	install -m 0755 fs/probes/probe.sh $(DKMS_SRC)/fs/probes/
+	dkms add -m $(DKMS_NAME) -v $(MQFUSE_VERSION)
+	@test -n "$(DKMS_KVERS)" || { echo "no kernel headers installed (apt-get install linux-headers-amd64)"; exit 1; }
+	@for k in $(DKMS_KVERS); do \
+		echo "== dkms install $(DKMS_NAME)/$(MQFUSE_VERSION) for $$k"; \
+		dkms install -m $(DKMS_NAME) -v $(MQFUSE_VERSION) -k $$k; rc=$$?; \
+		if [ $$rc = 77 ]; then echo "== $$k: not a supported kernel line (dkms.conf BUILD_EXCLUSIVE_KERNEL), skipped"; \
+		elif [ $$rc != 0 ]; then echo "== $$k: dkms install failed ($$rc)"; exit 1; fi; \
+	done
+	dkms status -m $(DKMS_NAME)
+
+dkms-remove:
+	@command -v dkms >/dev/null || { echo "dkms not installed"; exit 1; }
+	@if dkms status -m $(DKMS_NAME) -v $(MQFUSE_VERSION) | grep -q .; then \
+		echo "dkms remove -m $(DKMS_NAME) -v $(MQFUSE_VERSION) --all"; \
+		dkms remove -m $(DKMS_NAME) -v $(MQFUSE_VERSION) --all || exit 1; \
+	else echo "== $(DKMS_NAME)/$(MQFUSE_VERSION) is not in the DKMS tree"; fi
+	rm -rf $(DKMS_SRC)
+
+# The whole DKMS lifecycle in a private debootstrap'd Debian 12 root under
+# build/dkms-root (cached) and QEMU guests booting that root's own kernels:
+# install for 6.1, modprobe + mount, upgrade to 6.12 through the kernel
+# packages' hooks, modprobe + mount + POSIX subset, kernel removal, dkms-remove.
+# 3-5 minutes with the cached root, about 6 from scratch (debootstrap); needs root.
+test-dkms:
+	selftests/dkms/test.sh

@@ -912,4 +912,5 @@ const struct inode_operations mqfuse_file_iops = {
 	.getattr	= mqfuse_getattr,
 	.permission	= mqfuse_permission,
 	.listxattr	= mqfuse_listxattr,
+	MQFUSE_ACL_IOPS
 };

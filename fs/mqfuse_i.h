@@ -673,8 +673,37 @@ void mqfuse_io_free(struct mqfuse_io *io);
 
 /* ------------------------------------------------------------------ */
 /* xattr.c */
-extern const struct xattr_handler *mqfuse_xattr_handlers[];
+void mqfuse_xattr_init_sb(struct super_block *sb);
 ssize_t mqfuse_listxattr(struct dentry *dentry, char *list, size_t size);
+#ifdef HAVE_SET_ACL_DENTRY_IDMAP
+struct posix_acl *mqfuse_get_acl(struct mnt_idmap *idmap, struct dentry *dentry, int type);
+struct posix_acl *mqfuse_get_inode_acl(struct inode *inode, int type, bool rcu);
+int mqfuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+		   struct posix_acl *acl, int type);
+/* The ACL operations of regular files and directories (not symlinks). */
+#define MQFUSE_ACL_IOPS					\
+	.get_inode_acl	= mqfuse_get_inode_acl,		\
+	.get_acl	= mqfuse_get_acl,		\
+	.set_acl	= mqfuse_set_acl,
+#else
+/*
+ * Up to 6.1 ACLs go through the xattr handler; ->get_acl there is the
+ * permission-check hook (today's ->get_inode_acl), which mqfuse leaves
+ * alone as before.
+ */
+#define MQFUSE_ACL_IOPS
+#endif
+
+/*
+ * The mode of a new inode: with SB_POSIXACL (see mqfuse_xattr_init_sb())
+ * the VFS leaves the umask to the filesystem. mqfuse applies it here as
+ * the VFS does otherwise (the daemon is not offered FUSE_DONT_MASK), so a
+ * default ACL on the parent meets the masked mode on every kernel line.
+ */
+static inline umode_t mqfuse_create_mode(umode_t mode)
+{
+	return mode & ~current_umask();
+}
 
 /* ------------------------------------------------------------------ */
 /* dev.c: character-device transport */

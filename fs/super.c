@@ -446,7 +446,7 @@ static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	sb->s_magic = MQFUSE_SUPER_MAGIC;
 	sb->s_op = &mqfuse_super_ops;
 	sb->s_d_op = &mqfuse_dentry_ops;
-	sb->s_xattr = mqfuse_xattr_handlers;
+	mqfuse_xattr_init_sb(sb);
 	sb->s_maxbytes = MAX_LFS_FILESIZE;
 	sb->s_time_gran = 1;
 	sb->s_blocksize = ctx->opts.blksize ? ctx->opts.blksize : PAGE_SIZE;

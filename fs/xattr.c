@@ -10,8 +10,18 @@
  * daemon sees the request: only the owner (or CAP_FOWNER) sets or removes
  * a POSIX ACL. The daemon applies changes with the caller's credentials
  * on top of that.
+ *
+ * POSIX ACLs take two routes, chosen by feature probe: up to 6.1 their
+ * names reach the catch-all handler like any other; since 6.2 the VFS
+ * keeps them from the handlers and calls ->get_acl/->set_acl instead
+ * (HAVE_SET_ACL_DENTRY_IDMAP, at the end of this file), which convert
+ * between struct posix_acl and the xattr value and forward the same
+ * GETXATTR/SETXATTR/REMOVEXATTR requests under the same rules.
  */
 #include "mqfuse_i.h"
+#include <linux/mm.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/slab.h>
 #include <linux/xattr.h>
 
@@ -217,7 +227,193 @@ static const struct xattr_handler mqfuse_xattr_handler = {
 	.set	= mqfuse_xattr_set,
 };
 
-const struct xattr_handler *mqfuse_xattr_handlers[] = {
+static const struct xattr_handler *mqfuse_xattr_handlers[] = {
 	&mqfuse_xattr_handler,
 	NULL,
 };
+
+#ifdef HAVE_SET_ACL_DENTRY_IDMAP
+/*
+ * POSIX ACLs through inode operations (6.2+).
+ *
+ * The VFS refuses ACL names outright unless the superblock has
+ * SB_POSIXACL, and then checks what it can itself before ->set_acl:
+ * owner or CAP_FOWNER (the rule the backing store applies too, so only
+ * where the EPERM comes from changes), no default ACL on a non-directory,
+ * a well-formed ACL. mqfuse sets SB_POSIXACL exactly on the mounts that
+ * forward ACLs (no default_permissions, see mqfuse_xattr_init_sb()), so a
+ * default_permissions mount gets EOPNOTSUPP from the VFS as it does from
+ * mqfuse_xattr_name_ok() on 6.1; the ops check again all the same.
+ *
+ * Nothing is cached. Without default_permissions the kernel never uses
+ * an ACL itself (mqfuse_permission() does not call generic_permission()),
+ * so a cache would only save getfacl a round trip, at the price of
+ * invalidation nobody sends: the backing store, another client of it or
+ * a chmod (which rewrites the ACL mask there) can change an ACL behind
+ * our back. The VFS caches what ->get_acl returns unless the filesystem
+ * forgets it during the call, which both getters do.
+ */
+
+/* An ACL reply that changed size under us this often is a daemon's game. */
+#define MQFUSE_ACL_FETCH_TRIES	3
+
+/* The rules of mqfuse_xattr_name_ok(), for an ACL type from the VFS. */
+static const char *mqfuse_acl_name(struct inode *inode, int type, int *err)
+{
+	const char *name = posix_acl_xattr_name(type);
+
+	if (!mqfuse_allow_current(mqfuse_conn_of(inode)))
+		*err = -EACCES;
+	else if (!mqfuse_xattr_is_acl(name))
+		*err = -EOPNOTSUPP;
+	else
+		*err = mqfuse_xattr_name_ok(inode, name);
+	return name;
+}
+
+/*
+ * Read the ACL xattr into a buffer of the size the daemon reports (at
+ * most XATTR_SIZE_MAX), again if it grew meanwhile. Returns its length
+ * with *@bufp set, or -errno.
+ */
+static ssize_t mqfuse_acl_read(struct inode *inode, const char *name, void **bufp)
+{
+	int tries;
+
+	for (tries = 0; tries < MQFUSE_ACL_FETCH_TRIES; tries++) {
+		ssize_t size, ret;
+		void *buf;
+
+		size = mqfuse_getxattr(inode, name, NULL, 0);
+		if (size <= 0)
+			return size ?: -EIO;	/* an empty ACL value is garbage */
+		buf = kvmalloc(size, GFP_KERNEL);
+		if (!buf)
+			return -ENOMEM;
+		ret = mqfuse_getxattr(inode, name, buf, size);
+		if (ret > 0) {
+			*bufp = buf;
+			return ret;
+		}
+		kvfree(buf);
+		if (ret != -ERANGE)
+			return ret ?: -EIO;
+	}
+	mqfuse_bad_reply(mqfuse_conn_of(inode), "GETXATTR %s: size keeps changing\n", name);
+	return -EIO;
+}
+
+static struct posix_acl *mqfuse_acl_fetch(struct inode *inode, int type)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct posix_acl *acl;
+	const char *name;
+	void *buf = NULL;
+	ssize_t size;
+	int err;
+
+	name = mqfuse_acl_name(inode, type, &err);
+	if (err)
+		return ERR_PTR(err);
+	/* the VFS caches what we return unless we forget it now */
+	forget_cached_acl(inode, type);
+	size = mqfuse_acl_read(inode, name, &buf);
+	if (size == -ENODATA)
+		return NULL;
+	if (size < 0)
+		return ERR_PTR(size);
+	/* checks the header, the entry tags and that every id maps */
+	acl = posix_acl_from_xattr(fc->user_ns, buf, size);
+	kvfree(buf);
+	if (IS_ERR(acl)) {
+		if (PTR_ERR(acl) == -ENOMEM)
+			return acl;
+		mqfuse_bad_reply(fc, "GETXATTR %s: malformed ACL (%ld)\n", name, PTR_ERR(acl));
+		return ERR_PTR(-EIO);
+	}
+	/* and that the entries make an ACL: order, no duplicates, a mask */
+	if (acl && posix_acl_valid(fc->user_ns, acl)) {
+		posix_acl_release(acl);
+		mqfuse_bad_reply(fc, "GETXATTR %s: invalid ACL\n", name);
+		return ERR_PTR(-EIO);
+	}
+	return acl;
+}
+
+struct posix_acl *mqfuse_get_acl(struct mnt_idmap *idmap, struct dentry *dentry, int type)
+{
+	return mqfuse_acl_fetch(d_inode(dentry), type);
+}
+
+/*
+ * For callers without a dentry (get_inode_acl(): the permission check
+ * of generic_permission(), which mqfuse runs on no mount that forwards
+ * ACLs, nfsd, posix_acl_create()). Without it the VFS would cache "no
+ * ACL" for the inode on such a call and getfacl would then show none.
+ */
+struct posix_acl *mqfuse_get_inode_acl(struct inode *inode, int type, bool rcu)
+{
+	if (rcu)
+		return ERR_PTR(-ECHILD);
+	return mqfuse_acl_fetch(inode, type);
+}
+
+int mqfuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+		   struct posix_acl *acl, int type)
+{
+	struct inode *inode = d_inode(dentry);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	const char *name;
+	size_t size;
+	void *value;
+	int err;
+
+	name = mqfuse_acl_name(inode, type, &err);
+	if (err)
+		return err;
+	if (!acl) {
+		err = mqfuse_removexattr(inode, name);
+	} else {
+		size = posix_acl_xattr_size(acl->a_count);
+		if (size > XATTR_SIZE_MAX)
+			return -E2BIG;
+		value = kvmalloc(size, GFP_KERNEL);
+		if (!value)
+			return -ENOMEM;
+		/* the ids as the daemon sees them in every request header */
+		err = posix_acl_to_xattr(fc->user_ns, acl, value, size);
+		if (err >= 0)
+			err = mqfuse_setxattr(inode, name, value, size, 0);
+		kvfree(value);
+	}
+	forget_cached_acl(inode, type);
+	/* an access ACL carries the group bits of the mode: refetch it */
+	if (!err && type == ACL_TYPE_ACCESS)
+		mqfuse_invalidate_attr(inode);
+	return err;
+}
+
+static void mqfuse_acl_init_sb(struct super_block *sb)
+{
+	struct mqfuse_conn *fc = sb->s_fs_info;
+
+	if (!fc->opts.default_permissions)
+		sb->s_flags |= SB_POSIXACL;
+}
+#else
+/* Up to 6.1 the ACL names reach mqfuse_xattr_handler without SB_POSIXACL. */
+static void mqfuse_acl_init_sb(struct super_block *sb)
+{
+}
+#endif
+
+/*
+ * Called by fill_super. SB_POSIXACL, where set, also makes the VFS leave
+ * the umask to the filesystem (so a default ACL can take its place):
+ * mqfuse_create_mode() applies it then, as the VFS does on 6.1.
+ */
+void mqfuse_xattr_init_sb(struct super_block *sb)
+{
+	sb->s_xattr = mqfuse_xattr_handlers;
+	mqfuse_acl_init_sb(sb);
+}

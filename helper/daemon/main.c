@@ -33,10 +33,12 @@ enum {
 	OPT_ATTR_TIMEOUT,
 	OPT_SANDBOX,
 	OPT_NO_SANDBOX,
+	OPT_GEN,
 };
 
 static const struct option mq_long_opts[] = {
 	{ "fs", required_argument, NULL, OPT_FS },
+	{ "gen", required_argument, NULL, OPT_GEN },
 	{ "options", required_argument, NULL, 'o' },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "pin", required_argument, NULL, OPT_PIN },
@@ -69,6 +71,8 @@ static void mq_usage(FILE *f)
 "Options:\n"
 "  --fs fuse|mqfuse       kernel side (default mqfuse: newest mqfuse_vN\n"
 "                         listed in /proc/filesystems)\n"
+"  --gen N                mqfuse generation N (filesystem mqfuse_vN,\n"
+"                         /dev/mqfuse_vN) instead of the newest loaded\n"
 "  -o OPTS                mount options: generic (ro, nosuid, noatime...),\n"
 "                         FUSE (allow_other, max_read=N, default_permissions),\n"
 "                         mqfuse (queues=N, balance=on|off,\n"
@@ -137,11 +141,16 @@ static int mq_parse_count(const char *s, unsigned int max, unsigned int *out)
 	return 0;
 }
 
-static int mq_select_fs(const char *fs_name)
+static int mq_select_fs(const char *fs_name, int want_gen)
 {
+	char loaded[128];
 	int gen;
 
 	if (!strcmp(fs_name, "fuse")) {
+		if (want_gen) {
+			mq_err("--gen selects an mqfuse generation: not with --fs fuse");
+			return -EINVAL;
+		}
 		mq_cfg.fs = MQ_FS_FUSE;
 		snprintf(mq_cfg.fstype, sizeof(mq_cfg.fstype), "fuse");
 		snprintf(mq_cfg.devpath, sizeof(mq_cfg.devpath), "/dev/fuse");
@@ -152,7 +161,18 @@ static int mq_select_fs(const char *fs_name)
 		return -EINVAL;
 	}
 	mq_cfg.fs = MQ_FS_MQFUSE;
-	gen = mq_pick_generation(mq_cfg.fstype, sizeof(mq_cfg.fstype));
+	gen = mq_find_generation("/proc/filesystems", want_gen, mq_cfg.fstype,
+				 sizeof(mq_cfg.fstype), loaded, sizeof(loaded));
+	if (gen == -ENOENT && loaded[0]) {
+		mq_err("--gen %d: mqfuse_v%d is not loaded (loaded: %s)",
+		       want_gen, want_gen, loaded);
+		return gen;
+	}
+	if (gen < 0 && want_gen) {
+		mq_err("--gen %d: mqfuse_v%d is not loaded (no mqfuse_vN in /proc/filesystems)",
+		       want_gen, want_gen);
+		return gen;
+	}
 	if (gen < 0) {
 		mq_err("no mqfuse_vN filesystem in /proc/filesystems (load the module, e.g. modprobe %s, or use --fs fuse)",
 		       MQFUSE_NAME);
@@ -239,7 +259,7 @@ int main(int argc, char **argv)
 	const char *fs_name = "mqfuse", *opts = NULL;
 	enum mq_log_level level = MQ_LOG_WARN;
 	char *optbuf = NULL;
-	int c, ret;
+	int c, ret, want_gen = 0;
 
 	/* Closed 0-2: /dev/null there before the backing root or device. */
 	if (mq_stdio_fill())
@@ -254,6 +274,13 @@ int main(int argc, char **argv)
 		switch (c) {
 		case OPT_FS:
 			fs_name = optarg;
+			break;
+		case OPT_GEN:
+			if (mq_parse_generation(optarg, &want_gen)) {
+				mq_err("--gen: '%s' is not a generation number (1, 2, ...)",
+				       optarg);
+				return 2;
+			}
 			break;
 		case 'o':
 			/* Several -o accumulate. */
@@ -376,7 +403,11 @@ int main(int argc, char **argv)
 		}
 		mq_cfg.mountpoint = strdup(real);
 	}
-	if (mq_cfg.serve_fd < 0 && mq_select_fs(fs_name))
+	if (mq_cfg.serve_fd >= 0 && want_gen) {
+		mq_err("--gen: with --fd the device fd decides the generation");
+		return 2;
+	}
+	if (mq_cfg.serve_fd < 0 && mq_select_fs(fs_name, want_gen))
 		return 1;
 
 	mo.fs = mq_cfg.fs;

@@ -160,6 +160,11 @@ static int mq_handle_opt(const char *opt, size_t optlen,
 	    (keylen >= 2 && !strncmp(opt, "x-", 2)) ||
 	    (keylen == 7 && !strncmp(opt, "comment", 7)))
 		return 0;
+	if (keylen == 3 && !strncmp(opt, "gen", 3)) {
+		snprintf(mo->error, sizeof(mo->error),
+			 "option 'gen' belongs to mount.mqfuse (mqfused: --gen N)");
+		return -EINVAL;
+	}
 	if (MQ_IN(opt, keylen, mq_reserved_opts)) {
 		snprintf(mo->error, sizeof(mo->error),
 			 "option '%.*s' is set by mqfused itself",
@@ -259,14 +264,49 @@ int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode)
 	return 0;
 }
 
-/* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */
-int mq_pick_generation(char *fstype, size_t len)
+/*
+ * gen= of mount.mqfuse, --gen of mqfused: a generation number as the
+ * module names carry it ("1", "2", ...): decimal digits, no sign, no
+ * leading zero, no spaces, at most MQ_GEN_MAX.
+ */
+int mq_parse_generation(const char *s, int *gen)
 {
-	char line[256], name[256];
-	FILE *f = fopen("/proc/filesystems", "re");
-	int best = -ENODEV, gen;
-	char tail;
+	long v = 0;
+	const char *p;
 
+	if (!s || *s < '1' || *s > '9')
+		return -EINVAL;
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (*p - '0');
+		if (v > MQ_GEN_MAX)
+			return -EINVAL;
+	}
+	*gen = v;
+	return 0;
+}
+
+/* The generation of filesystem type @s ("mqfuse_v<N>"), or 0 if none. */
+static int mq_fstype_generation(const char *s)
+{
+	int gen;
+
+	if (strncmp(s, "mqfuse_v", 8) || mq_parse_generation(s + 8, &gen))
+		return 0;
+	return gen;
+}
+
+int mq_find_generation(const char *filesystems, int want, char *fstype,
+		       size_t len, char *loaded, size_t loaded_len)
+{
+	char line[256];
+	FILE *f = fopen(filesystems, "re");
+	int best = 0, gen;
+	size_t used = 0;
+
+	if (loaded && loaded_len)
+		loaded[0] = '\0';
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
@@ -274,14 +314,30 @@ int mq_pick_generation(char *fstype, size_t len)
 		char *s = tab ? tab + 1 : line;
 
 		s[strcspn(s, "\n")] = '\0';
-		if (sscanf(s, "mqfuse_v%d%c", &gen, &tail) == 1 && gen > best &&
-		    gen > 0) {
-			best = gen;
-			snprintf(name, sizeof(name), "%s", s);
+		gen = mq_fstype_generation(s);
+		if (!gen)
+			continue;
+		if (loaded && used + 1 < loaded_len) {
+			int n = snprintf(loaded + used, loaded_len - used, "%s%s",
+					 used ? " " : "", s);
+
+			if (n > 0)
+				used += (size_t)n < loaded_len - used ?
+					(size_t)n : loaded_len - used - 1;
 		}
+		if (want ? gen == want : gen > best)
+			best = gen;
 	}
 	fclose(f);
-	if (best > 0 && fstype)
-		snprintf(fstype, len, "%s", name);
+	if (!best)
+		return want && used ? -ENOENT : -ENODEV;
+	if (fstype)
+		snprintf(fstype, len, "mqfuse_v%d", best);
 	return best;
+}
+
+/* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */
+int mq_pick_generation(char *fstype, size_t len)
+{
+	return mq_find_generation("/proc/filesystems", 0, fstype, len, NULL, 0);
 }

@@ -22,4 +22,22 @@ void mq_mount_opts_free(struct mq_mount_opts *mo);
 /* "on" (or "kill"), "log", "none" (or "off"); -EINVAL otherwise. */
 int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode);
 
+/*
+ * Generations (uapi/mqfuse.h MQFUSE_GEN): each loaded one lists its
+ * filesystem type mqfuse_v<N> in /proc/filesystems.
+ */
+#define MQ_GEN_MAX	99999
+/* "1", "2", ...: decimal, no sign or leading zero, 1..MQ_GEN_MAX. */
+int mq_parse_generation(const char *s, int *gen);
+/*
+ * From @filesystems (/proc/filesystems format): @want 0 picks the newest
+ * loaded generation, else exactly generation @want. Returns the generation
+ * and writes its filesystem type to @fstype (may be NULL); -ENOENT when
+ * @want is not loaded but another generation is, -ENODEV when none is,
+ * -errno when the file cannot be read. @loaded (may be NULL) receives the
+ * loaded types, space separated, for messages.
+ */
+int mq_find_generation(const char *filesystems, int want, char *fstype,
+		       size_t len, char *loaded, size_t loaded_len);
+
 #endif /* MQ_MOUNT_OPTS_H */

@@ -5,7 +5,7 @@
  *   mount.mqfuse SOURCE MOUNTPOINT [-sfnv] [-N NS] [-o OPTIONS]
  *
  * Splits OPTIONS into daemon options (threads=, pin=, stats=, log=,
- * syslog, fs=, max_write=, writeback_cache, sandbox=), options for mount(8) only
+ * syslog, fs=, gen=, max_write=, writeback_cache, sandbox=), options for mount(8) only
  * (dropped) and kernel/VFS options (validated, passed to mqfused -o), then
  * execs mqfused, which daemonizes only after the mount succeeded: when this
  * helper's process exits 0 the filesystem is mounted and served; on error
@@ -32,6 +32,7 @@ struct mq_helper {
 	bool sloppy;			/* -s: tolerate unknown options */
 	bool verbose;			/* -v */
 	const char *fs;			/* fs= daemon option */
+	const char *gen;		/* gen= daemon option, as given */
 	char *daemon_args[MQ_MAX_ARGS];	/* long options for mqfused */
 	int nr_daemon_args;
 	char *kernel_opts;		/* what mqfused gets as -o */
@@ -53,6 +54,7 @@ static void mq_usage(void)
 "SOURCE: local:DIR or an absolute DIR.  Daemon options inside -o:\n"
 "  threads=N pin=none|queue stats=FILE log=err|warn|info|debug syslog\n"
 "  fs=mqfuse|fuse max_write=BYTES writeback_cache sandbox=on|log|none\n"
+"  gen=N (mqfuse generation N; default: the newest loaded)\n"
 "Everything else goes to the kernel (queues=N, balance=on|off,\n"
 "consistency=..., allow_other, max_read=N, ro, noatime, ...).\n");
 	exit(1);
@@ -99,6 +101,7 @@ static const struct {
 	{ "writeback_cache", "writeback-cache", false },
 	{ "fs", "fs", true },
 	{ "sandbox", "sandbox", true },
+	{ "gen", "gen", true },
 };
 
 static void mq_split_options(struct mq_helper *h)
@@ -132,6 +135,8 @@ static void mq_split_options(struct mq_helper *h)
 				       eq + 1);
 			if (!strcmp(mq_daemon_opts[i].key, "fs"))
 				h->fs = strdup(eq + 1);
+			else if (!strcmp(mq_daemon_opts[i].key, "gen"))
+				h->gen = strdup(eq + 1);
 			else
 				mq_add_daemon_arg(h, mq_daemon_opts[i].long_opt,
 						  eq ? eq + 1 : NULL);
@@ -148,6 +153,8 @@ static void mq_split_options(struct mq_helper *h)
 static void mq_validate(struct mq_helper *h)
 {
 	struct mq_mount_opts mo = { .default_permissions = true };
+	char loaded[128];
+	int want = 0, gen;
 
 	mo.fs = h->fs && !strcmp(h->fs, "fuse") ? MQ_FS_FUSE : MQ_FS_MQFUSE;
 	if (h->fs && strcmp(h->fs, "fuse") && strcmp(h->fs, "mqfuse"))
@@ -155,7 +162,29 @@ static void mq_validate(struct mq_helper *h)
 	if (mq_mount_opts_parse(h->kernel_opts, &mo))
 		mq_die("%s", mo.error);
 	mq_mount_opts_free(&mo);
-	if (mo.fs == MQ_FS_MQFUSE && mq_pick_generation(NULL, 0) < 0)
+	if (h->gen) {
+		if (mq_parse_generation(h->gen, &want))
+			mq_die("gen= needs a generation number (1, 2, ...), not '%s'",
+			       h->gen);
+		if (mo.fs != MQ_FS_MQFUSE)
+			mq_die("gen= selects an mqfuse generation: not with fs=%s",
+			       h->fs);
+	}
+	if (mo.fs != MQ_FS_MQFUSE)
+		return;
+	gen = mq_find_generation("/proc/filesystems", want, NULL, 0,
+				 loaded, sizeof(loaded));
+	if (gen == -ENOENT && loaded[0]) {
+		fprintf(stderr, "mount.mqfuse: gen=%d: mqfuse_v%d is not loaded (loaded: %s)\n",
+			want, want, loaded);
+		exit(32);
+	}
+	if (gen < 0 && want) {
+		fprintf(stderr, "mount.mqfuse: gen=%d: mqfuse_v%d is not loaded (no mqfuse filesystem is)\n",
+			want, want);
+		exit(32);
+	}
+	if (gen < 0)
 		mq_die("no mqfuse filesystem is loaded (modprobe %s?)",
 		       MQFUSE_NAME);
 }
@@ -260,6 +289,8 @@ int main(int argc, char **argv)
 	args[n++] = (char *)daemon;
 	if (h.fs)
 		mq_add_daemon_arg(&h, "fs", h.fs);
+	if (h.gen)
+		mq_add_daemon_arg(&h, "gen", h.gen);
 	for (i = 0; i < h.nr_daemon_args; i++)
 		args[n++] = h.daemon_args[i];
 	if (h.verbose && n < MQ_MAX_ARGS)

@@ -144,6 +144,99 @@ static void test_mount_opts(void)
 	}
 }
 
+/* gen= / --gen parsing and picking a generation from /proc/filesystems. */
+static int write_fs_list(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	ssize_t n = (ssize_t)strlen(text);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, n) != n) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static void test_generations(void)
+{
+	static const char *const bad[] = {
+		"", "0", "-1", "+1", " 1", "1 ", "1x", "x1", "abc", "01",
+		"1.0", "0x2", "100000", "99999999999999999999",
+	};
+	char two[] = "/tmp/mq-unit-fs.XXXXXX", none[] = "/tmp/mq-unit-fs.XXXXXX";
+	char ten[] = "/tmp/mq-unit-fs.XXXXXX";
+	char fstype[32], loaded[128];
+	unsigned int i, nbad = 0;
+	int gen = -7, a = 0, b = 0, c = 0;
+
+	CHECK(!mq_parse_generation("1", &a) && !mq_parse_generation("2", &b) &&
+	      !mq_parse_generation("99999", &c) && a == 1 && b == 2 && c == 99999,
+	      "gen: 1, 2, 99999 parse");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (mq_parse_generation(bad[i], &gen) != -EINVAL) {
+			printf("#   '%s' accepted as %d\n", bad[i], gen);
+			nbad++;
+		}
+	}
+	CHECK(!nbad && gen == -7,
+	      "gen: not a number, 0, signs, spaces, leading zero, hex, too big refused; nothing set");
+
+	if (write_fs_list(two, "nodev\tsysfs\nnodev\tmqfuse_v1\n\text4\n"
+			  "nodev\tmqfuse_v2\nnodev\tmqfuse_vx\nnodev\tmqfuse_v3x\n"
+			  "nodev\tmqfuse_v0\nnodev\tfuse\n") ||
+	    write_fs_list(none, "nodev\tsysfs\n\text4\nnodev\tfuse\nnodev\tfuseblk\n") ||
+	    write_fs_list(ten, "nodev\tmqfuse_v9\nnodev\tmqfuse_v10\nnodev\tmqfuse_v2\n")) {
+		CHECK(0, "gen: temporary /proc/filesystems copies written");
+		return;
+	}
+	memset(fstype, 0, sizeof(fstype));
+	CHECK(mq_find_generation(two, 0, fstype, sizeof(fstype), loaded,
+				 sizeof(loaded)) == 2 &&
+	      !strcmp(fstype, "mqfuse_v2") &&
+	      !strcmp(loaded, "mqfuse_v1 mqfuse_v2"),
+	      "gen: newest of mqfuse_v1, mqfuse_v2 is 2 (mqfuse_vx, mqfuse_v3x, mqfuse_v0 ignored)");
+	CHECK(mq_find_generation(two, 1, fstype, sizeof(fstype), NULL, 0) == 1 &&
+	      !strcmp(fstype, "mqfuse_v1"),
+	      "gen: asking for 1 gets mqfuse_v1 although 2 is newer");
+	strcpy(fstype, "untouched");
+	CHECK(mq_find_generation(two, 3, fstype, sizeof(fstype), loaded,
+				 sizeof(loaded)) == -ENOENT &&
+	      !strcmp(fstype, "untouched") &&
+	      !strcmp(loaded, "mqfuse_v1 mqfuse_v2"),
+	      "gen: asking for 3 (not loaded) is -ENOENT, lists the loaded ones");
+	CHECK(mq_find_generation(none, 0, NULL, 0, loaded, sizeof(loaded)) == -ENODEV &&
+	      !loaded[0] &&
+	      mq_find_generation(none, 1, NULL, 0, NULL, 0) == -ENODEV,
+	      "gen: none loaded is -ENODEV, with or without a wanted generation");
+	CHECK(mq_find_generation(ten, 0, fstype, sizeof(fstype), NULL, 0) == 10 &&
+	      !strcmp(fstype, "mqfuse_v10"),
+	      "gen: newest is compared as a number (10 > 9 > 2)");
+	CHECK(mq_find_generation("/nonexistent/filesystems", 0, NULL, 0, loaded,
+				 sizeof(loaded)) == -ENOENT && !loaded[0],
+	      "gen: an unreadable list is its errno");
+	{
+		char small[12];
+
+		CHECK(mq_find_generation(ten, 0, NULL, 0, small, sizeof(small)) == 10 &&
+		      strlen(small) < sizeof(small),
+		      "gen: the loaded list is truncated to its buffer");
+	}
+	{
+		struct mq_mount_opts mo = { .fs = MQ_FS_MQFUSE };
+
+		CHECK(mq_mount_opts_parse("gen=2", &mo) == -EINVAL &&
+		      strstr(mo.error, "--gen"),
+		      "gen: -o gen=N to mqfused is refused, pointing at --gen");
+		mq_mount_opts_free(&mo);
+	}
+	unlink(two);
+	unlink(none);
+	unlink(ten);
+}
+
 static void test_reply_building(void)
 {
 	char buf[64];
@@ -2469,6 +2562,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mq_log_init(MQ_LOG_ERR, false);
 	test_mount_opts();
+	test_generations();
 	test_reply_building();
 	harness_init();
 	req_uid = getuid();

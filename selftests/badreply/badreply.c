@@ -14,6 +14,7 @@
  * survive all of it without an oops or a warning; the VM runner checks dmesg.
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -536,6 +537,8 @@ struct shared {
 	volatile int late_sent;		/* late_reply: late replies written */
 	volatile int late_ret;		/* late_reply: result of the last late reply */
 	volatile int die;		/* server must exit now */
+	volatile int race_reads;	/* race: READs answered by the second process */
+	volatile int aborting;		/* abort_signal: the session abort is being written */
 	volatile int notify_ret2;	/* notify_entry: result of the second notification */
 	volatile uint64_t file_size;	/* shrink: size of "file" the server reports, 0: default */
 	volatile int write_past_eof;	/* shrink: WRITEs at or past that size */
@@ -3262,12 +3265,31 @@ static void idle_race(int fd)
 	answer_held(fd);
 }
 
+/*
+ * With two CPUs or more the reading daemon runs alone on CPU 0 and
+ * everything else on CPU 1: a window widened on CPU 0 (mq_kdelay, with
+ * interrupts off) must not hold up the answer, nor the waiter's wakeup,
+ * that has to land inside it.
+ */
+static void race_pin(bool reader)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(reader ? 0 : 1, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		diag("sched_setaffinity: %s", strerror(errno));
+}
+
 /* The second daemon process: answers uniques before the first one reads them. */
 static int serve_race(int fd)
 {
 	static char data[RACE_IO];
 	pid_t pid = fork();
 
+	race_pin(pid != 0);
 	if (pid)
 		return fd;
 	memset(data, 'A', sizeof(data));
@@ -3335,6 +3357,7 @@ static void client_race(const struct scenario *s)
 	struct sigaction sa = { .sa_handler = race_sig };
 	pid_t readers[RACE_READERS], sig;
 	unsigned int i, bad = 0, odd = 0;
+	cpu_set_t all_cpus;
 	int status;
 
 	if (!find_session()) {
@@ -3343,6 +3366,8 @@ static void client_race(const struct scenario *s)
 	}
 	/* readers inherit it before the first signal can arrive; no SA_RESTART */
 	sigaction(SIGUSR1, &sa, NULL);
+	sched_getaffinity(0, sizeof(all_cpus), &all_cpus);
+	race_pin(false);	/* readers and signaller inherit it */
 	for (i = 0; i < RACE_READERS; i++) {
 		readers[i] = fork();
 		if (readers[i] == 0)
@@ -3372,11 +3397,245 @@ static void client_race(const struct scenario *s)
 			     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		}
 	}
+	sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
 	signal(SIGUSR1, SIG_DFL);
 	tap(!bad, "%s: no read succeeded with bytes the daemon never sent (%u readers did)",
 	    s->name, bad);
 	tap(!odd, "%s: every reader ended with ENOTCONN after the abort (%u did not)",
 	    s->name, odd);
+}
+
+/*
+ * A reply racing the end of the daemon's read(): once the kernel has put
+ * a request where replies find it and dropped the queue lock, a second
+ * daemon thread may answer it and its waiter may free it while the first
+ * thread is still inside read(). The kernel must not touch the request
+ * after that point. Readers wait on small O_DIRECT READs the reading
+ * daemon never answers; a second daemon process answers the next unique
+ * of each queue as fast as it can; a touch of a freed request reads
+ * slub_debug poison and oopses. A stress test: with mq_kdelay after the
+ * unlock in mqfuse_queue_read_done() (20 ms) it did not fail on
+ * 7114f35, where that function reads the request after unlocking, and
+ * today's function has no instruction after the unlock to delay (it
+ * tail-calls it), so the suite runs it without a widened window.
+ */
+#define EARLY_READERS	4
+#define EARLY_ANSWERS	20
+
+static bool bad_early_reads(int fd, struct req *r)
+{
+	(void)fd;
+	if (!shm->armed)
+		return false;
+	shm->held_unique = r->h->unique;	/* the second process answers the next */
+	return r->h->opcode == FUSE_READ;	/* left to the second process */
+}
+
+static int serve_early(int fd)
+{
+	static char data[4096];
+	pid_t pid = fork();
+
+	race_pin(pid != 0);
+	if (pid)
+		return fd;
+	memset(data, 'A', sizeof(data));
+	alarm(120);
+	for (;;) {
+		uint64_t seq = shm->held_unique >> 9;
+		int k, q;
+
+		if (shm->die)
+			_exit(0);
+		if (!seq || !shm->armed) {
+			usleep(1000);
+			continue;
+		}
+		for (k = 0; k <= 2; k++)
+			for (q = 0; q < 2; q++) {
+				ssize_t n = reply(fd, ((seq + k) << 9) | ((uint64_t)q << 1), 0,
+						  data, sizeof(data));
+
+				if (n == -ENODEV)
+					_exit(0);
+				if (n > 0)
+					__atomic_add_fetch(&shm->race_reads, 1, __ATOMIC_SEQ_CST);
+			}
+	}
+}
+
+static void client_early_reply(const struct scenario *s)
+{
+	static char buf[4096] __attribute__((aligned(4096)));
+	pid_t readers[EARLY_READERS];
+	unsigned int i, odd = 0;
+	cpu_set_t all_cpus;
+	int status;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	sched_getaffinity(0, sizeof(all_cpus), &all_cpus);
+	race_pin(false);
+	for (i = 0; i < EARLY_READERS; i++) {
+		readers[i] = fork();
+		if (readers[i] == 0) {
+			int fd = open(path_file, O_RDONLY | O_DIRECT);
+
+			if (fd < 0)
+				_exit(3);
+			__atomic_add_fetch(&shm->held, 1, __ATOMIC_SEQ_CST);
+			while (!shm->armed)
+				usleep(1000);
+			for (;;) {
+				ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+				if (n < 0)
+					_exit(errno == ENOTCONN || errno == ENODEV ? 0 : 4);
+				if (n != (ssize_t)sizeof(buf) || buf[0] != 'A')
+					_exit(1);
+			}
+		}
+	}
+	tap(wait_for(shm->held >= EARLY_READERS, 10000), "%s: %d of %d readers opened the file",
+	    s->name, shm->held, EARLY_READERS);
+	/* the unique of the last request before the readers' READs */
+	shm->held_unique = 0;
+	shm->armed = 1;
+	if (!wait_for(shm->race_reads >= EARLY_ANSWERS, 30000))
+		diag("%d READs answered by the second daemon process in 30 s", shm->race_reads);
+	sess_abort();
+	shm->die = 1;
+	for (i = 0; i < EARLY_READERS; i++) {
+		waitpid(readers[i], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			odd++;
+			diag("reader %u: %s %d", i, WIFEXITED(status) ? "exit" : "signal",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		}
+	}
+	sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
+	tap(shm->race_reads >= EARLY_ANSWERS, "%s: the second daemon process answered %d READs (%d wanted)",
+	    s->name, shm->race_reads, EARLY_ANSWERS);
+	tap(!odd, "%s: every reader read the answers and ended with ENOTCONN (%u did not)",
+	    s->name, odd);
+}
+
+/*
+ * Abort ordering: the abort must fill in a request's error before anyone
+ * can see it finished. N readers wait (interruptible, never signalled
+ * before) on READs the daemon holds; the session is aborted, and while
+ * the abort ends the requests one by one each reader gets one signal. A
+ * reader woken then must see ENOTCONN (or EINTR/EIO), never success with
+ * a buffer nobody filled. The suite loads mq_kdelay on mqfuse_req_end
+ * around this scenario so that the abort's loop takes milliseconds per
+ * request (without it the window is a few instructions wide).
+ */
+#define ABSIG_READERS	6
+
+/* mq_kdelay's hit count, or -1 when it is not loaded. */
+static int kdelay_hits(void)
+{
+	FILE *f = fopen("/sys/module/mq_kdelay/parameters/hits", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+#define ABSIG_SPACING	(2 << 20)	/* beyond any readahead window: one READ each */
+
+static void absig_reader(unsigned int id)
+{
+	static char buf[RACE_IO] __attribute__((aligned(4096)));
+	bool direct = !(id & 1);
+	int fd = open(path_file, O_RDONLY | (direct ? O_DIRECT : 0));
+	ssize_t n;
+
+	if (fd < 0)
+		_exit(3);
+	memset(buf, 0x5a, sizeof(buf));
+	n = pread(fd, buf, sizeof(buf), (off_t)id * ABSIG_SPACING);
+	if (n >= 0) {
+		diag("reader %u (%s): pread returned %zd, first byte 0x%02x; the daemon never answered",
+		     id, direct ? "O_DIRECT" : "page cache", n, n > 0 ? (unsigned char)buf[0] : 0);
+		_exit(1);
+	}
+	if (errno == ENOTCONN)
+		_exit(0);
+	if (errno == EINTR)
+		_exit(5);
+	if (errno == EIO)
+		_exit(6);
+	diag("reader %u: pread: %s", id, strerror(errno));
+	_exit(4);
+}
+
+static void client_abort_signal(const struct scenario *s)
+{
+	struct sigaction sa = { .sa_handler = race_sig };
+	pid_t readers[ABSIG_READERS], ab;
+	unsigned int i, bad = 0, odd = 0, eintr = 0, eio = 0;
+	int hits0, hits1;
+	int status;
+
+	if (!find_session()) {
+		tap(false, "%s: no sysfs session", s->name);
+		return;
+	}
+	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+	shm->armed = 1;
+	for (i = 0; i < ABSIG_READERS; i++) {
+		readers[i] = fork();
+		if (readers[i] == 0)
+			absig_reader(i);
+	}
+	tap(wait_for(shm->held >= ABSIG_READERS, 10000), "%s: %d of %d READs held by the daemon",
+	    s->name, shm->held, ABSIG_READERS);
+	hits0 = kdelay_hits();
+	msleep(100);	/* the last readers are asleep in the wait, not on the way */
+	ab = fork();
+	if (ab == 0) {
+		shm->aborting = 1;
+		sess_abort();
+		_exit(0);
+	}
+	wait_for(shm->aborting, 2000);
+	/* one signal each, spread over the abort (mq_kdelay: 20 ms per request) */
+	for (i = 0; i < ABSIG_READERS; i++) {
+		msleep(i ? 15 : 3);
+		kill(readers[i], SIGUSR1);
+	}
+	waitpid(ab, NULL, 0);
+	hits1 = kdelay_hits();
+	for (i = 0; i < ABSIG_READERS; i++) {
+		waitpid(readers[i], &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 1) {
+			bad++;
+		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
+			eintr++;
+		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 6) {
+			eio++;
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			odd++;
+			diag("reader %u: %s %d", i, WIFEXITED(status) ? "exit" : "signal",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		}
+	}
+	signal(SIGUSR1, SIG_DFL);
+	diag("%s: readers ended with EINTR %u, EIO %u, ENOTCONN %u", s->name, eintr, eio,
+	     ABSIG_READERS - bad - odd - eintr - eio);
+	if (hits0 >= 0)
+		tap(hits1 - hits0 >= ABSIG_READERS,
+		    "%s: the abort went through the widened window for each READ (%d hits)",
+		    s->name, hits1 - hits0);
+	tap(!bad, "%s: no reader got success for a READ the daemon never answered (%u did)",
+	    s->name, bad);
+	tap(!odd, "%s: every reader ended with ENOTCONN, EINTR or EIO (%u did not)", s->name, odd);
 }
 
 static void drop_caches(void)
@@ -3630,6 +3889,12 @@ static void setup_race(void)
 	tinyfs_cfg.file_size = 4 * RACE_IO;
 }
 
+static void setup_abort_signal(void)
+{
+	setup_cache();
+	tinyfs_cfg.file_size = ABSIG_READERS * ABSIG_SPACING;
+}
+
 static const struct scenario scenarios[] = {
 	{ "init_bad_major", bad_init_major, client_stat_file, EXP_FAIL },
 	{ "init_short", bad_init_short, client_stat_file, EXP_FAIL },
@@ -3726,6 +3991,10 @@ static const struct scenario scenarios[] = {
 	{ "daemon_dies_dirty_mmap", NULL, client_die_dirty, EXP_FAIL, .setup = setup_cache },
 	{ "race_reply_interrupt_abort", bad_race_batch, client_race, EXP_FAIL,
 	  .setup = setup_race, .idle = idle_race, .serve_fd = serve_race },
+	{ "race_reply_before_read_done", bad_early_reads, client_early_reply, EXP_FAIL,
+	  .setup = setup_race, .serve_fd = serve_early },
+	{ "race_abort_signal", bad_hold_reads, client_abort_signal, EXP_FAIL,
+	  .setup = setup_abort_signal },
 	{ "fuzz_pagecache", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_cache },
 	{ "fuzz_direct", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_direct },
 	{ "baseline", NULL, client_stat_file, EXP_OK },

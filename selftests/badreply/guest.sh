@@ -29,11 +29,55 @@ else
 fi
 [ -n "$scenarios" ] || { not_ok "badreply lists scenarios"; exit 1; }
 
+# Race scenarios run with mq_kdelay (selftests/kdelay) loaded: a kprobe that
+# busy-waits at the racy point, so the window the scenario aims at is
+# milliseconds wide instead of a few instructions.
+kdelay_ko=$MQ_ROOT/selftests/kdelay/mq_kdelay.ko
+# never leave the delay behind for the suites after this one
+trap 'rmmod mq_kdelay 2>/dev/null' EXIT
+kdelay_args() {
+	case $1 in
+	race_abort_signal)
+		# the abort ends its requests one by one: 20 ms before each
+		echo "func=$MQ_NAME:mqfuse_req_end delay_us=20000" ;;
+	esac
+}
+kdelay_on() {
+	local args
+	args=$(kdelay_args "$1")
+	[ -n "$args" ] || return 1
+	if ! grep -qw register_kprobe /proc/kallsyms; then
+		skip "$1: race window widened by mq_kdelay" "kernel without CONFIG_KPROBES (the debug kernel)"
+		return 1
+	fi
+	# shellcheck disable=SC2086
+	if ! insmod "$kdelay_ko" $args; then
+		not_ok "$1: mq_kdelay loads ($args)"
+		fail=1
+		return 1
+	fi
+	return 0
+}
+kdelay_off() {
+	local hits
+	hits=$(cat /sys/module/mq_kdelay/parameters/hits 2>/dev/null)
+	rmmod mq_kdelay || { not_ok "$1: mq_kdelay unloads"; fail=1; }
+	if [ "${hits:-0}" -gt 0 ]; then
+		ok "$1: the widened window was reached ($hits times)"
+	else
+		not_ok "$1: the widened window was reached (mq_kdelay hits: ${hits:-none})"
+		fail=1
+	fi
+}
+
 for s in $scenarios; do
 	tmo=90
 	case "$s" in fuzz_*) tmo=$((MQ_FUZZ_SECONDS + 90)) ;; esac
+	kd=0
+	kdelay_on "$s" && kd=1
 	timeout -k 5 "$(mq_tmo "$tmo")" "$br" -t "$MQ_NAME" -d "/dev/$MQ_NAME" "$s" "$mnt"
 	rc=$?
+	[ $kd = 0 ] || kdelay_off "$s"
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		not_ok "$s: finished without hanging (timed out after ${tmo}s, exit $rc)"
 	elif [ $rc -gt 128 ]; then

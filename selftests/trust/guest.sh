@@ -13,8 +13,10 @@ H=${TRUST_HELPER:-$MQ_ROOT/helper}
 FSLIST=${TRUST_FS:-mqfuse fuse}
 SCRATCH=${MQ_SCRATCH:-/tmp}
 U=1000
+U2=1001
 
 as_user() { setpriv --reuid=$U --regid=$U --clear-groups "$@"; }
+as_user2() { setpriv --reuid=$U2 --regid=$U2 --clear-groups "$@"; }
 # fails_as_user NAME CMD...: CMD run as uid 1000 must fail.
 fails_as_user() {
 	local name=$1 out
@@ -39,6 +41,24 @@ fails_eperm_as_user() {
 	*"Operation not permitted"*) ok "$name (EPERM)" ;;
 	*) not_ok "$name"; diag "expected EPERM: $out" ;;
 	esac
+}
+# fails_eopnotsupp NAME CMD...: CMD run as root must fail with EOPNOTSUPP.
+fails_eopnotsupp() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		not_ok "$name"
+		diag "root could: $*"
+		return 1
+	fi
+	case "$out" in
+	*"Operation not supported"*) ok "$name (EOPNOTSUPP)" ;;
+	*) not_ok "$name"; diag "expected EOPNOTSUPP: $out" ;;
+	esac
+}
+# has_acl_entry FILE ENTRY [-d]: getfacl of FILE lists ENTRY (e.g. user:1000:rw-).
+has_acl_entry() {
+	getfacl -c -n $3 "$1" 2>/dev/null | sed 's/[[:space:]]*#.*//' | grep -qx "$2"
 }
 backend_state() {	# owner, mode, content, ACL of a backend file
 	stat -c '%u:%g %a %s' "$1"
@@ -139,8 +159,51 @@ for fs in $FSLIST; do
 			sh -c "! getfattr -n trusted.t '$src/pub/own' 2>/dev/null | grep -q trusted"
 		check "$t: uid $U chmods its own file" as_user chmod 640 "$mnt/pub/own"
 		if [ $fs = mqfuse ] && [ $perm = no_default_permissions ]; then
+			# Issue 12: on 6.2+ ACLs take ->get_acl/->set_acl, not the xattr handler.
 			check "$t: uid $U sets an ACL on its own file" \
 				as_user setfacl -m u:$U:rw "$mnt/pub/own"
+			check "$t: getfacl through the mount shows the new entry" \
+				has_acl_entry "$mnt/pub/own" user:$U:rw-
+			check "$t: the backend file carries the ACL" \
+				has_acl_entry "$src/pub/own" user:$U:rw-
+			check "$t: the ACL mask shows at once in the group bits (640 -> 660)" \
+				test "$(stat -c %a "$mnt/pub/own")" = 660
+			out=$(as_user2 setfacl -m u:$U2:rw "$mnt/pub/own" 2>&1) && rc=0 || rc=$?
+			case "$rc:$out" in
+			0:*) not_ok "$t: uid $U2 cannot set an ACL on uid $U's file"
+			     diag "uid $U2 could: setfacl -m u:$U2:rw" ;;
+			*"Operation not permitted"*) ok "$t: uid $U2 cannot set an ACL on uid $U's file (EPERM)" ;;
+			*) not_ok "$t: uid $U2 cannot set an ACL on uid $U's file"
+			   diag "expected EPERM: $out" ;;
+			esac
+			check "$t: the backend ACL has no entry for uid $U2" \
+				sh -c "! getfacl -c -n '$src/pub/own' 2>/dev/null | grep -q 'user:$U2:'"
+			check "$t: uid $U removes the access ACL (removexattr)" \
+				as_user setfattr -x system.posix_acl_access "$mnt/pub/own"
+			check "$t: getfacl shows the entry gone" \
+				sh -c "! getfacl -c -n '$mnt/pub/own' 2>/dev/null | grep -q 'user:$U:'"
+			check "$t: uid $U sets a default ACL on its own directory" \
+				as_user sh -c "mkdir '$mnt/pub/dacl' && setfacl -d -m u:$U:rwx '$mnt/pub/dacl'"
+			check "$t: getfacl -d through the mount shows it" \
+				has_acl_entry "$mnt/pub/dacl" user:$U:rwx -d
+			check "$t: uid $U creates a file in it (umask 022)" \
+				as_user sh -c "umask 022 && touch '$mnt/pub/dacl/f'"
+			check "$t: the new file inherits the entry" \
+				sh -c "getfacl -c -n '$src/pub/dacl/f' | grep -q '^user:$U:rwx'"
+			check "$t: the umask still applies there (mode 644, as on 6.1)" \
+				test "$(stat -c %a "$src/pub/dacl/f")" = 644
+		fi
+		if [ $fs = mqfuse ] && [ $perm = default_permissions ]; then
+			# no FUSE_POSIX_ACL: the kernel refuses what it cannot enforce, even for root
+			echo mine > "$mnt/pub/rootacl"
+			fails_eopnotsupp "$t: setfacl by root on its own file" \
+				setfacl -m u:$U:rw "$mnt/pub/rootacl"
+			fails_eopnotsupp "$t: getfattr system.posix_acl_access" \
+				getfattr -n system.posix_acl_access "$mnt/pub/rootacl"
+			fails_eopnotsupp "$t: setfattr -x system.posix_acl_access" \
+				setfattr -x system.posix_acl_access "$mnt/pub/rootacl"
+			check "$t: the backend file has no ACL" \
+				sh -c "! getfacl -c -n '$src/pub/rootacl' 2>/dev/null | grep -q '^user:[0-9]'"
 		fi
 		fails_as_user "$t: setfattr system.mqtrust (unknown system.* name) on its own file" \
 			setfattr -n system.mqtrust -v 1 "$mnt/pub/own"

@@ -71,6 +71,11 @@ mq_cleanup_after_suite() {
 		pkill -KILL -x "$p" 2>/dev/null
 	done
 	sleep 0.2
+	# a race-window delay (selftests/kdelay) slows every later suite
+	if grep -q '^mq_kdelay ' /proc/modules; then
+		echo "not ok - $s: left mq_kdelay loaded" >> "$MQ_RESULTS/tap.txt"
+		rmmod mq_kdelay 2>/dev/null
+	fi
 }
 
 # mq_mounted MNT [FSTYPE]: MNT is a mount point of FSTYPE (an extended

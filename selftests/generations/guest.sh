@@ -1,0 +1,359 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Two generations side by side (DESIGN.md §1, issue 12): mqfuse_vN and
+# mqfuse_v(N+1) (build/next-gen, `make next-gen`) loaded together, each
+# with live mounts served by their own mqfused, I/O on both at once;
+# mount.mqfuse and mqfused pick the newest loaded generation or the one
+# given by gen=N / --gen N, and refuse a bad one; the old generation
+# unloads after its last umount while the new one keeps serving, and
+# refuses to unload while mounted; each generation's sysfs directory and
+# netlink family see only its own sessions (there is no mqfusectl yet:
+# /sys/fs/mqfuse_vN/<session>/ is the session listing).
+#
+# Every check prints exactly one line whatever happened before it (the
+# plan below is fixed); a failed setup (a module that does not load, no
+# next generation built) is a failure, never a skip.
+. "$MQ_ROOT/selftests/vm/lib.sh"
+plan 56
+
+H=$MQ_ROOT/helper
+VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+DELMOD=$MQ_ROOT/selftests/generations/delmod
+OPS=${MQ_GEN_OPS:-2000}
+G1=$MQ_GEN G2=$((MQ_GEN + 1))
+N1=mqfuse_v$G1 N2=mqfuse_v$G2
+KO1=$MQ_KO KO2=$MQ_ROOT/build/next-gen/$N2.ko
+T=/tmp/gen
+rm -rf "$T" && mkdir -p "$T"
+
+loaded()   { grep -q "^$1 " /proc/modules; }
+fstype_of() { awk -v m="$1" '$2 == m { t = $3 } END { print t }' /proc/mounts; }
+# Serving mqfused processes (comm mqfused; the sandbox monitor is
+# mqfused-monitor and holds no device fd) with /dev/NAME open, one line.
+dev_holders() {
+	local p
+	for p in $(pgrep -x mqfused); do
+		[ -n "$(find /proc/"$p"/fd -lname "/dev/$1" 2>/dev/null)" ] && echo "$p"
+	done | sort -n | paste -sd' '
+}
+# major:minor of every mount of filesystem type NAME (mountinfo), sorted.
+mount_devs() {
+	awk -v t="$1" '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == t) print $3; break } }' \
+		/proc/self/mountinfo | sort
+}
+# dev of every session directory under /sys/fs/NAME, sorted.
+sysfs_devs() {
+	local d
+	for d in /sys/fs/"$1"/*/; do
+		[ -f "$d/dev" ] && cat "$d/dev"
+	done | sort
+}
+# sysfs_is NAME COUNT: /sys/fs/NAME lists exactly the sessions of the
+# NAME mounts (by st_dev), COUNT of them, all running.
+sysfs_is() {
+	local s m d
+	s=$(sysfs_devs "$1") m=$(mount_devs "$1")
+	echo "sysfs $1: $(echo $s)  mounts: $(echo $m)"
+	[ "$(printf '%s' "$s" | grep -c .)" -eq "$2" ] && [ "$s" = "$m" ] || return 1
+	for d in /sys/fs/"$1"/*/; do
+		[ -f "$d/dev" ] || continue
+		grep -qx running "$d/state" || { echo "$d: state $(cat "$d/state")"; return 1; }
+	done
+}
+wait_gone() {	# wait_gone PID...: up to 10 s until none of them runs
+	local end=$((SECONDS + 10)) p alive
+	while [ $SECONDS -lt $end ]; do
+		alive=""
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ -z "$alive" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# rw_ok MNT SRC TAG: a file written through MNT reads back and reached SRC.
+rw_ok() {
+	head -c 300000 /dev/urandom > "$T/rw-$3" &&
+	cp "$T/rw-$3" "$1/rw-$3" && cmp "$T/rw-$3" "$1/rw-$3" && cmp "$T/rw-$3" "$2/rw-$3"
+}
+# mounted_as MNT TYPE: MNT is a TYPE mount that answers, and files go through.
+mounted_as() {
+	mq_wait_mounted "$1" "$2" || { echo "$1: $(fstype_of "$1") in /proc/mounts"; return 1; }
+	[ "$(fstype_of "$1")" = "$2" ] || { echo "$1: $(fstype_of "$1") in /proc/mounts"; return 1; }
+}
+
+# Whatever happens, the next suites find what they expect: no mount of
+# ours, the next generation unloaded (mqfused would pick it for their
+# mounts) and this generation loaded. Prints no test line (the plan).
+leave_clean() {
+	local m p
+	touch "$T/stop" "$T/go"
+	# background I/O jobs keep mounts (and so the modules) busy
+	p=$(jobs -p)
+	[ -z "$p" ] || { kill -KILL $p 2>/dev/null; wait $p 2>/dev/null; }
+	for m in /mnt/gen-pick /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
+		mq_mounted "$m" '.*' && { diag "cleanup: umount $m"; umount "$m" || umount -l "$m"; }
+	done
+	for p in $(dev_holders "$N1") $(dev_holders "$N2"); do
+		[ -n "$p" ] && diag "cleanup: kill mqfused $p" && kill -KILL "$p"
+	done
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		loaded "$N2" || break
+		rmmod "$N2" 2>/dev/null && break
+		sleep 0.5
+	done
+	loaded "$N2" && diag "cleanup: $N2 is still loaded"
+	loaded "$N1" || insmod "$KO1" || diag "cleanup: $N1 does not load"
+}
+trap leave_clean EXIT
+trap 'exit 143' TERM
+
+# --- setup: both generations, the newer loaded first ---
+install -m 0755 "$H/mqfused" /usr/sbin/mqfused &&
+	install -m 0755 "$H/mount.mqfuse" /sbin/mount.mqfuse ||
+	{ not_ok "setup: install mqfused and mount.mqfuse"; exit 1; }
+for n in $N2 $N1; do loaded "$n" && rmmod "$n"; done
+if [ ! -f "$KO2" ]; then
+	not_ok "setup: next generation $KO2 built (make next-gen)"
+	exit 1
+fi
+# /proc/filesystems lists in registration order: the newer one comes first
+# here, so picking "the last mqfuse_vN listed" would pick the older one.
+check "setup: $N2 then $N1 load side by side" sh -c "insmod '$KO2' && insmod '$KO1'" || exit 1
+check "setup: /proc/filesystems lists $N2 before $N1" \
+	sh -c "grep -o 'mqfuse_v[0-9]*' /proc/filesystems | paste -sd' ' | grep -qx '$N2 $N1'"
+
+mkdir -p /mnt/gen-pick
+src=$MQ_SCRATCH/gen-pick
+mkdir -p "$src"
+
+# --- picking a generation ---
+# pick_case NAME TYPE CMD...: CMD mounts /mnt/gen-pick as TYPE, served by
+# a new mqfused holding /dev/TYPE; then unmounted, the daemon gone.
+pick_case() {
+	local name=$1 type=$2 out before new p
+	shift 2
+	before=" $(dev_holders "$type") "
+	out=$("$@" 2>&1)
+	if [ $? -ne 0 ]; then
+		not_ok "$name"; diag "$* failed: $out"; return
+	fi
+	new=""
+	for p in $(dev_holders "$type"); do
+		case "$before" in *" $p "*) ;; *) new+=" $p" ;; esac
+	done
+	check "$name" bash -c "$(declare -f fstype_of mq_mounted mq_wait_mounted mounted_as rw_ok); T=$T
+		[ -n '$new' ] || { echo 'no new mqfused holds /dev/$type'; exit 1; }
+		mounted_as /mnt/gen-pick $type && rw_ok /mnt/gen-pick $src pick"
+	umount /mnt/gen-pick && wait_gone $new ||
+		{ diag "umount /mnt/gen-pick or daemon exit failed"; umount -l /mnt/gen-pick; kill -KILL $new; }
+}
+pick_case "mount -t mqfuse without gen= picks the newest, $N2" $N2 \
+	mount -t mqfuse "$src" /mnt/gen-pick
+pick_case "mount -t mqfuse -o gen=$G1 mounts $N1" $N1 \
+	mount -t mqfuse -o gen=$G1 "$src" /mnt/gen-pick
+pick_case "mount -t mqfuse -o noatime,gen=$G2,queues=1 mounts $N2" $N2 \
+	mount -t mqfuse -o noatime,gen=$G2,queues=1 "$src" /mnt/gen-pick
+pick_case "mqfused without --gen picks the newest, $N2" $N2 \
+	"$H/mqfused" "local:$src" /mnt/gen-pick
+pick_case "mqfused --gen $G1 mounts $N1" $N1 \
+	"$H/mqfused" --gen $G1 "local:$src" /mnt/gen-pick
+pick_case "mqfused --gen=$G2 mounts $N2" $N2 \
+	"$H/mqfused" --gen=$G2 "local:$src" /mnt/gen-pick
+
+# --- bad generations: non-zero exit, a message naming the problem,
+# nothing mounted, no daemon left ---
+# refused NAME WANT_RE CMD...
+refused() {
+	local name=$1 re=$2 rc err before
+	shift 2
+	before=$(pgrep -x mqfused | wc -l)
+	"$@" > "$T/err" 2>&1
+	rc=$?
+	err=$(head -c 300 "$T/err" | tr '\n' ' ')
+	if [ $rc -eq 0 ]; then
+		not_ok "$name"; diag "exit 0: $err"; umount /mnt/gen-pick
+	elif mq_mounted /mnt/gen-pick '.*' || [ "$(pgrep -x mqfused | wc -l)" -ne "$before" ]; then
+		not_ok "$name"; diag "refused (exit $rc) but left a mount or a daemon"
+		umount -l /mnt/gen-pick 2>/dev/null
+	elif ! grep -Eq -- "$re" "$T/err"; then
+		not_ok "$name"; diag "exit $rc, message does not match /$re/: $err"
+	else
+		ok "$name (exit $rc: $err)"
+	fi
+}
+N3=mqfuse_v$((G2 + 1))
+refused "mount -o gen=$((G2 + 1)) (not loaded) refused" "$N3 is not loaded \(loaded: .*$N1" \
+	mount -t mqfuse -o gen=$((G2 + 1)) "$src" /mnt/gen-pick
+refused "mount -o gen=abc refused" "gen= needs a generation number.*'abc'" \
+	mount -t mqfuse -o gen=abc "$src" /mnt/gen-pick
+refused "mount -o gen=0 refused" "gen= needs a generation number.*'0'" \
+	mount -t mqfuse -o gen=0 "$src" /mnt/gen-pick
+refused "mount -o gen=-1 refused" "gen= needs a generation number.*'-1'" \
+	mount -t mqfuse -o gen=-1 "$src" /mnt/gen-pick
+refused "mount -o gen=${G1}x refused" "gen= needs a generation number.*'${G1}x'" \
+	mount -t mqfuse -o gen=${G1}x "$src" /mnt/gen-pick
+refused "mount -o gen= (empty) refused" "'gen=' needs the form key=value" \
+	mount -t mqfuse -o gen= "$src" /mnt/gen-pick
+refused "mount -o gen=$G1,fs=fuse refused" "gen= selects an mqfuse generation" \
+	mount -t mqfuse -o gen=$G1,fs=fuse "$src" /mnt/gen-pick
+check "mount.mqfuse exits 32 (mount failure) for a generation not loaded" \
+	sh -c "'$H/mount.mqfuse' '$src' /mnt/gen-pick -o gen=$((G2 + 1)) 2>/dev/null; [ \$? -eq 32 ]"
+refused "mqfused --gen $((G2 + 1)) (not loaded) refused" "--gen $((G2 + 1)): $N3 is not loaded \(loaded: .*$N2" \
+	"$H/mqfused" --gen $((G2 + 1)) "local:$src" /mnt/gen-pick
+refused "mqfused --gen abc refused" "--gen: 'abc' is not a generation number" \
+	"$H/mqfused" --gen abc "local:$src" /mnt/gen-pick
+refused "mqfused --gen 0 refused" "--gen: '0' is not a generation number" \
+	"$H/mqfused" --gen 0 "local:$src" /mnt/gen-pick
+refused "mqfused --gen $G1 --fs fuse refused" "not with --fs fuse" \
+	"$H/mqfused" --gen $G1 --fs fuse "local:$src" /mnt/gen-pick
+refused "mqfused -o gen=$G1 refused, pointing at --gen" "option 'gen' belongs to mount.mqfuse \(mqfused: --gen N\)" \
+	"$H/mqfused" -o gen=$G1 "local:$src" /mnt/gen-pick
+
+# --- three live mounts: two of generation 1, one of generation 2 ---
+S1a=$MQ_SCRATCH/gen-1a S1b=$MQ_SCRATCH/gen-1b S2=$MQ_SCRATCH/gen-2
+M1a=/mnt/gen-1a M1b=/mnt/gen-1b M2=/mnt/gen-2
+mkdir -p "$S1a" "$S1b" "$S2" "$M1a" "$M1b" "$M2"
+mount -t mqfuse -o gen=$G1 "$S1a" "$M1a" 2>&1 | sed 's/^/# /'
+"$H/mqfused" --gen $G1 "local:$S1b" "$M1b" 2>&1 | sed 's/^/# /'
+mount -t mqfuse "$S2" "$M2" 2>&1 | sed 's/^/# /'
+check "live: $M1a is $N1 (mount -o gen=$G1), $M1b is $N1 (mqfused --gen $G1), $M2 is $N2 (newest)" \
+	bash -c "$(declare -f fstype_of mq_mounted mq_wait_mounted mounted_as);
+		mounted_as $M1a $N1 && mounted_as $M1b $N1 && mounted_as $M2 $N2"
+h1=$(dev_holders $N1) h2=$(dev_holders $N2)
+check "live: each mount has its own mqfused: 2 serving /dev/$N1 ($h1), 1 serving /dev/$N2 ($h2), none serves both" \
+	bash -c "[ $(echo $h1 | wc -w) -eq 2 ] && [ $(echo $h2 | wc -w) -eq 1 ] &&
+		for p in $h1; do case ' $h2 ' in *\" \$p \"*) exit 1 ;; esac; done"
+check "sysfs: /sys/fs/$N1 lists exactly the 2 $N1 sessions (by st_dev), running" sysfs_is $N1 2
+check "sysfs: /sys/fs/$N2 lists exactly the 1 $N2 session (by st_dev), running" sysfs_is $N2 1
+check "sysfs: every session of both generations has a daemon bound (daemons >= 1)" \
+	sh -c "for f in /sys/fs/$N1/*/daemons /sys/fs/$N2/*/daemons; do [ \"\$(cat \$f)\" -ge 1 ] || { echo \$f: \$(cat \$f); exit 1; }; done"
+check "genl: family $N1 answers gen=$G1, family $N2 answers gen=$G2" \
+	sh -c "'$MQ_ROOT/selftests/module/genl_version' $N1 | grep -q '^gen=$G1 ' &&
+		'$MQ_ROOT/selftests/module/genl_version' $N2 | grep -q '^gen=$G2 '"
+
+# --- I/O on both generations at once: four jobs released by one barrier,
+# each recording when it started and ended (ns) ---
+head -c $((16 << 20)) /dev/urandom > "$T/blob"
+job() {	# job NAME CMD...
+	local name=$1
+	shift
+	while [ ! -e "$T/go" ]; do sleep 0.05; done
+	date +%s%N > "$T/$name.start"
+	"$@" > "$T/$name.log" 2>&1
+	local rc=$?
+	date +%s%N > "$T/$name.end"
+	return $rc
+}
+copy_verify() {	# copy_verify MNT SRC: a 16 MiB file through MNT, compared
+	cp "$T/blob" "$1/blob" && sync "$1/blob" && cmp "$T/blob" "$1/blob" &&
+	cmp "$T/blob" "$2/blob" && cat "$1/blob" > /dev/null && rm "$1/blob"
+}
+mkdir -p "$M1a/v" "$M2/v"
+job v1 timeout "$(mq_tmo 120)" "$VERIFY" -s 31 -n "$OPS" -f 2 "$M1a/v" & pv1=$!
+job v2 timeout "$(mq_tmo 120)" "$VERIFY" -s 32 -n "$OPS" -f 2 "$M2/v" & pv2=$!
+job c1 copy_verify "$M1b" "$S1b" & pc1=$!
+job c2 copy_verify "$M2" "$S2" & pc2=$!
+touch "$T/go"
+wait $pv1; rv1=$?
+wait $pv2; rv2=$?
+wait $pc1; rc1=$?
+wait $pc2; rc2=$?
+for j in v1 v2 c1 c2; do
+	[ -s "$T/$j.log" ] && sed "s/^/# $j: /" "$T/$j.log" | grep -v '^# ..: ok' | tail -n 15
+done
+check "concurrent: mqverify $OPS ops on $N1 ($M1a) exit 0 (got $rv1)" test $rv1 -eq 0
+check "concurrent: mqverify $OPS ops on $N2 ($M2) exit 0 (got $rv2)" test $rv2 -eq 0
+check "concurrent: 16 MiB copy+compare on $N1 ($M1b) exit 0 (got $rc1)" test $rc1 -eq 0
+check "concurrent: 16 MiB copy+compare on $N2 ($M2) exit 0 (got $rc2)" test $rc2 -eq 0
+check "concurrent: the four jobs overlapped in time (latest start before earliest end)" \
+	sh -c "s=\$(cat $T/v1.start $T/v2.start $T/c1.start $T/c2.start | sort -n | tail -n1) &&
+		e=\$(cat $T/v1.end $T/v2.end $T/c1.end $T/c2.end | sort -n | head -n1) &&
+		echo start \$s end \$e && [ \$s -lt \$e ]"
+
+# --- rmmod of a generation with live mounts fails and harms nothing ---
+for g in 1 2; do
+	if [ $g = 1 ]; then n=$N1 mnts="$M1a $M1b" srcs="$S1a $S1b" hs=$h1; else n=$N2 mnts=$M2 srcs=$S2 hs=$h2; fi
+	check "busy: rmmod $n with live mounts fails ('in use')" \
+		sh -c "out=\$(rmmod $n 2>&1); rc=\$?; echo \"\$out\"; [ \$rc -ne 0 ] && echo \"\$out\" | grep -q 'in use'"
+	out=$("$DELMOD" $n 2>&1); rc=$?
+	check "busy: delete_module($n, O_NONBLOCK) refused by the kernel: $out" \
+		sh -c "[ $rc -eq 1 ] && echo '$out' | grep -Eqx 'EAGAIN|EBUSY'"
+	check "busy: $n still loaded, its mounts, sessions and daemons unharmed, I/O works" \
+		bash -c "$(declare -f fstype_of mq_mounted mq_wait_mounted mounted_as rw_ok sysfs_is sysfs_devs mount_devs); T=$T
+			grep -q '^$n ' /proc/modules && test -c /dev/$n || exit 1
+			set -- $srcs
+			for m in $mnts; do mounted_as \$m $n && rw_ok \$m \$1 busy$g || exit 1; shift; done
+			for p in $hs; do kill -0 \$p || { echo daemon \$p gone; exit 1; }; done
+			sysfs_is $n $(echo $mnts | wc -w)"
+done
+
+# --- generation 1 goes away while generation 2 keeps serving ---
+# A writer/reader loop on the gen 2 mount, counting verified rounds.
+loop2() {
+	local i=0
+	head -c 1048576 /dev/urandom > "$T/loop.data"
+	while [ ! -e "$T/stop" ]; do
+		cp "$T/loop.data" "$M2/loop.$((i % 4))" && cmp "$T/loop.data" "$M2/loop.$((i % 4))" &&
+			cmp "$T/loop.data" "$S2/loop.$((i % 4))" || { echo "round $i failed"; return 1; }
+		i=$((i + 1))
+		echo $i > "$T/rounds.tmp" && mv "$T/rounds.tmp" "$T/rounds"
+	done
+}
+rounds() { local r=0; [ -f "$T/rounds" ] && read -r r < "$T/rounds"; echo "${r:-0}"; }
+wait_rounds() {	# wait_rounds N: up to 60 s (by the clock) until N verified rounds
+	local end=$((SECONDS + $(mq_tmo 60))) r
+	while [ $SECONDS -lt $end ]; do
+		r=0; [ -f "$T/rounds" ] && read -r r < "$T/rounds"
+		[ "${r:-0}" -ge "$1" ] && return 0
+		kill -0 $lp 2>/dev/null || break	# the loop failed: no need to wait
+		sleep 0.2
+	done
+	echo "only $(rounds) rounds"; return 1
+}
+rm -f "$T/stop" "$T/rounds"
+loop2 > "$T/loop.log" 2>&1 & lp=$!
+check "unload: I/O loop on $N2 running (2 verified rounds)" wait_rounds 2
+check "unload: umount $M1a and $M1b, their daemons exit" \
+	bash -c "$(declare -f wait_gone); umount $M1a && umount $M1b && wait_gone $h1"
+check "unload: no $N1 session left in /sys/fs/$N1, module refcount 0" \
+	sh -c "[ -z \"\$(ls -d /sys/fs/$N1/*/ 2>/dev/null)\" ] && [ \"\$(cat /sys/module/$N1/refcnt)\" = 0 ]"
+r0=$(rounds)
+check "unload: rmmod $N1 after its last umount" rmmod $N1
+r1=$(rounds)
+check "unload: the $N2 I/O loop was running during the rmmod (rounds $r0 -> $r1, alive)" \
+	sh -c "kill -0 $lp && [ -z \"\$(cat $T/loop.log)\" ]"
+check "unload: $N1's filesystem type, device, sysfs directory and netlink family are gone" \
+	sh -c "! grep -qw $N1 /proc/filesystems && ! test -e /dev/$N1 && ! test -e /sys/fs/$N1 &&
+		! '$MQ_ROOT/selftests/module/genl_version' $N1 >/dev/null 2>&1"
+check "unload: the $N2 I/O loop keeps verifying after $N1 is gone (5 more rounds)" wait_rounds $((r1 + 5))
+touch "$T/stop"
+wait $lp; rl=$?
+check "unload: the $N2 I/O loop exit 0 (got $rl, $(rounds) rounds)" \
+	sh -c "[ $rl -eq 0 ] || { cat $T/loop.log; exit 1; }"
+check "after: $M2 still $N2, /sys/fs/$N2 lists exactly its 1 session, genl $N2 answers" \
+	bash -c "$(declare -f fstype_of mq_mounted mq_wait_mounted mounted_as sysfs_is sysfs_devs mount_devs);
+		mounted_as $M2 $N2 && sysfs_is $N2 1 &&
+		'$MQ_ROOT/selftests/module/genl_version' $N2 | grep -q '^gen=$G2 '"
+check "after: mqverify $OPS ops on $N2 ($M2) exit 0" \
+	timeout "$(mq_tmo 120)" "$VERIFY" -s 33 -n "$OPS" -f 2 "$M2/v"
+pick_case "after: mount -t mqfuse without gen= picks $N2, the only one loaded" $N2 \
+	mount -t mqfuse "$src" /mnt/gen-pick
+refused "after: mount -o gen=$G1 refused, $N1 no longer loaded" "$N1 is not loaded \(loaded: $N2\)" \
+	mount -t mqfuse -o gen=$G1 "$src" /mnt/gen-pick
+
+# --- generation 1 back beside the live generation 2 ---
+check "reload: $N1 loads again beside the live $N2 mount" insmod "$KO1"
+pick_case "reload: mount -t mqfuse still picks the newest, $N2" $N2 \
+	mount -t mqfuse "$src" /mnt/gen-pick
+pick_case "reload: mount -o gen=$G1 mounts $N1 again" $N1 \
+	mount -t mqfuse -o gen=$G1 "$src" /mnt/gen-pick
+check "reload: /sys/fs/$N1 lists no session, /sys/fs/$N2 still exactly its 1" \
+	bash -c "$(declare -f sysfs_is sysfs_devs mount_devs); sysfs_is $N1 0 && sysfs_is $N2 1"
+
+# --- end: generation 2 unmounts and unloads; generation 1 stays loaded
+# with defaults (as the module suite leaves it) ---
+check "end: umount $M2, its daemon exits" \
+	bash -c "$(declare -f wait_gone); umount $M2 && wait_gone $h2"
+check "end: rmmod $N2 after its last umount, $N1 stays" \
+	sh -c "rmmod $N2 && ! test -e /dev/$N2 && grep -q '^$N1 ' /proc/modules"
+exit 0
