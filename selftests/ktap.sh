@@ -30,7 +30,8 @@ suite=$(basename "$dir")
 : "${MQ_ROOT:?ktap.sh: set MQ_ROOT to the built project tree}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ktap-$suite.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
+# --one-file-system: never into a mount a suite left behind.
+trap 'rm -rf --one-file-system "$work"' EXIT
 if [ -z "$MQ_SCRATCH" ]; then
 	if awk '$2 == "/scratch" { f = 1 } END { exit !f }' /proc/mounts; then
 		MQ_SCRATCH=/scratch
@@ -42,8 +43,8 @@ fi
 MQ_KVER=$(uname -r)
 export MQ_ROOT MQ_SCRATCH MQ_RESULTS=$work MQ_KVER
 
-# Why the suites cannot run here at all, or nothing: they load the module
-# and mount filesystems.
+# precondition: why the suites cannot run here (nothing if they can): they
+# load the module and mount filesystems as root.
 precondition() {
 	local gen
 	gen=$(sed -n 's/^#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' \
