@@ -21,5 +21,7 @@ rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || not_ok "ext4: posix_test exit status 0 (got $rc)"
 # A misspelt feature must be refused, not ignored.
 check "posix_test refuses an unknown -r feature" sh -c "'$POSIX' -r no_such_feature '$REF'; [ \$? -eq 2 ]"
+# So must a misspelt group (it used to run nothing and exit 0).
+check "posix_test refuses an unknown -g group (exit 2)" sh -c "'$POSIX' -g no-such-group '$REF'; [ \$? -eq 2 ]"
 rm -rf "$REF"
 exit "$rc"

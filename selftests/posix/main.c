@@ -93,6 +93,16 @@ static bool add_required(char *arg)
 	return true;
 }
 
+static bool known_group(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NGROUPS; i++)
+		if (!strcmp(posix_groups[i].name, name))
+			return true;
+	return false;
+}
+
 static void usage(FILE *f)
 {
 	size_t i;
@@ -148,6 +158,12 @@ int main(int argc, char **argv)
 			posix_opts.backing = optarg;
 			break;
 		case 'g':
+			if (!known_group(optarg)) {
+				fprintf(stderr, "posix_test: -g %s: unknown group\n",
+					optarg);
+				usage(stderr);
+				return 2;
+			}
 			if (nonly < (int)NGROUPS)
 				only[nonly++] = optarg;
 			break;
