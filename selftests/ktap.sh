@@ -20,14 +20,20 @@
 # min_tests test lines, nothing left mounted or running.  Exit status 4 (the
 # kselftest convention) or a missing precondition is a SKIP.
 #
-# Environment: MQ_ROOT, the built project tree (module, helper, vm/lib.sh);
-# MQ_SCRATCH, a scratch directory on ext4 (default /scratch if mounted,
-# else a temporary directory); MQ_TIMEOUT_SCALE multiplies the timeouts.
+# What the suites run (module, mqfused, programs) is found by vm/lib.sh next
+# to this script: the build tree's (selftests/ktap.sh; MQ_ROOT, default the
+# tree above) or the installed tree's own copies (DIR/ktap.sh of make -C
+# selftests install; MQ_ROOT is ignored there).
+# Environment: MQ_SCRATCH, a scratch directory on ext4 (default /scratch if
+# mounted, else a temporary directory); MQ_TIMEOUT_SCALE multiplies the timeouts.
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 dir=$(cd "${1:?usage: ktap.sh SUITE_DIR PROG...}" && pwd) || exit 1
 shift
 suite=$(basename "$dir")
-: "${MQ_ROOT:?ktap.sh: set MQ_ROOT to the built project tree}"
+[ -f "$here/vm/lib.sh" ] || { echo "ktap.sh: no $here/vm/lib.sh" >&2; exit 1; }
+# shellcheck source=vm/lib.sh
+. "$here/vm/lib.sh"		# MQ_ROOT, MQ_TESTS, MQ_KO, ... (exported)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ktap-$suite.XXXXXX") || exit 1
 # --one-file-system: never into a mount a suite left behind.
@@ -46,11 +52,8 @@ export MQ_ROOT MQ_SCRATCH MQ_RESULTS=$work MQ_KVER
 # precondition: why the suites cannot run here (nothing if they can): they
 # load the module and mount filesystems as root.
 precondition() {
-	local gen
-	gen=$(sed -n 's/^#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' \
-		"$MQ_ROOT/uapi/mqfuse.h" 2>/dev/null)
-	[ -f "$MQ_ROOT/selftests/vm/lib.sh" ] || { echo "MQ_ROOT=$MQ_ROOT is not an mqfuse tree"; return; }
-	[ -f "$MQ_ROOT/mqfuse_v$gen.ko" ] || { echo "mqfuse_v$gen.ko not built in $MQ_ROOT"; return; }
+	[ -n "$MQ_GEN" ] || { echo "no generation in $MQ_HDR: not an mqfuse tree"; return; }
+	[ -f "$MQ_KO" ] || { echo "$MQ_KO not built"; return; }
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return; }
 	[ -f /proc/modules ] || { echo "kernel without module support"; return; }
 }
@@ -118,7 +121,7 @@ run_prog() {
 		why="planned $planned tests and ran $n"
 	[ -z "$why" ] && [ "$n" -lt "$min" ] && why="ran $n tests, fewer than its minimum $min"
 	# The VM runner's cleanup between suites; it reports what was left.
-	(. "$MQ_ROOT/selftests/vm/lib.sh" && mq_cleanup_after_suite "$suite")
+	(mq_cleanup_after_suite "$suite")
 	if [ -s "$work/tap.txt" ]; then
 		sed 's/^/    # /' "$work/tap.txt"
 		[ -z "$why" ] && why="left mounts behind"

@@ -10,9 +10,10 @@
 #   run_kselftest.sh -t SUITE[:PROG] [-t ...]   only these (also "a,b")
 #   run_kselftest.sh -s           also print a one-line summary at the end
 #
-# The suites run against the mqfuse build they were installed from (the
-# module, the helper daemons): DIR/mq_root names it, MQ_ROOT overrides it.
-# They need root and a kernel that loads modules: in the test VM,
+# The tree is self-contained: the suites run the copies installed with them
+# (DIR/mqfuse: the modules, mqfused, mount.mqfuse; DIR/<suite>: the test
+# programs; DIR/vm/lib.sh finds them), not the build tree's, whatever MQ_ROOT
+# says.  They need root and a kernel that loads modules: in the test VM,
 #   selftests/vm/run.sh shell "$DIR/run_kselftest.sh -t posix"
 
 base=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,9 +36,6 @@ while getopts "lt:sh" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage 2
-
-MQ_ROOT=${MQ_ROOT:-$(cat "$base/mq_root" 2>/dev/null)}
-export MQ_ROOT
 
 # The selection, in list order, as "suite prog prog ..." lines.
 selected() {

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Guest end-to-end test of mqfused, called by the VM runner inside the guest.
 #   MQ_ROOT     project root (helper/ already built, or buildable there)
+#   MQ_HELPER   mqfused's directory (default $MQ_ROOT/helper), MQ_TESTS the
+#               selftests' (default $MQ_ROOT/selftests): an installed tree's
 #   MQ_SCRATCH  writable ext4 directory
 # Mounts with --fs fuse (stock FUSE) and, when a mqfuse_vN filesystem is
 # registered, with --fs mqfuse; runs a short workload on each.
@@ -9,7 +11,8 @@
 set -u
 : "${MQ_ROOT:?MQ_ROOT must point at the project root}"
 : "${MQ_SCRATCH:?MQ_SCRATCH must point at a writable directory}"
-HELPER=$MQ_ROOT/helper
+HELPER=${MQ_HELPER:-$MQ_ROOT/helper}
+POSIX=${MQ_TESTS:-$MQ_ROOT/selftests}/posix/posix_test
 MQFUSED=$HELPER/mqfused
 
 ok()   { echo "ok - $1"; }
@@ -92,8 +95,8 @@ run_one() {
 		bytes=$(sed -n 's/^op=WRITE count=[0-9]* bytes=[0-9]* max=\([0-9]*\)/\1/p' "$S")
 		check "$n largest WRITE ${bytes:-0} bytes" test "${bytes:-0}" -ge 131072
 	fi
-	[ -x "$MQ_ROOT/selftests/posix/posix_test" ] &&
-		check "$n posix_test" "$MQ_ROOT/selftests/posix/posix_test" "$M"
+	[ -x "$POSIX" ] &&
+		check "$n posix_test" "$POSIX" "$M"
 
 	# Lookup references come back as FORGETs once the dentries go.
 	sync; echo 2 > /proc/sys/vm/drop_caches; sleep 0.5

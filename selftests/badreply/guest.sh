@@ -9,9 +9,9 @@
 # The fuzz_* scenarios run MQ_FUZZ_SECONDS each (default 20; a long run:
 # run.sh --env MQ_FUZZ_SECONDS=1800 --timeout ... test badreply, and raise
 # selftests/badreply/timeout). MQ_FUZZ_SEED replays a printed seed.
-. "$MQ_ROOT/selftests/vm/lib.sh"
+. "$(dirname "$0")/../vm/lib.sh"
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
-br=$MQ_ROOT/selftests/badreply/badreply
+br=$MQ_TESTS/badreply/badreply
 mnt=/tmp/badreply-mnt
 mkdir -p "$mnt"
 fail=0
@@ -32,7 +32,7 @@ fi
 # Race scenarios run with mq_kdelay (selftests/kdelay) loaded: a kprobe that
 # busy-waits at the racy point, so the window the scenario aims at is
 # milliseconds wide instead of a few instructions.
-kdelay_ko=$MQ_ROOT/selftests/kdelay/mq_kdelay.ko
+kdelay_ko=$MQ_TESTS/kdelay/mq_kdelay.ko
 # never leave the delay behind for the suites after this one
 trap 'rmmod mq_kdelay 2>/dev/null' EXIT
 kdelay_args() {

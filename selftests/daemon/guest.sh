@@ -4,10 +4,10 @@
 # end-to-end script, the POSIX suite and the verifier with mqfused serving
 # stock FUSE and mqfuse, the sandbox, `mount -t mqfuse`, /etc/fstab, bad
 # options.
-. "$MQ_ROOT/selftests/vm/lib.sh"
-H=$MQ_ROOT/helper
-POSIX=$MQ_ROOT/selftests/posix/posix_test
-VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+. "$(dirname "$0")/../vm/lib.sh"
+H=$MQ_HELPER
+POSIX=$MQ_TESTS/posix/posix_test
+VERIFY=$MQ_TESTS/fsx/mqverify
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 modprobe fuse
 

@@ -13,17 +13,18 @@
 # Every check prints exactly one line whatever happened before it (the
 # plan below is fixed); a failed setup (a module that does not load, no
 # next generation built) is a failure, never a skip.
-. "$MQ_ROOT/selftests/vm/lib.sh"
+. "$(dirname "$0")/../vm/lib.sh"
 plan 56
 
-H=$MQ_ROOT/helper
-VERIFY=$MQ_ROOT/selftests/fsx/mqverify
-DELMOD=$MQ_ROOT/selftests/generations/delmod
+H=$MQ_HELPER
+VERIFY=$MQ_TESTS/fsx/mqverify
+DELMOD=$MQ_TESTS/generations/delmod
 OPS=${MQ_GEN_OPS:-2000}
 G1=$MQ_GEN G2=$((MQ_GEN + 1))
 N1=mqfuse_v$G1 N2=mqfuse_v$G2
-KO1=$MQ_KO KO2=$MQ_ROOT/build/next-gen/$N2.ko
+KO1=$MQ_KO KO2=$MQ_KO_NEXT
 T=/tmp/gen
+diag "modules: $KO1 $KO2; daemon: $H/mqfused"
 rm -rf "$T" && mkdir -p "$T"
 
 loaded()   { grep -q "^$1 " /proc/modules; }
@@ -228,8 +229,8 @@ check "sysfs: /sys/fs/$N2 lists exactly the 1 $N2 session (by st_dev), running" 
 check "sysfs: every session of both generations has a daemon bound (daemons >= 1)" \
 	sh -c "for f in /sys/fs/$N1/*/daemons /sys/fs/$N2/*/daemons; do [ \"\$(cat \$f)\" -ge 1 ] || { echo \$f: \$(cat \$f); exit 1; }; done"
 check "genl: family $N1 answers gen=$G1, family $N2 answers gen=$G2" \
-	sh -c "'$MQ_ROOT/selftests/module/genl_version' $N1 | grep -q '^gen=$G1 ' &&
-		'$MQ_ROOT/selftests/module/genl_version' $N2 | grep -q '^gen=$G2 '"
+	sh -c "'$MQ_TESTS/module/genl_version' $N1 | grep -q '^gen=$G1 ' &&
+		'$MQ_TESTS/module/genl_version' $N2 | grep -q '^gen=$G2 '"
 
 # --- I/O on both generations at once: four jobs released by one barrier,
 # each recording when it started and ended (ns) ---
@@ -324,7 +325,7 @@ check "unload: the $N2 I/O loop was running during the rmmod (rounds $r0 -> $r1,
 	sh -c "kill -0 $lp && [ -z \"\$(cat $T/loop.log)\" ]"
 check "unload: $N1's filesystem type, device, sysfs directory and netlink family are gone" \
 	sh -c "! grep -qw $N1 /proc/filesystems && ! test -e /dev/$N1 && ! test -e /sys/fs/$N1 &&
-		! '$MQ_ROOT/selftests/module/genl_version' $N1 >/dev/null 2>&1"
+		! '$MQ_TESTS/module/genl_version' $N1 >/dev/null 2>&1"
 check "unload: the $N2 I/O loop keeps verifying after $N1 is gone (5 more rounds)" wait_rounds $((r1 + 5))
 touch "$T/stop"
 wait $lp; rl=$?
@@ -333,7 +334,7 @@ check "unload: the $N2 I/O loop exit 0 (got $rl, $(rounds) rounds)" \
 check "after: $M2 still $N2, /sys/fs/$N2 lists exactly its 1 session, genl $N2 answers" \
 	bash -c "$(declare -f fstype_of mq_mounted mq_wait_mounted mounted_as sysfs_is sysfs_devs mount_devs);
 		mounted_as $M2 $N2 && sysfs_is $N2 1 &&
-		'$MQ_ROOT/selftests/module/genl_version' $N2 | grep -q '^gen=$G2 '"
+		'$MQ_TESTS/module/genl_version' $N2 | grep -q '^gen=$G2 '"
 check "after: mqverify $OPS ops on $N2 ($M2) exit 0" \
 	timeout "$(mq_tmo 120)" "$VERIFY" -s 33 -n "$OPS" -f 2 "$M2/v"
 pick_case "after: mount -t mqfuse without gen= picks $N2, the only one loaded" $N2 \

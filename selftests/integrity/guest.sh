@@ -4,9 +4,9 @@
 # read, truncate, fallocate, mmap read/write, fsync, reopen, cache drops)
 # against an in-memory model, fixed seeds, 100k operations over 4 concurrent
 # files; then an O_DIRECT run. Any mismatch fails with the op log.
-. "$MQ_ROOT/selftests/vm/lib.sh"
-MQFUSED=$MQ_ROOT/helper/mqfused
-VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+. "$(dirname "$0")/../vm/lib.sh"
+MQFUSED=$MQ_HELPER/mqfused
+VERIFY=$MQ_TESTS/fsx/mqverify
 SRC=$MQ_SCRATCH/integrity-src
 MNT=/mnt/integrity
 OPS=${MQ_VERIFY_OPS:-100000}

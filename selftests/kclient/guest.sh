@@ -7,13 +7,13 @@
 # sysfs interface checked here (documented in fs/sysfs.c):
 #   /sys/fs/mqfuse_vN/<session-id>/{dev,state,queues,...}
 #   /sys/fs/mqfuse_vN/<session-id>/queue<N>/stats
-. "$MQ_ROOT/selftests/vm/lib.sh"
+. "$(dirname "$0")/../vm/lib.sh"
 
-K=$MQ_ROOT/selftests/kclient
-LFPT=$MQ_ROOT/selftests/libfuse-passthrough/lfpt
-MQFUSED=$MQ_ROOT/helper/mqfused
-POSIX=$MQ_ROOT/selftests/posix/posix_test
-VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+K=$MQ_TESTS/kclient
+LFPT=$MQ_TESTS/libfuse-passthrough/lfpt
+MQFUSED=$MQ_HELPER/mqfused
+POSIX=$MQ_TESTS/posix/posix_test
+VERIFY=$MQ_TESTS/fsx/mqverify
 MNT=/tmp/kc_mnt
 # posix_test features mqfused claims (RENAME2, FALLOCATE, LSEEK, xattrs).
 MQFUSED_FEATURES=rename_flags,fallocate,punch_hole,zero_range,seek_data,xattr

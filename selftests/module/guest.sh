@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Module basics: load/unload, versioned names, modinfo, parameter validation.
-. "$MQ_ROOT/selftests/vm/lib.sh"
+. "$(dirname "$0")/../vm/lib.sh"
 
 check "$MQ_KO exists" test -f "$MQ_KO"
 mq_unload
@@ -12,7 +12,7 @@ check "misc device /dev/$MQ_NAME exists" test -c "/dev/$MQ_NAME"
 check "/sys/fs/$MQ_NAME/generation is $MQ_GEN" \
 	grep -qx "$MQ_GEN" "/sys/fs/$MQ_NAME/generation"
 ver=$(sed -n 's/^#define MQFUSE_VERSION_\(MAJOR\|MINOR\|PATCH\)[[:space:]]*\([0-9]*\).*/\2/p' \
-	"$MQ_ROOT/uapi/mqfuse.h" | paste -sd.)
+	"$MQ_HDR" | paste -sd.)
 check "/sys/fs/$MQ_NAME/version is $ver" grep -qx "$ver" "/sys/fs/$MQ_NAME/version"
 check "modinfo shows generation $MQ_GEN" \
 	sh -c "modinfo -F generation '$MQ_KO' | grep -qx '$MQ_GEN'"
@@ -29,14 +29,14 @@ nmout=$(nm "$MQ_KO" 2>&1)
 check "nm reads $MQ_NAME.ko's symbol table" sh -c "printf '%s\n' \"\$1\" | grep -q ' T init_module\$'" _ "$nmout"
 syms=$(printf '%s\n' "$nmout" | sed -n 's/.* __ksymtab_//p' | sort -u)
 nsyms=$(printf '%s\n' "$syms" | grep -c .)
-nsrc=$(cat "$MQ_ROOT"/fs/*.c | grep -Ec '^[[:space:]]*EXPORT_SYMBOL(_GPL)?(_NS)?(_GPL)?\(')
+nsrc=$(mq_src_exports)
 check "exported symbols in the .ko ($nsyms) match EXPORT_SYMBOL lines in fs/ ($nsrc)" \
 	test "$nsyms" -eq "$nsrc"
 bad=$(printf '%s\n' "$syms" | grep -v "^${MQ_NAME}_" | grep .)
 check "every exported symbol carries the ${MQ_NAME}_ prefix ($nsyms exported)" \
 	test -z "$bad"
 check "genl family $MQ_NAME answers GET_VERSION" \
-	sh -c "'$MQ_ROOT/selftests/module/genl_version' '$MQ_NAME' | grep -qx 'gen=$MQ_GEN version=$ver'"
+	sh -c "'$MQ_TESTS/module/genl_version' '$MQ_NAME' | grep -qx 'gen=$MQ_GEN version=$ver'"
 check "default parameters readable" \
 	sh -c "grep -qx cto /sys/module/$MQ_NAME/parameters/consistency && grep -qx 2048 /sys/module/$MQ_NAME/parameters/max_pages"
 check "unloads" rmmod "$MQ_NAME"
@@ -58,7 +58,7 @@ check "left loaded with defaults" sh -c "rmmod $MQ_NAME && insmod '$MQ_KO'"
 # Two generations side by side (build/next-gen holds the same sources with
 # MQFUSE_GEN+1; `make test` builds it).
 next=mqfuse_v$((MQ_GEN + 1))
-nko=$MQ_ROOT/build/next-gen/$next.ko
+nko=$MQ_KO_NEXT
 if [ ! -f "$nko" ]; then
 	not_ok "next generation $next built (run 'make next-gen')"
 else
@@ -73,9 +73,9 @@ else
 	check "$next sysfs generation is $((MQ_GEN + 1))" \
 		grep -qx "$((MQ_GEN + 1))" "/sys/fs/$next/generation"
 	check "genl family $next answers with its own generation" \
-		sh -c "'$MQ_ROOT/selftests/module/genl_version' '$next' | grep -q '^gen=$((MQ_GEN + 1)) '"
+		sh -c "'$MQ_TESTS/module/genl_version' '$next' | grep -q '^gen=$((MQ_GEN + 1)) '"
 	check "genl family $MQ_NAME still answers" \
-		sh -c "'$MQ_ROOT/selftests/module/genl_version' '$MQ_NAME' | grep -q '^gen=$MQ_GEN '"
+		sh -c "'$MQ_TESTS/module/genl_version' '$MQ_NAME' | grep -q '^gen=$MQ_GEN '"
 	check "$next unloads, $MQ_NAME stays" \
 		sh -c "rmmod $next && grep -q '^$MQ_NAME ' /proc/modules && test -c /dev/$MQ_NAME"
 fi

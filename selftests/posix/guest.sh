@@ -4,8 +4,9 @@
 # own expectations. Every check that fails on ext4 is a wrong expectation,
 # not a filesystem bug, and ext4 provides every optional feature, so none
 # may SKIP (-r lists them all).
-. "$MQ_ROOT/selftests/vm/lib.sh"
-POSIX=$MQ_ROOT/selftests/posix/posix_test
+. "$(dirname "$0")/../vm/lib.sh"
+POSIX=$MQ_TESTS/posix/posix_test
+diag "posix_test: $POSIX"
 REF=$MQ_SCRATCH/ext4ref
 ALL=atime,tmpfile,xattr,fifo,socket,rename_flags,fallocate,punch_hole,zero_range,seek_data,large_file
 

@@ -11,10 +11,10 @@
 #    checked against a model and the backing file. MQ_SHARED_OPS sets its
 #    length (default a short run), MQ_SHARED_SEED its seed.
 # Any failing command, including a crash of a test binary, is a not ok.
-. "$MQ_ROOT/selftests/vm/lib.sh"
-MQFUSED=$MQ_ROOT/helper/mqfused
-VERIFY=$MQ_ROOT/selftests/fsx/mqverify
-KPAGE=$MQ_ROOT/selftests/shared/kpage_test
+. "$(dirname "$0")/../vm/lib.sh"
+MQFUSED=$MQ_HELPER/mqfused
+VERIFY=$MQ_TESTS/fsx/mqverify
+KPAGE=$MQ_TESTS/shared/kpage_test
 SRC=$MQ_SCRATCH/shared-src
 MNT=/mnt/shared
 OPS=${MQ_SHARED_OPS:-10000}

@@ -4,10 +4,10 @@
 # integrity verifier with changing seeds, and a create/rename/unlink storm,
 # for MQ_SOAK_SECONDS (default 60 here; `make soak` runs 600). Ends with zero
 # errors and the daemon's RSS and open fd count flat (printed at start and end).
-. "$MQ_ROOT/selftests/vm/lib.sh"
+. "$(dirname "$0")/../vm/lib.sh"
 secs=${MQ_SOAK_SECONDS:-60}
-MQFUSED=$MQ_ROOT/helper/mqfused
-VERIFY=$MQ_ROOT/selftests/fsx/mqverify
+MQFUSED=$MQ_HELPER/mqfused
+VERIFY=$MQ_TESTS/fsx/mqverify
 SRC=$MQ_SCRATCH/soak-src
 MNT=/mnt/soak
 mkdir -p "$SRC" "$MNT"

@@ -8,8 +8,8 @@
 # directory, device nodes.  Also runs the daemon's unit tests (names,
 # device nodes, inode lifetime, credentials) and a short fuzzing run.
 # TRUST_FS="fuse mqfuse" selects the kernel sides (default both).
-. "$MQ_ROOT/selftests/vm/lib.sh"
-H=${TRUST_HELPER:-$MQ_ROOT/helper}
+. "$(dirname "$0")/../vm/lib.sh"
+H=${TRUST_HELPER:-$MQ_HELPER}
 FSLIST=${TRUST_FS:-mqfuse fuse}
 SCRATCH=${MQ_SCRATCH:-/tmp}
 U=1000

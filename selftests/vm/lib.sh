@@ -1,12 +1,54 @@
 # SPDX-License-Identifier: GPL-2.0
-# Shell library for guest test suites (selftests/*/guest.sh). Source it:
-#   . "$MQ_ROOT/selftests/vm/lib.sh"
+# Shell library for guest test suites (selftests/*/guest.sh). Source it
+# relative to the suite's script, which works in the build tree and in an
+# installed tree (make -C selftests install) alike:
+#   . "$(dirname "$0")/../vm/lib.sh"
 # TAP lines carry no numbers; the host runner numbers them.
+#
+# Where the suites find what they run, by the layout lib.sh itself sits in:
+#   MQ_TESTS    the directory of the suites (SUITE/guest.sh, SUITE/programs)
+#   MQ_HELPER   mqfused, mount.mqfuse, tests/unit_test, fuzz/
+#   MQ_HDR      uapi/mqfuse.h (generation, release)
+#   MQ_KO       this generation's module, MQ_KO_NEXT the next one's (make next-gen)
+# Build tree (lib.sh in MQ_ROOT/selftests/vm): MQ_ROOT/selftests, MQ_ROOT/helper,
+# MQ_ROOT/uapi/mqfuse.h, MQ_ROOT/mqfuse_vN.ko, MQ_ROOT/build/next-gen/mqfuse_vN+1.ko.
+# Installed tree (lib.sh in DIR/vm, DIR/mqfuse/INSTALLED present): DIR,
+# DIR/mqfuse/helper, DIR/mqfuse/mqfuse.h, DIR/mqfuse/mqfuse_vN{,+1}.ko; MQ_ROOT
+# is then DIR too, so nothing of a build tree is used, whatever MQ_ROOT was.
 
-MQ_GEN=$(sed -n 's/^#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' \
-	"$MQ_ROOT/uapi/mqfuse.h")
+mq_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -f "$mq_lib_dir/../mqfuse/INSTALLED" ]; then
+	MQ_INSTALLED=1
+	MQ_TESTS=$(cd "$mq_lib_dir/.." && pwd)
+	MQ_ROOT=$MQ_TESTS
+	MQ_HELPER=$MQ_TESTS/mqfuse/helper
+	MQ_HDR=$MQ_TESTS/mqfuse/mqfuse.h
+	mq_kodir=$MQ_TESTS/mqfuse mq_kodir_next=$MQ_TESTS/mqfuse
+else
+	MQ_INSTALLED=""
+	MQ_ROOT=${MQ_ROOT:-$(cd "$mq_lib_dir/../.." && pwd)}
+	MQ_TESTS=$MQ_ROOT/selftests
+	MQ_HELPER=$MQ_ROOT/helper
+	MQ_HDR=$MQ_ROOT/uapi/mqfuse.h
+	mq_kodir=$MQ_ROOT mq_kodir_next=$MQ_ROOT/build/next-gen
+fi
+MQ_GEN=$(sed -n 's/^#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$MQ_HDR")
 MQ_NAME=mqfuse_v$MQ_GEN
-MQ_KO=$MQ_ROOT/$MQ_NAME.ko
+MQ_KO=$mq_kodir/$MQ_NAME.ko
+MQ_KO_NEXT=$mq_kodir_next/mqfuse_v$((MQ_GEN + 1)).ko
+unset mq_kodir mq_kodir_next
+# helper/tests/guest-e2e.sh and other child scripts read these
+export MQ_INSTALLED MQ_ROOT MQ_TESTS MQ_HELPER MQ_HDR MQ_GEN MQ_NAME MQ_KO MQ_KO_NEXT
+
+# mq_src_exports: the number of EXPORT_SYMBOL lines in the module's sources
+# (counted at install time into DIR/mqfuse/exports for an installed tree).
+mq_src_exports() {
+	if [ -n "$MQ_INSTALLED" ]; then
+		cat "$MQ_TESTS/mqfuse/exports"
+	else
+		cat "$MQ_ROOT"/fs/*.c | grep -Ec '^[[:space:]]*EXPORT_SYMBOL(_GPL)?(_NS)?(_GPL)?\('
+	fi
+}
 
 ok()      { echo "ok - $*"; }
 not_ok()  { echo "not ok - $*"; }
@@ -106,7 +148,7 @@ plan() { echo "1..$1"; }
 # mq_min_tests SUITE: the suite's declared minimum number of test lines
 # (first number in selftests/SUITE/min_tests); 1 if it declares none.
 mq_min_tests() {
-	local f=$MQ_ROOT/selftests/$1/min_tests n
+	local f=$MQ_TESTS/$1/min_tests n
 	[ -f "$f" ] || { echo 1; return 0; }
 	n=$(grep -Eo '^[0-9]+' "$f" | head -n1)
 	[ -n "$n" ] || return 1
@@ -140,7 +182,7 @@ mq_suite_verdict() {
 	elif [ "$plans" -eq 1 ] && [ "$planned" -ne "$n" ]; then
 		echo "not ok - $s: suite planned $planned tests and ran $n" >> "$tap"; bad=1
 	elif [ "$plans" -eq 0 ] &&
-	     grep -Eq '^[[:space:]]*plan[[:space:]]' "$MQ_ROOT/selftests/$s/guest.sh"; then
+	     grep -Eq '^[[:space:]]*plan[[:space:]]' "$MQ_TESTS/$s/guest.sh"; then
 		echo "not ok - $s: suite declares a plan and printed none" >> "$tap"; bad=1
 	fi
 	if ! min=$(mq_min_tests "$s"); then
@@ -163,25 +205,27 @@ mq_run_suites() {
 	local suites=("$@") s dir rc tmo out t0
 	if [ ${#suites[@]} -eq 0 ]; then
 		# "module" first: it loads and unloads the module from scratch.
-		[ -f "$MQ_ROOT/selftests/module/guest.sh" ] && suites+=(module)
-		for dir in "$MQ_ROOT"/selftests/*/; do
+		# Only directories with a guest.sh: selftests/dkms (make test-dkms)
+		# has none, its guest-root.sh runs as PID 1 of its own Debian root.
+		[ -f "$MQ_TESTS/module/guest.sh" ] && suites+=(module)
+		for dir in "$MQ_TESTS"/*/; do
 			s=$(basename "$dir")
 			[ "$s" != module ] && [ -f "$dir/guest.sh" ] && suites+=("$s")
 		done
 	fi
 	for s in "${suites[@]}"; do
-		if [ ! -f "$MQ_ROOT/selftests/$s/guest.sh" ]; then
+		if [ ! -f "$MQ_TESTS/$s/guest.sh" ]; then
 			echo "not ok - $s: no such suite" >> "$MQ_RESULTS/tap.txt"
 			continue
 		fi
-		tmo=$(cat "$MQ_ROOT/selftests/$s/timeout" 2>/dev/null || echo 600)
+		tmo=$(cat "$MQ_TESTS/$s/timeout" 2>/dev/null || echo 600)
 		tmo=$((tmo * ${MQ_TIMEOUT_SCALE:-1}))	# make test-debug: slower kernel
 		echo "# suite $s (timeout ${tmo}s)"
 		echo "start $s" >> "$MQ_RESULTS/suites.txt"
 		out=$MQ_RESULTS/suite-$s.log
 		: > "$out"
 		t0=$(date +%s)
-		(cd /tmp && timeout -k 10 "$tmo" bash "$MQ_ROOT/selftests/$s/guest.sh") 2>&1 |
+		(cd /tmp && timeout -k 10 "$tmo" bash "$MQ_TESTS/$s/guest.sh") 2>&1 |
 			while IFS= read -r line; do
 				printf '%s\n' "$line" >> "$out"
 				case "$line" in

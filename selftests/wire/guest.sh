@@ -4,8 +4,8 @@
 # requests for large buffered writes, mmap writeback, readahead and O_DIRECT;
 # 32 KiB READDIRPLUS/READDIR requests listing a 100k-entry directory, with a
 # complete and duplicate-free listing while entries are added and removed.
-. "$MQ_ROOT/selftests/vm/lib.sh"
-MQFUSED=$MQ_ROOT/helper/mqfused
+. "$(dirname "$0")/../vm/lib.sh"
+MQFUSED=$MQ_HELPER/mqfused
 SRC=$MQ_SCRATCH/wire-src
 MNT=/mnt/wire
 STATS=/tmp/wire-stats.txt
