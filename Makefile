@@ -3,6 +3,7 @@
 # mqfuse top-level Makefile.
 #   make            build the module(s), the helper programs and the test programs
 #   make demo       the main job: boot the test VM, mount mqfuse, exercise it
+#   make bench      mqfuse vs stock FUSE vs ext4 in the VM, on 6.1 and 6.12
 #   make test       the whole test suite in the VM on 6.1 and 6.12 (installs its dependencies)
 #   make test-debug the whole test suite on a lockdep + KASAN debug kernel
 #   make sparse     run sparse (C=2) over the module
@@ -112,12 +113,17 @@ demo: deps
 	$(MAKE) all
 	selftests/vm/run.sh --kver $(KVER) demo
 
-# Side-by-side benchmark in one guest (mqfuse, stock FUSE + same daemon,
-# stock FUSE + libfuse, native ext4); BENCH_MODE=icount for instruction-driven
-# guest time, BENCH_QUICK=1 for a short development run.  Report in build/bench/.
+# Side-by-side benchmark (mqfuse, stock FUSE + same daemon, stock FUSE +
+# libfuse, native ext4) on both kernel lines, one after the other: for each
+# kernel in BENCH_KVERS (default the newest 6.1 (KVER) and 6.12 (KVER_612);
+# KVER=/KVER_612=/BENCH_KVERS="..." override) bench.sh builds the tree for it
+# and boots one guest on it; one report with columns per kernel, ratios only
+# within one kernel's run. The tree is left built for KVER. BENCH_MODE=icount
+# for instruction-driven guest time, BENCH_QUICK=1 for a short development
+# run. Report in build/bench/.
+BENCH_KVERS ?= $(or $(KVER),no-6.1-kernel) $(or $(KVER_612),no-6.12-kernel)
 bench:
-	$(MAKE) all
-	selftests/bench/bench.sh
+	BENCH_KVERS="$(BENCH_KVERS)" selftests/bench/bench.sh
 
 # DKMS (Documentation/admin-guide.rst, "DKMS"). The package is mqfuse_v<GEN>
 # at the release version from uapi/mqfuse.h; only what a module build needs

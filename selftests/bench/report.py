@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Turn the guest's raw.txt (see guest-bench.sh) into the benchmark report.
+"""Turn the guests' raw.txt files (see guest-bench.sh) into one benchmark report.
 
-    report.py RAW [--commit C] [--host-note TEXT] [--stats-dir DIR]
+    report.py [--commit C] [--host-note TEXT]
+              --run KVER RAW [--run KVER RAW ...]
+              [--note KVER TEXT] [--failed KVER REASON]
+    report.py RAW [--commit C] [--host-note TEXT] [--stats-dir DIR]   (one run)
 
-Prints the medians of every workload x configuration, the ratios
-mqfuse/stock-FUSE-same-daemon (a/b), mqfuse/libfuse (a/c), mqfuse/ext4 (a/d),
-then every repetition's raw figure with its spread.  Reports only: it never
-fails because of a figure.
+One --run per kernel, each the raw.txt of one guest booting that kernel (its
+mqfused --stats files are read from the same directory).  Per workload the
+table has, for every kernel, the medians of the four configurations and the
+ratios mqfuse/stock-FUSE-same-daemon (a/b), mqfuse/libfuse (a/c) and
+mqfuse/ext4 (a/d), each taken within that kernel's run only: timing under
+TCG is comparable only within one guest run, never across kernels.  Then
+every repetition's raw figure with its spread, per kernel.
+
+--failed KVER REASON marks a kernel whose run failed (not installed, build
+failed, guest run failed or incomplete): its figures, if any, are partial
+and its missing cells read n/a.  --note adds a line to that kernel's header.
+Reports only: it never fails because of a figure; exit 1 only when no run
+produced any raw results.
 """
 import argparse
 import os
@@ -21,6 +33,8 @@ NAMES = {
     "c": "fuse+libfuse",
     "d": "ext4",
 }
+# Column heads in the table (the kernel label follows).
+SHORT = {"a": "mqfuse", "b": "fuse", "c": "libfuse", "d": "ext4"}
 RATIOS = [("a", "b", "mq/fuse"), ("a", "c", "mq/libfuse"), ("a", "d", "mq/ext4")]
 
 
@@ -62,130 +76,249 @@ def fmt(v):
     return "%.3f" % v
 
 
+# FAIL records name the run (meta-Nt, list, the fio id), not the row.
+def run_id(wl):
+    for p_ in ("create-", "stat-", "unlink-"):
+        if wl.startswith(p_):
+            return "meta-" + wl[len(p_):]
+    if wl == "list-stat":
+        return "list"
+    if wl.startswith("cpu-"):
+        return wl[4:]
+    return wl
+
+
+class Run:
+    """One guest run: one kernel."""
+
+    def __init__(self, kver, raw, stats_dir):
+        self.kver = kver
+        self.raw = raw
+        self.stats_dir = stats_dir
+        self.failed = None
+        self.notes = []
+        self.have = bool(raw) and os.path.exists(raw)
+        if self.have:
+            (self.meta, self.wls, self.wl_info, self.vals, self.na,
+             self.fails) = parse(raw)
+        else:
+            self.meta, self.wls, self.wl_info, self.vals = [], [], {}, {}
+            self.na, self.fails = {}, []
+        self.md = {}
+        for k, v in self.meta:
+            self.md.setdefault(k, v)
+        if not self.kver:
+            self.kver = self.md.get("kernel", "?")
+        self.configs = self.md.get("configs_run", " ".join(CONFIGS)).split()
+        self.failed_ids = {}
+        for f_ in self.fails:
+            fp = f_.split(" ")
+            self.failed_ids.setdefault(fp[1], set()).add(fp[0])
+
+    def median(self, wl, c):
+        pts = self.vals.get((wl, c))
+        if pts:
+            return statistics.median(v for _, v in pts)
+        return None
+
+
+def labels_for(runs):
+    """Short column labels: the kernel line (6.1, 6.12), or the whole
+    release when two runs are on the same line."""
+    short = []
+    for r in runs:
+        parts = r.kver.split(".")
+        short.append(".".join(parts[:2]) if len(parts) >= 2 else r.kver)
+    if len(set(short)) != len(short):
+        return [r.kver for r in runs]
+    return short
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("raw")
+    ap.add_argument("raw", nargs="?", help="one run's raw.txt (kernel from its records)")
+    ap.add_argument("--run", nargs=2, action="append", default=[], metavar=("KVER", "RAW"))
+    ap.add_argument("--note", nargs=2, action="append", default=[], metavar=("KVER", "TEXT"))
+    ap.add_argument("--failed", nargs=2, action="append", default=[], metavar=("KVER", "REASON"))
     ap.add_argument("--commit", default="unknown")
     ap.add_argument("--host-note", default="")
     ap.add_argument("--stats-dir", default="")
     args = ap.parse_args()
 
-    if not os.path.exists(args.raw):
-        print("bench: no raw results (%s): the guest run did not produce any" % args.raw)
+    runs = []
+    if args.raw:
+        runs.append(Run("", args.raw, args.stats_dir))
+    for kver, raw in args.run:
+        runs.append(Run(kver, raw, os.path.dirname(raw)))
+    if not runs:
+        ap.error("no run given (RAW or --run KVER RAW)")
+    byk = {r.kver: r for r in runs}
+    for kver, text in args.note:
+        if kver in byk:
+            byk[kver].notes.append(text)
+    for kver, reason in args.failed:
+        if kver in byk:
+            byk[kver].failed = reason
+    for r in runs:
+        if not r.have and not r.failed:
+            r.failed = "no raw results (%s): the guest run did not produce any" % r.raw
+    if not any(r.have for r in runs):
+        for r in runs:
+            print("bench: kernel %s: %s" % (r.kver, r.failed))
         return 1
-    meta, wls, wl_info, vals, na, fails = parse(args.raw)
-    md = {}
-    for k, v in meta:
-        md.setdefault(k, v)
-    configs = md.get("configs_run", " ".join(CONFIGS)).split()
+    labels = labels_for(runs)
+    for r, l in zip(runs, labels):
+        r.label = l
 
+    first = next(r for r in runs if r.have)
     out = []
     p = out.append
-    p("mqfuse benchmark: mqfuse vs stock FUSE vs native ext4, one QEMU/TCG guest")
-    p("date %s   commit %s   mode %s%s" % (md.get("date", "?"), args.commit,
-      md.get("mode", "?"), "   QUICK (development sizes)" if md.get("quick") == "1" else ""))
-    p("guest: %s CPUs, %s MiB, kernel %s, %s" % (md.get("guest_cpus", "?"),
-      md.get("guest_mem_mib", "?"), md.get("kernel", "?"), md.get("fio", "fio ?")))
-    p("repetitions %s (median shown), %s" % (md.get("reps", "?"), md.get("sizes", "")))
-    for k, v in meta:
-        if k == "mqfuse_session":
-            p("mqfuse session: %s" % v)
+    p("mqfuse benchmark: mqfuse vs stock FUSE vs native ext4, one QEMU/TCG guest per kernel")
+    modes = sorted(set(r.md.get("mode", "?") for r in runs if r.have))
+    p("commit %s   mode %s%s" % (args.commit, "/".join(modes),
+      "   QUICK (development sizes)" if first.md.get("quick") == "1" else ""))
     if args.host_note:
         p(args.host_note)
-    p("configs: " + "  ".join("%s=%s" % (c, NAMES[c]) for c in CONFIGS))
-    p("Ratios are mqfuse / other of the medians; 'better' says whether higher (hi)"
-      " or lower (lo) is better for that row.")
-    p("Timing under TCG is emulated: compare only figures from one run, as ratios.")
+    p("kernels (each column names one; stock FUSE is that kernel's own fuse.ko, "
+      "mqfuse is built for it): " + ", ".join("%s = %s" % (r.label, r.kver) for r in runs))
+    for r in runs:
+        head = "[%s] kernel %s" % (r.label, r.kver)
+        if r.have:
+            guest_k = r.md.get("kernel", "?")
+            p("%s: date %s, guest %s CPUs, %s MiB, uname -r %s%s, %s" % (
+              head, r.md.get("date", "?"), r.md.get("guest_cpus", "?"),
+              r.md.get("guest_mem_mib", "?"), guest_k,
+              "" if guest_k == r.kver else " (NOT the kernel asked for)",
+              r.md.get("fio", "fio ?")))
+            p("%s  repetitions %s (median shown), %s" % (" " * len(head), r.md.get("reps", "?"),
+              r.md.get("sizes", "")))
+            for k, v in r.meta:
+                if k == "mqfuse_session":
+                    p("%s  mqfuse session: %s" % (" " * len(head), v))
+            for n in r.notes:
+                p("%s  %s" % (" " * len(head), n))
+        else:
+            p("%s:" % head)
+            for n in r.notes:
+                p("%s  %s" % (" " * len(head), n))
+        if r.failed:
+            p("%s  FAILED: %s%s" % (" " * len(head), r.failed,
+              " (figures below are partial)" if r.have else " (all its cells are n/a)"))
+    p("configs: " + "  ".join("%s=%s (%s)" % (c, NAMES[c], SHORT[c]) for c in CONFIGS))
+    p("Ratios are mqfuse / other of the medians of the same kernel's run; 'better' says"
+      " whether higher (hi) or lower (lo) is better for that row.")
+    p("Timing under TCG is emulated: compare only figures from one run (one kernel), as"
+      " ratios; never compare absolute figures across kernels.")
     p("")
 
-    # Footnotes for unavailable configurations.
-    notes = {}
-    for c in CONFIGS:
-        if c in na:
-            notes[c] = len(notes) + 1
+    # Workloads: in the first run's order, then any only another run has.
+    wls, wl_info = [], {}
+    for r in runs:
+        for wl in r.wls:
+            if wl not in wl_info:
+                wls.append(wl)
+                wl_info[wl] = r.wl_info[wl]
 
-    # FAIL records name the run (meta-Nt, list, the fio id), not the row.
-    def run_id(wl):
-        for p_ in ("create-", "stat-", "unlink-"):
-            if wl.startswith(p_):
-                return "meta-" + wl[len(p_):]
-        if wl == "list-stat":
-            return "list"
-        if wl.startswith("cpu-"):
-            return wl[4:]
-        return wl
-    failed = {}
-    for f_ in fails:
-        fp = f_.split(" ")
-        failed.setdefault(fp[1], set()).add(fp[0])
+    # Footnotes: unavailable configurations and failed kernels.
+    notes, note_text = {}, []
+    for r in runs:
+        if r.failed and not r.have:
+            note_text.append("%s: %s" % (r.label, r.failed))
+            notes[(r.label, None)] = len(note_text)
+        for c in CONFIGS:
+            if c in r.na:
+                note_text.append("%s %s (%s): %s" % (r.label, c, NAMES[c], r.na[c]))
+                notes[(r.label, c)] = len(note_text)
 
-    def cell(wl, c):
-        pts = vals.get((wl, c))
-        if pts:
-            return statistics.median(v for _, v in pts)
-        return None
-
-    def cell_text(wl, c, v):
+    def cell_text(r, wl, c, v):
         if v is not None:
             return fmt(v)
-        if c in notes:
-            return "n/a [%d]" % notes[c]
-        if (wl.startswith("cpu-") and c == "d") or c not in configs:
+        if (r.label, None) in notes:
+            return "n/a [%d]" % notes[(r.label, None)]
+        if (r.label, c) in notes:
+            return "n/a [%d]" % notes[(r.label, c)]
+        if (wl.startswith("cpu-") and c == "d") or c not in r.configs:
             return "-"
-        if run_id(wl) in failed.get(c, ()):
+        if run_id(wl) in r.failed_ids.get(c, ()):
             return "failed"
         return "n/a"
 
-    hdr = ["workload", "unit", "better"] + [NAMES[c] for c in CONFIGS] + [r[2] for r in RATIOS]
+    hdr = ["workload", "unit", "better"]
+    groups = []
+    for r in runs:
+        cols = [SHORT[c] + " " + r.label for c in CONFIGS] + \
+               [name + " " + r.label for _, _, name in RATIOS]
+        groups.append((len(hdr), len(cols), "%s (%s)%s" % (
+            r.label, r.kver, ": FAILED" if r.failed else "")))
+        hdr += cols
     rows = []
     for wl in wls:
         unit, better, _ = wl_info[wl]
-        meds = {c: cell(wl, c) for c in CONFIGS}
-        row = [wl, unit, better] + [cell_text(wl, c, meds[c]) for c in CONFIGS]
-        for x, y, _ in RATIOS:
-            if meds[x] is not None and meds[y] not in (None, 0):
-                row.append("%.2f" % (meds[x] / meds[y]))
-            else:
-                row.append("-")
+        row = [wl, unit, better]
+        for r in runs:
+            meds = {c: r.median(wl, c) for c in CONFIGS}
+            row += [cell_text(r, wl, c, meds[c]) for c in CONFIGS]
+            for x, y, _ in RATIOS:
+                if meds[x] is not None and meds[y] not in (None, 0):
+                    row.append("%.2f" % (meds[x] / meds[y]))
+                else:
+                    row.append("-")
         rows.append(row)
     widths = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
+    # A group's title must fit over its columns.
+    for start, n, title in groups:
+        span = sum(widths[start:start + n]) + 2 * (n - 1)
+        if len(title) + 4 > span:
+            widths[start + n - 1] += len(title) + 4 - span
 
     def line(r):
         return "  ".join(str(v).ljust(widths[i]) if i < 3 else str(v).rjust(widths[i])
                          for i, v in enumerate(r)).rstrip()
+    g = " " * (sum(widths[:3]) + 2 * 3)
+    for start, n, title in groups:
+        span = sum(widths[start:start + n]) + 2 * (n - 1)
+        g += (" " + title + " ").center(span, "-") + "  "
+    p(g.rstrip())
     p(line(hdr))
     p(line(["-" * w for w in widths]))
     for r in rows:
         p(line(r))
     p("")
-    for c, n in notes.items():
-        p("[%d] %s (%s): %s" % (n, c, NAMES[c], na[c]))
-    if fails:
-        p("failed runs (excluded from the medians):")
-        for f_ in fails:
-            p("  " + f_)
+    for i, t in enumerate(note_text):
+        p("[%d] %s" % (i + 1, t))
+    for r in runs:
+        if r.fails:
+            p("failed runs on %s (excluded from the medians):" % r.label)
+            for f_ in r.fails:
+                p("  " + f_)
     p("")
     p("Workloads:")
     for wl in wls:
         p("  %-18s %s" % (wl, wl_info[wl][2]))
     p("")
     p("Raw figures per repetition (rep:value), spread = (max-min)/median:")
-    for wl in wls:
-        for c in CONFIGS:
-            pts = sorted(vals.get((wl, c), []))
-            if not pts:
-                continue
-            vs = [v for _, v in pts]
-            med = statistics.median(vs)
-            spread = ("%.0f%%" % (100 * (max(vs) - min(vs)) / med)) if med else "-"
-            p("  %-18s %-15s %s   spread %s" % (wl, NAMES[c],
-              " ".join("%d:%s" % (r, fmt(v)) for r, v in pts), spread))
-    if args.stats_dir:
+    for r in runs:
+        if not r.have:
+            continue
+        p("kernel %s (%s):" % (r.label, r.kver))
+        for wl in wls:
+            for c in CONFIGS:
+                pts = sorted(r.vals.get((wl, c), []))
+                if not pts:
+                    continue
+                vs = [v for _, v in pts]
+                med = statistics.median(vs)
+                spread = ("%.0f%%" % (100 * (max(vs) - min(vs)) / med)) if med else "-"
+                p("  %-18s %-15s %s   spread %s" % (wl, NAMES[c],
+                  " ".join("%d:%s" % (n, fmt(v)) for n, v in pts), spread))
+    for r in runs:
+        if not r.stats_dir:
+            continue
         for c in ("a", "b"):
-            sp = os.path.join(args.stats_dir, "stats-%s.txt" % c)
+            sp = os.path.join(r.stats_dir, "stats-%s.txt" % c)
             if os.path.exists(sp):
                 p("")
-                p("mqfused --stats, config %s (%s):" % (c, NAMES[c]))
+                p("mqfused --stats, kernel %s, config %s (%s):" % (r.label, c, NAMES[c]))
                 with open(sp, errors="replace") as f:
                     for l in f:
                         p("  " + l.rstrip())
