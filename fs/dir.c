@@ -252,7 +252,7 @@ static int mqfuse_mknod(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_mknod_in in = {};
 	struct mqfuse_args args = {};
 
-	in.mode = mqfuse_create_mode(mode);
+	in.mode = mqfuse_create_mode(fc, mode);
 	in.rdev = new_encode_dev(rdev);
 	in.umask = current_umask();
 	args.opcode = FUSE_MKNOD;
@@ -274,7 +274,7 @@ static int mqfuse_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_mkdir_in in = {};
 	struct mqfuse_args args = {};
 
-	in.mode = mqfuse_create_mode(mode);
+	in.mode = mqfuse_create_mode(fc, mode);
 	in.umask = current_umask();
 	args.opcode = FUSE_MKDIR;
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
@@ -436,7 +436,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	in.flags = flags & ~O_NOCTTY;
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
-	in.mode = mqfuse_create_mode(mode);
+	in.mode = mqfuse_create_mode(fc, mode);
 	in.umask = current_umask();
 	mqfuse_args_init(&args, FUSE_CREATE, mqfuse_nodeid(dir));
 	mqfuse_args_in(&args, 0, sizeof(in), &in);

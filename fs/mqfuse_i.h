@@ -416,6 +416,7 @@ struct mqfuse_conn {
 	bool atomic_o_trunc:1;		/* O_TRUNC in OPEN */
 	bool readdirplus:1;		/* FUSE_DO_READDIRPLUS */
 	bool parallel_dirops:1;		/* FUSE_PARALLEL_DIROPS */
+	bool dont_mask:1;		/* FUSE_DONT_MASK: the daemon applies the umask */
 	bool cache_symlinks:1;		/* FUSE_CACHE_SYMLINKS (unused yet) */
 	/* "not implemented" answers learned at run time (racy writes are benign) */
 	bool no_open, no_opendir, no_flush, no_fsync, no_fsyncdir, no_access,
@@ -695,14 +696,18 @@ int mqfuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 #endif
 
 /*
- * The mode of a new inode: with SB_POSIXACL (see mqfuse_xattr_init_sb())
- * the VFS leaves the umask to the filesystem. mqfuse applies it here as
- * the VFS does otherwise (the daemon is not offered FUSE_DONT_MASK), so a
- * default ACL on the parent meets the masked mode on every kernel line.
+ * The mode sent in MKNOD/MKDIR/CREATE (the umask always goes beside it).
+ * With SB_POSIXACL (mounts without default_permissions, see
+ * mqfuse_xattr_init_sb()) the VFS leaves the umask to the filesystem: a
+ * daemon that agreed to FUSE_DONT_MASK gets the mode unmasked and applies
+ * the umask itself, where the backing filesystem lets a default ACL of
+ * the parent take its place (POSIX.1e); for any other daemon mqfuse
+ * applies it here. Without SB_POSIXACL the VFS has applied it already and
+ * applying it again changes nothing.
  */
-static inline umode_t mqfuse_create_mode(umode_t mode)
+static inline umode_t mqfuse_create_mode(struct mqfuse_conn *fc, umode_t mode)
 {
-	return mode & ~current_umask();
+	return fc->dont_mask ? mode : mode & ~current_umask();
 }
 
 /* ------------------------------------------------------------------ */

@@ -393,27 +393,22 @@ int mqfuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 	return err;
 }
 
-static void mqfuse_acl_init_sb(struct super_block *sb)
-{
-	struct mqfuse_conn *fc = sb->s_fs_info;
-
-	if (!fc->opts.default_permissions)
-		sb->s_flags |= SB_POSIXACL;
-}
-#else
-/* Up to 6.1 the ACL names reach mqfuse_xattr_handler without SB_POSIXACL. */
-static void mqfuse_acl_init_sb(struct super_block *sb)
-{
-}
 #endif
 
 /*
- * Called by fill_super. SB_POSIXACL, where set, also makes the VFS leave
- * the umask to the filesystem (so a default ACL can take its place):
- * mqfuse_create_mode() applies it then, as the VFS does on 6.1.
+ * Called by fill_super. SB_POSIXACL goes on exactly the mounts that forward
+ * ACLs (no default_permissions): on 6.2+ the VFS needs it to send ACL names
+ * to the inode operations above, and on every line it makes the VFS leave
+ * the umask to the filesystem, so a default ACL of the parent can take its
+ * place (see mqfuse_create_mode()). Up to 6.1 ACL names reach
+ * mqfuse_xattr_handler either way, and nothing else there depends on the
+ * flag on a mount that never calls generic_permission().
  */
 void mqfuse_xattr_init_sb(struct super_block *sb)
 {
+	struct mqfuse_conn *fc = sb->s_fs_info;
+
 	sb->s_xattr = mqfuse_xattr_handlers;
-	mqfuse_acl_init_sb(sb);
+	if (!fc->opts.default_permissions)
+		sb->s_flags |= SB_POSIXACL;
 }

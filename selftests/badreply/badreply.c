@@ -563,6 +563,9 @@ struct shared {
 	volatile int lk_release_unlocks; /* flock: that RELEASE asks to unlock lk_owner1 */
 	volatile int lk_refused;	/* flock: SETLKs refused for a conflict */
 	volatile uint32_t ab_opcode;	/* abandoned_*: the opcode held while armed */
+	volatile uint32_t mk_mode[3];	/* create_mode_*: mode of CREATE, MKDIR, MKNOD */
+	volatile uint32_t mk_umask[3];	/* create_mode_*: umask sent beside it */
+	volatile int mk_seen;		/* create_mode_*: bit i: mk_mode[i] was filled */
 	volatile int nev;		/* abandoned_*: entries of ev[] written */
 	struct ab_event {		/* abandoned_*: what the server saw, in order */
 		uint32_t opcode;	/* FUSE_RELEASE(DIR), FUSE_FORGET or AB_EV_ANSWER */
@@ -860,6 +863,49 @@ static bool bad_notify_entry_in_mkdir(int fd, struct req *r)
 	shm->notify_ret2 = notify_entry(fd, INO_DIR, "dir");
 	shm->notify_sent++;
 	reply(fd, r->h->unique, -EEXIST, NULL, 0);
+	return true;
+}
+
+/*
+ * create_mode_*: record the mode and umask of CREATE, MKDIR and MKNOD in
+ * the root and refuse them (EDQUOT), so nothing is created.
+ */
+static bool bad_record_create_mode(int fd, struct req *r)
+{
+	int i;
+
+	if (r->h->nodeid != INO_ROOT)
+		return false;
+	switch (r->h->opcode) {
+	case FUSE_CREATE: {
+		struct fuse_create_in *in = r->arg;
+
+		i = 0;
+		shm->mk_mode[i] = in->mode;
+		shm->mk_umask[i] = in->umask;
+		break;
+	}
+	case FUSE_MKDIR: {
+		struct fuse_mkdir_in *in = r->arg;
+
+		i = 1;
+		shm->mk_mode[i] = in->mode;
+		shm->mk_umask[i] = in->umask;
+		break;
+	}
+	case FUSE_MKNOD: {
+		struct fuse_mknod_in *in = r->arg;
+
+		i = 2;
+		shm->mk_mode[i] = in->mode;
+		shm->mk_umask[i] = in->umask;
+		break;
+	}
+	default:
+		return false;
+	}
+	__sync_fetch_and_or(&shm->mk_seen, 1 << i);
+	reply(fd, r->h->unique, -EDQUOT, NULL, 0);
 	return true;
 }
 
@@ -3885,6 +3931,52 @@ static void setup_ab_opendir(void) { shm->ab_opcode = FUSE_OPENDIR; }
 static void setup_ab_create(void) { shm->ab_opcode = FUSE_CREATE; }
 static void setup_ab_readdirplus(void) { shm->ab_opcode = FUSE_READDIRPLUS; }
 
+/*
+ * umask 022, then create a file (0666), a directory (0777) and a FIFO
+ * (0666) in the root. The mount has no default_permissions, so the VFS
+ * leaves the umask to mqfuse: a daemon that agreed to FUSE_DONT_MASK gets
+ * the modes as asked (it applies the umask, or a default ACL in its
+ * place); any other daemon gets them masked by the kernel. Either way the
+ * umask travels beside the mode.
+ */
+static void client_create_modes(const struct scenario *s)
+{
+	static const char *const what[3] = { "CREATE", "MKDIR", "MKNOD" };
+	bool dont_mask = !strcmp(s->name, "create_mode_dont_mask");
+	const uint32_t asked[3] = { S_IFREG | 0666, S_IFDIR | 0777, S_IFIFO | 0666 };
+	char path[4200];
+	int i, fd, err[3];
+
+	umask(022);
+	snprintf(path, sizeof(path), "%s/mk-file", mnt);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0666);
+	err[0] = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/mk-dir", mnt);
+	err[1] = mkdir(path, 0777) ? errno : 0;
+	snprintf(path, sizeof(path), "%s/mk-fifo", mnt);
+	err[2] = mknod(path, S_IFIFO | 0666, 0) ? errno : 0;
+	umask(0);
+	for (i = 0; i < 3; i++) {
+		uint32_t want = dont_mask ? asked[i] : asked[i] & ~022;
+		uint32_t mode = S_IFDIR == (asked[i] & S_IFMT) ? shm->mk_mode[i] | S_IFDIR :
+				shm->mk_mode[i];
+
+		tap(err[i] == EDQUOT, "%s: %s answered EDQUOT reaches the caller (%s)", s->name,
+		    what[i], strerror(err[i]));
+		if (!(shm->mk_seen & (1 << i))) {
+			tap(false, "%s: the daemon got %s", s->name, what[i]);
+			continue;
+		}
+		tap(mode == want, "%s: %s mode %o (want %o)", s->name, what[i], mode, want);
+		tap(shm->mk_umask[i] == 022, "%s: %s umask %03o (want 022)", s->name, what[i],
+		    shm->mk_umask[i]);
+	}
+}
+
+static void setup_dont_mask(void) { tinyfs_cfg.init_flags = FUSE_DONT_MASK; }
+
 static void setup_race(void)
 {
 	setup_cache();
@@ -3995,6 +4087,9 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_race, .idle = idle_race, .serve_fd = serve_race },
 	{ "race_reply_before_read_done", bad_early_reads, client_early_reply, EXP_FAIL,
 	  .setup = setup_race, .serve_fd = serve_early },
+	{ "create_mode_masked", bad_record_create_mode, client_create_modes, EXP_ANY },
+	{ "create_mode_dont_mask", bad_record_create_mode, client_create_modes, EXP_ANY,
+	  .setup = setup_dont_mask },
 	{ "race_abort_signal", bad_hold_reads, client_abort_signal, EXP_FAIL,
 	  .setup = setup_abort_signal },
 	{ "fuzz_pagecache", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_cache },
