@@ -707,6 +707,10 @@ int mqfuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
  */
 static inline umode_t mqfuse_create_mode(struct mqfuse_conn *fc, umode_t mode)
 {
+	/*
+	 * INIT's answer is in: every create is preceded by a LOOKUP of its
+	 * name, which waited for INIT (acquire of fc->state).
+	 */
 	return fc->dont_mask ? mode : mode & ~current_umask();
 }
 

@@ -397,12 +397,15 @@ int mqfuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 
 /*
  * Called by fill_super. SB_POSIXACL goes on exactly the mounts that forward
- * ACLs (no default_permissions): on 6.2+ the VFS needs it to send ACL names
- * to the inode operations above, and on every line it makes the VFS leave
- * the umask to the filesystem, so a default ACL of the parent can take its
- * place (see mqfuse_create_mode()). Up to 6.1 ACL names reach
- * mqfuse_xattr_handler either way, and nothing else there depends on the
- * flag on a mount that never calls generic_permission().
+ * ACLs (no default_permissions), and off the others even if mount(2) asked
+ * for MS_POSIXACL: on 6.2+ the VFS needs it to send ACL names to the inode
+ * operations above, and on every line it makes the VFS leave the umask to
+ * the filesystem, so a default ACL of the parent can take its place (see
+ * mqfuse_create_mode()). Up to 6.1 ACL names reach mqfuse_xattr_handler
+ * either way; what else reads the flag there (get_acl() for overlayfs,
+ * ksmbd or ecryptfs stacked on mqfuse) finds no ->get_acl and caches "no
+ * ACL", the answer it got without the flag too. These mounts never call
+ * generic_permission().
  */
 void mqfuse_xattr_init_sb(struct super_block *sb)
 {
@@ -411,4 +414,6 @@ void mqfuse_xattr_init_sb(struct super_block *sb)
 	sb->s_xattr = mqfuse_xattr_handlers;
 	if (!fc->opts.default_permissions)
 		sb->s_flags |= SB_POSIXACL;
+	else
+		sb->s_flags &= ~SB_POSIXACL;
 }

@@ -196,7 +196,8 @@ for fs in $FSLIST; do
 			# cannot pass with both sides wrong).
 			check "$t: uid $U makes a file and a dir under a default ACL on the backing fs" \
 				as_user sh -c "mkdir '$src/pub/dacl-ref' && setfacl -d -m u:$U:rwx '$src/pub/dacl-ref' &&
-					umask 022 && touch '$src/pub/dacl-ref/f' && mkdir '$src/pub/dacl-ref/d'"
+					umask 022 && touch '$src/pub/dacl-ref/f' && mkdir '$src/pub/dacl-ref/d' &&
+					mknod '$src/pub/dacl-ref/p' p"
 			check "$t: the backing fs ignores the umask there (file 664)" \
 				test "$(stat -c %a "$src/pub/dacl-ref/f")" = 664
 			check "$t: through the mount too: the file is 664, not 644 (FUSE_DONT_MASK)" \
@@ -207,6 +208,11 @@ for fs in $FSLIST; do
 				sh -c "[ \"\$(stat -c %a '$src/pub/dacl/d')\" = \"\$(stat -c %a '$src/pub/dacl-ref/d')\" ] &&
 					[ \"\$(stat -c %a '$src/pub/dacl/d')\" = 775 ] &&
 					getfacl -c -n -d '$src/pub/dacl/d' | grep -q '^user:$U:rwx'"
+			check "$t: uid $U makes a FIFO under the default ACL (umask 022)" \
+				as_user sh -c "umask 022 && mknod '$mnt/pub/dacl/p' p"
+			check "$t: the FIFO is 664 as on the backing fs (MKNOD)" \
+				sh -c "[ \"\$(stat -c %a '$src/pub/dacl/p')\" = \"\$(stat -c %a '$src/pub/dacl-ref/p')\" ] &&
+					[ \"\$(stat -c %a '$src/pub/dacl/p')\" = 664 ]"
 			# Without a default ACL the umask applies as always.
 			check "$t: uid $U creates with umask 027 outside a default ACL" \
 				as_user sh -c "umask 027 && touch '$mnt/pub/um-f' && mkdir '$mnt/pub/um-d' &&
@@ -215,6 +221,13 @@ for fs in $FSLIST; do
 				test "$(stat -c %a "$src/pub/um-f") $(stat -c %a "$src/pub/um-d") $(stat -c %a "$src/pub/um-p")" = "640 750 640"
 		fi
 		if [ $fs = mqfuse ] && [ $perm = default_permissions ]; then
+			# the VFS applies the umask here (no SB_POSIXACL), whatever
+			# the daemon agreed to
+			check "$t: uid $U creates with umask 027" \
+				as_user sh -c "umask 027 && touch '$mnt/pub/um-f' && mkdir '$mnt/pub/um-d' &&
+					mknod '$mnt/pub/um-p' p"
+			check "$t: file 640, dir 750, fifo 640" \
+				test "$(stat -c %a "$src/pub/um-f") $(stat -c %a "$src/pub/um-d") $(stat -c %a "$src/pub/um-p")" = "640 750 640"
 			# no FUSE_POSIX_ACL: the kernel refuses what it cannot enforce, even for root
 			echo mine > "$mnt/pub/rootacl"
 			fails_eopnotsupp "$t: setfacl by root on its own file" \
