@@ -122,8 +122,9 @@ demo: deps
 # for instruction-driven guest time, BENCH_QUICK=1 for a short development
 # run. Report in build/bench/.
 BENCH_KVERS ?= $(or $(KVER),no-6.1-kernel) $(or $(KVER_612),no-6.12-kernel)
+# '+': bench.sh runs make for each kernel; keep the jobserver for it.
 bench:
-	BENCH_KVERS="$(BENCH_KVERS)" selftests/bench/bench.sh
+	+BENCH_KVERS="$(BENCH_KVERS)" selftests/bench/bench.sh
 
 # DKMS (Documentation/admin-guide.rst, "DKMS"). The package is mqfuse_v<GEN>
 # at the release version from uapi/mqfuse.h; only what a module build needs

@@ -9,14 +9,16 @@
 # FUSE+libfuse3 (lfpt) and native ext4 side by side.  Then print one report
 # with columns per kernel (medians, ratios taken within each kernel's run
 # only, raw repetitions) and keep it in build/bench/results-<date>.txt.
-# At the end the tree is rebuilt for the default kernel (KVER, else the
-# newest 6.1) if the last build was for another one.
+# At the end (also on Ctrl-C/SIGTERM: an EXIT trap) the tree is rebuilt for
+# the default kernel (KVER, else the newest 6.1) if the last build was for
+# another one; the last output line says which kernel the tree is built for.
 #
 # Environment:
 #   BENCH_KVERS="K..."   kernel releases to measure (default: the newest
 #                        installed 6.1 and the newest installed 6.12, as the
 #                        top Makefile's KVER and KVER_612; 'make bench'
-#                        passes its own, KVER=/KVER_612= override them)
+#                        passes its own, KVER=/KVER_612= override them);
+#                        duplicates are dropped (first one kept)
 #   BENCH_MODE=default   multi-threaded TCG (fastest wall clock)
 #   BENCH_MODE=icount    single-threaded TCG with -icount shift=$BENCH_ICOUNT_SHIFT
 #                        (default 5),sleep=off: guest time follows the number of
@@ -32,10 +34,52 @@
 #   BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS   passed to the guest
 #
 # Exit status: 0 when every kernel was built and its guest run completed
-# (whatever the figures; some configurations may be "n/a"); 1 when a kernel
-# is not installed, its build failed, its guest run failed or did not finish
-# (its columns show what it produced, else n/a), or the final rebuild failed.
+# cleanly (whatever the figures); 1 when a kernel is not installed, its build
+# failed, its guest run failed or did not finish, the guest booted another
+# kernel than the one asked for, mqfuse (a) or stock FUSE + mqfused (b) was
+# unavailable in its guest (an "NA a"/"NA b" record: insmod, mount or a
+# mid-run failure) or a measurement failed (a "FAIL" record) -- its columns
+# show what it produced, else n/a -- or the final rebuild failed or was
+# impossible.  Only configurations c (libfuse3, which may be missing) and d
+# (ext4) may be "n/a" in a successful run.
+#
+#   bench.sh --check-raw KVER RAW   only apply those checks to one guest's
+#                                   raw.txt: print the reasons, exit 1 if any
 set -uo pipefail
+
+# raw_failures KVER RAW: why the guest run that wrote RAW, asked to boot
+# KVER, does not count as a measurement of KVER: one reason per line,
+# nothing when it does.
+raw_failures() {
+	local k=$1 raw=$2 gk n
+	if [ ! -f "$raw" ]; then
+		echo "the guest run produced no raw.txt"
+		return
+	fi
+	grep -q '^META bench_seconds ' "$raw" ||
+		echo "guest run did not finish guest-bench.sh (no final record in raw.txt)"
+	gk=$(sed -n 's/^META kernel //p' "$raw" | head -n1)
+	[ "$gk" = "$k" ] ||
+		echo "the guest ran kernel '${gk:-?}' (uname -r), not $k"
+	grep -E '^NA [ab] ' "$raw" | cut -c1-200 | sed -e 's/^NA a /configuration a (mqfuse+mqfused) unavailable: /' \
+		-e 's/^NA b /configuration b (stock FUSE+mqfused) unavailable: /'
+	n=$(grep -c '^FAIL ' "$raw")
+	[ "$n" -eq 0 ] ||
+		echo "$n failed measurement(s), first: $(grep -m1 '^FAIL ' "$raw" | cut -c6-160)"
+}
+
+if [ "${1:-}" = --check-raw ]; then
+	[ $# -eq 3 ] || { echo "usage: bench.sh --check-raw KVER RAW" >&2; exit 2; }
+	why=$(raw_failures "$2" "$3")
+	[ -z "$why" ] && exit 0
+	printf '%s\n' "$why"
+	exit 1
+fi
+
+# modinfo is in /usr/sbin on Debian, often not on a user's PATH.
+PATH=$PATH:/usr/sbin:/sbin
+command -v modinfo >/dev/null ||
+	{ echo "bench: modinfo not found (package kmod): needed to check the module's vermagic" >&2; exit 2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -63,6 +107,10 @@ icount)
 	;;
 esac
 
+# The module's name: mqfuse_v<GEN>.ko (another generation's may be stale).
+gen=$(sed -n 's/^#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$root/uapi/mqfuse.h")
+[ -n "$gen" ] || { echo "bench: no MQFUSE_GEN in $root/uapi/mqfuse.h" >&2; exit 2; }
+ko=$root/mqfuse_v$gen.ko
 
 # The kernels: the same choice as the top Makefile's KVER and KVER_612.
 newest() { ls -1 /lib/modules 2>/dev/null | grep -E "$1" | sort -V | tail -n1; }
@@ -74,6 +122,15 @@ else
 	kvers=("${k61:-no-6.1-kernel}" "${k612:-no-6.12-kernel}")
 fi
 [ ${#kvers[@]} -gt 0 ] || { echo "bench: BENCH_KVERS names no kernel" >&2; exit 2; }
+# Each kernel once (first occurrence kept).
+uniq_k=()
+for k in "${kvers[@]}"; do
+	case " ${uniq_k[*]} " in
+	*" $k "*) echo "bench: note: kernel $k named twice in BENCH_KVERS; measured once" >&2 ;;
+	*) uniq_k+=("$k") ;;
+	esac
+done
+kvers=("${uniq_k[@]}")
 # The kernel the tree is left built for (make all's default).
 final_kver=${KVER:-$k61}
 
@@ -96,24 +153,72 @@ done
 # built_for/built_ok: the kernel of the last build and whether it succeeded.
 built_for="" built_ok=0
 build_for() {
-	local k=$1 log=$2 ko vm
+	local k=$1 log=$2 vm
 	built_for=$k built_ok=0
 	env -u KDIR make -C "$root" all KVER="$k" KDIR="/lib/modules/$k/build" >"$log" 2>&1 ||
 		return 1
 	# The module the guest loads must be the one for K.
-	ko=$(ls "$root"/mqfuse_v*.ko 2>/dev/null | head -n1)
-	vm=$(modinfo -F vermagic "$ko" 2>/dev/null)
+	if ! vm=$(modinfo -F vermagic "$ko" 2>>"$log"); then
+		echo "bench: modinfo -F vermagic $ko failed" >>"$log"
+		return 1
+	fi
 	if [ "${vm%% *}" != "$k" ]; then
-		echo "bench: ${ko:-mqfuse_v*.ko} has vermagic '${vm%% *}', expected $k" >>"$log"
+		echo "bench: $ko has vermagic '${vm%% *}', expected $k" >>"$log"
 		return 1
 	fi
 	built_ok=1
 }
 
+# finish: on any exit (the end, an error, Ctrl-C, SIGTERM), once: stop a
+# running guest, leave the tree built for the default kernel rather than for
+# whichever came last, and say so on the last output line.
+finished=0 guest_pid=""
+finish() {
+	local note log
+	[ $finished = 0 ] || return
+	finished=1
+	# A second signal only stops what runs now (the rebuild's make: the
+	# note then says it failed); children get the default handling.
+	trap ':' INT TERM
+	if [ -n "$guest_pid" ]; then
+		echo "bench: interrupted: stopping the guest run (pid $guest_pid)" >&2
+		kill -TERM "$guest_pid" 2>/dev/null
+		wait "$guest_pid" 2>/dev/null
+		guest_pid=""
+		[ $rc -ne 0 ] || rc=1
+	fi
+	if [ -z "$built_for" ]; then
+		return
+	elif [ "$built_for" = "$final_kver" ]; then
+		if [ $built_ok = 1 ]; then
+			note="the tree is built for $built_for (the default kernel)"
+		else
+			note="the build for $built_for failed: the tree holds a partial build"
+		fi
+	elif [ -z "$final_kver" ] || [ ! -d "/lib/modules/$final_kver/build" ]; then
+		note="FAILED: cannot rebuild the tree for the default kernel '${final_kver:-none: no 6.1 kernel installed}' (no headers in /lib/modules/${final_kver:-?}/build): the tree holds the build for $built_for"
+		[ $built_ok = 1 ] || note="FAILED: cannot rebuild the tree for the default kernel '${final_kver:-none}' (no headers): the build for $built_for failed, the tree holds a partial build"
+		[ $rc -ne 0 ] || rc=1
+	else
+		log=$rundir/build-final-$final_kver.log
+		echo "bench: rebuilding the tree for the default kernel $final_kver (the last build was for $built_for)"
+		if build_for "$final_kver" "$log"; then
+			note="the tree is built for $final_kver again (the default kernel)"
+		else
+			note="FAILED: rebuilding for $final_kver failed (see $log): the tree holds a partial build"
+			[ $rc -ne 0 ] || rc=1
+		fi
+	fi
+	echo "bench: $note"
+}
+rc=0
+trap 'finish; exit $rc' EXIT
+trap 'echo "bench: interrupted (SIGINT)" >&2; rc=130; exit 130' INT
+trap 'echo "bench: terminated (SIGTERM)" >&2; rc=143; exit 143' TERM
+
 echo "bench: kernels ${kvers[*]}; mode $mode_desc, $smp guest CPUs, commit $commit, timeout ${timeout}s per guest run"
 echo "bench: raw output in $rundir"
 report_args=()
-rc=0
 for k in "${kvers[@]}"; do
 	kdir=$rundir/$k
 	mkdir -p "$kdir"
@@ -142,57 +247,42 @@ for k in "${kvers[@]}"; do
 		[ -x "$f" ] || echo "bench: warning: $f is missing; its configurations will be n/a" >&2
 	done
 	start=$(date +%s)
+	# In the background so that a signal reaches the EXIT trap at once (it
+	# stops the guest before rebuilding); run.sh needs no stdin.
 	"$root/selftests/vm/run.sh" --kver "$k" --timeout "$timeout" --smp "$smp" --mem "$mem" \
 		"${accel_opts[@]}" --save "$kdir" \
-		shell "$envs bash \$MQ_ROOT/selftests/bench/guest-bench.sh"
+		shell "$envs bash \$MQ_ROOT/selftests/bench/guest-bench.sh" &
+	guest_pid=$!
+	wait "$guest_pid"
 	r=$?
+	guest_pid=""
 	elapsed=$(( $(date +%s) - start ))
 	report_args+=(--note "$k" "whole guest run ${elapsed}s wall, run.sh exit $r")
-	if [ $r -ne 0 ]; then
-		why="guest run exited with status $r after ${elapsed}s"
-	elif ! grep -q '^META bench_seconds ' "$kdir/bench/raw.txt" 2>/dev/null; then
-		why="guest run did not finish guest-bench.sh (no final record in raw.txt)"
-	else
-		why=""
-	fi
-	if [ -n "$why" ]; then
+	whys=()
+	[ $r -eq 0 ] || whys+=("guest run exited with status $r after ${elapsed}s")
+	while IFS= read -r why; do
+		whys+=("$why")
+	done < <(raw_failures "$k" "$kdir/bench/raw.txt")
+	for why in "${whys[@]}"; do
 		echo "bench: kernel $k: $why" >&2
 		report_args+=(--failed "$k" "$why")
 		rc=1
-	fi
+	done
 done
 
-# Leave the tree built for the default kernel, not for whichever came last.
-tree_note=""
-if [ -z "$built_for" ]; then
-	:
-elif [ "$built_for" = "$final_kver" ]; then
-	if [ $built_ok = 1 ]; then
-		tree_note="the tree is built for $built_for (the default kernel)"
-	else
-		tree_note="the build for $built_for failed: the tree holds a partial build"
-	fi
-elif [ -n "$final_kver" ] && [ -d "/lib/modules/$final_kver/build" ]; then
-	log=$rundir/build-final-$final_kver.log
-	echo "bench: rebuilding the tree for the default kernel $final_kver (the last build was for $built_for)"
-	if build_for "$final_kver" "$log"; then
-		tree_note="the tree is built for $final_kver again (the default kernel)"
-	else
-		tree_note="rebuilding for $final_kver FAILED (see $log): the tree holds a partial build"
-		rc=1
-	fi
-else
-	tree_note="the tree holds the build for $built_for (no default 6.1 kernel to rebuild for)"
-	[ $built_ok = 1 ] || tree_note="the build for $built_for failed: the tree holds a partial build"
-fi
-
 results=$outdir/results-$stamp.txt
-if ! python3 "$here/report.py" "${report_args[@]}" --commit "$commit" \
-	--host-note "mode: $mode_desc; kernels measured one after the other, one guest each" > "$results"; then
+python3 "$here/report.py" "${report_args[@]}" --commit "$commit" \
+	--host-note "mode: $mode_desc; kernels measured one after the other, one guest each" > "$results"
+prc=$?
+if ! grep -q '^Raw figures per repetition' "$results"; then
+	# No report (no kernel produced raw results): report.py said why.
 	cat "$results"
-	[ -n "$tree_note" ] && echo "bench: $tree_note"
+	rc=1
 	exit 1
 fi
+# report.py exits 1 when it marks a kernel FAILED (all of bench's reasons
+# are passed to it, so this only adds what it found itself).
+[ $prc -eq 0 ] || rc=1
 {
 	for k in "${kvers[@]}"; do
 		[ -f "$rundir/$k/bench/raw.txt" ] || continue
@@ -204,6 +294,5 @@ fi
 echo
 sed -n '/^Raw figures per repetition/q;p' "$results"
 echo "bench: full report with raw figures: $results"
-[ -n "$tree_note" ] && echo "bench: $tree_note"
-[ $rc -eq 0 ] || echo "bench: FAILED: not every kernel was measured (see FAILED above)" >&2
+[ $rc -eq 0 ] || echo "bench: FAILED: not every kernel was measured cleanly (see FAILED above)" >&2
 exit $rc

@@ -15,11 +15,17 @@ mqfuse/ext4 (a/d), each taken within that kernel's run only: timing under
 TCG is comparable only within one guest run, never across kernels.  Then
 every repetition's raw figure with its spread, per kernel.
 
---failed KVER REASON marks a kernel whose run failed (not installed, build
-failed, guest run failed or incomplete): its figures, if any, are partial
+--failed KVER REASON marks a kernel whose run failed (bench.sh passes one
+per reason: not installed, build failed, guest run failed or incomplete,
+the guest booted another kernel, configuration a or b unavailable ("NA a",
+"NA b"), failed measurements ("FAIL")): its figures, if any, are partial
 and its missing cells read n/a.  --note adds a line to that kernel's header.
-Reports only: it never fails because of a figure; exit 1 only when no run
-produced any raw results.
+A run whose guest's uname -r (META kernel) is not the kernel asked for is
+marked FAILED here too, with or without --failed.
+
+Exit status: 0 when no kernel is marked FAILED; 1 when one is (the report
+is printed all the same), or when no run produced any raw results (then
+only the reasons are printed).  It never fails because of a figure.
 """
 import argparse
 import os
@@ -95,7 +101,7 @@ class Run:
         self.kver = kver
         self.raw = raw
         self.stats_dir = stats_dir
-        self.failed = None
+        self.failed = []
         self.notes = []
         self.have = bool(raw) and os.path.exists(raw)
         if self.have:
@@ -157,14 +163,20 @@ def main():
         if kver in byk:
             byk[kver].notes.append(text)
     for kver, reason in args.failed:
-        if kver in byk:
-            byk[kver].failed = reason
+        if kver in byk and reason not in byk[kver].failed:
+            byk[kver].failed.append(reason)
     for r in runs:
         if not r.have and not r.failed:
-            r.failed = "no raw results (%s): the guest run did not produce any" % r.raw
+            r.failed.append("no raw results (%s): the guest run did not produce any" % r.raw)
+        # Figures from another kernel than the one asked for are not a
+        # measurement of it (bench.sh passes this same reason).
+        guest_k = r.md.get("kernel") or "?"
+        why = "the guest ran kernel '%s' (uname -r), not %s" % (guest_k, r.kver)
+        if r.have and guest_k != r.kver and why not in r.failed:
+            r.failed.append(why)
     if not any(r.have for r in runs):
         for r in runs:
-            print("bench: kernel %s: %s" % (r.kver, r.failed))
+            print("bench: kernel %s: %s" % (r.kver, "; ".join(r.failed)))
         return 1
     labels = labels_for(runs)
     for r, l in zip(runs, labels):
@@ -201,8 +213,8 @@ def main():
             p("%s:" % head)
             for n in r.notes:
                 p("%s  %s" % (" " * len(head), n))
-        if r.failed:
-            p("%s  FAILED: %s%s" % (" " * len(head), r.failed,
+        for f_ in r.failed:
+            p("%s  FAILED: %s%s" % (" " * len(head), f_,
               " (figures below are partial)" if r.have else " (all its cells are n/a)"))
     p("configs: " + "  ".join("%s=%s (%s)" % (c, NAMES[c], SHORT[c]) for c in CONFIGS))
     p("Ratios are mqfuse / other of the medians of the same kernel's run; 'better' says"
@@ -223,7 +235,7 @@ def main():
     notes, note_text = {}, []
     for r in runs:
         if r.failed and not r.have:
-            note_text.append("%s: %s" % (r.label, r.failed))
+            note_text.append("%s: %s" % (r.label, "; ".join(r.failed)))
             notes[(r.label, None)] = len(note_text)
         for c in CONFIGS:
             if c in r.na:
@@ -323,7 +335,7 @@ def main():
                     for l in f:
                         p("  " + l.rstrip())
     print("\n".join(out))
-    return 0
+    return 1 if any(r.failed for r in runs) else 0
 
 
 if __name__ == "__main__":
