@@ -573,6 +573,7 @@ struct shared {
 	volatile int wbe_getattrs;	/* wb_evict: GETATTRs of those (new) nodes */
 	volatile uint64_t wbe_drop0;	/* wb_evict: first drop_caches at (ns) */
 	volatile int wbe_drops;		/* wb_evict: drop_caches written */
+	volatile int wbe_go;		/* wb_evict: 1: evict now, -1: give up */
 	volatile uint32_t ab_opcode;	/* abandoned_*: the opcode held while armed */
 	volatile int nev;		/* abandoned_*: entries of ev[] written */
 	struct ab_event {		/* abandoned_*: what the server saw, in order */
@@ -4089,35 +4090,22 @@ static void client_wb_evict(const struct scenario *s)
 	struct stat st;
 	char *p;
 
-	fd = open(path_file, O_RDWR);
-	if (fd < 0) {
-		tap(false, "%s: open: %s", s->name, strerror(errno));
-		return;
-	}
-	p = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		tap(false, "%s: mmap: %s", s->name, strerror(errno));
-		close(fd);
-		return;
-	}
-	p[0] = 'W';
-	shm->armed = 1;
-	if (sync_file_range(fd, 0, FILE_SIZE, SYNC_FILE_RANGE_WRITE))
-		diag("sync_file_range: %s", strerror(errno));
-	if (!tap(wait_for(shm->wbe_replying || shm->wbe_reply1, 10000),
-		 "%s: the writeback WRITE of the mmap store reached the daemon", s->name)) {
-		munmap(p, FILE_SIZE);
-		close(fd);
-		return;
-	}
 	/*
-	 * Evict it: drop caches (in a child: close() may wait for the
-	 * writeback) until its FORGET, while every reference goes.
+	 * The evicting child: forked before the file is opened or mapped,
+	 * or its copies would keep the inode. It drops caches until the
+	 * FORGET, from the moment the daemon writes the WRITE's reply on
+	 * (close() may wait for the writeback meanwhile).
 	 */
 	dropper = fork();
 	if (dropper == 0) {
-		uint64_t t0 = wbe_now();
+		uint64_t t0;
 
+		alarm(60);
+		while (!shm->wbe_go)
+			msleep(1);
+		if (shm->wbe_go < 0)
+			_exit(0);
+		t0 = wbe_now();
 		shm->wbe_drop0 = t0;
 		do {
 			wbe_drop_all();
@@ -4127,8 +4115,26 @@ static void client_wb_evict(const struct scenario *s)
 			 wbe_now() - t0 < (uint64_t)(sleep_ms + 10000) * 1000000);
 		_exit(0);
 	}
+	fd = open(path_file, O_RDWR);
+	p = fd < 0 ? MAP_FAILED : mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		tap(false, "%s: open and mmap: %s", s->name, strerror(errno));
+		goto out_dropper;
+	}
+	p[0] = 'W';
+	shm->armed = 1;
+	if (sync_file_range(fd, 0, FILE_SIZE, SYNC_FILE_RANGE_WRITE))
+		diag("sync_file_range: %s", strerror(errno));
+	if (!tap(wait_for(shm->wbe_replying || shm->wbe_reply1, 10000),
+		 "%s: the writeback WRITE of the mmap store reached the daemon", s->name)) {
+		munmap(p, FILE_SIZE);
+		goto out_dropper;
+	}
+	/* evict it while every reference goes */
+	shm->wbe_go = 1;
 	munmap(p, FILE_SIZE);
 	close(fd);
+	fd = -1;
 	if (dropper > 0)
 		waitpid(dropper, NULL, 0);
 	forget = shm->wbe_forget != 0;
@@ -4176,6 +4182,14 @@ static void client_wb_evict(const struct scenario *s)
 	tap(!shm->wbe_getattrs,
 	    "%s: no live inode's attributes were expired by the reply that woke after its inode's eviction (GETATTRs of fresh nodes: %d)",
 	    s->name, shm->wbe_getattrs);
+	return;
+
+out_dropper:
+	if (fd >= 0)
+		close(fd);
+	shm->wbe_go = -1;
+	if (dropper > 0)
+		waitpid(dropper, NULL, 0);
 }
 
 static void setup_wb_evict(void)
