@@ -568,7 +568,8 @@ struct shared {
 	volatile uint64_t wbe_reply1;	/* ... to (ns) */
 	volatile int wbe_reply_ret;	/* wb_evict: result of that reply */
 	volatile uint64_t wbe_forget;	/* wb_evict: FORGET of "file" read at (ns), 0: none */
-	volatile int wbe_forget_in_reply; /* wb_evict: that reply was still being written then */
+	volatile int wbe_forget_in_reply; /* wb_evict: that reply still slept then */
+	volatile int wbe_slept0;	/* wb_evict: mq_kdelay's "slept" before that reply */
 	volatile int wbe_lookups;	/* wb_evict: LOOKUPs of new names answered */
 	volatile int wbe_getattrs;	/* wb_evict: GETATTRs of those (new) nodes */
 	volatile uint64_t wbe_drop0;	/* wb_evict: first drop_caches at (ns) */
@@ -3935,11 +3936,38 @@ static uint64_t wbe_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* mq_kdelay's parameter @name, or -1 when it is not loaded. */
+static long kdelay_param(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/mq_kdelay/parameters/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * "While the reply slept": mq_kdelay counts a sleep when it ends, so the
+ * count is still the one from before the reply (not just "the daemon's
+ * write(2) has not returned": with the fix the inode goes right after
+ * its pages, while that write(2) is still finishing).
+ */
 static void wbe_forget_seen(uint64_t nodeid)
 {
 	if (nodeid != INO_FILE || shm->wbe_forget)
 		return;
-	shm->wbe_forget_in_reply = shm->wbe_replying;
+	if (shm->wbe_slept0 >= 0)
+		shm->wbe_forget_in_reply = shm->wbe_replying &&
+					   kdelay_param("slept") == shm->wbe_slept0;
+	else
+		shm->wbe_forget_in_reply = shm->wbe_replying;
 	shm->wbe_forget = wbe_now();
 }
 
@@ -3955,6 +3983,7 @@ static bool bad_wb_evict(int fd, struct req *r)
 		if (!shm->armed || node != INO_FILE || !(in->write_flags & FUSE_WRITE_CACHE) ||
 		    __atomic_exchange_n(&shm->wbe_seen, 1, __ATOMIC_SEQ_CST))
 			return false;
+		shm->wbe_slept0 = kdelay_param("slept");
 		shm->wbe_reply0 = wbe_now();
 		shm->wbe_replying = 1;
 		shm->wbe_reply_ret = reply(fd, r->h->unique, 0, &w, sizeof(w));
@@ -4065,23 +4094,9 @@ static void wbe_drop_all(void)
 		close(fd);
 }
 
-/* mq_kdelay's sleep_us, or 0 when it is not loaded (no widened window). */
-static long kdelay_sleep_us(void)
-{
-	FILE *f = fopen("/sys/module/mq_kdelay/parameters/sleep_us", "r");
-	long us = 0;
-
-	if (f) {
-		if (fscanf(f, "%ld", &us) != 1)
-			us = 0;
-		fclose(f);
-	}
-	return us;
-}
-
 static void client_wb_evict(const struct scenario *s)
 {
-	long sleep_ms = kdelay_sleep_us() / 1000, nfree = -1, nnew = 0, i;
+	long sleep_ms = (kdelay_param("sleep_us") > 0 ? kdelay_param("sleep_us") : 0) / 1000, nfree = -1, nnew = 0, i;
 	uint64_t t, alloc1 = 0;
 	bool in_window, forget;
 	int fd, missing = 0;
