@@ -562,6 +562,19 @@ struct shared {
 	volatile int lk_release_seq;	/* flock: RELEASE of lk_fh1 (held) */
 	volatile int lk_release_unlocks; /* flock: that RELEASE asks to unlock lk_owner1 */
 	volatile int lk_refused;	/* flock: SETLKs refused for a conflict */
+	volatile int wbe_seen;		/* wb_evict: the writeback WRITE was read */
+	volatile int wbe_replying;	/* wb_evict: its reply is being written */
+	volatile uint64_t wbe_reply0;	/* wb_evict: reply written from (ns) ... */
+	volatile uint64_t wbe_reply1;	/* ... to (ns) */
+	volatile int wbe_reply_ret;	/* wb_evict: result of that reply */
+	volatile uint64_t wbe_forget;	/* wb_evict: FORGET of "file" read at (ns), 0: none */
+	volatile int wbe_forget_in_reply; /* wb_evict: that reply still slept then */
+	volatile int wbe_slept0;	/* wb_evict: mq_kdelay's "slept" before that reply */
+	volatile int wbe_lookups;	/* wb_evict: LOOKUPs of new names answered */
+	volatile int wbe_getattrs;	/* wb_evict: GETATTRs of those (new) nodes */
+	volatile uint64_t wbe_drop0;	/* wb_evict: first drop_caches at (ns) */
+	volatile int wbe_drops;		/* wb_evict: drop_caches written */
+	volatile int wbe_go;		/* wb_evict: 1: evict now, -1: give up */
 	volatile uint32_t ab_opcode;	/* abandoned_*: the opcode held while armed */
 	volatile uint32_t mk_mode[3];	/* create_mode_*: mode of CREATE, MKDIR, MKNOD */
 	volatile uint32_t mk_umask[3];	/* create_mode_*: umask sent beside it */
@@ -3977,6 +3990,321 @@ static void client_create_modes(const struct scenario *s)
 
 static void setup_dont_mask(void) { tinyfs_cfg.init_flags = FUSE_DONT_MASK; }
 
+/*
+ * Writeback reply vs eviction (issue 8): at 7114f35 the reply path of a
+ * writeback WRITE (mqfuse_writeback_end, in the daemon's write(2)) touched
+ * the inode after its last end_page_writeback(), which was the only thing
+ * keeping the inode alive: set_bit(), then mqfuse_invalidate_attr() takes
+ * the inode's spinlock and writes attr_expire. The suite loads mq_kdelay
+ * with sleep_us= so that this reply SLEEPS (a busy wait would hold off the
+ * RCU grace period the inode's free waits for) right before
+ * mqfuse_invalidate_attr() is called from mqfuse_writeback_end().
+ *
+ * Two server processes serve the mount, so one can sleep in that reply
+ * while the other answers the client. The client dirties "file" through
+ * a shared mmap, starts its writeback (sync_file_range WRITE, no wait),
+ * and once the daemon writes the WRITE's reply it unmaps, closes and
+ * drops caches until "file"'s FORGET arrives (its inode evicted). If that
+ * happens while the reply still sleeps (the old code: the pages are no
+ * longer under writeback), it waits for the RCU free, then fills every
+ * free slot of mqfuse's inode cache with new inodes (lookups of new names,
+ * cached for an hour), so that the freed inode's memory is a live inode
+ * again when the reply wakes. The cache has a constructor, so slub_debug
+ * does not poison its free objects: a write there would go unnoticed;
+ * written into a live inode it is seen: that inode's attributes expire
+ * and the next stat() of its name sends a GETATTR the daemon counts. With
+ * the fix the pages stay under writeback until the reply is done: the
+ * FORGET comes only after it, and no GETATTR.
+ */
+#define WBE_NODE0	1000		/* nodes of the new names "n<i>": WBE_NODE0 + i */
+#define WBE_MAX_NEW	4000
+#define WBE_ENTRY_TTL	3600
+
+static uint64_t wbe_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* mq_kdelay's parameter @name, or -1 when it is not loaded. */
+static long kdelay_param(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/mq_kdelay/parameters/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * "While the reply slept": mq_kdelay counts a sleep when it ends, so the
+ * count is still the one from before the reply (not just "the daemon's
+ * write(2) has not returned": with the fix the inode goes right after
+ * its pages, while that write(2) is still finishing).
+ */
+static void wbe_forget_seen(uint64_t nodeid)
+{
+	if (nodeid != INO_FILE || shm->wbe_forget)
+		return;
+	if (shm->wbe_slept0 >= 0)
+		shm->wbe_forget_in_reply = shm->wbe_replying &&
+					   kdelay_param("slept") == shm->wbe_slept0;
+	else
+		shm->wbe_forget_in_reply = shm->wbe_replying;
+	shm->wbe_forget = wbe_now();
+}
+
+static bool bad_wb_evict(int fd, struct req *r)
+{
+	uint64_t node = r->h->nodeid;
+
+	switch (r->h->opcode) {
+	case FUSE_WRITE: {
+		struct fuse_write_in *in = r->arg;
+		struct fuse_write_out w = { .size = in->size };
+
+		if (!shm->armed || node != INO_FILE || !(in->write_flags & FUSE_WRITE_CACHE) ||
+		    __atomic_exchange_n(&shm->wbe_seen, 1, __ATOMIC_SEQ_CST))
+			return false;
+		shm->wbe_slept0 = kdelay_param("slept");
+		shm->wbe_reply0 = wbe_now();
+		shm->wbe_replying = 1;
+		shm->wbe_reply_ret = reply(fd, r->h->unique, 0, &w, sizeof(w));
+		shm->wbe_reply1 = wbe_now();
+		shm->wbe_replying = 0;
+		return true;
+	}
+	case FUSE_FORGET:
+		wbe_forget_seen(node);
+		return true;
+	case FUSE_BATCH_FORGET: {
+		struct fuse_batch_forget_in *b = r->arg;
+		struct fuse_forget_one *one = (void *)(b + 1);
+		size_t i, max = (r->len - sizeof(*r->h) - sizeof(*b)) / sizeof(*one);
+
+		for (i = 0; i < b->count && i < max; i++)
+			wbe_forget_seen(one[i].nodeid);
+		return true;
+	}
+	case FUSE_LOOKUP: {
+		struct fuse_entry_out e;
+		unsigned int i;
+
+		if (node != INO_ROOT || sscanf(r->arg, "n%u", &i) != 1 || i >= WBE_MAX_NEW)
+			return false;
+		memset(&e, 0, sizeof(e));
+		e.nodeid = WBE_NODE0 + i;
+		e.generation = 1;
+		e.entry_valid = e.attr_valid = WBE_ENTRY_TTL;
+		e.attr.ino = e.nodeid;
+		e.attr.mode = S_IFREG | 0644;
+		e.attr.nlink = 1;
+		e.attr.blksize = 4096;
+		__atomic_add_fetch(&shm->wbe_lookups, 1, __ATOMIC_SEQ_CST);
+		reply(fd, r->h->unique, 0, &e, sizeof(e));
+		return true;
+	}
+	case FUSE_GETATTR: {
+		struct fuse_attr_out a;
+
+		if (node < WBE_NODE0 || node >= WBE_NODE0 + WBE_MAX_NEW)
+			return false;
+		memset(&a, 0, sizeof(a));
+		a.attr_valid = WBE_ENTRY_TTL;
+		a.attr.ino = node;
+		a.attr.mode = S_IFREG | 0644;
+		a.attr.nlink = 1;
+		a.attr.blksize = 4096;
+		__atomic_add_fetch(&shm->wbe_getattrs, 1, __ATOMIC_SEQ_CST);
+		reply(fd, r->h->unique, 0, &a, sizeof(a));
+		return true;
+	}
+	}
+	return false;
+}
+
+/* A second server process: either may sleep in the WRITE's reply. */
+static int serve_wb_evict(int fd)
+{
+	if (fork() == 0)
+		alarm(150);
+	return fd;
+}
+
+/* First number in /sys/kernel/slab/<fstype>_inode/@what, or -1. */
+static long wbe_slab_read(const char *what)
+{
+	char path[300];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s_inode/%s", fstype, what);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void wbe_slab_validate(void)
+{
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s_inode/validate", fstype);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			diag("%s: %s", path, strerror(errno));
+		close(fd);
+	}
+}
+
+/*
+ * drop_caches 3: 1 drains the per-CPU LRU caches first, which may hold
+ * the last page's extra reference (its folio then cannot be dropped,
+ * nor the inode evicted) for seconds; 2 then evicts the inode.
+ */
+static void wbe_drop_all(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	if (fd < 0 || write(fd, "3", 1) != 1)
+		diag("drop_caches: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void client_wb_evict(const struct scenario *s)
+{
+	long sleep_ms = (kdelay_param("sleep_us") > 0 ? kdelay_param("sleep_us") : 0) / 1000, nfree = -1, nnew = 0, i;
+	uint64_t t, alloc1 = 0;
+	bool in_window, forget;
+	int fd, missing = 0;
+	pid_t dropper;
+	char path[4096];
+	struct stat st;
+	char *p;
+
+	/*
+	 * The evicting child: forked before the file is opened or mapped,
+	 * or its copies would keep the inode. It drops caches until the
+	 * FORGET, from the moment the daemon writes the WRITE's reply on
+	 * (close() may wait for the writeback meanwhile).
+	 */
+	dropper = fork();
+	if (dropper == 0) {
+		uint64_t t0;
+
+		alarm(60);
+		while (!shm->wbe_go)
+			msleep(1);
+		if (shm->wbe_go < 0)
+			_exit(0);
+		t0 = wbe_now();
+		shm->wbe_drop0 = t0;
+		do {
+			wbe_drop_all();
+			shm->wbe_drops++;
+			msleep(20);
+		} while (!shm->wbe_forget &&
+			 wbe_now() - t0 < (uint64_t)(sleep_ms + 10000) * 1000000);
+		_exit(0);
+	}
+	fd = open(path_file, O_RDWR);
+	p = fd < 0 ? MAP_FAILED : mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		tap(false, "%s: open and mmap: %s", s->name, strerror(errno));
+		goto out_dropper;
+	}
+	p[0] = 'W';
+	shm->armed = 1;
+	if (sync_file_range(fd, 0, FILE_SIZE, SYNC_FILE_RANGE_WRITE))
+		diag("sync_file_range: %s", strerror(errno));
+	if (!tap(wait_for(shm->wbe_replying || shm->wbe_reply1, 10000),
+		 "%s: the writeback WRITE of the mmap store reached the daemon", s->name)) {
+		munmap(p, FILE_SIZE);
+		goto out_dropper;
+	}
+	/* evict it while every reference goes */
+	shm->wbe_go = 1;
+	munmap(p, FILE_SIZE);
+	close(fd);
+	fd = -1;
+	if (dropper > 0)
+		waitpid(dropper, NULL, 0);
+	forget = shm->wbe_forget != 0;
+	in_window = forget && shm->wbe_forget_in_reply;
+	if (in_window) {
+		/*
+		 * The inode is freed after an RCU grace period; then every
+		 * free slot of the cache becomes a live inode of a new name.
+		 */
+		msleep(200);
+		nfree = wbe_slab_read("total_objects") - wbe_slab_read("objects");
+		nnew = nfree < 0 ? 64 : nfree + 32;
+		if (nnew > WBE_MAX_NEW)
+			nnew = WBE_MAX_NEW;
+		for (i = 0; i < nnew; i++) {
+			snprintf(path, sizeof(path), "%s/n%ld", mnt, i);
+			if (stat(path, &st))
+				missing++;
+		}
+		alloc1 = wbe_now();
+	}
+	wait_for(!shm->wbe_replying, (sleep_ms + 10000));
+	wbe_slab_validate();
+	tap(shm->wbe_reply1 && shm->wbe_reply_ret == sizeof(struct fuse_out_header) +
+	    sizeof(struct fuse_write_out), "%s: the WRITE's reply was taken (write: %d)",
+	    s->name, shm->wbe_reply_ret);
+	t = shm->wbe_reply1 - shm->wbe_reply0;
+	tap(!sleep_ms || t >= (uint64_t)sleep_ms * 900000,
+	    "%s: that reply slept in the kernel (%llu ms; mq_kdelay sleeps %ld ms)", s->name,
+	    (unsigned long long)(t / 1000000), sleep_ms);
+	tap(!sleep_ms || (shm->wbe_drop0 && shm->wbe_drop0 < shm->wbe_reply1),
+	    "%s: the eviction of \"file\" was tried while that reply slept", s->name);
+	tap(forget, "%s: \"file\" was evicted: its FORGET came %s (%u drop_caches)", s->name,
+	    !forget ? "never" : in_window ? "while the reply slept (the window)" :
+	    "after the reply (its pages were under writeback until then)", shm->wbe_drops);
+	if (in_window) {
+		tap(!missing && alloc1 < shm->wbe_reply1,
+		    "%s: %ld new inodes (the cache had %ld free) made in the window (%d failed)",
+		    s->name, nnew, nfree, missing);
+		for (i = 0; i < nnew; i++) {
+			snprintf(path, sizeof(path), "%s/n%ld", mnt, i);
+			stat(path, &st);
+		}
+	}
+	tap(!shm->wbe_getattrs,
+	    "%s: no live inode's attributes were expired by the reply that woke after its inode's eviction (GETATTRs of fresh nodes: %d)",
+	    s->name, shm->wbe_getattrs);
+	return;
+
+out_dropper:
+	if (fd >= 0)
+		close(fd);
+	shm->wbe_go = -1;
+	if (dropper > 0)
+		waitpid(dropper, NULL, 0);
+}
+
+static void setup_wb_evict(void)
+{
+	setup_cache();
+	tinyfs_cfg.file_size = FILE_SIZE;
+}
+
 static void setup_race(void)
 {
 	setup_cache();
@@ -4092,6 +4420,8 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_dont_mask },
 	{ "race_abort_signal", bad_hold_reads, client_abort_signal, EXP_FAIL,
 	  .setup = setup_abort_signal },
+	{ "race_writeback_end_evict", bad_wb_evict, client_wb_evict, EXP_ANY,
+	  .setup = setup_wb_evict, .serve_fd = serve_wb_evict },
 	{ "fuzz_pagecache", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_cache },
 	{ "fuzz_direct", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_direct },
 	{ "baseline", NULL, client_stat_file, EXP_OK },

@@ -30,8 +30,9 @@ fi
 [ -n "$scenarios" ] || { not_ok "badreply lists scenarios"; exit 1; }
 
 # Race scenarios run with mq_kdelay (selftests/kdelay) loaded: a kprobe that
-# busy-waits at the racy point, so the window the scenario aims at is
-# milliseconds wide instead of a few instructions.
+# busy-waits at the racy point, or (sleep_us=) an ftrace hook that sleeps
+# before a call, so the window the scenario aims at is milliseconds wide
+# instead of a few instructions.
 kdelay_ko=$MQ_TESTS/kdelay/mq_kdelay.ko
 # never leave the delay behind for the suites after this one
 trap 'rmmod mq_kdelay 2>/dev/null' EXIT
@@ -40,6 +41,10 @@ kdelay_args() {
 	race_abort_signal)
 		# the abort ends its requests one by one: 20 ms before each
 		echo "func=$MQ_NAME:mqfuse_req_end delay_us=20000" ;;
+	race_writeback_end_evict)
+		# the writeback WRITE's reply sleeps 1 s (an RCU grace period
+		# can end meanwhile) before it calls mqfuse_invalidate_attr()
+		echo "func=$MQ_NAME:mqfuse_invalidate_attr caller=$MQ_NAME:mqfuse_writeback_end sleep_us=1000000" ;;
 	esac
 }
 kdelay_on() {
@@ -59,13 +64,23 @@ kdelay_on() {
 	return 0
 }
 kdelay_off() {
-	local hits
-	hits=$(cat /sys/module/mq_kdelay/parameters/hits 2>/dev/null)
+	local hits sleep_us slept nosleep p=/sys/module/mq_kdelay/parameters
+	hits=$(cat $p/hits 2>/dev/null)
+	sleep_us=$(cat $p/sleep_us 2>/dev/null)
+	slept=$(cat $p/slept 2>/dev/null)
+	nosleep=$(cat $p/nosleep 2>/dev/null)
 	rmmod mq_kdelay || { not_ok "$1: mq_kdelay unloads"; fail=1; }
 	if [ "${hits:-0}" -gt 0 ]; then
 		ok "$1: the widened window was reached ($hits times)"
 	else
 		not_ok "$1: the widened window was reached (mq_kdelay hits: ${hits:-none})"
+		fail=1
+	fi
+	[ "${sleep_us:-0}" -gt 0 ] || return 0
+	if [ "${slept:-0}" -gt 0 ]; then
+		ok "$1: mq_kdelay slept in the window ($slept times, ${nosleep:-?} could not)"
+	else
+		not_ok "$1: mq_kdelay slept in the window (slept: ${slept:-none}, nosleep: ${nosleep:-none})"
 		fail=1
 	fi
 }
@@ -75,8 +90,13 @@ for s in $scenarios; do
 	case "$s" in fuzz_*) tmo=$((MQ_FUZZ_SECONDS + 90)) ;; esac
 	kd=0
 	kdelay_on "$s" && kd=1
+	# A reply that wakes on a freed inode may spin forever on its lock
+	# (the only CPU, preemption off): panic then, the runner reports it.
+	slp=$(cat /proc/sys/kernel/softlockup_panic 2>/dev/null)
+	[ $kd = 0 ] || echo 1 > /proc/sys/kernel/softlockup_panic 2>/dev/null
 	timeout -k 5 "$(mq_tmo "$tmo")" "$br" -t "$MQ_NAME" -d "/dev/$MQ_NAME" "$s" "$mnt"
 	rc=$?
+	[ -z "$slp" ] || echo "$slp" > /proc/sys/kernel/softlockup_panic 2>/dev/null
 	[ $kd = 0 ] || kdelay_off "$s"
 	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		not_ok "$s: finished without hanging (timed out after ${tmo}s, exit $rc)"

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mq_kdelay: a test-only module that widens a race window in mqfuse by
- * busy-waiting at a chosen point, so that a race the suites could only
- * hit by luck happens on (nearly) every run. Loaded by a test around one
- * scenario, never by users; needs CONFIG_KPROBES.
+ * delaying a chosen point, so that a race the suites could only hit by
+ * luck happens on (nearly) every run. Loaded by a test around one
+ * scenario, never by users; needs CONFIG_KPROBES (symbol lookup) and, for
+ * sleep_us=, CONFIG_DYNAMIC_FTRACE.
+ *
+ * Two modes. Busy-wait (a kprobe):
  *
  *   func=F              delay on entry to F ("module:F" picks the module), or, with
  *   after=G             delay right after each direct call to G inside F
@@ -23,17 +26,48 @@
  * or an RCU grace period to end. G must be kprobe-able (it is resolved
  * with a kprobe); call-depth-tracking thunks (retbleed=stuff) hide the
  * calls and loading fails with -ENOENT.
+ *
+ * Sleep (an ftrace hook that redirects the call):
+ *
+ *   sleep_us=N          sleep N us (at most 10 s) before each call to F
+ *   func=F              as above (its entry must be an ftrace location)
+ *   caller=C            only calls made from inside function C ("mod:C"
+ *                       allowed): the return address lies in C (default:
+ *                       every caller)
+ *   max_hits=N          as above
+ *
+ * F's entry is hooked with an IPMODIFY ftrace_ops; a matching call goes to
+ * a wrapper that sleeps, calls F with the same six register arguments and
+ * returns F's value. So F must take at most six integer or pointer
+ * arguments (x86-64: all in registers) and no struct by value or argument
+ * on the stack; nothing checks that. A call from C that the compiler made
+ * a tail call (jmp) returns to C's caller and does not match. The wrapper
+ * sleeps only where the caller may: preemptible() and outside any RCU
+ * read-side section (checkable with CONFIG_PREEMPT_RCU); elsewhere the
+ * call goes on at once and counts in "nosleep". Read-only counters: hits
+ * (calls redirected), slept, nosleep. This widens windows that need the
+ * CPU to schedule or an RCU grace period to end (an object freed by
+ * call_rcu() meanwhile), which the busy wait cannot. Unloading waits for
+ * every call still in the wrapper. With kernel IBT enabled on the CPU the
+ * wrapper calls F through a pointer, so F must still begin with ENDBR
+ * (not sealed): loading fails (-EOPNOTSUPP) otherwise.
  */
 #include <linux/module.h>
 #include <linux/kprobes.h>
 #include <linux/kallsyms.h>
 #include <linux/delay.h>
 #include <linux/slab.h>
+#include <linux/ftrace.h>
+#include <linux/wait.h>
+#include <linux/sched.h>
+#include <linux/rcupdate.h>
+#include <asm/cpufeature.h>
 
 #define MQ_KDELAY_MAX_SITES	16
 #define MQ_KDELAY_MAX_US	1000000	/* longer would be a hard lockup */
 #define MQ_X86_CALL_REL32	0xe8
 #define MQ_X86_CALL_LEN		5
+#define MQ_KDELAY_MAX_SLEEP_US	10000000
 
 static char *func = "mqfuse_req_end";
 module_param(func, charp, 0444);
@@ -53,6 +87,18 @@ MODULE_PARM_DESC(hits, "times a delay point was reached (read-only)");
 static unsigned int nr_sites;
 module_param(nr_sites, uint, 0444);
 MODULE_PARM_DESC(nr_sites, "probes placed (read-only)");
+static unsigned int sleep_us;
+module_param(sleep_us, uint, 0444);
+MODULE_PARM_DESC(sleep_us, "sleep before each call to func instead of busy-waiting, microseconds (at most 10 s)");
+static char *caller;
+module_param(caller, charp, 0444);
+MODULE_PARM_DESC(caller, "sleep_us: only calls made from inside this function (default: any)");
+static int slept;
+module_param(slept, int, 0444);
+MODULE_PARM_DESC(slept, "sleep_us: calls delayed by a sleep (read-only)");
+static int nosleep;
+module_param(nosleep, int, 0444);
+MODULE_PARM_DESC(nosleep, "sleep_us: calls made where sleeping is not allowed, not delayed (read-only)");
 
 static atomic_t mq_kdelay_hits = ATOMIC_INIT(0);
 static struct kprobe *mq_kdelay_kps[MQ_KDELAY_MAX_SITES];
@@ -167,6 +213,169 @@ static int mq_kdelay_after_calls(unsigned long faddr, unsigned long size,
 	return nr_sites ? 0 : -ENOENT;
 }
 
+/* ---- sleep_us: an ftrace hook on F's entry that detours to a sleeping wrapper ---- */
+
+#ifdef CONFIG_DYNAMIC_FTRACE
+#ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#define MQ_KDELAY_FOPS_FLAGS	FTRACE_OPS_FL_IPMODIFY
+#else
+#define MQ_KDELAY_FOPS_FLAGS	(FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_SAVE_REGS)
+#endif
+
+typedef unsigned long (*mq_kdelay_fn6)(unsigned long, unsigned long, unsigned long,
+				       unsigned long, unsigned long, unsigned long);
+
+static unsigned long mq_sleep_faddr;		/* F's first byte */
+static unsigned long mq_sleep_caddr, mq_sleep_csize;	/* C, or 0 */
+static atomic_t mq_sleep_inflight = ATOMIC_INIT(0);	/* redirected, not yet back */
+static DECLARE_WAIT_QUEUE_HEAD(mq_sleep_wq);
+static atomic_t mq_sleep_slept = ATOMIC_INIT(0);
+static atomic_t mq_sleep_nosleep = ATOMIC_INIT(0);
+static bool mq_sleep_registered;
+
+/*
+ * Runs in the caller's context instead of F, with F's arguments in the
+ * argument registers; the return address on the stack is the caller's.
+ * The call to F re-enters the hook, which lets it through: the return
+ * address is inside this module.
+ */
+static noinline unsigned long mq_kdelay_wrapper(unsigned long a1, unsigned long a2,
+						unsigned long a3, unsigned long a4,
+						unsigned long a5, unsigned long a6)
+{
+	mq_kdelay_fn6 f = (mq_kdelay_fn6)mq_sleep_faddr;
+	unsigned long ret;
+
+	if (preemptible() && !rcu_preempt_depth()) {
+		fsleep(sleep_us);
+		WRITE_ONCE(slept, atomic_inc_return(&mq_sleep_slept));
+	} else {
+		WRITE_ONCE(nosleep, atomic_inc_return(&mq_sleep_nosleep));
+	}
+	ret = f(a1, a2, a3, a4, a5, a6);
+	if (atomic_dec_and_test(&mq_sleep_inflight))
+		wake_up(&mq_sleep_wq);
+	return ret;
+}
+
+static void notrace mq_kdelay_set_ip(struct ftrace_regs *fregs, unsigned long ip)
+{
+#ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#ifdef ftrace_regs_set_instruction_pointer	/* 6.8 on */
+	ftrace_regs_set_instruction_pointer(fregs, ip);
+#else
+	ftrace_instruction_pointer_set(fregs, ip);
+#endif
+#else
+	instruction_pointer_set(ftrace_get_regs(fregs), ip);
+#endif
+}
+
+static void notrace mq_kdelay_ftrace(unsigned long ip, unsigned long parent_ip,
+				     struct ftrace_ops *ops, struct ftrace_regs *fregs)
+{
+	int bit, n;
+
+	/* the wrapper's own call, or a caller not asked for */
+	if (within_module(parent_ip, THIS_MODULE))
+		return;
+	if (mq_sleep_caddr &&
+	    (parent_ip < mq_sleep_caddr || parent_ip >= mq_sleep_caddr + mq_sleep_csize))
+		return;
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	n = atomic_inc_return(&mq_kdelay_hits);
+	WRITE_ONCE(hits, n);
+	if (!max_hits || n <= max_hits) {
+		/* counted before the detour: unloading waits for it */
+		atomic_inc(&mq_sleep_inflight);
+		mq_kdelay_set_ip(fregs, (unsigned long)mq_kdelay_wrapper);
+	}
+	ftrace_test_recursion_unlock(bit);
+}
+
+static struct ftrace_ops mq_kdelay_fops = {
+	.func	= mq_kdelay_ftrace,
+	.flags	= MQ_KDELAY_FOPS_FLAGS,
+};
+
+static bool mq_kdelay_sealed(unsigned long faddr)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	static const u8 endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+
+	return cpu_feature_enabled(X86_FEATURE_IBT) &&
+	       memcmp((const void *)faddr, endbr64, sizeof(endbr64));
+#else
+	return false;
+#endif
+}
+
+static int mq_kdelay_sleep_init(unsigned long faddr)
+{
+	int err;
+
+	if (mq_kdelay_sealed(faddr)) {
+		pr_err("mq_kdelay: %s has no ENDBR (IBT sealed): cannot call it through a pointer\n",
+		       func);
+		return -EOPNOTSUPP;
+	}
+	if (caller && *caller) {
+		mq_sleep_caddr = mq_kdelay_lookup(caller, &mq_sleep_csize);
+		if (!mq_sleep_caddr) {
+			pr_err("mq_kdelay: no function %s\n", caller);
+			return -ENOENT;
+		}
+	}
+	mq_sleep_faddr = faddr;
+	err = ftrace_set_filter_ip(&mq_kdelay_fops, faddr, 0, 0);
+	if (err) {
+		pr_err("mq_kdelay: %s is not an ftrace location (%d)\n", func, err);
+		return err;
+	}
+	err = register_ftrace_function(&mq_kdelay_fops);
+	if (err) {
+		pr_err("mq_kdelay: ftrace hook on %s not registered (%d)\n", func, err);
+		ftrace_free_filter(&mq_kdelay_fops);
+		return err;
+	}
+	mq_sleep_registered = true;
+	pr_info("mq_kdelay: %s%s%s: sleep %u us before each call\n", func,
+		mq_sleep_caddr ? " called from " : "", mq_sleep_caddr ? caller : "", sleep_us);
+	return 0;
+}
+
+static void mq_kdelay_sleep_exit(void)
+{
+	if (!mq_sleep_registered)
+		return;
+	/* no new detour after this (it waits for running callbacks) ... */
+	unregister_ftrace_function(&mq_kdelay_fops);
+	ftrace_free_filter(&mq_kdelay_fops);
+	/* ... every detoured call is back from F ... */
+	wait_event(mq_sleep_wq, !atomic_read(&mq_sleep_inflight));
+	/*
+	 * ... and has left the wrapper's last instructions (a task preempted
+	 * there is not in a voluntary context switch).
+	 */
+	if (IS_ENABLED(CONFIG_TASKS_RCU))
+		synchronize_rcu_tasks();
+	else
+		synchronize_rcu();
+}
+#else
+static int mq_kdelay_sleep_init(unsigned long faddr)
+{
+	pr_err("mq_kdelay: sleep_us needs CONFIG_DYNAMIC_FTRACE\n");
+	return -EOPNOTSUPP;
+}
+
+static void mq_kdelay_sleep_exit(void)
+{
+}
+#endif
+
 static int __init mq_kdelay_init(void)
 {
 	unsigned long fsize, gsize, faddr, gaddr;
@@ -175,13 +384,21 @@ static int __init mq_kdelay_init(void)
 	/* outputs only: whatever was passed at load time is ignored */
 	nr_sites = 0;
 	hits = 0;
-	if (delay_us > MQ_KDELAY_MAX_US)
+	slept = 0;
+	nosleep = 0;
+	if (delay_us > MQ_KDELAY_MAX_US || sleep_us > MQ_KDELAY_MAX_SLEEP_US)
 		return -EINVAL;
+	if ((caller && *caller && !sleep_us) || (sleep_us && after && *after)) {
+		pr_err("mq_kdelay: caller= goes with sleep_us=, after= without it\n");
+		return -EINVAL;
+	}
 	faddr = mq_kdelay_lookup(func, &fsize);
 	if (!faddr) {
 		pr_err("mq_kdelay: no function %s\n", func);
 		return -ENOENT;
 	}
+	if (sleep_us)
+		return mq_kdelay_sleep_init(faddr);
 	if (!after || !*after) {
 		err = mq_kdelay_add(faddr);
 	} else {
@@ -204,6 +421,7 @@ static int __init mq_kdelay_init(void)
 
 static void __exit mq_kdelay_exit(void)
 {
+	mq_kdelay_sleep_exit();
 	mq_kdelay_remove_all();
 	pr_info("mq_kdelay: %s: %d hit(s)\n", func, atomic_read(&mq_kdelay_hits));
 }
@@ -211,4 +429,4 @@ static void __exit mq_kdelay_exit(void)
 module_init(mq_kdelay_init);
 module_exit(mq_kdelay_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("mqfuse tests: widen a race window with a kprobe delay");
+MODULE_DESCRIPTION("mqfuse tests: widen a race window with a kprobe busy wait or an ftrace sleep");
