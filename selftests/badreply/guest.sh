@@ -52,7 +52,7 @@ kdelay_on() {
 	args=$(kdelay_args "$1")
 	[ -n "$args" ] || return 1
 	if ! grep -qw register_kprobe /proc/kallsyms; then
-		skip "$1: race window widened by mq_kdelay" "kernel without CONFIG_KPROBES (the debug kernel)"
+		skip "$1: race window widened by mq_kdelay" "kernel without CONFIG_KPROBES"
 		return 1
 	fi
 	# shellcheck disable=SC2086

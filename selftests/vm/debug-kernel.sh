@@ -18,6 +18,7 @@
 #                                  so "modprobe ext4" succeeds in the guest)
 #     ROOT/mqfuse_vN.ko            mqfuse built against this kernel, at the path
 #     ROOT/build/next-gen/...      the suites load it from (ROOT = this checkout)
+#     ROOT/selftests/kdelay/mq_kdelay.ko  the race-window widener, same way
 #
 # The kernel is built once (about 30-60 min on 2 busy cores, niced) and reused;
 # the mqfuse modules are rebuilt on every call (seconds).
@@ -125,4 +126,12 @@ for g in "$gen" $((gen + 1)); do
 	mkdir -p "$dest"
 	cp "$m/mqfuse_v$g.ko" "$dest/"
 done
+# 5. selftests/kdelay's mq_kdelay.ko (badreply's race windows), same way.
+m=$dk/mod-kdelay
+rm -rf "$m" && mkdir -p "$m"
+cp "$root/selftests/kdelay/Kbuild" "$root/selftests/kdelay/mq_kdelay.c" "$m/"
+make -s -C "$obj" M="$m" W=1 KCFLAGS=-Werror modules >&2 ||
+	{ log "mq_kdelay does not build against $release"; exit 1; }
+mkdir -p "$guest/${root#/}/selftests/kdelay"
+cp "$m/mq_kdelay.ko" "$guest/${root#/}/selftests/kdelay/"
 echo "$dk/bzImage $release"
