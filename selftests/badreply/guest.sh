@@ -55,6 +55,12 @@ kdelay_on() {
 		skip "$1: race window widened by mq_kdelay" "kernel without CONFIG_KPROBES"
 		return 1
 	fi
+	case " $args" in *" sleep_us="*)
+		if ! grep -qw register_ftrace_function /proc/kallsyms; then
+			skip "$1: race window widened by mq_kdelay (sleep_us=)" "kernel without ftrace"
+			return 1
+		fi
+	esac
 	# shellcheck disable=SC2086
 	if ! insmod "$kdelay_ko" $args; then
 		not_ok "$1: mq_kdelay loads ($args)"
