@@ -41,6 +41,12 @@ kdelay_args() {
 	race_abort_signal)
 		# the abort ends its requests one by one: 20 ms before each
 		echo "func=$MQ_NAME:mqfuse_req_end delay_us=20000" ;;
+	race_reply_before_read_done)
+		# the reading daemon thread, just after it unlocked the queue
+		# with the request IN_DAEMON (7114f35 read it there, when the
+		# other process may have answered and freed it); a build whose
+		# unlock is a tail call has no code after it: nothing to widen
+		echo "func=$MQ_NAME:mqfuse_queue_read_done after=_raw_spin_unlock delay_us=20000 optional=1" ;;
 	race_writeback_end_evict)
 		# the writeback WRITE's reply sleeps 1 s (an RCU grace period
 		# can end meanwhile) before it calls mqfuse_invalidate_attr()
@@ -70,12 +76,22 @@ kdelay_on() {
 	return 0
 }
 kdelay_off() {
-	local hits sleep_us slept nosleep p=/sys/module/mq_kdelay/parameters
+	local hits sleep_us slept nosleep nr_sites p=/sys/module/mq_kdelay/parameters
 	hits=$(cat $p/hits 2>/dev/null)
 	sleep_us=$(cat $p/sleep_us 2>/dev/null)
 	slept=$(cat $p/slept 2>/dev/null)
 	nosleep=$(cat $p/nosleep 2>/dev/null)
+	nr_sites=$(cat $p/nr_sites 2>/dev/null)
 	rmmod mq_kdelay || { not_ok "$1: mq_kdelay unloads"; fail=1; }
+	# optional=1: a point that may not exist, or not be on the path taken,
+	# in every build (a tail-called unlock has no code after it)
+	case " $(kdelay_args "$1")" in *" optional=1"*)
+		if [ "${nr_sites:-x}" = 0 ] || [ "${hits:-0}" = 0 ]; then
+			skip "$1: the widened window was reached" \
+				"not in this build (mq_kdelay optional=1: ${nr_sites:-?} probes, ${hits:-?} hits)"
+			return 0
+		fi
+	esac
 	if [ "${hits:-0}" -gt 0 ]; then
 		ok "$1: the widened window was reached ($hits times)"
 	else

@@ -16,6 +16,9 @@
  *   max_hits=N          delay only the first N hits (0: all); hits are
  *                       counted anyway, in /sys/module/mq_kdelay/parameters/hits
  *
+ *   optional=1          with after=: load even when F has no call to G
+ *                       (nr_sites reads 0; the caller decides what that means)
+ *
  * Loading fails (-ENOENT) when F does not exist or no call to G is found
  * in it, so a test never runs believing a window was widened when it was
  * not.
@@ -84,6 +87,9 @@ MODULE_PARM_DESC(max_hits, "delay only the first max_hits hits (0: every hit)");
 static int hits;
 module_param(hits, int, 0444);
 MODULE_PARM_DESC(hits, "times a delay point was reached (read-only)");
+static bool optional;
+module_param(optional, bool, 0444);
+MODULE_PARM_DESC(optional, "with after=: load even if F has no call to G (nr_sites 0: nothing widened)");
 static unsigned int nr_sites;
 module_param(nr_sites, uint, 0444);
 MODULE_PARM_DESC(nr_sites, "probes placed (read-only)");
@@ -408,6 +414,11 @@ static int __init mq_kdelay_init(void)
 			return -ENOENT;
 		}
 		err = mq_kdelay_after_calls(faddr, fsize, gaddr);
+		if (err == -ENOENT && !nr_sites && optional) {
+			/* a build where the window does not exist (G tail-called) */
+			pr_info("mq_kdelay: no call to %s in %s: nothing to widen\n", after, func);
+			return 0;
+		}
 	}
 	if (err) {
 		mq_kdelay_remove_all();
