@@ -450,6 +450,8 @@ struct mqfuse_conn {
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
 	bool kobj_added;		/* kobj is in sysfs */
+	/* protected by mqfuse_sessions_lock (sysfs.c) */
+	struct list_head session_entry;	/* on mqfuse_sessions while in sysfs, else empty */
 };
 
 static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
@@ -734,6 +736,14 @@ void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc);
 int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc);
 void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc);
 void mqfuse_sysfs_release_conn(struct mqfuse_conn *fc);
+/*
+ * The sessions /sys/fs/mqfuse_vN lists (netlink dumps the same set).
+ * While a session is on the list and mqfuse_sessions_lock is held, its
+ * memory, queues included, stays valid: removal precedes the free.
+ * Lock order: mqfuse_sessions_lock > mqfuse_queue.lock, fc->lock.
+ */
+extern struct mutex mqfuse_sessions_lock;
+struct mqfuse_conn *mqfuse_session_find(u64 from_id);
 
 /* ------------------------------------------------------------------ */
 /* netlink.c */

@@ -20,6 +20,9 @@
  *                        pending in_daemon background max_background
  *                        bg_waits
  *
+ * The same sessions, sorted by id, are on mqfuse_sessions for the netlink
+ * family (netlink.c) to walk.
+ *
  * Lifetimes: the session's memory (queues included) is freed by the
  * release of fc->kobj. Each queue kobject holds a reference on fc->kobj
  * from init to its own release, so the queue array outlives every queue
@@ -30,6 +33,56 @@
 #include <linux/sysfs.h>
 
 static struct kobject *mqfuse_kobj;
+
+/*
+ * Sessions in sysfs, by increasing id: a session joins when its directory
+ * is added and leaves when it is deleted, always before its memory is
+ * freed (mqfuse_sysfs_release_conn()), so a walker holding the lock may
+ * read any session on the list. Sleeping lock: walkers fill netlink
+ * messages under it.
+ */
+DEFINE_MUTEX(mqfuse_sessions_lock);
+static LIST_HEAD(mqfuse_sessions);	/* mqfuse_conn.session_entry; protected by mqfuse_sessions_lock */
+
+/*
+ * Ids come from a counter at allocation; mounts finishing out of order
+ * join out of order, so keep the list sorted (usually an append).
+ */
+static void mqfuse_session_link(struct mqfuse_conn *fc)
+{
+	struct mqfuse_conn *pos;
+
+	mutex_lock(&mqfuse_sessions_lock);
+	list_for_each_entry_reverse(pos, &mqfuse_sessions, session_entry)
+		if (pos->id < fc->id)
+			break;
+	/* after pos, or first when the loop ran off the head */
+	list_add(&fc->session_entry, &pos->session_entry);
+	mutex_unlock(&mqfuse_sessions_lock);
+}
+
+static void mqfuse_session_unlink(struct mqfuse_conn *fc)
+{
+	mutex_lock(&mqfuse_sessions_lock);
+	list_del_init(&fc->session_entry);
+	mutex_unlock(&mqfuse_sessions_lock);
+}
+
+/*
+ * First session with id >= @from_id, or NULL. Walkers resume by id, never
+ * by pointer: a session may go between two calls, and the next call just
+ * finds its successor.
+ */
+struct mqfuse_conn *mqfuse_session_find(u64 from_id)
+{
+	struct mqfuse_conn *fc;
+
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	list_for_each_entry(fc, &mqfuse_sessions, session_entry)
+		if (fc->id >= from_id)
+			return fc;
+	return NULL;
+}
 
 static ssize_t generation_show(struct kobject *kobj, struct kobj_attribute *attr,
 			       char *buf)
@@ -188,6 +241,7 @@ void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc)
 {
 	unsigned int i;
 
+	INIT_LIST_HEAD(&fc->session_entry);
 	kobject_init(&fc->kobj, &mqfuse_conn_ktype);
 	for (i = 0; i < fc->nr_queues; i++) {
 		kobject_init(&fc->queues[i].kobj, &mqfuse_queue_ktype);
@@ -212,6 +266,7 @@ int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
 			return err;	/* mqfuse_sysfs_del_conn() removes what was added */
 		q->kobj_added = true;
 	}
+	mqfuse_session_link(fc);
 	return 0;
 }
 
@@ -222,6 +277,7 @@ void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc)
 
 	if (!fc->kobj_added)
 		return;
+	mqfuse_session_unlink(fc);
 	fc->kobj_added = false;
 	for (i = 0; i < fc->nr_queues; i++) {
 		struct mqfuse_queue *q = &fc->queues[i];
