@@ -336,6 +336,36 @@ int mq_find_generation(const char *filesystems, int want, char *fstype,
 	return best;
 }
 
+int mq_list_generations(const char *filesystems, int *gens, int max)
+{
+	char line[256];
+	FILE *f = fopen(filesystems, "re");
+	int n = 0, gen, i, j;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *tab = strrchr(line, '\t');
+		char *s = tab ? tab + 1 : line;
+
+		s[strcspn(s, "\n")] = '\0';
+		gen = mq_fstype_generation(s);
+		if (!gen || n == max)
+			continue;
+		/* insertion sort: a handful of generations at most */
+		for (i = 0; i < n && gens[i] < gen; i++)
+			;
+		if (i < n && gens[i] == gen)
+			continue;
+		for (j = n; j > i; j--)
+			gens[j] = gens[j - 1];
+		gens[i] = gen;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
 /* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */
 int mq_pick_generation(char *fstype, size_t len)
 {

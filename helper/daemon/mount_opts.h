@@ -39,5 +39,10 @@ int mq_parse_generation(const char *s, int *gen);
  */
 int mq_find_generation(const char *filesystems, int want, char *fstype,
 		       size_t len, char *loaded, size_t loaded_len);
+/*
+ * Every generation loaded according to @filesystems, ascending, at most
+ * @max of them into @gens: returns how many, or -errno.
+ */
+int mq_list_generations(const char *filesystems, int *gens, int max);
 
 #endif /* MQ_MOUNT_OPTS_H */

@@ -10,6 +10,11 @@
  * execs mqfused, which daemonizes only after the mount succeeded: when this
  * helper's process exits 0 the filesystem is mounted and served; on error
  * it exits non-zero and nothing is left mounted or running.
+ *
+ * Installed as mount.mqfuse and linked as mount.mqfuse_v<N>, so that
+ * mount -t mqfuse_v<N> (and fstab type mqfuse_v<N>) works: called under
+ * that name, or with -t mqfuse_v<N>, the helper mounts generation N as if
+ * gen=N were given (a different gen= is refused).
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +38,8 @@ struct mq_helper {
 	bool verbose;			/* -v */
 	const char *fs;			/* fs= daemon option */
 	const char *gen;		/* gen= daemon option, as given */
+	int type_gen;			/* N of mount.mqfuse_vN / -t mqfuse_vN, or 0 */
+	const char *type_name;		/* where type_gen came from, for messages */
 	char *daemon_args[MQ_MAX_ARGS];	/* long options for mqfused */
 	int nr_daemon_args;
 	char *kernel_opts;		/* what mqfused gets as -o */
@@ -166,6 +173,11 @@ static void mq_validate(struct mq_helper *h)
 		if (mq_parse_generation(h->gen, &want))
 			mq_die("gen= needs a generation number (1, 2, ...), not '%s'",
 			       h->gen);
+		if (h->type_gen && want != h->type_gen) {
+			fprintf(stderr, "mount.mqfuse: gen=%s contradicts %s (generation %d)\n",
+				h->gen, h->type_name, h->type_gen);
+			exit(32);
+		}
 		if (mo.fs != MQ_FS_MQFUSE)
 			mq_die("gen= selects an mqfuse generation: not with fs=%s",
 			       h->fs);
@@ -187,6 +199,41 @@ static void mq_validate(struct mq_helper *h)
 	if (gen < 0)
 		mq_die("no mqfuse filesystem is loaded (modprobe %s?)",
 		       MQFUSE_NAME);
+}
+
+/*
+ * "mqfuse_v<N>" (or "mount.mqfuse_v<N>" with @prefix): N, 0 for plain
+ * "mqfuse", -1 for anything else.
+ */
+static int mq_type_generation(const char *name, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	int gen;
+
+	if (strncmp(name, prefix, len))
+		return -1;
+	name += len;
+	if (!strcmp(name, "mqfuse"))
+		return 0;
+	if (strncmp(name, "mqfuse_v", 8) || mq_parse_generation(name + 8, &gen))
+		return -1;
+	return gen;
+}
+
+/* The generation named by the program name or -t, as gen= would. */
+static void mq_set_type_generation(struct mq_helper *h, const char *name,
+				   const char *prefix)
+{
+	int gen = mq_type_generation(name, prefix);
+
+	if (gen <= 0)
+		return;	/* mqfuse, or another name (a copy, a test): no generation */
+	if (h->type_gen && h->type_gen != gen) {
+		fprintf(stderr, "mount.mqfuse: %s contradicts %s\n", name, h->type_name);
+		exit(32);
+	}
+	h->type_gen = gen;
+	h->type_name = name;
 }
 
 /* mqfused next to this helper, then the usual sbin directories. */
@@ -243,8 +290,12 @@ int main(int argc, char **argv)
 {
 	struct mq_helper h = { 0 };
 	char *args[MQ_MAX_ARGS + 16];
-	const char *daemon;
+	const char *daemon, *prog;
+	char gen_buf[16];
 	int c, n = 0, i;
+
+	prog = strrchr(argv[0], '/');
+	mq_set_type_generation(&h, prog ? prog + 1 : argv[0], "mount.");
 
 	/* mount(8) passes SOURCE and MOUNTPOINT first, options after. */
 	while ((c = getopt(argc, argv, "sfnvo:t:N:h")) != -1) {
@@ -263,8 +314,15 @@ int main(int argc, char **argv)
 		case 'o':
 			mq_append_opt(&h, optarg);
 			break;
-		case 't':
-			break;	/* mqfuse[.subtype] */
+		case 't': {	/* mqfuse or mqfuse_vN, [.subtype] */
+			char *type = strdup(optarg);
+
+			if (!type)
+				mq_die("out of memory%s", "");
+			type[strcspn(type, ".")] = '\0';
+			mq_set_type_generation(&h, type, "");
+			break;
+		}
 		case 'N':
 			mq_die("-N (mount namespace) is not supported%s", "");
 			break;
@@ -281,6 +339,10 @@ int main(int argc, char **argv)
 		       h.source);
 
 	mq_split_options(&h);
+	if (h.type_gen && !h.gen) {
+		snprintf(gen_buf, sizeof(gen_buf), "%d", h.type_gen);
+		h.gen = gen_buf;
+	}
 	mq_validate(&h);
 	daemon = mq_find_daemon(argv[0]);
 	if (!daemon)

@@ -218,6 +218,17 @@ static void test_generations(void)
 				 sizeof(loaded)) == -ENOENT && !loaded[0],
 	      "gen: an unreadable list is its errno");
 	{
+		int gens[4] = { 0 };
+
+		CHECK(mq_list_generations(ten, gens, 4) == 3 && gens[0] == 2 &&
+		      gens[1] == 9 && gens[2] == 10 &&
+		      mq_list_generations(two, gens, 4) == 2 && gens[0] == 1 &&
+		      gens[1] == 2 && mq_list_generations(none, gens, 4) == 0 &&
+		      mq_list_generations(ten, gens, 1) == 1 &&
+		      mq_list_generations("/nonexistent/filesystems", gens, 4) == -ENOENT,
+		      "gen: list of loaded generations is ascending by number, bounded, errno");
+	}
+	{
 		char small[12];
 
 		CHECK(mq_find_generation(ten, 0, NULL, 0, small, sizeof(small)) == 10 &&
