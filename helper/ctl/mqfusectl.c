@@ -355,7 +355,8 @@ static int mqctl_session_cb(struct nl_msg *msg, void *arg)
 		if (nla_type(a) != MQFUSE_ATTR_QUEUE)
 			continue;
 		if (s->nr_seen >= s->nr_queues ||
-		    mqctl_parse_queue(a, &s->queues[s->nr_seen]))
+		    mqctl_parse_queue(a, &s->queues[s->nr_seen]) ||
+		    s->queues[s->nr_seen].index != s->nr_seen)
 			goto bad;
 		s->nr_seen++;
 	}
@@ -449,6 +450,7 @@ static int mqctl_cmd_version(struct mqctl *c)
 
 static int mqctl_dump_sessions(struct mqctl *c, struct mqctl_sessions *ss)
 {
+	size_t i;
 	int err;
 
 	memset(ss, 0, sizeof(*ss));
@@ -456,6 +458,15 @@ static int mqctl_dump_sessions(struct mqctl *c, struct mqctl_sessions *ss)
 			    mqctl_session_cb, ss);
 	if (!err)
 		err = ss->err;
+	for (i = 0; !err && i < ss->n; i++) {
+		/* every queue exactly once, however the dump was split */
+		if (ss->v[i].nr_seen != ss->v[i].nr_queues) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+				 "session %" PRIu64 ": %u of %u queues reported",
+				 ss->v[i].id, ss->v[i].nr_seen, ss->v[i].nr_queues);
+			err = -EPROTO;
+		}
+	}
 	if (err)
 		mqctl_report(c, "GET_SESSION dump", err);
 	return err;
