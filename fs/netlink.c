@@ -12,6 +12,7 @@
  * family is not netns-aware (init_net only), as the sessions are global.
  */
 #include "mqfuse_i.h"
+#include <linux/version.h>
 #include <net/genetlink.h>
 
 static struct genl_family mqfuse_genl_family;
@@ -182,6 +183,22 @@ cancel:
 	return -EMSGSIZE;
 }
 
+/* GEN and VERSION are reply attributes of GET_VERSION: not in a request. */
+static int mqfuse_nl_reject_reply_attrs(struct nlattr **attrs,
+					struct netlink_ext_ack *extack)
+{
+	if (attrs[MQFUSE_ATTR_GEN]) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[MQFUSE_ATTR_GEN], "GEN is a reply attribute");
+		return -EINVAL;
+	}
+	if (attrs[MQFUSE_ATTR_VERSION]) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[MQFUSE_ATTR_VERSION],
+				    "VERSION is a reply attribute");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 {
 	struct mqfuse_conn *fc;
@@ -190,23 +207,30 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 	u64 id;
 	int err;
 
+	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
+	if (err)
+		return err;
 	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID))
 		return -EINVAL;
 	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
 
+	/*
+	 * Worst case, before the lock: umount takes mqfuse_sessions_lock
+	 * with s_umount held, so no allocation that may reclaim under it.
+	 */
+	msg = genlmsg_new(mqfuse_nl_session_size() +
+			  MQFUSE_MAX_QUEUES * mqfuse_nl_queue_size(), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+
 	mutex_lock(&mqfuse_sessions_lock);
 	fc = mqfuse_session_find(id);
 	if (!fc || fc->id != id) {
+		mutex_unlock(&mqfuse_sessions_lock);
+		nlmsg_free(msg);
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQFUSE_ATTR_SESSION_ID],
 				    "no such session");
-		err = -ENOENT;
-		goto unlock;
-	}
-	msg = genlmsg_new(mqfuse_nl_session_size() +
-			  fc->nr_queues * mqfuse_nl_queue_size(), GFP_KERNEL);
-	if (!msg) {
-		err = -ENOMEM;
-		goto unlock;
+		return -ENOENT;
 	}
 	err = mqfuse_nl_fill_session(msg, fc, info->snd_portid, info->snd_seq, 0,
 				     0, &next);
@@ -218,29 +242,54 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 		return err;
 	}
 	return genlmsg_reply(msg, info);
-
-unlock:
-	mutex_unlock(&mqfuse_sessions_lock);
-	return err;
 }
 
+static struct nlattr **mqfuse_nl_dump_attrs(struct netlink_callback *cb)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return genl_dumpit_info(cb)->info.attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+/*
+ * cb->seq is the list generation: a message put after a session joined
+ * or left between two dump calls carries NLM_F_DUMP_INTR (so does the
+ * final NLMSG_DONE), and the client starts over.
+ */
 static int mqfuse_nl_dump_sessions(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	u64 next_id = cb->args[MQFUSE_DUMP_NEXT_ID];
+	struct nlattr **attrs = mqfuse_nl_dump_attrs(cb);
 	unsigned int first, next;
 	struct mqfuse_conn *fc;
-	int err = 0;
+	int err;
+
+	err = mqfuse_nl_reject_reply_attrs(attrs, cb->extack);
+	if (err)
+		return err;
+	if (attrs[MQFUSE_ATTR_SESSION_ID]) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[MQFUSE_ATTR_SESSION_ID],
+				    "a dump lists every session: no SESSION_ID");
+		return -EINVAL;
+	}
 
 	mutex_lock(&mqfuse_sessions_lock);
-	for (fc = mqfuse_session_find(next_id); fc;
-	     fc = mqfuse_session_find(next_id)) {
+	cb->seq = mqfuse_sessions_gen;
+	/* one walk: the list is sorted by id, resume at the first id >= next_id */
+	for (fc = mqfuse_session_find(next_id); fc; fc = mqfuse_session_next(fc)) {
+		void *hdr;
+
 		/* a session cut short resumes at its queue; a new one at 0 */
 		first = fc->id == next_id ? cb->args[MQFUSE_DUMP_NEXT_QUEUE] : 0;
+		hdr = skb_tail_pointer(skb);
 		err = mqfuse_nl_fill_session(skb, fc, NETLINK_CB(cb->skb).portid,
 					     cb->nlh->nlmsg_seq, NLM_F_MULTI,
 					     first, &next);
 		if (err)
 			break;
+		nl_dump_check_consistent(cb, hdr);
 		if (next < fc->nr_queues) {
 			cb->args[MQFUSE_DUMP_NEXT_ID] = fc->id;
 			cb->args[MQFUSE_DUMP_NEXT_QUEUE] = next;
@@ -277,7 +326,12 @@ static struct genl_family mqfuse_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.small_ops	= mqfuse_genl_ops,
 	.n_small_ops	= ARRAY_SIZE(mqfuse_genl_ops),
-	/* GET_VERSION keeps liberal parsing; later commands are strict */
+	/*
+	 * Both commands parse strictly (no .validate flags): unknown
+	 * attributes, wrong lengths and trailing data are refused.
+	 * resv_start_op only spares GET_VERSION, the older command, the
+	 * check that genlmsghdr.reserved is 0.
+	 */
 	.resv_start_op	= MQFUSE_CMD_GET_SESSION,
 };
 

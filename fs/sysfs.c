@@ -43,6 +43,19 @@ static struct kobject *mqfuse_kobj;
  */
 DEFINE_MUTEX(mqfuse_sessions_lock);
 static LIST_HEAD(mqfuse_sessions);	/* mqfuse_conn.session_entry; protected by mqfuse_sessions_lock */
+/*
+ * Bumped by every link and unlink, never 0 (a dump's cb->seq: netlink
+ * flags NLM_F_DUMP_INTR when it changes between two dump calls).
+ * Protected by mqfuse_sessions_lock.
+ */
+unsigned int mqfuse_sessions_gen = 1;
+
+static void mqfuse_sessions_changed(void)
+{
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	if (!++mqfuse_sessions_gen)
+		mqfuse_sessions_gen = 1;
+}
 
 /*
  * Ids come from a counter at allocation; mounts finishing out of order
@@ -58,13 +71,17 @@ static void mqfuse_session_link(struct mqfuse_conn *fc)
 			break;
 	/* after pos, or first when the loop ran off the head */
 	list_add(&fc->session_entry, &pos->session_entry);
+	mqfuse_sessions_changed();
 	mutex_unlock(&mqfuse_sessions_lock);
 }
 
 static void mqfuse_session_unlink(struct mqfuse_conn *fc)
 {
 	mutex_lock(&mqfuse_sessions_lock);
-	list_del_init(&fc->session_entry);
+	if (!list_empty(&fc->session_entry)) {
+		list_del_init(&fc->session_entry);
+		mqfuse_sessions_changed();
+	}
 	mutex_unlock(&mqfuse_sessions_lock);
 }
 
@@ -82,6 +99,15 @@ struct mqfuse_conn *mqfuse_session_find(u64 from_id)
 		if (fc->id >= from_id)
 			return fc;
 	return NULL;
+}
+
+/* The session after @fc on the list, or NULL. */
+struct mqfuse_conn *mqfuse_session_next(struct mqfuse_conn *fc)
+{
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	if (list_is_last(&fc->session_entry, &mqfuse_sessions))
+		return NULL;
+	return list_next_entry(fc, session_entry);
 }
 
 static ssize_t generation_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -268,6 +294,12 @@ int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
 	}
 	mqfuse_session_link(fc);
 	return 0;
+}
+
+/* Off the session list (netlink), sysfs directory kept; idempotent. */
+void mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc)
+{
+	mqfuse_session_unlink(fc);
 }
 
 /* Remove the directory (umount); the memory stays until the last put. */

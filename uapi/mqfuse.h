@@ -119,9 +119,14 @@ struct mqfuse_session_info {
  *     SESSION_ID and QUEUE_INDEX). Open to every user (the same data is
  *     world-readable in sysfs); commands that change state will need
  *     CAP_NET_ADMIN.
- * Requests carry SESSION_ID at most; every other attribute is reply-only
- * and refused (-EINVAL with an extended-ack message) in a request, as are
- * unknown attributes and wrong lengths.
+ * A GET_SESSION request carries SESSION_ID (without NLM_F_DUMP) or no
+ * attribute at all (with NLM_F_DUMP: a dump lists every session and
+ * refuses SESSION_ID); every other attribute, GEN and VERSION included,
+ * is reply-only and refused (-EINVAL with an extended-ack message), as
+ * are unknown attributes and wrong lengths. GET_VERSION, the oldest
+ * command, accepts and ignores GEN and VERSION (validated: u32, string).
+ * A dump changed by a mount or umount between two of its messages sets
+ * NLM_F_DUMP_INTR (on a message or on NLMSG_DONE): start it over.
  */
 enum {
 	MQFUSE_CMD_UNSPEC,

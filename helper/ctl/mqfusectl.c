@@ -52,6 +52,7 @@ struct mqctl {
 	int err;			/* -errno from the kernel's error reply */
 	char errmsg[256];		/* its extended-ack message, if any */
 	bool done;			/* ack or end of dump seen */
+	bool intr;			/* a dump message had NLM_F_DUMP_INTR */
 };
 
 struct mqctl_queue {
@@ -70,6 +71,7 @@ struct mqctl_session {
 	char transport[32];
 	struct mqctl_queue *queues;	/* as received; a dump may split them */
 	unsigned int nr_seen;
+	unsigned int nr_msgs;		/* messages that carried it */
 };
 
 struct mqctl_sessions {
@@ -105,14 +107,25 @@ static int mqctl_usage_error(const char *fmt, const char *arg)
 
 /* ---- netlink plumbing ---- */
 
+/* NLMSGERR_ATTR_MSG of extended-ack TLVs at @tlvs into c->errmsg. */
+static void mqctl_ext_ack(struct mqctl *c, void *tlvs, int len)
+{
+	struct nlattr *a;
+	int rem;
+
+	nla_for_each_attr(a, (struct nlattr *)tlvs, len, rem) {
+		if (nla_type(a) == NLMSGERR_ATTR_MSG && nla_len(a) > 0)
+			snprintf(c->errmsg, sizeof(c->errmsg), "%.*s",
+				 (int)strnlen(nla_data(a), nla_len(a)), (char *)nla_data(a));
+	}
+}
+
 /* The kernel's error reply: errno and the extended-ack message. */
 static int mqctl_error_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
 	struct nlmsghdr *nlh = (struct nlmsghdr *)e - 1;
 	struct mqctl *c = arg;
 	size_t hlen = sizeof(*e);
-	struct nlattr *a;
-	int rem;
 
 	(void)nla;
 	c->err = e->error;
@@ -125,22 +138,43 @@ static int mqctl_error_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg
 		hlen += e->msg.nlmsg_len - sizeof(e->msg);
 	if (nlh->nlmsg_len < NLMSG_HDRLEN + hlen)
 		return NL_STOP;
-	rem = nlh->nlmsg_len - NLMSG_HDRLEN - hlen;
-	nla_for_each_attr(a, (struct nlattr *)((char *)e + hlen), rem, rem) {
-		if (nla_type(a) == NLMSGERR_ATTR_MSG)
-			snprintf(c->errmsg, sizeof(c->errmsg), "%.*s",
-				 nla_len(a), (char *)nla_data(a));
-	}
+	mqctl_ext_ack(c, (char *)e + hlen, nlh->nlmsg_len - NLMSG_HDRLEN - hlen);
 	return NL_STOP;
 }
 
+/*
+ * End of a dump, or an ack. libnl does not look at NLMSG_DONE's payload:
+ * a dump that failed in the kernel ends with a DONE carrying -errno (and
+ * the extended-ack TLVs after it).
+ */
 static int mqctl_done_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct mqctl *c = arg;
+	int32_t e;
+
+	c->done = true;
+	if (nlh->nlmsg_type != NLMSG_DONE || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(e))
+		return NL_STOP;
+	memcpy(&e, nlmsg_data(nlh), sizeof(e));
+	if (e >= 0)
+		return NL_STOP;
+	c->err = e;
+	c->errmsg[0] = '\0';
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+		mqctl_ext_ack(c, (char *)nlmsg_data(nlh) + NLMSG_ALIGN(sizeof(e)),
+			      (int)nlh->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(e)));
+	return NL_STOP;
+}
+
+/* A dump message flagged NLM_F_DUMP_INTR: read on, then start over. */
+static int mqctl_intr_cb(struct nl_msg *msg, void *arg)
 {
 	struct mqctl *c = arg;
 
 	(void)msg;
-	c->done = true;
-	return NL_STOP;
+	c->intr = true;
+	return NL_OK;
 }
 
 /*
@@ -193,14 +227,17 @@ static int mqctl_open(struct mqctl *c, int want)
 		   &one, sizeof(one));
 	c->family = genl_ctrl_resolve(c->sk, c->family_name);
 	if (c->family < 0) {
-		/* the filesystem is listed but the family is gone: unloading */
 		fprintf(stderr, "%s: netlink family %s: %s\n", mqctl_prog,
 			c->family_name, nl_geterror(c->family));
-		return want ? MQCTL_EXIT_NO_GEN : MQCTL_EXIT_NOT_LOADED;
+		/* the filesystem is listed but the family is gone: unloading */
+		if (c->family == -NLE_OBJ_NOTFOUND)
+			return want ? MQCTL_EXIT_NO_GEN : MQCTL_EXIT_NOT_LOADED;
+		return MQCTL_EXIT_ERROR;
 	}
 	nl_socket_modify_err_cb(c->sk, NL_CB_CUSTOM, mqctl_error_cb, c);
 	nl_socket_modify_cb(c->sk, NL_CB_ACK, NL_CB_CUSTOM, mqctl_done_cb, c);
 	nl_socket_modify_cb(c->sk, NL_CB_FINISH, NL_CB_CUSTOM, mqctl_done_cb, c);
+	nl_socket_modify_cb(c->sk, NL_CB_DUMP_INTR, NL_CB_CUSTOM, mqctl_intr_cb, c);
 	return MQCTL_EXIT_OK;
 }
 
@@ -233,6 +270,7 @@ static int mqctl_request(struct mqctl *c, uint8_t cmd, int flags, const uint64_t
 	c->err = 0;
 	c->errmsg[0] = '\0';
 	c->done = false;
+	c->intr = false;
 	ret = nl_send_auto(c->sk, msg);
 	nlmsg_free(msg);
 	if (ret < 0) {
@@ -261,6 +299,46 @@ static void mqctl_report(const struct mqctl *c, const char *what, int err)
 
 /* ---- replies ---- */
 
+/* Reply attributes: short ones and unterminated strings are refused. */
+static struct nla_policy mqctl_policy[MQFUSE_ATTR_MAX + 1] = {
+	[MQFUSE_ATTR_GEN]			= { .type = NLA_U32 },
+	[MQFUSE_ATTR_VERSION]			= { .type = NLA_STRING },
+	[MQFUSE_ATTR_SESSION_ID]		= { .type = NLA_U64 },
+	[MQFUSE_ATTR_SESSION_STATE]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_DEV_MAJOR]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_DEV_MINOR]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_QUEUES]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_WRITE]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_READ]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_PAGES]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_READDIR_SIZE]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_BACKGROUND]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MINOR]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_BALANCE]		= { .type = NLA_U8 },
+	[MQFUSE_ATTR_SESSION_CONSISTENCY]	= { .type = NLA_STRING },
+	[MQFUSE_ATTR_SESSION_TRANSPORT]		= { .type = NLA_STRING },
+	[MQFUSE_ATTR_SESSION_DAEMONS]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_WAITING]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_QUEUE]			= { .type = NLA_NESTED },
+};
+
+static struct nla_policy mqctl_queue_policy[MQFUSE_QUEUE_ATTR_MAX + 1] = {
+	[MQFUSE_QUEUE_ATTR_INDEX]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_REQUESTS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_FORGETS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_BYTES_IN]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_BYTES_OUT]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_WAIT_NS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_STOLEN]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_INTERRUPTS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_ERRORS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_BG_WAITS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_PENDING]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_IN_DAEMON]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_BACKGROUND]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_MAX_BACKGROUND]	= { .type = NLA_U32 },
+};
+
 static uint32_t mqctl_u32(struct nlattr **tb, int type)
 {
 	return tb[type] ? nla_get_u32(tb[type]) : 0;
@@ -275,7 +353,7 @@ static int mqctl_parse_queue(struct nlattr *nest, struct mqctl_queue *q)
 {
 	struct nlattr *tb[MQFUSE_QUEUE_ATTR_MAX + 1];
 
-	if (nla_parse_nested(tb, MQFUSE_QUEUE_ATTR_MAX, nest, NULL) ||
+	if (nla_parse_nested(tb, MQFUSE_QUEUE_ATTR_MAX, nest, mqctl_queue_policy) ||
 	    !tb[MQFUSE_QUEUE_ATTR_INDEX])
 		return -EPROTO;
 	q->index = nla_get_u32(tb[MQFUSE_QUEUE_ATTR_INDEX]);
@@ -314,7 +392,7 @@ static int mqctl_session_cb(struct nl_msg *msg, void *arg)
 	int rem;
 
 	if (nla_parse(tb, MQFUSE_ATTR_MAX, genlmsg_attrdata(gh, 0),
-		      genlmsg_attrlen(gh, 0), NULL) || !tb[MQFUSE_ATTR_SESSION_ID])
+		      genlmsg_attrlen(gh, 0), mqctl_policy) || !tb[MQFUSE_ATTR_SESSION_ID])
 		goto bad;
 	id = nla_get_u64(tb[MQFUSE_ATTR_SESSION_ID]);
 	if (ss->n && ss->v[ss->n - 1].id == id) {
@@ -351,6 +429,7 @@ static int mqctl_session_cb(struct nl_msg *msg, void *arg)
 		if (!s->queues)
 			goto nomem;
 	}
+	s->nr_msgs++;
 	nla_for_each_attr(a, genlmsg_attrdata(gh, 0), genlmsg_attrlen(gh, 0), rem) {
 		if (nla_type(a) != MQFUSE_ATTR_QUEUE)
 			continue;
@@ -386,7 +465,7 @@ static int mqctl_version_cb(struct nl_msg *msg, void *arg)
 	char *version = arg;
 
 	if (nla_parse(tb, MQFUSE_ATTR_MAX, genlmsg_attrdata(gh, 0),
-		      genlmsg_attrlen(gh, 0), NULL) || !tb[MQFUSE_ATTR_VERSION])
+		      genlmsg_attrlen(gh, 0), mqctl_policy) || !tb[MQFUSE_ATTR_VERSION])
 		return NL_SKIP;
 	snprintf(version, 32, "%s", nla_get_string(tb[MQFUSE_ATTR_VERSION]));
 	return NL_OK;
@@ -448,25 +527,74 @@ static int mqctl_cmd_version(struct mqctl *c)
 	return MQCTL_EXIT_OK;
 }
 
+/* Debugging aids for the selftests (not documented for users). */
+static bool mqctl_debug(void)
+{
+	const char *v = getenv("MQFUSECTL_DEBUG");
+
+	return v && *v && strcmp(v, "0");
+}
+
+static int mqctl_get_one(struct mqctl *c, uint64_t id, struct mqctl_sessions *ss);
+
+/* Restarts of a dump interrupted by mounts and umounts, at most. */
+#define MQCTL_DUMP_RETRIES	16
+
+/*
+ * Every session of the generation, each with all its queues. A dump
+ * interrupted by a mount or umount (NLM_F_DUMP_INTR) starts over; when it
+ * still is after MQCTL_DUMP_RETRIES restarts, a session reported in part
+ * is asked for again alone and left out only if it is gone (-ENOENT).
+ */
 static int mqctl_dump_sessions(struct mqctl *c, struct mqctl_sessions *ss)
 {
-	size_t i;
-	int err;
+	const char *dbg_id = getenv("MQFUSECTL_DEBUG_DUMP_ID");
+	uint64_t bad_id = dbg_id ? strtoull(dbg_id, NULL, 10) : 0;
+	int attempt, err;
+	size_t i, j;
 
-	memset(ss, 0, sizeof(*ss));
-	err = mqctl_request(c, MQFUSE_CMD_GET_SESSION, NLM_F_DUMP, NULL,
-			    mqctl_session_cb, ss);
-	if (!err)
-		err = ss->err;
-	for (i = 0; !err && i < ss->n; i++) {
-		/* every queue exactly once, however the dump was split */
-		if (ss->v[i].nr_seen != ss->v[i].nr_queues) {
-			snprintf(c->errmsg, sizeof(c->errmsg),
-				 "session %" PRIu64 ": %u of %u queues reported",
-				 ss->v[i].id, ss->v[i].nr_seen, ss->v[i].nr_queues);
-			err = -EPROTO;
-		}
+	for (attempt = 0;; attempt++) {
+		memset(ss, 0, sizeof(*ss));
+		/* MQFUSECTL_DEBUG_DUMP_ID: a dump with SESSION_ID, which the kernel refuses */
+		err = mqctl_request(c, MQFUSE_CMD_GET_SESSION, NLM_F_DUMP,
+				    dbg_id ? &bad_id : NULL, mqctl_session_cb, ss);
+		if (!err)
+			err = ss->err;
+		if (err || !c->intr || attempt == MQCTL_DUMP_RETRIES)
+			break;
+		mqctl_sessions_free(ss);
 	}
+	if (mqctl_debug()) {
+		fprintf(stderr, "%s: debug: dump restarts %d%s\n", mqctl_prog, attempt,
+			c->intr ? " (still interrupted)" : "");
+		for (i = 0; i < ss->n; i++)
+			fprintf(stderr, "%s: debug: session %" PRIu64 " messages %u queues %u/%u\n",
+				mqctl_prog, ss->v[i].id, ss->v[i].nr_msgs, ss->v[i].nr_seen,
+				ss->v[i].nr_queues);
+	}
+	for (i = 0, j = 0; !err && i < ss->n; i++) {
+		struct mqctl_sessions one = { 0 };
+
+		if (ss->v[i].nr_seen != ss->v[i].nr_queues) {
+			/* cut short by a umount, or a bug: ask for it alone */
+			err = mqctl_get_one(c, ss->v[i].id, &one);
+			if (err == -ENOENT) {
+				free(ss->v[i].queues);
+				err = 0;
+				continue;	/* gone: not listed */
+			}
+			if (err) {
+				mqctl_sessions_free(&one);
+				break;
+			}
+			free(ss->v[i].queues);
+			ss->v[i] = one.v[0];
+			free(one.v);
+		}
+		ss->v[j++] = ss->v[i];
+	}
+	if (!err)
+		ss->n = j;
 	if (err)
 		mqctl_report(c, "GET_SESSION dump", err);
 	return err;
@@ -512,6 +640,23 @@ static int mqctl_parse_session_id(const char *s, uint64_t *id)
 	return 0;
 }
 
+/* GET_SESSION for @id alone: one complete session in @ss, or -errno. */
+static int mqctl_get_one(struct mqctl *c, uint64_t id, struct mqctl_sessions *ss)
+{
+	int err;
+
+	memset(ss, 0, sizeof(*ss));
+	err = mqctl_request(c, MQFUSE_CMD_GET_SESSION, 0, &id, mqctl_session_cb, ss);
+	if (!err)
+		err = ss->err;
+	if (!err && (ss->n != 1 || ss->v[0].id != id ||
+		     ss->v[0].nr_seen != ss->v[0].nr_queues)) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "session %" PRIu64 ": bad reply", id);
+		err = -EPROTO;
+	}
+	return err;
+}
+
 static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 {
 	struct mqctl_sessions ss = { 0 };
@@ -519,11 +664,7 @@ static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 	unsigned int i;
 	int err;
 
-	err = mqctl_request(c, MQFUSE_CMD_GET_SESSION, 0, &id, mqctl_session_cb, &ss);
-	if (!err)
-		err = ss.err;
-	if (!err && ss.n != 1)
-		err = -EPROTO;
+	err = mqctl_get_one(c, id, &ss);
 	if (err == -ENOENT) {
 		fprintf(stderr, "%s: %s has no session %" PRIu64 "\n", mqctl_prog,
 			c->family_name, id);
@@ -580,8 +721,9 @@ static int mqctl_cmd_generations(void)
 			mqctl_close(&c);
 			continue;
 		}
-		if (mqctl_get_version(&c, version)) {
-			mqctl_report(&c, "GET_VERSION", c.err);
+		ret = mqctl_get_version(&c, version);
+		if (ret) {
+			mqctl_report(&c, "GET_VERSION", ret);
 			rc = MQCTL_EXIT_ERROR;
 		} else if (mqctl_dump_sessions(&c, &ss)) {
 			rc = MQCTL_EXIT_ERROR;

@@ -287,6 +287,26 @@ int mq_parse_generation(const char *s, int *gen)
 	return 0;
 }
 
+int mq_type_generation(const char *name, bool subtype)
+{
+	char base[32];
+	size_t len = subtype ? strcspn(name, ".") : strlen(name);
+	int gen;
+
+	if (len == 6 && !strncmp(name, "mqfuse", 6))
+		return 0;
+	if (strncmp(name, "mqfuse_v", 8))
+		return 0;
+	/* the number, and with a subtype a non-empty one after the dot */
+	if (len >= sizeof(base) || (name[len] == '.' && !name[len + 1]))
+		return -EINVAL;
+	memcpy(base, name + 8, len - 8);
+	base[len - 8] = '\0';
+	if (mq_parse_generation(base, &gen))
+		return -EINVAL;
+	return gen;
+}
+
 /* The generation of filesystem type @s ("mqfuse_v<N>"), or 0 if none. */
 static int mq_fstype_generation(const char *s)
 {

@@ -202,32 +202,24 @@ static void mq_validate(struct mq_helper *h)
 }
 
 /*
- * "mqfuse_v<N>" (or "mount.mqfuse_v<N>" with @prefix): N, 0 for plain
- * "mqfuse", -1 for anything else.
+ * The generation named by the program name ("mount.mqfuse_v<N>", @prog
+ * true) or -t ("mqfuse_v<N>[.subtype]"), as gen= would; a malformed
+ * mqfuse_v name is an error, never the newest generation.
  */
-static int mq_type_generation(const char *name, const char *prefix)
+static void mq_set_type_generation(struct mq_helper *h, const char *name, bool prog)
 {
-	size_t len = strlen(prefix);
 	int gen;
 
-	if (strncmp(name, prefix, len))
-		return -1;
-	name += len;
-	if (!strcmp(name, "mqfuse"))
-		return 0;
-	if (strncmp(name, "mqfuse_v", 8) || mq_parse_generation(name + 8, &gen))
-		return -1;
-	return gen;
-}
-
-/* The generation named by the program name or -t, as gen= would. */
-static void mq_set_type_generation(struct mq_helper *h, const char *name,
-				   const char *prefix)
-{
-	int gen = mq_type_generation(name, prefix);
-
-	if (gen <= 0)
-		return;	/* mqfuse, or another name (a copy, a test): no generation */
+	if (prog && strncmp(name, "mount.", 6))
+		return;	/* a copy, a test: no generation */
+	gen = mq_type_generation(prog ? name + 6 : name, !prog);
+	if (gen < 0) {
+		fprintf(stderr, "mount.mqfuse: %s%s: not a generation (mqfuse_v1, mqfuse_v2, ...)\n",
+			prog ? "" : "-t ", name);
+		exit(32);
+	}
+	if (!gen)
+		return;	/* mqfuse, or another name: no generation */
 	if (h->type_gen && h->type_gen != gen) {
 		fprintf(stderr, "mount.mqfuse: %s contradicts %s\n", name, h->type_name);
 		exit(32);
@@ -295,7 +287,7 @@ int main(int argc, char **argv)
 	int c, n = 0, i;
 
 	prog = strrchr(argv[0], '/');
-	mq_set_type_generation(&h, prog ? prog + 1 : argv[0], "mount.");
+	mq_set_type_generation(&h, prog ? prog + 1 : argv[0], true);
 
 	/* mount(8) passes SOURCE and MOUNTPOINT first, options after. */
 	while ((c = getopt(argc, argv, "sfnvo:t:N:h")) != -1) {
@@ -319,8 +311,7 @@ int main(int argc, char **argv)
 
 			if (!type)
 				mq_die("out of memory%s", "");
-			type[strcspn(type, ".")] = '\0';
-			mq_set_type_generation(&h, type, "");
+			mq_set_type_generation(&h, type, false);
 			break;
 		}
 		case 'N':
