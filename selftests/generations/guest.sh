@@ -261,6 +261,22 @@ refused "mount -o gen=$G1,fs=fuse refused" "gen= selects an mqfuse generation" \
 	mount -t mqfuse -o gen=$G1,fs=fuse "$src" /mnt/gen-pick
 refused "mount -t $N1 -o gen=$G2 refused (the type names the generation)" "gen=$G2 contradicts mount.$N1" \
 	mount -t $N1 -o gen=$G2 "$src" /mnt/gen-pick
+# malformed mqfuse_v names never fall back to the newest generation
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v01"
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v0"
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v100000"
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v${G1}.x"
+for bad in mount.mqfuse_v01 mount.mqfuse_v0 mount.mqfuse_v100000 mount.mqfuse_v${G1}.x; do
+	refused "$bad (malformed generation in the helper's name) refused" "$bad: not a generation" \
+		"$T/$bad" "$src" /mnt/gen-pick
+	check "$bad exits 32" sh -c "'$T/$bad' '$src' /mnt/gen-pick 2>/dev/null; [ \$? -eq 32 ]"
+done
+for bad in mqfuse_v01 mqfuse_v0 mqfuse_v mqfuse_v100000 mqfuse_v.sub mqfuse_v${G1}x; do
+	refused "mount.mqfuse -t $bad refused" "-t $bad: not a generation" \
+		"$H/mount.mqfuse" -t $bad "$src" /mnt/gen-pick
+	check "mount.mqfuse -t $bad exits 32" \
+		sh -c "'$H/mount.mqfuse' -t $bad '$src' /mnt/gen-pick 2>/dev/null; [ \$? -eq 32 ]"
+done
 check "mount.mqfuse exits 32 (mount failure) for a generation not loaded" \
 	sh -c "'$H/mount.mqfuse' '$src' /mnt/gen-pick -o gen=$((G2 + 1)) 2>/dev/null; [ \$? -eq 32 ]"
 refused "mqfused --gen $((G2 + 1)) (not loaded) refused" "--gen $((G2 + 1)): $N3 is not loaded \(loaded: .*$N2" \
@@ -301,15 +317,13 @@ check "ctl: mqfusectl --gen $G2 sessions lists exactly the 1 $N2 session of /sys
 	ctl_is $N2 $G2 1
 check "ctl: mqfusectl without --gen talks to the newest, $N2 (version, sessions)" \
 	sh -c "'$CTL' --no-header version | grep -qx '$N2 $G2 [0-9.]*' &&
-		[ \"\$('$CTL' sessions)\" = \"\$('$CTL' --gen $G2 sessions)\" ]"
+		[ \"\$('$CTL' sessions | awk '{ print \$1, \$3, \$NF }')\" = \"\$('$CTL' --gen $G2 sessions | awk '{ print \$1, \$3, \$NF }')\" ]"
 check "ctl: mqfusectl generations lists $G1 ($N1, 2 sessions) and $G2 ($N2, 1 session)" \
 	sh -c "'$CTL' --no-header generations | tee /dev/stderr | awk '{ print \$1, \$2, \$4 }' | paste -sd, |
 		grep -qx '$G1 $N1 2,$G2 $N2 1'"
 check "ctl: mqfusectl runs unprivileged (sessions of $N1, as nobody)" \
 	sh -c "su nobody -s /bin/sh -c \"'$CTL' --no-header --gen $G1 sessions\" | grep -c running | grep -qx 2"
 sid2=$(session_of $N2 $M2)
-# an id no $N1 session has (ids are per generation)
-sid2x=$(( $(ls /sys/fs/$N1 /sys/fs/$N2 | grep -x '[0-9]*' | sort -n | tail -n1) + 1000 ))
 # ctl_queues_ok: the queues of M2's session, one line per queue, REQUESTS
 # between two sysfs readings around it; prints the REQUESTS sum
 ctl_requests() {
@@ -336,24 +350,76 @@ ctl_refused "ctl: mqfusectl --gen abc sessions: exit 2 (usage)" 2 "--gen: 'abc' 
 	--gen abc sessions
 ctl_refused "ctl: mqfusectl --gen $G1 queues 999999 (no such session): exit 5" 5 \
 	"$N1 has no session 999999" --gen $G1 queues 999999
+# a live $N2 session whose id no $N1 session has (ids are per generation):
+# $M2's, or extra $N2 mounts until one's id differs
+sid2x= k=0
+[ -e /sys/fs/$N1/$sid2 ] || sid2x=$sid2
+while [ -z "$sid2x" ] && [ $k -lt 4 ]; do
+	mkdir -p /mnt/gen-x$k
+	mount -t mqfuse -o gen=$G2 "$src" /mnt/gen-x$k || break
+	id=$(session_of $N2 /mnt/gen-x$k)
+	[ -n "$id" ] && [ ! -e /sys/fs/$N1/$id ] && sid2x=$id
+	k=$((k + 1))
+done
+check "ctl: a live $N2 session ($sid2x) that $N1 lacks exists" \
+	sh -c "[ -n '$sid2x' ] && [ -d /sys/fs/$N2/$sid2x ] && [ ! -e /sys/fs/$N1/$sid2x ] &&
+		'$CTL' --no-header --gen $G2 queues $sid2x > /dev/null"
 ctl_refused "ctl: mqfusectl --gen $G1 queues $sid2x (a session of $N2 only): exit 5" 5 \
-	"$N1 has no session" --gen $G1 queues $sid2x
+	"$N1 has no session $sid2x" --gen $G1 queues ${sid2x:-0}
+while [ $k -gt 0 ]; do k=$((k - 1)); umount /mnt/gen-x$k; done
+
+# a failed dump (the kernel refuses SESSION_ID in a dump; its errno comes
+# in NLMSG_DONE) is an error, exit 1, with the kernel's message
+MQFUSECTL_DEBUG_DUMP_ID=1 ctl_refused "ctl: a dump the kernel fails (SESSION_ID in a dump): exit 1, errno and extack from NLMSG_DONE" 1 \
+	"GET_SESSION dump: Invalid argument: a dump lists every session: no SESSION_ID" --gen $G1 sessions
 ctl_refused "ctl: mqfusectl queues abc: exit 2 (usage)" 2 "'abc' is not a session id" queues abc
 ctl_refused "ctl: mqfusectl queues (no id): exit 2 (usage)" 2 "queues takes one session id" queues
 ctl_refused "ctl: mqfusectl frobnicate: exit 2 (usage)" 2 "unknown command 'frobnicate'" frobnicate
 
 # --- a session dump racing with mounts and umounts of both generations,
-# 32 queues each (one such session spans several dump messages): dumps
-# go on for at least 6 s and until 4 mount/umount cycles are done ---
+# 256 queues each (MQFUSE_MAX_QUEUES: one such session spans several dump
+# messages, so umounts land between two messages of one session): dumps
+# go on for at least 6 s and until 4 mount/umount cycles are done. Each
+# generation also has a stable 256-queue session; every dump must list the
+# stable sessions with all their queues (the stable 256-queue one split
+# over several messages), ids sorted, no id or device twice ---
+mkdir -p /mnt/gen-race /mnt/gen-big1 /mnt/gen-big2
+mount -t mqfuse -o gen=$G1,queues=256 "$src" /mnt/gen-big1 2>&1 | sed 's/^/# /'
+mount -t mqfuse -o gen=$G2,queues=256 "$src" /mnt/gen-big2 2>&1 | sed 's/^/# /'
+big1=$(session_of $N1 /mnt/gen-big1) big2=$(session_of $N2 /mnt/gen-big2)
+stable1="$(session_of $N1 $M1a) $(session_of $N1 $M1b) $big1"
+stable2="$sid2 $big2"
+check "race: stable 256-queue sessions $big1 ($N1) and $big2 ($N2) mounted" \
+	sh -c "[ -n '$big1' ] && [ -n '$big2' ] && [ \$(cat /sys/fs/$N1/$big1/queues) -eq 256 ] &&
+		[ \$(cat /sys/fs/$N2/$big2/queues) -eq 256 ]"
 race_mounts() {
 	local i=0 g
 	while [ ! -e "$T/race.stop" ]; do
 		g=$((i % 2 ? G1 : G2))
-		mount -t mqfuse -o gen=$g,queues=32 "$src" /mnt/gen-race || { echo "mount $i (gen $g) failed"; return 1; }
+		mount -t mqfuse -o gen=$g,queues=256 "$src" /mnt/gen-race || { echo "mount $i (gen $g) failed"; return 1; }
 		umount /mnt/gen-race || { echo "umount $i failed"; return 1; }
 		i=$((i + 1))
 		echo $i > "$T/race.n"
 	done
+}
+# race_check GEN BIG STABLE_IDS...: the listing in race.out (stderr:
+# race.dbg, MQFUSECTL_DEBUG) of one dump
+race_check() {
+	local g=$1 big=$2 id q ids devs m
+	shift 2
+	ids=$(awk '{ print $1 }' "$T/race.out")
+	[ "$ids" = "$(echo "$ids" | sort -n -u)" ] || { echo "ids not sorted or repeated: $ids"; return 1; }
+	devs=$(awk '{ print $3 }' "$T/race.out" | sort)
+	[ "$devs" = "$(echo "$devs" | sort -u)" ] || { echo "a device twice: $devs"; return 1; }
+	for id in "$@"; do
+		q=$(awk -v i="$id" '$1 == i { print $4 }' "$T/race.out")
+		[ "$q" = "$(cat /sys/fs/mqfuse_v$g/$id/queues)" ] ||
+			{ echo "stable session $id: queues '$q', sysfs $(cat /sys/fs/mqfuse_v$g/$id/queues)"; return 1; }
+	done
+	m=$(awk -v i="$big" '$3 == "session" && $4 == i { print $6 }' "$T/race.dbg")
+	[ "${m:-0}" -gt 1 ] || { echo "session $big in ${m:-0} message(s), not split: $(cat "$T/race.dbg")"; return 1; }
+	echo "$m" >> "$T/race.split"
+	awk '$3 == "dump" && $4 == "restarts" { print $5 }' "$T/race.dbg" >> "$T/race.restarts"
 }
 race_dumps() {
 	local i=0 g rc n start=$SECONDS end=$((SECONDS + $(mq_tmo 120)))
@@ -362,22 +428,29 @@ race_dumps() {
 		[ $((SECONDS - start)) -ge 6 ] && [ "${n:-0}" -ge 4 ] && break
 		kill -0 $prm 2>/dev/null || break	# the mount loop failed
 		g=$((i % 2 ? G1 : G2))
-		"$CTL" --gen $g sessions > "$T/race.out" 2>&1
+		MQFUSECTL_DEBUG=1 "$CTL" --no-header --gen $g sessions > "$T/race.out" 2> "$T/race.dbg"
 		rc=$?
-		[ $rc -eq 0 ] || { echo "dump $i (gen $g) exit $rc: $(cat "$T/race.out")"; touch "$T/race.stop"; return 1; }
+		[ $rc -eq 0 ] || { echo "dump $i (gen $g) exit $rc: $(cat "$T/race.out" "$T/race.dbg")"; touch "$T/race.stop"; return 1; }
+		if [ $g -eq $G1 ]; then
+			race_check $g $big1 $stable1
+		else
+			race_check $g $big2 $stable2
+		fi || { echo "dump $i (gen $g): $(cat "$T/race.out")"; touch "$T/race.stop"; return 1; }
 		i=$((i + 1))
 	done
 	touch "$T/race.stop"
-	echo "$i dumps in $((SECONDS - start)) s"
+	echo "$i dumps in $((SECONDS - start)) s, restarts $(awk '{ n += $1 } END { print n + 0 }' "$T/race.restarts"), 256 queues in $(sort -u "$T/race.split" | paste -sd/) messages"
 }
-mkdir -p /mnt/gen-race
-rm -f "$T/race.stop" "$T/race.n"
+rm -f "$T/race.stop" "$T/race.n" "$T/race.split" "$T/race.restarts"
+touch "$T/race.split" "$T/race.restarts"
 race_mounts > "$T/race.mounts" 2>&1 & prm=$!
 race_dumps > "$T/race.dumps" 2>&1; rd=$?
 wait $prm; rm_=$?
 nm=0; [ -f "$T/race.n" ] && read -r nm < "$T/race.n"
-check "race: session dumps of both generations during mount/umount loops all complete ($(cat "$T/race.dumps"), ${nm:-0} mounts $(cat "$T/race.mounts"))" \
-	sh -c "[ $rd -eq 0 ] && [ $rm_ -eq 0 ] && [ ${nm:-0} -ge 4 ]"
+check "race: session dumps of both generations during mount/umount loops of 256-queue sessions all complete, stable sessions listed whole every time, split over several messages ($(cat "$T/race.dumps"), ${nm:-0} mounts $(cat "$T/race.mounts"))" \
+	sh -c "[ $rd -eq 0 ] && [ $rm_ -eq 0 ] && [ ${nm:-0} -ge 4 ] && [ -s '$T/race.split' ]"
+umount /mnt/gen-big1
+umount /mnt/gen-big2
 check "race: afterwards mqfusectl lists exactly the live sessions again" \
 	bash -c "$(declare -f ctl_is sysfs_pairs mount_devs); CTL=$CTL; ctl_is $N1 $G1 2 && ctl_is $N2 $G2 1"
 
