@@ -16,7 +16,7 @@
 # plan below is fixed); a failed setup (a module that does not load, no
 # next generation built) is a failure, never a skip.
 . "$MQ_ROOT/selftests/vm/lib.sh"
-plan 76
+plan 99
 
 H=$MQ_ROOT/helper
 VERIFY=$MQ_ROOT/selftests/fsx/mqverify
