@@ -382,10 +382,11 @@ ctl_refused "ctl: mqfusectl frobnicate: exit 2 (usage)" 2 "unknown command 'frob
 # go on for at least 6 s and until 4 mount/umount cycles are done. Each
 # generation also has a stable 256-queue session; every dump must list the
 # stable sessions with all their queues (the stable 256-queue one split
-# over several messages), ids sorted, no id or device twice ---
+# over several messages), ids sorted, no id or device twice. threads=2:
+# a thread per queue would pin ~7 MiB of buffers each ---
 mkdir -p /mnt/gen-race /mnt/gen-big1 /mnt/gen-big2
-mount -t mqfuse -o gen=$G1,queues=256 "$src" /mnt/gen-big1 2>&1 | sed 's/^/# /'
-mount -t mqfuse -o gen=$G2,queues=256 "$src" /mnt/gen-big2 2>&1 | sed 's/^/# /'
+mount -t mqfuse -o gen=$G1,queues=256,threads=2 "$src" /mnt/gen-big1 2>&1 | sed 's/^/# /'
+mount -t mqfuse -o gen=$G2,queues=256,threads=2 "$src" /mnt/gen-big2 2>&1 | sed 's/^/# /'
 big1=$(session_of $N1 /mnt/gen-big1) big2=$(session_of $N2 /mnt/gen-big2)
 stable1="$(session_of $N1 $M1a) $(session_of $N1 $M1b) $big1"
 stable2="$sid2 $big2"
@@ -396,7 +397,7 @@ race_mounts() {
 	local i=0 g
 	while [ ! -e "$T/race.stop" ]; do
 		g=$((i % 2 ? G1 : G2))
-		mount -t mqfuse -o gen=$g,queues=256 "$src" /mnt/gen-race || { echo "mount $i (gen $g) failed"; return 1; }
+		mount -t mqfuse -o gen=$g,queues=256,threads=2 "$src" /mnt/gen-race || { echo "mount $i (gen $g) failed"; return 1; }
 		umount /mnt/gen-race || { echo "umount $i failed"; return 1; }
 		i=$((i + 1))
 		echo $i > "$T/race.n"
@@ -432,9 +433,9 @@ race_dumps() {
 		rc=$?
 		[ $rc -eq 0 ] || { echo "dump $i (gen $g) exit $rc: $(cat "$T/race.out" "$T/race.dbg")"; touch "$T/race.stop"; return 1; }
 		if [ $g -eq $G1 ]; then
-			race_check $g $big1 $stable1
+			race_check $g "$big1" $stable1
 		else
-			race_check $g $big2 $stable2
+			race_check $g "$big2" $stable2
 		fi || { echo "dump $i (gen $g): $(cat "$T/race.out")"; touch "$T/race.stop"; return 1; }
 		i=$((i + 1))
 	done
