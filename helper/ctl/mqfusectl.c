@@ -439,6 +439,19 @@ static int mqctl_session_cb(struct nl_msg *msg, void *arg)
 			goto bad;
 		s->nr_seen++;
 	}
+	/*
+	 * MQFUSECTL_DEBUG_STALL=SECONDS (tests): wait once after the first
+	 * part of a split session, so that a umount lands in the dump.
+	 */
+	if (s->nr_msgs == 1 && s->nr_seen < s->nr_queues) {
+		static bool stalled;
+		const char *stall = getenv("MQFUSECTL_DEBUG_STALL");
+
+		if (stall && !stalled) {
+			stalled = true;
+			sleep(atoi(stall));
+		}
+	}
 	return NL_OK;
 
 bad:

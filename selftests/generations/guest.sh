@@ -16,7 +16,7 @@
 # plan below is fixed); a failed setup (a module that does not load, no
 # next generation built) is a failure, never a skip.
 . "$MQ_ROOT/selftests/vm/lib.sh"
-plan 99
+plan 100
 
 H=$MQ_ROOT/helper
 VERIFY=$MQ_ROOT/selftests/fsx/mqverify
@@ -450,6 +450,21 @@ wait $prm; rm_=$?
 nm=0; [ -f "$T/race.n" ] && read -r nm < "$T/race.n"
 check "race: session dumps of both generations during mount/umount loops of 256-queue sessions all complete, stable sessions listed whole every time, split over several messages ($(cat "$T/race.dumps"), ${nm:-0} mounts $(cat "$T/race.mounts"))" \
 	sh -c "[ $rd -eq 0 ] && [ $rm_ -eq 0 ] && [ ${nm:-0} -ge 4 ] && [ -s '$T/race.split' ]"
+# --- deterministic: a 256-queue session unmounted while its dump is
+# between two of its messages (mqfusectl stalls after the first part):
+# NLM_F_DUMP_INTR, the dump restarts, the session is not listed ---
+mkdir -p /mnt/gen-cut
+mount -t mqfuse -o gen=$G1,queues=256,threads=2 "$src" /mnt/gen-cut 2>&1 | sed 's/^/# /'
+cut=$(session_of $N1 /mnt/gen-cut)
+MQFUSECTL_DEBUG=1 MQFUSECTL_DEBUG_STALL=5 "$CTL" --no-header --gen $G1 sessions > "$T/race.out" 2> "$T/race.dbg" & pc=$!
+sleep 2
+umount /mnt/gen-cut
+wait $pc; rcut=$?
+rs=$(awk '$3 == "dump" && $4 == "restarts" { print $5 }' "$T/race.dbg")
+listed=$(awk -v i="$cut" '$1 == i' "$T/race.out")
+race_check $G1 "$big1" $stable1 > "$T/cut.chk" 2>&1; rchk=$?
+check "cut: session $cut (256 queues) unmounted inside its dump: exit $rcut, $rs restart(s), not listed, stable sessions whole ($(cat "$T/cut.chk"; tr '\n' ' ' < "$T/race.dbg"))" \
+	sh -c "[ -n '$cut' ] && [ $rcut -eq 0 ] && [ '${rs:-0}' -ge 1 ] && [ -z '$listed' ] && [ $rchk -eq 0 ]"
 umount /mnt/gen-big1
 umount /mnt/gen-big2
 check "race: afterwards mqfusectl lists exactly the live sessions again" \
