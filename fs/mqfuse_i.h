@@ -12,7 +12,10 @@
  *   struct mqfuse_file   per open file handle (fh from the daemon).
  *
  * Lock order: inode_lock > mqfuse_inode.lock > mqfuse_queue.lock;
- * mqfuse_conn.lock is a leaf, never held together with a queue lock.
+ * mqfuse_conn.lock is a leaf, never held together with a queue lock;
+ * genl_mutex > mqfuse_sessions_lock; sb->s_umount > mqfuse_sessions_lock
+ * (both taken in that order only) and mqfuse_sessions_lock > queue and
+ * conn locks (sysfs.c).
  */
 #ifndef _MQFUSE_I_H
 #define _MQFUSE_I_H
@@ -451,6 +454,8 @@ struct mqfuse_conn {
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
 	bool kobj_added;		/* kobj is in sysfs */
+	/* protected by mqfuse_sessions_lock (sysfs.c) */
+	struct list_head session_entry;	/* on mqfuse_sessions while in sysfs, else empty */
 };
 
 static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
@@ -741,8 +746,22 @@ int mqfuse_sysfs_init(void);
 void mqfuse_sysfs_exit(void);
 void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc);
 int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc);
+void mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc);
 void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc);
 void mqfuse_sysfs_release_conn(struct mqfuse_conn *fc);
+/*
+ * The sessions /sys/fs/mqfuse_vN lists (netlink dumps the same set).
+ * While a session is on the list and mqfuse_sessions_lock is held, its
+ * memory, queues included, stays valid: removal precedes the free.
+ * Lock order: genl_mutex > mqfuse_sessions_lock (netlink handlers);
+ * sb->s_umount > mqfuse_sessions_lock (kill_sb unlinks);
+ * mqfuse_sessions_lock > mqfuse_queue.lock, fc->lock.
+ * No allocation that may wait for writeback under mqfuse_sessions_lock.
+ */
+extern struct mutex mqfuse_sessions_lock;
+extern unsigned int mqfuse_sessions_gen;
+struct mqfuse_conn *mqfuse_session_find(u64 from_id);
+struct mqfuse_conn *mqfuse_session_next(struct mqfuse_conn *fc);
 
 /* ------------------------------------------------------------------ */
 /* netlink.c */

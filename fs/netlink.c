@@ -1,15 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mqfuse: generic-netlink family "mqfuse_vN" (control plane).
+ *
+ * GET_VERSION answers the generation and release. GET_SESSION describes
+ * the sessions of this generation (uapi/mqfuse.h lists the attributes):
+ * a dump walks mqfuse_sessions (sysfs.c) under mqfuse_sessions_lock and
+ * resumes by session id kept in cb->args, never by pointer, so sessions
+ * mounted or unmounted between two dump calls are simply found or not.
+ *
+ * Read-only and open to every user, like the sysfs files it mirrors; the
+ * family is not netns-aware (init_net only), as the sessions are global.
  */
 #include "mqfuse_i.h"
+#include <linux/version.h>
 #include <net/genetlink.h>
 
 static struct genl_family mqfuse_genl_family;
 
+/* Dump position in netlink_callback.args. */
+enum {
+	MQFUSE_DUMP_NEXT_ID,	/* first session id not yet dumped completely */
+	MQFUSE_DUMP_NEXT_QUEUE,	/* first queue to report of that session */
+};
+
+#define MQFUSE_NL_REPLY_ONLY(name)	\
+	{ .type = NLA_REJECT, .reject_message = name " is a reply attribute" }
+
 static const struct nla_policy mqfuse_genl_policy[MQFUSE_ATTR_MAX + 1] = {
 	[MQFUSE_ATTR_GEN]	= { .type = NLA_U32 },
 	[MQFUSE_ATTR_VERSION]	= { .type = NLA_NUL_STRING },
+	[MQFUSE_ATTR_PAD]	= MQFUSE_NL_REPLY_ONLY("PAD"),
+	[MQFUSE_ATTR_SESSION_ID] = { .type = NLA_U64 },
+	[MQFUSE_ATTR_SESSION_STATE] = MQFUSE_NL_REPLY_ONLY("SESSION_STATE"),
+	[MQFUSE_ATTR_SESSION_DEV_MAJOR] = MQFUSE_NL_REPLY_ONLY("SESSION_DEV_MAJOR"),
+	[MQFUSE_ATTR_SESSION_DEV_MINOR] = MQFUSE_NL_REPLY_ONLY("SESSION_DEV_MINOR"),
+	[MQFUSE_ATTR_SESSION_QUEUES] = MQFUSE_NL_REPLY_ONLY("SESSION_QUEUES"),
+	[MQFUSE_ATTR_SESSION_MAX_WRITE] = MQFUSE_NL_REPLY_ONLY("SESSION_MAX_WRITE"),
+	[MQFUSE_ATTR_SESSION_MAX_READ] = MQFUSE_NL_REPLY_ONLY("SESSION_MAX_READ"),
+	[MQFUSE_ATTR_SESSION_MAX_PAGES] = MQFUSE_NL_REPLY_ONLY("SESSION_MAX_PAGES"),
+	[MQFUSE_ATTR_SESSION_READDIR_SIZE] = MQFUSE_NL_REPLY_ONLY("SESSION_READDIR_SIZE"),
+	[MQFUSE_ATTR_SESSION_MAX_BACKGROUND] = MQFUSE_NL_REPLY_ONLY("SESSION_MAX_BACKGROUND"),
+	[MQFUSE_ATTR_SESSION_MINOR] = MQFUSE_NL_REPLY_ONLY("SESSION_MINOR"),
+	[MQFUSE_ATTR_SESSION_BALANCE] = MQFUSE_NL_REPLY_ONLY("SESSION_BALANCE"),
+	[MQFUSE_ATTR_SESSION_CONSISTENCY] = MQFUSE_NL_REPLY_ONLY("SESSION_CONSISTENCY"),
+	[MQFUSE_ATTR_SESSION_TRANSPORT] = MQFUSE_NL_REPLY_ONLY("SESSION_TRANSPORT"),
+	[MQFUSE_ATTR_SESSION_DAEMONS] = MQFUSE_NL_REPLY_ONLY("SESSION_DAEMONS"),
+	[MQFUSE_ATTR_SESSION_WAITING] = MQFUSE_NL_REPLY_ONLY("SESSION_WAITING"),
+	[MQFUSE_ATTR_QUEUE]	= MQFUSE_NL_REPLY_ONLY("QUEUE"),
 };
 
 static int mqfuse_nl_get_version(struct sk_buff *skb, struct genl_info *info)
@@ -35,10 +72,249 @@ nospace:
 	return -EMSGSIZE;
 }
 
+/* ---- GET_SESSION ---- */
+
+static size_t mqfuse_nl_queue_size(void)
+{
+	return nla_total_size(0) +				/* QUEUE nest */
+		nla_total_size(sizeof(u32)) +			/* INDEX */
+		9 * nla_total_size_64bit(sizeof(u64)) +		/* counters */
+		4 * nla_total_size(sizeof(u32));		/* gauges */
+}
+
+/* Everything but the queues; the strings are bounded by their tables. */
+static size_t mqfuse_nl_session_size(void)
+{
+	return nla_total_size_64bit(sizeof(u64)) +		/* ID */
+		13 * nla_total_size(sizeof(u32)) +		/* STATE .. WAITING */
+		nla_total_size(sizeof(u8)) +			/* BALANCE */
+		2 * nla_total_size(32);				/* CONSISTENCY, TRANSPORT */
+}
+
+static int mqfuse_nl_put_queue(struct sk_buff *skb, struct mqfuse_queue *q)
+{
+	struct mqfuse_queue_snap sn;
+	struct nlattr *nest;
+
+	mqfuse_queue_fill_stats(q, &sn);
+	nest = nla_nest_start(skb, MQFUSE_ATTR_QUEUE);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, MQFUSE_QUEUE_ATTR_INDEX, q->index) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_REQUESTS, sn.stats.requests,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_FORGETS, sn.stats.forgets,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_BYTES_IN, sn.stats.bytes_in,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_BYTES_OUT, sn.stats.bytes_out,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_WAIT_NS, sn.stats.wait_ns,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_STOLEN, sn.stats.stolen,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_INTERRUPTS, sn.stats.interrupts,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_ERRORS, sn.stats.errors,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_BG_WAITS, sn.stats.bg_waits,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_PENDING, sn.pending) ||
+	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_IN_DAEMON, sn.in_daemon) ||
+	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_BACKGROUND, sn.background) ||
+	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_MAX_BACKGROUND, sn.max_background)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/*
+ * One message for @fc: its attributes, then its queues from @first_queue
+ * on, as many as fit; *@next_queue is the first queue left out
+ * (fc->nr_queues when all fit). -EMSGSIZE, and nothing added, when not
+ * even one queue fits. The caller holds mqfuse_sessions_lock, which keeps
+ * @fc and its queues alive.
+ */
+static int mqfuse_nl_fill_session(struct sk_buff *skb, struct mqfuse_conn *fc,
+				  u32 portid, u32 seq, int flags,
+				  unsigned int first_queue, unsigned int *next_queue)
+{
+	unsigned int i;
+	void *hdr;
+
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	hdr = genlmsg_put(skb, portid, seq, &mqfuse_genl_family, flags,
+			  MQFUSE_CMD_GET_SESSION);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(skb, MQFUSE_ATTR_SESSION_ID, fc->id, MQFUSE_ATTR_PAD) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_STATE, mqfuse_conn_state(fc)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DEV_MAJOR, MAJOR(fc->dev)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DEV_MINOR, MINOR(fc->dev)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_QUEUES, fc->nr_queues) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_MAX_WRITE, READ_ONCE(fc->max_write)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_MAX_READ, READ_ONCE(fc->max_read)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_MAX_PAGES, READ_ONCE(fc->max_pages)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_READDIR_SIZE, READ_ONCE(fc->readdir_size)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_MAX_BACKGROUND,
+			READ_ONCE(fc->max_background)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_MINOR, READ_ONCE(fc->minor)) ||
+	    nla_put_u8(skb, MQFUSE_ATTR_SESSION_BALANCE, fc->opts.balance) ||
+	    nla_put_string(skb, MQFUSE_ATTR_SESSION_CONSISTENCY,
+			   mqfuse_consistency_names[fc->opts.consistency]) ||
+	    nla_put_string(skb, MQFUSE_ATTR_SESSION_TRANSPORT, fc->tops->name) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMONS, READ_ONCE(fc->nr_devs)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_WAITING, atomic_read(&fc->nr_reqs)))
+		goto cancel;
+
+	for (i = first_queue; i < fc->nr_queues; i++)
+		if (mqfuse_nl_put_queue(skb, &fc->queues[i]))
+			break;
+	if (i == first_queue && i < fc->nr_queues)
+		goto cancel;
+	*next_queue = i;
+	genlmsg_end(skb, hdr);
+	return 0;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+/* GEN and VERSION are reply attributes of GET_VERSION: not in a request. */
+static int mqfuse_nl_reject_reply_attrs(struct nlattr **attrs,
+					struct netlink_ext_ack *extack)
+{
+	if (attrs[MQFUSE_ATTR_GEN]) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[MQFUSE_ATTR_GEN], "GEN is a reply attribute");
+		return -EINVAL;
+	}
+	if (attrs[MQFUSE_ATTR_VERSION]) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[MQFUSE_ATTR_VERSION],
+				    "VERSION is a reply attribute");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
+{
+	struct mqfuse_conn *fc;
+	unsigned int next;
+	struct sk_buff *msg;
+	u64 id;
+	int err;
+
+	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
+	if (err)
+		return err;
+	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID))
+		return -EINVAL;
+	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
+
+	/*
+	 * Worst case, before the lock: umount takes mqfuse_sessions_lock
+	 * with s_umount held, so no allocation that may reclaim under it.
+	 */
+	msg = genlmsg_new(mqfuse_nl_session_size() +
+			  MQFUSE_MAX_QUEUES * mqfuse_nl_queue_size(), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+
+	mutex_lock(&mqfuse_sessions_lock);
+	fc = mqfuse_session_find(id);
+	if (!fc || fc->id != id) {
+		mutex_unlock(&mqfuse_sessions_lock);
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQFUSE_ATTR_SESSION_ID],
+				    "no such session");
+		return -ENOENT;
+	}
+	err = mqfuse_nl_fill_session(msg, fc, info->snd_portid, info->snd_seq, 0,
+				     0, &next);
+	if (WARN_ON_ONCE(!err && next != fc->nr_queues))
+		err = -EMSGSIZE;	/* the size estimate is wrong */
+	mutex_unlock(&mqfuse_sessions_lock);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static struct nlattr **mqfuse_nl_dump_attrs(struct netlink_callback *cb)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return genl_dumpit_info(cb)->info.attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+/*
+ * cb->seq is the list generation: a message put after a session joined
+ * or left between two dump calls carries NLM_F_DUMP_INTR (so does the
+ * final NLMSG_DONE), and the client starts over.
+ */
+static int mqfuse_nl_dump_sessions(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	u64 next_id = cb->args[MQFUSE_DUMP_NEXT_ID];
+	struct nlattr **attrs = mqfuse_nl_dump_attrs(cb);
+	unsigned int first, next;
+	struct mqfuse_conn *fc;
+	int err;
+
+	err = mqfuse_nl_reject_reply_attrs(attrs, cb->extack);
+	if (err)
+		return err;
+	if (attrs[MQFUSE_ATTR_SESSION_ID]) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[MQFUSE_ATTR_SESSION_ID],
+				    "a dump lists every session: no SESSION_ID");
+		return -EINVAL;
+	}
+
+	mutex_lock(&mqfuse_sessions_lock);
+	cb->seq = mqfuse_sessions_gen;
+	/* one walk: the list is sorted by id, resume at the first id >= next_id */
+	for (fc = mqfuse_session_find(next_id); fc; fc = mqfuse_session_next(fc)) {
+		void *hdr;
+
+		/* a session cut short resumes at its queue; a new one at 0 */
+		first = fc->id == next_id ? cb->args[MQFUSE_DUMP_NEXT_QUEUE] : 0;
+		hdr = skb_tail_pointer(skb);
+		err = mqfuse_nl_fill_session(skb, fc, NETLINK_CB(cb->skb).portid,
+					     cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					     first, &next);
+		if (err)
+			break;
+		nl_dump_check_consistent(cb, hdr);
+		if (next < fc->nr_queues) {
+			cb->args[MQFUSE_DUMP_NEXT_ID] = fc->id;
+			cb->args[MQFUSE_DUMP_NEXT_QUEUE] = next;
+			break;
+		}
+		next_id = fc->id + 1;
+		cb->args[MQFUSE_DUMP_NEXT_ID] = next_id;
+		cb->args[MQFUSE_DUMP_NEXT_QUEUE] = 0;
+	}
+	mutex_unlock(&mqfuse_sessions_lock);
+	/* a message that fits no buffer would end the dump silently */
+	if (err && !skb->len)
+		return err;
+	return skb->len;
+}
+
 static const struct genl_small_ops mqfuse_genl_ops[] = {
 	{
 		.cmd	= MQFUSE_CMD_GET_VERSION,
 		.doit	= mqfuse_nl_get_version,
+	},
+	{
+		.cmd	= MQFUSE_CMD_GET_SESSION,
+		.doit	= mqfuse_nl_get_session,
+		.dumpit	= mqfuse_nl_dump_sessions,
 	},
 };
 
@@ -50,11 +326,19 @@ static struct genl_family mqfuse_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.small_ops	= mqfuse_genl_ops,
 	.n_small_ops	= ARRAY_SIZE(mqfuse_genl_ops),
-	.resv_start_op	= __MQFUSE_CMD_MAX,
+	/*
+	 * Both commands parse strictly (no .validate flags): unknown
+	 * attributes, wrong lengths and trailing data are refused.
+	 * resv_start_op only spares GET_VERSION, the older command, the
+	 * check that genlmsghdr.reserved is 0.
+	 */
+	.resv_start_op	= MQFUSE_CMD_GET_SESSION,
 };
 
 int mqfuse_netlink_init(void)
 {
+	/* cb->args holds a session id */
+	BUILD_BUG_ON(sizeof(((struct netlink_callback *)NULL)->args[0]) < sizeof(u64));
 	return genl_register_family(&mqfuse_genl_family);
 }
 

@@ -29,12 +29,13 @@ int mqfuse_queues_init(struct mqfuse_conn *fc, unsigned int nr)
 {
 	unsigned int i, cpu;
 
-	fc->queues = kcalloc(nr, sizeof(*fc->queues), GFP_KERNEL);
+	/* up to MQFUSE_MAX_QUEUES of a few KiB each: not one high-order page run */
+	fc->queues = kvcalloc(nr, sizeof(*fc->queues), GFP_KERNEL);
 	if (!fc->queues)
 		return -ENOMEM;
 	fc->cpu_to_queue = kcalloc(nr_cpu_ids, sizeof(*fc->cpu_to_queue), GFP_KERNEL);
 	if (!fc->cpu_to_queue) {
-		kfree(fc->queues);
+		kvfree(fc->queues);
 		fc->queues = NULL;
 		return -ENOMEM;
 	}
@@ -64,7 +65,7 @@ int mqfuse_queues_init(struct mqfuse_conn *fc, unsigned int nr)
 void mqfuse_queues_free(struct mqfuse_conn *fc)
 {
 	kfree(fc->cpu_to_queue);
-	kfree(fc->queues);
+	kvfree(fc->queues);
 	fc->queues = NULL;
 	fc->cpu_to_queue = NULL;
 }

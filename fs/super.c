@@ -564,7 +564,13 @@ static void mqfuse_kill_sb(struct super_block *sb)
 {
 	struct mqfuse_conn *fc = sb->s_fs_info;
 
+	/*
+	 * Off the session list before kill_anon_super() frees the anon dev:
+	 * a concurrent mount may reuse the minor at once, and listings must
+	 * not show one device for two sessions.
+	 */
 	if (fc) {
+		mqfuse_sysfs_unlist_conn(fc);
 		down_write(&fc->killsb);
 		fc->sb = NULL;
 		up_write(&fc->killsb);

@@ -20,6 +20,9 @@
  *                        pending in_daemon background max_background
  *                        bg_waits
  *
+ * The same sessions, sorted by id, are on mqfuse_sessions for the netlink
+ * family (netlink.c) to walk.
+ *
  * Lifetimes: the session's memory (queues included) is freed by the
  * release of fc->kobj. Each queue kobject holds a reference on fc->kobj
  * from init to its own release, so the queue array outlives every queue
@@ -30,6 +33,82 @@
 #include <linux/sysfs.h>
 
 static struct kobject *mqfuse_kobj;
+
+/*
+ * Sessions in sysfs, by increasing id: a session joins when its directory
+ * is added and leaves when it is deleted, always before its memory is
+ * freed (mqfuse_sysfs_release_conn()), so a walker holding the lock may
+ * read any session on the list. Sleeping lock: walkers fill netlink
+ * messages under it.
+ */
+DEFINE_MUTEX(mqfuse_sessions_lock);
+static LIST_HEAD(mqfuse_sessions);	/* mqfuse_conn.session_entry; protected by mqfuse_sessions_lock */
+/*
+ * Bumped by every link and unlink, never 0 (a dump's cb->seq: netlink
+ * flags NLM_F_DUMP_INTR when it changes between two dump calls).
+ * Protected by mqfuse_sessions_lock.
+ */
+unsigned int mqfuse_sessions_gen = 1;
+
+static void mqfuse_sessions_changed(void)
+{
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	if (!++mqfuse_sessions_gen)
+		mqfuse_sessions_gen = 1;
+}
+
+/*
+ * Ids come from a counter at allocation; mounts finishing out of order
+ * join out of order, so keep the list sorted (usually an append).
+ */
+static void mqfuse_session_link(struct mqfuse_conn *fc)
+{
+	struct mqfuse_conn *pos;
+
+	mutex_lock(&mqfuse_sessions_lock);
+	list_for_each_entry_reverse(pos, &mqfuse_sessions, session_entry)
+		if (pos->id < fc->id)
+			break;
+	/* after pos, or first when the loop ran off the head */
+	list_add(&fc->session_entry, &pos->session_entry);
+	mqfuse_sessions_changed();
+	mutex_unlock(&mqfuse_sessions_lock);
+}
+
+static void mqfuse_session_unlink(struct mqfuse_conn *fc)
+{
+	mutex_lock(&mqfuse_sessions_lock);
+	if (!list_empty(&fc->session_entry)) {
+		list_del_init(&fc->session_entry);
+		mqfuse_sessions_changed();
+	}
+	mutex_unlock(&mqfuse_sessions_lock);
+}
+
+/*
+ * First session with id >= @from_id, or NULL. Walkers resume by id, never
+ * by pointer: a session may go between two calls, and the next call just
+ * finds its successor.
+ */
+struct mqfuse_conn *mqfuse_session_find(u64 from_id)
+{
+	struct mqfuse_conn *fc;
+
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	list_for_each_entry(fc, &mqfuse_sessions, session_entry)
+		if (fc->id >= from_id)
+			return fc;
+	return NULL;
+}
+
+/* The session after @fc on the list, or NULL. */
+struct mqfuse_conn *mqfuse_session_next(struct mqfuse_conn *fc)
+{
+	lockdep_assert_held(&mqfuse_sessions_lock);
+	if (list_is_last(&fc->session_entry, &mqfuse_sessions))
+		return NULL;
+	return list_next_entry(fc, session_entry);
+}
 
 static ssize_t generation_show(struct kobject *kobj, struct kobj_attribute *attr,
 			       char *buf)
@@ -188,6 +267,7 @@ void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc)
 {
 	unsigned int i;
 
+	INIT_LIST_HEAD(&fc->session_entry);
 	kobject_init(&fc->kobj, &mqfuse_conn_ktype);
 	for (i = 0; i < fc->nr_queues; i++) {
 		kobject_init(&fc->queues[i].kobj, &mqfuse_queue_ktype);
@@ -212,7 +292,14 @@ int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
 			return err;	/* mqfuse_sysfs_del_conn() removes what was added */
 		q->kobj_added = true;
 	}
+	mqfuse_session_link(fc);
 	return 0;
+}
+
+/* Off the session list (netlink), sysfs directory kept; idempotent. */
+void mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc)
+{
+	mqfuse_session_unlink(fc);
 }
 
 /* Remove the directory (umount); the memory stays until the last put. */
@@ -222,6 +309,7 @@ void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc)
 
 	if (!fc->kobj_added)
 		return;
+	mqfuse_session_unlink(fc);
 	fc->kobj_added = false;
 	for (i = 0; i < fc->nr_queues; i++) {
 		struct mqfuse_queue *q = &fc->queues[i];

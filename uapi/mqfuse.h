@@ -15,6 +15,8 @@
  *   gen 1, 0.1.0: mqfuse_session_info: max_write, state, balance, consistency
  *                 (from reserved space, size unchanged); MQFUSE_SUPER_MAGIC;
  *                 MQFUSE_IOC_BIND_QUEUE accepts ~0U to unbind.
+ *   gen 1, 0.1.0: netlink MQFUSE_CMD_GET_SESSION (doit + dump), session and
+ *                 queue attributes (commands/attributes appended only).
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -102,19 +104,83 @@ struct mqfuse_session_info {
 #define MQFUSE_IOC_BIND_QUEUE	_IOW(MQFUSE_IOC_MAGIC, 1, __u32)
 #define MQFUSE_IOC_GET_INFO	_IOR(MQFUSE_IOC_MAGIC, 2, struct mqfuse_session_info)
 
-/* Generic-netlink commands and attributes of family MQFUSE_GENL_NAME. */
+/*
+ * Generic-netlink family MQFUSE_GENL_NAME ("mqfuse_v<GEN>"): each loaded
+ * generation has its own family and reports only its own sessions.
+ *
+ * MQFUSE_CMD_GET_VERSION   reply: GEN, VERSION.
+ * MQFUSE_CMD_GET_SESSION   with NLM_F_DUMP: one message per session (the
+ *     sessions /sys/fs/mqfuse_v<GEN>/ lists), by increasing SESSION_ID;
+ *     without: SESSION_ID (required) selects one session, -ENOENT if there
+ *     is none. A message holds the session attributes then one QUEUE nest
+ *     per queue (MQFUSE_QUEUE_ATTR_*, the counters of queue<N>/stats). A
+ *     dump whose session does not fit one message continues it in the
+ *     next: same session attributes, the remaining QUEUE nests (merge by
+ *     SESSION_ID and QUEUE_INDEX). Open to every user (the same data is
+ *     world-readable in sysfs); commands that change state will need
+ *     CAP_NET_ADMIN.
+ * A GET_SESSION request carries SESSION_ID (without NLM_F_DUMP) or no
+ * attribute at all (with NLM_F_DUMP: a dump lists every session and
+ * refuses SESSION_ID); every other attribute, GEN and VERSION included,
+ * is reply-only and refused (-EINVAL with an extended-ack message), as
+ * are unknown attributes and wrong lengths. GET_VERSION, the oldest
+ * command, accepts and ignores GEN and VERSION (validated: u32, string).
+ * A dump changed by a mount or umount between two of its messages sets
+ * NLM_F_DUMP_INTR (on a message or on NLMSG_DONE): start it over.
+ */
 enum {
 	MQFUSE_CMD_UNSPEC,
 	MQFUSE_CMD_GET_VERSION,	/* reply: GEN, VERSION */
+	MQFUSE_CMD_GET_SESSION,	/* request: SESSION_ID or NLM_F_DUMP; reply: SESSION_*, QUEUE */
 	__MQFUSE_CMD_MAX,
 };
 
 enum {
 	MQFUSE_ATTR_UNSPEC,
-	MQFUSE_ATTR_GEN,	/* u32 */
-	MQFUSE_ATTR_VERSION,	/* string, "x.y.z" */
+	MQFUSE_ATTR_GEN,		/* u32 */
+	MQFUSE_ATTR_VERSION,		/* string, "x.y.z" */
+	MQFUSE_ATTR_PAD,		/* padding for 64-bit attributes, ignore */
+	MQFUSE_ATTR_SESSION_ID,		/* u64, sysfs directory name, never reused */
+	MQFUSE_ATTR_SESSION_STATE,	/* u32, MQFUSE_STATE_* */
+	MQFUSE_ATTR_SESSION_DEV_MAJOR,	/* u32, st_dev of the mount */
+	MQFUSE_ATTR_SESSION_DEV_MINOR,	/* u32 */
+	MQFUSE_ATTR_SESSION_QUEUES,	/* u32, number of queues */
+	MQFUSE_ATTR_SESSION_MAX_WRITE,	/* u32, negotiated bytes per WRITE */
+	MQFUSE_ATTR_SESSION_MAX_READ,	/* u32, bytes per READ */
+	MQFUSE_ATTR_SESSION_MAX_PAGES,	/* u32, pages per request */
+	MQFUSE_ATTR_SESSION_READDIR_SIZE, /* u32, bytes per READDIR(PLUS) */
+	MQFUSE_ATTR_SESSION_MAX_BACKGROUND, /* u32, background requests, all queues */
+	MQFUSE_ATTR_SESSION_MINOR,	/* u32, negotiated FUSE protocol minor */
+	MQFUSE_ATTR_SESSION_BALANCE,	/* u8, 1 if balance=on */
+	MQFUSE_ATTR_SESSION_CONSISTENCY, /* string, consistency mode name */
+	MQFUSE_ATTR_SESSION_TRANSPORT,	/* string, transport name */
+	MQFUSE_ATTR_SESSION_DAEMONS,	/* u32, device fds bound */
+	MQFUSE_ATTR_SESSION_WAITING,	/* u32, live requests */
+	MQFUSE_ATTR_QUEUE,		/* nest, MQFUSE_QUEUE_ATTR_*; repeated */
 	__MQFUSE_ATTR_MAX,
 };
 #define MQFUSE_ATTR_MAX		(__MQFUSE_ATTR_MAX - 1)
+
+/* Inside MQFUSE_ATTR_QUEUE: counters as in sysfs queue<N>/stats. */
+enum {
+	MQFUSE_QUEUE_ATTR_UNSPEC,
+	MQFUSE_QUEUE_ATTR_PAD,		/* padding, ignore */
+	MQFUSE_QUEUE_ATTR_INDEX,	/* u32, N of queue<N> */
+	MQFUSE_QUEUE_ATTR_REQUESTS,	/* u64, requests queued since mount */
+	MQFUSE_QUEUE_ATTR_FORGETS,	/* u64 */
+	MQFUSE_QUEUE_ATTR_BYTES_IN,	/* u64, request bytes to the daemon */
+	MQFUSE_QUEUE_ATTR_BYTES_OUT,	/* u64, reply bytes from the daemon */
+	MQFUSE_QUEUE_ATTR_WAIT_NS,	/* u64, sum of queued -> read by daemon */
+	MQFUSE_QUEUE_ATTR_STOLEN,	/* u64 */
+	MQFUSE_QUEUE_ATTR_INTERRUPTS,	/* u64 */
+	MQFUSE_QUEUE_ATTR_ERRORS,	/* u64 */
+	MQFUSE_QUEUE_ATTR_BG_WAITS,	/* u64 */
+	MQFUSE_QUEUE_ATTR_PENDING,	/* u32, now */
+	MQFUSE_QUEUE_ATTR_IN_DAEMON,	/* u32, now */
+	MQFUSE_QUEUE_ATTR_BACKGROUND,	/* u32, now */
+	MQFUSE_QUEUE_ATTR_MAX_BACKGROUND, /* u32 */
+	__MQFUSE_QUEUE_ATTR_MAX,
+};
+#define MQFUSE_QUEUE_ATTR_MAX	(__MQFUSE_QUEUE_ATTR_MAX - 1)
 
 #endif /* _UAPI_MQFUSE_H */

@@ -287,6 +287,26 @@ int mq_parse_generation(const char *s, int *gen)
 	return 0;
 }
 
+int mq_type_generation(const char *name, bool subtype)
+{
+	char base[32];
+	size_t len = subtype ? strcspn(name, ".") : strlen(name);
+	int gen;
+
+	if (len == 6 && !strncmp(name, "mqfuse", 6))
+		return 0;
+	if (strncmp(name, "mqfuse_v", 8))
+		return 0;
+	/* the number, and with a subtype a non-empty one after the dot */
+	if (len >= sizeof(base) || (name[len] == '.' && !name[len + 1]))
+		return -EINVAL;
+	memcpy(base, name + 8, len - 8);
+	base[len - 8] = '\0';
+	if (mq_parse_generation(base, &gen))
+		return -EINVAL;
+	return gen;
+}
+
 /* The generation of filesystem type @s ("mqfuse_v<N>"), or 0 if none. */
 static int mq_fstype_generation(const char *s)
 {
@@ -334,6 +354,36 @@ int mq_find_generation(const char *filesystems, int want, char *fstype,
 	if (fstype)
 		snprintf(fstype, len, "mqfuse_v%d", best);
 	return best;
+}
+
+int mq_list_generations(const char *filesystems, int *gens, int max)
+{
+	char line[256];
+	FILE *f = fopen(filesystems, "re");
+	int n = 0, gen, i, j;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *tab = strrchr(line, '\t');
+		char *s = tab ? tab + 1 : line;
+
+		s[strcspn(s, "\n")] = '\0';
+		gen = mq_fstype_generation(s);
+		if (!gen || n == max)
+			continue;
+		/* insertion sort: a handful of generations at most */
+		for (i = 0; i < n && gens[i] < gen; i++)
+			;
+		if (i < n && gens[i] == gen)
+			continue;
+		for (j = n; j > i; j--)
+			gens[j] = gens[j - 1];
+		gens[i] = gen;
+		n++;
+	}
+	fclose(f);
+	return n;
 }
 
 /* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */

@@ -30,6 +30,15 @@ int mq_sandbox_parse_mode(const char *s, enum mq_sandbox_mode *mode);
 /* "1", "2", ...: decimal, no sign or leading zero, 1..MQ_GEN_MAX. */
 int mq_parse_generation(const char *s, int *gen);
 /*
+ * The generation a filesystem type (mount -t, @subtype: a ".subtype"
+ * suffix is allowed and ignored) or a helper's name after "mount."
+ * (@subtype false) selects: N for "mqfuse_v<N>", 0 for exactly "mqfuse"
+ * and for names that do not start with "mqfuse_v" (not ours to judge),
+ * -EINVAL for a "mqfuse_v" name whose N does not parse ("mqfuse_v01",
+ * "mqfuse_v0", "mqfuse_v", "mqfuse_v100000", "mqfuse_v2.x" as a name).
+ */
+int mq_type_generation(const char *name, bool subtype);
+/*
  * From @filesystems (/proc/filesystems format): @want 0 picks the newest
  * loaded generation, else exactly generation @want. Returns the generation
  * and writes its filesystem type to @fstype (may be NULL); -ENOENT when
@@ -39,5 +48,10 @@ int mq_parse_generation(const char *s, int *gen);
  */
 int mq_find_generation(const char *filesystems, int want, char *fstype,
 		       size_t len, char *loaded, size_t loaded_len);
+/*
+ * Every generation loaded according to @filesystems, ascending, at most
+ * @max of them into @gens: returns how many, or -errno.
+ */
+int mq_list_generations(const char *filesystems, int *gens, int max);
 
 #endif /* MQ_MOUNT_OPTS_H */

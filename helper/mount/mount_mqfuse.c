@@ -10,6 +10,11 @@
  * execs mqfused, which daemonizes only after the mount succeeded: when this
  * helper's process exits 0 the filesystem is mounted and served; on error
  * it exits non-zero and nothing is left mounted or running.
+ *
+ * Installed as mount.mqfuse and linked as mount.mqfuse_v<N>, so that
+ * mount -t mqfuse_v<N> (and fstab type mqfuse_v<N>) works: called under
+ * that name, or with -t mqfuse_v<N>, the helper mounts generation N as if
+ * gen=N were given (a different gen= is refused).
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +38,8 @@ struct mq_helper {
 	bool verbose;			/* -v */
 	const char *fs;			/* fs= daemon option */
 	const char *gen;		/* gen= daemon option, as given */
+	int type_gen;			/* N of mount.mqfuse_vN / -t mqfuse_vN, or 0 */
+	const char *type_name;		/* where type_gen came from, for messages */
 	char *daemon_args[MQ_MAX_ARGS];	/* long options for mqfused */
 	int nr_daemon_args;
 	char *kernel_opts;		/* what mqfused gets as -o */
@@ -166,6 +173,11 @@ static void mq_validate(struct mq_helper *h)
 		if (mq_parse_generation(h->gen, &want))
 			mq_die("gen= needs a generation number (1, 2, ...), not '%s'",
 			       h->gen);
+		if (h->type_gen && want != h->type_gen) {
+			fprintf(stderr, "mount.mqfuse: gen=%s contradicts %s (generation %d)\n",
+				h->gen, h->type_name, h->type_gen);
+			exit(32);
+		}
 		if (mo.fs != MQ_FS_MQFUSE)
 			mq_die("gen= selects an mqfuse generation: not with fs=%s",
 			       h->fs);
@@ -187,6 +199,33 @@ static void mq_validate(struct mq_helper *h)
 	if (gen < 0)
 		mq_die("no mqfuse filesystem is loaded (modprobe %s?)",
 		       MQFUSE_NAME);
+}
+
+/*
+ * The generation named by the program name ("mount.mqfuse_v<N>", @prog
+ * true) or -t ("mqfuse_v<N>[.subtype]"), as gen= would; a malformed
+ * mqfuse_v name is an error, never the newest generation.
+ */
+static void mq_set_type_generation(struct mq_helper *h, const char *name, bool prog)
+{
+	int gen;
+
+	if (prog && strncmp(name, "mount.", 6))
+		return;	/* a copy, a test: no generation */
+	gen = mq_type_generation(prog ? name + 6 : name, !prog);
+	if (gen < 0) {
+		fprintf(stderr, "mount.mqfuse: %s%s: not a generation (mqfuse_v1, mqfuse_v2, ...)\n",
+			prog ? "" : "-t ", name);
+		exit(32);
+	}
+	if (!gen)
+		return;	/* mqfuse, or another name: no generation */
+	if (h->type_gen && h->type_gen != gen) {
+		fprintf(stderr, "mount.mqfuse: %s contradicts %s\n", name, h->type_name);
+		exit(32);
+	}
+	h->type_gen = gen;
+	h->type_name = name;
 }
 
 /* mqfused next to this helper, then the usual sbin directories. */
@@ -243,8 +282,12 @@ int main(int argc, char **argv)
 {
 	struct mq_helper h = { 0 };
 	char *args[MQ_MAX_ARGS + 16];
-	const char *daemon;
+	const char *daemon, *prog;
+	char gen_buf[16];
 	int c, n = 0, i;
+
+	prog = strrchr(argv[0], '/');
+	mq_set_type_generation(&h, prog ? prog + 1 : argv[0], true);
 
 	/* mount(8) passes SOURCE and MOUNTPOINT first, options after. */
 	while ((c = getopt(argc, argv, "sfnvo:t:N:h")) != -1) {
@@ -263,8 +306,14 @@ int main(int argc, char **argv)
 		case 'o':
 			mq_append_opt(&h, optarg);
 			break;
-		case 't':
-			break;	/* mqfuse[.subtype] */
+		case 't': {	/* mqfuse or mqfuse_vN, [.subtype] */
+			char *type = strdup(optarg);
+
+			if (!type)
+				mq_die("out of memory%s", "");
+			mq_set_type_generation(&h, type, false);
+			break;
+		}
 		case 'N':
 			mq_die("-N (mount namespace) is not supported%s", "");
 			break;
@@ -281,6 +330,10 @@ int main(int argc, char **argv)
 		       h.source);
 
 	mq_split_options(&h);
+	if (h.type_gen && !h.gen) {
+		snprintf(gen_buf, sizeof(gen_buf), "%d", h.type_gen);
+		h.gen = gen_buf;
+	}
 	mq_validate(&h);
 	daemon = mq_find_daemon(argv[0]);
 	if (!daemon)

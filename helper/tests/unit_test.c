@@ -184,6 +184,39 @@ static void test_generations(void)
 	CHECK(!nbad && gen == -7,
 	      "gen: not a number, 0, signs, spaces, leading zero, hex, too big refused; nothing set");
 
+	/* mount.mqfuse_vN and -t mqfuse_vN[.subtype] */
+	{
+		static const struct { const char *name; bool sub; int gen; } tn[] = {
+			{ "mqfuse", false, 0 }, { "mqfuse", true, 0 },
+			{ "mqfuse.sshfs", true, 0 }, { "mqfuse.sshfs", false, 0 },
+			{ "fuse", false, 0 }, { "mqfuse2", false, 0 }, { "", false, 0 },
+			{ "mqfuse_v1", false, 1 }, { "mqfuse_v2", true, 2 },
+			{ "mqfuse_v2.sub", true, 2 }, { "mqfuse_v99999", false, 99999 },
+			{ "mqfuse_v01", false, -EINVAL }, { "mqfuse_v01", true, -EINVAL },
+			{ "mqfuse_v0", false, -EINVAL }, { "mqfuse_v0", true, -EINVAL },
+			{ "mqfuse_v100000", false, -EINVAL },
+			{ "mqfuse_v99999999999999999999999999999999", true, -EINVAL },
+			{ "mqfuse_v", false, -EINVAL }, { "mqfuse_v", true, -EINVAL },
+			{ "mqfuse_v.sub", true, -EINVAL }, { "mqfuse_v2.", true, -EINVAL },
+			{ "mqfuse_v2.x", false, -EINVAL }, { "mqfuse_v01.sub", true, -EINVAL },
+			{ "mqfuse_v2x", true, -EINVAL }, { "mqfuse_v-1", false, -EINVAL },
+			{ "mqfuse_v 2", false, -EINVAL },
+		};
+		unsigned int nt = 0;
+
+		for (i = 0; i < sizeof(tn) / sizeof(tn[0]); i++) {
+			int g = mq_type_generation(tn[i].name, tn[i].sub);
+
+			if (g != tn[i].gen) {
+				printf("#   type '%s' (subtype %d): %d, expected %d\n",
+				       tn[i].name, tn[i].sub, g, tn[i].gen);
+				nt++;
+			}
+		}
+		CHECK(!nt, "gen: type names: mqfuse and others 0, mqfuse_vN[.sub] N, "
+		      "mqfuse_v01/_v0/_v/huge/_v2.x(name)/empty subtype refused");
+	}
+
 	if (write_fs_list(two, "nodev\tsysfs\nnodev\tmqfuse_v1\n\text4\n"
 			  "nodev\tmqfuse_v2\nnodev\tmqfuse_vx\nnodev\tmqfuse_v3x\n"
 			  "nodev\tmqfuse_v0\nnodev\tfuse\n") ||
@@ -217,6 +250,17 @@ static void test_generations(void)
 	CHECK(mq_find_generation("/nonexistent/filesystems", 0, NULL, 0, loaded,
 				 sizeof(loaded)) == -ENOENT && !loaded[0],
 	      "gen: an unreadable list is its errno");
+	{
+		int gens[4] = { 0 };
+
+		CHECK(mq_list_generations(ten, gens, 4) == 3 && gens[0] == 2 &&
+		      gens[1] == 9 && gens[2] == 10 &&
+		      mq_list_generations(two, gens, 4) == 2 && gens[0] == 1 &&
+		      gens[1] == 2 && mq_list_generations(none, gens, 4) == 0 &&
+		      mq_list_generations(ten, gens, 1) == 1 &&
+		      mq_list_generations("/nonexistent/filesystems", gens, 4) == -ENOENT,
+		      "gen: list of loaded generations is ascending by number, bounded, errno");
+	}
 	{
 		char small[12];
 

@@ -7,18 +7,21 @@
 # given by gen=N / --gen N, and refuse a bad one; the old generation
 # unloads after its last umount while the new one keeps serving, and
 # refuses to unload while mounted; each generation's sysfs directory and
-# netlink family see only its own sessions (there is no mqfusectl yet:
-# /sys/fs/mqfuse_vN/<session>/ is the session listing).
+# mqfusectl --gen N (its netlink family) see only its own sessions, with
+# queue counters that follow the I/O; mount -t mqfuse_vN (the installed
+# mount.mqfuse_vN link) mounts generation N; a netlink session dump racing
+# with mounts and umounts stays complete and harmless.
 #
 # Every check prints exactly one line whatever happened before it (the
 # plan below is fixed); a failed setup (a module that does not load, no
 # next generation built) is a failure, never a skip.
 . "$(dirname "$0")/../vm/lib.sh"
-plan 56
+plan 100
 
 H=$MQ_HELPER
 VERIFY=$MQ_TESTS/fsx/mqverify
 DELMOD=$MQ_TESTS/generations/delmod
+CTL=$H/mqfusectl
 OPS=${MQ_GEN_OPS:-2000}
 G1=$MQ_GEN G2=$((MQ_GEN + 1))
 N1=mqfuse_v$G1 N2=mqfuse_v$G2
@@ -41,6 +44,59 @@ dev_holders() {
 mount_devs() {
 	awk -v t="$1" '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == t) print $3; break } }' \
 		/proc/self/mountinfo | sort
+}
+# "id dev" of every session directory under /sys/fs/NAME, sorted.
+sysfs_pairs() {
+	local d
+	for d in /sys/fs/"$1"/*/; do
+		[ -f "$d/dev" ] && echo "$(cat "$d/id") $(cat "$d/dev")"
+	done | sort
+}
+# ctl_is NAME GEN COUNT: mqfusectl --gen GEN sessions lists exactly the
+# sessions /sys/fs/NAME lists (id and st_dev), COUNT of them, which are
+# the NAME mounts, all running, each with the mount point of its st_dev.
+ctl_is() {
+	local out c s m
+	out=$("$CTL" --no-header --gen "$2" sessions) || { echo "mqfusectl exit $?"; return 1; }
+	echo "mqfusectl --gen $2 sessions:"; echo "$out"
+	c=$(echo "$out" | awk 'NF { print $1, $3 }' | sort) s=$(sysfs_pairs "$1")
+	m=$(mount_devs "$1")
+	echo "sysfs: $(echo $s)  mounts: $(echo $m)"
+	[ "$(printf '%s' "$c" | grep -c .)" -eq "$3" ] && [ "$c" = "$s" ] || return 1
+	[ "$(echo "$c" | awk 'NF { print $2 }' | sort)" = "$m" ] || return 1
+	echo "$out" | awk 'NF && $2 != "running" { exit 1 }' || return 1
+	echo "$out" | while read -r id st dev rest; do
+		[ -n "$id" ] || continue
+		[ "$(awk -v d="$dev" '$3 == d { print $5 }' /proc/self/mountinfo)" = "${rest##* }" ] ||
+			{ echo "session $id: mount point ${rest##* } is not that of $dev"; exit 1; }
+	done
+}
+# ctl_refused NAME RC RE ARGS...: mqfusectl ARGS exits RC with a message matching RE.
+ctl_refused() {
+	local name=$1 want=$2 re=$3 rc err
+	shift 3
+	"$CTL" "$@" > "$T/ctl.out" 2> "$T/ctl.err"
+	rc=$?
+	err=$(head -n1 "$T/ctl.err")
+	if [ $rc -ne "$want" ]; then
+		not_ok "$name"; diag "exit $rc, not $want: $err"
+	elif [ -s "$T/ctl.out" ] || ! grep -Eq -- "$re" "$T/ctl.err"; then
+		not_ok "$name"; diag "output or message does not match /$re/: $err"
+	else
+		ok "$name (exit $rc: $err)"
+	fi
+}
+# session id of the mount MNT, from /sys/fs/NAME (by st_dev).
+session_of() {
+	local dev d
+	dev=$(awk -v m="$2" '$5 == m { print $3 }' /proc/self/mountinfo)
+	for d in /sys/fs/"$1"/*/; do
+		[ -f "$d/dev" ] && [ "$(cat "$d/dev")" = "$dev" ] && cat "$d/id"
+	done
+}
+# sum of the requests counters of a session's queues in sysfs
+sysfs_requests() {
+	cat /sys/fs/"$1"/"$2"/queue*/stats | awk '$1 == "requests" { n += $2 } END { print n + 0 }'
 }
 # dev of every session directory under /sys/fs/NAME, sorted.
 sysfs_devs() {
@@ -91,7 +147,8 @@ leave_clean() {
 	# background I/O jobs keep mounts (and so the modules) busy
 	p=$(jobs -p)
 	[ -z "$p" ] || { kill -KILL $p 2>/dev/null; wait $p 2>/dev/null; }
-	for m in /mnt/gen-pick /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
+	rm -f /sbin/mount.$N1 /sbin/mount.$N2
+	for m in /mnt/gen-pick /mnt/gen-race /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
 		mq_mounted "$m" '.*' && { diag "cleanup: umount $m"; umount "$m" || umount -l "$m"; }
 	done
 	for p in $(dev_holders "$N1") $(dev_holders "$N2"); do
@@ -110,8 +167,9 @@ trap 'exit 143' TERM
 
 # --- setup: both generations, the newer loaded first ---
 install -m 0755 "$H/mqfused" /usr/sbin/mqfused &&
-	install -m 0755 "$H/mount.mqfuse" /sbin/mount.mqfuse ||
-	{ not_ok "setup: install mqfused and mount.mqfuse"; exit 1; }
+	install -m 0755 "$H/mount.mqfuse" /sbin/mount.mqfuse &&
+	ln -sf mount.mqfuse /sbin/mount.$N1 && ln -sf mount.mqfuse /sbin/mount.$N2 ||
+	{ not_ok "setup: install mqfused, mount.mqfuse and its mount.mqfuse_vN links (as make install)"; exit 1; }
 for n in $N2 $N1; do loaded "$n" && rmmod "$n"; done
 if [ ! -f "$KO2" ]; then
 	not_ok "setup: next generation $KO2 built (make next-gen)"
@@ -154,6 +212,11 @@ pick_case "mount -t mqfuse -o gen=$G1 mounts $N1" $N1 \
 	mount -t mqfuse -o gen=$G1 "$src" /mnt/gen-pick
 pick_case "mount -t mqfuse -o noatime,gen=$G2,queues=1 mounts $N2" $N2 \
 	mount -t mqfuse -o noatime,gen=$G2,queues=1 "$src" /mnt/gen-pick
+# mount(8) runs /sbin/mount.<type>: the mount.mqfuse_vN links
+pick_case "mount -t $N1 (/sbin/mount.$N1 link) mounts $N1 although $N2 is newer" $N1 \
+	mount -t $N1 "$src" /mnt/gen-pick
+pick_case "mount -t $N2 -o queues=2 (/sbin/mount.$N2 link) mounts $N2" $N2 \
+	mount -t $N2 -o queues=2 "$src" /mnt/gen-pick
 pick_case "mqfused without --gen picks the newest, $N2" $N2 \
 	"$H/mqfused" "local:$src" /mnt/gen-pick
 pick_case "mqfused --gen $G1 mounts $N1" $N1 \
@@ -197,6 +260,24 @@ refused "mount -o gen= (empty) refused" "'gen=' needs the form key=value" \
 	mount -t mqfuse -o gen= "$src" /mnt/gen-pick
 refused "mount -o gen=$G1,fs=fuse refused" "gen= selects an mqfuse generation" \
 	mount -t mqfuse -o gen=$G1,fs=fuse "$src" /mnt/gen-pick
+refused "mount -t $N1 -o gen=$G2 refused (the type names the generation)" "gen=$G2 contradicts mount.$N1" \
+	mount -t $N1 -o gen=$G2 "$src" /mnt/gen-pick
+# malformed mqfuse_v names never fall back to the newest generation
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v01"
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v0"
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v100000"
+ln -sf "$H/mount.mqfuse" "$T/mount.mqfuse_v${G1}.x"
+for bad in mount.mqfuse_v01 mount.mqfuse_v0 mount.mqfuse_v100000 mount.mqfuse_v${G1}.x; do
+	refused "$bad (malformed generation in the helper's name) refused" "$bad: not a generation" \
+		"$T/$bad" "$src" /mnt/gen-pick
+	check "$bad exits 32" sh -c "'$T/$bad' '$src' /mnt/gen-pick 2>/dev/null; [ \$? -eq 32 ]"
+done
+for bad in mqfuse_v01 mqfuse_v0 mqfuse_v mqfuse_v100000 mqfuse_v.sub mqfuse_v${G1}x; do
+	refused "mount.mqfuse -t $bad refused" "-t $bad: not a generation" \
+		"$H/mount.mqfuse" -t $bad "$src" /mnt/gen-pick
+	check "mount.mqfuse -t $bad exits 32" \
+		sh -c "'$H/mount.mqfuse' -t $bad '$src' /mnt/gen-pick 2>/dev/null; [ \$? -eq 32 ]"
+done
 check "mount.mqfuse exits 32 (mount failure) for a generation not loaded" \
 	sh -c "'$H/mount.mqfuse' '$src' /mnt/gen-pick -o gen=$((G2 + 1)) 2>/dev/null; [ \$? -eq 32 ]"
 refused "mqfused --gen $((G2 + 1)) (not loaded) refused" "--gen $((G2 + 1)): $N3 is not loaded \(loaded: .*$N2" \
@@ -231,6 +312,164 @@ check "sysfs: every session of both generations has a daemon bound (daemons >= 1
 check "genl: family $N1 answers gen=$G1, family $N2 answers gen=$G2" \
 	sh -c "'$MQ_TESTS/module/genl_version' $N1 | grep -q '^gen=$G1 ' &&
 		'$MQ_TESTS/module/genl_version' $N2 | grep -q '^gen=$G2 '"
+check "ctl: mqfusectl --gen $G1 sessions lists exactly the 2 $N1 sessions of /sys/fs/$N1 (id, st_dev, mount point), running" \
+	ctl_is $N1 $G1 2
+check "ctl: mqfusectl --gen $G2 sessions lists exactly the 1 $N2 session of /sys/fs/$N2 (id, st_dev, mount point), running" \
+	ctl_is $N2 $G2 1
+check "ctl: mqfusectl without --gen talks to the newest, $N2 (version, sessions)" \
+	sh -c "'$CTL' --no-header version | grep -qx '$N2 $G2 [0-9.]*' &&
+		[ \"\$('$CTL' sessions | awk '{ print \$1, \$3, \$NF }')\" = \"\$('$CTL' --gen $G2 sessions | awk '{ print \$1, \$3, \$NF }')\" ]"
+check "ctl: mqfusectl generations lists $G1 ($N1, 2 sessions) and $G2 ($N2, 1 session)" \
+	sh -c "'$CTL' --no-header generations | tee /dev/stderr | awk '{ print \$1, \$2, \$4 }' | paste -sd, |
+		grep -qx '$G1 $N1 2,$G2 $N2 1'"
+check "ctl: mqfusectl runs unprivileged (sessions of $N1, as nobody)" \
+	sh -c "su nobody -s /bin/sh -c \"'$CTL' --no-header --gen $G1 sessions\" | grep -c running | grep -qx 2"
+sid2=$(session_of $N2 $M2)
+# ctl_queues_ok: the queues of M2's session, one line per queue, REQUESTS
+# between two sysfs readings around it; prints the REQUESTS sum
+ctl_requests() {
+	local a b q n
+	a=$(sysfs_requests $N2 "$sid2")
+	q=$("$CTL" --no-header --gen $G2 queues "$sid2") || return 1
+	b=$(sysfs_requests $N2 "$sid2")
+	n=$(echo "$q" | awk '{ n += $2 } END { print n + 0 }')
+	[ "$(echo "$q" | grep -c .)" -eq "$(cat /sys/fs/$N2/$sid2/queues)" ] &&
+		[ "$(echo "$q" | awk '{ print $1 }' | paste -sd' ')" = "$(seq -s' ' 0 $(($(cat /sys/fs/$N2/$sid2/queues) - 1)))" ] &&
+		[ "$a" -le "$n" ] && [ "$n" -le "$b" ] || { echo "queues: $q; sysfs $a..$b" >&2; return 1; }
+	echo "$n"
+}
+r0=$(ctl_requests 2>"$T/ctl.q0")
+head -c 2000000 /dev/urandom > "$M2/ctl-io" && sync "$M2/ctl-io" && cmp "$M2/ctl-io" "$S2/ctl-io" &&
+	cat "$M2/ctl-io" > /dev/null && rm "$M2/ctl-io"
+io=$?
+r1=$(ctl_requests 2>"$T/ctl.q1")
+check "ctl: mqfusectl --gen $G2 queues $sid2: one line per queue, REQUESTS as in sysfs, growing with I/O on $M2 ($r0 -> $r1, io exit $io)" \
+	sh -c "cat $T/ctl.q0 $T/ctl.q1; [ -n '$r0' ] && [ -n '$r1' ] && [ $io -eq 0 ] && [ '$r1' -gt '$r0' ]"
+ctl_refused "ctl: mqfusectl --gen $((G2 + 1)) sessions: exit 4, $N3 not loaded" 4 \
+	"--gen $((G2 + 1)): mqfuse_v$((G2 + 1)) is not loaded \(loaded: .*$N1" --gen $((G2 + 1)) sessions
+ctl_refused "ctl: mqfusectl --gen abc sessions: exit 2 (usage)" 2 "--gen: 'abc' is not a generation number" \
+	--gen abc sessions
+ctl_refused "ctl: mqfusectl --gen $G1 queues 999999 (no such session): exit 5" 5 \
+	"$N1 has no session 999999" --gen $G1 queues 999999
+# a live $N2 session whose id no $N1 session has (ids are per generation):
+# $M2's, or extra $N2 mounts until one's id differs
+sid2x= k=0
+[ -e /sys/fs/$N1/$sid2 ] || sid2x=$sid2
+while [ -z "$sid2x" ] && [ $k -lt 4 ]; do
+	mkdir -p /mnt/gen-x$k
+	mount -t mqfuse -o gen=$G2 "$src" /mnt/gen-x$k || break
+	id=$(session_of $N2 /mnt/gen-x$k)
+	[ -n "$id" ] && [ ! -e /sys/fs/$N1/$id ] && sid2x=$id
+	k=$((k + 1))
+done
+check "ctl: a live $N2 session ($sid2x) that $N1 lacks exists" \
+	sh -c "[ -n '$sid2x' ] && [ -d /sys/fs/$N2/$sid2x ] && [ ! -e /sys/fs/$N1/$sid2x ] &&
+		'$CTL' --no-header --gen $G2 queues $sid2x > /dev/null"
+ctl_refused "ctl: mqfusectl --gen $G1 queues $sid2x (a session of $N2 only): exit 5" 5 \
+	"$N1 has no session $sid2x" --gen $G1 queues ${sid2x:-0}
+while [ $k -gt 0 ]; do k=$((k - 1)); umount /mnt/gen-x$k; done
+
+# a failed dump (the kernel refuses SESSION_ID in a dump; its errno comes
+# in NLMSG_DONE) is an error, exit 1, with the kernel's message
+MQFUSECTL_DEBUG_DUMP_ID=1 ctl_refused "ctl: a dump the kernel fails (SESSION_ID in a dump): exit 1, errno and extack from NLMSG_DONE" 1 \
+	"GET_SESSION dump: Invalid argument: a dump lists every session: no SESSION_ID" --gen $G1 sessions
+ctl_refused "ctl: mqfusectl queues abc: exit 2 (usage)" 2 "'abc' is not a session id" queues abc
+ctl_refused "ctl: mqfusectl queues (no id): exit 2 (usage)" 2 "queues takes one session id" queues
+ctl_refused "ctl: mqfusectl frobnicate: exit 2 (usage)" 2 "unknown command 'frobnicate'" frobnicate
+
+# --- a session dump racing with mounts and umounts of both generations,
+# 256 queues each (MQFUSE_MAX_QUEUES: one such session spans several dump
+# messages, so umounts land between two messages of one session): dumps
+# go on for at least 6 s and until 4 mount/umount cycles are done. Each
+# generation also has a stable 256-queue session; every dump must list the
+# stable sessions with all their queues (the stable 256-queue one split
+# over several messages), ids sorted, no id or device twice. threads=2:
+# a thread per queue would pin ~7 MiB of buffers each ---
+mkdir -p /mnt/gen-race /mnt/gen-big1 /mnt/gen-big2
+mount -t mqfuse -o gen=$G1,queues=256,threads=2 "$src" /mnt/gen-big1 2>&1 | sed 's/^/# /'
+mount -t mqfuse -o gen=$G2,queues=256,threads=2 "$src" /mnt/gen-big2 2>&1 | sed 's/^/# /'
+big1=$(session_of $N1 /mnt/gen-big1) big2=$(session_of $N2 /mnt/gen-big2)
+stable1="$(session_of $N1 $M1a) $(session_of $N1 $M1b) $big1"
+stable2="$sid2 $big2"
+check "race: stable 256-queue sessions $big1 ($N1) and $big2 ($N2) mounted" \
+	sh -c "[ -n '$big1' ] && [ -n '$big2' ] && [ \$(cat /sys/fs/$N1/$big1/queues) -eq 256 ] &&
+		[ \$(cat /sys/fs/$N2/$big2/queues) -eq 256 ]"
+race_mounts() {
+	local i=0 g
+	while [ ! -e "$T/race.stop" ]; do
+		g=$((i % 2 ? G1 : G2))
+		mount -t mqfuse -o gen=$g,queues=256,threads=2 "$src" /mnt/gen-race || { echo "mount $i (gen $g) failed"; return 1; }
+		umount /mnt/gen-race || { echo "umount $i failed"; return 1; }
+		i=$((i + 1))
+		echo $i > "$T/race.n"
+	done
+}
+# race_check GEN BIG STABLE_IDS...: the listing in race.out (stderr:
+# race.dbg, MQFUSECTL_DEBUG) of one dump
+race_check() {
+	local g=$1 big=$2 id q ids devs m
+	shift 2
+	ids=$(awk '{ print $1 }' "$T/race.out")
+	[ "$ids" = "$(echo "$ids" | sort -n -u)" ] || { echo "ids not sorted or repeated: $ids"; return 1; }
+	devs=$(awk '{ print $3 }' "$T/race.out" | sort)
+	[ "$devs" = "$(echo "$devs" | sort -u)" ] || { echo "a device twice: $devs"; return 1; }
+	for id in "$@"; do
+		q=$(awk -v i="$id" '$1 == i { print $4 }' "$T/race.out")
+		[ "$q" = "$(cat /sys/fs/mqfuse_v$g/$id/queues)" ] ||
+			{ echo "stable session $id: queues '$q', sysfs $(cat /sys/fs/mqfuse_v$g/$id/queues)"; return 1; }
+	done
+	m=$(awk -v i="$big" '$3 == "session" && $4 == i { print $6 }' "$T/race.dbg")
+	[ "${m:-0}" -gt 1 ] || { echo "session $big in ${m:-0} message(s), not split: $(cat "$T/race.dbg")"; return 1; }
+	echo "$m" >> "$T/race.split"
+	awk '$3 == "dump" && $4 == "restarts" { print $5 }' "$T/race.dbg" >> "$T/race.restarts"
+}
+race_dumps() {
+	local i=0 g rc n start=$SECONDS end=$((SECONDS + $(mq_tmo 120)))
+	while [ $SECONDS -lt $end ]; do
+		n=0; [ -f "$T/race.n" ] && read -r n < "$T/race.n"
+		[ $((SECONDS - start)) -ge 6 ] && [ "${n:-0}" -ge 4 ] && break
+		kill -0 $prm 2>/dev/null || break	# the mount loop failed
+		g=$((i % 2 ? G1 : G2))
+		MQFUSECTL_DEBUG=1 "$CTL" --no-header --gen $g sessions > "$T/race.out" 2> "$T/race.dbg"
+		rc=$?
+		[ $rc -eq 0 ] || { echo "dump $i (gen $g) exit $rc: $(cat "$T/race.out" "$T/race.dbg")"; touch "$T/race.stop"; return 1; }
+		if [ $g -eq $G1 ]; then
+			race_check $g "$big1" $stable1
+		else
+			race_check $g "$big2" $stable2
+		fi || { echo "dump $i (gen $g): $(cat "$T/race.out")"; touch "$T/race.stop"; return 1; }
+		i=$((i + 1))
+	done
+	touch "$T/race.stop"
+	echo "$i dumps in $((SECONDS - start)) s, restarts $(awk '{ n += $1 } END { print n + 0 }' "$T/race.restarts"), 256 queues in $(sort -u "$T/race.split" | paste -sd/) messages"
+}
+rm -f "$T/race.stop" "$T/race.n" "$T/race.split" "$T/race.restarts"
+touch "$T/race.split" "$T/race.restarts"
+race_mounts > "$T/race.mounts" 2>&1 & prm=$!
+race_dumps > "$T/race.dumps" 2>&1; rd=$?
+wait $prm; rm_=$?
+nm=0; [ -f "$T/race.n" ] && read -r nm < "$T/race.n"
+check "race: session dumps of both generations during mount/umount loops of 256-queue sessions all complete, stable sessions listed whole every time, split over several messages ($(cat "$T/race.dumps"), ${nm:-0} mounts $(cat "$T/race.mounts"))" \
+	sh -c "[ $rd -eq 0 ] && [ $rm_ -eq 0 ] && [ ${nm:-0} -ge 4 ] && [ -s '$T/race.split' ]"
+# --- deterministic: a 256-queue session unmounted while its dump is
+# between two of its messages (mqfusectl stalls after the first part):
+# NLM_F_DUMP_INTR, the dump restarts, the session is not listed ---
+mkdir -p /mnt/gen-cut
+mount -t mqfuse -o gen=$G1,queues=256,threads=2 "$src" /mnt/gen-cut 2>&1 | sed 's/^/# /'
+cut=$(session_of $N1 /mnt/gen-cut)
+MQFUSECTL_DEBUG=1 MQFUSECTL_DEBUG_STALL=5 "$CTL" --no-header --gen $G1 sessions > "$T/race.out" 2> "$T/race.dbg" & pc=$!
+sleep 2
+umount /mnt/gen-cut
+wait $pc; rcut=$?
+rs=$(awk '$3 == "dump" && $4 == "restarts" { print $5 }' "$T/race.dbg")
+listed=$(awk -v i="$cut" '$1 == i' "$T/race.out")
+race_check $G1 "$big1" $stable1 > "$T/cut.chk" 2>&1; rchk=$?
+check "cut: session $cut (256 queues) unmounted inside its dump: exit $rcut, $rs restart(s), not listed, stable sessions whole ($(cat "$T/cut.chk"; tr '\n' ' ' < "$T/race.dbg"))" \
+	sh -c "[ -n '$cut' ] && [ $rcut -eq 0 ] && [ '${rs:-0}' -ge 1 ] && [ -z '$listed' ] && [ $rchk -eq 0 ]"
+umount /mnt/gen-big1
+umount /mnt/gen-big2
+check "race: afterwards mqfusectl lists exactly the live sessions again" \
+	bash -c "$(declare -f ctl_is sysfs_pairs mount_devs); CTL=$CTL; ctl_is $N1 $G1 2 && ctl_is $N2 $G2 1"
 
 # --- I/O on both generations at once: four jobs released by one barrier,
 # each recording when it started and ended (ns) ---
@@ -314,8 +553,13 @@ wait_rounds() {	# wait_rounds N: up to 60 s (by the clock) until N verified roun
 rm -f "$T/stop" "$T/rounds"
 loop2 > "$T/loop.log" 2>&1 & lp=$!
 check "unload: I/O loop on $N2 running (2 verified rounds)" wait_rounds 2
-check "unload: umount $M1a and $M1b, their daemons exit" \
-	bash -c "$(declare -f wait_gone); umount $M1a && umount $M1b && wait_gone $h1"
+sid1a=$(session_of $N1 $M1a)
+check "unload: umount $M1a: mqfusectl --gen $G1 sessions drops its session $sid1a, lists $M1b's alone (= sysfs)" \
+	bash -c "$(declare -f ctl_is sysfs_pairs mount_devs); CTL=$CTL; umount $M1a && ctl_is $N1 $G1 1 &&
+		! '$CTL' --no-header --gen $G1 sessions | grep -q '^$sid1a '"
+check "unload: umount $M1b, the daemons of both $N1 mounts exit, mqfusectl --gen $G1 sessions is empty" \
+	bash -c "$(declare -f wait_gone); umount $M1b && wait_gone $h1 &&
+		[ -z \"\$('$CTL' --no-header --gen $G1 sessions)\" ]"
 check "unload: no $N1 session left in /sys/fs/$N1, module refcount 0" \
 	sh -c "[ -z \"\$(ls -d /sys/fs/$N1/*/ 2>/dev/null)\" ] && [ \"\$(cat /sys/module/$N1/refcnt)\" = 0 ]"
 r0=$(rounds)
@@ -326,6 +570,8 @@ check "unload: the $N2 I/O loop was running during the rmmod (rounds $r0 -> $r1,
 check "unload: $N1's filesystem type, device, sysfs directory and netlink family are gone" \
 	sh -c "! grep -qw $N1 /proc/filesystems && ! test -e /dev/$N1 && ! test -e /sys/fs/$N1 &&
 		! '$MQ_TESTS/module/genl_version' $N1 >/dev/null 2>&1"
+ctl_refused "unload: mqfusectl --gen $G1 sessions after rmmod $N1: exit 4, only $N2 loaded" 4 \
+	"mqfuse_v$G1 is not loaded \(loaded: $N2\)" --gen $G1 sessions
 check "unload: the $N2 I/O loop keeps verifying after $N1 is gone (5 more rounds)" wait_rounds $((r1 + 5))
 touch "$T/stop"
 wait $lp; rl=$?

@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfusectl: the mqfuse control tool, over generic netlink (libnl-genl-3).
+ *
+ *   mqfusectl [--gen N] [--no-header] version
+ *   mqfusectl [--gen N] [--no-header] sessions
+ *   mqfusectl [--gen N] [--no-header] queues SESSION
+ *   mqfusectl [--no-header] generations
+ *
+ * Each generation N has its own family mqfuse_vN and sees only its own
+ * sessions; without --gen the newest loaded generation is used, picked
+ * the way mount.mqfuse and mqfused pick it (mq_find_generation()).
+ * Output: one line per object, columns separated by one space, a header
+ * line first unless --no-header. Exit codes: see MQCTL_EXIT_* and
+ * mqfusectl(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+
+#include <netlink/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#include <mqfuse.h>
+
+#include "mount_opts.h"
+
+enum {
+	MQCTL_EXIT_OK = 0,
+	MQCTL_EXIT_ERROR = 1,		/* netlink or system error */
+	MQCTL_EXIT_USAGE = 2,		/* bad arguments */
+	MQCTL_EXIT_NOT_LOADED = 3,	/* no mqfuse generation is loaded */
+	MQCTL_EXIT_NO_GEN = 4,		/* --gen N is not loaded */
+	MQCTL_EXIT_NO_SESSION = 5,	/* no such session in that generation */
+};
+
+#define MQCTL_MAX_GENS	64
+
+/* One control connection: a socket talking to one generation's family. */
+struct mqctl {
+	int gen;			/* generation talked to */
+	char family_name[32];		/* "mqfuse_v<gen>" */
+	struct nl_sock *sk;		/* connected generic-netlink socket */
+	int family;			/* resolved family id */
+	int err;			/* -errno from the kernel's error reply */
+	char errmsg[256];		/* its extended-ack message, if any */
+	bool done;			/* ack or end of dump seen */
+	bool intr;			/* a dump message had NLM_F_DUMP_INTR */
+};
+
+struct mqctl_queue {
+	uint32_t index;
+	uint64_t requests, forgets, bytes_in, bytes_out, wait_ns, stolen,
+		 interrupts, errors, bg_waits;
+	uint32_t pending, in_daemon, background, max_background;
+};
+
+struct mqctl_session {
+	uint64_t id;
+	uint32_t state, dev_major, dev_minor, nr_queues, max_write, max_read,
+		 max_pages, readdir_size, max_background, minor, daemons, waiting;
+	uint8_t balance;
+	char consistency[32];
+	char transport[32];
+	struct mqctl_queue *queues;	/* as received; a dump may split them */
+	unsigned int nr_seen;
+	unsigned int nr_msgs;		/* messages that carried it */
+};
+
+struct mqctl_sessions {
+	struct mqctl_session *v;
+	size_t n;
+	int err;			/* -ENOMEM, -EPROTO while parsing */
+};
+
+static const char *mqctl_prog = "mqfusectl";
+static bool mqctl_no_header;
+
+static void mqctl_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: mqfusectl [--gen N] [--no-header] COMMAND\n"
+"  version          generation and release of the module\n"
+"  sessions         one line per session (mount) of the generation\n"
+"  queues SESSION   per-queue counters of session SESSION (its id)\n"
+"  generations      the loaded generations\n"
+"--gen N talks to generation N (mqfuse_vN); default: the newest loaded.\n"
+"Exit: 0 ok, 1 error, 2 bad arguments, 3 no mqfuse loaded,\n"
+"      4 generation not loaded, 5 no such session.\n");
+}
+
+static int mqctl_usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", mqctl_prog);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	mqctl_usage(stderr);
+	return MQCTL_EXIT_USAGE;
+}
+
+/* ---- netlink plumbing ---- */
+
+/* NLMSGERR_ATTR_MSG of extended-ack TLVs at @tlvs into c->errmsg. */
+static void mqctl_ext_ack(struct mqctl *c, void *tlvs, int len)
+{
+	struct nlattr *a;
+	int rem;
+
+	nla_for_each_attr(a, (struct nlattr *)tlvs, len, rem) {
+		if (nla_type(a) == NLMSGERR_ATTR_MSG && nla_len(a) > 0)
+			snprintf(c->errmsg, sizeof(c->errmsg), "%.*s",
+				 (int)strnlen(nla_data(a), nla_len(a)), (char *)nla_data(a));
+	}
+}
+
+/* The kernel's error reply: errno and the extended-ack message. */
+static int mqctl_error_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)e - 1;
+	struct mqctl *c = arg;
+	size_t hlen = sizeof(*e);
+
+	(void)nla;
+	c->err = e->error;
+	c->done = true;
+	c->errmsg[0] = '\0';
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	/* the request is echoed unless capped; the TLVs follow it */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		hlen += e->msg.nlmsg_len - sizeof(e->msg);
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + hlen)
+		return NL_STOP;
+	mqctl_ext_ack(c, (char *)e + hlen, nlh->nlmsg_len - NLMSG_HDRLEN - hlen);
+	return NL_STOP;
+}
+
+/*
+ * End of a dump, or an ack. libnl does not look at NLMSG_DONE's payload:
+ * a dump that failed in the kernel ends with a DONE carrying -errno (and
+ * the extended-ack TLVs after it).
+ */
+static int mqctl_done_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct mqctl *c = arg;
+	int32_t e;
+
+	c->done = true;
+	if (nlh->nlmsg_type != NLMSG_DONE || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(e))
+		return NL_STOP;
+	memcpy(&e, nlmsg_data(nlh), sizeof(e));
+	if (e >= 0)
+		return NL_STOP;
+	c->err = e;
+	c->errmsg[0] = '\0';
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+		mqctl_ext_ack(c, (char *)nlmsg_data(nlh) + NLMSG_ALIGN(sizeof(e)),
+			      (int)nlh->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(e)));
+	return NL_STOP;
+}
+
+/* A dump message flagged NLM_F_DUMP_INTR: read on, then start over. */
+static int mqctl_intr_cb(struct nl_msg *msg, void *arg)
+{
+	struct mqctl *c = arg;
+
+	(void)msg;
+	c->intr = true;
+	return NL_OK;
+}
+
+/*
+ * Connect to generation @want (0: the newest loaded). Returns an exit
+ * code; messages are printed here.
+ */
+static int mqctl_open(struct mqctl *c, int want)
+{
+	char loaded[128];
+	int one = 1, gen, ret;
+
+	memset(c, 0, sizeof(*c));
+	gen = mq_find_generation("/proc/filesystems", want, NULL, 0, loaded,
+				 sizeof(loaded));
+	if (gen == -ENOENT && loaded[0]) {
+		fprintf(stderr, "%s: --gen %d: mqfuse_v%d is not loaded (loaded: %s)\n",
+			mqctl_prog, want, want, loaded);
+		return MQCTL_EXIT_NO_GEN;
+	}
+	if (gen < 0 && gen != -ENODEV) {
+		fprintf(stderr, "%s: /proc/filesystems: %s\n", mqctl_prog,
+			strerror(-gen));
+		return MQCTL_EXIT_ERROR;
+	}
+	if (gen < 0) {
+		if (want)
+			fprintf(stderr, "%s: --gen %d: mqfuse_v%d is not loaded (no mqfuse generation is)\n",
+				mqctl_prog, want, want);
+		else
+			fprintf(stderr, "%s: no mqfuse generation is loaded (modprobe %s?)\n",
+				mqctl_prog, MQFUSE_NAME);
+		return MQCTL_EXIT_NOT_LOADED;
+	}
+	c->gen = gen;
+	snprintf(c->family_name, sizeof(c->family_name), "mqfuse_v%d", gen);
+
+	c->sk = nl_socket_alloc();
+	if (!c->sk) {
+		fprintf(stderr, "%s: out of memory\n", mqctl_prog);
+		return MQCTL_EXIT_ERROR;
+	}
+	ret = genl_connect(c->sk);
+	if (ret < 0) {
+		fprintf(stderr, "%s: generic netlink: %s\n", mqctl_prog, nl_geterror(ret));
+		return MQCTL_EXIT_ERROR;
+	}
+	/* replies carry every queue of a session: let libnl size its buffer */
+	nl_socket_enable_msg_peek(c->sk);
+	setsockopt(nl_socket_get_fd(c->sk), SOL_NETLINK, NETLINK_EXT_ACK,
+		   &one, sizeof(one));
+	c->family = genl_ctrl_resolve(c->sk, c->family_name);
+	if (c->family < 0) {
+		fprintf(stderr, "%s: netlink family %s: %s\n", mqctl_prog,
+			c->family_name, nl_geterror(c->family));
+		/* the filesystem is listed but the family is gone: unloading */
+		if (c->family == -NLE_OBJ_NOTFOUND)
+			return want ? MQCTL_EXIT_NO_GEN : MQCTL_EXIT_NOT_LOADED;
+		return MQCTL_EXIT_ERROR;
+	}
+	nl_socket_modify_err_cb(c->sk, NL_CB_CUSTOM, mqctl_error_cb, c);
+	nl_socket_modify_cb(c->sk, NL_CB_ACK, NL_CB_CUSTOM, mqctl_done_cb, c);
+	nl_socket_modify_cb(c->sk, NL_CB_FINISH, NL_CB_CUSTOM, mqctl_done_cb, c);
+	nl_socket_modify_cb(c->sk, NL_CB_DUMP_INTR, NL_CB_CUSTOM, mqctl_intr_cb, c);
+	return MQCTL_EXIT_OK;
+}
+
+static void mqctl_close(struct mqctl *c)
+{
+	nl_socket_free(c->sk);
+	c->sk = NULL;
+}
+
+/*
+ * Send @cmd (a dump with @flags NLM_F_DUMP), optionally with a session
+ * id, and feed every reply to @parse. Returns 0 or -errno (the kernel's,
+ * with c->errmsg, or libnl's mapped to -EIO).
+ */
+static int mqctl_request(struct mqctl *c, uint8_t cmd, int flags, const uint64_t *session_id,
+			 nl_recvmsg_msg_cb_t parse, void *arg)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, c->family, 0, flags, cmd,
+			 MQFUSE_GENL_VERSION) ||
+	    (session_id && nla_put_u64(msg, MQFUSE_ATTR_SESSION_ID, *session_id))) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nl_socket_modify_cb(c->sk, NL_CB_VALID, NL_CB_CUSTOM, parse, arg);
+	c->err = 0;
+	c->errmsg[0] = '\0';
+	c->done = false;
+	c->intr = false;
+	ret = nl_send_auto(c->sk, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "%s", nl_geterror(ret));
+		return -EIO;
+	}
+	while (!c->done) {
+		ret = nl_recvmsgs_default(c->sk);
+		if (ret < 0 && !c->err) {
+			snprintf(c->errmsg, sizeof(c->errmsg), "%s", nl_geterror(ret));
+			return -EIO;
+		}
+	}
+	return c->err;
+}
+
+static void mqctl_report(const struct mqctl *c, const char *what, int err)
+{
+	if (err == -EIO)	/* libnl's own failure, described in errmsg */
+		fprintf(stderr, "%s: %s %s: %s\n", mqctl_prog, c->family_name, what,
+			c->errmsg);
+	else
+		fprintf(stderr, "%s: %s %s: %s%s%s\n", mqctl_prog, c->family_name, what,
+			strerror(-err), c->errmsg[0] ? ": " : "", c->errmsg);
+}
+
+/* ---- replies ---- */
+
+/* Reply attributes: short ones and unterminated strings are refused. */
+static struct nla_policy mqctl_policy[MQFUSE_ATTR_MAX + 1] = {
+	[MQFUSE_ATTR_GEN]			= { .type = NLA_U32 },
+	[MQFUSE_ATTR_VERSION]			= { .type = NLA_STRING },
+	[MQFUSE_ATTR_SESSION_ID]		= { .type = NLA_U64 },
+	[MQFUSE_ATTR_SESSION_STATE]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_DEV_MAJOR]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_DEV_MINOR]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_QUEUES]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_WRITE]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_READ]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_PAGES]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_READDIR_SIZE]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MAX_BACKGROUND]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_MINOR]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_BALANCE]		= { .type = NLA_U8 },
+	[MQFUSE_ATTR_SESSION_CONSISTENCY]	= { .type = NLA_STRING },
+	[MQFUSE_ATTR_SESSION_TRANSPORT]		= { .type = NLA_STRING },
+	[MQFUSE_ATTR_SESSION_DAEMONS]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_WAITING]		= { .type = NLA_U32 },
+	[MQFUSE_ATTR_QUEUE]			= { .type = NLA_NESTED },
+};
+
+static struct nla_policy mqctl_queue_policy[MQFUSE_QUEUE_ATTR_MAX + 1] = {
+	[MQFUSE_QUEUE_ATTR_INDEX]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_REQUESTS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_FORGETS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_BYTES_IN]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_BYTES_OUT]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_WAIT_NS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_STOLEN]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_INTERRUPTS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_ERRORS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_BG_WAITS]		= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_PENDING]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_IN_DAEMON]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_BACKGROUND]		= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_MAX_BACKGROUND]	= { .type = NLA_U32 },
+};
+
+static uint32_t mqctl_u32(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u32(tb[type]) : 0;
+}
+
+static uint64_t mqctl_u64(struct nlattr **tb, int type)
+{
+	return tb[type] ? nla_get_u64(tb[type]) : 0;
+}
+
+static int mqctl_parse_queue(struct nlattr *nest, struct mqctl_queue *q)
+{
+	struct nlattr *tb[MQFUSE_QUEUE_ATTR_MAX + 1];
+
+	if (nla_parse_nested(tb, MQFUSE_QUEUE_ATTR_MAX, nest, mqctl_queue_policy) ||
+	    !tb[MQFUSE_QUEUE_ATTR_INDEX])
+		return -EPROTO;
+	q->index = nla_get_u32(tb[MQFUSE_QUEUE_ATTR_INDEX]);
+	q->requests = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_REQUESTS);
+	q->forgets = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_FORGETS);
+	q->bytes_in = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_BYTES_IN);
+	q->bytes_out = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_BYTES_OUT);
+	q->wait_ns = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_WAIT_NS);
+	q->stolen = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_STOLEN);
+	q->interrupts = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_INTERRUPTS);
+	q->errors = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_ERRORS);
+	q->bg_waits = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_BG_WAITS);
+	q->pending = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_PENDING);
+	q->in_daemon = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_IN_DAEMON);
+	q->background = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_BACKGROUND);
+	q->max_background = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_MAX_BACKGROUND);
+	return 0;
+}
+
+static void mqctl_string(struct nlattr **tb, int type, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", tb[type] ? nla_get_string(tb[type]) : "-");
+}
+
+/*
+ * One GET_SESSION message. A dump continues a session that did not fit
+ * one message in the next (same id, the remaining queues): merge them.
+ */
+static int mqctl_session_cb(struct nl_msg *msg, void *arg)
+{
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[MQFUSE_ATTR_MAX + 1], *a;
+	struct mqctl_sessions *ss = arg;
+	struct mqctl_session *s;
+	uint64_t id;
+	int rem;
+
+	if (nla_parse(tb, MQFUSE_ATTR_MAX, genlmsg_attrdata(gh, 0),
+		      genlmsg_attrlen(gh, 0), mqctl_policy) || !tb[MQFUSE_ATTR_SESSION_ID])
+		goto bad;
+	id = nla_get_u64(tb[MQFUSE_ATTR_SESSION_ID]);
+	if (ss->n && ss->v[ss->n - 1].id == id) {
+		s = &ss->v[ss->n - 1];
+	} else {
+		s = realloc(ss->v, (ss->n + 1) * sizeof(*s));
+		if (!s)
+			goto nomem;
+		ss->v = s;
+		s = &ss->v[ss->n++];
+		memset(s, 0, sizeof(*s));
+		s->id = id;
+		s->state = mqctl_u32(tb, MQFUSE_ATTR_SESSION_STATE);
+		s->dev_major = mqctl_u32(tb, MQFUSE_ATTR_SESSION_DEV_MAJOR);
+		s->dev_minor = mqctl_u32(tb, MQFUSE_ATTR_SESSION_DEV_MINOR);
+		s->nr_queues = mqctl_u32(tb, MQFUSE_ATTR_SESSION_QUEUES);
+		s->max_write = mqctl_u32(tb, MQFUSE_ATTR_SESSION_MAX_WRITE);
+		s->max_read = mqctl_u32(tb, MQFUSE_ATTR_SESSION_MAX_READ);
+		s->max_pages = mqctl_u32(tb, MQFUSE_ATTR_SESSION_MAX_PAGES);
+		s->readdir_size = mqctl_u32(tb, MQFUSE_ATTR_SESSION_READDIR_SIZE);
+		s->max_background = mqctl_u32(tb, MQFUSE_ATTR_SESSION_MAX_BACKGROUND);
+		s->minor = mqctl_u32(tb, MQFUSE_ATTR_SESSION_MINOR);
+		s->daemons = mqctl_u32(tb, MQFUSE_ATTR_SESSION_DAEMONS);
+		s->waiting = mqctl_u32(tb, MQFUSE_ATTR_SESSION_WAITING);
+		s->balance = tb[MQFUSE_ATTR_SESSION_BALANCE] ?
+			     nla_get_u8(tb[MQFUSE_ATTR_SESSION_BALANCE]) : 0;
+		mqctl_string(tb, MQFUSE_ATTR_SESSION_CONSISTENCY, s->consistency,
+			     sizeof(s->consistency));
+		mqctl_string(tb, MQFUSE_ATTR_SESSION_TRANSPORT, s->transport,
+			     sizeof(s->transport));
+		if (s->nr_queues > 65536)
+			goto bad;
+		s->queues = calloc(s->nr_queues ? s->nr_queues : 1, sizeof(*s->queues));
+		if (!s->queues)
+			goto nomem;
+	}
+	s->nr_msgs++;
+	nla_for_each_attr(a, genlmsg_attrdata(gh, 0), genlmsg_attrlen(gh, 0), rem) {
+		if (nla_type(a) != MQFUSE_ATTR_QUEUE)
+			continue;
+		if (s->nr_seen >= s->nr_queues ||
+		    mqctl_parse_queue(a, &s->queues[s->nr_seen]) ||
+		    s->queues[s->nr_seen].index != s->nr_seen)
+			goto bad;
+		s->nr_seen++;
+	}
+	/*
+	 * MQFUSECTL_DEBUG_STALL=SECONDS (tests): wait once after the first
+	 * part of a split session, so that a umount lands in the dump.
+	 */
+	if (s->nr_msgs == 1 && s->nr_seen < s->nr_queues) {
+		static bool stalled;
+		const char *stall = getenv("MQFUSECTL_DEBUG_STALL");
+
+		if (stall && !stalled) {
+			stalled = true;
+			sleep(atoi(stall));
+		}
+	}
+	return NL_OK;
+
+bad:
+	ss->err = -EPROTO;
+	return NL_SKIP;
+nomem:
+	ss->err = -ENOMEM;
+	return NL_SKIP;
+}
+
+static void mqctl_sessions_free(struct mqctl_sessions *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		free(ss->v[i].queues);
+	free(ss->v);
+}
+
+static int mqctl_version_cb(struct nl_msg *msg, void *arg)
+{
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[MQFUSE_ATTR_MAX + 1];
+	char *version = arg;
+
+	if (nla_parse(tb, MQFUSE_ATTR_MAX, genlmsg_attrdata(gh, 0),
+		      genlmsg_attrlen(gh, 0), mqctl_policy) || !tb[MQFUSE_ATTR_VERSION])
+		return NL_SKIP;
+	snprintf(version, 32, "%s", nla_get_string(tb[MQFUSE_ATTR_VERSION]));
+	return NL_OK;
+}
+
+/* ---- commands ---- */
+
+static const char *mqctl_state_name(uint32_t state)
+{
+	switch (state) {
+	case MQFUSE_STATE_INIT:		return "init";
+	case MQFUSE_STATE_RUNNING:	return "running";
+	case MQFUSE_STATE_ABORTED:	return "aborted";
+	default:			return "unknown";
+	}
+}
+
+/* Mount point of st_dev major:minor from mountinfo (escaped, one token), or "-". */
+static void mqctl_mountpoint(uint32_t major, uint32_t minor, char *buf, size_t len)
+{
+	char line[4096], dev[32], mnt[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	snprintf(buf, len, "-");
+	if (!f)
+		return;
+	snprintf(dev, sizeof(dev), "%u:%u", major, minor);
+	while (fgets(line, sizeof(line), f)) {
+		char d[32];
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mnt) == 2 &&
+		    !strcmp(d, dev)) {
+			snprintf(buf, len, "%s", mnt);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static int mqctl_get_version(struct mqctl *c, char *version)
+{
+	snprintf(version, 32, "-");
+	return mqctl_request(c, MQFUSE_CMD_GET_VERSION, 0, NULL, mqctl_version_cb, version);
+}
+
+static int mqctl_cmd_version(struct mqctl *c)
+{
+	char version[32];
+	int err = mqctl_get_version(c, version);
+
+	if (err) {
+		mqctl_report(c, "GET_VERSION", err);
+		return MQCTL_EXIT_ERROR;
+	}
+	if (!mqctl_no_header)
+		printf("NAME GEN VERSION\n");
+	printf("%s %d %s\n", c->family_name, c->gen, version);
+	return MQCTL_EXIT_OK;
+}
+
+/* Debugging aids for the selftests (not documented for users). */
+static bool mqctl_debug(void)
+{
+	const char *v = getenv("MQFUSECTL_DEBUG");
+
+	return v && *v && strcmp(v, "0");
+}
+
+static int mqctl_get_one(struct mqctl *c, uint64_t id, struct mqctl_sessions *ss);
+
+/* Restarts of a dump interrupted by mounts and umounts, at most. */
+#define MQCTL_DUMP_RETRIES	16
+
+/*
+ * Every session of the generation, each with all its queues. A dump
+ * interrupted by a mount or umount (NLM_F_DUMP_INTR) starts over; when it
+ * still is after MQCTL_DUMP_RETRIES restarts, a session reported in part
+ * is asked for again alone and left out only if it is gone (-ENOENT).
+ */
+static int mqctl_dump_sessions(struct mqctl *c, struct mqctl_sessions *ss)
+{
+	const char *dbg_id = getenv("MQFUSECTL_DEBUG_DUMP_ID");
+	uint64_t bad_id = dbg_id ? strtoull(dbg_id, NULL, 10) : 0;
+	int attempt, err;
+	size_t i, j;
+
+	for (attempt = 0;; attempt++) {
+		memset(ss, 0, sizeof(*ss));
+		/* MQFUSECTL_DEBUG_DUMP_ID: a dump with SESSION_ID, which the kernel refuses */
+		err = mqctl_request(c, MQFUSE_CMD_GET_SESSION, NLM_F_DUMP,
+				    dbg_id ? &bad_id : NULL, mqctl_session_cb, ss);
+		if (!err)
+			err = ss->err;
+		if (err || !c->intr || attempt == MQCTL_DUMP_RETRIES)
+			break;
+		mqctl_sessions_free(ss);
+	}
+	if (mqctl_debug()) {
+		fprintf(stderr, "%s: debug: dump restarts %d%s\n", mqctl_prog, attempt,
+			c->intr ? " (still interrupted)" : "");
+		for (i = 0; i < ss->n; i++)
+			fprintf(stderr, "%s: debug: session %" PRIu64 " messages %u queues %u/%u\n",
+				mqctl_prog, ss->v[i].id, ss->v[i].nr_msgs, ss->v[i].nr_seen,
+				ss->v[i].nr_queues);
+	}
+	for (i = 0, j = 0; !err && i < ss->n; i++) {
+		struct mqctl_sessions one = { 0 };
+
+		if (ss->v[i].nr_seen != ss->v[i].nr_queues) {
+			/* cut short by a umount, or a bug: ask for it alone */
+			err = mqctl_get_one(c, ss->v[i].id, &one);
+			if (err == -ENOENT) {
+				free(ss->v[i].queues);
+				err = 0;
+				continue;	/* gone: not listed */
+			}
+			if (err) {
+				mqctl_sessions_free(&one);
+				break;
+			}
+			free(ss->v[i].queues);
+			ss->v[i] = one.v[0];
+			free(one.v);
+		}
+		ss->v[j++] = ss->v[i];
+	}
+	if (!err)
+		ss->n = j;
+	if (err)
+		mqctl_report(c, "GET_SESSION dump", err);
+	return err;
+}
+
+static int mqctl_cmd_sessions(struct mqctl *c)
+{
+	struct mqctl_sessions ss;
+	char mnt[4096];
+	size_t i;
+
+	if (mqctl_dump_sessions(c, &ss)) {
+		mqctl_sessions_free(&ss);
+		return MQCTL_EXIT_ERROR;
+	}
+	if (!mqctl_no_header)
+		printf("ID STATE DEV QUEUES MAX_PAGES MAX_WRITE MAX_READ CONSISTENCY "
+		       "TRANSPORT DAEMONS WAITING MOUNTPOINT\n");
+	for (i = 0; i < ss.n; i++) {
+		struct mqctl_session *s = &ss.v[i];
+
+		mqctl_mountpoint(s->dev_major, s->dev_minor, mnt, sizeof(mnt));
+		printf("%" PRIu64 " %s %u:%u %u %u %u %u %s %s %u %u %s\n", s->id,
+		       mqctl_state_name(s->state), s->dev_major, s->dev_minor,
+		       s->nr_queues, s->max_pages, s->max_write, s->max_read,
+		       s->consistency, s->transport, s->daemons, s->waiting, mnt);
+	}
+	mqctl_sessions_free(&ss);
+	return MQCTL_EXIT_OK;
+}
+
+/* A session id as sysfs names it: decimal, 1 or more, no sign. */
+static int mqctl_parse_session_id(const char *s, uint64_t *id)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*id = strtoull(s, &end, 10);
+	if (errno || *end || !*id)
+		return -EINVAL;
+	return 0;
+}
+
+/* GET_SESSION for @id alone: one complete session in @ss, or -errno. */
+static int mqctl_get_one(struct mqctl *c, uint64_t id, struct mqctl_sessions *ss)
+{
+	int err;
+
+	memset(ss, 0, sizeof(*ss));
+	err = mqctl_request(c, MQFUSE_CMD_GET_SESSION, 0, &id, mqctl_session_cb, ss);
+	if (!err)
+		err = ss->err;
+	if (!err && (ss->n != 1 || ss->v[0].id != id ||
+		     ss->v[0].nr_seen != ss->v[0].nr_queues)) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "session %" PRIu64 ": bad reply", id);
+		err = -EPROTO;
+	}
+	return err;
+}
+
+static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
+{
+	struct mqctl_sessions ss = { 0 };
+	struct mqctl_session *s;
+	unsigned int i;
+	int err;
+
+	err = mqctl_get_one(c, id, &ss);
+	if (err == -ENOENT) {
+		fprintf(stderr, "%s: %s has no session %" PRIu64 "\n", mqctl_prog,
+			c->family_name, id);
+		mqctl_sessions_free(&ss);
+		return MQCTL_EXIT_NO_SESSION;
+	}
+	if (err) {
+		mqctl_report(c, "GET_SESSION", err);
+		mqctl_sessions_free(&ss);
+		return MQCTL_EXIT_ERROR;
+	}
+	s = &ss.v[0];
+	if (!mqctl_no_header)
+		printf("QUEUE REQUESTS FORGETS BYTES_IN BYTES_OUT WAIT_NS STOLEN "
+		       "INTERRUPTS ERRORS BG_WAITS PENDING IN_DAEMON BACKGROUND "
+		       "MAX_BACKGROUND\n");
+	for (i = 0; i < s->nr_seen; i++) {
+		struct mqctl_queue *q = &s->queues[i];
+
+		printf("%u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		       " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u %u %u\n",
+		       q->index, q->requests, q->forgets, q->bytes_in, q->bytes_out,
+		       q->wait_ns, q->stolen, q->interrupts, q->errors, q->bg_waits,
+		       q->pending, q->in_daemon, q->background, q->max_background);
+	}
+	mqctl_sessions_free(&ss);
+	return MQCTL_EXIT_OK;
+}
+
+static int mqctl_cmd_generations(void)
+{
+	int gens[MQCTL_MAX_GENS], n, i, rc = MQCTL_EXIT_OK;
+
+	n = mq_list_generations("/proc/filesystems", gens, MQCTL_MAX_GENS);
+	if (n < 0) {
+		fprintf(stderr, "%s: /proc/filesystems: %s\n", mqctl_prog, strerror(-n));
+		return MQCTL_EXIT_ERROR;
+	}
+	if (!n) {
+		fprintf(stderr, "%s: no mqfuse generation is loaded\n", mqctl_prog);
+		return MQCTL_EXIT_NOT_LOADED;
+	}
+	if (!mqctl_no_header)
+		printf("GEN NAME VERSION SESSIONS\n");
+	for (i = 0; i < n; i++) {
+		struct mqctl_sessions ss;
+		struct mqctl c;
+		char version[32];
+		int ret = mqctl_open(&c, gens[i]);
+
+		if (ret) {
+			/* unloaded meanwhile: say so, list the others */
+			rc = MQCTL_EXIT_ERROR;
+			mqctl_close(&c);
+			continue;
+		}
+		ret = mqctl_get_version(&c, version);
+		if (ret) {
+			mqctl_report(&c, "GET_VERSION", ret);
+			rc = MQCTL_EXIT_ERROR;
+		} else if (mqctl_dump_sessions(&c, &ss)) {
+			rc = MQCTL_EXIT_ERROR;
+			mqctl_sessions_free(&ss);
+		} else {
+			printf("%d %s %s %zu\n", c.gen, c.family_name, version, ss.n);
+			mqctl_sessions_free(&ss);
+		}
+		mqctl_close(&c);
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "gen", required_argument, NULL, 'g' },
+		{ "no-header", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd;
+	struct mqctl c;
+	uint64_t id = 0;
+	int opt, want = 0, rc;
+
+	while ((opt = getopt_long(argc, argv, "+g:Hh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'g':
+			if (mq_parse_generation(optarg, &want))
+				return mqctl_usage_error("--gen: '%s' is not a generation number (1, 2, ...)",
+							 optarg);
+			break;
+		case 'H':
+			mqctl_no_header = true;
+			break;
+		case 'h':
+			mqctl_usage(stdout);
+			return MQCTL_EXIT_OK;
+		default:
+			mqctl_usage(stderr);
+			return MQCTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return mqctl_usage_error("missing command%s", "");
+	cmd = argv[optind++];
+	if (!strcmp(cmd, "queues")) {
+		if (argc - optind != 1)
+			return mqctl_usage_error("queues takes one session id%s", "");
+		if (mqctl_parse_session_id(argv[optind], &id))
+			return mqctl_usage_error("'%s' is not a session id (1, 2, ...: see 'sessions')",
+						 argv[optind]);
+	} else if (!strcmp(cmd, "version") || !strcmp(cmd, "sessions") ||
+		   !strcmp(cmd, "generations")) {
+		if (argc - optind != 0)
+			return mqctl_usage_error("%s takes no argument", cmd);
+		if (!strcmp(cmd, "generations") && want)
+			return mqctl_usage_error("generations lists all of them: no --gen%s", "");
+	} else {
+		return mqctl_usage_error("unknown command '%s'", cmd);
+	}
+
+	if (!strcmp(cmd, "generations"))
+		return mqctl_cmd_generations();
+	rc = mqctl_open(&c, want);
+	if (rc) {
+		mqctl_close(&c);
+		return rc;
+	}
+	if (!strcmp(cmd, "version"))
+		rc = mqctl_cmd_version(&c);
+	else if (!strcmp(cmd, "sessions"))
+		rc = mqctl_cmd_sessions(&c);
+	else
+		rc = mqctl_cmd_queues(&c, id);
+	mqctl_close(&c);
+	return rc;
+}
