@@ -12,7 +12,6 @@
  * family is not netns-aware (init_net only), as the sessions are global.
  */
 #include "mqfuse_i.h"
-#include <linux/version.h>
 #include <net/genetlink.h>
 
 static struct genl_family mqfuse_genl_family;
@@ -202,7 +201,7 @@ static int mqfuse_nl_reject_reply_attrs(struct nlattr **attrs,
 static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 {
 	struct mqfuse_conn *fc;
-	unsigned int next;
+	unsigned int next, nr;
 	struct sk_buff *msg;
 	u64 id;
 	int err;
@@ -215,11 +214,18 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
 
 	/*
-	 * Worst case, before the lock: umount takes mqfuse_sessions_lock
-	 * with s_umount held, so no allocation that may reclaim under it.
+	 * The reply is sized for this session's queues (fixed at mount) and
+	 * allocated without the lock: umount takes mqfuse_sessions_lock with
+	 * s_umount held, so no allocation that may reclaim under it. Ids are
+	 * never reused, so the session found again by id is the same one.
 	 */
-	msg = genlmsg_new(mqfuse_nl_session_size() +
-			  MQFUSE_MAX_QUEUES * mqfuse_nl_queue_size(), GFP_KERNEL);
+	mutex_lock(&mqfuse_sessions_lock);
+	fc = mqfuse_session_find(id);
+	nr = fc && fc->id == id ? fc->nr_queues : 0;
+	mutex_unlock(&mqfuse_sessions_lock);
+	if (!nr)
+		goto no_session;
+	msg = genlmsg_new(mqfuse_nl_session_size() + nr * mqfuse_nl_queue_size(), GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 
@@ -228,9 +234,7 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 	if (!fc || fc->id != id) {
 		mutex_unlock(&mqfuse_sessions_lock);
 		nlmsg_free(msg);
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQFUSE_ATTR_SESSION_ID],
-				    "no such session");
-		return -ENOENT;
+		goto no_session;
 	}
 	err = mqfuse_nl_fill_session(msg, fc, info->snd_portid, info->snd_seq, 0,
 				     0, &next);
@@ -242,11 +246,16 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 		return err;
 	}
 	return genlmsg_reply(msg, info);
+
+no_session:
+	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQFUSE_ATTR_SESSION_ID],
+			    "no such session");
+	return -ENOENT;
 }
 
 static struct nlattr **mqfuse_nl_dump_attrs(struct netlink_callback *cb)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#ifdef HAVE_GENL_DUMPIT_INFO_INFO
 	return genl_dumpit_info(cb)->info.attrs;
 #else
 	return genl_dumpit_info(cb)->attrs;

@@ -367,8 +367,12 @@ static void mq_kdelay_sleep_exit(void)
 	 */
 	if (IS_ENABLED(CONFIG_TASKS_RCU))
 		synchronize_rcu_tasks();
-	else
-		synchronize_rcu();
+	/*
+	 * Tasks RCU skips idle tasks: a call that could not sleep (an
+	 * interrupt on an idle CPU) may still be past its decrement there.
+	 * Such a call runs with preemption off; a normal grace period waits.
+	 */
+	synchronize_rcu();
 }
 #else
 static int mq_kdelay_sleep_init(unsigned long faddr)
