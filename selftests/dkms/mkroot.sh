@@ -51,6 +51,7 @@ cp /etc/resolv.conf "$base/etc/resolv.conf"
 echo "# apt-get install dkms, build tools, linux-image/headers-$KVER_OLD"
 in_root "$base" sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	dkms openssl build-essential kmod procps util-linux psmisc liburing-dev libseccomp-dev \
+	libnl-3-dev libnl-genl-3-dev \
 	linux-image-$KVER_OLD linux-headers-$KVER_OLD && apt-get clean" \
 	>"$DKMS_CACHE/apt-base.log" 2>&1 ||
 	{ echo "apt-get in the root failed, see $DKMS_CACHE/apt-base.log" >&2; tail -n 30 "$DKMS_CACHE/apt-base.log" >&2; exit 1; }
