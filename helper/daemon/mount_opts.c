@@ -317,44 +317,8 @@ static int mq_fstype_generation(const char *s)
 	return gen;
 }
 
-int mq_find_generation(const char *filesystems, int want, char *fstype,
-		       size_t len, char *loaded, size_t loaded_len)
-{
-	char line[256];
-	FILE *f = fopen(filesystems, "re");
-	int best = 0, gen;
-	size_t used = 0;
-
-	if (loaded && loaded_len)
-		loaded[0] = '\0';
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *tab = strrchr(line, '\t');
-		char *s = tab ? tab + 1 : line;
-
-		s[strcspn(s, "\n")] = '\0';
-		gen = mq_fstype_generation(s);
-		if (!gen)
-			continue;
-		if (loaded && used + 1 < loaded_len) {
-			int n = snprintf(loaded + used, loaded_len - used, "%s%s",
-					 used ? " " : "", s);
-
-			if (n > 0)
-				used += (size_t)n < loaded_len - used ?
-					(size_t)n : loaded_len - used - 1;
-		}
-		if (want ? gen == want : gen > best)
-			best = gen;
-	}
-	fclose(f);
-	if (!best)
-		return want && used ? -ENOENT : -ENODEV;
-	if (fstype)
-		snprintf(fstype, len, "mqfuse_v%d", best);
-	return best;
-}
+/* more than any machine loads; the rest are left out */
+#define MQ_FIND_MAX_GENS	64
 
 int mq_list_generations(const char *filesystems, int *gens, int max)
 {
@@ -384,6 +348,36 @@ int mq_list_generations(const char *filesystems, int *gens, int max)
 	}
 	fclose(f);
 	return n;
+}
+
+int mq_find_generation(const char *filesystems, int want, char *fstype,
+		       size_t len, char *loaded, size_t loaded_len)
+{
+	int gens[MQ_FIND_MAX_GENS], n, i, best = 0;
+	size_t used = 0;
+
+	if (loaded && loaded_len)
+		loaded[0] = '\0';
+	n = mq_list_generations(filesystems, gens, MQ_FIND_MAX_GENS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (loaded && used + 1 < loaded_len) {
+			int w = snprintf(loaded + used, loaded_len - used, "%smqfuse_v%d",
+					 used ? " " : "", gens[i]);
+
+			if (w > 0)
+				used += (size_t)w < loaded_len - used ?
+					(size_t)w : loaded_len - used - 1;
+		}
+		if (!want || gens[i] == want)
+			best = gens[i];	/* ascending: the last match is the newest */
+	}
+	if (!best)
+		return want && n ? -ENOENT : -ENODEV;
+	if (fstype)
+		snprintf(fstype, len, "mqfuse_v%d", best);
+	return best;
 }
 
 /* Newest loaded mqfuse generation from /proc/filesystems, or -ENODEV. */

@@ -885,38 +885,23 @@ static bool bad_notify_entry_in_mkdir(int fd, struct req *r)
  */
 static bool bad_record_create_mode(int fd, struct req *r)
 {
+	const struct fuse_create_in *c = r->arg;
+	const struct fuse_mkdir_in *d = r->arg;
+	const struct fuse_mknod_in *n = r->arg;
+	uint32_t mode, umask_bits;
 	int i;
 
 	if (r->h->nodeid != INO_ROOT)
 		return false;
 	switch (r->h->opcode) {
-	case FUSE_CREATE: {
-		struct fuse_create_in *in = r->arg;
-
-		i = 0;
-		shm->mk_mode[i] = in->mode;
-		shm->mk_umask[i] = in->umask;
-		break;
-	}
-	case FUSE_MKDIR: {
-		struct fuse_mkdir_in *in = r->arg;
-
-		i = 1;
-		shm->mk_mode[i] = in->mode;
-		shm->mk_umask[i] = in->umask;
-		break;
-	}
-	case FUSE_MKNOD: {
-		struct fuse_mknod_in *in = r->arg;
-
-		i = 2;
-		shm->mk_mode[i] = in->mode;
-		shm->mk_umask[i] = in->umask;
-		break;
-	}
+	case FUSE_CREATE: i = 0; mode = c->mode; umask_bits = c->umask; break;
+	case FUSE_MKDIR:  i = 1; mode = d->mode; umask_bits = d->umask; break;
+	case FUSE_MKNOD:  i = 2; mode = n->mode; umask_bits = n->umask; break;
 	default:
 		return false;
 	}
+	shm->mk_mode[i] = mode;
+	shm->mk_umask[i] = umask_bits;
 	__sync_fetch_and_or(&shm->mk_seen, 1 << i);
 	reply(fd, r->h->unique, -EDQUOT, NULL, 0);
 	return true;
