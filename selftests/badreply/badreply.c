@@ -2082,18 +2082,24 @@ static long queue_stat_sum(const char *key, long *max_one)
 	return i ? sum : -1;
 }
 
+/* Write "1" to a sysfs file (a missing file is left alone). */
+static void sysfs_write_one(const char *path)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			diag("%s: %s", path, strerror(errno));
+		close(fd);
+	}
+}
+
 static void sess_abort(void)
 {
 	char path[700];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/abort", sess_dir);
-	fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			diag("abort: %s", strerror(errno));
-		close(fd);
-	}
+	sysfs_write_one(path);
 }
 
 static void msleep(unsigned int ms)
@@ -3580,18 +3586,27 @@ static void client_early_reply(const struct scenario *s)
  */
 #define ABSIG_READERS	6
 
+/* mq_kdelay's parameter @name, or -1 when it is not loaded. */
+static long kdelay_param(const char *name)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/mq_kdelay/parameters/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 /* mq_kdelay's hit count, or -1 when it is not loaded. */
 static int kdelay_hits(void)
 {
-	FILE *f = fopen("/sys/module/mq_kdelay/parameters/hits", "r");
-	int n = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
+	return (int)kdelay_param("hits");
 }
 #define ABSIG_SPACING	(2 << 20)	/* beyond any readahead window: one READ each */
 
@@ -4013,23 +4028,6 @@ static uint64_t wbe_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* mq_kdelay's parameter @name, or -1 when it is not loaded. */
-static long kdelay_param(const char *name)
-{
-	char path[128];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/mq_kdelay/parameters/%s", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /*
  * "While the reply slept": mq_kdelay counts a sleep when it ends, so the
  * count is still the one from before the reply (not just "the daemon's
@@ -4145,15 +4143,9 @@ static long wbe_slab_read(const char *what)
 static void wbe_slab_validate(void)
 {
 	char path[300];
-	int fd;
 
 	snprintf(path, sizeof(path), "/sys/kernel/slab/%s_inode/validate", fstype);
-	fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			diag("%s: %s", path, strerror(errno));
-		close(fd);
-	}
+	sysfs_write_one(path);
 }
 
 /*
