@@ -20,6 +20,18 @@
 struct kmem_cache *mqfuse_inode_cachep;
 
 static atomic64_t mqfuse_next_session_id = ATOMIC64_INIT(0);
+/*
+ * Sessions not yet freed. A session is freed by the release of its sysfs
+ * kobject, which can run after the last umount and after the last
+ * /dev/mqfuse_vN fd closed, i.e. when nothing pins the module any more
+ * (CONFIG_DEBUG_KOBJECT_RELEASE delays every release by 1-4 s, and a
+ * session's release waits for its queues' releases): module exit waits for
+ * this to reach 0 so that no release runs in unloaded code. What is left
+ * after the wake-up is the return from mqfuse_conn_free() (the same window
+ * as a filesystem whose put_super waits on its kobject's release), while
+ * exit still has an RCU barrier and the cache teardown to run.
+ */
+static atomic_t mqfuse_live_conns = ATOMIC_INIT(0);
 
 /* Key for scrambling lock owner pointers (one per module load). */
 static siphash_key_t mqfuse_owner_key;
@@ -40,6 +52,8 @@ void mqfuse_conn_free(struct mqfuse_conn *fc)
 	if (fc->user_ns)
 		put_user_ns(fc->user_ns);
 	kfree(fc);
+	if (atomic_dec_and_test(&mqfuse_live_conns))
+		wake_up_var(&mqfuse_live_conns);
 }
 
 void mqfuse_conn_put(struct mqfuse_conn *fc)
@@ -84,6 +98,7 @@ static struct mqfuse_conn *mqfuse_conn_alloc(struct fs_context *fsc,
 		kfree(fc);
 		return NULL;
 	}
+	atomic_inc(&mqfuse_live_conns);	/* until mqfuse_conn_free() */
 	refcount_set(&fc->ref, 1);
 	fc->id = atomic64_inc_return(&mqfuse_next_session_id);
 	spin_lock_init(&fc->lock);
@@ -630,6 +645,8 @@ out_inode:
 void mqfuse_fs_exit(void)
 {
 	unregister_filesystem(&mqfuse_fs_type);
+	/* no session can start now; wait for the releases still to run */
+	wait_var_event(&mqfuse_live_conns, !atomic_read(&mqfuse_live_conns));
 	rcu_barrier();	/* inodes are freed by RCU */
 	mqfuse_req_exit_module();
 	kmem_cache_destroy(mqfuse_inode_cachep);

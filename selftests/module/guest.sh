@@ -79,3 +79,34 @@ else
 	check "$next unloads, $MQ_NAME stays" \
 		sh -c "rmmod $next && grep -q '^$MQ_NAME ' /proc/modules && test -c /dev/$MQ_NAME"
 fi
+
+# Session kobject lifetimes. Each session has a sysfs directory with one
+# kobject per queue; their releases free the session. A kernel with
+# CONFIG_DEBUG_KOBJECT_RELEASE (make test-debug) delays every release by
+# 1-4 s, in any order, so a queue kobject embedded in memory its session's
+# release already freed, or a release still pending when rmmod returns (it
+# runs module code), shows up there as an ODEBUG/KASAN report or an oops.
+# On other kernels releases run at once and these checks pass trivially.
+kmnt=/tmp/module-kobj
+mkdir -p "$kmnt"
+mqmount=$MQ_TESTS/kclient/mqmount
+check "mqmount present ($mqmount)" test -x "$mqmount"
+kmark=$(dmesg | wc -l)
+kobj_cycles() {
+	# mount without a daemon (mqmount closes the fd: the session aborts),
+	# then umount; the sessions' queue kobjects are released afterwards
+	local i
+	for i in $(seq "$1"); do
+		"$mqmount" -o "queues=$2" "$kmnt" && umount "$kmnt" || return 1
+	done
+}
+check "3 sessions with 64 queues mount and unmount" kobj_cycles 3 64
+check "a session with 256 queues, then rmmod at once" eval "kobj_cycles 1 256 && rmmod $MQ_NAME"
+check "module gone after rmmod" sh -c "! grep -q '^$MQ_NAME ' /proc/modules"
+# the releases of the last session may still be pending: give them time to
+# run (a chain queue -> session takes at most 8 s) before reading the log
+sleep 9
+klog=$(dmesg | tail -n +$((kmark + 1)) |
+	grep -E 'ODEBUG|BUG:|KASAN|Oops|WARNING:|general protection|Unable to handle|refcount_t' | head -n 5)
+check "no kernel report from the session kobject releases${klog:+: $klog}" test -z "$klog"
+check "reloads after the releases" insmod "$MQ_KO"
