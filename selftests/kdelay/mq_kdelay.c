@@ -54,11 +54,24 @@
  * every call still in the wrapper. With kernel IBT enabled on the CPU the
  * wrapper calls F through a pointer, so F must still begin with ENDBR
  * (not sealed): loading fails (-EOPNOTSUPP) otherwise.
+ *
+ * Fail (a kprobe on F's entry, for error paths a test cannot reach):
+ *
+ *   fail=E              the fail_nth-th call to F (from caller=C if given)
+ *                       does not run F and returns E (a negative errno)
+ *   fail_nth=N          which call fails, counted from 1 (default 1);
+ *                       every other call runs F as usual
+ *
+ * The chosen call is sent to a stub that returns E to F's caller (the
+ * return address is still on the stack at F's entry). hits counts the
+ * matching calls; failed (read-only) is 1 once the call failed. F must
+ * return int or long.
  */
 #include <linux/module.h>
 #include <linux/kprobes.h>
 #include <linux/kallsyms.h>
 #include <linux/delay.h>
+#include <linux/ptrace.h>
 #include <linux/slab.h>
 #include <linux/ftrace.h>
 #include <linux/wait.h>
@@ -98,13 +111,22 @@ module_param(sleep_us, uint, 0444);
 MODULE_PARM_DESC(sleep_us, "sleep before each call to func instead of busy-waiting, microseconds (at most 10 s)");
 static char *caller;
 module_param(caller, charp, 0444);
-MODULE_PARM_DESC(caller, "sleep_us: only calls made from inside this function (default: any)");
+MODULE_PARM_DESC(caller, "sleep_us, fail: only calls made from inside this function (default: any)");
 static int slept;
 module_param(slept, int, 0444);
 MODULE_PARM_DESC(slept, "sleep_us: calls delayed by a sleep (read-only)");
 static int nosleep;
 module_param(nosleep, int, 0444);
 MODULE_PARM_DESC(nosleep, "sleep_us: calls made where sleeping is not allowed, not delayed (read-only)");
+static int fail;
+module_param(fail, int, 0444);
+MODULE_PARM_DESC(fail, "make one call to func return this negative errno instead of running it");
+static unsigned int fail_nth = 1;
+module_param(fail_nth, uint, 0444);
+MODULE_PARM_DESC(fail_nth, "fail: which matching call fails, from 1");
+static int failed;
+module_param(failed, int, 0444);
+MODULE_PARM_DESC(failed, "fail: 1 once the call failed (read-only)");
 
 static atomic_t mq_kdelay_hits = ATOMIC_INIT(0);
 static struct kprobe *mq_kdelay_kps[MQ_KDELAY_MAX_SITES];
@@ -154,6 +176,38 @@ static unsigned long mq_kdelay_lookup(const char *name, unsigned long *sizep)
 	return addr - off;
 }
 
+/* ---- fail: a kprobe on F's entry that turns one call into a stub's return ---- */
+
+static unsigned long mq_fail_caddr, mq_fail_csize;	/* C, or 0 */
+static atomic_t mq_fail_inflight = ATOMIC_INIT(0);	/* sent to the stub, not yet back */
+
+/* Runs instead of F, as if F returned at once: the caller's return address is on the stack. */
+static noinline long mq_kdelay_fail_stub(void)
+{
+	long ret = READ_ONCE(fail);
+
+	atomic_dec(&mq_fail_inflight);
+	return ret;
+}
+
+static int mq_kdelay_fail_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	unsigned long ret_addr = regs_get_kernel_stack_nth(regs, 0);
+	int n;
+
+	if (mq_fail_caddr &&
+	    (ret_addr < mq_fail_caddr || ret_addr >= mq_fail_caddr + mq_fail_csize))
+		return 0;
+	n = atomic_inc_return(&mq_kdelay_hits);
+	WRITE_ONCE(hits, n);
+	if (n != fail_nth)
+		return 0;
+	atomic_inc(&mq_fail_inflight);
+	WRITE_ONCE(failed, 1);
+	instruction_pointer_set(regs, (unsigned long)mq_kdelay_fail_stub);
+	return 1;	/* regs->ip changed: F's first instruction is not run */
+}
+
 static int mq_kdelay_add(unsigned long addr)
 {
 	struct kprobe *kp;
@@ -165,7 +219,7 @@ static int mq_kdelay_add(unsigned long addr)
 	if (!kp)
 		return -ENOMEM;
 	kp->addr = (kprobe_opcode_t *)addr;
-	kp->pre_handler = mq_kdelay_pre;
+	kp->pre_handler = fail ? mq_kdelay_fail_pre : mq_kdelay_pre;
 	err = register_kprobe(kp);
 	if (err) {
 		kfree(kp);
@@ -396,10 +450,16 @@ static int __init mq_kdelay_init(void)
 	hits = 0;
 	slept = 0;
 	nosleep = 0;
+	failed = 0;
 	if (delay_us > MQ_KDELAY_MAX_US || sleep_us > MQ_KDELAY_MAX_SLEEP_US)
 		return -EINVAL;
-	if ((caller && *caller && !sleep_us) || (sleep_us && after && *after)) {
-		pr_err("mq_kdelay: caller= goes with sleep_us=, after= without it\n");
+	if (fail && (fail < -MAX_ERRNO || fail > -1 || !fail_nth || sleep_us)) {
+		pr_err("mq_kdelay: fail= takes a negative errno and fail_nth >= 1, without sleep_us=\n");
+		return -EINVAL;
+	}
+	if ((caller && *caller && !sleep_us && !fail) ||
+	    ((sleep_us || fail) && after && *after)) {
+		pr_err("mq_kdelay: caller= goes with sleep_us= or fail=, after= without them\n");
 		return -EINVAL;
 	}
 	faddr = mq_kdelay_lookup(func, &fsize);
@@ -409,6 +469,24 @@ static int __init mq_kdelay_init(void)
 	}
 	if (sleep_us)
 		return mq_kdelay_sleep_init(faddr);
+	if (fail) {
+		if (caller && *caller) {
+			mq_fail_caddr = mq_kdelay_lookup(caller, &mq_fail_csize);
+			if (!mq_fail_caddr) {
+				pr_err("mq_kdelay: no function %s\n", caller);
+				return -ENOENT;
+			}
+		}
+		err = mq_kdelay_add(faddr);
+		if (err) {
+			pr_err("mq_kdelay: no probe on %s (%d)\n", func, err);
+			return err;
+		}
+		pr_info("mq_kdelay: %s%s%s: call %u returns %d\n", func,
+			mq_fail_caddr ? " called from " : "", mq_fail_caddr ? caller : "",
+			fail_nth, fail);
+		return 0;
+	}
 	if (!after || !*after) {
 		err = mq_kdelay_add(faddr);
 	} else {
@@ -438,10 +516,15 @@ static void __exit mq_kdelay_exit(void)
 {
 	mq_kdelay_sleep_exit();
 	mq_kdelay_remove_all();
+	/* a call sent to the stub has left it (it runs with preemption on) */
+	while (atomic_read(&mq_fail_inflight))
+		msleep(10);
+	if (fail && IS_ENABLED(CONFIG_TASKS_RCU))
+		synchronize_rcu_tasks();
 	pr_info("mq_kdelay: %s: %d hit(s)\n", func, atomic_read(&mq_kdelay_hits));
 }
 
 module_init(mq_kdelay_init);
 module_exit(mq_kdelay_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("mqfuse tests: widen a race window with a kprobe busy wait or an ftrace sleep");
+MODULE_DESCRIPTION("mqfuse tests: widen a race window with a kprobe busy wait or an ftrace sleep, or fail one call");

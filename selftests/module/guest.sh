@@ -110,3 +110,46 @@ klog=$(dmesg | tail -n +$((kmark + 1)) |
 	grep -E 'ODEBUG|BUG:|KASAN|Oops|WARNING:|general protection|Unable to handle|refcount_t' | head -n 5)
 check "no kernel report from the session kobject releases${klog:+: $klog}" test -z "$klog"
 check "reloads after the releases" insmod "$MQ_KO"
+
+# A session's sysfs directory that fails part-way (kobject_add of the
+# session or of queue k fails): the mount fails with that error, and only
+# what was added is removed; deleting a kobject never added warns
+# ("kernfs: can not remove ..., no directory"). mq_kdelay's fail= mode makes
+# the n-th kobject_add called from mqfuse_sysfs_add_conn() return -ENOMEM
+# (a kprobe: on every kernel the suites boot).
+kd=$MQ_TESTS/kdelay/mq_kdelay.ko
+kfail_args="func=kobject_add caller=$MQ_NAME:mqfuse_sysfs_add_conn fail=-12"
+kmark=$(dmesg | wc -l)
+kfail_mount() {
+	local rc failed
+	insmod "$kd" $kfail_args "fail_nth=$1" || return 2
+	"$mqmount" -o queues=4 "$kmnt"
+	rc=$?
+	failed=$(cat /sys/module/mq_kdelay/parameters/failed)
+	rmmod mq_kdelay || return 3
+	if [ "$rc" -eq 0 ]; then
+		umount "$kmnt"
+		echo "mount succeeded"
+		return 1
+	fi
+	[ "$failed" = 1 ] || { echo "no kobject_add failed"; return 1; }
+	[ "$rc" -eq 12 ] || { echo "mount failed with $rc, not ENOMEM"; return 1; }
+}
+if [ ! -f "$kd" ]; then
+	not_ok "mq_kdelay.ko built ($kd)"
+elif ! insmod "$kd" $kfail_args fail_nth=1000000; then
+	not_ok "mq_kdelay loads in fail mode on kobject_add"
+	dmesg | tail -n 5 | sed 's/^/# /'
+else
+	rmmod mq_kdelay
+	# 4 queues: call 1 is the session's directory, 2-5 its queues
+	for n in 1 2 3 4 5; do
+		check "kobject_add $n of 5 fails: mount fails with ENOMEM" kfail_mount "$n"
+	done
+	check "no session directory left in /sys/fs/$MQ_NAME" \
+		sh -c "! ls /sys/fs/$MQ_NAME | grep -q '^[0-9]'"
+	klog=$(dmesg | tail -n +$((kmark + 1)) |
+		grep -E 'ODEBUG|BUG:|KASAN|Oops|WARNING:|kernfs: can not remove|refcount_t' | head -n 5)
+	check "no kernel report from the failed mounts${klog:+: $klog}" test -z "$klog"
+	check "a mount after the failures works" kobj_cycles 1 4
+fi
