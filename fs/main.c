@@ -111,18 +111,19 @@ static int __init mqfuse_init(void)
 	err = mqfuse_dev_init();
 	if (err)
 		goto out_sysfs;
-	err = mqfuse_fs_init();
-	if (err)
-		goto out_dev;
 	err = mqfuse_netlink_init();
 	if (err)
-		goto out_fs;
+		goto out_dev;
+	/* last: a mount can come in as soon as the filesystem is registered */
+	err = mqfuse_fs_init();
+	if (err)
+		goto out_netlink;
 
 	pr_info("generation %d, version %s loaded\n", MQFUSE_GEN, MQFUSE_VERSION);
 	return 0;
 
-out_fs:
-	mqfuse_fs_exit();
+out_netlink:
+	mqfuse_netlink_exit();
 out_dev:
 	mqfuse_dev_exit();
 out_sysfs:
@@ -133,8 +134,8 @@ out:
 
 static void __exit mqfuse_exit(void)
 {
+	mqfuse_fs_exit();	/* waits until every session is freed */
 	mqfuse_netlink_exit();
-	mqfuse_fs_exit();
 	mqfuse_dev_exit();
 	mqfuse_sysfs_exit();
 }

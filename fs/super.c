@@ -26,10 +26,10 @@ static atomic64_t mqfuse_next_session_id = ATOMIC64_INIT(0);
  * /dev/mqfuse_vN fd closed, i.e. when nothing pins the module any more
  * (CONFIG_DEBUG_KOBJECT_RELEASE delays every release by 1-4 s, and a
  * session's release waits for its queues' releases): module exit waits for
- * this to reach 0 so that no release runs in unloaded code. What is left
- * after the wake-up is the return from mqfuse_conn_free() (the same window
- * as a filesystem whose put_super waits on its kobject's release), while
- * exit still has an RCU barrier and the cache teardown to run.
+ * this to reach 0 so that no release runs in unloaded code, then for a
+ * Tasks RCU grace period: a kworker woken out of a release's last
+ * instructions (the returns after wake_up_var(), a queue's release after
+ * its put) has left them once it has been scheduled voluntarily.
  */
 static atomic_t mqfuse_live_conns = ATOMIC_INIT(0);
 
@@ -646,7 +646,12 @@ void mqfuse_fs_exit(void)
 {
 	unregister_filesystem(&mqfuse_fs_type);
 	/* no session can start now; wait for the releases still to run */
-	wait_var_event(&mqfuse_live_conns, !atomic_read(&mqfuse_live_conns));
+	while (!wait_var_event_timeout(&mqfuse_live_conns, !atomic_read(&mqfuse_live_conns),
+				       30 * HZ))
+		pr_warn("unload: waiting for %d session(s) to be freed\n",
+			atomic_read(&mqfuse_live_conns));
+	/* and for their releasing kworkers to leave this module's code */
+	synchronize_rcu_tasks();
 	rcu_barrier();	/* inodes are freed by RCU */
 	mqfuse_req_exit_module();
 	kmem_cache_destroy(mqfuse_inode_cachep);

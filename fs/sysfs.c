@@ -339,15 +339,19 @@ int mqfuse_sysfs_init(void)
 	if (!mqfuse_kobj)
 		return -ENOMEM;
 	err = sysfs_create_group(mqfuse_kobj, &mqfuse_attr_group);
-	if (err) {
-		kobject_put(mqfuse_kobj);
-		mqfuse_kobj = NULL;
-	}
+	if (err)
+		mqfuse_sysfs_exit();
 	return err;
 }
 
+/*
+ * The directory goes now, not at the release of its kobject (which
+ * CONFIG_DEBUG_KOBJECT_RELEASE delays past the unload): its attributes'
+ * show() is module code, and a reload would find the name taken.
+ */
 void mqfuse_sysfs_exit(void)
 {
+	kobject_del(mqfuse_kobj);
 	kobject_put(mqfuse_kobj);
 	mqfuse_kobj = NULL;
 }

@@ -181,13 +181,27 @@ static unsigned long mq_kdelay_lookup(const char *name, unsigned long *sizep)
 static unsigned long mq_fail_caddr, mq_fail_csize;	/* C, or 0 */
 static atomic_t mq_fail_inflight = ATOMIC_INIT(0);	/* sent to the stub, not yet back */
 
-/* Runs instead of F, as if F returned at once: the caller's return address is on the stack. */
-static noinline long mq_kdelay_fail_stub(void)
+/*
+ * Runs instead of F, as if F returned at once: the caller's return address
+ * is on the stack. Entered by the kprobe's return (IRET or the ftrace
+ * trampoline's RET), never called: no ENDBR needed, and not traced.
+ */
+static noinline notrace long mq_kdelay_fail_stub(void)
 {
 	long ret = READ_ONCE(fail);
 
+	WRITE_ONCE(failed, 1);	/* the stub ran: F did not */
 	atomic_dec(&mq_fail_inflight);
 	return ret;
+}
+
+/*
+ * A probe with a post handler is never optimized into a jump (which would
+ * ignore the new regs->ip) and, placed through ftrace, gets an IPMODIFY
+ * ftrace_ops (so ftrace arbitrates with other IP modifiers of F).
+ */
+static void mq_kdelay_fail_post(struct kprobe *p, struct pt_regs *regs, unsigned long flags)
+{
 }
 
 static int mq_kdelay_fail_pre(struct kprobe *p, struct pt_regs *regs)
@@ -203,7 +217,6 @@ static int mq_kdelay_fail_pre(struct kprobe *p, struct pt_regs *regs)
 	if (n != fail_nth)
 		return 0;
 	atomic_inc(&mq_fail_inflight);
-	WRITE_ONCE(failed, 1);
 	instruction_pointer_set(regs, (unsigned long)mq_kdelay_fail_stub);
 	return 1;	/* regs->ip changed: F's first instruction is not run */
 }
@@ -220,6 +233,8 @@ static int mq_kdelay_add(unsigned long addr)
 		return -ENOMEM;
 	kp->addr = (kprobe_opcode_t *)addr;
 	kp->pre_handler = fail ? mq_kdelay_fail_pre : mq_kdelay_pre;
+	if (fail)
+		kp->post_handler = mq_kdelay_fail_post;
 	err = register_kprobe(kp);
 	if (err) {
 		kfree(kp);
@@ -514,12 +529,17 @@ static int __init mq_kdelay_init(void)
 
 static void __exit mq_kdelay_exit(void)
 {
+	unsigned int i;
+
 	mq_kdelay_sleep_exit();
 	mq_kdelay_remove_all();
 	/* a call sent to the stub has left it (it runs with preemption on) */
-	while (atomic_read(&mq_fail_inflight))
+	for (i = 0; atomic_read(&mq_fail_inflight); i++) {
+		if (i == 1000)
+			pr_warn("mq_kdelay: a call sent to the fail stub has not returned in 10 s\n");
 		msleep(10);
-	if (fail && IS_ENABLED(CONFIG_TASKS_RCU))
+	}
+	if (fail)
 		synchronize_rcu_tasks();
 	pr_info("mq_kdelay: %s: %d hit(s)\n", func, atomic_read(&mq_kdelay_hits));
 }
