@@ -151,7 +151,15 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 
 	if (inode && mqfuse_is_bad(inode))
 		return 0;
-	if (!mqfuse_dentry_expired(entry) && !(flags & LOOKUP_REVAL))
+	/*
+	 * An exclusive create (O_EXCL, mkdir, mknod, symlink, link) and a
+	 * rename's target act on the name as the daemon sees it now: ask
+	 * again even within the entry timeout, or a name another client of
+	 * the store removed or renamed fails with EEXIST (and mv reports
+	 * two names of one file as "the same file").
+	 */
+	if (!mqfuse_dentry_expired(entry) &&
+	    !(flags & (LOOKUP_REVAL | LOOKUP_EXCL | LOOKUP_RENAME_TARGET)))
 		return 1;
 	if (!inode)
 		return 0;	/* negative and stale: look it up again */

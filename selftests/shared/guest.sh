@@ -9,7 +9,9 @@
 #  - the shared-file verifier: threads on ONE file mixing O_DIRECT,
 #    buffered, mmap held across truncate, O_APPEND and copy_file_range,
 #    checked against a model and the backing file. MQ_SHARED_OPS sets its
-#    length (default a short run), MQ_SHARED_SEED its seed.
+#    length (default a short run), MQ_SHARED_SEED its seed;
+#  - two clients of one store: an exclusive create and a rename's target
+#    are asked of the daemon even within the entry timeout.
 # Any failing command, including a crash of a test binary, is a not ok.
 . "$(dirname "$0")/../vm/lib.sh"
 MQFUSED=$MQ_HELPER/mqfused
@@ -72,6 +74,42 @@ if "$VERIFY" -h 2>&1 | grep -q -- '-S'; then
 else
 	not_ok "mqverify has the shared-file mode (-S)"
 fi
+
+# ---- two clients of one store ----
+# Two mounts of one backing directory, each with its own mqfused and a
+# 600 s entry timeout, so a cached name stays cached for the whole test.
+# An exclusive create and a rename's target must still ask the daemon:
+# the other client may have removed or moved the name (the issue's
+# "'A/f' and 'B/f' are the same file" from mv).
+TWO=$MQ_SCRATCH/two-src MA=/mnt/two-a MB=/mnt/two-b
+mkdir -p "$TWO/A" "$TWO/B" "$MA" "$MB"
+echo data > "$TWO/A/f"
+two_ok=1
+for m in "$MA" "$MB"; do
+	"$MQFUSED" --fs mqfuse --entry-timeout 600 --attr-timeout 600 \
+		-o "queues=$(nproc)" "local:$TWO" "$m" &&
+		grep -q " $m $MQ_NAME " /proc/mounts || two_ok=0
+done
+if [ $two_ok = 1 ]; then
+	ok "two mqfused mounts of one store"
+	check "client A: mv A/f B/" mv "$MA/A/f" "$MA/B/"
+	check "client B: mv B/f A/" mv "$MB/B/f" "$MB/A/"
+	check "client A: mv A/f B/ again (its B/f is stale: the rename target is asked for)" \
+		mv "$MA/A/f" "$MA/B/"
+	check "store: B/f is there, A/f is not" sh -c "[ -f $TWO/B/f ] && [ ! -e $TWO/A/f ]"
+	check "client A: the moved file reads back" sh -c "[ \"\$(cat $MA/B/f)\" = data ]"
+	echo x > "$MA/excl" && stat "$MA/excl" >/dev/null && rm -f "$MB/excl"
+	check "client A: O_CREAT|O_EXCL on a name client B removed succeeds" \
+		python3 -c "import os; os.close(os.open('$MA/excl', os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))"
+	mkdir "$MA/dir" && stat "$MA/dir" >/dev/null && rmdir "$MB/dir"
+	check "client A: mkdir of a name client B removed succeeds" mkdir "$MA/dir"
+	check "client A: a cached name still resolves within its timeout" stat "$MA/excl"
+else
+	not_ok "two mqfused mounts of one store"
+fi
+for m in "$MA" "$MB"; do
+	grep -q " $m " /proc/mounts && { umount "$m" || umount -l "$m"; }
+done
 
 umount "$MNT" || umount -l "$MNT"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
