@@ -94,9 +94,7 @@ check "mqmount present ($mqmount)" test -x "$mqmount"
 # klog_mark NAME / klog_reports NAME: kernel reports logged after the mark
 klog_mark() { echo "mqfuse-test: mark $1" > /dev/kmsg; }
 klog_reports() {
-	dmesg | sed -n "/mqfuse-test: mark $1\$/,\$p" |
-		grep -E 'ODEBUG|BUG:|KASAN|Oops|WARNING:|general protection|Unable to handle|kernfs: can not remove|refcount_t' |
-		head -n 5
+	dmesg | sed -n "/mqfuse-test: mark $1\$/,\$p" | mq_klog_filter | head -n 5
 }
 klog_mark kobj
 kobj_cycles() {

@@ -17,6 +17,7 @@
 # is then DIR too, so nothing of a build tree is used, whatever MQ_ROOT was.
 
 mq_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$mq_lib_dir/klog.sh"	# mq_klog_filter: what counts as a kernel report
 if [ -f "$mq_lib_dir/../mqfuse/INSTALLED" ]; then
 	MQ_INSTALLED=1
 	MQ_TESTS=$(cd "$mq_lib_dir/.." && pwd)

@@ -259,20 +259,11 @@ if [ -f "$results/dmesg.txt" ] && grep -q 'Linux version' "$results/dmesg.txt"; 
 else
 	emit "not ok" "guest: saved dmesg holds the whole run"
 fi
-# Oopses, warnings, lockdep, KASAN/UBSAN, hangs, and slub_debug's reports
-# ("BUG kmalloc-64 (Tainted: ...): Poison overwritten", "Redzone
-# overwritten", "Object padding", "Freepointer corrupt", ...) and bad pages.
-pattern='BUG:|BUG [^ ]+ \(|WARNING:|Oops|general protection|lockdep|KASAN|UBSAN|KFENCE'
-pattern+='|blocked for more than|hung_task|soft lockup|Kernel panic|Call Trace'
-pattern+='|[Ss]lab|Poison overwritten|Redzone|Object padding|Padding overwritten'
-pattern+='|Freepointer|Object already free|Invalid object pointer|page dumped because'
-pattern+='|Bad page|list_(add|del) corruption|refcount_t:'
-# Boot lines that match the words above but report nothing.
-benign='Command line:|SLUB: HWalign=|mem auto-init:'
+# Kernel reports, as defined in klog.sh (shared with the suites).
+. "$here/klog.sh"
 logs=("$run/console.log")
 [ -f "$results/dmesg.txt" ] && logs+=("$results/dmesg.txt")
-bad=$(grep -Eh "$pattern" "${logs[@]}" 2>/dev/null | tr -d '\r' | grep -Ev "$benign" | sort -u)
-bad=$(printf '%s\n' "$bad" | grep -v 'RCU lockdep checking is enabled')	# debug kernel's boot banner
+bad=$(cat "${logs[@]}" 2>/dev/null | mq_klog_filter)
 if [ -z "$bad" ] && [ -f "$results/dmesg.txt" ]; then
 	emit ok "guest: kernel log has no BUG/WARN/Oops/lockdep/KASAN/UBSAN/slab/hung-task report"
 else
