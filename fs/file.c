@@ -480,8 +480,17 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (mqfuse_file_direct(file, iocb)) {
 		ret = mqfuse_direct_io(iocb, to, false);
 	} else {
+		/*
+		 * IOCB_NOWAIT without FMODE_NOWAIT: 6.1's io_uring (see
+		 * mqfuse_direct_io()). Only what the page cache holds: no
+		 * readahead, no GETATTR; io_uring retries from its worker.
+		 */
+		if (iocb->ki_flags & IOCB_NOWAIT)
+			iocb->ki_flags |= IOCB_NOIO;
 		/* Reading at or past the cached EOF: make sure the size is fresh. */
 		if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
+			if (iocb->ki_flags & IOCB_NOWAIT)
+				return -EAGAIN;
 			ret = mqfuse_update_attr_if_stale(inode, file);
 			if (ret)
 				return ret;
@@ -502,6 +511,9 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	if (mqfuse_is_bad(inode))
 		return -EIO;
+	/* every write waits for the daemon: see mqfuse_direct_io() */
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		return -EAGAIN;
 	inode_lock(inode);
 	if (iocb->ki_flags & IOCB_APPEND) {
 		/* O_APPEND: the daemon's size is the truth */
