@@ -483,10 +483,11 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		/*
 		 * IOCB_NOWAIT without FMODE_NOWAIT: 6.1's io_uring (see
 		 * mqfuse_direct_io()). Only what the page cache holds: no
-		 * readahead, no GETATTR; io_uring retries from its worker.
+		 * readahead, no GETATTR; io_uring retries from its worker,
+		 * with the same kiocb: IOCB_NOIO must not stay behind.
 		 */
-		if (iocb->ki_flags & IOCB_NOWAIT)
-			iocb->ki_flags |= IOCB_NOIO;
+		bool noio = (iocb->ki_flags & (IOCB_NOWAIT | IOCB_NOIO)) == IOCB_NOWAIT;
+
 		/* Reading at or past the cached EOF: make sure the size is fresh. */
 		if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
 			if (iocb->ki_flags & IOCB_NOWAIT)
@@ -495,7 +496,11 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 			if (ret)
 				return ret;
 		}
+		if (noio)
+			iocb->ki_flags |= IOCB_NOIO;
 		ret = generic_file_read_iter(iocb, to);
+		if (noio)
+			iocb->ki_flags &= ~IOCB_NOIO;
 	}
 	/* the daemon's file got a new atime: do not serve the old one */
 	if (ret > 0)

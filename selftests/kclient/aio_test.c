@@ -441,6 +441,53 @@ out:
 }
 
 /*
+ * Buffered io_uring reads of pages not in the cache (dropped with
+ * POSIX_FADV_DONTNEED): 6.1 tries them inline with IOCB_NOWAIT, where
+ * mqfuse reads only from the cache, then from its worker, where they
+ * must be read from the daemon. In a child: a retry loop would hang.
+ */
+static void t_uring_buffered(uint8_t *b)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	if (pid == 0) {
+		struct io_uring ring;
+		struct io_uring_cqe *cqe;
+		int fd = open(path(mnt, "aio_nowait"), O_RDONLY), i, bad = 0;
+
+		alarm(60);
+		if (fd < 0 || io_uring_queue_init(QD, &ring, 0))
+			_exit(10);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		memset(b, 0, QD * BLK);
+		for (i = 0; i < QD; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			/* every 8th block: readahead brings the rest in */
+			io_uring_prep_read(sqe, fd, b + i * BLK, BLK, (uint64_t)i * 8 * BLK);
+			sqe->user_data = i;
+		}
+		if (io_uring_submit(&ring) != QD)
+			_exit(11);
+		for (i = 0; i < QD; i++) {
+			if (io_uring_wait_cqe(&ring, &cqe))
+				_exit(12);
+			if (cqe->res != BLK ||
+			    check(b + cqe->user_data * BLK, cqe->user_data * 8 * BLK, BLK, 7) >= 0)
+				bad++;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		_exit(bad ? 13 : 0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "nowait: %d buffered io_uring reads of uncached pages return the data (status 0x%x)",
+	    QD, status);
+}
+
+/*
  * RWF_NOWAIT: mqfuse does not claim FMODE_NOWAIT, so the VFS refuses it
  * (EOPNOTSUPP); a NOWAIT submission that gets past must never block and
  * never return anything but EAGAIN or the data. io_uring reads without
@@ -534,6 +581,9 @@ static void t_nowait(aio_context_t ctx)
 		    "nowait: io_uring read with RWF_NOWAIT gives EOPNOTSUPP, EAGAIN or the data (%ld)", res);
 	}
 	io_uring_queue_exit(&ring);
+	close(fd);
+	fd = -1;
+	t_uring_buffered(b);
 out:
 	if (fd >= 0)
 		close(fd);
