@@ -21,13 +21,20 @@
  * (flock unlock, RELEASE) sends requests this very thread would have to
  * answer; unpinning a page to be dirtied takes its page lock.
  *
- * It stays synchronous for: synchronous kiocbs; a daemon without
+ * It stays synchronous for: synchronous kiocbs and those without
+ * IOCB_DIRECT (an AIO or io_uring read of a FOPEN_DIRECT_IO handle or of
+ * a mount without page cache behaves as read(2) does); a daemon without
  * FUSE_ASYNC_DIO; stream and nonseekable files (no position to cut at);
  * iterators that need bounce pages (a READ's result would have to be
  * copied into an iterator that is gone by the completion); writes that
  * extend the file (the size becomes known in order, reply by reply, and
  * the sync path sets i_size as it goes) and DSYNC writes (the submitter
  * must see them stable before it returns).
+ *
+ * An asynchronous READ stops at i_size only where the size is the
+ * kernel's to trust (page-cache handles); a FOPEN_DIRECT_IO file of size
+ * 0 may well have contents. A chunk failed with -EAGAIN or -EOPNOTSUPP
+ * completes the iocb with -EIO: those would tell io_uring to retry.
  *
  * Asynchronous writes hold inode_dio_begin() until their completion, and
  * every size change waits for them (mqfuse_nowrite_begin()), so a WRITE
@@ -194,6 +201,25 @@ static size_t mqfuse_dio_max_bytes(struct mqfuse_conn *fc, struct iov_iter *iter
 	return max_t(size_t, max_bytes, PAGE_SIZE);
 }
 
+/*
+ * Drop the page cache over [@start, @end] after a direct write. A page
+ * that cannot go (mapped and dirtied meanwhile) keeps stale data: say so,
+ * and make the next fsync() report it, as
+ * kiocb_invalidate_post_direct_write() does.
+ */
+static void mqfuse_dio_invalidate(struct inode *inode, loff_t start, loff_t end)
+{
+	int err;
+
+	err = invalidate_inode_pages2_range(inode->i_mapping, start >> PAGE_SHIFT,
+					    end >> PAGE_SHIFT);
+	if (err) {
+		pr_warn_ratelimited("inode %lu: page cache not invalidated after a direct write: %d\n",
+				    inode->i_ino, err);
+		errseq_set(&inode->i_mapping->wb_err, -EIO);
+	}
+}
+
 /* ---- synchronous ---- */
 
 static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool write)
@@ -201,12 +227,12 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
-	struct address_space *mapping = inode->i_mapping;
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct mqfuse_file *ff = file->private_data;
 	bool pin = mqfuse_dio_can_pin(iter);
 	size_t count = iov_iter_count(iter);
 	loff_t pos = iocb->ki_pos;
+	loff_t sent_end = pos;	/* end of the last request sent */
 	size_t max_bytes;
 	ssize_t done = 0;
 	struct mqfuse_io *io;
@@ -253,6 +279,7 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 		else
 			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
 		ret = mqfuse_simple_request(fc, &io->args);
+		sent_end = pos + bytes;
 		if (write)
 			n = ret ? 0 : io->wout.size;
 		else
@@ -279,10 +306,14 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	}
 	mqfuse_io_free(io);
 
-	if (write && done) {
-		invalidate_inode_pages2_range(mapping, iocb->ki_pos >> PAGE_SHIFT,
-					      (pos - 1) >> PAGE_SHIFT);
-		if (pos > i_size_read(inode))
+	/*
+	 * A failed or short WRITE may have reached the file in part: drop the
+	 * cache through the end of the last request sent, not only over the
+	 * bytes reported.
+	 */
+	if (write && sent_end > iocb->ki_pos) {
+		mqfuse_dio_invalidate(inode, iocb->ki_pos, sent_end - 1);
+		if (done && pos > i_size_read(inode))
 			mqfuse_size_changed(inode, pos);
 		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 		mqfuse_invalidate_attr(inode);
@@ -316,8 +347,7 @@ static void mqfuse_dio_complete(struct mqfuse_dio *dio)
 		 * failed chunk, or a failed one in part: drop the cache over
 		 * all of them, not only over the bytes reported.
 		 */
-		invalidate_inode_pages2_range(inode->i_mapping, dio->pos >> PAGE_SHIFT,
-					      (dio->pos + dio->sent - 1) >> PAGE_SHIFT);
+		mqfuse_dio_invalidate(inode, dio->pos, dio->pos + dio->sent - 1);
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
 		mqfuse_invalidate_attr(inode);
 		inode_dio_end(inode);
@@ -397,6 +427,14 @@ static void mqfuse_dio_chunk_end(struct mqfuse_conn *fc, struct mqfuse_args *arg
 			done = 0;
 		}
 	}
+	/*
+	 * -EAGAIN would make io_uring reissue the iocb (6.12's
+	 * io_rw_should_reissue()), and a daemon answering it every time would
+	 * loop it forever; -EOPNOTSUPP would read as "try without
+	 * RWF_NOWAIT". Neither means that here: the daemon failed the I/O.
+	 */
+	if (error == -EAGAIN || error == -EOPNOTSUPP)
+		error = -EIO;
 	io->dio_done = done;
 	io->dio_error = error;
 	queue_work(mqfuse_dio_wq, &io->dio_work);
@@ -411,7 +449,8 @@ static bool mqfuse_dio_may_async(struct kiocb *iocb, struct iov_iter *iter, bool
 	 * async_dio is INIT's answer, in before any OPEN could be sent
 	 * (acquire of fc->state in mqfuse_req_alloc()).
 	 */
-	if (is_sync_kiocb(iocb) || !mqfuse_conn_of(inode)->async_dio)
+	if (is_sync_kiocb(iocb) || !(iocb->ki_flags & IOCB_DIRECT) ||
+	    !mqfuse_conn_of(inode)->async_dio)
 		return false;
 	if (!mqfuse_dio_can_pin(iter))
 		return false;
@@ -426,6 +465,20 @@ static bool mqfuse_dio_may_async(struct kiocb *iocb, struct iov_iter *iter, bool
 			return false;
 	}
 	return true;
+}
+
+/*
+ * Whether a READ past i_size can be answered with EOF without asking the
+ * daemon. Not for FOPEN_DIRECT_IO handles and filesystems without a page
+ * cache: their daemons may report a size of 0 for files with contents
+ * (procfs-like), and read(2) returns what READ does.
+ */
+static bool mqfuse_dio_size_is_authoritative(struct file *file)
+{
+	struct mqfuse_file *ff = file->private_data;
+
+	return !(ff->open_flags & FOPEN_DIRECT_IO) &&
+	       mqfuse_conn_of(file_inode(file))->cons->page_cache;
 }
 
 /*
@@ -448,7 +501,7 @@ static ssize_t mqfuse_dio_async(struct kiocb *iocb, struct iov_iter *iter, bool 
 	ssize_t ret;
 	int err = 0;
 
-	if (!write) {
+	if (!write && mqfuse_dio_size_is_authoritative(file)) {
 		loff_t size = i_size_read(inode);
 		size_t count = iov_iter_count(iter);
 
@@ -537,16 +590,22 @@ static ssize_t mqfuse_dio_async(struct kiocb *iocb, struct iov_iter *iter, bool 
 		 * workqueue; it touches neither the inode nor the file.
 		 */
 		iov_iter_revert(iter, consumed);
+		iov_iter_reexpand(iter, iov_iter_count(iter) + shorten);
 		if (write)
 			inode_dio_end(inode);
-		ret = err;
 		mqfuse_dio_put(dio, false);
-		goto out;
+		return err;
 	}
 	dio->sent = consumed;
 	dio->queued = true;
+	/*
+	 * Before the last put: once it is dropped, the iocb may complete,
+	 * and 6.12's io_uring may iov_iter_restore() @iter from the
+	 * completion (io_rw_should_reissue()).
+	 */
+	iov_iter_reexpand(iter, iov_iter_count(iter) + shorten);
 	mqfuse_dio_put(dio, false);
-	ret = -EIOCBQUEUED;
+	return -EIOCBQUEUED;
 out:
 	iov_iter_reexpand(iter, iov_iter_count(iter) + shorten);
 	return ret;
@@ -576,7 +635,8 @@ ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
 
 int mqfuse_dio_init(void)
 {
-	mqfuse_dio_wq = alloc_workqueue(MQFUSE_NAME "_dio", 0, 0);
+	mqfuse_dio_wq = alloc_workqueue("%s", WQ_MEM_RECLAIM | WQ_UNBOUND, 0,
+					MQFUSE_NAME "_dio");
 	return mqfuse_dio_wq ? 0 : -ENOMEM;
 }
 

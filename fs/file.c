@@ -349,7 +349,9 @@ static void mqfuse_lk_in_init(struct mqfuse_conn *fc, struct mqfuse_file *ff,
  * unlocks it too (FUSE_RELEASE_FLOCK_UNLOCK), but RELEASE is asynchronous:
  * a flock taken right after close() returns, which must succeed, could
  * reach the daemon first and conflict. Unlock synchronously here; the
- * RELEASE flag still covers a failure (daemon gone, fatal signal).
+ * RELEASE flag still covers a failure (daemon gone, fatal signal), and is
+ * the only unlock when the last reference goes in a kthread (see
+ * mqfuse_release()).
  */
 static void mqfuse_flock_unlock_on_close(struct inode *inode, struct file *file,
 					 struct mqfuse_file *ff)
@@ -368,8 +370,14 @@ static int mqfuse_release(struct inode *inode, struct file *file)
 {
 	struct mqfuse_file *ff = file->private_data;
 
+	/*
+	 * A kthread (delayed_fput after an AIO completion, a workqueue) is
+	 * not the close() whose successor could race the RELEASE, and no
+	 * signal reaches it: waiting there for a silent daemon would wedge
+	 * every later delayed fput in the system. RELEASE unlocks alone.
+	 */
 	if (ff && ff->flock_used && mqfuse_conn_of(inode)->flock_locks &&
-	    !mqfuse_is_bad(inode))
+	    !mqfuse_is_bad(inode) && !(current->flags & PF_KTHREAD))
 		mqfuse_flock_unlock_on_close(inode, file, ff);
 	return mqfuse_release_common(inode, file, false);
 }

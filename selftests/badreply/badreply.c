@@ -566,6 +566,10 @@ struct shared {
 	volatile int lk_refused;	/* flock: SETLKs refused for a conflict */
 	volatile int adio_die_at;	/* adio_*: the server exits once it holds this many */
 	volatile int adio_submitted;	/* adio_nowait: io_uring_submit() returned */
+	volatile int adio_unlock_silent; /* adio_kthread_release: SETLK unlocks never answered */
+	volatile int adio_unlocks_dropped; /* adio_kthread_release: SETLK unlocks left unanswered */
+	volatile int adio_releases;	/* adio_kthread_release: RELEASEs of "file" seen */
+	volatile int adio_eagains;	/* adio_eagain: READs answered EAGAIN */
 	volatile int wbe_seen;		/* wb_evict: the writeback WRITE was read */
 	volatile int wbe_replying;	/* wb_evict: its reply is being written */
 	volatile uint64_t wbe_reply0;	/* wb_evict: reply written from (ns) ... */
@@ -4383,6 +4387,23 @@ static bool bad_adio_write_error(int fd, struct req *r)
 	return adio_serve_rw(fd, r);
 }
 
+/*
+ * While armed, the WRITE at 384 KiB is stored, then answered EIO: it
+ * reached the file although it failed (a daemon whose backend failed
+ * after a partial write).
+ */
+static bool bad_dio_write_stored_eio(int fd, struct req *r)
+{
+	struct fuse_write_in *in = r->arg;
+
+	if (r->h->opcode == FUSE_WRITE && shm->armed && in->offset == 3 * ADIO_CHUNK) {
+		adio_serve_rw(-1, r);	/* stores; its reply to fd -1 goes nowhere */
+		reply(fd, r->h->unique, -EIO, NULL, 0);
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
 /* The READ chunk at 256 KiB gets only 4096 bytes. */
 static bool bad_adio_short(int fd, struct req *r)
 {
@@ -4436,6 +4457,67 @@ static bool bad_adio_flock(int fd, struct req *r)
 		hold(r);
 		return true;
 	}
+	return bad_flock_release(fd, r);
+}
+
+
+/* While armed, READ of "file" fails with EAGAIN (a daemon passing its backend's errno on). */
+static bool bad_adio_eagain(int fd, struct req *r)
+{
+	if (shm->armed && r->h->opcode == FUSE_READ && r->h->nodeid == INO_FILE) {
+		shm->adio_eagains++;
+		reply(fd, r->h->unique, -EAGAIN, NULL, 0);
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
+/* procfs-like: "file" has size 0 in every LOOKUP and GETATTR, but READ returns data. */
+static void adio_size0_mutate(const struct fuse_in_header *in, int *error, char *body,
+			      size_t *blen)
+{
+	if (*error)
+		return;
+	if (in->opcode == FUSE_LOOKUP && *blen >= sizeof(struct fuse_entry_out)) {
+		struct fuse_entry_out *e = (void *)body;
+
+		if (e->nodeid == INO_FILE)
+			e->attr.size = e->attr.blocks = 0;
+	} else if (in->opcode == FUSE_GETATTR && in->nodeid == INO_FILE &&
+		   *blen >= sizeof(struct fuse_attr_out)) {
+		struct fuse_attr_out *a = (void *)body;
+
+		a->attr.size = a->attr.blocks = 0;
+	}
+}
+
+static void setup_adio_size0(void)
+{
+	tinyfs_cfg.max_write = ADIO_CHUNK;
+	tinyfs_cfg.max_pages = ADIO_CHUNK / 4096;
+	tinyfs_cfg.file_size = 8192;	/* what READ returns; the size reported is 0 */
+	tinyfs_cfg.init_flags |= FUSE_ASYNC_DIO;
+	tinyfs_cfg.mutate = adio_size0_mutate;	/* no setup_cache(): FOPEN_DIRECT_IO */
+}
+
+/*
+ * flock scenario plus: READs held while armed; with adio_unlock_silent,
+ * a SETLK unlock is read and never answered (a daemon that stopped
+ * answering locks); RELEASEs of "file" are counted.
+ */
+static bool bad_adio_kthread_release(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_READ && shm->armed) {
+		hold(r);
+		return true;
+	}
+	if (r->h->opcode == FUSE_SETLK && shm->adio_unlock_silent &&
+	    ((struct fuse_lk_in *)r->arg)->lk.type == F_UNLCK) {
+		shm->adio_unlocks_dropped++;
+		return true;
+	}
+	if (r->h->opcode == FUSE_RELEASE && r->h->nodeid == INO_FILE)
+		shm->adio_releases++;
 	return bad_flock_release(fd, r);
 }
 
@@ -4552,6 +4634,54 @@ static void client_adio_write_error(const struct scenario *s)
 	    "%s: a buffered read afterwards sees the daemon's data, no stale cache (%ld; mismatch at %ld %ld %ld)",
 	    s->name, res, m1, m2, m3);
 	adio_destroy(ctx);
+out:
+	if (fdb >= 0)
+		close(fdb);
+	if (fdd >= 0)
+		close(fdd);
+	free(cache);
+	free(wbuf);
+}
+
+/*
+ * Synchronous O_DIRECT write(2) whose 4th request fails after the daemon
+ * stored it: the page cache is dropped through the end of that request,
+ * also when it is the first one (nothing reported written).
+ */
+static void client_dio_write_error(const struct scenario *s)
+{
+	unsigned char *cache = adio_buf(ADIO_SIZE, 0), *wbuf = adio_buf(ADIO_SIZE, 'B');
+	int fdb = open(path_file, O_RDONLY), fdd = open(path_file, O_RDWR | O_DIRECT);
+	long res, m1, m2;
+
+	if (fdb < 0 || fdd < 0 || !cache || !wbuf) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	tap(res == ADIO_SIZE && adio_first_not(cache, 0, ADIO_SIZE, 'A') < 0,
+	    "%s: a buffered read fills the page cache with 'A' (%ld)", s->name, res);
+	shm->armed = 1;
+	res = pwrite(fdd, wbuf, ADIO_SIZE, 0);
+	tap(res == 3 * ADIO_CHUNK, "%s: O_DIRECT write(2) reports the %d bytes before the failed request (%ld)",
+	    s->name, 3 * ADIO_CHUNK, res);
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	m1 = adio_first_not(cache, 0, 4 * ADIO_CHUNK, 'B');
+	m2 = adio_first_not(cache, 4 * ADIO_CHUNK, ADIO_SIZE, 'A');
+	tap(res == ADIO_SIZE && m1 < 0 && m2 < 0,
+	    "%s: a buffered read sees what the failed request stored, no stale cache (%ld; mismatch at %ld %ld)",
+	    s->name, res, m1, m2);
+	memset(wbuf, 'C', ADIO_CHUNK);
+	errno = 0;
+	res = pwrite(fdd, wbuf, ADIO_CHUNK, 3 * ADIO_CHUNK);
+	tap(res == -1 && errno == EIO, "%s: O_DIRECT write(2) of the failing request alone: EIO (%ld, %s)",
+	    s->name, res, strerror(errno));
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	m1 = adio_first_not(cache, 3 * ADIO_CHUNK, 4 * ADIO_CHUNK, 'C');
+	tap(res == ADIO_SIZE && m1 < 0,
+	    "%s: ... and the cache over it is dropped all the same (%ld; mismatch at %ld)",
+	    s->name, res, m1);
+	shm->armed = 0;
 out:
 	if (fdb >= 0)
 		close(fdb);
@@ -4740,8 +4870,13 @@ static void client_adio_fput(const struct scenario *s)
 	ev.res = LONG_MIN;
 	adio_reap(ctx, 1, &ev, 10000);
 	tap(ev.res == 4096, "%s: the AIO completes after close() (%lld)", s->name, (long long)ev.res);
-	ok = wait_for(shm->lk_unlock_seq > 0 && shm->lk_release_seq > 0, 5000);
-	tap(ok, "%s: the file's last release (flock unlock, RELEASE) reached the daemon: no deadlock",
+	/*
+	 * The last fput runs in delayed_fput (a kthread): no SETLK there,
+	 * the RELEASE carries the unlock (adio_kthread_release).
+	 */
+	ok = wait_for(shm->lk_release_seq > 0, 5000);
+	tap(ok && (shm->lk_unlock_seq > 0 || shm->lk_release_unlocks),
+	    "%s: the file's last release (RELEASE, flock unlocked by it or a SETLK) reached the daemon: no deadlock",
 	    s->name);
 	if (!ok)
 		deadlock_recover(0);
@@ -4929,6 +5064,182 @@ out:
 	free(b);
 }
 
+
+/* One io_uring read; its CQE res, or LONG_MIN if none came within @ms. */
+static long adio_uring_read(int fd, void *buf, size_t len, uint64_t off, unsigned int ms)
+{
+	struct __kernel_timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	long res = LONG_MIN;
+
+	if (io_uring_queue_init(4, &ring, 0))
+		return LONG_MIN + 1;
+	io_uring_prep_read(io_uring_get_sqe(&ring), fd, buf, len, off);
+	if (io_uring_submit(&ring) == 1 && !io_uring_wait_cqe_timeout(&ring, &cqe, &ts)) {
+		res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return res;
+}
+
+/*
+ * FOPEN_DIRECT_IO "file" reported with size 0 whose READ returns 8 KiB
+ * (procfs-like): io_uring and AIO, with and without O_DIRECT, return the
+ * data as read(2) does; the size is not the daemon's EOF.
+ */
+static void client_adio_size0(const struct scenario *s)
+{
+	static const char *const how[] = { "read(2)", "io_uring read", "AIO read",
+					   "io_uring O_DIRECT read", "AIO O_DIRECT read" };
+	unsigned char *b = adio_buf(8192, 0);
+	aio_context_t ctx = 0;
+	struct stat st;
+	int fd = open(path_file, O_RDONLY), fdd = open(path_file, O_RDONLY | O_DIRECT);
+	unsigned int i;
+
+	if (fd < 0 || fdd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st))
+		st.st_size = -1;
+	tap(st.st_size == 0, "%s: the file's size is 0 (%lld)", s->name, (long long)st.st_size);
+	for (i = 0; i < 5; i++) {
+		int f = i < 3 ? fd : fdd;
+		long res;
+
+		memset(b, 0, 8192);
+		switch (i) {
+		case 0:
+			res = pread(f, b, 8192, 0);
+			break;
+		case 1:
+		case 3:
+			res = adio_uring_read(f, b, 8192, 0, 10000);
+			break;
+		default:
+			res = adio_one(ctx, f, false, b, 8192, 0);
+			break;
+		}
+		tap(res == 8192 && adio_first_not(b, 0, 8192, 'A') < 0,
+		    "%s: %s returns the daemon's 8192 bytes, not EOF (%ld)", s->name, how[i], res);
+	}
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (fdd >= 0)
+		close(fdd);
+	free(b);
+}
+
+/*
+ * A daemon answers async READ chunks with EAGAIN: the I/O fails with EIO,
+ * at once. EAGAIN would let io_uring reissue it (6.12), and reissue again
+ * on every answer.
+ */
+static void client_adio_eagain(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(2 * ADIO_CHUNK, 0);
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	aio_context_t ctx = 0;
+	struct timespec t0, t1;
+	long res;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->armed = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res = adio_uring_read(fd, b, 2 * ADIO_CHUNK, 0, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tap(res == -EIO, "%s: io_uring O_DIRECT read answered EAGAIN completes with EIO (%ld)",
+	    s->name, res);
+	tap(t1.tv_sec - t0.tv_sec < 5 && shm->adio_eagains <= 8,
+	    "%s: ... at once, no reissue loop (%d READs answered EAGAIN)", s->name,
+	    shm->adio_eagains);
+	res = adio_one(ctx, fd, false, b, 2 * ADIO_CHUNK, 0);
+	tap(res == -EIO, "%s: AIO O_DIRECT read answered EAGAIN completes with EIO (%ld)",
+	    s->name, res);
+	shm->armed = 0;
+	res = adio_uring_read(fd, b, 2 * ADIO_CHUNK, 0, 10000);
+	tap(res == 2 * ADIO_CHUNK, "%s: once the daemon answers, the read works (%ld)", s->name,
+	    res);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/* AIO read on a new O_DIRECT fd of "file", closed in flight, answered, reaped: its res. */
+static long adio_close_in_flight(aio_context_t ctx, unsigned char *b, bool lock)
+{
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	struct io_event ev = { .res = LONG_MIN };
+	struct iocb cb;
+
+	if (fd < 0)
+		return LONG_MIN + 1;
+	if (lock && flock(fd, LOCK_EX)) {
+		close(fd);
+		return LONG_MIN + 2;
+	}
+	shm->armed = 1;
+	if (adio_submit(ctx, &cb, fd, false, b, 4096, 0, 0) != 1 || !wait_for(shm->held == 1, 5000)) {
+		shm->armed = 0;
+		close(fd);
+		return LONG_MIN + 3;
+	}
+	close(fd);
+	shm->armed = 0;
+	shm->release = 1;
+	adio_reap(ctx, 1, &ev, 10000);
+	return ev.res;
+}
+
+/*
+ * The last fput of a flock'ed file runs in delayed_fput (a kthread, after
+ * an AIO completion), and the daemon stopped answering lock requests:
+ * the release must not wait for it. The RELEASE (with the flock unlock)
+ * reaches the daemon, and so does the next file's, released the same way.
+ */
+static void client_adio_kthread_release(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(4096, 0);
+	aio_context_t ctx = 0;
+	long res;
+	bool ok;
+
+	if (!b || adio_setup(4, &ctx) || !find_session()) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->adio_unlock_silent = 1;
+	res = adio_close_in_flight(ctx, b, true);
+	tap(res == 4096, "%s: flock'ed file closed with an AIO in flight: it completes (%ld)",
+	    s->name, res);
+	ok = wait_for(shm->adio_releases >= 1, 5000);
+	tap(ok && shm->lk_release_unlocks,
+	    "%s: its RELEASE, with FUSE_RELEASE_FLOCK_UNLOCK, reaches the daemon (%d releases, %d SETLK unlocks left unanswered)",
+	    s->name, shm->adio_releases, shm->adio_unlocks_dropped);
+	res = adio_close_in_flight(ctx, b, false);
+	ok = res == 4096 && wait_for(shm->adio_releases >= 2, 5000);
+	tap(ok, "%s: delayed_fput is not wedged: a second file released the same way gets its RELEASE (%ld, %d)",
+	    s->name, res, shm->adio_releases);
+	if (shm->adio_unlocks_dropped || !ok) {
+		/* the release waits for a SETLK nobody answers: free the system's fput worker */
+		diag("%d SETLK unlocks unanswered: aborting the session", shm->adio_unlocks_dropped);
+		sess_abort();
+	}
+	adio_destroy(ctx);
+out:
+	free(b);
+}
+
 static const struct scenario scenarios[] = {
 	{ "init_bad_major", bad_init_major, client_stat_file, EXP_FAIL },
 	{ "init_short", bad_init_short, client_stat_file, EXP_FAIL },
@@ -5054,6 +5365,15 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_adio_otrunc, .idle = idle_answer_held },
 	{ "adio_truncate_ignores_reads", bad_hold_reads, client_adio_truncate, EXP_ANY,
 	  .setup = setup_adio, .idle = idle_adio_answer },
+	{ "dio_sync_write_error_drops_cache", bad_dio_write_stored_eio, client_dio_write_error,
+	  EXP_ANY, .setup = setup_adio },
+	{ "adio_direct_io_size0_reads_data", NULL, client_adio_size0, EXP_ANY,
+	  .setup = setup_adio_size0 },
+	{ "adio_read_eagain_is_eio", bad_adio_eagain, client_adio_eagain, EXP_ANY,
+	  .setup = setup_adio },
+	{ "adio_kthread_release_never_waits", bad_adio_kthread_release,
+	  client_adio_kthread_release, EXP_ANY, .setup = setup_adio_flock,
+	  .idle = idle_adio_answer },
 	{ "baseline", NULL, client_stat_file, EXP_OK },
 };
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
