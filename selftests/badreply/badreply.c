@@ -4450,6 +4450,16 @@ static bool bad_adio_hold_die(int fd, struct req *r)
 	return true;
 }
 
+/* While armed: hold WRITEs of "file". */
+static bool bad_adio_hold_writes(int fd, struct req *r)
+{
+	(void)fd;
+	if (!shm->armed || r->h->opcode != FUSE_WRITE)
+		return false;
+	hold(r);
+	return true;
+}
+
 /* flock scenario plus: READs held while armed. */
 static bool bad_adio_flock(int fd, struct req *r)
 {
@@ -4917,17 +4927,11 @@ static void client_adio_nowait(const struct scenario *s)
 		goto out;
 	}
 	shm->armed = 1;
+	errno = 0;
 	res = adio_submit(ctx, &cb, fd, false, b, 4096, 0, RWF_NOWAIT);
-	if (res == 1) {
-		struct io_event ev;
-
-		res = adio_reap(ctx, 1, &ev, 2000) == 1 ? (long)ev.res : LONG_MIN;
-		tap(res == -EAGAIN, "%s: io_submit(RWF_NOWAIT) with the daemon holding: EAGAIN at once (%ld)",
-		    s->name, res);
-	} else {
-		tap(errno == EOPNOTSUPP, "%s: io_submit(RWF_NOWAIT) refused with EOPNOTSUPP (%s)",
-		    s->name, strerror(errno));
-	}
+	tap(res == -1 && errno == EOPNOTSUPP,
+	    "%s: io_submit(RWF_NOWAIT) refused with EOPNOTSUPP (no FMODE_NOWAIT) (%ld, %s)",
+	    s->name, res, strerror(errno));
 	pid = fork();
 	if (pid == 0) {
 		struct io_uring ring;
@@ -5137,6 +5141,62 @@ out:
 		close(fd);
 	if (b != MAP_FAILED)
 		munmap(b, ADIO_SIZE);
+}
+
+/*
+ * An RWF_DSYNC AIO O_DIRECT write stays synchronous: io_submit() does not
+ * return before the daemon answered the WRITE (the data must be stable
+ * when the submitter learns it was queued). A plain one returns at once.
+ */
+static void client_adio_dsync(const struct scenario *s)
+{
+	static const char *const what[] = { "RWF_DSYNC", "plain" };
+	unsigned char *b = adio_buf(4096, 'D');
+	int fd = open(path_file, O_RDWR | O_DIRECT), status, i;
+	bool done;
+	pid_t pid;
+
+	if (fd < 0 || !b) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		shm->adio_submitted = 0;
+		shm->armed = 1;
+		pid = fork();
+		if (pid == 0) {
+			aio_context_t c = 0;
+			struct io_event ev;
+			struct iocb cb;
+
+			alarm(30);
+			if (adio_setup(4, &c) ||
+			    adio_submit(c, &cb, fd, true, b, 4096, 0, i ? 0 : RWF_DSYNC) != 1)
+				_exit(2);
+			shm->adio_submitted = 1;
+			_exit(adio_reap(c, 1, &ev, 10000) == 1 && ev.res == 4096 ? 0 : 1);
+		}
+		tap(wait_for(shm->held == 1, 5000), "%s: %s AIO write held by the daemon", s->name,
+		    what[i]);
+		msleep(300);
+		if (i == 0)
+			tap(!shm->adio_submitted, "%s: io_submit(RWF_DSYNC) waits for the WRITE's reply",
+			    s->name);
+		else
+			tap(shm->adio_submitted, "%s: a plain io_submit() returned with the WRITE held",
+			    s->name);
+		shm->armed = 0;
+		shm->release = 1;
+		done = reap_within(pid, &status, 10000);
+		tap(done && WIFEXITED(status) && !WEXITSTATUS(status),
+		    "%s: %s AIO write completes once answered (status 0x%x)", s->name, what[i], status);
+		if (!done)
+			deadlock_recover(pid);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
 }
 
 /* One io_uring read; its CQE res, or LONG_MIN if none came within @ms. */
@@ -5443,6 +5503,8 @@ static const struct scenario scenarios[] = {
 	  EXP_ANY, .setup = setup_adio },
 	{ "adio_slot_before_pin", bad_hold_reads, client_adio_bg_pins, EXP_ANY,
 	  .setup = setup_adio_bg2, .idle = idle_adio_answer },
+	{ "adio_dsync_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
+	  .setup = setup_adio, .idle = idle_adio_answer },
 	{ "adio_direct_io_size0_reads_data", NULL, client_adio_size0, EXP_ANY,
 	  .setup = setup_adio_size0 },
 	{ "adio_read_eagain_is_eio", bad_adio_eagain, client_adio_eagain, EXP_ANY,
