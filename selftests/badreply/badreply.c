@@ -5069,6 +5069,13 @@ out:
 }
 
 
+/* A daemon that does not offer FUSE_ASYNC_DIO: direct I/O stays synchronous. */
+static void setup_adio_sync_only(void)
+{
+	setup_adio();
+	tinyfs_cfg.init_flags &= ~FUSE_ASYNC_DIO;
+}
+
 static void setup_adio_bg2(void)
 {
 	setup_adio();
@@ -5179,7 +5186,11 @@ static void client_adio_dsync(const struct scenario *s)
 		tap(wait_for(shm->held == 1, 5000), "%s: %s AIO write held by the daemon", s->name,
 		    what[i]);
 		msleep(300);
-		if (i == 0)
+		if (!(tinyfs_cfg.init_flags & FUSE_ASYNC_DIO))
+			tap(!shm->adio_submitted,
+			    "%s: without FUSE_ASYNC_DIO, io_submit(%s) waits for the WRITE's reply",
+			    s->name, what[i]);
+		else if (i == 0)
 			tap(!shm->adio_submitted, "%s: io_submit(RWF_DSYNC) waits for the WRITE's reply",
 			    s->name);
 		else
@@ -5505,6 +5516,8 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_adio_bg2, .idle = idle_adio_answer },
 	{ "adio_dsync_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
 	  .setup = setup_adio, .idle = idle_adio_answer },
+	{ "adio_no_async_dio_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
+	  .setup = setup_adio_sync_only, .idle = idle_adio_answer },
 	{ "adio_direct_io_size0_reads_data", NULL, client_adio_size0, EXP_ANY,
 	  .setup = setup_adio_size0 },
 	{ "adio_read_eagain_is_eio", bad_adio_eagain, client_adio_eagain, EXP_ANY,
