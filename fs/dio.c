@@ -543,30 +543,18 @@ static ssize_t mqfuse_dio_async(struct kiocb *iocb, struct iov_iter *iter, bool 
 
 	while (iov_iter_count(iter)) {
 		size_t want = min(iov_iter_count(iter), max_bytes);
-		struct mqfuse_queue *q;
 		struct mqfuse_io *io;
 		ssize_t bytes;
 
-		/*
-		 * The slot first, the pages after: the background limit
-		 * bounds what a slow daemon keeps pinned.
-		 */
-		q = mqfuse_queue_bg_reserve_early(fc);
-		if (IS_ERR(q)) {
-			err = PTR_ERR(q);
-			break;
-		}
 		io = mqfuse_io_alloc_best(min_t(size_t, max_pages,
 						DIV_ROUND_UP(want, PAGE_SIZE) + 1), GFP_KERNEL);
 		if (!io) {
-			mqfuse_queue_bg_unreserve(q);
 			err = -ENOMEM;
 			break;
 		}
 		bytes = mqfuse_dio_pin(io, iter, want);
 		if (bytes < 0) {
 			mqfuse_io_free(io);
-			mqfuse_queue_bg_unreserve(q);
 			err = bytes;
 			break;
 		}
@@ -585,8 +573,11 @@ static ssize_t mqfuse_dio_async(struct kiocb *iocb, struct iov_iter *iter, bool 
 		io->args.end = mqfuse_dio_chunk_end;
 		consumed += bytes;
 		refcount_inc(&dio->ref);
-		/* From here the chunk belongs to its ->end, which runs also when it cannot be queued. */
-		err = mqfuse_simple_background_reserved(fc, &io->args, q);
+		/*
+		 * May wait for a background slot. From here the chunk belongs
+		 * to its ->end, which runs also when it cannot be queued.
+		 */
+		err = mqfuse_simple_background(fc, &io->args, GFP_KERNEL);
 		if (err)
 			break;
 		submitted = true;

@@ -238,8 +238,6 @@ void mqfuse_req_put(struct mqfuse_req *req);
 void mqfuse_req_set_state(struct mqfuse_req *req, enum mqfuse_req_state state);
 void mqfuse_req_end(struct mqfuse_req *req);
 ssize_t mqfuse_simple_request(struct mqfuse_conn *fc, struct mqfuse_args *args);
-int mqfuse_simple_background_reserved(struct mqfuse_conn *fc, struct mqfuse_args *args,
-				      struct mqfuse_queue *q);
 int mqfuse_simple_background(struct mqfuse_conn *fc, struct mqfuse_args *args,
 			     gfp_t gfp);
 void mqfuse_args_creds_fill(struct mqfuse_conn *fc, struct fuse_in_header *ih);
@@ -353,8 +351,6 @@ void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes);
 void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queues_abort(struct mqfuse_conn *fc);
 void mqfuse_queue_bg_release(struct mqfuse_req *req);
-struct mqfuse_queue *mqfuse_queue_bg_reserve_early(struct mqfuse_conn *fc);
-void mqfuse_queue_bg_unreserve(struct mqfuse_queue *q);
 void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg);
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap);
 

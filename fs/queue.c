@@ -122,9 +122,8 @@ static bool mqfuse_queue_bg_room(struct mqfuse_queue *q)
 }
 
 /*
- * Take a background slot on @q for a page-vector request before it is
- * queued (@nowait: the submitter cannot sleep; @idle: it waits in
- * TASK_IDLE).
+ * Take a background slot on @q for @req (a page-vector request) before it
+ * is queued.
  *
  * A background request pins its pages (readahead, writeback) until the
  * daemon answers; the limit bounds what a slow daemon can pin. A caller
@@ -134,7 +133,7 @@ static bool mqfuse_queue_bg_room(struct mqfuse_queue *q)
  * TASK_IDLE: only a reply or the abort frees it, and neither a signal nor
  * the hung-task detector may cut it; readahead waits killable.
  */
-static int mqfuse_queue_bg_wait_slot(struct mqfuse_queue *q, bool nowait, bool idle)
+static int mqfuse_queue_bg_reserve(struct mqfuse_queue *q, struct mqfuse_req *req)
 {
 	int err = 0;
 
@@ -144,13 +143,15 @@ static int mqfuse_queue_bg_wait_slot(struct mqfuse_queue *q, bool nowait, bool i
 			err = -ENOTCONN;
 			break;
 		}
-		if (q->nr_background < q->max_background || nowait) {
+		if (q->nr_background < q->max_background ||
+		    test_bit(MQFUSE_REQ_BG_NOWAIT, &req->flags)) {
 			q->nr_background++;
+			set_bit(MQFUSE_REQ_BG_SLOT, &req->flags);
 			break;
 		}
 		q->stats.bg_waits++;
 		spin_unlock(&q->lock);
-		if (idle)
+		if (req->args->force)
 			wait_event_idle(q->bg_waitq, mqfuse_queue_bg_room(q));
 		else if (wait_event_killable(q->bg_waitq, mqfuse_queue_bg_room(q)))
 			return -EINTR;
@@ -158,43 +159,6 @@ static int mqfuse_queue_bg_wait_slot(struct mqfuse_queue *q, bool nowait, bool i
 	}
 	spin_unlock(&q->lock);
 	return err;
-}
-
-static int mqfuse_queue_bg_reserve(struct mqfuse_queue *q, struct mqfuse_req *req)
-{
-	int err;
-
-	err = mqfuse_queue_bg_wait_slot(q, test_bit(MQFUSE_REQ_BG_NOWAIT, &req->flags),
-					req->args->force);
-	if (!err)
-		set_bit(MQFUSE_REQ_BG_SLOT, &req->flags);
-	return err;
-}
-
-/*
- * Take a background slot before the request exists, so that a caller
- * pins its pages only once it has one (async direct I/O): the limit then
- * bounds the memory pinned, not only the requests queued. Killable. The
- * slot goes to mqfuse_simple_background_reserved(), or back with
- * mqfuse_queue_bg_unreserve().
- */
-struct mqfuse_queue *mqfuse_queue_bg_reserve_early(struct mqfuse_conn *fc)
-{
-	struct mqfuse_queue *q = mqfuse_queue_of_cpu(fc);
-	int err;
-
-	err = mqfuse_queue_bg_wait_slot(q, false, false);
-	return err ? ERR_PTR(err) : q;
-}
-
-/* Give back a slot of mqfuse_queue_bg_reserve_early() no request took. */
-void mqfuse_queue_bg_unreserve(struct mqfuse_queue *q)
-{
-	spin_lock(&q->lock);
-	q->nr_background--;
-	spin_unlock(&q->lock);
-	if (wq_has_sleeper(&q->bg_waitq))
-		wake_up(&q->bg_waitq);
 }
 
 /* A background request ended: give its slot back. */
@@ -241,10 +205,7 @@ int mqfuse_queue_submit(struct mqfuse_req *req)
 	struct mqfuse_queue *q;
 
 	/* INIT must be visible to any reader, bound or not: always queue 0. */
-	if (test_bit(MQFUSE_REQ_BG_SLOT, &req->flags))
-		q = req->q;	/* its slot was taken early, on this queue */
-	else
-		q = req->in_h.opcode == FUSE_INIT ? &fc->queues[0] : mqfuse_queue_of_cpu(fc);
+	q = req->in_h.opcode == FUSE_INIT ? &fc->queues[0] : mqfuse_queue_of_cpu(fc);
 	req->q = q;
 	req->in_h.len = mqfuse_args_in_size(req->args);
 
@@ -256,7 +217,6 @@ int mqfuse_queue_submit(struct mqfuse_req *req)
 	 * daemon.
 	 */
 	if (test_bit(MQFUSE_REQ_BACKGROUND, &req->flags) &&
-	    !test_bit(MQFUSE_REQ_BG_SLOT, &req->flags) &&
 	    (req->args->in_pages || req->args->out_pages)) {
 		int err = mqfuse_queue_bg_reserve(q, req);
 

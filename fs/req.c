@@ -238,39 +238,6 @@ fail:
 	return err;
 }
 
-/*
- * mqfuse_simple_background() for a request whose slot on @q was taken
- * with mqfuse_queue_bg_reserve_early(): it never waits for one. The slot
- * goes with the request, also when queueing fails.
- */
-int mqfuse_simple_background_reserved(struct mqfuse_conn *fc, struct mqfuse_args *args,
-				      struct mqfuse_queue *q)
-{
-	struct mqfuse_req *req;
-	int err;
-
-	req = mqfuse_req_alloc(fc, args, GFP_KERNEL);
-	if (IS_ERR(req)) {
-		mqfuse_queue_bg_unreserve(q);
-		err = PTR_ERR(req);
-		goto fail;
-	}
-	set_bit(MQFUSE_REQ_BACKGROUND, &req->flags);
-	req->q = q;
-	set_bit(MQFUSE_REQ_BG_SLOT, &req->flags);
-	err = mqfuse_queue_submit(req);
-	if (err) {
-		mqfuse_queue_bg_release(req);	/* no-op if the submit gave it back */
-		mqfuse_req_put(req);
-		goto fail;
-	}
-	return 0;
-fail:
-	if (args->end)
-		args->end(fc, args, err);
-	return err;
-}
-
 int mqfuse_req_init_module(void)
 {
 	mqfuse_req_cachep = kmem_cache_create("mqfuse_v" MQFUSE_STR(MQFUSE_GEN) "_req",

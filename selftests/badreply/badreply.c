@@ -5076,80 +5076,6 @@ static void setup_adio_sync_only(void)
 	tinyfs_cfg.init_flags &= ~FUSE_ASYNC_DIO;
 }
 
-static void setup_adio_bg2(void)
-{
-	setup_adio();
-	tinyfs_cfg.max_background = 2;
-}
-
-/* Pages of [@p, @p + @len) in memory (mincore), or -1. */
-static long adio_resident_pages(void *p, size_t len)
-{
-	unsigned char vec[ADIO_SIZE / 4096];
-	long n = 0;
-	size_t i;
-
-	if (len > sizeof(vec) * 4096 || mincore(p, len, vec))
-		return -1;
-	for (i = 0; i < len / 4096; i++)
-		n += vec[i] & 1;
-	return n;
-}
-
-/*
- * max_background 2, a 1 MiB AIO read (8 chunks of 32 pages) the daemon
- * holds: the submitter waits for a slot with only the pages of the chunks
- * held pinned, not one chunk more (slot first, pages after). The buffer
- * is fresh shared memory: a page gets in memory when it is pinned, so
- * mincore() counts the pages pinned so far.
- */
-static void client_adio_bg_pins(const struct scenario *s)
-{
-	unsigned char *b = mmap(NULL, ADIO_SIZE, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int fd = open(path_file, O_RDONLY | O_DIRECT), status;
-	long resident, held;
-	bool done;
-	pid_t pid;
-
-	if (fd < 0 || b == MAP_FAILED || adio_resident_pages(b, ADIO_SIZE) != 0) {
-		tap(false, "%s: set up: %s", s->name, strerror(errno));
-		goto out;
-	}
-	shm->armed = 1;
-	pid = fork();
-	if (pid == 0) {
-		aio_context_t c = 0;	/* AIO contexts are not inherited */
-		long res;
-
-		alarm(30);
-		if (adio_setup(4, &c))
-			_exit(2);
-		/* blocks in io_submit() until the daemon frees a slot */
-		res = adio_one(c, fd, false, b, ADIO_SIZE, 0);
-		_exit(res == ADIO_SIZE && adio_first_not(b, 0, ADIO_SIZE, 'A') < 0 ? 0 : 1);
-	}
-	tap(wait_for(shm->held >= 1, 5000), "%s: the daemon holds the AIO's first chunks", s->name);
-	msleep(500);	/* the submitter is now waiting for a third slot */
-	held = shm->held;
-	resident = adio_resident_pages(b, ADIO_SIZE);
-	tap(held == 2 && resident == held * (ADIO_CHUNK / 4096),
-	    "%s: %ld chunks held, %ld buffer pages pinned: only theirs (%d each)", s->name, held,
-	    resident, ADIO_CHUNK / 4096);
-	shm->armed = 0;
-	shm->release = 1;
-	done = reap_within(pid, &status, 10000);
-	tap(done && WIFEXITED(status) && !WEXITSTATUS(status),
-	    "%s: once answered, the AIO completes with all the data (status 0x%x)", s->name, status);
-	if (!done)
-		deadlock_recover(pid);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (b != MAP_FAILED)
-		munmap(b, ADIO_SIZE);
-}
-
 /*
  * An RWF_DSYNC AIO O_DIRECT write stays synchronous: io_submit() does not
  * return before the daemon answered the WRITE (the data must be stable
@@ -5512,8 +5438,6 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_adio, .idle = idle_adio_answer },
 	{ "dio_sync_write_error_drops_cache", bad_dio_write_stored_eio, client_dio_write_error,
 	  EXP_ANY, .setup = setup_adio },
-	{ "adio_slot_before_pin", bad_hold_reads, client_adio_bg_pins, EXP_ANY,
-	  .setup = setup_adio_bg2, .idle = idle_adio_answer },
 	{ "adio_dsync_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
 	  .setup = setup_adio, .idle = idle_adio_answer },
 	{ "adio_no_async_dio_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
