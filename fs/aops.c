@@ -3,7 +3,7 @@
  * mqfuse: data path — page cache reads (read_folio, readahead batched
  * into READs of up to max_pages), write-through writes, writeback of
  * mmap-dirtied pages (contiguous pages batched into WRITEs of up to
- * max_pages), direct I/O straight from pinned user pages, mmap faults.
+ * max_pages), mmap faults. Direct I/O is in dio.c.
  *
  * All large I/O uses one page vector per request (struct mqfuse_io), so a
  * request moves up to max_pages (2048 = 8 MiB) without extra copies.
@@ -15,23 +15,6 @@
 #include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/writeback.h>
-
-/* One READ or WRITE with a page vector. */
-struct mqfuse_io {
-	struct mqfuse_args args;	/* the request */
-	union {
-		struct fuse_read_in read;	/* READ header */
-		struct fuse_write_in write;	/* WRITE header */
-	} in;
-	struct fuse_write_out wout;	/* WRITE reply */
-	struct inode *inode;		/* file (pinned by its locked/writeback pages) */
-	struct mqfuse_file *ff;		/* handle used, referenced */
-	unsigned int max_pages;		/* capacity of pages/descs */
-	unsigned int nr;		/* pages in use */
-	size_t bytes;			/* payload bytes */
-	struct page **pages;		/* page vector (points into this allocation) */
-	struct mqfuse_page_desc *descs;	/* one per page */
-};
 
 struct mqfuse_io *mqfuse_io_alloc(unsigned int npages, gfp_t gfp)
 {
@@ -56,7 +39,7 @@ void mqfuse_io_free(struct mqfuse_io *io)
 }
 
 /* Allocate for up to @npages, shrinking the batch under memory pressure. */
-static struct mqfuse_io *mqfuse_io_alloc_best(unsigned int npages, gfp_t gfp)
+struct mqfuse_io *mqfuse_io_alloc_best(unsigned int npages, gfp_t gfp)
 {
 	struct mqfuse_io *io;
 
@@ -68,7 +51,7 @@ static struct mqfuse_io *mqfuse_io_alloc_best(unsigned int npages, gfp_t gfp)
 	}
 }
 
-static void mqfuse_io_read_args(struct mqfuse_io *io, struct mqfuse_file *ff,
+void mqfuse_io_read_args(struct mqfuse_io *io, struct mqfuse_file *ff,
 				loff_t pos, size_t count, u32 flags)
 {
 	io->in.read.fh = ff->fh;
@@ -86,7 +69,7 @@ static void mqfuse_io_read_args(struct mqfuse_io *io, struct mqfuse_file *ff,
 	io->args.num_pages = io->nr;
 }
 
-static void mqfuse_io_write_args(struct mqfuse_io *io, struct mqfuse_file *ff,
+void mqfuse_io_write_args(struct mqfuse_io *io, struct mqfuse_file *ff,
 				 loff_t pos, size_t count, u32 write_flags, u32 flags)
 {
 	io->in.write.fh = ff->fh;
@@ -575,198 +558,6 @@ static int mqfuse_launder_folio(struct folio *folio)
 out_end:
 	mqfuse_write_end(inode);
 	return ret;
-}
-
-/* ---- direct I/O ---- */
-
-/* Pin up to @want bytes of @iter into @io; returns bytes taken or -errno. */
-static ssize_t mqfuse_dio_pin(struct mqfuse_io *io, struct iov_iter *iter, size_t want)
-{
-	size_t bytes = 0;
-	ssize_t ret = 0;
-
-	io->nr = 0;
-	while (bytes < want && io->nr < io->max_pages) {
-		size_t start, left;
-		unsigned int first = io->nr, i;
-
-		ret = iov_iter_get_pages2(iter, &io->pages[io->nr], want - bytes,
-					  io->max_pages - io->nr, &start);
-		if (ret <= 0)
-			break;
-		left = ret;
-		for (i = first; left; i++) {
-			size_t off = i == first ? start : 0;
-			size_t len = min_t(size_t, left, PAGE_SIZE - off);
-
-			io->descs[i].offset = off;
-			io->descs[i].length = len;
-			left -= len;
-		}
-		io->nr = i;
-		bytes += ret;
-	}
-	if (!bytes)
-		return ret < 0 ? ret : -EFAULT;
-	return bytes;
-}
-
-/* Bounce buffer pages for kernel iterators (kvec, xarray). */
-static int mqfuse_dio_bounce(struct mqfuse_io *io, size_t want)
-{
-	unsigned int i;
-
-	io->nr = DIV_ROUND_UP(want, PAGE_SIZE);
-	for (i = 0; i < io->nr; i++) {
-		io->pages[i] = alloc_page(GFP_KERNEL);
-		if (!io->pages[i]) {
-			io->nr = i;
-			return -ENOMEM;
-		}
-		io->descs[i].offset = 0;
-		io->descs[i].length = min_t(size_t, PAGE_SIZE, want - (size_t)i * PAGE_SIZE);
-	}
-	return 0;
-}
-
-static void mqfuse_dio_release(struct mqfuse_io *io, bool dirty)
-{
-	unsigned int i;
-
-	for (i = 0; i < io->nr; i++) {
-		if (dirty)
-			set_page_dirty_lock(io->pages[i]);
-		put_page(io->pages[i]);
-	}
-	io->nr = 0;
-}
-
-/* Copy between bounce pages and @iter (@to_iter: READ result to the caller). */
-static size_t mqfuse_dio_copy(struct mqfuse_io *io, struct iov_iter *iter, size_t len,
-			      bool to_iter)
-{
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < io->nr && done < len; i++) {
-		size_t n = min_t(size_t, len - done, io->descs[i].length);
-		size_t c = to_iter ? copy_page_to_iter(io->pages[i], 0, n, iter) :
-				     copy_page_from_iter(io->pages[i], 0, n, iter);
-
-		done += c;
-		if (c != n)
-			break;
-	}
-	return done;
-}
-
-ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
-{
-	struct file *file = iocb->ki_filp;
-	struct inode *inode = file_inode(file);
-	struct mqfuse_inode *mi = MQFUSE_I(inode);
-	struct address_space *mapping = inode->i_mapping;
-	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
-	struct mqfuse_file *ff = file->private_data;
-	size_t max_bytes = write ? READ_ONCE(fc->max_write) : READ_ONCE(fc->max_read);
-	bool pin = user_backed_iter(iter) || iov_iter_is_bvec(iter);
-	size_t count = iov_iter_count(iter);
-	loff_t pos = iocb->ki_pos;
-	ssize_t done = 0;
-	struct mqfuse_io *io;
-	int err;
-
-	err = filemap_write_and_wait_range(mapping, pos, pos + count - 1);
-	if (err)
-		return err;
-	io = mqfuse_io_alloc_best(min_t(size_t, READ_ONCE(fc->max_pages),
-					DIV_ROUND_UP(count, PAGE_SIZE) + 1), GFP_KERNEL);
-	if (!io)
-		return -ENOMEM;
-	/* a GETATTR answered while the daemon extends the file has an old size */
-	if (write)
-		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
-	/*
-	 * A user buffer that is not page aligned straddles one page more than
-	 * its length; an aligned one (the common O_DIRECT case) gets the whole
-	 * max_pages, i.e. full 8 MiB requests.
-	 */
-	if (pin && (iov_iter_alignment(iter) & ~PAGE_MASK))
-		max_bytes = min_t(size_t, max_bytes, (size_t)(io->max_pages - 1) << PAGE_SHIFT);
-	else
-		max_bytes = min_t(size_t, max_bytes, (size_t)io->max_pages << PAGE_SHIFT);
-	max_bytes = max_t(size_t, max_bytes, PAGE_SIZE);
-
-	while (iov_iter_count(iter)) {
-		size_t want = min(iov_iter_count(iter), max_bytes);
-		ssize_t bytes, ret;
-		size_t n;
-
-		if (pin) {
-			bytes = mqfuse_dio_pin(io, iter, want);
-			if (bytes < 0) {
-				err = bytes;
-				break;
-			}
-		} else {
-			err = mqfuse_dio_bounce(io, want);
-			if (err) {
-				mqfuse_dio_release(io, false);
-				break;
-			}
-			bytes = want;
-			if (write && mqfuse_dio_copy(io, iter, want, false) != want) {
-				iov_iter_revert(iter, want);
-				mqfuse_dio_release(io, false);
-				err = -EFAULT;
-				break;
-			}
-		}
-
-		memset(&io->args, 0, sizeof(io->args));
-		if (write)
-			mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
-		else
-			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
-		ret = mqfuse_simple_request(fc, &io->args);
-		if (write)
-			n = ret ? 0 : io->wout.size;
-		else
-			n = ret < 0 ? 0 : ret;
-		if (ret >= 0 && n > (size_t)bytes) {
-			mqfuse_bad_reply(fc, "%s of %zd bytes answered %zu\n",
-					 write ? "WRITE" : "READ", bytes, n);
-			ret = -EIO;
-			n = 0;
-		}
-		if (!pin && !write && ret >= 0)
-			n = mqfuse_dio_copy(io, iter, n, true);
-		mqfuse_dio_release(io, pin && !write && user_backed_iter(iter));
-		if (pin || write)
-			iov_iter_revert(iter, bytes - n);
-		if (ret < 0) {
-			err = ret;
-			break;
-		}
-		pos += n;
-		done += n;
-		if (n < (size_t)bytes)
-			break;	/* short transfer: EOF or daemon-side limit */
-	}
-	mqfuse_io_free(io);
-
-	if (write && done) {
-		invalidate_inode_pages2_range(mapping, iocb->ki_pos >> PAGE_SHIFT,
-					      (pos - 1) >> PAGE_SHIFT);
-		if (pos > i_size_read(inode))
-			mqfuse_size_changed(inode, pos);
-		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
-		mqfuse_invalidate_attr(inode);
-	}
-	if (write)
-		clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
-	iocb->ki_pos = pos;
-	return done ? done : err;
 }
 
 /* ---- mmap ---- */

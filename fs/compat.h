@@ -23,6 +23,7 @@
 #include <linux/fs.h>
 #include <linux/page-flags.h>
 #include <linux/splice.h>
+#include <linux/uio.h>
 #include <linux/writeback.h>
 #ifdef HAVE_LINUX_FILELOCK_H
 #include <linux/filelock.h>
@@ -160,6 +161,40 @@ static int name(struct page *page, struct writeback_control *wbc, void *data)	\
 #ifndef HAVE_SET_PAGE_ERROR
 static inline void SetPageError(struct page *page)
 {
+}
+#endif
+
+/*
+ * Pages of a direct I/O buffer. iov_iter_extract_pages() (6.3) pins user
+ * memory (FOLL_PIN: fork() then copies a page under I/O instead of
+ * sharing it, and the pin is dropped with unpin_user_page()) and only
+ * borrows the pages of kernel iterators (bvec), whose owner keeps them
+ * for the duration of the I/O. iov_iter_get_pages2() takes a plain page
+ * reference for every kind. mqfuse_iter_extract_pages() returns how the
+ * pages it took are held; struct mqfuse_io remembers it for the release.
+ */
+enum mqfuse_page_hold {
+	MQFUSE_PAGES_REF,	/* a page reference each: put_page() */
+	MQFUSE_PAGES_PIN,	/* FOLL_PIN each: unpin_user_page() */
+	MQFUSE_PAGES_BORROWED,	/* nothing taken: the iterator's owner holds them */
+	MQFUSE_PAGES_BOUNCE,	/* allocated by mqfuse: __free_page() */
+};
+
+#ifdef HAVE_IOV_ITER_EXTRACT_PAGES
+static inline ssize_t mqfuse_iter_extract_pages(struct iov_iter *i, struct page **pages,
+						size_t maxsize, unsigned int maxpages,
+						size_t *offset0, enum mqfuse_page_hold *hold)
+{
+	*hold = iov_iter_extract_will_pin(i) ? MQFUSE_PAGES_PIN : MQFUSE_PAGES_BORROWED;
+	return iov_iter_extract_pages(i, &pages, maxsize, maxpages, 0, offset0);
+}
+#else
+static inline ssize_t mqfuse_iter_extract_pages(struct iov_iter *i, struct page **pages,
+						size_t maxsize, unsigned int maxpages,
+						size_t *offset0, enum mqfuse_page_hold *hold)
+{
+	*hold = MQFUSE_PAGES_REF;
+	return iov_iter_get_pages2(i, pages, maxsize, maxpages, offset0);
 }
 #endif
 

@@ -349,7 +349,9 @@ static void mqfuse_lk_in_init(struct mqfuse_conn *fc, struct mqfuse_file *ff,
  * unlocks it too (FUSE_RELEASE_FLOCK_UNLOCK), but RELEASE is asynchronous:
  * a flock taken right after close() returns, which must succeed, could
  * reach the daemon first and conflict. Unlock synchronously here; the
- * RELEASE flag still covers a failure (daemon gone, fatal signal).
+ * RELEASE flag still covers a failure (daemon gone, fatal signal), and is
+ * the only unlock when the last reference goes in a kthread (see
+ * mqfuse_release()).
  */
 static void mqfuse_flock_unlock_on_close(struct inode *inode, struct file *file,
 					 struct mqfuse_file *ff)
@@ -368,8 +370,14 @@ static int mqfuse_release(struct inode *inode, struct file *file)
 {
 	struct mqfuse_file *ff = file->private_data;
 
+	/*
+	 * A kthread (delayed_fput after an AIO completion, a workqueue) is
+	 * not the close() whose successor could race the RELEASE, and no
+	 * signal reaches it: waiting there for a silent daemon would wedge
+	 * every later delayed fput in the system. RELEASE unlocks alone.
+	 */
 	if (ff && ff->flock_used && mqfuse_conn_of(inode)->flock_locks &&
-	    !mqfuse_is_bad(inode))
+	    !mqfuse_is_bad(inode) && !(current->flags & PF_KTHREAD))
 		mqfuse_flock_unlock_on_close(inode, file, ff);
 	return mqfuse_release_common(inode, file, false);
 }
@@ -480,13 +488,27 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (mqfuse_file_direct(file, iocb)) {
 		ret = mqfuse_direct_io(iocb, to, false);
 	} else {
+		/*
+		 * IOCB_NOWAIT without FMODE_NOWAIT: 6.1's io_uring (see
+		 * mqfuse_direct_io()). Only what the page cache holds: no
+		 * readahead, no GETATTR; io_uring retries from its worker,
+		 * with the same kiocb: IOCB_NOIO must not stay behind.
+		 */
+		bool noio = (iocb->ki_flags & (IOCB_NOWAIT | IOCB_NOIO)) == IOCB_NOWAIT;
+
 		/* Reading at or past the cached EOF: make sure the size is fresh. */
 		if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
+			if (iocb->ki_flags & IOCB_NOWAIT)
+				return -EAGAIN;
 			ret = mqfuse_update_attr_if_stale(inode, file);
 			if (ret)
 				return ret;
 		}
+		if (noio)
+			iocb->ki_flags |= IOCB_NOIO;
 		ret = generic_file_read_iter(iocb, to);
+		if (noio)
+			iocb->ki_flags &= ~IOCB_NOIO;
 	}
 	/* the daemon's file got a new atime: do not serve the old one */
 	if (ret > 0)
@@ -502,6 +524,9 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	if (mqfuse_is_bad(inode))
 		return -EIO;
+	/* every write waits for the daemon: see mqfuse_direct_io() */
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		return -EAGAIN;
 	inode_lock(inode);
 	if (iocb->ki_flags & IOCB_APPEND) {
 		/* O_APPEND: the daemon's size is the truth */

@@ -257,7 +257,11 @@ static bool mqfuse_writes_drained(struct mqfuse_inode *mi)
 	return drained;
 }
 
-/* Start a size change: no new WRITEs, wait for those in flight. */
+/*
+ * Start a size change: no new WRITEs, wait for those in flight, the
+ * asynchronous direct ones included (dio.c: inode_dio_begin() under
+ * inode_lock, which the caller holds, so no new one starts).
+ */
 void mqfuse_nowrite_begin(struct inode *inode)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
@@ -268,6 +272,7 @@ void mqfuse_nowrite_begin(struct inode *inode)
 	mi->nowrite = true;
 	spin_unlock(&mi->lock);
 	wait_var_event(&mi->writes, mqfuse_writes_drained(mi));
+	inode_dio_wait(inode);
 }
 
 void mqfuse_nowrite_end(struct inode *inode)

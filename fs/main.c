@@ -114,14 +114,20 @@ static int __init mqfuse_init(void)
 	err = mqfuse_netlink_init();
 	if (err)
 		goto out_dev;
+	/* before the filesystem: a mount's first AIO completes on it */
+	err = mqfuse_dio_init();
+	if (err)
+		goto out_netlink;
 	/* last: a mount can come in as soon as the filesystem is registered */
 	err = mqfuse_fs_init();
 	if (err)
-		goto out_netlink;
+		goto out_dio;
 
 	pr_info("generation %d, version %s loaded\n", MQFUSE_GEN, MQFUSE_VERSION);
 	return 0;
 
+out_dio:
+	mqfuse_dio_exit();
 out_netlink:
 	mqfuse_netlink_exit();
 out_dev:
@@ -135,6 +141,7 @@ out:
 static void __exit mqfuse_exit(void)
 {
 	mqfuse_fs_exit();	/* waits until every session is freed */
+	mqfuse_dio_exit();	/* after the sessions: no AIO is left to complete */
 	mqfuse_netlink_exit();
 	mqfuse_dev_exit();
 	mqfuse_sysfs_exit();

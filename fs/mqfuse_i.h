@@ -421,6 +421,7 @@ struct mqfuse_conn {
 	bool parallel_dirops:1;		/* FUSE_PARALLEL_DIROPS */
 	bool dont_mask:1;		/* FUSE_DONT_MASK: the daemon applies the umask */
 	bool cache_symlinks:1;		/* FUSE_CACHE_SYMLINKS (unused yet) */
+	bool async_dio:1;		/* FUSE_ASYNC_DIO: AIO direct I/O in parallel chunks */
 	/* "not implemented" answers learned at run time (racy writes are benign) */
 	bool no_open, no_opendir, no_flush, no_fsync, no_fsyncdir, no_access,
 	     no_create, no_interrupt, no_rename2, no_xattr, no_setxattr,
@@ -668,14 +669,52 @@ struct mqfuse_file *mqfuse_write_file_get(struct inode *inode);
 
 /* ------------------------------------------------------------------ */
 /* aops.c */
-struct mqfuse_io;
+struct mqfuse_dio;
+
+/*
+ * One READ or WRITE with a page vector. Owned by one submitter or one
+ * completion at a time, never shared: no lock.
+ */
+struct mqfuse_io {
+	struct mqfuse_args args;	/* the request */
+	union {
+		struct fuse_read_in read;	/* READ header */
+		struct fuse_write_in write;	/* WRITE header */
+	} in;
+	struct fuse_write_out wout;	/* WRITE reply */
+	struct inode *inode;		/* file (pinned by its locked/writeback pages) */
+	struct mqfuse_file *ff;		/* handle used, referenced */
+	unsigned int max_pages;		/* capacity of pages/descs */
+	unsigned int nr;		/* pages in use */
+	size_t bytes;			/* payload bytes */
+	struct page **pages;		/* page vector (points into this allocation) */
+	struct mqfuse_page_desc *descs;	/* one per page */
+	/* direct I/O only (dio.c) */
+	enum mqfuse_page_hold hold;	/* how the pages are held, hence released */
+	struct mqfuse_dio *dio;		/* async direct I/O this chunk belongs to */
+	loff_t dio_off;			/* chunk's offset from the start of @dio */
+	size_t dio_done;		/* bytes the daemon transferred (set by ->end) */
+	int dio_error;			/* chunk's error (set by ->end) */
+	struct work_struct dio_work;	/* the chunk's completion on the dio workqueue */
+};
+
 extern const struct address_space_operations mqfuse_aops;
 extern const struct vm_operations_struct mqfuse_vm_ops;
 int mqfuse_read_page_sync(struct file *file, struct page *page);
 ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from);
-ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write);
 struct mqfuse_io *mqfuse_io_alloc(unsigned int npages, gfp_t gfp);
+struct mqfuse_io *mqfuse_io_alloc_best(unsigned int npages, gfp_t gfp);
 void mqfuse_io_free(struct mqfuse_io *io);
+void mqfuse_io_read_args(struct mqfuse_io *io, struct mqfuse_file *ff,
+			 loff_t pos, size_t count, u32 flags);
+void mqfuse_io_write_args(struct mqfuse_io *io, struct mqfuse_file *ff,
+			  loff_t pos, size_t count, u32 write_flags, u32 flags);
+
+/* ------------------------------------------------------------------ */
+/* dio.c: direct I/O */
+ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write);
+int mqfuse_dio_init(void);
+void mqfuse_dio_exit(void);
 
 /* ------------------------------------------------------------------ */
 /* xattr.c */

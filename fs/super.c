@@ -212,6 +212,7 @@ static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, 
 	fc->readdirplus = flags & FUSE_DO_READDIRPLUS;
 	fc->parallel_dirops = flags & FUSE_PARALLEL_DIROPS;
 	fc->dont_mask = flags & FUSE_DONT_MASK;
+	fc->async_dio = flags & FUSE_ASYNC_DIO;
 	mqfuse_queues_set_max_background(fc, out->max_background);
 
 	ra_pages = fc->max_read >> PAGE_SHIFT;
@@ -246,7 +247,8 @@ void mqfuse_send_init(struct mqfuse_conn *fc)
 	flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC |
 		FUSE_BIG_WRITES | FUSE_FLOCK_LOCKS | FUSE_DO_READDIRPLUS |
 		FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_NO_OPEN_SUPPORT |
-		FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT | FUSE_DONT_MASK;
+		FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT | FUSE_DONT_MASK |
+		FUSE_ASYNC_DIO;
 	ia->in.major = FUSE_KERNEL_VERSION;
 	ia->in.minor = FUSE_KERNEL_MINOR_VERSION;
 	ia->in.max_readahead = mqfuse_param_max_pages << PAGE_SHIFT;

@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/aio_abi.h>
 #include <linux/fuse.h>
+#include <liburing.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -562,6 +564,12 @@ struct shared {
 	volatile int lk_release_seq;	/* flock: RELEASE of lk_fh1 (held) */
 	volatile int lk_release_unlocks; /* flock: that RELEASE asks to unlock lk_owner1 */
 	volatile int lk_refused;	/* flock: SETLKs refused for a conflict */
+	volatile int adio_die_at;	/* adio_*: the server exits once it holds this many */
+	volatile int adio_submitted;	/* adio_nowait: io_uring_submit() returned */
+	volatile int adio_unlock_silent; /* adio_kthread_release: SETLK unlocks never answered */
+	volatile int adio_unlocks_dropped; /* adio_kthread_release: SETLK unlocks left unanswered */
+	volatile int adio_releases;	/* adio_kthread_release: RELEASEs of "file" seen */
+	volatile int adio_eagains;	/* adio_eagain: READs answered EAGAIN */
 	volatile int wbe_seen;		/* wb_evict: the writeback WRITE was read */
 	volatile int wbe_replying;	/* wb_evict: its reply is being written */
 	volatile uint64_t wbe_reply0;	/* wb_evict: reply written from (ns) ... */
@@ -4305,6 +4313,1004 @@ static void setup_abort_signal(void)
 	tinyfs_cfg.file_size = ABSIG_READERS * ABSIG_SPACING;
 }
 
+/* ---- asynchronous direct I/O (adio_*): AIO and io_uring on O_DIRECT ---- */
+
+/*
+ * "file" is ADIO_SIZE bytes the server keeps in memory (READ and WRITE
+ * go to adio_data), and the kernel cuts direct I/O into requests of
+ * ADIO_CHUNK bytes (max_write, max_pages): a 1 MiB AIO is 8 chunks.
+ */
+#define ADIO_SIZE	(1 << 20)
+#define ADIO_CHUNK	(128 * 1024)
+
+static unsigned char adio_data[ADIO_SIZE];	/* server: contents of "file" */
+static bool adio_data_init;			/* server: adio_data filled with 'A' */
+
+static void setup_adio(void)
+{
+	setup_cache();
+	tinyfs_cfg.max_write = ADIO_CHUNK;
+	tinyfs_cfg.max_pages = ADIO_CHUNK / 4096;
+	tinyfs_cfg.file_size = ADIO_SIZE;
+	tinyfs_cfg.init_flags |= FUSE_ASYNC_DIO;
+}
+
+static void setup_adio_flock(void)
+{
+	setup_adio();
+	tinyfs_cfg.init_flags |= FUSE_FLOCK_LOCKS;
+}
+
+static void setup_adio_otrunc(void)
+{
+	setup_adio();
+	tinyfs_cfg.init_flags |= FUSE_ATOMIC_O_TRUNC;
+}
+
+/* Server: READ/WRITE of "file" from/to adio_data; false for anything else. */
+static bool adio_serve_rw(int fd, struct req *r)
+{
+	if (!adio_data_init) {
+		memset(adio_data, 'A', sizeof(adio_data));
+		adio_data_init = true;
+	}
+	if (r->h->opcode == FUSE_READ && r->h->nodeid == INO_FILE) {
+		struct fuse_read_in *in = r->arg;
+		size_t n = 0;
+
+		if (in->offset < ADIO_SIZE)
+			n = ADIO_SIZE - in->offset < in->size ? ADIO_SIZE - in->offset : in->size;
+		reply(fd, r->h->unique, 0, adio_data + (n ? in->offset : 0), n);
+		return true;
+	}
+	if (r->h->opcode == FUSE_WRITE && r->h->nodeid == INO_FILE) {
+		struct fuse_write_in *in = r->arg;
+		struct fuse_write_out w = { .size = in->size };
+
+		if (in->offset < ADIO_SIZE && in->size <= ADIO_SIZE - in->offset &&
+		    r->len >= sizeof(*r->h) + sizeof(*in) + in->size)
+			memcpy(adio_data + in->offset, (char *)(in + 1), in->size);
+		reply(fd, r->h->unique, 0, &w, sizeof(w));
+		return true;
+	}
+	return false;
+}
+
+/* The 4th WRITE chunk (offset 384 KiB) fails with EIO while armed; the rest is stored. */
+static bool bad_adio_write_error(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_WRITE && shm->armed &&
+	    ((struct fuse_write_in *)r->arg)->offset == 3 * ADIO_CHUNK) {
+		reply(fd, r->h->unique, -EIO, NULL, 0);
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
+/*
+ * While armed, the WRITE at 384 KiB is stored, then answered EIO: it
+ * reached the file although it failed (a daemon whose backend failed
+ * after a partial write).
+ */
+static bool bad_dio_write_stored_eio(int fd, struct req *r)
+{
+	struct fuse_write_in *in = r->arg;
+
+	if (r->h->opcode == FUSE_WRITE && shm->armed && in->offset == 3 * ADIO_CHUNK) {
+		adio_serve_rw(-1, r);	/* stores; its reply to fd -1 goes nowhere */
+		reply(fd, r->h->unique, -EIO, NULL, 0);
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
+/* The READ chunk at 256 KiB gets only 4096 bytes. */
+static bool bad_adio_short(int fd, struct req *r)
+{
+	struct fuse_read_in *in = r->arg;
+
+	if (r->h->opcode == FUSE_READ && in->offset == 2 * ADIO_CHUNK) {
+		reply(fd, r->h->unique, 0, adio_data, 4096);
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
+/* The chunk at 256 KiB gets more than it asked for: 4096 more READ bytes, one more WRITE byte. */
+static bool bad_adio_too_long(int fd, struct req *r)
+{
+	static char body[ADIO_CHUNK + 4096];
+
+	if (r->h->opcode == FUSE_READ && ((struct fuse_read_in *)r->arg)->offset == 2 * ADIO_CHUNK) {
+		struct fuse_read_in *in = r->arg;
+		size_t n = in->size + 4096 <= sizeof(body) ? in->size + 4096 : sizeof(body);
+
+		memset(body, 'Z', n);
+		reply(fd, r->h->unique, 0, body, n);
+		return true;
+	}
+	if (r->h->opcode == FUSE_WRITE && ((struct fuse_write_in *)r->arg)->offset == 2 * ADIO_CHUNK) {
+		struct fuse_write_out w = { .size = ((struct fuse_write_in *)r->arg)->size + 1 };
+
+		reply(fd, r->h->unique, 0, &w, sizeof(w));
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
+/* While armed: hold READs; exit (the session aborts) once adio_die_at are held. */
+static bool bad_adio_hold_die(int fd, struct req *r)
+{
+	(void)fd;
+	if (!shm->armed || r->h->opcode != FUSE_READ)
+		return false;
+	hold(r);
+	if (shm->adio_die_at && nheld >= shm->adio_die_at)
+		_exit(0);
+	return true;
+}
+
+/* While armed: hold WRITEs of "file". */
+static bool bad_adio_hold_writes(int fd, struct req *r)
+{
+	(void)fd;
+	if (!shm->armed || r->h->opcode != FUSE_WRITE)
+		return false;
+	hold(r);
+	return true;
+}
+
+/* flock scenario plus: READs held while armed. */
+static bool bad_adio_flock(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_READ && shm->armed) {
+		hold(r);
+		return true;
+	}
+	return bad_flock_release(fd, r);
+}
+
+
+/* While armed, READ of "file" fails with EAGAIN (a daemon passing its backend's errno on). */
+static bool bad_adio_eagain(int fd, struct req *r)
+{
+	if (shm->armed && r->h->opcode == FUSE_READ && r->h->nodeid == INO_FILE) {
+		shm->adio_eagains++;
+		reply(fd, r->h->unique, -EAGAIN, NULL, 0);
+		return true;
+	}
+	return adio_serve_rw(fd, r);
+}
+
+/* procfs-like: "file" has size 0 in every LOOKUP and GETATTR, but READ returns data. */
+static void adio_size0_mutate(const struct fuse_in_header *in, int *error, char *body,
+			      size_t *blen)
+{
+	if (*error)
+		return;
+	if (in->opcode == FUSE_LOOKUP && *blen >= sizeof(struct fuse_entry_out)) {
+		struct fuse_entry_out *e = (void *)body;
+
+		if (e->nodeid == INO_FILE)
+			e->attr.size = e->attr.blocks = 0;
+	} else if (in->opcode == FUSE_GETATTR && in->nodeid == INO_FILE &&
+		   *blen >= sizeof(struct fuse_attr_out)) {
+		struct fuse_attr_out *a = (void *)body;
+
+		a->attr.size = a->attr.blocks = 0;
+	}
+}
+
+static void setup_adio_size0(void)
+{
+	tinyfs_cfg.max_write = ADIO_CHUNK;
+	tinyfs_cfg.max_pages = ADIO_CHUNK / 4096;
+	tinyfs_cfg.file_size = 8192;	/* what READ returns; the size reported is 0 */
+	tinyfs_cfg.init_flags |= FUSE_ASYNC_DIO;
+	tinyfs_cfg.mutate = adio_size0_mutate;	/* no setup_cache(): FOPEN_DIRECT_IO */
+}
+
+/*
+ * flock scenario plus: READs held while armed; with adio_unlock_silent,
+ * a SETLK unlock is read and never answered (a daemon that stopped
+ * answering locks); RELEASEs of "file" are counted.
+ */
+static bool bad_adio_kthread_release(int fd, struct req *r)
+{
+	if (r->h->opcode == FUSE_READ && shm->armed) {
+		hold(r);
+		return true;
+	}
+	if (r->h->opcode == FUSE_SETLK && shm->adio_unlock_silent &&
+	    ((struct fuse_lk_in *)r->arg)->lk.type == F_UNLCK) {
+		shm->adio_unlocks_dropped++;
+		return true;
+	}
+	if (r->h->opcode == FUSE_RELEASE && r->h->nodeid == INO_FILE)
+		shm->adio_releases++;
+	return bad_flock_release(fd, r);
+}
+
+/* ---- client side ---- */
+
+static long adio_setup(unsigned int nr, aio_context_t *ctx)
+{
+	return syscall(SYS_io_setup, nr, ctx);
+}
+
+static long adio_destroy(aio_context_t ctx)
+{
+	return syscall(SYS_io_destroy, ctx);
+}
+
+/* Submit one PREAD/PWRITE; returns io_submit's result (1, or -1 with errno). */
+static long adio_submit(aio_context_t ctx, struct iocb *cb, int fd, bool write, void *buf,
+			size_t len, uint64_t off, int rw_flags)
+{
+	struct iocb *cbs[1] = { cb };
+
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_fildes = fd;
+	cb->aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+	cb->aio_buf = (uintptr_t)buf;
+	cb->aio_nbytes = len;
+	cb->aio_offset = off;
+	cb->aio_rw_flags = rw_flags;
+	return syscall(SYS_io_submit, ctx, 1, cbs);
+}
+
+/* Reap @nr events within @ms; returns how many came. */
+static long adio_reap(aio_context_t ctx, long nr, struct io_event *ev, unsigned int ms)
+{
+	long got = 0, n;
+	unsigned int waited = 0;
+
+	while (got < nr && waited < ms) {
+		struct timespec tmo = { 0, 100 * 1000000L };
+
+		n = syscall(SYS_io_getevents, ctx, 1, nr - got, ev + got, &tmo);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0)
+			got += n;
+		waited += 100;
+	}
+	return got;
+}
+
+/* One AIO, submitted and reaped within 10 s: its res, or LONG_MIN. */
+static long adio_one(aio_context_t ctx, int fd, bool write, void *buf, size_t len, uint64_t off)
+{
+	struct iocb cb;
+	struct io_event ev;
+
+	if (adio_submit(ctx, &cb, fd, write, buf, len, off, 0) != 1)
+		return -errno;
+	return adio_reap(ctx, 1, &ev, 10000) == 1 ? (long)ev.res : LONG_MIN;
+}
+
+static void *adio_buf(size_t len, int c)
+{
+	void *p;
+
+	if (posix_memalign(&p, 4096, len))
+		return NULL;
+	memset(p, c, len);
+	return p;
+}
+
+/* Index of the first byte of @b[@from, @to) that is not @c, or -1. */
+static long adio_first_not(const unsigned char *b, size_t from, size_t to, int c)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (b[i] != c)
+			return i;
+	return -1;
+}
+
+/*
+ * One chunk of a 1 MiB AIO write fails: the write reports the bytes
+ * before it, and the page cache over every chunk sent is dropped, so a
+ * buffered read sees what the daemon stored ('B' around the hole, 'A' in
+ * it), not the 'A's cached before the write.
+ */
+static void client_adio_write_error(const struct scenario *s)
+{
+	unsigned char *cache = adio_buf(ADIO_SIZE, 0), *wbuf = adio_buf(ADIO_SIZE, 'B');
+	aio_context_t ctx = 0;
+	int fdb = open(path_file, O_RDONLY), fdd = open(path_file, O_RDWR | O_DIRECT);
+	long res, m1, m2, m3;
+
+	if (fdb < 0 || fdd < 0 || !cache || !wbuf || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	tap(res == ADIO_SIZE && adio_first_not(cache, 0, ADIO_SIZE, 'A') < 0,
+	    "%s: a buffered read fills the page cache with 'A' (%ld)", s->name, res);
+	shm->armed = 1;
+	res = adio_one(ctx, fdd, true, wbuf, ADIO_SIZE, 0);
+	shm->armed = 0;
+	tap(res == 3 * ADIO_CHUNK, "%s: the AIO write reports the %d bytes before the failed chunk (%ld)",
+	    s->name, 3 * ADIO_CHUNK, res);
+	memset(cache, 0, ADIO_SIZE);
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	m1 = adio_first_not(cache, 0, 3 * ADIO_CHUNK, 'B');
+	m2 = adio_first_not(cache, 3 * ADIO_CHUNK, 4 * ADIO_CHUNK, 'A');
+	m3 = adio_first_not(cache, 4 * ADIO_CHUNK, ADIO_SIZE, 'B');
+	tap(res == ADIO_SIZE && m1 < 0 && m2 < 0 && m3 < 0,
+	    "%s: a buffered read afterwards sees the daemon's data, no stale cache (%ld; mismatch at %ld %ld %ld)",
+	    s->name, res, m1, m2, m3);
+	adio_destroy(ctx);
+out:
+	if (fdb >= 0)
+		close(fdb);
+	if (fdd >= 0)
+		close(fdd);
+	free(cache);
+	free(wbuf);
+}
+
+/*
+ * Synchronous O_DIRECT write(2) whose 4th request fails after the daemon
+ * stored it: the page cache is dropped through the end of that request,
+ * also when it is the first one (nothing reported written).
+ */
+static void client_dio_write_error(const struct scenario *s)
+{
+	unsigned char *cache = adio_buf(ADIO_SIZE, 0), *wbuf = adio_buf(ADIO_SIZE, 'B');
+	int fdb = open(path_file, O_RDONLY), fdd = open(path_file, O_RDWR | O_DIRECT);
+	long res, m1, m2;
+
+	if (fdb < 0 || fdd < 0 || !cache || !wbuf) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	tap(res == ADIO_SIZE && adio_first_not(cache, 0, ADIO_SIZE, 'A') < 0,
+	    "%s: a buffered read fills the page cache with 'A' (%ld)", s->name, res);
+	shm->armed = 1;
+	res = pwrite(fdd, wbuf, ADIO_SIZE, 0);
+	tap(res == 3 * ADIO_CHUNK, "%s: O_DIRECT write(2) reports the %d bytes before the failed request (%ld)",
+	    s->name, 3 * ADIO_CHUNK, res);
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	m1 = adio_first_not(cache, 0, 4 * ADIO_CHUNK, 'B');
+	m2 = adio_first_not(cache, 4 * ADIO_CHUNK, ADIO_SIZE, 'A');
+	tap(res == ADIO_SIZE && m1 < 0 && m2 < 0,
+	    "%s: a buffered read sees what the failed request stored, no stale cache (%ld; mismatch at %ld %ld)",
+	    s->name, res, m1, m2);
+	memset(wbuf, 'C', ADIO_CHUNK);
+	errno = 0;
+	res = pwrite(fdd, wbuf, ADIO_CHUNK, 3 * ADIO_CHUNK);
+	tap(res == -1 && errno == EIO, "%s: O_DIRECT write(2) of the failing request alone: EIO (%ld, %s)",
+	    s->name, res, strerror(errno));
+	res = pread(fdb, cache, ADIO_SIZE, 0);
+	m1 = adio_first_not(cache, 3 * ADIO_CHUNK, 4 * ADIO_CHUNK, 'C');
+	tap(res == ADIO_SIZE && m1 < 0,
+	    "%s: ... and the cache over it is dropped all the same (%ld; mismatch at %ld)",
+	    s->name, res, m1);
+	shm->armed = 0;
+out:
+	if (fdb >= 0)
+		close(fdb);
+	if (fdd >= 0)
+		close(fdd);
+	free(cache);
+	free(wbuf);
+}
+
+/* A short chunk ends the read there; chunks after it do not count. */
+static void client_adio_short(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(ADIO_SIZE, 0);
+	aio_context_t ctx = 0;
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	long res;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	res = adio_one(ctx, fd, false, b, ADIO_SIZE, 0);
+	tap(res == 2 * ADIO_CHUNK + 4096 && adio_first_not(b, 0, res, 'A') < 0,
+	    "%s: a 1 MiB AIO read with a short third chunk returns %d bytes (%ld)",
+	    s->name, 2 * ADIO_CHUNK + 4096, res);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/* A chunk answered with more than it asked for is a bad reply: the I/O ends before it. */
+static void client_adio_too_long(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(ADIO_SIZE, 0);
+	aio_context_t ctx = 0;
+	int fd = open(path_file, O_RDWR | O_DIRECT);
+	long res;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	res = adio_one(ctx, fd, false, b, ADIO_SIZE, 0);
+	tap(res == 2 * ADIO_CHUNK && adio_first_not(b, 0, res, 'A') < 0,
+	    "%s: READ chunk answered 4 KiB too long: the AIO read stops before it (%ld)", s->name, res);
+	res = adio_one(ctx, fd, true, b, ADIO_SIZE, 0);
+	tap(res == 2 * ADIO_CHUNK,
+	    "%s: WRITE chunk answered one byte too many: the AIO write stops before it (%ld)",
+	    s->name, res);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/*
+ * AIO reads the daemon never answers, then the daemon dies: every iocb
+ * completes with an error and io_destroy() returns.
+ */
+static void client_adio_daemon_dies(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(2 * 256 * 1024, 0);
+	struct iocb cb[2];
+	struct io_event ev[2];
+	aio_context_t ctx = 0;
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	long got, i, bad = 0;
+	struct timespec t0, t1;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->adio_die_at = 4;
+	shm->armed = 1;
+	for (i = 0; i < 2; i++)
+		if (adio_submit(ctx, &cb[i], fd, false, b + i * 256 * 1024, 256 * 1024,
+				i * 512 * 1024, 0) != 1)
+			bad++;
+	tap(!bad, "%s: two 2-chunk AIO reads submitted", s->name);
+	got = adio_reap(ctx, 2, ev, 10000);
+	for (i = 0; i < got; i++)
+		if (ev[i].res != -ENOTCONN && ev[i].res != -EIO) {
+			diag("res %lld", (long long)ev[i].res);
+			bad++;
+		}
+	tap(got == 2 && !bad, "%s: both complete with ENOTCONN or EIO once the daemon died (%ld)",
+	    s->name, got);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	tap(adio_destroy(ctx) == 0, "%s: io_destroy() returns", s->name);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tap(t1.tv_sec - t0.tv_sec < 5, "%s: ... at once", s->name);
+	ctx = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/*
+ * AIO the daemon holds (alive): a process exiting with them in flight
+ * waits for them (exit_aio) as long as the session lives; aborting the
+ * session completes them with an error, and the exit finishes.
+ */
+static void client_adio_abort(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(256 * 1024, 0);
+	aio_context_t ctx = 0;
+	struct io_event ev;
+	struct iocb cb;
+	int fd = open(path_file, O_RDONLY | O_DIRECT), status;
+	bool done;
+	pid_t pid;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx) || !find_session()) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->armed = 1;
+	pid = fork();
+	if (pid == 0) {
+		aio_context_t c = 0;
+		struct iocb cc;
+		int f = open(path_file, O_RDONLY | O_DIRECT);
+
+		if (f < 0 || adio_setup(4, &c) ||
+		    adio_submit(c, &cc, f, false, b, 256 * 1024, 0, 0) != 1)
+			_exit(1);
+		_exit(0);	/* with the AIO in flight: exit_aio() waits for it */
+	}
+	tap(adio_submit(ctx, &cb, fd, false, b, 256 * 1024, 512 * 1024, 0) == 1,
+	    "%s: AIO read submitted", s->name);
+	tap(wait_for(shm->held >= 4, 5000), "%s: the daemon holds both AIO reads (%d requests)",
+	    s->name, shm->held);
+	msleep(300);
+	tap(!reap_within(pid, &status, 200), "%s: an exiting process waits for its AIO in flight",
+	    s->name);
+	sess_abort();
+	tap(adio_reap(ctx, 1, &ev, 10000) == 1 && (ev.res == -ENOTCONN || ev.res == -EIO),
+	    "%s: the abort completes the AIO with ENOTCONN or EIO", s->name);
+	done = reap_within(pid, &status, 10000);
+	tap(done && WIFEXITED(status) && !WEXITSTATUS(status),
+	    "%s: the exiting process finishes after the abort", s->name);
+	if (!done) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	tap(adio_destroy(ctx) == 0, "%s: io_destroy() returns", s->name);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/*
+ * The last reference to a flock'ed file goes with an AIO completion (the
+ * file was closed in flight): the release (SETLK unlock, RELEASE) must
+ * reach the daemon, so the completion ran outside the daemon thread that
+ * answered the READ.
+ */
+static void client_adio_fput(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(4096, 0);
+	aio_context_t ctx = 0;
+	struct io_event ev;
+	struct iocb cb;
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	bool ok;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx) || !find_session()) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	tap(!flock(fd, LOCK_EX) && shm->lk_holder, "%s: flock(LOCK_EX) granted by the daemon",
+	    s->name);
+	shm->armed = 1;
+	tap(adio_submit(ctx, &cb, fd, false, b, 4096, 0, 0) == 1 && wait_for(shm->held == 1, 5000),
+	    "%s: AIO read submitted, held by the daemon", s->name);
+	close(fd);
+	fd = -1;
+	shm->armed = 0;
+	shm->release = 1;
+	ev.res = LONG_MIN;
+	adio_reap(ctx, 1, &ev, 10000);
+	tap(ev.res == 4096, "%s: the AIO completes after close() (%lld)", s->name, (long long)ev.res);
+	/*
+	 * The last fput runs in delayed_fput (a kthread): no SETLK there,
+	 * the RELEASE carries the unlock (adio_kthread_release).
+	 */
+	ok = wait_for(shm->lk_release_seq > 0, 5000);
+	tap(ok && (shm->lk_unlock_seq > 0 || shm->lk_release_unlocks),
+	    "%s: the file's last release (RELEASE, flock unlocked by it or a SETLK) reached the daemon: no deadlock",
+	    s->name);
+	if (!ok)
+		deadlock_recover(0);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/* Idle hook: answer the held requests once the client asks, once. */
+static void idle_adio_answer(int fd)
+{
+	if (shm->release && nheld) {
+		answer_held(fd);
+		shm->release = 0;
+	}
+}
+
+/*
+ * NOWAIT: io_submit(RWF_NOWAIT) is refused (no FMODE_NOWAIT); io_uring
+ * submissions, which 6.1 tries inline with IOCB_NOWAIT first, never block
+ * the submitter, even with every background slot held by the daemon.
+ */
+static void client_adio_nowait(const struct scenario *s)
+{
+	enum { NR = 48 };
+	unsigned char *b = adio_buf(NR * 4096, 0);
+	aio_context_t ctx = 0;
+	struct iocb cb;
+	int fd = open(path_file, O_RDONLY | O_DIRECT), status;
+	long res;
+	bool done;
+	pid_t pid;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->armed = 1;
+	errno = 0;
+	res = adio_submit(ctx, &cb, fd, false, b, 4096, 0, RWF_NOWAIT);
+	tap(res == -1 && errno == EOPNOTSUPP,
+	    "%s: io_submit(RWF_NOWAIT) refused with EOPNOTSUPP (no FMODE_NOWAIT) (%ld, %s)",
+	    s->name, res, strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		struct io_uring ring;
+		struct io_uring_cqe *cqe;
+		int i, bad = 0;
+
+		alarm(60);
+		if (io_uring_queue_init(NR, &ring, 0))
+			_exit(10);
+		for (i = 0; i < NR; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_read(sqe, fd, b + i * 4096, 4096, (uint64_t)i * 4096);
+		}
+		if (io_uring_submit(&ring) != NR)
+			_exit(11);
+		shm->adio_submitted = 1;
+		for (i = 0; i < NR; i++) {
+			if (io_uring_wait_cqe(&ring, &cqe))
+				_exit(12);
+			if (cqe->res != 4096)
+				bad++;
+			io_uring_cqe_seen(&ring, &*cqe);
+		}
+		_exit(bad ? 13 : adio_first_not(b, 0, NR * 4096, 'A') < 0 ? 0 : 14);
+	}
+	tap(wait_for(shm->adio_submitted, 5000),
+	    "%s: io_uring_submit() of %d O_DIRECT reads returns while the daemon holds them",
+	    s->name, NR);
+	shm->armed = 0;
+	shm->release = 1;
+	done = reap_within(pid, &status, 20000);
+	tap(done && WIFEXITED(status) && !WEXITSTATUS(status),
+	    "%s: all %d complete with the data once answered (status 0x%x)", s->name, NR, status);
+	if (!done)
+		deadlock_recover(pid);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/*
+ * open(O_TRUNC) with AIO writes in flight: the OPEN that truncates must
+ * wait until the daemon answered them (a WRITE after it would extend the
+ * file again).
+ */
+static void client_adio_otrunc(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(4 * 4096, 'w');
+	struct io_event ev[4];
+	aio_context_t ctx = 0;
+	struct iocb cb[4];
+	int fd = open(path_file, O_RDWR | O_DIRECT), i, status, bad = 0;
+	long got;
+	bool done;
+	pid_t op;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->armed = 1;
+	for (i = 0; i < 4; i++)
+		if (adio_submit(ctx, &cb[i], fd, true, b + i * 4096, 4096, i * 4096, 0) != 1)
+			bad++;
+	tap(!bad && wait_for(shm->held == 4, 5000), "%s: 4 AIO writes held by the daemon", s->name);
+	op = fork();
+	if (op == 0) {
+		int t = open(path_file, O_RDWR | O_TRUNC);
+
+		_exit(t < 0 ? 1 : 0);
+	}
+	msleep(500);
+	shm->armed = 0;
+	shm->release = 1;
+	done = reap_within(op, &status, 10000);
+	tap(done && WIFEXITED(status) && !WEXITSTATUS(status), "%s: open(O_TRUNC) succeeded", s->name);
+	if (!done)
+		deadlock_recover(op);
+	got = adio_reap(ctx, 4, ev, 10000);
+	for (i = 0; i < got; i++)
+		if (ev[i].res != 4096)
+			bad++;
+	tap(got == 4 && !bad, "%s: the AIO writes complete (%ld)", s->name, got);
+	tap(shm->otrunc_opens > 0, "%s: the OPEN carried O_TRUNC", s->name);
+	tap(!shm->otrunc_overtook, "%s: OPEN(O_TRUNC) waited for the AIO writes in flight", s->name);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/*
+ * truncate() while AIO reads are held: reads are not counted by
+ * inode_dio_begin(), so the truncate does not wait for them.
+ */
+static void client_adio_truncate(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(2 * 4096, 0);
+	struct io_event ev[2];
+	aio_context_t ctx = 0;
+	struct iocb cb[2];
+	int fd = open(path_file, O_RDONLY | O_DIRECT), i, status, bad = 0;
+	bool done;
+	pid_t tr;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->armed = 1;
+	for (i = 0; i < 2; i++)
+		if (adio_submit(ctx, &cb[i], fd, false, b + i * 4096, 4096, i * 4096, 0) != 1)
+			bad++;
+	tap(!bad && wait_for(shm->held == 2, 5000), "%s: 2 AIO reads held by the daemon", s->name);
+	tr = fork();
+	if (tr == 0)
+		_exit(truncate(path_file, ADIO_SIZE) ? 1 : 0);
+	done = reap_within(tr, &status, 3000);
+	tap(done && WIFEXITED(status) && !WEXITSTATUS(status),
+	    "%s: truncate() returns while AIO reads are in flight", s->name);
+	shm->armed = 0;
+	shm->release = 1;
+	if (!done)
+		reap_within(tr, &status, 10000);
+	tap(adio_reap(ctx, 2, ev, 10000) == 2, "%s: the AIO reads complete once answered", s->name);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+
+/* A daemon that does not offer FUSE_ASYNC_DIO: direct I/O stays synchronous. */
+static void setup_adio_sync_only(void)
+{
+	setup_adio();
+	tinyfs_cfg.init_flags &= ~FUSE_ASYNC_DIO;
+}
+
+/*
+ * An RWF_DSYNC AIO O_DIRECT write stays synchronous: io_submit() does not
+ * return before the daemon answered the WRITE (the data must be stable
+ * when the submitter learns it was queued). A plain one returns at once.
+ */
+static void client_adio_dsync(const struct scenario *s)
+{
+	static const char *const what[] = { "RWF_DSYNC", "plain" };
+	unsigned char *b = adio_buf(4096, 'D');
+	int fd = open(path_file, O_RDWR | O_DIRECT), status, i;
+	bool done;
+	pid_t pid;
+
+	if (fd < 0 || !b) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		shm->adio_submitted = 0;
+		shm->armed = 1;
+		pid = fork();
+		if (pid == 0) {
+			aio_context_t c = 0;
+			struct io_event ev;
+			struct iocb cb;
+
+			alarm(30);
+			if (adio_setup(4, &c) ||
+			    adio_submit(c, &cb, fd, true, b, 4096, 0, i ? 0 : RWF_DSYNC) != 1)
+				_exit(2);
+			shm->adio_submitted = 1;
+			_exit(adio_reap(c, 1, &ev, 10000) == 1 && ev.res == 4096 ? 0 : 1);
+		}
+		tap(wait_for(shm->held == 1, 5000), "%s: %s AIO write held by the daemon", s->name,
+		    what[i]);
+		msleep(300);
+		if (!(tinyfs_cfg.init_flags & FUSE_ASYNC_DIO))
+			tap(!shm->adio_submitted,
+			    "%s: without FUSE_ASYNC_DIO, io_submit(%s) waits for the WRITE's reply",
+			    s->name, what[i]);
+		else if (i == 0)
+			tap(!shm->adio_submitted, "%s: io_submit(RWF_DSYNC) waits for the WRITE's reply",
+			    s->name);
+		else
+			tap(shm->adio_submitted, "%s: a plain io_submit() returned with the WRITE held",
+			    s->name);
+		shm->armed = 0;
+		shm->release = 1;
+		done = reap_within(pid, &status, 10000);
+		tap(done && WIFEXITED(status) && !WEXITSTATUS(status),
+		    "%s: %s AIO write completes once answered (status 0x%x)", s->name, what[i], status);
+		if (!done)
+			deadlock_recover(pid);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/* One io_uring read; its CQE res, or LONG_MIN if none came within @ms. */
+static long adio_uring_read(int fd, void *buf, size_t len, uint64_t off, unsigned int ms)
+{
+	struct __kernel_timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	long res = LONG_MIN;
+
+	if (io_uring_queue_init(4, &ring, 0))
+		return LONG_MIN + 1;
+	io_uring_prep_read(io_uring_get_sqe(&ring), fd, buf, len, off);
+	if (io_uring_submit(&ring) == 1 && !io_uring_wait_cqe_timeout(&ring, &cqe, &ts)) {
+		res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return res;
+}
+
+/*
+ * FOPEN_DIRECT_IO "file" reported with size 0 whose READ returns 8 KiB
+ * (procfs-like): io_uring and AIO, with and without O_DIRECT, return the
+ * data as read(2) does; the size is not the daemon's EOF.
+ */
+static void client_adio_size0(const struct scenario *s)
+{
+	static const char *const how[] = { "read(2)", "io_uring read", "AIO read",
+					   "io_uring O_DIRECT read", "AIO O_DIRECT read" };
+	unsigned char *b = adio_buf(8192, 0);
+	aio_context_t ctx = 0;
+	struct stat st;
+	int fd = open(path_file, O_RDONLY), fdd = open(path_file, O_RDONLY | O_DIRECT);
+	unsigned int i;
+
+	if (fd < 0 || fdd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st))
+		st.st_size = -1;
+	tap(st.st_size == 0, "%s: the file's size is 0 (%lld)", s->name, (long long)st.st_size);
+	for (i = 0; i < 5; i++) {
+		int f = i < 3 ? fd : fdd;
+		long res;
+
+		memset(b, 0, 8192);
+		switch (i) {
+		case 0:
+			res = pread(f, b, 8192, 0);
+			break;
+		case 1:
+		case 3:
+			res = adio_uring_read(f, b, 8192, 0, 10000);
+			break;
+		default:
+			res = adio_one(ctx, f, false, b, 8192, 0);
+			break;
+		}
+		tap(res == 8192 && adio_first_not(b, 0, 8192, 'A') < 0,
+		    "%s: %s returns the daemon's 8192 bytes, not EOF (%ld)", s->name, how[i], res);
+	}
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (fdd >= 0)
+		close(fdd);
+	free(b);
+}
+
+/*
+ * A daemon answers async READ chunks with EAGAIN: the I/O fails with EIO,
+ * at once. EAGAIN would let io_uring reissue it (6.12), and reissue again
+ * on every answer.
+ */
+static void client_adio_eagain(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(2 * ADIO_CHUNK, 0);
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	aio_context_t ctx = 0;
+	struct timespec t0, t1;
+	long res;
+
+	if (fd < 0 || !b || adio_setup(4, &ctx)) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->armed = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res = adio_uring_read(fd, b, 2 * ADIO_CHUNK, 0, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tap(res == -EIO, "%s: io_uring O_DIRECT read answered EAGAIN completes with EIO (%ld)",
+	    s->name, res);
+	tap(t1.tv_sec - t0.tv_sec < 5 && shm->adio_eagains <= 8,
+	    "%s: ... at once, no reissue loop (%d READs answered EAGAIN)", s->name,
+	    shm->adio_eagains);
+	res = adio_one(ctx, fd, false, b, 2 * ADIO_CHUNK, 0);
+	tap(res == -EIO, "%s: AIO O_DIRECT read answered EAGAIN completes with EIO (%ld)",
+	    s->name, res);
+	shm->armed = 0;
+	res = adio_uring_read(fd, b, 2 * ADIO_CHUNK, 0, 10000);
+	tap(res == 2 * ADIO_CHUNK, "%s: once the daemon answers, the read works (%ld)", s->name,
+	    res);
+	adio_destroy(ctx);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+}
+
+/* AIO read on a new O_DIRECT fd of "file", closed in flight, answered, reaped: its res. */
+static long adio_close_in_flight(aio_context_t ctx, unsigned char *b, bool lock)
+{
+	int fd = open(path_file, O_RDONLY | O_DIRECT);
+	struct io_event ev = { .res = LONG_MIN };
+	struct iocb cb;
+
+	if (fd < 0)
+		return LONG_MIN + 1;
+	if (lock && flock(fd, LOCK_EX)) {
+		close(fd);
+		return LONG_MIN + 2;
+	}
+	shm->armed = 1;
+	if (adio_submit(ctx, &cb, fd, false, b, 4096, 0, 0) != 1 || !wait_for(shm->held == 1, 5000)) {
+		shm->armed = 0;
+		close(fd);
+		return LONG_MIN + 3;
+	}
+	close(fd);
+	shm->armed = 0;
+	shm->release = 1;
+	adio_reap(ctx, 1, &ev, 10000);
+	return ev.res;
+}
+
+/*
+ * The last fput of a flock'ed file runs in delayed_fput (a kthread, after
+ * an AIO completion), and the daemon stopped answering lock requests:
+ * the release must not wait for it. The RELEASE (with the flock unlock)
+ * reaches the daemon, and so does the next file's, released the same way.
+ */
+static void client_adio_kthread_release(const struct scenario *s)
+{
+	unsigned char *b = adio_buf(4096, 0);
+	aio_context_t ctx = 0;
+	long res;
+	bool ok;
+
+	if (!b || adio_setup(4, &ctx) || !find_session()) {
+		tap(false, "%s: set up: %s", s->name, strerror(errno));
+		goto out;
+	}
+	shm->adio_unlock_silent = 1;
+	res = adio_close_in_flight(ctx, b, true);
+	tap(res == 4096, "%s: flock'ed file closed with an AIO in flight: it completes (%ld)",
+	    s->name, res);
+	ok = wait_for(shm->adio_releases >= 1, 5000);
+	tap(ok && shm->lk_release_unlocks,
+	    "%s: its RELEASE, with FUSE_RELEASE_FLOCK_UNLOCK, reaches the daemon (%d releases, %d SETLK unlocks left unanswered)",
+	    s->name, shm->adio_releases, shm->adio_unlocks_dropped);
+	res = adio_close_in_flight(ctx, b, false);
+	ok = res == 4096 && wait_for(shm->adio_releases >= 2, 5000);
+	tap(ok, "%s: delayed_fput is not wedged: a second file released the same way gets its RELEASE (%ld, %d)",
+	    s->name, res, shm->adio_releases);
+	if (shm->adio_unlocks_dropped || !ok) {
+		/* the release waits for a SETLK nobody answers: free the system's fput worker */
+		diag("%d SETLK unlocks unanswered: aborting the session", shm->adio_unlocks_dropped);
+		sess_abort();
+	}
+	adio_destroy(ctx);
+out:
+	free(b);
+}
+
 static const struct scenario scenarios[] = {
 	{ "init_bad_major", bad_init_major, client_stat_file, EXP_FAIL },
 	{ "init_short", bad_init_short, client_stat_file, EXP_FAIL },
@@ -4412,6 +5418,37 @@ static const struct scenario scenarios[] = {
 	  .setup = setup_wb_evict, .serve_fd = serve_wb_evict },
 	{ "fuzz_pagecache", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_cache },
 	{ "fuzz_direct", bad_fuzz, client_fuzz, EXP_ANY, .setup = setup_fuzz_direct },
+	{ "adio_write_chunk_error_drops_cache", bad_adio_write_error, client_adio_write_error,
+	  EXP_ANY, .setup = setup_adio },
+	{ "adio_read_short_chunk", bad_adio_short, client_adio_short, EXP_ANY,
+	  .setup = setup_adio },
+	{ "adio_reply_longer_than_asked", bad_adio_too_long, client_adio_too_long, EXP_ANY,
+	  .setup = setup_adio },
+	{ "adio_never_reply_daemon_dies", bad_adio_hold_die, client_adio_daemon_dies, EXP_FAIL,
+	  .setup = setup_adio },
+	{ "adio_never_reply_session_abort", bad_hold_reads, client_adio_abort, EXP_FAIL,
+	  .setup = setup_adio },
+	{ "adio_last_fput_in_completion", bad_adio_flock, client_adio_fput, EXP_ANY,
+	  .setup = setup_adio_flock, .idle = idle_adio_answer },
+	{ "adio_nowait_never_blocks", bad_hold_reads, client_adio_nowait, EXP_ANY,
+	  .setup = setup_adio, .idle = idle_adio_answer },
+	{ "adio_otrunc_waits_for_writes", bad_otrunc_order, client_adio_otrunc, EXP_ANY,
+	  .setup = setup_adio_otrunc, .idle = idle_answer_held },
+	{ "adio_truncate_ignores_reads", bad_hold_reads, client_adio_truncate, EXP_ANY,
+	  .setup = setup_adio, .idle = idle_adio_answer },
+	{ "dio_sync_write_error_drops_cache", bad_dio_write_stored_eio, client_dio_write_error,
+	  EXP_ANY, .setup = setup_adio },
+	{ "adio_dsync_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
+	  .setup = setup_adio, .idle = idle_adio_answer },
+	{ "adio_no_async_dio_stays_sync", bad_adio_hold_writes, client_adio_dsync, EXP_ANY,
+	  .setup = setup_adio_sync_only, .idle = idle_adio_answer },
+	{ "adio_direct_io_size0_reads_data", NULL, client_adio_size0, EXP_ANY,
+	  .setup = setup_adio_size0 },
+	{ "adio_read_eagain_is_eio", bad_adio_eagain, client_adio_eagain, EXP_ANY,
+	  .setup = setup_adio },
+	{ "adio_kthread_release_never_waits", bad_adio_kthread_release,
+	  client_adio_kthread_release, EXP_ANY, .setup = setup_adio_flock,
+	  .idle = idle_adio_answer },
 	{ "baseline", NULL, client_stat_file, EXP_OK },
 };
 #define NR_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

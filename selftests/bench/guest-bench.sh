@@ -244,6 +244,13 @@ def_fio randrd-4k-dio IOPS 8 randfile "random read 4k O_DIRECT, ${RUNTIME}s" -- 
 	--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME
 [ "$NCPU" -gt 1 ] && def_fio randrd-4k-dio-${NCPU}j IOPS 8 randfile "random read 4k O_DIRECT, $NCPU jobs (one per CPU), ${RUNTIME}s" -- \
 	--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME --numjobs=$NCPU
+# AIO with 16 in flight: asynchronous direct I/O (FUSE_ASYNC_DIO)
+def_fio randrd-4k-dio-qd16 IOPS 8 randfile "random read 4k O_DIRECT, libaio QD16, ${RUNTIME}s" -- \
+	--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --ioengine=libaio --iodepth=16 \
+	--time_based --runtime=$RUNTIME
+def_fio randwr-4k-dio-qd16 IOPS 49 randfile "random write 4k O_DIRECT, libaio QD16, ${RUNTIME}s" -- \
+	--rw=randwrite --bs=4k --size=${RAND_MB}m --direct=1 --ioengine=libaio --iodepth=16 \
+	--time_based --runtime=$RUNTIME
 def_fio randwr-4k-buf IOPS 49 randfile "random write 4k buffered+fsync, ${RW_MB} MiB into ${RAND_MB} MiB" -- \
 	--rw=randwrite --bs=4k --size=${RAND_MB}m --io_size=${RW_MB}m --direct=0 --end_fsync=1
 def_fio randwr-4k-dio IOPS 49 randfile "random write 4k O_DIRECT, ${RUNTIME}s" -- \

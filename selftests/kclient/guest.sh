@@ -187,6 +187,10 @@ if [ -x "$MQFUSED" ]; then
 			# SKIP would hide a regression.
 			run_posix mqfused -r "$MQFUSED_FEATURES"
 		fi
+		# asynchronous O_DIRECT (FUSE_ASYNC_DIO): AIO and io_uring
+		timeout -s KILL "$(mq_tmo 600)" "$K/aio_test" "$MNT" "$SRC"
+		rc=$?
+		[ $rc -eq 0 ] || not_ok "mqfused: aio_test exit status 0 (got $rc)"
 		check "mqfused: umount while daemon alive" umount "$MNT"
 	else
 		sed 's/^/# /' /tmp/kc_mqfused.log | tail -20
