@@ -220,6 +220,54 @@ static void mqfuse_dio_invalidate(struct inode *inode, loff_t start, loff_t end)
 	}
 }
 
+/*
+ * A synchronous WRITE that bypasses the page cache must not race a store
+ * through a shared map of the same bytes: a page dirtied after the flush
+ * but before the invalidation still holds the bytes from before the WRITE
+ * around the store, and writing it back (launder, msync) would overwrite
+ * what the WRITE sent. So, like copy_file_range
+ * (mqfuse_copy_range_daemon), each chunk's flush, WRITE and invalidation
+ * run under the exclusive invalidate_lock, which page_mkwrite takes
+ * shared. It is taken per chunk, after the chunk's user pages were pinned
+ * or copied: a source buffer that maps this very file faults with the
+ * lock not held.
+ */
+static int mqfuse_dio_write_fence(struct address_space *mapping, loff_t pos, size_t len)
+{
+	int err;
+
+	filemap_invalidate_lock(mapping);
+	err = filemap_write_and_wait_range(mapping, pos, pos + len - 1);
+	if (err)
+		filemap_invalidate_unlock(mapping);
+	return err;
+}
+
+/*
+ * The daemon may now hold any of the @len bytes sent at @pos (a failed or
+ * short WRITE may have reached the file in part): drop the cached pages
+ * over all of them. A page that cannot be invalidated (pinned, locked by
+ * a racing read fault) is written back and dropped anyway; a failed write
+ * of it goes to the mapping for fsync to report.
+ */
+static void mqfuse_dio_write_unfence(struct address_space *mapping, loff_t pos, size_t len)
+{
+	pgoff_t first = pos >> PAGE_SHIFT;
+	pgoff_t last = (pos + len - 1) >> PAGE_SHIFT;
+
+	if (len && invalidate_inode_pages2_range(mapping, first, last)) {
+		loff_t start = (loff_t)first << PAGE_SHIFT;
+		loff_t end = ((loff_t)(last + 1) << PAGE_SHIFT) - 1;
+		int werr;
+
+		werr = filemap_write_and_wait_range(mapping, start, end);
+		truncate_inode_pages_range(mapping, start, end);
+		if (werr)
+			mapping_set_error(mapping, werr);
+	}
+	filemap_invalidate_unlock(mapping);
+}
+
 /* ---- synchronous ---- */
 
 static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool write)
@@ -274,12 +322,21 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 		}
 
 		memset(&io->args, 0, sizeof(io->args));
-		if (write)
+		if (write) {
+			err = mqfuse_dio_write_fence(file->f_mapping, pos, bytes);
+			if (err) {
+				mqfuse_dio_release(io, false);
+				iov_iter_revert(iter, bytes);
+				break;
+			}
 			mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
-		else
+		} else {
 			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
+		}
 		ret = mqfuse_simple_request(fc, &io->args);
 		sent_end = pos + bytes;
+		if (write)
+			mqfuse_dio_write_unfence(file->f_mapping, pos, bytes);
 		if (write)
 			n = ret ? 0 : io->wout.size;
 		else
@@ -307,12 +364,10 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	mqfuse_io_free(io);
 
 	/*
-	 * A failed or short WRITE may have reached the file in part: drop the
-	 * cache through the end of the last request sent, not only over the
-	 * bytes reported.
+	 * Each chunk's pages were dropped over all it sent (a failed or short
+	 * WRITE may have reached the file in part), under the fence.
 	 */
 	if (write && sent_end > iocb->ki_pos) {
-		mqfuse_dio_invalidate(inode, iocb->ki_pos, sent_end - 1);
 		if (done && pos > i_size_read(inode))
 			mqfuse_size_changed(inode, pos);
 		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);

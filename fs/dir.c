@@ -18,9 +18,10 @@
 /* d_time holds the jiffies64 deadline of a dentry (64-bit kernels only). */
 static_assert(sizeof(unsigned long) == sizeof(u64));
 
+/* Cache @dentry for the daemon's entry timeout, as the mount's mode overrides it. */
 void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec)
 {
-	WRITE_ONCE(dentry->d_time, mqfuse_timeout(sec, nsec));
+	WRITE_ONCE(dentry->d_time, mqfuse_cons_timeout(dentry->d_sb->s_fs_info, sec, nsec));
 }
 
 void mqfuse_invalidate_entry(struct dentry *dentry)

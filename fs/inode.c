@@ -371,7 +371,7 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 		return 0;
 	}
 	mi->attr_version = atomic64_inc_return(&fc->attr_version);
-	mi->attr_expire = mqfuse_timeout(attr_valid, attr_valid_nsec);
+	mi->attr_expire = mqfuse_cons_timeout(fc, attr_valid, attr_valid_nsec);
 	inode->i_mode = (inode->i_mode & S_IFMT) | (attr->mode & 07777);
 	set_nlink(inode, attr->nlink);
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);

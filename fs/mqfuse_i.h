@@ -486,14 +486,24 @@ u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner);
 /* ------------------------------------------------------------------ */
 /* consistency.c */
 
+/* How long attributes and names from the daemon stay cached. */
+enum mqfuse_cons_ttl {
+	MQFUSE_TTL_NONE,	/* not at all: every use asks the daemon (strict) */
+	MQFUSE_TTL_DAEMON,	/* the daemon's attr_valid / entry_valid */
+};
+
 /* Per consistency mode behaviour; NULL entries in the table: "not supported yet". */
 struct mqfuse_cons_ops {
 	const char *name;				/* mode name */
-	bool page_cache;				/* cache file data */
+	bool page_cache;				/* cache file data for read(2)/write(2) */
+	bool read_stales_attr;				/* a read makes the attributes stale (atime) */
+	enum mqfuse_cons_ttl ttl;			/* attribute and entry cache lifetime */
 	int (*open)(struct inode *inode, struct file *file);	/* after OPEN */
 	int (*flush)(struct inode *inode, struct file *file);	/* on close */
+	int (*mmap)(struct inode *inode, struct file *file);	/* before a mapping is set up */
 };
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
+u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec);
 
 /* ------------------------------------------------------------------ */
 /* inode.c */

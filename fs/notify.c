@@ -29,7 +29,13 @@ static int mqfuse_notify_inval_inode(struct mqfuse_conn *fc, struct iov_iter *fr
 	inode = mqfuse_ilookup(fc->sb, out.ino);
 	if (!inode)
 		goto out;
-	mqfuse_invalidate_attr(inode);
+	/*
+	 * Like stock FUSE's reverse invalidation, also bump the inode's
+	 * attr_version: a GETATTR or LOOKUP reply in flight carries
+	 * attributes from before the change notified and must not be
+	 * applied (mqfuse_attr_apply compares the versions).
+	 */
+	mqfuse_attr_outdated(inode);
 	err = 0;
 	if (out.off >= 0 && S_ISREG(inode->i_mode)) {
 		struct address_space *mapping = inode->i_mapping;
