@@ -221,16 +221,20 @@ static void mqfuse_dio_invalidate(struct inode *inode, loff_t start, loff_t end)
 }
 
 /*
- * A synchronous WRITE that bypasses the page cache must not race a store
- * through a shared map of the same bytes: a page dirtied after the flush
- * but before the invalidation still holds the bytes from before the WRITE
- * around the store, and writing it back (launder, msync) would overwrite
- * what the WRITE sent. So, like copy_file_range
- * (mqfuse_copy_range_daemon), each chunk's flush, WRITE and invalidation
- * run under the exclusive invalidate_lock, which page_mkwrite takes
- * shared. It is taken per chunk, after the chunk's user pages were pinned
- * or copied: a source buffer that maps this very file faults with the
- * lock not held.
+ * A write(2) that reaches the daemon without the page cache
+ * (consistency=strict, a FOPEN_DIRECT_IO handle) must stay coherent with
+ * a shared map of the same bytes, as POSIX wants of write(2) and mmap: a
+ * page dirtied after the flush but before the invalidation still holds
+ * the bytes from before the WRITE around the store, and writing it back
+ * (launder, msync) would overwrite what the WRITE sent. So, like
+ * copy_file_range (mqfuse_copy_range_daemon), each chunk's flush, WRITE
+ * and invalidation run under the exclusive invalidate_lock, which
+ * page_mkwrite and read faults take shared. It is taken per chunk, after
+ * the chunk's user pages were pinned or copied: a source buffer that maps
+ * this very file faults with the lock not held. O_DIRECT follows Linux's
+ * rule instead (no fence, on the asynchronous path neither): the cache is
+ * flushed before and dropped after, and a page dirtied through a map
+ * meanwhile is laundered (mqfuse_launder_folio) and reported.
  */
 static int mqfuse_dio_write_fence(struct address_space *mapping, loff_t pos, size_t len)
 {
@@ -278,6 +282,7 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct mqfuse_file *ff = file->private_data;
 	bool pin = mqfuse_dio_can_pin(iter);
+	bool fence = write && !(iocb->ki_flags & IOCB_DIRECT);
 	size_t count = iov_iter_count(iter);
 	loff_t pos = iocb->ki_pos;
 	loff_t sent_end = pos;	/* end of the last request sent */
@@ -322,20 +327,21 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 		}
 
 		memset(&io->args, 0, sizeof(io->args));
-		if (write) {
+		if (fence) {
 			err = mqfuse_dio_write_fence(file->f_mapping, pos, bytes);
 			if (err) {
 				mqfuse_dio_release(io, false);
 				iov_iter_revert(iter, bytes);
 				break;
 			}
-			mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
-		} else {
-			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
 		}
+		if (write)
+			mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
+		else
+			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
 		ret = mqfuse_simple_request(fc, &io->args);
 		sent_end = pos + bytes;
-		if (write)
+		if (fence)
 			mqfuse_dio_write_unfence(file->f_mapping, pos, bytes);
 		if (write)
 			n = ret ? 0 : io->wout.size;
@@ -364,10 +370,13 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	mqfuse_io_free(io);
 
 	/*
-	 * Each chunk's pages were dropped over all it sent (a failed or short
-	 * WRITE may have reached the file in part), under the fence.
+	 * A failed or short WRITE may have reached the file in part: the
+	 * cache goes over all that was sent, not only over the bytes
+	 * reported (under the fence, chunk by chunk, when fenced).
 	 */
 	if (write && sent_end > iocb->ki_pos) {
+		if (!fence)
+			mqfuse_dio_invalidate(inode, iocb->ki_pos, sent_end - 1);
 		if (done && pos > i_size_read(inode))
 			mqfuse_size_changed(inode, pos);
 		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);

@@ -946,6 +946,76 @@ static void test_launder_failure(const char *mnt)
 	toy_stop(t, mnt);
 }
 
+struct store_arg {
+	char *map;
+	int done;			/* set once the store went through */
+};
+
+static void *toy_store_thread(void *arg)
+{
+	struct store_arg *a = arg;
+
+	a->map[10] = 'M';
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * consistency=strict: write(2) goes to the daemon, not the page cache,
+ * while mmap goes through it. A store through a shared map racing a
+ * write(2) of the same page must not write the page's bytes from before
+ * the write back over it: the store waits for the write, and lands on
+ * the written data.
+ */
+static void test_strict_write_vs_map(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=strict", 8192, 'a');
+	struct store_arg sa = { 0 };
+	struct dio_arg da;
+	pthread_t dt, st;
+	char p[256], *map;
+	volatile char c;
+	int fd, stored;
+
+	if (!t) {
+		tap(0, "strict write vs map: mount toy daemon with consistency=strict");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	da.fd = open(p, O_RDWR);
+	map = fd >= 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (da.fd < 0 || map == MAP_FAILED) {
+		tap(0, "strict write vs map: open and mmap");
+		toy_stop(t, mnt);
+		return;
+	}
+	c = map[0];
+	(void)c;
+	t->hold_write = 1;
+	pthread_create(&dt, NULL, toy_dio_thread, &da);
+	tap(toy_held(t, 3000), "strict write vs map: write(2)'s WRITE at the daemon, reply held");
+	sa.map = map;
+	pthread_create(&st, NULL, toy_store_thread, &sa);
+	usleep(300 * 1000);
+	stored = __atomic_load_n(&sa.done, __ATOMIC_ACQUIRE);
+	tap(!stored, "strict write vs map: a store to the page waits for the write in flight");
+	toy_release_held(t);
+	pthread_join(dt, NULL);
+	pthread_join(st, NULL);
+	tap(da.ret == 4096, "strict write vs map: write(2) done (%zd)", da.ret);
+	tap(fsync(fd) == 0, "strict write vs map: fsync");
+	pthread_mutex_lock(&t->lock);
+	tap(t->data[0] == 'Z' && t->data[10] == 'M' && t->data[4095] == 'Z',
+	    "strict write vs map: the store landed on the written data (bytes 0x%02x 0x%02x 0x%02x)",
+	    t->data[0], t->data[10], t->data[4095]);
+	pthread_mutex_unlock(&t->lock);
+	munmap(map, 8192);
+	close(da.fd);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
 static void *toy_truncate_thread(void *arg)
 {
 	int *fdp = arg;
@@ -1039,5 +1109,6 @@ int main(int argc, char **argv)
 	test_stale_size(argv[1]);
 	test_truncate_vs_writeback(argv[1]);
 	test_launder_failure(argv[1]);
+	test_strict_write_vs_map(argv[1]);
 	return failures ? 1 : 0;
 }
