@@ -24,7 +24,15 @@
  * asks the daemon for fresh ones only once they expired; close writes
  * back like cto's.
  *
- * immutable and cto-wb: not implemented yet (NULL slots).
+ * immutable: for datasets that change only when their owner says so.
+ * Data, attributes and names are cached until the daemon invalidates
+ * them (FUSE_NOTIFY_INVAL_INODE / _INVAL_ENTRY for one object,
+ * FUSE_NOTIFY_INC_EPOCH for all: mqfused sends it on SIGHUP), whatever
+ * timeouts the daemon gives; open and close are relaxed's, so after an
+ * invalidation the next open fetches the attributes and drops pages whose
+ * file changed. Writes still work and are seen by this client.
+ *
+ * cto-wb: not implemented yet (NULL slot).
  */
 #include "mqfuse_i.h"
 #include <linux/pagemap.h>
@@ -228,11 +236,20 @@ static const struct mqfuse_cons_ops mqfuse_cons_relaxed = {
 	.flush		= mqfuse_cto_flush,
 };
 
+static const struct mqfuse_cons_ops mqfuse_cons_immutable = {
+	.name		= "immutable",
+	.page_cache	= true,
+	.ttl		= MQFUSE_TTL_FOREVER,
+	.open		= mqfuse_relaxed_open,
+	.flush		= mqfuse_cto_flush,
+};
+
 static const struct mqfuse_cons_ops *const mqfuse_cons_table[MQFUSE_CONS_NR] = {
 	[MQFUSE_CONS_STRICT]	= &mqfuse_cons_strict,
 	[MQFUSE_CONS_CTO]	= &mqfuse_cons_cto,
 	[MQFUSE_CONS_RELAXED]	= &mqfuse_cons_relaxed,
-	/* cto-wb, immutable: later issues */
+	[MQFUSE_CONS_IMMUTABLE]	= &mqfuse_cons_immutable,
+	/* cto-wb: later */
 };
 
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode)
@@ -246,7 +263,14 @@ const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode)
  */
 u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec)
 {
-	if (fc->cons->ttl == MQFUSE_TTL_NONE)
+	switch (fc->cons->ttl) {
+	case MQFUSE_TTL_NONE:
 		return 0;
+	case MQFUSE_TTL_FOREVER:
+		/* the longest timeout jiffies can hold: far past any uptime */
+		return mqfuse_timeout(U64_MAX, 0);
+	case MQFUSE_TTL_DAEMON:
+		break;
+	}
 	return mqfuse_timeout(sec, nsec);
 }

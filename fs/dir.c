@@ -15,13 +15,27 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 
-/* d_time holds the jiffies64 deadline of a dentry (64-bit kernels only). */
+/*
+ * d_time holds the jiffies64 deadline of a dentry, d_fsdata the
+ * fc->attr_version read before the reply that set it was asked for
+ * (compared with fc->epoch_version); 64-bit kernels only.
+ */
 static_assert(sizeof(unsigned long) == sizeof(u64));
+static_assert(sizeof(void *) == sizeof(u64));
 
-/* Cache @dentry for the daemon's entry timeout, as the mount's mode overrides it. */
-void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec)
+/*
+ * Cache @dentry for the daemon's entry timeout, as the mount's mode
+ * overrides it. @attr_version: fc->attr_version read before the request
+ * whose reply this is (0: now, for a name this client just created).
+ */
+void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec, u64 attr_version)
 {
-	WRITE_ONCE(dentry->d_time, mqfuse_cons_timeout(dentry->d_sb->s_fs_info, sec, nsec));
+	struct mqfuse_conn *fc = dentry->d_sb->s_fs_info;
+
+	if (!attr_version)
+		attr_version = atomic64_read(&fc->attr_version);
+	WRITE_ONCE(dentry->d_fsdata, (void *)(uintptr_t)attr_version);
+	WRITE_ONCE(dentry->d_time, mqfuse_cons_timeout(fc, sec, nsec));
 }
 
 void mqfuse_invalidate_entry(struct dentry *dentry)
@@ -29,9 +43,14 @@ void mqfuse_invalidate_entry(struct dentry *dentry)
 	WRITE_ONCE(dentry->d_time, 0);
 }
 
+/* Expired: past its deadline, or fetched before the daemon's last epoch. */
 static bool mqfuse_dentry_expired(const struct dentry *dentry)
 {
-	return time_before_eq64((u64)READ_ONCE(dentry->d_time), get_jiffies_64());
+	struct mqfuse_conn *fc = dentry->d_sb->s_fs_info;
+
+	return time_before_eq64((u64)READ_ONCE(dentry->d_time), get_jiffies_64()) ||
+	       (u64)(uintptr_t)READ_ONCE(dentry->d_fsdata) <
+	       (u64)atomic64_read(&fc->epoch_version);
 }
 
 /* Give back one lookup on @nodeid (a reply we could not use). */
@@ -82,7 +101,8 @@ static int mqfuse_send_lookup(struct mqfuse_conn *fc, u64 parent, const struct q
  * (nodeid 0 reply: negative entry cached for the TTL).
  */
 static int mqfuse_lookup_name(struct inode *dir, const struct qstr *name,
-			      struct fuse_entry_out *out, struct inode **inode)
+			      struct fuse_entry_out *out, struct inode **inode,
+			      u64 *versionp)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
 	u64 attr_version = atomic64_read(&fc->attr_version);
@@ -90,6 +110,7 @@ static int mqfuse_lookup_name(struct inode *dir, const struct qstr *name,
 	int err;
 
 	*inode = NULL;
+	*versionp = attr_version;
 	err = mqfuse_send_lookup(fc, mqfuse_nodeid(dir), name, out);
 	if (err)
 		return err;
@@ -117,11 +138,12 @@ static struct dentry *mqfuse_lookup(struct inode *dir, struct dentry *entry,
 	struct inode *inode;
 	struct dentry *newent;
 	bool ttl_valid = true;
+	u64 attr_version;
 	int err;
 
 	if (mqfuse_is_bad(dir))
 		return ERR_PTR(-EIO);
-	err = mqfuse_lookup_name(dir, &entry->d_name, &out, &inode);
+	err = mqfuse_lookup_name(dir, &entry->d_name, &out, &inode, &attr_version);
 	if (err == -ENOENT) {
 		ttl_valid = false;
 		err = 0;
@@ -134,7 +156,7 @@ static struct dentry *mqfuse_lookup(struct inode *dir, struct dentry *entry,
 		return newent;
 	if (ttl_valid)
 		mqfuse_dentry_set_ttl(newent ? newent : entry, out.entry_valid,
-				      out.entry_valid_nsec);
+				      out.entry_valid_nsec, attr_version);
 	else
 		mqfuse_invalidate_entry(newent ? newent : entry);
 	return newent;
@@ -194,7 +216,7 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	spin_unlock(&mi->lock);
 	mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
 			  attr_version);
-	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec);
+	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec, attr_version);
 	return 1;
 }
 
@@ -245,10 +267,10 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	if (d) {
-		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec);
+		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec, 0);
 		dput(d);
 	} else {
-		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec);
+		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec, 0);
 	}
 	mqfuse_dir_changed(dir);
 	return 0;
@@ -477,7 +499,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 		goto out_release;
 	}
 	d_instantiate(entry, inode);
-	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec);
+	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec, 0);
 	mqfuse_dir_changed(dir);
 	/* a RELEASE after a failed finish_open() also precedes the FORGET */
 	ff->nref = mqfuse_node_ref_get(inode);

@@ -68,6 +68,7 @@ struct inode *mqfuse_alloc_inode(struct super_block *sb)
 	mi->nlookup = 0;
 	mi->attr_version = 0;
 	mi->attr_expire = 0;
+	mi->attr_asked = 0;
 	mi->blksize = 0;
 	INIT_LIST_HEAD(&mi->write_files);
 	memset(&mi->stamp, 0, sizeof(mi->stamp));
@@ -372,6 +373,7 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	}
 	mi->attr_version = atomic64_inc_return(&fc->attr_version);
 	mi->attr_expire = mqfuse_cons_timeout(fc, attr_valid, attr_valid_nsec);
+	mi->attr_asked = attr_version ?: mi->attr_version;
 	inode->i_mode = (inode->i_mode & S_IFMT) | (attr->mode & 07777);
 	set_nlink(inode, attr->nlink);
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
@@ -587,7 +589,8 @@ static bool mqfuse_attr_stale(struct inode *inode)
 	bool stale;
 
 	spin_lock(&mi->lock);
-	stale = time_before_eq64(mi->attr_expire, get_jiffies_64());
+	stale = time_before_eq64(mi->attr_expire, get_jiffies_64()) ||
+		mi->attr_asked < (u64)atomic64_read(&mqfuse_conn_of(inode)->epoch_version);
 	spin_unlock(&mi->lock);
 	return stale;
 }

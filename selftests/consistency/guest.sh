@@ -8,26 +8,28 @@
 # behaved like a stronger one fails too).
 #
 # The daemons give 600 s attribute and entry timeouts, so no slow run can
-# make a "still cached" check pass or fail by timing; relaxed is shown to
-# catch up after its timeout on a third mount with 1 s ones.
+# make a "still cached" check pass or fail by timing; on a third mount
+# with 1 s ones, relaxed is shown to catch up after its timeout, and
+# immutable to keep its cache past it until the daemon invalidates it
+# (SIGHUP: FUSE_NOTIFY_INC_EPOCH), and then to serve the new data.
 #
 # Expectations, B's view after A (or the backing directory) changed a file
 # B had read fully ("new" = sees the change, "old" = its cache):
-#                                     strict  cto  relaxed
-#   next open after A's write+close    new    new    old
-#   next open after a backing write    new    new    old
-#   open fd, pread after A's write     new    old    old
-#   stat after A's size change         new    old    old
-#   size at next open                  new    new    old
-#   name removed in the store          gone  cached cached
+#                                     strict  cto  relaxed immutable
+#   next open after A's write+close    new    new    old     old
+#   next open after a backing write    new    new    old     old
+#   open fd, pread after A's write     new    old    old     old
+#   stat after A's size change         new    old    old     old
+#   size at next open                  new    new    old     old
+#   name removed in the store          gone  cached cached  cached
 # In every mode a client sees its own writes (pwrite into cached data,
 # O_APPEND, ftruncate) and a store through a shared map reaches the store
-# at close. immutable and cto-wb are not implemented: they are refused.
+# at close. cto-wb is not implemented: it is refused.
 . "$(dirname "$0")/../vm/lib.sh"
 MQFUSED=$MQ_HELPER/mqfused
 MQMOUNT=$MQ_TESTS/kclient/mqmount
-MODES="strict cto relaxed"
-REFUSED="cto-wb immutable"
+MODES="strict cto relaxed immutable"
+REFUSED="cto-wb"
 MA=/mnt/cons-a MB=/mnt/cons-b MC=/mnt/cons-c
 mkdir -p "$MA" "$MB" "$MC"
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
@@ -63,7 +65,7 @@ ctl_mode() {
 # is_new|is_old: what an expectation word means for a check.
 want() {	# want MODE STRICT CTO RELAXED -> the word for MODE
 	case $1 in
-	strict) echo "$2" ;; cto) echo "$3" ;; relaxed) echo "$4" ;;
+	strict) echo "$2" ;; cto) echo "$3" ;; relaxed | immutable) echo "$4" ;;
 	esac
 }
 # same NAME WANT GOT NEW OLD: one TAP line: GOT must be NEW (WANT=new) or OLD.
@@ -91,6 +93,8 @@ except FileNotFoundError:
 except OSError as e:
 	print(e.strerror)' "$1"
 }
+# klog_count TEXT: lines of the kernel log holding TEXT.
+klog_count() { dmesg | grep -cF -- "$1"; }
 # pread3: 4 KiB at offset 0 of fd 3 (inherited: no new open on the file).
 pread3() { python3 -c 'import os, sys; sys.stdout.write(os.pread(3, 4096, 0).decode())'; }
 
@@ -194,6 +198,54 @@ lost = [(p, k) for k in range(1, 40) for p in range(NP)
 if lost: sys.exit('%d of %d writes lost, e.g. %r' % (len(lost), 39 * NP, lost[:4]))"
 }
 
+# immutable_checks SRC: a third mount of SRC, immutable, whose daemon
+# gives 1 s timeouts: the cache outlives them until the daemon is told the
+# store changed (SIGHUP), then the new data, sizes and names are served.
+immutable_checks() {
+	local src=$1 pid n
+	printf 'imm-1\n' > "$src/imm"
+	printf '0123456789\n' > "$src/immsize"
+	printf 'x\n' > "$src/immgone"
+	if ! start "$MC" "$src" immutable 1; then
+		not_ok "immutable: third mount with 1 s timeouts"
+		return
+	fi
+	pid=$(pgrep -n -x mqfused)
+	for f in imm immsize immgone; do cat "$MC/$f" > /dev/null; done
+	stat "$MC/immsize" > /dev/null
+	printf 'imm-2\n' > "$src/imm"
+	printf 'more\n' >> "$src/immsize"
+	rm -f "$src/immgone"
+	sleep 2
+	same "immutable, 1 s timeout: stat past the timeout" old \
+		"$(stat -c %s "$MC/immsize")" 16 11
+	same "immutable, 1 s timeout: next open past the timeout" old \
+		"$(cat "$MC/imm")" imm-2 imm-1
+	same "immutable, 1 s timeout: a name removed in the store" old \
+		"$(name_state "$MC/immgone")" gone file
+	n=$(klog_count "unsupported notification")
+	if [ -n "$pid" ] && kill -HUP "$pid"; then
+		ok "immutable: SIGHUP to the mount's mqfused"
+	else
+		not_ok "immutable: SIGHUP to the mount's mqfused (pid '$pid')"
+	fi
+	sleep 0.5
+	same "immutable: stat after the daemon's invalidation" new \
+		"$(stat -c %s "$MC/immsize")" 16 11
+	same "immutable: next open after the daemon's invalidation" new \
+		"$(cat "$MC/imm")" imm-2 imm-1
+	same "immutable: the removed name after the daemon's invalidation" new \
+		"$(name_state "$MC/immgone")" gone file
+	check "immutable: the kernel took FUSE_NOTIFY_INC_EPOCH (no 'unsupported notification')" \
+		test "$(klog_count "unsupported notification")" -eq "$n"
+	# and it caches again: a later change in the store is not seen
+	printf 'imm-3\n' > "$src/imm"
+	sleep 2
+	same "immutable: the new data is cached again past the timeout" old \
+		"$(cat "$MC/imm")" imm-3 imm-2
+	stop "$MC"
+}
+
 # ---- the mode matrix ----
 for mode in $MODES; do
 	src=$MQ_SCRATCH/cons-$mode
@@ -285,12 +337,14 @@ sys.exit(got != b'CLOSE-2\n' and 'store: %r' % got)"
 		fi
 		stop "$MC"
 	fi
+
+	if [ "$mode" = immutable ]; then
+		immutable_checks "$src"
+	fi
 	stop "$MA" "$MB"
 done
 
 # ---- modes that are refused ----
-# klog_count TEXT: lines of the kernel log holding TEXT.
-klog_count() { dmesg | grep -cF -- "$1"; }
 # mqmount_rc MODE: mount with exactly these options (no daemon); its errno.
 mqmount_rc() {
 	"$MQMOUNT" -r -o "fd=%FD,rootmode=40000,user_id=0,group_id=0,consistency=$1" \
