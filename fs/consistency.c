@@ -59,23 +59,24 @@ static void mqfuse_stamp_take(struct mqfuse_inode *mi, struct inode *inode)
 
 /*
  * Write back and drop every cached page of @inode, mapped ones included
- * (they fault in afresh). Pages busy elsewhere (a racing fault, a dirty
- * page whose write back failed) stay: that fails only the drop. A failed
- * write back stays recorded in the mapping (fdatawait_keep_errors), so
- * fsync and close on any file of the inode still report it.
+ * (they fault in afresh). The drop is tried even if the write back failed
+ * (invalidation launders what is still dirty); a page it cannot drop (a
+ * dirty page whose write back failed again, one a truncate holds) fails
+ * it. A failed write back stays recorded in the mapping
+ * (fdatawait_keep_errors), so fsync and close on any file of the inode
+ * still report it.
  */
 static int mqfuse_cons_drop_pages(struct inode *inode)
 {
 	struct address_space *mapping = inode->i_mapping;
-	int err;
+	int err, ierr;
 
 	if (!mapping->nrpages)
 		return 0;
 	err = filemap_fdatawrite(mapping);
 	filemap_fdatawait_keep_errors(mapping);
-	if (err)
-		return err;
-	return invalidate_inode_pages2(mapping);
+	ierr = invalidate_inode_pages2(mapping);
+	return err ?: ierr;
 }
 
 /*
@@ -90,6 +91,7 @@ static int mqfuse_cto_revalidate_data(struct inode *inode)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	bool self, drop;
+	int err;
 
 	self = test_and_clear_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 	spin_lock(&mi->lock);
@@ -98,7 +100,13 @@ static int mqfuse_cto_revalidate_data(struct inode *inode)
 	mqfuse_stamp_take(mi, inode);
 	spin_unlock(&mi->lock);
 
-	return drop ? mqfuse_cons_drop_pages(inode) : 0;
+	if (!drop)
+		return 0;
+	err = mqfuse_cons_drop_pages(inode);
+	/* the stamp now matches: without this, the old pages would stay valid */
+	if (err)
+		set_bit(MQFUSE_I_DATA_STALE, &mi->state);
+	return err;
 }
 
 static int mqfuse_cto_open(struct inode *inode, struct file *file)
@@ -175,14 +183,18 @@ static int mqfuse_strict_open(struct inode *inode, struct file *file)
 
 /*
  * strict mmap: pages a map of this file left since the open would serve
- * the new map old data; drop the clean, unmapped, idle ones. Runs under
+ * the new map old data; drop the clean, unmapped, idle ones of the range
+ * mapped (not the whole file: this runs under mmap_lock, for every ELF
+ * segment too). Runs under
  * mmap_lock: nothing here waits for the daemon (no GETATTR, no write
  * back), so mmap(2) never fails with a daemon error. Pages still mapped
  * by another map of this client are shared with it, as in every mode.
  */
-static int mqfuse_strict_mmap(struct inode *inode, struct file *file)
+static int mqfuse_strict_mmap(struct inode *inode, struct file *file,
+			      struct vm_area_struct *vma)
 {
-	invalidate_mapping_pages(inode->i_mapping, 0, -1);
+	invalidate_mapping_pages(inode->i_mapping, vma->vm_pgoff,
+				 vma->vm_pgoff + vma_pages(vma) - 1);
 	return 0;
 }
 
@@ -211,13 +223,17 @@ static const struct mqfuse_cons_ops mqfuse_cons_strict = {
  */
 static int mqfuse_relaxed_open(struct inode *inode, struct file *file)
 {
-	int err;
-
 	if (!S_ISREG(inode->i_mode))
 		return 0;
-	err = mqfuse_update_attr_if_stale(inode, file);
-	if (err)
-		return err;
+	/*
+	 * Like stock FUSE, the open does not fail because the daemon could
+	 * not give attributes (a procfs-like file): the cache is then not
+	 * trusted, the next open drops it.
+	 */
+	if (mqfuse_update_attr_if_stale(inode, file)) {
+		set_bit(MQFUSE_I_DATA_STALE, &MQFUSE_I(inode)->state);
+		return 0;
+	}
 	mqfuse_cto_revalidate_data(inode);
 	return 0;
 }

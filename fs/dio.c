@@ -240,7 +240,9 @@ static int mqfuse_dio_write_fence(struct address_space *mapping, loff_t pos, siz
 {
 	int err;
 
-	filemap_invalidate_lock(mapping);
+	/* killable: the holder may be a fault waiting for an unanswered READ */
+	if (down_write_killable(&mapping->invalidate_lock))
+		return -EINTR;
 	err = filemap_write_and_wait_range(mapping, pos, pos + len - 1);
 	if (err)
 		filemap_invalidate_unlock(mapping);
@@ -250,9 +252,11 @@ static int mqfuse_dio_write_fence(struct address_space *mapping, loff_t pos, siz
 /*
  * The daemon may now hold any of the @len bytes sent at @pos (a failed or
  * short WRITE may have reached the file in part): drop the cached pages
- * over all of them. A page that cannot be invalidated (pinned, locked by
- * a racing read fault) is written back and dropped anyway; a failed write
- * of it goes to the mapping for fsync to report.
+ * over all of them. Invalidation launders a dirty page (one dirtied
+ * through a long-term pin: faults are fenced off); if that fails, the
+ * range is written back once more and dropped only if that worked: a page
+ * whose write back failed stays dirty, and the error goes to the mapping
+ * for fsync and close to report.
  */
 static void mqfuse_dio_write_unfence(struct address_space *mapping, loff_t pos, size_t len)
 {
@@ -265,9 +269,10 @@ static void mqfuse_dio_write_unfence(struct address_space *mapping, loff_t pos, 
 		int werr;
 
 		werr = filemap_write_and_wait_range(mapping, start, end);
-		truncate_inode_pages_range(mapping, start, end);
 		if (werr)
 			mapping_set_error(mapping, werr);
+		else
+			truncate_inode_pages_range(mapping, start, end);
 	}
 	filemap_invalidate_unlock(mapping);
 }
@@ -415,7 +420,7 @@ static void mqfuse_dio_complete(struct mqfuse_dio *dio)
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
 		mqfuse_invalidate_attr(inode);
 		inode_dio_end(inode);
-	} else if (ret > 0) {
+	} else if (ret > 0 && mqfuse_conn_of(inode)->cons->read_stales_attr) {
 		/* the daemon's file got a new atime: do not serve the old one */
 		mqfuse_invalidate_attr(inode);
 	}

@@ -26,14 +26,13 @@ static_assert(sizeof(void *) == sizeof(u64));
 /*
  * Cache @dentry for the daemon's entry timeout, as the mount's mode
  * overrides it. @attr_version: fc->attr_version read before the request
- * whose reply this is (0: now, for a name this client just created).
+ * whose reply this is; a FUSE_NOTIFY_INC_EPOCH after that read makes the
+ * name stale (mqfuse_dentry_expired()).
  */
 void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec, u64 attr_version)
 {
 	struct mqfuse_conn *fc = dentry->d_sb->s_fs_info;
 
-	if (!attr_version)
-		attr_version = atomic64_read(&fc->attr_version);
 	WRITE_ONCE(dentry->d_fsdata, (void *)(uintptr_t)attr_version);
 	WRITE_ONCE(dentry->d_time, mqfuse_cons_timeout(fc, sec, nsec));
 }
@@ -237,12 +236,14 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	struct fuse_entry_out out = {};
 	struct inode *inode;
 	struct dentry *d;
+	u64 attr_version;
 	int err;
 
 	if (mqfuse_is_bad(dir))
 		return -EIO;
 	args->nodeid = mqfuse_nodeid(dir);
 	mqfuse_args_out(args, 0, sizeof(out), &out);
+	attr_version = atomic64_read(&fc->attr_version);
 	err = mqfuse_simple_request(fc, args);
 	if (err)
 		return err;
@@ -257,7 +258,7 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 		return err;
 	}
 	inode = mqfuse_iget(dir->i_sb, out.nodeid, out.generation, &out.attr,
-			    out.attr_valid, out.attr_valid_nsec, 0);
+			    out.attr_valid, out.attr_valid_nsec, attr_version);
 	if (IS_ERR(inode)) {
 		mqfuse_forget_nodeid(fc, out.nodeid);
 		return PTR_ERR(inode);
@@ -267,10 +268,11 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	if (d) {
-		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec, 0);
+		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec, attr_version);
 		dput(d);
 	} else {
-		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec, 0);
+		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec,
+				      attr_version);
 	}
 	mqfuse_dir_changed(dir);
 	return 0;
@@ -459,6 +461,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	struct mqfuse_args args = {};
 	struct mqfuse_file *ff;
 	struct inode *inode;
+	u64 attr_version;
 	int err;
 
 	ff = mqfuse_file_alloc(fc);
@@ -475,6 +478,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	mqfuse_args_out(&args, 0, sizeof(outentry), &outentry);
 	mqfuse_args_out(&args, 1, sizeof(outopen), &outopen);
 	args.release_flags = in.flags;	/* for a RELEASE if we are killed meanwhile */
+	attr_version = atomic64_read(&fc->attr_version);
 	err = mqfuse_simple_request(fc, &args);
 	if (err) {
 		mqfuse_file_free(ff);
@@ -493,13 +497,14 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 		goto out_release;
 	inode = mqfuse_iget(dir->i_sb, outentry.nodeid, outentry.generation,
 			    &outentry.attr, outentry.attr_valid,
-			    outentry.attr_valid_nsec, 0);
+			    outentry.attr_valid_nsec, attr_version);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_release;
 	}
 	d_instantiate(entry, inode);
-	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec, 0);
+	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec,
+			      attr_version);
 	mqfuse_dir_changed(dir);
 	/* a RELEASE after a failed finish_open() also precedes the FORGET */
 	ff->nref = mqfuse_node_ref_get(inode);

@@ -578,7 +578,7 @@ static int mqfuse_file_mmap(struct file *file, struct vm_area_struct *vma)
 		return generic_file_mmap(file, vma);
 	}
 	if (fc->cons->mmap) {
-		err = fc->cons->mmap(inode, file);
+		err = fc->cons->mmap(inode, file, vma);
 		if (err)
 			return err;
 	}

@@ -514,7 +514,8 @@ struct mqfuse_cons_ops {
 	enum mqfuse_cons_ttl ttl;			/* attribute and entry cache lifetime */
 	int (*open)(struct inode *inode, struct file *file);	/* after OPEN */
 	int (*flush)(struct inode *inode, struct file *file);	/* on close */
-	int (*mmap)(struct inode *inode, struct file *file);	/* before a mapping is set up */
+	int (*mmap)(struct inode *inode, struct file *file,
+		    struct vm_area_struct *vma);	/* before a mapping is set up */
 };
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
 u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec);

@@ -876,6 +876,78 @@ static void test_stale_size(const char *mnt)
 	toy_stop(t, mnt);
 }
 
+struct open_arg {
+	const char *path;
+	int fd;
+};
+
+static void *toy_open_thread(void *arg)
+{
+	struct open_arg *a = arg;
+
+	a->fd = open(a->path, O_RDONLY);
+	return NULL;
+}
+
+/*
+ * cto open fetches the attributes to check its cache. If the daemon
+ * invalidates the inode (NOTIFY_INVAL_INODE) while that GETATTR is in
+ * flight, the reply holds attributes from before the change and is
+ * discarded; the open must ask again, not check the cache against the
+ * old attributes (which kept the old pages).
+ */
+static void test_inval_during_open_getattr(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 4096, 'a');
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_inval_inode_out in;
+	} msg = {
+		.h = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE },
+		.in = { .ino = TOY_NODE, .off = -1 },
+	};
+	struct open_arg oa;
+	pthread_t thr;
+	char p[256], b[4096];
+	struct stat st;
+	int fd;
+
+	if (!t) {
+		tap(0, "inval during open: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);
+	tap(fd >= 0 && pread(fd, b, sizeof(b), 0) == sizeof(b) && b[0] == 'a',
+	    "inval during open: first open caches the old data");
+	if (fd >= 0)
+		close(fd);
+	t->hold_getattr = 1;
+	oa.path = p;
+	pthread_create(&thr, NULL, toy_open_thread, &oa);
+	tap(toy_held(t, 3000), "inval during open: the open's GETATTR held (old size)");
+	pthread_mutex_lock(&t->lock);
+	memset(t->data, 'b', 8192);
+	t->size = 8192;
+	pthread_mutex_unlock(&t->lock);
+	tap(write(t->fd, &msg, sizeof(msg)) == sizeof(msg),
+	    "inval during open: NOTIFY_INVAL_INODE (attributes) accepted");
+	toy_release_held(t);		/* the attributes from before the change */
+	pthread_join(thr, NULL);
+	tap(oa.fd >= 0, "inval during open: open succeeds");
+	if (oa.fd < 0) {
+		toy_stop(t, mnt);
+		return;
+	}
+	tap(fstat(oa.fd, &st) == 0 && st.st_size == 8192,
+	    "inval during open: the new size (%lld)", (long long)st.st_size);
+	tap(pread(oa.fd, b, sizeof(b), 0) == sizeof(b) && b[0] == 'b',
+	    "inval during open: the new data, not the cached page (byte 0x%02x)",
+	    (unsigned char)b[0]);
+	close(oa.fd);
+	toy_stop(t, mnt);
+}
+
 struct dio_arg {
 	int fd;
 	ssize_t ret;
@@ -1110,5 +1182,6 @@ int main(int argc, char **argv)
 	test_truncate_vs_writeback(argv[1]);
 	test_launder_failure(argv[1]);
 	test_strict_write_vs_map(argv[1]);
+	test_inval_during_open_getattr(argv[1]);
 	return failures ? 1 : 0;
 }
