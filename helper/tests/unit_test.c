@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -628,6 +629,397 @@ static void test_dispatch(void)
 	}
 }
 
+
+/* ---- locks: GETLK/SETLK/SETLKW on the backing file (locks.c) ---------- */
+
+static uint64_t lookup_nodeid(uint64_t parent, const char *name, char *reply,
+			      size_t max);
+
+static struct mq_thread lk_thr;	/* SETLKW goes through it: waiters answer on lk_pipe */
+static int lk_pipe[2];
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n - 1;	/* the directory's own fd */
+}
+
+static void lk_fill(struct fuse_lk_in *li, uint64_t fh, uint64_t owner,
+		    uint32_t type, uint64_t start, uint64_t end, uint32_t flags)
+{
+	memset(li, 0, sizeof(*li));
+	li->fh = fh;
+	li->owner = owner;
+	li->lk.start = start;
+	li->lk.end = end;
+	li->lk.type = type;
+	li->lk.pid = type == F_UNLCK ? 0 : 1000 + (uint32_t)owner;
+	li->lk_flags = flags;
+}
+
+/* A lock request through the main harness thread; the reply's error. */
+static int lk_call(uint32_t opcode, uint64_t nodeid, uint64_t fh,
+		   uint64_t owner, uint32_t type, uint64_t start, uint64_t end,
+		   uint32_t flags, char *reply, size_t max)
+{
+	struct fuse_lk_in li;
+
+	lk_fill(&li, fh, owner, type, start, end, flags);
+	if (request(opcode, nodeid, &li, sizeof(li), NULL, NULL, reply, max) <
+	    16)
+		return 1;	/* no answer */
+	return reply_error(reply);
+}
+
+/* A SETLKW through lk_thr; returns its unique (answers come on lk_pipe). */
+static uint64_t lk_setlkw(uint64_t nodeid, uint64_t fh, uint64_t owner,
+			  uint32_t type, uint64_t start, uint64_t end,
+			  uint32_t flags)
+{
+	struct fuse_in_header *in = (void *)lk_thr.inbuf;
+	uint64_t unique = next_unique++;
+
+	memset(in, 0, sizeof(*in));
+	in->len = sizeof(*in) + sizeof(struct fuse_lk_in);
+	in->opcode = FUSE_SETLKW;
+	in->unique = unique;
+	in->nodeid = nodeid;
+	in->uid = req_uid;
+	in->gid = req_gid;
+	lk_fill((void *)(in + 1), fh, owner, type, start, end, flags);
+	mq_dispatch(&lk_thr, in->len);
+	return unique;
+}
+
+/* The next answer on lk_pipe within @ms: its error; 1 if none came. */
+static int lk_answer(int ms, uint64_t *unique)
+{
+	struct pollfd p = { .fd = lk_pipe[0], .events = POLLIN };
+	struct fuse_out_header oh;
+
+	*unique = 0;
+	if (poll(&p, 1, ms) != 1 || read(lk_pipe[0], &oh, sizeof(oh)) != sizeof(oh))
+		return 1;
+	*unique = oh.unique;
+	return oh.error;
+}
+
+/* Up to @ms for the waiters to be gone (they answer, then put and exit). */
+static bool lk_waiters_gone(int ms)
+{
+	for (; ms > 0 && mq_locks_nr_waiters(); ms -= 10)
+		usleep(10000);
+	return !mq_locks_nr_waiters();
+}
+
+static uint64_t lk_open(uint64_t nodeid, uint32_t flags, char *reply, size_t max)
+{
+	struct fuse_open_in oi = { .flags = flags };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+
+	if (request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply, max) !=
+	    16 + (ssize_t)sizeof(*oo) || reply_error(reply))
+		return 0;
+	return oo->fh;
+}
+
+static int lk_release(uint64_t nodeid, uint64_t fh, uint32_t flags,
+		      uint64_t owner, char *reply, size_t max)
+{
+	struct fuse_release_in rel = { .fh = fh, .release_flags = flags,
+				       .lock_owner = owner };
+
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply, max);
+	return reply_error(reply);
+}
+
+static int lk_flush(uint64_t nodeid, uint64_t fh, uint64_t owner, char *reply,
+		    size_t max)
+{
+	struct fuse_flush_in fi = { .fh = fh, .lock_owner = owner };
+
+	request(FUSE_FLUSH, nodeid, &fi, sizeof(fi), NULL, NULL, reply, max);
+	return reply_error(reply);
+}
+
+static void test_locks(void)
+{
+	static char reply[4096];
+	struct fuse_lk_out *lo = (void *)(reply + 16);
+	const uint64_t max = INT64_MAX, lkf = FUSE_LK_FLOCK;
+	uint64_t nodeid, fh1, fh2, fhro, fh4, fh5, u, got;
+	uint32_t saved_flags = mq_conn.flags;
+	size_t room = 64 << 10;
+	char path[512];
+	int fds_before, fd, err;
+	sigset_t set;
+
+	CHECK(mq_locks_init() == 0, "locks: wake-up signal handler installed");
+	/* as in the daemon: only a waiter thread takes the wake-up signal */
+	sigemptyset(&set);
+	mq_locks_block_signal(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pipe(lk_pipe))
+		abort();
+	memset(&lk_thr, 0, sizeof(lk_thr));
+	lk_thr.devfd = lk_pipe[1];
+	lk_thr.inbuf = aligned_alloc(4096, room);
+	lk_thr.inbuf_len = room;
+	lk_thr.outbuf = aligned_alloc(4096, room);
+	lk_thr.outbuf_len = room;
+	mq_stats_thread_init(&lk_thr.stats);
+	mq_creds_thread_init(&lk_thr);
+
+	CHECK(lk_call(FUSE_GETLK, FUSE_ROOT_ID, 0, 1, F_WRLCK, 0, max, 0, reply,
+		      sizeof(reply)) == -ENOSYS,
+	      "locks: GETLK without FUSE_POSIX_LOCKS -> ENOSYS");
+	{
+		struct fuse_init_in ii = { .major = 7, .minor = 38,
+					   .max_readahead = 65536,
+					   .flags = 0xffffffff };
+		struct fuse_init_out *io = (void *)(reply + 16);
+
+		/* INIT again, as a daemon without --no-locks */
+		atomic_store(&mq_conn.proto_minor, 0);
+		mq_cfg.locks = true;
+		request(FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, reply,
+			sizeof(reply));
+		CHECK(reply_error(reply) == 0 && (io->flags & FUSE_POSIX_LOCKS) &&
+		      (io->flags & FUSE_FLOCK_LOCKS),
+		      "locks: INIT negotiates FUSE_POSIX_LOCKS and FUSE_FLOCK_LOCKS");
+	}
+
+	snprintf(path, sizeof(path), "%s/lockf", tmpdir);
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, 4096))
+		abort();
+	close(fd);
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "lockf", reply, sizeof(reply));
+	fds_before = count_fds();	/* the inode's O_PATH fd is counted */
+	fh1 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fh2 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fhro = lk_open(nodeid, O_RDONLY, reply, sizeof(reply));
+	fh4 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fh5 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	CHECK(nodeid && fh1 && fh2 && fhro && fh4 && fh5,
+	      "locks: LOOKUP and five OPENs of one file");
+
+	/* owners: one process's locks never conflict, two processes' do */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 1, F_WRLCK, 0, 99, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 1,
+	      "locks: owner 1 write-locks 0-99 (one backing fd)");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 50, 50, 0, reply,
+		      sizeof(reply)) == -EAGAIN && mq_locks_nr_owners() == 1,
+	      "locks: owner 2 is refused (EAGAIN) and keeps no fd");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 1, F_WRLCK, 50, 200, 0, reply,
+		       sizeof(reply)),
+	      "locks: owner 1 locks 50-200 through another handle (no self-conflict)");
+	err = lk_call(FUSE_GETLK, nodeid, fh2, 2, F_RDLCK, 150, max, 0, reply,
+		      sizeof(reply));
+	CHECK(!err && lo->lk.type == F_WRLCK && lo->lk.start == 0 &&
+	      lo->lk.end == 200 && lo->lk.pid == 1001,
+	      "locks: GETLK of owner 2 reports owner 1's merged 0-200 and its pid");
+	if (err || lo->lk.pid != 1001)
+		printf("#   err %d type %u %llu-%llu pid %u\n", err, lo->lk.type,
+		       (unsigned long long)lo->lk.start,
+		       (unsigned long long)lo->lk.end, lo->lk.pid);
+	CHECK(!lk_call(FUSE_GETLK, nodeid, fh1, 1, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) && lo->lk.type == F_UNLCK,
+	      "locks: GETLK of owner 1 does not see its own locks");
+	CHECK(!lk_call(FUSE_GETLK, nodeid, fh2, 2, F_WRLCK, 201, max, 0, reply,
+		       sizeof(reply)) && lo->lk.type == F_UNLCK,
+	      "locks: GETLK past the locked range: F_UNLCK");
+
+	/* untrusted input */
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, 7, 0, 0, 0, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: a bad lock type -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, 10, 9, 0, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: start > end -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, 0, max + 1, 0, reply,
+		      sizeof(reply)) == -EINVAL &&
+	      lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, max + 1, ~0ull, 0,
+		      reply, sizeof(reply)) == -EINVAL,
+	      "locks: a range past OFFSET_MAX -> EINVAL");
+	CHECK(lk_call(FUSE_GETLK, nodeid, fh2, 2, F_UNLCK, 0, max, 0, reply,
+		      sizeof(reply)) == -EINVAL &&
+	      lk_call(FUSE_GETLK, nodeid, fh2, 2, F_RDLCK, 0, max, lkf, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: GETLK of F_UNLCK or of a flock -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, 0, 0, 0x80, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: unknown lk_flags -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2 ^ (1ull << 32), 2, F_RDLCK, 0, 0,
+		      0, reply, sizeof(reply)) == -EBADF &&
+	      lk_call(FUSE_SETLK, 999999, fh2, 2, F_RDLCK, 0, 0, 0, reply,
+		      sizeof(reply)) == -ESTALE,
+	      "locks: a stale fh -> EBADF, an unknown nodeid -> ESTALE");
+	{
+		char shortbuf[20] = { 0 };
+
+		request(FUSE_SETLK, nodeid, shortbuf, sizeof(shortbuf), NULL,
+			NULL, reply, sizeof(reply));
+		CHECK(reply_error(reply) == -EINVAL, "locks: short body -> EINVAL");
+	}
+	CHECK(lk_call(FUSE_SETLK, nodeid, fhro, 3, F_WRLCK, 1000, 1000, 0, reply,
+		      sizeof(reply)) == -EBADF &&
+	      !lk_call(FUSE_SETLK, nodeid, fhro, 3, F_RDLCK, 1000, 1000, 0, reply,
+		       sizeof(reply)),
+	      "locks: a write lock through a read-only handle -> EBADF, a read lock works");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhro, 3, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)), "locks: owner 3 unlocks");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, max - 1, max - 1, 0,
+		       reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 2, F_UNLCK, max - 1, max, 0,
+		       reply, sizeof(reply)),
+	      "locks: the last byte before OFFSET_MAX locks and unlocks");
+
+	/* FLUSH drops the owner's locks and its fd; a full unlock too */
+	CHECK(!lk_flush(nodeid, fhro, 1, reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 0, 200, 0, reply,
+		       sizeof(reply)),
+	      "locks: FLUSH with owner 1 (another fd closed) frees 0-200");
+	CHECK(mq_locks_nr_owners() == 1, "locks: owner 1's fd is gone, owner 2's remains");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 0,
+	      "locks: owner 2 unlocks everything: its fd is gone");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 9, F_UNLCK, 0, 10, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 0,
+	      "locks: unlock by an owner that holds nothing succeeds, makes no fd");
+
+	/* SETLKW: a waiter thread, answered when the holder unlocks */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 locks 0-9");
+	u = lk_setlkw(nodeid, fh1, 4, F_WRLCK, 5, 5, 0);
+	CHECK(lk_answer(300, &got) == 1 && mq_locks_nr_waiters() == 1,
+	      "locks: SETLKW of owner 4 waits (no answer, one waiter)");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_UNLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 unlocks");
+	err = lk_answer(10000, &got);
+	CHECK(!err && got == u && lk_waiters_gone(5000),
+	      "locks: the waiting SETLKW is answered 0 and its thread is gone");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 5, 5, 0, reply,
+		      sizeof(reply)) == -EAGAIN,
+	      "locks: and owner 4 holds the lock");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 4, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)), "locks: owner 4 unlocks");
+
+	/* FUSE_INTERRUPT: EINTR, and nothing left locked */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 locks 0-9 again");
+	u = lk_setlkw(nodeid, fh1, 4, F_WRLCK, 0, max, 0);
+	CHECK(lk_answer(300, &got) == 1, "locks: SETLKW of owner 4 on the whole file waits");
+	{
+		struct fuse_interrupt_in ii = { .unique = u };
+
+		CHECK(request(FUSE_INTERRUPT, 0, &ii, sizeof(ii), NULL, NULL,
+			      reply, sizeof(reply)) == 0,
+		      "locks: INTERRUPT is not answered itself");
+	}
+	err = lk_answer(10000, &got);
+	CHECK(err == -EINTR && got == u && lk_waiters_gone(5000),
+	      "locks: the interrupted SETLKW is answered EINTR");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 5, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 5, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: the interrupted owner 4 holds nothing");
+	/* an INTERRUPT read before its SETLKW was registered */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 locks 0-9");
+	{
+		struct fuse_interrupt_in ii = { .unique = next_unique + 1 };
+
+		request(FUSE_INTERRUPT, 0, &ii, sizeof(ii), NULL, NULL, reply,
+			sizeof(reply));
+	}
+	u = lk_setlkw(nodeid, fh1, 4, F_WRLCK, 0, 0, 0);
+	err = lk_answer(1000, &got);
+	CHECK(err == -EINTR && got == u && !mq_locks_nr_waiters(),
+	      "locks: an INTERRUPT that came first ends its SETLKW with EINTR");
+
+	/* RELEASE of the waiter's handle: abandoned */
+	u = lk_setlkw(nodeid, fh4, 6, F_WRLCK, 0, 0, 0);
+	CHECK(lk_answer(300, &got) == 1, "locks: SETLKW of owner 6 through a 4th handle waits");
+	CHECK(!lk_release(nodeid, fh4, 0, 0, reply, sizeof(reply)),
+	      "locks: RELEASE of that handle");
+	err = lk_answer(10000, &got);
+	CHECK(err == -EBADF && got == u && lk_waiters_gone(5000),
+	      "locks: the SETLKW through the released handle is ended");
+	/* FLUSH through the waiter's handle: a late grant is undone */
+	u = lk_setlkw(nodeid, fh5, 7, F_WRLCK, 0, 0, 0);
+	CHECK(lk_answer(300, &got) == 1, "locks: SETLKW of owner 7 through a 5th handle waits");
+	CHECK(!lk_flush(nodeid, fh5, 7, reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh1, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: FLUSH of owner 7 through that handle, owner 2 unlocks");
+	err = lk_answer(10000, &got);
+	CHECK(err == -EBADF && got == u && lk_waiters_gone(5000) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 8, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 8, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: the grant after FLUSH is undone (EBADF), nothing stays locked");
+
+	/* flock: per open file, on the handle's own backing file */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 11, F_WRLCK, 0, max, lkf, reply,
+		       sizeof(reply)) &&
+	      lk_call(FUSE_SETLK, nodeid, fh2, 12, F_RDLCK, 0, max, lkf, reply,
+		      sizeof(reply)) == -EAGAIN,
+	      "locks: flock LOCK_EX on one open file, LOCK_SH|LOCK_NB on another -> EAGAIN");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: flock and POSIX locks are independent");
+	u = lk_setlkw(nodeid, fh2, 12, F_WRLCK, 0, max, lkf);
+	CHECK(lk_answer(300, &got) == 1, "locks: a blocking flock LOCK_EX waits");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 11, F_UNLCK, 0, max, lkf, reply,
+		       sizeof(reply)), "locks: flock LOCK_UN of the holder");
+	err = lk_answer(10000, &got);
+	CHECK(!err && got == u && lk_waiters_gone(5000),
+	      "locks: the blocking flock is granted");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh1, 11, F_RDLCK, 0, max, lkf, reply,
+		      sizeof(reply)) == -EAGAIN &&
+	      !lk_release(nodeid, fh2, FUSE_RELEASE_FLOCK_UNLOCK, 12, reply,
+			  sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh1, 11, F_WRLCK, 0, max, lkf, reply,
+		       sizeof(reply)),
+	      "locks: RELEASE with FUSE_RELEASE_FLOCK_UNLOCK frees the flock");
+
+	/* the last handle of the inode takes every owner with it */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 13, F_WRLCK, 100, 100, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 1,
+	      "locks: owner 13 locks and never unlocks nor closes");
+	CHECK(!lk_release(nodeid, fh1, 0, 0, reply, sizeof(reply)) &&
+	      !lk_release(nodeid, fhro, 0, 0, reply, sizeof(reply)) &&
+	      !lk_release(nodeid, fh5, 0, 0, reply, sizeof(reply)) &&
+	      mq_handles_count() == 0,
+	      "locks: RELEASE of the remaining handles");
+	CHECK(mq_locks_nr_owners() == 0 && !mq_locks_nr_waiters(),
+	      "locks: no lock owner survives the inode's last handle");
+	err = count_fds();
+	CHECK(err == fds_before,
+	      "locks: no fd left behind (handles, owners, waiters)");
+	if (err != fds_before)
+		printf("#   %d fds, %d before\n", err, fds_before);
+
+	mq_conn.flags = saved_flags;
+	mq_cfg.locks = false;
+	CHECK(lk_call(FUSE_SETLK, nodeid, 1, 1, F_WRLCK, 0, 0, 0, reply,
+		      sizeof(reply)) == -ENOSYS,
+	      "locks: SETLK without the flags negotiated -> ENOSYS");
+}
 
 /* ---- trust: a client acting through the daemon ----------------------- */
 
@@ -2623,6 +3015,7 @@ int main(void)
 	test_open_flags();
 	test_handle_nodeid();
 	test_handle_generation();
+	test_locks();
 	test_close_fds();
 	test_close_fds_stdio();
 	test_sandbox();
