@@ -2,13 +2,37 @@
 /*
  * mqfuse: consistency modes (mount option consistency=, module parameter
  * for the default). Each mode is a const ops table; a NULL slot means the
- * mode is not implemented yet and mount rejects it.
+ * mode is not implemented yet and mount rejects it. The guarantee of each
+ * mode, and the test that shows it, is in Documentation/consistency.rst.
+ *
+ * strict: nothing is cached for read(2)/write(2), stat or name lookup:
+ * every such call asks the daemon (attribute and entry TTLs are 0). The
+ * page cache serves only mmap; open fetches the attributes (the size a
+ * map gets) and writes back and drops the pages earlier maps left, ->mmap
+ * drops the clean idle ones left since; dirty pages go back at
+ * msync/munmap/close, and read/write of the file write them back first
+ * (mqfuse_direct_io), a write dropping the pages it overwrote.
  *
  * cto (close-to-open): file data is cached in the page cache; open asks
  * the daemon for fresh attributes and drops cached pages if mtime, ctime
  * or size changed since the cache was last validated; close writes back
  * dirty data, waits, and after our own changes records the attributes
  * they produced. write(2) is write-through (no writeback cache).
+ *
+ * relaxed: classic FUSE. Data, attributes and names are cached for the
+ * daemon's TTLs; open checks the data against the cached attributes and
+ * asks the daemon for fresh ones only once they expired; close writes
+ * back like cto's.
+ *
+ * immutable: for datasets that change only when their owner says so.
+ * Data, attributes and names are cached until the daemon invalidates
+ * them (FUSE_NOTIFY_INVAL_INODE / _INVAL_ENTRY for one object,
+ * FUSE_NOTIFY_INC_EPOCH for all: mqfused sends it on SIGHUP), whatever
+ * timeouts the daemon gives; open and close are relaxed's, so after an
+ * invalidation the next open fetches the attributes and drops pages whose
+ * file changed. Writes still work and are seen by this client.
+ *
+ * cto-wb: not implemented yet (NULL slot).
  */
 #include "mqfuse_i.h"
 #include <linux/pagemap.h>
@@ -34,6 +58,28 @@ static void mqfuse_stamp_take(struct mqfuse_inode *mi, struct inode *inode)
 }
 
 /*
+ * Write back and drop every cached page of @inode, mapped ones included
+ * (they fault in afresh). The drop is tried even if the write back failed
+ * (invalidation launders what is still dirty); a page it cannot drop (a
+ * dirty page whose write back failed again, one a truncate holds) fails
+ * it. A failed write back stays recorded in the mapping
+ * (fdatawait_keep_errors), so fsync and close on any file of the inode
+ * still report it.
+ */
+static int mqfuse_cons_drop_pages(struct inode *inode)
+{
+	struct address_space *mapping = inode->i_mapping;
+	int err, ierr;
+
+	if (!mapping->nrpages)
+		return 0;
+	err = filemap_fdatawrite(mapping);
+	filemap_fdatawait_keep_errors(mapping);
+	ierr = invalidate_inode_pages2(mapping);
+	return err ?: ierr;
+}
+
+/*
  * Validate the page cache against the attributes just fetched. The cache
  * is kept only if the daemon's file is exactly what it was when the stamp
  * was taken: at the last open, or after this client's own writes were
@@ -45,6 +91,7 @@ static int mqfuse_cto_revalidate_data(struct inode *inode)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	bool self, drop;
+	int err;
 
 	self = test_and_clear_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 	spin_lock(&mi->lock);
@@ -53,10 +100,13 @@ static int mqfuse_cto_revalidate_data(struct inode *inode)
 	mqfuse_stamp_take(mi, inode);
 	spin_unlock(&mi->lock);
 
-	if (!drop || !inode->i_mapping->nrpages)
+	if (!drop)
 		return 0;
-	filemap_write_and_wait(inode->i_mapping);
-	return invalidate_inode_pages2(inode->i_mapping);
+	err = mqfuse_cons_drop_pages(inode);
+	/* the stamp now matches: without this, the old pages would stay valid */
+	if (err)
+		set_bit(MQFUSE_I_DATA_STALE, &mi->state);
+	return err;
 }
 
 static int mqfuse_cto_open(struct inode *inode, struct file *file)
@@ -104,16 +154,139 @@ static int mqfuse_cto_flush(struct inode *inode, struct file *file)
 static const struct mqfuse_cons_ops mqfuse_cons_cto = {
 	.name		= "cto",
 	.page_cache	= true,
+	.read_stales_attr = true,
+	.ttl		= MQFUSE_TTL_DAEMON,
 	.open		= mqfuse_cto_open,
 	.flush		= mqfuse_cto_flush,
 };
 
+/*
+ * strict open: read(2) and write(2) bypass the page cache, but pages of
+ * an earlier mmap may be left; a map set up through this file must not
+ * start from them. The attributes are fetched here, not in ->mmap (which
+ * runs under mmap_lock and must not wait for the daemon): a map set up
+ * through this file gets the size the daemon reported at its open.
+ */
+static int mqfuse_strict_open(struct inode *inode, struct file *file)
+{
+	int err;
+
+	if (!S_ISREG(inode->i_mode))
+		return 0;
+	err = mqfuse_do_getattr(inode, file);
+	if (err)
+		return err;
+	/* Busy pages (mapped elsewhere) only fail the drop, not the open. */
+	mqfuse_cons_drop_pages(inode);
+	return 0;
+}
+
+/*
+ * strict mmap: pages a map of this file left since the open would serve
+ * the new map old data; drop the clean, unmapped, idle ones of the range
+ * mapped (not the whole file: this runs under mmap_lock, for every ELF
+ * segment too). Runs under
+ * mmap_lock: nothing here waits for the daemon (no GETATTR, no write
+ * back), so mmap(2) never fails with a daemon error. Pages still mapped
+ * by another map of this client are shared with it, as in every mode.
+ */
+static int mqfuse_strict_mmap(struct inode *inode, struct file *file,
+			      struct vm_area_struct *vma)
+{
+	invalidate_mapping_pages(inode->i_mapping, vma->vm_pgoff,
+				 vma->vm_pgoff + vma_pages(vma) - 1);
+	return 0;
+}
+
+/* strict close: dirty pages of shared maps reach the daemon before close returns. */
+static int mqfuse_strict_flush(struct inode *inode, struct file *file)
+{
+	return filemap_write_and_wait(inode->i_mapping);
+}
+
+static const struct mqfuse_cons_ops mqfuse_cons_strict = {
+	.name		= "strict",
+	.page_cache	= false,
+	.ttl		= MQFUSE_TTL_NONE,
+	.open		= mqfuse_strict_open,
+	.flush		= mqfuse_strict_flush,
+	.mmap		= mqfuse_strict_mmap,
+};
+
+/*
+ * relaxed open: the cache is checked like cto's (pages dropped if mtime,
+ * ctime or size changed since it was validated, or this client wrote
+ * meanwhile without stamping it at close), but against the cached
+ * attributes while they are within their TTL: no GETATTR unless they
+ * expired. A lookup that refreshed them on the way here counts as such a
+ * refresh.
+ */
+static int mqfuse_relaxed_open(struct inode *inode, struct file *file)
+{
+	if (!S_ISREG(inode->i_mode))
+		return 0;
+	/*
+	 * Like stock FUSE, the open does not fail because the daemon could
+	 * not give attributes (a procfs-like file): the cache is then not
+	 * trusted, the next open drops it.
+	 */
+	if (mqfuse_update_attr_if_stale(inode, file)) {
+		set_bit(MQFUSE_I_DATA_STALE, &MQFUSE_I(inode)->state);
+		return 0;
+	}
+	mqfuse_cto_revalidate_data(inode);
+	return 0;
+}
+
+/*
+ * relaxed close is cto's, as stock FUSE's flush writes the inode back:
+ * dirty pages (stores through shared maps) reach the daemon and a failed
+ * write back is close's error; after our own changes the cache is stamped
+ * so they do not drop it at the next open.
+ */
+static const struct mqfuse_cons_ops mqfuse_cons_relaxed = {
+	.name		= "relaxed",
+	.page_cache	= true,
+	.ttl		= MQFUSE_TTL_DAEMON,
+	.open		= mqfuse_relaxed_open,
+	.flush		= mqfuse_cto_flush,
+};
+
+static const struct mqfuse_cons_ops mqfuse_cons_immutable = {
+	.name		= "immutable",
+	.page_cache	= true,
+	.ttl		= MQFUSE_TTL_FOREVER,
+	.open		= mqfuse_relaxed_open,
+	.flush		= mqfuse_cto_flush,
+};
+
 static const struct mqfuse_cons_ops *const mqfuse_cons_table[MQFUSE_CONS_NR] = {
+	[MQFUSE_CONS_STRICT]	= &mqfuse_cons_strict,
 	[MQFUSE_CONS_CTO]	= &mqfuse_cons_cto,
-	/* strict, cto-wb, relaxed, immutable: later issues */
+	[MQFUSE_CONS_RELAXED]	= &mqfuse_cons_relaxed,
+	[MQFUSE_CONS_IMMUTABLE]	= &mqfuse_cons_immutable,
+	/* cto-wb: later */
 };
 
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode)
 {
 	return mode < MQFUSE_CONS_NR ? mqfuse_cons_table[mode] : NULL;
+}
+
+/*
+ * The jiffies64 deadline for attributes or a name the daemon declared
+ * valid for @sec.@nsec, as this mount's mode overrides it.
+ */
+u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec)
+{
+	switch (fc->cons->ttl) {
+	case MQFUSE_TTL_NONE:
+		return 0;
+	case MQFUSE_TTL_FOREVER:
+		/* the longest timeout jiffies can hold: far past any uptime */
+		return mqfuse_timeout(U64_MAX, 0);
+	case MQFUSE_TTL_DAEMON:
+		break;
+	}
+	return mqfuse_timeout(sec, nsec);
 }

@@ -220,6 +220,63 @@ static void mqfuse_dio_invalidate(struct inode *inode, loff_t start, loff_t end)
 	}
 }
 
+/*
+ * A write(2) that reaches the daemon without the page cache
+ * (consistency=strict, a FOPEN_DIRECT_IO handle) must stay coherent with
+ * a shared map of the same bytes, as POSIX wants of write(2) and mmap: a
+ * page dirtied after the flush but before the invalidation still holds
+ * the bytes from before the WRITE around the store, and writing it back
+ * (launder, msync) would overwrite what the WRITE sent. So, like
+ * copy_file_range (mqfuse_copy_range_daemon), each chunk's flush, WRITE
+ * and invalidation run under the exclusive invalidate_lock, which
+ * page_mkwrite and read faults take shared. It is taken per chunk, after
+ * the chunk's user pages were pinned or copied: a source buffer that maps
+ * this very file faults with the lock not held. O_DIRECT follows Linux's
+ * rule instead (no fence, on the asynchronous path neither): the cache is
+ * flushed before and dropped after, and a page dirtied through a map
+ * meanwhile is laundered (mqfuse_launder_folio) and reported.
+ */
+static int mqfuse_dio_write_fence(struct address_space *mapping, loff_t pos, size_t len)
+{
+	int err;
+
+	/* killable: the holder may be a fault waiting for an unanswered READ */
+	if (down_write_killable(&mapping->invalidate_lock))
+		return -EINTR;
+	err = filemap_write_and_wait_range(mapping, pos, pos + len - 1);
+	if (err)
+		filemap_invalidate_unlock(mapping);
+	return err;
+}
+
+/*
+ * The daemon may now hold any of the @len bytes sent at @pos (a failed or
+ * short WRITE may have reached the file in part): drop the cached pages
+ * over all of them. Invalidation launders a dirty page (one dirtied
+ * through a long-term pin: faults are fenced off); if that fails, the
+ * range is written back once more and dropped only if that worked: a page
+ * whose write back failed stays dirty, and the error goes to the mapping
+ * for fsync and close to report.
+ */
+static void mqfuse_dio_write_unfence(struct address_space *mapping, loff_t pos, size_t len)
+{
+	pgoff_t first = pos >> PAGE_SHIFT;
+	pgoff_t last = (pos + len - 1) >> PAGE_SHIFT;
+
+	if (len && invalidate_inode_pages2_range(mapping, first, last)) {
+		loff_t start = (loff_t)first << PAGE_SHIFT;
+		loff_t end = ((loff_t)(last + 1) << PAGE_SHIFT) - 1;
+		int werr;
+
+		werr = filemap_write_and_wait_range(mapping, start, end);
+		if (werr)
+			mapping_set_error(mapping, werr);
+		else
+			truncate_inode_pages_range(mapping, start, end);
+	}
+	filemap_invalidate_unlock(mapping);
+}
+
 /* ---- synchronous ---- */
 
 static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool write)
@@ -230,6 +287,7 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct mqfuse_file *ff = file->private_data;
 	bool pin = mqfuse_dio_can_pin(iter);
+	bool fence = write && !(iocb->ki_flags & IOCB_DIRECT);
 	size_t count = iov_iter_count(iter);
 	loff_t pos = iocb->ki_pos;
 	loff_t sent_end = pos;	/* end of the last request sent */
@@ -274,12 +332,22 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 		}
 
 		memset(&io->args, 0, sizeof(io->args));
+		if (fence) {
+			err = mqfuse_dio_write_fence(file->f_mapping, pos, bytes);
+			if (err) {
+				mqfuse_dio_release(io, false);
+				iov_iter_revert(iter, bytes);
+				break;
+			}
+		}
 		if (write)
 			mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
 		else
 			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
 		ret = mqfuse_simple_request(fc, &io->args);
 		sent_end = pos + bytes;
+		if (fence)
+			mqfuse_dio_write_unfence(file->f_mapping, pos, bytes);
 		if (write)
 			n = ret ? 0 : io->wout.size;
 		else
@@ -307,12 +375,13 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 	mqfuse_io_free(io);
 
 	/*
-	 * A failed or short WRITE may have reached the file in part: drop the
-	 * cache through the end of the last request sent, not only over the
-	 * bytes reported.
+	 * A failed or short WRITE may have reached the file in part: the
+	 * cache goes over all that was sent, not only over the bytes
+	 * reported (under the fence, chunk by chunk, when fenced).
 	 */
 	if (write && sent_end > iocb->ki_pos) {
-		mqfuse_dio_invalidate(inode, iocb->ki_pos, sent_end - 1);
+		if (!fence)
+			mqfuse_dio_invalidate(inode, iocb->ki_pos, sent_end - 1);
 		if (done && pos > i_size_read(inode))
 			mqfuse_size_changed(inode, pos);
 		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
@@ -351,7 +420,7 @@ static void mqfuse_dio_complete(struct mqfuse_dio *dio)
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
 		mqfuse_invalidate_attr(inode);
 		inode_dio_end(inode);
-	} else if (ret > 0) {
+	} else if (ret > 0 && mqfuse_conn_of(inode)->cons->read_stales_attr) {
 		/* the daemon's file got a new atime: do not serve the old one */
 		mqfuse_invalidate_attr(inode);
 	}

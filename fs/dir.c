@@ -15,12 +15,26 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 
-/* d_time holds the jiffies64 deadline of a dentry (64-bit kernels only). */
+/*
+ * d_time holds the jiffies64 deadline of a dentry, d_fsdata the
+ * fc->attr_version read before the reply that set it was asked for
+ * (compared with fc->epoch_version); 64-bit kernels only.
+ */
 static_assert(sizeof(unsigned long) == sizeof(u64));
+static_assert(sizeof(void *) == sizeof(u64));
 
-void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec)
+/*
+ * Cache @dentry for the daemon's entry timeout, as the mount's mode
+ * overrides it. @attr_version: fc->attr_version read before the request
+ * whose reply this is; a FUSE_NOTIFY_INC_EPOCH after that read makes the
+ * name stale (mqfuse_dentry_expired()).
+ */
+void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec, u64 attr_version)
 {
-	WRITE_ONCE(dentry->d_time, mqfuse_timeout(sec, nsec));
+	struct mqfuse_conn *fc = dentry->d_sb->s_fs_info;
+
+	WRITE_ONCE(dentry->d_fsdata, (void *)(uintptr_t)attr_version);
+	WRITE_ONCE(dentry->d_time, mqfuse_cons_timeout(fc, sec, nsec));
 }
 
 void mqfuse_invalidate_entry(struct dentry *dentry)
@@ -28,9 +42,14 @@ void mqfuse_invalidate_entry(struct dentry *dentry)
 	WRITE_ONCE(dentry->d_time, 0);
 }
 
+/* Expired: past its deadline, or fetched before the daemon's last epoch. */
 static bool mqfuse_dentry_expired(const struct dentry *dentry)
 {
-	return time_before_eq64((u64)READ_ONCE(dentry->d_time), get_jiffies_64());
+	struct mqfuse_conn *fc = dentry->d_sb->s_fs_info;
+
+	return time_before_eq64((u64)READ_ONCE(dentry->d_time), get_jiffies_64()) ||
+	       (u64)(uintptr_t)READ_ONCE(dentry->d_fsdata) <
+	       (u64)atomic64_read(&fc->epoch_version);
 }
 
 /* Give back one lookup on @nodeid (a reply we could not use). */
@@ -81,7 +100,8 @@ static int mqfuse_send_lookup(struct mqfuse_conn *fc, u64 parent, const struct q
  * (nodeid 0 reply: negative entry cached for the TTL).
  */
 static int mqfuse_lookup_name(struct inode *dir, const struct qstr *name,
-			      struct fuse_entry_out *out, struct inode **inode)
+			      struct fuse_entry_out *out, struct inode **inode,
+			      u64 *versionp)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(dir);
 	u64 attr_version = atomic64_read(&fc->attr_version);
@@ -89,6 +109,7 @@ static int mqfuse_lookup_name(struct inode *dir, const struct qstr *name,
 	int err;
 
 	*inode = NULL;
+	*versionp = attr_version;
 	err = mqfuse_send_lookup(fc, mqfuse_nodeid(dir), name, out);
 	if (err)
 		return err;
@@ -116,11 +137,12 @@ static struct dentry *mqfuse_lookup(struct inode *dir, struct dentry *entry,
 	struct inode *inode;
 	struct dentry *newent;
 	bool ttl_valid = true;
+	u64 attr_version;
 	int err;
 
 	if (mqfuse_is_bad(dir))
 		return ERR_PTR(-EIO);
-	err = mqfuse_lookup_name(dir, &entry->d_name, &out, &inode);
+	err = mqfuse_lookup_name(dir, &entry->d_name, &out, &inode, &attr_version);
 	if (err == -ENOENT) {
 		ttl_valid = false;
 		err = 0;
@@ -133,7 +155,7 @@ static struct dentry *mqfuse_lookup(struct inode *dir, struct dentry *entry,
 		return newent;
 	if (ttl_valid)
 		mqfuse_dentry_set_ttl(newent ? newent : entry, out.entry_valid,
-				      out.entry_valid_nsec);
+				      out.entry_valid_nsec, attr_version);
 	else
 		mqfuse_invalidate_entry(newent ? newent : entry);
 	return newent;
@@ -193,7 +215,7 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	spin_unlock(&mi->lock);
 	mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
 			  attr_version);
-	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec);
+	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec, attr_version);
 	return 1;
 }
 
@@ -214,12 +236,14 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	struct fuse_entry_out out = {};
 	struct inode *inode;
 	struct dentry *d;
+	u64 attr_version;
 	int err;
 
 	if (mqfuse_is_bad(dir))
 		return -EIO;
 	args->nodeid = mqfuse_nodeid(dir);
 	mqfuse_args_out(args, 0, sizeof(out), &out);
+	attr_version = atomic64_read(&fc->attr_version);
 	err = mqfuse_simple_request(fc, args);
 	if (err)
 		return err;
@@ -234,7 +258,7 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 		return err;
 	}
 	inode = mqfuse_iget(dir->i_sb, out.nodeid, out.generation, &out.attr,
-			    out.attr_valid, out.attr_valid_nsec, 0);
+			    out.attr_valid, out.attr_valid_nsec, attr_version);
 	if (IS_ERR(inode)) {
 		mqfuse_forget_nodeid(fc, out.nodeid);
 		return PTR_ERR(inode);
@@ -244,10 +268,11 @@ static int mqfuse_create_new_entry(struct mqfuse_conn *fc, struct mqfuse_args *a
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	if (d) {
-		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec);
+		mqfuse_dentry_set_ttl(d, out.entry_valid, out.entry_valid_nsec, attr_version);
 		dput(d);
 	} else {
-		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec);
+		mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec,
+				      attr_version);
 	}
 	mqfuse_dir_changed(dir);
 	return 0;
@@ -436,6 +461,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	struct mqfuse_args args = {};
 	struct mqfuse_file *ff;
 	struct inode *inode;
+	u64 attr_version;
 	int err;
 
 	ff = mqfuse_file_alloc(fc);
@@ -452,6 +478,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	mqfuse_args_out(&args, 0, sizeof(outentry), &outentry);
 	mqfuse_args_out(&args, 1, sizeof(outopen), &outopen);
 	args.release_flags = in.flags;	/* for a RELEASE if we are killed meanwhile */
+	attr_version = atomic64_read(&fc->attr_version);
 	err = mqfuse_simple_request(fc, &args);
 	if (err) {
 		mqfuse_file_free(ff);
@@ -470,13 +497,14 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 		goto out_release;
 	inode = mqfuse_iget(dir->i_sb, outentry.nodeid, outentry.generation,
 			    &outentry.attr, outentry.attr_valid,
-			    outentry.attr_valid_nsec, 0);
+			    outentry.attr_valid_nsec, attr_version);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_release;
 	}
 	d_instantiate(entry, inode);
-	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec);
+	mqfuse_dentry_set_ttl(entry, outentry.entry_valid, outentry.entry_valid_nsec,
+			      attr_version);
 	mqfuse_dir_changed(dir);
 	/* a RELEASE after a failed finish_open() also precedes the FORGET */
 	ff->nref = mqfuse_node_ref_get(inode);

@@ -510,8 +510,12 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		if (noio)
 			iocb->ki_flags &= ~IOCB_NOIO;
 	}
-	/* the daemon's file got a new atime: do not serve the old one */
-	if (ret > 0)
+	/*
+	 * The daemon's file got a new atime: do not serve the old one, in
+	 * the modes that cache attributes only briefly (relaxed keeps them
+	 * for their TTL; strict caches none).
+	 */
+	if (ret > 0 && mqfuse_conn_of(inode)->cons->read_stales_attr)
 		mqfuse_invalidate_attr(inode);
 	return ret;
 }
@@ -551,9 +555,20 @@ out:
 	return ret;
 }
 
+/*
+ * A daemon's FOPEN_DIRECT_IO refuses shared maps like stock FUSE (6.1).
+ * consistency=strict, which also keeps read(2)/write(2) out of the page
+ * cache, maps through it when the daemon did not set FOPEN_DIRECT_IO:
+ * its ->mmap hook drops pages left since the open (it must not talk to
+ * the daemon: mmap_lock is held), and read/write write dirty mapped pages
+ * back before going to the daemon (mqfuse_direct_io).
+ */
 static int mqfuse_file_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mqfuse_file *ff = file->private_data;
+	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	int err;
 
 	if (ff->open_flags & FOPEN_DIRECT_IO) {
 		/* no page cache coherency for shared maps of a direct_io file */
@@ -561,6 +576,11 @@ static int mqfuse_file_mmap(struct file *file, struct vm_area_struct *vma)
 			return -ENODEV;
 		invalidate_inode_pages2(file->f_mapping);
 		return generic_file_mmap(file, vma);
+	}
+	if (fc->cons->mmap) {
+		err = fc->cons->mmap(inode, file, vma);
+		if (err)
+			return err;
 	}
 	file_accessed(file);
 	vma->vm_ops = &mqfuse_vm_ops;

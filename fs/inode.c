@@ -68,6 +68,7 @@ struct inode *mqfuse_alloc_inode(struct super_block *sb)
 	mi->nlookup = 0;
 	mi->attr_version = 0;
 	mi->attr_expire = 0;
+	mi->attr_asked = 0;
 	mi->blksize = 0;
 	INIT_LIST_HEAD(&mi->write_files);
 	memset(&mi->stamp, 0, sizeof(mi->stamp));
@@ -347,7 +348,8 @@ static void mqfuse_truncate_past_eof(struct inode *inode)
 /*
  * Apply daemon attributes to a cached inode. @attr_version: value of
  * fc->attr_version when the request was sent (0: apply unconditionally);
- * an inode updated since then keeps its newer attributes.
+ * an inode updated or invalidated since then keeps its attributes, and 1
+ * says the reply was discarded. Returns 0, 1 or -EIO.
  */
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
 		      u32 attr_valid_nsec, u64 attr_version)
@@ -368,10 +370,11 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	spin_lock(&mi->lock);
 	if (attr_version && mi->attr_version > attr_version) {
 		spin_unlock(&mi->lock);
-		return 0;
+		return 1;
 	}
 	mi->attr_version = atomic64_inc_return(&fc->attr_version);
-	mi->attr_expire = mqfuse_timeout(attr_valid, attr_valid_nsec);
+	mi->attr_expire = mqfuse_cons_timeout(fc, attr_valid, attr_valid_nsec);
+	mi->attr_asked = attr_version ?: mi->attr_version;
 	inode->i_mode = (inode->i_mode & S_IFMT) | (attr->mode & 07777);
 	set_nlink(inode, attr->nlink);
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
@@ -525,7 +528,8 @@ retry:
 		inode->i_flags |= S_NOATIME | S_NOCMTIME;
 		mi->generation = generation;
 		mqfuse_init_inode_ops(inode, attr->rdev);
-		mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, 0);
+		/* a new inode takes them (its attr_version is 0), asked when they were */
+		mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, attr_version);
 		mi->nlookup = 1;
 		unlock_new_inode(inode);
 		return inode;
@@ -552,8 +556,8 @@ retry:
 	return inode;
 }
 
-/* Fetch attributes from the daemon (using @file's handle if given). */
-int mqfuse_do_getattr(struct inode *inode, struct file *file)
+/* One GETATTR: 0, 1 if its reply was discarded (mqfuse_attr_apply()), or -errno. */
+static int mqfuse_getattr_once(struct inode *inode, struct file *file)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct fuse_getattr_in in = {};
@@ -587,9 +591,30 @@ static bool mqfuse_attr_stale(struct inode *inode)
 	bool stale;
 
 	spin_lock(&mi->lock);
-	stale = time_before_eq64(mi->attr_expire, get_jiffies_64());
+	stale = time_before_eq64(mi->attr_expire, get_jiffies_64()) ||
+		mi->attr_asked < (u64)atomic64_read(&mqfuse_conn_of(inode)->epoch_version);
 	spin_unlock(&mi->lock);
 	return stale;
+}
+
+/*
+ * Fetch attributes from the daemon (using @file's handle if given). A
+ * reply overtaken by an invalidation (notify, our own change) carries
+ * attributes from before it and is discarded (or a newer reply was
+ * applied meanwhile: then they are not stale); the callers that rely on
+ * fresh ones (open's cache check, O_APPEND, SEEK_END) then ask again, a
+ * bounded number of times: a daemon that keeps invalidating cannot hold
+ * them here.
+ */
+int mqfuse_do_getattr(struct inode *inode, struct file *file)
+{
+	int tries = 3;
+	int err;
+
+	do {
+		err = mqfuse_getattr_once(inode, file);
+	} while (err == 1 && mqfuse_attr_stale(inode) && --tries);
+	return err == 1 ? 0 : err;
 }
 
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file)
@@ -646,6 +671,7 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	struct mqfuse_args args = {};
 	bool truncate;
 	loff_t oldsize;
+	u64 asked;
 	int err;
 
 	if (mqfuse_is_bad(inode))
@@ -726,6 +752,7 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	mqfuse_args_init(&args, FUSE_SETATTR, mi->nodeid);
 	mqfuse_args_in(&args, 0, sizeof(in), &in);
 	mqfuse_args_out(&args, 0, sizeof(out), &out);
+	asked = atomic64_read(&fc->attr_version);
 	err = mqfuse_simple_request(fc, &args);
 	if (truncate)
 		clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
@@ -737,6 +764,10 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	err = mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, 0);
 	if (err)
 		goto out;
+	/* applied whatever came meanwhile, but an epoch since it was asked counts */
+	spin_lock(&mi->lock);
+	mi->attr_asked = asked;
+	spin_unlock(&mi->lock);
 	if (truncate) {
 		loff_t newsize = i_size_read(inode);
 

@@ -78,12 +78,19 @@ MQFUSE_UINT_PARAM(readdir_size, mqfuse_param_readdir_size,
 static int mqfuse_set_consistency(const char *val, const struct kernel_param *kp)
 {
 	int mode = mqfuse_consistency_parse(val);
+	/* "echo mode > .../consistency" ends in a newline: not in the log */
+	int len = strcspn(val, "\n");
 
 	if (mode < 0) {
-		pr_err("parameter consistency=%s: unknown mode\n", val);
+		pr_err("parameter consistency=%.*s: unknown mode\n", len, val);
 		return -EINVAL;
 	}
-	*(unsigned int *)kp->arg = mode;
+	if (!mqfuse_cons_lookup(mode)) {
+		pr_err("parameter consistency=%.*s: not supported yet\n", len, val);
+		return -EINVAL;
+	}
+	/* read locklessly by mqfuse_init_fs_context() */
+	WRITE_ONCE(*(unsigned int *)kp->arg, mode);
 	return 0;
 }
 
@@ -99,7 +106,7 @@ static const struct kernel_param_ops mqfuse_ops_consistency = {
 };
 module_param_cb(consistency, &mqfuse_ops_consistency, &mqfuse_param_consistency, 0644);
 MODULE_PARM_DESC(consistency,
-		 "default consistency mode: strict, cto (default), cto-wb, relaxed, immutable");
+		 "default consistency mode: strict, cto (default), relaxed, immutable (cto-wb: not supported yet)");
 
 static int __init mqfuse_init(void)
 {

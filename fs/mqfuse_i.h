@@ -440,6 +440,12 @@ struct mqfuse_conn {
 	wait_queue_head_t waitq;	/* unbound and balancing readers */
 	wait_queue_head_t init_waitq;	/* requests waiting for INIT */
 	atomic64_t attr_version;	/* orders attribute updates */
+	/*
+	 * attr_version taken by the last FUSE_NOTIFY_INC_EPOCH (0: none):
+	 * attributes and names fetched before it are stale, whatever their
+	 * timeout (mqfuse_attr_stale(), mqfuse_dentry_expired()). Only grows.
+	 */
+	atomic64_t epoch_version;
 	atomic_t nr_reqs;		/* live requests, for umount debugging */
 	struct rw_semaphore killsb;	/* notifications vs umount: protects sb */
 	struct super_block *sb;		/* protected by killsb; NULL after umount */
@@ -486,14 +492,33 @@ u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner);
 /* ------------------------------------------------------------------ */
 /* consistency.c */
 
+/* How long attributes and names from the daemon stay cached. */
+enum mqfuse_cons_ttl {
+	MQFUSE_TTL_NONE,	/* not at all: every use asks the daemon (strict) */
+	MQFUSE_TTL_DAEMON,	/* the daemon's attr_valid / entry_valid */
+	MQFUSE_TTL_FOREVER,	/* until the daemon invalidates them (immutable) */
+};
+
+/*
+ * FUSE_NOTIFY_INC_EPOCH of protocol 7.44 (Linux 6.16): no payload; every
+ * cached name (and here attribute) from before it is stale. Not in the
+ * 6.1 and 6.12 headers.
+ */
+#define MQFUSE_NOTIFY_INC_EPOCH	8
+
 /* Per consistency mode behaviour; NULL entries in the table: "not supported yet". */
 struct mqfuse_cons_ops {
 	const char *name;				/* mode name */
-	bool page_cache;				/* cache file data */
+	bool page_cache;				/* cache file data for read(2)/write(2) */
+	bool read_stales_attr;				/* a read makes the attributes stale (atime) */
+	enum mqfuse_cons_ttl ttl;			/* attribute and entry cache lifetime */
 	int (*open)(struct inode *inode, struct file *file);	/* after OPEN */
 	int (*flush)(struct inode *inode, struct file *file);	/* on close */
+	int (*mmap)(struct inode *inode, struct file *file,
+		    struct vm_area_struct *vma);	/* before a mapping is set up */
 };
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
+u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec);
 
 /* ------------------------------------------------------------------ */
 /* inode.c */
@@ -526,6 +551,7 @@ struct mqfuse_inode {
 	u64 nlookup;			/* lookups the daemon counted for this node */
 	u64 attr_version;		/* version of the cached attributes */
 	u64 attr_expire;		/* jiffies64 when cached attributes go stale */
+	u64 attr_asked;			/* fc->attr_version before they were asked for */
 	u32 blksize;			/* st_blksize from the daemon, 0 = default */
 	struct list_head write_files;	/* writable mqfuse_file, for writeback */
 	struct mqfuse_data_stamp stamp;	/* cto: page cache validated against */
@@ -616,7 +642,7 @@ extern const struct inode_operations mqfuse_dir_iops;
 extern const struct inode_operations mqfuse_symlink_iops;
 extern const struct dentry_operations mqfuse_dentry_ops;
 int mqfuse_entry_check(struct mqfuse_conn *fc, struct fuse_entry_out *e, bool may_be_root);
-void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec);
+void mqfuse_dentry_set_ttl(struct dentry *dentry, u64 sec, u32 nsec, u64 attr_version);
 void mqfuse_invalidate_entry(struct dentry *dentry);
 int mqfuse_reverse_inval_entry(struct mqfuse_conn *fc, u64 parent_nodeid,
 			       u64 child_nodeid, struct qstr *name, bool delete);

@@ -29,7 +29,13 @@ static int mqfuse_notify_inval_inode(struct mqfuse_conn *fc, struct iov_iter *fr
 	inode = mqfuse_ilookup(fc->sb, out.ino);
 	if (!inode)
 		goto out;
-	mqfuse_invalidate_attr(inode);
+	/*
+	 * Like stock FUSE's reverse invalidation, also bump the inode's
+	 * attr_version: a GETATTR or LOOKUP reply in flight carries
+	 * attributes from before the change notified and must not be
+	 * applied (mqfuse_attr_apply compares the versions).
+	 */
+	mqfuse_attr_outdated(inode);
 	err = 0;
 	if (out.off >= 0 && S_ISREG(inode->i_mode)) {
 		struct address_space *mapping = inode->i_mapping;
@@ -102,6 +108,24 @@ static int mqfuse_notify_entry(struct mqfuse_conn *fc, u64 parent, u64 child,
 	return err;
 }
 
+/*
+ * The daemon says its store changed under us (a dataset replaced, a
+ * restore): every name and attribute fetched before now is stale, in
+ * every consistency mode, and with them the page cache, which the next
+ * open checks against the fresh attributes (mqfuse_cto_revalidate_data).
+ * O(1): nothing is walked, the epoch is compared where a name or the
+ * attributes are used (mqfuse_dentry_expired(), mqfuse_attr_stale()).
+ * Concurrent epochs: epoch_version only grows.
+ */
+static void mqfuse_notify_inc_epoch(struct mqfuse_conn *fc)
+{
+	s64 v = atomic64_inc_return(&fc->attr_version);
+	s64 old = atomic64_read(&fc->epoch_version);
+
+	while (old < v && !atomic64_try_cmpxchg(&fc->epoch_version, &old, v))
+		;
+}
+
 int mqfuse_notify(struct mqfuse_conn *fc, int code, struct iov_iter *from, size_t size)
 {
 	switch (code) {
@@ -130,6 +154,11 @@ int mqfuse_notify(struct mqfuse_conn *fc, int code, struct iov_iter *from, size_
 		return mqfuse_notify_entry(fc, out.parent, out.child, out.namelen,
 					   false, from, size - sizeof(out));
 	}
+	case MQFUSE_NOTIFY_INC_EPOCH:
+		if (size)
+			return -EINVAL;
+		mqfuse_notify_inc_epoch(fc);
+		return 0;
 	}
 	pr_warn_ratelimited("session %llu: unsupported notification %d\n", fc->id, code);
 	return -EINVAL;

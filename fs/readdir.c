@@ -79,7 +79,8 @@ static void mqfuse_direntplus_link(struct file *file, struct fuse_direntplus *dp
 			spin_unlock(&mi->lock);
 			mqfuse_attr_apply(inode, &e->attr, e->attr_valid,
 					  e->attr_valid_nsec, attr_version);
-			mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec);
+			mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec,
+				      attr_version);
 			dput(dentry);
 			return;
 		}
@@ -107,10 +108,12 @@ static void mqfuse_direntplus_link(struct file *file, struct fuse_direntplus *dp
 	alias = d_splice_alias(inode, dentry);
 	d_lookup_done(dentry);
 	if (alias && !IS_ERR(alias)) {
-		mqfuse_dentry_set_ttl(alias, e->entry_valid, e->entry_valid_nsec);
+		mqfuse_dentry_set_ttl(alias, e->entry_valid, e->entry_valid_nsec,
+				      attr_version);
 		dput(alias);
 	} else if (!alias) {
-		mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec);
+		mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec,
+				      attr_version);
 	}
 	dput(dentry);
 }

@@ -518,6 +518,10 @@ static int mqfuse_get_tree(struct fs_context *fsc)
 	if (!o->group_id_present)
 		return invalfc(fsc, "missing option group_id=G");
 
+	/* option parsing and the parameter admit implemented modes only */
+	if (WARN_ON_ONCE(!mqfuse_cons_lookup(o->consistency)))
+		return -EINVAL;
+
 	file = mqfuse_dev_fget(o->fd);
 	if (IS_ERR(file))
 		return invalfc(fsc, "fd=%d: not an open %s", o->fd, MQFUSE_DEV_PATH);
@@ -569,9 +573,8 @@ static int mqfuse_init_fs_context(struct fs_context *fsc)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->opts.max_read = ~0U;
-	ctx->opts.consistency = mqfuse_param_consistency;
-	if (!mqfuse_cons_lookup(ctx->opts.consistency))
-		ctx->opts.consistency = MQFUSE_CONS_CTO;
+	/* the parameter holds implemented modes only (mqfuse_set_consistency()) */
+	ctx->opts.consistency = READ_ONCE(mqfuse_param_consistency);
 	fsc->fs_private = ctx;
 	fsc->ops = &mqfuse_context_ops;
 	return 0;

@@ -111,7 +111,9 @@ static void mq_usage(FILE *f)
 "  -V, --version          version\n"
 "\n"
 "Signals: SIGTERM/SIGINT unmount and exit 0, SIGUSR1 writes --stats,\n"
-"SIGHUP is ignored.  The daemon exits by itself when unmounted.\n");
+"SIGHUP tells the kernel every cached name and attribute is stale\n"
+"(FUSE_NOTIFY_INC_EPOCH: the backing directory changed).  The daemon\n"
+"exits by itself when unmounted.\n");
 }
 
 static int mq_parse_size(const char *s, uint32_t *out)

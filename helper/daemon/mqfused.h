@@ -21,6 +21,9 @@
 #define MQFUSED_VERSION		"0.1.0"
 
 /* Default and maximum payload of one READ/WRITE request. */
+/* FUSE_NOTIFY_INC_EPOCH (protocol 7.44), not in the 6.1 headers */
+#define MQ_NOTIFY_INC_EPOCH	8
+
 #define MQ_DEFAULT_MAX_WRITE	(8u << 20)
 #define MQ_MIN_MAX_WRITE	4096u
 #define MQ_MAX_MAX_WRITE	(8u << 20)

@@ -20,7 +20,8 @@
  * inherited from the caller too), then the process confines itself and
  * starts the threads.  When mqfused made the mount, it forks
  * first: the parent stays outside as the *monitor* (only CAP_SYS_ADMIN
- * kept, no device fd) which unmounts on SIGTERM/SIGINT, forwards SIGUSR1,
+ * kept, no device fd) which unmounts on SIGTERM/SIGINT, forwards SIGUSR1
+ * and SIGHUP,
  * and exits with the serving child's status; the child serves.
  */
 #include <errno.h>
@@ -653,7 +654,8 @@ int mq_monitor_stats(const char *buf, size_t len)
 /*
  * The signals the session acts on, taken with sigwaitinfo() or a signalfd
  * (blocked in every thread): end (TERM, INT), ignored (HUP), write the
- * stats (USR1), the last serving thread is gone (USR2).
+ * stats (USR1), invalidate the kernel's caches (HUP), the last serving
+ * thread is gone (USR2).
  */
 static void mq_session_signals(sigset_t *set)
 {
@@ -663,6 +665,27 @@ static void mq_session_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGUSR2);
+}
+
+/*
+ * SIGHUP: the backing directory changed behind the kernel's back (a
+ * dataset replaced under consistency=immutable, a restore): tell the
+ * kernel every name and attribute it cached is stale
+ * (FUSE_NOTIFY_INC_EPOCH, no payload). A kernel without it (stock FUSE
+ * before 6.16) refuses the notification: say so.
+ */
+static void mq_notify_epoch(void)
+{
+	struct fuse_out_header h = {
+		.len = sizeof(h),
+		.error = MQ_NOTIFY_INC_EPOCH,
+	};
+
+	if (write(mq_threads[0].devfd, &h, sizeof(h)) != (ssize_t)sizeof(h))
+		mq_warn("SIGHUP: invalidating the kernel's caches: %s",
+			strerror(errno));
+	else
+		mq_info("SIGHUP: the kernel's cached names and attributes invalidated");
 }
 
 /* Wait for signals until the session should end. */
@@ -681,6 +704,10 @@ static void mq_wait_signals(void)
 
 			if (ret)
 				mq_warn("writing stats: %s", strerror(-ret));
+			continue;
+		}
+		if (sig == SIGHUP) {
+			mq_notify_epoch();
 			continue;
 		}
 		if (sig == SIGUSR2 && !atomic_load(&mq_threads_running))
@@ -912,7 +939,8 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 			kill(child, SIGTERM);
 			break;
 		case SIGUSR1:
-			kill(child, SIGUSR1);
+		case SIGHUP:
+			kill(child, sig);
 			break;
 		case SIGCHLD:
 			if (waitpid(child, &wstatus, WNOHANG) != child)

@@ -876,6 +876,84 @@ static void test_stale_size(const char *mnt)
 	toy_stop(t, mnt);
 }
 
+struct open_arg {
+	const char *path;
+	int fd;
+};
+
+static void *toy_open_thread(void *arg)
+{
+	struct open_arg *a = arg;
+
+	a->fd = open(a->path, O_RDONLY);
+	return NULL;
+}
+
+/*
+ * cto open fetches the attributes to check its cache. If the daemon
+ * invalidates the inode (NOTIFY_INVAL_INODE) while that GETATTR is in
+ * flight, the reply holds attributes from before the change and is
+ * discarded; the open must ask again, not check the cache against the
+ * old attributes (which kept the old pages).
+ */
+static void test_inval_during_open_getattr(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, NULL, 4096, 'a');
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_inval_inode_out in;
+	} msg = {
+		.h = { .len = sizeof(msg), .error = FUSE_NOTIFY_INVAL_INODE },
+		.in = { .ino = TOY_NODE, .off = -1 },
+	};
+	struct open_arg oa;
+	pthread_t thr;
+	char p[256], b[4096];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (!t) {
+		tap(0, "inval during open: mount toy daemon");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);
+	/* fd stays open: it keeps the inode, and its pages, cached (TTL 0) */
+	tap(fd >= 0 && pread(fd, b, sizeof(b), 0) == sizeof(b) && b[0] == 'a',
+	    "inval during open: first open caches the old data");
+	t->hold_getattr = 1;
+	oa.path = p;
+	pthread_create(&thr, NULL, toy_open_thread, &oa);
+	tap(toy_held(t, 3000), "inval during open: the open's GETATTR held (old size)");
+	pthread_mutex_lock(&t->lock);
+	memset(t->data, 'b', 8192);
+	t->size = 8192;
+	pthread_mutex_unlock(&t->lock);
+	tap(write(t->fd, &msg, sizeof(msg)) == sizeof(msg),
+	    "inval during open: NOTIFY_INVAL_INODE (attributes) accepted");
+	toy_release_held(t);		/* the attributes from before the change */
+	pthread_join(thr, NULL);
+	tap(oa.fd >= 0, "inval during open: open succeeds");
+	if (oa.fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		toy_stop(t, mnt);
+		return;
+	}
+	n = pread(oa.fd, b, sizeof(b), 0);
+	tap(n == sizeof(b) && b[0] == 'b',
+	    "inval during open: the new data, not the cached page (%zd bytes, byte 0x%02x)",
+	    n, (unsigned char)b[0]);
+	if (fstat(oa.fd, &st))
+		st.st_size = -1;
+	tap(st.st_size == 8192, "inval during open: the new size (%lld)", (long long)st.st_size);
+	close(oa.fd);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+}
+
 struct dio_arg {
 	int fd;
 	ssize_t ret;
@@ -939,6 +1017,76 @@ static void test_launder_failure(const char *mnt)
 	pthread_mutex_lock(&t->lock);
 	tap(t->data[10] == 'M', "launder: the mmap store survives a failed launder WRITE (byte 0x%02x)",
 	    t->data[10]);
+	pthread_mutex_unlock(&t->lock);
+	munmap(map, 8192);
+	close(da.fd);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
+struct store_arg {
+	char *map;
+	int done;			/* set once the store went through */
+};
+
+static void *toy_store_thread(void *arg)
+{
+	struct store_arg *a = arg;
+
+	a->map[10] = 'M';
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * consistency=strict: write(2) goes to the daemon, not the page cache,
+ * while mmap goes through it. A store through a shared map racing a
+ * write(2) of the same page must not write the page's bytes from before
+ * the write back over it: the store waits for the write, and lands on
+ * the written data.
+ */
+static void test_strict_write_vs_map(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=strict", 8192, 'a');
+	struct store_arg sa = { 0 };
+	struct dio_arg da;
+	pthread_t dt, st;
+	char p[256], *map;
+	volatile char c;
+	int fd, stored;
+
+	if (!t) {
+		tap(0, "strict write vs map: mount toy daemon with consistency=strict");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	da.fd = open(p, O_RDWR);
+	map = fd >= 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (da.fd < 0 || map == MAP_FAILED) {
+		tap(0, "strict write vs map: open and mmap");
+		toy_stop(t, mnt);
+		return;
+	}
+	c = map[0];
+	(void)c;
+	t->hold_write = 1;
+	pthread_create(&dt, NULL, toy_dio_thread, &da);
+	tap(toy_held(t, 3000), "strict write vs map: write(2)'s WRITE at the daemon, reply held");
+	sa.map = map;
+	pthread_create(&st, NULL, toy_store_thread, &sa);
+	usleep(300 * 1000);
+	stored = __atomic_load_n(&sa.done, __ATOMIC_ACQUIRE);
+	tap(!stored, "strict write vs map: a store to the page waits for the write in flight");
+	toy_release_held(t);
+	pthread_join(dt, NULL);
+	pthread_join(st, NULL);
+	tap(da.ret == 4096, "strict write vs map: write(2) done (%zd)", da.ret);
+	tap(fsync(fd) == 0, "strict write vs map: fsync");
+	pthread_mutex_lock(&t->lock);
+	tap(t->data[0] == 'Z' && t->data[10] == 'M' && t->data[4095] == 'Z',
+	    "strict write vs map: the store landed on the written data (bytes 0x%02x 0x%02x 0x%02x)",
+	    t->data[0], t->data[10], t->data[4095]);
 	pthread_mutex_unlock(&t->lock);
 	munmap(map, 8192);
 	close(da.fd);
@@ -1039,5 +1187,7 @@ int main(int argc, char **argv)
 	test_stale_size(argv[1]);
 	test_truncate_vs_writeback(argv[1]);
 	test_launder_failure(argv[1]);
+	test_strict_write_vs_map(argv[1]);
+	test_inval_during_open_getattr(argv[1]);
 	return failures ? 1 : 0;
 }
