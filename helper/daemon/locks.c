@@ -11,11 +11,24 @@
  * file per inode (struct mq_lock_owner), and its locks are OFD locks on
  * it: the backing kernel merges and splits one owner's locks and never lets
  * them conflict with each other, while any other owner - of this client,
- * of another client of the store, a local process - conflicts.  The OFD is
- * opened O_RDWR (an F_WRLCK needs a writable description, an F_RDLCK a
- * readable one, and one owner locks through read-only and writable files
- * alike); the client's handle decides what may be locked (EBADF, as
- * fcntl(2) on a file not open for that access).
+ * of another client of the store, a local process - conflicts.
+ *
+ * The OFD is opened as the caller (creds.c, as OPEN does), so the backend
+ * applies the caller's rights and not the daemon's, and with the access of
+ * the handle the first lock comes through: a read-only handle makes a
+ * read-only OFD, so locking never adds a write open of the backing file
+ * (which would make an exec of it on the server fail with ETXTBSY and
+ * break read leases).  A write-only handle asks for O_RDWR first (a
+ * writable handle already is a write open; read access is checked as the
+ * caller), else O_WRONLY.  The handle decides what may be locked (EBADF
+ * for F_WRLCK through a read-only one, F_RDLCK through a write-only one,
+ * as fcntl(2)).  When an owner with a read-only OFD asks for a write lock
+ * through a writable handle, its OFD is widened: an O_RDWR one is opened as
+ * the caller, the read locks the old one holds (its /proc fdinfo lines) are
+ * taken on it - read locks do not conflict, so there is no moment the
+ * owner holds less - and the old one is closed.  That needs the owner to
+ * be idle (no other request of it in flight, no SETLKW of it waiting):
+ * else ENOLCK.
  *
  * An owner is made by its first lock and closed (dropping whatever it
  * still holds) when
@@ -24,8 +37,7 @@
  *    process drops all its locks on the file (the POSIX rule), as does
  *    RELEASE with FUSE_RELEASE_FLUSH;
  *  - the last open handle of the inode is closed: no process of the client
- *    has the file open, so none can hold a lock on it (a safety net: see
- *    "abandoned waits" below);
+ *    has the file open, so none can hold a lock on it (a safety net);
  *  - the inode is freed.
  * An owner some request is using (users) is unlinked at once and closed by
  * its last user, so a new lock by the same owner id (a files_struct is
@@ -36,33 +48,44 @@
  * identity and lifetime.  RELEASE with FUSE_RELEASE_FLOCK_UNLOCK unlocks it
  * at once (the fd itself may close later, when its last user is done).
  *
+ * Requests in flight.  Every SETLK and SETLKW that may take a lock is
+ * registered (struct mq_lkreq) before anything is locked, and stays so
+ * until its answer is settled.  The serving threads are per queue, so a
+ * FLUSH can be served while a SETLK of its owner, sent earlier, is still
+ * being served on another thread: FLUSH marks the registered requests of
+ * its owner through its handle, and a grant to a marked request is undone
+ * and answered EBADF (as fcntl(2) does when the fd was closed during the
+ * call).  RELEASE of the handle a request came through does the same.  (A
+ * FLUSH served before the SETLK was even registered is the kernel's to
+ * fix: fcntl_setlk() sees the fd closed and sends the unlock.)
+ *
  * SETLKW.  The serving thread first tries without blocking.  On a conflict
- * the wait moves to a waiter thread of its own (at most MQ_LOCK_MAX_WAITERS
- * at a time, else ENOLCK), which blocks in F_OFD_SETLKW or flock(2) and
- * answers the request itself through the device fd of the thread that read
- * it (stock FUSE wants the reply on that fd).  Serving threads never block
- * on a lock, so the unlock that ends a wait is always served.  A wait ends
- * early on
+ * the wait moves to a waiter thread of its own, which blocks in
+ * F_OFD_SETLKW or flock(2) and answers the request itself through the
+ * device fd of the thread that read it (stock FUSE wants the reply on that
+ * fd).  Serving threads never block on a lock, so the unlock that ends a
+ * wait is always served.  A wait ends early on
  *  - FUSE_INTERRUPT of the request: answered EINTR, which the kernel turns
  *    into a restart or EINTR like a local fcntl(F_SETLKW) (a grant that
  *    wins the race is answered 0 and kept);
- *  - RELEASE of the handle the request came through: its caller cannot be
- *    in fcntl(2) or flock(2) any more, so the request was abandoned (a
- *    fatal signal); a grant that wins that race is undone.
+ *  - RELEASE of the handle the request came through, or FLUSH of its owner
+ *    through it: the grant is undone (see above).
  * The waiter is woken by MQ_LOCK_WAKE_SIGNAL (no SA_RESTART, so the wait
  * returns EINTR and the thread looks at why).  A signal sent just before
  * the thread enters the wait would be lost, so each waiter also has a
  * timer that sends it every MQ_LOCK_TICK_NS: a late cancellation costs at
  * most one tick.  An INTERRUPT can be read by another serving thread before
- * the waiter is registered; the last MQ_LOCK_EARLY_INTR interrupts not
- * matched by a waiter are kept and checked at registration.
+ * the request is registered; the last MQ_LOCK_EARLY_INTR interrupts not
+ * matched by a request are kept and checked at registration.
  *
- * Abandoned waits.  A waiter whose caller died may still be granted the
- * lock before the INTERRUPT or RELEASE reaches it.  FLUSH of its owner
- * through its own handle (the dying process closing the file) marks it, and
- * a marked waiter undoes its grant, as fcntl(2) does when the fd was closed
- * during the wait (EBADF).  What lands in the few instructions before a
- * waiter is registered is dropped with the inode's last open handle.
+ * Limits (mqfused(8), LOCKS).  Waiter threads: at most MQ_LOCK_MAX_WAITERS,
+ * and at most 1/MQ_LOCK_UID_SHARE of them for one uid (the caller of the
+ * SETLKW), so one user cannot take every slot; past either, SETLKW fails
+ * with ENOLCK at once.  Owner OFDs: at most MQ_LOCK_MAX_OWNERS, and never
+ * more than half of what RLIMIT_NOFILE leaves after MQ_LOCK_FD_RESERVE
+ * (handles and inodes need fds too); one uid (the caller that made the
+ * owner) may hold 1/MQ_LOCK_UID_SHARE of them.  Past either, ENOLCK, and
+ * no fd is opened: the slot is taken before the open.
  *
  * Not provided: deadlock detection (EDEADLK).  OFD locks have none, so two
  * owners waiting for each other wait until a signal ends one of the waits.
@@ -70,12 +93,15 @@
  * GETLK: F_OFD_GETLK on the owner's OFD (its own locks never conflict) or,
  * for an owner with no locks, on the handle's.  The pid reported is the one
  * of the owner of this client holding the conflicting lock (found in
- * /proc/self/fdinfo of each other owner's OFD), else 0: a lock of another
- * client or of a process on the server has no pid the caller could use.
+ * /proc/self/fdinfo of each other owner's OFD, read without mq_locks_lock:
+ * the owners looked at are pinned by a user reference), else 0: a lock of
+ * another client or of a process on the server has no pid the caller
+ * could use.  The pid is in the daemon's pid namespace, as the kernel sent
+ * it; the kernel translates it for the caller.
  *
  * Lock order: mq_locks_lock, then a handle slot lock (mq_handle_peek).
  * Inode and handle references are never dropped under mq_locks_lock (their
- * last put calls back in here).
+ * last put calls back in here), nor is /proc read under it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +112,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 
 #include "mqfused.h"
 
@@ -94,9 +121,11 @@
 #endif
 
 #define MQ_OFFSET_MAX		INT64_MAX	/* the kernel's "to EOF" end */
-#define MQ_LOCK_MAX_OWNERS	8192	/* backing fds for POSIX owners */
+#define MQ_LOCK_MAX_OWNERS	8192	/* backing fds for POSIX owners, at most */
+#define MQ_LOCK_FD_RESERVE	256	/* of RLIMIT_NOFILE, never for owners */
 #define MQ_LOCK_MAX_WAITERS	256	/* SETLKW waiting at a time */
-#define MQ_LOCK_EARLY_INTR	64	/* interrupts kept for late waiters */
+#define MQ_LOCK_UID_SHARE	4	/* one uid: 1/4 of the owners, waiters */
+#define MQ_LOCK_EARLY_INTR	64	/* interrupts kept for late requests */
 #define MQ_LOCK_TICK_NS		(250 * 1000 * 1000)
 #define MQ_LOCK_WAITER_STACK	(256u << 10)
 
@@ -107,6 +136,11 @@ struct mq_lock_owner {
 	struct mq_lock_owner *next;	/* in inode->lock_owners (not if dead) */
 	struct mq_inode *inode;		/* not referenced: owners go first */
 	uint64_t owner;			/* fuse_lk_in.owner */
+	uint32_t uid;			/* charged for it (mq_lock_uid) */
+	/*
+	 * fd and accmode change only while swapping, which needs users == 1:
+	 * a user reads them without the lock.
+	 */
 	int fd;				/* the OFD its locks are taken on */
 	int accmode;			/* fd's O_ACCMODE */
 	/* fields below are protected by mq_locks_lock */
@@ -115,42 +149,66 @@ struct mq_lock_owner {
 	uint64_t grants;		/* locks granted so far */
 	bool may_hold;			/* granted a lock since it last held none */
 	bool dead;			/* unlinked: the last user closes fd */
+	bool swapping;			/* fd being widened: others wait */
 };
 
-enum mq_waiter_state {
-	MQ_WAITER_NEW,		/* registered; its thread is not waiting yet */
-	MQ_WAITER_WAITING,	/* tid is set: wake-ups go to it */
-	MQ_WAITER_DONE,		/* off the list, answering */
+/* What one uid uses of the shared limits. */
+struct mq_lock_uid {
+	struct mq_lock_uid *next;	/* in mq_lock_uids */
+	uint32_t uid;
+	unsigned int owners;		/* owner OFDs charged to it */
+	unsigned int waiters;		/* waiter threads charged to it */
 };
 
-/* A SETLKW whose lock was taken: the waiter thread's state. */
-struct mq_lock_waiter {
-	struct mq_lock_waiter *next;	/* in mq_waiters */
+enum mq_lkreq_state {
+	MQ_LKREQ_TRYING,	/* its serving thread locks without blocking */
+	MQ_LKREQ_QUEUED,	/* handed to a waiter thread, not waiting yet */
+	MQ_LKREQ_WAITING,	/* tid is set: wake-ups go to it */
+	MQ_LKREQ_DONE,		/* off the list, answering */
+};
+
+/* A SETLK or SETLKW from registration to its answer. */
+struct mq_lkreq {
+	struct mq_lkreq *next;		/* in mq_lkreqs */
 	struct mq_thread *thr;		/* the reply goes through its device fd */
 	uint64_t unique;		/* the request */
 	uint64_t fh;			/* a handle reference is held */
 	struct mq_inode *inode;		/* a reference is held */
-	struct mq_lock_owner *owner;	/* POSIX: a user of it; NULL: flock */
-	int fd;				/* waits on this fd */
+	uint64_t lock_owner;		/* fuse_lk_in.owner (POSIX) */
+	bool is_flock;			/* flock: fd is the handle's */
+	uint32_t uid;			/* the caller: charged for a waiter */
+	uint32_t pid;			/* requester, for the owner's pid */
+	struct mq_lock_owner *owner;	/* POSIX: a user of it, once made */
+	int fd;				/* locks (waits) on this fd */
 	struct flock fl;		/* POSIX: the lock */
 	int flock_op;			/* flock: LOCK_SH or LOCK_EX */
-	uint32_t pid;			/* requester, for the owner's pid */
 	/* fields below are protected by mq_locks_lock */
-	enum mq_waiter_state state;
-	pthread_t tid;			/* MQ_WAITER_WAITING: the thread */
-	int cancel;			/* 0, -EINTR (interrupt) or -EBADF (abandoned) */
+	enum mq_lkreq_state state;
+	pthread_t tid;			/* MQ_LKREQ_WAITING: the thread */
+	int cancel;			/* 0, -EINTR (interrupt) or -EBADF (released) */
 	bool flushed;			/* FLUSH of its owner through its fh */
+	bool waiter;			/* holds a waiter slot */
 };
 
 static pthread_mutex_t mq_locks_lock = PTHREAD_MUTEX_INITIALIZER;
+/* an owner's swapping ended (mq_locks_lock) */
+static pthread_cond_t mq_owner_swapped = PTHREAD_COND_INITIALIZER;
 /* fields below and every inode->lock_owners list: protected by mq_locks_lock */
 static unsigned int mq_nr_owners;
-static struct mq_lock_waiter *mq_waiters;
+static struct mq_lkreq *mq_lkreqs;
 static unsigned int mq_nr_waiters;
+static struct mq_lock_uid *mq_lock_uids;
 static uint64_t mq_early_intr[MQ_LOCK_EARLY_INTR];
 static unsigned int mq_early_next;
+/* limits: set by mq_locks_init() (or a unit test) before any request */
+static unsigned int mq_max_owners = MQ_LOCK_MAX_OWNERS;
+static unsigned int mq_uid_max_owners = MQ_LOCK_MAX_OWNERS / MQ_LOCK_UID_SHARE;
+static unsigned int mq_max_waiters = MQ_LOCK_MAX_WAITERS;
+static unsigned int mq_uid_max_waiters = MQ_LOCK_MAX_WAITERS / MQ_LOCK_UID_SHARE;
 
 static int mq_lock_wake_signal;	/* 0 until mq_locks_init() */
+
+void (*mq_locks_test_hook)(uint64_t unique);
 
 /* Warnings a client can trigger: at most one every 10 seconds. */
 static bool mq_locks_ratelimit(void)
@@ -233,17 +291,233 @@ static int mq_fd_accmode(int fd)
 	return flags < 0 ? -errno : flags & O_ACCMODE;
 }
 
+/* ------------------------------------------------------ per-uid limits */
+
+/* Under mq_locks_lock: @uid's usage; made (zero) if @create. */
+static struct mq_lock_uid *mq_uid_find(uint32_t uid, bool create)
+{
+	struct mq_lock_uid *u;
+
+	for (u = mq_lock_uids; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if (!create)
+		return NULL;
+	u = calloc(1, sizeof(*u));
+	if (u) {
+		u->uid = uid;
+		u->next = mq_lock_uids;
+		mq_lock_uids = u;
+	}
+	return u;
+}
+
+/* Under mq_locks_lock: forget @u once it uses nothing. */
+static void mq_uid_trim(struct mq_lock_uid *u)
+{
+	struct mq_lock_uid **pp;
+
+	if (u->owners || u->waiters)
+		return;
+	for (pp = &mq_lock_uids; *pp; pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			free(u);
+			return;
+		}
+	}
+}
+
+/* Under mq_locks_lock: take an owner slot for @uid, or -ENOLCK. */
+static int mq_owner_charge(uint32_t uid)
+{
+	struct mq_lock_uid *u;
+
+	if (mq_nr_owners >= mq_max_owners) {
+		if (mq_locks_ratelimit())
+			mq_warn("locks: %u lock owners hold backing files: ENOLCK",
+				mq_max_owners);
+		return -ENOLCK;
+	}
+	u = mq_uid_find(uid, true);
+	if (!u)
+		return -ENOLCK;
+	if (u->owners >= mq_uid_max_owners) {
+		if (mq_locks_ratelimit())
+			mq_warn("locks: uid %u has %u lock owners, its share: ENOLCK",
+				uid, u->owners);
+		mq_uid_trim(u);
+		return -ENOLCK;
+	}
+	u->owners++;
+	mq_nr_owners++;
+	return 0;
+}
+
+static void mq_owner_uncharge(uint32_t uid)
+{
+	struct mq_lock_uid *u = mq_uid_find(uid, false);
+
+	mq_nr_owners--;
+	if (u) {
+		u->owners--;
+		mq_uid_trim(u);
+	}
+}
+
+/* Under mq_locks_lock: take a waiter slot for @uid, or -ENOLCK. */
+static int mq_waiter_charge(uint32_t uid)
+{
+	struct mq_lock_uid *u;
+
+	if (mq_nr_waiters >= mq_max_waiters) {
+		if (mq_locks_ratelimit())
+			mq_warn("locks: %u SETLKW already waiting: ENOLCK",
+				mq_max_waiters);
+		return -ENOLCK;
+	}
+	u = mq_uid_find(uid, true);
+	if (!u)
+		return -ENOLCK;
+	if (u->waiters >= mq_uid_max_waiters) {
+		if (mq_locks_ratelimit())
+			mq_warn("locks: uid %u has %u SETLKW waiting, its share: ENOLCK",
+				uid, u->waiters);
+		mq_uid_trim(u);
+		return -ENOLCK;
+	}
+	u->waiters++;
+	mq_nr_waiters++;
+	return 0;
+}
+
+static void mq_waiter_uncharge(uint32_t uid)
+{
+	struct mq_lock_uid *u = mq_uid_find(uid, false);
+
+	mq_nr_waiters--;
+	if (u) {
+		u->waiters--;
+		mq_uid_trim(u);
+	}
+}
+
+/* ------------------------------------------------ the fdinfo lock lines */
+
+/* An fdinfo "lock:" line of an OFD lock, as a struct flock. */
+static bool mq_fdinfo_parse(const char *line, struct flock *fl)
+{
+	char kind[16], rw[16], endtok[32];
+	long long start, end;
+
+	if (strncmp(line, "lock:", 5))
+		return false;
+	/* "lock:\t2: OFDLCK ADVISORY  WRITE -1 fe:00:1234 5 14" (or "EOF") */
+	if (sscanf(line + 5, " %*d: %15s %*s %15s %*d %*s %lld %31s", kind, rw,
+		   &start, endtok) != 4 || strcmp(kind, "OFDLCK") || start < 0)
+		return false;
+	memset(fl, 0, sizeof(*fl));
+	fl->l_whence = SEEK_SET;
+	fl->l_start = start;
+	if (!strcmp(rw, "WRITE"))
+		fl->l_type = F_WRLCK;
+	else if (!strcmp(rw, "READ"))
+		fl->l_type = F_RDLCK;
+	else
+		return false;
+	if (!strcmp(endtok, "EOF"))
+		return true;	/* l_len 0 */
+	{
+		char *e;
+
+		end = strtoll(endtok, &e, 10);
+		if (*e || end < start)
+			return false;
+	}
+	fl->l_len = end - start + 1;
+	return true;
+}
+
+/*
+ * Call @fn on each lock the OFD @fd holds (its /proc/self/fdinfo lines)
+ * until it returns non-zero; returns that, 0, or -errno.  Never under
+ * mq_locks_lock: procfs is slow next to a lock request.
+ */
+static int mq_fd_for_each_lock(int fd, int (*fn)(const struct flock *fl,
+						  void *arg), void *arg)
+{
+	char path[64], buf[4096], *line, *nl;
+	struct flock fl;
+	size_t have = 0;
+	int pfd, ret = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%sself/fdinfo/%d", mq_proc_prefix, fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	while (!ret) {
+		n = read(pfd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		have += n;
+		buf[have] = '\0';
+		for (line = buf; !ret && (nl = strchr(line, '\n')); line = nl + 1) {
+			*nl = '\0';
+			if (mq_fdinfo_parse(line, &fl))
+				ret = fn(&fl, arg);
+		}
+		have -= line - buf;
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* no line is that long: skip it */
+	}
+	close(pfd);
+	return ret;
+}
+
+static int mq_lock_is(const struct flock *fl, void *arg)
+{
+	const struct flock *want = arg;
+
+	return fl->l_type == want->l_type && fl->l_start == want->l_start &&
+	       fl->l_len == want->l_len;
+}
+
+/* Is @want (as F_OFD_GETLK reported it) one of the locks of OFD @fd? */
+static bool mq_fd_holds(int fd, const struct flock *want)
+{
+	return mq_fd_for_each_lock(fd, mq_lock_is, (void *)want) == 1;
+}
+
+static int mq_lock_copy(const struct flock *fl, void *arg)
+{
+	struct flock copy = *fl;
+
+	return fcntl(*(int *)arg, F_OFD_SETLK, &copy) ? -ENOLCK : 0;
+}
+
 /* ------------------------------------------------------------ owners */
 
+/* Under mq_locks_lock: the live owner @owner of @inode, once not swapping. */
 static struct mq_lock_owner *mq_owner_find(struct mq_inode *inode,
 					   uint64_t owner)
 {
 	struct mq_lock_owner *o;
 
-	for (o = inode->lock_owners; o; o = o->next)
-		if (o->owner == owner)
+	for (;;) {
+		for (o = inode->lock_owners; o; o = o->next)
+			if (o->owner == owner)
+				break;
+		if (!o || !o->swapping)
 			return o;
-	return NULL;
+		/* its swapper holds a user: o lives until woken, maybe not after */
+		pthread_cond_wait(&mq_owner_swapped, &mq_locks_lock);
+	}
 }
 
 static void mq_owner_unlink(struct mq_lock_owner *o)
@@ -261,27 +535,33 @@ static void mq_owner_unlink(struct mq_lock_owner *o)
 }
 
 /*
- * The backing OFD of a new owner: O_RDWR, else (the daemon may not have
- * both) the access of the client's handle, @acc.
+ * The backing OFD of an owner of @inode for a handle of access @acc (see
+ * the top), opened as the caller of @req; *@fd_acc is its access.
  */
-static int mq_owner_open(struct mq_inode *inode, int acc, int *fd_acc)
+static int mq_owner_open(struct mq_req *req, struct mq_inode *inode, int acc,
+			 int *fd_acc)
 {
 	const int flags = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 	char path[64];
-	int fd;
+	int fd = -1, ret;
 
 	/* O_NONBLOCK: a lease on the backing file fails the open, not waits. */
 	mq_proc_path(path, sizeof(path), inode->fd);
-	*fd_acc = O_RDWR;
-	fd = open(path, O_RDWR | flags);
-	if (fd < 0 && acc != O_RDWR) {
-		*fd_acc = acc;
-		fd = open(path, acc | flags);
+	ret = mq_creds_enter(req);
+	if (!ret) {
+		*fd_acc = acc == O_WRONLY ? O_RDWR : acc;
+		fd = open(path, *fd_acc | flags);
+		if (fd < 0 && *fd_acc != acc) {
+			*fd_acc = acc;
+			fd = open(path, acc | flags);
+		}
+		ret = fd < 0 ? -errno : 0;
 	}
-	if (fd < 0) {
+	mq_creds_leave(req);
+	if (ret) {
 		if (mq_locks_ratelimit())
-			mq_warn("locks: cannot open a backing file for a lock owner: %s",
-				strerror(errno));
+			mq_warn("locks: cannot open a backing file for a lock owner (uid %u): %s",
+				req->in->uid, strerror(-ret));
 		return -ENOLCK;
 	}
 	return fd;
@@ -289,62 +569,61 @@ static int mq_owner_open(struct mq_inode *inode, int acc, int *fd_acc)
 
 /*
  * Take a user reference on the owner @owner of @inode; with @create, make
- * it if there is none (@acc: the access of the handle it comes through).
- * *@out is NULL if there is none and !@create.
+ * it if there is none (@acc: the access of the handle it comes through),
+ * charged to the caller of @req.  *@out is NULL if there is none and
+ * !@create.
  */
-static int mq_owner_get(struct mq_inode *inode, uint64_t owner, int acc,
-			bool create, struct mq_lock_owner **out)
+static int mq_owner_get(struct mq_req *req, struct mq_inode *inode,
+			uint64_t owner, int acc, bool create,
+			struct mq_lock_owner **out)
 {
 	struct mq_lock_owner *o, *fresh;
-	int fd, fd_acc;
+	uint32_t uid = req->in->uid;
+	int fd, fd_acc, ret;
 
 	pthread_mutex_lock(&mq_locks_lock);
 	o = mq_owner_find(inode, owner);
 	if (o)
 		o->users++;
+	/* the slot before the fd: past a limit, nothing is opened */
+	ret = o || !create ? 0 : mq_owner_charge(uid);
 	pthread_mutex_unlock(&mq_locks_lock);
 	*out = o;
-	if (o || !create)
-		return 0;
+	if (o || !create || ret)
+		return ret;
 
-	fd = mq_owner_open(inode, acc, &fd_acc);
-	if (fd < 0)
-		return fd;
 	fresh = calloc(1, sizeof(*fresh));
-	if (!fresh) {
-		close(fd);
-		return -ENOLCK;
-	}
+	fd = fresh ? mq_owner_open(req, inode, acc, &fd_acc) : -ENOLCK;
 	pthread_mutex_lock(&mq_locks_lock);
 	o = mq_owner_find(inode, owner);	/* made meanwhile? */
-	if (!o && mq_nr_owners >= MQ_LOCK_MAX_OWNERS) {
-		pthread_mutex_unlock(&mq_locks_lock);
-		close(fd);
-		free(fresh);
-		if (mq_locks_ratelimit())
-			mq_warn("locks: %u lock owners hold backing files: ENOLCK",
-				MQ_LOCK_MAX_OWNERS);
-		return -ENOLCK;
-	}
-	if (!o) {
+	if (o || fd < 0) {
+		mq_owner_uncharge(uid);
+	} else {
 		fresh->inode = inode;
 		fresh->owner = owner;
+		fresh->uid = uid;
 		fresh->fd = fd;
 		fresh->accmode = fd_acc;
 		fresh->next = inode->lock_owners;
 		inode->lock_owners = fresh;
-		mq_nr_owners++;
 		o = fresh;
 		fd = -1;
 		fresh = NULL;
 	}
-	o->users++;
+	if (o)
+		o->users++;
 	pthread_mutex_unlock(&mq_locks_lock);
 	if (fd >= 0)
 		close(fd);
 	free(fresh);
 	*out = o;
-	return 0;
+	return o ? 0 : fd;
+}
+
+/* Under mq_locks_lock: the owner is off every list and unused: free it. */
+static void mq_owner_free(struct mq_lock_owner *o)
+{
+	mq_owner_uncharge(o->uid);
 }
 
 /* Drop a user reference; the last one closes an owner that holds nothing. */
@@ -358,7 +637,7 @@ static void mq_owner_put(struct mq_lock_owner *o)
 	if (!--o->users && (o->dead || !o->may_hold)) {
 		if (!o->dead)
 			mq_owner_unlink(o);
-		mq_nr_owners--;
+		mq_owner_free(o);
 		gone = true;
 	}
 	pthread_mutex_unlock(&mq_locks_lock);
@@ -366,6 +645,54 @@ static void mq_owner_put(struct mq_lock_owner *o)
 		close(o->fd);	/* releases whatever it still held */
 		free(o);
 	}
+}
+
+/*
+ * @o (a user of it is the caller) needs access to lock through a handle
+ * of access @acc that its OFD lacks: widen it to O_RDWR, keeping its
+ * locks (see the top).
+ */
+static int mq_owner_widen(struct mq_req *req, struct mq_lock_owner *o)
+{
+	int fd, fd_acc, old = -1, ret = 0;
+
+	fd = mq_owner_open(req, o->inode, O_RDWR, &fd_acc);
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&mq_locks_lock);
+	if (o->users != 1) {
+		ret = -ENOLCK;
+	} else {
+		o->swapping = true;
+		if (!o->may_hold)
+			old = o->fd;	/* nothing to carry over */
+	}
+	pthread_mutex_unlock(&mq_locks_lock);
+	if (ret) {
+		close(fd);
+		if (mq_locks_ratelimit())
+			mq_warn("locks: a lock owner in use needs a writable backing file: ENOLCK");
+		return ret;
+	}
+	/*
+	 * A read-only OFD's read locks: taking them again cannot conflict
+	 * (nobody else holds a write lock over them).  A write-only OFD's
+	 * write locks would conflict with themselves: that fails, ENOLCK.
+	 */
+	if (old < 0)
+		ret = mq_fd_for_each_lock(o->fd, mq_lock_copy, &fd);
+	pthread_mutex_lock(&mq_locks_lock);
+	if (!ret) {
+		old = o->fd;
+		o->fd = fd;
+		o->accmode = O_RDWR;
+		fd = -1;
+	}
+	o->swapping = false;
+	pthread_cond_broadcast(&mq_owner_swapped);
+	pthread_mutex_unlock(&mq_locks_lock);
+	close(ret ? fd : old);	/* the new OFD and what it took, or the old */
+	return ret ? -ENOLCK : 0;
 }
 
 /* Under mq_locks_lock: @o was granted a lock for @pid. */
@@ -429,7 +756,7 @@ static void mq_owners_drop(struct mq_inode *inode, bool only_if_idle)
 		if (!o->users) {
 			o->next = gone;
 			gone = o;
-			mq_nr_owners--;
+			mq_owner_free(o);
 		}
 	}
 	inode->lock_owners = NULL;
@@ -443,103 +770,49 @@ static void mq_owners_drop(struct mq_inode *inode, bool only_if_idle)
 
 /* ------------------------------------------------------ GETLK's pid */
 
-/* Does an fdinfo "lock:" line describe an OFD lock equal to @want? */
-static bool mq_fdinfo_line_is(const char *line, const struct flock *want)
-{
-	char kind[16], rw[16], endtok[32];
-	long long start, end;
-	int type;
-
-	if (strncmp(line, "lock:", 5))
-		return false;
-	/* "lock:\t2: OFDLCK ADVISORY  WRITE -1 fe:00:1234 5 14" (or "EOF") */
-	if (sscanf(line + 5, " %*d: %15s %*s %15s %*d %*s %lld %31s", kind, rw,
-		   &start, endtok) != 4 || strcmp(kind, "OFDLCK"))
-		return false;
-	if (!strcmp(rw, "WRITE"))
-		type = F_WRLCK;
-	else if (!strcmp(rw, "READ"))
-		type = F_RDLCK;
-	else
-		return false;
-	if (!strcmp(endtok, "EOF")) {
-		end = -1;
-	} else {
-		char *e;
-
-		end = strtoll(endtok, &e, 10);
-		if (*e)
-			return false;
-	}
-	return type == want->l_type && start == want->l_start &&
-	       end == (want->l_len ? want->l_start + want->l_len - 1 : -1);
-}
-
-/* Is @want (as F_OFD_GETLK reported it) one of the locks of OFD @fd? */
-static bool mq_fd_holds(int fd, const struct flock *want)
-{
-	char path[64], buf[4096], *line, *nl;
-	size_t have = 0;
-	bool found = false;
-	ssize_t n;
-	int pfd;
-
-	snprintf(path, sizeof(path), "%sself/fdinfo/%d", mq_proc_prefix, fd);
-	pfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pfd < 0)
-		return false;
-	while (!found) {
-		n = read(pfd, buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0)
-			break;
-		have += n;
-		buf[have] = '\0';
-		for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
-			*nl = '\0';
-			if (mq_fdinfo_line_is(line, want)) {
-				found = true;
-				break;
-			}
-		}
-		have -= line - buf;
-		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1)
-			have = 0;	/* no line is that long: skip it */
-	}
-	close(pfd);
-	return found;
-}
-
 /* pid of the owner of @inode other than @self that holds @found, or 0. */
 static uint32_t mq_lock_holder_pid(struct mq_inode *inode,
 				   struct mq_lock_owner *self,
 				   const struct flock *found)
 {
-	struct mq_lock_owner *o;
+	struct mq_lock_owner *o, **pinned = NULL;
+	unsigned int n = 0, max = 0, i;
 	uint32_t pid = 0;
 
-	/* Under the lock: a linked owner's fd stays open while we read. */
+	/* Pin the candidates under the lock; read their fdinfo without it. */
 	pthread_mutex_lock(&mq_locks_lock);
-	for (o = inode->lock_owners; o; o = o->next) {
-		if (o == self || !o->may_hold || !o->pid)
+	for (o = inode->lock_owners; o; o = o->next)
+		max++;
+	if (max)
+		pinned = malloc(max * sizeof(*pinned));
+	for (o = inode->lock_owners; pinned && o; o = o->next) {
+		if (o == self || !o->may_hold || !o->pid || o->swapping)
 			continue;
-		if (mq_fd_holds(o->fd, found)) {
-			pid = o->pid;
-			break;
-		}
+		o->users++;	/* its fd stays open and unswapped */
+		pinned[n++] = o;
 	}
 	pthread_mutex_unlock(&mq_locks_lock);
+	for (i = 0; i < n && !pid; i++) {
+		if (!mq_fd_holds(pinned[i]->fd, found))
+			continue;
+		pthread_mutex_lock(&mq_locks_lock);
+		pid = pinned[i]->pid;
+		pthread_mutex_unlock(&mq_locks_lock);
+	}
+	for (i = 0; i < n; i++)
+		mq_owner_put(pinned[i]);
+	free(pinned);
 	return pid;
 }
 
-/* ----------------------------------------------------------- waiters */
+/* ---------------------------------------------- requests in flight */
 
 static void mq_lock_wake(int sig)
 {
 	(void)sig;	/* only ends the wait with EINTR */
 }
 
-/* Under mq_locks_lock: an INTERRUPT for @unique came before its waiter? */
+/* Under mq_locks_lock: an INTERRUPT for @unique came before its request? */
 static bool mq_early_intr_take(uint64_t unique)
 {
 	unsigned int i;
@@ -553,15 +826,108 @@ static bool mq_early_intr_take(uint64_t unique)
 	return false;
 }
 
-/* Under mq_locks_lock: end @w's wait with @why (-EBADF outranks -EINTR). */
-static void mq_waiter_cancel(struct mq_lock_waiter *w, int why)
+/* Under mq_locks_lock: end @r's wait with @why (-EBADF outranks -EINTR). */
+static void mq_lkreq_cancel(struct mq_lkreq *r, int why)
 {
-	if (w->state == MQ_WAITER_DONE)
+	if (r->state == MQ_LKREQ_DONE)
 		return;
-	if (!w->cancel || why == -EBADF)
-		w->cancel = why;
-	if (w->state == MQ_WAITER_WAITING)
-		pthread_kill(w->tid, mq_lock_wake_signal);
+	if (!r->cancel || why == -EBADF)
+		r->cancel = why;
+	if (r->state == MQ_LKREQ_WAITING)
+		pthread_kill(r->tid, mq_lock_wake_signal);
+}
+
+/*
+ * Register a lock request of @req (@li) on @inode through the handle
+ * @li->fh; on success *@out takes over the references on @inode and on
+ * the handle (both the caller's until then).
+ */
+static int mq_lkreq_register(struct mq_req *req, const struct fuse_lk_in *li,
+			     struct mq_inode *inode, int fd, bool wait,
+			     struct mq_lkreq **out)
+{
+	struct mq_lkreq *r = calloc(1, sizeof(*r));
+	uint64_t nodeid;
+	int ret = 0;
+
+	if (!r)
+		return -ENOLCK;
+	r->thr = req->thr;
+	r->unique = req->in->unique;
+	r->fh = li->fh;
+	r->inode = inode;
+	r->lock_owner = li->owner;
+	r->is_flock = li->lk_flags & FUSE_LK_FLOCK;
+	r->uid = req->in->uid;
+	r->pid = li->lk.pid;
+	r->fd = fd;
+	r->state = MQ_LKREQ_TRYING;
+
+	pthread_mutex_lock(&mq_locks_lock);
+	if (wait && mq_early_intr_take(r->unique)) {
+		ret = -EINTR;
+	} else if (mq_handle_peek(r->fh, &nodeid) != MQ_HANDLE_FILE) {
+		/* RELEASE came first: its caller is gone */
+		ret = -EBADF;
+	} else {
+		r->next = mq_lkreqs;
+		mq_lkreqs = r;
+	}
+	pthread_mutex_unlock(&mq_locks_lock);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	*out = r;
+	if (mq_locks_test_hook)
+		mq_locks_test_hook(r->unique);
+	return 0;
+}
+
+/*
+ * The lock call of @r returned @ret: unregister @r and settle the answer.
+ * A grant to a request its handle's RELEASE or its owner's FLUSH through
+ * that handle overtook is undone: EBADF.
+ */
+static int mq_lkreq_settle(struct mq_lkreq *r, int ret)
+{
+	struct mq_lkreq **pp;
+	bool undo = false;
+
+	pthread_mutex_lock(&mq_locks_lock);
+	for (pp = &mq_lkreqs; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	r->state = MQ_LKREQ_DONE;
+	if (!ret && (r->cancel == -EBADF || r->flushed))
+		undo = true;
+	else if (!ret && r->owner)
+		mq_owner_granted(r->owner, r->pid);
+	pthread_mutex_unlock(&mq_locks_lock);
+	if (undo) {
+		if (r->owner) {
+			struct flock un = r->fl;
+
+			un.l_type = F_UNLCK;
+			fcntl(r->fd, F_OFD_SETLK, &un);
+		} else {
+			flock(r->fd, LOCK_UN);
+		}
+		ret = -EBADF;
+	}
+	return ret;
+}
+
+/* Settled: drop @r's references. */
+static void mq_lkreq_free(struct mq_lkreq *r)
+{
+	mq_owner_put(r->owner);
+	mq_handle_put(r->fh);
+	mq_inode_put(r->inode);
+	free(r);
 }
 
 /* The periodic wake-up of the calling waiter thread (see the top). */
@@ -586,50 +952,10 @@ static bool mq_waiter_timer(timer_t *timer)
 	return true;
 }
 
-/* The wait is over with @ret: bookkeeping, the answer, the references. */
-static void mq_waiter_finish(struct mq_lock_waiter *w, int ret)
-{
-	struct mq_lock_waiter **pp;
-	bool undo = false;
-
-	pthread_mutex_lock(&mq_locks_lock);
-	for (pp = &mq_waiters; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	w->state = MQ_WAITER_DONE;
-	if (!ret && (w->cancel == -EBADF || w->flushed))
-		undo = true;	/* granted to a caller that is gone */
-	else if (!ret && w->owner)
-		mq_owner_granted(w->owner, w->pid);
-	pthread_mutex_unlock(&mq_locks_lock);
-	if (undo) {
-		if (w->owner) {
-			struct flock un = w->fl;
-
-			un.l_type = F_UNLCK;
-			fcntl(w->fd, F_OFD_SETLK, &un);
-		} else {
-			flock(w->fd, LOCK_UN);
-		}
-		ret = -EBADF;
-	}
-	mq_reply_detached(w->thr, w->unique, ret);
-	mq_owner_put(w->owner);
-	mq_handle_put(w->fh);
-	mq_inode_put(w->inode);
-	free(w);
-	/* counted until here: the bound is on threads, not on the list */
-	pthread_mutex_lock(&mq_locks_lock);
-	mq_nr_waiters--;
-	pthread_mutex_unlock(&mq_locks_lock);
-}
-
 static void *mq_waiter_main(void *arg)
 {
-	struct mq_lock_waiter *w = arg;
+	struct mq_lkreq *r = arg;
+	uint32_t uid = r->uid;
 	bool have_timer;
 	timer_t timer;
 	sigset_t set;
@@ -643,20 +969,20 @@ static void *mq_waiter_main(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, mq_lock_wake_signal);
 	pthread_mutex_lock(&mq_locks_lock);
-	w->tid = pthread_self();
-	w->state = MQ_WAITER_WAITING;
+	r->tid = pthread_self();
+	r->state = MQ_LKREQ_WAITING;
 	pthread_mutex_unlock(&mq_locks_lock);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	for (;;) {
 		pthread_mutex_lock(&mq_locks_lock);
-		why = w->cancel;
+		why = r->cancel;
 		pthread_mutex_unlock(&mq_locks_lock);
 		if (why) {
 			ret = why;
 			break;
 		}
-		ret = w->owner ? fcntl(w->fd, F_OFD_SETLKW, &w->fl) :
-				 flock(w->fd, w->flock_op);
+		ret = r->owner ? fcntl(r->fd, F_OFD_SETLKW, &r->fl) :
+				 flock(r->fd, r->flock_op);
 		if (!ret)
 			break;
 		if (errno != EINTR) {
@@ -667,71 +993,45 @@ static void *mq_waiter_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (have_timer)
 		timer_delete(timer);
-	mq_waiter_finish(w, ret);
+	ret = mq_lkreq_settle(r, ret);
+	mq_reply_detached(r->thr, r->unique, ret);
+	mq_lkreq_free(r);
+	/* counted until here: the bound is on threads, not on the list */
+	pthread_mutex_lock(&mq_locks_lock);
+	mq_waiter_uncharge(uid);
+	pthread_mutex_unlock(&mq_locks_lock);
 	return NULL;
 }
 
 /*
- * Hand a SETLKW that conflicts to a waiter thread, which takes over the
- * references on @inode, @fh and @owner and answers the request.  Returns
- * MQ_NO_REPLY, or an error with the references still the caller's.
+ * Hand a SETLKW that conflicts to a waiter thread, which answers it and
+ * drops @r.  Returns MQ_NO_REPLY, or an error with @r still the caller's.
  */
-static int mq_waiter_start(struct mq_req *req, struct mq_inode *inode,
-			   uint64_t fh, int fd, struct mq_lock_owner *owner,
-			   const struct flock *fl, int flock_op, uint32_t pid)
+static int mq_lkreq_wait(struct mq_lkreq *r)
 {
-	struct mq_lock_waiter *w;
 	pthread_attr_t attr;
 	pthread_t tid;
-	uint64_t nodeid;
 	int ret;
 
 	if (!mq_lock_wake_signal)
 		return -ENOLCK;		/* mq_locks_init() not called */
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOLCK;
-	w->thr = req->thr;
-	w->unique = req->in->unique;
-	w->fh = fh;
-	w->inode = inode;
-	w->owner = owner;
-	w->fd = fd;
-	if (fl)
-		w->fl = *fl;
-	w->flock_op = flock_op;
-	w->pid = pid;
-	w->state = MQ_WAITER_NEW;
-
 	pthread_mutex_lock(&mq_locks_lock);
-	if (mq_early_intr_take(w->unique)) {
-		ret = -EINTR;
-	} else if (mq_handle_peek(fh, &nodeid) != MQ_HANDLE_FILE) {
-		/* RELEASE came first: its caller is gone */
-		ret = -EBADF;
-	} else if (mq_nr_waiters >= MQ_LOCK_MAX_WAITERS) {
-		ret = -ENOLCK;
-		if (mq_locks_ratelimit())
-			mq_warn("locks: %u SETLKW already waiting: ENOLCK",
-				MQ_LOCK_MAX_WAITERS);
-	} else {
-		w->next = mq_waiters;
-		mq_waiters = w;
-		mq_nr_waiters++;
-		ret = 0;
+	/* A flushed request waits: its grant is undone (the fd may be a dup). */
+	ret = r->cancel ?: mq_waiter_charge(r->uid);
+	if (!ret) {
+		r->waiter = true;
+		r->state = MQ_LKREQ_QUEUED;
 	}
 	pthread_mutex_unlock(&mq_locks_lock);
-	if (ret) {
-		free(w);
+	if (ret)
 		return ret;
-	}
 
 	/* Inherits the serving thread's mask: every signal blocked. */
 	ret = pthread_attr_init(&attr);
 	if (!ret) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&attr, MQ_LOCK_WAITER_STACK);
-		ret = pthread_create(&tid, &attr, mq_waiter_main, w);
+		ret = pthread_create(&tid, &attr, mq_waiter_main, r);
 		pthread_attr_destroy(&attr);
 	}
 	if (!ret)
@@ -740,27 +1040,46 @@ static int mq_waiter_start(struct mq_req *req, struct mq_inode *inode,
 		mq_warn("locks: cannot start a thread for SETLKW: %s",
 			strerror(ret));
 	pthread_mutex_lock(&mq_locks_lock);
-	for (struct mq_lock_waiter **pp = &mq_waiters; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	mq_nr_waiters--;
+	r->waiter = false;
+	r->state = MQ_LKREQ_TRYING;
+	mq_waiter_uncharge(r->uid);
 	pthread_mutex_unlock(&mq_locks_lock);
-	free(w);
 	return -ENOLCK;
 }
 
 /* ------------------------------------------------------------ requests */
 
+/* An unlock: no owner is made, nothing registered. */
+static int mq_posix_unlock(struct mq_req *req, const struct fuse_lk_in *li,
+			   struct mq_inode *inode, struct flock *fl)
+{
+	struct mq_lock_owner *o;
+	uint64_t grants;
+	int ret;
+
+	/* an owner without an OFD holds nothing to unlock */
+	mq_owner_get(req, inode, li->owner, 0, false, &o);
+	if (!o)
+		return 0;
+	pthread_mutex_lock(&mq_locks_lock);
+	grants = o->grants;
+	pthread_mutex_unlock(&mq_locks_lock);
+	ret = fcntl(o->fd, F_OFD_SETLK, fl) ? -errno : 0;
+	if (!ret && !fl->l_start && !fl->l_len) {
+		pthread_mutex_lock(&mq_locks_lock);
+		mq_owner_emptied(o, grants);
+		pthread_mutex_unlock(&mq_locks_lock);
+	}
+	mq_owner_put(o);
+	return ret;
+}
+
 static int mq_posix_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 			  bool wait)
 {
-	struct mq_lock_owner *o = NULL;
+	struct mq_lkreq *r = NULL;
 	struct mq_inode *inode;
 	struct flock fl;
-	uint64_t grants;
 	int hfd, acc, ret;
 
 	ret = mq_lock_from_fuse(&li->lk, false, &fl);
@@ -771,65 +1090,46 @@ static int mq_posix_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 		return -ESTALE;
 	hfd = mq_handle_get_fd(li->fh, req->in->nodeid);
 	if (hfd < 0) {
-		ret = hfd;
-		goto out_inode;
+		mq_inode_put(inode);
+		return hfd;
 	}
 	acc = mq_fd_accmode(hfd);
 	ret = acc < 0 ? acc : mq_lock_access(acc, fl.l_type);
-	if (ret)
-		goto out_handle;
-
-	if (fl.l_type == F_UNLCK) {
-		/* an owner without an OFD holds nothing to unlock */
-		mq_owner_get(inode, li->owner, acc, false, &o);
-		if (!o)
-			goto out_handle;
-		pthread_mutex_lock(&mq_locks_lock);
-		grants = o->grants;
-		pthread_mutex_unlock(&mq_locks_lock);
-		ret = fcntl(o->fd, F_OFD_SETLK, &fl) ? -errno : 0;
-		if (!ret && !fl.l_start && !fl.l_len) {
-			pthread_mutex_lock(&mq_locks_lock);
-			mq_owner_emptied(o, grants);
-			pthread_mutex_unlock(&mq_locks_lock);
-		}
-		goto out_owner;
+	if (!ret && fl.l_type == F_UNLCK)
+		ret = mq_posix_unlock(req, li, inode, &fl);
+	else if (!ret)
+		ret = mq_lkreq_register(req, li, inode, hfd, wait, &r);
+	if (ret || fl.l_type == F_UNLCK) {
+		mq_handle_put(li->fh);
+		mq_inode_put(inode);
+		return ret;
 	}
 
-	ret = mq_owner_get(inode, li->owner, acc, true, &o);
-	if (ret)
-		goto out_handle;
-	if (mq_lock_access(o->accmode, fl.l_type)) {
-		/* the daemon could not open the backing file for this access */
-		ret = -ENOLCK;
-		goto out_owner;
+	/* from here on the references are r's */
+	r->fl = fl;
+	ret = mq_owner_get(req, inode, li->owner, acc, true, &r->owner);
+	if (!ret && mq_lock_access(r->owner->accmode, fl.l_type))
+		ret = mq_owner_widen(req, r->owner);
+	if (!ret) {
+		r->fd = r->owner->fd;
+		ret = fcntl(r->fd, F_OFD_SETLK, &fl) ? -errno : 0;
+		if (ret == -EACCES)
+			ret = -EAGAIN;
 	}
-	if (!fcntl(o->fd, F_OFD_SETLK, &fl)) {
-		pthread_mutex_lock(&mq_locks_lock);
-		mq_owner_granted(o, li->lk.pid);
-		pthread_mutex_unlock(&mq_locks_lock);
-		ret = 0;
-		goto out_owner;
-	}
-	ret = errno == EACCES ? -EAGAIN : -errno;
 	if (ret == -EAGAIN && wait) {
-		ret = mq_waiter_start(req, inode, li->fh, o->fd, o, &fl, 0,
-				      li->lk.pid);
+		ret = mq_lkreq_wait(r);
 		if (ret == MQ_NO_REPLY)
-			return ret;	/* the waiter has the references */
+			return ret;	/* the waiter has r */
 	}
-out_owner:
-	mq_owner_put(o);
-out_handle:
-	mq_handle_put(li->fh);
-out_inode:
-	mq_inode_put(inode);
+	ret = mq_lkreq_settle(r, ret);
+	mq_lkreq_free(r);
 	return ret;
 }
 
 static int mq_flock_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 			  bool wait)
 {
+	struct mq_lkreq *r = NULL;
 	struct mq_inode *inode;
 	struct flock fl;
 	int hfd, op, ret;
@@ -848,15 +1148,27 @@ static int mq_flock_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 		mq_inode_put(inode);
 		return hfd;
 	}
-	ret = flock(hfd, op | (op == LOCK_UN ? 0 : LOCK_NB)) ? -errno : 0;
+	if (op == LOCK_UN) {
+		ret = flock(hfd, LOCK_UN) ? -errno : 0;
+		mq_handle_put(li->fh);
+		mq_inode_put(inode);
+		return ret;
+	}
+	ret = mq_lkreq_register(req, li, inode, hfd, wait, &r);
+	if (ret) {
+		mq_handle_put(li->fh);
+		mq_inode_put(inode);
+		return ret;
+	}
+	r->flock_op = op;
+	ret = flock(hfd, op | LOCK_NB) ? -errno : 0;
 	if (ret == -EWOULDBLOCK && wait) {
-		ret = mq_waiter_start(req, inode, li->fh, hfd, NULL, NULL, op,
-				      li->lk.pid);
+		ret = mq_lkreq_wait(r);
 		if (ret == MQ_NO_REPLY)
 			return ret;
 	}
-	mq_handle_put(li->fh);
-	mq_inode_put(inode);
+	ret = mq_lkreq_settle(r, ret);
+	mq_lkreq_free(r);
 	return ret;
 }
 
@@ -908,7 +1220,7 @@ int mq_op_getlk(struct mq_req *req)
 		return hfd;
 	}
 	/* The owner's own locks must not show: ask through its OFD. */
-	mq_owner_get(inode, li->owner, 0, false, &o);
+	mq_owner_get(req, inode, li->owner, 0, false, &o);
 	ret = fcntl(o ? o->fd : hfd, F_OFD_GETLK, &fl) ? -errno : 0;
 	memset(lo, 0, sizeof(*lo));
 	if (!ret && fl.l_type == F_UNLCK) {
@@ -929,8 +1241,8 @@ int mq_op_getlk(struct mq_req *req)
 void mq_locks_flush(uint64_t nodeid, uint64_t lock_owner, uint64_t fh)
 {
 	struct mq_lock_owner *o;
-	struct mq_lock_waiter *w;
 	struct mq_inode *inode;
+	struct mq_lkreq *r;
 
 	if (!mq_locks_on(false))
 		return;
@@ -938,11 +1250,11 @@ void mq_locks_flush(uint64_t nodeid, uint64_t lock_owner, uint64_t fh)
 	if (!inode)
 		return;
 	pthread_mutex_lock(&mq_locks_lock);
-	/* A wait through the file being closed loses a late grant. */
-	for (w = mq_waiters; w; w = w->next)
-		if (w->inode == inode && w->owner &&
-		    w->owner->owner == lock_owner && w->fh == fh)
-			w->flushed = true;
+	/* A lock through the file being closed that is not granted yet loses. */
+	for (r = mq_lkreqs; r; r = r->next)
+		if (!r->is_flock && r->inode == inode &&
+		    r->lock_owner == lock_owner && r->fh == fh)
+			r->flushed = true;
 	o = mq_owner_find(inode, lock_owner);
 	if (o)
 		o->users++;
@@ -971,29 +1283,29 @@ void mq_locks_release(uint64_t nodeid, const struct fuse_release_in *ri)
 
 void mq_locks_released(uint64_t nodeid, uint64_t fh)
 {
-	struct mq_lock_waiter *w;
+	struct mq_lkreq *r;
 
 	if (!mq_locks_on(false) && !mq_locks_on(true))
 		return;
 	pthread_mutex_lock(&mq_locks_lock);
-	for (w = mq_waiters; w; w = w->next)
-		if (w->fh == fh && w->inode->nodeid == nodeid)
-			mq_waiter_cancel(w, -EBADF);
+	for (r = mq_lkreqs; r; r = r->next)
+		if (r->fh == fh && r->inode->nodeid == nodeid)
+			mq_lkreq_cancel(r, -EBADF);
 	pthread_mutex_unlock(&mq_locks_lock);
 }
 
 void mq_locks_interrupt(uint64_t unique)
 {
-	struct mq_lock_waiter *w;
+	struct mq_lkreq *r;
 
 	if (!mq_locks_on(false) && !mq_locks_on(true))
 		return;
 	pthread_mutex_lock(&mq_locks_lock);
-	for (w = mq_waiters; w; w = w->next)
-		if (w->unique == unique)
+	for (r = mq_lkreqs; r; r = r->next)
+		if (r->unique == unique)
 			break;
-	if (w) {
-		mq_waiter_cancel(w, -EINTR);
+	if (r) {
+		mq_lkreq_cancel(r, -EINTR);
 	} else {
 		/* not registered yet, or not a lock request at all */
 		mq_early_intr[mq_early_next++ % MQ_LOCK_EARLY_INTR] = unique;
@@ -1037,11 +1349,39 @@ void mq_locks_inode_gone(struct mq_inode *inode)
 
 /* -------------------------------------------------------------- setup */
 
+/* Owner OFDs a process with @nofile descriptors may give lock owners. */
+static unsigned int mq_locks_owner_limit(rlim_t nofile)
+{
+	rlim_t n = nofile > MQ_LOCK_FD_RESERVE ?
+		   (nofile - MQ_LOCK_FD_RESERVE) / 2 : 0;
+
+	return n < MQ_LOCK_MAX_OWNERS ? (unsigned int)n : MQ_LOCK_MAX_OWNERS;
+}
+
+void mq_locks_set_limits(unsigned int owners, unsigned int uid_owners,
+			 unsigned int waiters, unsigned int uid_waiters)
+{
+	pthread_mutex_lock(&mq_locks_lock);
+	mq_max_owners = owners;
+	mq_uid_max_owners = uid_owners;
+	mq_max_waiters = waiters;
+	mq_uid_max_waiters = uid_waiters;
+	pthread_mutex_unlock(&mq_locks_lock);
+}
+
 int mq_locks_init(void)
 {
 	int sig = SIGRTMIN + 1;
 	struct sigaction sa;
+	struct rlimit rl;
+	unsigned int owners = MQ_LOCK_MAX_OWNERS;
 
+	/* after the RLIMIT_NOFILE raise (main.c) */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		owners = mq_locks_owner_limit(rl.rlim_cur);
+	mq_locks_set_limits(owners, owners / MQ_LOCK_UID_SHARE ?: 1,
+			    MQ_LOCK_MAX_WAITERS,
+			    MQ_LOCK_MAX_WAITERS / MQ_LOCK_UID_SHARE);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = mq_lock_wake;
 	sigemptyset(&sa.sa_mask);
@@ -1049,6 +1389,9 @@ int mq_locks_init(void)
 	if (sig > SIGRTMAX || sigaction(sig, &sa, NULL))
 		return -ENOSYS;
 	mq_lock_wake_signal = sig;
+	mq_info("locks: at most %u lock owner fds (%u per uid), %u waiting SETLKW (%u per uid)",
+		mq_max_owners, mq_uid_max_owners, mq_max_waiters,
+		mq_uid_max_waiters);
 	return 0;
 }
 

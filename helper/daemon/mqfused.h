@@ -443,6 +443,11 @@ void mq_locks_inode_gone(struct mq_inode *inode);
 /* Unit tests. */
 unsigned int mq_locks_nr_owners(void);
 unsigned int mq_locks_nr_waiters(void);
+/* Limits (mq_locks_init() sets them from RLIMIT_NOFILE). */
+void mq_locks_set_limits(unsigned int owners, unsigned int uid_owners,
+			 unsigned int waiters, unsigned int uid_waiters);
+/* Unit-test hook (NULL in the daemon): a SETLK/SETLKW @unique registered. */
+extern void (*mq_locks_test_hook)(uint64_t unique);
 
 /* ------------------------------------------------------------ sandbox.c */
 

@@ -678,17 +678,17 @@ static int lk_call(uint32_t opcode, uint64_t nodeid, uint64_t fh,
 	return reply_error(reply);
 }
 
-/* A SETLKW through lk_thr; returns its unique (answers come on lk_pipe). */
-static uint64_t lk_setlkw(uint64_t nodeid, uint64_t fh, uint64_t owner,
-			  uint32_t type, uint64_t start, uint64_t end,
-			  uint32_t flags)
+/* A SETLK(W) through lk_thr; returns its unique (answers come on lk_pipe). */
+static uint64_t lk_send(uint32_t opcode, uint64_t nodeid, uint64_t fh,
+			uint64_t owner, uint32_t type, uint64_t start,
+			uint64_t end, uint32_t flags)
 {
 	struct fuse_in_header *in = (void *)lk_thr.inbuf;
 	uint64_t unique = next_unique++;
 
 	memset(in, 0, sizeof(*in));
 	in->len = sizeof(*in) + sizeof(struct fuse_lk_in);
-	in->opcode = FUSE_SETLKW;
+	in->opcode = opcode;
 	in->unique = unique;
 	in->nodeid = nodeid;
 	in->uid = req_uid;
@@ -696,6 +696,13 @@ static uint64_t lk_setlkw(uint64_t nodeid, uint64_t fh, uint64_t owner,
 	lk_fill((void *)(in + 1), fh, owner, type, start, end, flags);
 	mq_dispatch(&lk_thr, in->len);
 	return unique;
+}
+
+static uint64_t lk_setlkw(uint64_t nodeid, uint64_t fh, uint64_t owner,
+			  uint32_t type, uint64_t start, uint64_t end,
+			  uint32_t flags)
+{
+	return lk_send(FUSE_SETLKW, nodeid, fh, owner, type, start, end, flags);
 }
 
 /* The next answer on lk_pipe within @ms: its error; 1 if none came. */
@@ -747,6 +754,246 @@ static int lk_flush(uint64_t nodeid, uint64_t fh, uint64_t owner, char *reply,
 
 	request(FUSE_FLUSH, nodeid, &fi, sizeof(fi), NULL, NULL, reply, max);
 	return reply_error(reply);
+}
+
+/* fds of this process open on @path with access @acc (O_ACCMODE). */
+static int lk_fds_on(const char *path, int acc)
+{
+	DIR *d = opendir("/proc/self/fd");
+	char link[320], target[512], info[320], line[128];
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		unsigned int flags = 0;
+		ssize_t len;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strcmp(target, path))
+			continue;
+		snprintf(info, sizeof(info), "/proc/self/fdinfo/%s", e->d_name);
+		f = fopen(info, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "flags: %o", &flags) == 1)
+				break;
+		if (f)
+			fclose(f);
+		n += (int)(flags & O_ACCMODE) == acc;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The hook of test_locks_review: FLUSH lk_hook_owner right after registration. */
+static uint64_t lk_hook_unique, lk_hook_nodeid, lk_hook_fh, lk_hook_owner;
+static int lk_hook_flushes;
+
+static void lk_flush_hook(uint64_t unique)
+{
+	static char reply[256];
+
+	if (unique != lk_hook_unique)
+		return;
+	lk_flush(lk_hook_nodeid, lk_hook_fh, lk_hook_owner, reply, sizeof(reply));
+	lk_hook_flushes++;
+}
+
+/*
+ * The review of issue 11: owner fds opened as the caller with the handle's
+ * access, FLUSH overtaking a SETLK in flight, per-uid limits.
+ */
+static void test_locks_review(uint64_t nodeid, const char *path)
+{
+	static char reply[4096];
+	const uint64_t max = INT64_MAX;
+	uint64_t fhrw, fhro, fhro2, u, u1, u2, u3, got;
+	int fds_before, rw_before, ro_before, n, err, err2, err3;
+	uid_t saved_uid = req_uid;
+	gid_t saved_gid = req_gid;
+	bool ok;
+
+	fds_before = count_fds();
+	fhrw = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fhro = lk_open(nodeid, O_RDONLY, reply, sizeof(reply));
+	fhro2 = lk_open(nodeid, O_RDONLY, reply, sizeof(reply));
+	CHECK(fhrw && fhro && fhro2 && !mq_locks_nr_owners(),
+	      "locks review: three OPENs, no owner yet");
+	rw_before = lk_fds_on(path, O_RDWR);
+	ro_before = lk_fds_on(path, O_RDONLY);
+
+	/* 1: a lock through a read-only handle opens no writable fd */
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 20, F_RDLCK, 0, 9, 0, reply,
+		      sizeof(reply));
+	n = lk_fds_on(path, O_RDWR);
+	CHECK(!err && n == rw_before && lk_fds_on(path, O_RDONLY) == ro_before + 1,
+	      "locks review: a read lock through a read-only handle: a read-only owner fd");
+	if (err || n != rw_before)
+		printf("#   err %d, %d writable fds (%d before)\n", err, n, rw_before);
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 20, F_WRLCK, 20, 29, 0, reply,
+		      sizeof(reply));
+	CHECK(err == -EBADF, "locks review: F_WRLCK through the read-only handle -> EBADF");
+	/* the same owner, a write lock through a writable handle: widened */
+	err = lk_call(FUSE_SETLK, nodeid, fhrw, 20, F_WRLCK, 20, 29, 0, reply,
+		      sizeof(reply));
+	CHECK(!err && mq_locks_nr_owners() == 1 &&
+	      lk_fds_on(path, O_RDWR) == rw_before + 1 &&
+	      lk_fds_on(path, O_RDONLY) == ro_before,
+	      "locks review: its F_WRLCK through a writable handle widens the owner fd to O_RDWR");
+	err = lk_call(FUSE_SETLK, nodeid, fhrw, 21, F_WRLCK, 5, 5, 0, reply,
+		      sizeof(reply));
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 21, F_WRLCK, 25, 25, 0, reply,
+		       sizeof(reply));
+	err3 = lk_call(FUSE_SETLK, nodeid, fhro2, 21, F_RDLCK, 0, 9, 0, reply,
+		       sizeof(reply));
+	CHECK(err == -EAGAIN && err2 == -EAGAIN && !err3,
+	      "locks review: the read lock was carried over, the write lock taken");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 20, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fhrw, 21, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) && !mq_locks_nr_owners(),
+	      "locks review: both owners unlock, no owner fd left");
+
+	/* 1: the owner fd is opened as the caller */
+	if (chmod(path, 0600))
+		abort();
+	req_uid = 1234;
+	req_gid = 1234;
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 22, F_RDLCK, 0, 0, 0, reply,
+		      sizeof(reply));
+	req_uid = saved_uid;
+	req_gid = saved_gid;
+	if (chmod(path, 0644))
+		abort();
+	CHECK(err == -ENOLCK && !mq_locks_nr_owners(),
+	      "locks review: uid 1234 cannot lock a 0600 root file it cannot open (ENOLCK)");
+
+	/* 2: FLUSH of the owner after the grant, then between entry and grant */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 23, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_flush(nodeid, fhrw, 23, reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks review: SETLK granted, then FLUSH of its owner: the lock is gone");
+	lk_hook_nodeid = nodeid;
+	lk_hook_fh = fhrw;
+	lk_hook_owner = 23;
+	lk_hook_unique = next_unique;	/* the next request's */
+	lk_hook_flushes = 0;
+	mq_locks_test_hook = lk_flush_hook;
+	u = lk_send(FUSE_SETLK, nodeid, fhrw, 23, F_WRLCK, 0, 0, 0);
+	mq_locks_test_hook = NULL;
+	err = lk_answer(1000, &got);
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply));
+	n = mq_locks_nr_owners();
+	CHECK(lk_hook_flushes == 1 && got == u && err == -EBADF && !err2 && n == 1,
+	      "locks review: FLUSH of its owner served while the SETLK is in flight: its grant is undone (EBADF)");
+	if (err != -EBADF || err2)
+		printf("#   flushes %d, SETLK answered %d, another owner got %d, %d owners\n",
+		       lk_hook_flushes, err, err2, n);
+	lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+	/* the same for a SETLKW that then has to wait */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 25, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply)), "locks review: owner 25 locks byte 0");
+	lk_hook_unique = next_unique;
+	lk_hook_flushes = 0;
+	mq_locks_test_hook = lk_flush_hook;
+	u = lk_setlkw(nodeid, fhrw, 23, F_WRLCK, 0, 0, 0);
+	mq_locks_test_hook = NULL;
+	err = lk_answer(300, &got);
+	CHECK(lk_hook_flushes == 1 && err == 1,
+	      "locks review: a SETLKW whose owner was flushed in flight waits");
+	lk_call(FUSE_SETLK, nodeid, fhrw, 25, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+	err = lk_answer(10000, &got);
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply));
+	CHECK(err == -EBADF && got == u && !err2 && lk_waiters_gone(5000),
+	      "locks review: ... and its grant is undone (EBADF), nothing stays locked");
+	lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+
+	/* 3: waiter slots per uid (limits 4 in all, 2 per uid here) */
+	mq_locks_set_limits(8192, 2048, 4, 2);
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 30, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks review: owner 30 write-locks 0-9");
+	u1 = lk_setlkw(nodeid, fhrw, 31, F_WRLCK, 0, 0, 0);
+	u2 = lk_setlkw(nodeid, fhrw, 32, F_WRLCK, 1, 1, 0);
+	err = lk_answer(300, &got);
+	CHECK(err == 1 && mq_locks_nr_waiters() == 2,
+	      "locks review: uid 0's two SETLKW wait (its share)");
+	u3 = lk_setlkw(nodeid, fhrw, 33, F_WRLCK, 2, 2, 0);
+	err = lk_answer(300, &got);
+	CHECK(err == -ENOLCK && got == u3 && mq_locks_nr_waiters() == 2,
+	      "locks review: its third SETLKW fails at once with ENOLCK");
+	req_uid = 1234;
+	req_gid = 1234;
+	u3 = lk_setlkw(nodeid, fhro, 34, F_RDLCK, 3, 3, 0);
+	req_uid = saved_uid;
+	req_gid = saved_gid;
+	err = lk_answer(300, &got);
+	CHECK(err == 1 && mq_locks_nr_waiters() == 3,
+	      "locks review: another uid still gets a waiter slot");
+	lk_call(FUSE_SETLK, nodeid, fhrw, 30, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+	ok = true;
+	for (n = 0; n < 3; n++) {
+		err = lk_answer(10000, &got);
+		ok = ok && !err && (got == u1 || got == u2 || got == u3);
+	}
+	CHECK(ok && lk_waiters_gone(5000),
+	      "locks review: the three waits are granted when owner 30 unlocks");
+	for (n = 31; n <= 34; n++)
+		lk_call(FUSE_SETLK, nodeid, fhrw, n, F_UNLCK, 0, max, 0, reply,
+			sizeof(reply));
+
+	/* 4: owner fds: 3 in all, 2 per uid here; nothing opened past them */
+	mq_locks_set_limits(3, 2, 256, 64);
+	rw_before = lk_fds_on(path, O_RDWR);
+	err = lk_call(FUSE_SETLK, nodeid, fhrw, 40, F_WRLCK, 0, 0, 0, reply,
+		      sizeof(reply));
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 41, F_WRLCK, 1, 1, 0, reply,
+		       sizeof(reply));
+	err3 = lk_call(FUSE_SETLK, nodeid, fhrw, 42, F_WRLCK, 2, 2, 0, reply,
+		       sizeof(reply));
+	n = lk_fds_on(path, O_RDWR);
+	CHECK(!err && !err2 && err3 == -ENOLCK && n == rw_before + 2,
+	      "locks review: a uid's third owner fd -> ENOLCK, no fd opened for it");
+	req_uid = 1234;
+	req_gid = 1234;
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 43, F_RDLCK, 3, 3, 0, reply,
+		      sizeof(reply));
+	err2 = lk_call(FUSE_SETLK, nodeid, fhro, 44, F_RDLCK, 4, 4, 0, reply,
+		       sizeof(reply));
+	req_uid = saved_uid;
+	req_gid = saved_gid;
+	CHECK(!err && err2 == -ENOLCK && mq_locks_nr_owners() == 3,
+	      "locks review: another uid gets one, then the total (3) -> ENOLCK");
+	for (n = 40; n <= 44; n++)
+		lk_call(FUSE_SETLK, nodeid, fhrw, n, F_UNLCK, 0, max, 0, reply,
+			sizeof(reply));
+	CHECK(!mq_locks_nr_owners(), "locks review: unlocked, every owner fd closed");
+	mq_locks_set_limits(8192, 2048, 256, 64);
+
+	lk_release(nodeid, fhrw, 0, 0, reply, sizeof(reply));
+	lk_release(nodeid, fhro, 0, 0, reply, sizeof(reply));
+	lk_release(nodeid, fhro2, 0, 0, reply, sizeof(reply));
+	n = count_fds();
+	CHECK(n == fds_before && !mq_locks_nr_owners() && !mq_locks_nr_waiters(),
+	      "locks review: no fd left behind");
+	if (n != fds_before)
+		printf("#   %d fds, %d before\n", n, fds_before);
 }
 
 static void test_locks(void)
@@ -1013,6 +1260,8 @@ static void test_locks(void)
 	      "locks: no fd left behind (handles, owners, waiters)");
 	if (err != fds_before)
 		printf("#   %d fds, %d before\n", err, fds_before);
+
+	test_locks_review(nodeid, path);
 
 	mq_conn.flags = saved_flags;
 	mq_cfg.locks = false;
