@@ -315,6 +315,38 @@ static int fresh_lock_within(const char *path, int ms)
 	return err;
 }
 
+/*
+ * Lock waiter threads ("mqfused/lock") of the daemon LOCK_TEST_DAEMON_B
+ * names, within @ms for them to go to 0; -1 if the pid is not given.
+ */
+static int daemon_waiters(int ms)
+{
+	const char *pid = getenv("LOCK_TEST_DAEMON_B");
+	char comm[64];
+	int n = -1;
+
+	if (!pid || !*pid)
+		return -1;
+	for (;;) {
+		char cmd[256];
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd),
+			 "cat /proc/%s/task/*/comm 2>/dev/null", pid);
+		p = popen(cmd, "r");
+		n = 0;
+		while (p && fgets(comm, sizeof(comm), p))
+			n += !strncmp(comm, "mqfused/lock", 12);
+		if (p)
+			pclose(p);
+		if (!n || ms <= 0)
+			break;
+		usleep(100 * 1000);
+		ms -= 100;
+	}
+	return n;
+}
+
 static const char *fa, *fb;	/* the file through mount A and mount B */
 
 static void test_posix_cross(void)
@@ -504,6 +536,12 @@ static void test_setlkw(void)
 	usleep(500 * 1000);
 	tap(fresh_lock_within(fb, 10000) == 0 && fresh_lock_within(fa, 10000) == 0,
 	    "setlkw: the killed waiter left no lock behind (fresh processes on B and A lock)");
+	got = daemon_waiters(10000);
+	if (got < 0)
+		tap(1, "setlkw: waiter threads of B's daemon # SKIP LOCK_TEST_DAEMON_B not given");
+	else
+		tap(got == 0, "setlkw: the killed waiter's slot is free: B's daemon has %d waiter threads",
+		    got);
 out:
 	agent_stop(&a);
 	agent_stop(&b);
@@ -554,6 +592,46 @@ static void test_flock(void)
 	    got ? "answered" : "no answer", r.ret, strerror(r.err));
 	tap(!a_flock(&a, fda, LOCK_UN) && !a_flock(&a, fda, LOCK_EX | LOCK_NB),
 	    "flock: the interrupted flock left nothing: A unlocks and relocks at once");
+out:
+	agent_stop(&a);
+	agent_stop(&b);
+}
+
+/* The access of the fd gates the lock type, on the daemon's side too. */
+static void test_access(void)
+{
+	struct agent a, b;
+	int fdro, fdwo, fda, e1, e2, e3, e4, e5;
+
+	agent_start(&a, "A");
+	agent_start(&b, "B");
+	fdro = a_open(&b, fb, O_RDONLY);
+	fdwo = a_open(&b, fb, O_WRONLY);
+	fda = a_open(&a, fa, O_RDWR);
+	if (fdro < 0 || fdwo < 0 || fda < 0) {
+		tap(0, "access: open the file read-only and write-only on B, read-write on A");
+		goto out;
+	}
+	e1 = a_lk(&b, fdro, F_SETLK, F_WRLCK, 0, 10);
+	tap(e1 == EBADF, "access: F_WRLCK through an O_RDONLY fd -> EBADF (%s)",
+	    strerror(e1));
+	e2 = a_lk(&b, fdwo, F_SETLK, F_RDLCK, 0, 10);
+	tap(e2 == EBADF, "access: F_RDLCK through an O_WRONLY fd -> EBADF (%s)",
+	    strerror(e2));
+	e3 = a_lk(&b, fdro, F_SETLK, F_RDLCK, 0, 10);
+	e4 = a_lk(&a, fda, F_SETLK, F_WRLCK, 5, 1);
+	tap(!e3 && e4 == EAGAIN,
+	    "access: a read lock through B's O_RDONLY fd holds A's F_WRLCK off (%s, %s)",
+	    strerror(e3), strerror(e4));
+	/* the same owner then writes through its O_WRONLY fd: one owner */
+	e5 = a_lk(&b, fdwo, F_SETLK, F_WRLCK, 0, 10);
+	e4 = a_lk(&a, fda, F_SETLK, F_RDLCK, 5, 1);
+	tap(!e5 && e4 == EAGAIN,
+	    "access: B upgrades to F_WRLCK through its O_WRONLY fd, A's F_RDLCK is refused (%s, %s)",
+	    strerror(e5), strerror(e4));
+	e3 = a_lk(&b, fdro, F_SETLK, F_UNLCK, 0, 0);
+	e4 = a_lk(&a, fda, F_SETLK, F_WRLCK, 0, 10);
+	tap(!e3 && !e4, "access: B unlocks, A locks");
 out:
 	agent_stop(&a);
 	agent_stop(&b);
@@ -667,5 +745,6 @@ int main(int argc, char **argv)
 	test_flock();
 	test_close_rule();
 	test_same_mount();
+	test_access();
 	return failures ? 1 : 0;
 }
