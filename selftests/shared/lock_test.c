@@ -707,24 +707,33 @@ out:
 	agent_stop(&b);
 }
 
-/* @n processes lock ranges of @path and exit (half unlock first). */
+/*
+ * @n processes lock ranges of @path (half unlock first) and exit.  They
+ * are alive together: a process that exits frees its files_struct, the
+ * next one may get it again - and with it the same FUSE lock owner id, so
+ * one after another they would reuse a single leaked owner in the daemon.
+ */
 static int churn(const char *path, int n)
 {
-	struct agent x;
+	struct agent *x = calloc(n, sizeof(*x));
 	int i, fd, bad = 0;
 
+	if (!x)
+		return 1;
 	for (i = 0; i < n; i++) {
-		agent_start(&x, "churn");
-		fd = a_open(&x, path, O_RDWR);
-		if (fd < 0 || a_lk(&x, fd, F_SETLK, F_WRLCK, i, 1) ||
-		    a_lk(&x, fd, F_SETLK, F_RDLCK, 1000 + i, 5))
+		agent_start(&x[i], "churn");
+		fd = a_open(&x[i], path, O_RDWR);
+		if (fd < 0 || a_lk(&x[i], fd, F_SETLK, F_WRLCK, i, 1) ||
+		    a_lk(&x[i], fd, F_SETLK, F_RDLCK, 1000 + i, 5))
 			bad++;
-		if (i % 2 && a_lk(&x, fd, F_SETLK, F_UNLCK, 0, 0))
+		if (i % 2 && a_lk(&x[i], fd, F_SETLK, F_UNLCK, 0, 0))
 			bad++;
-		if (i % 3 == 0 && a_flock(&x, fd, LOCK_SH))
+		if (i % 3 == 0 && a_flock(&x[i], fd, LOCK_SH))
 			bad++;
-		agent_stop(&x);
 	}
+	for (i = 0; i < n; i++)
+		agent_stop(&x[i]);
+	free(x);
 	return bad;
 }
 
