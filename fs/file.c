@@ -833,6 +833,25 @@ static void mqfuse_lk_fill(struct mqfuse_conn *fc, struct file *file, struct fil
 			  fl->fl_start, fl->fl_end, mqfuse_fl_type(fl), flock, in);
 }
 
+/*
+ * The pid of a GETLK reply is in the connection's pid namespace, the one
+ * lock requests carry pids in (mqfuse_lk_in_init()).  fl_pid wants it in
+ * the initial namespace: fcntl_getlk() then translates it for the caller,
+ * 0 if the holder is not visible there.  A pid the namespace does not know
+ * is 0 (no process the caller could name).
+ */
+static pid_t mqfuse_lk_pid(struct mqfuse_conn *fc, u32 nr)
+{
+	pid_t pid;
+
+	if (!nr || nr > PID_MAX_LIMIT)
+		return 0;
+	rcu_read_lock();
+	pid = pid_nr_ns(find_pid_ns(nr, fc->pid_ns), &init_pid_ns);
+	rcu_read_unlock();
+	return pid;
+}
+
 static int mqfuse_getlk(struct file *file, struct file_lock *fl)
 {
 	struct inode *inode = file_inode(file);
@@ -860,7 +879,7 @@ static int mqfuse_getlk(struct file *file, struct file_lock *fl)
 	fl->fl_start = out.lk.start;
 	fl->fl_end = out.lk.end;
 	mqfuse_fl_type(fl) = out.lk.type;
-	mqfuse_fl_pid(fl) = out.lk.pid;
+	mqfuse_fl_pid(fl) = mqfuse_lk_pid(fc, out.lk.pid);
 	return 0;
 bad:
 	mqfuse_bad_reply(fc, "GETLK: invalid lock\n");

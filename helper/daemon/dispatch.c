@@ -73,13 +73,10 @@ static const struct mq_op mq_ops[MQ_NR_OPS] = {
 	MQ_OPC(FUSE_LISTXATTR, mq_op_listxattr, struct fuse_getxattr_in),
 	MQ_OPC0(FUSE_REMOVEXATTR, mq_op_removexattr),
 
-	/*
-	 * Locks are handled by the kernel (FUSE_POSIX_LOCKS/FLOCK_LOCKS are
-	 * not negotiated), so these only arrive from a misbehaving kernel.
-	 */
-	MQ_OP0(FUSE_GETLK, mq_op_enosys),
-	MQ_OP0(FUSE_SETLK, mq_op_enosys),
-	MQ_OP0(FUSE_SETLKW, mq_op_enosys),
+	/* ENOSYS unless FUSE_POSIX_LOCKS/FLOCK_LOCKS were negotiated. */
+	MQ_OP(FUSE_GETLK, mq_op_getlk, struct fuse_lk_in),
+	MQ_OP(FUSE_SETLK, mq_op_setlk, struct fuse_lk_in),
+	MQ_OP(FUSE_SETLKW, mq_op_setlkw, struct fuse_lk_in),
 	MQ_OP0(FUSE_IOCTL, mq_op_enosys),
 	MQ_OP0(FUSE_POLL, mq_op_enosys),
 	MQ_OP0(FUSE_BMAP, mq_op_enosys),
@@ -164,12 +161,11 @@ static uint64_t mq_req_stat_bytes(const struct mq_req *req)
 }
 
 /* Returns 0 or the write error (-ENOENT: the request is gone). */
-static int mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
-			 size_t payload)
+static int mq_write_reply(struct mq_thread *thr, uint64_t unique,
+			  const char *hdr, int len)
 {
-	char *hdr = thr->outbuf;
-	int len = mq_build_reply(hdr, unique, err, payload);
 	ssize_t n;
+	int err;
 
 	do {
 		n = thr->reply_sink ? thr->reply_sink(thr, hdr, len) :
@@ -183,6 +179,28 @@ static int mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
 		mq_warn("reply to unique %llu: %s", (unsigned long long)unique,
 			strerror(-err));
 	return err;
+}
+
+static int mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
+			 size_t payload)
+{
+	char *hdr = thr->outbuf;
+
+	return mq_write_reply(thr, unique, hdr,
+			      mq_build_reply(hdr, unique, err, payload));
+}
+
+/*
+ * From a thread other than @thr (a lock waiter): not through @thr's reply
+ * buffer, which its serving thread uses, but through its device fd (stock
+ * FUSE wants the reply on the fd the request was read from) or its sink.
+ */
+int mq_reply_detached(struct mq_thread *thr, uint64_t unique, int err)
+{
+	char hdr[sizeof(struct fuse_out_header)];
+
+	return mq_write_reply(thr, unique, hdr,
+			      mq_build_reply(hdr, unique, err, 0));
 }
 
 /*

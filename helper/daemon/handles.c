@@ -107,6 +107,8 @@ int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 	*fh = mq_fh_make(fd, slot->gen);
 	pthread_mutex_unlock(lock);
 	atomic_fetch_add(&mq_nr_handles, 1);
+	if (kind == MQ_HANDLE_FILE)
+		mq_locks_file_opened(nodeid);
 	return 0;
 }
 
@@ -177,6 +179,8 @@ void mq_handle_put(uint64_t fh)
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
 	struct mq_dir *dir;
+	uint64_t nodeid;
+	int kind;
 
 	slot = mq_slot_of(fh, &lock);
 	if (!slot) {
@@ -197,6 +201,8 @@ void mq_handle_put(uint64_t fh)
 		return;
 	}
 	dir = slot->dir;
+	kind = slot->kind;
+	nodeid = slot->nodeid;
 	slot->kind = MQ_HANDLE_NONE;
 	slot->closing = false;
 	slot->dir = NULL;
@@ -204,8 +210,10 @@ void mq_handle_put(uint64_t fh)
 	/* The fd is still open here, so no new handle can take the slot. */
 	if (dir)
 		mq_dir_free(dir);
-	close((int)mq_fh_fd(fh));
+	close((int)mq_fh_fd(fh));	/* and its flock, if it held one */
 	atomic_fetch_sub(&mq_nr_handles, 1);
+	if (kind == MQ_HANDLE_FILE)
+		mq_locks_file_closed(nodeid);
 }
 
 /*

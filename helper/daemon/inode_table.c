@@ -198,6 +198,7 @@ void mq_itable_destroy(void)
 			while (inode) {
 				struct mq_inode *next = inode->id_next;
 
+				mq_locks_inode_gone(inode);
 				if (inode->fd >= 0)
 					close(inode->fd);
 				free(inode);
@@ -272,6 +273,7 @@ static void mq_inode_free(struct mq_inode *inode)
 	pthread_mutex_unlock(&is->lock);
 	pthread_mutex_unlock(&ks->lock);
 
+	mq_locks_inode_gone(inode);
 	close(inode->fd);
 	free(inode);
 	atomic_fetch_sub(&mq_nr_inodes, 1);

@@ -34,6 +34,7 @@ enum {
 	OPT_SANDBOX,
 	OPT_NO_SANDBOX,
 	OPT_GEN,
+	OPT_NO_LOCKS,
 };
 
 static const struct option mq_long_opts[] = {
@@ -49,6 +50,7 @@ static const struct option mq_long_opts[] = {
 	{ "stats", required_argument, NULL, OPT_STATS },
 	{ "max-write", required_argument, NULL, OPT_MAX_WRITE },
 	{ "writeback-cache", no_argument, NULL, OPT_WRITEBACK },
+	{ "no-locks", no_argument, NULL, OPT_NO_LOCKS },
 	{ "no-default-permissions", no_argument, NULL, OPT_NO_DEFPERM },
 	{ "entry-timeout", required_argument, NULL, OPT_ENTRY_TIMEOUT },
 	{ "attr-timeout", required_argument, NULL, OPT_ATTR_TIMEOUT },
@@ -93,6 +95,9 @@ static void mq_usage(FILE *f)
 "  --max-write BYTES      largest READ/WRITE payload (default 8388608; stock\n"
 "                         FUSE caps it at max_pages_limit pages)\n"
 "  --writeback-cache      let the kernel cache writes (FUSE_WRITEBACK_CACHE)\n"
+"  --no-locks             leave POSIX locks and flock to the kernel: they\n"
+"                         then hold within this mount only (default: taken\n"
+"                         on the backing files, seen by every client)\n"
 "  --no-default-permissions  do not ask the kernel to check permissions\n"
 "  --entry-timeout SEC    dentry cache timeout (default 1.0)\n"
 "  --attr-timeout SEC     attribute cache timeout (default 1.0)\n"
@@ -271,6 +276,7 @@ int main(int argc, char **argv)
 	mq_cfg.max_write = MQ_DEFAULT_MAX_WRITE;
 	mq_cfg.entry_timeout = 1.0;
 	mq_cfg.attr_timeout = 1.0;
+	mq_cfg.locks = true;
 
 	while ((c = getopt_long(argc, argv, "o:fhV", mq_long_opts, NULL)) != -1) {
 		switch (c) {
@@ -355,6 +361,9 @@ int main(int argc, char **argv)
 		case OPT_WRITEBACK:
 			mq_cfg.writeback_cache = true;
 			break;
+		case OPT_NO_LOCKS:
+			mq_cfg.locks = false;
+			break;
 		case OPT_NO_DEFPERM:
 			mo.default_permissions = false;
 			break;
@@ -426,6 +435,8 @@ int main(int argc, char **argv)
 
 	umask(0);
 	ret = mq_handles_init(mq_raise_nofile());
+	if (!ret && mq_cfg.locks)
+		ret = mq_locks_init();
 	if (!ret)
 		ret = mq_open_backend_root();
 	if (ret) {

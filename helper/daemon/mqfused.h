@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <linux/fuse.h>
@@ -95,6 +96,9 @@ struct mq_inode {
 	atomic_uint_fast64_t refs;	/* users + count reference, above */
 	struct mq_inode *id_next;	/* chain in the nodeid hash */
 	struct mq_inode *key_next;	/* chain in the dev/ino hash */
+	atomic_uint open_files;		/* FILE handles open on it (locks.c) */
+	/* POSIX lock owners and their backing fds (locks.c, under its lock) */
+	struct mq_lock_owner *lock_owners;
 };
 
 int mq_itable_init(int root_fd, const struct stat *root_st);
@@ -254,6 +258,8 @@ struct mq_config {
 	bool foreground;
 	bool syslog;
 	bool writeback_cache;
+	bool locks;			/* POSIX/flock locks on the backing files
+					 * (cleared by --no-locks) */
 	bool default_permissions;	/* kernel checks permissions */
 	char *stats_path;
 	uint32_t max_write;
@@ -328,6 +334,8 @@ struct mq_op {
 int mq_dispatch(struct mq_thread *thr, size_t len);
 const struct mq_op *mq_op_find(uint32_t opcode);
 int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload);
+/* Answer @unique with @err alone, from a thread that is not @thr (locks.c). */
+int mq_reply_detached(struct mq_thread *thr, uint64_t unique, int err);
 const char *mq_req_name(struct mq_req *req, size_t off, size_t *next);
 int mq_name_check(const char *name);
 
@@ -380,6 +388,10 @@ int mq_op_getxattr(struct mq_req *req);
 int mq_op_listxattr(struct mq_req *req);
 int mq_op_removexattr(struct mq_req *req);
 
+int mq_op_getlk(struct mq_req *req);
+int mq_op_setlk(struct mq_req *req);
+int mq_op_setlkw(struct mq_req *req);
+
 /* ops_entry.c helpers shared with ops_dir.c */
 void mq_fill_attr(struct fuse_attr *attr, const struct stat *st,
 		  uint64_t nodeid);
@@ -407,6 +419,35 @@ int mq_creds_enter(struct mq_req *req);
 void mq_creds_leave(struct mq_req *req);
 mode_t mq_umask_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
 void mq_umask_leave(struct mq_req *req);
+
+/* -------------------------------------------------------------- locks.c */
+
+struct mq_lock_owner;
+
+/* The waiters' wake-up signal handler; before any thread starts. */
+int mq_locks_init(void);
+/* Add the wake-up signal to @set (blocked in every thread but waiters). */
+void mq_locks_block_signal(sigset_t *set);
+/* FLUSH: drop the POSIX locks of @lock_owner on @nodeid. */
+void mq_locks_flush(uint64_t nodeid, uint64_t lock_owner, uint64_t fh);
+/* RELEASE, before the handle goes: its FLUSH and FLOCK_UNLOCK flags. */
+void mq_locks_release(uint64_t nodeid, const struct fuse_release_in *ri);
+/* RELEASE done: waits through @fh were abandoned. */
+void mq_locks_released(uint64_t nodeid, uint64_t fh);
+void mq_locks_interrupt(uint64_t unique);
+/* handles.c: a FILE handle on @nodeid was opened / closed for good. */
+void mq_locks_file_opened(uint64_t nodeid);
+void mq_locks_file_closed(uint64_t nodeid);
+/* inode_table.c: @inode is being freed. */
+void mq_locks_inode_gone(struct mq_inode *inode);
+/* Unit tests. */
+unsigned int mq_locks_nr_owners(void);
+unsigned int mq_locks_nr_waiters(void);
+/* Limits (mq_locks_init() sets them from RLIMIT_NOFILE). */
+void mq_locks_set_limits(unsigned int owners, unsigned int uid_owners,
+			 unsigned int waiters, unsigned int uid_waiters);
+/* Unit-test hook (NULL in the daemon): a SETLK/SETLKW @unique registered. */
+extern void (*mq_locks_test_hook)(uint64_t unique);
 
 /* ------------------------------------------------------------ sandbox.c */
 

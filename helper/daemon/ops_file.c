@@ -114,15 +114,27 @@ int mq_op_write(struct mq_req *req)
 int mq_op_release(struct mq_req *req)
 {
 	const struct fuse_release_in *ri = (const void *)req->arg;
-	return mq_handle_release(ri->fh, MQ_HANDLE_FILE, req->in->nodeid);
+	int ret;
+
+	mq_locks_release(req->in->nodeid, ri);
+	ret = mq_handle_release(ri->fh, MQ_HANDLE_FILE, req->in->nodeid);
+	/* After the handle is marked released: no wait can start through it. */
+	if (!ret)
+		mq_locks_released(req->in->nodeid, ri->fh);
+	return ret;
 }
 
 int mq_op_flush(struct mq_req *req)
 {
 	const struct fuse_flush_in *fi = (const void *)req->arg;
-	int fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
-	int dupfd;
+	int fd, dupfd;
 
+	/*
+	 * close(2) of any fd of the file drops the process's POSIX locks on
+	 * it; the kernel always sends the owner.  Also with a bad fh.
+	 */
+	mq_locks_flush(req->in->nodeid, fi->lock_owner, fi->fh);
+	fd = mq_handle_get_fd(fi->fh, req->in->nodeid);
 	if (fd < 0)
 		return fd;
 	/* Closing a duplicate reports deferred errors (e.g. NFS backends). */

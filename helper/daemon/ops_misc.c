@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Connection-level requests: INIT, DESTROY, INTERRUPT, STATFS, SYNCFS and
- * the opcodes answered with ENOSYS.
+ * the opcodes answered with ENOSYS.  (Locks: locks.c.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +15,13 @@
 #define MQ_MIN_MINOR	12
 
 /*
- * Flags we enable when the kernel offers them.  Deliberately absent:
- * FUSE_POSIX_LOCKS and FUSE_FLOCK_LOCKS (the kernel's local lock manager
- * gives correct POSIX/flock semantics for a single mount; forwarding them
- * to the backend correctly would need per-owner OFD locks), FUSE_POSIX_ACL,
- * FUSE_EXPORT_SUPPORT, FUSE_HANDLE_KILLPRIV_V2 (the kernel clears
- * suid/sgid itself with an explicit SETATTR), FUSE_WRITEBACK_CACHE
- * (--writeback-cache).
+ * Flags we enable when the kernel offers them, and FUSE_POSIX_LOCKS and
+ * FUSE_FLOCK_LOCKS unless --no-locks (locks.c takes the locks on the
+ * backing files, so that every client of the store sees them; with
+ * --no-locks the kernel's local lock manager keeps them to one mount).
+ * Deliberately absent: FUSE_POSIX_ACL, FUSE_EXPORT_SUPPORT,
+ * FUSE_HANDLE_KILLPRIV_V2 (the kernel clears suid/sgid itself with an
+ * explicit SETATTR), FUSE_WRITEBACK_CACHE (--writeback-cache).
  */
 static const uint32_t mq_wanted_flags =
 	FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
@@ -59,6 +59,8 @@ int mq_op_init(struct mq_req *req)
 	}
 	if (mq_cfg.writeback_cache)
 		want |= FUSE_WRITEBACK_CACHE;
+	if (mq_cfg.locks)
+		want |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
 	io->minor = minor;
 	io->flags = ii->flags & want;
 	io->max_readahead = ii->max_readahead;
@@ -90,12 +92,16 @@ int mq_op_destroy(struct mq_req *req)
 }
 
 /*
- * Every operation runs to completion quickly on a local backend, so an
- * interrupt is simply ignored; the original request is answered normally.
+ * Only a SETLKW waits for something else than the local backend: its
+ * waiter answers EINTR (locks.c).  Every other operation runs to
+ * completion quickly, so its interrupt is ignored and the original
+ * request answered normally.  An INTERRUPT itself is never answered.
  */
 int mq_op_interrupt(struct mq_req *req)
 {
-	(void)req;
+	const struct fuse_interrupt_in *ii = (const void *)req->arg;
+
+	mq_locks_interrupt(ii->unique);
 	return MQ_NO_REPLY;
 }
 

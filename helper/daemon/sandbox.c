@@ -122,6 +122,11 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(sysinfo),		/* glibc qsort() sizes its buffer */
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
+	/* a SETLKW waiter's periodic wake-up (locks.c) */
+	SCMP_SYS(timer_create), SCMP_SYS(timer_settime),
+	SCMP_SYS(timer_delete),
+	/* flock on the backing files (locks.c) */
+	SCMP_SYS(flock),
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
 	/* signals */
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
@@ -182,6 +187,10 @@ static const struct mq_arg_rule mq_arg_rules[] = {
 	MQ_ARG_EQ(fcntl, 1, F_GETFD),
 	MQ_ARG_EQ(fcntl, 1, F_SETFD),
 	MQ_ARG_EQ(fcntl, 1, F_DUPFD_CLOEXEC),
+	/* POSIX locks on the backing files, OFD only (locks.c) */
+	MQ_ARG_EQ(fcntl, 1, F_OFD_GETLK),
+	MQ_ARG_EQ(fcntl, 1, F_OFD_SETLK),
+	MQ_ARG_EQ(fcntl, 1, F_OFD_SETLKW),
 	/*
 	 * io_uring: no new ring (io_uring_setup is off the list: a ring
 	 * made in here would have no restrictions), and on the rings made
@@ -201,7 +210,7 @@ static const struct mq_arg_rule mq_arg_rules[] = {
 	 */
 	MQ_ARG_MASKED_EQ(clone, 0, MQ_CLONE_NS_FLAGS | MQ_CLONE_THREAD_FLAGS,
 			 MQ_CLONE_THREAD_FLAGS),
-	/* Signals to ourselves (SIGUSR2, abort). */
+	/* Signals to ourselves (SIGUSR2, abort; pthread_kill of a lock waiter). */
 	MQ_ARG_IS(kill, 0, MQ_VAL_SELF),
 	/* Answers of the monitor (groups, unmount), on its socket only. */
 	MQ_ARG_IS(recvfrom, 0, MQ_VAL_MONITOR),

@@ -7,7 +7,9 @@
  * opens the device again and attaches with the CLONE ioctl; on mqfuse each
  * thread then binds its fd to queue i.  Every thread owns its device fd,
  * its buffers and its io_uring: nothing is handed between threads on the
- * request path.  All signals are blocked in the serving threads; the main
+ * request path, but for a SETLKW that must wait, which goes to a waiter
+ * thread of its own (locks.c).  All signals are blocked in the serving
+ * threads (the waiters take their wake-up signal only); the main
  * thread takes them with sigwaitinfo().  A serving thread that sees ENODEV
  * (unmounted/aborted) exits; the last one wakes the main thread with
  * SIGUSR2.
@@ -739,6 +741,8 @@ static void mq_block_signals(void)
 	mq_session_signals(&set);
 	sigaddset(&set, SIGPIPE);
 	sigaddset(&set, SIGCHLD);	/* the monitor waits for it */
+	/* only a lock waiter takes its wake-up signal (locks.c) */
+	mq_locks_block_signal(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 

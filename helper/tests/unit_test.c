@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
 
 #include "mqfused.h"
 #include "mount_opts.h"
@@ -628,6 +629,646 @@ static void test_dispatch(void)
 	}
 }
 
+
+/* ---- locks: GETLK/SETLK/SETLKW on the backing file (locks.c) ---------- */
+
+static uint64_t lookup_nodeid(uint64_t parent, const char *name, char *reply,
+			      size_t max);
+
+static struct mq_thread lk_thr;	/* SETLKW goes through it: waiters answer on lk_pipe */
+static int lk_pipe[2];
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n - 1;	/* the directory's own fd */
+}
+
+static void lk_fill(struct fuse_lk_in *li, uint64_t fh, uint64_t owner,
+		    uint32_t type, uint64_t start, uint64_t end, uint32_t flags)
+{
+	memset(li, 0, sizeof(*li));
+	li->fh = fh;
+	li->owner = owner;
+	li->lk.start = start;
+	li->lk.end = end;
+	li->lk.type = type;
+	li->lk.pid = type == F_UNLCK ? 0 : 1000 + (uint32_t)owner;
+	li->lk_flags = flags;
+}
+
+/* A lock request through the main harness thread; the reply's error. */
+static int lk_call(uint32_t opcode, uint64_t nodeid, uint64_t fh,
+		   uint64_t owner, uint32_t type, uint64_t start, uint64_t end,
+		   uint32_t flags, char *reply, size_t max)
+{
+	struct fuse_lk_in li;
+
+	lk_fill(&li, fh, owner, type, start, end, flags);
+	if (request(opcode, nodeid, &li, sizeof(li), NULL, NULL, reply, max) <
+	    16)
+		return 1;	/* no answer */
+	return reply_error(reply);
+}
+
+/* A SETLK(W) through lk_thr; returns its unique (answers come on lk_pipe). */
+static uint64_t lk_send(uint32_t opcode, uint64_t nodeid, uint64_t fh,
+			uint64_t owner, uint32_t type, uint64_t start,
+			uint64_t end, uint32_t flags)
+{
+	struct fuse_in_header *in = (void *)lk_thr.inbuf;
+	uint64_t unique = next_unique++;
+
+	memset(in, 0, sizeof(*in));
+	in->len = sizeof(*in) + sizeof(struct fuse_lk_in);
+	in->opcode = opcode;
+	in->unique = unique;
+	in->nodeid = nodeid;
+	in->uid = req_uid;
+	in->gid = req_gid;
+	lk_fill((void *)(in + 1), fh, owner, type, start, end, flags);
+	mq_dispatch(&lk_thr, in->len);
+	return unique;
+}
+
+static uint64_t lk_setlkw(uint64_t nodeid, uint64_t fh, uint64_t owner,
+			  uint32_t type, uint64_t start, uint64_t end,
+			  uint32_t flags)
+{
+	return lk_send(FUSE_SETLKW, nodeid, fh, owner, type, start, end, flags);
+}
+
+/* The next answer on lk_pipe within @ms: its error; 1 if none came. */
+static int lk_answer(int ms, uint64_t *unique)
+{
+	struct pollfd p = { .fd = lk_pipe[0], .events = POLLIN };
+	struct fuse_out_header oh;
+
+	*unique = 0;
+	if (poll(&p, 1, ms) != 1 || read(lk_pipe[0], &oh, sizeof(oh)) != sizeof(oh))
+		return 1;
+	*unique = oh.unique;
+	return oh.error;
+}
+
+/* Up to @ms for the waiters to be gone (they answer, then put and exit). */
+static bool lk_waiters_gone(int ms)
+{
+	for (; ms > 0 && mq_locks_nr_waiters(); ms -= 10)
+		usleep(10000);
+	return !mq_locks_nr_waiters();
+}
+
+static uint64_t lk_open(uint64_t nodeid, uint32_t flags, char *reply, size_t max)
+{
+	struct fuse_open_in oi = { .flags = flags };
+	struct fuse_open_out *oo = (void *)(reply + 16);
+
+	if (request(FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, NULL, reply, max) !=
+	    16 + (ssize_t)sizeof(*oo) || reply_error(reply))
+		return 0;
+	return oo->fh;
+}
+
+static int lk_release(uint64_t nodeid, uint64_t fh, uint32_t flags,
+		      uint64_t owner, char *reply, size_t max)
+{
+	struct fuse_release_in rel = { .fh = fh, .release_flags = flags,
+				       .lock_owner = owner };
+
+	request(FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, NULL, reply, max);
+	return reply_error(reply);
+}
+
+static int lk_flush(uint64_t nodeid, uint64_t fh, uint64_t owner, char *reply,
+		    size_t max)
+{
+	struct fuse_flush_in fi = { .fh = fh, .lock_owner = owner };
+
+	request(FUSE_FLUSH, nodeid, &fi, sizeof(fi), NULL, NULL, reply, max);
+	return reply_error(reply);
+}
+
+/* fds of this process open on @path with access @acc (O_ACCMODE). */
+static int lk_fds_on(const char *path, int acc)
+{
+	DIR *d = opendir("/proc/self/fd");
+	char link[320], target[512], info[320], line[128];
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		unsigned int flags = 0;
+		ssize_t len;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strcmp(target, path))
+			continue;
+		snprintf(info, sizeof(info), "/proc/self/fdinfo/%s", e->d_name);
+		f = fopen(info, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "flags: %o", &flags) == 1)
+				break;
+		if (f)
+			fclose(f);
+		n += (int)(flags & O_ACCMODE) == acc;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The hook of test_locks_review: FLUSH lk_hook_owner right after registration. */
+static uint64_t lk_hook_unique, lk_hook_nodeid, lk_hook_fh, lk_hook_owner;
+static int lk_hook_flushes;
+
+static void lk_flush_hook(uint64_t unique)
+{
+	static char reply[256];
+
+	if (unique != lk_hook_unique)
+		return;
+	lk_flush(lk_hook_nodeid, lk_hook_fh, lk_hook_owner, reply, sizeof(reply));
+	lk_hook_flushes++;
+}
+
+/*
+ * The review of issue 11: owner fds opened as the caller with the handle's
+ * access, FLUSH overtaking a SETLK in flight, per-uid limits.
+ */
+static void test_locks_review(uint64_t nodeid, const char *path)
+{
+	static char reply[4096];
+	const uint64_t max = INT64_MAX;
+	uint64_t fhrw, fhro, fhro2, u, u1, u2, u3, got;
+	int fds_before, rw_before, ro_before, n, err, err2, err3;
+	uid_t saved_uid = req_uid;
+	gid_t saved_gid = req_gid;
+	bool ok;
+
+	fds_before = count_fds();
+	fhrw = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fhro = lk_open(nodeid, O_RDONLY, reply, sizeof(reply));
+	fhro2 = lk_open(nodeid, O_RDONLY, reply, sizeof(reply));
+	CHECK(fhrw && fhro && fhro2 && !mq_locks_nr_owners(),
+	      "locks review: three OPENs, no owner yet");
+	rw_before = lk_fds_on(path, O_RDWR);
+	ro_before = lk_fds_on(path, O_RDONLY);
+
+	/* 1: a lock through a read-only handle opens no writable fd */
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 20, F_RDLCK, 0, 9, 0, reply,
+		      sizeof(reply));
+	n = lk_fds_on(path, O_RDWR);
+	CHECK(!err && n == rw_before && lk_fds_on(path, O_RDONLY) == ro_before + 1,
+	      "locks review: a read lock through a read-only handle: a read-only owner fd");
+	if (err || n != rw_before)
+		printf("#   err %d, %d writable fds (%d before)\n", err, n, rw_before);
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 20, F_WRLCK, 20, 29, 0, reply,
+		      sizeof(reply));
+	CHECK(err == -EBADF, "locks review: F_WRLCK through the read-only handle -> EBADF");
+	/* the same owner, a write lock through a writable handle: widened */
+	err = lk_call(FUSE_SETLK, nodeid, fhrw, 20, F_WRLCK, 20, 29, 0, reply,
+		      sizeof(reply));
+	CHECK(!err && mq_locks_nr_owners() == 1 &&
+	      lk_fds_on(path, O_RDWR) == rw_before + 1 &&
+	      lk_fds_on(path, O_RDONLY) == ro_before,
+	      "locks review: its F_WRLCK through a writable handle widens the owner fd to O_RDWR");
+	err = lk_call(FUSE_SETLK, nodeid, fhrw, 21, F_WRLCK, 5, 5, 0, reply,
+		      sizeof(reply));
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 21, F_WRLCK, 25, 25, 0, reply,
+		       sizeof(reply));
+	err3 = lk_call(FUSE_SETLK, nodeid, fhro2, 21, F_RDLCK, 0, 9, 0, reply,
+		       sizeof(reply));
+	CHECK(err == -EAGAIN && err2 == -EAGAIN && !err3,
+	      "locks review: the read lock was carried over, the write lock taken");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 20, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fhrw, 21, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) && !mq_locks_nr_owners(),
+	      "locks review: both owners unlock, no owner fd left");
+
+	/* 1: the owner fd is opened as the caller */
+	if (chmod(path, 0600))
+		abort();
+	req_uid = 1234;
+	req_gid = 1234;
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 22, F_RDLCK, 0, 0, 0, reply,
+		      sizeof(reply));
+	req_uid = saved_uid;
+	req_gid = saved_gid;
+	if (chmod(path, 0644))
+		abort();
+	CHECK(err == -ENOLCK && !mq_locks_nr_owners(),
+	      "locks review: uid 1234 cannot lock a 0600 root file it cannot open (ENOLCK)");
+
+	/* 2: FLUSH of the owner after the grant, then between entry and grant */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 23, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_flush(nodeid, fhrw, 23, reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks review: SETLK granted, then FLUSH of its owner: the lock is gone");
+	lk_hook_nodeid = nodeid;
+	lk_hook_fh = fhrw;
+	lk_hook_owner = 23;
+	lk_hook_unique = next_unique;	/* the next request's */
+	lk_hook_flushes = 0;
+	mq_locks_test_hook = lk_flush_hook;
+	u = lk_send(FUSE_SETLK, nodeid, fhrw, 23, F_WRLCK, 0, 0, 0);
+	mq_locks_test_hook = NULL;
+	err = lk_answer(1000, &got);
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply));
+	n = mq_locks_nr_owners();
+	CHECK(lk_hook_flushes == 1 && got == u && err == -EBADF && !err2 && n == 1,
+	      "locks review: FLUSH of its owner served while the SETLK is in flight: its grant is undone (EBADF)");
+	if (err != -EBADF || err2)
+		printf("#   flushes %d, SETLK answered %d, another owner got %d, %d owners\n",
+		       lk_hook_flushes, err, err2, n);
+	lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+	/* the same for a SETLKW that then has to wait */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 25, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply)), "locks review: owner 25 locks byte 0");
+	lk_hook_unique = next_unique;
+	lk_hook_flushes = 0;
+	mq_locks_test_hook = lk_flush_hook;
+	u = lk_setlkw(nodeid, fhrw, 23, F_WRLCK, 0, 0, 0);
+	mq_locks_test_hook = NULL;
+	err = lk_answer(300, &got);
+	CHECK(lk_hook_flushes == 1 && err == 1,
+	      "locks review: a SETLKW whose owner was flushed in flight waits");
+	lk_call(FUSE_SETLK, nodeid, fhrw, 25, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+	err = lk_answer(10000, &got);
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_WRLCK, 0, 0, 0, reply,
+		       sizeof(reply));
+	CHECK(err == -EBADF && got == u && !err2 && lk_waiters_gone(5000),
+	      "locks review: ... and its grant is undone (EBADF), nothing stays locked");
+	lk_call(FUSE_SETLK, nodeid, fhrw, 24, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+
+	/* 3: waiter slots per uid (limits 4 in all, 2 per uid here) */
+	mq_locks_set_limits(8192, 2048, 4, 2);
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhrw, 30, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks review: owner 30 write-locks 0-9");
+	u1 = lk_setlkw(nodeid, fhrw, 31, F_WRLCK, 0, 0, 0);
+	u2 = lk_setlkw(nodeid, fhrw, 32, F_WRLCK, 1, 1, 0);
+	err = lk_answer(300, &got);
+	CHECK(err == 1 && mq_locks_nr_waiters() == 2,
+	      "locks review: uid 0's two SETLKW wait (its share)");
+	u3 = lk_setlkw(nodeid, fhrw, 33, F_WRLCK, 2, 2, 0);
+	err = lk_answer(300, &got);
+	CHECK(err == -ENOLCK && got == u3 && mq_locks_nr_waiters() == 2,
+	      "locks review: its third SETLKW fails at once with ENOLCK");
+	req_uid = 1234;
+	req_gid = 1234;
+	u3 = lk_setlkw(nodeid, fhro, 34, F_RDLCK, 3, 3, 0);
+	req_uid = saved_uid;
+	req_gid = saved_gid;
+	err = lk_answer(300, &got);
+	CHECK(err == 1 && mq_locks_nr_waiters() == 3,
+	      "locks review: another uid still gets a waiter slot");
+	lk_call(FUSE_SETLK, nodeid, fhrw, 30, F_UNLCK, 0, max, 0, reply,
+		sizeof(reply));
+	ok = true;
+	for (n = 0; n < 3; n++) {
+		err = lk_answer(10000, &got);
+		ok = ok && !err && (got == u1 || got == u2 || got == u3);
+	}
+	CHECK(ok && lk_waiters_gone(5000),
+	      "locks review: the three waits are granted when owner 30 unlocks");
+	for (n = 31; n <= 34; n++)
+		lk_call(FUSE_SETLK, nodeid, fhrw, n, F_UNLCK, 0, max, 0, reply,
+			sizeof(reply));
+
+	/* 4: owner fds: 3 in all, 2 per uid here; nothing opened past them */
+	mq_locks_set_limits(3, 2, 256, 64);
+	rw_before = lk_fds_on(path, O_RDWR);
+	err = lk_call(FUSE_SETLK, nodeid, fhrw, 40, F_WRLCK, 0, 0, 0, reply,
+		      sizeof(reply));
+	err2 = lk_call(FUSE_SETLK, nodeid, fhrw, 41, F_WRLCK, 1, 1, 0, reply,
+		       sizeof(reply));
+	err3 = lk_call(FUSE_SETLK, nodeid, fhrw, 42, F_WRLCK, 2, 2, 0, reply,
+		       sizeof(reply));
+	n = lk_fds_on(path, O_RDWR);
+	CHECK(!err && !err2 && err3 == -ENOLCK && n == rw_before + 2,
+	      "locks review: a uid's third owner fd -> ENOLCK, no fd opened for it");
+	req_uid = 1234;
+	req_gid = 1234;
+	err = lk_call(FUSE_SETLK, nodeid, fhro, 43, F_RDLCK, 3, 3, 0, reply,
+		      sizeof(reply));
+	err2 = lk_call(FUSE_SETLK, nodeid, fhro, 44, F_RDLCK, 4, 4, 0, reply,
+		       sizeof(reply));
+	req_uid = saved_uid;
+	req_gid = saved_gid;
+	CHECK(!err && err2 == -ENOLCK && mq_locks_nr_owners() == 3,
+	      "locks review: another uid gets one, then the total (3) -> ENOLCK");
+	for (n = 40; n <= 44; n++)
+		lk_call(FUSE_SETLK, nodeid, fhrw, n, F_UNLCK, 0, max, 0, reply,
+			sizeof(reply));
+	CHECK(!mq_locks_nr_owners(), "locks review: unlocked, every owner fd closed");
+	mq_locks_set_limits(8192, 2048, 256, 64);
+
+	lk_release(nodeid, fhrw, 0, 0, reply, sizeof(reply));
+	lk_release(nodeid, fhro, 0, 0, reply, sizeof(reply));
+	lk_release(nodeid, fhro2, 0, 0, reply, sizeof(reply));
+	n = count_fds();
+	CHECK(n == fds_before && !mq_locks_nr_owners() && !mq_locks_nr_waiters(),
+	      "locks review: no fd left behind");
+	if (n != fds_before)
+		printf("#   %d fds, %d before\n", n, fds_before);
+}
+
+static void test_locks(void)
+{
+	static char reply[4096];
+	struct fuse_lk_out *lo = (void *)(reply + 16);
+	const uint64_t max = INT64_MAX, lkf = FUSE_LK_FLOCK;
+	uint64_t nodeid, fh1, fh2, fhro, fh4, fh5, u, got;
+	uint32_t saved_flags = mq_conn.flags;
+	size_t room = 64 << 10;
+	char path[512];
+	int fds_before, fd, err;
+	sigset_t set;
+
+	CHECK(mq_locks_init() == 0, "locks: wake-up signal handler installed");
+	/* as in the daemon: only a waiter thread takes the wake-up signal */
+	sigemptyset(&set);
+	mq_locks_block_signal(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pipe(lk_pipe))
+		abort();
+	memset(&lk_thr, 0, sizeof(lk_thr));
+	lk_thr.devfd = lk_pipe[1];
+	lk_thr.inbuf = aligned_alloc(4096, room);
+	lk_thr.inbuf_len = room;
+	lk_thr.outbuf = aligned_alloc(4096, room);
+	lk_thr.outbuf_len = room;
+	mq_stats_thread_init(&lk_thr.stats);
+	mq_creds_thread_init(&lk_thr);
+
+	CHECK(lk_call(FUSE_GETLK, FUSE_ROOT_ID, 0, 1, F_WRLCK, 0, max, 0, reply,
+		      sizeof(reply)) == -ENOSYS,
+	      "locks: GETLK without FUSE_POSIX_LOCKS -> ENOSYS");
+	{
+		struct fuse_init_in ii = { .major = 7, .minor = 38,
+					   .max_readahead = 65536,
+					   .flags = 0xffffffff };
+		struct fuse_init_out *io = (void *)(reply + 16);
+
+		/* INIT again, as a daemon without --no-locks */
+		atomic_store(&mq_conn.proto_minor, 0);
+		mq_cfg.locks = true;
+		request(FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, reply,
+			sizeof(reply));
+		CHECK(reply_error(reply) == 0 && (io->flags & FUSE_POSIX_LOCKS) &&
+		      (io->flags & FUSE_FLOCK_LOCKS),
+		      "locks: INIT negotiates FUSE_POSIX_LOCKS and FUSE_FLOCK_LOCKS");
+	}
+
+	snprintf(path, sizeof(path), "%s/lockf", tmpdir);
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	if (fd < 0 || ftruncate(fd, 4096))
+		abort();
+	close(fd);
+	nodeid = lookup_nodeid(FUSE_ROOT_ID, "lockf", reply, sizeof(reply));
+	fds_before = count_fds();	/* the inode's O_PATH fd is counted */
+	fh1 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fh2 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fhro = lk_open(nodeid, O_RDONLY, reply, sizeof(reply));
+	fh4 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	fh5 = lk_open(nodeid, O_RDWR, reply, sizeof(reply));
+	CHECK(nodeid && fh1 && fh2 && fhro && fh4 && fh5,
+	      "locks: LOOKUP and five OPENs of one file");
+
+	/* owners: one process's locks never conflict, two processes' do */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 1, F_WRLCK, 0, 99, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 1,
+	      "locks: owner 1 write-locks 0-99 (one backing fd)");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 50, 50, 0, reply,
+		      sizeof(reply)) == -EAGAIN && mq_locks_nr_owners() == 1,
+	      "locks: owner 2 is refused (EAGAIN) and keeps no fd");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 1, F_WRLCK, 50, 200, 0, reply,
+		       sizeof(reply)),
+	      "locks: owner 1 locks 50-200 through another handle (no self-conflict)");
+	err = lk_call(FUSE_GETLK, nodeid, fh2, 2, F_RDLCK, 150, max, 0, reply,
+		      sizeof(reply));
+	CHECK(!err && lo->lk.type == F_WRLCK && lo->lk.start == 0 &&
+	      lo->lk.end == 200 && lo->lk.pid == 1001,
+	      "locks: GETLK of owner 2 reports owner 1's merged 0-200 and its pid");
+	if (err || lo->lk.pid != 1001)
+		printf("#   err %d type %u %llu-%llu pid %u\n", err, lo->lk.type,
+		       (unsigned long long)lo->lk.start,
+		       (unsigned long long)lo->lk.end, lo->lk.pid);
+	CHECK(!lk_call(FUSE_GETLK, nodeid, fh1, 1, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) && lo->lk.type == F_UNLCK,
+	      "locks: GETLK of owner 1 does not see its own locks");
+	CHECK(!lk_call(FUSE_GETLK, nodeid, fh2, 2, F_WRLCK, 201, max, 0, reply,
+		       sizeof(reply)) && lo->lk.type == F_UNLCK,
+	      "locks: GETLK past the locked range: F_UNLCK");
+
+	/* untrusted input */
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, 7, 0, 0, 0, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: a bad lock type -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, 10, 9, 0, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: start > end -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, 0, max + 1, 0, reply,
+		      sizeof(reply)) == -EINVAL &&
+	      lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, max + 1, ~0ull, 0,
+		      reply, sizeof(reply)) == -EINVAL,
+	      "locks: a range past OFFSET_MAX -> EINVAL");
+	CHECK(lk_call(FUSE_GETLK, nodeid, fh2, 2, F_UNLCK, 0, max, 0, reply,
+		      sizeof(reply)) == -EINVAL &&
+	      lk_call(FUSE_GETLK, nodeid, fh2, 2, F_RDLCK, 0, max, lkf, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: GETLK of F_UNLCK or of a flock -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, 0, 0, 0x80, reply,
+		      sizeof(reply)) == -EINVAL,
+	      "locks: unknown lk_flags -> EINVAL");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2 ^ (1ull << 32), 2, F_RDLCK, 0, 0,
+		      0, reply, sizeof(reply)) == -EBADF &&
+	      lk_call(FUSE_SETLK, 999999, fh2, 2, F_RDLCK, 0, 0, 0, reply,
+		      sizeof(reply)) == -ESTALE,
+	      "locks: a stale fh -> EBADF, an unknown nodeid -> ESTALE");
+	{
+		char shortbuf[20] = { 0 };
+
+		request(FUSE_SETLK, nodeid, shortbuf, sizeof(shortbuf), NULL,
+			NULL, reply, sizeof(reply));
+		CHECK(reply_error(reply) == -EINVAL, "locks: short body -> EINVAL");
+	}
+	CHECK(lk_call(FUSE_SETLK, nodeid, fhro, 3, F_WRLCK, 1000, 1000, 0, reply,
+		      sizeof(reply)) == -EBADF &&
+	      !lk_call(FUSE_SETLK, nodeid, fhro, 3, F_RDLCK, 1000, 1000, 0, reply,
+		       sizeof(reply)),
+	      "locks: a write lock through a read-only handle -> EBADF, a read lock works");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fhro, 3, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)), "locks: owner 3 unlocks");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 2, F_RDLCK, max - 1, max - 1, 0,
+		       reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 2, F_UNLCK, max - 1, max, 0,
+		       reply, sizeof(reply)),
+	      "locks: the last byte before OFFSET_MAX locks and unlocks");
+
+	/* FLUSH drops the owner's locks and its fd; a full unlock too */
+	CHECK(!lk_flush(nodeid, fhro, 1, reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 0, 200, 0, reply,
+		       sizeof(reply)),
+	      "locks: FLUSH with owner 1 (another fd closed) frees 0-200");
+	CHECK(mq_locks_nr_owners() == 1, "locks: owner 1's fd is gone, owner 2's remains");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 0,
+	      "locks: owner 2 unlocks everything: its fd is gone");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 9, F_UNLCK, 0, 10, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 0,
+	      "locks: unlock by an owner that holds nothing succeeds, makes no fd");
+
+	/* SETLKW: a waiter thread, answered when the holder unlocks */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 locks 0-9");
+	u = lk_setlkw(nodeid, fh1, 4, F_WRLCK, 5, 5, 0);
+	CHECK(lk_answer(300, &got) == 1 && mq_locks_nr_waiters() == 1,
+	      "locks: SETLKW of owner 4 waits (no answer, one waiter)");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_UNLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 unlocks");
+	err = lk_answer(10000, &got);
+	CHECK(!err && got == u && lk_waiters_gone(5000),
+	      "locks: the waiting SETLKW is answered 0 and its thread is gone");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 5, 5, 0, reply,
+		      sizeof(reply)) == -EAGAIN,
+	      "locks: and owner 4 holds the lock");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 4, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)), "locks: owner 4 unlocks");
+
+	/* FUSE_INTERRUPT: EINTR, and nothing left locked */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 locks 0-9 again");
+	u = lk_setlkw(nodeid, fh1, 4, F_WRLCK, 0, max, 0);
+	CHECK(lk_answer(300, &got) == 1, "locks: SETLKW of owner 4 on the whole file waits");
+	{
+		struct fuse_interrupt_in ii = { .unique = u };
+
+		CHECK(request(FUSE_INTERRUPT, 0, &ii, sizeof(ii), NULL, NULL,
+			      reply, sizeof(reply)) == 0,
+		      "locks: INTERRUPT is not answered itself");
+	}
+	err = lk_answer(10000, &got);
+	CHECK(err == -EINTR && got == u && lk_waiters_gone(5000),
+	      "locks: the interrupted SETLKW is answered EINTR");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 5, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 5, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: the interrupted owner 4 holds nothing");
+	/* an INTERRUPT read before its SETLKW was registered */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 2, F_WRLCK, 0, 9, 0, reply,
+		       sizeof(reply)), "locks: owner 2 locks 0-9");
+	{
+		struct fuse_interrupt_in ii = { .unique = next_unique + 1 };
+
+		request(FUSE_INTERRUPT, 0, &ii, sizeof(ii), NULL, NULL, reply,
+			sizeof(reply));
+	}
+	u = lk_setlkw(nodeid, fh1, 4, F_WRLCK, 0, 0, 0);
+	err = lk_answer(1000, &got);
+	CHECK(err == -EINTR && got == u && !mq_locks_nr_waiters(),
+	      "locks: an INTERRUPT that came first ends its SETLKW with EINTR");
+
+	/* RELEASE of the waiter's handle: abandoned */
+	u = lk_setlkw(nodeid, fh4, 6, F_WRLCK, 0, 0, 0);
+	CHECK(lk_answer(300, &got) == 1, "locks: SETLKW of owner 6 through a 4th handle waits");
+	CHECK(!lk_release(nodeid, fh4, 0, 0, reply, sizeof(reply)),
+	      "locks: RELEASE of that handle");
+	err = lk_answer(10000, &got);
+	CHECK(err == -EBADF && got == u && lk_waiters_gone(5000),
+	      "locks: the SETLKW through the released handle is ended");
+	/* FLUSH through the waiter's handle: a late grant is undone */
+	u = lk_setlkw(nodeid, fh5, 7, F_WRLCK, 0, 0, 0);
+	CHECK(lk_answer(300, &got) == 1, "locks: SETLKW of owner 7 through a 5th handle waits");
+	CHECK(!lk_flush(nodeid, fh5, 7, reply, sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh1, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: FLUSH of owner 7 through that handle, owner 2 unlocks");
+	err = lk_answer(10000, &got);
+	CHECK(err == -EBADF && got == u && lk_waiters_gone(5000) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 8, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 8, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: the grant after FLUSH is undone (EBADF), nothing stays locked");
+
+	/* flock: per open file, on the handle's own backing file */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 11, F_WRLCK, 0, max, lkf, reply,
+		       sizeof(reply)) &&
+	      lk_call(FUSE_SETLK, nodeid, fh2, 12, F_RDLCK, 0, max, lkf, reply,
+		      sizeof(reply)) == -EAGAIN,
+	      "locks: flock LOCK_EX on one open file, LOCK_SH|LOCK_NB on another -> EAGAIN");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh2, 2, F_WRLCK, 0, max, 0, reply,
+		       sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh2, 2, F_UNLCK, 0, max, 0, reply,
+		       sizeof(reply)),
+	      "locks: flock and POSIX locks are independent");
+	u = lk_setlkw(nodeid, fh2, 12, F_WRLCK, 0, max, lkf);
+	CHECK(lk_answer(300, &got) == 1, "locks: a blocking flock LOCK_EX waits");
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 11, F_UNLCK, 0, max, lkf, reply,
+		       sizeof(reply)), "locks: flock LOCK_UN of the holder");
+	err = lk_answer(10000, &got);
+	CHECK(!err && got == u && lk_waiters_gone(5000),
+	      "locks: the blocking flock is granted");
+	CHECK(lk_call(FUSE_SETLK, nodeid, fh1, 11, F_RDLCK, 0, max, lkf, reply,
+		      sizeof(reply)) == -EAGAIN &&
+	      !lk_release(nodeid, fh2, FUSE_RELEASE_FLOCK_UNLOCK, 12, reply,
+			  sizeof(reply)) &&
+	      !lk_call(FUSE_SETLK, nodeid, fh1, 11, F_WRLCK, 0, max, lkf, reply,
+		       sizeof(reply)),
+	      "locks: RELEASE with FUSE_RELEASE_FLOCK_UNLOCK frees the flock");
+
+	/* the last handle of the inode takes every owner with it */
+	CHECK(!lk_call(FUSE_SETLK, nodeid, fh1, 13, F_WRLCK, 100, 100, 0, reply,
+		       sizeof(reply)) && mq_locks_nr_owners() == 1,
+	      "locks: owner 13 locks and never unlocks nor closes");
+	CHECK(!lk_release(nodeid, fh1, 0, 0, reply, sizeof(reply)) &&
+	      !lk_release(nodeid, fhro, 0, 0, reply, sizeof(reply)) &&
+	      !lk_release(nodeid, fh5, 0, 0, reply, sizeof(reply)) &&
+	      mq_handles_count() == 0,
+	      "locks: RELEASE of the remaining handles");
+	CHECK(mq_locks_nr_owners() == 0 && !mq_locks_nr_waiters(),
+	      "locks: no lock owner survives the inode's last handle");
+	err = count_fds();
+	CHECK(err == fds_before,
+	      "locks: no fd left behind (handles, owners, waiters)");
+	if (err != fds_before)
+		printf("#   %d fds, %d before\n", err, fds_before);
+
+	test_locks_review(nodeid, path);
+
+	mq_conn.flags = saved_flags;
+	mq_cfg.locks = false;
+	CHECK(lk_call(FUSE_SETLK, nodeid, 1, 1, F_WRLCK, 0, 0, 0, reply,
+		      sizeof(reply)) == -ENOSYS,
+	      "locks: SETLK without the flags negotiated -> ENOSYS");
+}
 
 /* ---- trust: a client acting through the daemon ----------------------- */
 
@@ -2623,6 +3264,7 @@ int main(void)
 	test_open_flags();
 	test_handle_nodeid();
 	test_handle_generation();
+	test_locks();
 	test_close_fds();
 	test_close_fds_stdio();
 	test_sandbox();

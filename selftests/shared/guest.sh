@@ -11,12 +11,15 @@
 #    checked against a model and the backing file. MQ_SHARED_OPS sets its
 #    length (default a short run), MQ_SHARED_SEED its seed;
 #  - two clients of one store: an exclusive create and a rename's target
-#    are asked of the daemon even within the entry timeout.
+#    are asked of the daemon even within the entry timeout; POSIX locks
+#    and flock exclude each other across the two clients (lock_test), the
+#    daemon's per-owner fds do not pile up, --no-locks keeps them local.
 # Any failing command, including a crash of a test binary, is a not ok.
 . "$(dirname "$0")/../vm/lib.sh"
 MQFUSED=$MQ_HELPER/mqfused
 VERIFY=$MQ_TESTS/fsx/mqverify
 KPAGE=$MQ_TESTS/shared/kpage_test
+LOCKT=$MQ_TESTS/shared/lock_test
 SRC=$MQ_SCRATCH/shared-src
 MNT=/mnt/shared
 OPS=${MQ_SHARED_OPS:-10000}
@@ -81,14 +84,16 @@ fi
 # An exclusive create and a rename's target must still ask the daemon:
 # the other client may have removed or moved the name (the issue's
 # "'A/f' and 'B/f' are the same file" from mv).
-TWO=$MQ_SCRATCH/two-src MA=/mnt/two-a MB=/mnt/two-b
-mkdir -p "$TWO/A" "$TWO/B" "$MA" "$MB"
+TWO=$MQ_SCRATCH/two-src MA=/mnt/two-a MB=/mnt/two-b MC=/mnt/two-c
+mkdir -p "$TWO/A" "$TWO/B" "$MA" "$MB" "$MC"
 echo data > "$TWO/A/f"
 two_ok=1
 for m in "$MA" "$MB"; do
 	"$MQFUSED" --fs mqfuse --entry-timeout 600 --attr-timeout 600 \
 		-o "queues=$(nproc)" "local:$TWO" "$m" &&
 		grep -q " $m $MQ_NAME " /proc/mounts || two_ok=0
+	# the serving process keeps the name (the monitor is mqfused-monitor)
+	[ "$m" = "$MB" ] && pid_b=$(pgrep -n -x mqfused)
 done
 if [ $two_ok = 1 ]; then
 	ok "two mqfused mounts of one store"
@@ -104,10 +109,52 @@ if [ $two_ok = 1 ]; then
 	mkdir "$MA/dir" && stat "$MA/dir" >/dev/null && rmdir "$MB/dir"
 	check "client A: mkdir of a name client B removed succeeds" mkdir "$MA/dir"
 	check "client A: a cached name still resolves within its timeout" stat "$MA/excl"
+
+	# Locks: each daemon takes them on the backing file, so the two
+	# clients exclude each other (lock_test: its TAP lines, then its exit
+	# status).
+	head -c 4096 /dev/zero > "$TWO/lockfile"
+	if [ -x "$LOCKT" ]; then
+		LOCK_TEST_DAEMON_B=$pid_b \
+			timeout -s KILL "$(mq_tmo 600)" "$LOCKT" "$MA/lockfile" "$MB/lockfile"
+		rc=$?
+		[ $rc -eq 0 ] && ok "lock_test exits 0" || not_ok "lock_test exits 0 (exit $rc)"
+		# A lock owner's backing fd goes with its locks (FLUSH at close,
+		# full unlock).  fd 7 keeps the file open on client B meanwhile:
+		# otherwise its last RELEASE would drop every owner and hide a
+		# leak.  60 processes lock and exit, 30 of them holding locks: a
+		# leaked owner fd each would be 30 more fds, the threshold is 5.
+		exec 7<"$MB/lockfile"
+		sleep 1
+		fds_before=$(ls /proc/$pid_b/fd | wc -l)
+		check "lock churn: 60 processes lock through client B and exit" \
+			timeout -s KILL "$(mq_tmo 300)" "$LOCKT" "$MA/lockfile" "$MB/lockfile" churn 60
+		sleep 1	# RELEASE is asynchronous: let the last handles close
+		fds_after=$(ls /proc/$pid_b/fd | wc -l)
+		check "lock churn: client B's daemon holds no more fds ($fds_before before, $fds_after after, file kept open)" \
+			test "$fds_after" -le "$((fds_before + 5))"
+		exec 7<&-
+	else
+		not_ok "lock_test built"
+	fi
+	check "flock(1): client B cannot take the flock client A holds" sh -c \
+		"flock -n $MA/lockfile sh -c '! flock -n $MB/lockfile true'"
+	check "flock(1): once client A let go, client B takes it" flock -n "$MB/lockfile" true
+	# --no-locks: the kernel's local lock manager, as before (one client only)
+	if "$MQFUSED" --fs mqfuse --no-locks -o "queues=$(nproc)" "local:$TWO" "$MC" &&
+	   grep -q " $MC $MQ_NAME " /proc/mounts; then
+		check "--no-locks: a flock on client C ignores client A's (local locks only)" sh -c \
+			"flock -n $MA/lockfile flock -n $MC/lockfile true"
+		check "--no-locks: flock still excludes within client C" sh -c \
+			"flock -n $MC/lockfile sh -c '! flock -n $MC/lockfile true'"
+	else
+		not_ok "--no-locks: mqfused mounts client C"
+	fi
+	check "client B's daemon is still serving" sh -c "kill -0 $pid_b && stat $MB/lockfile"
 else
 	not_ok "two mqfused mounts of one store"
 fi
-for m in "$MA" "$MB"; do
+for m in "$MA" "$MB" "$MC"; do
 	grep -q " $m " /proc/mounts && { umount "$m" || umount -l "$m"; }
 done
 
