@@ -353,6 +353,98 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
 	return written ? written : err;
 }
 
+/*
+ * consistency=cto-wb: write(2) into the page cache. Pages are dirtied,
+ * not sent: writeback (mqfuse_writepages) batches them into WRITEs of up
+ * to max_pages / max_write, at close and fsync (which wait), under memory
+ * pressure and by the flusher. While pages are dirty the kernel owns the
+ * size and times (mqfuse_attr_apply keeps them). A page written in part
+ * is read first, unless it lies wholly past EOF (zeroed). The caller holds
+ * inode_lock.
+ */
+ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct address_space *mapping = inode->i_mapping;
+	loff_t pos = iocb->ki_pos;
+	ssize_t written = 0;
+	int err = 0;
+
+	lockdep_assert_held(&inode->i_rwsem);
+	while (iov_iter_count(from)) {
+		size_t off = offset_in_page(pos);
+		size_t chunk = min_t(size_t, PAGE_SIZE - off, iov_iter_count(from));
+		loff_t isize = i_size_read(inode);
+		struct page *page;
+		size_t copied;
+
+		if (fault_in_iov_iter_readable(from, chunk) == chunk) {
+			err = -EFAULT;
+			break;
+		}
+		page = grab_cache_page_write_begin(mapping, pos >> PAGE_SHIFT);
+		if (!page) {
+			err = -ENOMEM;
+			break;
+		}
+		wait_for_stable_page(page);
+		if (!PageUptodate(page) && chunk != PAGE_SIZE) {
+			if (page_offset(page) >= isize) {
+				zero_user_segments(page, 0, off, off + chunk, PAGE_SIZE);
+				SetPageUptodate(page);
+			} else {
+				err = mqfuse_read_page_sync(file, page);
+				if (err) {
+					unlock_page(page);
+					put_page(page);
+					break;
+				}
+			}
+		}
+		if (mapping_writably_mapped(mapping))
+			flush_dcache_page(page);
+		copied = copy_page_from_iter_atomic(page, off, chunk, from);
+		flush_dcache_page(page);
+		if (!PageUptodate(page)) {
+			/* a whole page not yet read: all of it or nothing */
+			if (copied == PAGE_SIZE) {
+				SetPageUptodate(page);
+			} else {
+				iov_iter_revert(from, copied);
+				copied = 0;
+			}
+		}
+		if (copied) {
+			set_page_dirty(page);
+			pos += copied;
+			written += copied;
+			if (pos > isize)
+				mqfuse_size_changed(inode, pos);
+		}
+		unlock_page(page);
+		put_page(page);
+		if (!copied && fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		/* a short copy (source faulted meanwhile): the loop faults it in again */
+		balance_dirty_pages_ratelimited(mapping);
+	}
+	if (written) {
+		struct timespec64 now = current_time(inode);
+
+		/* the daemon's times change only at writeback: ours meanwhile */
+		spin_lock(&MQFUSE_I(inode)->lock);
+		inode_set_mtime(inode, now.tv_sec, now.tv_nsec);
+		inode_set_ctime_to_ts(inode, now);
+		spin_unlock(&MQFUSE_I(inode)->lock);
+		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
+	}
+	iocb->ki_pos = pos;
+	return written ? written : err;
+}
+
 /* ---- writeback of mmap-dirtied pages ---- */
 
 struct mqfuse_wb_ctx {

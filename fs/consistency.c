@@ -32,7 +32,11 @@
  * invalidation the next open fetches the attributes and drops pages whose
  * file changed. Writes still work and are seen by this client.
  *
- * cto-wb: not implemented yet (NULL slot).
+ * cto-wb: cto plus a writeback cache. write(2) dirties pages
+ * (mqfuse_perform_write_wb) and returns; writeback batches contiguous
+ * dirty pages into WRITEs of up to max_pages / max_write (8 MiB); the
+ * kernel owns size and times while pages are dirty; close (cto's flush)
+ * and fsync write back and wait, so the next open elsewhere sees it all.
  */
 #include "mqfuse_i.h"
 #include <linux/pagemap.h>
@@ -252,6 +256,16 @@ static const struct mqfuse_cons_ops mqfuse_cons_relaxed = {
 	.flush		= mqfuse_cto_flush,
 };
 
+static const struct mqfuse_cons_ops mqfuse_cons_cto_wb = {
+	.name		= "cto-wb",
+	.page_cache	= true,
+	.read_stales_attr = true,
+	.ttl		= MQFUSE_TTL_DAEMON,
+	.writeback	= true,
+	.open		= mqfuse_cto_open,
+	.flush		= mqfuse_cto_flush,
+};
+
 static const struct mqfuse_cons_ops mqfuse_cons_immutable = {
 	.name		= "immutable",
 	.page_cache	= true,
@@ -264,8 +278,8 @@ static const struct mqfuse_cons_ops *const mqfuse_cons_table[MQFUSE_CONS_NR] = {
 	[MQFUSE_CONS_STRICT]	= &mqfuse_cons_strict,
 	[MQFUSE_CONS_CTO]	= &mqfuse_cons_cto,
 	[MQFUSE_CONS_RELAXED]	= &mqfuse_cons_relaxed,
+	[MQFUSE_CONS_CTO_WB]	= &mqfuse_cons_cto_wb,
 	[MQFUSE_CONS_IMMUTABLE]	= &mqfuse_cons_immutable,
-	/* cto-wb: later */
 };
 
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode)

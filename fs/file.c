@@ -546,6 +546,8 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		goto out;
 	if (mqfuse_file_direct(file, iocb))
 		ret = mqfuse_direct_io(iocb, from, true);
+	else if (mqfuse_conn_of(inode)->cons->writeback)
+		ret = mqfuse_perform_write_wb(iocb, from);
 	else
 		ret = mqfuse_perform_write(iocb, from);
 out:

@@ -346,6 +346,22 @@ static void mqfuse_truncate_past_eof(struct inode *inode)
 }
 
 /*
+ * consistency=cto-wb: while a regular file has pages dirty or under
+ * writeback, the daemon has not seen all its writes: the kernel's size,
+ * mtime and ctime are the file's (a GETATTR would shrink it to what the
+ * daemon has). Lockless tag checks: a page dirtied right after is ours
+ * and moves the size itself.
+ */
+static bool mqfuse_wb_owns_attrs(struct inode *inode)
+{
+	struct address_space *mapping = inode->i_mapping;
+
+	return mqfuse_conn_of(inode)->cons->writeback && S_ISREG(inode->i_mode) &&
+	       (mapping_tagged(mapping, PAGECACHE_TAG_DIRTY) ||
+		mapping_tagged(mapping, PAGECACHE_TAG_WRITEBACK));
+}
+
+/*
  * Apply daemon attributes to a cached inode. @attr_version: value of
  * fc->attr_version when the request was sent (0: apply unconditionally);
  * an inode updated or invalidated since then keeps its attributes, and 1
@@ -381,9 +397,14 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode->i_gid = make_kgid(fc->user_ns, attr->gid);
 	inode->i_blocks = attr->blocks;
 	inode_set_atime(inode, attr->atime, attr->atimensec);
+	mi->blksize = attr->blksize;
+	if (mqfuse_wb_owns_attrs(inode)) {
+		/* cto-wb with data not yet at the daemon: size and times are ours */
+		spin_unlock(&mi->lock);
+		return 0;
+	}
 	inode_set_mtime(inode, attr->mtime, attr->mtimensec);
 	inode_set_ctime(inode, attr->ctime, attr->ctimensec);
-	mi->blksize = attr->blksize;
 	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state)) {
 		shrunk = S_ISREG(inode->i_mode) && attr->size < i_size_read(inode);
 		i_size_write(inode, attr->size);

@@ -512,6 +512,7 @@ struct mqfuse_cons_ops {
 	bool page_cache;				/* cache file data for read(2)/write(2) */
 	bool read_stales_attr;				/* a read makes the attributes stale (atime) */
 	enum mqfuse_cons_ttl ttl;			/* attribute and entry cache lifetime */
+	bool writeback;					/* write(2) dirties pages (cto-wb) */
 	int (*open)(struct inode *inode, struct file *file);	/* after OPEN */
 	int (*flush)(struct inode *inode, struct file *file);	/* on close */
 	int (*mmap)(struct inode *inode, struct file *file,
@@ -728,6 +729,7 @@ extern const struct address_space_operations mqfuse_aops;
 extern const struct vm_operations_struct mqfuse_vm_ops;
 int mqfuse_read_page_sync(struct file *file, struct page *page);
 ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from);
+ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from);
 struct mqfuse_io *mqfuse_io_alloc(unsigned int npages, gfp_t gfp);
 struct mqfuse_io *mqfuse_io_alloc_best(unsigned int npages, gfp_t gfp);
 void mqfuse_io_free(struct mqfuse_io *io);
