@@ -282,6 +282,24 @@ static const struct mqfuse_cons_ops *const mqfuse_cons_table[MQFUSE_CONS_NR] = {
 	[MQFUSE_CONS_IMMUTABLE]	= &mqfuse_cons_immutable,
 };
 
+/*
+ * The flags OPEN and CREATE send for a file opened with @flags. cto-wb
+ * (as stock FUSE's writeback cache): the kernel reads the rest of a page
+ * written in part through the writer's handle, so a write-only open is
+ * made read-write at the daemon (a file its opener may write but not read
+ * then fails to open with EACCES); and the kernel places appends itself
+ * at its own end of file (dirty pages may lie past the daemon's), so the
+ * daemon must not append: O_APPEND is not passed.
+ */
+u32 mqfuse_cons_open_flags(struct mqfuse_conn *fc, u32 flags)
+{
+	if (!fc->cons->writeback)
+		return flags;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags & ~O_APPEND;
+}
+
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode)
 {
 	return mode < MQFUSE_CONS_NR ? mqfuse_cons_table[mode] : NULL;

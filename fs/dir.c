@@ -467,7 +467,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	ff = mqfuse_file_alloc(fc);
 	if (!ff)
 		return -ENOMEM;
-	in.flags = flags & ~O_NOCTTY;
+	in.flags = mqfuse_cons_open_flags(fc, flags & ~O_NOCTTY);
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
 	in.mode = mqfuse_create_mode(fc, mode);

@@ -168,6 +168,8 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 	in.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
+	if (!isdir)
+		in.flags = mqfuse_cons_open_flags(fc, in.flags);
 	ff->flags = in.flags;
 	if (isdir ? READ_ONCE(fc->no_opendir) : READ_ONCE(fc->no_open)) {
 		ff->no_release = true;

@@ -399,7 +399,11 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode_set_atime(inode, attr->atime, attr->atimensec);
 	mi->blksize = attr->blksize;
 	if (mqfuse_wb_owns_attrs(inode)) {
-		/* cto-wb with data not yet at the daemon: size and times are ours */
+		/*
+		 * cto-wb with data not yet at the daemon: size and times are
+		 * ours, also against the reply to our own SETATTR of mode or
+		 * owner (a truncate writes everything back first).
+		 */
 		spin_unlock(&mi->lock);
 		return 0;
 	}

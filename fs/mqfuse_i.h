@@ -520,6 +520,7 @@ struct mqfuse_cons_ops {
 };
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
 u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec);
+u32 mqfuse_cons_open_flags(struct mqfuse_conn *fc, u32 flags);
 
 /* ------------------------------------------------------------------ */
 /* inode.c */

@@ -296,6 +296,36 @@ print(st.st_size, rd.decode())")
 		test "$rest" = "40 0000000100020003000400050006000700080009"
 	check "$mode: after close the store has them" \
 		test "$(cat "$src/wbsize")" = 0000000100020003000400050006000700080009
+	# ftruncate and a write past EOF while the writer's pages are dirty
+	check "$mode: ftruncate of dirty data, then a write past EOF: size, hole and data right" \
+		python3 -c "
+import os, sys
+p = '$MC/wbtrunc'
+fd = os.open(p, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+os.write(fd, b'a' * 8192)
+os.ftruncate(fd, 100)
+if os.fstat(fd).st_size != 100: sys.exit('size after ftruncate %d' % os.fstat(fd).st_size)
+os.pwrite(fd, b'tail', 20000)
+if os.fstat(fd).st_size != 20004: sys.exit('size after pwrite %d' % os.fstat(fd).st_size)
+d = os.pread(fd, 20004, 0)
+os.close(fd)
+want = b'a' * 100 + bytes(19900) + b'tail'
+if d != want: sys.exit('own read differs at %d' % next(i for i in range(len(d)) if d[i:i+1] != want[i:i+1]))
+s = open('$src/wbtrunc', 'rb').read()
+if s != want: sys.exit('store: %d bytes, differs' % len(s))"
+	check "$mode: fchmod and utimes while the writer's pages are dirty keep its size and data" \
+		python3 -c "
+import os, sys
+p = '$MC/wbchmod'
+fd = os.open(p, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+os.write(fd, b'c' * 8192)
+os.fchmod(fd, 0o600)
+os.utime(fd, (1, 2))
+if os.fstat(fd).st_size != 8192: sys.exit('size after fchmod %d' % os.fstat(fd).st_size)
+os.close(fd)
+s = open('$src/wbchmod', 'rb').read()
+if s != b'c' * 8192: sys.exit('store: %d bytes' % len(s))
+if os.stat('$src/wbchmod').st_mode & 0o777 != 0o600: sys.exit('mode not set')"
 	rm -f "$MQ_SCRATCH/batch-src"
 	stop "$MC"
 }
