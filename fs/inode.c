@@ -724,6 +724,16 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	}
 	iv = attr->ia_valid;
 	truncate = iv & ATTR_SIZE;
+	/*
+	 * cto-wb: dirty pages reach the daemon first, or their WRITEs would
+	 * follow the SETATTR and give the file a new mtime (and the reply's
+	 * size would be older than ours).
+	 */
+	if (!truncate && fc->cons->writeback && S_ISREG(inode->i_mode)) {
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
+	}
 	if (truncate) {
 		err = filemap_write_and_wait(inode->i_mapping);
 		if (err)

@@ -325,7 +325,9 @@ if os.fstat(fd).st_size != 8192: sys.exit('size after fchmod %d' % os.fstat(fd).
 os.close(fd)
 s = open('$src/wbchmod', 'rb').read()
 if s != b'c' * 8192: sys.exit('store: %d bytes' % len(s))
-if os.stat('$src/wbchmod').st_mode & 0o777 != 0o600: sys.exit('mode not set')"
+st = os.stat('$src/wbchmod')
+if st.st_mode & 0o777 != 0o600: sys.exit('mode not set')
+if st.st_mtime != 2: sys.exit('mtime %s in the store, set 2' % st.st_mtime)"
 	rm -f "$MQ_SCRATCH/batch-src"
 	stop "$MC"
 }
