@@ -366,19 +366,28 @@ ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	struct address_space *mapping = inode->i_mapping;
+	size_t limit = PAGE_SIZE;	/* after a short copy: what was copied */
 	loff_t pos = iocb->ki_pos;
 	ssize_t written = 0;
 	int err = 0;
 
 	lockdep_assert_held(&inode->i_rwsem);
+	/* a reply with the daemon's older, smaller size must not cut our pages */
+	set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	while (iov_iter_count(from)) {
 		size_t off = offset_in_page(pos);
-		size_t chunk = min_t(size_t, PAGE_SIZE - off, iov_iter_count(from));
+		size_t chunk = min3(PAGE_SIZE - off, iov_iter_count(from), limit);
 		loff_t isize = i_size_read(inode);
+		bool past_eof;
 		struct page *page;
 		size_t copied;
 
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
 		if (fault_in_iov_iter_readable(from, chunk) == chunk) {
 			err = -EFAULT;
 			break;
@@ -388,30 +397,37 @@ ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
 			err = -ENOMEM;
 			break;
 		}
-		wait_for_stable_page(page);
-		if (!PageUptodate(page) && chunk != PAGE_SIZE) {
-			if (page_offset(page) >= isize) {
-				zero_user_segments(page, 0, off, off + chunk, PAGE_SIZE);
-				SetPageUptodate(page);
-			} else {
-				err = mqfuse_read_page_sync(file, page);
-				if (err) {
-					unlock_page(page);
-					put_page(page);
-					break;
-				}
+		/* the WRITE in flight carries this page: do not tear it */
+		wait_on_page_writeback(page);
+		past_eof = page_offset(page) >= isize;
+		if (!PageUptodate(page) && chunk != PAGE_SIZE && !past_eof) {
+			err = mqfuse_read_page_sync(file, page);
+			if (err) {
+				unlock_page(page);
+				put_page(page);
+				break;
 			}
 		}
 		if (mapping_writably_mapped(mapping))
 			flush_dcache_page(page);
 		copied = copy_page_from_iter_atomic(page, off, chunk, from);
 		flush_dcache_page(page);
+		limit = PAGE_SIZE;
 		if (!PageUptodate(page)) {
-			/* a whole page not yet read: all of it or nothing */
-			if (copied == PAGE_SIZE) {
+			if (past_eof && copied) {
+				/* nothing to read: what the write did not cover is zero */
+				zero_user_segments(page, 0, off, off + copied, PAGE_SIZE);
+				SetPageUptodate(page);
+			} else if (copied == PAGE_SIZE) {
 				SetPageUptodate(page);
 			} else {
+				/*
+				 * A whole page not yet read and a short copy: take
+				 * none of it, and next time only as much as the
+				 * source gave, so that the page is read first.
+				 */
 				iov_iter_revert(from, copied);
+				limit = copied ?: PAGE_SIZE;
 				copied = 0;
 			}
 		}
@@ -420,27 +436,28 @@ ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
 			pos += copied;
 			written += copied;
 			if (pos > isize)
-				mqfuse_size_changed(inode, pos);
+				i_size_write(inode, pos);
 		}
 		unlock_page(page);
 		put_page(page);
-		if (!copied && fatal_signal_pending(current)) {
-			err = -EINTR;
-			break;
-		}
-		/* a short copy (source faulted meanwhile): the loop faults it in again */
 		balance_dirty_pages_ratelimited(mapping);
 	}
 	if (written) {
 		struct timespec64 now = current_time(inode);
 
-		/* the daemon's times change only at writeback: ours meanwhile */
-		spin_lock(&MQFUSE_I(inode)->lock);
+		/*
+		 * The daemon's times change only at writeback: ours meanwhile.
+		 * Attribute replies to requests sent before now are older
+		 * than our size (mqfuse_size_changed() bumps attr_version).
+		 */
+		mqfuse_size_changed(inode, max_t(loff_t, pos, i_size_read(inode)));
+		spin_lock(&mi->lock);
 		inode_set_mtime(inode, now.tv_sec, now.tv_nsec);
 		inode_set_ctime_to_ts(inode, now);
-		spin_unlock(&MQFUSE_I(inode)->lock);
-		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
+		spin_unlock(&mi->lock);
+		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 	}
+	clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	iocb->ki_pos = pos;
 	return written ? written : err;
 }
@@ -476,7 +493,12 @@ static void mqfuse_writeback_end(struct mqfuse_conn *fc, struct mqfuse_args *arg
 	if (error)
 		mapping_set_error(inode->i_mapping, error);
 	set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
-	mqfuse_invalidate_attr(inode);
+	/*
+	 * A GETATTR the daemon answered before this WRITE has an older size:
+	 * it must not be applied once the pages are clean (cto-wb keeps the
+	 * size only while they are dirty or under writeback).
+	 */
+	mqfuse_attr_outdated(inode);
 	mqfuse_write_end(inode);
 	io->inode = NULL;
 	for (i = 0; i < io->nr; i++) {
@@ -644,6 +666,7 @@ static int mqfuse_launder_folio(struct folio *folio)
 	if (!ret && io->wout.size != len)
 		ret = -EIO;
 	mqfuse_io_free(io);
+	mqfuse_attr_outdated(inode);	/* as at writeback's end */
 	/* the data did not reach the daemon: keep it dirty, never drop it */
 	if (ret)
 		folio_mark_dirty(folio);

@@ -680,13 +680,18 @@ static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, lo
 		if (err)
 			goto out;
 	}
+	/*
+	 * Before nowrite: clearing suid/sgid is a SETATTR, which in cto-wb
+	 * writes dirty pages back first, and that writeback would wait for
+	 * our own nowrite.
+	 */
+	err = file_modified(file);
+	if (err)
+		goto out;
 	/* no writeback may cross the daemon's size or hole change */
 	mqfuse_nowrite_begin(inode);
 	if (!(mode & FALLOC_FL_KEEP_SIZE))
 		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
-	err = file_modified(file);
-	if (err)
-		goto out_unstable;
 	in.fh = ff->fh;
 	in.offset = offset;
 	in.length = length;
