@@ -357,8 +357,8 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
  * consistency=cto-wb: write(2) into the page cache. Pages are dirtied,
  * not sent: writeback (mqfuse_writepages) batches them into WRITEs of up
  * to max_pages / max_write, at close and fsync (which wait), under memory
- * pressure and by the flusher. While pages are dirty the kernel owns the
- * size and times (mqfuse_attr_apply keeps them). A page written in part
+ * pressure and by the flusher. The kernel owns the size and times
+ * (mqfuse_kernel_owns_size()). A page written in part
  * is read first, unless it lies wholly past EOF (zeroed). The caller holds
  * inode_lock.
  */
@@ -374,8 +374,6 @@ ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
 	int err = 0;
 
 	lockdep_assert_held(&inode->i_rwsem);
-	/* a reply with the daemon's older, smaller size must not cut our pages */
-	set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	while (iov_iter_count(from)) {
 		size_t off = offset_in_page(pos);
 		size_t chunk = min3(PAGE_SIZE - off, iov_iter_count(from), limit);
@@ -443,21 +441,11 @@ ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
 		balance_dirty_pages_ratelimited(mapping);
 	}
 	if (written) {
-		struct timespec64 now = current_time(inode);
-
-		/*
-		 * The daemon's times change only at writeback: ours meanwhile.
-		 * Attribute replies to requests sent before now are older
-		 * than our size (mqfuse_size_changed() bumps attr_version).
-		 */
+		/* the cached attributes (blocks, atime) are stale */
 		mqfuse_size_changed(inode, max_t(loff_t, pos, i_size_read(inode)));
-		spin_lock(&mi->lock);
-		inode_set_mtime(inode, now.tv_sec, now.tv_nsec);
-		inode_set_ctime_to_ts(inode, now);
-		spin_unlock(&mi->lock);
+		mqfuse_wb_modified(inode);
 		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
 	}
-	clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	iocb->ki_pos = pos;
 	return written ? written : err;
 }

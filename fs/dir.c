@@ -214,7 +214,7 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	mi->nlookup++;
 	spin_unlock(&mi->lock);
 	mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
-			  attr_version);
+			  attr_version, 0);
 	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec, attr_version);
 	return 1;
 }

@@ -612,12 +612,15 @@ void mqfuse_iput_async(struct inode *inode);
 void mqfuse_iput_flush(struct mqfuse_conn *fc);
 void mqfuse_iput_init(struct mqfuse_conn *fc);
 int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr);
+#define MQFUSE_MAX_DIRTY_RATIO	20	/* % of the dirty threshold one mount may hold */
+#define MQFUSE_ATTR_AUTH	1	/* size and times are the daemon's also in cto-wb */
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
-		      u32 attr_valid_nsec, u64 attr_version);
+		      u32 attr_valid_nsec, u64 attr_version, unsigned int flags);
 void mqfuse_make_bad(struct inode *inode);
 void mqfuse_invalidate_attr(struct inode *inode);
 void mqfuse_attr_outdated(struct inode *inode);
 void mqfuse_size_changed(struct inode *inode, loff_t size);
+void mqfuse_wb_modified(struct inode *inode);
 bool mqfuse_write_begin(struct inode *inode, bool nested);
 void mqfuse_write_end(struct inode *inode);
 void mqfuse_nowrite_begin(struct inode *inode);
@@ -629,6 +632,7 @@ struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodei
 					       u64 nlookup, gfp_t gfp);
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
+int mqfuse_do_getattr_flags(struct inode *inode, struct file *file, unsigned int flags);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
 int mqfuse_getattr(struct mnt_idmap *idmap, const struct path *path,
 		   struct kstat *stat, u32 request_mask, unsigned int flags);

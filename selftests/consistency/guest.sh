@@ -261,6 +261,18 @@ batch_checks() {
 		not_ok "$mode: mount with --stats"
 		return
 	fi
+	# dirty limit: strict, 20% of the threshold (admin-guide "Dirty pages")
+	check "$mode: the mount's bdi holds at most 20% of the dirty threshold" \
+		test "$(cat "/sys/class/bdi/$(mountpoint -d "$MC")/max_ratio" 2>&1)" = 20
+	# every mqfused thread is an I/O flusher (PF_LOCAL_THROTTLE 0x100000)
+	check "$mode: mqfused's threads run with PR_SET_IO_FLUSHER" sh -c '
+		n=0
+		for t in $(for p in $(pgrep -x mqfused); do echo /proc/$p/task/*; done); do
+			fl=$(cut -d")" -f2 "$t/stat" | cut -d" " -f8) || exit 1
+			[ $((fl & 0x100000)) -ne 0 ] || { echo "$t flags $fl"; exit 1; }
+			n=$((n + 1))
+		done
+		[ $n -gt 0 ]'
 	head -c $((16 << 20)) /dev/urandom > "$MQ_SCRATCH/batch-src"
 	check "$mode: 16 MiB written 4 KiB per write(2), closed" \
 		dd if="$MQ_SCRATCH/batch-src" of="$MC/batch" bs=4k status=none
@@ -328,6 +340,45 @@ if s != b'c' * 8192: sys.exit('store: %d bytes' % len(s))
 st = os.stat('$src/wbchmod')
 if st.st_mode & 0o777 != 0o600: sys.exit('mode not set')
 if st.st_mtime != 2: sys.exit('mtime %s in the store, set 2' % st.st_mtime)"
+	check "$mode: ftruncate over pages dirtied through a shared map: size and store right" \
+		python3 -c "
+import os, sys, mmap
+p = '$MC/wbmaptrunc'
+fd = os.open(p, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+os.write(fd, b'm' * 8192)
+m = mmap.mmap(fd, 8192)
+m[4096:4100] = b'MMAP'
+m[10:14] = b'KEEP'
+os.ftruncate(fd, 100)
+if os.fstat(fd).st_size != 100: sys.exit('size after ftruncate %d' % os.fstat(fd).st_size)
+m.close()
+os.close(fd)
+want = b'm' * 10 + b'KEEP' + b'm' * 86
+s = open('$src/wbmaptrunc', 'rb').read()
+if s != want: sys.exit('store: %d bytes %r' % (len(s), s[:20]))
+if os.stat(p).st_size != 100: sys.exit('size after close %d' % os.stat(p).st_size)"
+	check "$mode: copy_file_range from a file whose dirty pages lie past the store's EOF" \
+		python3 -c "
+import os, sys
+p = '$MC/wbcfr'
+fd = os.open(p, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+os.pwrite(fd, b'far', 1 << 20)
+out = os.open('$MC/wbcfr-out', os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+n = os.copy_file_range(fd, out, 4096, 0, 0)
+d = os.pread(out, 8192, 0)
+os.close(out)
+os.close(fd)
+if n != 4096 or d != bytes(4096): sys.exit('copied %d, read %d bytes back' % (n, len(d)))"
+	check "$mode: after close, stat shows the store's size and mtime" python3 -c "
+import os, sys
+p = '$MC/wbtimes'
+fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+for i in range(4):
+	os.write(fd, b'x' * 1000)
+os.close(fd)
+a, b = os.stat(p), os.stat('$src/wbtimes')
+if (a.st_size, a.st_mtime_ns) != (b.st_size, b.st_mtime_ns):
+	sys.exit('mount %d %d, store %d %d' % (a.st_size, a.st_mtime_ns, b.st_size, b.st_mtime_ns))"
 	rm -f "$MQ_SCRATCH/batch-src"
 	stop "$MC"
 }
