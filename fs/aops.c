@@ -353,6 +353,103 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
 	return written ? written : err;
 }
 
+/*
+ * consistency=cto-wb: write(2) into the page cache. Pages are dirtied,
+ * not sent: writeback (mqfuse_writepages) batches them into WRITEs of up
+ * to max_pages / max_write, at close and fsync (which wait), under memory
+ * pressure and by the flusher. The kernel owns the size and times
+ * (mqfuse_kernel_owns_size()). A page written in part
+ * is read first, unless it lies wholly past EOF (zeroed). The caller holds
+ * inode_lock.
+ */
+ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct address_space *mapping = inode->i_mapping;
+	size_t limit = PAGE_SIZE;	/* after a short copy: what was copied */
+	loff_t pos = iocb->ki_pos;
+	ssize_t written = 0;
+	int err = 0;
+
+	lockdep_assert_held(&inode->i_rwsem);
+	while (iov_iter_count(from)) {
+		size_t off = offset_in_page(pos);
+		size_t chunk = min3(PAGE_SIZE - off, iov_iter_count(from), limit);
+		loff_t isize = i_size_read(inode);
+		bool past_eof;
+		struct page *page;
+		size_t copied;
+
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		if (fault_in_iov_iter_readable(from, chunk) == chunk) {
+			err = -EFAULT;
+			break;
+		}
+		page = grab_cache_page_write_begin(mapping, pos >> PAGE_SHIFT);
+		if (!page) {
+			err = -ENOMEM;
+			break;
+		}
+		/* the WRITE in flight carries this page: do not tear it */
+		wait_on_page_writeback(page);
+		past_eof = page_offset(page) >= isize;
+		if (!PageUptodate(page) && chunk != PAGE_SIZE && !past_eof) {
+			err = mqfuse_read_page_sync(file, page);
+			if (err) {
+				unlock_page(page);
+				put_page(page);
+				break;
+			}
+		}
+		if (mapping_writably_mapped(mapping))
+			flush_dcache_page(page);
+		copied = copy_page_from_iter_atomic(page, off, chunk, from);
+		flush_dcache_page(page);
+		limit = PAGE_SIZE;
+		if (!PageUptodate(page)) {
+			if (past_eof && copied) {
+				/* nothing to read: what the write did not cover is zero */
+				zero_user_segments(page, 0, off, off + copied, PAGE_SIZE);
+				SetPageUptodate(page);
+			} else if (copied == PAGE_SIZE) {
+				SetPageUptodate(page);
+			} else {
+				/*
+				 * A whole page not yet read and a short copy: take
+				 * none of it, and next time only as much as the
+				 * source gave, so that the page is read first.
+				 */
+				iov_iter_revert(from, copied);
+				limit = copied ?: PAGE_SIZE;
+				copied = 0;
+			}
+		}
+		if (copied) {
+			set_page_dirty(page);
+			pos += copied;
+			written += copied;
+			if (pos > isize)
+				i_size_write(inode, pos);
+		}
+		unlock_page(page);
+		put_page(page);
+		balance_dirty_pages_ratelimited(mapping);
+	}
+	if (written) {
+		/* the cached attributes (blocks, atime) are stale */
+		mqfuse_size_changed(inode, max_t(loff_t, pos, i_size_read(inode)));
+		mqfuse_wb_modified(inode);
+		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+	}
+	iocb->ki_pos = pos;
+	return written ? written : err;
+}
+
 /* ---- writeback of mmap-dirtied pages ---- */
 
 struct mqfuse_wb_ctx {
@@ -384,7 +481,12 @@ static void mqfuse_writeback_end(struct mqfuse_conn *fc, struct mqfuse_args *arg
 	if (error)
 		mapping_set_error(inode->i_mapping, error);
 	set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
-	mqfuse_invalidate_attr(inode);
+	/*
+	 * A GETATTR the daemon answered before this WRITE has an older size:
+	 * it must not be applied once the pages are clean (cto-wb keeps the
+	 * size only while they are dirty or under writeback).
+	 */
+	mqfuse_attr_outdated(inode);
 	mqfuse_write_end(inode);
 	io->inode = NULL;
 	for (i = 0; i < io->nr; i++) {
@@ -552,6 +654,7 @@ static int mqfuse_launder_folio(struct folio *folio)
 	if (!ret && io->wout.size != len)
 		ret = -EIO;
 	mqfuse_io_free(io);
+	mqfuse_attr_outdated(inode);	/* as at writeback's end */
 	/* the data did not reach the daemon: keep it dirty, never drop it */
 	if (ret)
 		folio_mark_dirty(folio);

@@ -32,7 +32,12 @@
  * invalidation the next open fetches the attributes and drops pages whose
  * file changed. Writes still work and are seen by this client.
  *
- * cto-wb: not implemented yet (NULL slot).
+ * cto-wb: cto plus a writeback cache. write(2) dirties pages
+ * (mqfuse_perform_write_wb) and returns; writeback batches contiguous
+ * dirty pages into WRITEs of up to max_pages / max_write (8 MiB). The
+ * kernel owns a file's size and times between opens (inode.c,
+ * mqfuse_kernel_owns_size()); open and close write back, wait, and take
+ * the daemon's under inode_lock, so the next open elsewhere sees it all.
  */
 #include "mqfuse_i.h"
 #include <linux/pagemap.h>
@@ -130,12 +135,29 @@ static int mqfuse_cto_open(struct inode *inode, struct file *file)
  * a mismatch at the next open. (One between our last write and this
  * GETATTR is indistinguishable from ours without server change counters.)
  */
+/*
+ * Close's write back and wait. Its error is the one the writeback of this
+ * file's inode met since this open file was opened or last reported one
+ * (errseq, as fsync): every open file sees it once, whichever writeback
+ * met it, and an old one is not reported to a file opened after it.
+ */
+static int mqfuse_cons_flush_data(struct inode *inode, struct file *file)
+{
+	int err;
+
+	err = filemap_fdatawrite(inode->i_mapping);
+	filemap_fdatawait_keep_errors(inode->i_mapping);
+	/* the legacy flags say it once to whoever looks next: wb_err says it here */
+	filemap_check_errors(inode->i_mapping);
+	return file_check_and_advance_wb_err(file) ?: err;
+}
+
 static int mqfuse_cto_flush(struct inode *inode, struct file *file)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	int err;
 
-	err = filemap_write_and_wait(inode->i_mapping);
+	err = mqfuse_cons_flush_data(inode, file);
 	if (err || !S_ISREG(inode->i_mode) ||
 	    !test_and_clear_bit(MQFUSE_I_SELF_CHANGED, &mi->state))
 		return err;
@@ -201,7 +223,7 @@ static int mqfuse_strict_mmap(struct inode *inode, struct file *file,
 /* strict close: dirty pages of shared maps reach the daemon before close returns. */
 static int mqfuse_strict_flush(struct inode *inode, struct file *file)
 {
-	return filemap_write_and_wait(inode->i_mapping);
+	return mqfuse_cons_flush_data(inode, file);
 }
 
 static const struct mqfuse_cons_ops mqfuse_cons_strict = {
@@ -252,6 +274,84 @@ static const struct mqfuse_cons_ops mqfuse_cons_relaxed = {
 	.flush		= mqfuse_cto_flush,
 };
 
+/*
+ * cto-wb open: as cto's, but the size and times the kernel owned since
+ * the last open or close (mqfuse_kernel_owns_size()) are given back to
+ * the daemon's: under inode_lock (no write(2), truncate or fallocate can
+ * run), our dirty pages are written back first, so a smaller size in the
+ * reply is another client's truncate, not data the daemon has not seen.
+ * A failed write back is still reported by fsync and close (errseq); the
+ * daemon's attributes are taken all the same: its file is the file.
+ */
+static int mqfuse_ctowb_sync_attrs(struct inode *inode, struct file *file)
+{
+	struct address_space *mapping = inode->i_mapping;
+
+	lockdep_assert_held(&inode->i_rwsem);
+	filemap_fdatawrite(mapping);
+	filemap_fdatawait_keep_errors(mapping);
+	return mqfuse_do_getattr_flags(inode, file, MQFUSE_ATTR_AUTH);
+}
+
+static int mqfuse_ctowb_open(struct inode *inode, struct file *file)
+{
+	int err;
+
+	if (!S_ISREG(inode->i_mode))
+		return 0;
+	inode_lock(inode);
+	err = mqfuse_ctowb_sync_attrs(inode, file);
+	/* Busy pages (mapped elsewhere) only fail the drop, not the open. */
+	if (!err)
+		mqfuse_cto_revalidate_data(inode);
+	inode_unlock(inode);
+	return err;
+}
+
+/*
+ * cto-wb close: write back and wait (errors as cto's); after our own
+ * changes, take the daemon's size and times under inode_lock, as open
+ * does, and stamp the cache with them, so that our next open keeps it and
+ * stat after close shows what other clients see. Killed meanwhile: the
+ * next open drops the cache instead.
+ */
+static int mqfuse_ctowb_flush(struct inode *inode, struct file *file)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	int err;
+
+	err = mqfuse_cons_flush_data(inode, file);
+	if (err || !S_ISREG(inode->i_mode) ||
+	    !test_and_clear_bit(MQFUSE_I_SELF_CHANGED, &mi->state))
+		return err;
+	if (down_write_killable(&inode->i_rwsem)) {	/* inode_lock_killable() */
+		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+		return 0;
+	}
+	mqfuse_invalidate_attr(inode);
+	if (mqfuse_ctowb_sync_attrs(inode, file) ||
+	    test_bit(MQFUSE_I_SELF_CHANGED, &mi->state)) {
+		/* failed, or written to again meanwhile: drop at next open */
+		set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+	} else {
+		spin_lock(&mi->lock);
+		mqfuse_stamp_take(mi, inode);
+		spin_unlock(&mi->lock);
+	}
+	inode_unlock(inode);
+	return 0;
+}
+
+static const struct mqfuse_cons_ops mqfuse_cons_cto_wb = {
+	.name		= "cto-wb",
+	.page_cache	= true,
+	.read_stales_attr = true,
+	.ttl		= MQFUSE_TTL_DAEMON,
+	.writeback	= true,
+	.open		= mqfuse_ctowb_open,
+	.flush		= mqfuse_ctowb_flush,
+};
+
 static const struct mqfuse_cons_ops mqfuse_cons_immutable = {
 	.name		= "immutable",
 	.page_cache	= true,
@@ -264,9 +364,27 @@ static const struct mqfuse_cons_ops *const mqfuse_cons_table[MQFUSE_CONS_NR] = {
 	[MQFUSE_CONS_STRICT]	= &mqfuse_cons_strict,
 	[MQFUSE_CONS_CTO]	= &mqfuse_cons_cto,
 	[MQFUSE_CONS_RELAXED]	= &mqfuse_cons_relaxed,
+	[MQFUSE_CONS_CTO_WB]	= &mqfuse_cons_cto_wb,
 	[MQFUSE_CONS_IMMUTABLE]	= &mqfuse_cons_immutable,
-	/* cto-wb: later */
 };
+
+/*
+ * The flags OPEN and CREATE send for a file opened with @flags. cto-wb
+ * (as stock FUSE's writeback cache): the kernel reads the rest of a page
+ * written in part through the writer's handle, so a write-only open is
+ * made read-write at the daemon (a file its opener may write but not read
+ * then fails to open with EACCES); and the kernel places appends itself
+ * at its own end of file (dirty pages may lie past the daemon's), so the
+ * daemon must not append: O_APPEND is not passed.
+ */
+u32 mqfuse_cons_open_flags(struct mqfuse_conn *fc, u32 flags)
+{
+	if (!fc->cons->writeback)
+		return flags;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags & ~O_APPEND;
+}
 
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode)
 {

@@ -694,7 +694,13 @@ ssize_t mqfuse_direct_io(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	 */
 	if (iocb->ki_flags & IOCB_NOWAIT)
 		return -EAGAIN;
-	err = filemap_write_and_wait_range(mapping, pos, pos + count - 1);
+	/*
+	 * cto-wb: a read must find at the daemon what we have up to our EOF
+	 * (dirty pages past the range extend the file there too).
+	 */
+	err = filemap_write_and_wait_range(mapping, pos,
+			!write && mqfuse_conn_of(mapping->host)->cons->writeback ?
+			LLONG_MAX : pos + count - 1);
 	if (err)
 		return err;
 	if (mqfuse_dio_may_async(iocb, iter, write))

@@ -214,7 +214,7 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	mi->nlookup++;
 	spin_unlock(&mi->lock);
 	mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
-			  attr_version);
+			  attr_version, 0);
 	mqfuse_dentry_set_ttl(entry, out.entry_valid, out.entry_valid_nsec, attr_version);
 	return 1;
 }
@@ -467,7 +467,7 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	ff = mqfuse_file_alloc(fc);
 	if (!ff)
 		return -ENOMEM;
-	in.flags = flags & ~O_NOCTTY;
+	in.flags = mqfuse_cons_open_flags(fc, flags & ~O_NOCTTY);
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
 	in.mode = mqfuse_create_mode(fc, mode);

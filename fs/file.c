@@ -168,6 +168,8 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 	in.flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
+	if (!isdir)
+		in.flags = mqfuse_cons_open_flags(fc, in.flags);
 	ff->flags = in.flags;
 	if (isdir ? READ_ONCE(fc->no_opendir) : READ_ONCE(fc->no_open)) {
 		ff->no_release = true;
@@ -371,6 +373,26 @@ static int mqfuse_release(struct inode *inode, struct file *file)
 	struct mqfuse_file *ff = file->private_data;
 
 	/*
+	 * cto-wb: pages dirtied after the last flush (a write(2) of another
+	 * thread that held the file across close(), an AIO) would be left
+	 * without a writable handle once this one goes: start their write
+	 * back now, while it is still listed (the WRITEs hold it). Not
+	 * waited for: close() already returned. A kthread (delayed fput)
+	 * does not wait for pages already under writeback either (see
+	 * below): a silent daemon must not wedge it.
+	 */
+	if (ff && (file->f_mode & FMODE_WRITE) && mqfuse_conn_of(inode)->cons->writeback &&
+	    !mqfuse_is_bad(inode)) {
+		struct writeback_control wbc = {
+			.sync_mode = (current->flags & PF_KTHREAD) ? WB_SYNC_NONE : WB_SYNC_ALL,
+			.nr_to_write = LONG_MAX,
+			.range_end = LLONG_MAX,
+		};
+
+		filemap_fdatawrite_wbc(inode->i_mapping, &wbc);
+	}
+
+	/*
 	 * A kthread (delayed_fput after an AIO completion, a workqueue) is
 	 * not the close() whose successor could race the RELEASE, and no
 	 * signal reaches it: waiting there for a silent daemon would wedge
@@ -532,8 +554,8 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (iocb->ki_flags & IOCB_NOWAIT)
 		return -EAGAIN;
 	inode_lock(inode);
-	if (iocb->ki_flags & IOCB_APPEND) {
-		/* O_APPEND: the daemon's size is the truth */
+	if ((iocb->ki_flags & IOCB_APPEND) && !mqfuse_conn_of(inode)->cons->writeback) {
+		/* O_APPEND: the daemon's size is the truth (in cto-wb: ours) */
 		ret = mqfuse_do_getattr(inode, file);
 		if (ret)
 			goto out;
@@ -544,10 +566,15 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ret = file_remove_privs(file);
 	if (ret)
 		goto out;
-	if (mqfuse_file_direct(file, iocb))
+	if (mqfuse_file_direct(file, iocb)) {
 		ret = mqfuse_direct_io(iocb, from, true);
-	else
+		if (ret > 0 || ret == -EIOCBQUEUED)
+			mqfuse_wb_modified(inode);
+	} else if (mqfuse_conn_of(inode)->cons->writeback) {
+		ret = mqfuse_perform_write_wb(iocb, from);
+	} else {
 		ret = mqfuse_perform_write(iocb, from);
+	}
 out:
 	inode_unlock(inode);
 	if (ret > 0)
@@ -676,13 +703,18 @@ static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, lo
 		if (err)
 			goto out;
 	}
+	/*
+	 * Before nowrite: clearing suid/sgid is a SETATTR, which in cto-wb
+	 * writes dirty pages back first, and that writeback would wait for
+	 * our own nowrite.
+	 */
+	err = file_modified(file);
+	if (err)
+		goto out;
 	/* no writeback may cross the daemon's size or hole change */
 	mqfuse_nowrite_begin(inode);
 	if (!(mode & FALLOC_FL_KEEP_SIZE))
 		set_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
-	err = file_modified(file);
-	if (err)
-		goto out_unstable;
 	in.fh = ff->fh;
 	in.offset = offset;
 	in.length = length;
@@ -701,6 +733,7 @@ static long mqfuse_file_fallocate(struct file *file, int mode, loff_t offset, lo
 	if (range)
 		truncate_pagecache_range(inode, offset, end - 1);
 	set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+	mqfuse_wb_modified(inode);
 out_unstable:
 	clear_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state);
 	mqfuse_nowrite_end(inode);
@@ -732,8 +765,14 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 		return -EIO;
 	len = min_t(size_t, len, UINT_MAX & PAGE_MASK);
 
-	/* the daemon copies what it has: push our dirty data first */
-	err = filemap_write_and_wait_range(inode_in->i_mapping, pos_in, pos_in + len - 1);
+	/*
+	 * The daemon copies what it has: push our dirty data first; in
+	 * cto-wb up to our EOF, which may lie past the daemon's (the bytes
+	 * between are zeros to us, the end of the file to the daemon).
+	 */
+	err = filemap_write_and_wait_range(inode_in->i_mapping, pos_in,
+					   mqfuse_conn_of(inode_in)->cons->writeback ?
+					   LLONG_MAX : pos_in + len - 1);
 	if (err)
 		return err;
 	inode_lock(inode_out);
@@ -778,6 +817,7 @@ static ssize_t mqfuse_copy_range_daemon(struct file *file_in, loff_t pos_in,
 
 		if (pos_out + out.size > i_size_read(inode_out))
 			mqfuse_size_changed(inode_out, pos_out + out.size);
+		mqfuse_wb_modified(inode_out);
 		/*
 		 * The daemon changed these bytes: drop the cached pages that
 		 * hold them, whole pages (a partial page holds live data

@@ -346,13 +346,52 @@ static void mqfuse_truncate_past_eof(struct inode *inode)
 }
 
 /*
+ * consistency=cto-wb: the kernel owns a regular file's size, mtime and
+ * ctime between opens, as stock FUSE's writeback cache does: writes
+ * dirty pages the daemon has not seen, so its size and times lag ours,
+ * and no lockless check of the dirty tags can tell a reply older than a
+ * write from a newer one. They are taken from the daemon only where no
+ * write(2), truncate or fallocate can race (inode_lock held) and every
+ * dirty page was written back first (MQFUSE_ATTR_AUTH): the open's and
+ * the close's GETATTR (consistency.c), a SETATTR's reply, and a new
+ * inode. Shared-map stores may dirty pages meanwhile, but never past
+ * i_size.
+ */
+static bool mqfuse_kernel_owns_size(struct inode *inode, unsigned int flags)
+{
+	return !(flags & MQFUSE_ATTR_AUTH) && S_ISREG(inode->i_mode) &&
+	       mqfuse_conn_of(inode)->cons->writeback;
+}
+
+/*
+ * cto-wb: this client changed the file's data; its mtime and ctime are
+ * ours until the daemon's are taken (mqfuse_kernel_owns_size()).
+ */
+void mqfuse_wb_modified(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct timespec64 now;
+
+	if (!S_ISREG(inode->i_mode) || !mqfuse_conn_of(inode)->cons->writeback)
+		return;
+	now = current_time(inode);
+	spin_lock(&mi->lock);
+	inode_set_mtime(inode, now.tv_sec, now.tv_nsec);
+	inode_set_ctime_to_ts(inode, now);
+	spin_unlock(&mi->lock);
+}
+
+/*
  * Apply daemon attributes to a cached inode. @attr_version: value of
  * fc->attr_version when the request was sent (0: apply unconditionally);
  * an inode updated or invalidated since then keeps its attributes, and 1
- * says the reply was discarded. Returns 0, 1 or -EIO.
+ * says the reply was discarded. @flags: MQFUSE_ATTR_AUTH (see
+ * mqfuse_kernel_owns_size()). Also clears S_NOSEC: another client may
+ * have set suid/sgid or security.capability, which the next write must
+ * look for (file_remove_privs()). Returns 0, 1 or -EIO.
  */
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
-		      u32 attr_valid_nsec, u64 attr_version)
+		      u32 attr_valid_nsec, u64 attr_version, unsigned int flags)
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
@@ -381,9 +420,14 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode->i_gid = make_kgid(fc->user_ns, attr->gid);
 	inode->i_blocks = attr->blocks;
 	inode_set_atime(inode, attr->atime, attr->atimensec);
+	mi->blksize = attr->blksize;
+	inode_set_flags(inode, 0, S_NOSEC);
+	if (mqfuse_kernel_owns_size(inode, flags)) {
+		spin_unlock(&mi->lock);
+		return 0;
+	}
 	inode_set_mtime(inode, attr->mtime, attr->mtimensec);
 	inode_set_ctime(inode, attr->ctime, attr->ctimensec);
-	mi->blksize = attr->blksize;
 	if (!test_bit(MQFUSE_I_SIZE_UNSTABLE, &mi->state)) {
 		shrunk = S_ISREG(inode->i_mode) && attr->size < i_size_read(inode);
 		i_size_write(inode, attr->size);
@@ -529,7 +573,8 @@ retry:
 		mi->generation = generation;
 		mqfuse_init_inode_ops(inode, attr->rdev);
 		/* a new inode takes them (its attr_version is 0), asked when they were */
-		mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, attr_version);
+		mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, attr_version,
+				  MQFUSE_ATTR_AUTH);
 		mi->nlookup = 1;
 		unlock_new_inode(inode);
 		return inode;
@@ -552,12 +597,13 @@ retry:
 	spin_lock(&mi->lock);
 	mi->nlookup++;
 	spin_unlock(&mi->lock);
-	mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, attr_version);
+	mqfuse_attr_apply(inode, attr, attr_valid, attr_valid_nsec, attr_version, 0);
 	return inode;
 }
 
 /* One GETATTR: 0, 1 if its reply was discarded (mqfuse_attr_apply()), or -errno. */
-static int mqfuse_getattr_once(struct inode *inode, struct file *file)
+static int mqfuse_getattr_once(struct inode *inode, struct file *file,
+			       unsigned int flags)
 {
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	struct fuse_getattr_in in = {};
@@ -582,7 +628,7 @@ static int mqfuse_getattr_once(struct inode *inode, struct file *file)
 	if (err)
 		return err;
 	return mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec,
-				 attr_version);
+				 attr_version, flags);
 }
 
 static bool mqfuse_attr_stale(struct inode *inode)
@@ -604,17 +650,25 @@ static bool mqfuse_attr_stale(struct inode *inode)
  * applied meanwhile: then they are not stale); the callers that rely on
  * fresh ones (open's cache check, O_APPEND, SEEK_END) then ask again, a
  * bounded number of times: a daemon that keeps invalidating cannot hold
- * them here.
+ * them here. @flags: MQFUSE_ATTR_AUTH, for a caller that holds inode_lock
+ * and wrote every dirty page back (mqfuse_kernel_owns_size()).
  */
-int mqfuse_do_getattr(struct inode *inode, struct file *file)
+int mqfuse_do_getattr_flags(struct inode *inode, struct file *file, unsigned int flags)
 {
 	int tries = 3;
 	int err;
 
+	if (flags & MQFUSE_ATTR_AUTH)
+		lockdep_assert_held(&inode->i_rwsem);
 	do {
-		err = mqfuse_getattr_once(inode, file);
+		err = mqfuse_getattr_once(inode, file, flags);
 	} while (err == 1 && mqfuse_attr_stale(inode) && --tries);
 	return err == 1 ? 0 : err;
+}
+
+int mqfuse_do_getattr(struct inode *inode, struct file *file)
+{
+	return mqfuse_do_getattr_flags(inode, file, 0);
 }
 
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file)
@@ -699,6 +753,16 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	}
 	iv = attr->ia_valid;
 	truncate = iv & ATTR_SIZE;
+	/*
+	 * cto-wb: dirty pages reach the daemon first, or their WRITEs would
+	 * follow the SETATTR and give the file a new mtime (and the reply's
+	 * size would be older than ours).
+	 */
+	if (!truncate && fc->cons->writeback && S_ISREG(inode->i_mode)) {
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
+	}
 	if (truncate) {
 		err = filemap_write_and_wait(inode->i_mapping);
 		if (err)
@@ -761,7 +825,9 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		goto out;
 	}
 	oldsize = i_size_read(inode);
-	err = mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, 0);
+	/* under inode_lock, dirty pages written back first in cto-wb */
+	err = mqfuse_attr_apply(inode, &out.attr, out.attr_valid, out.attr_valid_nsec, 0,
+				MQFUSE_ATTR_AUTH);
 	if (err)
 		goto out;
 	/* applied whatever came meanwhile, but an epoch since it was asked counts */

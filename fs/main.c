@@ -106,7 +106,7 @@ static const struct kernel_param_ops mqfuse_ops_consistency = {
 };
 module_param_cb(consistency, &mqfuse_ops_consistency, &mqfuse_param_consistency, 0644);
 MODULE_PARM_DESC(consistency,
-		 "default consistency mode: strict, cto (default), relaxed, immutable (cto-wb: not supported yet)");
+		 "default consistency mode: strict, cto (default), cto-wb, relaxed, immutable");
 
 static int __init mqfuse_init(void)
 {

@@ -512,6 +512,7 @@ struct mqfuse_cons_ops {
 	bool page_cache;				/* cache file data for read(2)/write(2) */
 	bool read_stales_attr;				/* a read makes the attributes stale (atime) */
 	enum mqfuse_cons_ttl ttl;			/* attribute and entry cache lifetime */
+	bool writeback;					/* write(2) dirties pages (cto-wb) */
 	int (*open)(struct inode *inode, struct file *file);	/* after OPEN */
 	int (*flush)(struct inode *inode, struct file *file);	/* on close */
 	int (*mmap)(struct inode *inode, struct file *file,
@@ -519,6 +520,7 @@ struct mqfuse_cons_ops {
 };
 const struct mqfuse_cons_ops *mqfuse_cons_lookup(unsigned int mode);
 u64 mqfuse_cons_timeout(struct mqfuse_conn *fc, u64 sec, u32 nsec);
+u32 mqfuse_cons_open_flags(struct mqfuse_conn *fc, u32 flags);
 
 /* ------------------------------------------------------------------ */
 /* inode.c */
@@ -610,12 +612,15 @@ void mqfuse_iput_async(struct inode *inode);
 void mqfuse_iput_flush(struct mqfuse_conn *fc);
 void mqfuse_iput_init(struct mqfuse_conn *fc);
 int mqfuse_attr_check(struct mqfuse_conn *fc, const struct fuse_attr *attr);
+#define MQFUSE_MAX_DIRTY_RATIO	20	/* % of the dirty threshold one mount may hold */
+#define MQFUSE_ATTR_AUTH	1	/* size and times are the daemon's also in cto-wb */
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
-		      u32 attr_valid_nsec, u64 attr_version);
+		      u32 attr_valid_nsec, u64 attr_version, unsigned int flags);
 void mqfuse_make_bad(struct inode *inode);
 void mqfuse_invalidate_attr(struct inode *inode);
 void mqfuse_attr_outdated(struct inode *inode);
 void mqfuse_size_changed(struct inode *inode, loff_t size);
+void mqfuse_wb_modified(struct inode *inode);
 bool mqfuse_write_begin(struct inode *inode, bool nested);
 void mqfuse_write_end(struct inode *inode);
 void mqfuse_nowrite_begin(struct inode *inode);
@@ -627,6 +632,7 @@ struct mqfuse_node_ref *mqfuse_node_ref_orphan(struct mqfuse_conn *fc, u64 nodei
 					       u64 nlookup, gfp_t gfp);
 u64 mqfuse_timeout(u64 sec, u32 nsec);
 int mqfuse_do_getattr(struct inode *inode, struct file *file);
+int mqfuse_do_getattr_flags(struct inode *inode, struct file *file, unsigned int flags);
 int mqfuse_update_attr_if_stale(struct inode *inode, struct file *file);
 int mqfuse_getattr(struct mnt_idmap *idmap, const struct path *path,
 		   struct kstat *stat, u32 request_mask, unsigned int flags);
@@ -728,6 +734,7 @@ extern const struct address_space_operations mqfuse_aops;
 extern const struct vm_operations_struct mqfuse_vm_ops;
 int mqfuse_read_page_sync(struct file *file, struct page *page);
 ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from);
+ssize_t mqfuse_perform_write_wb(struct kiocb *iocb, struct iov_iter *from);
 struct mqfuse_io *mqfuse_io_alloc(unsigned int npages, gfp_t gfp);
 struct mqfuse_io *mqfuse_io_alloc_best(unsigned int npages, gfp_t gfp);
 void mqfuse_io_free(struct mqfuse_io *io);

@@ -78,7 +78,7 @@ static void mqfuse_direntplus_link(struct file *file, struct fuse_direntplus *dp
 			mi->nlookup++;
 			spin_unlock(&mi->lock);
 			mqfuse_attr_apply(inode, &e->attr, e->attr_valid,
-					  e->attr_valid_nsec, attr_version);
+					  e->attr_valid_nsec, attr_version, 0);
 			mqfuse_dentry_set_ttl(dentry, e->entry_valid, e->entry_valid_nsec,
 				      attr_version);
 			dput(dentry);

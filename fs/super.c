@@ -470,9 +470,29 @@ static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	sb->s_blocksize = ctx->opts.blksize ? ctx->opts.blksize : PAGE_SIZE;
 	sb->s_blocksize_bits = blksize_bits(sb->s_blocksize);
 
-	err = super_setup_bdi(sb);
+	/* named after the device, as stock FUSE's: /sys/class/bdi/MAJ:MIN */
+	err = super_setup_bdi_name(sb, "%u:%u", MAJOR(sb->s_dev), MINOR(sb->s_dev));
 	if (err)
 		{ errorfc(fsc, "cannot set up backing device: %d", err); return err; }
+	/*
+	 * Dirty pages of this mount are written by the daemon, which needs
+	 * memory (and dirties pages of its backing filesystem) to do it: this
+	 * mount may hold at most MQFUSE_MAX_DIRTY_RATIO % of the dirty
+	 * threshold, enforced even while the system is below it. Room for
+	 * cto-wb's 8 MiB WRITEs on small machines; root can change it in
+	 * /sys/class/bdi/<bdi>/max_ratio.
+	 */
+	sb->s_bdi->capabilities |= BDI_CAP_STRICTLIMIT;
+	bdi_set_max_ratio(sb->s_bdi, MQFUSE_MAX_DIRTY_RATIO);
+	/*
+	 * A regular file's suid/sgid and security.capability are looked
+	 * for at its first write only (S_NOSEC): refreshed attributes clear
+	 * it (mqfuse_attr_apply()), so a change by another client counts
+	 * from the next refresh on. Not in strict mode, which refreshes at
+	 * no fixed point before a write.
+	 */
+	if (fc->cons->page_cache)
+		sb->s_flags |= SB_NOSEC;
 
 	root_attr.ino = FUSE_ROOT_ID;
 	root_attr.mode = ctx->opts.rootmode;

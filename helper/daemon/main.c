@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <mqfuse.h>
@@ -239,6 +240,23 @@ static unsigned int mq_raise_nofile(void)
 	return rl.rlim_cur > (1u << 20) ? 1u << 20 : rl.rlim_cur;
 }
 
+/*
+ * The kernel writes the mount's dirty pages back through us: our own
+ * allocations must not wait for that writeback (reclaim recursing into
+ * the mount), and writing to the backing filesystem must be throttled
+ * against its dirty pages only, not the mount's (PR_SET_IO_FLUSHER, as
+ * loop devices and stock FUSE servers do). Threads created later inherit
+ * it. Needs CAP_SYS_RESOURCE: without it, say so and go on.
+ */
+static void mq_set_io_flusher(void)
+{
+#ifdef PR_SET_IO_FLUSHER
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0))
+		mq_warn("PR_SET_IO_FLUSHER: %s (writeback under memory pressure may stall)",
+			strerror(errno));
+#endif
+}
+
 static int mq_open_backend_root(void)
 {
 	struct stat st;
@@ -434,6 +452,7 @@ int main(int argc, char **argv)
 	mq_cfg.default_permissions = mo.default_permissions;
 
 	umask(0);
+	mq_set_io_flusher();
 	ret = mq_handles_init(mq_raise_nofile());
 	if (!ret && mq_cfg.locks)
 		ret = mq_locks_init();

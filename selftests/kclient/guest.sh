@@ -66,7 +66,6 @@ for o in "rootmode=40000,user_id=0,group_id=0" "fd=%FD,user_id=0,group_id=0" \
 	 "fd=%FD,rootmode=40000,user_id=0,group_id=0,queues=100000" \
 	 "fd=%FD,rootmode=40000,user_id=0,group_id=0,blksize=3000" \
 	 "fd=%FD,rootmode=40000,user_id=0,group_id=0,balance=maybe" \
-	 "fd=%FD,rootmode=40000,user_id=0,group_id=0,consistency=cto-wb" \
 	 "fd=%FD,rootmode=40000,user_id=0,group_id=0,consistency=nonsense" \
 	 "fd=%FD,rootmode=99999999,user_id=0,group_id=0" \
 	 "fd=notanumber,rootmode=40000,user_id=0,group_id=0"; do

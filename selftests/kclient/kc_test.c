@@ -30,6 +30,7 @@
 #include <sys/mount.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,6 +308,7 @@ static void test_queues(const char *mnt, int balance)
 #define TOY_FH		7
 #define TOY_MAX		(256 * 1024)
 #define TOY_LOG		4096
+#define TOY_HELD	(16 * 1024)
 
 struct toy_ev {
 	uint32_t opcode;
@@ -329,7 +331,8 @@ struct toy {
 	int hold_setattr;		/* one shot: keep the next SETATTR of f in held */
 	int hold_write;			/* one shot: keep the next WRITE's reply in held */
 	int write_err;			/* one shot: answer the next WRITE with it */
-	char held[512];			/* reply kept back */
+	int hold_read;			/* one shot: keep the next READ's reply in held */
+	char held[TOY_HELD];		/* reply kept back */
 	size_t held_len;		/* its length, 0: none */
 	struct toy_ev ev[TOY_LOG];	/* opcodes seen, in order */
 	unsigned int nev;
@@ -504,7 +507,12 @@ static void *toy_serve(void *arg)
 				cnt = ri->size;
 			if (t->short_read && cnt > t->short_read)
 				cnt = t->short_read;
+			toy_log(t, ih->opcode, ih->nodeid, ri->offset);
 			len = toy_reply(out, ih->unique, 0, t->data + ri->offset, cnt);
+			if (t->hold_read) {
+				t->hold_read = 0;
+				hold = 1;
+			}
 			break;
 		}
 		case FUSE_WRITE: {
@@ -586,7 +594,7 @@ static void *toy_serve(void *arg)
 /* Send the reply kept back (if any). */
 static int toy_release_held(struct toy *t)
 {
-	char rep[512];
+	static char rep[TOY_HELD];	/* one test at a time */
 	size_t len;
 
 	pthread_mutex_lock(&t->lock);
@@ -974,6 +982,27 @@ static void *toy_dio_thread(void *arg)
 	return NULL;
 }
 
+/* Write @val to /sys/class/bdi/MAJ:MIN/@knob of the mount at @mnt. */
+static int bdi_set_ratio(const char *mnt, const char *knob, int val)
+{
+	char p[128];
+	struct stat st;
+	FILE *f;
+	int r;
+
+	if (stat(mnt, &st))
+		return -1;
+	snprintf(p, sizeof(p), "/sys/class/bdi/%u:%u/%s", major(st.st_dev), minor(st.st_dev),
+		 knob);
+	f = fopen(p, "w");
+	if (!f)
+		return -1;
+	r = fprintf(f, "%d\n", val) > 0 ? 0 : -1;
+	if (fclose(f))
+		r = -1;
+	return r;
+}
+
 /*
  * launder_folio: a page dirtied through mmap while an O_DIRECT write is at
  * the daemon is written when the write invalidates it; if that WRITE
@@ -1003,6 +1032,14 @@ static void test_launder_failure(const char *mnt)
 	}
 	c = map[0];
 	(void)c;
+	/*
+	 * The mount's dirty limit is strict (BDI_CAP_STRICTLIMIT): a fresh
+	 * backing device has no share of the writeout yet, so its first
+	 * dirty page would start background writeback at once, and the
+	 * store could reach the daemon (or fail there) before the launder
+	 * this test is about. A guaranteed share keeps one page below it.
+	 */
+	tap(bdi_set_ratio(mnt, "min_ratio", 5) == 0, "launder: min_ratio of the mount's bdi set");
 	t->hold_write = 1;
 	pthread_create(&dt, NULL, toy_dio_thread, &da);
 	tap(toy_held(t, 3000), "launder: O_DIRECT WRITE at the daemon, reply held");
@@ -1163,6 +1200,138 @@ static void test_truncate_vs_writeback(const char *mnt)
 	toy_stop(t, mnt);
 }
 
+/*
+ * consistency=cto-wb: a failed writeback is reported at close to every
+ * open file of the inode that was open when it failed, once each (errseq,
+ * as fsync), not only to the first to close; not to one opened after.
+ */
+static void test_ctowb_close_errseq(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=cto-wb", 8192, 'a');
+	char p[256];
+	int fd1, fd2, fd3, r1, e1, r2, e2, r3;
+	ssize_t w;
+
+	if (!t) {
+		tap(0, "cto-wb close errseq: mount toy daemon with consistency=cto-wb");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd1 = open(p, O_RDWR);
+	fd2 = open(p, O_RDWR);
+	w = pwrite(fd1, "xyz", 3, 0);
+	tap(fd1 >= 0 && fd2 >= 0 && w == 3, "cto-wb close errseq: two opens, a write (%zd)", w);
+	pthread_mutex_lock(&t->lock);
+	t->write_err = -EIO;		/* the writeback at the first close fails */
+	pthread_mutex_unlock(&t->lock);
+	r1 = close(fd1);
+	e1 = errno;
+	fd3 = open(p, O_RDWR);
+	r2 = close(fd2);
+	e2 = errno;
+	r3 = fd3 >= 0 ? close(fd3) : -2;
+	tap(r1 == -1 && e1 == EIO, "cto-wb close errseq: the first close reports EIO (%d, %s)",
+	    r1, strerror(e1));
+	tap(r2 == -1 && e2 == EIO, "cto-wb close errseq: the second open file's close reports it too (%d, %s)",
+	    r2, strerror(e2));
+	tap(r3 == 0, "cto-wb close errseq: a file opened after the failure closes cleanly (%d)", r3);
+	toy_stop(t, mnt);
+}
+
+struct wr_arg {
+	int fd;
+	ssize_t ret;
+};
+
+static void *toy_pwrite_thread(void *arg)
+{
+	struct wr_arg *a = arg;
+
+	a->ret = pwrite(a->fd, "WRITTEN", 7, 5);
+	return NULL;
+}
+
+/*
+ * consistency=cto-wb: a write(2) of another thread still running when
+ * the file is closed dirties its page after close's flush; the last
+ * reference then goes in that thread without a flush. The release must
+ * write the page back, or it is left without a writable handle and lost.
+ */
+static void test_ctowb_write_after_close(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=cto-wb", 8192, 'a');
+	struct wr_arg wa;
+	pthread_t wt;
+	char p[256];
+	unsigned int from;
+	int rd, cr, w, ok_data;
+
+	if (!t) {
+		tap(0, "cto-wb write after close: mount toy daemon with consistency=cto-wb");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	wa.fd = open(p, O_RDWR);
+	if (wa.fd < 0) {
+		tap(0, "cto-wb write after close: open");
+		toy_stop(t, mnt);
+		return;
+	}
+	from = toy_nev(t);
+	pthread_mutex_lock(&t->lock);
+	t->hold_read = 1;		/* the write's read of its partial page waits */
+	pthread_mutex_unlock(&t->lock);
+	pthread_create(&wt, NULL, toy_pwrite_thread, &wa);
+	rd = toy_held(t, 3000);
+	tap(rd, "cto-wb write after close: the write reads its page, reply held");
+	cr = close(wa.fd);		/* flush: nothing dirty yet; the writer holds the file */
+	tap(cr == 0, "cto-wb write after close: close returns 0 (%d)", cr);
+	toy_release_held(t);
+	pthread_join(wt, NULL);
+	tap(wa.ret == 7, "cto-wb write after close: the write completes (%zd)", wa.ret);
+	w = toy_wait_for(t, FUSE_WRITE, TOY_NODE, from, 3000);
+	tap(w >= 0, "cto-wb write after close: its page is written back at the release");
+	usleep(100000);
+	pthread_mutex_lock(&t->lock);
+	ok_data = !memcmp(t->data + 5, "WRITTEN", 7) && t->data[4] == 'a' && t->data[12] == 'a';
+	pthread_mutex_unlock(&t->lock);
+	tap(ok_data, "cto-wb write after close: the daemon has the written bytes");
+	toy_stop(t, mnt);
+}
+
+/*
+ * consistency=cto-wb: our EOF may lie past the daemon's (dirty pages past
+ * it). An O_DIRECT read of the bytes between must return zeros, not the
+ * daemon's EOF: it writes back up to our EOF first.
+ */
+static void test_ctowb_direct_read_past_daemon_eof(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=cto-wb", 8192, 'a');
+	static char rbuf[4096] __attribute__((aligned(4096)));
+	char p[256], zero[4096] = {};
+	int fd, dfd, same;
+	ssize_t w, r;
+
+	if (!t) {
+		tap(0, "cto-wb direct read: mount toy daemon with consistency=cto-wb");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	dfd = open(p, O_RDONLY | O_DIRECT);	/* before the write: open writes back */
+	w = fd >= 0 ? pwrite(fd, "tail", 4, 65536) : -1;
+	tap(dfd >= 0 && w == 4, "cto-wb direct read: a write past the daemon's EOF (%zd)", w);
+	memset(rbuf, 'x', sizeof(rbuf));
+	r = dfd >= 0 ? pread(dfd, rbuf, 4096, 16384) : -1;
+	same = r == 4096 && !memcmp(rbuf, zero, 4096);
+	tap(same, "cto-wb direct read: 4096 zeros between the daemon's EOF and ours (%zd)", r);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1189,5 +1358,8 @@ int main(int argc, char **argv)
 	test_launder_failure(argv[1]);
 	test_strict_write_vs_map(argv[1]);
 	test_inval_during_open_getattr(argv[1]);
+	test_ctowb_close_errseq(argv[1]);
+	test_ctowb_write_after_close(argv[1]);
+	test_ctowb_direct_read_past_daemon_eof(argv[1]);
 	return failures ? 1 : 0;
 }

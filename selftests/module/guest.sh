@@ -43,7 +43,7 @@ check "unloads" rmmod "$MQ_NAME"
 check "filesystem type gone after unload" sh -c "! grep -qw '$MQ_NAME' /proc/filesystems"
 check "device gone after unload" sh -c "! test -e /dev/$MQ_NAME"
 
-for bad in max_pages=0 max_pages=4096 max_pages=abc queues=100000 readdir_size=12 consistency=bogus consistency=cto-wb consistency=Immutable; do
+for bad in max_pages=0 max_pages=4096 max_pages=abc queues=100000 readdir_size=12 consistency=bogus consistency=ctowb consistency=Immutable; do
 	check_fail "bad parameter $bad refused" insmod "$MQ_KO" "$bad"
 	check "not loaded after bad parameter $bad" sh -c "! grep -q '^$MQ_NAME ' /proc/modules"
 done
