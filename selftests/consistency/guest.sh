@@ -23,6 +23,7 @@
 #   stat after A's size change         new    old    old     old
 #   size at next open                  new    new    old     old
 #   name removed in the store          gone  cached cached  cached
+# In every mode a lock (POSIX and flock) held through A blocks B.
 # In every mode a client sees its own writes (pwrite into cached data,
 # O_APPEND, ftruncate) and a store through a shared map reaches the store
 # at close. cto-wb's batching: 4 KiB sequential writes leave the kernel
@@ -481,6 +482,26 @@ sys.exit(got != b'CLOSE-2\n' and 'store: %r' % got)"
 	if [ "$mode" = cto ] || [ "$mode" = cto-wb ]; then
 		batch_checks "$src" "$mode"
 	fi
+	# Locks, the same in every mode: each mqfused takes them on the
+	# backing file (OFD locks), so a lock held through A excludes B.
+	for kind in lockf flock; do
+		check "$mode: a $kind lock held on A blocks B's, B gets it once A lets go" \
+			python3 -c "
+import errno, fcntl, os, sys
+take = fcntl.$kind
+a = os.open('$MA/lock-$kind', os.O_CREAT | os.O_RDWR, 0o644)
+b = os.open('$MB/lock-$kind', os.O_RDWR)
+take(a, fcntl.LOCK_EX)
+try:
+	take(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+	sys.exit('B took the lock A holds')
+except OSError as e:
+	if e.errno not in (errno.EAGAIN, errno.EACCES):
+		sys.exit('B: %s' % e)
+take(a, fcntl.LOCK_UN)
+take(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+take(b, fcntl.LOCK_UN)"
+	done
 	stop "$MA" "$MB"
 done
 
