@@ -20,10 +20,11 @@ medians per mode and, per row, the speed of each weaker mode relative to
 its stronger neighbour (cto/strict, cto-wb/cto, relaxed/cto,
 immutable/relaxed; for a lower-is-better row the inverse), each marked
 "ok" (>= 1.00 as printed), "FAIL" (below, and the two modes' repetitions
-do not overlap) or "fail~" (below, but their repetitions overlap: within
-this run's noise) or "fail?" (below, one repetition only); then the two claims of issue 11 ("each weaker mode at
-least as fast as its stronger neighbour", "cto-wb 4 KiB writes at least
-5x cto") with the computed verdict.  These verdicts are reported, never
+do not overlap), "fail~" (below, but their repetitions overlap: within
+this run's noise) or "fail?" (below, one repetition only); then the two
+claims of issue 11 ("each weaker mode at least as fast as its stronger
+neighbour", "cto-wb 4 KiB writes at least 5x cto") with the computed
+verdict.  These verdicts are reported, never
 asserted: they do not change the exit status.
 
 Then every repetition's raw figure with its spread, per kernel, and for
@@ -212,6 +213,10 @@ def mode_section(r, p):
     guest did not run that section)."""
     wls = [wl for wl in r.wls if is_mode_wl(wl)]
     if not wls:
+        if "modes" in r.md.get("sections", "").split():
+            p("")
+            p("Consistency modes, kernel %s (%s): the section was asked for but recorded"
+              " nothing (the guest run did not get there)" % (r.label, r.kver))
         return
     p("")
     p("Consistency modes, kernel %s (%s): mqfuse mounted once per mode (mqfused --fs mqfuse"
@@ -243,6 +248,8 @@ def mode_section(r, p):
 
     hdr = ["workload", "unit", "better"] + MODES + ["%s/%s" % nb for nb in NEIGHBOURS]
     rows, verdicts = [], []
+    unmeasured = ["%s/%s" % (w, st) for w, st in NEIGHBOURS
+                  if w not in r.modes or st not in r.modes]
     for wl in wls:
         unit, better, _ = r.wl_info[wl]
         row = [wl, unit, better] + [cell(wl, m) for m in MODES]
@@ -285,8 +292,9 @@ def mode_section(r, p):
         else:
             verdict = "holds"
         p("  each weaker mode at least as fast as its stronger neighbour: %s (%d of %d ratios"
-          " >= 1.00%s)" % (verdict, len(verdicts) - len(bad) - len(missing), len(verdicts),
-                           ", %d n/a" % len(missing) if missing else ""))
+          " >= 1.00%s%s)" % (verdict, len(verdicts) - len(bad) - len(missing), len(verdicts),
+                             ", %d n/a" % len(missing) if missing else "",
+                             "; not measured: " + ", ".join(unmeasured) if unmeasured else ""))
         for wl, w, st, ratio, mark in bad:
             p("    %s %s/%s = %.2f (%s)" % (wl, w, st, ratio, {
               "fail~": "within noise: the repetitions overlap",
