@@ -143,14 +143,29 @@ run_bounded() {
 	wait "$pid"
 }
 
-# Daemon CPU time (utime+stime, all threads) in clock ticks.
+# Daemon CPU time (utime+stime, all threads) in clock ticks, of the
+# daemon and every process below it: mqfused serves from a child of the
+# process we started (its sandbox monitor), whose own ticks stay ~0.
+# -1 if the daemon is gone.
 daemon_ticks() {
-	local pid=${DPID[$1]:-} s
+	local pid=${DPID[$1]:-} p s f t=0 todo kids
 	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || { echo -1; return; }
-	s=$(< "/proc/$pid/stat")
-	s=${s##*) }	# fields after "comm", starting with field 3
-	set -- $s
-	echo $(( ${12} + ${13} ))
+	todo=("$pid")
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		s=${s##*) }	# fields after "comm", starting with field 3
+		# shellcheck disable=SC2086
+		set -- $s
+		t=$(( t + ${12} + ${13} ))
+		for f in /proc/"$p"/task/*/children; do
+			# shellcheck disable=SC2207
+			kids=($(cat "$f" 2>/dev/null))
+			todo+=("${kids[@]}")
+		done
+	done
+	echo "$t"
 }
 
 mounted() { grep -q " $1 " /proc/mounts; }
@@ -355,7 +370,9 @@ run_workload() {	# run_workload ID CONFIG REP
 		case ${WL_FIELD[$id]} in 7|48) v=$(awk -v v="$v" 'BEGIN { printf "%.2f", v / 1024 }') ;; esac
 		rec "R $id $c $rep $v"
 		# Daemon CPU seconds per GiB moved.
-		if [ -n "${WL_CPU[$id]:-}" ] && [ "$t0" -ge 0 ] && [ "$t1" -ge 0 ]; then
+		# A serving process that exited in between takes its ticks along:
+		# then no figure (n/a), not a wrong one.
+		if [ -n "${WL_CPU[$id]:-}" ] && [ "$t0" -ge 0 ] && [ "$t1" -ge "$t0" ]; then
 			rec "R cpu-$id $c $rep $(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
 				-v mb="${WL_CPU[$id]}" 'BEGIN { printf "%.3f", d / hz / (mb / 1024) }')"
 		fi
