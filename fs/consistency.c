@@ -223,7 +223,7 @@ static int mqfuse_strict_mmap(struct inode *inode, struct file *file,
 /* strict close: dirty pages of shared maps reach the daemon before close returns. */
 static int mqfuse_strict_flush(struct inode *inode, struct file *file)
 {
-	return filemap_write_and_wait(inode->i_mapping);
+	return mqfuse_cons_flush_data(inode, file);
 }
 
 static const struct mqfuse_cons_ops mqfuse_cons_strict = {

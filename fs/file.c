@@ -377,11 +377,20 @@ static int mqfuse_release(struct inode *inode, struct file *file)
 	 * thread that held the file across close(), an AIO) would be left
 	 * without a writable handle once this one goes: start their write
 	 * back now, while it is still listed (the WRITEs hold it). Not
-	 * waited for: close() already returned.
+	 * waited for: close() already returned. A kthread (delayed fput)
+	 * does not wait for pages already under writeback either (see
+	 * below): a silent daemon must not wedge it.
 	 */
 	if (ff && (file->f_mode & FMODE_WRITE) && mqfuse_conn_of(inode)->cons->writeback &&
-	    !mqfuse_is_bad(inode))
-		filemap_fdatawrite(inode->i_mapping);
+	    !mqfuse_is_bad(inode)) {
+		struct writeback_control wbc = {
+			.sync_mode = (current->flags & PF_KTHREAD) ? WB_SYNC_NONE : WB_SYNC_ALL,
+			.nr_to_write = LONG_MAX,
+			.range_end = LLONG_MAX,
+		};
+
+		filemap_fdatawrite_wbc(inode->i_mapping, &wbc);
+	}
 
 	/*
 	 * A kthread (delayed_fput after an AIO completion, a workqueue) is
