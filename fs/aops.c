@@ -482,9 +482,8 @@ static void mqfuse_writeback_end(struct mqfuse_conn *fc, struct mqfuse_args *arg
 		mapping_set_error(inode->i_mapping, error);
 	set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
 	/*
-	 * A GETATTR the daemon answered before this WRITE has an older size:
-	 * it must not be applied once the pages are clean (cto-wb keeps the
-	 * size only while they are dirty or under writeback).
+	 * A GETATTR the daemon answered before this WRITE has an older mtime
+	 * (and in cto, for a write past its EOF, size): not to be applied.
 	 */
 	mqfuse_attr_outdated(inode);
 	mqfuse_write_end(inode);
@@ -688,6 +687,7 @@ static vm_fault_t mqfuse_page_mkwrite(struct vm_fault *vmf)
 		goto out;
 	}
 	folio_mark_dirty(folio);
+	mqfuse_wb_modified(inode);	/* cto-wb: the store changes our mtime */
 	/* the daemon must not see a page change while it is being sent */
 	folio_wait_writeback(folio);
 out:

@@ -147,8 +147,7 @@ static int mqfuse_cons_flush_data(struct inode *inode, struct file *file)
 
 	err = filemap_fdatawrite(inode->i_mapping);
 	filemap_fdatawait_keep_errors(inode->i_mapping);
-	/* the legacy flags say it once to whoever looks next: wb_err says it here */
-	filemap_check_errors(inode->i_mapping);
+	/* also clears the legacy AS_EIO/AS_ENOSPC: wb_err says it here */
 	return file_check_and_advance_wb_err(file) ?: err;
 }
 
@@ -299,7 +298,9 @@ static int mqfuse_ctowb_open(struct inode *inode, struct file *file)
 
 	if (!S_ISREG(inode->i_mode))
 		return 0;
-	inode_lock(inode);
+	/* killable: the holder may be a writer waiting for a silent daemon */
+	if (down_write_killable(&inode->i_rwsem))	/* inode_lock_killable() */
+		return -EINTR;
 	err = mqfuse_ctowb_sync_attrs(inode, file);
 	/* Busy pages (mapped elsewhere) only fail the drop, not the open. */
 	if (!err)

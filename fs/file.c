@@ -228,9 +228,11 @@ static void mqfuse_prepare_release(struct inode *inode, struct file *file,
 {
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 
-	spin_lock(&mi->lock);
-	list_del_init(&ff->write_entry);
-	spin_unlock(&mi->lock);
+	if (!ff->wb_deferred) {
+		spin_lock(&mi->lock);
+		list_del_init(&ff->write_entry);
+		spin_unlock(&mi->lock);
+	}
 	ff->ra->in.flags = file->f_flags;
 	if (ff->flock_used) {
 		ff->ra->in.release_flags |= FUSE_RELEASE_FLOCK_UNLOCK;
@@ -368,28 +370,69 @@ static void mqfuse_flock_unlock_on_close(struct inode *inode, struct file *file,
 	mqfuse_simple_request(fc, &args);
 }
 
+/* A released writable handle whose pages iput_work writes back (mqfuse_release()). */
+struct mqfuse_wbrel {
+	struct llist_node node;		/* in fc->wbrel_list */
+	struct mqfuse_file *ff;		/* referenced, still in write_files */
+	struct inode *inode;		/* referenced */
+};
+
+/*
+ * In fc->iput_work (umount flushes it before the inodes go): write the
+ * pages back with the handle still listed, then let it go. A silent
+ * daemon holds this connection's deferred puts, not the kthread that
+ * released the file.
+ */
+void mqfuse_wbrel_run(struct mqfuse_conn *fc)
+{
+	struct llist_node *list = llist_del_all(&fc->wbrel_list);
+	struct mqfuse_wbrel *r, *next;
+
+	llist_for_each_entry_safe(r, next, list, node) {
+		struct mqfuse_inode *mi = MQFUSE_I(r->inode);
+
+		filemap_fdatawrite(r->inode->i_mapping);
+		spin_lock(&mi->lock);
+		list_del_init(&r->ff->write_entry);
+		spin_unlock(&mi->lock);
+		mqfuse_file_put(r->ff);
+		iput(r->inode);
+		kfree(r);
+	}
+}
+
 static int mqfuse_release(struct inode *inode, struct file *file)
 {
 	struct mqfuse_file *ff = file->private_data;
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	struct address_space *mapping = inode->i_mapping;
 
 	/*
 	 * cto-wb: pages dirtied after the last flush (a write(2) of another
-	 * thread that held the file across close(), an AIO) would be left
-	 * without a writable handle once this one goes: start their write
-	 * back now, while it is still listed (the WRITEs hold it). Not
+	 * thread that held the file across close(), an io_uring write) would
+	 * be left without a writable handle once this one goes: start their
+	 * write back now, while it is still listed (the WRITEs hold it). Not
 	 * waited for: close() already returned. A kthread (delayed fput)
-	 * does not wait for pages already under writeback either (see
-	 * below): a silent daemon must not wedge it.
+	 * must not wait for the daemon at all: the handle stays listed and
+	 * iput_work writes the pages back (mqfuse_wbrel_run()).
 	 */
-	if (ff && (file->f_mode & FMODE_WRITE) && mqfuse_conn_of(inode)->cons->writeback &&
-	    !mqfuse_is_bad(inode)) {
-		struct writeback_control wbc = {
-			.sync_mode = (current->flags & PF_KTHREAD) ? WB_SYNC_NONE : WB_SYNC_ALL,
-			.nr_to_write = LONG_MAX,
-			.range_end = LLONG_MAX,
-		};
+	if (ff && (file->f_mode & FMODE_WRITE) && fc->cons->writeback && !mqfuse_is_bad(inode) &&
+	    (mapping_tagged(mapping, PAGECACHE_TAG_DIRTY) ||
+	     mapping_tagged(mapping, PAGECACHE_TAG_WRITEBACK))) {
+		struct mqfuse_wbrel *r = NULL;
 
-		filemap_fdatawrite_wbc(inode->i_mapping, &wbc);
+		if (current->flags & PF_KTHREAD)
+			r = kmalloc(sizeof(*r), GFP_KERNEL);
+		if (r) {
+			r->ff = mqfuse_file_get(ff);
+			ihold(inode);
+			r->inode = inode;
+			ff->wb_deferred = true;
+			llist_add(&r->node, &fc->wbrel_list);
+			queue_work(system_unbound_wq, &fc->iput_work);
+		} else {
+			filemap_fdatawrite(mapping);
+		}
 	}
 
 	/*
@@ -518,8 +561,12 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		 */
 		bool noio = (iocb->ki_flags & (IOCB_NOWAIT | IOCB_NOIO)) == IOCB_NOWAIT;
 
-		/* Reading at or past the cached EOF: make sure the size is fresh. */
-		if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode)) {
+		/*
+		 * Reading at or past the cached EOF: make sure the size is
+		 * fresh. Not in cto-wb, where the size is ours between opens.
+		 */
+		if (iocb->ki_pos + iov_iter_count(to) > i_size_read(inode) &&
+		    !mqfuse_conn_of(inode)->cons->writeback) {
 			if (iocb->ki_flags & IOCB_NOWAIT)
 				return -EAGAIN;
 			ret = mqfuse_update_attr_if_stale(inode, file);

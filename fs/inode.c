@@ -386,8 +386,9 @@ void mqfuse_wb_modified(struct inode *inode)
  * fc->attr_version when the request was sent (0: apply unconditionally);
  * an inode updated or invalidated since then keeps its attributes, and 1
  * says the reply was discarded. @flags: MQFUSE_ATTR_AUTH (see
- * mqfuse_kernel_owns_size()). Also clears S_NOSEC: another client may
- * have set suid/sgid or security.capability, which the next write must
+ * mqfuse_kernel_owns_size()). Also clears S_NOSEC when the daemon's ctime
+ * or suid/sgid bits changed: another client may have set suid/sgid or
+ * security.capability (which changes ctime), which the next write must
  * look for (file_remove_privs()). Returns 0, 1 or -EIO.
  */
 int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_valid,
@@ -396,6 +397,7 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	struct mqfuse_inode *mi = MQFUSE_I(inode);
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	bool shrunk = false;
+	umode_t mode_before;
 
 	if (mqfuse_attr_check(fc, attr))
 		return -EIO;
@@ -407,13 +409,19 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	}
 
 	spin_lock(&mi->lock);
-	if (attr_version && mi->attr_version > attr_version) {
+	/*
+	 * An AUTH reply is not discarded: its asker holds inode_lock with the
+	 * dirty pages written back, and a reply applied meanwhile (a lookup's,
+	 * a stat's) did not carry the size and times it is there for.
+	 */
+	if (attr_version && !(flags & MQFUSE_ATTR_AUTH) && mi->attr_version > attr_version) {
 		spin_unlock(&mi->lock);
 		return 1;
 	}
 	mi->attr_version = atomic64_inc_return(&fc->attr_version);
 	mi->attr_expire = mqfuse_cons_timeout(fc, attr_valid, attr_valid_nsec);
 	mi->attr_asked = attr_version ?: mi->attr_version;
+	mode_before = inode->i_mode;
 	inode->i_mode = (inode->i_mode & S_IFMT) | (attr->mode & 07777);
 	set_nlink(inode, attr->nlink);
 	inode->i_uid = make_kuid(fc->user_ns, attr->uid);
@@ -421,7 +429,12 @@ int mqfuse_attr_apply(struct inode *inode, struct fuse_attr *attr, u64 attr_vali
 	inode->i_blocks = attr->blocks;
 	inode_set_atime(inode, attr->atime, attr->atimensec);
 	mi->blksize = attr->blksize;
-	inode_set_flags(inode, 0, S_NOSEC);
+	if (attr->ctime != mi->daemon_ctime.tv_sec || attr->ctimensec != mi->daemon_ctime.tv_nsec ||
+	    ((inode->i_mode ^ mode_before) & (S_ISUID | S_ISGID))) {
+		inode_set_flags(inode, 0, S_NOSEC);
+		mi->daemon_ctime.tv_sec = attr->ctime;
+		mi->daemon_ctime.tv_nsec = attr->ctimensec;
+	}
 	if (mqfuse_kernel_owns_size(inode, flags)) {
 		spin_unlock(&mi->lock);
 		return 0;
@@ -506,6 +519,7 @@ static void mqfuse_iput_work(struct work_struct *work)
 	struct mqfuse_inode *mi, *next;
 	struct llist_node *list;
 
+	mqfuse_wbrel_run(fc);		/* deferred write back of released handles (file.c) */
 	mqfuse_dput_run(fc);		/* deferred d_invalidate()s and dput()s (dir.c) */
 	list = llist_del_all(&fc->iput_list);
 	llist_for_each_entry_safe(mi, next, list, iput_node)
@@ -540,6 +554,7 @@ void mqfuse_iput_init(struct mqfuse_conn *fc)
 {
 	init_llist_head(&fc->iput_list);
 	init_llist_head(&fc->dput_list);
+	init_llist_head(&fc->wbrel_list);
 	INIT_WORK(&fc->iput_work, mqfuse_iput_work);
 }
 
@@ -743,13 +758,15 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (attr->ia_valid & ATTR_OPEN) {
 		struct mqfuse_file *ff = file ? file->private_data : NULL;
 
-		/* open(O_TRUNC): the OPEN truncated if one was sent (atomic_o_trunc) */
-		if (ff && ff->open_truncated) {
-			mqfuse_size_changed(inode, 0);
-			truncate_pagecache(inode, 0);
-			set_bit(MQFUSE_I_SELF_CHANGED, &mi->state);
+		/*
+		 * open(O_TRUNC): the OPEN truncated if one was sent
+		 * (atomic_o_trunc), and mqfuse_open_common() cut the size and
+		 * the pages then, under inode_lock. Not again here: a write
+		 * since (inode_lock was dropped in between) is past the
+		 * truncation, and in cto-wb its dirty pages are its only copy.
+		 */
+		if (ff && ff->open_truncated)
 			return 0;
-		}
 	}
 	iv = attr->ia_valid;
 	truncate = iv & ATTR_SIZE;
@@ -759,7 +776,12 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	 * size would be older than ours).
 	 */
 	if (!truncate && fc->cons->writeback && S_ISREG(inode->i_mode)) {
-		err = filemap_write_and_wait(inode->i_mapping);
+		/*
+		 * An error of an earlier writeback is not this call's: fsync
+		 * and close report it (errseq). This one's fails it.
+		 */
+		err = filemap_fdatawrite(inode->i_mapping);
+		filemap_fdatawait_keep_errors(inode->i_mapping);
 		if (err)
 			return err;
 	}

@@ -457,6 +457,7 @@ struct mqfuse_conn {
 	 * iput_work after clearing sb (mqfuse_kill_sb()).
 	 */
 	struct llist_head dput_list;	/* dentries to d_invalidate() and/or dput() in iput_work */
+	struct llist_head wbrel_list;	/* mqfuse_wbrel: releases' write back, in iput_work */
 	atomic_t dinval_pending;	/* deferred d_invalidate()s in dput_list (bounded) */
 	dev_t dev;			/* sb->s_dev, shown in sysfs */
 	struct kobject kobj;		/* /sys/fs/mqfuse_vN/<id> */
@@ -555,6 +556,7 @@ struct mqfuse_inode {
 	u64 attr_expire;		/* jiffies64 when cached attributes go stale */
 	u64 attr_asked;			/* fc->attr_version before they were asked for */
 	u32 blksize;			/* st_blksize from the daemon, 0 = default */
+	struct timespec64 daemon_ctime;	/* ctime of the last reply applied (S_NOSEC) */
 	struct list_head write_files;	/* writable mqfuse_file, for writeback */
 	struct mqfuse_data_stamp stamp;	/* cto: page cache validated against */
 	unsigned int writes;		/* writeback/launder WRITEs in flight */
@@ -676,6 +678,8 @@ struct mqfuse_file {
 	bool flock_used:1;		/* flock() went to the daemon */
 	bool open_truncated:1;		/* an OPEN with O_TRUNC succeeded; set before
 					 * the file is installed, read-only after */
+	bool wb_deferred:1;		/* released by a kthread with dirty pages: stays
+					 * in write_files until mqfuse_wbrel_run() */
 	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
 	struct mqfuse_release_args *ra;	/* preallocated RELEASE, sent on last put */
 	struct mqfuse_node_ref *nref;	/* node reference, dropped when RELEASE is answered */
@@ -695,6 +699,7 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 		     bool isdir, struct mqfuse_file *ff);
 void mqfuse_finish_open(struct inode *inode, struct file *file, struct mqfuse_file *ff);
 int mqfuse_release_common(struct inode *inode, struct file *file, bool isdir);
+void mqfuse_wbrel_run(struct mqfuse_conn *fc);
 int mqfuse_fsync_common(struct file *file, loff_t start, loff_t end, int datasync,
 			bool isdir);
 struct mqfuse_file *mqfuse_write_file_get(struct inode *inode);

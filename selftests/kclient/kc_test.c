@@ -332,11 +332,15 @@ struct toy {
 	int hold_write;			/* one shot: keep the next WRITE's reply in held */
 	int write_err;			/* one shot: answer the next WRITE with it */
 	int hold_read;			/* one shot: keep the next READ's reply in held */
+	uint64_t attr_valid;		/* attribute timeout of GETATTR replies, seconds */
 	char held[TOY_HELD];		/* reply kept back */
 	size_t held_len;		/* its length, 0: none */
 	struct toy_ev ev[TOY_LOG];	/* opcodes seen, in order */
 	unsigned int nev;
 };
+
+/* INIT flags the next toy_start()s offer besides the usual ones. */
+static uint32_t toy_init_extra;
 
 static void toy_log(struct toy *t, uint32_t op, uint64_t nodeid, uint64_t arg)
 {
@@ -433,7 +437,7 @@ static void *toy_serve(void *arg)
 			struct fuse_init_out o = { .major = FUSE_KERNEL_VERSION,
 				.minor = FUSE_KERNEL_MINOR_VERSION, .max_readahead = 1 << 20,
 				.flags = FUSE_MAX_PAGES | FUSE_BIG_WRITES | FUSE_ASYNC_READ |
-					 FUSE_POSIX_LOCKS,
+					 FUSE_POSIX_LOCKS | toy_init_extra,
 				.max_write = 128 * 1024, .max_pages = 32 };
 
 			len = toy_reply(out, ih->unique, 0, &o, sizeof(o));
@@ -458,7 +462,7 @@ static void *toy_serve(void *arg)
 			break;
 		}
 		case FUSE_GETATTR: {
-			struct fuse_attr_out a = {};
+			struct fuse_attr_out a = { .attr_valid = t->attr_valid };
 
 			toy_attr(t, ih->nodeid, &a.attr);
 			len = toy_reply(out, ih->unique, 0, &a, sizeof(a));
@@ -491,10 +495,14 @@ static void *toy_serve(void *arg)
 			struct fuse_open_out o = { .fh = TOY_FH };
 
 			toy_log(t, ih->opcode, ih->nodeid, 0);
-			if (t->no_open)
+			if (t->no_open) {
 				len = toy_reply(out, ih->unique, -ENOSYS, NULL, 0);
-			else
-				len = toy_reply(out, ih->unique, 0, &o, sizeof(o));
+				break;
+			}
+			if (toy_init_extra & FUSE_ATOMIC_O_TRUNC &&
+			    (((struct fuse_open_in *)body)->flags & O_TRUNC))
+				t->size = 0;
+			len = toy_reply(out, ih->unique, 0, &o, sizeof(o));
 			break;
 		}
 		case FUSE_READ: {
@@ -1332,6 +1340,77 @@ static void test_ctowb_direct_read_past_daemon_eof(const char *mnt)
 	toy_stop(t, mnt);
 }
 
+struct open_flags_arg {
+	const char *path;
+	int flags;
+	int fd;
+};
+
+static void *toy_open_flags_thread(void *arg)
+{
+	struct open_flags_arg *a = arg;
+
+	a->fd = open(a->path, a->flags);
+	return NULL;
+}
+
+/*
+ * consistency=cto-wb: open takes the daemon's size from its GETATTR
+ * (another client appended). A stat answered while that GETATTR is at
+ * the daemon applies attributes without the size (the kernel owns it
+ * between opens); the open's reply, older than that stat's, must still be
+ * applied, not discarded as outdated.
+ */
+static void test_ctowb_auth_getattr_not_discarded(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=cto-wb", 8192, 'a');
+	struct open_flags_arg oa;
+	struct stat st;
+	pthread_t ot;
+	char p[256], rb[16384];
+	int fd, held, sr;
+	ssize_t r = -1;
+	off_t sz = -1;
+
+	if (!t) {
+		tap(0, "cto-wb open GETATTR: mount toy daemon with consistency=cto-wb");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);
+	if (fd >= 0) {
+		r = read(fd, rb, sizeof(rb));
+		close(fd);
+	}
+	tap(r == 8192, "cto-wb open GETATTR: first open reads 8192 bytes (%zd)", r);
+	pthread_mutex_lock(&t->lock);
+	memset(t->data + 8192, 'b', 4096);	/* another client appends */
+	t->size = 12288;
+	t->attr_valid = 60;			/* a stat's reply stays fresh */
+	t->hold_getattr = 1;			/* the open's GETATTR waits */
+	pthread_mutex_unlock(&t->lock);
+	oa.path = p;
+	oa.flags = O_RDONLY;
+	oa.fd = -1;
+	pthread_create(&ot, NULL, toy_open_flags_thread, &oa);
+	held = toy_held(t, 3000);
+	tap(held, "cto-wb open GETATTR: the open's GETATTR at the daemon, reply held");
+	sr = stat(p, &st);			/* answered and applied meanwhile */
+	toy_release_held(t);
+	pthread_join(ot, NULL);
+	r = -1;
+	if (oa.fd >= 0) {
+		if (!fstat(oa.fd, &st))
+			sz = st.st_size;
+		r = read(oa.fd, rb, sizeof(rb));
+		close(oa.fd);
+	}
+	tap(sr == 0 && sz == 12288, "cto-wb open GETATTR: the open took the daemon's size (%lld)",
+	    (long long)sz);
+	tap(r == 12288 && rb[12287] == 'b', "cto-wb open GETATTR: it reads the appended bytes (%zd)", r);
+	toy_stop(t, mnt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1361,5 +1440,6 @@ int main(int argc, char **argv)
 	test_ctowb_close_errseq(argv[1]);
 	test_ctowb_write_after_close(argv[1]);
 	test_ctowb_direct_read_past_daemon_eof(argv[1]);
+	test_ctowb_auth_getattr_not_discarded(argv[1]);
 	return failures ? 1 : 0;
 }
