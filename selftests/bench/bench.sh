@@ -103,6 +103,11 @@ smp=${BENCH_SMP:-2}
 mem=${BENCH_MEM:-2048}
 if [ "$quick" = 1 ]; then timeout=${BENCH_TIMEOUT:-900}; else timeout=${BENCH_TIMEOUT:-3600}; fi
 
+# Debian's kernels run without slub_debug, page poisoning or init_on_free:
+# so does the benchmark guest (the test guest turns them on to catch memory
+# errors), unless BENCH_MEMDEBUG=1.
+if [ "${BENCH_MEMDEBUG:-0}" = 1 ]; then memdebug_opts=(); else memdebug_opts=(--no-memdebug); fi
+
 case "$mode" in
 default)
 	accel_opts=(--accel tcg,thread=multi)
@@ -265,7 +270,7 @@ for k in "${kvers[@]}"; do
 	# In the background so that a signal reaches the EXIT trap at once (it
 	# stops the guest before rebuilding); run.sh needs no stdin.
 	"$root/selftests/vm/run.sh" --kver "$k" --timeout "$timeout" --smp "$smp" --mem "$mem" \
-		"${accel_opts[@]}" --save "$kdir" \
+		"${accel_opts[@]}" "${memdebug_opts[@]}" --save "$kdir" \
 		shell "$envs bash \$MQ_ROOT/selftests/bench/guest-bench.sh" &
 	guest_pid=$!
 	wait "$guest_pid"
