@@ -6,9 +6,14 @@
 # KVER=K KDIR=/lib/modules/K/build), boot one guest on it (run.sh --kver K)
 # and run guest-bench.sh there, which measures every workload on
 # mqfuse+mqfused, stock FUSE (that kernel's fuse.ko)+mqfused, stock
-# FUSE+libfuse3 (lfpt) and native ext4 side by side.  Then print one report
-# with columns per kernel (medians, ratios taken within each kernel's run
-# only, raw repetitions) and keep it in build/bench/results-<date>.txt.
+# FUSE+libfuse3 (lfpt) and native ext4 side by side (section "compare"),
+# then mqfuse once per consistency mode, the five mounted side by side
+# (section "modes": 4 KiB buffered writes, reread of a cached file, stat
+# and open/close storms).  Then print one report with columns per kernel
+# (medians, ratios taken within each kernel's run only, raw repetitions),
+# a per-mode table per kernel (neighbour ratios and the issue-11 claims,
+# computed and reported, never asserted) and keep it in
+# build/bench/results-<date>.txt.
 # At the end (also on Ctrl-C/SIGTERM: an EXIT trap) the tree is rebuilt for
 # the default kernel (KVER, else the newest 6.1) if the last build was for
 # another one; the last output line says which kernel the tree is built for.
@@ -30,15 +35,22 @@
 #   BENCH_SMP, BENCH_MEM guest CPUs (default 2; icount: always 1) and MiB
 #                        (default 2048)
 #   BENCH_TIMEOUT        each guest run, seconds (default 3600, quick 900)
+#   BENCH_SECTIONS="compare modes"   which guest sections to run (default
+#                        both); BENCH_SECTIONS=modes BENCH_QUICK=1 is the
+#                        quick development loop for the mode table
+#   BENCH_CONSISTENCY    modes measured by "modes" (default "strict cto
+#                        cto-wb relaxed immutable")
 #   BENCH_REPS, BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB,
-#   BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS   passed to the guest
+#   BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS, BENCH_STORM_FILES
+#                        passed to the guest (guest-bench.sh)
 #
 # Exit status: 0 when every kernel was built and its guest run completed
 # cleanly (whatever the figures); 1 when a kernel is not installed, its build
 # failed, its guest run failed or did not finish, the guest booted another
 # kernel than the one asked for, mqfuse (a) or stock FUSE + mqfused (b) was
 # unavailable in its guest (an "NA a"/"NA b" record: insmod, mount or a
-# mid-run failure) or a measurement failed (a "FAIL" record) -- its columns
+# mid-run failure), so was mqfuse in one of the consistency modes (an "NA
+# <mode>" record), or a measurement failed (a "FAIL" record) -- its columns
 # show what it produced, else n/a -- or the final rebuild failed or was
 # impossible.  Only configurations c (libfuse3, which may be missing) and d
 # (ext4) may be "n/a" in a successful run.
@@ -63,6 +75,8 @@ raw_failures() {
 		echo "the guest ran kernel '${gk:-?}' (uname -r), not $k"
 	grep -E '^NA [ab] ' "$raw" | cut -c1-200 | sed -e 's/^NA a /configuration a (mqfuse+mqfused) unavailable: /' \
 		-e 's/^NA b /configuration b (stock FUSE+mqfused) unavailable: /'
+	grep -E '^NA (strict|cto|cto-wb|relaxed|immutable) ' "$raw" | cut -c1-200 |
+		sed -E 's/^NA ([^ ]+) /mqfuse with consistency=\1 unavailable: /'
 	n=$(grep -c '^FAIL ' "$raw")
 	[ "$n" -eq 0 ] ||
 		echo "$n failed measurement(s), first: $(grep -m1 '^FAIL ' "$raw" | cut -c6-160)"
@@ -88,6 +102,11 @@ quick=${BENCH_QUICK:-0}
 smp=${BENCH_SMP:-2}
 mem=${BENCH_MEM:-2048}
 if [ "$quick" = 1 ]; then timeout=${BENCH_TIMEOUT:-900}; else timeout=${BENCH_TIMEOUT:-3600}; fi
+
+# Debian's kernels run without slub_debug, page poisoning or init_on_free:
+# so does the benchmark guest (the test guest turns them on to catch memory
+# errors), unless BENCH_MEMDEBUG=1.
+if [ "${BENCH_MEMDEBUG:-0}" = 1 ]; then memdebug_opts=(); else memdebug_opts=(--no-memdebug); fi
 
 case "$mode" in
 default)
@@ -144,7 +163,8 @@ mkdir -p "$rundir"
 # Pass the BENCH_* knobs through to the guest command.
 envs="BENCH_MODE=$mode"
 for v in BENCH_QUICK BENCH_REPS BENCH_SEQ_MB BENCH_RAND_MB BENCH_RUNTIME BENCH_RW_MB \
-	 BENCH_META_FILES BENCH_LIST_FILES BENCH_CONFIGS BENCH_RUN_TIMEOUT; do
+	 BENCH_META_FILES BENCH_LIST_FILES BENCH_CONFIGS BENCH_RUN_TIMEOUT \
+	 BENCH_SECTIONS BENCH_CONSISTENCY BENCH_STORM_FILES; do
 	[ -n "${!v:-}" ] && envs+=" $v='${!v}'"
 done
 
@@ -250,7 +270,7 @@ for k in "${kvers[@]}"; do
 	# In the background so that a signal reaches the EXIT trap at once (it
 	# stops the guest before rebuilding); run.sh needs no stdin.
 	"$root/selftests/vm/run.sh" --kver "$k" --timeout "$timeout" --smp "$smp" --mem "$mem" \
-		"${accel_opts[@]}" --save "$kdir" \
+		"${accel_opts[@]}" "${memdebug_opts[@]}" --save "$kdir" \
 		shell "$envs bash \$MQ_ROOT/selftests/bench/guest-bench.sh" &
 	guest_pid=$!
 	wait "$guest_pid"

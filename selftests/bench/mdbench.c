@@ -18,6 +18,28 @@
  *	Read the whole directory with getdents64 (and fstatat() every entry
  *	with -s, like "ls -l").  Prints "list SECONDS ENTRIES".
  *
+ *   mdbench write [-n] [-b BS] -s BYTES FILE
+ *	Create or truncate FILE, write BYTES to it sequentially in BS-byte
+ *	write(2)s (default 4096), fsync it (not with -n) and close it.
+ *	Prints "write MIB/S SECONDS BYTES".  The time runs from before the
+ *	open to after the close: a writeback cache is credited only for data
+ *	the daemon has (with fsync: that the store has fsync'ed; with -n:
+ *	that close handed to the daemon, which the FUSE modes all wait for).
+ *
+ *   mdbench reread [-b BS] [-T SECONDS] FILE
+ *	Read FILE whole once (open, read(2)s of BS bytes, default 128 KiB,
+ *	close; not timed), then again, each pass opening and closing it,
+ *	until SECONDS (default 1) have passed, at least once.  Nothing is
+ *	dropped in between: this measures rereading a cached file, open's
+ *	revalidation included.  Every pass must read as many bytes as the
+ *	first.  Prints "reread MIB/S PASSES BYTES" (BYTES: one pass).
+ *
+ *   mdbench storm [-T SECONDS] stat|open DIR N
+ *	Over the N files made by "mkfiles DIR N", one pass (not timed), then
+ *	passes until SECONDS (default 1) have passed, at least one:
+ *	fstatat() every file ("stat"), or openat(O_RDONLY) and close it
+ *	("open"), relative to an fd of DIR.  Prints "stat|open OPS/S OPS".
+ *
  * Exit status 0 on success, 1 on any error (with a message on stderr).
  * No figure is ever judged here: the caller only reports ratios.
  */
@@ -279,6 +301,228 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
+/* Seconds from a -T argument: a positive number. */
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+
+	*out = strtod(s, &end);
+	if (end == s || *end || !(*out > 0)) {
+		fprintf(stderr, "mdbench: -T %s: not a positive number of seconds\n", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A size argument: a positive integer; 0 on error. */
+static long parse_size(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || end == s || *end || v <= 0)
+		return 0;
+	return v;
+}
+
+static int cmd_write(int argc, char **argv)
+{
+	long bs = 4096, total = 0, done = 0;
+	double t0, secs;
+	int opt, fd, sync = 1;
+	ssize_t n;
+	char *buf;
+
+	while ((opt = getopt(argc, argv, "nb:s:")) != -1) {
+		switch (opt) {
+		case 'n': sync = 0; break;
+		case 'b': bs = parse_size(optarg); break;
+		case 's': total = parse_size(optarg); break;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1 || bs <= 0 || total <= 0) {
+		fprintf(stderr, "usage: mdbench write [-n] [-b BS] -s BYTES FILE\n");
+		return 2;
+	}
+	buf = malloc(bs);
+	if (!buf)
+		return 1;
+	memset(buf, 0xa5, bs);
+	t0 = now();
+	fd = open(argv[optind], O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "mdbench: open %s: %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
+	while (done < total) {
+		size_t len = total - done < bs ? total - done : bs;
+
+		n = write(fd, buf, len);
+		if (n <= 0) {
+			fprintf(stderr, "mdbench: write %s at %ld: %s\n", argv[optind], done,
+				n < 0 ? strerror(errno) : "wrote nothing");
+			return 1;
+		}
+		done += n;
+	}
+	if (sync && fsync(fd) < 0) {
+		fprintf(stderr, "mdbench: fsync %s: %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
+	if (close(fd) < 0) {
+		fprintf(stderr, "mdbench: close %s: %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
+	secs = now() - t0;
+	free(buf);
+	printf("write %.2f %.4f %ld\n", done / 1048576.0 / secs, secs, done);
+	return 0;
+}
+
+/* Open @path, read(2) it to the end in @bs-byte reads, close it. */
+static long read_whole(const char *path, char *buf, long bs)
+{
+	long total = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "mdbench: open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((n = read(fd, buf, bs)) > 0)
+		total += n;
+	if (n < 0) {
+		fprintf(stderr, "mdbench: read %s at %ld: %s\n", path, total, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		fprintf(stderr, "mdbench: close %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return total;
+}
+
+static int cmd_reread(int argc, char **argv)
+{
+	long bs = 128 * 1024, size, got, passes = 0;
+	double secs = 1, t0, el;
+	const char *path;
+	char *buf;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "b:T:")) != -1) {
+		switch (opt) {
+		case 'b': bs = parse_size(optarg); break;
+		case 'T':
+			if (parse_seconds(optarg, &secs))
+				return 2;
+			break;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1 || bs <= 0) {
+		fprintf(stderr, "usage: mdbench reread [-b BS] [-T SECONDS] FILE\n");
+		return 2;
+	}
+	path = argv[optind];
+	buf = malloc(bs);
+	if (!buf)
+		return 1;
+	size = read_whole(path, buf, bs);	/* the warm-up: not timed */
+	if (size < 0)
+		return 1;
+	if (size == 0) {
+		fprintf(stderr, "mdbench: %s is empty\n", path);
+		return 1;
+	}
+	t0 = now();
+	do {
+		got = read_whole(path, buf, bs);
+		if (got < 0)
+			return 1;
+		if (got != size) {
+			fprintf(stderr, "mdbench: pass %ld read %ld bytes of %s, the first %ld\n",
+				passes + 1, got, path, size);
+			return 1;
+		}
+		passes++;
+		el = now() - t0;
+	} while (el < secs);
+	free(buf);
+	printf("reread %.2f %ld %ld\n", (double)passes * size / 1048576.0 / el, passes, size);
+	return 0;
+}
+
+/* One storm pass over f0000000 .. f<n-1>: 0, or -1 after a message. */
+static int storm_pass(int dfd, bool open_close, long n)
+{
+	char name[32];
+	struct stat st;
+	long i;
+	int fd;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%07ld", i);
+		if (!open_close) {
+			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				goto fail;
+			continue;
+		}
+		fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto fail;
+		if (close(fd) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "mdbench: %s %s: %s\n", open_close ? "open/close" : "stat", name,
+		strerror(errno));
+	return -1;
+}
+
+static int cmd_storm(int argc, char **argv)
+{
+	double secs = 1, t0, el;
+	long n, passes = 0;
+	bool open_close;
+	int opt, dfd;
+
+	while ((opt = getopt(argc, argv, "T:")) != -1) {
+		if (opt != 'T' || parse_seconds(optarg, &secs))
+			return 2;
+	}
+	if (optind != argc - 3 || (strcmp(argv[optind], "stat") && strcmp(argv[optind], "open")) ||
+	    (n = parse_size(argv[optind + 2])) <= 0) {
+		fprintf(stderr, "usage: mdbench storm [-T SECONDS] stat|open DIR N\n");
+		return 2;
+	}
+	open_close = !strcmp(argv[optind], "open");
+	dfd = open(argv[optind + 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "mdbench: open %s: %s\n", argv[optind + 1], strerror(errno));
+		return 1;
+	}
+	if (storm_pass(dfd, open_close, n))	/* the warm-up: not timed */
+		return 1;
+	t0 = now();
+	do {
+		if (storm_pass(dfd, open_close, n))
+			return 1;
+		passes++;
+		el = now() - t0;
+	} while (el < secs);
+	close(dfd);
+	printf("%s %.1f %ld\n", argv[optind], (double)passes * n / el, passes * n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "meta"))
@@ -287,6 +531,12 @@ int main(int argc, char **argv)
 		return cmd_mkfiles(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
-	fprintf(stderr, "usage: mdbench meta|mkfiles|list ... (see the source header)\n");
+	if (argc >= 2 && !strcmp(argv[1], "write"))
+		return cmd_write(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "reread"))
+		return cmd_reread(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "storm"))
+		return cmd_storm(argc - 1, argv + 1);
+	fprintf(stderr, "usage: mdbench meta|mkfiles|list|write|reread|storm ... (see the source header)\n");
 	return 2;
 }

@@ -12,8 +12,23 @@ mqfused --stats files are read from the same directory).  Per workload the
 table has, for every kernel, the medians of the four configurations and the
 ratios mqfuse/stock-FUSE-same-daemon (a/b), mqfuse/libfuse (a/c) and
 mqfuse/ext4 (a/d), each taken within that kernel's run only: timing under
-TCG is comparable only within one guest run, never across kernels.  Then
-every repetition's raw figure with its spread, per kernel.
+TCG is comparable only within one guest run, never across kernels.
+
+The consistency-mode section (workloads "mode-*", configurations named
+after the modes), if the guest ran it, gets a table per kernel: the
+medians per mode and, per row, the speed of each weaker mode relative to
+its stronger neighbour (cto/strict, cto-wb/cto, relaxed/cto,
+immutable/relaxed; for a lower-is-better row the inverse), each marked
+"ok" (>= 1.00 as printed), "FAIL" (below, and the two modes' repetitions
+do not overlap), "fail~" (below, but their repetitions overlap: within
+this run's noise) or "fail?" (below, one repetition only); then the two
+claims of issue 11 ("each weaker mode at least as fast as its stronger
+neighbour", "cto-wb 4 KiB writes at least 5x cto") with the computed
+verdict.  These verdicts are reported, never
+asserted: they do not change the exit status.
+
+Then every repetition's raw figure with its spread, per kernel, and for
+the mode section the daemon's requests per run (REQ records).
 
 --failed KVER REASON marks a kernel whose run failed (bench.sh passes one
 per reason: not installed, build failed, guest run failed or incomplete,
@@ -43,9 +58,25 @@ NAMES = {
 SHORT = {"a": "mqfuse", "b": "fuse", "c": "libfuse", "d": "ext4"}
 RATIOS = [("a", "b", "mq/fuse"), ("a", "c", "mq/libfuse"), ("a", "d", "mq/ext4")]
 
+# The consistency-mode section: its configurations are named after the
+# modes, its workloads start with "mode-".
+MODES = ["strict", "cto", "cto-wb", "relaxed", "immutable"]
+for m_ in MODES:
+    NAMES[m_] = "consistency=" + m_
+ALL_CONFIGS = CONFIGS + MODES
+# (weaker, stronger): each weaker mode and its stronger neighbour.
+NEIGHBOURS = [("cto", "strict"), ("cto-wb", "cto"), ("relaxed", "cto"),
+              ("immutable", "relaxed")]
+# Issue 11: cto-wb's small buffered writes at least 5x cto's.
+WB_CLAIM = ("mode-wr4k", "cto-wb", "cto", 5.0)
+
+
+def is_mode_wl(wl):
+    return wl.startswith("mode-")
+
 
 def parse(path):
-    meta, wls, vals, na, fails = [], [], {}, {}, []
+    meta, wls, vals, na, fails, reqs = [], [], {}, {}, [], {}
     wl_info = {}
     with open(path, errors="replace") as f:
         for line in f:
@@ -67,7 +98,13 @@ def parse(path):
                 na.setdefault(parts[1], " ".join(parts[2:]))
             elif kind == "FAIL" and len(parts) >= 4:
                 fails.append(line.strip()[5:])
-    return meta, wls, wl_info, vals, na, fails
+            elif kind == "REQ" and len(parts) >= 5:
+                try:
+                    n = int(parts[3])
+                except ValueError:
+                    continue
+                reqs.setdefault((parts[1], parts[2]), []).append((n, " ".join(parts[4:])))
+    return meta, wls, wl_info, vals, na, fails, reqs
 
 
 def fmt(v):
@@ -106,16 +143,17 @@ class Run:
         self.have = bool(raw) and os.path.exists(raw)
         if self.have:
             (self.meta, self.wls, self.wl_info, self.vals, self.na,
-             self.fails) = parse(raw)
+             self.fails, self.reqs) = parse(raw)
         else:
             self.meta, self.wls, self.wl_info, self.vals = [], [], {}, {}
-            self.na, self.fails = {}, []
+            self.na, self.fails, self.reqs = {}, [], {}
         self.md = {}
         for k, v in self.meta:
             self.md.setdefault(k, v)
         if not self.kver:
             self.kver = self.md.get("kernel", "?")
         self.configs = self.md.get("configs_run", " ".join(CONFIGS)).split()
+        self.modes = self.md.get("modes_run", "").split()
         self.failed_ids = {}
         for f_ in self.fails:
             fp = f_.split(" ")
@@ -126,6 +164,9 @@ class Run:
         if pts:
             return statistics.median(v for _, v in pts)
         return None
+
+    def points(self, wl, c):
+        return [v for _, v in self.vals.get((wl, c), [])]
 
 
 def labels_for(runs):
@@ -138,6 +179,135 @@ def labels_for(runs):
     if len(set(short)) != len(short):
         return [r.kver for r in runs]
     return short
+
+
+def speedup(r, wl, weaker, stronger):
+    """(ratio, mark) of @weaker against @stronger on @wl: ratio >= 1 when
+    the weaker mode is at least as fast; (None, reason) without figures."""
+    mw, ms = r.median(wl, weaker), r.median(wl, stronger)
+    if mw is None or ms is None:
+        return None, "n/a"
+    better = r.wl_info[wl][1]
+    if better == "lo":
+        ratio = ms / mw if mw else None
+    else:
+        ratio = mw / ms if ms else None
+    if ratio is None:
+        return None, "n/a"
+    if float("%.2f" % ratio) >= 1.0:
+        return ratio, "ok"
+    pw, ps = r.points(wl, weaker), r.points(wl, stronger)
+    # Below 1: one repetition says nothing about the noise; else do the
+    # repetitions of the two modes overlap at all?
+    if len(pw) < 2 or len(ps) < 2:
+        return ratio, "fail?"
+    if better == "lo":
+        overlap = min(pw) <= max(ps)
+    else:
+        overlap = max(pw) >= min(ps)
+    return ratio, "fail~" if overlap else "FAIL"
+
+
+def mode_section(r, p):
+    """The consistency-mode table and claims of one run (nothing if the
+    guest did not run that section)."""
+    wls = [wl for wl in r.wls if is_mode_wl(wl)]
+    if not wls:
+        if "modes" in r.md.get("sections", "").split():
+            p("")
+            p("Consistency modes, kernel %s (%s): the section was asked for but recorded"
+              " nothing (the guest run did not get there)" % (r.label, r.kver))
+        return
+    p("")
+    p("Consistency modes, kernel %s (%s): mqfuse mounted once per mode (mqfused --fs mqfuse"
+      " -o consistency=MODE), side by side%s" % (r.label, r.kver,
+      ": FAILED run, figures partial" if r.failed else ""))
+    p("  %s; %s; repetitions %s (median shown)" % (
+      r.md.get("mode_sizes", "?"), r.md.get("mode_timeouts", "timeouts ?"), r.md.get("reps", "?")))
+    notes = []
+    na_note = {}
+    for m in MODES:
+        if m in r.na:
+            notes.append("%s: unavailable: %s" % (m, r.na[m]))
+            na_note[m] = len(notes)
+
+    def cell(wl, m):
+        v = r.median(wl, m)
+        if v is not None:
+            pts = r.points(wl, m)
+            if len(pts) < 2 or not v:
+                return fmt(v)
+            return "%s (%.0f%%)" % (fmt(v), 100 * (max(pts) - min(pts)) / v)
+        if m not in r.modes:
+            return "-"
+        if m in na_note:
+            return "n/a [%d]" % na_note[m]
+        if wl in r.failed_ids.get(m, ()):
+            return "failed"
+        return "n/a"
+
+    hdr = ["workload", "unit", "better"] + MODES + ["%s/%s" % nb for nb in NEIGHBOURS]
+    rows, verdicts = [], []
+    unmeasured = ["%s/%s" % (w, st) for w, st in NEIGHBOURS
+                  if w not in r.modes or st not in r.modes]
+    for wl in wls:
+        unit, better, _ = r.wl_info[wl]
+        row = [wl, unit, better] + [cell(wl, m) for m in MODES]
+        for w, st in NEIGHBOURS:
+            if w not in r.modes or st not in r.modes:
+                row.append("-")
+                continue
+            ratio, mark = speedup(r, wl, w, st)
+            verdicts.append((wl, w, st, ratio, mark))
+            row.append("n/a" if ratio is None else "%.2f %s" % (ratio, mark))
+        rows.append(row)
+    widths = [max(len(str(x[i])) for x in rows + [hdr]) for i in range(len(hdr))]
+
+    def line(x):
+        return "  ".join(str(v).ljust(widths[i]) if i < 3 else str(v).rjust(widths[i])
+                         for i, v in enumerate(x)).rstrip()
+    p(line(hdr))
+    p(line(["-" * w for w in widths]))
+    for x in rows:
+        p(line(x))
+    for i, t in enumerate(notes):
+        p("[%d] %s" % (i + 1, t))
+    p("Cells: median (spread = (max-min)/median of the repetitions, when more than one).")
+    p("Ratios: weaker mode / stronger neighbour of the medians, as speed (>= 1: the weaker"
+      " mode is at least as fast); ok = >= 1.00, FAIL = below and the repetitions of the two"
+      " modes do not overlap, fail~ = below but they overlap (within this run's noise),"
+      " fail? = below, one repetition only (noise unknown).")
+
+    p("Claims (issue 11), kernel %s, computed from these medians (reported, not asserted):" % r.label)
+    bad = [v for v in verdicts if v[4] in ("FAIL", "fail~", "fail?")]
+    missing = [v for v in verdicts if v[3] is None]
+    if not verdicts:
+        p("  each weaker mode at least as fast as its stronger neighbour: NOT SHOWN (no pair of"
+          " modes measured)")
+    else:
+        if bad:
+            verdict = "does NOT hold"
+        elif missing:
+            verdict = "NOT SHOWN (figures missing)"
+        else:
+            verdict = "holds"
+        p("  each weaker mode at least as fast as its stronger neighbour: %s (%d of %d ratios"
+          " >= 1.00%s%s)" % (verdict, len(verdicts) - len(bad) - len(missing), len(verdicts),
+                             ", %d n/a" % len(missing) if missing else "",
+                             "; not measured: " + ", ".join(unmeasured) if unmeasured else ""))
+        for wl, w, st, ratio, mark in bad:
+            p("    %s %s/%s = %.2f (%s)" % (wl, w, st, ratio, {
+              "fail~": "within noise: the repetitions overlap",
+              "fail?": "one repetition: noise unknown"}.get(mark, "the repetitions do not overlap")))
+    wl, w, st, need = WB_CLAIM
+    if wl in wls and w in r.modes and st in r.modes:
+        ratio, _ = speedup(r, wl, w, st)
+        if ratio is None:
+            p("  cto-wb 4 KiB writes at least %gx cto: NOT SHOWN (figures missing)" % need)
+        else:
+            p("  cto-wb 4 KiB writes at least %gx cto: %s (%s %s/%s = %.2f)" % (
+              need, "holds" if float("%.2f" % ratio) >= need else "does NOT hold", wl, w, st,
+              ratio))
 
 
 def main():
@@ -185,7 +355,9 @@ def main():
     first = next(r for r in runs if r.have)
     out = []
     p = out.append
-    p("mqfuse benchmark: mqfuse vs stock FUSE vs native ext4, one QEMU/TCG guest per kernel")
+    any_modes = any(is_mode_wl(wl) for r in runs for wl in r.wls)
+    p("mqfuse benchmark: mqfuse vs stock FUSE vs native ext4%s, one QEMU/TCG guest per kernel"
+      % ("; mqfuse per consistency mode" if any_modes else ""))
     modes = sorted(set(r.md.get("mode", "?") for r in runs if r.have))
     p("commit %s   mode %s%s" % (args.commit, "/".join(modes),
       "   QUICK (development sizes)" if first.md.get("quick") == "1" else ""))
@@ -202,8 +374,8 @@ def main():
               r.md.get("guest_mem_mib", "?"), guest_k,
               "" if guest_k == r.kver else " (NOT the kernel asked for)",
               r.md.get("fio", "fio ?")))
-            p("%s  repetitions %s (median shown), %s" % (" " * len(head), r.md.get("reps", "?"),
-              r.md.get("sizes", "")))
+            p("%s  repetitions %s (median shown)%s" % (" " * len(head), r.md.get("reps", "?"),
+              ", " + r.md["sizes"] if "sizes" in r.md else ""))
             for k, v in r.meta:
                 if k == "mqfuse_session":
                     p("%s  mqfuse session: %s" % (" " * len(head), v))
@@ -216,20 +388,23 @@ def main():
         for f_ in r.failed:
             p("%s  FAILED: %s%s" % (" " * len(head), f_,
               " (figures below are partial)" if r.have else " (all its cells are n/a)"))
-    p("configs: " + "  ".join("%s=%s (%s)" % (c, NAMES[c], SHORT[c]) for c in CONFIGS))
-    p("Ratios are mqfuse / other of the medians of the same kernel's run; 'better' says"
-      " whether higher (hi) or lower (lo) is better for that row.")
+    if any(not is_mode_wl(wl) for r in runs for wl in r.wls):
+        p("configs: " + "  ".join("%s=%s (%s)" % (c, NAMES[c], SHORT[c]) for c in CONFIGS))
+        p("Ratios are mqfuse / other of the medians of the same kernel's run; 'better' says"
+          " whether higher (hi) or lower (lo) is better for that row.")
     p("Timing under TCG is emulated: compare only figures from one run (one kernel), as"
       " ratios; never compare absolute figures across kernels.")
     p("")
 
     # Workloads: in the first run's order, then any only another run has.
-    wls, wl_info = [], {}
+    all_wls, wl_info = [], {}
     for r in runs:
         for wl in r.wls:
             if wl not in wl_info:
-                wls.append(wl)
+                all_wls.append(wl)
                 wl_info[wl] = r.wl_info[wl]
+    # The side-by-side table: the compare section's workloads.
+    wls = [wl for wl in all_wls if not is_mode_wl(wl)]
 
     # Footnotes: unavailable configurations and failed kernels.
     notes, note_text = {}, []
@@ -286,18 +461,24 @@ def main():
     def line(r):
         return "  ".join(str(v).ljust(widths[i]) if i < 3 else str(v).rjust(widths[i])
                          for i, v in enumerate(r)).rstrip()
-    g = " " * (sum(widths[:3]) + 2 * 3)
-    for start, n, title in groups:
-        span = sum(widths[start:start + n]) + 2 * (n - 1)
-        g += (" " + title + " ").center(span, "-") + "  "
-    p(g.rstrip())
-    p(line(hdr))
-    p(line(["-" * w for w in widths]))
-    for r in rows:
-        p(line(r))
+    if rows:
+        g = " " * (sum(widths[:3]) + 2 * 3)
+        for start, n, title in groups:
+            span = sum(widths[start:start + n]) + 2 * (n - 1)
+            g += (" " + title + " ").center(span, "-") + "  "
+        p(g.rstrip())
+        p(line(hdr))
+        p(line(["-" * w for w in widths]))
+        for r in rows:
+            p(line(r))
+    else:
+        p("(section 'compare' not run: no side-by-side table)")
     p("")
     for i, t in enumerate(note_text):
         p("[%d] %s" % (i + 1, t))
+    for r in runs:
+        if r.have:
+            mode_section(r, p)
     for r in runs:
         if r.fails:
             p("failed runs on %s (excluded from the medians):" % r.label)
@@ -305,7 +486,7 @@ def main():
                 p("  " + f_)
     p("")
     p("Workloads:")
-    for wl in wls:
+    for wl in all_wls:
         p("  %-18s %s" % (wl, wl_info[wl][2]))
     p("")
     p("Raw figures per repetition (rep:value), spread = (max-min)/median:")
@@ -313,16 +494,27 @@ def main():
         if not r.have:
             continue
         p("kernel %s (%s):" % (r.label, r.kver))
-        for wl in wls:
-            for c in CONFIGS:
+        nw = max([len(NAMES[c]) for (_, c) in r.vals if c in NAMES] + [15])
+        for wl in all_wls:
+            for c in ALL_CONFIGS:
                 pts = sorted(r.vals.get((wl, c), []))
                 if not pts:
                     continue
                 vs = [v for _, v in pts]
                 med = statistics.median(vs)
                 spread = ("%.0f%%" % (100 * (max(vs) - min(vs)) / med)) if med else "-"
-                p("  %-18s %-15s %s   spread %s" % (wl, NAMES[c],
+                p("  %-18s %-*s %s   spread %s" % (wl, nw, NAMES[c],
                   " ".join("%d:%s" % (n, fmt(v)) for n, v in pts), spread))
+    for r in runs:
+        if not r.reqs:
+            continue
+        p("")
+        p("Daemon requests per run, modes section, kernel %s (mqfused --stats before/after"
+          " each run; the untimed first pass included):" % r.label)
+        for wl in all_wls:
+            for c in MODES:
+                for n, text in sorted(r.reqs.get((wl, c), [])):
+                    p("  %-12s %-9s rep %d: %s" % (wl, c, n, text))
     for r in runs:
         if not r.stats_dir:
             continue
