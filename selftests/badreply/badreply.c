@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bdi.h"
 #include "tap.h"
 #include "tinyfs.h"
 
@@ -2477,6 +2478,13 @@ static void client_bg_limit(const struct scenario *s)
 	}
 	limit = sess_read("max_background");
 	tap(limit == 4, "%s: sysfs max_background is the daemon's 4", s->name);
+	/*
+	 * The daemon holds every WRITE: without a guaranteed share of the
+	 * dirty limit (strict for a FUSE mount) the stores below would be
+	 * throttled until writeback completes, which is never.
+	 */
+	tap(mq_bdi_set_ratio(mnt, "min_ratio", 5) == 0,
+	    "%s: min_ratio of the mount's bdi set", s->name);
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
 		tap(false, "%s: mmap: %s", s->name, strerror(errno));
@@ -4003,10 +4011,11 @@ static void setup_dont_mask(void) { tinyfs_cfg.init_flags = FUSE_DONT_MASK; }
  * writeback WRITE (mqfuse_writeback_end, in the daemon's write(2)) touched
  * the inode after its last end_page_writeback(), which was the only thing
  * keeping the inode alive: set_bit(), then mqfuse_invalidate_attr() takes
- * the inode's spinlock and writes attr_expire. The suite loads mq_kdelay
- * with sleep_us= so that this reply SLEEPS (a busy wait would hold off the
- * RCU grace period the inode's free waits for) right before
- * mqfuse_invalidate_attr() is called from mqfuse_writeback_end().
+ * the inode's spinlock and writes attr_expire (today the same happens in
+ * mqfuse_attr_outdated()). The suite loads mq_kdelay with sleep_us= so
+ * that this reply SLEEPS (a busy wait would hold off the RCU grace period
+ * the inode's free waits for) right before mqfuse_attr_outdated() is
+ * called from mqfuse_writeback_end().
  *
  * Two server processes serve the mount, so one can sleep in that reply
  * while the other answers the client. The client dirties "file" through

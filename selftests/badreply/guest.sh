@@ -49,8 +49,8 @@ kdelay_args() {
 		echo "func=$MQ_NAME:mqfuse_queue_read_done after=_raw_spin_unlock delay_us=20000 optional=1" ;;
 	race_writeback_end_evict)
 		# the writeback WRITE's reply sleeps 1 s (an RCU grace period
-		# can end meanwhile) before it calls mqfuse_invalidate_attr()
-		echo "func=$MQ_NAME:mqfuse_invalidate_attr caller=$MQ_NAME:mqfuse_writeback_end sleep_us=1000000" ;;
+		# can end meanwhile) before it calls mqfuse_attr_outdated()
+		echo "func=$MQ_NAME:mqfuse_attr_outdated caller=$MQ_NAME:mqfuse_writeback_end sleep_us=1000000" ;;
 	esac
 }
 kdelay_on() {

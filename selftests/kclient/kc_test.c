@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "mqfuse.h"
+#include "../common/bdi.h"
 
 #define BUFSZ (8 * 1024 * 1024 + 8192)
 
@@ -990,27 +991,6 @@ static void *toy_dio_thread(void *arg)
 	return NULL;
 }
 
-/* Write @val to /sys/class/bdi/MAJ:MIN/@knob of the mount at @mnt. */
-static int bdi_set_ratio(const char *mnt, const char *knob, int val)
-{
-	char p[128];
-	struct stat st;
-	FILE *f;
-	int r;
-
-	if (stat(mnt, &st))
-		return -1;
-	snprintf(p, sizeof(p), "/sys/class/bdi/%u:%u/%s", major(st.st_dev), minor(st.st_dev),
-		 knob);
-	f = fopen(p, "w");
-	if (!f)
-		return -1;
-	r = fprintf(f, "%d\n", val) > 0 ? 0 : -1;
-	if (fclose(f))
-		r = -1;
-	return r;
-}
-
 /*
  * launder_folio: a page dirtied through mmap while an O_DIRECT write is at
  * the daemon is written when the write invalidates it; if that WRITE
@@ -1047,7 +1027,7 @@ static void test_launder_failure(const char *mnt)
 	 * store could reach the daemon (or fail there) before the launder
 	 * this test is about. A guaranteed share keeps one page below it.
 	 */
-	tap(bdi_set_ratio(mnt, "min_ratio", 5) == 0, "launder: min_ratio of the mount's bdi set");
+	tap(mq_bdi_set_ratio(mnt, "min_ratio", 5) == 0, "launder: min_ratio of the mount's bdi set");
 	t->hold_write = 1;
 	pthread_create(&dt, NULL, toy_dio_thread, &da);
 	tap(toy_held(t, 3000), "launder: O_DIRECT WRITE at the daemon, reply held");
