@@ -13,11 +13,16 @@
  * before the RELEASE reply of the same node, transient LOOKUP errors in
  * d_revalidate, FLUSH for a daemon without OPEN, a short READ, a stale
  * GETATTR racing a size extension plus mmap writeback, and a page
- * redirtied through mmap while the daemon truncates.
+ * redirtied through mmap while the daemon truncates. Consistency modes:
+ * a GETATTR error at a relaxed/immutable open, a failed page drop at a
+ * cto open, FUSE_NOTIFY_INC_EPOCH (payload refused, names and attributes
+ * stale, also a SETATTR reply in flight), asynchronous O_DIRECT reads and
+ * read_stales_attr, the strict mmap hook's range.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,6 +35,7 @@
 #include <sys/mount.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -328,12 +334,15 @@ struct toy {
 	int no_open;			/* OPEN answers ENOSYS */
 	unsigned int short_read;	/* READ answers at most this many bytes (0: off) */
 	int hold_release;		/* do not answer RELEASE, keep it in held */
-	int hold_getattr;		/* one shot: keep the next GETATTR of f in held */
+	int hold_getattr;		/* one shot: keep the next GETATTR of f in held;
+					 * 2: the first one after the next OPEN */
 	int hold_setattr;		/* one shot: keep the next SETATTR of f in held */
 	int hold_write;			/* one shot: keep the next WRITE's reply in held */
 	int write_err;			/* one shot: answer the next WRITE with it */
 	int hold_read;			/* one shot: keep the next READ's reply in held */
 	uint64_t attr_valid;		/* attribute timeout of GETATTR replies, seconds */
+	int getattr_err;		/* one shot: answer the next GETATTR of f with it */
+	unsigned int getattrs;		/* GETATTRs of f */
 	char held[TOY_HELD];		/* reply kept back */
 	size_t held_len;		/* its length, 0: none */
 	struct toy_ev ev[TOY_LOG];	/* opcodes seen, in order */
@@ -385,6 +394,51 @@ static unsigned int toy_nev(struct toy *t)
 	n = t->nev;
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+/* GETATTRs of f answered so far. */
+static unsigned int toy_getattrs(struct toy *t)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->getattrs;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+static unsigned int toy_lookups(struct toy *t)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->lookups;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+/* The daemon changes f's contents to @len bytes of @fill (another client wrote). */
+static void toy_set_data(struct toy *t, int fill, uint64_t len)
+{
+	pthread_mutex_lock(&t->lock);
+	memset(t->data, fill, len);
+	t->size = len;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Send notification @code with @n bytes of payload: write(2)'s result, or -errno. */
+static ssize_t toy_notify(struct toy *t, int code, const void *payload, size_t n)
+{
+	char msg[sizeof(struct fuse_out_header) + 256];
+	struct fuse_out_header *oh = (void *)msg;
+	ssize_t r;
+
+	oh->len = sizeof(*oh) + n;
+	oh->error = code;
+	oh->unique = 0;
+	memcpy(msg + sizeof(*oh), payload, n);
+	r = write(t->fd, msg, oh->len);
+	return r < 0 ? -errno : r;
 }
 
 static void toy_attr(struct toy *t, uint64_t nodeid, struct fuse_attr *a)
@@ -465,9 +519,16 @@ static void *toy_serve(void *arg)
 		case FUSE_GETATTR: {
 			struct fuse_attr_out a = { .attr_valid = t->attr_valid };
 
+			if (ih->nodeid == TOY_NODE)
+				t->getattrs++;
+			if (ih->nodeid == TOY_NODE && t->getattr_err) {
+				len = toy_reply(out, ih->unique, t->getattr_err, NULL, 0);
+				t->getattr_err = 0;
+				break;
+			}
 			toy_attr(t, ih->nodeid, &a.attr);
 			len = toy_reply(out, ih->unique, 0, &a, sizeof(a));
-			if (ih->nodeid == TOY_NODE && t->hold_getattr) {
+			if (ih->nodeid == TOY_NODE && t->hold_getattr == 1) {
 				t->hold_getattr = 0;
 				hold = 1;
 				toy_log(t, ih->opcode, ih->nodeid, 1);
@@ -500,6 +561,8 @@ static void *toy_serve(void *arg)
 				len = toy_reply(out, ih->unique, -ENOSYS, NULL, 0);
 				break;
 			}
+			if (t->hold_getattr == 2)
+				t->hold_getattr = 1;
 			if (toy_init_extra & FUSE_ATOMIC_O_TRUNC &&
 			    (((struct fuse_open_in *)body)->flags & O_TRUNC))
 				t->size = 0;
@@ -1357,17 +1420,15 @@ static void test_ctowb_auth_getattr_not_discarded(const char *mnt)
 		return;
 	}
 	path_f(p, sizeof(p), mnt);
-	fd = open(p, O_RDONLY);
-	if (fd >= 0) {
-		r = read(fd, rb, sizeof(rb));
-		close(fd);
-	}
+	fd = open(p, O_RDONLY);		/* kept open: the inode stays cached */
+	if (fd >= 0)
+		r = pread(fd, rb, sizeof(rb), 0);
 	tap(r == 8192, "cto-wb open GETATTR: first open reads 8192 bytes (%zd)", r);
 	pthread_mutex_lock(&t->lock);
 	memset(t->data + 8192, 'b', 4096);	/* another client appends */
 	t->size = 12288;
 	t->attr_valid = 60;			/* a stat's reply stays fresh */
-	t->hold_getattr = 1;			/* the open's GETATTR waits */
+	t->hold_getattr = 2;			/* the open's GETATTR (after OPEN) waits */
 	pthread_mutex_unlock(&t->lock);
 	oa.path = p;
 	oa.flags = O_RDONLY;
@@ -1388,6 +1449,391 @@ static void test_ctowb_auth_getattr_not_discarded(const char *mnt)
 	tap(sr == 0 && sz == 12288, "cto-wb open GETATTR: the open took the daemon's size (%lld)",
 	    (long long)sz);
 	tap(r == 12288 && rb[12287] == 'b', "cto-wb open GETATTR: it reads the appended bytes (%zd)", r);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+}
+
+/* FUSE_NOTIFY_INC_EPOCH (protocol 7.44), not in the 6.1 headers */
+#define TOY_NOTIFY_INC_EPOCH	8
+
+/* pread of one byte at @off of @fd, or -1. */
+static int byte_at(int fd, off_t off)
+{
+	unsigned char c;
+
+	return pread(fd, &c, 1, off) == 1 ? c : -1;
+}
+
+/*
+ * relaxed and immutable open: a GETATTR error does not fail the open (a
+ * procfs-like file, as in stock FUSE), but the cache checked against no
+ * fresh attributes is not trusted: the next open drops it even though
+ * size and times look the same as when it was filled.
+ */
+static void test_relaxed_open_getattr_error(const char *mnt, const char *mode)
+{
+	char opts[64], p[256];
+	struct fuse_notify_inval_inode_out inval = { .ino = TOY_NODE, .off = -1 };
+	struct toy *t;
+	unsigned int g;
+	int fd, fd2, fd3, e2, c0, c2, c3;
+	ssize_t nr;
+
+	snprintf(opts, sizeof(opts), "consistency=%s", mode);
+	t = toy_start(mnt, opts, 4096, 'a');
+	if (!t) {
+		tap(0, "%s open GETATTR error: mount toy daemon", mode);
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);		/* kept open: the inode and its pages stay cached */
+	c0 = fd >= 0 ? byte_at(fd, 0) : -1;
+	tap(c0 == 'a', "%s open GETATTR error: first open caches the data (0x%02x)", mode, c0);
+	toy_set_data(t, 'b', 4096);	/* another client rewrites it: same size and times */
+	/* immutable: only an invalidation makes the next open ask for attributes */
+	nr = strcmp(mode, "immutable") ? 0 : toy_notify(t, FUSE_NOTIFY_INVAL_INODE, &inval,
+							sizeof(inval));
+	pthread_mutex_lock(&t->lock);
+	t->getattr_err = -EIO;
+	pthread_mutex_unlock(&t->lock);
+	g = toy_getattrs(t);
+	errno = 0;
+	fd2 = open(p, O_RDONLY);
+	e2 = errno;
+	g = toy_getattrs(t) - g;
+	tap(nr >= 0 && fd2 >= 0 && g == 1,
+	    "%s open GETATTR error: open succeeds although its GETATTR failed (fd %d, %s, %u GETATTRs)",
+	    mode, fd2, strerror(e2), g);
+	c2 = fd2 >= 0 ? byte_at(fd2, 0) : -1;
+	if (fd2 >= 0)
+		close(fd2);
+	/* inval once more (immutable), so this open asks and gets the same attributes */
+	if (strcmp(mode, "immutable") == 0)
+		toy_notify(t, FUSE_NOTIFY_INVAL_INODE, &inval, sizeof(inval));
+	g = toy_getattrs(t);
+	fd3 = open(p, O_RDONLY);
+	g = toy_getattrs(t) - g;
+	c3 = fd3 >= 0 ? byte_at(fd3, 0) : -1;
+	tap(fd3 >= 0 && g == 1 && c3 == 'b',
+	    "%s open GETATTR error: the next open drops the untrusted cache (0x%02x, then 0x%02x; %u GETATTRs)",
+	    mode, c2, c3, g);
+	if (fd3 >= 0)
+		close(fd3);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+}
+
+struct store_byte_arg {
+	char *p;
+	char c;
+	int done;			/* set once the store went through */
+};
+
+static void *toy_store_byte_thread(void *arg)
+{
+	struct store_byte_arg *a = arg;
+
+	*a->p = a->c;
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * cto open: the daemon's file changed, so the open drops the cache. If
+ * that fails (a page dirtied again through a shared map while its write
+ * back was at the daemon, whose launder WRITE then fails, stays), the
+ * failure is remembered: the attributes are stamped all the same, so
+ * without it the next open, finding them unchanged, kept the page.
+ */
+static void test_cto_failed_drop_remembered(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=cto", 8192, 'a');
+	struct store_byte_arg sa = { 0 };
+	struct open_arg oa;
+	pthread_t ot, st;
+	char p[256], *map;
+	volatile char c;
+	int fd, fd3, held, stored, cl, got_n, c100;
+
+	if (!t) {
+		tap(0, "cto failed drop: mount toy daemon with consistency=cto");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDWR);
+	map = fd >= 0 ? mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (map == MAP_FAILED) {
+		tap(0, "cto failed drop: open and mmap");
+		if (fd >= 0)
+			close(fd);
+		toy_stop(t, mnt);
+		return;
+	}
+	c = map[0];
+	c = map[4096];
+	(void)c;
+	/* no background writeback of the dirty page before the open (see launder test) */
+	tap(bdi_set_ratio(mnt, "min_ratio", 5) == 0, "cto failed drop: min_ratio of the mount's bdi set");
+	map[0] = 'M';			/* page 0 dirty */
+	pthread_mutex_lock(&t->lock);
+	memset(t->data + 8192, 'b', 4096);	/* another client appends: the open drops */
+	t->size = 12288;
+	t->hold_write = 1;		/* the drop's write back of page 0 waits at the daemon */
+	pthread_mutex_unlock(&t->lock);
+	oa.path = p;
+	oa.fd = -1;
+	pthread_create(&ot, NULL, toy_open_thread, &oa);
+	held = toy_held(t, 3000);
+	tap(held, "cto failed drop: the open's write back of page 0 at the daemon, reply held");
+	pthread_mutex_lock(&t->lock);
+	t->write_err = -EIO;		/* the launder WRITE of the redirtied page fails */
+	pthread_mutex_unlock(&t->lock);
+	sa.p = map + 1;
+	sa.c = 'N';
+	pthread_create(&st, NULL, toy_store_byte_thread, &sa);
+	usleep(300 * 1000);
+	stored = __atomic_load_n(&sa.done, __ATOMIC_ACQUIRE);
+	tap(!stored, "cto failed drop: a store to page 0 waits for its write back (dirty again)");
+	toy_release_held(t);
+	pthread_join(st, NULL);
+	pthread_join(ot, NULL);
+	tap(oa.fd >= 0, "cto failed drop: the open succeeds although its drop failed");
+	/* its close writes page 0 back and stamps the cache with the daemon's attributes */
+	cl = oa.fd >= 0 ? close(oa.fd) : -1;
+	pthread_mutex_lock(&t->lock);
+	got_n = t->data[1] == 'N';
+	t->data[100] = 'c';		/* another client changes page 0: same size and times */
+	pthread_mutex_unlock(&t->lock);
+	tap(cl == 0 && got_n, "cto failed drop: close wrote the page back (close %d, stored byte %s)",
+	    cl, got_n ? "there" : "missing");
+	fd3 = open(p, O_RDONLY);
+	c100 = fd3 >= 0 ? byte_at(fd3, 100) : -1;
+	tap(c100 == 'c', "cto failed drop: the next open drops the page the failed drop left (0x%02x)",
+	    c100);
+	if (fd3 >= 0)
+		close(fd3);
+	munmap(map, 8192);
+	close(fd);
+	toy_stop(t, mnt);
+}
+
+/*
+ * FUSE_NOTIFY_INC_EPOCH has no payload: one is refused (EINVAL). Without
+ * one, every name and attribute cached before it is stale, also in
+ * immutable mode, which otherwise keeps them until an invalidation.
+ */
+static void test_inc_epoch(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=immutable", 4096, 'a');
+	struct stat st;
+	unsigned int g, l;
+	char p[256];
+	uint32_t junk = 0;
+	ssize_t r;
+	int fd, fd2, c;
+	off_t sz;
+
+	if (!t) {
+		tap(0, "INC_EPOCH: mount toy daemon with consistency=immutable");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);		/* kept open: the inode and its pages stay cached */
+	c = fd >= 0 ? byte_at(fd, 0) : -1;
+	g = toy_getattrs(t);
+	l = toy_lookups(t);
+	fstat(fd, &st);
+	stat(p, &st);
+	g = toy_getattrs(t) - g;
+	l = toy_lookups(t) - l;
+	tap(c == 'a' && g == 0 && l == 0,
+	    "INC_EPOCH: immutable caches attributes and the name (%u GETATTRs, %u LOOKUPs)", g, l);
+	r = toy_notify(t, TOY_NOTIFY_INC_EPOCH, &junk, sizeof(junk));
+	tap(r == -EINVAL, "INC_EPOCH: with a payload it is refused with EINVAL (%zd)", r);
+	g = toy_getattrs(t);
+	fstat(fd, &st);
+	g = toy_getattrs(t) - g;
+	tap(g == 0, "INC_EPOCH: a refused one leaves the attributes cached (%u GETATTRs)", g);
+	toy_set_data(t, 'b', 8192);	/* the dataset is replaced */
+	r = toy_notify(t, TOY_NOTIFY_INC_EPOCH, NULL, 0);
+	tap(r == (ssize_t)sizeof(struct fuse_out_header),
+	    "INC_EPOCH: without a payload it is accepted (%zd)", r);
+	g = toy_getattrs(t);
+	sz = fstat(fd, &st) ? -1 : st.st_size;
+	g = toy_getattrs(t) - g;
+	tap(g == 1 && sz == 8192, "INC_EPOCH: fstat asks the daemon again (%u GETATTRs, size %lld)",
+	    g, (long long)sz);
+	l = toy_lookups(t);
+	stat(p, &st);
+	l = toy_lookups(t) - l;
+	tap(l == 1, "INC_EPOCH: the name is looked up again (%u LOOKUPs)", l);
+	fd2 = open(p, O_RDONLY);
+	c = fd2 >= 0 ? byte_at(fd2, 0) : -1;
+	tap(c == 'b', "INC_EPOCH: the next open serves the new data (0x%02x)", c);
+	if (fd2 >= 0)
+		close(fd2);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+}
+
+static void *toy_fchmod_thread(void *arg)
+{
+	int *fdp = arg;
+
+	fdp[1] = fchmod(fdp[0], 0600);
+	return NULL;
+}
+
+/*
+ * A SETATTR reply is applied whatever was applied meanwhile, but its
+ * attributes were asked for before an INC_EPOCH that came meanwhile:
+ * they are stale all the same (immutable mode would keep them forever).
+ */
+static void test_inc_epoch_during_setattr(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=immutable", 4096, 'a');
+	struct stat st;
+	pthread_t ct;
+	unsigned int g;
+	char p[256];
+	int fds[2] = { -1, -1 }, held;
+	ssize_t r;
+
+	if (!t) {
+		tap(0, "INC_EPOCH during SETATTR: mount toy daemon with consistency=immutable");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fds[0] = open(p, O_RDWR);
+	t->hold_setattr = 1;
+	pthread_create(&ct, NULL, toy_fchmod_thread, fds);
+	held = toy_wait_for(t, FUSE_SETATTR, TOY_NODE, 0, 3000) >= 0 && toy_held(t, 1000);
+	tap(fds[0] >= 0 && held, "INC_EPOCH during SETATTR: fchmod's SETATTR at the daemon, reply held");
+	r = toy_notify(t, TOY_NOTIFY_INC_EPOCH, NULL, 0);
+	toy_release_held(t);
+	pthread_join(ct, NULL);
+	tap(r == (ssize_t)sizeof(struct fuse_out_header) && fds[1] == 0,
+	    "INC_EPOCH during SETATTR: epoch accepted (%zd), fchmod done (%d)", r, fds[1]);
+	g = toy_getattrs(t);
+	fstat(fds[0], &st);
+	g = toy_getattrs(t) - g;
+	tap(g == 1, "INC_EPOCH during SETATTR: its reply's attributes are stale (%u GETATTRs)", g);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	toy_stop(t, mnt);
+}
+
+/*
+ * An asynchronous O_DIRECT read (io_submit, FUSE_ASYNC_DIO) makes the
+ * attributes stale (the daemon's atime moved) where a synchronous one
+ * does: in cto, not in relaxed, which keeps them for their TTL.
+ */
+static void test_async_read_stales_attr(const char *mnt, const char *mode, int stales)
+{
+	char opts[64], p[256];
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev;
+	aio_context_t ctx = 0;
+	struct stat st;
+	struct toy *t;
+	unsigned int g0, g1;
+	void *b = NULL;
+	long sub = -1, got = -1;
+	int fd;
+
+	snprintf(opts, sizeof(opts), "consistency=%s", mode);
+	toy_init_extra = FUSE_ASYNC_DIO;	/* read by the toy when INIT comes */
+	t = toy_start(mnt, opts, 8192, 'a');
+	if (!t) {
+		toy_init_extra = 0;
+		tap(0, "%s async read: mount toy daemon", mode);
+		return;
+	}
+	t->attr_valid = 60;
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign(&b, 4096, 4096) ||
+	    syscall(__NR_io_setup, 1, &ctx)) {
+		tap(0, "%s async read: open O_DIRECT, buffer, io_setup", mode);
+		goto out;
+	}
+	g0 = toy_getattrs(t);
+	fstat(fd, &st);
+	g0 = toy_getattrs(t) - g0;
+	memset(&cb, 0, sizeof(cb));
+	cb.aio_lio_opcode = IOCB_CMD_PREAD;
+	cb.aio_fildes = fd;
+	cb.aio_buf = (uintptr_t)b;
+	cb.aio_nbytes = 4096;
+	cb.aio_offset = 0;
+	sub = syscall(__NR_io_submit, ctx, 1, cbs);
+	if (sub == 1)
+		got = syscall(__NR_io_getevents, ctx, 1, 1, &ev, NULL);
+	tap(g0 == 0 && got == 1 && ev.res == 4096 && ((char *)b)[0] == 'a',
+	    "%s async read: io_submit O_DIRECT read of 4096 bytes (%u GETATTRs before, res %lld)",
+	    mode, g0, got == 1 ? (long long)ev.res : -1LL);
+	g1 = toy_getattrs(t);
+	fstat(fd, &st);
+	g1 = toy_getattrs(t) - g1;
+	tap(g1 == (unsigned int)stales,
+	    "%s async read: fstat after it %s the daemon (%u GETATTRs)", mode,
+	    stales ? "asks" : "does not ask", g1);
+	syscall(__NR_io_destroy, ctx);
+out:
+	free(b);
+	if (fd >= 0)
+		close(fd);
+	toy_stop(t, mnt);
+	toy_init_extra = 0;
+}
+
+/*
+ * strict mmap drops the clean idle pages of the range mapped, not of the
+ * whole file: pages outside it stay cached (mincore of an older map of
+ * the whole file, whose pages were unmapped with MADV_DONTNEED).
+ */
+static void test_strict_mmap_range(const char *mnt)
+{
+	struct toy *t = toy_start(mnt, "consistency=strict", 3 * 4096, 'a');
+	unsigned char vec[3] = { 0 }, vec0[3] = { 0 };
+	char p[256], *a, *b;
+	volatile char c;
+	int fd, i;
+
+	if (!t) {
+		tap(0, "strict mmap range: mount toy daemon with consistency=strict");
+		return;
+	}
+	path_f(p, sizeof(p), mnt);
+	fd = open(p, O_RDONLY);
+	a = fd >= 0 ? mmap(NULL, 3 * 4096, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (a == MAP_FAILED) {
+		tap(0, "strict mmap range: open and mmap");
+		if (fd >= 0)
+			close(fd);
+		toy_stop(t, mnt);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		c = a[i * 4096];
+	(void)c;
+	madvise(a, 3 * 4096, MADV_DONTNEED);	/* unmapped, still cached, clean */
+	mincore(a, 3 * 4096, vec0);
+	b = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096);	/* page 1 only */
+	mincore(a, 3 * 4096, vec);
+	tap((vec0[0] & vec0[1] & vec0[2] & 1) && b != MAP_FAILED,
+	    "strict mmap range: three pages cached, a map of page 1 set up");
+	tap(!(vec[1] & 1), "strict mmap range: the mapped page 1 was dropped");
+	tap((vec[0] & 1) && (vec[2] & 1),
+	    "strict mmap range: pages 0 and 2, outside the map, stay cached (%d %d)",
+	    vec[0] & 1, vec[2] & 1);
+	if (b != MAP_FAILED)
+		munmap(b, 4096);
+	munmap(a, 3 * 4096);
+	close(fd);
 	toy_stop(t, mnt);
 }
 
@@ -1421,5 +1867,13 @@ int main(int argc, char **argv)
 	test_ctowb_write_after_close(argv[1]);
 	test_ctowb_direct_read_past_daemon_eof(argv[1]);
 	test_ctowb_auth_getattr_not_discarded(argv[1]);
+	test_relaxed_open_getattr_error(argv[1], "relaxed");
+	test_relaxed_open_getattr_error(argv[1], "immutable");
+	test_cto_failed_drop_remembered(argv[1]);
+	test_inc_epoch(argv[1]);
+	test_inc_epoch_during_setattr(argv[1]);
+	test_async_read_stales_attr(argv[1], "cto", 1);
+	test_async_read_stales_attr(argv[1], "relaxed", 0);
+	test_strict_mmap_range(argv[1]);
 	return failures ? 1 : 0;
 }
