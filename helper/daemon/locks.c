@@ -328,76 +328,53 @@ static void mq_uid_trim(struct mq_lock_uid *u)
 	}
 }
 
-/* Under mq_locks_lock: take an owner slot for @uid, or -ENOLCK. */
-static int mq_owner_charge(uint32_t uid)
+/*
+ * Under mq_locks_lock: take a slot for @uid, or -ENOLCK: a lock owner (an
+ * fd on a backing file) or, with @waiter, a blocked SETLKW. Each kind has a
+ * global limit and a per-uid share of it.
+ */
+static int mq_quota_charge(uint32_t uid, bool waiter)
 {
+	unsigned int *nr = waiter ? &mq_nr_waiters : &mq_nr_owners;
+	unsigned int max = waiter ? mq_max_waiters : mq_max_owners;
+	unsigned int share = waiter ? mq_uid_max_waiters : mq_uid_max_owners;
+	const char *what = waiter ? "SETLKW waiting" : "lock owners";
 	struct mq_lock_uid *u;
+	unsigned int *mine;
 
-	if (mq_nr_owners >= mq_max_owners) {
+	if (*nr >= max) {
 		if (mq_locks_ratelimit())
-			mq_warn("locks: %u lock owners hold backing files: ENOLCK",
-				mq_max_owners);
+			mq_warn("locks: %u %s in all: ENOLCK", max, what);
 		return -ENOLCK;
 	}
 	u = mq_uid_find(uid, true);
 	if (!u)
 		return -ENOLCK;
-	if (u->owners >= mq_uid_max_owners) {
+	mine = waiter ? &u->waiters : &u->owners;
+	if (*mine >= share) {
 		if (mq_locks_ratelimit())
-			mq_warn("locks: uid %u has %u lock owners, its share: ENOLCK",
-				uid, u->owners);
+			mq_warn("locks: uid %u has %u %s, its share: ENOLCK", uid, *mine, what);
 		mq_uid_trim(u);
 		return -ENOLCK;
 	}
-	u->owners++;
-	mq_nr_owners++;
+	(*mine)++;
+	(*nr)++;
 	return 0;
 }
 
-static void mq_owner_uncharge(uint32_t uid)
+static void mq_quota_uncharge(uint32_t uid, bool waiter)
 {
 	struct mq_lock_uid *u = mq_uid_find(uid, false);
 
-	mq_nr_owners--;
+	if (waiter)
+		mq_nr_waiters--;
+	else
+		mq_nr_owners--;
 	if (u) {
-		u->owners--;
-		mq_uid_trim(u);
-	}
-}
-
-/* Under mq_locks_lock: take a waiter slot for @uid, or -ENOLCK. */
-static int mq_waiter_charge(uint32_t uid)
-{
-	struct mq_lock_uid *u;
-
-	if (mq_nr_waiters >= mq_max_waiters) {
-		if (mq_locks_ratelimit())
-			mq_warn("locks: %u SETLKW already waiting: ENOLCK",
-				mq_max_waiters);
-		return -ENOLCK;
-	}
-	u = mq_uid_find(uid, true);
-	if (!u)
-		return -ENOLCK;
-	if (u->waiters >= mq_uid_max_waiters) {
-		if (mq_locks_ratelimit())
-			mq_warn("locks: uid %u has %u SETLKW waiting, its share: ENOLCK",
-				uid, u->waiters);
-		mq_uid_trim(u);
-		return -ENOLCK;
-	}
-	u->waiters++;
-	mq_nr_waiters++;
-	return 0;
-}
-
-static void mq_waiter_uncharge(uint32_t uid)
-{
-	struct mq_lock_uid *u = mq_uid_find(uid, false);
-
-	mq_nr_waiters--;
-	if (u) {
-		u->waiters--;
+		if (waiter)
+			u->waiters--;
+		else
+			u->owners--;
 		mq_uid_trim(u);
 	}
 }
@@ -586,7 +563,7 @@ static int mq_owner_get(struct mq_req *req, struct mq_inode *inode,
 	if (o)
 		o->users++;
 	/* the slot before the fd: past a limit, nothing is opened */
-	ret = o || !create ? 0 : mq_owner_charge(uid);
+	ret = o || !create ? 0 : mq_quota_charge(uid, false);
 	pthread_mutex_unlock(&mq_locks_lock);
 	*out = o;
 	if (o || !create || ret)
@@ -597,7 +574,7 @@ static int mq_owner_get(struct mq_req *req, struct mq_inode *inode,
 	pthread_mutex_lock(&mq_locks_lock);
 	o = mq_owner_find(inode, owner);	/* made meanwhile? */
 	if (o || fd < 0) {
-		mq_owner_uncharge(uid);
+		mq_quota_uncharge(uid, false);
 	} else {
 		fresh->inode = inode;
 		fresh->owner = owner;
@@ -623,7 +600,7 @@ static int mq_owner_get(struct mq_req *req, struct mq_inode *inode,
 /* Under mq_locks_lock: the owner is off every list and unused: free it. */
 static void mq_owner_free(struct mq_lock_owner *o)
 {
-	mq_owner_uncharge(o->uid);
+	mq_quota_uncharge(o->uid, false);
 }
 
 /* Drop a user reference; the last one closes an owner that holds nothing. */
@@ -998,7 +975,7 @@ static void *mq_waiter_main(void *arg)
 	mq_lkreq_free(r);
 	/* counted until here: the bound is on threads, not on the list */
 	pthread_mutex_lock(&mq_locks_lock);
-	mq_waiter_uncharge(uid);
+	mq_quota_uncharge(uid, true);
 	pthread_mutex_unlock(&mq_locks_lock);
 	return NULL;
 }
@@ -1017,7 +994,7 @@ static int mq_lkreq_wait(struct mq_lkreq *r)
 		return -ENOLCK;		/* mq_locks_init() not called */
 	pthread_mutex_lock(&mq_locks_lock);
 	/* A flushed request waits: its grant is undone (the fd may be a dup). */
-	ret = r->cancel ?: mq_waiter_charge(r->uid);
+	ret = r->cancel ?: mq_quota_charge(r->uid, true);
 	if (!ret) {
 		r->waiter = true;
 		r->state = MQ_LKREQ_QUEUED;
@@ -1042,7 +1019,7 @@ static int mq_lkreq_wait(struct mq_lkreq *r)
 	pthread_mutex_lock(&mq_locks_lock);
 	r->waiter = false;
 	r->state = MQ_LKREQ_TRYING;
-	mq_waiter_uncharge(r->uid);
+	mq_quota_uncharge(r->uid, true);
 	pthread_mutex_unlock(&mq_locks_lock);
 	return -ENOLCK;
 }
