@@ -327,7 +327,8 @@ struct toy {
 	int no_open;			/* OPEN answers ENOSYS */
 	unsigned int short_read;	/* READ answers at most this many bytes (0: off) */
 	int hold_release;		/* do not answer RELEASE, keep it in held */
-	int hold_getattr;		/* one shot: keep the next GETATTR of f in held */
+	int hold_getattr;		/* one shot: keep the next GETATTR of f in held;
+					 * 2: the first one after the next OPEN */
 	int hold_setattr;		/* one shot: keep the next SETATTR of f in held */
 	int hold_write;			/* one shot: keep the next WRITE's reply in held */
 	int write_err;			/* one shot: answer the next WRITE with it */
@@ -466,7 +467,7 @@ static void *toy_serve(void *arg)
 
 			toy_attr(t, ih->nodeid, &a.attr);
 			len = toy_reply(out, ih->unique, 0, &a, sizeof(a));
-			if (ih->nodeid == TOY_NODE && t->hold_getattr) {
+			if (ih->nodeid == TOY_NODE && t->hold_getattr == 1) {
 				t->hold_getattr = 0;
 				hold = 1;
 				toy_log(t, ih->opcode, ih->nodeid, 1);
@@ -499,6 +500,8 @@ static void *toy_serve(void *arg)
 				len = toy_reply(out, ih->unique, -ENOSYS, NULL, 0);
 				break;
 			}
+			if (t->hold_getattr == 2)
+				t->hold_getattr = 1;
 			if (toy_init_extra & FUSE_ATOMIC_O_TRUNC &&
 			    (((struct fuse_open_in *)body)->flags & O_TRUNC))
 				t->size = 0;
@@ -1377,17 +1380,15 @@ static void test_ctowb_auth_getattr_not_discarded(const char *mnt)
 		return;
 	}
 	path_f(p, sizeof(p), mnt);
-	fd = open(p, O_RDONLY);
-	if (fd >= 0) {
-		r = read(fd, rb, sizeof(rb));
-		close(fd);
-	}
+	fd = open(p, O_RDONLY);		/* kept open: the inode stays cached */
+	if (fd >= 0)
+		r = pread(fd, rb, sizeof(rb), 0);
 	tap(r == 8192, "cto-wb open GETATTR: first open reads 8192 bytes (%zd)", r);
 	pthread_mutex_lock(&t->lock);
 	memset(t->data + 8192, 'b', 4096);	/* another client appends */
 	t->size = 12288;
 	t->attr_valid = 60;			/* a stat's reply stays fresh */
-	t->hold_getattr = 1;			/* the open's GETATTR waits */
+	t->hold_getattr = 2;			/* the open's GETATTR (after OPEN) waits */
 	pthread_mutex_unlock(&t->lock);
 	oa.path = p;
 	oa.flags = O_RDONLY;
@@ -1408,6 +1409,8 @@ static void test_ctowb_auth_getattr_not_discarded(const char *mnt)
 	tap(sr == 0 && sz == 12288, "cto-wb open GETATTR: the open took the daemon's size (%lld)",
 	    (long long)sz);
 	tap(r == 12288 && rb[12287] == 'b', "cto-wb open GETATTR: it reads the appended bytes (%zd)", r);
+	if (fd >= 0)
+		close(fd);
 	toy_stop(t, mnt);
 }
 
