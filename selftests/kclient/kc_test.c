@@ -1575,7 +1575,7 @@ static void test_cto_failed_drop_remembered(const char *mnt)
 	c = map[4096];
 	(void)c;
 	/* no background writeback of the dirty page before the open (see launder test) */
-	tap(bdi_set_ratio(mnt, "min_ratio", 5) == 0, "cto failed drop: min_ratio of the mount's bdi set");
+	tap(mq_bdi_set_ratio(mnt, "min_ratio", 5) == 0, "cto failed drop: min_ratio of the mount's bdi set");
 	map[0] = 'M';			/* page 0 dirty */
 	pthread_mutex_lock(&t->lock);
 	memset(t->data + 8192, 'b', 4096);	/* another client appends: the open drops */
