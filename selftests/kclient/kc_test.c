@@ -1270,11 +1270,16 @@ static void test_ctowb_close_errseq(const char *mnt)
 	path_f(p, sizeof(p), mnt);
 	fd1 = open(p, O_RDWR);
 	fd2 = open(p, O_RDWR);
+	/*
+	 * The next WRITE fails: the writeback may start as soon as the
+	 * page is dirty (the mount's strict dirty limit, a fresh bdi), and it
+	 * is done by the first close at the latest.
+	 */
+	pthread_mutex_lock(&t->lock);
+	t->write_err = -EIO;
+	pthread_mutex_unlock(&t->lock);
 	w = pwrite(fd1, "xyz", 3, 0);
 	tap(fd1 >= 0 && fd2 >= 0 && w == 3, "cto-wb close errseq: two opens, a write (%zd)", w);
-	pthread_mutex_lock(&t->lock);
-	t->write_err = -EIO;		/* the writeback at the first close fails */
-	pthread_mutex_unlock(&t->lock);
 	r1 = close(fd1);
 	e1 = errno;
 	fd3 = open(p, O_RDWR);
