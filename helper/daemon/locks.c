@@ -1051,6 +1051,33 @@ static int mq_posix_unlock(struct mq_req *req, const struct fuse_lk_in *li,
 	return ret;
 }
 
+/*
+ * The node and the open handle a SETLK(W) names: *inodep referenced, the
+ * handle's fd returned with the handle referenced (the caller puts both),
+ * or a negative errno with nothing held.
+ */
+static int mq_lk_target(struct mq_req *req, const struct fuse_lk_in *li,
+			struct mq_inode **inodep)
+{
+	int hfd;
+
+	*inodep = mq_inode_get(req->in->nodeid);
+	if (!*inodep)
+		return -ESTALE;
+	hfd = mq_handle_get_fd(li->fh, req->in->nodeid);
+	if (hfd < 0)
+		mq_inode_put(*inodep);
+	return hfd;
+}
+
+/* Drop what mq_lk_target() took; returns @ret. */
+static int mq_lk_target_put(const struct fuse_lk_in *li, struct mq_inode *inode, int ret)
+{
+	mq_handle_put(li->fh);
+	mq_inode_put(inode);
+	return ret;
+}
+
 static int mq_posix_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 			  bool wait)
 {
@@ -1062,25 +1089,17 @@ static int mq_posix_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 	ret = mq_lock_from_fuse(&li->lk, false, &fl);
 	if (ret)
 		return ret;
-	inode = mq_inode_get(req->in->nodeid);
-	if (!inode)
-		return -ESTALE;
-	hfd = mq_handle_get_fd(li->fh, req->in->nodeid);
-	if (hfd < 0) {
-		mq_inode_put(inode);
+	hfd = mq_lk_target(req, li, &inode);
+	if (hfd < 0)
 		return hfd;
-	}
 	acc = mq_fd_accmode(hfd);
 	ret = acc < 0 ? acc : mq_lock_access(acc, fl.l_type);
 	if (!ret && fl.l_type == F_UNLCK)
 		ret = mq_posix_unlock(req, li, inode, &fl);
 	else if (!ret)
 		ret = mq_lkreq_register(req, li, inode, hfd, wait, &r);
-	if (ret || fl.l_type == F_UNLCK) {
-		mq_handle_put(li->fh);
-		mq_inode_put(inode);
-		return ret;
-	}
+	if (ret || fl.l_type == F_UNLCK)
+		return mq_lk_target_put(li, inode, ret);
 
 	/* from here on the references are r's */
 	r->fl = fl;
@@ -1117,26 +1136,14 @@ static int mq_flock_setlk(struct mq_req *req, const struct fuse_lk_in *li,
 		return ret;
 	op = fl.l_type == F_RDLCK ? LOCK_SH :
 	     fl.l_type == F_WRLCK ? LOCK_EX : LOCK_UN;
-	inode = mq_inode_get(req->in->nodeid);
-	if (!inode)
-		return -ESTALE;
-	hfd = mq_handle_get_fd(li->fh, req->in->nodeid);
-	if (hfd < 0) {
-		mq_inode_put(inode);
+	hfd = mq_lk_target(req, li, &inode);
+	if (hfd < 0)
 		return hfd;
-	}
-	if (op == LOCK_UN) {
-		ret = flock(hfd, LOCK_UN) ? -errno : 0;
-		mq_handle_put(li->fh);
-		mq_inode_put(inode);
-		return ret;
-	}
+	if (op == LOCK_UN)
+		return mq_lk_target_put(li, inode, flock(hfd, LOCK_UN) ? -errno : 0);
 	ret = mq_lkreq_register(req, li, inode, hfd, wait, &r);
-	if (ret) {
-		mq_handle_put(li->fh);
-		mq_inode_put(inode);
-		return ret;
-	}
+	if (ret)
+		return mq_lk_target_put(li, inode, ret);
 	r->flock_op = op;
 	ret = flock(hfd, op | LOCK_NB) ? -errno : 0;
 	if (ret == -EWOULDBLOCK && wait) {

@@ -40,26 +40,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../common/tap.h"
 #include "mqfuse.h"
 #include "../common/bdi.h"
 
 #define BUFSZ (8 * 1024 * 1024 + 8192)
 
-static int failures;
 static char *buf;
 
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!ok)
-		failures++;
-}
+#define tap(cond, ...)	tap_ok(cond, __VA_ARGS__)
 
 static int do_mount(const char *mnt, int fd, const char *extra)
 {
@@ -1880,5 +1869,5 @@ int main(int argc, char **argv)
 	test_async_read_stales_attr(argv[1], "cto", 1);
 	test_async_read_stales_attr(argv[1], "relaxed", 0);
 	test_strict_mmap_range(argv[1]);
-	return failures ? 1 : 0;
+	return tap_state.failed ? 1 : 0;
 }

@@ -23,24 +23,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../common/tap.h"
 
 #define FSIZE	(64 * 1024)
 
-static int failures;
 
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
+#define tap(cond, ...)	tap_ok(cond, __VA_ARGS__)
 
 static void fill_random(unsigned char *p, size_t n, unsigned int seed)
 {
@@ -217,12 +205,13 @@ static void test_cto_other_writer(const char *mnt, const char *src)
 
 int main(int argc, char **argv)
 {
+	tap_init(0);	/* line buffered: children fork with nothing pending */
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s MNT SRC\n", argv[0]);
 		return 2;
 	}
 	test_copy_unaligned(argv[1], argv[2]);
 	test_cto_other_writer(argv[1], argv[2]);
-	printf("# %d failed\n", failures);
-	return failures ? 1 : 0;
+	printf("# %d failed\n", tap_state.failed);
+	return tap_state.failed ? 1 : 0;
 }

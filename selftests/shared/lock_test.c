@@ -26,26 +26,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../common/tap.h"
 
 /* How long a request that must block is watched; how long a wake-up may take. */
 #define BLOCK_MS	1500
 #define WAKE_MS		30000
 
-static int failures;
 
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
+#define tap(cond, ...)	tap_ok(cond, __VA_ARGS__)
 
 enum agent_op {
 	OP_OPEN = 1,	/* open(path, arg) */
@@ -739,6 +727,7 @@ static int churn(const char *path, int n)
 
 int main(int argc, char **argv)
 {
+	tap_init(0);	/* line buffered: children fork with nothing pending */
 	if (argc == 5 && !strcmp(argv[3], "churn"))
 		return churn(argv[2], atoi(argv[4])) ? 1 : 0;
 	if (argc != 3) {
@@ -755,5 +744,5 @@ int main(int argc, char **argv)
 	test_close_rule();
 	test_same_mount();
 	test_access();
-	return failures ? 1 : 0;
+	return tap_state.failed ? 1 : 0;
 }
