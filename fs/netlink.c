@@ -265,8 +265,10 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
 	if (err)
 		return err;
-	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID))
+	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID)) {
+		NL_SET_ERR_MSG(info->extack, "SESSION_ID is required (or NLM_F_DUMP for all)");
 		return -EINVAL;
+	}
 	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
 
 	/*
@@ -382,8 +384,11 @@ static int mqfuse_nl_abort(struct sk_buff *skb, struct genl_info *info)
 	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
 	if (err)
 		return err;
-	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID))
+	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID)) {
+		/* the missing type goes along (NLMSGERR_ATTR_MISS_TYPE) */
+		NL_SET_ERR_MSG(info->extack, "SESSION_ID is required");
 		return -EINVAL;
+	}
 	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
 
 	/*

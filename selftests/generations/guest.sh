@@ -417,9 +417,9 @@ greq_is() {
 		not_ok "$name"; diag "got: $out"
 	fi
 }
-"$CTL" --gen $G2 monitor --count 4 > "$T/mon.out" 2> "$T/mon.err" & pmon=$!
+"$CTL" --gen $G2 --count 4 monitor > "$T/mon.out" 2> "$T/mon.err" & pmon=$!
 # the JSON one as nobody: the group is open to every user
-su nobody -s /bin/sh -c "exec '$CTL' --gen $G2 --json monitor --count 4" > "$T/monj.out" 2> "$T/monj.err" & pmonj=$!
+su nobody -s /bin/sh -c "exec '$CTL' --gen $G2 --json --count 4 monitor" > "$T/monj.out" 2> "$T/monj.err" & pmonj=$!
 check "ctl: mqfusectl monitor subscribes to the $N2 events (header printed)" \
 	sh -c "$(declare -f wait_lines); wait_lines $T/mon.out 1 $(mq_tmo 20) && head -n1 $T/mon.out | grep -qx 'TIME SESSION EVENT STATE'"
 # the JSON monitor prints nothing when subscribed: its process, then a grace
@@ -463,7 +463,8 @@ check "ctl: after the refused requests session $sidc still runs and serves $MC" 
 	sh -c "[ \"\$(cat /sys/fs/$N2/$sidc/state)\" = running ] && echo x > $MC/ctl-alive && cat $MC/ctl-alive > /dev/null"
 # the abort
 check "ctl: mqfusectl abort $sidc as root: exit 0" "$CTL" --gen $G2 abort "${sidc:-0}"
-err=$(stat "$MC/ctl-alive" 2>&1)
+# a new name needs the daemon (a LOOKUP): no cache can answer it
+err=$(touch "$MC/ctl-new" 2>&1)
 check "ctl: aborted: $MC gives ENOTCONN, sysfs and mqfusectl list say aborted ($err)" \
 	sh -c "echo '$err' | grep -q 'Transport endpoint is not connected' && [ \"\$(cat /sys/fs/$N2/$sidc/state)\" = aborted ] &&
 		'$CTL' --no-header --gen $G2 list | awk -v i=$sidc '\$1 == i && \$2 == \"aborted\" { ok = 1 } END { exit !ok }'"
