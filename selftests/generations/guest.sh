@@ -396,14 +396,15 @@ wait_lines() {
 	done
 	return 1
 }
-# wait_exit PID SECONDS: PID (a child) exits in time; prints its status
+# wait_exit PID SECONDS VAR: PID (a child of this shell, so not in a
+# $(...) subshell) exits in time; VAR gets its status, or "timeout"
 wait_exit() {
 	local end=$((SECONDS + $2))
 	while [ $SECONDS -lt $end ]; do
-		kill -0 "$1" 2>/dev/null || { wait "$1"; echo $?; return 0; }
+		kill -0 "$1" 2>/dev/null || { wait "$1"; printf -v "$3" %s $?; return 0; }
 		sleep 0.1
 	done
-	echo timeout
+	printf -v "$3" timeout
 }
 # greq_is NAME WANT_ERRNO WANT_MSG_RE ARGS...: genl_req $N2 ARGS answers
 # errno WANT_ERRNO with an extended-ack message matching WANT_MSG_RE
@@ -421,7 +422,7 @@ greq_is() {
 # the JSON one as nobody: the group is open to every user
 su nobody -s /bin/sh -c "exec '$CTL' --gen $G2 --json --count 4 monitor" > "$T/monj.out" 2> "$T/monj.err" & pmonj=$!
 check "ctl: mqfusectl monitor subscribes to the $N2 events (header printed)" \
-	sh -c "$(declare -f wait_lines); wait_lines $T/mon.out 1 $(mq_tmo 20) && head -n1 $T/mon.out | grep -qx 'TIME SESSION EVENT STATE'"
+	bash -c "$(declare -f wait_lines); wait_lines $T/mon.out 1 $(mq_tmo 20) && head -n1 $T/mon.out | grep -qx 'TIME SESSION EVENT STATE'"
 # the JSON monitor prints nothing when subscribed: its process, then a grace
 for _ in $(seq 100); do pgrep -u nobody -x mqfusectl > /dev/null && break; sleep 0.1; done
 sleep 2
@@ -470,14 +471,15 @@ check "ctl: aborted: $MC gives ENOTCONN, sysfs and mqfusectl list say aborted ($
 		'$CTL' --no-header --gen $G2 list | awk -v i=$sidc '\$1 == i && \$2 == \"aborted\" { ok = 1 } END { exit !ok }'"
 check "ctl: a second abort of $sidc is harmless (exit 0)" "$CTL" --gen $G2 abort "${sidc:-0}"
 umount "$MC" || { diag "umount $MC failed"; umount -l "$MC"; }
-rmon=$(wait_exit $pmon "$(mq_tmo 20)") rmonj=$(wait_exit $pmonj "$(mq_tmo 20)")
+wait_exit $pmon "$(mq_tmo 20)" rmon
+wait_exit $pmonj "$(mq_tmo 20)" rmonj
 diag "monitor: $(tail -n +2 "$T/mon.out" | paste -sd'|') $(cat "$T/mon.err")"
 diag "json monitor: $(paste -sd'|' "$T/monj.out") $(cat "$T/monj.err")"
 check "ctl: mqfusectl monitor --count 4 exited 0 by itself (got $rmon)" test "$rmon" = 0
 check "ctl: monitor saw session $sidc mounted (init), running, aborted, unmounted (aborted), in this order, nothing else" \
 	sh -c "tail -n +2 $T/mon.out | awk '{ print \$2, \$3, \$4 }' | paste -sd, |
 		grep -qx '$sidc mounted init,$sidc running running,$sidc aborted aborted,$sidc unmounted aborted' &&
-		tail -n +2 $T/mon.out | awk '\$1 !~ /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{3}[-+][0-9]{4}\$/ { exit 1 }'"
+		! tail -n +2 $T/mon.out | awk '{ print \$1 }' | grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[.][0-9]{3}[-+][0-9]{4}\$' | grep -q ."
 check "ctl: mqfusectl --json monitor as nobody exited 0 (got $rmonj), one JSON object per event, the same four" \
 	sh -c "[ '$rmonj' = 0 ] && sed -E 's/^\\{\"time\":\"[0-9T:.+-]+\",/{/' $T/monj.out | paste -sd, |
 		grep -qx '{\"session\":$sidc,\"event\":\"mounted\",\"state\":\"init\"},{\"session\":$sidc,\"event\":\"running\",\"state\":\"running\"},{\"session\":$sidc,\"event\":\"aborted\",\"state\":\"aborted\"},{\"session\":$sidc,\"event\":\"unmounted\",\"state\":\"aborted\"}'"
@@ -492,7 +494,8 @@ sidd=$(session_of $N2 "$MC")
 umount "$MC"
 wait_lines "$T/mon2.out" 3 "$(mq_tmo 20)"
 kill -TERM $pm2; kill -INT $pm3
-r2=$(wait_exit $pm2 "$(mq_tmo 10)") r3=$(wait_exit $pm3 "$(mq_tmo 10)")
+wait_exit $pm2 "$(mq_tmo 10)" r2
+wait_exit $pm3 "$(mq_tmo 10)" r3
 check "ctl: mount+umount of $MC (session ${sidd:-none}): mounted, running, unmounted, no aborted; monitors end on SIGTERM ($r2) and SIGINT ($r3) with exit 0" \
 	sh -c "cat $T/mon2.out $T/mon2.err >&2; [ -n '$sidd' ] && awk '{ print \$2, \$3 }' $T/mon2.out | paste -sd, |
 		grep -qx '$sidd mounted,$sidd running,$sidd unmounted' && [ '$r2' = 0 ] && [ '$r3' = 0 ]"
