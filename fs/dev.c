@@ -315,6 +315,8 @@ static ssize_t mqfuse_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	fc = dev->fc;
 	if (nbytes < mqfuse_dev_min_read(fc))
 		return -EINVAL;
+	if (unlikely(!READ_ONCE(fc->daemon_tgid_final)))
+		mqfuse_conn_note_daemon(fc);
 	max_forgets = (nbytes - sizeof(struct fuse_in_header) -
 		       sizeof(struct fuse_batch_forget_in)) / sizeof(struct fuse_forget_one);
 	max_forgets = min(max_forgets, MQFUSE_MAX_FORGET_BATCH);

@@ -15,7 +15,8 @@
  * mqfuse_conn.lock is a leaf, never held together with a queue lock;
  * genl_mutex > mqfuse_sessions_lock; sb->s_umount > mqfuse_sessions_lock
  * (both taken in that order only) and mqfuse_sessions_lock > queue and
- * conn locks (sysfs.c).
+ * conn locks (sysfs.c); mqfuse_conn.event_lock > mqfuse_sessions_lock,
+ * mqfuse_conn.lock.
  */
 #ifndef _MQFUSE_I_H
 #define _MQFUSE_I_H
@@ -464,6 +465,31 @@ struct mqfuse_conn {
 	bool kobj_added;		/* kobj is in sysfs */
 	/* protected by mqfuse_sessions_lock (sysfs.c) */
 	struct list_head session_entry;	/* on mqfuse_sessions while in sysfs, else empty */
+	/*
+	 * Orders this session's netlink events (mqfuse_nl_event()) as its
+	 * states: a state change and its event are made under it, so a
+	 * listener never sees RUNNING after ABORTED or ABORTED after
+	 * UNMOUNTED. Outside it: failing requests (their completions may
+	 * abort again). Lock order: event_lock > mqfuse_sessions_lock, fc->lock.
+	 */
+	struct mutex event_lock;
+	/*
+	 * Recovery counters, reported by netlink GET_SESSION. Lockless: each
+	 * is read alone, so a listing may mix values of two instants.
+	 */
+	atomic64_t nr_replayed;		/* requests re-delivered after a daemon loss */
+	atomic_t nr_recoveries;		/* daemons attached to the orphaned session */
+	unsigned int recovery_s;	/* recovery=SECONDS, 0: off; constant after mount */
+	/*
+	 * The daemon's process: tgid number in the initial pid namespace (0:
+	 * none yet). Set at mount to the mounter's, which handed the device
+	 * fd, and replaced once by the first process that reads a request
+	 * when that is another one: with fusermount-like or mount.mqfuse
+	 * set-ups the mounter is a helper that exits, and the reader is the
+	 * daemon. WRITE_ONCE/READ_ONCE; daemon_tgid_final under lock.
+	 */
+	pid_t daemon_tgid;
+	bool daemon_tgid_final;		/* a reader set daemon_tgid; protected by lock */
 };
 
 static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
@@ -486,7 +512,9 @@ void mqfuse_conn_get(struct mqfuse_conn *fc);
 void mqfuse_conn_put(struct mqfuse_conn *fc);
 void mqfuse_conn_free(struct mqfuse_conn *fc);
 bool mqfuse_allow_current(struct mqfuse_conn *fc);
+bool mqfuse_conn_tryget(struct mqfuse_conn *fc);
 void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
+void mqfuse_conn_note_daemon(struct mqfuse_conn *fc);
 void mqfuse_send_init(struct mqfuse_conn *fc);
 u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner);
 
@@ -823,7 +851,7 @@ int mqfuse_sysfs_init(void);
 void mqfuse_sysfs_exit(void);
 void mqfuse_sysfs_init_conn(struct mqfuse_conn *fc);
 int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc);
-void mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc);
+bool mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc);
 void mqfuse_sysfs_del_conn(struct mqfuse_conn *fc);
 void mqfuse_sysfs_release_conn(struct mqfuse_conn *fc);
 /*
@@ -844,5 +872,15 @@ struct mqfuse_conn *mqfuse_session_next(struct mqfuse_conn *fc);
 /* netlink.c */
 int mqfuse_netlink_init(void);
 void mqfuse_netlink_exit(void);
+/*
+ * Multicast MQFUSE_CMD_EVENT @event (MQFUSE_EVENT_*) for @fc on the
+ * "events" group: process context only, may sleep (it allocates with
+ * GFP_KERNEL, which a caller's memalloc_nofs/noio scope narrows); no
+ * spinlock may be held. fc->event_lock must be, taken before the state
+ * change the event reports (see struct mqfuse_conn). A caller in atomic
+ * context defers to a work item. The session need not be listed
+ * (UNMOUNTED is sent after it left the list).
+ */
+void mqfuse_nl_event(struct mqfuse_conn *fc, u32 event);
 
 #endif /* _MQFUSE_I_H */

@@ -8,13 +8,35 @@
  * resumes by session id kept in cb->args, never by pointer, so sessions
  * mounted or unmounted between two dump calls are simply found or not.
  *
- * Read-only and open to every user, like the sysfs files it mirrors; the
- * family is not netns-aware (init_net only), as the sessions are global.
+ * ABORT aborts a session as its sysfs "abort" file does (the same
+ * mqfuse_conn_abort()); it needs CAP_NET_ADMIN. Everything else is
+ * read-only and open to every user, like the sysfs files it mirrors.
+ *
+ * The multicast group "events" carries MQFUSE_CMD_EVENT: a session was
+ * mounted, answered INIT, was aborted, unmounted (and, with recovery,
+ * orphaned and recovered). Any user may listen. Events of one session are
+ * sent in the order of its state changes (fc->event_lock); a listener
+ * that lost some (its socket buffer overran, or an allocation failed
+ * here, reported as ENOBUFS on its socket) lists the sessions again.
+ *
+ * The family is not netns-aware (init_net only), as the sessions are
+ * global; pids are reported as the caller's pid namespace sees them.
  */
 #include "mqfuse_i.h"
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <net/genetlink.h>
 
 static struct genl_family mqfuse_genl_family;
+
+/* Multicast groups, in mqfuse_genl_mcgrps order. */
+enum {
+	MQFUSE_NL_GRP_EVENTS,
+};
+
+static const struct genl_multicast_group mqfuse_genl_mcgrps[] = {
+	[MQFUSE_NL_GRP_EVENTS] = { .name = MQFUSE_GENL_MCGRP_EVENTS },
+};
 
 /* Dump position in netlink_callback.args. */
 enum {
@@ -46,6 +68,11 @@ static const struct nla_policy mqfuse_genl_policy[MQFUSE_ATTR_MAX + 1] = {
 	[MQFUSE_ATTR_SESSION_DAEMONS] = MQFUSE_NL_REPLY_ONLY("SESSION_DAEMONS"),
 	[MQFUSE_ATTR_SESSION_WAITING] = MQFUSE_NL_REPLY_ONLY("SESSION_WAITING"),
 	[MQFUSE_ATTR_QUEUE]	= MQFUSE_NL_REPLY_ONLY("QUEUE"),
+	[MQFUSE_ATTR_EVENT]	= MQFUSE_NL_REPLY_ONLY("EVENT"),
+	[MQFUSE_ATTR_SESSION_DAEMON_PID] = MQFUSE_NL_REPLY_ONLY("SESSION_DAEMON_PID"),
+	[MQFUSE_ATTR_SESSION_RECOVERY_S] = MQFUSE_NL_REPLY_ONLY("SESSION_RECOVERY_S"),
+	[MQFUSE_ATTR_SESSION_RECOVERIES] = MQFUSE_NL_REPLY_ONLY("SESSION_RECOVERIES"),
+	[MQFUSE_ATTR_SESSION_REPLAYED] = MQFUSE_NL_REPLY_ONLY("SESSION_REPLAYED"),
 };
 
 static int mqfuse_nl_get_version(struct sk_buff *skb, struct genl_info *info)
@@ -84,8 +111,9 @@ static size_t mqfuse_nl_queue_size(void)
 /* Everything but the queues; the strings are bounded by their tables. */
 static size_t mqfuse_nl_session_size(void)
 {
-	return nla_total_size_64bit(sizeof(u64)) +		/* ID */
+	return 2 * nla_total_size_64bit(sizeof(u64)) +		/* ID, REPLAYED */
 		13 * nla_total_size(sizeof(u32)) +		/* STATE .. WAITING */
+		3 * nla_total_size(sizeof(u32)) +		/* DAEMON_PID .. RECOVERIES */
 		nla_total_size(sizeof(u8)) +			/* BALANCE */
 		2 * nla_total_size(32);				/* CONSISTENCY, TRANSPORT */
 }
@@ -130,6 +158,29 @@ static int mqfuse_nl_put_queue(struct sk_buff *skb, struct mqfuse_queue *q)
 }
 
 /*
+ * The daemon's tgid as the caller sees it: doit and dump callbacks run in
+ * the requesting task (a dump also in the one reading its socket, the
+ * same process). 0 when there is none, it exited, or it is outside the
+ * caller's pid namespace. A number the daemon left behind may have been
+ * reused, as for any pid.
+ */
+static u32 mqfuse_nl_daemon_pid(struct mqfuse_conn *fc)
+{
+	pid_t nr = READ_ONCE(fc->daemon_tgid);
+	struct pid *pid;
+	pid_t vnr = 0;
+
+	if (!nr)
+		return 0;
+	rcu_read_lock();
+	pid = find_pid_ns(nr, &init_pid_ns);
+	if (pid)
+		vnr = pid_vnr(pid);
+	rcu_read_unlock();
+	return vnr;
+}
+
+/*
  * One message for @fc: its attributes, then its queues from @first_queue
  * on, as many as fit; *@next_queue is the first queue left out
  * (fc->nr_queues when all fit). -EMSGSIZE, and nothing added, when not
@@ -165,7 +216,12 @@ static int mqfuse_nl_fill_session(struct sk_buff *skb, struct mqfuse_conn *fc,
 			   mqfuse_consistency_names[fc->opts.consistency]) ||
 	    nla_put_string(skb, MQFUSE_ATTR_SESSION_TRANSPORT, fc->tops->name) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMONS, READ_ONCE(fc->nr_devs)) ||
-	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_WAITING, atomic_read(&fc->nr_reqs)))
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_WAITING, atomic_read(&fc->nr_reqs)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMON_PID, mqfuse_nl_daemon_pid(fc)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERY_S, READ_ONCE(fc->recovery_s)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERIES, atomic_read(&fc->nr_recoveries)) ||
+	    nla_put_u64_64bit(skb, MQFUSE_ATTR_SESSION_REPLAYED,
+			      atomic64_read(&fc->nr_replayed), MQFUSE_ATTR_PAD))
 		goto cancel;
 
 	for (i = first_queue; i < fc->nr_queues; i++)
@@ -209,8 +265,10 @@ static int mqfuse_nl_get_session(struct sk_buff *skb, struct genl_info *info)
 	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
 	if (err)
 		return err;
-	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID))
+	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID)) {
+		NL_SET_ERR_MSG(info->extack, "SESSION_ID is required (or NLM_F_DUMP for all)");
 		return -EINVAL;
+	}
 	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
 
 	/*
@@ -315,6 +373,85 @@ static int mqfuse_nl_dump_sessions(struct sk_buff *skb, struct netlink_callback 
 	return skb->len;
 }
 
+/* ---- ABORT ---- */
+
+static int mqfuse_nl_abort(struct sk_buff *skb, struct genl_info *info)
+{
+	struct mqfuse_conn *fc;
+	u64 id;
+	int err;
+
+	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
+	if (err)
+		return err;
+	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID)) {
+		/* the missing type goes along (NLMSGERR_ATTR_MISS_TYPE) */
+		NL_SET_ERR_MSG(info->extack, "SESSION_ID is required");
+		return -EINVAL;
+	}
+	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
+
+	/*
+	 * Abort with a reference, not under mqfuse_sessions_lock: failing
+	 * the requests runs their completions, which may allocate and take
+	 * fc->killsb. A session unmounted meanwhile is aborted already.
+	 */
+	mutex_lock(&mqfuse_sessions_lock);
+	fc = mqfuse_session_find(id);
+	if (fc && (fc->id != id || !mqfuse_conn_tryget(fc)))
+		fc = NULL;
+	mutex_unlock(&mqfuse_sessions_lock);
+	if (!fc) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQFUSE_ATTR_SESSION_ID],
+				    "no such session");
+		return -ENOENT;
+	}
+	/* what writing 1 to /sys/fs/mqfuse_vN/<id>/abort does; idempotent */
+	mqfuse_conn_abort(fc, "aborted through netlink");
+	mqfuse_conn_put(fc);
+	return 0;
+}
+
+/* ---- events ---- */
+
+static size_t mqfuse_nl_event_size(void)
+{
+	return nla_total_size(sizeof(u32)) +			/* EVENT */
+		nla_total_size_64bit(sizeof(u64)) +		/* SESSION_ID */
+		nla_total_size(sizeof(u32));			/* SESSION_STATE */
+}
+
+void mqfuse_nl_event(struct mqfuse_conn *fc, u32 event)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	might_sleep();
+	lockdep_assert_held(&fc->event_lock);
+	if (!genl_has_listeners(&mqfuse_genl_family, &init_net, MQFUSE_NL_GRP_EVENTS))
+		return;
+	msg = genlmsg_new(mqfuse_nl_event_size(), GFP_KERNEL);
+	if (!msg)
+		goto lost;
+	hdr = genlmsg_put(msg, 0, 0, &mqfuse_genl_family, 0, MQFUSE_CMD_EVENT);
+	if (!hdr ||
+	    nla_put_u32(msg, MQFUSE_ATTR_EVENT, event) ||
+	    nla_put_u64_64bit(msg, MQFUSE_ATTR_SESSION_ID, fc->id, MQFUSE_ATTR_PAD) ||
+	    nla_put_u32(msg, MQFUSE_ATTR_SESSION_STATE, mqfuse_conn_state(fc))) {
+		WARN_ON_ONCE(1);	/* mqfuse_nl_event_size() is wrong */
+		nlmsg_free(msg);
+		goto lost;
+	}
+	genlmsg_end(msg, hdr);
+	/* -ESRCH: the last listener left since the check; nothing lost */
+	genlmsg_multicast(&mqfuse_genl_family, msg, 0, MQFUSE_NL_GRP_EVENTS, GFP_KERNEL);
+	return;
+
+lost:
+	/* the listeners' next recvmsg() fails ENOBUFS: they must resync */
+	genl_set_err(&mqfuse_genl_family, &init_net, 0, MQFUSE_NL_GRP_EVENTS, -ENOBUFS);
+}
+
 static const struct genl_small_ops mqfuse_genl_ops[] = {
 	{
 		.cmd	= MQFUSE_CMD_GET_VERSION,
@@ -324,6 +461,11 @@ static const struct genl_small_ops mqfuse_genl_ops[] = {
 		.cmd	= MQFUSE_CMD_GET_SESSION,
 		.doit	= mqfuse_nl_get_session,
 		.dumpit	= mqfuse_nl_dump_sessions,
+	},
+	{
+		.cmd	= MQFUSE_CMD_ABORT,
+		.doit	= mqfuse_nl_abort,
+		.flags	= GENL_ADMIN_PERM,	/* CAP_NET_ADMIN */
 	},
 };
 
@@ -335,8 +477,10 @@ static struct genl_family mqfuse_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.small_ops	= mqfuse_genl_ops,
 	.n_small_ops	= ARRAY_SIZE(mqfuse_genl_ops),
+	.mcgrps		= mqfuse_genl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(mqfuse_genl_mcgrps),
 	/*
-	 * Both commands parse strictly (no .validate flags): unknown
+	 * Every command parses strictly (no .validate flags): unknown
 	 * attributes, wrong lengths and trailing data are refused.
 	 * resv_start_op only spares GET_VERSION, the older command, the
 	 * check that genlmsghdr.reserved is 0.

@@ -43,6 +43,15 @@ void mqfuse_conn_get(struct mqfuse_conn *fc)
 	refcount_inc(&fc->ref);
 }
 
+/*
+ * A reference on a session found on the session list (netlink), where its
+ * memory is valid but its last reference may be on its way out.
+ */
+bool mqfuse_conn_tryget(struct mqfuse_conn *fc)
+{
+	return refcount_inc_not_zero(&fc->ref);
+}
+
 /* Called by the sysfs kobject release once nobody can reach the session. */
 void mqfuse_conn_free(struct mqfuse_conn *fc)
 {
@@ -64,21 +73,59 @@ void mqfuse_conn_put(struct mqfuse_conn *fc)
 	}
 }
 
-/* Fail every request, refuse new ones, wake every reader. Idempotent. */
-void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
+/*
+ * Fail every request, refuse new ones, wake every reader. Idempotent: only
+ * the call that aborts sends @event (MQFUSE_EVENT_*, 0: none) to the
+ * netlink listeners, once every request has failed. Process context.
+ */
+static void __mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why, u32 event)
 {
+	/*
+	 * The event goes before the requests fail, with the state change:
+	 * their completions may abort again (a failed INIT does).
+	 */
+	mutex_lock(&fc->event_lock);
 	spin_lock(&fc->lock);
 	if (fc->state == MQFUSE_CONN_ABORTED) {
 		spin_unlock(&fc->lock);
+		mutex_unlock(&fc->event_lock);
 		return;
 	}
 	smp_store_release(&fc->state, MQFUSE_CONN_ABORTED);
 	spin_unlock(&fc->lock);
+	if (event)
+		mqfuse_nl_event(fc, event);
+	mutex_unlock(&fc->event_lock);
 	pr_info_ratelimited("session %llu aborted: %s\n", fc->id, why);
 
 	mqfuse_queues_abort(fc);
 	fc->tops->abort(fc);
 	wake_up_all(&fc->init_waitq);
+}
+
+/*
+ * Every abort but umount's: the daemon closed its last fd or failed INIT,
+ * an administrator wrote sysfs "abort" or sent netlink ABORT.
+ */
+void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
+{
+	__mqfuse_conn_abort(fc, why, MQFUSE_EVENT_ABORTED);
+}
+
+/*
+ * The first process to read a request is the daemon: it replaces the
+ * mounter as daemon_tgid (see struct mqfuse_conn). Called by readers
+ * until then.
+ */
+void mqfuse_conn_note_daemon(struct mqfuse_conn *fc)
+{
+	spin_lock(&fc->lock);
+	if (!fc->daemon_tgid_final) {
+		WRITE_ONCE(fc->daemon_tgid, task_tgid_nr(current));
+		/* readers test it locklessly, as a hint */
+		WRITE_ONCE(fc->daemon_tgid_final, true);
+	}
+	spin_unlock(&fc->lock);
 }
 
 static struct mqfuse_conn *mqfuse_conn_alloc(struct fs_context *fsc,
@@ -102,6 +149,7 @@ static struct mqfuse_conn *mqfuse_conn_alloc(struct fs_context *fsc,
 	refcount_set(&fc->ref, 1);
 	fc->id = atomic64_inc_return(&mqfuse_next_session_id);
 	spin_lock_init(&fc->lock);
+	mutex_init(&fc->event_lock);
 	INIT_LIST_HEAD(&fc->devs);
 	fc->state = MQFUSE_CONN_INIT;
 	fc->opts = *opts;
@@ -161,6 +209,7 @@ static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, 
 	struct mqfuse_init_args *ia = container_of(args, struct mqfuse_init_args, args);
 	struct fuse_init_out *out = &ia->out;
 	unsigned int max_pages, ra_pages;
+	bool running;
 	u64 flags;
 
 	if (error) {
@@ -228,11 +277,17 @@ static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, 
 	}
 	up_read(&fc->killsb);
 
+	/* a daemon thread, in process context (mqfuse_req_end()) */
+	mutex_lock(&fc->event_lock);
 	spin_lock(&fc->lock);
-	if (fc->state == MQFUSE_CONN_INIT)
+	running = fc->state == MQFUSE_CONN_INIT;
+	if (running)
 		/* pairs with READ_ONCE in mqfuse_conn_state(): fields above first */
 		smp_store_release(&fc->state, MQFUSE_CONN_RUNNING);
 	spin_unlock(&fc->lock);
+	if (running)
+		mqfuse_nl_event(fc, MQFUSE_EVENT_RUNNING);
+	mutex_unlock(&fc->event_lock);
 	wake_up_all(&fc->init_waitq);
 out:
 	kfree(ia);
@@ -508,8 +563,15 @@ static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	fc->sb = sb;
 	fc->dev = sb->s_dev;
 	up_write(&fc->killsb);
+	/* until a reader replaces it: mqfuse_conn_note_daemon() */
+	fc->daemon_tgid = task_tgid_nr(current);
 
+	/* listed, then MOUNTED before an ABORT found on the list can send ABORTED */
+	mutex_lock(&fc->event_lock);
 	err = mqfuse_sysfs_add_conn(fc);
+	if (!err)
+		mqfuse_nl_event(fc, MQFUSE_EVENT_MOUNTED);	/* kill_sb sends UNMOUNTED */
+	mutex_unlock(&fc->event_lock);
 	if (err)
 		{ errorfc(fsc, "cannot create the sysfs directory: %d", err); return err; }
 
@@ -603,6 +665,7 @@ static int mqfuse_init_fs_context(struct fs_context *fsc)
 static void mqfuse_kill_sb(struct super_block *sb)
 {
 	struct mqfuse_conn *fc = sb->s_fs_info;
+	bool listed = false;
 
 	/*
 	 * Off the session list before kill_anon_super() frees the anon dev:
@@ -610,7 +673,7 @@ static void mqfuse_kill_sb(struct super_block *sb)
 	 * not show one device for two sessions.
 	 */
 	if (fc) {
-		mqfuse_sysfs_unlist_conn(fc);
+		listed = mqfuse_sysfs_unlist_conn(fc);
 		down_write(&fc->killsb);
 		fc->sb = NULL;
 		up_write(&fc->killsb);
@@ -619,7 +682,16 @@ static void mqfuse_kill_sb(struct super_block *sb)
 	}
 	kill_anon_super(sb);
 	if (fc) {
-		mqfuse_conn_abort(fc, "unmounted");
+		/*
+		 * No ABORTED event for a umount: listeners learn the end
+		 * from UNMOUNTED, sent only for a session they saw MOUNTED.
+		 */
+		__mqfuse_conn_abort(fc, "unmounted", 0);
+		if (listed) {
+			mutex_lock(&fc->event_lock);
+			mqfuse_nl_event(fc, MQFUSE_EVENT_UNMOUNTED);
+			mutex_unlock(&fc->event_lock);
+		}
 		mqfuse_sysfs_del_conn(fc);
 		mqfuse_conn_put(fc);
 	}

@@ -75,14 +75,19 @@ static void mqfuse_session_link(struct mqfuse_conn *fc)
 	mutex_unlock(&mqfuse_sessions_lock);
 }
 
-static void mqfuse_session_unlink(struct mqfuse_conn *fc)
+/* Returns whether @fc was on the list. */
+static bool mqfuse_session_unlink(struct mqfuse_conn *fc)
 {
+	bool listed;
+
 	mutex_lock(&mqfuse_sessions_lock);
-	if (!list_empty(&fc->session_entry)) {
+	listed = !list_empty(&fc->session_entry);
+	if (listed) {
 		list_del_init(&fc->session_entry);
 		mqfuse_sessions_changed();
 	}
 	mutex_unlock(&mqfuse_sessions_lock);
+	return listed;
 }
 
 /*
@@ -296,10 +301,13 @@ int mqfuse_sysfs_add_conn(struct mqfuse_conn *fc)
 	return 0;
 }
 
-/* Off the session list (netlink), sysfs directory kept; idempotent. */
-void mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc)
+/*
+ * Off the session list (netlink), sysfs directory kept; idempotent.
+ * Returns whether it was listed (mqfuse_sysfs_add_conn() succeeded).
+ */
+bool mqfuse_sysfs_unlist_conn(struct mqfuse_conn *fc)
 {
-	mqfuse_session_unlink(fc);
+	return mqfuse_session_unlink(fc);
 }
 
 /* Remove the directory (umount); the memory stays until the last put. */

@@ -17,6 +17,11 @@
  *                 MQFUSE_IOC_BIND_QUEUE accepts ~0U to unbind.
  *   gen 1, 0.1.0: netlink MQFUSE_CMD_GET_SESSION (doit + dump), session and
  *                 queue attributes (commands/attributes appended only).
+ *   gen 1, 0.1.0: recovery: MQFUSE_STATE_ORPHANED, MQFUSE_UNIQUE_REPLAY,
+ *                 MQFUSE_IOC_ATTACH, MQFUSE_IOC_STORE_FD, MQFUSE_IOC_FETCH_FD;
+ *                 mqfuse_session_info: init_flags, proto_minor, recovery_s
+ *                 (from reserved space, size unchanged); netlink
+ *                 MQFUSE_CMD_ABORT, multicast group "events" (MQFUSE_CMD_EVENT).
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -83,6 +88,32 @@
 #define MQFUSE_STATE_INIT	0	/* waiting for the daemon's INIT reply */
 #define MQFUSE_STATE_RUNNING	1	/* serving requests */
 #define MQFUSE_STATE_ABORTED	2	/* daemon gone or rejected; requests fail ENOTCONN */
+#define MQFUSE_STATE_ORPHANED	3	/* recovery=: no daemon; requests wait for one to attach */
+
+/*
+ * Recovery (mount option recovery=SECONDS, 0: off). When the last daemon
+ * fd of a session closes, the session becomes ORPHANED instead of ABORTED:
+ * the requests the daemon had read and not answered go back to the front
+ * of their queues, new requests queue up, waiting tasks stay killable, and
+ * after SECONDS without a daemon the session aborts (ENOTCONN).
+ *
+ * A daemon attaches with MQFUSE_IOC_ATTACH on a fresh /dev/mqfuse_vN fd
+ * (in any state but ABORTED: a hot upgrade attaches while the old daemon
+ * still serves). It gets no INIT: MQFUSE_IOC_GET_INFO gives what INIT
+ * negotiated. The first requests it reads are the replayed ones: their
+ * fuse_in_header.unique has MQFUSE_UNIQUE_REPLAY set (a request is never
+ * replayed twice under a different unique; a reply may carry the unique
+ * with or without the bit). A daemon that must not apply a non-idempotent
+ * request twice keeps a journal keyed by unique (without the bit).
+ */
+#define MQFUSE_UNIQUE_REPLAY	(1ULL << 63)
+
+struct mqfuse_attach {
+	__u64	session_id;	/* session to attach to; 0: the session of @fd */
+	__s32	fd;		/* open file of the mount (O_PATH is fine), or -1 */
+	__u32	flags;		/* zero */
+	__u64	reserved[2];	/* zero */
+};
 
 struct mqfuse_session_info {
 	__u64	session_id;	/* unique per loaded module, never reused */
@@ -94,7 +125,9 @@ struct mqfuse_session_info {
 	__u32	state;		/* MQFUSE_STATE_* */
 	__u32	balance;	/* 1 if mounted with balance=on */
 	__u32	consistency;	/* 0 strict, 1 cto, 2 cto-wb, 3 relaxed, 4 immutable */
-	__u64	reserved[2];	/* zero */
+	__u64	init_flags;	/* FUSE_* INIT flags in effect (kernel's offer & daemon's reply) */
+	__u32	proto_minor;	/* negotiated FUSE protocol minor */
+	__u32	recovery_s;	/* recovery=SECONDS, 0: off */
 };
 
 /* statfs(2) f_type of an mqfuse mount ("mqfs"). */
@@ -103,6 +136,16 @@ struct mqfuse_session_info {
 #define MQFUSE_IOC_CLONE	_IOR(MQFUSE_IOC_MAGIC, 0, __u32)
 #define MQFUSE_IOC_BIND_QUEUE	_IOW(MQFUSE_IOC_MAGIC, 1, __u32)
 #define MQFUSE_IOC_GET_INFO	_IOR(MQFUSE_IOC_MAGIC, 2, struct mqfuse_session_info)
+/* attach this fresh fd to a session as its (new) daemon: see above */
+#define MQFUSE_IOC_ATTACH	_IOW(MQFUSE_IOC_MAGIC, 3, struct mqfuse_attach)
+/*
+ * The session keeps one file for its daemon (e.g. a memfd with its state,
+ * like systemd's fd store): STORE_FD takes a reference to *arg (-1: drop
+ * the one kept); FETCH_FD installs it in the caller and returns the new
+ * fd number (O_CLOEXEC), -ENOENT if none is kept. Both on a daemon fd.
+ */
+#define MQFUSE_IOC_STORE_FD	_IOW(MQFUSE_IOC_MAGIC, 4, __s32)
+#define MQFUSE_IOC_FETCH_FD	_IO(MQFUSE_IOC_MAGIC, 5)
 
 /*
  * Generic-netlink family MQFUSE_GENL_NAME ("mqfuse_v<GEN>"): each loaded
@@ -132,7 +175,23 @@ enum {
 	MQFUSE_CMD_UNSPEC,
 	MQFUSE_CMD_GET_VERSION,	/* reply: GEN, VERSION */
 	MQFUSE_CMD_GET_SESSION,	/* request: SESSION_ID or NLM_F_DUMP; reply: SESSION_*, QUEUE */
+	MQFUSE_CMD_ABORT,	/* request: SESSION_ID; CAP_NET_ADMIN; aborts the session */
+	MQFUSE_CMD_EVENT,	/* multicast on "events": EVENT, SESSION_ID, SESSION_STATE */
 	__MQFUSE_CMD_MAX,
+};
+
+/* Multicast group of MQFUSE_CMD_EVENT messages; open to every user. */
+#define MQFUSE_GENL_MCGRP_EVENTS	"events"
+
+/* MQFUSE_ATTR_EVENT values. */
+enum {
+	MQFUSE_EVENT_UNSPEC,
+	MQFUSE_EVENT_MOUNTED,	/* session created (INIT not yet answered) */
+	MQFUSE_EVENT_RUNNING,	/* INIT answered */
+	MQFUSE_EVENT_ORPHANED,	/* last daemon fd closed, recovery= waits for one */
+	MQFUSE_EVENT_RECOVERED,	/* a daemon attached to the orphaned session */
+	MQFUSE_EVENT_ABORTED,	/* requests fail ENOTCONN from now */
+	MQFUSE_EVENT_UNMOUNTED,	/* session gone */
 };
 
 enum {
@@ -157,6 +216,11 @@ enum {
 	MQFUSE_ATTR_SESSION_DAEMONS,	/* u32, device fds bound */
 	MQFUSE_ATTR_SESSION_WAITING,	/* u32, live requests */
 	MQFUSE_ATTR_QUEUE,		/* nest, MQFUSE_QUEUE_ATTR_*; repeated */
+	MQFUSE_ATTR_EVENT,		/* u32, MQFUSE_EVENT_* (CMD_EVENT only) */
+	MQFUSE_ATTR_SESSION_DAEMON_PID,	/* u32, tgid of the last daemon to attach or mount, 0 none */
+	MQFUSE_ATTR_SESSION_RECOVERY_S,	/* u32, recovery=SECONDS, 0 off */
+	MQFUSE_ATTR_SESSION_RECOVERIES,	/* u32, daemons attached to the orphaned session */
+	MQFUSE_ATTR_SESSION_REPLAYED,	/* u64, requests re-delivered after a daemon loss */
 	__MQFUSE_ATTR_MAX,
 };
 #define MQFUSE_ATTR_MAX		(__MQFUSE_ATTR_MAX - 1)

@@ -2,25 +2,31 @@
 /*
  * mqfusectl: the mqfuse control tool, over generic netlink (libnl-genl-3).
  *
- *   mqfusectl [--gen N] [--no-header] version
- *   mqfusectl [--gen N] [--no-header] sessions
- *   mqfusectl [--gen N] [--no-header] queues SESSION
- *   mqfusectl [--no-header] generations
+ *   mqfusectl [--gen N] [--no-header] [--json] version
+ *   mqfusectl [--gen N] [--no-header] [--json] sessions|list
+ *   mqfusectl [--gen N] [--no-header] [--json] queues|stats SESSION
+ *   mqfusectl [--no-header] [--json] generations
+ *   mqfusectl [--gen N] abort SESSION
+ *   mqfusectl [--gen N] [--no-header] [--json] [--count N] monitor
  *
  * Each generation N has its own family mqfuse_vN and sees only its own
  * sessions; without --gen the newest loaded generation is used, picked
  * the way mount.mqfuse and mqfused pick it (mq_find_generation()).
  * Output: one line per object, columns separated by one space, a header
- * line first unless --no-header. Exit codes: see MQCTL_EXIT_* and
+ * line first unless --no-header; with --json, one JSON document (monitor:
+ * one JSON object per line). Exit codes: see MQCTL_EXIT_* and
  * mqfusectl(8).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
 
@@ -39,6 +45,7 @@ enum {
 	MQCTL_EXIT_NOT_LOADED = 3,	/* no mqfuse generation is loaded */
 	MQCTL_EXIT_NO_GEN = 4,		/* --gen N is not loaded */
 	MQCTL_EXIT_NO_SESSION = 5,	/* no such session in that generation */
+	MQCTL_EXIT_PERM = 6,		/* the kernel refused: not privileged */
 };
 
 #define MQCTL_MAX_GENS	64
@@ -65,7 +72,9 @@ struct mqctl_queue {
 struct mqctl_session {
 	uint64_t id;
 	uint32_t state, dev_major, dev_minor, nr_queues, max_write, max_read,
-		 max_pages, readdir_size, max_background, minor, daemons, waiting;
+		 max_pages, readdir_size, max_background, minor, daemons, waiting,
+		 daemon_pid, recovery_s, recoveries;
+	uint64_t replayed;
 	uint8_t balance;
 	char consistency[32];
 	char transport[32];
@@ -82,18 +91,24 @@ struct mqctl_sessions {
 
 static const char *mqctl_prog = "mqfusectl";
 static bool mqctl_no_header;
+static bool mqctl_json;
 
 static void mqctl_usage(FILE *f)
 {
 	fprintf(f,
-"Usage: mqfusectl [--gen N] [--no-header] COMMAND\n"
+"Usage: mqfusectl [--gen N] [--no-header] [--json] COMMAND\n"
 "  version          generation and release of the module\n"
-"  sessions         one line per session (mount) of the generation\n"
-"  queues SESSION   per-queue counters of session SESSION (its id)\n"
+"  sessions, list   one line per session (mount) of the generation\n"
+"  queues SESSION, stats SESSION\n"
+"                   per-queue counters of session SESSION (its id)\n"
 "  generations      the loaded generations\n"
+"  abort SESSION    abort the session: its requests fail ENOTCONN (root)\n"
+"  monitor          print session events as they happen, one per line;\n"
+"                   --count N: exit after N events\n"
 "--gen N talks to generation N (mqfuse_vN); default: the newest loaded.\n"
+"--json prints JSON (monitor: one object per line).\n"
 "Exit: 0 ok, 1 error, 2 bad arguments, 3 no mqfuse loaded,\n"
-"      4 generation not loaded, 5 no such session.\n");
+"      4 generation not loaded, 5 no such session, 6 not permitted.\n");
 }
 
 static int mqctl_usage_error(const char *fmt, const char *arg)
@@ -320,6 +335,11 @@ static struct nla_policy mqctl_policy[MQFUSE_ATTR_MAX + 1] = {
 	[MQFUSE_ATTR_SESSION_DAEMONS]		= { .type = NLA_U32 },
 	[MQFUSE_ATTR_SESSION_WAITING]		= { .type = NLA_U32 },
 	[MQFUSE_ATTR_QUEUE]			= { .type = NLA_NESTED },
+	[MQFUSE_ATTR_EVENT]			= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_DAEMON_PID]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_RECOVERY_S]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_RECOVERIES]	= { .type = NLA_U32 },
+	[MQFUSE_ATTR_SESSION_REPLAYED]		= { .type = NLA_U64 },
 };
 
 static struct nla_policy mqctl_queue_policy[MQFUSE_QUEUE_ATTR_MAX + 1] = {
@@ -417,6 +437,10 @@ static int mqctl_session_cb(struct nl_msg *msg, void *arg)
 		s->minor = mqctl_u32(tb, MQFUSE_ATTR_SESSION_MINOR);
 		s->daemons = mqctl_u32(tb, MQFUSE_ATTR_SESSION_DAEMONS);
 		s->waiting = mqctl_u32(tb, MQFUSE_ATTR_SESSION_WAITING);
+		s->daemon_pid = mqctl_u32(tb, MQFUSE_ATTR_SESSION_DAEMON_PID);
+		s->recovery_s = mqctl_u32(tb, MQFUSE_ATTR_SESSION_RECOVERY_S);
+		s->recoveries = mqctl_u32(tb, MQFUSE_ATTR_SESSION_RECOVERIES);
+		s->replayed = mqctl_u64(tb, MQFUSE_ATTR_SESSION_REPLAYED);
 		s->balance = tb[MQFUSE_ATTR_SESSION_BALANCE] ?
 			     nla_get_u8(tb[MQFUSE_ATTR_SESSION_BALANCE]) : 0;
 		mqctl_string(tb, MQFUSE_ATTR_SESSION_CONSISTENCY, s->consistency,
@@ -492,8 +516,56 @@ static const char *mqctl_state_name(uint32_t state)
 	case MQFUSE_STATE_INIT:		return "init";
 	case MQFUSE_STATE_RUNNING:	return "running";
 	case MQFUSE_STATE_ABORTED:	return "aborted";
+	case MQFUSE_STATE_ORPHANED:	return "orphaned";
 	default:			return "unknown";
 	}
+}
+
+static const char *mqctl_event_name(uint32_t event)
+{
+	switch (event) {
+	case MQFUSE_EVENT_MOUNTED:	return "mounted";
+	case MQFUSE_EVENT_RUNNING:	return "running";
+	case MQFUSE_EVENT_ORPHANED:	return "orphaned";
+	case MQFUSE_EVENT_RECOVERED:	return "recovered";
+	case MQFUSE_EVENT_ABORTED:	return "aborted";
+	case MQFUSE_EVENT_UNMOUNTED:	return "unmounted";
+	default:			return "unknown";
+	}
+}
+
+/* @s as a JSON string, quotes included. */
+static void mqctl_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* A mountinfo field with its octal escapes (\040 for a space...) undone. */
+static void mqctl_unescape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	while (*in && o + 1 < len) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
+		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+			out[o++] = (char)((in[1] - '0') << 6 | (in[2] - '0') << 3 | (in[3] - '0'));
+			in += 4;
+		} else {
+			out[o++] = *in++;
+		}
+	}
+	out[o] = '\0';
 }
 
 /* Mount point of st_dev major:minor from mountinfo (escaped, one token), or "-". */
@@ -533,6 +605,14 @@ static int mqctl_cmd_version(struct mqctl *c)
 	if (err) {
 		mqctl_report(c, "GET_VERSION", err);
 		return MQCTL_EXIT_ERROR;
+	}
+	if (mqctl_json) {
+		printf("{\"name\":");
+		mqctl_json_str(stdout, c->family_name);
+		printf(",\"gen\":%d,\"version\":", c->gen);
+		mqctl_json_str(stdout, version);
+		printf("}\n");
+		return MQCTL_EXIT_OK;
 	}
 	if (!mqctl_no_header)
 		printf("NAME GEN VERSION\n");
@@ -623,17 +703,57 @@ static int mqctl_cmd_sessions(struct mqctl *c)
 		mqctl_sessions_free(&ss);
 		return MQCTL_EXIT_ERROR;
 	}
+	if (mqctl_json) {
+		printf("[");
+		for (i = 0; i < ss.n; i++) {
+			struct mqctl_session *s = &ss.v[i];
+			char path[4096];
+
+			mqctl_mountpoint(s->dev_major, s->dev_minor, mnt, sizeof(mnt));
+			mqctl_unescape(mnt, path, sizeof(path));
+			printf("%s{\"id\":%" PRIu64 ",\"state\":\"%s\",\"dev\":\"%u:%u\","
+			       "\"queues\":%u,\"max_pages\":%u,\"max_write\":%u,"
+			       "\"max_read\":%u,\"readdir_size\":%u,\"max_background\":%u,"
+			       "\"minor\":%u,\"balance\":%u,\"consistency\":",
+			       i ? "," : "", s->id, mqctl_state_name(s->state),
+			       s->dev_major, s->dev_minor, s->nr_queues, s->max_pages,
+			       s->max_write, s->max_read, s->readdir_size,
+			       s->max_background, s->minor, s->balance);
+			mqctl_json_str(stdout, s->consistency);
+			printf(",\"transport\":");
+			mqctl_json_str(stdout, s->transport);
+			printf(",\"daemons\":%u,\"waiting\":%u,\"daemon_pid\":%u,"
+			       "\"recovery_s\":%u,\"recoveries\":%u,\"replayed\":%" PRIu64
+			       ",\"mountpoint\":", s->daemons, s->waiting, s->daemon_pid,
+			       s->recovery_s, s->recoveries, s->replayed);
+			if (strcmp(mnt, "-"))
+				mqctl_json_str(stdout, path);
+			else
+				printf("null");
+			printf("}");
+		}
+		printf("]\n");
+		mqctl_sessions_free(&ss);
+		return MQCTL_EXIT_OK;
+	}
 	if (!mqctl_no_header)
 		printf("ID STATE DEV QUEUES MAX_PAGES MAX_WRITE MAX_READ CONSISTENCY "
-		       "TRANSPORT DAEMONS WAITING MOUNTPOINT\n");
+		       "TRANSPORT DAEMONS WAITING DAEMON_PID RECOVERY RECOVERIES "
+		       "REPLAYED MOUNTPOINT\n");
 	for (i = 0; i < ss.n; i++) {
 		struct mqctl_session *s = &ss.v[i];
+		char recovery[16];
 
 		mqctl_mountpoint(s->dev_major, s->dev_minor, mnt, sizeof(mnt));
-		printf("%" PRIu64 " %s %u:%u %u %u %u %u %s %s %u %u %s\n", s->id,
-		       mqctl_state_name(s->state), s->dev_major, s->dev_minor,
+		if (s->recovery_s)
+			snprintf(recovery, sizeof(recovery), "%us", s->recovery_s);
+		else
+			snprintf(recovery, sizeof(recovery), "off");
+		printf("%" PRIu64 " %s %u:%u %u %u %u %u %s %s %u %u %u %s %u %" PRIu64 " %s\n",
+		       s->id, mqctl_state_name(s->state), s->dev_major, s->dev_minor,
 		       s->nr_queues, s->max_pages, s->max_write, s->max_read,
-		       s->consistency, s->transport, s->daemons, s->waiting, mnt);
+		       s->consistency, s->transport, s->daemons, s->waiting,
+		       s->daemon_pid, recovery, s->recoveries, s->replayed, mnt);
 	}
 	mqctl_sessions_free(&ss);
 	return MQCTL_EXIT_OK;
@@ -690,6 +810,26 @@ static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 		return MQCTL_EXIT_ERROR;
 	}
 	s = &ss.v[0];
+	if (mqctl_json) {
+		printf("[");
+		for (i = 0; i < s->nr_seen; i++) {
+			struct mqctl_queue *q = &s->queues[i];
+
+			printf("%s{\"queue\":%u,\"requests\":%" PRIu64 ",\"forgets\":%" PRIu64
+			       ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+			       ",\"wait_ns\":%" PRIu64 ",\"stolen\":%" PRIu64
+			       ",\"interrupts\":%" PRIu64 ",\"errors\":%" PRIu64
+			       ",\"bg_waits\":%" PRIu64 ",\"pending\":%u,\"in_daemon\":%u"
+			       ",\"background\":%u,\"max_background\":%u}",
+			       i ? "," : "", q->index, q->requests, q->forgets, q->bytes_in,
+			       q->bytes_out, q->wait_ns, q->stolen, q->interrupts, q->errors,
+			       q->bg_waits, q->pending, q->in_daemon, q->background,
+			       q->max_background);
+		}
+		printf("]\n");
+		mqctl_sessions_free(&ss);
+		return MQCTL_EXIT_OK;
+	}
 	if (!mqctl_no_header)
 		printf("QUEUE REQUESTS FORGETS BYTES_IN BYTES_OUT WAIT_NS STOLEN "
 		       "INTERRUPTS ERRORS BG_WAITS PENDING IN_DAEMON BACKGROUND "
@@ -707,9 +847,162 @@ static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 	return MQCTL_EXIT_OK;
 }
 
+static int mqctl_cmd_abort(struct mqctl *c, uint64_t id)
+{
+	int err = mqctl_request(c, MQFUSE_CMD_ABORT, 0, &id, NULL, NULL);
+
+	if (err == -ENOENT) {
+		fprintf(stderr, "%s: %s has no session %" PRIu64 "\n", mqctl_prog,
+			c->family_name, id);
+		return MQCTL_EXIT_NO_SESSION;
+	}
+	if (err == -EPERM) {
+		fprintf(stderr, "%s: %s ABORT of session %" PRIu64
+			": Operation not permitted (needs CAP_NET_ADMIN)\n", mqctl_prog,
+			c->family_name, id);
+		return MQCTL_EXIT_PERM;
+	}
+	if (err) {
+		mqctl_report(c, "ABORT", err);
+		return MQCTL_EXIT_ERROR;
+	}
+	return MQCTL_EXIT_OK;
+}
+
+/* ---- monitor ---- */
+
+static volatile sig_atomic_t mqctl_stop;
+
+static void mqctl_on_signal(int sig)
+{
+	(void)sig;
+	mqctl_stop = 1;
+}
+
+struct mqctl_monitor {
+	unsigned long count;		/* stop after this many events, 0: never */
+	unsigned long seen;		/* events printed */
+};
+
+/* Wall-clock time with milliseconds and the UTC offset (ISO 8601). */
+static void mqctl_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[24], zone[8];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof(zone), "%z", &tm);
+	snprintf(buf, len, "%s.%03d%s", date, (int)(ts.tv_nsec / 1000000) % 1000, zone);
+}
+
+static int mqctl_event_cb(struct nl_msg *msg, void *arg)
+{
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[MQFUSE_ATTR_MAX + 1];
+	struct mqctl_monitor *m = arg;
+	uint32_t event, state;
+	char now[64];
+	uint64_t id;
+
+	if (gh->cmd != MQFUSE_CMD_EVENT ||
+	    nla_parse(tb, MQFUSE_ATTR_MAX, genlmsg_attrdata(gh, 0),
+		      genlmsg_attrlen(gh, 0), mqctl_policy) ||
+	    !tb[MQFUSE_ATTR_EVENT] || !tb[MQFUSE_ATTR_SESSION_ID]) {
+		fprintf(stderr, "%s: monitor: malformed event message skipped\n", mqctl_prog);
+		return NL_SKIP;
+	}
+	event = nla_get_u32(tb[MQFUSE_ATTR_EVENT]);
+	id = nla_get_u64(tb[MQFUSE_ATTR_SESSION_ID]);
+	state = mqctl_u32(tb, MQFUSE_ATTR_SESSION_STATE);
+	mqctl_now(now, sizeof(now));
+	if (mqctl_json)
+		printf("{\"time\":\"%s\",\"session\":%" PRIu64 ",\"event\":\"%s\","
+		       "\"state\":\"%s\"}\n", now, id, mqctl_event_name(event),
+		       mqctl_state_name(state));
+	else
+		printf("%s %" PRIu64 " %s %s\n", now, id, mqctl_event_name(event),
+		       mqctl_state_name(state));
+	fflush(stdout);
+	m->seen++;
+	return m->count && m->seen >= m->count ? NL_STOP : NL_OK;
+}
+
+/*
+ * Subscribe to the family's "events" group and print each event until
+ * SIGINT/SIGTERM or --count events. The signals stay blocked but while
+ * ppoll() waits, so one arriving at any moment ends the loop at once.
+ */
+static int mqctl_cmd_monitor(struct mqctl *c, unsigned long count)
+{
+	struct mqctl_monitor m = { .count = count };
+	struct sigaction sa = { .sa_handler = mqctl_on_signal };
+	sigset_t block, orig;
+	struct pollfd pfd;
+	int grp, ret;
+
+	grp = genl_ctrl_resolve_grp(c->sk, c->family_name, MQFUSE_GENL_MCGRP_EVENTS);
+	if (grp < 0) {
+		fprintf(stderr, "%s: %s: multicast group %s: %s\n", mqctl_prog, c->family_name,
+			MQFUSE_GENL_MCGRP_EVENTS, nl_geterror(grp));
+		return MQCTL_EXIT_ERROR;
+	}
+	ret = nl_socket_add_membership(c->sk, grp);
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s: join %s: %s\n", mqctl_prog, c->family_name,
+			MQFUSE_GENL_MCGRP_EVENTS, nl_geterror(ret));
+		return MQCTL_EXIT_ERROR;
+	}
+	/* events are not replies: no sequence numbers to match */
+	nl_socket_disable_seq_check(c->sk);
+	nl_socket_modify_cb(c->sk, NL_CB_VALID, NL_CB_CUSTOM, mqctl_event_cb, &m);
+	ret = nl_socket_set_nonblocking(c->sk);
+	if (ret < 0) {
+		fprintf(stderr, "%s: monitor: %s\n", mqctl_prog, nl_geterror(ret));
+		return MQCTL_EXIT_ERROR;
+	}
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* subscribed: a test may start what it monitors once this is out */
+	if (!mqctl_json && !mqctl_no_header)
+		printf("TIME SESSION EVENT STATE\n");
+	fflush(stdout);
+
+	pfd.fd = nl_socket_get_fd(c->sk);
+	pfd.events = POLLIN;
+	while (!mqctl_stop && !(count && m.seen >= count)) {
+		if (ppoll(&pfd, 1, NULL, &orig) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "%s: monitor: poll: %s\n", mqctl_prog, strerror(errno));
+			return MQCTL_EXIT_ERROR;
+		}
+		ret = nl_recvmsgs_default(c->sk);
+		if (ret >= 0 || ret == -NLE_AGAIN)
+			continue;
+		if (ret == -NLE_NOMEM) {
+			/* ENOBUFS: our buffer overran, or the kernel could not send */
+			fprintf(stderr, "%s: monitor: events were lost (ENOBUFS); "
+				"list the sessions to resynchronise\n", mqctl_prog);
+			continue;
+		}
+		fprintf(stderr, "%s: monitor: %s\n", mqctl_prog, nl_geterror(ret));
+		return MQCTL_EXIT_ERROR;
+	}
+	return MQCTL_EXIT_OK;
+}
+
 static int mqctl_cmd_generations(void)
 {
 	int gens[MQCTL_MAX_GENS], n, i, rc = MQCTL_EXIT_OK;
+	bool first = true;
 
 	n = mq_list_generations("/proc/filesystems", gens, MQCTL_MAX_GENS);
 	if (n < 0) {
@@ -720,7 +1013,9 @@ static int mqctl_cmd_generations(void)
 		fprintf(stderr, "%s: no mqfuse generation is loaded\n", mqctl_prog);
 		return MQCTL_EXIT_NOT_LOADED;
 	}
-	if (!mqctl_no_header)
+	if (mqctl_json)
+		printf("[");
+	else if (!mqctl_no_header)
 		printf("GEN NAME VERSION SESSIONS\n");
 	for (i = 0; i < n; i++) {
 		struct mqctl_sessions ss;
@@ -741,12 +1036,21 @@ static int mqctl_cmd_generations(void)
 		} else if (mqctl_dump_sessions(&c, &ss)) {
 			rc = MQCTL_EXIT_ERROR;
 			mqctl_sessions_free(&ss);
+		} else if (mqctl_json) {
+			printf("%s{\"gen\":%d,\"name\":\"%s\",\"version\":", first ? "" : ",",
+			       c.gen, c.family_name);
+			mqctl_json_str(stdout, version);
+			printf(",\"sessions\":%zu}", ss.n);
+			first = false;
+			mqctl_sessions_free(&ss);
 		} else {
 			printf("%d %s %s %zu\n", c.gen, c.family_name, version, ss.n);
 			mqctl_sessions_free(&ss);
 		}
 		mqctl_close(&c);
 	}
+	if (mqctl_json)
+		printf("]\n");
 	return rc;
 }
 
@@ -755,15 +1059,20 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "gen", required_argument, NULL, 'g' },
 		{ "no-header", no_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd;
 	struct mqctl c;
+	unsigned long count = 0;
+	bool count_set = false;
 	uint64_t id = 0;
 	int opt, want = 0, rc;
+	char *end;
 
-	while ((opt = getopt_long(argc, argv, "+g:Hh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+g:Hhjc:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'g':
 			if (mq_parse_generation(optarg, &want))
@@ -772,6 +1081,17 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			mqctl_no_header = true;
+			break;
+		case 'j':
+			mqctl_json = true;
+			break;
+		case 'c':
+			errno = 0;
+			count = strtoul(optarg, &end, 10);
+			if (errno || *end || !count || *optarg < '0' || *optarg > '9')
+				return mqctl_usage_error("--count: '%s' is not a positive number",
+							 optarg);
+			count_set = true;
 			break;
 		case 'h':
 			mqctl_usage(stdout);
@@ -784,14 +1104,21 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return mqctl_usage_error("missing command%s", "");
 	cmd = argv[optind++];
-	if (!strcmp(cmd, "queues")) {
+	/* the names of issue 10 and mqfusectl(8): list and stats */
+	if (!strcmp(cmd, "list"))
+		cmd = "sessions";
+	else if (!strcmp(cmd, "stats"))
+		cmd = "queues";
+	if (count_set && strcmp(cmd, "monitor"))
+		return mqctl_usage_error("--count belongs to monitor%s", "");
+	if (!strcmp(cmd, "queues") || !strcmp(cmd, "abort")) {
 		if (argc - optind != 1)
-			return mqctl_usage_error("queues takes one session id%s", "");
+			return mqctl_usage_error("%s takes one session id", cmd);
 		if (mqctl_parse_session_id(argv[optind], &id))
 			return mqctl_usage_error("'%s' is not a session id (1, 2, ...: see 'sessions')",
 						 argv[optind]);
 	} else if (!strcmp(cmd, "version") || !strcmp(cmd, "sessions") ||
-		   !strcmp(cmd, "generations")) {
+		   !strcmp(cmd, "generations") || !strcmp(cmd, "monitor")) {
 		if (argc - optind != 0)
 			return mqctl_usage_error("%s takes no argument", cmd);
 		if (!strcmp(cmd, "generations") && want)
@@ -811,6 +1138,10 @@ int main(int argc, char **argv)
 		rc = mqctl_cmd_version(&c);
 	else if (!strcmp(cmd, "sessions"))
 		rc = mqctl_cmd_sessions(&c);
+	else if (!strcmp(cmd, "abort"))
+		rc = mqctl_cmd_abort(&c, id);
+	else if (!strcmp(cmd, "monitor"))
+		rc = mqctl_cmd_monitor(&c, count);
 	else
 		rc = mqctl_cmd_queues(&c, id);
 	mqctl_close(&c);

@@ -64,7 +64,7 @@ sysfs_mode() {
 }
 # ctl_mode MNT: the CONSISTENCY column mqfusectl lists for MNT's session.
 ctl_mode() {
-	"$MQ_HELPER/mqfusectl" --no-header sessions | awk -v m="$1" '$12 == m { print $8 }'
+	"$MQ_HELPER/mqfusectl" --no-header sessions | awk -v m="$1" '$NF == m { print $8 }'
 }
 # is_new|is_old: what an expectation word means for a check.
 want() {	# want MODE STRICT CTO RELAXED -> the word for MODE

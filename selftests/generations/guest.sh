@@ -16,7 +16,7 @@
 # plan below is fixed); a failed setup (a module that does not load, no
 # next generation built) is a failure, never a skip.
 . "$(dirname "$0")/../vm/lib.sh"
-plan 100
+plan 123
 
 H=$MQ_HELPER
 VERIFY=$MQ_TESTS/fsx/mqverify
@@ -148,7 +148,7 @@ leave_clean() {
 	p=$(jobs -p)
 	[ -z "$p" ] || { kill -KILL $p 2>/dev/null; wait $p 2>/dev/null; }
 	rm -f /sbin/mount.$N1 /sbin/mount.$N2
-	for m in /mnt/gen-pick /mnt/gen-race /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
+	for m in /mnt/gen-pick /mnt/gen-race /mnt/gen-ctl /mnt/gen-1a /mnt/gen-1b /mnt/gen-2; do
 		mq_mounted "$m" '.*' && { diag "cleanup: umount $m"; umount "$m" || umount -l "$m"; }
 	done
 	for p in $(dev_holders "$N1") $(dev_holders "$N2"); do
@@ -376,6 +376,129 @@ MQFUSECTL_DEBUG_DUMP_ID=1 ctl_refused "ctl: a dump the kernel fails (SESSION_ID 
 ctl_refused "ctl: mqfusectl queues abc: exit 2 (usage)" 2 "'abc' is not a session id" queues abc
 ctl_refused "ctl: mqfusectl queues (no id): exit 2 (usage)" 2 "queues takes one session id" queues
 ctl_refused "ctl: mqfusectl frobnicate: exit 2 (usage)" 2 "unknown command 'frobnicate'" frobnicate
+
+# --- control (issue 10): mqfusectl monitor sees a session's events in
+# order (MOUNTED, RUNNING, ABORTED at mqfusectl abort, UNMOUNTED at
+# umount); ABORT needs CAP_NET_ADMIN, refuses an unknown id, aborts like
+# sysfs "abort" (ENOTCONN); GET_SESSION reports the daemon pid and the
+# recovery counters; malformed requests get EINVAL and an extended ack.
+# Nothing else mounts or unmounts $N2 meanwhile, so the monitors (--count
+# 4) see this session's four events alone ---
+GREQ=$MQ_TESTS/generations/genl_req
+MC=/mnt/gen-ctl
+mkdir -p "$MC"
+# wait_lines FILE N SECONDS: until FILE has N lines
+wait_lines() {
+	local end=$((SECONDS + $3))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(grep -c . "$1" 2>/dev/null)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# wait_exit PID SECONDS VAR: PID (a child of this shell, so not in a
+# $(...) subshell) exits in time; VAR gets its status, or "timeout"
+wait_exit() {
+	local end=$((SECONDS + $2))
+	while [ $SECONDS -lt $end ]; do
+		kill -0 "$1" 2>/dev/null || { wait "$1"; printf -v "$3" %s $?; return 0; }
+		sleep 0.1
+	done
+	printf -v "$3" timeout
+}
+# greq_is NAME WANT_ERRNO WANT_MSG_RE ARGS...: genl_req $N2 ARGS answers
+# errno WANT_ERRNO with an extended-ack message matching WANT_MSG_RE
+greq_is() {
+	local name=$1 e=$2 re=$3 out
+	shift 3
+	out=$("$GREQ" $N2 "$@" 2>&1 | tail -n1)
+	if echo "$out" | grep -Eq "^errno=$e msg=$re"; then
+		ok "$name ($out)"
+	else
+		not_ok "$name"; diag "got: $out"
+	fi
+}
+"$CTL" --gen $G2 --count 4 monitor > "$T/mon.out" 2> "$T/mon.err" & pmon=$!
+# the JSON one as nobody: the group is open to every user
+su nobody -s /bin/sh -c "exec '$CTL' --gen $G2 --json --count 4 monitor" > "$T/monj.out" 2> "$T/monj.err" & pmonj=$!
+check "ctl: mqfusectl monitor subscribes to the $N2 events (header printed)" \
+	bash -c "$(declare -f wait_lines); wait_lines $T/mon.out 1 $(mq_tmo 20) && head -n1 $T/mon.out | grep -qx 'TIME SESSION EVENT STATE'"
+# the JSON monitor prints nothing when subscribed: its process, then a grace
+for _ in $(seq 100); do pgrep -u nobody -x mqfusectl > /dev/null && break; sleep 0.1; done
+sleep 2
+before=" $(dev_holders $N2) "
+mount -t mqfuse -o gen=$G2 "$src" "$MC" 2>&1 | sed 's/^/# /'
+sidc=$(session_of $N2 "$MC")
+dpid=""
+for p in $(dev_holders $N2); do case "$before" in *" $p "*) ;; *) dpid=$p ;; esac; done
+check "ctl: $MC mounted ($N2 session ${sidc:-none}, served by mqfused ${dpid:-none})" \
+	sh -c "[ -n '$sidc' ] && [ -n '$dpid' ] && [ \"\$(cat /sys/fs/$N2/$sidc/state)\" = running ]"
+row=$("$CTL" --no-header --gen $G2 list | awk -v i="$sidc" '$1 == i')
+check "ctl: mqfusectl list: session $sidc shows DAEMON_PID $dpid (the mqfused holding /dev/$N2), RECOVERY off, RECOVERIES 0, REPLAYED 0, then MOUNTPOINT $MC ($row)" \
+	sh -c "echo '$row' | awk -v p='$dpid' -v m='$MC' '\$2 == \"running\" && \$12 == p && \$13 == \"off\" && \$14 == 0 && \$15 == 0 && \$16 == m && NF == 16 { ok = 1 } END { exit !ok }'"
+check "ctl: mqfusectl --json list: session $sidc with daemon_pid $dpid, recovery_s 0, recoveries 0, replayed 0, mountpoint $MC" \
+	sh -c "'$CTL' --json --gen $G2 list | tee /dev/stderr |
+		grep -q '{\"id\":$sidc,\"state\":\"running\",.*\"daemon_pid\":$dpid,\"recovery_s\":0,\"recoveries\":0,\"replayed\":0,\"mountpoint\":\"$MC\"}'"
+out=$("$GREQ" $N2 GET_SESSION SESSION_ID:u64:"${sidc:-0}" 2>&1 | paste -sd' ')
+check "genl: GET_SESSION $sidc carries SESSION_DAEMON_PID, SESSION_RECOVERY_S, SESSION_RECOVERIES (u32) and SESSION_REPLAYED (u64) ($out)" \
+	sh -c "echo '$out' | grep -q '^reply .* SESSION_DAEMON_PID=4 SESSION_RECOVERY_S=4 SESSION_RECOVERIES=4 SESSION_REPLAYED=8 .*errno=0 msg=\$'"
+check "ctl: mqfusectl --json version and --json queues $sidc print JSON" \
+	sh -c "'$CTL' --json --gen $G2 version | grep -qx '{\"name\":\"$N2\",\"gen\":$G2,\"version\":\"[0-9.]*\"}' &&
+		[ \"\$('$CTL' --json --gen $G2 stats $sidc | grep -o '\"queue\":' | wc -l)\" -eq \"\$(cat /sys/fs/$N2/$sidc/queues)\" ]"
+# refused requests
+su nobody -s /bin/sh -c "'$CTL' --gen $G2 abort $sidc" > "$T/ctl.out" 2> "$T/ctl.err"; rc=$?
+check "ctl: mqfusectl abort $sidc as nobody: exit 6 (got $rc), EPERM, the session still running ($(head -n1 "$T/ctl.err"))" \
+	sh -c "[ $rc -eq 6 ] && grep -q 'Operation not permitted' $T/ctl.err && [ \"\$(cat /sys/fs/$N2/$sidc/state)\" = running ] && ls $MC > /dev/null"
+ctl_refused "ctl: mqfusectl abort 999999 (unknown id): exit 5" 5 "$N2 has no session 999999" --gen $G2 abort 999999
+ctl_refused "ctl: mqfusectl abort abc: exit 2 (usage)" 2 "'abc' is not a session id" --gen $G2 abort abc
+greq_is "genl: ABORT of an unknown id: ENOENT, 'no such session'" 2 "no such session" ABORT SESSION_ID:u64:999999
+greq_is "genl: ABORT without SESSION_ID: EINVAL with a message" 22 "SESSION_ID is required" ABORT
+greq_is "genl: ABORT with a 4-byte SESSION_ID (wrong type): EINVAL with a message" 22 ".+" ABORT SESSION_ID:u32:"${sidc:-0}"
+greq_is "genl: ABORT with SESSION_STATE (a reply attribute): EINVAL" 22 "SESSION_STATE is a reply attribute" \
+	ABORT SESSION_ID:u64:"${sidc:-0}" SESSION_STATE:u32:2
+greq_is "genl: GET_SESSION with SESSION_DAEMON_PID (a reply attribute): EINVAL" 22 "SESSION_DAEMON_PID is a reply attribute" \
+	GET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_DAEMON_PID:u32:1
+greq_is "genl: ABORT with EVENT (a reply attribute): EINVAL" 22 "EVENT is a reply attribute" \
+	ABORT SESSION_ID:u64:"${sidc:-0}" EVENT:u32:1
+check "ctl: after the refused requests session $sidc still runs and serves $MC" \
+	sh -c "[ \"\$(cat /sys/fs/$N2/$sidc/state)\" = running ] && echo x > $MC/ctl-alive && cat $MC/ctl-alive > /dev/null"
+# the abort
+check "ctl: mqfusectl abort $sidc as root: exit 0" "$CTL" --gen $G2 abort "${sidc:-0}"
+# a new name needs the daemon (a LOOKUP): no cache can answer it
+err=$(touch "$MC/ctl-new" 2>&1)
+check "ctl: aborted: $MC gives ENOTCONN, sysfs and mqfusectl list say aborted ($err)" \
+	sh -c "echo '$err' | grep -q 'Transport endpoint is not connected' && [ \"\$(cat /sys/fs/$N2/$sidc/state)\" = aborted ] &&
+		'$CTL' --no-header --gen $G2 list | awk -v i=$sidc '\$1 == i && \$2 == \"aborted\" { ok = 1 } END { exit !ok }'"
+check "ctl: a second abort of $sidc is harmless (exit 0)" "$CTL" --gen $G2 abort "${sidc:-0}"
+umount "$MC" || { diag "umount $MC failed"; umount -l "$MC"; }
+wait_exit $pmon "$(mq_tmo 20)" rmon
+wait_exit $pmonj "$(mq_tmo 20)" rmonj
+diag "monitor: $(tail -n +2 "$T/mon.out" | paste -sd'|') $(cat "$T/mon.err")"
+diag "json monitor: $(paste -sd'|' "$T/monj.out") $(cat "$T/monj.err")"
+check "ctl: mqfusectl monitor --count 4 exited 0 by itself (got $rmon)" test "$rmon" = 0
+check "ctl: monitor saw session $sidc mounted (init), running, aborted, unmounted (aborted), in this order, nothing else" \
+	sh -c "tail -n +2 $T/mon.out | awk '{ print \$2, \$3, \$4 }' | paste -sd, |
+		grep -qx '$sidc mounted init,$sidc running running,$sidc aborted aborted,$sidc unmounted aborted' &&
+		! tail -n +2 $T/mon.out | awk '{ print \$1 }' | grep -Ev '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[.][0-9]{3}[-+][0-9]{4}\$' | grep -q ."
+check "ctl: mqfusectl --json monitor as nobody exited 0 (got $rmonj), one JSON object per event, the same four" \
+	sh -c "[ '$rmonj' = 0 ] && sed -E 's/^\\{\"time\":\"[0-9T:.+-]+\",/{/' $T/monj.out | paste -sd, |
+		grep -qx '{\"session\":$sidc,\"event\":\"mounted\",\"state\":\"init\"},{\"session\":$sidc,\"event\":\"running\",\"state\":\"running\"},{\"session\":$sidc,\"event\":\"aborted\",\"state\":\"aborted\"},{\"session\":$sidc,\"event\":\"unmounted\",\"state\":\"aborted\"}'"
+# a plain mount and umount: no ABORTED (umount is not an abort); and
+# SIGTERM / SIGINT end monitors cleanly
+"$CTL" --no-header --gen $G2 monitor > "$T/mon2.out" 2> "$T/mon2.err" & pm2=$!
+"$CTL" --gen $G2 monitor > "$T/mon3.out" 2>&1 & pm3=$!
+wait_lines "$T/mon3.out" 1 "$(mq_tmo 20)"
+sleep 1
+mount -t mqfuse -o gen=$G2 "$src" "$MC" 2>&1 | sed 's/^/# /'
+sidd=$(session_of $N2 "$MC")
+umount "$MC"
+wait_lines "$T/mon2.out" 3 "$(mq_tmo 20)"
+kill -TERM $pm2; kill -INT $pm3
+wait_exit $pm2 "$(mq_tmo 10)" r2
+wait_exit $pm3 "$(mq_tmo 10)" r3
+check "ctl: mount+umount of $MC (session ${sidd:-none}): mounted, running, unmounted, no aborted; monitors end on SIGTERM ($r2) and SIGINT ($r3) with exit 0" \
+	sh -c "cat $T/mon2.out $T/mon2.err >&2; [ -n '$sidd' ] && awk '{ print \$2, \$3 }' $T/mon2.out | paste -sd, |
+		grep -qx '$sidd mounted,$sidd running,$sidd unmounted' && [ '$r2' = 0 ] && [ '$r3' = 0 ]"
 
 # --- a session dump racing with mounts and umounts of both generations,
 # 256 queues each (MQFUSE_MAX_QUEUES: one such session spans several dump
