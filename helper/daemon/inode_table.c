@@ -153,6 +153,13 @@ int mq_itable_root_fd(void)
 	return mq_root ? mq_root->fd : -1;
 }
 
+/* restore.c moved the root's fd off a number a handle needs. */
+void mq_itable_set_root_fd(int fd)
+{
+	if (mq_root)
+		mq_root->fd = fd;
+}
+
 int mq_itable_init(int root_fd, const struct stat *root_st)
 {
 	struct mq_inode **bucket;

@@ -103,6 +103,7 @@ struct mq_inode {
 
 int mq_itable_init(int root_fd, const struct stat *root_st);
 int mq_itable_root_fd(void);
+void mq_itable_set_root_fd(int fd);
 void mq_itable_destroy(void);
 struct mq_inode *mq_inode_get(uint64_t nodeid);
 void mq_inode_put(struct mq_inode *inode);

@@ -18,7 +18,7 @@
  *                somebody else's).
  *  LINK          the new name is the inode being linked: done, answer
  *                with the entry.  Else run.
- *  UNLINK, RMDIR the victim (dev, ino) recorded at intent is still under
+ *  UNLINK, RMDIR the victim (dev, ino, ctime) recorded at intent is still under
  *                the name: not done, run.  Gone or replaced: done, 0.
  *                No victim at intent: run (ENOENT).
  *  RENAME(2)     the source (recorded at intent) still under the old
@@ -121,6 +121,11 @@ static const char *mq_link_name(struct mq_req *req)
 	return mq_req_name(req, sizeof(struct fuse_link_in), NULL);
 }
 
+static int64_t mq_ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
 /*
  * What the resolution will need to know about the world as it was:
  * aux[0] 1 if the object existed, aux[1]/aux[2] its ino/dev, aux[3] per
@@ -144,6 +149,8 @@ void mq_journal_prestate(struct mq_req *req, uint64_t *aux)
 			aux[0] = 1;
 			aux[1] = st.st_ino;
 			aux[2] = st.st_dev;
+			/* inode numbers are reused at once: ctime tells */
+			aux[3] = mq_ctime_ns(&st);
 		}
 		break;
 	case FUSE_RENAME:
@@ -184,10 +191,6 @@ void mq_journal_prestate(struct mq_req *req, uint64_t *aux)
 	}
 }
 
-static int64_t mq_ctime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-}
 
 /* An entry reply for @name in the request's directory (lookup taken). */
 static int mq_replay_entry(struct mq_req *req, uint64_t dir_id,
@@ -220,14 +223,21 @@ static int mq_replay_append(struct mq_req *req, const struct mq_rs_jentry *e)
 {
 	const struct fuse_write_in *wi = (const void *)req->arg;
 	struct fuse_write_out *wo = (void *)req->out;
+	struct mq_inode *inode;
 	struct stat st;
-	char *buf;
+	char path[64], *buf;
 	bool done = false;
 	int fd;
 
 	if (!e->aux[0] || req->arg_len - sizeof(*wi) < wi->size)
 		return MQ_REPLAY_RUN;
-	fd = mq_handle_get_fd(wi->fh, req->in->nodeid);
+	/* The handle may be write-only: read through a fresh descriptor. */
+	inode = mq_inode_get(req->in->nodeid);
+	if (!inode)
+		return MQ_REPLAY_RUN;
+	mq_proc_path(path, sizeof(path), inode->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	mq_inode_put(inode);
 	if (fd < 0)
 		return MQ_REPLAY_RUN;
 	buf = wi->size ? malloc(wi->size) : NULL;
@@ -235,7 +245,7 @@ static int mq_replay_append(struct mq_req *req, const struct mq_rs_jentry *e)
 	    buf && pread(fd, buf, wi->size, e->aux[3]) == (ssize_t)wi->size)
 		done = !memcmp(buf, wi + 1, wi->size);
 	free(buf);
-	mq_handle_put(wi->fh);
+	close(fd);
 	if (!done)
 		return MQ_REPLAY_RUN;
 	memset(wo, 0, sizeof(*wo));
@@ -286,7 +296,8 @@ int mq_replay_resolve(struct mq_req *req, const struct mq_rs_jentry *e)
 			return MQ_REPLAY_RUN;
 		name = mq_req_name(req, 0, NULL);
 		if (!mq_replay_stat(req->in->nodeid, name, &st) &&
-		    st.st_ino == e->aux[1] && (uint64_t)st.st_dev == e->aux[2])
+		    st.st_ino == e->aux[1] && (uint64_t)st.st_dev == e->aux[2] &&
+		    (uint64_t)mq_ctime_ns(&st) == e->aux[3])
 			return MQ_REPLAY_RUN;
 		return 0;
 	case FUSE_RENAME:
