@@ -297,6 +297,7 @@ struct mq_config {
 	double entry_timeout;
 	double attr_timeout;
 	enum mq_sandbox_mode sandbox;	/* --sandbox */
+	const char *attach;		/* --attach ID|PATH: successor */
 };
 
 /* Connection state fixed by INIT. */
@@ -337,6 +338,18 @@ struct mq_thread {
 };
 
 int mq_session_run(void);
+
+/* ----------------------------------------------------------- recovery.c */
+
+/* A session we mounted: keep a recovery state if recovery= is on (1). */
+int mq_recovery_new_session(int devfd);
+/* --attach: attach, fetch and rebuild; *@devfdp is the new daemon fd. */
+int mq_recovery_attach(const char *target, int *devfdp);
+
+/* ---------------------------------------------------------- supervise.c */
+
+int mq_supervise(int argc, char **argv, const char *mountpoint);
+bool mq_supervise_mounted(const char *mountpoint);
 
 /* ---------------------------------------------------------- mount_opts.c */
 

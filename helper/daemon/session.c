@@ -71,6 +71,12 @@ static int mq_monitor_sock = -1;	/* serving child: socket to the monitor */
 static pthread_mutex_t mq_monitor_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool mq_monitor_gone_logged;
 static int mq_null_fd = -1;	/* /dev/null, opened before the sandbox */
+/*
+ * The session keeps our recovery state (recovery.c): a serving process
+ * that dies leaves the session ORPHANED for a successor, so the monitor
+ * must not unmount it.
+ */
+static bool mq_recovery_on;
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t mq_payload_room(void)
@@ -951,7 +957,9 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 			 * mount nobody serves: undo it before going.
 			 */
 			sig = mq_monitor_status(child, wstatus);
-			if (sig && mq_we_mounted) {
+			if (sig && mq_we_mounted && mq_recovery_on) {
+				mq_info("monitor: serving process gone: the session waits for a successor (mqfused --attach)");
+			} else if (sig && mq_we_mounted) {
 				mq_info("monitor: serving process gone: unmounting");
 				mq_unmount();
 			}
@@ -1069,7 +1077,12 @@ int mq_session_run(void)
 	 */
 	signal(SIGCHLD, SIG_DFL);
 	mq_block_signals();
-	if (mq_cfg.serve_fd >= 0) {
+	if (mq_cfg.attach) {
+		ret = mq_recovery_attach(mq_cfg.attach, &mq_mount_fd);
+		if (ret)
+			return ret;
+		mq_recovery_on = true;
+	} else if (mq_cfg.serve_fd >= 0) {
 		mq_mount_fd = mq_cfg.serve_fd;
 		ret = mq_detect_fd_kind(mq_mount_fd);
 		if (ret) {
@@ -1084,6 +1097,8 @@ int mq_session_run(void)
 		if (ret)
 			return ret;
 		mq_we_mounted = true;
+		if (mq_cfg.fs == MQ_FS_MQFUSE)
+			mq_recovery_on = mq_recovery_new_session(mq_mount_fd) > 0;
 	}
 	if (!mq_cfg.foreground) {
 		mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
