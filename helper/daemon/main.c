@@ -40,6 +40,7 @@ enum {
 	OPT_NO_LOCKS,
 	OPT_ATTACH,
 	OPT_SUPERVISE,
+	OPT_RECOVERY_DEFAULT,
 };
 
 static const struct option mq_long_opts[] = {
@@ -63,6 +64,7 @@ static const struct option mq_long_opts[] = {
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
+	{ "recovery-default", required_argument, NULL, OPT_RECOVERY_DEFAULT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -120,6 +122,8 @@ static void mq_usage(FILE *f)
 "                         of its daemon (mounted with recovery=SECONDS):\n"
 "                         by session id or by any file of the mount; the\n"
 "                         tables come from the session's recovery state\n"
+"  --recovery-default S   mount with recovery=S unless -o gives recovery=;\n"
+"                         without it if the module does not know it\n"
 "  --supervise            run the daemon as a child and restart it at once\n"
 "                         (--attach) when it dies; doubling delay when it\n"
 "                         keeps dying\n"
@@ -461,6 +465,13 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SUPERVISE:
 			supervise = true;
+			break;
+		case OPT_RECOVERY_DEFAULT:
+			if (mq_parse_count(optarg, 86400,
+					   &mq_cfg.recovery_default)) {
+				mq_err("--recovery-default: seconds, 0 to 86400");
+				return 2;
+			}
 			break;
 		case 'h':
 			mq_usage(stdout);

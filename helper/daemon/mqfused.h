@@ -298,6 +298,7 @@ struct mq_config {
 	double attr_timeout;
 	enum mq_sandbox_mode sandbox;	/* --sandbox */
 	const char *attach;		/* --attach ID|PATH: successor */
+	unsigned int recovery_default;	/* --recovery-default SECONDS, 0: none */
 };
 
 /* Connection state fixed by INIT. */

@@ -456,21 +456,35 @@ static int mq_open_device(void)
 static int mq_do_mount(int fd)
 {
 	struct stat st;
-	char *data;
+	char *data, rec[32];
+	bool defaulted;
 	int ret;
 
 	if (stat(mq_cfg.backend_dir, &st))
 		return -errno;
-	if (asprintf(&data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s",
+	/* recovery= last, so that a refusing module can be retried without */
+	defaulted = mq_cfg.fs == MQ_FS_MQFUSE && mq_cfg.recovery_default &&
+		    !(mq_cfg.kernel_opts && (!strncmp(mq_cfg.kernel_opts, "recovery=", 9) ||
+					     strstr(mq_cfg.kernel_opts, ",recovery=")));
+	snprintf(rec, sizeof(rec), ",recovery=%u", mq_cfg.recovery_default);
+	if (asprintf(&data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s%s",
 		     fd, st.st_mode & S_IFMT, getuid(), getgid(),
 		     mq_cfg.default_permissions ? ",default_permissions" : "",
 		     mq_cfg.kernel_opts && *mq_cfg.kernel_opts ? "," : "",
-		     mq_cfg.kernel_opts ?: "") < 0)
+		     mq_cfg.kernel_opts ?: "", defaulted ? rec : "") < 0)
 		return -ENOMEM;
 	mq_info("mount -t %s -o %s %s %s", mq_cfg.fstype, data, mq_cfg.source,
 		mq_cfg.mountpoint);
 	ret = mount(mq_cfg.source, mq_cfg.mountpoint, mq_cfg.fstype,
 		    mq_cfg.mount_flags, data);
+	if (ret && errno == EINVAL && defaulted) {
+		/* A module without recovery=: mount without, say so. */
+		mq_warn("%s does not take recovery=: mounted without crash recovery",
+			mq_cfg.fstype);
+		*strrchr(data, ',') = '\0';
+		ret = mount(mq_cfg.source, mq_cfg.mountpoint, mq_cfg.fstype,
+			    mq_cfg.mount_flags, data);
+	}
 	if (ret) {
 		ret = -errno;
 		mq_err("mount %s on %s (type %s, options %s): %s",

@@ -102,7 +102,7 @@ static void test_mount_opts(void)
 
 	{
 		static const char *const refused[] = {
-			"recovery=30", "virtqueues=2", "nosuchoption=1",
+			"recovery=soon", "virtqueues=2", "nosuchoption=1",
 			"allow_other,bogus",
 		};
 
