@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mqfuse.h>
+
 #include "mqfused.h"
+#include "rstate.h"
 
 #define MQ_OP(op, fn_, type)	[op] = { .fn = fn_, .arg_min = sizeof(type) }
 #define MQ_OP0(op, fn_)		[op] = { .fn = fn_, .arg_min = 0 }
@@ -241,6 +244,75 @@ static void mq_reply_undo(struct mq_req *req, size_t payload)
 	}
 }
 
+static int mq_run_op(struct mq_req *req, const struct mq_op *op)
+{
+	int ret;
+
+	if (!op->as_caller)
+		return op->fn(req);
+	ret = mq_creds_enter(req);
+	if (!ret)
+		ret = op->fn(req);
+	mq_creds_leave(req);
+	return ret;
+}
+
+/*
+ * A non-idempotent request with a live recovery state (rstate.c): the
+ * intent is journaled before it runs and its result before the reply,
+ * so that a successor answers a replay of it without running it twice.
+ * A replayed request (MQFUSE_UNIQUE_REPLAY) with a recorded result gets
+ * that result; one with only an intent is resolved by replay.c.  Either
+ * way the outcome is recorded again under the live epoch before the
+ * reply (a second crash replays it once more), and the older entry is
+ * retired once the reply is out.
+ */
+static int mq_dispatch_journaled(struct mq_req *req, const struct mq_op *op)
+{
+	const struct fuse_in_header *in = req->in;
+	uint64_t unique = in->unique & ~MQFUSE_UNIQUE_REPLAY;
+	uint64_t aux[MQ_RS_J_AUX];
+	struct mq_rs_jentry *old = NULL, *je;
+	int ret = MQ_REPLAY_RUN, werr;
+
+	if (in->unique & MQFUSE_UNIQUE_REPLAY)
+		old = mq_rs_journal_find(unique);
+	if (old && atomic_load(&old->state) == MQ_RS_J_DONE) {
+		ret = old->error;
+		if (!ret && old->reply_len <= req->out_max) {
+			memcpy(req->out, old->reply, old->reply_len);
+			ret = old->reply_len;
+		}
+		mq_dbg("unique %llu: replayed, answered from the journal (%d)",
+		       (unsigned long long)unique, ret);
+		memset(aux, 0, sizeof(aux));
+		je = mq_rs_journal_intent(unique, in->opcode, in->nodeid, aux);
+	} else {
+		if (old) {
+			ret = mq_replay_resolve(req, old);
+			mq_dbg("unique %llu: replayed intent resolved: %s",
+			       (unsigned long long)unique,
+			       ret == MQ_REPLAY_RUN ? "run" : "done");
+		}
+		mq_journal_prestate(req, aux);
+		je = mq_rs_journal_intent(unique, in->opcode, in->nodeid, aux);
+		if (ret == MQ_REPLAY_RUN)
+			ret = mq_run_op(req, op);
+	}
+	mq_rs_journal_done(je, ret < 0 ? ret : 0, req->out,
+			   ret < 0 ? 0 : (uint32_t)ret);
+	werr = mq_send_reply(req->thr, in->unique, ret < 0 ? ret : 0,
+			     ret < 0 ? 0 : (size_t)ret);
+	if (werr == -ENOENT && ret > 0)
+		mq_reply_undo(req, ret);
+	/* Written (or refused as gone): never replayed again. */
+	if (werr != -ENODEV) {
+		mq_rs_journal_replied(je);
+		mq_rs_journal_replied(old);
+	}
+	return 0;
+}
+
 /*
  * Process the request of @len bytes in thr->inbuf and send its reply.
  * Returns 0, or -ENODEV after DESTROY.
@@ -282,13 +354,10 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 			ret = MQ_NO_REPLY;
 	} else if (in->opcode != FUSE_INIT && !atomic_load(&mq_conn.proto_minor)) {
 		ret = -EIO;	/* nothing but INIT before INIT */
-	} else if (op->as_caller) {
-		ret = mq_creds_enter(&req);
-		if (!ret)
-			ret = op->fn(&req);
-		mq_creds_leave(&req);
+	} else if (mq_rs_active() && mq_journal_wanted(&req)) {
+		return mq_dispatch_journaled(&req, op);
 	} else {
-		ret = op->fn(&req);
+		ret = mq_run_op(&req, op);
 	}
 	if (ret == MQ_NO_REPLY)
 		return 0;

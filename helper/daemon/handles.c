@@ -26,6 +26,7 @@
  * release) a handle through another inode.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ struct mq_handle_slot {
 	unsigned int refs;		/* table's (while open) + users', capped */
 	struct mq_dir *dir;		/* directory state, MQ_HANDLE_DIR */
 	uint64_t nodeid;		/* the inode it was opened on */
+	int flags;			/* backend open flags (F_GETFL) */
 };
 
 static uint64_t mq_fh_make(int fd, uint32_t gen)
@@ -85,9 +87,12 @@ int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 {
 	struct mq_handle_slot *slot;
 	pthread_mutex_t *lock;
+	int flags;
 
 	if (fd < 0 || (unsigned int)fd >= mq_nr_slots)
 		return -EMFILE;
+	/* O_APPEND decides whether a WRITE is journaled (dispatch.c). */
+	flags = mq_rs_active() ? fcntl(fd, F_GETFL) : 0;
 	slot = &mq_slots[fd];
 	lock = mq_slot_lock(fd);
 	pthread_mutex_lock(lock);
@@ -104,7 +109,10 @@ int mq_handle_add(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 	slot->refs = 1;
 	slot->dir = dir;
 	slot->nodeid = nodeid;
+	slot->flags = flags;
 	*fh = mq_fh_make(fd, slot->gen);
+	/* Before the reply hands the fh out (rstate.c). */
+	mq_rs_handle_new(fd, kind, nodeid, slot->gen, slot->flags);
 	pthread_mutex_unlock(lock);
 	atomic_fetch_add(&mq_nr_handles, 1);
 	if (kind == MQ_HANDLE_FILE)
@@ -207,6 +215,7 @@ void mq_handle_put(uint64_t fh)
 	slot->closing = false;
 	slot->dir = NULL;
 	pthread_mutex_unlock(lock);
+	mq_rs_handle_gone((int)mq_fh_fd(fh));
 	/* The fd is still open here, so no new handle can take the slot. */
 	if (dir)
 		mq_dir_free(dir);
@@ -296,4 +305,61 @@ int mq_handles_reset_generations(void)
 uint64_t mq_handles_count(void)
 {
 	return atomic_load(&mq_nr_handles);
+}
+
+int mq_handle_flags(uint64_t fh)
+{
+	struct mq_handle_slot *slot;
+	pthread_mutex_t *lock;
+	int flags = -EBADF;
+
+	slot = mq_slot_of(fh, &lock);
+	if (!slot)
+		return -EBADF;
+	pthread_mutex_lock(lock);
+	if (slot->kind == MQ_HANDLE_FILE && !slot->closing &&
+	    slot->gen == mq_fh_gen(fh))
+		flags = slot->flags;
+	pthread_mutex_unlock(lock);
+	return flags;
+}
+
+/*
+ * A successor puts back the handle the kernel knows as @gen << 32 | @fd
+ * (the fd was re-opened onto that number by restore.c).
+ */
+int mq_handle_restore(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
+		      uint64_t nodeid, uint32_t gen)
+{
+	struct mq_handle_slot *slot;
+	pthread_mutex_t *lock;
+
+	if (fd < 0 || (unsigned int)fd >= mq_nr_slots || !gen ||
+	    kind == MQ_HANDLE_NONE)
+		return -EINVAL;
+	slot = &mq_slots[fd];
+	lock = mq_slot_lock(fd);
+	pthread_mutex_lock(lock);
+	if (slot->kind != MQ_HANDLE_NONE) {
+		pthread_mutex_unlock(lock);
+		return -EBUSY;
+	}
+	slot->gen = gen;
+	slot->kind = kind;
+	slot->closing = false;
+	slot->refs = 1;
+	slot->dir = dir;
+	slot->nodeid = nodeid;
+	slot->flags = fcntl(fd, F_GETFL);	/* a restore, not a request */
+	mq_rs_handle_new(fd, kind, nodeid, gen, slot->flags);
+	pthread_mutex_unlock(lock);
+	atomic_fetch_add(&mq_nr_handles, 1);
+	if (kind == MQ_HANDLE_FILE)
+		mq_locks_file_opened(nodeid);
+	return 0;
+}
+
+unsigned int mq_handles_max(void)
+{
+	return mq_nr_slots;
 }

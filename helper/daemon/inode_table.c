@@ -153,6 +153,13 @@ int mq_itable_root_fd(void)
 	return mq_root ? mq_root->fd : -1;
 }
 
+/* restore.c moved the root's fd off a number a handle needs. */
+void mq_itable_set_root_fd(int fd)
+{
+	if (mq_root)
+		mq_root->fd = fd;
+}
+
 int mq_itable_init(int root_fd, const struct stat *root_st)
 {
 	struct mq_inode **bucket;
@@ -274,6 +281,7 @@ static void mq_inode_free(struct mq_inode *inode)
 	pthread_mutex_unlock(&ks->lock);
 
 	mq_locks_inode_gone(inode);
+	mq_rs_inode_gone(inode);	/* while the fd still owns its slot */
 	close(inode->fd);
 	free(inode);
 	atomic_fetch_sub(&mq_nr_inodes, 1);
@@ -330,6 +338,8 @@ void mq_inode_forget(uint64_t nodeid, uint64_t n)
 		}
 	} while (n && !atomic_compare_exchange_weak(&inode->nlookup, &l,
 						     l - n));
+	if (n)
+		mq_rs_inode_lookups(inode, -(int64_t)n);
 	if (n && l == n) {
 		/* nlookup -> 0: the count reference, added before the raise. */
 		mq_itable_hook(MQ_ITABLE_HOOK_FORGET_ZERO, inode);
@@ -371,6 +381,7 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 		 */
 		atomic_fetch_add(&inode->refs, 1);
 		prev = atomic_fetch_add(&inode->nlookup, 1);
+		mq_rs_inode_lookups(inode, 1);
 		mq_itable_hook(MQ_ITABLE_HOOK_LOOKUP_RAISED, inode);
 		if (prev)
 			atomic_fetch_sub(&inode->refs, 1);
@@ -387,10 +398,69 @@ int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out)
 	atomic_store(&inode->refs, 2);	/* the lookup count's and the caller's */
 	mq_key_link(inode, bucket);
 	mq_id_insert(inode);
+	/* Recorded before any lookup can find it and before any reply. */
+	mq_rs_inode_new(inode);
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&mq_nr_inodes, 1);
 	*out = inode;
 	return 0;
+}
+
+int mq_inode_restore(int fd, const struct stat *st, uint64_t nodeid,
+		     uint64_t nlookup)
+{
+	struct mq_inode **bucket, *inode, *known;
+	struct mq_shard *s = mq_shard_of(mq_key_shards,
+					 mq_key_hash(st->st_dev, st->st_ino),
+					 &bucket);
+
+	if (nodeid <= FUSE_ROOT_ID || !nlookup) {
+		close(fd);
+		return -EINVAL;
+	}
+	known = mq_inode_get(nodeid);
+	if (known) {
+		mq_inode_put(known);
+		close(fd);
+		return -EEXIST;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (known = *bucket; known; known = known->key_next) {
+		if (known->dev == st->st_dev && known->ino == st->st_ino)
+			break;
+	}
+	if (known) {
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		return -EEXIST;
+	}
+	inode = mq_inode_alloc(fd, st, nodeid);
+	if (!inode) {
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		return -ENOMEM;
+	}
+	atomic_store(&inode->nlookup, nlookup);
+	atomic_store(&inode->refs, 1);	/* the lookup count's */
+	mq_key_link(inode, bucket);
+	mq_id_insert(inode);
+	mq_rs_inode_new(inode);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&mq_nr_inodes, 1);
+	if (nodeid >= atomic_load(&mq_next_nodeid))
+		atomic_store(&mq_next_nodeid, nodeid + 1);
+	return 0;
+}
+
+void mq_itable_set_next_nodeid(uint64_t next)
+{
+	if (next > atomic_load(&mq_next_nodeid))
+		atomic_store(&mq_next_nodeid, next);
+}
+
+uint64_t mq_itable_next_nodeid(void)
+{
+	return atomic_load(&mq_next_nodeid);
 }
 
 uint64_t mq_itable_count(void)

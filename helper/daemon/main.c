@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include <mqfuse.h>
 
@@ -36,6 +38,9 @@ enum {
 	OPT_NO_SANDBOX,
 	OPT_GEN,
 	OPT_NO_LOCKS,
+	OPT_ATTACH,
+	OPT_SUPERVISE,
+	OPT_RECOVERY_DEFAULT,
 };
 
 static const struct option mq_long_opts[] = {
@@ -57,6 +62,9 @@ static const struct option mq_long_opts[] = {
 	{ "attr-timeout", required_argument, NULL, OPT_ATTR_TIMEOUT },
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
+	{ "recovery-default", required_argument, NULL, OPT_RECOVERY_DEFAULT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -67,6 +75,8 @@ static void mq_usage(FILE *f)
 	fprintf(f,
 "Usage: mqfused [options] SOURCE MOUNTPOINT\n"
 "       mqfused [options] --fd N SOURCE [MOUNTPOINT]\n"
+"       mqfused [options] --attach SESSION_ID|PATH SOURCE [MOUNTPOINT]\n"
+"       mqfused --supervise [options] SOURCE MOUNTPOINT\n"
 "\n"
 "Serve SOURCE (local:DIR or an absolute DIR) over the FUSE protocol on\n"
 "MOUNTPOINT, through mqfuse (/dev/mqfuse_vN) or stock FUSE (/dev/fuse).\n"
@@ -108,6 +118,15 @@ static void mq_usage(FILE *f)
 "                         call outside it kills the daemon; log: the\n"
 "                         kernel logs it and lets it run)\n"
 "  --no-sandbox           same as --sandbox none (debugging)\n"
+"  --attach ID|PATH       serve an existing mqfuse session as the successor\n"
+"                         of its daemon (mounted with recovery=SECONDS):\n"
+"                         by session id or by any file of the mount; the\n"
+"                         tables come from the session's recovery state\n"
+"  --recovery-default S   mount with recovery=S unless -o gives recovery=;\n"
+"                         without it if the module does not know it\n"
+"  --supervise            run the daemon as a child and restart it at once\n"
+"                         (--attach) when it dies; doubling delay when it\n"
+"                         keeps dying\n"
 "  -h, --help             this text\n"
 "  -V, --version          version\n"
 "\n"
@@ -278,6 +297,46 @@ static int mq_open_backend_root(void)
 	return ret;
 }
 
+/*
+ * --supervise without -f: return to mount(8) once the mount is up (or
+ * the first daemon failed), the supervisor going on in the background.
+ */
+static int mq_supervise_main(int argc, char **argv, const char *mountpoint)
+{
+	int i, wstatus;
+	pid_t pid;
+
+	if (mq_cfg.foreground)
+		return mq_supervise(argc, argv, mountpoint);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		setsid();
+		if (!mq_cfg.syslog)
+			mq_log_to_syslog();
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		_exit(mq_supervise(argc, argv, mountpoint));
+	}
+	for (i = 0; i < 600; i++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		if (waitpid(pid, &wstatus, WNOHANG) == pid)
+			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) ?: 1 : 1;
+		if (mq_supervise_mounted(mountpoint))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	mq_err("--supervise: %s not mounted after 30 s", mountpoint);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct mq_mount_opts mo = { .default_permissions = true };
@@ -285,6 +344,7 @@ int main(int argc, char **argv)
 	enum mq_log_level level = MQ_LOG_WARN;
 	char *optbuf = NULL;
 	int c, ret, want_gen = 0;
+	bool supervise = false;
 
 	/* Closed 0-2: /dev/null there before the backing root or device. */
 	if (mq_stdio_fill())
@@ -400,6 +460,19 @@ int main(int argc, char **argv)
 		case OPT_NO_SANDBOX:
 			mq_cfg.sandbox = MQ_SANDBOX_NONE;
 			break;
+		case OPT_ATTACH:
+			mq_cfg.attach = optarg;
+			break;
+		case OPT_SUPERVISE:
+			supervise = true;
+			break;
+		case OPT_RECOVERY_DEFAULT:
+			if (mq_parse_count(optarg, 86400,
+					   &mq_cfg.recovery_default)) {
+				mq_err("--recovery-default: seconds, 0 to 86400");
+				return 2;
+			}
+			break;
 		case 'h':
 			mq_usage(stdout);
 			return 0;
@@ -416,7 +489,9 @@ int main(int argc, char **argv)
 	mq_log_init(level, mq_cfg.syslog);
 
 	if (argc - optind < 1 || argc - optind > 2 ||
-	    (argc - optind == 1 && mq_cfg.serve_fd < 0)) {
+	    (argc - optind == 1 && mq_cfg.serve_fd < 0 && !mq_cfg.attach) ||
+	    (supervise && (argc - optind != 2 || mq_cfg.attach ||
+			   mq_cfg.serve_fd >= 0))) {
 		mq_usage(stderr);
 		return 2;
 	}
@@ -431,6 +506,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		mq_cfg.mountpoint = strdup(real);
+	}
+	if (supervise)
+		return mq_supervise_main(argc, argv, mq_cfg.mountpoint);
+	if (mq_cfg.serve_fd >= 0 && mq_cfg.attach) {
+		mq_err("--attach and --fd: one or the other");
+		return 2;
 	}
 	if (mq_cfg.serve_fd >= 0 && want_gen) {
 		mq_err("--gen: with --fd the device fd decides the generation");

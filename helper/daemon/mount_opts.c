@@ -49,7 +49,7 @@ static const char *const mq_reserved_opts[] = {
 
 /* Understood only by the mqfuse kernel module. */
 static const char *const mq_mqfuse_opts[] = {
-	"queues", "balance", "consistency",
+	"queues", "balance", "consistency", "recovery",
 };
 
 /*
@@ -57,7 +57,7 @@ static const char *const mq_mqfuse_opts[] = {
  * here with a clear message instead of an EINVAL from mount(2).
  */
 static const char *const mq_unsupported_opts[] = {
-	"recovery", "virtqueues",
+	"virtqueues",
 };
 
 /* Options the FUSE and mqfuse kernel sides both take (fs/super.c). */
@@ -110,6 +110,10 @@ static int mq_check_mqfuse_opt(const char *key, size_t keylen,
 		mo->queues = v;
 	} else if (keylen == 7 && !strncmp(key, "balance", 7)) {
 		if (!val || (strcmp(val, "on") && strcmp(val, "off")))
+			return -EINVAL;
+	} else if (keylen == 8 && !strncmp(key, "recovery", 8)) {
+		/* seconds an orphaned session waits for a daemon; 0: off */
+		if (mq_parse_uint(val, 86400, &v))
 			return -EINVAL;
 	} else if (keylen == 11 && !strncmp(key, "consistency", 11)) {
 		if (!val || !MQ_IN(val, strlen(val), mq_consistency_modes))

@@ -103,12 +103,23 @@ struct mq_inode {
 
 int mq_itable_init(int root_fd, const struct stat *root_st);
 int mq_itable_root_fd(void);
+void mq_itable_set_root_fd(int fd);
 void mq_itable_destroy(void);
 struct mq_inode *mq_inode_get(uint64_t nodeid);
 void mq_inode_put(struct mq_inode *inode);
 void mq_inode_forget(uint64_t nodeid, uint64_t n);
 int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out);
 uint64_t mq_itable_count(void);
+/*
+ * A successor rebuilding the table (restore.c): insert backend object
+ * @fd (consumed) as @nodeid with the kernel's @nlookup; -EEXIST if the
+ * nodeid or the object is known already.  Then hand out nodeids from
+ * @next on.
+ */
+int mq_inode_restore(int fd, const struct stat *st, uint64_t nodeid,
+		     uint64_t nlookup);
+void mq_itable_set_next_nodeid(uint64_t next);
+uint64_t mq_itable_next_nodeid(void);
 
 /*
  * Unit-test hook (NULL in the daemon): called inside the two windows of
@@ -169,6 +180,26 @@ int mq_handles_reset_generations(void);
 /* ops_dir.c: free directory state (the fd is closed by handles.c). */
 void mq_dir_free(struct mq_dir *dir);
 uint64_t mq_handles_count(void);
+/* Backend open flags of an open FILE handle (O_APPEND...), -EBADF if none. */
+int mq_handle_flags(uint64_t fh);
+/* A successor re-creating handle @gen on @fd (restore.c); -EBUSY if taken. */
+int mq_handle_restore(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
+		      uint64_t nodeid, uint32_t gen);
+/* ops_dir.c: directory state for a restored directory handle on @fd. */
+struct mq_dir *mq_dir_new(int fd);
+unsigned int mq_handles_max(void);
+
+/* ------------------------------------------------ rstate.c state hooks */
+
+/* No-ops while no recovery state is live (rstate.h has the format). */
+bool mq_rs_active(void);
+void mq_rs_nodeid_used(uint64_t nodeid);
+void mq_rs_inode_new(struct mq_inode *inode);
+void mq_rs_inode_lookups(struct mq_inode *inode, int64_t delta);
+void mq_rs_inode_gone(struct mq_inode *inode);
+void mq_rs_handle_new(int fd, enum mq_handle_kind kind, uint64_t nodeid,
+		      uint32_t gen, int flags);
+void mq_rs_handle_gone(int fd);
 
 /* -------------------------------------------------------------- stats.c */
 
@@ -266,6 +297,8 @@ struct mq_config {
 	double entry_timeout;
 	double attr_timeout;
 	enum mq_sandbox_mode sandbox;	/* --sandbox */
+	const char *attach;		/* --attach ID|PATH: successor */
+	unsigned int recovery_default;	/* --recovery-default SECONDS, 0: none */
 };
 
 /* Connection state fixed by INIT. */
@@ -307,6 +340,18 @@ struct mq_thread {
 
 int mq_session_run(void);
 
+/* ----------------------------------------------------------- recovery.c */
+
+/* A session we mounted: keep a recovery state if recovery= is on (1). */
+int mq_recovery_new_session(int devfd);
+/* --attach: attach, fetch and rebuild; *@devfdp is the new daemon fd. */
+int mq_recovery_attach(const char *target, int *devfdp);
+
+/* ---------------------------------------------------------- supervise.c */
+
+int mq_supervise(int argc, char **argv, const char *mountpoint);
+bool mq_supervise_mounted(const char *mountpoint);
+
 /* ---------------------------------------------------------- mount_opts.c */
 
 int mq_pick_generation(char *fstype, size_t len);
@@ -321,6 +366,11 @@ struct mq_req {
 	size_t arg_len;
 	char *out;			/* reply payload area */
 	size_t out_max;
+	/*
+	 * Replay of a CREATE the dead daemon had applied (replay.c): open
+	 * the file it made instead of failing with EEXIST.
+	 */
+	bool replay_applied;
 };
 
 typedef int (*mq_op_fn)(struct mq_req *req);
@@ -338,6 +388,17 @@ int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload);
 int mq_reply_detached(struct mq_thread *thr, uint64_t unique, int err);
 const char *mq_req_name(struct mq_req *req, size_t off, size_t *next);
 int mq_name_check(const char *name);
+
+/* ------------------------------------------------------------ replay.c */
+
+/* mq_replay_resolve(): no recorded effect, run the request normally. */
+#define MQ_REPLAY_RUN		(-0x7fffffff)
+
+struct mq_rs_jentry;
+
+bool mq_journal_wanted(const struct mq_req *req);
+void mq_journal_prestate(struct mq_req *req, uint64_t *aux);
+int mq_replay_resolve(struct mq_req *req, const struct mq_rs_jentry *e);
 
 /* --------------------------------------------------- ops_*.c handlers */
 

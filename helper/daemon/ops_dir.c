@@ -37,6 +37,17 @@ struct mq_dir {
 	char buf[MQ_DIR_BUF];	/* entries read ahead from the backend */
 };
 
+struct mq_dir *mq_dir_new(int fd)
+{
+	struct mq_dir *dir = calloc(1, sizeof(*dir));
+
+	if (!dir)
+		return NULL;
+	pthread_mutex_init(&dir->lock, NULL);
+	dir->fd = fd;
+	return dir;
+}
+
 int mq_op_opendir(struct mq_req *req)
 {
 	struct fuse_open_out *oo = (void *)req->out;

@@ -304,7 +304,13 @@ int mq_op_create(struct mq_req *req)
 	fd = openat(dir->fd, name, flags, mode);
 	ret = fd < 0 ? -errno : 0;
 	mq_umask_leave(req);
-	if (ret == -EEXIST && !(ci->flags & O_EXCL)) {
+	/*
+	 * A replayed CREATE whose file the dead daemon made (replay.c): open
+	 * that file, not truncating what may have been written since.
+	 */
+	if (ret == -EEXIST && req->replay_applied)
+		flags &= ~O_TRUNC;
+	if (ret == -EEXIST && (!(ci->flags & O_EXCL) || req->replay_applied)) {
 		fd = mq_create_open_existing(dir->fd, name, flags);
 		ret = fd < 0 ? fd : 0;
 	}

@@ -99,6 +99,8 @@ static const int mq_allowed_syscalls[] = {
 	SCMP_SYS(getdents64), SCMP_SYS(readlinkat), SCMP_SYS(mkdirat),
 	SCMP_SYS(mknodat), SCMP_SYS(symlinkat), SCMP_SYS(unlinkat),
 	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(linkat),
+	/* recovery state: the file handle of each new inode (rstate.c) */
+	SCMP_SYS(name_to_handle_at),
 	SCMP_SYS(chmod),		/* glibc chmod(), on /proc/self/fd/N */
 	SCMP_SYS(fchmod),
 	SCMP_SYS(fchmodat), SCMP_SYS(fchown), SCMP_SYS(fchownat),

@@ -71,6 +71,12 @@ static int mq_monitor_sock = -1;	/* serving child: socket to the monitor */
 static pthread_mutex_t mq_monitor_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool mq_monitor_gone_logged;
 static int mq_null_fd = -1;	/* /dev/null, opened before the sandbox */
+/*
+ * The session keeps our recovery state (recovery.c): a serving process
+ * that dies leaves the session ORPHANED for a successor, so the monitor
+ * must not unmount it.
+ */
+static bool mq_recovery_on;
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t mq_payload_room(void)
@@ -450,21 +456,35 @@ static int mq_open_device(void)
 static int mq_do_mount(int fd)
 {
 	struct stat st;
-	char *data;
+	char *data, rec[32];
+	bool defaulted;
 	int ret;
 
 	if (stat(mq_cfg.backend_dir, &st))
 		return -errno;
-	if (asprintf(&data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s",
+	/* recovery= last, so that a refusing module can be retried without */
+	defaulted = mq_cfg.fs == MQ_FS_MQFUSE && mq_cfg.recovery_default &&
+		    !(mq_cfg.kernel_opts && (!strncmp(mq_cfg.kernel_opts, "recovery=", 9) ||
+					     strstr(mq_cfg.kernel_opts, ",recovery=")));
+	snprintf(rec, sizeof(rec), ",recovery=%u", mq_cfg.recovery_default);
+	if (asprintf(&data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s%s",
 		     fd, st.st_mode & S_IFMT, getuid(), getgid(),
 		     mq_cfg.default_permissions ? ",default_permissions" : "",
 		     mq_cfg.kernel_opts && *mq_cfg.kernel_opts ? "," : "",
-		     mq_cfg.kernel_opts ?: "") < 0)
+		     mq_cfg.kernel_opts ?: "", defaulted ? rec : "") < 0)
 		return -ENOMEM;
 	mq_info("mount -t %s -o %s %s %s", mq_cfg.fstype, data, mq_cfg.source,
 		mq_cfg.mountpoint);
 	ret = mount(mq_cfg.source, mq_cfg.mountpoint, mq_cfg.fstype,
 		    mq_cfg.mount_flags, data);
+	if (ret && errno == EINVAL && defaulted) {
+		/* A module without recovery=: mount without, say so. */
+		mq_warn("%s does not take recovery=: mounted without crash recovery",
+			mq_cfg.fstype);
+		*strrchr(data, ',') = '\0';
+		ret = mount(mq_cfg.source, mq_cfg.mountpoint, mq_cfg.fstype,
+			    mq_cfg.mount_flags, data);
+	}
 	if (ret) {
 		ret = -errno;
 		mq_err("mount %s on %s (type %s, options %s): %s",
@@ -951,7 +971,9 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 			 * mount nobody serves: undo it before going.
 			 */
 			sig = mq_monitor_status(child, wstatus);
-			if (sig && mq_we_mounted) {
+			if (sig && mq_we_mounted && mq_recovery_on) {
+				mq_info("monitor: serving process gone: the session waits for a successor (mqfused --attach)");
+			} else if (sig && mq_we_mounted) {
 				mq_info("monitor: serving process gone: unmounting");
 				mq_unmount();
 			}
@@ -1069,7 +1091,12 @@ int mq_session_run(void)
 	 */
 	signal(SIGCHLD, SIG_DFL);
 	mq_block_signals();
-	if (mq_cfg.serve_fd >= 0) {
+	if (mq_cfg.attach) {
+		ret = mq_recovery_attach(mq_cfg.attach, &mq_mount_fd);
+		if (ret)
+			return ret;
+		mq_recovery_on = true;
+	} else if (mq_cfg.serve_fd >= 0) {
 		mq_mount_fd = mq_cfg.serve_fd;
 		ret = mq_detect_fd_kind(mq_mount_fd);
 		if (ret) {
@@ -1084,6 +1111,8 @@ int mq_session_run(void)
 		if (ret)
 			return ret;
 		mq_we_mounted = true;
+		if (mq_cfg.fs == MQ_FS_MQFUSE)
+			mq_recovery_on = mq_recovery_new_session(mq_mount_fd) > 0;
 	}
 	if (!mq_cfg.foreground) {
 		mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -156,6 +156,39 @@ static void mq_split_options(struct mq_helper *h)
 	free(opts);
 }
 
+/* Default recovery= of a mount made by mount.mqfuse, in seconds. */
+#define MQ_RECOVERY_DEFAULT	"30"
+
+/*
+ * Crash recovery is on unless the options say recovery=0: the kernel
+ * keeps the session for recovery=SECONDS after the daemon dies, and
+ * mqfused runs supervised (--supervise) so that a successor attaches at
+ * once.  The default goes to mqfused as --recovery-default, which adds
+ * recovery= to the mount and mounts without it (with a warning) on a
+ * module that does not know the option.  Stock FUSE has no recovery.
+ */
+static void mq_recovery_default(struct mq_helper *h)
+{
+	const char *p = h->kernel_opts;
+	const char *val = NULL;
+
+	if (h->fs && !strcmp(h->fs, "fuse"))
+		return;
+	while (p && *p) {
+		if (!strncmp(p, "recovery=", 9))
+			val = p + 9;	/* the last one wins */
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	if (!val) {
+		mq_add_daemon_arg(h, "recovery-default", MQ_RECOVERY_DEFAULT);
+		val = MQ_RECOVERY_DEFAULT;
+	}
+	if (strtoul(val, NULL, 10) > 0)
+		mq_add_daemon_arg(h, "supervise", NULL);
+}
+
 /* Validate kernel options the same way mqfused will. */
 static void mq_validate(struct mq_helper *h)
 {
@@ -334,6 +367,7 @@ int main(int argc, char **argv)
 		snprintf(gen_buf, sizeof(gen_buf), "%d", h.type_gen);
 		h.gen = gen_buf;
 	}
+	mq_recovery_default(&h);
 	mq_validate(&h);
 	daemon = mq_find_daemon(argv[0]);
 	if (!daemon)

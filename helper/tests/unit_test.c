@@ -39,6 +39,8 @@
 
 static int failures;
 
+void test_recovery(int *failures);	/* unit_recovery.c */
+
 #define CHECK(cond, name)						\
 	do {								\
 		if (cond) {						\
@@ -100,7 +102,7 @@ static void test_mount_opts(void)
 
 	{
 		static const char *const refused[] = {
-			"recovery=30", "virtqueues=2", "nosuchoption=1",
+			"recovery=soon", "virtqueues=2", "nosuchoption=1",
 			"allow_other,bogus",
 		};
 
@@ -3268,6 +3270,8 @@ int main(void)
 	test_close_fds();
 	test_close_fds_stdio();
 	test_sandbox();
+	/* Last: it re-initialises the inode and handle tables. */
+	test_recovery(&failures);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);

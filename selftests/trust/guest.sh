@@ -300,7 +300,7 @@ if echo " $FSLIST " | grep -q " mqfuse " && mq_load; then
 			not_ok "queues: mqfused --threads $nq mounts"
 		fi
 	fi
-	for bad in recovery=30 virtqueues=2 nosuchoption=1; do
+	for bad in recovery=soon virtqueues=2 nosuchoption=1; do
 		if "$H/mount.mqfuse" "$src" "$mnt" -o $bad 2>/tmp/trust-mount-err; then
 			not_ok "mount.mqfuse -o $bad refused"
 			umount "$mnt"

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfused --supervise: keep a daemon serving the mount.
+ *
+ * The supervisor runs mqfused as a child (-f, same arguments), and when
+ * that child dies abnormally while the mount is still an mqfuse mount,
+ * starts a successor at once with --attach=MOUNTPOINT: the session,
+ * mounted with recovery=SECONDS, waits ORPHANED for it and replays what
+ * the dead daemon held.  A child that keeps dying soon after its start is
+ * restarted with a doubling delay (100 ms up to 5 s, back to 100 ms once
+ * a child lived 10 s); the session's own recovery timeout bounds the
+ * whole: once it aborted, the mountpoint is no longer mqfuse and the
+ * supervisor ends.
+ *
+ * The supervisor holds no /dev/mqfuse fd, ever: the session orphans only
+ * when its last daemon fd closes, so a supervisor holding one would keep
+ * a dead daemon's session looking served (requests would wait in its
+ * queues with nobody to read them and nothing replayed) instead of
+ * letting the kernel requeue them for the successor.  It execs a fresh
+ * binary each time, so an upgraded mqfused on disk is picked up by the
+ * next restart.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+
+#include <mqfuse.h>
+
+#include "mqfused.h"
+
+#define MQ_SUP_DELAY_MIN_MS	100
+#define MQ_SUP_DELAY_MAX_MS	5000
+#define MQ_SUP_STABLE_S		10
+
+static volatile sig_atomic_t mq_sup_stop;
+static volatile pid_t mq_sup_child;
+
+static void mq_sup_signal(int sig)
+{
+	mq_sup_stop = sig;
+	if (mq_sup_child > 0)
+		kill(mq_sup_child, sig);
+}
+
+bool mq_supervise_mounted(const char *mountpoint)
+{
+	struct statfs sf;
+
+	return !statfs(mountpoint, &sf) &&
+	       (unsigned long)sf.f_type == MQFUSE_SUPER_MAGIC;
+}
+
+static double mq_sup_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * argv of a child: ours without --supervise, with -f, and for a
+ * successor --attach=MOUNTPOINT first.  Returns NULL on failure.
+ */
+static char **mq_sup_argv(int argc, char **argv, const char *attach)
+{
+	char **out = calloc(argc + 3, sizeof(*out));
+	int i, n = 0;
+
+	if (!out)
+		return NULL;
+	out[n++] = "/proc/self/exe";
+	out[n++] = "-f";
+	if (attach && asprintf(&out[n++], "--attach=%s", attach) < 0)
+		return NULL;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--supervise") || !strcmp(argv[i], "-f") ||
+		    !strcmp(argv[i], "--foreground"))
+			continue;
+		out[n++] = argv[i];
+	}
+	out[n] = NULL;
+	return out;
+}
+
+static pid_t mq_sup_spawn(char **args)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(args[0], args);
+		mq_err("supervisor: exec mqfused: %s", strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+int mq_supervise(int argc, char **argv, const char *mountpoint)
+{
+	char **first = mq_sup_argv(argc, argv, NULL);
+	char **next = mq_sup_argv(argc, argv, mountpoint);
+	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0;
+	struct sigaction sa;
+	double started;
+	int wstatus;
+	pid_t pid;
+
+	if (!first || !next || !mountpoint) {
+		mq_err("--supervise needs SOURCE and MOUNTPOINT");
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = mq_sup_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGCHLD, SIG_DFL);
+
+	pid = mq_sup_spawn(first);
+	for (;;) {
+		if (pid < 0) {
+			mq_err("supervisor: fork: %s", strerror(errno));
+			return 1;
+		}
+		mq_sup_child = pid;
+		started = mq_sup_now();
+		while (waitpid(pid, &wstatus, 0) < 0) {
+			if (errno != EINTR)
+				return 1;
+		}
+		mq_sup_child = 0;
+		if (mq_sup_stop) {
+			/* Our SIGTERM: the child unmounted if it mounted. */
+			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
+		}
+		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+			return 0;	/* unmounted: the session ended */
+		if (!mq_supervise_mounted(mountpoint)) {
+			mq_warn("supervisor: daemon gone and %s is no longer an mqfuse mount: done",
+				mountpoint);
+			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
+		}
+		if (mq_sup_now() - started >= MQ_SUP_STABLE_S) {
+			delay = MQ_SUP_DELAY_MIN_MS;
+		} else if (restarts) {
+			struct timespec ts = { delay / 1000,
+					       (delay % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			delay = delay * 2 > MQ_SUP_DELAY_MAX_MS ?
+				MQ_SUP_DELAY_MAX_MS : delay * 2;
+		}
+		restarts++;
+		mq_warn("supervisor: daemon %d %s %d: starting a successor (restart %u)",
+			(int)pid, WIFSIGNALED(wstatus) ? "killed by signal" :
+			"exited with", WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) :
+			WEXITSTATUS(wstatus), restarts);
+		if (mq_sup_stop)
+			return 0;
+		pid = mq_sup_spawn(next);
+	}
+}
