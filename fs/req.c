@@ -22,7 +22,9 @@ static const unsigned int mqfuse_req_next[] = {
 	[MQFUSE_REQ_QUEUED]	= BIT(MQFUSE_REQ_READING) | BIT(MQFUSE_REQ_ABORTED),
 	[MQFUSE_REQ_READING]	= BIT(MQFUSE_REQ_IN_DAEMON) | BIT(MQFUSE_REQ_QUEUED) |
 				  BIT(MQFUSE_REQ_ABORTED) | BIT(MQFUSE_REQ_DONE),
-	[MQFUSE_REQ_IN_DAEMON]	= BIT(MQFUSE_REQ_REPLYING) | BIT(MQFUSE_REQ_ABORTED),
+	/* back to QUEUED: re-queued for replay after a daemon loss (recovery) */
+	[MQFUSE_REQ_IN_DAEMON]	= BIT(MQFUSE_REQ_REPLYING) | BIT(MQFUSE_REQ_ABORTED) |
+				  BIT(MQFUSE_REQ_QUEUED),
 	[MQFUSE_REQ_REPLYING]	= BIT(MQFUSE_REQ_DONE) | BIT(MQFUSE_REQ_ABORTED),
 	[MQFUSE_REQ_DONE]	= 0,
 	[MQFUSE_REQ_ABORTED]	= 0,
@@ -93,6 +95,14 @@ struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *
 	for (i = 0; i < args->out_numargs; i++)
 		req->out_size += args->out_args[i].size;
 	req->out_argvar = args->out_argvar;
+	/*
+	 * Everything the daemon answers can be delivered again to a new
+	 * daemon: the arguments stay with the request until it ends. Not
+	 * INIT (a session is never initialized twice) and not what has no
+	 * reply (the kernel cannot know whether it was applied).
+	 */
+	if (args->opcode != FUSE_INIT && !args->noreply)
+		set_bit(MQFUSE_REQ_REPLAYABLE, &req->flags);
 	atomic_inc(&fc->nr_reqs);
 	return req;
 }
