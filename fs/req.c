@@ -160,6 +160,27 @@ static bool mqfuse_req_finished(struct mqfuse_req *req)
 }
 
 /*
+ * A forced request (FLUSH at close) of a task that is exiting, typically
+ * killed, on a recovery= mount: it must not wait for a daemon that may
+ * come back only after recovery= seconds, or never. Its SIGKILL has been
+ * consumed, so check the session instead, every 100 ms: while ORPHANED
+ * the request is withdrawn like a killed waiter's (it is queued: there is
+ * no daemon to hold it). The FLUSH is then not delivered; the POSIX locks
+ * it would have released belonged to the daemon that is gone.
+ */
+static int mqfuse_req_wait_exiting(struct mqfuse_req *req)
+{
+	struct mqfuse_conn *fc = req->fc;
+
+	while (!wait_event_timeout(req->waitq, mqfuse_req_finished(req), HZ / 10)) {
+		if (mqfuse_conn_state(fc) == MQFUSE_CONN_ORPHANED &&
+		    mqfuse_queue_abandon(req))
+			return -EINTR;
+	}
+	return 0;
+}
+
+/*
  * Wait for the reply. A signal sends FUSE_INTERRUPT (if the daemon has the
  * request); a fatal signal abandons the request: if still queued it is
  * withdrawn, if the daemon has it the reply will be discarded.
@@ -184,6 +205,8 @@ static int mqfuse_req_wait(struct mqfuse_req *req)
 		if (mqfuse_queue_abandon(req))
 			return -EINTR;
 	}
+	if (force && (current->flags & PF_EXITING) && fc->opts.recovery_s)
+		return mqfuse_req_wait_exiting(req);
 	/* being copied right now or forced: the end is near */
 	wait_event(req->waitq, mqfuse_req_finished(req));
 	return 0;
