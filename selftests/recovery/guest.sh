@@ -17,10 +17,10 @@ if [ ! -x "$bin" ]; then
 	not_ok "recovery binary exists ($bin)"
 	exit 1
 fi
-# MQ_RECOVERY_SCENARIOS="a b": only these
+# MQ_RECOVERY_SCENARIOS=a,b: only these (run.sh --env MQ_RECOVERY_SCENARIOS=replay,kill)
 # shellcheck disable=SC2086
 timeout -k 5 "$(mq_tmo 240)" "$bin" -t "$MQ_NAME" -d "/dev/$MQ_NAME" -m "$mnt" \
-	${MQ_RECOVERY_SCENARIOS:-}
+	${MQ_RECOVERY_SCENARIOS//,/ }
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	not_ok "recovery finished without hanging (exit $rc)"
