@@ -159,6 +159,17 @@ void mqfuse_recovery_orphaned(struct mqfuse_conn *fc)
 	if (mod_delayed_work(system_wq, &fc->recovery_work,
 			     (unsigned long)fc->opts.recovery_s * HZ))
 		mqfuse_conn_put(fc);	/* was pending: it holds a reference already */
+	/*
+	 * An attach or abort (umount) between the unlock that published
+	 * ORPHANED and the line above found no work to cancel: cancel it
+	 * here, or it would pin the session (and the module) for up to
+	 * recovery= seconds. Store-buffer pattern: the PENDING bit is set by
+	 * a fully ordered RMW above and read by one in their
+	 * cancel_delayed_work(), after their state store.
+	 */
+	if (mqfuse_conn_state(fc) != MQFUSE_CONN_ORPHANED &&
+	    cancel_delayed_work(&fc->recovery_work))
+		mqfuse_conn_put(fc);
 	mqfuse_nl_event(fc, MQFUSE_EVENT_ORPHANED);
 }
 

@@ -305,7 +305,13 @@ struct app {
 enum app_op {
 	APP_READ,		/* open "file", pread 100 bytes at 0 */
 	APP_STAT,		/* stat "file" (LOOKUP/GETATTR) */
+	APP_READ_SIGNAL,	/* APP_READ with a SIGUSR1 handler (no SA_RESTART) */
 };
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
 
 static void app_start(struct app *a, enum app_op op)
 {
@@ -324,7 +330,12 @@ static void app_start(struct app *a, enum app_op op)
 
 		close_fds_but(p[1]);
 		alarm(120);
-		if (op == APP_READ) {
+		if (op == APP_READ_SIGNAL) {
+			struct sigaction sa = { .sa_handler = on_usr1 };
+
+			sigaction(SIGUSR1, &sa, NULL);
+		}
+		if (op == APP_READ || op == APP_READ_SIGNAL) {
 			fd = open(fpath, O_RDONLY);
 			if (fd < 0) {
 				res.ret = -2;
@@ -656,6 +667,50 @@ static void t_kill(void)
 	finish(fd, "kill");
 }
 
+/*
+ * A request interrupted while orphaned: delivered again, then its
+ * INTERRUPT, both under the replayed unique.
+ */
+static void t_interrupt(void)
+{
+	struct app a;
+	struct saved s;
+	struct req r;
+	uint64_t id, u;
+	int fd;
+
+	fd = do_mount(30, true);
+	if (!tap_ok(fd >= 0, "interrupt: mount with recovery=30"))
+		return;
+	id = session_of(fd);
+	app_start(&a, APP_READ_SIGNAL);
+	tap_ok(!serve_until(fd, FUSE_READ, &r, 10000), "interrupt: daemon got the READ");
+	save(&s, &r);
+	close(fd);
+	tap_ok(state_is(id, "orphaned"), "interrupt: orphaned");
+	kill(a.pid, SIGUSR1);
+	tap_ok(!app_poll(&a, 500), "interrupt: the interrupted app still waits while orphaned");
+	fd = open(devpath, O_RDWR);
+	tap_succ(attach_id(fd, id), "interrupt: ATTACH");
+	if (tap_ok(!read_req(fd, &r, 5000), "interrupt: the new daemon reads"))
+		same_replayed(&s, &r, "interrupt");
+	u = s.h.unique | MQFUSE_UNIQUE_REPLAY;
+	if (tap_ok(!read_req(fd, &r, 5000) && r.h->opcode == FUSE_INTERRUPT,
+		   "interrupt: then an INTERRUPT")) {
+		struct fuse_interrupt_in *in = r.arg;
+
+		tap_ok(in->unique == u && r.h->unique == (u | 1),
+		       "interrupt: for the replayed unique (%#llx, header %#llx)",
+		       (unsigned long long)in->unique, (unsigned long long)r.h->unique);
+	}
+	tap_eq(reply(fd, u, -EINTR, NULL, 0), (ssize_t)sizeof(struct fuse_out_header),
+	       "interrupt: READ answered EINTR");
+	tap_ok(app_poll(&a, 5000) && a.res.ret == -1 && a.res.err == EINTR,
+	       "interrupt: the app's read fails with EINTR (ret %zd, errno %d)",
+	       a.res.ret, a.res.err);
+	finish(fd, "interrupt");
+}
+
 /* (f) ATTACH refusals. */
 static void t_refusals(void)
 {
@@ -886,6 +941,7 @@ static const struct {
 	{ "timeout", t_timeout },
 	{ "umount_orphaned", t_umount_orphaned },
 	{ "kill", t_kill },
+	{ "interrupt", t_interrupt },
 	{ "refusals", t_refusals },
 	{ "upgrade", t_upgrade },
 	{ "hostile", t_hostile },
