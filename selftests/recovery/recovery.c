@@ -8,6 +8,9 @@
  * leaves unanswered, or answers wrongly; the "application" is a forked
  * child that does one syscall and reports its result through a pipe.
  *
+ * Mounts use queues=1: "replayed requests first" is a per-queue promise,
+ * and an unbound reader takes the queues round robin.
+ *
  *   recovery [-t FSTYPE] [-d DEV] [-m MNT] [SCENARIO...]   (default: all)
  */
 #define _GNU_SOURCE
@@ -183,7 +186,7 @@ static int do_mount(unsigned int recovery, bool init)
 		return -1;
 	}
 	snprintf(opts, sizeof(opts),
-		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,recovery=%u",
+		 "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,queues=1,recovery=%u",
 		 fd, recovery);
 	if (mount("recovery", mnt, fstype, MS_NOSUID | MS_NODEV, opts)) {
 		tap_diag("mount -o %s: %s", opts, strerror(errno));
