@@ -716,6 +716,53 @@ static void t_interrupt(void)
 	finish(fd, "interrupt");
 }
 
+/*
+ * The timer against an attach at about the deadline (recovery=1, attach
+ * after 0.9..1.1 s): exactly one wins, and the state says which.
+ */
+static void t_race(void)
+{
+	unsigned int i, won = 0, lost = 0, bad = 0;
+
+	for (i = 0; i < 12; i++) {
+		struct app a;
+		uint64_t id;
+		int fd, err;
+		bool running;
+
+		fd = do_mount(1, true);
+		if (fd < 0) {
+			bad++;
+			continue;
+		}
+		id = session_of(fd);
+		close(fd);
+		usleep(900000 + i * 200000 / 12);
+		fd = open(devpath, O_RDWR);
+		err = attach_id(fd, id) ? errno : 0;
+		running = state_is(id, "running");
+		if (!err && running) {
+			/* the winner serves: a stat gets its answer */
+			app_start(&a, APP_STAT);
+			app_serve(&a, fd, 10000);
+			if (a.done && a.res.ret == TINYFS_FILE_SIZE)
+				won++;
+			else
+				bad++;
+		} else if (err == ENOTCONN && !running) {
+			lost++;
+		} else {
+			tap_diag("  attach: %s, state running: %d", strerror(err), running);
+			bad++;
+		}
+		finish(err ? -1 : fd, "race");
+		if (err)
+			close(fd);
+	}
+	tap_ok(!bad, "race: attach vs timeout: %u attached, %u too late, %u inconsistent",
+	       won, lost, bad);
+}
+
 /* (f) ATTACH refusals. */
 static void t_refusals(void)
 {
@@ -950,6 +997,7 @@ static const struct {
 	{ "umount_orphaned", t_umount_orphaned },
 	{ "kill", t_kill },
 	{ "interrupt", t_interrupt },
+	{ "race", t_race },
 	{ "refusals", t_refusals },
 	{ "upgrade", t_upgrade },
 	{ "hostile", t_hostile },
