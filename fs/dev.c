@@ -46,7 +46,21 @@ struct file *mqfuse_dev_fget(int fd)
 	return file;
 }
 
-static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc)
+/* Is @file an open /dev/mqfuse_vN (of this generation)? */
+bool mqfuse_is_dev_file(struct file *file)
+{
+	return file->f_op == &mqfuse_dev_fops;
+}
+
+/*
+ * Bind @file to @fc. @daemon: MQFUSE_IOC_ATTACH, refused for a session
+ * that is not serving (INIT: -EAGAIN, ABORTED: -ENOTCONN) and the end of
+ * an ORPHANED one (*@recovered is set), decided under fc->lock together
+ * with the nr_devs increment so that neither the last release
+ * (mqfuse_dev_release()) nor the recovery timer can slip in between.
+ */
+static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc, bool daemon,
+			     bool *recovered)
 {
 	struct mqfuse_dev *dev;
 
@@ -58,8 +72,27 @@ static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc)
 		return -ENOMEM;
 	dev->fc = fc;
 	dev->bound_queue = -1;
-	mqfuse_conn_get(fc);
 	spin_lock(&fc->lock);
+	if (daemon) {
+		switch (fc->state) {
+		case MQFUSE_CONN_INIT:
+			spin_unlock(&fc->lock);
+			kfree(dev);
+			return -EAGAIN;
+		case MQFUSE_CONN_ABORTED:
+			spin_unlock(&fc->lock);
+			kfree(dev);
+			return -ENOTCONN;
+		case MQFUSE_CONN_ORPHANED:
+			/* replayed requests wait at the front of the queues */
+			smp_store_release(&fc->state, MQFUSE_CONN_RUNNING);
+			*recovered = true;
+			break;
+		case MQFUSE_CONN_RUNNING:
+			break;
+		}
+	}
+	mqfuse_conn_get(fc);
 	list_add_tail(&dev->entry, &fc->devs);
 	fc->nr_devs++;
 	spin_unlock(&fc->lock);
@@ -73,8 +106,27 @@ int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc)
 	int err;
 
 	mutex_lock(&mqfuse_dev_bind_mutex);
-	err = mqfuse_dev_attach(file, fc);
+	err = mqfuse_dev_attach(file, fc, false, NULL);
 	mutex_unlock(&mqfuse_dev_bind_mutex);
+	if (!err)
+		mqfuse_recovery_attached(fc, false);
+	return err;
+}
+
+/* MQFUSE_IOC_ATTACH: @file becomes a daemon fd of @fc (recovery.c checked the rest). */
+int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc)
+{
+	bool recovered = false;
+	int err;
+
+	/* the end of ORPHANED and the RECOVERED event together (struct mqfuse_conn) */
+	mutex_lock(&fc->event_lock);
+	mutex_lock(&mqfuse_dev_bind_mutex);
+	err = mqfuse_dev_attach(file, fc, true, &recovered);
+	mutex_unlock(&mqfuse_dev_bind_mutex);
+	if (!err)
+		mqfuse_recovery_attached(fc, recovered);
+	mutex_unlock(&fc->event_lock);
 	return err;
 }
 
@@ -90,16 +142,29 @@ static int mqfuse_dev_release(struct inode *inode, struct file *file)
 {
 	struct mqfuse_dev *dev = file->private_data;
 	struct mqfuse_conn *fc;
-	bool last;
+	bool last, orphan = false;
 
 	if (!dev)
 		return 0;
 	fc = dev->fc;
+	/*
+	 * recovery=: what this fd read and did not answer goes back to the
+	 * queues first, so that it precedes anything queued later, for the
+	 * other fds or for the daemon that attaches.
+	 */
+	mqfuse_recovery_dev_gone(fc, dev);
+	/* ORPHANED and its netlink event together (struct mqfuse_conn) */
+	mutex_lock(&fc->event_lock);
 	spin_lock(&fc->lock);
 	list_del(&dev->entry);
 	last = --fc->nr_devs == 0;
-	spin_unlock(&fc->lock);
 	if (last)
+		orphan = mqfuse_recovery_orphan_locked(fc);
+	spin_unlock(&fc->lock);
+	if (orphan)
+		mqfuse_recovery_orphaned(fc);
+	mutex_unlock(&fc->event_lock);
+	if (last && !orphan)
 		mqfuse_conn_abort(fc, "daemon closed its last device fd");
 	kfree(dev);
 	mqfuse_conn_put(fc);
@@ -201,9 +266,12 @@ static int mqfuse_dev_wait(struct mqfuse_dev *dev)
 static int mqfuse_copy_req_out(struct mqfuse_req *req, struct iov_iter *to)
 {
 	struct mqfuse_args *args = req->args;
+	struct fuse_in_header ih = req->in_h;
 	unsigned int i, p;
 
-	if (copy_to_iter(&req->in_h, sizeof(req->in_h), to) != sizeof(req->in_h))
+	if (test_bit(MQFUSE_REQ_REPLAY, &req->flags))
+		ih.unique |= MQFUSE_UNIQUE_REPLAY;
+	if (copy_to_iter(&ih, sizeof(ih), to) != sizeof(ih))
 		return -EFAULT;
 	for (i = 0; i < args->in_numargs; i++) {
 		const struct mqfuse_arg *arg = &args->in_args[i];
@@ -348,6 +416,7 @@ restart:
 	}
 
 	req = t.req;
+	req->reader = dev;	/* READING: ours alone; published by read_done's lock */
 	if (req->in_h.len > nbytes) {
 		/* This request can never fit: fail it, serve the next one. */
 		mqfuse_queue_read_done(req, -E2BIG);
@@ -708,7 +777,7 @@ static long mqfuse_dev_ioctl_clone(struct file *file, u32 __user *argp)
 		return PTR_ERR(oldf);
 	mutex_lock(&mqfuse_dev_bind_mutex);
 	old = oldf->private_data;
-	err = old ? mqfuse_dev_attach(file, old->fc) : -EINVAL;
+	err = old ? mqfuse_dev_attach(file, old->fc, false, NULL) : -EINVAL;
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	fput(oldf);
 	return err;
@@ -752,6 +821,12 @@ static long mqfuse_dev_ioctl_info(struct mqfuse_dev *dev,
 	info.state = mqfuse_conn_state(fc);
 	info.balance = fc->opts.balance;
 	info.consistency = fc->opts.consistency;
+	/* written by INIT before the state left INIT (release/acquire) */
+	if (info.state != MQFUSE_STATE_INIT) {
+		info.init_flags = fc->init_flags;
+		info.proto_minor = fc->minor;
+	}
+	info.recovery_s = fc->opts.recovery_s;
 	if (copy_to_user(argp, &info, sizeof(info)))
 		return -EFAULT;
 	return 0;
@@ -770,6 +845,12 @@ static long mqfuse_dev_ioctl(struct file *file, unsigned int cmd, unsigned long 
 		return mqfuse_dev_ioctl_bind(dev, argp);
 	case MQFUSE_IOC_GET_INFO:
 		return mqfuse_dev_ioctl_info(dev, argp);
+	case MQFUSE_IOC_ATTACH:
+		return mqfuse_recovery_ioctl_attach(file, argp);
+	case MQFUSE_IOC_STORE_FD:
+		return dev ? mqfuse_recovery_ioctl_store_fd(dev->fc, argp) : -EINVAL;
+	case MQFUSE_IOC_FETCH_FD:
+		return dev ? mqfuse_recovery_ioctl_fetch_fd(dev->fc) : -EINVAL;
 	}
 	return -ENOTTY;
 }

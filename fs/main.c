@@ -10,6 +10,7 @@ unsigned int mqfuse_param_queues;		/* 0: one queue per possible CPU */
 unsigned int mqfuse_param_max_pages = MQFUSE_MAX_PAGES_LIMIT;
 unsigned int mqfuse_param_readdir_size = 32 * 1024;
 unsigned int mqfuse_param_consistency = MQFUSE_CONS_CTO;
+unsigned int mqfuse_param_recovery;		/* 0: no recovery unless recovery= */
 
 const char *const mqfuse_consistency_names[MQFUSE_CONS_NR] = {
 	[MQFUSE_CONS_STRICT]	= "strict",
@@ -74,6 +75,8 @@ MQFUSE_UINT_PARAM(max_pages, mqfuse_param_max_pages, 1, MQFUSE_MAX_PAGES_LIMIT,
 MQFUSE_UINT_PARAM(readdir_size, mqfuse_param_readdir_size,
 		  MQFUSE_READDIR_MIN, MQFUSE_READDIR_MAX,
 		  "bytes per READDIR/READDIRPLUS request (4096..131072, default 32768)");
+MQFUSE_UINT_PARAM(recovery, mqfuse_param_recovery, 0, MQFUSE_RECOVERY_MAX,
+		  "default recovery=SECONDS of new mounts (0 = off, max 86400)");
 
 static int mqfuse_set_consistency(const char *val, const struct kernel_param *kp)
 {

@@ -16,7 +16,8 @@
  * genl_mutex > mqfuse_sessions_lock; sb->s_umount > mqfuse_sessions_lock
  * (both taken in that order only) and mqfuse_sessions_lock > queue and
  * conn locks (sysfs.c); mqfuse_conn.event_lock > mqfuse_sessions_lock,
- * mqfuse_conn.lock.
+ * mqfuse_conn.lock; mqfuse_conn.event_lock > mqfuse_dev_bind_mutex (dev.c)
+ * > mqfuse_conn.lock.
  */
 #ifndef _MQFUSE_I_H
 #define _MQFUSE_I_H
@@ -66,6 +67,7 @@ extern unsigned int mqfuse_param_queues;
 extern unsigned int mqfuse_param_max_pages;
 extern unsigned int mqfuse_param_readdir_size;
 extern unsigned int mqfuse_param_consistency;
+extern unsigned int mqfuse_param_recovery;
 
 #define MQFUSE_MAX_PAGES_LIMIT	2048		/* 8 MiB per request */
 #define MQFUSE_MAX_QUEUES	256
@@ -75,6 +77,7 @@ extern unsigned int mqfuse_param_consistency;
 #define MQFUSE_MIN_MAX_WRITE	4096		/* smaller max_write: reject daemon */
 #define MQFUSE_NAME_MAX		1024		/* FUSE_NAME_MAX of the protocol */
 #define MQFUSE_DINVAL_MAX	1024		/* deferred d_invalidate()s per connection */
+#define MQFUSE_RECOVERY_MAX	86400		/* recovery=SECONDS upper bound (one day) */
 
 /* Consistency modes; see Documentation/consistency.rst. */
 enum mqfuse_consistency {
@@ -197,9 +200,15 @@ enum {
 	MQFUSE_REQ_INTERRUPTED,	/* the waiter got a signal */
 	MQFUSE_REQ_INTR_SENT,	/* an INTERRUPT was handed to the daemon */
 	MQFUSE_REQ_ABANDONED,	/* waiter was killed: discard the reply */
-	MQFUSE_REQ_REPLAYABLE,	/* may be re-queued after a daemon crash (recovery) */
+	/*
+	 * May be re-queued when the daemon that read it goes away (set at
+	 * allocation: every request with a reply except INIT; see
+	 * Documentation/recovery.rst, "What is replayed").
+	 */
+	MQFUSE_REQ_REPLAYABLE,
 	MQFUSE_REQ_BG_NOWAIT,	/* background submitter cannot sleep for a slot */
 	MQFUSE_REQ_BG_SLOT,	/* holds one of q->max_background slots */
+	MQFUSE_REQ_REPLAY,	/* re-queued after a daemon loss: read with MQFUSE_UNIQUE_REPLAY */
 };
 
 struct mqfuse_queue;
@@ -219,6 +228,13 @@ struct mqfuse_req {
 	struct mqfuse_args *args;	/* caller's arguments; gone once ABANDONED */
 	wait_queue_head_t waitq;	/* sync waiter sleeps here */
 	u64 queued_ns;			/* ktime when queued, for wait-time stats */
+	/*
+	 * The device fd (struct mqfuse_dev) that read the request, set by
+	 * the reader while READING and read under q->lock while IN_DAEMON:
+	 * its release re-queues what it still holds (recovery). An identity
+	 * only, never dereferenced.
+	 */
+	const void *reader;
 	/*
 	 * What an ABANDONED request's reply needs to give back what the
 	 * daemon created (handles, lookup counts) without touching @args,
@@ -351,6 +367,7 @@ struct mqfuse_req *mqfuse_queue_find_reply(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes);
 void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queues_abort(struct mqfuse_conn *fc);
+unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader);
 void mqfuse_queue_bg_release(struct mqfuse_req *req);
 void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg);
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap);
@@ -367,6 +384,8 @@ enum mqfuse_conn_state {
 	MQFUSE_CONN_INIT = MQFUSE_STATE_INIT,	/* mounted, waiting for the INIT reply */
 	MQFUSE_CONN_RUNNING = MQFUSE_STATE_RUNNING, /* INIT done, serving */
 	MQFUSE_CONN_ABORTED = MQFUSE_STATE_ABORTED, /* daemon gone/rejected: ENOTCONN */
+	/* recovery=: no daemon fd; requests queue up until one attaches or the timer aborts */
+	MQFUSE_CONN_ORPHANED = MQFUSE_STATE_ORPHANED,
 };
 
 /* Transport: how the queues reach the daemon (char device now; ring, virtio later). */
@@ -393,6 +412,7 @@ struct mqfuse_mount_opts {
 	bool default_permissions:1;	/* kernel checks permissions */
 	bool allow_other:1;		/* other users may access */
 	bool balance:1;			/* idle bound readers steal work */
+	unsigned int recovery_s;	/* recovery=SECONDS, 0: abort when the daemon goes */
 };
 
 struct mqfuse_cons_ops;
@@ -401,11 +421,34 @@ struct mqfuse_cons_ops;
 struct mqfuse_conn {
 	refcount_t ref;			/* sb + each bound device fd */
 	u64 id;				/* session id, sysfs directory name */
-	spinlock_t lock;		/* protects state, nr_devs, devs */
+	spinlock_t lock;		/* protects the fields below up to minor */
 	/* fields below are protected by lock */
 	enum mqfuse_conn_state state;	/* see enum */
 	unsigned int nr_devs;		/* bound device fds */
 	struct list_head devs;		/* struct mqfuse_dev.entry */
+	bool unmounting;		/* kill_sb started: no ORPHANED any more, abort */
+	unsigned long orphan_deadline;	/* ORPHANED: jiffies when recovery_work aborts */
+	/*
+	 * The one file the session keeps for its daemon (MQFUSE_IOC_STORE_FD),
+	 * or NULL. Never a /dev/mqfuse fd nor a file of an mqfuse mount: either
+	 * would pin the session it is stored in (recovery.c). Dropped at
+	 * mqfuse_conn_free() or on replacement.
+	 */
+	struct file *stored_file;
+	/*
+	 * Recovery counters and identity, for netlink and sysfs: written
+	 * locklessly, read as snapshots.
+	 */
+	atomic64_t nr_replayed;		/* requests re-queued after a daemon fd went away */
+	atomic_t nr_recoveries;		/* daemons attached to an ORPHANED session */
+	pid_t daemon_tgid;		/* tgid (init pid ns) of the last daemon to
+					 * mount or attach, WRITE_ONCE/READ_ONCE */
+	/*
+	 * ORPHANED timeout (recovery.c): holds a session reference while
+	 * queued; the handler aborts only if the session is still ORPHANED
+	 * past orphan_deadline (an attach in between wins).
+	 */
+	struct delayed_work recovery_work;
 	/* fields below are written once by INIT, then read-only */
 	u32 minor;			/* negotiated protocol minor */
 	u32 max_write;			/* bytes per WRITE */
@@ -474,22 +517,13 @@ struct mqfuse_conn {
 	 */
 	struct mutex event_lock;
 	/*
-	 * Recovery counters, reported by netlink GET_SESSION. Lockless: each
-	 * is read alone, so a listing may mix values of two instants.
+	 * daemon_tgid was set by a reader or an attach: from then on only an
+	 * attach changes it (with fusermount-like or mount.mqfuse set-ups the
+	 * mounter is a helper that exits, and the first reader is the
+	 * daemon). Protected by lock; readers test it locklessly as a hint.
 	 */
-	atomic64_t nr_replayed;		/* requests re-delivered after a daemon loss */
-	atomic_t nr_recoveries;		/* daemons attached to the orphaned session */
-	unsigned int recovery_s;	/* recovery=SECONDS, 0: off; constant after mount */
-	/*
-	 * The daemon's process: tgid number in the initial pid namespace (0:
-	 * none yet). Set at mount to the mounter's, which handed the device
-	 * fd, and replaced once by the first process that reads a request
-	 * when that is another one: with fusermount-like or mount.mqfuse
-	 * set-ups the mounter is a helper that exits, and the reader is the
-	 * daemon. WRITE_ONCE/READ_ONCE; daemon_tgid_final under lock.
-	 */
-	pid_t daemon_tgid;
-	bool daemon_tgid_final;		/* a reader set daemon_tgid; protected by lock */
+	bool daemon_tgid_final;
+	kuid_t mounter_uid;		/* euid of the mount(2) caller, for MQFUSE_IOC_ATTACH */
 };
 
 static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
@@ -515,6 +549,8 @@ bool mqfuse_allow_current(struct mqfuse_conn *fc);
 bool mqfuse_conn_tryget(struct mqfuse_conn *fc);
 void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
 void mqfuse_conn_note_daemon(struct mqfuse_conn *fc);
+bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why);
+struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb);
 void mqfuse_send_init(struct mqfuse_conn *fc);
 u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner);
 
@@ -840,6 +876,8 @@ int mqfuse_dev_init(void);
 void mqfuse_dev_exit(void);
 int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc);
 struct file *mqfuse_dev_fget(int fd);
+bool mqfuse_is_dev_file(struct file *file);
+int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc);
 
 /* ------------------------------------------------------------------ */
 /* notify.c: daemon notifications (unique 0) */
@@ -882,5 +920,19 @@ void mqfuse_netlink_exit(void);
  * (UNMOUNTED is sent after it left the list).
  */
 void mqfuse_nl_event(struct mqfuse_conn *fc, u32 event);
+
+/* ------------------------------------------------------------------ */
+/* recovery.c: ORPHANED sessions, MQFUSE_IOC_ATTACH, the stored fd */
+void mqfuse_recovery_init_conn(struct mqfuse_conn *fc);
+void mqfuse_recovery_free_conn(struct mqfuse_conn *fc);
+void mqfuse_recovery_cancel(struct mqfuse_conn *fc);
+void mqfuse_recovery_dev_gone(struct mqfuse_conn *fc, const void *dev);
+bool mqfuse_recovery_orphan_locked(struct mqfuse_conn *fc);
+void mqfuse_recovery_orphaned(struct mqfuse_conn *fc);
+void mqfuse_recovery_umount(struct mqfuse_conn *fc);
+void mqfuse_recovery_attached(struct mqfuse_conn *fc, bool recovered);
+long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user *argp);
+long mqfuse_recovery_ioctl_store_fd(struct mqfuse_conn *fc, __s32 __user *argp);
+long mqfuse_recovery_ioctl_fetch_fd(struct mqfuse_conn *fc);
 
 #endif /* _MQFUSE_I_H */

@@ -218,7 +218,7 @@ static int mqfuse_nl_fill_session(struct sk_buff *skb, struct mqfuse_conn *fc,
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMONS, READ_ONCE(fc->nr_devs)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_WAITING, atomic_read(&fc->nr_reqs)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMON_PID, mqfuse_nl_daemon_pid(fc)) ||
-	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERY_S, READ_ONCE(fc->recovery_s)) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERY_S, fc->opts.recovery_s) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERIES, atomic_read(&fc->nr_recoveries)) ||
 	    nla_put_u64_64bit(skb, MQFUSE_ATTR_SESSION_REPLAYED,
 			      atomic64_read(&fc->nr_replayed), MQFUSE_ATTR_PAD))

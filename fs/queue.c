@@ -15,6 +15,7 @@
 #include "mqfuse_i.h"
 #include <linux/hash.h>
 #include <linux/hashtable.h>
+#include <linux/list_sort.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
@@ -344,8 +345,11 @@ bool mqfuse_queue_take(struct mqfuse_queue *q, struct mqfuse_take *t,
 		list_del_init(&req->intr_entry);
 		set_bit(MQFUSE_REQ_INTR_SENT, &req->flags);
 		t->kind = MQFUSE_TAKE_INTERRUPT;
+		/* the unique the daemon saw the request under */
 		t->intr_unique = req->in_h.unique;
-		t->unique = req->in_h.unique | MQFUSE_INT_REQ_BIT;
+		if (test_bit(MQFUSE_REQ_REPLAY, &req->flags))
+			t->intr_unique |= MQFUSE_UNIQUE_REPLAY;
+		t->unique = t->intr_unique | MQFUSE_INT_REQ_BIT;
 		q->stats.interrupts++;
 	} else if (q->nr_forgets && max_forgets &&
 		   (list_empty(&q->pending) || q->forget_credit >= MQFUSE_FORGET_EVERY)) {
@@ -436,6 +440,8 @@ static struct mqfuse_req *mqfuse_queue_lookup(struct mqfuse_queue *q, u64 unique
 	struct mqfuse_req *req;
 
 	lockdep_assert_held(&q->lock);
+	/* a replayed request may be answered with or without the replay bit */
+	unique &= ~MQFUSE_UNIQUE_REPLAY;
 	hlist_for_each_entry(req, &q->processing[mqfuse_hash_unique(unique)], hash)
 		if (req->in_h.unique == unique)
 			return req;
@@ -540,6 +546,85 @@ void mqfuse_queues_abort(struct mqfuse_conn *fc)
 			mqfuse_req_end(req);
 		}
 	}
+}
+
+static int mqfuse_req_cmp_unique(void *priv, const struct list_head *a,
+				 const struct list_head *b)
+{
+	u64 ua = list_entry(a, struct mqfuse_req, list)->in_h.unique;
+	u64 ub = list_entry(b, struct mqfuse_req, list)->in_h.unique;
+
+	return ua < ub ? -1 : ua > ub;
+}
+
+/*
+ * The device fd @reader went away (recovery=): every request it read and
+ * did not answer goes back to the front of its queue, in submission
+ * order, marked MQFUSE_REQ_REPLAY, for the next reader (another fd of the
+ * session, or the daemon that attaches). Only IN_DAEMON requests are
+ * concerned: a REPLYING one belongs to the writer copying its reply in
+ * (on another fd: this one is being released, so it has no write in
+ * progress), which finishes it. What cannot be replayed ends now:
+ * abandoned requests (the waiter is gone and so may be @args, which a
+ * replay would read) and requests not marked REPLAYABLE. Returns the
+ * number of requests re-queued.
+ */
+unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
+{
+	unsigned int i, b, total = 0;
+
+	for (i = 0; i < fc->nr_queues; i++) {
+		struct mqfuse_queue *q = &fc->queues[i];
+		struct mqfuse_req *req, *tmp;
+		struct hlist_node *htmp;
+		unsigned int nr = 0;
+		LIST_HEAD(replay);
+		LIST_HEAD(dead);
+
+		spin_lock(&q->lock);
+		if (!q->nr_in_daemon) {
+			spin_unlock(&q->lock);
+			continue;
+		}
+		for (b = 0; b < ARRAY_SIZE(q->processing); b++) {
+			hlist_for_each_entry_safe(req, htmp, &q->processing[b], hash) {
+				if (req->reader != reader)
+					continue;
+				hlist_del_init(&req->hash);
+				q->nr_in_daemon--;
+				req->reader = NULL;
+				if (test_bit(MQFUSE_REQ_ABANDONED, &req->flags) ||
+				    !test_bit(MQFUSE_REQ_REPLAYABLE, &req->flags)) {
+					list_add_tail(&req->list, &dead);
+					mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED,
+								 -ENOTCONN);
+					q->stats.errors++;
+					continue;
+				}
+				/* an INTERRUPT is sent again once it is read again */
+				list_del_init(&req->intr_entry);
+				clear_bit(MQFUSE_REQ_INTR_SENT, &req->flags);
+				set_bit(MQFUSE_REQ_REPLAY, &req->flags);
+				mqfuse_req_set_state(req, MQFUSE_REQ_QUEUED);
+				req->queued_ns = ktime_get_ns();
+				list_add_tail(&req->list, &replay);
+				nr++;
+			}
+		}
+		list_sort(NULL, &replay, mqfuse_req_cmp_unique);
+		list_splice(&replay, &q->pending);
+		q->nr_pending += nr;
+		spin_unlock(&q->lock);
+
+		list_for_each_entry_safe(req, tmp, &dead, list) {
+			list_del_init(&req->list);
+			mqfuse_req_end(req);
+		}
+		if (nr)
+			fc->tops->wake(q);
+		total += nr;
+	}
+	return total;
 }
 
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap)

@@ -22,7 +22,9 @@ static const unsigned int mqfuse_req_next[] = {
 	[MQFUSE_REQ_QUEUED]	= BIT(MQFUSE_REQ_READING) | BIT(MQFUSE_REQ_ABORTED),
 	[MQFUSE_REQ_READING]	= BIT(MQFUSE_REQ_IN_DAEMON) | BIT(MQFUSE_REQ_QUEUED) |
 				  BIT(MQFUSE_REQ_ABORTED) | BIT(MQFUSE_REQ_DONE),
-	[MQFUSE_REQ_IN_DAEMON]	= BIT(MQFUSE_REQ_REPLYING) | BIT(MQFUSE_REQ_ABORTED),
+	/* back to QUEUED: re-queued for replay after a daemon loss (recovery) */
+	[MQFUSE_REQ_IN_DAEMON]	= BIT(MQFUSE_REQ_REPLYING) | BIT(MQFUSE_REQ_ABORTED) |
+				  BIT(MQFUSE_REQ_QUEUED),
 	[MQFUSE_REQ_REPLYING]	= BIT(MQFUSE_REQ_DONE) | BIT(MQFUSE_REQ_ABORTED),
 	[MQFUSE_REQ_DONE]	= 0,
 	[MQFUSE_REQ_ABORTED]	= 0,
@@ -93,6 +95,14 @@ struct mqfuse_req *mqfuse_req_alloc(struct mqfuse_conn *fc, struct mqfuse_args *
 	for (i = 0; i < args->out_numargs; i++)
 		req->out_size += args->out_args[i].size;
 	req->out_argvar = args->out_argvar;
+	/*
+	 * Everything the daemon answers can be delivered again to a new
+	 * daemon: the arguments stay with the request until it ends. Not
+	 * INIT (a session is never initialized twice) and not what has no
+	 * reply (the kernel cannot know whether it was applied).
+	 */
+	if (args->opcode != FUSE_INIT && !args->noreply)
+		set_bit(MQFUSE_REQ_REPLAYABLE, &req->flags);
 	atomic_inc(&fc->nr_reqs);
 	return req;
 }
@@ -150,6 +160,27 @@ static bool mqfuse_req_finished(struct mqfuse_req *req)
 }
 
 /*
+ * A forced request (FLUSH at close) of a task that is exiting, typically
+ * killed, on a recovery= mount: it must not wait for a daemon that may
+ * come back only after recovery= seconds, or never. Its SIGKILL has been
+ * consumed, so check the session instead, every 100 ms: while ORPHANED
+ * the request is withdrawn like a killed waiter's (it is queued: there is
+ * no daemon to hold it). The FLUSH is then not delivered; the POSIX locks
+ * it would have released belonged to the daemon that is gone.
+ */
+static int mqfuse_req_wait_exiting(struct mqfuse_req *req)
+{
+	struct mqfuse_conn *fc = req->fc;
+
+	while (!wait_event_timeout(req->waitq, mqfuse_req_finished(req), HZ / 10)) {
+		if (mqfuse_conn_state(fc) == MQFUSE_CONN_ORPHANED &&
+		    mqfuse_queue_abandon(req))
+			return -EINTR;
+	}
+	return 0;
+}
+
+/*
  * Wait for the reply. A signal sends FUSE_INTERRUPT (if the daemon has the
  * request); a fatal signal abandons the request: if still queued it is
  * withdrawn, if the daemon has it the reply will be discarded.
@@ -174,6 +205,8 @@ static int mqfuse_req_wait(struct mqfuse_req *req)
 		if (mqfuse_queue_abandon(req))
 			return -EINTR;
 	}
+	if (force && (current->flags & PF_EXITING) && fc->opts.recovery_s)
+		return mqfuse_req_wait_exiting(req);
 	/* being copied right now or forced: the end is near */
 	wait_event(req->waitq, mqfuse_req_finished(req));
 	return 0;

@@ -55,6 +55,7 @@ bool mqfuse_conn_tryget(struct mqfuse_conn *fc)
 /* Called by the sysfs kobject release once nobody can reach the session. */
 void mqfuse_conn_free(struct mqfuse_conn *fc)
 {
+	mqfuse_recovery_free_conn(fc);
 	mqfuse_queues_free(fc);
 	if (fc->pid_ns)
 		put_pid_ns(fc->pid_ns);
@@ -76,9 +77,13 @@ void mqfuse_conn_put(struct mqfuse_conn *fc)
 /*
  * Fail every request, refuse new ones, wake every reader. Idempotent: only
  * the call that aborts sends @event (MQFUSE_EVENT_*, 0: none) to the
- * netlink listeners, once every request has failed. Process context.
+ * netlink listeners, with the state change. @orphan_timeout: only if the
+ * session is still ORPHANED and its recovery deadline has passed (the
+ * recovery timer: an attach or a new orphaning in between wins). Process
+ * context. Returns true if this call aborted.
  */
-static void __mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why, u32 event)
+static bool __mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why, u32 event,
+				bool orphan_timeout)
 {
 	/*
 	 * The event goes before the requests fail, with the state change:
@@ -86,10 +91,12 @@ static void __mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why, u32 eve
 	 */
 	mutex_lock(&fc->event_lock);
 	spin_lock(&fc->lock);
-	if (fc->state == MQFUSE_CONN_ABORTED) {
+	if (fc->state == MQFUSE_CONN_ABORTED ||
+	    (orphan_timeout && (fc->state != MQFUSE_CONN_ORPHANED ||
+				time_before(jiffies, fc->orphan_deadline)))) {
 		spin_unlock(&fc->lock);
 		mutex_unlock(&fc->event_lock);
-		return;
+		return false;
 	}
 	smp_store_release(&fc->state, MQFUSE_CONN_ABORTED);
 	spin_unlock(&fc->lock);
@@ -98,9 +105,11 @@ static void __mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why, u32 eve
 	mutex_unlock(&fc->event_lock);
 	pr_info_ratelimited("session %llu aborted: %s\n", fc->id, why);
 
+	mqfuse_recovery_cancel(fc);
 	mqfuse_queues_abort(fc);
 	fc->tops->abort(fc);
 	wake_up_all(&fc->init_waitq);
+	return true;
 }
 
 /*
@@ -109,7 +118,13 @@ static void __mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why, u32 eve
  */
 void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
 {
-	__mqfuse_conn_abort(fc, why, MQFUSE_EVENT_ABORTED);
+	__mqfuse_conn_abort(fc, why, MQFUSE_EVENT_ABORTED, false);
+}
+
+/* The recovery timer: abort if nobody attached in time. */
+bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why)
+{
+	return __mqfuse_conn_abort(fc, why, MQFUSE_EVENT_ABORTED, true);
 }
 
 /*
@@ -157,6 +172,8 @@ static struct mqfuse_conn *mqfuse_conn_alloc(struct fs_context *fsc,
 	fc->tops = &mqfuse_chardev_transport;
 	fc->user_ns = get_user_ns(fsc->user_ns);
 	fc->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	fc->mounter_uid = fsc->cred->euid;
+	mqfuse_recovery_init_conn(fc);
 	init_waitqueue_head(&fc->waitq);
 	init_waitqueue_head(&fc->init_waitq);
 	init_rwsem(&fc->killsb);
@@ -372,6 +389,8 @@ static int mqfuse_show_options(struct seq_file *m, struct dentry *root)
 	seq_printf(m, ",queues=%u", fc->nr_queues);
 	seq_printf(m, ",balance=%s", o->balance ? "on" : "off");
 	seq_printf(m, ",consistency=%s", mqfuse_consistency_names[o->consistency]);
+	if (o->recovery_s)
+		seq_printf(m, ",recovery=%u", o->recovery_s);
 	return 0;
 }
 
@@ -389,7 +408,7 @@ static const struct super_operations mqfuse_super_ops = {
 enum {
 	Opt_fd, Opt_rootmode, Opt_user_id, Opt_group_id, Opt_default_permissions,
 	Opt_allow_other, Opt_max_read, Opt_blksize, Opt_queues, Opt_balance,
-	Opt_consistency, Opt_subtype,
+	Opt_consistency, Opt_subtype, Opt_recovery,
 };
 
 static const struct constant_table mqfuse_onoff[] = {
@@ -411,6 +430,7 @@ static const struct fs_parameter_spec mqfuse_fs_parameters[] = {
 	fsparam_enum	("balance",		Opt_balance, mqfuse_onoff),
 	fsparam_string	("consistency",		Opt_consistency),
 	fsparam_string	("subtype",		Opt_subtype),
+	fsparam_u32	("recovery",		Opt_recovery),
 	{}
 };
 
@@ -501,6 +521,12 @@ static int mqfuse_parse_param(struct fs_context *fsc, struct fs_parameter *param
 		break;
 	case Opt_subtype:
 		/* informational only (mount helpers pass it) */
+		break;
+	case Opt_recovery:
+		if (result.uint_32 > MQFUSE_RECOVERY_MAX)
+			return invalfc(fsc, "recovery=%u: need 0..%u seconds", result.uint_32,
+				       MQFUSE_RECOVERY_MAX);
+		o->recovery_s = result.uint_32;
 		break;
 	default:
 		return -EINVAL;
@@ -657,6 +683,7 @@ static int mqfuse_init_fs_context(struct fs_context *fsc)
 	ctx->opts.max_read = ~0U;
 	/* the parameter holds implemented modes only (mqfuse_set_consistency()) */
 	ctx->opts.consistency = READ_ONCE(mqfuse_param_consistency);
+	ctx->opts.recovery_s = READ_ONCE(mqfuse_param_recovery);
 	fsc->fs_private = ctx;
 	fsc->ops = &mqfuse_context_ops;
 	return 0;
@@ -673,6 +700,12 @@ static void mqfuse_kill_sb(struct super_block *sb)
 	 * not show one device for two sessions.
 	 */
 	if (fc) {
+		/*
+		 * No waiting for a daemon that may never come: an ORPHANED
+		 * session aborts now (its dirty pages are lost, as on any
+		 * abort), and one that loses its daemon from here on too.
+		 */
+		mqfuse_recovery_umount(fc);
 		listed = mqfuse_sysfs_unlist_conn(fc);
 		down_write(&fc->killsb);
 		fc->sb = NULL;
@@ -686,7 +719,7 @@ static void mqfuse_kill_sb(struct super_block *sb)
 		 * No ABORTED event for a umount: listeners learn the end
 		 * from UNMOUNTED, sent only for a session they saw MOUNTED.
 		 */
-		__mqfuse_conn_abort(fc, "unmounted", 0);
+		__mqfuse_conn_abort(fc, "unmounted", 0, false);
 		if (listed) {
 			mutex_lock(&fc->event_lock);
 			mqfuse_nl_event(fc, MQFUSE_EVENT_UNMOUNTED);
@@ -704,6 +737,12 @@ static struct file_system_type mqfuse_fs_type = {
 	.parameters		= mqfuse_fs_parameters,
 	.kill_sb		= mqfuse_kill_sb,
 };
+
+/* The session of @sb if it is a mount of this generation, else NULL. */
+struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb)
+{
+	return sb->s_type == &mqfuse_fs_type ? sb->s_fs_info : NULL;
+}
 
 static void mqfuse_inode_init_once(void *p)
 {

@@ -5,7 +5,7 @@
  *
  *   /sys/fs/mqfuse_vN/<session-id>/
  *       dev           major:minor of the mount (matches st_dev)
- *       state         init | running | aborted
+ *       state         init | running | aborted | orphaned
  *       queues        number of queues
  *       balance       0 | 1
  *       consistency   mode name
@@ -14,6 +14,10 @@
  *       daemons       device fds bound to the session
  *       waiting       live requests
  *       abort         write 1 to abort the session
+ *       recovery      recovery=SECONDS in effect (0: off)
+ *       replayed      requests re-queued after a daemon fd went away
+ *       recoveries    daemons attached to the session while ORPHANED
+ *       daemon_pid    tgid of the last daemon to mount or attach (0: none)
  *       max_background   background requests allowed (all queues)
  *       queue<N>/stats   "key value" lines: requests forgets bytes_in
  *                        bytes_out wait_ns stolen interrupts errors
@@ -156,6 +160,7 @@ static const char *const mqfuse_state_names[] = {
 	[MQFUSE_CONN_INIT]	= "init",
 	[MQFUSE_CONN_RUNNING]	= "running",
 	[MQFUSE_CONN_ABORTED]	= "aborted",
+	[MQFUSE_CONN_ORPHANED]	= "orphaned",
 };
 
 MQFUSE_CONN_ATTR_RO(id, "%llu", fc->id);
@@ -179,6 +184,10 @@ MQFUSE_CONN_ATTR_RO(minor, "%u", READ_ONCE(fc->minor));
 MQFUSE_CONN_ATTR_RO(daemons, "%u", READ_ONCE(fc->nr_devs));
 MQFUSE_CONN_ATTR_RO(waiting, "%d", atomic_read(&fc->nr_reqs));
 MQFUSE_CONN_ATTR_RO(transport, "%s", fc->tops->name);
+MQFUSE_CONN_ATTR_RO(recovery, "%u", fc->opts.recovery_s);
+MQFUSE_CONN_ATTR_RO(replayed, "%lld", (long long)atomic64_read(&fc->nr_replayed));
+MQFUSE_CONN_ATTR_RO(recoveries, "%d", atomic_read(&fc->nr_recoveries));
+MQFUSE_CONN_ATTR_RO(daemon_pid, "%d", READ_ONCE(fc->daemon_tgid));
 
 static ssize_t conn_abort_store(struct kobject *kobj, struct kobj_attribute *attr,
 				const char *buf, size_t count)
@@ -212,6 +221,10 @@ static struct attribute *mqfuse_conn_attrs[] = {
 	&conn_daemons_attr.attr,
 	&conn_waiting_attr.attr,
 	&conn_transport_attr.attr,
+	&conn_recovery_attr.attr,
+	&conn_replayed_attr.attr,
+	&conn_recoveries_attr.attr,
+	&conn_daemon_pid_attr.attr,
 	&conn_abort_attr.attr,
 	NULL,
 };

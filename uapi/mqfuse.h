@@ -22,6 +22,8 @@
  *                 mqfuse_session_info: init_flags, proto_minor, recovery_s
  *                 (from reserved space, size unchanged); netlink
  *                 MQFUSE_CMD_ABORT, multicast group "events" (MQFUSE_CMD_EVENT).
+ *   gen 1, 0.1.0: sysfs recovery, replayed, recoveries, daemon_pid; state
+ *                 "orphaned" (documentation of the recovery contract only).
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -57,9 +59,10 @@
  * sysfs, one directory per session (mount), named by session_id:
  *   MQFUSE_SYSFS_PATH/<session_id>/{id,dev,state,queues,balance,consistency,
  *       max_write,max_read,max_pages,readdir_size,max_background,minor,
- *       daemons,waiting,transport}
+ *       daemons,waiting,transport,recovery,replayed,recoveries,daemon_pid}
  *                      read-only, one value each; "dev" is major:minor of
- *                      the mount (st_dev), "state" is init|running|aborted
+ *                      the mount (st_dev), "state" is
+ *                      init|running|aborted|orphaned
  *   MQFUSE_SYSFS_PATH/<session_id>/abort             write 1: abort
  *   MQFUSE_SYSFS_PATH/<session_id>/queue<N>/stats    "key value" lines:
  *       requests forgets bytes_in bytes_out wait_ns stolen interrupts errors
