@@ -41,6 +41,7 @@ enum {
 	OPT_ATTACH,
 	OPT_SUPERVISE,
 	OPT_RECOVERY_DEFAULT,
+	OPT_STATUS_FD,
 };
 
 static const struct option mq_long_opts[] = {
@@ -65,6 +66,7 @@ static const struct option mq_long_opts[] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
 	{ "recovery-default", required_argument, NULL, OPT_RECOVERY_DEFAULT },
+	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -306,34 +308,40 @@ static int mq_supervise_main(int argc, char **argv, const char *mountpoint)
 	int i, wstatus;
 	pid_t pid;
 
+	char status = 1;
+	int pfd[2];
+
 	if (mq_cfg.foreground)
-		return mq_supervise(argc, argv, mountpoint);
+		return mq_supervise(argc, argv, mountpoint, -1);
+	/*
+	 * The first daemon reports on its stderr (ours: mount(8)'s) until
+	 * the session is served, then detaches it and writes the status
+	 * byte to pfd[1] (--status-fd): what it warned about at start-up
+	 * reaches the caller, and nobody keeps the caller's stderr open.
+	 */
+	if (pipe2(pfd, O_CLOEXEC))
+		return 1;
 	pid = fork();
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
+		close(pfd[0]);
 		setsid();
-		if (!mq_cfg.syslog)
-			mq_log_to_syslog();
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		_exit(mq_supervise(argc, argv, mountpoint));
+		_exit(mq_supervise(argc, argv, mountpoint, pfd[1]));
 	}
+	close(pfd[1]);
+	if (read(pfd[0], &status, 1) == 1 && status == 0)
+		return 0;
+	/* failed or gone before serving: the supervisor says why it ended */
+	close(pfd[0]);
 	for (i = 0; i < 600; i++) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
 		if (waitpid(pid, &wstatus, WNOHANG) == pid)
 			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) ?: 1 : 1;
-		if (mq_supervise_mounted(mountpoint))
-			return 0;
 		nanosleep(&ts, NULL);
 	}
-	mq_err("--supervise: %s not mounted after 30 s", mountpoint);
+	mq_err("--supervise: the supervisor did not end after its daemon failed");
 	return 1;
 }
 
@@ -351,6 +359,7 @@ int main(int argc, char **argv)
 		return 1;
 	mq_cfg.pin = true;
 	mq_cfg.serve_fd = -1;
+	mq_cfg.status_fd = -1;
 	mq_cfg.max_write = MQ_DEFAULT_MAX_WRITE;
 	mq_cfg.entry_timeout = 1.0;
 	mq_cfg.attr_timeout = 1.0;
@@ -412,6 +421,17 @@ int main(int argc, char **argv)
 		case 'f':
 			mq_cfg.foreground = true;
 			break;
+		case OPT_STATUS_FD: {
+			unsigned int fd;
+
+			if (mq_parse_count(optarg, INT_MAX, &fd) || fd <= 2 ||
+			    fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+				mq_err("--status-fd: not an open fd above 2: '%s'", optarg);
+				return 2;
+			}
+			mq_cfg.status_fd = fd;
+			break;
+		}
 		case OPT_LOG_LEVEL:
 			ret = mq_log_parse_level(optarg);
 			if (ret < 0) {

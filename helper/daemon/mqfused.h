@@ -287,6 +287,12 @@ struct mq_config {
 	bool pin;			/* --pin queue */
 	int serve_fd;			/* --fd N, -1 if absent */
 	bool foreground;
+	/*
+	 * --status-fd N (internal, set by --supervise for its first daemon):
+	 * with -f, once the session is served, detach stdio as a daemonized
+	 * mqfused does and write the status byte to N (0: served); -1: none.
+	 */
+	int status_fd;
 	bool syslog;
 	bool writeback_cache;
 	bool locks;			/* POSIX/flock locks on the backing files
@@ -349,7 +355,7 @@ int mq_recovery_attach(const char *target, int *devfdp);
 
 /* ---------------------------------------------------------- supervise.c */
 
-int mq_supervise(int argc, char **argv, const char *mountpoint);
+int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd);
 bool mq_supervise_mounted(const char *mountpoint);
 
 /* ---------------------------------------------------------- mount_opts.c */

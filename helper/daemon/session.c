@@ -1122,6 +1122,11 @@ int mq_session_run(void)
 			mq_err("daemonize: %s", strerror(-ret));
 			goto err_unmount;
 		}
+	} else if (mq_cfg.status_fd >= 0) {
+		/* --supervise's first daemon: reported like a daemonized one */
+		mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		status_fd = mq_cfg.status_fd;
+		mq_cfg.status_fd = -1;
 	}
 	/* Also without a mount of ours (--fd): the PID namespace, groups. */
 	if (sandbox) {

@@ -21,6 +21,7 @@
  * next restart.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +66,13 @@ static double mq_sup_now(void)
 }
 
 /*
- * argv of a child: ours without --supervise, with -f, and for a
- * successor --attach=MOUNTPOINT first.  Returns NULL on failure.
+ * argv of a child: ours without --supervise, with -f, for a successor
+ * --attach=MOUNTPOINT first, for the first daemon --status-fd=N if
+ * @status_fd >= 0.  Returns NULL on failure.
  */
-static char **mq_sup_argv(int argc, char **argv, const char *attach)
+static char **mq_sup_argv(int argc, char **argv, const char *attach, int status_fd)
 {
-	char **out = calloc(argc + 3, sizeof(*out));
+	char **out = calloc(argc + 4, sizeof(*out));
 	int i, n = 0;
 
 	if (!out)
@@ -78,6 +80,8 @@ static char **mq_sup_argv(int argc, char **argv, const char *attach)
 	out[n++] = "/proc/self/exe";
 	out[n++] = "-f";
 	if (attach && asprintf(&out[n++], "--attach=%s", attach) < 0)
+		return NULL;
+	if (status_fd >= 0 && asprintf(&out[n++], "--status-fd=%d", status_fd) < 0)
 		return NULL;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--supervise") || !strcmp(argv[i], "-f") ||
@@ -105,10 +109,15 @@ static pid_t mq_sup_spawn(char **args)
 	return pid;
 }
 
-int mq_supervise(int argc, char **argv, const char *mountpoint)
+/*
+ * @status_fd: the first daemon reports there (--status-fd) and keeps our
+ * stdio until it is served; we detach ours once it runs. -1: -f, stdio
+ * kept by all.
+ */
+int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 {
-	char **first = mq_sup_argv(argc, argv, NULL);
-	char **next = mq_sup_argv(argc, argv, mountpoint);
+	char **first = mq_sup_argv(argc, argv, NULL, status_fd);
+	char **next = mq_sup_argv(argc, argv, mountpoint, -1);
 	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0;
 	struct sigaction sa;
 	double started;
@@ -126,7 +135,22 @@ int mq_supervise(int argc, char **argv, const char *mountpoint)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGCHLD, SIG_DFL);
 
+	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, 0))
+		return 1;
 	pid = mq_sup_spawn(first);
+	if (status_fd >= 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		close(status_fd);	/* the first daemon's now: EOF if it dies */
+		if (!mq_cfg.syslog)
+			mq_log_to_syslog();
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			close(null);
+		}
+	}
 	for (;;) {
 		if (pid < 0) {
 			mq_err("supervisor: fork: %s", strerror(errno));

@@ -72,7 +72,7 @@ done
 
 # --- daemon unit tests (names, device nodes, lifetime, credentials) ---
 if [ -x "$H/tests/unit_test" ]; then
-	out=$("$H/tests/unit_test" 2>&1)
+	out=$(TMPDIR=$MQ_SCRATCH "$H/tests/unit_test" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | grep -E '^(ok|not ok) - (trust|groups|names|devnodes|lifetime):'
 	[ $rc -eq 0 ] || not_ok "unit_test exits 0 (exit $rc)"
