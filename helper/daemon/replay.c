@@ -18,7 +18,7 @@
  *                somebody else's).
  *  LINK          the new name is the inode being linked: done, answer
  *                with the entry.  Else run.
- *  UNLINK, RMDIR the victim (dev, ino, ctime) recorded at intent is still under
+ *  UNLINK, RMDIR the victim (dev, ino, file handle) recorded at intent is still under
  *                the name: not done, run.  Gone or replaced: done, 0.
  *                No victim at intent: run (ENOENT).
  *  RENAME(2)     the source (recorded at intent) still under the old
@@ -92,6 +92,43 @@ static int mq_replay_stat(uint64_t nodeid, const char *name, struct stat *st)
 	return ret;
 }
 
+static int64_t mq_ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/*
+ * Who is under @name of @nodeid (already stat()ed into @st): a 64-bit
+ * digest of its file handle, which on ext4, XFS and tmpfs holds the
+ * inode's generation, so an inode number reused at once (ext4 does)
+ * reads as another object; its ctime where there is no handle (then a
+ * new object made in the same clock tick looks the same: documented).
+ */
+static uint64_t mq_replay_ident(uint64_t nodeid, const char *name, const struct stat *st)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h;
+	uint64_t x = 1469598103934665603ULL;	/* FNV-1a */
+	struct mq_inode *dir;
+	unsigned int i;
+	int mnt, ret;
+
+	dir = mq_inode_get(nodeid);
+	if (!dir)
+		return (uint64_t)mq_ctime_ns(st);
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	ret = name_to_handle_at(dir->fd, name, &h.fh, &mnt, 0);
+	mq_inode_put(dir);
+	if (ret)
+		return (uint64_t)mq_ctime_ns(st);
+	x = (x ^ (uint32_t)h.fh.handle_type) * 1099511628211ULL;
+	for (i = 0; i < h.fh.handle_bytes; i++)
+		x = (x ^ h.fh.f_handle[i]) * 1099511628211ULL;
+	return x;
+}
+
 /* The two names of a RENAME/RENAME2 and its new directory. */
 static void mq_rename_args(struct mq_req *req, const char **oldname,
 			   const char **newname, uint64_t *newdir,
@@ -121,11 +158,6 @@ static const char *mq_link_name(struct mq_req *req)
 	return mq_req_name(req, sizeof(struct fuse_link_in), NULL);
 }
 
-static int64_t mq_ctime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-}
-
 /*
  * What the resolution will need to know about the world as it was:
  * aux[0] 1 if the object existed, aux[1]/aux[2] its ino/dev, aux[3] per
@@ -149,8 +181,9 @@ void mq_journal_prestate(struct mq_req *req, uint64_t *aux)
 			aux[0] = 1;
 			aux[1] = st.st_ino;
 			aux[2] = st.st_dev;
-			/* inode numbers are reused at once: ctime tells */
-			aux[3] = mq_ctime_ns(&st);
+			/* inode numbers are reused at once: the handle tells */
+			aux[3] = mq_replay_ident(req->in->nodeid,
+						 mq_req_name(req, 0, NULL), &st);
 		}
 		break;
 	case FUSE_RENAME:
@@ -297,7 +330,7 @@ int mq_replay_resolve(struct mq_req *req, const struct mq_rs_jentry *e)
 		name = mq_req_name(req, 0, NULL);
 		if (!mq_replay_stat(req->in->nodeid, name, &st) &&
 		    st.st_ino == e->aux[1] && (uint64_t)st.st_dev == e->aux[2] &&
-		    (uint64_t)mq_ctime_ns(&st) == e->aux[3])
+		    mq_replay_ident(req->in->nodeid, name, &st) == e->aux[3])
 			return MQ_REPLAY_RUN;
 		return 0;
 	case FUSE_RENAME:

@@ -22,12 +22,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
@@ -66,6 +68,31 @@ static double mq_sup_now(void)
 }
 
 /*
+ * The program a child runs: our binary by its path, so that the child's
+ * name (comm) is "mqfused", not "exe" as an exec of /proc/self/exe
+ * gives, and so that a successor started after a package upgrade runs
+ * the new binary. /proc/self/exe only if the path cannot be read.
+ */
+static char *mq_sup_self(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n;
+
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0 || n >= (ssize_t)sizeof(path) - 1) {
+		snprintf(path, sizeof(path), "/proc/self/exe");
+		return path;
+	}
+	path[n] = 0;
+	/* replaced on disk since we started: the path names the new one */
+	if (n > 10 && !strcmp(path + n - 10, " (deleted)"))
+		path[n - 10] = 0;
+	return path;
+}
+
+/*
  * argv of a child: ours without --supervise, with -f, for a successor
  * --attach=MOUNTPOINT first, for the first daemon --status-fd=N if
  * @status_fd >= 0.  Returns NULL on failure.
@@ -77,7 +104,7 @@ static char **mq_sup_argv(int argc, char **argv, const char *attach, int status_
 
 	if (!out)
 		return NULL;
-	out[n++] = "/proc/self/exe";
+	out[n++] = mq_sup_self();
 	out[n++] = "-f";
 	if (attach && asprintf(&out[n++], "--attach=%s", attach) < 0)
 		return NULL;
@@ -128,6 +155,8 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 		mq_err("--supervise needs SOURCE and MOUNTPOINT");
 		return 2;
 	}
+	/* "mqfused" is the serving process only (as "mqfused-monitor") */
+	prctl(PR_SET_NAME, "mqfused-sup", 0, 0, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = mq_sup_signal;
 	sigaction(SIGTERM, &sa, NULL);

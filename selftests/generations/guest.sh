@@ -434,11 +434,11 @@ for p in $(dev_holders $N2); do case "$before" in *" $p "*) ;; *) dpid=$p ;; esa
 check "ctl: $MC mounted ($N2 session ${sidc:-none}, served by mqfused ${dpid:-none})" \
 	sh -c "[ -n '$sidc' ] && [ -n '$dpid' ] && [ \"\$(cat /sys/fs/$N2/$sidc/state)\" = running ]"
 row=$("$CTL" --no-header --gen $G2 list | awk -v i="$sidc" '$1 == i')
-check "ctl: mqfusectl list: session $sidc shows DAEMON_PID $dpid (the mqfused holding /dev/$N2), RECOVERY off, RECOVERIES 0, REPLAYED 0, then MOUNTPOINT $MC ($row)" \
-	sh -c "echo '$row' | awk -v p='$dpid' -v m='$MC' '\$2 == \"running\" && \$12 == p && \$13 == \"off\" && \$14 == 0 && \$15 == 0 && \$16 == m && NF == 16 { ok = 1 } END { exit !ok }'"
-check "ctl: mqfusectl --json list: session $sidc with daemon_pid $dpid, recovery_s 0, recoveries 0, replayed 0, mountpoint $MC" \
+check "ctl: mqfusectl list: session $sidc shows DAEMON_PID $dpid (the mqfused holding /dev/$N2), RECOVERY 30s (mount.mqfuse's default), RECOVERIES 0, REPLAYED 0, then MOUNTPOINT $MC ($row)" \
+	sh -c "echo '$row' | awk -v p='$dpid' -v m='$MC' '\$2 == \"running\" && \$12 == p && \$13 == \"30s\" && \$14 == 0 && \$15 == 0 && \$16 == m && NF == 16 { ok = 1 } END { exit !ok }'"
+check "ctl: mqfusectl --json list: session $sidc with daemon_pid $dpid, recovery_s 30, recoveries 0, replayed 0, mountpoint $MC" \
 	sh -c "'$CTL' --json --gen $G2 list | tee /dev/stderr |
-		grep -q '{\"id\":$sidc,\"state\":\"running\",.*\"daemon_pid\":$dpid,\"recovery_s\":0,\"recoveries\":0,\"replayed\":0,\"mountpoint\":\"$MC\"}'"
+		grep -q '{\"id\":$sidc,\"state\":\"running\",.*\"daemon_pid\":$dpid,\"recovery_s\":30,\"recoveries\":0,\"replayed\":0,\"mountpoint\":\"$MC\"}'"
 out=$("$GREQ" $N2 GET_SESSION SESSION_ID:u64:"${sidc:-0}" 2>&1 | paste -sd' ')
 check "genl: GET_SESSION $sidc carries SESSION_DAEMON_PID, SESSION_RECOVERY_S, SESSION_RECOVERIES (u32) and SESSION_REPLAYED (u64) ($out)" \
 	sh -c "echo '$out' | grep -q '^reply .* SESSION_DAEMON_PID=4 SESSION_RECOVERY_S=4 SESSION_RECOVERIES=4 SESSION_REPLAYED=8 .*errno=0 msg=\$'"
