@@ -229,16 +229,30 @@ static struct mqfuse_conn *mqfuse_recovery_conn_by_fd(int fd)
 }
 
 /*
- * Who may serve a mount: whoever could have mounted it, that is a caller
- * with CAP_SYS_ADMIN in the user namespace the mount belongs to, or one
- * with the effective uid of the process that mounted it. The mount's
- * user_id= owner does not qualify by itself: a root-mounted filesystem
- * with user_id=1000 must not be served by uid 1000.
+ * Who may serve a mount. Serving it means answering every request of
+ * every user of the mount, and FETCH_FD hands out the daemon's stored
+ * state, so the rule is strict:
+ *
+ *  - by session id (no proof of access to the mount at all): only a
+ *    caller with CAP_SYS_ADMIN in the user namespace the mount belongs to;
+ *  - by an fd of a file of the mount: the same, or a caller with the
+ *    mounter's effective uid in the mount's user namespace, unless the
+ *    mount was made by global root. An fd of a file of the mount proves
+ *    only access to one file, which any user may have; the uid then says
+ *    it is the mounter. A root mount needs the capability: a euid 0
+ *    process without CAP_SYS_ADMIN (a container handed the device node)
+ *    must not take over a root-mounted session.
+ *
+ * The mount's user_id= owner does not qualify by itself: a root-mounted
+ * filesystem with user_id=1000 must not be served by uid 1000.
  */
-static bool mqfuse_recovery_may_attach(struct mqfuse_conn *fc)
+static bool mqfuse_recovery_may_attach(struct mqfuse_conn *fc, bool by_fd)
 {
-	return uid_eq(current_euid(), fc->mounter_uid) ||
-	       ns_capable(fc->user_ns, CAP_SYS_ADMIN);
+	if (ns_capable(fc->user_ns, CAP_SYS_ADMIN))
+		return true;
+	return by_fd && current_user_ns() == fc->user_ns &&
+	       !uid_eq(fc->mounter_uid, GLOBAL_ROOT_UID) &&
+	       uid_eq(current_euid(), fc->mounter_uid);
 }
 
 long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user *argp)
@@ -260,7 +274,7 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 			    mqfuse_recovery_conn_by_fd(a.fd);
 	if (IS_ERR(fc))
 		return PTR_ERR(fc);
-	if (!mqfuse_recovery_may_attach(fc))
+	if (!mqfuse_recovery_may_attach(fc, !a.session_id))
 		err = -EPERM;
 	else
 		err = mqfuse_dev_attach_daemon(file, fc);

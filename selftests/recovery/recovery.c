@@ -27,10 +27,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include "mqfuse.h"
 #include "tap.h"
 #include "tinyfs.h"
@@ -402,6 +404,16 @@ static void app_reap(struct app *a)
 		close(a->pipe);
 		a->done = true;
 	}
+}
+
+/* Drop every capability of this process, keeping its uids (euid 0 stays 0). */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	return syscall(SYS_capset, &h, d);
 }
 
 static int attach_id(int fd, uint64_t id)
@@ -817,6 +829,43 @@ static void t_refusals(void)
 	}
 	tap_ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	       "refusals: ATTACH by another uid without CAP_SYS_ADMIN: EPERM (status %d)", st);
+
+	/* another uid holding an fd of the mount: not the mounter */
+	pid = fork();
+	if (pid == 0) {
+		int dfd, mfd;
+
+		close_fds_but(-1);
+		dfd = open(devpath, O_RDWR);
+		mfd = open(mnt, O_PATH);
+		if (dfd < 0 || mfd < 0 || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(3);
+		_exit(attach_fd(dfd, mfd) == -1 && errno == EPERM ? 0 : 1);
+	}
+	tap_ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "refusals: ATTACH by an fd of the mount, another uid: EPERM (status %d)", st);
+
+	/* euid 0 without any capability (a container given the device node) */
+	pid = fork();
+	if (pid == 0) {
+		int dfd, mfd;
+
+		close_fds_but(-1);
+		dfd = open(devpath, O_RDWR);
+		mfd = open(mnt, O_PATH);
+		if (dfd < 0 || mfd < 0 || drop_caps())
+			_exit(3);
+		if (attach_id(dfd, id) != -1 || errno != EPERM)
+			_exit(1);
+		/* the mounter's uid, but a root mount needs CAP_SYS_ADMIN */
+		_exit(attach_fd(dfd, mfd) == -1 && errno == EPERM ? 0 : 2);
+	}
+	tap_ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "refusals: ATTACH as root without capabilities, by id and by fd: EPERM (status %d)",
+	       st);
+	tap_ok(state_is(id, "running"), "refusals: the refused attaches changed nothing");
+	tap_eq(sysfs_num(id, "daemons"), 1, "refusals: still one daemon fd");
 
 	/* STORE_FD: no device fd, no file of an mqfuse mount */
 	tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &fd2), EINVAL,
