@@ -209,6 +209,13 @@ enum {
 	MQFUSE_REQ_BG_NOWAIT,	/* background submitter cannot sleep for a slot */
 	MQFUSE_REQ_BG_SLOT,	/* holds one of q->max_background slots */
 	MQFUSE_REQ_REPLAY,	/* re-queued after a daemon loss: read with MQFUSE_UNIQUE_REPLAY */
+	/*
+	 * The waiter was killed and could not abandon the request yet (being
+	 * copied, or forced and at a daemon): whoever moves it to a state it
+	 * may be abandoned in (mqfuse_queue_read_done(), mqfuse_queues_requeue())
+	 * wakes the waiter to try again.
+	 */
+	MQFUSE_REQ_KILLED,
 };
 
 struct mqfuse_queue;
@@ -356,7 +363,7 @@ void mqfuse_queues_free(struct mqfuse_conn *fc);
 struct mqfuse_queue *mqfuse_queue_of_cpu(struct mqfuse_conn *fc);
 int mqfuse_queue_submit(struct mqfuse_req *req);
 void mqfuse_queue_interrupt(struct mqfuse_req *req);
-bool mqfuse_queue_abandon(struct mqfuse_req *req);
+bool mqfuse_queue_abandon(struct mqfuse_req *req, bool queued_only);
 void mqfuse_queue_forget(struct mqfuse_conn *fc, struct mqfuse_forget *forget,
 			 u64 nodeid, u64 nlookup);
 bool mqfuse_queue_has_work(struct mqfuse_queue *q);

@@ -261,10 +261,14 @@ void mqfuse_queue_interrupt(struct mqfuse_req *req)
 
 /*
  * The waiter was killed. Returns true if it may return now: the request
- * was withdrawn before the daemon saw it, or the daemon has it and its
- * reply will be discarded. Returns false while a reader/writer copies.
+ * was withdrawn before the daemon saw it, or (not @queued_only) the
+ * daemon has it and its reply will be discarded. Returns false while a
+ * reader/writer copies it, or (@queued_only: a forced request, which the
+ * daemon must see once it has it) while a daemon holds it; the request is
+ * then marked MQFUSE_REQ_KILLED so that the waiter is woken to try again
+ * when it becomes IN_DAEMON or is re-queued.
  */
-bool mqfuse_queue_abandon(struct mqfuse_req *req)
+bool mqfuse_queue_abandon(struct mqfuse_req *req, bool queued_only)
 {
 	struct mqfuse_queue *q = req->q;
 	bool ret = false, end = false;
@@ -279,9 +283,16 @@ bool mqfuse_queue_abandon(struct mqfuse_req *req)
 		ret = true;
 		break;
 	case MQFUSE_REQ_IN_DAEMON:
+		if (queued_only) {
+			set_bit(MQFUSE_REQ_KILLED, &req->flags);
+			break;
+		}
 		/* The queue keeps its reference until the reply or an abort. */
 		set_bit(MQFUSE_REQ_ABANDONED, &req->flags);
 		ret = true;
+		break;
+	case MQFUSE_REQ_READING:
+		set_bit(MQFUSE_REQ_KILLED, &req->flags);
 		break;
 	default:
 		break;
@@ -413,6 +424,13 @@ void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
 			list_add_tail(&req->intr_entry, &q->interrupts);
 			wake = true;
 		}
+		/*
+		 * A waiter killed during the copy may abandon it now. Under
+		 * the lock: once unlocked the request may be answered and
+		 * freed.
+		 */
+		if (test_bit(MQFUSE_REQ_KILLED, &req->flags))
+			wake_up(&req->waitq);
 	}
 	spin_unlock(&q->lock);
 	/*
@@ -607,6 +625,13 @@ unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
 				set_bit(MQFUSE_REQ_REPLAY, &req->flags);
 				mqfuse_req_set_state(req, MQFUSE_REQ_QUEUED);
 				req->queued_ns = ktime_get_ns();
+				/*
+				 * A killed waiter of a forced request (FLUSH) could
+				 * not withdraw it from the daemon; it can now. Under
+				 * the lock: once queued, it may be read and answered.
+				 */
+				if (test_bit(MQFUSE_REQ_KILLED, &req->flags))
+					wake_up(&req->waitq);
 				list_add_tail(&req->list, &replay);
 				nr++;
 			}

@@ -311,6 +311,8 @@ enum app_op {
 	APP_READ,		/* open "file", pread 100 bytes at 0 */
 	APP_STAT,		/* stat "file" (LOOKUP/GETATTR) */
 	APP_READ_SIGNAL,	/* APP_READ with a SIGUSR1 handler (no SA_RESTART) */
+	APP_CLOSE,		/* open "file", close it (FLUSH) */
+	APP_CLOSE_LATER,	/* open "file", close it on SIGUSR1 */
 };
 
 static void on_usr1(int sig)
@@ -335,12 +337,29 @@ static void app_start(struct app *a, enum app_op op)
 
 		close_fds_but(p[1]);
 		alarm(120);
-		if (op == APP_READ_SIGNAL) {
+		if (op == APP_READ_SIGNAL || op == APP_CLOSE_LATER) {
 			struct sigaction sa = { .sa_handler = on_usr1 };
 
 			sigaction(SIGUSR1, &sa, NULL);
 		}
-		if (op == APP_READ || op == APP_READ_SIGNAL) {
+		if (op == APP_CLOSE || op == APP_CLOSE_LATER) {
+			sigset_t usr1, old;
+
+			sigemptyset(&usr1);
+			sigaddset(&usr1, SIGUSR1);
+			sigprocmask(SIG_BLOCK, &usr1, &old);
+			fd = open(fpath, O_RDONLY);
+			if (fd < 0) {
+				res.ret = -2;
+				res.err = errno;
+			} else {
+				sigdelset(&old, SIGUSR1);
+				if (op == APP_CLOSE_LATER)
+					sigsuspend(&old);
+				res.ret = close(fd);
+				res.err = res.ret < 0 ? errno : 0;
+			}
+		} else if (op == APP_READ || op == APP_READ_SIGNAL) {
 			fd = open(fpath, O_RDONLY);
 			if (fd < 0) {
 				res.ret = -2;
@@ -681,6 +700,82 @@ static void t_kill(void)
 	tap_ok(!seen, "kill: the killed apps' requests are not delivered");
 	tap_ok(state_is(id, "running"), "kill: session running");
 	finish(fd, "kill");
+}
+
+/* Reap @a, killed, within @ms; false if it is still there then. */
+static bool app_wait_killed(struct app *a, long long deadline)
+{
+	while (waitpid(a->pid, NULL, WNOHANG) != a->pid) {
+		if (now_ms() > deadline)
+			return false;
+		usleep(20000);
+	}
+	if (!a->done) {
+		close(a->pipe);
+		a->done = true;
+	}
+	return true;
+}
+
+/*
+ * SIGKILL of tasks waiting while orphaned, in every way they can wait: a
+ * read() whose READ a lost daemon held (back in the queue), a close()
+ * whose FLUSH (forced: not interruptible) a lost daemon held, a close()
+ * whose FLUSH was queued while orphaned. All end at once; the session
+ * leaks nothing and a daemon can attach.
+ */
+static void t_killclose(void)
+{
+	struct app a, b, c;
+	struct saved s;
+	struct req r;
+	long long t0;
+	bool ra, rb, rc, seen = false;
+	uint64_t id;
+	int fd, i;
+
+	fd = do_mount(30, true);
+	if (!tap_ok(fd >= 0, "killclose: mount with recovery=30"))
+		return;
+	id = session_of(fd);
+	app_start(&c, APP_CLOSE_LATER);
+	tap_ok(!serve_until(fd, FUSE_OPEN, &r, 10000), "killclose: third app opens");
+	serve_normal(fd, &r);
+	app_start(&a, APP_READ);
+	tap_ok(!serve_until(fd, FUSE_READ, &r, 10000), "killclose: daemon got the READ");
+	app_start(&b, APP_CLOSE);
+	tap_ok(!serve_until(fd, FUSE_FLUSH, &r, 10000), "killclose: daemon got the FLUSH");
+	save(&s, &r);
+	close(fd);	/* the daemon dies holding both */
+	tap_ok(state_is(id, "orphaned"), "killclose: orphaned");
+	kill(c.pid, SIGUSR1);
+	tap_ok(wait_pending(id, 3, 5000), "killclose: READ, FLUSH replayed and a new FLUSH queued");
+	tap_ok(!app_poll(&b, 200) && !app_poll(&c, 0), "killclose: both closes wait");
+	t0 = now_ms();
+	kill(a.pid, SIGKILL);
+	kill(b.pid, SIGKILL);
+	kill(c.pid, SIGKILL);
+	ra = app_wait_killed(&a, t0 + 3000);
+	rb = app_wait_killed(&b, t0 + 3000);
+	rc = app_wait_killed(&c, t0 + 3000);
+	tap_ok(ra, "killclose: killed in read() exits at once");
+	tap_ok(rb, "killclose: killed in close() with a replayed FLUSH exits at once");
+	tap_ok(rc, "killclose: killed in close() with a FLUSH queued while orphaned exits at once");
+	tap_ok(ra && rb && rc, "killclose: all three within %lld ms", now_ms() - t0);
+	fd = open(devpath, O_RDWR);
+	tap_succ(attach_id(fd, id), "killclose: ATTACH");
+	/* RELEASEs come; no READ or FLUSH of a killed app */
+	for (i = 0; i < 20 && !read_req(fd, &r, 300); i++) {
+		if ((r.h->unique & ~MQFUSE_UNIQUE_REPLAY) == s.h.unique ||
+		    r.h->opcode == FUSE_READ || r.h->opcode == FUSE_FLUSH)
+			seen = true;
+		serve_normal(fd, &r);
+	}
+	tap_ok(!seen, "killclose: the killed apps' READ and FLUSHes are not delivered");
+	for (i = 0; i < 50 && sysfs_num(id, "waiting") > 0; i++)
+		usleep(20000);
+	tap_eq(sysfs_num(id, "waiting"), 0, "killclose: no request left in the session");
+	finish(fd, "killclose");
 }
 
 /*
@@ -1045,6 +1140,7 @@ static const struct {
 	{ "timeout", t_timeout },
 	{ "umount_orphaned", t_umount_orphaned },
 	{ "kill", t_kill },
+	{ "killclose", t_killclose },
 	{ "interrupt", t_interrupt },
 	{ "race", t_race },
 	{ "refusals", t_refusals },
