@@ -28,6 +28,7 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/jiffies.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -285,14 +286,24 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 /* ---- the stored file ---- */
 
 /*
- * Refused: anything that would pin the session it is stored in, which
- * holds it until the session is freed: a device fd (holds a session
- * reference, and as a daemon fd would keep the session from ever being
- * orphaned or freed) and a file of an mqfuse mount, of any generation
- * (pins its superblock, whose umount would be needed to free the session
- * holding it). Other indirect cycles (an epoll set or io_uring holding
- * the device fd) are the daemon's business; an abort breaks them.
+ * Accepted: what the feature is for, the daemon's state in memory, that
+ * is a regular file on tmpfs/shmem (a memfd) or hugetlbfs. Such a file
+ * cannot pin anything but itself. Everything else is refused: a block
+ * list cannot be complete, and the session holds the file until it is
+ * freed, so anything that pins the session (a device fd of any
+ * generation, a file of the mount, an overlayfs or loop device on top of
+ * it, the mount namespace's nsfs file, an io_uring or AF_UNIX socket
+ * with such an fd in flight) would keep it alive for ever.
  */
+static bool mqfuse_recovery_may_store(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	unsigned long magic = inode->i_sb->s_magic;
+
+	return S_ISREG(inode->i_mode) &&
+	       (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC);
+}
+
 long mqfuse_recovery_ioctl_store_fd(struct mqfuse_conn *fc, __s32 __user *argp)
 {
 	struct file *file = NULL, *old;
@@ -306,8 +317,7 @@ long mqfuse_recovery_ioctl_store_fd(struct mqfuse_conn *fc, __s32 __user *argp)
 		file = fget(fd);
 		if (!file)
 			return -EBADF;
-		if (mqfuse_is_dev_file(file) ||
-		    file_inode(file)->i_sb->s_magic == MQFUSE_SUPER_MAGIC) {
+		if (!mqfuse_recovery_may_store(file)) {
 			fput(file);
 			return -EINVAL;
 		}
@@ -338,11 +348,8 @@ long mqfuse_recovery_ioctl_fetch_fd(struct mqfuse_conn *fc)
 	spin_unlock(&fc->lock);
 	if (!file)
 		return -ENOENT;
-	fd = get_unused_fd_flags(O_CLOEXEC);
-	if (fd < 0) {
-		fput(file);
-		return fd;
-	}
-	fd_install(fd, file);
+	/* through security_file_receive(), like an fd passed over a socket */
+	fd = mqfuse_receive_fd(file, O_CLOEXEC);
+	fput(file);	/* the new fd holds its own reference */
 	return fd;
 }

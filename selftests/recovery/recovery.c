@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -973,6 +974,41 @@ static void t_refusals(void)
 		tap_succ(ioctl(fd, MQFUSE_IOC_STORE_FD, &self), "refusals: STORE_FD -1 (nothing kept)");
 		tap_errno(ioctl(fd, MQFUSE_IOC_FETCH_FD), ENOENT,
 			  "refusals: FETCH_FD with nothing kept: ENOENT");
+	}
+	/* only a regular file on tmpfs/shmem (hugetlbfs) is kept */
+	{
+		int mfd = memfd_create("state", MFD_CLOEXEC);
+		int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		int nfd = open("/proc/self/ns/mnt", O_RDONLY);
+		int xfd = open("/proc/self/exe", O_RDONLY);
+		int dfd = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+
+		tap_succ(ioctl(fd, MQFUSE_IOC_STORE_FD, &mfd), "refusals: STORE_FD of a memfd");
+		tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &sfd), EINVAL,
+			  "refusals: STORE_FD of a socket: EINVAL");
+		tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &nfd), EINVAL,
+			  "refusals: STORE_FD of /proc/self/ns/mnt: EINVAL");
+		tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &xfd), EINVAL,
+			  "refusals: STORE_FD of a regular file on another filesystem: EINVAL");
+		if (dfd >= 0)
+			tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &dfd), EINVAL,
+				  "refusals: STORE_FD of a tmpfs directory: EINVAL");
+		{
+			int got = ioctl(fd, MQFUSE_IOC_FETCH_FD);
+			struct stat a, b;
+
+			tap_ok(got >= 0 && !fstat(got, &a) && !fstat(mfd, &b) &&
+			       a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+			       "refusals: the refused ones left the memfd stored");
+			if (got >= 0)
+				close(got);
+		}
+		close(mfd);
+		close(sfd);
+		close(nfd);
+		close(xfd);
+		if (dfd >= 0)
+			close(dfd);
 	}
 	{
 		pid_t srv = spawn_server(fd);
