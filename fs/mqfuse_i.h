@@ -555,6 +555,7 @@ void mqfuse_conn_free(struct mqfuse_conn *fc);
 bool mqfuse_allow_current(struct mqfuse_conn *fc);
 bool mqfuse_conn_tryget(struct mqfuse_conn *fc);
 void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
+void mqfuse_conn_abort_umount(struct mqfuse_conn *fc, const char *why);
 void mqfuse_conn_note_daemon(struct mqfuse_conn *fc);
 bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why);
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb);

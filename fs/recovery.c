@@ -192,8 +192,9 @@ void mqfuse_recovery_umount(struct mqfuse_conn *fc)
 	fc->unmounting = true;
 	orphaned = fc->state == MQFUSE_CONN_ORPHANED;
 	spin_unlock(&fc->lock);
+	/* no ABORTED event: kill_sb sends UNMOUNTED */
 	if (orphaned)
-		mqfuse_conn_abort(fc, "unmounted while orphaned");
+		mqfuse_conn_abort_umount(fc, "unmounted while orphaned");
 }
 
 /* ---- MQFUSE_IOC_ATTACH ---- */
