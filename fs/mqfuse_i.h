@@ -375,6 +375,7 @@ void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes);
 void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queues_abort(struct mqfuse_conn *fc);
 unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader);
+void mqfuse_queues_end_reader(struct mqfuse_conn *fc, const void *reader, int err);
 void mqfuse_queue_bg_release(struct mqfuse_req *req);
 void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg);
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap);

@@ -576,18 +576,15 @@ static int mqfuse_req_cmp_unique(void *priv, const struct list_head *a,
 }
 
 /*
- * The device fd @reader went away (recovery=): every request it read and
- * did not answer goes back to the front of its queue, in submission
- * order, marked MQFUSE_REQ_REPLAY, for the next reader (another fd of the
- * session, or the daemon that attaches). Only IN_DAEMON requests are
- * concerned: a REPLYING one belongs to the writer copying its reply in
- * (on another fd: this one is being released, so it has no write in
- * progress), which finishes it. What cannot be replayed ends now:
- * abandoned requests (the waiter is gone and so may be @args, which a
- * replay would read) and requests not marked REPLAYABLE. Returns the
- * number of requests re-queued.
+ * The device fd @reader went away: take every request it read and did not
+ * answer (IN_DAEMON; a REPLYING one belongs to the writer copying its
+ * reply in, on another fd: this one is being released, so it has no
+ * write in progress). @err 0: re-queue it for replay (see
+ * mqfuse_queues_requeue()); else end it with @err. Returns the number of
+ * requests re-queued.
  */
-unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
+static unsigned int mqfuse_queues_release_reader(struct mqfuse_conn *fc,
+						 const void *reader, int err)
 {
 	unsigned int i, b, total = 0;
 
@@ -611,11 +608,11 @@ unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
 				hlist_del_init(&req->hash);
 				q->nr_in_daemon--;
 				req->reader = NULL;
-				if (test_bit(MQFUSE_REQ_ABANDONED, &req->flags) ||
+				if (err || test_bit(MQFUSE_REQ_ABANDONED, &req->flags) ||
 				    !test_bit(MQFUSE_REQ_REPLAYABLE, &req->flags)) {
 					list_add_tail(&req->list, &dead);
 					mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED,
-								 -ENOTCONN);
+								 err ?: -ENOTCONN);
 					q->stats.errors++;
 					continue;
 				}
@@ -650,6 +647,32 @@ unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
 		total += nr;
 	}
 	return total;
+}
+
+/*
+ * recovery=: every request the gone fd @reader read and did not answer
+ * goes back to the front of its queue, in submission order, marked
+ * MQFUSE_REQ_REPLAY, for the next reader (another fd of the session, or
+ * the daemon that attaches). What cannot be replayed ends now: abandoned
+ * requests (the waiter is gone and so may be @args, which a replay would
+ * read) and requests not marked REPLAYABLE. Returns the number of
+ * requests re-queued.
+ */
+unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
+{
+	return mqfuse_queues_release_reader(fc, reader, 0);
+}
+
+/*
+ * Without recovery=, the device fd @reader went away while other fds of
+ * the session stay: nothing would ever answer what it read, so it ends
+ * with @err (-ECONNABORTED, as FUSE ends a cloned device's processing
+ * list) instead of waiting for an abort that may never come while the
+ * session serves (forced FLUSH and writeback waiters, umount's sync).
+ */
+void mqfuse_queues_end_reader(struct mqfuse_conn *fc, const void *reader, int err)
+{
+	mqfuse_queues_release_reader(fc, reader, err);
 }
 
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap)

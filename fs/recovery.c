@@ -108,7 +108,8 @@ void mqfuse_recovery_cancel(struct mqfuse_conn *fc)
  * Device fd @dev is being released: re-queue what it holds for replay.
  * Only for a serving session with recovery= (INIT has nothing to replay:
  * its one request is INIT itself, which is never replayed; without
- * recovery= the requests stay with the daemon as they always did).
+ * recovery= they end with -ECONNABORTED, see mqfuse_dev_release(), or
+ * with the session when the fd was the last one).
  */
 void mqfuse_recovery_dev_gone(struct mqfuse_conn *fc, const void *dev)
 {

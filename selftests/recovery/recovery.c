@@ -514,6 +514,49 @@ static void t_norecovery(void)
 }
 
 /*
+ * recovery=0, two fds: the one that read a READ and a FLUSH closes
+ * without answering, the other keeps serving. Nothing will answer them:
+ * both fail with ECONNABORTED at once instead of waiting for an abort.
+ */
+static void t_clonelost(void)
+{
+	struct app a, b;
+	struct req r;
+	uint32_t master;
+	uint64_t id;
+	int fd, fd2;
+
+	fd = do_mount(0, true);
+	if (!tap_ok(fd >= 0, "clonelost: mount with recovery=0"))
+		return;
+	id = session_of(fd);
+	fd2 = open(devpath, O_RDWR);
+	master = fd;
+	if (!tap_succ(ioctl(fd2, MQFUSE_IOC_CLONE, &master), "clonelost: CLONE a second fd")) {
+		close(fd2);
+		finish(fd, "clonelost");
+		return;
+	}
+	app_start(&a, APP_READ);
+	tap_ok(!serve_until(fd2, FUSE_READ, &r, 10000), "clonelost: the clone got the READ");
+	app_start(&b, APP_CLOSE);
+	tap_ok(!serve_until(fd2, FUSE_FLUSH, &r, 10000), "clonelost: the clone got the FLUSH");
+	close(fd2);	/* leaves without answering */
+	app_serve(&a, fd, 3000);
+	tap_ok(a.done && a.res.ret == -1 && a.res.err == ECONNABORTED,
+	       "clonelost: the read fails with ECONNABORTED (done %d, ret %zd, errno %d)",
+	       a.done, a.res.ret, a.res.err);
+	app_serve(&b, fd, 3000);
+	tap_ok(b.done, "clonelost: the close (forced FLUSH) returns (ret %zd, errno %d)",
+	       b.res.ret, b.res.err);
+	tap_ok(state_is(id, "running"), "clonelost: the session keeps running");
+	tap_eq(sysfs_num(id, "daemons"), 1, "clonelost: one daemon fd left");
+	app_reap(&a);
+	app_reap(&b);
+	finish(fd, "clonelost");
+}
+
+/*
  * (b)+(c)+(h): orphan with a READ in the daemon, a new request queued
  * while orphaned, the stored memfd survives; attach by id, replay first.
  */
@@ -1172,6 +1215,7 @@ static const struct {
 } scenarios[] = {
 	{ "option", t_option },
 	{ "norecovery", t_norecovery },
+	{ "clonelost", t_clonelost },
 	{ "replay", t_replay },
 	{ "timeout", t_timeout },
 	{ "umount_orphaned", t_umount_orphaned },
