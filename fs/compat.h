@@ -20,6 +20,8 @@
 
 #include "compat_probes.h"
 
+#include <linux/fcntl.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/page-flags.h>
 #include <linux/splice.h>
@@ -197,5 +199,21 @@ static inline ssize_t mqfuse_iter_extract_pages(struct iov_iter *i, struct page 
 	return iov_iter_get_pages2(i, pages, maxsize, maxpages, offset0);
 }
 #endif
+
+/*
+ * Install @file in a new fd of the current task, through
+ * security_file_receive() like an fd passed over a socket; the new fd
+ * takes its own reference. 6.8 gave receive_fd() the user pointer of
+ * receive_fd_user() (NULL: none); before, receive_fd(file, o_flags) was
+ * that call with NULL (and the pointer variant is not exported).
+ */
+static inline int mqfuse_receive_fd(struct file *file, unsigned int o_flags)
+{
+#ifdef HAVE_RECEIVE_FD_UFD
+	return receive_fd(file, NULL, o_flags);
+#else
+	return receive_fd(file, o_flags);
+#endif
+}
 
 #endif /* _MQFUSE_COMPAT_H */

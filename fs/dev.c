@@ -166,6 +166,9 @@ static int mqfuse_dev_release(struct inode *inode, struct file *file)
 	mutex_unlock(&fc->event_lock);
 	if (last && !orphan)
 		mqfuse_conn_abort(fc, "daemon closed its last device fd");
+	else if (!last && !fc->opts.recovery_s)
+		/* what it read cannot be answered any more: not replayed without recovery= */
+		mqfuse_queues_end_reader(fc, dev, -ECONNABORTED);
 	kfree(dev);
 	mqfuse_conn_put(fc);
 	return 0;

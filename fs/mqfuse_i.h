@@ -209,6 +209,13 @@ enum {
 	MQFUSE_REQ_BG_NOWAIT,	/* background submitter cannot sleep for a slot */
 	MQFUSE_REQ_BG_SLOT,	/* holds one of q->max_background slots */
 	MQFUSE_REQ_REPLAY,	/* re-queued after a daemon loss: read with MQFUSE_UNIQUE_REPLAY */
+	/*
+	 * The waiter was killed and could not abandon the request yet (being
+	 * copied, or forced and at a daemon): whoever moves it to a state it
+	 * may be abandoned in (mqfuse_queue_read_done(), mqfuse_queues_requeue())
+	 * wakes the waiter to try again.
+	 */
+	MQFUSE_REQ_KILLED,
 };
 
 struct mqfuse_queue;
@@ -356,7 +363,7 @@ void mqfuse_queues_free(struct mqfuse_conn *fc);
 struct mqfuse_queue *mqfuse_queue_of_cpu(struct mqfuse_conn *fc);
 int mqfuse_queue_submit(struct mqfuse_req *req);
 void mqfuse_queue_interrupt(struct mqfuse_req *req);
-bool mqfuse_queue_abandon(struct mqfuse_req *req);
+bool mqfuse_queue_abandon(struct mqfuse_req *req, bool queued_only);
 void mqfuse_queue_forget(struct mqfuse_conn *fc, struct mqfuse_forget *forget,
 			 u64 nodeid, u64 nlookup);
 bool mqfuse_queue_has_work(struct mqfuse_queue *q);
@@ -368,6 +375,7 @@ void mqfuse_queue_reply_done(struct mqfuse_req *req, int err, size_t bytes);
 void mqfuse_queue_requeue_interrupt(struct mqfuse_conn *fc, u64 unique);
 void mqfuse_queues_abort(struct mqfuse_conn *fc);
 unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader);
+void mqfuse_queues_end_reader(struct mqfuse_conn *fc, const void *reader, int err);
 void mqfuse_queue_bg_release(struct mqfuse_req *req);
 void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg);
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap);
@@ -548,6 +556,7 @@ void mqfuse_conn_free(struct mqfuse_conn *fc);
 bool mqfuse_allow_current(struct mqfuse_conn *fc);
 bool mqfuse_conn_tryget(struct mqfuse_conn *fc);
 void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
+void mqfuse_conn_abort_umount(struct mqfuse_conn *fc, const char *why);
 void mqfuse_conn_note_daemon(struct mqfuse_conn *fc);
 bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why);
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb);

@@ -261,10 +261,14 @@ void mqfuse_queue_interrupt(struct mqfuse_req *req)
 
 /*
  * The waiter was killed. Returns true if it may return now: the request
- * was withdrawn before the daemon saw it, or the daemon has it and its
- * reply will be discarded. Returns false while a reader/writer copies.
+ * was withdrawn before the daemon saw it, or (not @queued_only) the
+ * daemon has it and its reply will be discarded. Returns false while a
+ * reader/writer copies it, or (@queued_only: a forced request, which the
+ * daemon must see once it has it) while a daemon holds it; the request is
+ * then marked MQFUSE_REQ_KILLED so that the waiter is woken to try again
+ * when it becomes IN_DAEMON or is re-queued.
  */
-bool mqfuse_queue_abandon(struct mqfuse_req *req)
+bool mqfuse_queue_abandon(struct mqfuse_req *req, bool queued_only)
 {
 	struct mqfuse_queue *q = req->q;
 	bool ret = false, end = false;
@@ -279,9 +283,16 @@ bool mqfuse_queue_abandon(struct mqfuse_req *req)
 		ret = true;
 		break;
 	case MQFUSE_REQ_IN_DAEMON:
+		if (queued_only) {
+			set_bit(MQFUSE_REQ_KILLED, &req->flags);
+			break;
+		}
 		/* The queue keeps its reference until the reply or an abort. */
 		set_bit(MQFUSE_REQ_ABANDONED, &req->flags);
 		ret = true;
+		break;
+	case MQFUSE_REQ_READING:
+		set_bit(MQFUSE_REQ_KILLED, &req->flags);
 		break;
 	default:
 		break;
@@ -413,6 +424,13 @@ void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
 			list_add_tail(&req->intr_entry, &q->interrupts);
 			wake = true;
 		}
+		/*
+		 * A waiter killed during the copy may abandon it now. Under
+		 * the lock: once unlocked the request may be answered and
+		 * freed.
+		 */
+		if (test_bit(MQFUSE_REQ_KILLED, &req->flags))
+			wake_up(&req->waitq);
 	}
 	spin_unlock(&q->lock);
 	/*
@@ -558,18 +576,15 @@ static int mqfuse_req_cmp_unique(void *priv, const struct list_head *a,
 }
 
 /*
- * The device fd @reader went away (recovery=): every request it read and
- * did not answer goes back to the front of its queue, in submission
- * order, marked MQFUSE_REQ_REPLAY, for the next reader (another fd of the
- * session, or the daemon that attaches). Only IN_DAEMON requests are
- * concerned: a REPLYING one belongs to the writer copying its reply in
- * (on another fd: this one is being released, so it has no write in
- * progress), which finishes it. What cannot be replayed ends now:
- * abandoned requests (the waiter is gone and so may be @args, which a
- * replay would read) and requests not marked REPLAYABLE. Returns the
- * number of requests re-queued.
+ * The device fd @reader went away: take every request it read and did not
+ * answer (IN_DAEMON; a REPLYING one belongs to the writer copying its
+ * reply in, on another fd: this one is being released, so it has no
+ * write in progress). @err 0: re-queue it for replay (see
+ * mqfuse_queues_requeue()); else end it with @err. Returns the number of
+ * requests re-queued.
  */
-unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
+static unsigned int mqfuse_queues_release_reader(struct mqfuse_conn *fc,
+						 const void *reader, int err)
 {
 	unsigned int i, b, total = 0;
 
@@ -593,11 +608,11 @@ unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
 				hlist_del_init(&req->hash);
 				q->nr_in_daemon--;
 				req->reader = NULL;
-				if (test_bit(MQFUSE_REQ_ABANDONED, &req->flags) ||
+				if (err || test_bit(MQFUSE_REQ_ABANDONED, &req->flags) ||
 				    !test_bit(MQFUSE_REQ_REPLAYABLE, &req->flags)) {
 					list_add_tail(&req->list, &dead);
 					mqfuse_req_finish_locked(req, MQFUSE_REQ_ABORTED,
-								 -ENOTCONN);
+								 err ?: -ENOTCONN);
 					q->stats.errors++;
 					continue;
 				}
@@ -607,6 +622,13 @@ unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
 				set_bit(MQFUSE_REQ_REPLAY, &req->flags);
 				mqfuse_req_set_state(req, MQFUSE_REQ_QUEUED);
 				req->queued_ns = ktime_get_ns();
+				/*
+				 * A killed waiter of a forced request (FLUSH) could
+				 * not withdraw it from the daemon; it can now. Under
+				 * the lock: once queued, it may be read and answered.
+				 */
+				if (test_bit(MQFUSE_REQ_KILLED, &req->flags))
+					wake_up(&req->waitq);
 				list_add_tail(&req->list, &replay);
 				nr++;
 			}
@@ -625,6 +647,32 @@ unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
 		total += nr;
 	}
 	return total;
+}
+
+/*
+ * recovery=: every request the gone fd @reader read and did not answer
+ * goes back to the front of its queue, in submission order, marked
+ * MQFUSE_REQ_REPLAY, for the next reader (another fd of the session, or
+ * the daemon that attaches). What cannot be replayed ends now: abandoned
+ * requests (the waiter is gone and so may be @args, which a replay would
+ * read) and requests not marked REPLAYABLE. Returns the number of
+ * requests re-queued.
+ */
+unsigned int mqfuse_queues_requeue(struct mqfuse_conn *fc, const void *reader)
+{
+	return mqfuse_queues_release_reader(fc, reader, 0);
+}
+
+/*
+ * Without recovery=, the device fd @reader went away while other fds of
+ * the session stay: nothing would ever answer what it read, so it ends
+ * with @err (-ECONNABORTED, as FUSE ends a cloned device's processing
+ * list) instead of waiting for an abort that may never come while the
+ * session serves (forced FLUSH and writeback waiters, umount's sync).
+ */
+void mqfuse_queues_end_reader(struct mqfuse_conn *fc, const void *reader, int err)
+{
+	mqfuse_queues_release_reader(fc, reader, err);
 }
 
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap)

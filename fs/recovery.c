@@ -28,6 +28,7 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/jiffies.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -107,7 +108,8 @@ void mqfuse_recovery_cancel(struct mqfuse_conn *fc)
  * Device fd @dev is being released: re-queue what it holds for replay.
  * Only for a serving session with recovery= (INIT has nothing to replay:
  * its one request is INIT itself, which is never replayed; without
- * recovery= the requests stay with the daemon as they always did).
+ * recovery= they end with -ECONNABORTED, see mqfuse_dev_release(), or
+ * with the session when the fd was the last one).
  */
 void mqfuse_recovery_dev_gone(struct mqfuse_conn *fc, const void *dev)
 {
@@ -191,8 +193,9 @@ void mqfuse_recovery_umount(struct mqfuse_conn *fc)
 	fc->unmounting = true;
 	orphaned = fc->state == MQFUSE_CONN_ORPHANED;
 	spin_unlock(&fc->lock);
+	/* no ABORTED event: kill_sb sends UNMOUNTED */
 	if (orphaned)
-		mqfuse_conn_abort(fc, "unmounted while orphaned");
+		mqfuse_conn_abort_umount(fc, "unmounted while orphaned");
 }
 
 /* ---- MQFUSE_IOC_ATTACH ---- */
@@ -229,16 +232,30 @@ static struct mqfuse_conn *mqfuse_recovery_conn_by_fd(int fd)
 }
 
 /*
- * Who may serve a mount: whoever could have mounted it, that is a caller
- * with CAP_SYS_ADMIN in the user namespace the mount belongs to, or one
- * with the effective uid of the process that mounted it. The mount's
- * user_id= owner does not qualify by itself: a root-mounted filesystem
- * with user_id=1000 must not be served by uid 1000.
+ * Who may serve a mount. Serving it means answering every request of
+ * every user of the mount, and FETCH_FD hands out the daemon's stored
+ * state, so the rule is strict:
+ *
+ *  - by session id (no proof of access to the mount at all): only a
+ *    caller with CAP_SYS_ADMIN in the user namespace the mount belongs to;
+ *  - by an fd of a file of the mount: the same, or a caller with the
+ *    mounter's effective uid in the mount's user namespace, unless the
+ *    mount was made by global root. An fd of a file of the mount proves
+ *    only access to one file, which any user may have; the uid then says
+ *    it is the mounter. A root mount needs the capability: a euid 0
+ *    process without CAP_SYS_ADMIN (a container handed the device node)
+ *    must not take over a root-mounted session.
+ *
+ * The mount's user_id= owner does not qualify by itself: a root-mounted
+ * filesystem with user_id=1000 must not be served by uid 1000.
  */
-static bool mqfuse_recovery_may_attach(struct mqfuse_conn *fc)
+static bool mqfuse_recovery_may_attach(struct mqfuse_conn *fc, bool by_fd)
 {
-	return uid_eq(current_euid(), fc->mounter_uid) ||
-	       ns_capable(fc->user_ns, CAP_SYS_ADMIN);
+	if (ns_capable(fc->user_ns, CAP_SYS_ADMIN))
+		return true;
+	return by_fd && current_user_ns() == fc->user_ns &&
+	       !uid_eq(fc->mounter_uid, GLOBAL_ROOT_UID) &&
+	       uid_eq(current_euid(), fc->mounter_uid);
 }
 
 long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user *argp)
@@ -260,7 +277,7 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 			    mqfuse_recovery_conn_by_fd(a.fd);
 	if (IS_ERR(fc))
 		return PTR_ERR(fc);
-	if (!mqfuse_recovery_may_attach(fc))
+	if (!mqfuse_recovery_may_attach(fc, !a.session_id))
 		err = -EPERM;
 	else
 		err = mqfuse_dev_attach_daemon(file, fc);
@@ -271,14 +288,24 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 /* ---- the stored file ---- */
 
 /*
- * Refused: anything that would pin the session it is stored in, which
- * holds it until the session is freed: a device fd (holds a session
- * reference, and as a daemon fd would keep the session from ever being
- * orphaned or freed) and a file of an mqfuse mount, of any generation
- * (pins its superblock, whose umount would be needed to free the session
- * holding it). Other indirect cycles (an epoll set or io_uring holding
- * the device fd) are the daemon's business; an abort breaks them.
+ * Accepted: what the feature is for, the daemon's state in memory, that
+ * is a regular file on tmpfs/shmem (a memfd) or hugetlbfs. Such a file
+ * cannot pin anything but itself. Everything else is refused: a block
+ * list cannot be complete, and the session holds the file until it is
+ * freed, so anything that pins the session (a device fd of any
+ * generation, a file of the mount, an overlayfs or loop device on top of
+ * it, the mount namespace's nsfs file, an io_uring or AF_UNIX socket
+ * with such an fd in flight) would keep it alive for ever.
  */
+static bool mqfuse_recovery_may_store(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	unsigned long magic = inode->i_sb->s_magic;
+
+	return S_ISREG(inode->i_mode) &&
+	       (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC);
+}
+
 long mqfuse_recovery_ioctl_store_fd(struct mqfuse_conn *fc, __s32 __user *argp)
 {
 	struct file *file = NULL, *old;
@@ -292,8 +319,7 @@ long mqfuse_recovery_ioctl_store_fd(struct mqfuse_conn *fc, __s32 __user *argp)
 		file = fget(fd);
 		if (!file)
 			return -EBADF;
-		if (mqfuse_is_dev_file(file) ||
-		    file_inode(file)->i_sb->s_magic == MQFUSE_SUPER_MAGIC) {
+		if (!mqfuse_recovery_may_store(file)) {
 			fput(file);
 			return -EINVAL;
 		}
@@ -324,11 +350,8 @@ long mqfuse_recovery_ioctl_fetch_fd(struct mqfuse_conn *fc)
 	spin_unlock(&fc->lock);
 	if (!file)
 		return -ENOENT;
-	fd = get_unused_fd_flags(O_CLOEXEC);
-	if (fd < 0) {
-		fput(file);
-		return fd;
-	}
-	fd_install(fd, file);
+	/* through security_file_receive(), like an fd passed over a socket */
+	fd = mqfuse_receive_fd(file, O_CLOEXEC);
+	fput(file);	/* the new fd holds its own reference */
 	return fd;
 }

@@ -174,16 +174,50 @@ static int mqfuse_req_wait_exiting(struct mqfuse_req *req)
 
 	while (!wait_event_timeout(req->waitq, mqfuse_req_finished(req), HZ / 10)) {
 		if (mqfuse_conn_state(fc) == MQFUSE_CONN_ORPHANED &&
-		    mqfuse_queue_abandon(req))
+		    mqfuse_queue_abandon(req, true))
 			return -EINTR;
 	}
 	return 0;
+}
+
+/* A killed waiter may try mqfuse_queue_abandon() again. */
+static bool mqfuse_req_may_abandon(struct mqfuse_req *req, bool queued_only)
+{
+	enum mqfuse_req_state s = READ_ONCE(req->state);
+
+	return s == MQFUSE_REQ_QUEUED || (!queued_only && s == MQFUSE_REQ_IN_DAEMON);
+}
+
+/*
+ * The waiter has a fatal signal pending: leave as soon as the request can
+ * be abandoned. While it is being copied (READING, REPLYING) or, for a
+ * forced request (@queued_only), while a daemon holds it, wait without
+ * being woken by the signal: the reader wakes us when the copy is done
+ * (MQFUSE_REQ_KILLED), mqfuse_queues_requeue() when a lost daemon's
+ * request is back in the queue, and the end of the request in any case.
+ */
+static int mqfuse_req_wait_killed(struct mqfuse_req *req, bool queued_only)
+{
+	for (;;) {
+		if (mqfuse_queue_abandon(req, queued_only))
+			return -EINTR;
+		wait_event(req->waitq, mqfuse_req_finished(req) ||
+				       mqfuse_req_may_abandon(req, queued_only));
+		if (mqfuse_req_finished(req))
+			return 0;
+	}
 }
 
 /*
  * Wait for the reply. A signal sends FUSE_INTERRUPT (if the daemon has the
  * request); a fatal signal abandons the request: if still queued it is
  * withdrawn, if the daemon has it the reply will be discarded.
+ *
+ * A forced request (FLUSH at close, writeback) is delivered once the
+ * daemon has it; without recovery= it waits for the reply (the daemon
+ * leaving aborts it). With recovery= a daemon may be gone for recovery=
+ * seconds, so a killed waiter withdraws a forced request that is queued,
+ * also when it comes back to the queue from a lost daemon.
  * Returns 0 when finished, -EINTR when abandoned.
  */
 static int mqfuse_req_wait(struct mqfuse_req *req)
@@ -199,15 +233,14 @@ static int mqfuse_req_wait(struct mqfuse_req *req)
 		smp_mb__after_atomic();
 		mqfuse_queue_interrupt(req);
 	}
-	if (!force) {
-		if (!wait_event_killable(req->waitq, mqfuse_req_finished(req)))
-			return 0;
-		if (mqfuse_queue_abandon(req))
-			return -EINTR;
-	}
+	/* its SIGKILL is consumed: the session state decides instead */
 	if (force && (current->flags & PF_EXITING) && fc->opts.recovery_s)
 		return mqfuse_req_wait_exiting(req);
-	/* being copied right now or forced: the end is near */
+	if (!force || fc->opts.recovery_s) {
+		if (!wait_event_killable(req->waitq, mqfuse_req_finished(req)))
+			return 0;
+		return mqfuse_req_wait_killed(req, force);
+	}
 	wait_event(req->waitq, mqfuse_req_finished(req));
 	return 0;
 }

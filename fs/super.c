@@ -121,6 +121,12 @@ void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
 	__mqfuse_conn_abort(fc, why, MQFUSE_EVENT_ABORTED, false);
 }
 
+/* umount: listeners learn the end from UNMOUNTED (kill_sb), not ABORTED. */
+void mqfuse_conn_abort_umount(struct mqfuse_conn *fc, const char *why)
+{
+	__mqfuse_conn_abort(fc, why, 0, false);
+}
+
 /* The recovery timer: abort if nobody attached in time. */
 bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why)
 {
@@ -719,7 +725,7 @@ static void mqfuse_kill_sb(struct super_block *sb)
 		 * No ABORTED event for a umount: listeners learn the end
 		 * from UNMOUNTED, sent only for a session they saw MOUNTED.
 		 */
-		__mqfuse_conn_abort(fc, "unmounted", 0, false);
+		mqfuse_conn_abort_umount(fc, "unmounted");
 		if (listed) {
 			mutex_lock(&fc->event_lock);
 			mqfuse_nl_event(fc, MQFUSE_EVENT_UNMOUNTED);

@@ -36,6 +36,25 @@ if grep -q " $mnt " /proc/mounts; then
 else
 	ok "no mount left behind"
 fi
+# umount of an orphaned session is no abort: the netlink listeners see
+# MOUNTED, RUNNING, ORPHANED, UNMOUNTED, and no ABORTED
+ctl=$MQ_HELPER/mqfusectl
+mon=/tmp/recovery-mon.out
+if [ -x "$ctl" ]; then
+	"$ctl" --gen "$MQ_GEN" --no-header --count 4 monitor > "$mon" 2>&1 & pmon=$!
+	sleep 1
+	timeout -k 5 "$(mq_tmo 60)" "$bin" -t "$MQ_NAME" -d "/dev/$MQ_NAME" -m "$mnt" \
+		umount_orphaned > /tmp/recovery-mon-run.out 2>&1 ||
+		sed 's/^/# /' /tmp/recovery-mon-run.out
+	for _ in $(seq 100); do kill -0 $pmon 2>/dev/null || break; sleep 0.1; done
+	kill $pmon 2>/dev/null
+	wait $pmon
+	diag "monitor: $(awk '{ print $3 }' "$mon" | paste -sd,)"
+	check "umount of an orphaned session: mounted, running, orphaned, unmounted events, no aborted" \
+		sh -c "awk '{ print \$3 }' $mon | paste -sd, | grep -qx mounted,running,orphaned,unmounted" || fail=1
+else
+	skip "umount of an orphaned session: events (no $ctl)"
+fi
 # orphaned, aborted and recovered sessions must not pin the module
 if check "rmmod $MQ_NAME after the recovery scenarios" rmmod "$MQ_NAME"; then
 	mq_load || { not_ok "reload $MQ_NAME"; fail=1; }

@@ -27,10 +27,13 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include "mqfuse.h"
 #include "tap.h"
 #include "tinyfs.h"
@@ -309,6 +312,8 @@ enum app_op {
 	APP_READ,		/* open "file", pread 100 bytes at 0 */
 	APP_STAT,		/* stat "file" (LOOKUP/GETATTR) */
 	APP_READ_SIGNAL,	/* APP_READ with a SIGUSR1 handler (no SA_RESTART) */
+	APP_CLOSE,		/* open "file", close it (FLUSH) */
+	APP_CLOSE_LATER,	/* open "file", close it on SIGUSR1 */
 };
 
 static void on_usr1(int sig)
@@ -333,12 +338,29 @@ static void app_start(struct app *a, enum app_op op)
 
 		close_fds_but(p[1]);
 		alarm(120);
-		if (op == APP_READ_SIGNAL) {
+		if (op == APP_READ_SIGNAL || op == APP_CLOSE_LATER) {
 			struct sigaction sa = { .sa_handler = on_usr1 };
 
 			sigaction(SIGUSR1, &sa, NULL);
 		}
-		if (op == APP_READ || op == APP_READ_SIGNAL) {
+		if (op == APP_CLOSE || op == APP_CLOSE_LATER) {
+			sigset_t usr1, old;
+
+			sigemptyset(&usr1);
+			sigaddset(&usr1, SIGUSR1);
+			sigprocmask(SIG_BLOCK, &usr1, &old);
+			fd = open(fpath, O_RDONLY);
+			if (fd < 0) {
+				res.ret = -2;
+				res.err = errno;
+			} else {
+				sigdelset(&old, SIGUSR1);
+				if (op == APP_CLOSE_LATER)
+					sigsuspend(&old);
+				res.ret = close(fd);
+				res.err = res.ret < 0 ? errno : 0;
+			}
+		} else if (op == APP_READ || op == APP_READ_SIGNAL) {
 			fd = open(fpath, O_RDONLY);
 			if (fd < 0) {
 				res.ret = -2;
@@ -402,6 +424,16 @@ static void app_reap(struct app *a)
 		close(a->pipe);
 		a->done = true;
 	}
+}
+
+/* Drop every capability of this process, keeping its uids (euid 0 stays 0). */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	return syscall(SYS_capset, &h, d);
 }
 
 static int attach_id(int fd, uint64_t id)
@@ -479,6 +511,49 @@ static void t_norecovery(void)
 	tap_ok(state_is(id, "aborted"), "norecovery: session aborted");
 	app_reap(&a);
 	finish(-1, "norecovery");
+}
+
+/*
+ * recovery=0, two fds: the one that read a READ and a FLUSH closes
+ * without answering, the other keeps serving. Nothing will answer them:
+ * both fail with ECONNABORTED at once instead of waiting for an abort.
+ */
+static void t_clonelost(void)
+{
+	struct app a, b;
+	struct req r;
+	uint32_t master;
+	uint64_t id;
+	int fd, fd2;
+
+	fd = do_mount(0, true);
+	if (!tap_ok(fd >= 0, "clonelost: mount with recovery=0"))
+		return;
+	id = session_of(fd);
+	fd2 = open(devpath, O_RDWR);
+	master = fd;
+	if (!tap_succ(ioctl(fd2, MQFUSE_IOC_CLONE, &master), "clonelost: CLONE a second fd")) {
+		close(fd2);
+		finish(fd, "clonelost");
+		return;
+	}
+	app_start(&a, APP_READ);
+	tap_ok(!serve_until(fd2, FUSE_READ, &r, 10000), "clonelost: the clone got the READ");
+	app_start(&b, APP_CLOSE);
+	tap_ok(!serve_until(fd2, FUSE_FLUSH, &r, 10000), "clonelost: the clone got the FLUSH");
+	close(fd2);	/* leaves without answering */
+	app_serve(&a, fd, 3000);
+	tap_ok(a.done && a.res.ret == -1 && a.res.err == ECONNABORTED,
+	       "clonelost: the read fails with ECONNABORTED (done %d, ret %zd, errno %d)",
+	       a.done, a.res.ret, a.res.err);
+	app_serve(&b, fd, 3000);
+	tap_ok(b.done, "clonelost: the close (forced FLUSH) returns (ret %zd, errno %d)",
+	       b.res.ret, b.res.err);
+	tap_ok(state_is(id, "running"), "clonelost: the session keeps running");
+	tap_eq(sysfs_num(id, "daemons"), 1, "clonelost: one daemon fd left");
+	app_reap(&a);
+	app_reap(&b);
+	finish(fd, "clonelost");
 }
 
 /*
@@ -671,6 +746,82 @@ static void t_kill(void)
 	finish(fd, "kill");
 }
 
+/* Reap @a, killed, within @ms; false if it is still there then. */
+static bool app_wait_killed(struct app *a, long long deadline)
+{
+	while (waitpid(a->pid, NULL, WNOHANG) != a->pid) {
+		if (now_ms() > deadline)
+			return false;
+		usleep(20000);
+	}
+	if (!a->done) {
+		close(a->pipe);
+		a->done = true;
+	}
+	return true;
+}
+
+/*
+ * SIGKILL of tasks waiting while orphaned, in every way they can wait: a
+ * read() whose READ a lost daemon held (back in the queue), a close()
+ * whose FLUSH (forced: not interruptible) a lost daemon held, a close()
+ * whose FLUSH was queued while orphaned. All end at once; the session
+ * leaks nothing and a daemon can attach.
+ */
+static void t_killclose(void)
+{
+	struct app a, b, c;
+	struct saved s;
+	struct req r;
+	long long t0;
+	bool ra, rb, rc, seen = false;
+	uint64_t id;
+	int fd, i;
+
+	fd = do_mount(30, true);
+	if (!tap_ok(fd >= 0, "killclose: mount with recovery=30"))
+		return;
+	id = session_of(fd);
+	app_start(&c, APP_CLOSE_LATER);
+	tap_ok(!serve_until(fd, FUSE_OPEN, &r, 10000), "killclose: third app opens");
+	serve_normal(fd, &r);
+	app_start(&a, APP_READ);
+	tap_ok(!serve_until(fd, FUSE_READ, &r, 10000), "killclose: daemon got the READ");
+	app_start(&b, APP_CLOSE);
+	tap_ok(!serve_until(fd, FUSE_FLUSH, &r, 10000), "killclose: daemon got the FLUSH");
+	save(&s, &r);
+	close(fd);	/* the daemon dies holding both */
+	tap_ok(state_is(id, "orphaned"), "killclose: orphaned");
+	kill(c.pid, SIGUSR1);
+	tap_ok(wait_pending(id, 3, 5000), "killclose: READ, FLUSH replayed and a new FLUSH queued");
+	tap_ok(!app_poll(&b, 200) && !app_poll(&c, 0), "killclose: both closes wait");
+	t0 = now_ms();
+	kill(a.pid, SIGKILL);
+	kill(b.pid, SIGKILL);
+	kill(c.pid, SIGKILL);
+	ra = app_wait_killed(&a, t0 + 3000);
+	rb = app_wait_killed(&b, t0 + 3000);
+	rc = app_wait_killed(&c, t0 + 3000);
+	tap_ok(ra, "killclose: killed in read() exits at once");
+	tap_ok(rb, "killclose: killed in close() with a replayed FLUSH exits at once");
+	tap_ok(rc, "killclose: killed in close() with a FLUSH queued while orphaned exits at once");
+	tap_ok(ra && rb && rc, "killclose: all three within %lld ms", now_ms() - t0);
+	fd = open(devpath, O_RDWR);
+	tap_succ(attach_id(fd, id), "killclose: ATTACH");
+	/* RELEASEs come; no READ or FLUSH of a killed app */
+	for (i = 0; i < 20 && !read_req(fd, &r, 300); i++) {
+		if ((r.h->unique & ~MQFUSE_UNIQUE_REPLAY) == s.h.unique ||
+		    r.h->opcode == FUSE_READ || r.h->opcode == FUSE_FLUSH)
+			seen = true;
+		serve_normal(fd, &r);
+	}
+	tap_ok(!seen, "killclose: the killed apps' READ and FLUSHes are not delivered");
+	for (i = 0; i < 50 && sysfs_num(id, "waiting") > 0; i++)
+		usleep(20000);
+	tap_eq(sysfs_num(id, "waiting"), 0, "killclose: no request left in the session");
+	finish(fd, "killclose");
+}
+
 /*
  * A request interrupted while orphaned: delivered again, then its
  * INTERRUPT, both under the replayed unique.
@@ -818,6 +969,43 @@ static void t_refusals(void)
 	tap_ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	       "refusals: ATTACH by another uid without CAP_SYS_ADMIN: EPERM (status %d)", st);
 
+	/* another uid holding an fd of the mount: not the mounter */
+	pid = fork();
+	if (pid == 0) {
+		int dfd, mfd;
+
+		close_fds_but(-1);
+		dfd = open(devpath, O_RDWR);
+		mfd = open(mnt, O_PATH);
+		if (dfd < 0 || mfd < 0 || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(3);
+		_exit(attach_fd(dfd, mfd) == -1 && errno == EPERM ? 0 : 1);
+	}
+	tap_ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "refusals: ATTACH by an fd of the mount, another uid: EPERM (status %d)", st);
+
+	/* euid 0 without any capability (a container given the device node) */
+	pid = fork();
+	if (pid == 0) {
+		int dfd, mfd;
+
+		close_fds_but(-1);
+		dfd = open(devpath, O_RDWR);
+		mfd = open(mnt, O_PATH);
+		if (dfd < 0 || mfd < 0 || drop_caps())
+			_exit(3);
+		if (attach_id(dfd, id) != -1 || errno != EPERM)
+			_exit(1);
+		/* the mounter's uid, but a root mount needs CAP_SYS_ADMIN */
+		_exit(attach_fd(dfd, mfd) == -1 && errno == EPERM ? 0 : 2);
+	}
+	tap_ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "refusals: ATTACH as root without capabilities, by id and by fd: EPERM (status %d)",
+	       st);
+	tap_ok(state_is(id, "running"), "refusals: the refused attaches changed nothing");
+	tap_eq(sysfs_num(id, "daemons"), 1, "refusals: still one daemon fd");
+
 	/* STORE_FD: no device fd, no file of an mqfuse mount */
 	tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &fd2), EINVAL,
 		  "refusals: STORE_FD of a /dev/mqfuse fd: EINVAL");
@@ -829,6 +1017,41 @@ static void t_refusals(void)
 		tap_succ(ioctl(fd, MQFUSE_IOC_STORE_FD, &self), "refusals: STORE_FD -1 (nothing kept)");
 		tap_errno(ioctl(fd, MQFUSE_IOC_FETCH_FD), ENOENT,
 			  "refusals: FETCH_FD with nothing kept: ENOENT");
+	}
+	/* only a regular file on tmpfs/shmem (hugetlbfs) is kept */
+	{
+		int mfd = memfd_create("state", MFD_CLOEXEC);
+		int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		int nfd = open("/proc/self/ns/mnt", O_RDONLY);
+		int xfd = open("/proc/self/exe", O_RDONLY);
+		int dfd = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+
+		tap_succ(ioctl(fd, MQFUSE_IOC_STORE_FD, &mfd), "refusals: STORE_FD of a memfd");
+		tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &sfd), EINVAL,
+			  "refusals: STORE_FD of a socket: EINVAL");
+		tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &nfd), EINVAL,
+			  "refusals: STORE_FD of /proc/self/ns/mnt: EINVAL");
+		tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &xfd), EINVAL,
+			  "refusals: STORE_FD of a regular file on another filesystem: EINVAL");
+		if (dfd >= 0)
+			tap_errno(ioctl(fd, MQFUSE_IOC_STORE_FD, &dfd), EINVAL,
+				  "refusals: STORE_FD of a tmpfs directory: EINVAL");
+		{
+			int got = ioctl(fd, MQFUSE_IOC_FETCH_FD);
+			struct stat a, b;
+
+			tap_ok(got >= 0 && !fstat(got, &a) && !fstat(mfd, &b) &&
+			       a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+			       "refusals: the refused ones left the memfd stored");
+			if (got >= 0)
+				close(got);
+		}
+		close(mfd);
+		close(sfd);
+		close(nfd);
+		close(xfd);
+		if (dfd >= 0)
+			close(dfd);
 	}
 	{
 		pid_t srv = spawn_server(fd);
@@ -992,10 +1215,12 @@ static const struct {
 } scenarios[] = {
 	{ "option", t_option },
 	{ "norecovery", t_norecovery },
+	{ "clonelost", t_clonelost },
 	{ "replay", t_replay },
 	{ "timeout", t_timeout },
 	{ "umount_orphaned", t_umount_orphaned },
 	{ "kill", t_kill },
+	{ "killclose", t_killclose },
 	{ "interrupt", t_interrupt },
 	{ "race", t_race },
 	{ "refusals", t_refusals },
