@@ -39,6 +39,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +107,11 @@ static int64_t mq_ctime_ns(const struct stat *st)
  */
 static uint64_t mq_replay_ident(uint64_t nodeid, const char *name, const struct stat *st)
 {
-	struct {
+	union {
 		struct file_handle fh;
-		unsigned char bytes[MAX_HANDLE_SZ];
+		unsigned char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
 	} h;
+	const unsigned char *bytes = h.buf + offsetof(struct file_handle, f_handle);
 	uint64_t x = 1469598103934665603ULL;	/* FNV-1a */
 	struct mq_inode *dir;
 	unsigned int i;
@@ -121,11 +123,11 @@ static uint64_t mq_replay_ident(uint64_t nodeid, const char *name, const struct 
 	h.fh.handle_bytes = MAX_HANDLE_SZ;
 	ret = name_to_handle_at(dir->fd, name, &h.fh, &mnt, 0);
 	mq_inode_put(dir);
-	if (ret)
+	if (ret || h.fh.handle_bytes > MAX_HANDLE_SZ)
 		return (uint64_t)mq_ctime_ns(st);
 	x = (x ^ (uint32_t)h.fh.handle_type) * 1099511628211ULL;
 	for (i = 0; i < h.fh.handle_bytes; i++)
-		x = (x ^ h.fh.f_handle[i]) * 1099511628211ULL;
+		x = (x ^ bytes[i]) * 1099511628211ULL;
 	return x;
 }
 
