@@ -551,23 +551,6 @@ static void mqctl_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* A mountinfo field with its octal escapes (\040 for a space...) undone. */
-static void mqctl_unescape(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-
-	while (*in && o + 1 < len) {
-		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
-		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
-			out[o++] = (char)((in[1] - '0') << 6 | (in[2] - '0') << 3 | (in[3] - '0'));
-			in += 4;
-		} else {
-			out[o++] = *in++;
-		}
-	}
-	out[o] = '\0';
-}
-
 /* Mount point of st_dev major:minor from mountinfo (escaped, one token), or "-". */
 static void mqctl_mountpoint(uint32_t major, uint32_t minor, char *buf, size_t len)
 {
@@ -710,7 +693,7 @@ static int mqctl_cmd_sessions(struct mqctl *c)
 			char path[4096];
 
 			mqctl_mountpoint(s->dev_major, s->dev_minor, mnt, sizeof(mnt));
-			mqctl_unescape(mnt, path, sizeof(path));
+			mq_mountinfo_unescape(mnt, path, sizeof(path));
 			printf("%s{\"id\":%" PRIu64 ",\"state\":\"%s\",\"dev\":\"%u:%u\","
 			       "\"queues\":%u,\"max_pages\":%u,\"max_write\":%u,"
 			       "\"max_read\":%u,\"readdir_size\":%u,\"max_background\":%u,"

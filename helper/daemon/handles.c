@@ -359,6 +359,26 @@ int mq_handle_restore(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 	return 0;
 }
 
+unsigned int mq_handles_fds(int *fds, unsigned int max)
+{
+	unsigned int fd, n = 0;
+
+	for (fd = 0; fd < mq_nr_slots; fd++) {
+		pthread_mutex_t *lock = mq_slot_lock(fd);
+		bool open;
+
+		pthread_mutex_lock(lock);
+		open = mq_slots[fd].kind != MQ_HANDLE_NONE;
+		pthread_mutex_unlock(lock);
+		if (!open)
+			continue;
+		if (n < max)
+			fds[n] = (int)fd;
+		n++;
+	}
+	return n;
+}
+
 unsigned int mq_handles_max(void)
 {
 	return mq_nr_slots;

@@ -463,6 +463,32 @@ uint64_t mq_itable_next_nodeid(void)
 	return atomic_load(&mq_next_nodeid);
 }
 
+unsigned int mq_itable_fds(int *fds, unsigned int max)
+{
+	unsigned int n = 0;
+	int i, b;
+
+	if (!mq_id_shards)
+		return 0;
+	for (i = 0; i < MQ_SHARDS; i++) {
+		pthread_mutex_lock(&mq_id_shards[i].lock);
+		for (b = 0; b < MQ_BUCKETS; b++) {
+			struct mq_inode *inode;
+
+			for (inode = mq_id_shards[i].buckets[b]; inode;
+			     inode = inode->id_next) {
+				if (inode->fd < 0)
+					continue;
+				if (n < max)
+					fds[n] = inode->fd;
+				n++;
+			}
+		}
+		pthread_mutex_unlock(&mq_id_shards[i].lock);
+	}
+	return n;
+}
+
 uint64_t mq_itable_count(void)
 {
 	return atomic_load(&mq_nr_inodes);

@@ -389,3 +389,21 @@ int mq_pick_generation(char *fstype, size_t len)
 {
 	return mq_find_generation("/proc/filesystems", 0, fstype, len, NULL, 0);
 }
+
+void mq_mountinfo_unescape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (!len)
+		return;
+	while (*in && o + 1 < len) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
+		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+			out[o++] = (char)((in[1] - '0') << 6 | (in[2] - '0') << 3 | (in[3] - '0'));
+			in += 4;
+		} else {
+			out[o++] = *in++;
+		}
+	}
+	out[o] = '\0';
+}

@@ -54,4 +54,10 @@ int mq_find_generation(const char *filesystems, int want, char *fstype,
  */
 int mq_list_generations(const char *filesystems, int *gens, int max);
 
+/*
+ * A /proc/self/mountinfo field with its octal escapes (\040 for a space,
+ * \134 for a backslash...) undone into @out (@len bytes, terminated).
+ */
+void mq_mountinfo_unescape(const char *in, char *out, size_t len);
+
 #endif /* MQ_MOUNT_OPTS_H */

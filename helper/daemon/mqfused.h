@@ -111,6 +111,11 @@ void mq_inode_forget(uint64_t nodeid, uint64_t n);
 int mq_inode_lookup_fd(int fd, const struct stat *st, struct mq_inode **out);
 uint64_t mq_itable_count(void);
 /*
+ * The fds of the table's inodes (root included) into @fds, at most @max;
+ * returns how many there are (call with @max 0 to size the array).
+ */
+unsigned int mq_itable_fds(int *fds, unsigned int max);
+/*
  * A successor rebuilding the table (restore.c): insert backend object
  * @fd (consumed) as @nodeid with the kernel's @nlookup; -EEXIST if the
  * nodeid or the object is known already.  Then hand out nodeids from
@@ -188,6 +193,8 @@ int mq_handle_restore(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 /* ops_dir.c: directory state for a restored directory handle on @fd. */
 struct mq_dir *mq_dir_new(int fd);
 unsigned int mq_handles_max(void);
+/* The fds of the open handles, like mq_itable_fds(). */
+unsigned int mq_handles_fds(int *fds, unsigned int max);
 
 /* ------------------------------------------------ rstate.c state hooks */
 
@@ -356,7 +363,7 @@ int mq_recovery_attach(const char *target, int *devfdp);
 /* ---------------------------------------------------------- supervise.c */
 
 int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd);
-bool mq_supervise_mounted(const char *mountpoint);
+bool mq_supervise_attachable(const char *mountpoint);
 
 /* ---------------------------------------------------------- mount_opts.c */
 

@@ -1044,14 +1044,19 @@ static int mq_monitor_fork(int status_fd, int *ready_fd)
  * inherited from whoever started mqfused (only --fd is meant for it) and
  * anything opened and left open so far.  Kept: the device fd and io_uring
  * ring of every thread, the backing root, the monitor's socket, the
- * start-up pipes (@ready_fd, @status_fd) and /dev/null.
+ * start-up pipes (@ready_fd, @status_fd), /dev/null and, in a successor
+ * (--attach), the inodes and handles restore.c re-opened.
  */
 static int mq_close_unneeded_fds(int ready_fd, int status_fd)
 {
-	unsigned int nr = 0, i;
+	/* a successor's restored inodes and handles (none otherwise) */
+	unsigned int nr_inodes = mq_itable_fds(NULL, 0);
+	unsigned int nr_handles = mq_handles_fds(NULL, 0);
+	unsigned int nr = 0, i, room;
 	int *keep, ret;
 
-	keep = calloc(2 * mq_nr_threads + 5, sizeof(*keep));
+	room = 2 * mq_nr_threads + 5 + nr_inodes + nr_handles;
+	keep = calloc(room, sizeof(*keep));
 	if (!keep)
 		return -ENOMEM;
 	keep[nr++] = mq_itable_root_fd();
@@ -1063,6 +1068,11 @@ static int mq_close_unneeded_fds(int ready_fd, int status_fd)
 		keep[nr++] = mq_threads[i].devfd;
 		keep[nr++] = mq_uring_fd(mq_threads[i].uring);
 	}
+	/* nothing opens or closes a table's fd before the threads start */
+	i = mq_itable_fds(keep + nr, nr_inodes);
+	nr += i < nr_inodes ? i : nr_inodes;
+	i = mq_handles_fds(keep + nr, nr_handles);
+	nr += i < nr_handles ? i : nr_handles;
 	ret = mq_close_fds_but(keep, nr);
 	free(keep);
 	return ret;

@@ -20,6 +20,7 @@
  * binary each time, so an upgraded mqfused on disk is picked up by the
  * next restart.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,11 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 
 #include <mqfuse.h>
 
+#include "mount_opts.h"
 #include "mqfused.h"
 
 #define MQ_SUP_DELAY_MIN_MS	100
@@ -51,12 +52,98 @@ static void mq_sup_signal(int sig)
 		kill(mq_sup_child, sig);
 }
 
-bool mq_supervise_mounted(const char *mountpoint)
+/* The first line of a small file (a sysfs attribute), newline dropped. */
+static bool mq_sup_read_line(const char *path, char *buf, size_t len)
 {
-	struct statfs sf;
+	FILE *f = fopen(path, "re");
+	bool ok;
 
-	return !statfs(mountpoint, &sf) &&
-	       (unsigned long)sf.f_type == MQFUSE_SUPER_MAGIC;
+	if (!f)
+		return false;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = 0;
+	return ok;
+}
+
+/*
+ * The device (major:minor, as mountinfo and sysfs write it) of the mount
+ * on top at @mountpoint if it is one of this generation's, else false.
+ */
+static bool mq_sup_mount_dev(const char *mountpoint, char *dev, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *mnt = NULL, *path = NULL;
+	size_t cap = 0, room = 0;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		char d[32], fstype[64], *sep;
+
+		if (cap > room) {	/* fields are never longer than the line */
+			free(mnt);
+			free(path);
+			mnt = malloc(cap);
+			path = malloc(cap);
+			if (!mnt || !path)
+				break;
+			room = cap;
+		}
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE ... */
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %31s %*s %s", d, mnt) != 2 ||
+		    sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		mq_mountinfo_unescape(mnt, path, cap);
+		if (strcmp(path, mountpoint))
+			continue;
+		/* later lines are mounted later: the last one is on top */
+		found = !strcmp(fstype, MQFUSE_NAME);
+		if (found)
+			snprintf(dev, len, "%s", d);
+	}
+	free(line);
+	free(mnt);
+	free(path);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Can a successor attach to the session mounted at @mountpoint?  Decided
+ * without a single request to the mount: the session is ORPHANED, so a
+ * STATFS or GETATTR there would wait for the very successor we are about
+ * to start (until recovery= runs out and fails it).  mountinfo names the
+ * mount on top at @mountpoint and its device, sysfs the session of that
+ * device and its state: any but "aborted" takes a successor.
+ */
+bool mq_supervise_attachable(const char *mountpoint)
+{
+	char dev[32], path[PATH_MAX], buf[64];
+	struct dirent *de;
+	bool live = false;
+	DIR *dir;
+
+	if (!mq_sup_mount_dev(mountpoint, dev, sizeof(dev)))
+		return false;
+	dir = opendir("/sys/fs/" MQFUSE_NAME);
+	if (!dir)
+		return false;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;	/* module-wide attributes */
+		snprintf(path, sizeof(path), "/sys/fs/%s/%s/dev", MQFUSE_NAME, de->d_name);
+		if (!mq_sup_read_line(path, buf, sizeof(buf)) || strcmp(buf, dev))
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/%s/%s/state", MQFUSE_NAME, de->d_name);
+		live = mq_sup_read_line(path, buf, sizeof(buf)) && strcmp(buf, "aborted");
+		break;
+	}
+	closedir(dir);
+	return live;
 }
 
 static double mq_sup_now(void)
@@ -198,9 +285,9 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 		}
 		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
 			return 0;	/* unmounted: the session ended */
-		if (!mq_supervise_mounted(mountpoint)) {
-			mq_warn("supervisor: daemon gone and %s is no longer an mqfuse mount: done",
-				mountpoint);
+		if (!mq_supervise_attachable(mountpoint)) {
+			mq_warn("supervisor: daemon gone and %s is no longer a live %s session: done",
+				mountpoint, MQFUSE_NAME);
 			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
 		}
 		if (mq_sup_now() - started >= MQ_SUP_STABLE_S) {
