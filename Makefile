@@ -6,6 +6,8 @@
 #   make bench      mqfuse vs stock FUSE vs ext4 in the VM, on 6.1 and 6.12
 #   make test       the whole test suite in the VM on 6.1 and 6.12 (installs its dependencies)
 #   make test-debug the whole test suite on a lockdep + KASAN debug kernel
+#   make test-recovery-load  kill -9 of mqfused every 0.5 s for 60 s under load
+#                   (RECOVERY_LOAD_S=600 for the long run)
 #   make sparse     run sparse (C=2) over the module
 #   make module-all build + sparse for every installed 6.1 and 6.12 header tree
 #   make deps       install build/test dependencies from Debian's packages
@@ -24,6 +26,7 @@ MQFUSE_GEN := $(shell sed -n 's/^\#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror
 
 .PHONY: all module helper selftests sparse clean deps test test-lines demo bench soak check-kdir next-gen test-debug \
+	test-recovery-load \
 	module-all
 
 all: module helper selftests
@@ -103,6 +106,14 @@ test-debug: deps
 	selftests/vm/run.sh --kernel build/debug-kernel/bzImage --modules build/debug-kernel/guest \
 		--env kasan_multi_shot=1 --env MQ_TIMEOUT_SCALE=$(DEBUG_TIMEOUT_SCALE) \
 		--timeout $(DEBUG_TIMEOUT) test $(SUITES)
+
+# Crash recovery under load for 60 s (make test runs 20 s of it):
+# kill -9 of mqfused every 0.5 s under fio verify and a namespace storm.
+RECOVERY_LOAD_S ?= 60
+test-recovery-load: deps
+	$(MAKE) all
+	selftests/vm/run.sh --kver $(KVER) --timeout $$(( $(RECOVERY_LOAD_S) * 3 + 300 )) \
+		shell 'MQ_RECOVERY_LOAD_S=$(RECOVERY_LOAD_S) bash $$MQ_ROOT/selftests/recovery/load.sh'
 
 # The 10-minute mixed soak (the test suite runs a 60 s one).
 soak: deps

@@ -6,11 +6,12 @@
  * that child dies abnormally while the mount is still an mqfuse mount,
  * starts a successor at once with --attach=MOUNTPOINT: the session,
  * mounted with recovery=SECONDS, waits ORPHANED for it and replays what
- * the dead daemon held.  A child that keeps dying soon after its start is
- * restarted with a doubling delay (100 ms up to 5 s, back to 100 ms once
- * a child lived 10 s); the session's own recovery timeout bounds the
- * whole: once it aborted, the mountpoint is no longer mqfuse and the
- * supervisor ends.
+ * the dead daemon held.  A child that keeps dying soon after its start,
+ * before it attached or by its own fault, is restarted with a doubling
+ * delay (100 ms up to 5 s, back to 100 ms once a child lived 10 s); one
+ * that served and was SIGKILLed is replaced at once (up to 30 times in
+ * 10 s).  The session's own recovery timeout bounds the whole: once it
+ * aborted, or the mount is gone, the supervisor ends.
  *
  * The supervisor holds no /dev/mqfuse fd, ever: the session orphans only
  * when its last daemon fd closes, so a supervisor holding one would keep
@@ -41,6 +42,7 @@
 #define MQ_SUP_DELAY_MIN_MS	100
 #define MQ_SUP_DELAY_MAX_MS	5000
 #define MQ_SUP_STABLE_S		10
+#define MQ_SUP_BURST		30	/* immediate restarts per MQ_SUP_STABLE_S */
 
 static volatile sig_atomic_t mq_sup_stop;
 static volatile pid_t mq_sup_child;
@@ -113,18 +115,19 @@ static bool mq_sup_mount_dev(const char *mountpoint, char *dev, size_t len)
 }
 
 /*
- * Can a successor attach to the session mounted at @mountpoint?  Decided
- * without a single request to the mount: the session is ORPHANED, so a
- * STATFS or GETATTR there would wait for the very successor we are about
- * to start (until recovery= runs out and fails it).  mountinfo names the
- * mount on top at @mountpoint and its device, sysfs the session of that
- * device and its state: any but "aborted" takes a successor.
+ * Attribute @attr of the session mounted at @mountpoint, from sysfs, into
+ * @buf; false if no session of this generation is mounted there.  Never a
+ * request to the mount: while the session is ORPHANED a STATFS or GETATTR
+ * there would wait for the very successor we are about to start (until
+ * recovery= runs out and fails it).  mountinfo names the mount on top at
+ * @mountpoint and its device, sysfs the session of that device.
  */
-bool mq_supervise_attachable(const char *mountpoint)
+static bool mq_sup_session_attr(const char *mountpoint, const char *attr,
+				char *buf, size_t len)
 {
-	char dev[32], path[PATH_MAX], buf[64];
+	char dev[32], path[PATH_MAX], val[64];
 	struct dirent *de;
-	bool live = false;
+	bool found = false;
 	DIR *dir;
 
 	if (!mq_sup_mount_dev(mountpoint, dev, sizeof(dev)))
@@ -136,14 +139,33 @@ bool mq_supervise_attachable(const char *mountpoint)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;	/* module-wide attributes */
 		snprintf(path, sizeof(path), "/sys/fs/%s/%s/dev", MQFUSE_NAME, de->d_name);
-		if (!mq_sup_read_line(path, buf, sizeof(buf)) || strcmp(buf, dev))
+		if (!mq_sup_read_line(path, val, sizeof(val)) || strcmp(val, dev))
 			continue;
-		snprintf(path, sizeof(path), "/sys/fs/%s/%s/state", MQFUSE_NAME, de->d_name);
-		live = mq_sup_read_line(path, buf, sizeof(buf)) && strcmp(buf, "aborted");
+		snprintf(path, sizeof(path), "/sys/fs/%s/%s/%s", MQFUSE_NAME,
+			 de->d_name, attr);
+		found = mq_sup_read_line(path, buf, len);
 		break;
 	}
 	closedir(dir);
-	return live;
+	return found;
+}
+
+/* Can a successor attach to @mountpoint's session?  Any state but aborted. */
+bool mq_supervise_attachable(const char *mountpoint)
+{
+	char state[32];
+
+	return mq_sup_session_attr(mountpoint, "state", state, sizeof(state)) &&
+	       strcmp(state, "aborted");
+}
+
+/* Daemons attached to @mountpoint's session after a loss so far; 0 if unknown. */
+static unsigned long mq_sup_recoveries(const char *mountpoint)
+{
+	char buf[32];
+
+	return mq_sup_session_attr(mountpoint, "recoveries", buf, sizeof(buf)) ?
+	       strtoul(buf, NULL, 10) : 0;
 }
 
 static double mq_sup_now(void)
@@ -207,6 +229,16 @@ static char **mq_sup_argv(int argc, char **argv, const char *attach, int status_
 	return out;
 }
 
+/*
+ * Killed by SIGKILL: the serving process itself (--sandbox none), or its
+ * monitor reporting it (exit 128 + SIGKILL, session.c).
+ */
+static bool mq_sup_killed(int wstatus)
+{
+	return (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL) ||
+	       (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 128 + SIGKILL);
+}
+
 static pid_t mq_sup_spawn(char **args)
 {
 	pid_t pid = fork();
@@ -232,9 +264,11 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 {
 	char **first = mq_sup_argv(argc, argv, NULL, status_fd);
 	char **next = mq_sup_argv(argc, argv, mountpoint, -1);
-	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0;
+	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0, burst = 0;
+	unsigned long recoveries;
+	double started, now, window = 0;
 	struct sigaction sa;
-	double started;
+	bool served;
 	int wstatus;
 	pid_t pid;
 
@@ -274,6 +308,8 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 		}
 		mq_sup_child = pid;
 		started = mq_sup_now();
+		/* a successor that attaches adds one (sysfs "recoveries") */
+		recoveries = mq_sup_recoveries(mountpoint);
 		while (waitpid(pid, &wstatus, 0) < 0) {
 			if (errno != EINTR)
 				return 1;
@@ -290,15 +326,32 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 				mountpoint, MQFUSE_NAME);
 			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
 		}
-		if (mq_sup_now() - started >= MQ_SUP_STABLE_S) {
+		now = mq_sup_now();
+		if (now - started >= MQ_SUP_STABLE_S)
 			delay = MQ_SUP_DELAY_MIN_MS;
-		} else if (restarts) {
+		if (now - window >= MQ_SUP_STABLE_S) {
+			window = now;
+			burst = 0;
+		}
+		/*
+		 * At once: the first loss, one after a stable run, and a daemon
+		 * that served (attached) and was then SIGKILLed from outside (OOM
+		 * killer, an operator, a test), up to MQ_SUP_BURST times per
+		 * window.  A child that died before it attached, or by its own
+		 * fault (a crash signal, an error exit: maybe a replayed request
+		 * that kills every successor), waits a doubling delay.
+		 */
+		served = !restarts || mq_sup_recoveries(mountpoint) > recoveries;
+		if (restarts && now - started < MQ_SUP_STABLE_S &&
+		    !(served && mq_sup_killed(wstatus) && burst < MQ_SUP_BURST)) {
 			struct timespec ts = { delay / 1000,
 					       (delay % 1000) * 1000000L };
 
 			nanosleep(&ts, NULL);
 			delay = delay * 2 > MQ_SUP_DELAY_MAX_MS ?
 				MQ_SUP_DELAY_MAX_MS : delay * 2;
+		} else {
+			burst++;
 		}
 		restarts++;
 		mq_warn("supervisor: daemon %d %s %d: starting a successor (restart %u)",
