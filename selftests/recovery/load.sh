@@ -59,7 +59,7 @@ storm() {
 }
 
 fio_job() {
-	fio --name=verify --directory="$mnt" --size=64m --bs=$1 --rw=randrw \
+	fio --name="verify-$3" --directory="$mnt" --size=64m --bs=$1 --rw=randrw \
 	    --verify=crc32c --verify_fatal=1 --time_based --runtime="$DURATION" \
 	    $2 --output="$log/fio-$3.out" >/dev/null 2>&1
 	echo $? >"$log/fio-$3.rc"
