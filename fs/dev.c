@@ -60,7 +60,7 @@ bool mqfuse_is_dev_file(struct file *file)
  * (mqfuse_dev_release()) nor the recovery timer can slip in between.
  */
 static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc, bool daemon,
-			     bool *recovered)
+			     bool *recovered, const struct mqfuse_dev *src)
 {
 	struct mqfuse_dev *dev;
 
@@ -92,6 +92,9 @@ static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc, bool dae
 			break;
 		}
 	}
+	if (daemon)
+		fc->daemon_gen++;	/* a new daemon: its readers name it */
+	dev->daemon_gen = src ? src->daemon_gen : fc->daemon_gen;
 	mqfuse_conn_get(fc);
 	list_add_tail(&dev->entry, &fc->devs);
 	fc->nr_devs++;
@@ -106,7 +109,7 @@ int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc)
 	int err;
 
 	mutex_lock(&mqfuse_dev_bind_mutex);
-	err = mqfuse_dev_attach(file, fc, false, NULL);
+	err = mqfuse_dev_attach(file, fc, false, NULL, NULL);
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	if (!err)
 		mqfuse_recovery_attached(fc, false);
@@ -122,7 +125,7 @@ int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc)
 	/* the end of ORPHANED and the RECOVERED event together (struct mqfuse_conn) */
 	mutex_lock(&fc->event_lock);
 	mutex_lock(&mqfuse_dev_bind_mutex);
-	err = mqfuse_dev_attach(file, fc, true, &recovered);
+	err = mqfuse_dev_attach(file, fc, true, &recovered, NULL);
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	if (!err)
 		mqfuse_recovery_attached(fc, recovered);
@@ -387,7 +390,7 @@ static ssize_t mqfuse_dev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (nbytes < mqfuse_dev_min_read(fc))
 		return -EINVAL;
 	if (unlikely(!READ_ONCE(fc->daemon_tgid_final)))
-		mqfuse_conn_note_daemon(fc);
+		mqfuse_conn_note_daemon(fc, dev);
 	max_forgets = (nbytes - sizeof(struct fuse_in_header) -
 		       sizeof(struct fuse_batch_forget_in)) / sizeof(struct fuse_forget_one);
 	max_forgets = min(max_forgets, MQFUSE_MAX_FORGET_BATCH);
@@ -780,7 +783,7 @@ static long mqfuse_dev_ioctl_clone(struct file *file, u32 __user *argp)
 		return PTR_ERR(oldf);
 	mutex_lock(&mqfuse_dev_bind_mutex);
 	old = oldf->private_data;
-	err = old ? mqfuse_dev_attach(file, old->fc, false, NULL) : -EINVAL;
+	err = old ? mqfuse_dev_attach(file, old->fc, false, NULL, old) : -EINVAL;
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	fput(oldf);
 	return err;

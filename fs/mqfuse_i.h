@@ -525,12 +525,22 @@ struct mqfuse_conn {
 	 */
 	struct mutex event_lock;
 	/*
-	 * daemon_tgid was set by a reader or an attach: from then on only an
-	 * attach changes it (with fusermount-like or mount.mqfuse set-ups the
-	 * mounter is a helper that exits, and the first reader is the
-	 * daemon). Protected by lock; readers test it locklessly as a hint.
+	 * daemon_tgid was set by a reader: until then the mounter's or the
+	 * attacher's tgid stands, and the first reader of an fd of the
+	 * latest daemon generation (see daemon_gen) replaces it (with
+	 * fusermount-like or mount.mqfuse set-ups the mounter is a helper that
+	 * exits; a sandboxed mqfused attaches, then serves from a child).
+	 * Cleared by mount and attach. Protected by lock; readers test it
+	 * locklessly as a hint.
 	 */
 	bool daemon_tgid_final;
+	/*
+	 * Bumped by every MQFUSE_IOC_ATTACH: fds bound then (and their
+	 * CLONEs) belong to the newest daemon, whose first reader becomes
+	 * daemon_tgid; the readers of an old daemon still running (hot
+	 * upgrade) do not. Protected by lock.
+	 */
+	unsigned int daemon_gen;
 	kuid_t mounter_uid;		/* euid of the mount(2) caller, for MQFUSE_IOC_ATTACH */
 };
 
@@ -557,7 +567,8 @@ bool mqfuse_allow_current(struct mqfuse_conn *fc);
 bool mqfuse_conn_tryget(struct mqfuse_conn *fc);
 void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
 void mqfuse_conn_abort_umount(struct mqfuse_conn *fc, const char *why);
-void mqfuse_conn_note_daemon(struct mqfuse_conn *fc);
+struct mqfuse_dev;
+void mqfuse_conn_note_daemon(struct mqfuse_conn *fc, const struct mqfuse_dev *dev);
 bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why);
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb);
 void mqfuse_send_init(struct mqfuse_conn *fc);
@@ -875,6 +886,7 @@ static inline umode_t mqfuse_create_mode(struct mqfuse_conn *fc, umode_t mode)
 /* One open /dev/mqfuse_vN bound to a session. */
 struct mqfuse_dev {
 	struct mqfuse_conn *fc;		/* session served */
+	unsigned int daemon_gen;	/* fc->daemon_gen at bind, a CLONE's source's; constant */
 	struct list_head entry;		/* in fc->devs; protected by fc->lock */
 	int bound_queue;		/* queue served, -1: all (round robin) */
 	unsigned int rr_cursor;		/* next queue to look at when unbound */

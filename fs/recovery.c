@@ -172,8 +172,12 @@ void mqfuse_recovery_attached(struct mqfuse_conn *fc, bool recovered)
 {
 	spin_lock(&fc->lock);
 	WRITE_ONCE(fc->daemon_tgid, task_tgid_nr(current));
-	/* the mounter's tgid until a reader replaces it (mqfuse_conn_note_daemon()) */
-	WRITE_ONCE(fc->daemon_tgid_final, recovered || fc->daemon_tgid_final);
+	/*
+	 * the mounter's or attacher's tgid until a reader of this daemon's
+	 * fds replaces it (mqfuse_conn_note_daemon(): a sandboxed mqfused
+	 * attaches, then serves from a child)
+	 */
+	WRITE_ONCE(fc->daemon_tgid_final, false);
 	spin_unlock(&fc->lock);
 	if (!recovered)
 		return;

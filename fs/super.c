@@ -134,14 +134,14 @@ bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why)
 }
 
 /*
- * The first process to read a request is the daemon: it replaces the
- * mounter as daemon_tgid (see struct mqfuse_conn). Called by readers
- * until then.
+ * The first process to read a request on an fd of the newest daemon is
+ * that daemon: it replaces the mounter or attacher as daemon_tgid (see
+ * struct mqfuse_conn). Called by readers until then.
  */
-void mqfuse_conn_note_daemon(struct mqfuse_conn *fc)
+void mqfuse_conn_note_daemon(struct mqfuse_conn *fc, const struct mqfuse_dev *dev)
 {
 	spin_lock(&fc->lock);
-	if (!fc->daemon_tgid_final) {
+	if (!fc->daemon_tgid_final && dev->daemon_gen == fc->daemon_gen) {
 		WRITE_ONCE(fc->daemon_tgid, task_tgid_nr(current));
 		/* readers test it locklessly, as a hint */
 		WRITE_ONCE(fc->daemon_tgid_final, true);

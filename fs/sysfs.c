@@ -17,7 +17,8 @@
  *       recovery      recovery=SECONDS in effect (0: off)
  *       replayed      requests re-queued after a daemon fd went away
  *       recoveries    daemons attached to the session while ORPHANED
- *       daemon_pid    tgid of the last daemon to mount or attach (0: none)
+ *       daemon_pid    tgid of the daemon: the first reader of the newest
+ *                     daemon's fds, until then its mounter or attacher
  *       max_background   background requests allowed (all queues)
  *       queue<N>/stats   "key value" lines: requests forgets bytes_in
  *                        bytes_out wait_ns stolen interrupts errors

@@ -220,7 +220,7 @@ enum {
 	MQFUSE_ATTR_SESSION_WAITING,	/* u32, live requests */
 	MQFUSE_ATTR_QUEUE,		/* nest, MQFUSE_QUEUE_ATTR_*; repeated */
 	MQFUSE_ATTR_EVENT,		/* u32, MQFUSE_EVENT_* (CMD_EVENT only) */
-	MQFUSE_ATTR_SESSION_DAEMON_PID,	/* u32, tgid of the last daemon to attach or mount, 0 none */
+	MQFUSE_ATTR_SESSION_DAEMON_PID,	/* u32, tgid of the daemon (first reader of the newest daemon's fds; until then its mounter/attacher), 0 none */
 	MQFUSE_ATTR_SESSION_RECOVERY_S,	/* u32, recovery=SECONDS, 0 off */
 	MQFUSE_ATTR_SESSION_RECOVERIES,	/* u32, daemons attached to the orphaned session */
 	MQFUSE_ATTR_SESSION_REPLAYED,	/* u64, requests re-delivered after a daemon loss */

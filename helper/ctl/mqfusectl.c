@@ -554,23 +554,32 @@ static void mqctl_json_str(FILE *f, const char *s)
 /* Mount point of st_dev major:minor from mountinfo (escaped, one token), or "-". */
 static void mqctl_mountpoint(uint32_t major, uint32_t minor, char *buf, size_t len)
 {
-	char line[4096], dev[32], mnt[4096];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *mnt = NULL, dev[32];
+	size_t cap = 0, room = 0;
 
 	snprintf(buf, len, "-");
 	if (!f)
 		return;
 	snprintf(dev, sizeof(dev), "%u:%u", major, minor);
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) > 0) {
 		char d[32];
 
+		if (cap > room) {	/* a field is never longer than its line */
+			free(mnt);
+			mnt = malloc(cap);
+			if (!mnt)
+				break;
+			room = cap;
+		}
 		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", d, mnt) == 2 &&
-		    !strcmp(d, dev)) {
+		if (sscanf(line, "%*s %*s %31s %*s %s", d, mnt) == 2 && !strcmp(d, dev)) {
 			snprintf(buf, len, "%s", mnt);
 			break;
 		}
 	}
+	free(line);
+	free(mnt);
 	fclose(f);
 }
 

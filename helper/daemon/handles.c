@@ -361,9 +361,11 @@ int mq_handle_restore(int fd, enum mq_handle_kind kind, struct mq_dir *dir,
 
 unsigned int mq_handles_fds(int *fds, unsigned int max)
 {
+	uint64_t open_handles = atomic_load(&mq_nr_handles);
 	unsigned int fd, n = 0;
 
-	for (fd = 0; fd < mq_nr_slots; fd++) {
+	/* single-threaded here (start-up): the count says when all are found */
+	for (fd = 0; fd < mq_nr_slots && n < open_handles; fd++) {
 		pthread_mutex_t *lock = mq_slot_lock(fd);
 		bool open;
 

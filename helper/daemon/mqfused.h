@@ -363,7 +363,6 @@ int mq_recovery_attach(const char *target, int *devfdp);
 /* ---------------------------------------------------------- supervise.c */
 
 int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd);
-bool mq_supervise_attachable(const char *mountpoint);
 
 /* ---------------------------------------------------------- mount_opts.c */
 

@@ -3,23 +3,37 @@
  * mqfused --supervise: keep a daemon serving the mount.
  *
  * The supervisor runs mqfused as a child (-f, same arguments), and when
- * that child dies abnormally while the mount is still an mqfuse mount,
- * starts a successor at once with --attach=MOUNTPOINT: the session,
- * mounted with recovery=SECONDS, waits ORPHANED for it and replays what
- * the dead daemon held.  A child that keeps dying soon after its start,
- * before it attached or by its own fault, is restarted with a doubling
- * delay (100 ms up to 5 s, back to 100 ms once a child lived 10 s); one
- * that served and was SIGKILLed is replaced at once (up to 30 times in
- * 10 s).  The session's own recovery timeout bounds the whole: once it
- * aborted, or the mount is gone, the supervisor ends.
+ * that child dies abnormally while its session lives (mounted with
+ * recovery=SECONDS, it waits ORPHANED and replays what the dead daemon
+ * held), starts a successor with --attach=SESSION_ID --gen=N.  At the
+ * first loss it learns which session that is (the mount on top at the
+ * mountpoint, its device, the sysfs directory of that device) and from
+ * then on asks sysfs about that session only, never the mount: while the
+ * session is ORPHANED a STATFS or GETATTR there would wait for the very
+ * successor it is about to start.
+ *
+ * Restarts: at once for the first loss, after a child that lived 10 s,
+ * and for a child that served (the session's "recoveries" grew while it
+ * lived) and was SIGKILLed from outside (the OOM killer, an operator),
+ * up to 30 of those in any 10 s.  A child that died within 10 s of its
+ * start before it attached, or by its own fault (a crash signal, an
+ * error exit: perhaps a replayed request that kills every successor),
+ * waits a delay of 100 ms doubling up to 5 s; after 10 such deaths in a
+ * row the supervisor aborts the session (requests fail ENOTCONN) rather
+ * than restart into it forever.  It ends when a child exits 0 (the
+ * session ended), when the session is gone or aborted, and on SIGTERM or
+ * SIGINT, which it passes to the child and follows with a lazy umount if
+ * the mount is still there (a successor does not unmount: it did not
+ * mount).  SIGHUP is passed on.
  *
  * The supervisor holds no /dev/mqfuse fd, ever: the session orphans only
  * when its last daemon fd closes, so a supervisor holding one would keep
  * a dead daemon's session looking served (requests would wait in its
  * queues with nobody to read them and nothing replayed) instead of
- * letting the kernel requeue them for the successor.  It execs a fresh
- * binary each time, so an upgraded mqfused on disk is picked up by the
- * next restart.
+ * letting the kernel requeue them for the successor.  Nor does it keep
+ * what it inherited (a successor restores handles onto the fd numbers the
+ * dead daemon used).  It execs a fresh binary each time, so an upgraded
+ * mqfused on disk is picked up by the next restart.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -42,17 +57,28 @@
 #define MQ_SUP_DELAY_MIN_MS	100
 #define MQ_SUP_DELAY_MAX_MS	5000
 #define MQ_SUP_STABLE_S		10
-#define MQ_SUP_BURST		30	/* immediate restarts per MQ_SUP_STABLE_S */
+#define MQ_SUP_BURST		30	/* immediate restarts in any MQ_SUP_STABLE_S */
+#define MQ_SUP_MAX_FAULTS	10	/* quick deaths in a row before aborting */
+#define MQ_SUP_MAX_STACK	16	/* mounts stacked on one mountpoint we look at */
 
 static volatile sig_atomic_t mq_sup_stop;
 static volatile pid_t mq_sup_child;
 
 static void mq_sup_signal(int sig)
 {
-	mq_sup_stop = sig;
+	if (sig != SIGHUP)
+		mq_sup_stop = sig;
 	if (mq_sup_child > 0)
 		kill(mq_sup_child, sig);
 }
+
+/* The session supervised, learnt at the first loss. */
+struct mq_sup_session {
+	char fstype[32];		/* mqfuse_vN */
+	int gen;			/* N */
+	unsigned long long id;		/* /sys/fs/<fstype>/<id>, 0: not known */
+	char dev[32];			/* major:minor of the mount */
+};
 
 /* The first line of a small file (a sysfs attribute), newline dropped. */
 static bool mq_sup_read_line(const char *path, char *buf, size_t len)
@@ -69,21 +95,28 @@ static bool mq_sup_read_line(const char *path, char *buf, size_t len)
 	return ok;
 }
 
+struct mq_sup_mnt {
+	unsigned long id, parent;
+	char dev[32], fstype[32];
+};
+
 /*
- * The device (major:minor, as mountinfo and sysfs write it) of the mount
- * on top at @mountpoint if it is one of this generation's, else false.
+ * The mount on top at @mountpoint: of the entries mounted there, the one
+ * no other entry there is mounted on.  Its device and type into @top.
  */
-static bool mq_sup_mount_dev(const char *mountpoint, char *dev, size_t len)
+static bool mq_sup_top_mount(const char *mountpoint, struct mq_sup_mnt *top)
 {
+	struct mq_sup_mnt stack[MQ_SUP_MAX_STACK];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, *mnt = NULL, *path = NULL;
 	size_t cap = 0, room = 0;
-	bool found = false;
+	unsigned int n = 0, i, j;
 
 	if (!f)
 		return false;
 	while (getline(&line, &cap, f) > 0) {
-		char d[32], fstype[64], *sep;
+		struct mq_sup_mnt m;
+		char *sep;
 
 		if (cap > room) {	/* fields are never longer than the line */
 			free(mnt);
@@ -96,76 +129,128 @@ static bool mq_sup_mount_dev(const char *mountpoint, char *dev, size_t len)
 		}
 		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE ... */
 		sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %31s %*s %s", d, mnt) != 2 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
+		if (!sep || sscanf(line, "%lu %lu %31s %*s %s", &m.id, &m.parent,
+				   m.dev, mnt) != 4 ||
+		    sscanf(sep + 3, "%31s", m.fstype) != 1)
 			continue;
-		mq_mountinfo_unescape(mnt, path, cap);
-		if (strcmp(path, mountpoint))
-			continue;
-		/* later lines are mounted later: the last one is on top */
-		found = !strcmp(fstype, MQFUSE_NAME);
-		if (found)
-			snprintf(dev, len, "%s", d);
+		mq_mountinfo_unescape(mnt, path, room);
+		if (!strcmp(path, mountpoint) && n < MQ_SUP_MAX_STACK)
+			stack[n++] = m;
 	}
 	free(line);
 	free(mnt);
 	free(path);
 	fclose(f);
-	return found;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n && stack[j].parent != stack[i].id; j++)
+			;
+		if (j == n) {
+			*top = stack[i];
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
- * Attribute @attr of the session mounted at @mountpoint, from sysfs, into
- * @buf; false if no session of this generation is mounted there.  Never a
- * request to the mount: while the session is ORPHANED a STATFS or GETATTR
- * there would wait for the very successor we are about to start (until
- * recovery= runs out and fails it).  mountinfo names the mount on top at
- * @mountpoint and its device, sysfs the session of that device.
+ * Which session is mounted on top at @mountpoint: any generation's, the
+ * newest (highest id) sysfs directory with that device (a device number
+ * is free for reuse before the sysfs directory of the session that had it
+ * goes).
  */
-static bool mq_sup_session_attr(const char *mountpoint, const char *attr,
-				char *buf, size_t len)
+static bool mq_sup_learn(const char *mountpoint, struct mq_sup_session *s)
 {
-	char dev[32], path[PATH_MAX], val[64];
+	char path[PATH_MAX], val[64];
+	struct mq_sup_mnt top;
 	struct dirent *de;
-	bool found = false;
 	DIR *dir;
 
-	if (!mq_sup_mount_dev(mountpoint, dev, sizeof(dev)))
+	if (!mq_sup_top_mount(mountpoint, &top) ||
+	    mq_type_generation(top.fstype, false) <= 0)
 		return false;
-	dir = opendir("/sys/fs/" MQFUSE_NAME);
-	if (!dir)
+	snprintf(path, sizeof(path), "/sys/fs/%s", top.fstype);
+	dir = opendir(path);
+	if (!dir) {
+		mq_warn("supervisor: %s: %s", path, strerror(errno));
 		return false;
+	}
+	s->id = 0;
 	while ((de = readdir(dir))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+		unsigned long long id;
+		char *end;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;	/* module-wide attributes */
-		snprintf(path, sizeof(path), "/sys/fs/%s/%s/dev", MQFUSE_NAME, de->d_name);
-		if (!mq_sup_read_line(path, val, sizeof(val)) || strcmp(val, dev))
+		id = strtoull(de->d_name, &end, 10);
+		if (*end || id <= s->id)
 			continue;
-		snprintf(path, sizeof(path), "/sys/fs/%s/%s/%s", MQFUSE_NAME,
-			 de->d_name, attr);
-		found = mq_sup_read_line(path, buf, len);
-		break;
+		snprintf(path, sizeof(path), "/sys/fs/%s/%s/dev", top.fstype, de->d_name);
+		if (mq_sup_read_line(path, val, sizeof(val)) && !strcmp(val, top.dev))
+			s->id = id;
 	}
 	closedir(dir);
-	return found;
+	if (!s->id)
+		return false;
+	snprintf(s->fstype, sizeof(s->fstype), "%s", top.fstype);
+	snprintf(s->dev, sizeof(s->dev), "%s", top.dev);
+	s->gen = mq_type_generation(top.fstype, false);
+	return true;
 }
 
-/* Can a successor attach to @mountpoint's session?  Any state but aborted. */
-bool mq_supervise_attachable(const char *mountpoint)
+static bool mq_sup_attr(const struct mq_sup_session *s, const char *attr,
+			char *buf, size_t len)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/fs/%s/%llu/%s", s->fstype, s->id, attr);
+	return mq_sup_read_line(path, buf, len);
+}
+
+/* The session still exists and is not aborted: a successor can attach. */
+static bool mq_sup_live(const struct mq_sup_session *s)
 {
 	char state[32];
 
-	return mq_sup_session_attr(mountpoint, "state", state, sizeof(state)) &&
+	return mq_sup_attr(s, "state", state, sizeof(state)) &&
 	       strcmp(state, "aborted");
 }
 
-/* Daemons attached to @mountpoint's session after a loss so far; 0 if unknown. */
-static unsigned long mq_sup_recoveries(const char *mountpoint)
+/* Daemons attached to the orphaned session so far, into *@n. */
+static bool mq_sup_recoveries(const struct mq_sup_session *s, unsigned long *n)
 {
-	char buf[32];
+	char buf[32], *end;
 
-	return mq_sup_session_attr(mountpoint, "recoveries", buf, sizeof(buf)) ?
-	       strtoul(buf, NULL, 10) : 0;
+	if (!s->id || !mq_sup_attr(s, "recoveries", buf, sizeof(buf)))
+		return false;
+	*n = strtoul(buf, &end, 10);
+	return !*end && end != buf;
+}
+
+/* Give up on the session: its requests fail ENOTCONN, the mount stays. */
+static void mq_sup_abort(const struct mq_sup_session *s)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/fs/%s/%llu/abort", s->fstype, s->id);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		mq_err("supervisor: aborting session %llu: %s", s->id, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* SIGTERM/SIGINT: the session's mount goes if it is still on top there. */
+static void mq_sup_unmount(const char *mountpoint, struct mq_sup_session *s)
+{
+	struct mq_sup_mnt top;
+
+	if (!mq_sup_top_mount(mountpoint, &top) ||
+	    mq_type_generation(top.fstype, false) <= 0 ||
+	    (s->id && strcmp(top.dev, s->dev)))
+		return;
+	if (umount2(mountpoint, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		mq_warn("supervisor: umount %s: %s", mountpoint, strerror(errno));
 }
 
 static double mq_sup_now(void)
@@ -202,20 +287,22 @@ static char *mq_sup_self(void)
 }
 
 /*
- * argv of a child: ours without --supervise, with -f, for a successor
- * --attach=MOUNTPOINT first, for the first daemon --status-fd=N if
- * @status_fd >= 0.  Returns NULL on failure.
+ * argv of a child: ours without --supervise, with -f; for a successor
+ * --attach=ID and --gen=N of the session first; for the first daemon
+ * --status-fd=N if @status_fd >= 0.  Returns NULL on failure.
  */
-static char **mq_sup_argv(int argc, char **argv, const char *attach, int status_fd)
+static char **mq_sup_argv(int argc, char **argv, const struct mq_sup_session *s,
+			  int status_fd)
 {
-	char **out = calloc(argc + 4, sizeof(*out));
+	char **out = calloc(argc + 5, sizeof(*out));
 	int i, n = 0;
 
 	if (!out)
 		return NULL;
 	out[n++] = mq_sup_self();
 	out[n++] = "-f";
-	if (attach && asprintf(&out[n++], "--attach=%s", attach) < 0)
+	if (s && (asprintf(&out[n++], "--attach=%llu", s->id) < 0 ||
+		  asprintf(&out[n++], "--gen=%d", s->gen) < 0))
 		return NULL;
 	if (status_fd >= 0 && asprintf(&out[n++], "--status-fd=%d", status_fd) < 0)
 		return NULL;
@@ -255,6 +342,33 @@ static pid_t mq_sup_spawn(char **args)
 	return pid;
 }
 
+/* Spawn with the stop signals blocked, so the handler sees the new child. */
+static pid_t mq_sup_start(char **args)
+{
+	sigset_t set, old;
+	pid_t pid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	pid = mq_sup_spawn(args);
+	mq_sup_child = pid > 0 ? pid : 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);	/* a pending SIGTERM goes on to it */
+	return pid;
+}
+
+/* Sleep @ms unless a stop signal comes; true if one did. */
+static bool mq_sup_sleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (!mq_sup_stop && nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	return mq_sup_stop;
+}
+
 /*
  * @status_fd: the first daemon reports there (--status-fd) and keeps our
  * stdio until it is served; we detach ours once it runs. -1: -f, stdio
@@ -262,22 +376,25 @@ static pid_t mq_sup_spawn(char **args)
  */
 int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 {
-	char **first = mq_sup_argv(argc, argv, NULL, status_fd);
-	char **next = mq_sup_argv(argc, argv, mountpoint, -1);
-	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0, burst = 0;
-	unsigned long recoveries;
-	double started, now, window = 0;
+	char **first = mq_sup_argv(argc, argv, NULL, status_fd), **next = NULL;
+	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0, faults = 0, b;
+	double started, now, burst[MQ_SUP_BURST] = { 0 };
+	struct mq_sup_session sess = { .id = 0 };
+	unsigned long before = 0, after = 0;
+	bool known_before = false, quick;
 	struct sigaction sa;
-	bool served;
 	int wstatus;
 	pid_t pid;
 
-	if (!first || !next || !mountpoint) {
+	if (!first || !mountpoint) {
 		mq_err("--supervise needs SOURCE and MOUNTPOINT");
 		return 2;
 	}
 	/* "mqfused" is the serving process only (as "mqfused-monitor") */
 	prctl(PR_SET_NAME, "mqfused-sup", 0, 0, 0);
+	/* nothing inherited: a successor restores handles onto fixed numbers */
+	if (mq_sandbox_close_fds(&status_fd, 1))
+		return 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = mq_sup_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -287,7 +404,7 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 
 	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, 0))
 		return 1;
-	pid = mq_sup_spawn(first);
+	pid = mq_sup_start(first);
 	if (status_fd >= 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -306,60 +423,73 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 			mq_err("supervisor: fork: %s", strerror(errno));
 			return 1;
 		}
-		mq_sup_child = pid;
 		started = mq_sup_now();
-		/* a successor that attaches adds one (sysfs "recoveries") */
-		recoveries = mq_sup_recoveries(mountpoint);
 		while (waitpid(pid, &wstatus, 0) < 0) {
 			if (errno != EINTR)
 				return 1;
 		}
 		mq_sup_child = 0;
 		if (mq_sup_stop) {
-			/* Our SIGTERM: the child unmounted if it mounted. */
-			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
+			/* the first daemon unmounted; a successor did not mount */
+			mq_sup_unmount(mountpoint, &sess);
+			return 0;
 		}
 		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
 			return 0;	/* unmounted: the session ended */
-		if (!mq_supervise_attachable(mountpoint)) {
-			mq_warn("supervisor: daemon gone and %s is no longer a live %s session: done",
-				mountpoint, MQFUSE_NAME);
+		if (!sess.id && !mq_sup_learn(mountpoint, &sess)) {
+			mq_warn("supervisor: daemon gone and no mqfuse session is mounted on %s: done",
+				mountpoint);
 			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
 		}
+		if (!mq_sup_live(&sess)) {
+			mq_warn("supervisor: daemon gone and session %llu (%s) is gone or aborted: done",
+				sess.id, sess.fstype);
+			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
+		}
+		if (!next) {
+			next = mq_sup_argv(argc, argv, &sess, -1);
+			if (!next)
+				return 1;
+		}
 		now = mq_sup_now();
-		if (now - started >= MQ_SUP_STABLE_S)
+		quick = now - started < MQ_SUP_STABLE_S;
+		if (!quick) {
+			faults = 0;
 			delay = MQ_SUP_DELAY_MIN_MS;
-		if (now - window >= MQ_SUP_STABLE_S) {
-			window = now;
-			burst = 0;
 		}
 		/*
-		 * At once: the first loss, one after a stable run, and a daemon
-		 * that served (attached) and was then SIGKILLed from outside (OOM
-		 * killer, an operator, a test), up to MQ_SUP_BURST times per
-		 * window.  A child that died before it attached, or by its own
-		 * fault (a crash signal, an error exit: maybe a replayed request
-		 * that kills every successor), waits a doubling delay.
+		 * A quick death is the child's fault unless it served (the first
+		 * daemon mounted; a successor attached: "recoveries" grew) and was
+		 * SIGKILLed from outside, and even then past MQ_SUP_BURST of them
+		 * in MQ_SUP_STABLE_S: the oldest of the last MQ_SUP_BURST restarts
+		 * at once is recent.
 		 */
-		served = !restarts || mq_sup_recoveries(mountpoint) > recoveries;
-		if (restarts && now - started < MQ_SUP_STABLE_S &&
-		    !(served && mq_sup_killed(wstatus) && burst < MQ_SUP_BURST)) {
-			struct timespec ts = { delay / 1000,
-					       (delay % 1000) * 1000000L };
-
-			nanosleep(&ts, NULL);
+		b = restarts % MQ_SUP_BURST;
+		if (quick && !(mq_sup_killed(wstatus) &&
+			       (!restarts || (known_before && mq_sup_recoveries(&sess, &after) &&
+					      after > before)) &&
+			       (restarts < MQ_SUP_BURST || now - burst[b] >= MQ_SUP_STABLE_S))) {
+			if (++faults >= MQ_SUP_MAX_FAULTS) {
+				mq_err("supervisor: the daemon died %u times in a row within %d s of its start: aborting session %llu",
+				       faults, MQ_SUP_STABLE_S, sess.id);
+				mq_sup_abort(&sess);
+				return 1;
+			}
+			if (mq_sup_sleep(delay)) {
+				mq_sup_unmount(mountpoint, &sess);
+				return 0;
+			}
 			delay = delay * 2 > MQ_SUP_DELAY_MAX_MS ?
 				MQ_SUP_DELAY_MAX_MS : delay * 2;
-		} else {
-			burst++;
 		}
+		burst[b] = mq_sup_now();
 		restarts++;
 		mq_warn("supervisor: daemon %d %s %d: starting a successor (restart %u)",
 			(int)pid, WIFSIGNALED(wstatus) ? "killed by signal" :
 			"exited with", WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) :
 			WEXITSTATUS(wstatus), restarts);
-		if (mq_sup_stop)
-			return 0;
-		pid = mq_sup_spawn(next);
+		/* before it can attach: a successor that attaches adds one */
+		known_before = mq_sup_recoveries(&sess, &before);
+		pid = mq_sup_start(next);
 	}
 }
