@@ -58,44 +58,49 @@ storm() {
 	echo "$i" >"$log/storm-$id.count"
 }
 
+# Verified as it goes (--verify_backlog): a time-based randrw job would
+# verify nothing; JSON output to count the verify reads.
 fio_job() {
-	fio --name="verify-$3" --directory="$mnt" --size=64m --bs=$1 --rw=randrw \
-	    --verify=crc32c --verify_fatal=1 --time_based --runtime="$DURATION" \
-	    $2 --output="$log/fio-$3.out" >/dev/null 2>&1
+	fio --name="verify-$3" --directory="$mnt" --size=64m --bs=$1 --rw=randwrite \
+	    --verify=crc32c --verify_backlog=16 --verify_fatal=1 --time_based \
+	    --runtime="$DURATION" $2 --output-format=json --output="$log/fio-$3.json" \
+	    >/dev/null 2>"$log/fio-$3.err"
 	echo $? >"$log/fio-$3.rc"
 }
 
+sess=$(mq_session_dir "$mnt") || { not_ok "recovery: the session of $mnt in sysfs"; exit 1; }
 for id in 1 2; do storm $id & done
 fio_job 4k "" buffered &
 fio_job 8m "--direct=1" direct &
 fio_job 64k "--ioengine=mmap" mmap &
 
 # --- the killer: SIGKILL the serving process, time the resume ---
+# The serving process is sysfs daemon_pid (the first reader of the newest
+# daemon's fds): killed only once it serves, never a successor still
+# starting.  Resumed: daemon_pid changed, and a LOOKUP of a name never seen
+# (no dentry cache) is answered "No such file" by the daemon.
 kills=0 failed_resume=0
 end=$((SECONDS + DURATION))
 : >"$log/resume-ms"
 while [ $SECONDS -lt $end ]; do
 	sleep "$KILL_EVERY"
-	pid=$(pgrep -n -x mqfused) || continue
+	pid=$(cat "$sess/daemon_pid")
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = mqfused ] || continue
 	t0=$(date +%s%N)
 	kill -9 "$pid" 2>/dev/null || continue
 	kills=$((kills + 1))
-	# resumed: a new serving process answered a LOOKUP of a name never
-	# seen (no dentry cache), "No such file" being the daemon's answer;
-	# the stat waits while the session is ORPHANED, so this is bounded by
-	# recovery= (then ENOTCONN) and the loop by its count
-	resumed=0
-	for _ in $(seq 1000); do
-		npid=$(pgrep -n -x mqfused)
-		if [ -n "$npid" ] && [ "$npid" != "$pid" ] &&
-		   stat "$mnt/.resume-$kills" 2>&1 | grep -q "No such file"; then
+	resumed=0 give_up=$((SECONDS + $(mq_tmo 60)))
+	while [ $SECONDS -lt $give_up ]; do
+		npid=$(cat "$sess/daemon_pid")
+		if [ "$npid" != "$pid" ] && [ "$(cat "/proc/$npid/comm" 2>/dev/null)" = mqfused ] &&
+		   timeout 5 stat "$mnt/.resume-$kills" 2>&1 | grep -q "No such file"; then
 			resumed=1
 			break
 		fi
-		sleep 0.01
+		sleep 0.05
 	done
 	if [ $resumed = 0 ]; then
-		not_ok "recovery: kill $kills: a successor serves again (no new serving process, or the session ended)"
+		not_ok "recovery: kill $kills: a successor serves again (state $(cat "$sess/state"), daemon_pid $(cat "$sess/daemon_pid"))"
 		failed_resume=1
 		break
 	fi
@@ -113,12 +118,16 @@ errs=$(cat "$log"/storm-*.err 2>/dev/null | wc -l)
 	{ fail=1; not_ok "recovery: $kills kills, $errs application errors in the storm"; head -5 "$log"/storm-*.err | while read -r l; do diag "$l"; done; }
 for kind in buffered direct mmap; do
 	[ -f "$log/fio-$kind.rc" ] || { fail=1; not_ok "recovery: fio $kind verify ran"; continue; }
-	if [ "$(cat "$log/fio-$kind.rc")" = 0 ]; then
-		ok "recovery: fio $kind verify: 0 errors, 0 mismatches"
+	# verify reads: what the job read back (it writes only)
+	vr=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(j["read"]["total_ios"], j["write"]["total_ios"], j["error"])' \
+		"$log/fio-$kind.json" 2>/dev/null)
+	read -r nread nwrite ferr <<<"${vr:-0 0 -1}"
+	if [ "$(cat "$log/fio-$kind.rc")" = 0 ] && [ "$ferr" = 0 ] && [ "$nread" -gt 0 ]; then
+		ok "recovery: fio $kind: $nwrite writes, $nread verified by reading back, 0 errors, 0 mismatches"
 	else
 		fail=1
-		not_ok "recovery: fio $kind verify (exit $(cat "$log/fio-$kind.rc"))"
-		grep -iE 'err|verify|bad' "$log/fio-$kind.out" | head -5 | while read -r l; do diag "$l"; done
+		not_ok "recovery: fio $kind verify (exit $(cat "$log/fio-$kind.rc"), error ${ferr}, ${nread} verify reads)"
+		head -5 "$log/fio-$kind.err" | while read -r l; do diag "$l"; done
 	fi
 done
 # Duplicated non-idempotent ops: every append line exactly once, links

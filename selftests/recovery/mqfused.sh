@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Crash recovery, mqfused's side, end to end and deterministic: the
 # serving process is killed with SIGKILL and a successor serves the same
-# session (by --supervise, or by hand with --attach): the data, an open
-# file and the session survive; the supervisor ends with the session
-# (umount, abort) and never restarts into a dead one.  The load test
-# (kills every 0.5 s under fio and a namespace storm) is load.sh.
+# session (by --supervise, sandboxed or not, or by hand with --attach):
+# the data, a directory looked up before the kill and a file open across
+# it survive, and sysfs daemon_pid names the new serving process.  The
+# supervisor ends with the session (umount, SIGTERM even after a restart,
+# an abort while it waits) and gives up on a successor that cannot start
+# by aborting the session instead of restarting it forever.  The load
+# test (kills every 0.5 s under fio and a namespace storm) is load.sh.
 . "$(dirname "$0")/../vm/lib.sh"
 H=$MQ_HELPER
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
@@ -14,21 +17,10 @@ rm -rf "$src"
 mkdir -p "$src" "$mnt"
 fail=0
 t() { check "$@" || fail=1; }
-
-# The session mounted at $mnt, read from sysfs (never through the mount:
-# while it is ORPHANED a stat there waits for the daemon).
-sess_dir() {
-	local dev d
-	dev=$(awk -v m="$mnt" -v t="$MQ_NAME" '$5 == m && $0 ~ " - " t " " { d = $3 } END { print d }' /proc/self/mountinfo)
-	[ -n "$dev" ] || return 1
-	for d in /sys/fs/$MQ_NAME/[0-9]*; do
-		[ "$(cat "$d/dev" 2>/dev/null)" = "$dev" ] && { echo "$d"; return 0; }
-	done
-	return 1
-}
 # A shell command line run here, with this script's functions.
 sh_fn() { eval "$1"; }
-sess_attr() { local d; d=$(sess_dir) && cat "$d/$1"; }
+
+sess_attr() { local d; d=$(mq_session_dir "$mnt") && cat "$d/$1"; }
 # Wait (bounded) until attribute $1 reads $2.
 wait_attr() {
 	local _
@@ -38,13 +30,26 @@ wait_attr() {
 	done
 	return 1
 }
-serving() { pgrep -n -x mqfused; }
-# Wait (bounded) for a serving process other than $1; prints its pid.
-wait_successor() {
-	local _ p
-	for _ in $(seq 200); do
-		p=$(serving)
-		[ -n "$p" ] && [ "$p" != "$1" ] && { echo "$p"; return 0; }
+comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
+parent_comm() { comm_of "$(awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null)"; }
+# The serving process: sysfs daemon_pid, once it is an "mqfused" (the
+# first reader of the newest daemon's fds).
+serving() { local p; p=$(sess_attr daemon_pid) && [ "$(comm_of "$p")" = mqfused ] && echo "$p"; }
+# kill_serving K: SIGKILL the serving process, then wait (bounded) for
+# recovery K: state running, recoveries K, a new serving process that
+# answers a LOOKUP of a name never seen.  Prints the new pid.
+kill_serving() {
+	local k=$1 pid npid _
+	pid=$(serving) || return 1
+	kill -9 "$pid"
+	for _ in $(seq 400); do
+		npid=$(serving)
+		if [ -n "$npid" ] && [ "$npid" != "$pid" ] && [ "$(sess_attr recoveries)" = "$k" ] &&
+		   [ "$(sess_attr state)" = running ] &&
+		   timeout 5 stat "$mnt/.probe-$k-$RANDOM" 2>&1 | grep -q "No such file"; then
+			echo "$npid"
+			return 0
+		fi
 		sleep 0.05
 	done
 	return 1
@@ -76,12 +81,11 @@ if check "--supervise -o recovery=30 mounts" \
 	exec 3<>"$mnt/held"
 	printf abc >&3
 	pid=$(serving)
-	kill -9 "$pid"
-	npid=$(wait_successor "$pid")
-	t "SIGKILL of the serving process: a successor serves (was $pid, now ${npid:-none})" \
+	npid=$(kill_serving 1)
+	t "SIGKILL of the serving process ($pid): a successor serves (${npid:-none}), recoveries 1" \
 		test -n "$npid"
-	t "the session recovered: running, recoveries 1" \
-		sh_fn "wait_attr state running && wait_attr recoveries 1"
+	t "sysfs daemon_pid is the serving process (comm mqfused under mqfused-monitor), not the process that attached" \
+		sh_fn "[ \"\$(parent_comm $npid)\" = mqfused-monitor ]"
 	t "data written before the kill reads back" \
 		sh -c "[ \"\$(cat $mnt/data)\" = before ]"
 	t "new files after the restart" \
@@ -95,29 +99,44 @@ if check "--supervise -o recovery=30 mounts" \
 		test ! -s /tmp/rec-held.err
 	exec 3>&-
 	t "its data is whole: abcdef" sh -c "[ \"\$(cat $src/held)\" = abcdef ]"
-	# twice more, back to back: the supervisor's delay doubles but it restarts
+	# twice more, back to back: each once the previous successor serves
 	for k in 2 3; do
-		pid=$(serving); kill -9 "$pid"
-		npid=$(wait_successor "$pid")
-		t "kill $k: a successor serves (${npid:-none})" test -n "$npid"
+		npid=$(kill_serving $k)
+		t "kill $k: a successor serves (${npid:-none}), recoveries $k" test -n "$npid"
 	done
-	t "recoveries 3 after three kills" \
-		sh_fn "wait_attr recoveries 3"
 	t "the mount reads after three kills" sh -c "[ \"\$(cat $mnt/data2)\" = after ]"
-	t "umount: the daemon and the supervisor end" \
-		sh_fn "umount $mnt && no_process"
+	t "umount: the daemon and the supervisor end" sh_fn "umount $mnt && no_process"
 else
 	fail=1
 fi
 cleanup
 
-# --- an aborted session: the supervisor stops, no restart into it ---
+# --- the same without the sandbox: the supervisor's child serves itself ---
+if check "--supervise --sandbox none mounts" \
+	"$H/mqfused" --supervise --sandbox none -o recovery=30 "local:$src" "$mnt"; then
+	npid=$(kill_serving 1)
+	t "--sandbox none: SIGKILL, a successor serves (${npid:-none}), a child of mqfused-sup" \
+		sh_fn "[ -n '$npid' ] && [ \"\$(parent_comm $npid)\" = mqfused-sup ]"
+	t "--sandbox none: the mount reads" sh -c "[ \"\$(cat $mnt/data2)\" = after ]"
+	t "--sandbox none: umount ends everything" sh_fn "umount $mnt && no_process"
+else
+	fail=1
+fi
+cleanup
+
+# --- aborted while the supervisor waits: it stops, no restart into it ---
 if check "--supervise mounts again" \
 	"$H/mqfused" --supervise -o recovery=30 "local:$src" "$mnt"; then
-	id=$(basename "$(sess_dir)")
-	t "mqfusectl abort $id" "$H/mqfusectl" --gen "$MQ_GEN" abort "$id"
-	t "aborted: the serving process and the supervisor end, nobody restarts" \
-		no_process
+	sup=$(pgrep -x mqfused-sup)
+	d=$(mq_session_dir "$mnt")
+	# the supervisor finds the session aborted when its daemon is gone
+	kill -STOP "$sup"
+	kill -9 "$(serving)"
+	t "SIGKILL with the supervisor stopped: orphaned" wait_attr state orphaned
+	echo 1 > "$d/abort"
+	kill -CONT "$sup"
+	t "aborted: the supervisor ends, nobody restarts, recoveries 0" \
+		sh_fn "no_process && [ \"\$(cat $d/recoveries)\" = 0 ] && [ \"\$(cat $d/state)\" = aborted ]"
 	t "the aborted mount answers ENOTCONN" \
 		sh -c "stat $mnt/data 2>&1 | grep -q 'not connected'"
 	umount "$mnt" 2>/dev/null || umount -l "$mnt"
@@ -126,18 +145,20 @@ else
 fi
 cleanup
 
-# --- SIGTERM to the supervisor: unmount, everything ends, exit 0 ---
+# --- SIGTERM to the supervisor after a restart: unmount, all end, exit 0 ---
 "$H/mqfused" --supervise -f -o recovery=30 "local:$src" "$mnt" >/tmp/rec-sup.log 2>&1 &
 sup=$!
 mounted() { grep -q " $mnt $MQ_NAME " /proc/mounts; }
 wait_mounted() { local _; for _ in $(seq 100); do mounted && return 0; sleep 0.1; done; return 1; }
 if check "--supervise -f mounts (foreground supervisor)" wait_mounted; then
+	npid=$(kill_serving 1)
+	t "SIGKILL: a successor serves (${npid:-none})" test -n "$npid"
 	kill -TERM "$sup"
 	for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
 	t "SIGTERM: the supervisor exits" sh -c "! kill -0 $sup 2>/dev/null"
 	wait "$sup"; rc=$?
 	t "SIGTERM: exit status 0 (got $rc)" test "$rc" -eq 0
-	t "SIGTERM: unmounted, no process left" \
+	t "SIGTERM after a restart: unmounted (the successor did not mount; the supervisor unmounts), no process left" \
 		sh_fn "! grep -q ' $mnt ' /proc/mounts && no_process"
 else
 	fail=1
@@ -147,15 +168,32 @@ cleanup
 # --- by hand: mqfused --attach=MOUNTPOINT after a crash ---
 if check "mqfused -o recovery=30 mounts (no supervisor)" \
 	"$H/mqfused" -o recovery=30 "local:$src" "$mnt"; then
-	pid=$(serving)
-	kill -9 "$pid"
+	kill -9 "$(serving)"
 	t "SIGKILL: the session is orphaned, not aborted" wait_attr state orphaned
 	t "nobody restarts it" sh -c "sleep 1; ! pgrep -x mqfused"
 	t "mqfused --attach=$mnt serves it" "$H/mqfused" --attach="$mnt" "local:$src" "$mnt"
 	t "attached: running, recoveries 1" sh_fn "wait_attr state running && wait_attr recoveries 1"
 	t "the mount reads after the attach" sh -c "[ \"\$(cat $mnt/data2)\" = after ]"
-	t "umount ends the attached daemon" \
-		sh_fn "umount $mnt && no_process"
+	t "umount ends the attached daemon" sh_fn "umount $mnt && no_process"
+else
+	fail=1
+fi
+cleanup
+
+# --- a successor that cannot start: the supervisor aborts the session ---
+# (its binary is gone: every exec fails, a quick death of its own fault)
+bin=/tmp/rec-gone/mqfused
+mkdir -p /tmp/rec-gone && cp "$H/mqfused" "$bin"
+if check "--supervise from $bin mounts" "$bin" --supervise -o recovery=60 "local:$src" "$mnt"; then
+	d=$(mq_session_dir "$mnt")
+	rm -f "$bin"
+	kill -9 "$(serving)"
+	# 9 delays of 0.1 s doubling up to 5 s, then the abort: ~21 s
+	for _ in $(seq 400); do [ "$(cat "$d/state")" = aborted ] && break; sleep 0.1; done
+	t "10 failed successors in a row: the supervisor aborted the session (not left to recovery=60)" \
+		sh -c "[ \"\$(cat $d/state)\" = aborted ]"
+	t "and ended" no_process
+	umount "$mnt" 2>/dev/null || umount -l "$mnt"
 else
 	fail=1
 fi

@@ -58,6 +58,19 @@ diag()    { echo "# $*"; }
 # A timeout inside a suite, in seconds, scaled like the suite timeouts
 # (make test-debug: MQ_TIMEOUT_SCALE=3 for the slower kernel).
 mq_tmo()  { echo $(( $1 * ${MQ_TIMEOUT_SCALE:-1} )); }
+# mq_session_dir MOUNTPOINT: /sys/fs/$MQ_NAME/<id> of the session mounted
+# there (the newest id with that device), asked of mountinfo and sysfs,
+# never of the mount (whose stat waits while the session is ORPHANED)
+mq_session_dir() {
+	local dev d best=""
+	dev=$(awk -v m="$1" -v t="$MQ_NAME" '$5 == m && $0 ~ " - " t " " { d = $3 } END { print d }' /proc/self/mountinfo)
+	[ -n "$dev" ] || return 1
+	for d in /sys/fs/$MQ_NAME/[0-9]*; do
+		[ "$(cat "$d/dev" 2>/dev/null)" = "$dev" ] || continue
+		[ -z "$best" ] || [ "${d##*/}" -gt "${best##*/}" ] && best=$d
+	done
+	[ -n "$best" ] && echo "$best"
+}
 
 # check NAME CMD...: one TAP line from a command's status; its output on failure.
 check() {
