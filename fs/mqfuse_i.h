@@ -420,7 +420,12 @@ struct mqfuse_mount_opts {
 	bool default_permissions:1;	/* kernel checks permissions */
 	bool allow_other:1;		/* other users may access */
 	bool balance:1;			/* idle bound readers steal work */
-	unsigned int recovery_s;	/* recovery=SECONDS, 0: abort when the daemon goes */
+	/*
+	 * recovery=SECONDS, 0: abort when the daemon goes. After mount only
+	 * netlink SET_SESSION changes it, under fc->lock and never to or
+	 * from 0 (mqfuse_recovery_set_timeout()): a zero test needs no lock.
+	 */
+	unsigned int recovery_s;
 };
 
 struct mqfuse_cons_ops;
@@ -949,6 +954,7 @@ void mqfuse_recovery_free_conn(struct mqfuse_conn *fc);
 void mqfuse_recovery_cancel(struct mqfuse_conn *fc);
 void mqfuse_recovery_dev_gone(struct mqfuse_conn *fc, const void *dev);
 bool mqfuse_recovery_orphan_locked(struct mqfuse_conn *fc);
+int mqfuse_recovery_set_timeout(struct mqfuse_conn *fc, unsigned int seconds);
 void mqfuse_recovery_orphaned(struct mqfuse_conn *fc);
 void mqfuse_recovery_umount(struct mqfuse_conn *fc);
 void mqfuse_recovery_attached(struct mqfuse_conn *fc, bool recovered);

@@ -9,7 +9,8 @@
  * mounted or unmounted between two dump calls are simply found or not.
  *
  * ABORT aborts a session as its sysfs "abort" file does (the same
- * mqfuse_conn_abort()); it needs CAP_NET_ADMIN. Everything else is
+ * mqfuse_conn_abort()); SET_SESSION changes its tunables (background
+ * limit, recovery=). Both need CAP_NET_ADMIN. Everything else is
  * read-only and open to every user, like the sysfs files it mirrors.
  *
  * The multicast group "events" carries MQFUSE_CMD_EVENT: a session was
@@ -373,29 +374,27 @@ static int mqfuse_nl_dump_sessions(struct sk_buff *skb, struct netlink_callback 
 	return skb->len;
 }
 
-/* ---- ABORT ---- */
+/* ---- ABORT, SET_SESSION ---- */
 
-static int mqfuse_nl_abort(struct sk_buff *skb, struct genl_info *info)
+/*
+ * The session a state-changing request names (SESSION_ID, required), with
+ * a reference; NULL with the error in *@err and the extended ack set.
+ * Not used under mqfuse_sessions_lock: what the caller does to the
+ * session may allocate and take fc->killsb (failing requests runs their
+ * completions), and umount takes that lock with s_umount held.
+ */
+static struct mqfuse_conn *mqfuse_nl_session_get(struct genl_info *info, int *err)
 {
 	struct mqfuse_conn *fc;
 	u64 id;
-	int err;
 
-	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
-	if (err)
-		return err;
 	if (GENL_REQ_ATTR_CHECK(info, MQFUSE_ATTR_SESSION_ID)) {
 		/* the missing type goes along (NLMSGERR_ATTR_MISS_TYPE) */
 		NL_SET_ERR_MSG(info->extack, "SESSION_ID is required");
-		return -EINVAL;
+		*err = -EINVAL;
+		return NULL;
 	}
 	id = nla_get_u64(info->attrs[MQFUSE_ATTR_SESSION_ID]);
-
-	/*
-	 * Abort with a reference, not under mqfuse_sessions_lock: failing
-	 * the requests runs their completions, which may allocate and take
-	 * fc->killsb. A session unmounted meanwhile is aborted already.
-	 */
 	mutex_lock(&mqfuse_sessions_lock);
 	fc = mqfuse_session_find(id);
 	if (fc && (fc->id != id || !mqfuse_conn_tryget(fc)))
@@ -404,12 +403,91 @@ static int mqfuse_nl_abort(struct sk_buff *skb, struct genl_info *info)
 	if (!fc) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[MQFUSE_ATTR_SESSION_ID],
 				    "no such session");
-		return -ENOENT;
+		*err = -ENOENT;
 	}
+	return fc;
+}
+
+static int mqfuse_nl_abort(struct sk_buff *skb, struct genl_info *info)
+{
+	struct mqfuse_conn *fc;
+	int err;
+
+	err = mqfuse_nl_reject_reply_attrs(info->attrs, info->extack);
+	if (err)
+		return err;
+	fc = mqfuse_nl_session_get(info, &err);
+	if (!fc)
+		return err;
 	/* what writing 1 to /sys/fs/mqfuse_vN/<id>/abort does; idempotent */
 	mqfuse_conn_abort(fc, "aborted through netlink");
 	mqfuse_conn_put(fc);
 	return 0;
+}
+
+/*
+ * SET_SESSION's own policy: the tunables are request attributes here and
+ * reply attributes everywhere else (mqfuse_genl_policy refuses them).
+ */
+static struct netlink_range_validation mqfuse_nl_recovery_range __ro_after_init = {
+	.min = 1,
+	.max = MQFUSE_RECOVERY_MAX,	/* beyond NLA_POLICY_RANGE's s16 */
+};
+
+static const struct nla_policy mqfuse_genl_set_policy[MQFUSE_ATTR_MAX + 1] = {
+	[MQFUSE_ATTR_SESSION_ID] = { .type = NLA_U64 },
+	[MQFUSE_ATTR_SESSION_MAX_BACKGROUND] =
+		NLA_POLICY_RANGE(NLA_U32, 1, MQFUSE_MAX_BACKGROUND_LIMIT),
+	[MQFUSE_ATTR_SESSION_RECOVERY_S] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &mqfuse_nl_recovery_range),
+};
+
+/* Serializes SET_SESSION requests (not INIT's own setting, once at mount). */
+static DEFINE_MUTEX(mqfuse_nl_set_lock);
+
+static int mqfuse_nl_set_session(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *max_bg = info->attrs[MQFUSE_ATTR_SESSION_MAX_BACKGROUND];
+	struct nlattr *rec = info->attrs[MQFUSE_ATTR_SESSION_RECOVERY_S];
+	struct mqfuse_conn *fc;
+	int i, err;
+
+	/* anything the policy left undescribed is not a tunable */
+	for (i = 0; i <= MQFUSE_ATTR_MAX; i++) {
+		if (info->attrs[i] && i != MQFUSE_ATTR_SESSION_ID &&
+		    i != MQFUSE_ATTR_SESSION_MAX_BACKGROUND &&
+		    i != MQFUSE_ATTR_SESSION_RECOVERY_S) {
+			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[i],
+					    "not a tunable of SET_SESSION");
+			return -EINVAL;
+		}
+	}
+	if (!max_bg && !rec) {
+		NL_SET_ERR_MSG(info->extack,
+			       "nothing to set: SESSION_MAX_BACKGROUND or SESSION_RECOVERY_S");
+		return -EINVAL;
+	}
+	fc = mqfuse_nl_session_get(info, &err);
+	if (!fc)
+		return err;
+	/* one setter at a time: no queue left with another caller's share */
+	mutex_lock(&mqfuse_nl_set_lock);
+	/* all or nothing: recovery= is the one that can be refused */
+	if (rec) {
+		err = mqfuse_recovery_set_timeout(fc, nla_get_u32(rec));
+		if (err) {
+			NL_SET_ERR_MSG_ATTR(info->extack, rec,
+					    "recovery is off on this session (mounted with recovery=0): it cannot be turned on");
+			err = -EOPNOTSUPP;
+			goto out;
+		}
+	}
+	if (max_bg)
+		mqfuse_queues_set_max_background(fc, nla_get_u32(max_bg));
+out:
+	mutex_unlock(&mqfuse_nl_set_lock);
+	mqfuse_conn_put(fc);
+	return err;
 }
 
 /* ---- events ---- */
@@ -452,6 +530,17 @@ lost:
 	genl_set_err(&mqfuse_genl_family, &init_net, 0, MQFUSE_NL_GRP_EVENTS, -ENOBUFS);
 }
 
+/* SET_SESSION needs its own policy: a full genl_ops (small ops have none). */
+static const struct genl_ops mqfuse_genl_full_ops[] = {
+	{
+		.cmd	= MQFUSE_CMD_SET_SESSION,
+		.doit	= mqfuse_nl_set_session,
+		.policy	= mqfuse_genl_set_policy,
+		.maxattr = MQFUSE_ATTR_MAX,
+		.flags	= GENL_ADMIN_PERM,	/* CAP_NET_ADMIN */
+	},
+};
+
 static const struct genl_small_ops mqfuse_genl_ops[] = {
 	{
 		.cmd	= MQFUSE_CMD_GET_VERSION,
@@ -477,6 +566,8 @@ static struct genl_family mqfuse_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.small_ops	= mqfuse_genl_ops,
 	.n_small_ops	= ARRAY_SIZE(mqfuse_genl_ops),
+	.ops		= mqfuse_genl_full_ops,
+	.n_ops		= ARRAY_SIZE(mqfuse_genl_full_ops),
 	.mcgrps		= mqfuse_genl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(mqfuse_genl_mcgrps),
 	/*

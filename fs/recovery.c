@@ -137,7 +137,7 @@ bool mqfuse_recovery_orphan_locked(struct mqfuse_conn *fc)
 	lockdep_assert_held(&fc->lock);
 	if (!fc->opts.recovery_s || fc->state != MQFUSE_CONN_RUNNING || fc->unmounting)
 		return false;
-	fc->orphan_deadline = jiffies + (unsigned long)fc->opts.recovery_s * HZ;
+	fc->orphan_deadline = jiffies + (unsigned long)READ_ONCE(fc->opts.recovery_s) * HZ;
 	smp_store_release(&fc->state, MQFUSE_CONN_ORPHANED);
 	return true;
 }
@@ -145,13 +145,19 @@ bool mqfuse_recovery_orphan_locked(struct mqfuse_conn *fc)
 /* Arm the timer of a session that just became ORPHANED; fc->event_lock held. */
 void mqfuse_recovery_orphaned(struct mqfuse_conn *fc)
 {
+	unsigned long deadline, left;
+
 	lockdep_assert_held(&fc->event_lock);
+	/* the deadline mqfuse_recovery_orphan_locked() set, whatever recovery_s is now */
+	spin_lock(&fc->lock);
+	deadline = fc->orphan_deadline;
+	spin_unlock(&fc->lock);
+	left = time_before(jiffies, deadline) ? deadline - jiffies : 0;
 	pr_info_ratelimited("session %llu orphaned: waiting %u s for a daemon\n",
-			    fc->id, fc->opts.recovery_s);
+			    fc->id, DIV_ROUND_UP(jiffies_to_msecs(left), 1000));
 	/* for the queued work; it may run (and put) as soon as it is queued */
 	mqfuse_conn_get(fc);
-	if (mod_delayed_work(system_wq, &fc->recovery_work,
-			     (unsigned long)fc->opts.recovery_s * HZ))
+	if (mod_delayed_work(system_wq, &fc->recovery_work, left))
 		mqfuse_conn_put(fc);	/* was pending: it holds a reference already */
 	/*
 	 * An attach or abort (umount) between the unlock that published
@@ -165,6 +171,30 @@ void mqfuse_recovery_orphaned(struct mqfuse_conn *fc)
 	    cancel_delayed_work(&fc->recovery_work))
 		mqfuse_conn_put(fc);
 	mqfuse_nl_event(fc, MQFUSE_EVENT_ORPHANED);
+}
+
+/*
+ * A new recovery= for the next daemon loss (netlink SET_SESSION). Only
+ * between non-zero values: the checks of recovery_s against zero (replay
+ * or ECONNABORTED at a fd's release, orphan or abort at the last one)
+ * then never change their answer, and the daemon of a session mounted
+ * without recovery keeps no state a successor could use. Written under
+ * fc->lock, where mqfuse_recovery_orphan_locked() reads it for the
+ * deadline; an ORPHANED session keeps the deadline it has.
+ */
+int mqfuse_recovery_set_timeout(struct mqfuse_conn *fc, unsigned int seconds)
+{
+	int err = 0;
+
+	if (!seconds || seconds > MQFUSE_RECOVERY_MAX)
+		return -ERANGE;
+	spin_lock(&fc->lock);
+	if (!fc->opts.recovery_s)
+		err = -EOPNOTSUPP;
+	else
+		WRITE_ONCE(fc->opts.recovery_s, seconds);
+	spin_unlock(&fc->lock);
+	return err;
 }
 
 /* A device fd was bound by mount or ATTACH; @recovered: it ended ORPHANED. */

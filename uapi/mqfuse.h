@@ -24,6 +24,7 @@
  *                 MQFUSE_CMD_ABORT, multicast group "events" (MQFUSE_CMD_EVENT).
  *   gen 1, 0.1.0: sysfs recovery, replayed, recoveries, daemon_pid; state
  *                 "orphaned" (documentation of the recovery contract only).
+ *   gen 1, 0.1.0: netlink MQFUSE_CMD_SET_SESSION (runtime tunables).
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -173,6 +174,18 @@ struct mqfuse_session_info {
  * command, accepts and ignores GEN and VERSION (validated: u32, string).
  * A dump changed by a mount or umount between two of its messages sets
  * NLM_F_DUMP_INTR (on a message or on NLMSG_DONE): start it over.
+ *
+ * MQFUSE_CMD_SET_SESSION   runtime tunables of one session; CAP_NET_ADMIN.
+ *     SESSION_ID (required) and at least one of:
+ *       SESSION_MAX_BACKGROUND  u32, 1..256: background requests with a
+ *           page vector (readahead, writeback) in flight, all queues; it
+ *           replaces what INIT negotiated, until the next INIT.
+ *       SESSION_RECOVERY_S  u32, 1..86400: recovery= for the next daemon
+ *           loss (an ORPHANED session keeps its deadline). Only on a
+ *           session mounted with recovery= > 0 (its daemon keeps the
+ *           state a successor needs); recovery cannot be turned on or off.
+ *     All or nothing: every value is checked before any is applied. Any
+ *     other attribute is refused (-EINVAL, extended-ack message).
  */
 enum {
 	MQFUSE_CMD_UNSPEC,
@@ -180,6 +193,7 @@ enum {
 	MQFUSE_CMD_GET_SESSION,	/* request: SESSION_ID or NLM_F_DUMP; reply: SESSION_*, QUEUE */
 	MQFUSE_CMD_ABORT,	/* request: SESSION_ID; CAP_NET_ADMIN; aborts the session */
 	MQFUSE_CMD_EVENT,	/* multicast on "events": EVENT, SESSION_ID, SESSION_STATE */
+	MQFUSE_CMD_SET_SESSION,	/* request: SESSION_ID + tunables; CAP_NET_ADMIN */
 	__MQFUSE_CMD_MAX,
 };
 

@@ -7,6 +7,7 @@
  *   mqfusectl [--gen N] [--no-header] [--json] queues|stats SESSION
  *   mqfusectl [--no-header] [--json] generations
  *   mqfusectl [--gen N] abort SESSION
+ *   mqfusectl [--gen N] set SESSION NAME=VALUE...
  *   mqfusectl [--gen N] [--no-header] [--json] [--count N] monitor
  *
  * Each generation N has its own family mqfuse_vN and sees only its own
@@ -103,6 +104,9 @@ static void mqctl_usage(FILE *f)
 "                   per-queue counters of session SESSION (its id)\n"
 "  generations      the loaded generations\n"
 "  abort SESSION    abort the session: its requests fail ENOTCONN (root)\n"
+"  set SESSION NAME=VALUE...\n"
+"                   change tunables (root): max_background=1..256,\n"
+"                   recovery=1..86400 (seconds; recovery= mounts only)\n"
 "  monitor          print session events as they happen, one per line;\n"
 "                   --count N: exit after N events\n"
 "--gen N talks to generation N (mqfuse_vN); default: the newest loaded.\n"
@@ -267,8 +271,15 @@ static void mqctl_close(struct mqctl *c)
  * id, and feed every reply to @parse. Returns 0 or -errno (the kernel's,
  * with c->errmsg, or libnl's mapped to -EIO).
  */
-static int mqctl_request(struct mqctl *c, uint8_t cmd, int flags, const uint64_t *session_id,
-			 nl_recvmsg_msg_cb_t parse, void *arg)
+/* SET_SESSION's tunables; type 0 ends the list. */
+struct mqctl_tunable {
+	int type;		/* MQFUSE_ATTR_SESSION_* */
+	uint32_t value;
+};
+
+static int mqctl_request_set(struct mqctl *c, uint8_t cmd, int flags,
+			     const uint64_t *session_id, const struct mqctl_tunable *set,
+			     nl_recvmsg_msg_cb_t parse, void *arg)
 {
 	struct nl_msg *msg = nlmsg_alloc();
 	int ret;
@@ -280,6 +291,12 @@ static int mqctl_request(struct mqctl *c, uint8_t cmd, int flags, const uint64_t
 	    (session_id && nla_put_u64(msg, MQFUSE_ATTR_SESSION_ID, *session_id))) {
 		nlmsg_free(msg);
 		return -ENOMEM;
+	}
+	for (; set && set->type; set++) {
+		if (nla_put_u32(msg, set->type, set->value)) {
+			nlmsg_free(msg);
+			return -ENOMEM;
+		}
 	}
 	nl_socket_modify_cb(c->sk, NL_CB_VALID, NL_CB_CUSTOM, parse, arg);
 	c->err = 0;
@@ -300,6 +317,12 @@ static int mqctl_request(struct mqctl *c, uint8_t cmd, int flags, const uint64_t
 		}
 	}
 	return c->err;
+}
+
+static int mqctl_request(struct mqctl *c, uint8_t cmd, int flags, const uint64_t *session_id,
+			 nl_recvmsg_msg_cb_t parse, void *arg)
+{
+	return mqctl_request_set(c, cmd, flags, session_id, NULL, parse, arg);
 }
 
 static void mqctl_report(const struct mqctl *c, const char *what, int err)
@@ -839,9 +862,11 @@ static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 	return MQCTL_EXIT_OK;
 }
 
-static int mqctl_cmd_abort(struct mqctl *c, uint64_t id)
+/* A state-changing command (@what: ABORT, SET_SESSION) on session @id. */
+static int mqctl_change(struct mqctl *c, uint8_t cmd, const char *what, uint64_t id,
+			const struct mqctl_tunable *set)
 {
-	int err = mqctl_request(c, MQFUSE_CMD_ABORT, 0, &id, NULL, NULL);
+	int err = mqctl_request_set(c, cmd, 0, &id, set, NULL, NULL);
 
 	if (err == -ENOENT) {
 		fprintf(stderr, "%s: %s has no session %" PRIu64 "\n", mqctl_prog,
@@ -849,16 +874,59 @@ static int mqctl_cmd_abort(struct mqctl *c, uint64_t id)
 		return MQCTL_EXIT_NO_SESSION;
 	}
 	if (err == -EPERM) {
-		fprintf(stderr, "%s: %s ABORT of session %" PRIu64
+		fprintf(stderr, "%s: %s %s of session %" PRIu64
 			": Operation not permitted (needs CAP_NET_ADMIN)\n", mqctl_prog,
-			c->family_name, id);
+			c->family_name, what, id);
 		return MQCTL_EXIT_PERM;
 	}
 	if (err) {
-		mqctl_report(c, "ABORT", err);
+		mqctl_report(c, what, err);
 		return MQCTL_EXIT_ERROR;
 	}
 	return MQCTL_EXIT_OK;
+}
+
+static int mqctl_cmd_abort(struct mqctl *c, uint64_t id)
+{
+	return mqctl_change(c, MQFUSE_CMD_ABORT, "ABORT", id, NULL);
+}
+
+/* The tunables of 'set', by name; values are checked by the kernel. */
+static const struct {
+	const char *name;
+	int type;
+} mqctl_tunables[] = {
+	{ "max_background", MQFUSE_ATTR_SESSION_MAX_BACKGROUND },
+	{ "recovery", MQFUSE_ATTR_SESSION_RECOVERY_S },
+};
+#define MQCTL_NR_TUNABLES (sizeof(mqctl_tunables) / sizeof(mqctl_tunables[0]))
+
+/* "name=value" into @t; -EINVAL with a message on stderr if it is not one. */
+static int mqctl_parse_tunable(const char *arg, struct mqctl_tunable *t)
+{
+	const char *eq = strchr(arg, '=');
+	unsigned long long v;
+	unsigned int i;
+	char *end;
+
+	for (i = 0; eq && i < MQCTL_NR_TUNABLES; i++) {
+		if (strlen(mqctl_tunables[i].name) != (size_t)(eq - arg) ||
+		    strncmp(arg, mqctl_tunables[i].name, eq - arg))
+			continue;
+		errno = 0;
+		v = strtoull(eq + 1, &end, 10);
+		if (eq[1] < '0' || eq[1] > '9' || errno || *end || v > UINT32_MAX)
+			break;
+		t->type = mqctl_tunables[i].type;
+		t->value = (uint32_t)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int mqctl_cmd_set(struct mqctl *c, uint64_t id, const struct mqctl_tunable *set)
+{
+	return mqctl_change(c, MQFUSE_CMD_SET_SESSION, "SET_SESSION", id, set);
 }
 
 /* ---- monitor ---- */
@@ -1060,6 +1128,7 @@ int main(int argc, char **argv)
 	struct mqctl c;
 	unsigned long count = 0;
 	bool count_set = false;
+	struct mqctl_tunable set[MQCTL_NR_TUNABLES + 1] = { { 0, 0 } };
 	uint64_t id = 0;
 	int opt, want = 0, rc;
 	char *end;
@@ -1109,6 +1178,25 @@ int main(int argc, char **argv)
 		if (mqctl_parse_session_id(argv[optind], &id))
 			return mqctl_usage_error("'%s' is not a session id (1, 2, ...: see 'sessions')",
 						 argv[optind]);
+	} else if (!strcmp(cmd, "set")) {
+		int i, n = argc - optind - 1;
+
+		if (n < 1 || n > (int)MQCTL_NR_TUNABLES)
+			return mqctl_usage_error("set takes a session id and 1 to 2 NAME=VALUE%s", "");
+		if (mqctl_parse_session_id(argv[optind], &id))
+			return mqctl_usage_error("'%s' is not a session id (1, 2, ...: see 'sessions')",
+						 argv[optind]);
+		for (i = 0; i < n; i++) {
+			int j;
+
+			if (mqctl_parse_tunable(argv[optind + 1 + i], &set[i]))
+				return mqctl_usage_error("'%s' is not NAME=VALUE with NAME max_background or recovery",
+							 argv[optind + 1 + i]);
+			for (j = 0; j < i; j++)
+				if (set[j].type == set[i].type)
+					return mqctl_usage_error("'%s': that tunable is given twice",
+								 argv[optind + 1 + i]);
+		}
 	} else if (!strcmp(cmd, "version") || !strcmp(cmd, "sessions") ||
 		   !strcmp(cmd, "generations") || !strcmp(cmd, "monitor")) {
 		if (argc - optind != 0)
@@ -1132,6 +1220,8 @@ int main(int argc, char **argv)
 		rc = mqctl_cmd_sessions(&c);
 	else if (!strcmp(cmd, "abort"))
 		rc = mqctl_cmd_abort(&c, id);
+	else if (!strcmp(cmd, "set"))
+		rc = mqctl_cmd_set(&c, id, set);
 	else if (!strcmp(cmd, "monitor"))
 		rc = mqctl_cmd_monitor(&c, count);
 	else

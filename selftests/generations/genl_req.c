@@ -42,13 +42,14 @@ struct name {
 #define N(prefix, x)	{ #x, prefix##x }
 static const struct name cmds[] = {
 	N(MQFUSE_CMD_, GET_VERSION), N(MQFUSE_CMD_, GET_SESSION), N(MQFUSE_CMD_, ABORT),
-	N(MQFUSE_CMD_, EVENT), { NULL, 0 },
+	N(MQFUSE_CMD_, EVENT), N(MQFUSE_CMD_, SET_SESSION), { NULL, 0 },
 };
 static const struct name attrs[] = {
 	N(MQFUSE_ATTR_, GEN), N(MQFUSE_ATTR_, SESSION_ID), N(MQFUSE_ATTR_, SESSION_STATE),
 	N(MQFUSE_ATTR_, EVENT), N(MQFUSE_ATTR_, SESSION_DAEMON_PID),
 	N(MQFUSE_ATTR_, SESSION_RECOVERY_S), N(MQFUSE_ATTR_, SESSION_RECOVERIES),
-	N(MQFUSE_ATTR_, SESSION_REPLAYED), { NULL, 0 },
+	N(MQFUSE_ATTR_, SESSION_REPLAYED), N(MQFUSE_ATTR_, SESSION_MAX_BACKGROUND),
+	{ NULL, 0 },
 };
 
 static int lookup(const struct name *t, const char *s, unsigned int *v)

@@ -16,7 +16,7 @@
 # plan below is fixed); a failed setup (a module that does not load, no
 # next generation built) is a failure, never a skip.
 . "$(dirname "$0")/../vm/lib.sh"
-plan 123
+plan 142
 
 H=$MQ_HELPER
 VERIFY=$MQ_TESTS/fsx/mqverify
@@ -462,6 +462,40 @@ greq_is "genl: ABORT with EVENT (a reply attribute): EINVAL" 22 "EVENT is a repl
 	ABORT SESSION_ID:u64:"${sidc:-0}" EVENT:u32:1
 check "ctl: after the refused requests session $sidc still runs and serves $MC" \
 	sh -c "[ \"\$(cat /sys/fs/$N2/$sidc/state)\" = running ] && echo x > $MC/ctl-alive && cat $MC/ctl-alive > /dev/null"
+# tunables (SET_SESSION): CAP_NET_ADMIN, ranges, all or nothing, in effect
+S=/sys/fs/$N2/${sidc:-0}
+su nobody -s /bin/sh -c "'$CTL' --gen $G2 set $sidc max_background=7" > "$T/ctl.out" 2> "$T/ctl.err"; rc=$?
+check "ctl: mqfusectl set $sidc max_background=7 as nobody: exit 6 (got $rc), EPERM, nothing changed" \
+	sh -c "[ $rc -eq 6 ] && grep -q 'Operation not permitted' $T/ctl.err && [ \"\$(cat $S/max_background)\" != 7 ]"
+check "ctl: mqfusectl set $sidc max_background=40 recovery=45: exit 0" \
+	"$CTL" --gen $G2 set "${sidc:-0}" max_background=40 recovery=45
+check "ctl: in effect: sysfs max_background 40 (queues' shares sum to >= 40), recovery 45, /proc/mounts recovery=45" \
+	sh -c "[ \"\$(cat $S/max_background)\" = 40 ] && [ \"\$(cat $S/recovery)\" = 45 ] &&
+		[ \"\$(cat $S/queue*/stats | awk '\$1 == \"max_background\" { s += \$2 } END { print s }')\" -ge 40 ] &&
+		grep ' $MC ' /proc/mounts | grep -q 'recovery=45'"
+greq_is "genl: SET_SESSION MAX_BACKGROUND 0 (out of range): EINVAL" 22 ".+" \
+	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_MAX_BACKGROUND:u32:0
+greq_is "genl: SET_SESSION MAX_BACKGROUND 257 (out of range): EINVAL" 22 ".+" \
+	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_MAX_BACKGROUND:u32:257
+greq_is "genl: SET_SESSION RECOVERY_S 86401 (out of range): EINVAL" 22 ".+" \
+	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_RECOVERY_S:u32:86401
+greq_is "genl: SET_SESSION RECOVERY_S 0 (turning recovery off): EINVAL" 22 ".+" \
+	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_RECOVERY_S:u32:0
+greq_is "genl: SET_SESSION with SESSION_STATE (no tunable): EINVAL" 22 ".+" \
+	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_STATE:u32:2
+greq_is "genl: SET_SESSION with nothing to set: EINVAL with a message" 22 "nothing to set.*" \
+	SET_SESSION SESSION_ID:u64:"${sidc:-0}"
+greq_is "genl: SET_SESSION without SESSION_ID: EINVAL with a message" 22 "SESSION_ID is required" \
+	SET_SESSION SESSION_MAX_BACKGROUND:u32:5
+greq_is "genl: SET_SESSION of an unknown id: ENOENT, 'no such session'" 2 "no such session" \
+	SET_SESSION SESSION_ID:u64:999999 SESSION_MAX_BACKGROUND:u32:5
+check "ctl: the refused SET_SESSIONs changed nothing (max_background 40, recovery 45)" \
+	sh -c "[ \"\$(cat $S/max_background)\" = 40 ] && [ \"\$(cat $S/recovery)\" = 45 ]"
+ctl_refused "ctl: mqfusectl set $sidc bogus=1: exit 2 (usage)" 2 "'bogus=1' is not NAME=VALUE" --gen $G2 set "${sidc:-0}" bogus=1
+ctl_refused "ctl: mqfusectl set $sidc recovery=1 recovery=2: exit 2 (usage)" 2 "given twice" \
+	--gen $G2 set "${sidc:-0}" recovery=1 recovery=2
+ctl_refused "ctl: mqfusectl set 999999 recovery=5 (unknown id): exit 5" 5 "$N2 has no session 999999" \
+	--gen $G2 set 999999 recovery=5
 # the abort
 check "ctl: mqfusectl abort $sidc as root: exit 0" "$CTL" --gen $G2 abort "${sidc:-0}"
 # a new name needs the daemon (a LOOKUP): no cache can answer it
@@ -483,6 +517,21 @@ check "ctl: monitor saw session $sidc mounted (init), running, aborted, unmounte
 check "ctl: mqfusectl --json monitor as nobody exited 0 (got $rmonj), one JSON object per event, the same four" \
 	sh -c "[ '$rmonj' = 0 ] && sed -E 's/^\\{\"time\":\"[0-9T:.+-]+\",/{/' $T/monj.out | paste -sd, |
 		grep -qx '{\"session\":$sidc,\"event\":\"mounted\",\"state\":\"init\"},{\"session\":$sidc,\"event\":\"running\",\"state\":\"running\"},{\"session\":$sidc,\"event\":\"aborted\",\"state\":\"aborted\"},{\"session\":$sidc,\"event\":\"unmounted\",\"state\":\"aborted\"}'"
+# a session mounted with recovery=0: recovery cannot be turned on, and
+# all or nothing: the max_background of the same request is not applied
+MR=/mnt/gen-norec
+mkdir -p "$MR"
+if check "ctl: mount -t mqfuse -o gen=$G2,recovery=0 $MR" mount -t mqfuse -o gen=$G2,recovery=0 "$src" "$MR"; then
+	sidr=$(session_of $N2 "$MR")
+	bg0=$(cat /sys/fs/$N2/${sidr:-0}/max_background)
+	greq_is "genl: SET_SESSION RECOVERY_S 30 on recovery=0 session ${sidr:-none}: EOPNOTSUPP with a message" 95 "recovery is off.*" \
+		SET_SESSION SESSION_ID:u64:"${sidr:-0}" SESSION_RECOVERY_S:u32:30 SESSION_MAX_BACKGROUND:u32:9
+	check "ctl: recovery still 0 and max_background still $bg0 on session ${sidr:-none} (all or nothing)" \
+		sh -c "[ \"\$(cat /sys/fs/$N2/${sidr:-0}/recovery)\" = 0 ] && [ \"\$(cat /sys/fs/$N2/${sidr:-0}/max_background)\" = '$bg0' ]"
+	check "ctl: mqfusectl set ${sidr:-none} max_background=9 alone: exit 0, in effect" \
+		sh -c "'$CTL' --gen $G2 set ${sidr:-0} max_background=9 && [ \"\$(cat /sys/fs/$N2/${sidr:-0}/max_background)\" = 9 ]"
+	umount "$MR" || umount -l "$MR"
+fi
 # a plain mount and umount: no ABORTED (umount is not an abort); and
 # SIGTERM / SIGINT end monitors cleanly
 "$CTL" --no-header --gen $G2 monitor > "$T/mon2.out" 2> "$T/mon2.err" & pm2=$!
