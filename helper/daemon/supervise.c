@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +46,30 @@
 #define MQ_SUP_BURST		30	/* immediate restarts per MQ_SUP_STABLE_S */
 
 static volatile sig_atomic_t mq_sup_stop;
+static volatile sig_atomic_t mq_sup_upgrade;
 static volatile pid_t mq_sup_child;
+static volatile pid_t mq_sup_heir;	/* a --takeover child, 0 if none */
 
 static void mq_sup_signal(int sig)
 {
 	mq_sup_stop = sig;
 	if (mq_sup_child > 0)
 		kill(mq_sup_child, sig);
+	if (mq_sup_heir > 0)
+		kill(mq_sup_heir, sig);
+}
+
+/* SIGUSR2: hot upgrade, a --takeover child from the binary on disk. */
+static void mq_sup_upgrade_signal(int sig)
+{
+	(void)sig;
+	mq_sup_upgrade = 1;
+}
+
+/* SIGCHLD only ends the wait in mq_sup_wait(). */
+static void mq_sup_child_signal(int sig)
+{
+	(void)sig;
 }
 
 /* The first line of a small file (a sysfs attribute), newline dropped. */
@@ -115,22 +133,32 @@ static bool mq_sup_mount_dev(const char *mountpoint, char *dev, size_t len)
 }
 
 /*
- * Attribute @attr of the session mounted at @mountpoint, from sysfs, into
- * @buf; false if no session of this generation is mounted there.  Never a
- * request to the mount: while the session is ORPHANED a STATFS or GETATTR
- * there would wait for the very successor we are about to start (until
- * recovery= runs out and fails it).  mountinfo names the mount on top at
- * @mountpoint and its device, sysfs the session of that device.
+ * Attribute @attr of a session, from sysfs, into @buf; false if there is
+ * no such session of this generation.  @target is a session id (digits
+ * only, as --attach takes it) or a mountpoint.  Never a request to the
+ * mount: while the session is ORPHANED a STATFS or GETATTR there would
+ * wait for the very successor we are about to start (until recovery=
+ * runs out and fails it).  mountinfo names the mount on top at the
+ * mountpoint and its device, sysfs the session of that device.
  */
-static bool mq_sup_session_attr(const char *mountpoint, const char *attr,
-				char *buf, size_t len)
+bool mq_session_attr(const char *target, const char *attr, char *buf,
+		     size_t len)
 {
 	char dev[32], path[PATH_MAX], val[64];
 	struct dirent *de;
 	bool found = false;
 	DIR *dir;
 
-	if (!mq_sup_mount_dev(mountpoint, dev, sizeof(dev)))
+	if (target[0] && strspn(target, "0123456789") == strlen(target)) {
+		snprintf(path, sizeof(path), "/sys/fs/%s/%s/%s", MQFUSE_NAME,
+			 target, strcmp(attr, "id") ? attr : "dev");
+		if (!mq_sup_read_line(path, buf, len))
+			return false;
+		if (!strcmp(attr, "id"))
+			snprintf(buf, len, "%s", target);
+		return true;
+	}
+	if (!mq_sup_mount_dev(target, dev, sizeof(dev)))
 		return false;
 	dir = opendir("/sys/fs/" MQFUSE_NAME);
 	if (!dir)
@@ -141,6 +169,12 @@ static bool mq_sup_session_attr(const char *mountpoint, const char *attr,
 		snprintf(path, sizeof(path), "/sys/fs/%s/%s/dev", MQFUSE_NAME, de->d_name);
 		if (!mq_sup_read_line(path, val, sizeof(val)) || strcmp(val, dev))
 			continue;
+		/* "id": the directory's name */
+		if (!strcmp(attr, "id")) {
+			snprintf(buf, len, "%s", de->d_name);
+			found = true;
+			break;
+		}
 		snprintf(path, sizeof(path), "/sys/fs/%s/%s/%s", MQFUSE_NAME,
 			 de->d_name, attr);
 		found = mq_sup_read_line(path, buf, len);
@@ -155,7 +189,7 @@ bool mq_supervise_attachable(const char *mountpoint)
 {
 	char state[32];
 
-	return mq_sup_session_attr(mountpoint, "state", state, sizeof(state)) &&
+	return mq_session_attr(mountpoint, "state", state, sizeof(state)) &&
 	       strcmp(state, "aborted");
 }
 
@@ -164,7 +198,7 @@ static unsigned long mq_sup_recoveries(const char *mountpoint)
 {
 	char buf[32];
 
-	return mq_sup_session_attr(mountpoint, "recoveries", buf, sizeof(buf)) ?
+	return mq_session_attr(mountpoint, "recoveries", buf, sizeof(buf)) ?
 	       strtoul(buf, NULL, 10) : 0;
 }
 
@@ -202,11 +236,12 @@ static char *mq_sup_self(void)
 }
 
 /*
- * argv of a child: ours without --supervise, with -f, for a successor
- * --attach=MOUNTPOINT first, for the first daemon --status-fd=N if
- * @status_fd >= 0.  Returns NULL on failure.
+ * argv of a child: ours without --supervise, with -f; for a successor
+ * @opt=MOUNTPOINT first (--attach or --takeover), for the first daemon
+ * --status-fd=N if @status_fd >= 0.  Returns NULL on failure.
  */
-static char **mq_sup_argv(int argc, char **argv, const char *attach, int status_fd)
+static char **mq_sup_argv(int argc, char **argv, const char *opt,
+			  const char *mountpoint, int status_fd)
 {
 	char **out = calloc(argc + 4, sizeof(*out));
 	int i, n = 0;
@@ -215,7 +250,7 @@ static char **mq_sup_argv(int argc, char **argv, const char *attach, int status_
 		return NULL;
 	out[n++] = mq_sup_self();
 	out[n++] = "-f";
-	if (attach && asprintf(&out[n++], "--attach=%s", attach) < 0)
+	if (opt && asprintf(&out[n++], "%s=%s", opt, mountpoint) < 0)
 		return NULL;
 	if (status_fd >= 0 && asprintf(&out[n++], "--status-fd=%d", status_fd) < 0)
 		return NULL;
@@ -256,34 +291,109 @@ static pid_t mq_sup_spawn(char **args)
 }
 
 /*
+ * Reap a child: its pid, 0 when a signal came first (the caller looks at
+ * the flags), -1 when there is no child left.  The signals we act on are
+ * blocked but here, where ppoll() opens them atomically: one arriving
+ * between the look at the flags and the sleep is not lost (a SIGUSR2
+ * would otherwise wait for the next child to die).
+ */
+static pid_t mq_sup_wait(int *wstatus, const sigset_t *waitmask)
+{
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(-1, wstatus, WNOHANG);
+		if (w != 0)
+			return w < 0 && errno == EINTR ? 0 : w;
+		if (mq_sup_upgrade)
+			return 0;
+		ppoll(NULL, 0, NULL, waitmask);
+		if (mq_sup_upgrade)
+			return 0;
+	}
+}
+
+/*
+ * The child exited 0 and the mount is there still, not aborted: it was
+ * stopped for a hot upgrade (SIGQUIT) that was not ours.  Served
+ * (running): somebody's mqfused --takeover holds it, ours ends.
+ * Orphaned: nobody took over, start a successor.
+ */
+static bool mq_sup_handed_over(const char *mountpoint, pid_t pid)
+{
+	char state[32];
+
+	if (!mq_session_attr(mountpoint, "state", state, sizeof(state)) ||
+	    !strcmp(state, "aborted"))
+		return false;
+	if (!strcmp(state, "running")) {
+		mq_warn("supervisor: daemon %d handed %s over to a daemon that is not ours (mqfused --takeover by hand?): supervision ends; send SIGUSR2 to the supervisor to upgrade a supervised mount",
+			(int)pid, mountpoint);
+		return false;
+	}
+	mq_warn("supervisor: daemon %d stopped for a hot upgrade and nobody took over: starting a successor",
+		(int)pid);
+	return true;
+}
+
+/*
  * @status_fd: the first daemon reports there (--status-fd) and keeps our
  * stdio until it is served; we detach ours once it runs. -1: -f, stdio
  * kept by all.
+ *
+ * Hot upgrade (SIGUSR2): start the binary on disk with --takeover as the
+ * *heir*; it attaches while the current daemon serves, asks it to hand
+ * over (SIGQUIT: it stops reading, answers what it holds, exits 0
+ * without unmounting) and serves on.  The current child's exit is then
+ * expected whatever its status (the heir SIGKILLs an old daemon that
+ * does not stop in time and takes over through replay), and the heir
+ * is supervised from then on.  An heir that dies while the old daemon
+ * is still there failed: the old one serves on, or, if it had already
+ * stopped, is replaced by a successor as after a crash.
  */
 int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 {
-	char **first = mq_sup_argv(argc, argv, NULL, status_fd);
-	char **next = mq_sup_argv(argc, argv, mountpoint, -1);
+	char **first = mq_sup_argv(argc, argv, NULL, NULL, status_fd);
+	char **next = mq_sup_argv(argc, argv, "--attach", mountpoint, -1);
+	char **upgrade = mq_sup_argv(argc, argv, "--takeover", mountpoint, -1);
 	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0, burst = 0;
 	unsigned long recoveries;
 	double started, now, window = 0;
+	sigset_t set, waitmask;
 	struct sigaction sa;
+	pid_t heir = 0, w;
 	bool served;
 	int wstatus;
 	pid_t pid;
 
-	if (!first || !next || !mountpoint) {
+	if (!first || !next || !upgrade || !mountpoint) {
 		mq_err("--supervise needs SOURCE and MOUNTPOINT");
 		return 2;
 	}
 	/* "mqfused" is the serving process only (as "mqfused-monitor") */
 	prctl(PR_SET_NAME, "mqfused-sup", 0, 0, 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGHUP);
+	sigdelset(&waitmask, SIGUSR2);
+	sigdelset(&waitmask, SIGCHLD);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = mq_sup_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGCHLD, SIG_DFL);
+	sa.sa_handler = mq_sup_upgrade_signal;
+	sigaction(SIGUSR2, &sa, NULL);
+	/* a handler, not SIG_DFL: a discarded SIGCHLD would not end ppoll() */
+	sa.sa_handler = mq_sup_child_signal;
+	sigaction(SIGCHLD, &sa, NULL);
 
 	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, 0))
 		return 1;
@@ -310,16 +420,56 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 		started = mq_sup_now();
 		/* a successor that attaches adds one (sysfs "recoveries") */
 		recoveries = mq_sup_recoveries(mountpoint);
-		while (waitpid(pid, &wstatus, 0) < 0) {
-			if (errno != EINTR)
+		for (;;) {
+			w = mq_sup_wait(&wstatus, &waitmask);
+			if (w < 0)
 				return 1;
+			if (w == 0) {
+				mq_sup_upgrade = 0;
+				if (heir || mq_sup_stop)
+					continue;	/* one at a time */
+				heir = mq_sup_spawn(upgrade);
+				if (heir < 0) {
+					mq_err("supervisor: fork: %s", strerror(errno));
+					heir = 0;
+					continue;
+				}
+				mq_sup_heir = heir;
+				mq_info("supervisor: hot upgrade: %d takes over from %d",
+					(int)heir, (int)pid);
+				continue;
+			}
+			if (w == pid)
+				break;
+			if (w == heir) {
+				heir = 0;
+				mq_sup_heir = 0;
+				mq_warn("supervisor: hot upgrade failed (takeover %d %s %d): %d serves on",
+					(int)w, WIFSIGNALED(wstatus) ?
+					"killed by signal" : "exited with",
+					WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) :
+					WEXITSTATUS(wstatus), (int)pid);
+			}
 		}
 		mq_sup_child = 0;
 		if (mq_sup_stop) {
 			/* Our SIGTERM: the child unmounted if it mounted. */
+			if (heir)
+				while (waitpid(heir, NULL, 0) < 0 && errno == EINTR)
+					;
 			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 0;
 		}
-		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+		if (heir) {
+			/* expected: the heir serves now (or falls back to replay) */
+			mq_info("supervisor: daemon %d handed over to %d",
+				(int)pid, (int)heir);
+			pid = heir;
+			heir = 0;
+			mq_sup_heir = 0;
+			continue;
+		}
+		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 &&
+		    !mq_sup_handed_over(mountpoint, pid))
 			return 0;	/* unmounted: the session ended */
 		if (!mq_supervise_attachable(mountpoint)) {
 			mq_warn("supervisor: daemon gone and %s is no longer a live %s session: done",
