@@ -517,6 +517,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/*
+	 * --takeover: close what we inherited now, while the old daemon
+	 * still serves.  A file of the mount among it (the shell's fd of a
+	 * file held open there) closed later, by the fd sweep once the old
+	 * daemon stopped and before our threads read, would send a FLUSH
+	 * nobody reads: a deadlock (and its number may be one a restored
+	 * handle needs).  0-2 stay (their writes would block the same way:
+	 * do not point them into the mount).
+	 */
+	if (mq_cfg.takeover && mq_sandbox_close_fds(&mq_cfg.status_fd, 1))
+		return 1;
 	mq_log_init(level, mq_cfg.syslog);
 
 	if (argc - optind < 1 || argc - optind > 2 ||
