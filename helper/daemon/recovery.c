@@ -92,6 +92,9 @@ static uint64_t mq_attached_id;		/* session we attached to */
 struct mq_takeover {
 	pid_t pid;
 	int pidfd;		/* -1: nobody to take over from */
+	bool asked;		/* SIGQUIT sent: it stops serving */
+	bool killed;		/* it did not stop in time */
+	double t0;		/* when it was asked, ms */
 };
 
 static double mq_now_ms(void)
@@ -187,22 +190,34 @@ static long mq_takeover_daemons(void)
 	       strtol(buf, NULL, 10) : -1;
 }
 
-/*
- * Attached: ask the old daemon to hand over (SIGQUIT: stop reading,
- * answer what it holds, exit 0 without unmounting) and wait until it is
- * gone, so that the state we read next is the one it left.  One that
- * does not stop in time is SIGKILLed: what it still held is replayed to
- * us, and the journal answers what it had applied.  Then wait for its
- * device fds to be gone too (a monitor named by daemon_pid exits after
- * its serving child, but a SIGKILLed monitor only signals the child).
- */
-static int mq_takeover_wait(const char *target, struct mq_takeover *to)
+static bool mq_takeover_exited(struct mq_takeover *to, int ms)
 {
 	struct pollfd pfd = { .fd = to->pidfd, .events = POLLIN };
-	double t0 = mq_now_ms(), left;
-	bool killed = false;
+	double end = mq_now_ms() + ms;
 	int ret;
 
+	do {
+		ret = poll(&pfd, 1, (int)(end - mq_now_ms()) > 0 ?
+			   (int)(end - mq_now_ms()) : 0);
+	} while (ret < 0 && errno == EINTR && mq_now_ms() < end);
+	return ret > 0;
+}
+
+/*
+ * Attached: ask the old daemon to hand over (SIGQUIT: stop reading,
+ * answer what it holds, release its device fds, keep its backing fds
+ * until told) and wait until its device fds are gone (sysfs "daemons":
+ * ours alone) or it is, so that the state we read next is the one it
+ * left.  One that does not stop in time is SIGKILLed: what it still held
+ * is replayed to us, and the journal answers what it had applied.
+ */
+static int mq_takeover_stop(const char *target, struct mq_takeover *to)
+{
+	bool stopped = false;
+	double end;
+	int ret;
+
+	to->t0 = mq_now_ms();
 	if (syscall(SYS_pidfd_send_signal, to->pidfd, SIGQUIT, NULL, 0) &&
 	    errno != ESRCH) {
 		ret = -errno;
@@ -210,34 +225,63 @@ static int mq_takeover_wait(const char *target, struct mq_takeover *to)
 		       strerror(-ret));
 		return ret;
 	}
-	for (;;) {
-		ret = poll(&pfd, 1, MQ_TAKEOVER_WAIT_MS);
-		if (ret > 0)
+	to->asked = true;
+	/* ours is 1 (our threads clone theirs later) */
+	for (end = to->t0 + MQ_TAKEOVER_WAIT_MS; mq_now_ms() < end;) {
+		if (mq_takeover_daemons() <= 1 || mq_takeover_exited(to, 2)) {
+			stopped = true;
 			break;
-		if (ret < 0 && errno == EINTR)
-			continue;
-		if (killed) {
+		}
+	}
+	if (!stopped) {
+		mq_warn("--takeover %s: daemon %d did not hand over within %d ms: SIGKILL (its requests are replayed to us)",
+			target, (int)to->pid, MQ_TAKEOVER_WAIT_MS);
+		syscall(SYS_pidfd_send_signal, to->pidfd, SIGKILL, NULL, 0);
+		to->killed = true;
+		if (!mq_takeover_exited(to, MQ_TAKEOVER_WAIT_MS)) {
 			mq_err("--takeover %s: daemon %d still there after SIGKILL",
 			       target, (int)to->pid);
 			return -ETIMEDOUT;
 		}
-		mq_warn("--takeover %s: daemon %d did not hand over within %d ms: SIGKILL (its requests are replayed to us)",
-			target, (int)to->pid, MQ_TAKEOVER_WAIT_MS);
-		syscall(SYS_pidfd_send_signal, to->pidfd, SIGKILL, NULL, 0);
-		killed = true;
-	}
-	/* ours is 1 (threads clone theirs later) */
-	for (left = 2000; mq_takeover_daemons() > 1 && left > 0; left -= 2) {
-		struct timespec ts = { 0, 2 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
+		/* a SIGKILLed monitor only signals its serving child */
+		for (end = mq_now_ms() + 2000; mq_takeover_daemons() > 1 &&
+		     mq_now_ms() < end;)
+			mq_takeover_exited(to, 2);
 	}
 	if (mq_takeover_daemons() > 1)
 		mq_warn("--takeover %s: another daemon fd is still attached: going on",
 			target);
-	mq_info("took over from daemon %d in %.1f ms%s", (int)to->pid,
-		mq_now_ms() - t0, killed ? " (killed)" : "");
+	mq_info("daemon %d stopped serving in %.1f ms%s", (int)to->pid,
+		mq_now_ms() - to->t0, to->killed ? " (killed)" : "");
 	return 0;
+}
+
+/*
+ * Our tables are rebuilt (or we failed): the old daemon may let its
+ * backing fds go and exit (SIGQUIT again); SIGKILL if it does not.
+ */
+static void mq_takeover_release(const char *target, struct mq_takeover *to)
+{
+	if (to->pidfd < 0)
+		return;
+	if (!to->asked) {	/* it serves on: we failed before asking */
+		close(to->pidfd);
+		to->pidfd = -1;
+		return;
+	}
+	if (!mq_takeover_exited(to, 0)) {
+		syscall(SYS_pidfd_send_signal, to->pidfd, SIGQUIT, NULL, 0);
+		if (!mq_takeover_exited(to, 2000)) {
+			mq_warn("--takeover %s: daemon %d did not exit: SIGKILL",
+				target, (int)to->pid);
+			syscall(SYS_pidfd_send_signal, to->pidfd, SIGKILL, NULL, 0);
+			mq_takeover_exited(to, 2000);
+		}
+	}
+	mq_info("took over from daemon %d in %.1f ms", (int)to->pid,
+		mq_now_ms() - to->t0);
+	close(to->pidfd);
+	to->pidfd = -1;
 }
 
 /* --attach=ID or --attach=PATH (a file of the mount). */
@@ -280,7 +324,7 @@ int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
 	struct stat root;
 	char err[512];
 	int devfd, memfd = -1, newfd = -1, root_fd, ret;
-	int *movable[3 + MQ_ATTACH_MAX_EXTRA];
+	int *movable[4 + MQ_ATTACH_MAX_EXTRA];
 	unsigned int m;
 
 	if (mq_cfg.takeover) {
@@ -323,10 +367,7 @@ int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
 	 * it stops: read the state only once it is gone.
 	 */
 	if (to.pidfd >= 0) {
-		ret = mq_takeover_wait(target, &to);
-		/* not kept: restore.c wants every number but the movable ones */
-		close(to.pidfd);
-		to.pidfd = -1;
+		ret = mq_takeover_stop(target, &to);
 		if (ret)
 			goto err_close;
 	}
@@ -354,9 +395,10 @@ int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
 	movable[0] = &devfd;
 	movable[1] = &memfd;
 	movable[2] = &newfd;
+	movable[3] = &to.pidfd;
 	for (m = 0; m < nr_extra && m < MQ_ATTACH_MAX_EXTRA; m++)
-		movable[3 + m] = extra[m];
-	ret = mq_restore_tables(&img, &root_fd, movable, 3 + m, &rs, err,
+		movable[4 + m] = extra[m];
+	ret = mq_restore_tables(&img, &root_fd, movable, 4 + m, &rs, err,
 				sizeof(err));
 	if (ret) {
 		mq_err("session %llu: recovery state refused: %s",
@@ -376,6 +418,7 @@ int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
 	mq_rs_image_free(&img);
 	close(newfd);
 	close(memfd);
+	mq_takeover_release(target, &to);
 	/* Published last: requests are served from here on. */
 	atomic_store(&mq_conn.proto_minor, info.proto_minor);
 	*devfdp = devfd;
@@ -391,8 +434,8 @@ err_close:
 		close(memfd);
 	close(devfd);
 err_pidfd:
-	if (to.pidfd >= 0)
-		close(to.pidfd);
+	/* a failed successor lets the old daemon go: a restart attaches */
+	mq_takeover_release(target, &to);
 	return ret;
 }
 

@@ -766,16 +766,21 @@ static int mq_wake_init(void)
 }
 
 /*
- * SIGQUIT: hand the session over to the daemon that attached.  Stop
- * every serving thread between two requests; what a lock waiter still
- * holds (a SETLKW) is requeued by the kernel when our fds close, and
- * replayed to the successor, as is anything a thread still held after
- * 10 s (the successor SIGKILLs us after 5 s anyway).  The recovery state
- * needs no writing: every record is written before the reply it backs.
+ * SIGQUIT: hand the session over to the daemon that attached, in two
+ * steps.  First stop every serving thread between two requests and
+ * release our device fds: the successor sees the session's "daemons"
+ * drop to its own and reads the state (no writing needed: every record
+ * is written before the reply it backs).  What a lock waiter still holds
+ * (a SETLKW) is requeued by the kernel then and replayed to the
+ * successor, as is anything a thread still held after 10 s (the
+ * successor SIGKILLs us after 5 s anyway).  Then keep our backing fds
+ * open until the successor has re-opened the objects by file handle and
+ * says so (SIGQUIT again): a file unlinked while open, held by nothing
+ * but us, would otherwise be freed and its handle come back stale.
  */
 static void mq_hand_over(void)
 {
-	struct timespec tick = { 0, 2 * 1000 * 1000 };
+	struct timespec tick = { 0, 2 * 1000 * 1000 }, go = { .tv_sec = 10 };
 	unsigned int i, rounds;
 	sigset_t set;
 
@@ -793,7 +798,22 @@ static void mq_hand_over(void)
 			pthread_kill(mq_threads[i].tid, mq_wake_signal);
 		sigtimedwait(&set, NULL, &tick);
 	}
-	mq_info("hand-over: every serving thread stopped");
+	/*
+	 * Release the device fds, keeping their numbers (the root's O_PATH
+	 * fd over them): a lock waiter answering late gets EBADF, not a
+	 * backing file that took the number.
+	 */
+	for (i = 0; i < mq_nr_threads; i++)
+		if (dup3(mq_itable_root_fd(), mq_threads[i].devfd, O_CLOEXEC) < 0)
+			mq_warn("hand-over: releasing thread %u's device fd: %s",
+				i, strerror(errno));
+	mq_info("hand-over: every serving thread stopped, device fds released");
+	sigemptyset(&set);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigtimedwait(&set, NULL, &go) < 0)
+		mq_warn("hand-over: no word from the successor in 10 s: exiting");
 }
 
 /*

@@ -20,6 +20,9 @@
  * letting the kernel requeue them for the successor.  It execs a fresh
  * binary each time, so an upgraded mqfused on disk is picked up by the
  * next restart.
+ *
+ * SIGUSR2 is a hot upgrade: a --takeover child from the binary on disk
+ * replaces the serving one (mq_supervise(), below).
  */
 #include <dirent.h>
 #include <errno.h>
