@@ -39,6 +39,7 @@ enum {
 	OPT_GEN,
 	OPT_NO_LOCKS,
 	OPT_ATTACH,
+	OPT_TAKEOVER,
 	OPT_SUPERVISE,
 	OPT_RECOVERY_DEFAULT,
 	OPT_STATUS_FD,
@@ -64,6 +65,7 @@ static const struct option mq_long_opts[] = {
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "takeover", required_argument, NULL, OPT_TAKEOVER },
 	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
 	{ "recovery-default", required_argument, NULL, OPT_RECOVERY_DEFAULT },
 	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
@@ -78,6 +80,7 @@ static void mq_usage(FILE *f)
 "Usage: mqfused [options] SOURCE MOUNTPOINT\n"
 "       mqfused [options] --fd N SOURCE [MOUNTPOINT]\n"
 "       mqfused [options] --attach SESSION_ID|PATH SOURCE [MOUNTPOINT]\n"
+"       mqfused [options] --takeover SESSION_ID|MOUNTPOINT SOURCE [MOUNTPOINT]\n"
 "       mqfused --supervise [options] SOURCE MOUNTPOINT\n"
 "\n"
 "Serve SOURCE (local:DIR or an absolute DIR) over the FUSE protocol on\n"
@@ -128,11 +131,13 @@ static void mq_usage(FILE *f)
 "                         without it if the module does not know it\n"
 "  --supervise            run the daemon as a child and restart it at once\n"
 "                         (--attach) when it dies; doubling delay when it\n"
-"                         keeps dying\n"
+"                         keeps dying; SIGUSR2 upgrades (--takeover)\n"
 "  -h, --help             this text\n"
 "  -V, --version          version\n"
 "\n"
 "Signals: SIGTERM/SIGINT unmount and exit 0, SIGUSR1 writes --stats,\n"
+"SIGQUIT hands over to a daemon that attached (--takeover): exit 0, the\n"
+"mount stays,\n"
 "SIGHUP tells the kernel every cached name and attribute is stale\n"
 "(FUSE_NOTIFY_INC_EPOCH: the backing directory changed).  The daemon\n"
 "exits by itself when unmounted.\n");
@@ -481,7 +486,13 @@ int main(int argc, char **argv)
 			mq_cfg.sandbox = MQ_SANDBOX_NONE;
 			break;
 		case OPT_ATTACH:
+		case OPT_TAKEOVER:
+			if (mq_cfg.attach) {
+				mq_err("--attach, --takeover: one, once");
+				return 2;
+			}
 			mq_cfg.attach = optarg;
+			mq_cfg.takeover = c == OPT_TAKEOVER;
 			break;
 		case OPT_SUPERVISE:
 			supervise = true;
@@ -506,6 +517,17 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/*
+	 * --takeover: close what we inherited now, while the old daemon
+	 * still serves.  A file of the mount among it (the shell's fd of a
+	 * file held open there) closed later, by the fd sweep once the old
+	 * daemon stopped and before our threads read, would send a FLUSH
+	 * nobody reads: a deadlock (and its number may be one a restored
+	 * handle needs).  0-2 stay (their writes would block the same way:
+	 * do not point them into the mount).
+	 */
+	if (mq_cfg.takeover && mq_sandbox_close_fds(&mq_cfg.status_fd, 1))
+		return 1;
 	mq_log_init(level, mq_cfg.syslog);
 
 	if (argc - optind < 1 || argc - optind > 2 ||
@@ -530,7 +552,7 @@ int main(int argc, char **argv)
 	if (supervise)
 		return mq_supervise_main(argc, argv, mq_cfg.mountpoint);
 	if (mq_cfg.serve_fd >= 0 && mq_cfg.attach) {
-		mq_err("--attach and --fd: one or the other");
+		mq_err("--attach/--takeover and --fd: one or the other");
 		return 2;
 	}
 	if (mq_cfg.serve_fd >= 0 && want_gen) {

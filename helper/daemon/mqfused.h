@@ -311,6 +311,8 @@ struct mq_config {
 	double attr_timeout;
 	enum mq_sandbox_mode sandbox;	/* --sandbox */
 	const char *attach;		/* --attach ID|PATH: successor */
+	bool takeover;			/* --takeover: attach while the old
+					 * daemon serves, have it hand over */
 	unsigned int recovery_default;	/* --recovery-default SECONDS, 0: none */
 };
 
@@ -357,12 +359,29 @@ int mq_session_run(void);
 
 /* A session we mounted: keep a recovery state if recovery= is on (1). */
 int mq_recovery_new_session(int devfd);
-/* --attach: attach, fetch and rebuild; *@devfdp is the new daemon fd. */
-int mq_recovery_attach(const char *target, int *devfdp);
+/*
+ * --attach: attach, fetch and rebuild; *@devfdp is the new daemon fd.
+ * --takeover (mq_cfg.takeover): the same, but the session's serving
+ * daemon is asked to hand over (SIGQUIT) after the attach, and the state
+ * is read once it is gone.
+ */
+#define MQ_ATTACH_MAX_EXTRA	4
+/* @extra: fds of the caller the rebuild may move (to free a handle's number) */
+int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
+		       unsigned int nr_extra);
+/* The attached session is the one mounted at MOUNTPOINT (SIGTERM unmounts). */
+bool mq_recovery_owns_mountpoint(void);
 
 /* ---------------------------------------------------------- supervise.c */
 
 int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd);
+/*
+ * A sysfs attribute of session @target (its id, read in this daemon's
+ * generation, or a mountpoint: the session on top there, any generation)
+ * into @buf; "id" gives the session id.  Never a request to the mount.
+ */
+bool mq_session_attr(const char *target, const char *attr, char *buf,
+		     size_t len);
 
 /* ---------------------------------------------------------- mount_opts.c */
 

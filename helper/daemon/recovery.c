@@ -22,8 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 #include <mqfuse.h>
 
@@ -76,6 +80,210 @@ int mq_recovery_new_session(int devfd)
 	return 1;
 }
 
+/*
+ * How long the old daemon has to stop reading, answer what it holds and
+ * exit before it is SIGKILLed (and its requests replayed to us).
+ */
+#define MQ_TAKEOVER_WAIT_MS	5000
+
+static uint64_t mq_attached_id;		/* session we attached to */
+
+/* The daemon --takeover replaces: a pidfd, so that no recycled pid is hit. */
+struct mq_takeover {
+	pid_t pid;
+	int pidfd;		/* -1: nobody to take over from */
+	bool asked;		/* SIGQUIT sent: it stops serving */
+	bool killed;		/* it did not stop in time */
+	double t0;		/* when it was asked, ms */
+};
+
+static double mq_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static pid_t mq_takeover_daemon_pid(const char *target)
+{
+	char buf[32];
+
+	return mq_session_attr(target, "daemon_pid", buf, sizeof(buf)) ?
+	       (pid_t)strtol(buf, NULL, 10) : 0;
+}
+
+/*
+ * Before attaching: who serves @target's session now (sysfs daemon_pid:
+ * the serving process, or after an earlier attach its monitor, which
+ * passes SIGQUIT on and exits after it).  Read before our attach makes
+ * us daemon_pid.  A session that is not running has no daemon to ask:
+ * attach as after a crash.
+ */
+static int mq_takeover_find(const char *target, struct mq_takeover *to)
+{
+	char state[32], buf[32], comm[32], path[64];
+	FILE *f;
+	pid_t pid;
+	int fd;
+
+	to->pid = 0;
+	to->pidfd = -1;
+	if (!mq_session_attr(target, "state", state, sizeof(state))) {
+		mq_err("--takeover %s: no %s session there (give the mountpoint or the session id)",
+		       target, MQFUSE_NAME);
+		return -ENOENT;
+	}
+	if (!mq_session_attr(target, "recovery", buf, sizeof(buf)) ||
+	    !strcmp(buf, "0")) {
+		mq_err("--takeover %s: mounted without recovery=: its daemon keeps no state to take over",
+		       target);
+		return -EINVAL;
+	}
+	if (strcmp(state, "running")) {
+		mq_warn("--takeover %s: the session is %s, no daemon to take over from: attaching as after a crash",
+			target, state);
+		return 0;
+	}
+	/*
+	 * Running, so some process serves it: refuse rather than guess if
+	 * daemon_pid does not name a live mqfused (a daemon started by an
+	 * mqfused that attached before it detached, then exited): reading
+	 * the state of a daemon that goes on serving would be wrong.
+	 */
+	pid = mq_takeover_daemon_pid(target);
+	fd = pid > 0 ? syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (fd < 0) {
+		mq_err("--takeover %s: daemon_pid %d: %s: cannot tell which process serves the session (stop it, then mqfused --attach)",
+		       target, (int)pid, pid > 0 ? strerror(errno) : "none");
+		return -ESRCH;
+	}
+	/* Still that session's daemon, and an mqfused (not a recycled pid). */
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	comm[0] = 0;
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+	}
+	comm[strcspn(comm, "\n")] = 0;
+	if (mq_takeover_daemon_pid(target) != pid ||
+	    strncmp(comm, "mqfused", 7)) {
+		close(fd);
+		mq_err("--takeover %s: daemon_pid %d is %s: another takeover at the same time? (else stop the daemon, then mqfused --attach)",
+		       target, (int)pid, comm[0] ? comm : "gone");
+		return -EBUSY;
+	}
+	to->pid = pid;
+	to->pidfd = fd;
+	return 0;
+}
+
+/* Device fds of the session (sysfs "daemons"), -1 if unknown. */
+static long mq_takeover_daemons(void)
+{
+	char id[32], buf[32];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)mq_attached_id);
+	return mq_session_attr(id, "daemons", buf, sizeof(buf)) ?
+	       strtol(buf, NULL, 10) : -1;
+}
+
+static bool mq_takeover_exited(struct mq_takeover *to, int ms)
+{
+	struct pollfd pfd = { .fd = to->pidfd, .events = POLLIN };
+	double end = mq_now_ms() + ms;
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, (int)(end - mq_now_ms()) > 0 ?
+			   (int)(end - mq_now_ms()) : 0);
+	} while (ret < 0 && errno == EINTR && mq_now_ms() < end);
+	return ret > 0;
+}
+
+/*
+ * Attached: ask the old daemon to hand over (SIGQUIT: stop reading,
+ * answer what it holds, release its device fds, keep its backing fds
+ * until told) and wait until its device fds are gone (sysfs "daemons":
+ * ours alone) or it is, so that the state we read next is the one it
+ * left.  One that does not stop in time is SIGKILLed: what it still held
+ * is replayed to us, and the journal answers what it had applied.
+ */
+static int mq_takeover_stop(const char *target, struct mq_takeover *to)
+{
+	bool stopped = false;
+	double end;
+	int ret;
+
+	to->t0 = mq_now_ms();
+	if (syscall(SYS_pidfd_send_signal, to->pidfd, SIGQUIT, NULL, 0) &&
+	    errno != ESRCH) {
+		ret = -errno;
+		mq_err("--takeover %s: SIGQUIT to %d: %s", target, (int)to->pid,
+		       strerror(-ret));
+		return ret;
+	}
+	to->asked = true;
+	/* ours is 1 (our threads clone theirs later) */
+	for (end = to->t0 + MQ_TAKEOVER_WAIT_MS; mq_now_ms() < end;) {
+		if (mq_takeover_daemons() <= 1 || mq_takeover_exited(to, 2)) {
+			stopped = true;
+			break;
+		}
+	}
+	if (!stopped) {
+		mq_warn("--takeover %s: daemon %d did not hand over within %d ms: SIGKILL (its requests are replayed to us)",
+			target, (int)to->pid, MQ_TAKEOVER_WAIT_MS);
+		syscall(SYS_pidfd_send_signal, to->pidfd, SIGKILL, NULL, 0);
+		to->killed = true;
+		if (!mq_takeover_exited(to, MQ_TAKEOVER_WAIT_MS)) {
+			mq_err("--takeover %s: daemon %d still there after SIGKILL",
+			       target, (int)to->pid);
+			return -ETIMEDOUT;
+		}
+		/* a SIGKILLed monitor only signals its serving child */
+		for (end = mq_now_ms() + 2000; mq_takeover_daemons() > 1 &&
+		     mq_now_ms() < end;)
+			mq_takeover_exited(to, 2);
+	}
+	if (mq_takeover_daemons() > 1)
+		mq_warn("--takeover %s: another daemon fd is still attached: going on",
+			target);
+	mq_info("daemon %d stopped serving in %.1f ms%s", (int)to->pid,
+		mq_now_ms() - to->t0, to->killed ? " (killed)" : "");
+	return 0;
+}
+
+/*
+ * Our tables are rebuilt (or we failed): the old daemon may let its
+ * backing fds go and exit (SIGQUIT again); SIGKILL if it does not.
+ */
+static void mq_takeover_release(const char *target, struct mq_takeover *to)
+{
+	if (to->pidfd < 0)
+		return;
+	if (!to->asked) {	/* it serves on: we failed before asking */
+		close(to->pidfd);
+		to->pidfd = -1;
+		return;
+	}
+	if (!mq_takeover_exited(to, 0)) {
+		syscall(SYS_pidfd_send_signal, to->pidfd, SIGQUIT, NULL, 0);
+		if (!mq_takeover_exited(to, 2000)) {
+			mq_warn("--takeover %s: daemon %d did not exit: SIGKILL",
+				target, (int)to->pid);
+			syscall(SYS_pidfd_send_signal, to->pidfd, SIGKILL, NULL, 0);
+			mq_takeover_exited(to, 2000);
+		}
+	}
+	mq_info("took over from daemon %d in %.1f ms", (int)to->pid,
+		mq_now_ms() - to->t0);
+	close(to->pidfd);
+	to->pidfd = -1;
+}
+
 /* --attach=ID or --attach=PATH (a file of the mount). */
 static int mq_attach_ioctl(int devfd, const char *target)
 {
@@ -106,21 +314,29 @@ static int mq_attach_ioctl(int devfd, const char *target)
 	return ret;
 }
 
-int mq_recovery_attach(const char *target, int *devfdp)
+int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
+		       unsigned int nr_extra)
 {
 	struct mqfuse_session_info info;
 	struct mq_restore_stats rs;
 	struct mq_rs_image img;
+	struct mq_takeover to = { .pidfd = -1 };
 	struct stat root;
 	char err[512];
 	int devfd, memfd = -1, newfd = -1, root_fd, ret;
-	int *movable[3];
+	int *movable[4 + MQ_ATTACH_MAX_EXTRA];
+	unsigned int m;
 
+	if (mq_cfg.takeover) {
+		ret = mq_takeover_find(target, &to);
+		if (ret)
+			return ret;
+	}
 	devfd = open(mq_cfg.devpath, O_RDWR | O_CLOEXEC);
 	if (devfd < 0) {
 		ret = -errno;
 		mq_err("open %s: %s", mq_cfg.devpath, strerror(-ret));
-		return ret;
+		goto err_pidfd;
 	}
 	ret = mq_attach_ioctl(devfd, target);
 	if (ret)
@@ -143,6 +359,17 @@ int mq_recovery_attach(const char *target, int *devfdp)
 		mq_err("session %llu keeps no recovery state (%s): refusing to serve nodeids we cannot know",
 		       (unsigned long long)info.session_id, strerror(-ret));
 		goto err_close;
+	}
+	mq_attached_id = info.session_id;
+	/*
+	 * Until here the old daemon serves as if we were not there (our fd
+	 * reads nothing yet, so the kernel gives it nothing).  From here on
+	 * it stops: read the state only once it is gone.
+	 */
+	if (to.pidfd >= 0) {
+		ret = mq_takeover_stop(target, &to);
+		if (ret)
+			goto err_close;
 	}
 	ret = mq_root_stat(&root);
 	if (!ret)
@@ -168,7 +395,10 @@ int mq_recovery_attach(const char *target, int *devfdp)
 	movable[0] = &devfd;
 	movable[1] = &memfd;
 	movable[2] = &newfd;
-	ret = mq_restore_tables(&img, &root_fd, movable, 3, &rs, err,
+	movable[3] = &to.pidfd;
+	for (m = 0; m < nr_extra && m < MQ_ATTACH_MAX_EXTRA; m++)
+		movable[4 + m] = extra[m];
+	ret = mq_restore_tables(&img, &root_fd, movable, 4 + m, &rs, err,
 				sizeof(err));
 	if (ret) {
 		mq_err("session %llu: recovery state refused: %s",
@@ -188,6 +418,7 @@ int mq_recovery_attach(const char *target, int *devfdp)
 	mq_rs_image_free(&img);
 	close(newfd);
 	close(memfd);
+	mq_takeover_release(target, &to);
 	/* Published last: requests are served from here on. */
 	atomic_store(&mq_conn.proto_minor, info.proto_minor);
 	*devfdp = devfd;
@@ -202,5 +433,17 @@ err_close:
 	if (memfd >= 0)
 		close(memfd);
 	close(devfd);
+err_pidfd:
+	/* a failed successor lets the old daemon go: a restart attaches */
+	mq_takeover_release(target, &to);
 	return ret;
+}
+
+bool mq_recovery_owns_mountpoint(void)
+{
+	char id[32];
+
+	return mq_attached_id && mq_cfg.mountpoint &&
+	       mq_session_attr(mq_cfg.mountpoint, "id", id, sizeof(id)) &&
+	       strtoull(id, NULL, 10) == mq_attached_id;
 }

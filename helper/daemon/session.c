@@ -77,6 +77,22 @@ static int mq_null_fd = -1;	/* /dev/null, opened before the sandbox */
  * must not unmount it.
  */
 static bool mq_recovery_on;
+/*
+ * A successor (--attach, --takeover) given the MOUNTPOINT of the session
+ * it serves: SIGTERM unmounts it, as it does for the daemon that mounted.
+ * Only on SIGTERM: a successor that fails to start must leave the mount
+ * to the next one (mq_we_mounted stays false).
+ */
+static bool mq_term_unmounts;
+/*
+ * Hot upgrade (SIGQUIT, a --takeover daemon attached): the serving
+ * threads stop reading, finish the request they hold and return; the
+ * main thread ends each one's read() with mq_wake_signal, sent again
+ * until all are out (one between its look at the flag and read() misses
+ * a signal, not the next).
+ */
+static atomic_bool mq_handover;
+static int mq_wake_signal;
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t mq_payload_room(void)
@@ -301,9 +317,19 @@ static int mq_thread_setup(struct mq_thread *thr)
 static void mq_thread_loop(struct mq_thread *thr)
 {
 	unsigned long errors = 0;
+	sigset_t wake;
 	ssize_t n;
 
+	/* only the serving threads take it: it ends their read() (EINTR) */
+	sigemptyset(&wake);
+	sigaddset(&wake, mq_wake_signal);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 	for (;;) {
+		/* between two requests: the one read last is answered */
+		if (atomic_load_explicit(&mq_handover, memory_order_acquire)) {
+			mq_info("thread %u: handing over", thr->index);
+			return;
+		}
 		n = read(thr->devfd, thr->inbuf, thr->inbuf_len);
 		if (n < 0) {
 			int err = errno;
@@ -532,6 +558,18 @@ static int mq_daemonize(void)
 	return pfd[1];
 }
 
+/* Daemonize (mq_daemonize()) with /dev/null ready for the detach. */
+static int mq_start_detached(int *status_fd)
+{
+	mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	*status_fd = mq_daemonize();
+	if (*status_fd < 0) {
+		mq_err("daemonize: %s", strerror(-*status_fd));
+		return *status_fd;
+	}
+	return 0;
+}
+
 static void mq_daemon_detach_stdio(int status_fd)
 {
 	char ok = 0;
@@ -685,6 +723,7 @@ static void mq_session_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGQUIT);
 }
 
 /*
@@ -708,8 +747,80 @@ static void mq_notify_epoch(void)
 		mq_info("SIGHUP: the kernel's cached names and attributes invalidated");
 }
 
-/* Wait for signals until the session should end. */
-static void mq_wait_signals(void)
+static void mq_wake_handler(int sig)
+{
+	(void)sig;	/* only to end a read() with EINTR */
+}
+
+/* The wake-up of the serving threads: a handler without SA_RESTART. */
+static int mq_wake_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = mq_wake_handler;
+	mq_wake_signal = SIGRTMIN + 2;	/* +1 is locks.c's */
+	if (mq_wake_signal > SIGRTMAX || sigaction(mq_wake_signal, &sa, NULL))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * SIGQUIT: hand the session over to the daemon that attached, in two
+ * steps.  First stop every serving thread between two requests and
+ * release our device fds: the successor sees the session's "daemons"
+ * drop to its own and reads the state (no writing needed: every record
+ * is written before the reply it backs).  What a lock waiter still holds
+ * (a SETLKW) is requeued by the kernel then and replayed to the
+ * successor, as is anything a thread still held after 10 s (the
+ * successor SIGKILLs us after 5 s anyway).  Then keep our backing fds
+ * open until the successor has re-opened the objects by file handle and
+ * says so (SIGQUIT again): a file unlinked while open, held by nothing
+ * but us, would otherwise be freed and its handle come back stale.
+ */
+static void mq_hand_over(void)
+{
+	struct timespec tick = { 0, 2 * 1000 * 1000 }, go = { .tv_sec = 10 };
+	unsigned int i, rounds;
+	sigset_t set;
+
+	atomic_store_explicit(&mq_handover, true, memory_order_release);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	for (rounds = 0; atomic_load(&mq_threads_running); rounds++) {
+		if (rounds == 5000) {
+			mq_warn("hand-over: %u thread(s) still busy after 10 s: exiting, the kernel replays what they hold",
+				atomic_load(&mq_threads_running));
+			break;
+		}
+		/* a thread gone already ignores it (joinable: tid valid) */
+		for (i = 0; i < mq_nr_threads; i++)
+			pthread_kill(mq_threads[i].tid, mq_wake_signal);
+		sigtimedwait(&set, NULL, &tick);
+	}
+	/*
+	 * Release the device fds, keeping their numbers (the root's O_PATH
+	 * fd over them): a lock waiter answering late gets EBADF, not a
+	 * backing file that took the number.
+	 */
+	for (i = 0; i < mq_nr_threads; i++)
+		if (dup3(mq_itable_root_fd(), mq_threads[i].devfd, O_CLOEXEC) < 0)
+			mq_warn("hand-over: releasing thread %u's device fd: %s",
+				i, strerror(errno));
+	mq_info("hand-over: every serving thread stopped, device fds released");
+	sigemptyset(&set);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigtimedwait(&set, NULL, &go) < 0)
+		mq_warn("hand-over: no word from the successor in 10 s: exiting");
+}
+
+/*
+ * Wait for signals until the session should end.  Returns true for a
+ * hand-over (the mount stays), false when it ended or was unmounted.
+ */
+static bool mq_wait_signals(void)
 {
 	sigset_t set;
 	struct timespec ts = { .tv_sec = 2 };
@@ -731,7 +842,16 @@ static void mq_wait_signals(void)
 			continue;
 		}
 		if (sig == SIGUSR2 && !atomic_load(&mq_threads_running))
-			return;
+			return false;
+		if (sig == SIGQUIT) {
+			if (!mq_recovery_on) {
+				mq_warn("SIGQUIT: no recovery state (mounted without recovery=): nobody can take over, ignored");
+				continue;
+			}
+			mq_info("SIGQUIT: handing the session over");
+			mq_hand_over();
+			return true;
+		}
 		if (sig != SIGTERM && sig != SIGINT)
 			continue;
 		/*
@@ -744,6 +864,8 @@ static void mq_wait_signals(void)
 		break;
 	}
 	mq_info("signal %d: unmounting", sig);
+	if (mq_term_unmounts)
+		mq_we_mounted = true;
 	mq_unmount();
 	/* Give the threads a moment to see ENODEV and finish requests. */
 	sigemptyset(&set);
@@ -752,6 +874,7 @@ static void mq_wait_signals(void)
 		if (sigtimedwait(&set, NULL, &ts) < 0 && errno == EAGAIN)
 			break;
 	}
+	return false;
 }
 
 static void mq_block_signals(void)
@@ -763,6 +886,9 @@ static void mq_block_signals(void)
 	sigaddset(&set, SIGCHLD);	/* the monitor waits for it */
 	/* only a lock waiter takes its wake-up signal (locks.c) */
 	mq_locks_block_signal(&set);
+	/* only a serving thread takes the hand-over wake-up */
+	if (mq_wake_signal)
+		sigaddset(&set, mq_wake_signal);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
@@ -848,8 +974,9 @@ static int mq_monitor_serve(int sock)
 					groups, MQ_MAX_CALLER_GROUPS);
 		for (i = 0; i < rep.nr; i++)
 			rep.groups[i] = groups[i];
-	} else if (req.op == MQ_MON_UNMOUNT && mq_we_mounted) {
+	} else if (req.op == MQ_MON_UNMOUNT && (mq_we_mounted || mq_term_unmounts)) {
 		mq_info("monitor: unmounting for the serving process");
+		mq_we_mounted = true;
 		mq_unmount();
 	} else if (req.op == MQ_MON_STATS) {
 		/* the text is the serving process's; the path is ours */
@@ -952,12 +1079,14 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 		switch (sig) {
 		case SIGTERM:
 		case SIGINT:
-			if (mq_we_mounted) {
+			if (mq_we_mounted || mq_term_unmounts) {
 				mq_info("monitor: signal %d: unmounting", sig);
+				mq_we_mounted = true;
 				mq_unmount();
 			}
 			kill(child, SIGTERM);
 			break;
+		case SIGQUIT:	/* hand-over: the child exits 0, the mount stays */
 		case SIGUSR1:
 		case SIGHUP:
 			kill(child, sig);
@@ -1035,6 +1164,7 @@ static int mq_monitor_fork(int status_fd, int *ready_fd)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	mq_monitor_sock = sv[1];
 	mq_we_mounted = false;	/* the monitor's job now */
+	mq_term_unmounts = false;
 	*ready_fd = pfd[1];
 	return 0;
 }
@@ -1092,6 +1222,7 @@ int mq_session_run(void)
 {
 	int status_fd = -1, ready_fd = -1, ret;
 	bool sandbox = mq_cfg.sandbox != MQ_SANDBOX_NONE;
+	bool handover;
 	char ok = 0;
 
 	/*
@@ -1100,12 +1231,31 @@ int mq_session_run(void)
 	 * would never see it die nor undo the mount nobody serves.
 	 */
 	signal(SIGCHLD, SIG_DFL);
+	ret = mq_wake_init();
+	if (ret) {
+		mq_err("no real-time signal for the hand-over wake-up");
+		return ret;
+	}
 	mq_block_signals();
+	/*
+	 * A successor detaches before it attaches: the kernel names the
+	 * attaching process as the session's daemon_pid, which must be one
+	 * that lives as long as the daemon (its monitor, or itself) for the
+	 * next --takeover to find it, not a parent about to exit.
+	 */
+	if (mq_cfg.attach && !mq_cfg.foreground) {
+		ret = mq_start_detached(&status_fd);
+		if (ret)
+			return ret;
+	}
 	if (mq_cfg.attach) {
-		ret = mq_recovery_attach(mq_cfg.attach, &mq_mount_fd);
+		int *extra[2] = { &status_fd, &mq_null_fd };
+
+		ret = mq_recovery_attach(mq_cfg.attach, &mq_mount_fd, extra, 2);
 		if (ret)
 			return ret;
 		mq_recovery_on = true;
+		mq_term_unmounts = mq_recovery_owns_mountpoint();
 	} else if (mq_cfg.serve_fd >= 0) {
 		mq_mount_fd = mq_cfg.serve_fd;
 		ret = mq_detect_fd_kind(mq_mount_fd);
@@ -1124,14 +1274,10 @@ int mq_session_run(void)
 		if (mq_cfg.fs == MQ_FS_MQFUSE)
 			mq_recovery_on = mq_recovery_new_session(mq_mount_fd) > 0;
 	}
-	if (!mq_cfg.foreground) {
-		mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		status_fd = mq_daemonize();
-		if (status_fd < 0) {
-			ret = status_fd;
-			mq_err("daemonize: %s", strerror(-ret));
+	if (!mq_cfg.foreground && !mq_cfg.attach) {
+		ret = mq_start_detached(&status_fd);
+		if (ret)
 			goto err_unmount;
-		}
 	} else if (mq_cfg.status_fd >= 0) {
 		/* --supervise's first daemon: reported like a daemonized one */
 		mq_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1178,11 +1324,11 @@ int mq_session_run(void)
 	if (status_fd >= 0)
 		mq_daemon_detach_stdio(status_fd);
 
-	mq_wait_signals();
+	handover = mq_wait_signals();
 	ret = mq_stats_write(mq_cfg.stats_path);
 	if (ret)
 		mq_warn("writing stats: %s", strerror(-ret));
-	mq_info("exiting");
+	mq_info(handover ? "handed over: exiting, the mount stays" : "exiting");
 	return 0;
 
 err_unmount:

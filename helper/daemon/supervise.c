@@ -26,6 +26,22 @@
  * the mount is still there (a successor does not unmount: it did not
  * mount).  SIGHUP is passed on.
  *
+ * SIGUSR2 is a hot upgrade: the binary on disk is started with
+ * --takeover=SESSION_ID as the *heir*; it attaches while the current
+ * daemon serves, asks it to hand over (SIGQUIT: it stops reading, answers
+ * what it holds, exits 0 without unmounting) and serves on.  The current
+ * child's exit is then expected whatever its status (the heir SIGKILLs an
+ * old daemon that does not stop in time and takes over through replay),
+ * and the heir is supervised from then on.  An heir that dies while the
+ * old daemon is still there failed: the old one serves on, or, if it had
+ * already stopped, is replaced by a successor as after a crash.  A child
+ * that exits 0 while its session is ORPHANED stopped for a takeover that
+ * did not come: a successor replaces it; one whose session is served by
+ * somebody else's --takeover ends supervision.
+ *
+ * Signals are blocked but while waiting (ppoll()), so none arriving
+ * between a look at the flags and the sleep is lost.
+ *
  * The supervisor holds no /dev/mqfuse fd, ever: the session orphans only
  * when its last daemon fd closes, so a supervisor holding one would keep
  * a dead daemon's session looking served (requests would wait in its
@@ -39,6 +55,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +79,9 @@
 #define MQ_SUP_MAX_STACK	16	/* mounts stacked on one mountpoint we look at */
 
 static volatile sig_atomic_t mq_sup_stop;
+static volatile sig_atomic_t mq_sup_upgrade;
 static volatile pid_t mq_sup_child;
+static volatile pid_t mq_sup_heir;	/* a --takeover child, 0 if none */
 
 static void mq_sup_signal(int sig)
 {
@@ -70,6 +89,21 @@ static void mq_sup_signal(int sig)
 		mq_sup_stop = sig;
 	if (mq_sup_child > 0)
 		kill(mq_sup_child, sig);
+	if (mq_sup_heir > 0)
+		kill(mq_sup_heir, sig);
+}
+
+/* SIGUSR2: hot upgrade, a --takeover child from the binary on disk. */
+static void mq_sup_upgrade_signal(int sig)
+{
+	(void)sig;
+	mq_sup_upgrade = 1;
+}
+
+/* SIGCHLD only ends the wait in mq_sup_wait(). */
+static void mq_sup_child_signal(int sig)
+{
+	(void)sig;
 }
 
 /* The session supervised, learnt at the first loss. */
@@ -206,6 +240,28 @@ static bool mq_sup_attr(const struct mq_sup_session *s, const char *attr,
 	return mq_sup_read_line(path, buf, len);
 }
 
+bool mq_session_attr(const char *target, const char *attr, char *buf, size_t len)
+{
+	struct mq_sup_session sess = { .id = 0 };
+	char dev[32];
+
+	if (target[0] && strspn(target, "0123456789") == strlen(target)) {
+		/* this daemon's generation (mq_select_fs()), else ours */
+		snprintf(sess.fstype, sizeof(sess.fstype), "%s",
+			 mq_cfg.fstype[0] ? mq_cfg.fstype : MQFUSE_NAME);
+		sess.id = strtoull(target, NULL, 10);
+		if (!sess.id || !mq_sup_attr(&sess, "dev", dev, sizeof(dev)))
+			return false;
+	} else if (!mq_sup_learn(target, &sess)) {
+		return false;
+	}
+	if (!strcmp(attr, "id")) {
+		snprintf(buf, len, "%llu", sess.id);
+		return true;
+	}
+	return mq_sup_attr(&sess, attr, buf, len);
+}
+
 /* The session still exists and is not aborted: a successor can attach. */
 static bool mq_sup_live(const struct mq_sup_session *s)
 {
@@ -288,11 +344,12 @@ static char *mq_sup_self(void)
 
 /*
  * argv of a child: ours without --supervise, with -f; for a successor
- * --attach=ID and --gen=N of the session first; for the first daemon
- * --status-fd=N if @status_fd >= 0.  Returns NULL on failure.
+ * @opt (--attach or --takeover) =ID and --gen=N of the session first;
+ * for the first daemon --status-fd=N if @status_fd >= 0.  Returns NULL
+ * on failure.
  */
 static char **mq_sup_argv(int argc, char **argv, const struct mq_sup_session *s,
-			  int status_fd)
+			  const char *opt, int status_fd)
 {
 	char **out = calloc(argc + 5, sizeof(*out));
 	int i, n = 0;
@@ -301,7 +358,7 @@ static char **mq_sup_argv(int argc, char **argv, const struct mq_sup_session *s,
 		return NULL;
 	out[n++] = mq_sup_self();
 	out[n++] = "-f";
-	if (s && (asprintf(&out[n++], "--attach=%llu", s->id) < 0 ||
+	if (s && (asprintf(&out[n++], "%s=%llu", opt, s->id) < 0 ||
 		  asprintf(&out[n++], "--gen=%d", s->gen) < 0))
 		return NULL;
 	if (status_fd >= 0 && asprintf(&out[n++], "--status-fd=%d", status_fd) < 0)
@@ -342,31 +399,89 @@ static pid_t mq_sup_spawn(char **args)
 	return pid;
 }
 
-/* Spawn with the stop signals blocked, so the handler sees the new child. */
-static pid_t mq_sup_start(char **args)
+/*
+ * Reap a child: its pid, 0 when a signal came first (the caller looks at
+ * the flags), -1 when there is no child left.  Our signals are blocked
+ * but here, where ppoll() opens them atomically.
+ */
+static pid_t mq_sup_wait(int *wstatus, const sigset_t *waitmask)
 {
-	sigset_t set, old;
-	pid_t pid;
+	pid_t w;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	pid = mq_sup_spawn(args);
-	mq_sup_child = pid > 0 ? pid : 0;
-	sigprocmask(SIG_SETMASK, &old, NULL);	/* a pending SIGTERM goes on to it */
-	return pid;
+	for (;;) {
+		w = waitpid(-1, wstatus, WNOHANG);
+		if (w != 0)
+			return w < 0 && errno == EINTR ? 0 : w;
+		if (mq_sup_upgrade)
+			return 0;
+		ppoll(NULL, 0, NULL, waitmask);
+		if (mq_sup_upgrade)
+			return 0;
+	}
 }
 
 /* Sleep @ms unless a stop signal comes; true if one did. */
-static bool mq_sup_sleep(unsigned int ms)
+static bool mq_sup_sleep(unsigned int ms, const sigset_t *waitmask)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	double end = mq_sup_now() + ms / 1000.0, left;
 
-	while (!mq_sup_stop && nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	while (!mq_sup_stop && (left = end - mq_sup_now()) > 0) {
+		struct timespec ts = { (time_t)left, (long)((left - (time_t)left) * 1e9) };
+
+		ppoll(NULL, 0, &ts, waitmask);
+	}
 	return mq_sup_stop;
+}
+
+/*
+ * The child exited 0: the session ended (unmounted), unless it is still
+ * there, not aborted.  Orphaned: the child stopped for a takeover that
+ * did not come (its SIGQUIT was not ours): a successor must serve it.
+ * Running: somebody's mqfused --takeover serves it; ours ends.
+ */
+static bool mq_sup_handed_over(const char *mountpoint, struct mq_sup_session *s,
+			       pid_t pid)
+{
+	char state[32];
+
+	if ((!s->id && !mq_sup_learn(mountpoint, s)) ||
+	    !mq_sup_attr(s, "state", state, sizeof(state)) ||
+	    !strcmp(state, "aborted"))
+		return false;
+	if (!strcmp(state, "running")) {
+		mq_warn("supervisor: daemon %d handed %s over to a daemon that is not ours (mqfused --takeover by hand?): supervision ends; send SIGUSR2 to the supervisor to upgrade a supervised mount",
+			(int)pid, mountpoint);
+		return false;
+	}
+	mq_warn("supervisor: daemon %d stopped for a hot upgrade and nobody took over: starting a successor",
+		(int)pid);
+	return true;
+}
+
+/* SIGUSR2: start the heir (--takeover) unless one runs; returns its pid or 0. */
+static pid_t mq_sup_start_heir(int argc, char **argv, const char *mountpoint,
+			       struct mq_sup_session *s, pid_t pid)
+{
+	char **args;
+	pid_t heir;
+
+	if (!s->id && !mq_sup_learn(mountpoint, s)) {
+		mq_warn("supervisor: hot upgrade: no mqfuse session mounted on %s", mountpoint);
+		return 0;
+	}
+	args = mq_sup_argv(argc, argv, s, "--takeover", -1);
+	if (!args)
+		return 0;
+	heir = mq_sup_spawn(args);
+	free(args[2]);
+	free(args[3]);
+	free(args);
+	if (heir < 0) {
+		mq_err("supervisor: fork: %s", strerror(errno));
+		return 0;
+	}
+	mq_info("supervisor: hot upgrade: %d takes over from %d", (int)heir, (int)pid);
+	return heir;
 }
 
 /*
@@ -376,15 +491,16 @@ static bool mq_sup_sleep(unsigned int ms)
  */
 int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 {
-	char **first = mq_sup_argv(argc, argv, NULL, status_fd), **next = NULL;
+	char **first = mq_sup_argv(argc, argv, NULL, NULL, status_fd), **next = NULL;
 	unsigned int delay = MQ_SUP_DELAY_MIN_MS, restarts = 0, faults = 0, b;
 	double started, now, burst[MQ_SUP_BURST] = { 0 };
 	struct mq_sup_session sess = { .id = 0 };
 	unsigned long before = 0, after = 0;
-	bool known_before = false, quick;
+	bool known_before = false, quick, assume_served = true;
+	sigset_t set, waitmask;
 	struct sigaction sa;
+	pid_t pid, heir = 0, w;
 	int wstatus;
-	pid_t pid;
 
 	if (!first || !mountpoint) {
 		mq_err("--supervise needs SOURCE and MOUNTPOINT");
@@ -395,16 +511,32 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 	/* nothing inherited: a successor restores handles onto fixed numbers */
 	if (mq_sandbox_close_fds(&status_fd, 1))
 		return 1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGHUP);
+	sigdelset(&waitmask, SIGUSR2);
+	sigdelset(&waitmask, SIGCHLD);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = mq_sup_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGCHLD, SIG_DFL);
+	sa.sa_handler = mq_sup_upgrade_signal;
+	sigaction(SIGUSR2, &sa, NULL);
+	/* a handler, not SIG_DFL: a discarded SIGCHLD would not end ppoll() */
+	sa.sa_handler = mq_sup_child_signal;
+	sigaction(SIGCHLD, &sa, NULL);
 
 	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, 0))
 		return 1;
-	pid = mq_sup_start(first);
+	pid = mq_sup_spawn(first);
 	if (status_fd >= 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -423,18 +555,51 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 			mq_err("supervisor: fork: %s", strerror(errno));
 			return 1;
 		}
+		/* signals are blocked: the handler forwards to this one from now */
+		mq_sup_child = pid;
 		started = mq_sup_now();
-		while (waitpid(pid, &wstatus, 0) < 0) {
-			if (errno != EINTR)
+		for (;;) {
+			w = mq_sup_wait(&wstatus, &waitmask);
+			if (w < 0)
 				return 1;
+			if (w == 0) {
+				if (mq_sup_upgrade && !mq_sup_stop && !heir)
+					heir = mq_sup_start_heir(argc, argv, mountpoint, &sess, pid);
+				mq_sup_upgrade = 0;
+				mq_sup_heir = heir;
+				continue;
+			}
+			if (w == pid)
+				break;
+			if (w == heir) {
+				heir = 0;
+				mq_sup_heir = 0;
+				mq_warn("supervisor: hot upgrade failed (takeover %d %s %d): %d serves on",
+					(int)w, WIFSIGNALED(wstatus) ? "killed by signal" :
+					"exited with", WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) :
+					WEXITSTATUS(wstatus), (int)pid);
+			}
 		}
 		mq_sup_child = 0;
 		if (mq_sup_stop) {
-			/* the first daemon unmounted; a successor did not mount */
+			if (heir)
+				while (waitpid(heir, NULL, 0) < 0 && errno == EINTR)
+					;
+			/* the first daemon unmounted; a successor may not have */
 			mq_sup_unmount(mountpoint, &sess);
 			return 0;
 		}
-		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+		if (heir) {
+			/* expected: the heir serves now (or falls back to replay) */
+			mq_info("supervisor: daemon %d handed over to %d", (int)pid, (int)heir);
+			pid = heir;
+			heir = 0;
+			mq_sup_heir = 0;
+			assume_served = true;	/* it attached a running session */
+			continue;
+		}
+		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 &&
+		    !mq_sup_handed_over(mountpoint, &sess, pid))
 			return 0;	/* unmounted: the session ended */
 		if (!sess.id && !mq_sup_learn(mountpoint, &sess)) {
 			mq_warn("supervisor: daemon gone and no mqfuse session is mounted on %s: done",
@@ -447,7 +612,7 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 			return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
 		}
 		if (!next) {
-			next = mq_sup_argv(argc, argv, &sess, -1);
+			next = mq_sup_argv(argc, argv, &sess, "--attach", -1);
 			if (!next)
 				return 1;
 		}
@@ -459,15 +624,15 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 		}
 		/*
 		 * A quick death is the child's fault unless it served (the first
-		 * daemon mounted; a successor attached: "recoveries" grew) and was
-		 * SIGKILLed from outside, and even then past MQ_SUP_BURST of them
-		 * in MQ_SUP_STABLE_S: the oldest of the last MQ_SUP_BURST restarts
-		 * at once is recent.
+		 * daemon mounted, an heir attached a running session, a successor
+		 * attached: "recoveries" grew) and was SIGKILLed from outside, and
+		 * even then past MQ_SUP_BURST of them in MQ_SUP_STABLE_S: the
+		 * oldest of the last MQ_SUP_BURST restarts at once is recent.
 		 */
 		b = restarts % MQ_SUP_BURST;
 		if (quick && !(mq_sup_killed(wstatus) &&
-			       (!restarts || (known_before && mq_sup_recoveries(&sess, &after) &&
-					      after > before)) &&
+			       (assume_served || (known_before && mq_sup_recoveries(&sess, &after) &&
+						  after > before)) &&
 			       (restarts < MQ_SUP_BURST || now - burst[b] >= MQ_SUP_STABLE_S))) {
 			if (++faults >= MQ_SUP_MAX_FAULTS) {
 				mq_err("supervisor: the daemon died %u times in a row within %d s of its start: aborting session %llu",
@@ -475,7 +640,7 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 				mq_sup_abort(&sess);
 				return 1;
 			}
-			if (mq_sup_sleep(delay)) {
+			if (mq_sup_sleep(delay, &waitmask)) {
 				mq_sup_unmount(mountpoint, &sess);
 				return 0;
 			}
@@ -490,6 +655,7 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 			WEXITSTATUS(wstatus), restarts);
 		/* before it can attach: a successor that attaches adds one */
 		known_before = mq_sup_recoveries(&sess, &before);
-		pid = mq_sup_start(next);
+		assume_served = false;
+		pid = mq_sup_spawn(next);
 	}
 }
