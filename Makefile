@@ -6,8 +6,9 @@
 #   make bench      mqfuse vs stock FUSE vs ext4 in the VM, on 6.1 and 6.12
 #   make test       the whole test suite in the VM on 6.1 and 6.12 (installs its dependencies)
 #   make test-debug the whole test suite on a lockdep + KASAN debug kernel
-#   make test-recovery-load  kill -9 of mqfused every 0.5 s for 60 s under load
-#                   (RECOVERY_LOAD_S=600 for the long run)
+#   make test-recovery-load  kill -9 of mqfused every 0.5 s, then a takeover
+#                   every second, 60 s each under load (RECOVERY_LOAD_S=600:
+#                   the long run)
 #   make sparse     run sparse (C=2) over the module
 #   make module-all build + sparse for every installed 6.1 and 6.12 header tree
 #   make deps       install build/test dependencies from Debian's packages
@@ -107,13 +108,14 @@ test-debug: deps
 		--env kasan_multi_shot=1 --env MQ_TIMEOUT_SCALE=$(DEBUG_TIMEOUT_SCALE) \
 		--timeout $(DEBUG_TIMEOUT) test $(SUITES)
 
-# Crash recovery under load for 60 s (make test runs 20 s of it):
-# kill -9 of mqfused every 0.5 s under fio verify and a namespace storm.
+# Crash recovery and hot upgrade under load, 60 s each (make test runs
+# 20 s): kill -9 of mqfused every 0.5 s, then a takeover every second,
+# under fio verify and namespace storms.
 RECOVERY_LOAD_S ?= 60
 test-recovery-load: deps
 	$(MAKE) all
 	selftests/vm/run.sh --kver $(KVER) --timeout $$(( $(RECOVERY_LOAD_S) * 3 + 300 )) \
-		shell 'MQ_RECOVERY_LOAD_S=$(RECOVERY_LOAD_S) bash $$MQ_ROOT/selftests/recovery/load.sh'
+		shell 'export MQ_RECOVERY_LOAD_S=$(RECOVERY_LOAD_S); bash $$MQ_ROOT/selftests/recovery/load.sh kill && bash $$MQ_ROOT/selftests/recovery/load.sh takeover'
 
 # The 10-minute mixed soak (the test suite runs a 60 s one).
 soak: deps

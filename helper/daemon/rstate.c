@@ -224,10 +224,17 @@ static void mq_rs_mark_incomplete(enum mq_rs_incomplete why, int fd)
 
 static struct mq_rs_record *mq_rs_slot(int fd)
 {
+	uint32_t hwm;
+
 	if (fd < 0 || (uint32_t)fd >= mq_rs_hdr->nr_recs) {
 		mq_rs_mark_incomplete(MQ_RS_NO_SLOT, fd);
 		return NULL;
 	}
+	/* raised before the record is published: a reader sees it covered */
+	hwm = atomic_load(&mq_rs_hdr->rec_hwm);
+	while (hwm <= (uint32_t)fd &&
+	       !atomic_compare_exchange_weak(&mq_rs_hdr->rec_hwm, &hwm, (uint32_t)fd + 1))
+		;
 	return &mq_rs_recs[fd];
 }
 
@@ -700,7 +707,11 @@ int mq_rs_load(int memfd, const struct stat *root, struct mq_rs_image *img,
 	img->nodeid_reserved = atomic_load(&h->nodeid_reserved);
 	if (!img->epoch || img->nodeid_reserved <= FUSE_ROOT_ID)
 		MQ_RS_FAIL("epoch or nodeid reservation unset");
+	/* only the records ever written: the table has one per possible fd */
 	img->nr_recs = h->nr_recs;
+	if (atomic_load(&h->rec_hwm) && atomic_load(&h->rec_hwm) < h->nr_recs)
+		img->nr_recs = atomic_load(&h->rec_hwm);
+	rec_bytes = (uint64_t)img->nr_recs * h->rec_size;
 	img->nr_jentries = h->nr_jentries;
 	img->recs = malloc(rec_bytes);
 	img->jrn = malloc(jrn_bytes);

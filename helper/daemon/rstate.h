@@ -85,7 +85,12 @@ struct mq_rs_header {
 	_Atomic uint64_t nodeid_reserved; /* nodeids below were maybe handed out */
 	_Atomic uint64_t jhead;		/* journal claims so far */
 	_Atomic uint32_t incomplete;	/* enum mq_rs_incomplete, sticky */
-	uint32_t reserved1;
+	/*
+	 * Records at and above this index were never written (0: unknown,
+	 * a reader takes them all): a successor reads this many, not the
+	 * whole table of one record per possible fd.
+	 */
+	_Atomic uint32_t rec_hwm;
 };
 
 /*

@@ -287,6 +287,9 @@ static void test_rc_state(void)
 		printf("#   %s\n", err);
 	RCHECK(img.nr_inodes == 1 && img.nr_handles == 1 && img.nr_journal >= 1,
 	       "state: round trip keeps the inode, the handle and the journal");
+	/* read up to the highest record written, not the whole fd table */
+	RCHECK(h->rec_hwm > 0 && img.nr_recs == h->rec_hwm && h->rec_hwm < h->nr_recs,
+	       "state: a successor reads the records below the high-water mark only");
 	if (ret || !img.nr_recs) {
 		RCHECK(0, "state: the checks of the loaded state (not run: nothing loaded)");
 		mq_rs_image_free(&img);

@@ -4,8 +4,8 @@
 # sessions, replay with MQFUSE_UNIQUE_REPLAY, MQFUSE_IOC_ATTACH (by id,
 # by an fd of the mount, refusals), STORE_FD/FETCH_FD, the recovery
 # timeout and umount of an orphaned session, a hostile attaching daemon;
-# then mqfused.sh (mqfused --supervise/--attach), load.sh (kill -9
-# under load), takeover.sh and takeover_load.sh (hot upgrade).
+# then mqfused.sh (mqfused --supervise/--attach), takeover.sh (hot
+# upgrade) and load.sh (kill -9 and takeovers under load).
 # The recovery program is the daemon (raw protocol, tinyfs) and forks the
 # applications; every scenario's TAP lines come from it.
 . "$(dirname "$0")/../vm/lib.sh"
@@ -73,8 +73,9 @@ else
 fi
 # mqfused's side, end to end, then the kill -9 load test (the guest
 # runner and run_kselftest.sh run guest.sh only)
-for prog in mqfused.sh load.sh takeover.sh takeover_load.sh; do
-	bash "$(dirname "$0")/$prog"
+for prog in mqfused.sh "load.sh kill" takeover.sh "load.sh takeover"; do
+	# shellcheck disable=SC2086  # the program and its argument
+	bash "$(dirname "$0")"/$prog
 	rc=$?
 	[ $rc -eq 0 ] || { not_ok "$prog exit status 0 (got $rc)"; fail=1; }
 done

@@ -7,7 +7,7 @@
 # running (no recovery counted, nothing replayed), data and a file held
 # open across the upgrade keep working; supervision goes on after it
 # (a kill -9 of the new daemon is still repaired).  Under load:
-# takeover_load.sh.
+# load.sh takeover.
 . "$(dirname "$0")/../vm/lib.sh"
 H=$MQ_HELPER
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
