@@ -71,6 +71,16 @@ void mq_log_to_syslog(void)
 	mq_log_syslog = true;
 }
 
+void mq_log_detach_stdio(int null_fd)
+{
+	mq_log_to_syslog();
+	if (null_fd >= 0) {
+		dup2(null_fd, 0);
+		dup2(null_fd, 1);
+		dup2(null_fd, 2);
+	}
+}
+
 int mq_log_parse_level(const char *s)
 {
 	unsigned int i;

@@ -52,6 +52,11 @@ enum mq_log_level {
 
 void mq_log_init(enum mq_log_level level, bool use_syslog);
 void mq_log_to_syslog(void);
+/*
+ * Detached from the caller: log to syslog, fds 0-2 onto @null_fd (an open
+ * /dev/null; none if < 0; the caller closes it).
+ */
+void mq_log_detach_stdio(int null_fd);
 void mq_log_open_syslog(void);
 bool mq_log_close_syslog(void);
 int mq_log_parse_level(const char *s);

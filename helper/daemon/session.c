@@ -578,16 +578,10 @@ static void mq_daemon_detach_stdio(int status_fd)
 	/* Sandboxed, the working directory is procfs (sandbox.c). */
 	if (mq_cfg.sandbox == MQ_SANDBOX_NONE && chdir("/"))
 		mq_warn("chdir /: %s", strerror(errno));
-	if (!mq_cfg.syslog)
-		mq_log_to_syslog();
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-		mq_null_fd = -1;
-	}
+	mq_log_detach_stdio(null);
+	if (null > 2)
+		close(null);
+	mq_null_fd = -1;
 	if (write(status_fd, &ok, 1) != 1)
 		mq_warn("cannot report startup status");
 	close(status_fd);
@@ -1042,13 +1036,7 @@ static void mq_monitor_run(pid_t child, int ready_fd, int status_fd, int sock)
 	if (status_fd >= 0) {
 		/* The child reported success to the parent: detach as it did. */
 		close(status_fd);
-		if (!mq_cfg.syslog)
-			mq_log_to_syslog();
-		if (mq_null_fd >= 0) {
-			dup2(mq_null_fd, 0);
-			dup2(mq_null_fd, 1);
-			dup2(mq_null_fd, 2);
-		}
+		mq_log_detach_stdio(mq_null_fd);
 		if (chdir("/"))
 			mq_warn("monitor: chdir /: %s", strerror(errno));
 	}

@@ -541,14 +541,9 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		close(status_fd);	/* the first daemon's now: EOF if it dies */
-		if (!mq_cfg.syslog)
-			mq_log_to_syslog();
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
+		mq_log_detach_stdio(null);
+		if (null >= 0)
 			close(null);
-		}
 	}
 	for (;;) {
 		if (pid < 0) {

@@ -15,23 +15,8 @@ mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 src=$MQ_SCRATCH/rec-src mnt=/mnt/rec
 rm -rf "$src"
 mkdir -p "$src" "$mnt"
-fail=0
-t() { check "$@" || fail=1; }
-# A shell command line run here, with this script's functions.
-sh_fn() { eval "$1"; }
+. "$(dirname "$0")/common.sh"
 
-sess_attr() { local d; d=$(mq_session_dir "$mnt") && cat "$d/$1"; }
-# Wait (bounded) until attribute $1 reads $2.
-wait_attr() {
-	local _
-	for _ in $(seq 200); do
-		[ "$(sess_attr "$1")" = "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
-parent_comm() { comm_of "$(awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null)"; }
 # The serving process: sysfs daemon_pid, once it is an "mqfused" (the
 # first reader of the newest daemon's fds).
 serving() { local p; p=$(sess_attr daemon_pid) && [ "$(comm_of "$p")" = mqfused ] && echo "$p"; }
@@ -54,23 +39,6 @@ kill_serving() {
 	done
 	return 1
 }
-procs="mqfused mqfused-sup mqfused-monitor"	# (pgrep: one name each, <= 15 chars)
-any_process() { local c; for c in $procs; do pgrep -x "$c" && return 0; done; return 1; }
-no_process() {	# none of them left (bounded wait)
-	local _
-	for _ in $(seq 100); do
-		any_process >/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-cleanup() {
-	local c
-	for c in $procs; do pkill -9 -x "$c"; done
-	umount -l "$mnt" 2>/dev/null
-	no_process
-}
-
 # --- --supervise: SIGKILL of the serving process, a successor attaches ---
 if check "--supervise -o recovery=30 mounts" \
 	"$H/mqfused" --supervise -o recovery=30 "local:$src" "$mnt"; then

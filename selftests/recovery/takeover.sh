@@ -14,22 +14,8 @@ mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 src=$MQ_SCRATCH/tko-src mnt=/mnt/tko
 rm -rf "$src"
 mkdir -p "$src" "$mnt"
-fail=0
-t() { check "$@" || fail=1; }
+. "$(dirname "$0")/common.sh"
 
-# The session mounted at $mnt, from sysfs (never through the mount).
-sess_dir() { mq_session_dir "$mnt"; }
-sh_fn() { eval "$1"; }
-sess_attr() { local d; d=$(sess_dir) && cat "$d/$1"; }
-wait_attr() {
-	local _
-	for _ in $(seq 200); do
-		[ "$(sess_attr "$1")" = "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 # Wait (bounded) until none of the pids $* is alive.
 gone() {
 	local _ p left
@@ -73,23 +59,6 @@ daemon_is_mqfused() {
 	p=$(sess_attr daemon_pid) && alive "$p" &&
 		grep -qx 'mqfused\(-monitor\)\?' "/proc/$p/comm"
 }
-procs="mqfused mqfused-sup mqfused-monitor"	# pgrep -x: <= 15 chars each
-any_process() { local c; for c in $procs; do pgrep -x "$c" && return 0; done; return 1; }
-no_process() {
-	local _
-	for _ in $(seq 100); do
-		any_process >/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-cleanup() {
-	local c
-	for c in $procs; do pkill -9 -x "$c"; done
-	umount -l "$mnt" 2>/dev/null
-	no_process
-}
-
 # What every takeover must leave: the old ones gone, a new daemon serving,
 # still running, no crash recovery, nothing replayed.  $1: label, $2: old
 # daemon_pid, $3...: old pids that must be gone.
