@@ -163,13 +163,15 @@ static int mqfuse_dev_release(struct inode *inode, struct file *file)
 	last = --fc->nr_devs == 0;
 	if (last)
 		orphan = mqfuse_recovery_orphan_locked(fc);
+	else if (dev->daemon_gen == fc->daemon_gen)
+		mqfuse_conn_daemon_gen_gone_locked(fc);
 	spin_unlock(&fc->lock);
 	if (orphan)
 		mqfuse_recovery_orphaned(fc);
 	mutex_unlock(&fc->event_lock);
 	if (last && !orphan)
 		mqfuse_conn_abort(fc, "daemon closed its last device fd");
-	else if (!last && !fc->opts.recovery_s)
+	else if (!last && !READ_ONCE(fc->opts.recovery_s))
 		/* what it read cannot be answered any more: not replayed without recovery= */
 		mqfuse_queues_end_reader(fc, dev, -ECONNABORTED);
 	kfree(dev);
@@ -832,7 +834,7 @@ static long mqfuse_dev_ioctl_info(struct mqfuse_dev *dev,
 		info.init_flags = fc->init_flags;
 		info.proto_minor = fc->minor;
 	}
-	info.recovery_s = fc->opts.recovery_s;
+	info.recovery_s = READ_ONCE(fc->opts.recovery_s);
 	if (copy_to_user(argp, &info, sizeof(info)))
 		return -EFAULT;
 	return 0;

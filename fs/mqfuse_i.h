@@ -574,6 +574,7 @@ void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why);
 void mqfuse_conn_abort_umount(struct mqfuse_conn *fc, const char *why);
 struct mqfuse_dev;
 void mqfuse_conn_note_daemon(struct mqfuse_conn *fc, const struct mqfuse_dev *dev);
+void mqfuse_conn_daemon_gen_gone_locked(struct mqfuse_conn *fc);
 bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why);
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb);
 void mqfuse_send_init(struct mqfuse_conn *fc);
@@ -891,7 +892,7 @@ static inline umode_t mqfuse_create_mode(struct mqfuse_conn *fc, umode_t mode)
 /* One open /dev/mqfuse_vN bound to a session. */
 struct mqfuse_dev {
 	struct mqfuse_conn *fc;		/* session served */
-	unsigned int daemon_gen;	/* fc->daemon_gen at bind, a CLONE's source's; constant */
+	u64 daemon_gen;			/* fc->daemon_gen at bind, a CLONE's source's; constant */
 	struct list_head entry;		/* in fc->devs; protected by fc->lock */
 	int bound_queue;		/* queue served, -1: all (round robin) */
 	unsigned int rr_cursor;		/* next queue to look at when unbound */

@@ -219,7 +219,7 @@ static int mqfuse_nl_fill_session(struct sk_buff *skb, struct mqfuse_conn *fc,
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMONS, READ_ONCE(fc->nr_devs)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_WAITING, atomic_read(&fc->nr_reqs)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMON_PID, mqfuse_nl_daemon_pid(fc)) ||
-	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERY_S, fc->opts.recovery_s) ||
+	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERY_S, READ_ONCE(fc->opts.recovery_s)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_RECOVERIES, atomic_read(&fc->nr_recoveries)) ||
 	    nla_put_u64_64bit(skb, MQFUSE_ATTR_SESSION_REPLAYED,
 			      atomic64_read(&fc->nr_replayed), MQFUSE_ATTR_PAD))
@@ -442,26 +442,14 @@ static const struct nla_policy mqfuse_genl_set_policy[MQFUSE_ATTR_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &mqfuse_nl_recovery_range),
 };
 
-/* Serializes SET_SESSION requests (not INIT's own setting, once at mount). */
-static DEFINE_MUTEX(mqfuse_nl_set_lock);
-
 static int mqfuse_nl_set_session(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *max_bg = info->attrs[MQFUSE_ATTR_SESSION_MAX_BACKGROUND];
 	struct nlattr *rec = info->attrs[MQFUSE_ATTR_SESSION_RECOVERY_S];
 	struct mqfuse_conn *fc;
-	int i, err;
+	int err = 0;
 
-	/* anything the policy left undescribed is not a tunable */
-	for (i = 0; i <= MQFUSE_ATTR_MAX; i++) {
-		if (info->attrs[i] && i != MQFUSE_ATTR_SESSION_ID &&
-		    i != MQFUSE_ATTR_SESSION_MAX_BACKGROUND &&
-		    i != MQFUSE_ATTR_SESSION_RECOVERY_S) {
-			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[i],
-					    "not a tunable of SET_SESSION");
-			return -EINVAL;
-		}
-	}
+	/* strict parsing refused what the policy leaves NLA_UNSPEC */
 	if (!max_bg && !rec) {
 		NL_SET_ERR_MSG(info->extack,
 			       "nothing to set: SESSION_MAX_BACKGROUND or SESSION_RECOVERY_S");
@@ -470,22 +458,30 @@ static int mqfuse_nl_set_session(struct sk_buff *skb, struct genl_info *info)
 	fc = mqfuse_nl_session_get(info, &err);
 	if (!fc)
 		return err;
-	/* one setter at a time: no queue left with another caller's share */
-	mutex_lock(&mqfuse_nl_set_lock);
-	/* all or nothing: recovery= is the one that can be refused */
+	err = 0;
+	/* INIT would overwrite the background limit with its own */
+	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT) {
+		NL_SET_ERR_MSG(info->extack, "the session is still in INIT: try again");
+		err = -EAGAIN;
+		goto out_put;
+	}
+	/*
+	 * One setter at a time (doits run under genl_mutex, the family not
+	 * being parallel_ops): no queue left with another caller's share.
+	 * All or nothing: recovery= is the one that can be refused.
+	 */
 	if (rec) {
 		err = mqfuse_recovery_set_timeout(fc, nla_get_u32(rec));
 		if (err) {
 			NL_SET_ERR_MSG_ATTR(info->extack, rec,
 					    "recovery is off on this session (mounted with recovery=0): it cannot be turned on");
 			err = -EOPNOTSUPP;
-			goto out;
+			goto out_put;
 		}
 	}
 	if (max_bg)
 		mqfuse_queues_set_max_background(fc, nla_get_u32(max_bg));
-out:
-	mutex_unlock(&mqfuse_nl_set_lock);
+out_put:
 	mqfuse_conn_put(fc);
 	return err;
 }

@@ -41,8 +41,8 @@ static void mqfuse_recovery_timeout(struct work_struct *work)
 	bool rearm;
 
 	if (mqfuse_conn_abort_orphaned(fc, "no daemon attached within recovery=")) {
-		pr_warn_ratelimited("session %llu: no daemon attached within %u s\n",
-				    fc->id, fc->opts.recovery_s);
+		pr_warn_ratelimited("session %llu: no daemon attached in time (recovery=%u)\n",
+				    fc->id, READ_ONCE(fc->opts.recovery_s));
 		goto out;
 	}
 	/*
@@ -116,7 +116,7 @@ void mqfuse_recovery_dev_gone(struct mqfuse_conn *fc, const void *dev)
 	enum mqfuse_conn_state state = mqfuse_conn_state(fc);
 	unsigned int nr;
 
-	if (!fc->opts.recovery_s ||
+	if (!READ_ONCE(fc->opts.recovery_s) ||
 	    (state != MQFUSE_CONN_RUNNING && state != MQFUSE_CONN_ORPHANED))
 		return;
 	nr = mqfuse_queues_requeue(fc, dev);
@@ -137,7 +137,7 @@ bool mqfuse_recovery_orphan_locked(struct mqfuse_conn *fc)
 	lockdep_assert_held(&fc->lock);
 	if (!fc->opts.recovery_s || fc->state != MQFUSE_CONN_RUNNING || fc->unmounting)
 		return false;
-	fc->orphan_deadline = jiffies + (unsigned long)READ_ONCE(fc->opts.recovery_s) * HZ;
+	fc->orphan_deadline = jiffies + (unsigned long)fc->opts.recovery_s * HZ;
 	smp_store_release(&fc->state, MQFUSE_CONN_ORPHANED);
 	return true;
 }

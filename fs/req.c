@@ -234,9 +234,9 @@ static int mqfuse_req_wait(struct mqfuse_req *req)
 		mqfuse_queue_interrupt(req);
 	}
 	/* its SIGKILL is consumed: the session state decides instead */
-	if (force && (current->flags & PF_EXITING) && fc->opts.recovery_s)
+	if (force && (current->flags & PF_EXITING) && READ_ONCE(fc->opts.recovery_s))
 		return mqfuse_req_wait_exiting(req);
-	if (!force || fc->opts.recovery_s) {
+	if (!force || READ_ONCE(fc->opts.recovery_s)) {
 		if (!wait_event_killable(req->waitq, mqfuse_req_finished(req)))
 			return 0;
 		return mqfuse_req_wait_killed(req, force);

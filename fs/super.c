@@ -138,6 +138,28 @@ bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why)
  * that daemon: it replaces the mounter or attacher as daemon_tgid (see
  * struct mqfuse_conn). Called by readers until then.
  */
+/*
+ * A fd of the newest daemon generation went, others remain: if it was the
+ * generation's last (an heir that attached and died before it served),
+ * the newest generation still bound is the daemon again, and its next
+ * reader is daemon_tgid.  Without this, no reader would ever match, and
+ * every read would come here for the lock.
+ */
+void mqfuse_conn_daemon_gen_gone_locked(struct mqfuse_conn *fc)
+{
+	struct mqfuse_dev *d;
+	u64 newest = 0;
+
+	lockdep_assert_held(&fc->lock);
+	list_for_each_entry(d, &fc->devs, entry) {
+		if (d->daemon_gen == fc->daemon_gen)
+			return;
+		newest = max(newest, d->daemon_gen);
+	}
+	fc->daemon_gen = newest;
+	WRITE_ONCE(fc->daemon_tgid_final, false);
+}
+
 void mqfuse_conn_note_daemon(struct mqfuse_conn *fc, const struct mqfuse_dev *dev)
 {
 	spin_lock(&fc->lock);
@@ -395,8 +417,8 @@ static int mqfuse_show_options(struct seq_file *m, struct dentry *root)
 	seq_printf(m, ",queues=%u", fc->nr_queues);
 	seq_printf(m, ",balance=%s", o->balance ? "on" : "off");
 	seq_printf(m, ",consistency=%s", mqfuse_consistency_names[o->consistency]);
-	if (o->recovery_s)
-		seq_printf(m, ",recovery=%u", o->recovery_s);
+	if (READ_ONCE(o->recovery_s))
+		seq_printf(m, ",recovery=%u", READ_ONCE(o->recovery_s));
 	return 0;
 }
 

@@ -185,7 +185,7 @@ MQFUSE_CONN_ATTR_RO(minor, "%u", READ_ONCE(fc->minor));
 MQFUSE_CONN_ATTR_RO(daemons, "%u", READ_ONCE(fc->nr_devs));
 MQFUSE_CONN_ATTR_RO(waiting, "%d", atomic_read(&fc->nr_reqs));
 MQFUSE_CONN_ATTR_RO(transport, "%s", fc->tops->name);
-MQFUSE_CONN_ATTR_RO(recovery, "%u", fc->opts.recovery_s);
+MQFUSE_CONN_ATTR_RO(recovery, "%u", READ_ONCE(fc->opts.recovery_s));
 MQFUSE_CONN_ATTR_RO(replayed, "%lld", (long long)atomic64_read(&fc->nr_replayed));
 MQFUSE_CONN_ATTR_RO(recoveries, "%d", atomic_read(&fc->nr_recoveries));
 MQFUSE_CONN_ATTR_RO(daemon_pid, "%d", READ_ONCE(fc->daemon_tgid));

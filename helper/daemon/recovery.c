@@ -115,10 +115,11 @@ static pid_t mq_takeover_daemon_pid(const char *target)
 
 /*
  * Before attaching: who serves @target's session now (sysfs daemon_pid:
- * the serving process, or after an earlier attach its monitor, which
- * passes SIGQUIT on and exits after it).  Read before our attach makes
- * us daemon_pid.  A session that is not running has no daemon to ask:
- * attach as after a crash.
+ * the serving process, the first reader of the newest daemon's fds).
+ * Read before our attach makes us daemon_pid.  A session that is not
+ * running has no daemon to ask: refused, as a successor may be attaching
+ * to it right now (a supervisor's --attach), and two daemons serving one
+ * state would hand out the same nodeids.
  */
 static int mq_takeover_find(const char *target, struct mq_takeover *to)
 {
@@ -141,9 +142,9 @@ static int mq_takeover_find(const char *target, struct mq_takeover *to)
 		return -EINVAL;
 	}
 	if (strcmp(state, "running")) {
-		mq_warn("--takeover %s: the session is %s, no daemon to take over from: attaching as after a crash",
-			target, state);
-		return 0;
+		mq_err("--takeover %s: the session is %s, no daemon to take over from (mqfused --attach restarts an orphaned session)",
+		       target, state);
+		return -EBUSY;
 	}
 	/*
 	 * Running, so some process serves it: refuse rather than guess if
@@ -228,7 +229,9 @@ static int mq_takeover_stop(const char *target, struct mq_takeover *to)
 	to->asked = true;
 	/* ours is 1 (our threads clone theirs later) */
 	for (end = to->t0 + MQ_TAKEOVER_WAIT_MS; mq_now_ms() < end;) {
-		if (mq_takeover_daemons() <= 1 || mq_takeover_exited(to, 2)) {
+		long daemons = mq_takeover_daemons();	/* -1: unknown, not "stopped" */
+
+		if ((daemons >= 0 && daemons <= 1) || mq_takeover_exited(to, 2)) {
 			stopped = true;
 			break;
 		}
@@ -248,9 +251,12 @@ static int mq_takeover_stop(const char *target, struct mq_takeover *to)
 		     mq_now_ms() < end;)
 			mq_takeover_exited(to, 2);
 	}
-	if (mq_takeover_daemons() > 1)
-		mq_warn("--takeover %s: another daemon fd is still attached: going on",
-			target);
+	if (mq_takeover_daemons() != 1) {
+		/* a state read while another daemon serves would be wrong */
+		mq_err("--takeover %s: another daemon fd is still attached (or the count is unknown): giving up",
+		       target);
+		return -EBUSY;
+	}
 	mq_info("daemon %d stopped serving in %.1f ms%s", (int)to->pid,
 		mq_now_ms() - to->t0, to->killed ? " (killed)" : "");
 	return 0;

@@ -19,8 +19,9 @@
  * start before it attached, or by its own fault (a crash signal, an
  * error exit: perhaps a replayed request that kills every successor),
  * waits a delay of 100 ms doubling up to 5 s; after 10 such deaths in a
- * row the supervisor aborts the session (requests fail ENOTCONN) rather
- * than restart into it forever.  It ends when a child exits 0 (the
+ * row the supervisor gives up and ends, leaving the session to its
+ * recovery= deadline (a transient cause, say a backing store not mounted
+ * yet, is no reason to fail the applications' requests early).  It ends when a child exits 0 (the
  * session ended), when the session is gone or aborted, and on SIGTERM or
  * SIGINT, which it passes to the child and follows with a lazy umount if
  * the mount is still there (a successor does not unmount: it did not
@@ -75,7 +76,7 @@
 #define MQ_SUP_DELAY_MAX_MS	5000
 #define MQ_SUP_STABLE_S		10
 #define MQ_SUP_BURST		30	/* immediate restarts in any MQ_SUP_STABLE_S */
-#define MQ_SUP_MAX_FAULTS	10	/* quick deaths in a row before aborting */
+#define MQ_SUP_MAX_FAULTS	10	/* quick deaths in a row before giving up */
 #define MQ_SUP_MAX_STACK	16	/* mounts stacked on one mountpoint we look at */
 
 static volatile sig_atomic_t mq_sup_stop;
@@ -282,28 +283,14 @@ static bool mq_sup_recoveries(const struct mq_sup_session *s, unsigned long *n)
 	return !*end && end != buf;
 }
 
-/* Give up on the session: its requests fail ENOTCONN, the mount stays. */
-static void mq_sup_abort(const struct mq_sup_session *s)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/fs/%s/%llu/abort", s->fstype, s->id);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "1", 1) != 1)
-		mq_err("supervisor: aborting session %llu: %s", s->id, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
 /* SIGTERM/SIGINT: the session's mount goes if it is still on top there. */
 static void mq_sup_unmount(const char *mountpoint, struct mq_sup_session *s)
 {
 	struct mq_sup_mnt top;
 
-	if (!mq_sup_top_mount(mountpoint, &top) ||
-	    mq_type_generation(top.fstype, false) <= 0 ||
-	    (s->id && strcmp(top.dev, s->dev)))
+	/* only the session we supervise: learnt now if it was not yet */
+	if ((!s->id && !mq_sup_learn(mountpoint, s)) ||
+	    !mq_sup_top_mount(mountpoint, &top) || strcmp(top.dev, s->dev))
 		return;
 	if (umount2(mountpoint, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
 		mq_warn("supervisor: umount %s: %s", mountpoint, strerror(errno));
@@ -390,6 +377,12 @@ static pid_t mq_sup_spawn(char **args)
 	if (pid == 0) {
 		sigset_t none;
 
+		/* our handlers would forward a signal to our children: not here */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGUSR2, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv(args[0], args);
@@ -460,13 +453,25 @@ static bool mq_sup_handed_over(const char *mountpoint, struct mq_sup_session *s,
 
 /* SIGUSR2: start the heir (--takeover) unless one runs; returns its pid or 0. */
 static pid_t mq_sup_start_heir(int argc, char **argv, const char *mountpoint,
-			       struct mq_sup_session *s, pid_t pid)
+			       struct mq_sup_session *s, pid_t pid, bool served)
 {
+	char state[32];
 	char **args;
 	pid_t heir;
 
 	if (!s->id && !mq_sup_learn(mountpoint, s)) {
 		mq_warn("supervisor: hot upgrade: no mqfuse session mounted on %s", mountpoint);
+		return 0;
+	}
+	/*
+	 * Only from a daemon that serves: while a successor is still starting
+	 * (it has not attached, or the session is orphaned) an heir could
+	 * attach next to it, two daemons on one state.
+	 */
+	if (!served || !mq_sup_attr(s, "state", state, sizeof(state)) ||
+	    strcmp(state, "running")) {
+		mq_warn("supervisor: hot upgrade: daemon %d is not serving yet: send SIGUSR2 again once it is",
+			(int)pid);
 		return 0;
 	}
 	args = mq_sup_argv(argc, argv, s, "--takeover", -1);
@@ -559,7 +564,11 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 				return 1;
 			if (w == 0) {
 				if (mq_sup_upgrade && !mq_sup_stop && !heir)
-					heir = mq_sup_start_heir(argc, argv, mountpoint, &sess, pid);
+					heir = mq_sup_start_heir(argc, argv, mountpoint, &sess, pid,
+								 assume_served ||
+								 (known_before &&
+								  mq_sup_recoveries(&sess, &after) &&
+								  after > before));
 				mq_sup_upgrade = 0;
 				mq_sup_heir = heir;
 				continue;
@@ -630,9 +639,8 @@ int mq_supervise(int argc, char **argv, const char *mountpoint, int status_fd)
 						  after > before)) &&
 			       (restarts < MQ_SUP_BURST || now - burst[b] >= MQ_SUP_STABLE_S))) {
 			if (++faults >= MQ_SUP_MAX_FAULTS) {
-				mq_err("supervisor: the daemon died %u times in a row within %d s of its start: aborting session %llu",
+				mq_err("supervisor: the daemon died %u times in a row within %d s of its start: giving up; session %llu waits for its recovery= deadline (mqfused --attach, or mqfusectl abort)",
 				       faults, MQ_SUP_STABLE_S, sess.id);
-				mq_sup_abort(&sess);
 				return 1;
 			}
 			if (mq_sup_sleep(delay, &waitmask)) {
