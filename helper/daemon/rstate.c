@@ -651,6 +651,7 @@ int mq_rs_load(int memfd, const struct stat *root, struct mq_rs_image *img,
 {
 	struct mq_rs_header *h = &img->hdr;
 	uint64_t rec_bytes, jrn_bytes;
+	uint32_t hwm;
 	struct stat st;
 	int seals, ret;
 
@@ -709,8 +710,9 @@ int mq_rs_load(int memfd, const struct stat *root, struct mq_rs_image *img,
 		MQ_RS_FAIL("epoch or nodeid reservation unset");
 	/* only the records ever written: the table has one per possible fd */
 	img->nr_recs = h->nr_recs;
-	if (atomic_load(&h->rec_hwm) && atomic_load(&h->rec_hwm) < h->nr_recs)
-		img->nr_recs = atomic_load(&h->rec_hwm);
+	hwm = atomic_load(&h->rec_hwm);	/* of our snapshot: the writer is gone */
+	if (hwm && hwm < h->nr_recs)
+		img->nr_recs = hwm;
 	rec_bytes = (uint64_t)img->nr_recs * h->rec_size;
 	img->nr_jentries = h->nr_jentries;
 	img->recs = malloc(rec_bytes);
