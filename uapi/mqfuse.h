@@ -184,8 +184,10 @@ struct mqfuse_session_info {
  *           loss (an ORPHANED session keeps its deadline). Only on a
  *           session mounted with recovery= > 0 (its daemon keeps the
  *           state a successor needs); recovery cannot be turned on or off.
- *     All or nothing: every value is checked before any is applied. Any
- *     other attribute is refused (-EINVAL, extended-ack message).
+ *     All or nothing: every value is checked before any is applied. A
+ *     value out of its range: -ERANGE; recovery on a session without it:
+ *     -EOPNOTSUPP; during INIT: -EAGAIN; any other attribute: -EINVAL
+ *     (each with an extended-ack message).
  */
 enum {
 	MQFUSE_CMD_UNSPEC,

@@ -473,13 +473,13 @@ check "ctl: in effect: sysfs max_background 40 (queues' shares sum to >= 40), re
 	sh -c "[ \"\$(cat $S/max_background)\" = 40 ] && [ \"\$(cat $S/recovery)\" = 45 ] &&
 		[ \"\$(cat $S/queue*/stats | awk '\$1 == \"max_background\" { s += \$2 } END { print s }')\" -ge 40 ] &&
 		grep ' $MC ' /proc/mounts | grep -q 'recovery=45'"
-greq_is "genl: SET_SESSION MAX_BACKGROUND 0 (out of range): EINVAL" 22 ".+" \
+greq_is "genl: SET_SESSION MAX_BACKGROUND 0 (out of range): ERANGE" 34 "integer out of range" \
 	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_MAX_BACKGROUND:u32:0
-greq_is "genl: SET_SESSION MAX_BACKGROUND 257 (out of range): EINVAL" 22 ".+" \
+greq_is "genl: SET_SESSION MAX_BACKGROUND 257 (out of range): ERANGE" 34 "integer out of range" \
 	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_MAX_BACKGROUND:u32:257
-greq_is "genl: SET_SESSION RECOVERY_S 86401 (out of range): EINVAL" 22 ".+" \
+greq_is "genl: SET_SESSION RECOVERY_S 86401 (out of range): ERANGE" 34 "integer out of range" \
 	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_RECOVERY_S:u32:86401
-greq_is "genl: SET_SESSION RECOVERY_S 0 (turning recovery off): EINVAL" 22 ".+" \
+greq_is "genl: SET_SESSION RECOVERY_S 0 (turning recovery off): ERANGE" 34 "integer out of range" \
 	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_RECOVERY_S:u32:0
 greq_is "genl: SET_SESSION with SESSION_STATE (no tunable): EINVAL" 22 ".+" \
 	SET_SESSION SESSION_ID:u64:"${sidc:-0}" SESSION_STATE:u32:2
