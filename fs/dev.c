@@ -53,14 +53,22 @@ bool mqfuse_is_dev_file(struct file *file)
 }
 
 /*
- * Bind @file to @fc. @daemon: MQFUSE_IOC_ATTACH, refused for a session
- * that is not serving (INIT: -EAGAIN, ABORTED: -ENOTCONN) and the end of
- * an ORPHANED one (*@recovered is set), decided under fc->lock together
+ * Bind @file to @fc. @daemon: MQFUSE_IOC_ATTACH (NULL: mount, CLONE),
+ * refused for a session that is not serving (INIT: -EAGAIN, ABORTED:
+ * -ENOTCONN) or, with an exclusive mode, in the wrong state or daemon
+ * generation (-EBUSY), and the end of an ORPHANED one (*@recovered is
+ * set), decided under fc->lock together
  * with the nr_devs increment so that neither the last release
  * (mqfuse_dev_release()) nor the recovery timer can slip in between.
  */
-static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc, bool daemon,
-			     bool *recovered, const struct mqfuse_dev *src)
+struct mqfuse_attach_mode {
+	u32 flags;		/* MQFUSE_ATTACH_* */
+	u64 daemon_gen;		/* with MQFUSE_ATTACH_TAKEOVER */
+};
+
+static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc,
+			     const struct mqfuse_attach_mode *daemon, bool *recovered,
+			     const struct mqfuse_dev *src)
 {
 	struct mqfuse_dev *dev;
 
@@ -84,16 +92,28 @@ static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc, bool dae
 			kfree(dev);
 			return -ENOTCONN;
 		case MQFUSE_CONN_ORPHANED:
+			if (daemon->flags & MQFUSE_ATTACH_TAKEOVER) {
+				spin_unlock(&fc->lock);
+				kfree(dev);
+				return -EBUSY;	/* nobody to take over from */
+			}
 			/* replayed requests wait at the front of the queues */
 			smp_store_release(&fc->state, MQFUSE_CONN_RUNNING);
 			*recovered = true;
 			break;
 		case MQFUSE_CONN_RUNNING:
+			if ((daemon->flags & MQFUSE_ATTACH_RESTART) ||
+			    ((daemon->flags & MQFUSE_ATTACH_TAKEOVER) &&
+			     daemon->daemon_gen != fc->daemon_gen)) {
+				spin_unlock(&fc->lock);
+				kfree(dev);
+				return -EBUSY;	/* another daemon came first */
+			}
 			break;
 		}
 	}
-	if (daemon)
-		fc->daemon_gen++;	/* a new daemon: its readers name it */
+	if (daemon)	/* a new daemon: its readers name it; numbers never reused */
+		fc->daemon_gen = ++fc->daemon_gen_seq;
 	dev->daemon_gen = src ? src->daemon_gen : fc->daemon_gen;
 	mqfuse_conn_get(fc);
 	list_add_tail(&dev->entry, &fc->devs);
@@ -109,7 +129,7 @@ int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc)
 	int err;
 
 	mutex_lock(&mqfuse_dev_bind_mutex);
-	err = mqfuse_dev_attach(file, fc, false, NULL, NULL);
+	err = mqfuse_dev_attach(file, fc, NULL, NULL, NULL);
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	if (!err)
 		mqfuse_recovery_attached(fc, false);
@@ -117,15 +137,17 @@ int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc)
 }
 
 /* MQFUSE_IOC_ATTACH: @file becomes a daemon fd of @fc (recovery.c checked the rest). */
-int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc)
+int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc, u32 flags,
+			      u64 daemon_gen)
 {
+	struct mqfuse_attach_mode mode = { .flags = flags, .daemon_gen = daemon_gen };
 	bool recovered = false;
 	int err;
 
 	/* the end of ORPHANED and the RECOVERED event together (struct mqfuse_conn) */
 	mutex_lock(&fc->event_lock);
 	mutex_lock(&mqfuse_dev_bind_mutex);
-	err = mqfuse_dev_attach(file, fc, true, &recovered, NULL);
+	err = mqfuse_dev_attach(file, fc, &mode, &recovered, NULL);
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	if (!err)
 		mqfuse_recovery_attached(fc, recovered);
@@ -785,7 +807,7 @@ static long mqfuse_dev_ioctl_clone(struct file *file, u32 __user *argp)
 		return PTR_ERR(oldf);
 	mutex_lock(&mqfuse_dev_bind_mutex);
 	old = oldf->private_data;
-	err = old ? mqfuse_dev_attach(file, old->fc, false, NULL, old) : -EINVAL;
+	err = old ? mqfuse_dev_attach(file, old->fc, NULL, NULL, old) : -EINVAL;
 	mutex_unlock(&mqfuse_dev_bind_mutex);
 	fput(oldf);
 	return err;

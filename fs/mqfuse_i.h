@@ -543,9 +543,12 @@ struct mqfuse_conn {
 	 * Bumped by every MQFUSE_IOC_ATTACH: fds bound then (and their
 	 * CLONEs) belong to the newest daemon, whose first reader becomes
 	 * daemon_tgid; the readers of an old daemon still running (hot
-	 * upgrade) do not. Protected by lock.
+	 * upgrade) do not. Protected by lock. daemon_gen_seq numbers the
+	 * attaches (never reused); daemon_gen falls back to an older live
+	 * generation when the newest one's last fd goes.
 	 */
-	unsigned int daemon_gen;
+	u64 daemon_gen;
+	u64 daemon_gen_seq;
 	kuid_t mounter_uid;		/* euid of the mount(2) caller, for MQFUSE_IOC_ATTACH */
 };
 
@@ -904,7 +907,8 @@ void mqfuse_dev_exit(void);
 int mqfuse_dev_bind_mount(struct file *file, struct mqfuse_conn *fc);
 struct file *mqfuse_dev_fget(int fd);
 bool mqfuse_is_dev_file(struct file *file);
-int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc);
+int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc, u32 flags,
+			      u64 daemon_gen);
 
 /* ------------------------------------------------------------------ */
 /* notify.c: daemon notifications (unique 0) */

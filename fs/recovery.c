@@ -300,7 +300,9 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	if (a.flags || a.reserved[0] || a.reserved[1])
+	if ((a.flags & ~(MQFUSE_ATTACH_RESTART | MQFUSE_ATTACH_TAKEOVER)) ||
+	    a.flags == (MQFUSE_ATTACH_RESTART | MQFUSE_ATTACH_TAKEOVER) ||
+	    a.reserved || (a.daemon_gen && !(a.flags & MQFUSE_ATTACH_TAKEOVER)))
 		return -EINVAL;
 	/* one way to name the session, not two that might disagree */
 	if (a.session_id && a.fd != -1)
@@ -314,7 +316,7 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 	if (!mqfuse_recovery_may_attach(fc, !a.session_id))
 		err = -EPERM;
 	else
-		err = mqfuse_dev_attach_daemon(file, fc);
+		err = mqfuse_dev_attach_daemon(file, fc, a.flags, a.daemon_gen);
 	mqfuse_conn_put(fc);
 	return err;
 }

@@ -19,6 +19,7 @@
  *       recoveries    daemons attached to the session while ORPHANED
  *       daemon_pid    tgid of the daemon: the first reader of the newest
  *                     daemon's fds, until then its mounter or attacher
+ *       daemon_gen    attaches so far (MQFUSE_ATTACH_TAKEOVER names it)
  *       max_background   background requests allowed (all queues)
  *       queue<N>/stats   "key value" lines: requests forgets bytes_in
  *                        bytes_out wait_ns stolen interrupts errors
@@ -189,6 +190,7 @@ MQFUSE_CONN_ATTR_RO(recovery, "%u", READ_ONCE(fc->opts.recovery_s));
 MQFUSE_CONN_ATTR_RO(replayed, "%lld", (long long)atomic64_read(&fc->nr_replayed));
 MQFUSE_CONN_ATTR_RO(recoveries, "%d", atomic_read(&fc->nr_recoveries));
 MQFUSE_CONN_ATTR_RO(daemon_pid, "%d", READ_ONCE(fc->daemon_tgid));
+MQFUSE_CONN_ATTR_RO(daemon_gen, "%llu", (unsigned long long)READ_ONCE(fc->daemon_gen));
 
 static ssize_t conn_abort_store(struct kobject *kobj, struct kobj_attribute *attr,
 				const char *buf, size_t count)
@@ -226,6 +228,7 @@ static struct attribute *mqfuse_conn_attrs[] = {
 	&conn_replayed_attr.attr,
 	&conn_recoveries_attr.attr,
 	&conn_daemon_pid_attr.attr,
+	&conn_daemon_gen_attr.attr,
 	&conn_abort_attr.attr,
 	NULL,
 };

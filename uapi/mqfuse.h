@@ -24,7 +24,10 @@
  *                 MQFUSE_CMD_ABORT, multicast group "events" (MQFUSE_CMD_EVENT).
  *   gen 1, 0.1.0: sysfs recovery, replayed, recoveries, daemon_pid; state
  *                 "orphaned" (documentation of the recovery contract only).
- *   gen 1, 0.1.0: netlink MQFUSE_CMD_SET_SESSION (runtime tunables).
+ *   gen 1, 0.1.0: netlink MQFUSE_CMD_SET_SESSION (runtime tunables);
+ *                 mqfuse_attach: flags MQFUSE_ATTACH_RESTART/TAKEOVER and
+ *                 daemon_gen (from reserved[0], size unchanged); sysfs
+ *                 daemon_gen.
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -115,9 +118,21 @@
 struct mqfuse_attach {
 	__u64	session_id;	/* session to attach to; 0: the session of @fd */
 	__s32	fd;		/* open file of the mount (O_PATH is fine), or -1 */
-	__u32	flags;		/* zero */
-	__u64	reserved[2];	/* zero */
+	__u32	flags;		/* MQFUSE_ATTACH_*, or 0: any state but ABORTED */
+	__u64	daemon_gen;	/* MQFUSE_ATTACH_TAKEOVER: sysfs daemon_gen seen */
+	__u64	reserved;	/* zero */
 };
+
+/*
+ * Exclusive attach, so that two daemons never serve one state: with
+ * MQFUSE_ATTACH_RESTART the session must be ORPHANED (a successor after a
+ * crash: -EBUSY once another attached first); with MQFUSE_ATTACH_TAKEOVER
+ * it must be RUNNING with @daemon_gen still its newest daemon generation
+ * (a hot upgrade: -EBUSY after a crash, a restart or another takeover in
+ * between). Not both.
+ */
+#define MQFUSE_ATTACH_RESTART	(1U << 0)
+#define MQFUSE_ATTACH_TAKEOVER	(1U << 1)
 
 struct mqfuse_session_info {
 	__u64	session_id;	/* unique per loaded module, never reused */

@@ -92,6 +92,7 @@ static uint64_t mq_attached_id;		/* session we attached to */
 struct mq_takeover {
 	pid_t pid;
 	int pidfd;		/* -1: nobody to take over from */
+	unsigned long long gen;	/* sysfs daemon_gen of the daemon we replace */
 	bool asked;		/* SIGQUIT sent: it stops serving */
 	bool killed;		/* it did not stop in time */
 	double t0;		/* when it was asked, ms */
@@ -146,6 +147,13 @@ static int mq_takeover_find(const char *target, struct mq_takeover *to)
 		       target, state);
 		return -EBUSY;
 	}
+	/* read before daemon_pid: the attach fails if a daemon came since */
+	if (!mq_session_attr(target, "daemon_gen", buf, sizeof(buf))) {
+		mq_err("--takeover %s: no daemon_gen in sysfs (a module without exclusive attach)",
+		       target);
+		return -ENOTSUP;
+	}
+	to->gen = strtoull(buf, NULL, 10);
 	/*
 	 * Running, so some process serves it: refuse rather than guess if
 	 * daemon_pid does not name a live mqfused (a daemon started by an
@@ -290,8 +298,12 @@ static void mq_takeover_release(const char *target, struct mq_takeover *to)
 	to->pidfd = -1;
 }
 
-/* --attach=ID or --attach=PATH (a file of the mount). */
-static int mq_attach_ioctl(int devfd, const char *target)
+/*
+ * --attach=ID or --attach=PATH (a file of the mount), exclusive: a
+ * successor only to an ORPHANED session, a takeover (@to) only from the
+ * daemon generation it saw; -EBUSY when another daemon came first.
+ */
+static int mq_attach_ioctl(int devfd, const char *target, const struct mq_takeover *to)
 {
 	struct mqfuse_attach a;
 	char *end;
@@ -299,6 +311,8 @@ static int mq_attach_ioctl(int devfd, const char *target)
 
 	memset(&a, 0, sizeof(a));
 	a.fd = -1;
+	a.flags = to ? MQFUSE_ATTACH_TAKEOVER : MQFUSE_ATTACH_RESTART;
+	a.daemon_gen = to ? to->gen : 0;
 	errno = 0;
 	a.session_id = strtoull(target, &end, 10);
 	if (errno || end == target || *end) {
@@ -314,9 +328,11 @@ static int mq_attach_ioctl(int devfd, const char *target)
 	if (a.fd >= 0)
 		close(a.fd);
 	if (ret)
-		mq_err("--attach %s: MQFUSE_IOC_ATTACH: %s%s", target,
-		       strerror(-ret), ret == -ENOTTY ?
-		       " (this mqfuse has no recovery)" : "");
+		mq_err("--%s %s: MQFUSE_IOC_ATTACH: %s%s", to ? "takeover" : "attach",
+		       target, strerror(-ret), ret == -ENOTTY ?
+		       " (this mqfuse has no recovery)" : ret != -EBUSY ? "" : to ?
+		       " (the daemon changed since we looked: a crash, a restart or another takeover)" :
+		       " (the session is served: --takeover replaces a serving daemon)");
 	return ret;
 }
 
@@ -344,7 +360,7 @@ int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
 		mq_err("open %s: %s", mq_cfg.devpath, strerror(-ret));
 		goto err_pidfd;
 	}
-	ret = mq_attach_ioctl(devfd, target);
+	ret = mq_attach_ioctl(devfd, target, mq_cfg.takeover ? &to : NULL);
 	if (ret)
 		goto err_close;
 	memset(&info, 0, sizeof(info));

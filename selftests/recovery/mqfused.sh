@@ -142,6 +142,13 @@ if check "mqfused -o recovery=30 mounts (no supervisor)" \
 	t "mqfused --attach=$mnt serves it" "$H/mqfused" --attach="$mnt" "local:$src" "$mnt"
 	t "attached: running, recoveries 1" sh_fn "wait_attr state running && wait_attr recoveries 1"
 	t "the mount reads after the attach" sh -c "[ \"\$(cat $mnt/data2)\" = after ]"
+	# exclusive: a successor only joins an orphaned session
+	srv=$(serving)
+	"$H/mqfused" -f --attach="$mnt" "local:$src" "$mnt" >/tmp/rec-attach2.err 2>&1; rc=$?
+	t "a second --attach to the served session is refused (exit $rc: $(grep -o 'Device or resource busy' /tmp/rec-attach2.err | head -1))" \
+		sh -c "[ $rc -ne 0 ] && grep -q 'Device or resource busy' /tmp/rec-attach2.err"
+	t "the serving daemon serves on (daemon_pid $srv, recoveries 1)" \
+		sh_fn "[ \"\$(serving)\" = '$srv' ] && [ \"\$(sess_attr recoveries)\" = 1 ] && [ \"\$(cat $mnt/data2)\" = after ]"
 	t "umount ends the attached daemon" sh_fn "umount $mnt && no_process"
 else
 	fail=1
