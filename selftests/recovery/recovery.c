@@ -938,10 +938,24 @@ static void t_refusals(void)
 		serve_normal(fd, &r);
 	}
 	tap_errno(attach_id(fd2, 0xfffffffffffULL), ENOENT, "refusals: unknown session id: ENOENT");
-	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .flags = 1 };
-	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EINVAL, "refusals: flags: EINVAL");
-	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .reserved = { 0, 1 } };
+	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .flags = 4 };
+	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EINVAL, "refusals: unknown flag: EINVAL");
+	at = (struct mqfuse_attach){ .session_id = id, .fd = -1,
+				     .flags = MQFUSE_ATTACH_RESTART | MQFUSE_ATTACH_TAKEOVER };
+	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EINVAL, "refusals: RESTART and TAKEOVER: EINVAL");
+	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .daemon_gen = 1 };
+	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EINVAL,
+		  "refusals: daemon_gen without TAKEOVER: EINVAL");
+	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .reserved = 1 };
 	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EINVAL, "refusals: reserved: EINVAL");
+	/* exclusive modes on a RUNNING session */
+	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .flags = MQFUSE_ATTACH_RESTART };
+	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EBUSY,
+		  "refusals: RESTART of a running session: EBUSY");
+	at = (struct mqfuse_attach){ .session_id = id, .fd = -1, .flags = MQFUSE_ATTACH_TAKEOVER,
+				     .daemon_gen = 1000 };
+	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EBUSY,
+		  "refusals: TAKEOVER from a daemon generation that is not the newest: EBUSY");
 	root = open("/", O_PATH);
 	at = (struct mqfuse_attach){ .session_id = id, .fd = root };
 	tap_errno(ioctl(fd2, MQFUSE_IOC_ATTACH, &at), EINVAL,
