@@ -49,9 +49,18 @@ if check "--supervise -o recovery=30 mounts" \
 	exec 3<>"$mnt/held"
 	printf abc >&3
 	pid=$(serving)
+	# the session's events on the netlink group, as an operator watches them
+	"$H/mqfusectl" --gen "$MQ_GEN" --no-header --count 2 monitor >/tmp/rec-mon.out 2>&1 & mon=$!
+	for _ in $(seq 50); do grep -q . /tmp/rec-mon.out 2>/dev/null && break; sleep 0.1; done
+	sleep 1	# subscribed (the header is off: no line to wait for)
 	npid=$(kill_serving 1)
 	t "SIGKILL of the serving process ($pid): a successor serves (${npid:-none}), recoveries 1" \
 		test -n "$npid"
+	for _ in $(seq 100); do kill -0 "$mon" 2>/dev/null || break; sleep 0.1; done
+	kill "$mon" 2>/dev/null
+	wait "$mon"
+	t "mqfusectl monitor saw session $(basename "$(sess_dir)") orphaned, then recovered ($(awk '{ print $3 }' /tmp/rec-mon.out | paste -sd,))" \
+		sh -c "awk -v i=$(basename "$(sess_dir)") '\$2 == i { print \$3 }' /tmp/rec-mon.out | paste -sd, | grep -qx orphaned,recovered"
 	t "sysfs daemon_pid is the serving process (comm mqfused under mqfused-monitor), not the process that attached" \
 		sh_fn "[ \"\$(parent_comm $npid)\" = mqfused-monitor ]"
 	t "data written before the kill reads back" \
