@@ -50,9 +50,9 @@ if check "--supervise -o recovery=30 mounts" \
 	printf abc >&3
 	pid=$(serving)
 	# the session's events on the netlink group, as an operator watches them
-	"$H/mqfusectl" --gen "$MQ_GEN" --no-header --count 2 monitor >/tmp/rec-mon.out 2>&1 & mon=$!
-	for _ in $(seq 50); do grep -q . /tmp/rec-mon.out 2>/dev/null && break; sleep 0.1; done
-	sleep 1	# subscribed (the header is off: no line to wait for)
+	"$H/mqfusectl" --gen "$MQ_GEN" --count 2 monitor >/tmp/rec-mon.out 2>&1 & mon=$!
+	# the header line is printed once it is subscribed
+	for _ in $(seq 100); do grep -q . /tmp/rec-mon.out 2>/dev/null && break; sleep 0.1; done
 	npid=$(kill_serving 1)
 	t "SIGKILL of the serving process ($pid): a successor serves (${npid:-none}), recoveries 1" \
 		test -n "$npid"
