@@ -28,6 +28,10 @@
  *                 mqfuse_attach: flags MQFUSE_ATTACH_RESTART/TAKEOVER and
  *                 daemon_gen (from reserved[0], size unchanged); sysfs
  *                 daemon_gen.
+ *   gen 1, 0.1.0: ring transport: MQFUSE_IOC_UMEM_REG, MQFUSE_IOC_UMEM_DEREG,
+ *                 MQFUSE_IOC_RING_SETUP, MQFUSE_IOC_RING_ENTER, the ring
+ *                 layout (struct mqfuse_ring_ctl, struct mqfuse_ring_desc);
+ *                 sysfs transport "dev" or "ring" (was "chardev").
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -64,6 +68,8 @@
  *   MQFUSE_SYSFS_PATH/<session_id>/{id,dev,state,queues,balance,consistency,
  *       max_write,max_read,max_pages,readdir_size,max_background,minor,
  *       daemons,waiting,transport,recovery,replayed,recoveries,daemon_pid}
+ *                      ("transport" is "ring" while a daemon fd of the
+ *                      session has a ring, else "dev")
  *                      read-only, one value each; "dev" is major:minor of
  *                      the mount (st_dev), "state" is
  *                      init|running|aborted|orphaned
@@ -165,6 +171,124 @@ struct mqfuse_session_info {
  */
 #define MQFUSE_IOC_STORE_FD	_IOW(MQFUSE_IOC_MAGIC, 4, __s32)
 #define MQFUSE_IOC_FETCH_FD	_IO(MQFUSE_IOC_MAGIC, 5)
+
+/*
+ * Ring transport and registered daemon memory (umem), per device fd.
+ * Documentation/transport.rst has the rationale and a walk-through.
+ *
+ * 1. MQFUSE_IOC_UMEM_REG registers @len bytes of the daemon's memory at
+ *    @addr (page aligned) as umem: pinned for as long as it stays
+ *    registered, counted against RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts),
+ *    cut into len / buf_size buffers (buffer i at addr + i * buf_size;
+ *    buf_size a multiple of 4096, at least MQFUSE_UMEM_MIN_BUF, and once
+ *    the session runs at least 4096 + max_write, or ENTER fails with
+ *    -ENOBUFS: every request must fit a buffer). One
+ *    umem per fd: -EBUSY if one is registered. MQFUSE_IOC_UMEM_DEREG
+ *    unpins it: -EBUSY while the daemon holds a buffer of the ring; the
+ *    ring stays, and ENTER fails with -ENXIO until a umem with at least
+ *    @entries buffers is registered again. Closing the fd unregisters too.
+ * 2. MQFUSE_IOC_RING_SETUP creates the fd's ring of @entries buffers (a
+ *    power of two, at most MQFUSE_RING_MAX_ENTRIES and at most the
+ *    number of umem buffers; buffer i of the ring is umem buffer i) and
+ *    returns the size to mmap(2) at offset 0 of the fd (read-write,
+ *    MAP_SHARED): a struct mqfuse_ring_ctl, then @entries request
+ *    descriptors at ctl.req_off, then @entries reply descriptors at
+ *    ctl.rep_off. One ring per fd (-EBUSY); it lives until the fd closes.
+ * 3. MQFUSE_IOC_RING_ENTER, one call per batch: the kernel first takes
+ *    every reply descriptor the daemon published (rep_head..rep_tail),
+ *    then hands out requests, each into a free buffer, publishing a
+ *    request descriptor per request (req_tail), as many as it has
+ *    requests and free buffers. With @min_req > 0 and nothing handed
+ *    out, it sleeps (interruptibly) until a request comes. Returns 0 and
+ *    the counts in the struct, -ENODEV once the session has ended (as
+ *    read(2) does), -EINTR on a signal before anything was done, -ENXIO
+ *    without a ring or umem.
+ *
+ * A request is written contiguously into its buffer at desc.off, desc.len
+ * bytes (a fuse_in_header then the arguments, as read(2) returns it); a
+ * request with a page payload (WRITE) is placed so that the payload
+ * starts on a page boundary of the buffer. The daemon answers by writing
+ * the reply (fuse_out_header + payload, as for write(2)) anywhere inside
+ * the same buffer and publishing a reply descriptor {buf, off, len}; len
+ * 0 gives the buffer back without a reply (FORGET, INTERRUPT, or a reply
+ * sent by write(2)). write(2) keeps working on a ring fd (notifications,
+ * replies from other threads). A buffer belongs to the daemon from the
+ * request descriptor that names it to the reply descriptor that returns
+ * it; a reply descriptor for a buffer the daemon does not hold, with an
+ * offset or length outside the buffer, or a reply the kernel refuses (as
+ * write(2) would) is counted in @bad and skipped; the request it was
+ * meant for waits for a valid answer as it would on the char device.
+ *
+ * Memory ordering (the shared memory's whole contract): the producer of
+ * a ring writes the descriptors, then stores the tail with release
+ * semantics; the consumer loads the tail with acquire semantics, reads
+ * the descriptors, then stores the head with release semantics. The
+ * kernel produces request descriptors (req_tail) and consumes reply
+ * descriptors (rep_head); the daemon produces reply descriptors
+ * (rep_tail) and may keep req_head for itself (the kernel never reads
+ * it: a buffer is reused only after its reply descriptor). The kernel
+ * keeps its own copy of every index it owns and reads daemon-written
+ * fields once; nothing the daemon writes can make it touch memory
+ * outside the ring and the umem.
+ */
+#define MQFUSE_UMEM_MIN_BUF	(256 * 1024)
+#define MQFUSE_UMEM_MAX_LEN	(4ULL << 30)	/* per fd */
+#define MQFUSE_RING_MAX_ENTRIES	256
+
+struct mqfuse_umem_reg {
+	__u64	addr;		/* page aligned */
+	__u64	len;		/* a multiple of buf_size */
+	__u32	buf_size;	/* bytes per buffer, multiple of 4096 */
+	__u32	flags;		/* zero */
+	__u64	reserved;	/* zero */
+};
+
+struct mqfuse_ring_setup {
+	__u32	entries;	/* in: buffers in the ring, power of two */
+	__u32	flags;		/* in: zero */
+	__u64	mmap_len;	/* out: bytes to mmap at offset 0 */
+	__u64	reserved[2];	/* zero */
+};
+
+struct mqfuse_ring_enter {
+	__u32	min_req;	/* in: sleep until this many (0 or 1) were handed out */
+	__u32	flags;		/* in: zero */
+	__u32	replies;	/* out: reply descriptors taken */
+	__u32	requests;	/* out: request descriptors published */
+	__u32	bad;		/* out: reply descriptors refused */
+	__u32	reserved;	/* zero */
+};
+
+/* One descriptor, either way. */
+struct mqfuse_ring_desc {
+	__u32	buf;		/* buffer index */
+	__u32	off;		/* first byte in the buffer */
+	__u32	len;		/* bytes; 0 in a reply: no reply, buffer returned */
+	__u32	flags;		/* zero */
+};
+
+/* At offset 0 of the mapping; indices count up freely (mask with entries - 1). */
+struct mqfuse_ring_ctl {
+	/* written by the kernel */
+	__u32	req_tail;	/* request descriptors published */
+	__u32	rep_head;	/* reply descriptors taken */
+	__u32	kflags;		/* zero (reserved) */
+	__u32	entries;	/* constant */
+	__u32	req_off;	/* constant: offset of the request descriptors */
+	__u32	rep_off;	/* constant: offset of the reply descriptors */
+	__u32	buf_size;	/* umem buffer size (set by each UMEM_REG) */
+	__u32	kpad[9];
+	/* written by the daemon */
+	__u32	req_head;	/* the daemon's own (never read by the kernel) */
+	__u32	rep_tail;	/* reply descriptors published */
+	__u32	dflags;		/* zero (reserved) */
+	__u32	dpad[13];
+};
+
+#define MQFUSE_IOC_UMEM_REG	_IOW(MQFUSE_IOC_MAGIC, 6, struct mqfuse_umem_reg)
+#define MQFUSE_IOC_UMEM_DEREG	_IO(MQFUSE_IOC_MAGIC, 7)
+#define MQFUSE_IOC_RING_SETUP	_IOWR(MQFUSE_IOC_MAGIC, 8, struct mqfuse_ring_setup)
+#define MQFUSE_IOC_RING_ENTER	_IOWR(MQFUSE_IOC_MAGIC, 9, struct mqfuse_ring_enter)
 
 /*
  * Generic-netlink family MQFUSE_GENL_NAME ("mqfuse_v<GEN>"): each loaded
