@@ -22,8 +22,6 @@
 /* Serializes binding fds to sessions (mount and CLONE). */
 static DEFINE_MUTEX(mqfuse_dev_bind_mutex);
 
-#define MQFUSE_MAX_FORGET_BATCH	256
-
 static const struct file_operations mqfuse_dev_fops;
 
 static struct mqfuse_dev *mqfuse_dev_of(struct file *file)
@@ -80,6 +78,7 @@ static int mqfuse_dev_attach(struct file *file, struct mqfuse_conn *fc,
 		return -ENOMEM;
 	dev->fc = fc;
 	dev->bound_queue = -1;
+	mutex_init(&dev->ring_mutex);
 	spin_lock(&fc->lock);
 	if (daemon) {
 		switch (fc->state) {
@@ -196,6 +195,8 @@ static int mqfuse_dev_release(struct inode *inode, struct file *file)
 	else if (!last && !READ_ONCE(fc->opts.recovery_s))
 		/* what it read cannot be answered any more: not replayed without recovery= */
 		mqfuse_queues_end_reader(fc, dev, -ECONNABORTED);
+	/* what the fd held is re-queued or ended: its umem is not needed */
+	mqfuse_ring_dev_release(dev);
 	kfree(dev);
 	mqfuse_conn_put(fc);
 	return 0;
@@ -230,8 +231,8 @@ static bool mqfuse_dev_has_work(struct mqfuse_dev *dev)
 	return false;
 }
 
-static bool mqfuse_dev_take(struct mqfuse_dev *dev, struct mqfuse_take *t,
-			    unsigned int max_forgets)
+bool mqfuse_dev_take(struct mqfuse_dev *dev, struct mqfuse_take *t,
+		     unsigned int max_forgets)
 {
 	struct mqfuse_conn *fc = dev->fc;
 	int bound = READ_ONCE(dev->bound_queue);
@@ -261,7 +262,7 @@ static bool mqfuse_dev_take(struct mqfuse_dev *dev, struct mqfuse_take *t,
 }
 
 /* Sleep until there is work for @dev; bound readers also listen on fc->waitq when balancing. */
-static int mqfuse_dev_wait(struct mqfuse_dev *dev)
+int mqfuse_dev_wait(struct mqfuse_dev *dev)
 {
 	struct mqfuse_conn *fc = dev->fc;
 	int bound = READ_ONCE(dev->bound_queue);
@@ -293,7 +294,7 @@ static int mqfuse_dev_wait(struct mqfuse_dev *dev)
 }
 
 /* Copy a request (header + in args) to the daemon's buffer. */
-static int mqfuse_copy_req_out(struct mqfuse_req *req, struct iov_iter *to)
+int mqfuse_dev_copy_req_out(struct mqfuse_req *req, struct iov_iter *to)
 {
 	struct mqfuse_args *args = req->args;
 	struct fuse_in_header ih = req->in_h;
@@ -327,7 +328,7 @@ static int mqfuse_copy_req_out(struct mqfuse_req *req, struct iov_iter *to)
 	return 0;
 }
 
-static ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter *to)
+ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter *to)
 {
 	struct {
 		struct fuse_in_header h;
@@ -343,8 +344,8 @@ static ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter 
 	return sizeof(msg);
 }
 
-static ssize_t mqfuse_dev_send_forgets(struct mqfuse_conn *fc, struct mqfuse_take *t,
-				       struct iov_iter *to)
+ssize_t mqfuse_dev_send_forgets(struct mqfuse_conn *fc, struct mqfuse_take *t,
+				struct iov_iter *to)
 {
 	struct mqfuse_forget *f, *tmp;
 	struct fuse_in_header h = {};
@@ -453,7 +454,7 @@ restart:
 		goto restart;
 	}
 	len = req->in_h.len;	/* req may be gone after read_done() */
-	err = mqfuse_copy_req_out(req, to);
+	err = mqfuse_dev_copy_req_out(req, to);
 	mqfuse_queue_read_done(req, err ? -EIO : 0);
 	return err ? err : len;
 }
@@ -681,19 +682,20 @@ static bool mqfuse_reply_error_valid(int error)
 	return error <= 0 && error > -ERESTARTSYS;
 }
 
-static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
+/*
+ * Take one reply or notification, all of @from: write(2) on the device
+ * and each reply descriptor of a ring (ring.c). Returns the bytes taken or
+ * a negative errno (the reply was refused; a request it named that could
+ * be identified is failed or left waiting as the code below says).
+ */
+ssize_t mqfuse_dev_reply(struct mqfuse_conn *fc, struct iov_iter *from)
 {
-	struct mqfuse_dev *dev = mqfuse_dev_of(iocb->ki_filp);
 	size_t nbytes = iov_iter_count(from);
 	struct fuse_out_header oh;
-	struct mqfuse_conn *fc;
 	struct mqfuse_req *req;
 	size_t size;
 	int err;
 
-	if (!dev)
-		return -EPERM;
-	fc = dev->fc;
 	if (nbytes < sizeof(oh))
 		return -EINVAL;
 	if (copy_from_iter(&oh, sizeof(oh), from) != sizeof(oh))
@@ -761,6 +763,15 @@ static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (err)
 		return err == -EFAULT ? -EFAULT : -EINVAL;
 	return nbytes;
+}
+
+static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct mqfuse_dev *dev = mqfuse_dev_of(iocb->ki_filp);
+
+	if (!dev)
+		return -EPERM;
+	return mqfuse_dev_reply(dev->fc, from);
 }
 
 static __poll_t mqfuse_dev_poll(struct file *file, poll_table *wait)
@@ -862,6 +873,13 @@ static long mqfuse_dev_ioctl_info(struct mqfuse_dev *dev,
 	return 0;
 }
 
+static int mqfuse_dev_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mqfuse_dev *dev = mqfuse_dev_of(file);
+
+	return dev ? mqfuse_ring_mmap(dev, vma) : -ENXIO;
+}
+
 static long mqfuse_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct mqfuse_dev *dev = mqfuse_dev_of(file);
@@ -881,6 +899,11 @@ static long mqfuse_dev_ioctl(struct file *file, unsigned int cmd, unsigned long 
 		return dev ? mqfuse_recovery_ioctl_store_fd(dev->fc, argp) : -EINVAL;
 	case MQFUSE_IOC_FETCH_FD:
 		return dev ? mqfuse_recovery_ioctl_fetch_fd(dev->fc) : -EINVAL;
+	case MQFUSE_IOC_UMEM_REG:
+	case MQFUSE_IOC_UMEM_DEREG:
+	case MQFUSE_IOC_RING_SETUP:
+	case MQFUSE_IOC_RING_ENTER:
+		return dev ? mqfuse_ring_ioctl(dev, cmd, argp) : -EINVAL;
 	}
 	return -ENOTTY;
 }
@@ -894,6 +917,7 @@ static const struct file_operations mqfuse_dev_fops = {
 	.splice_read	= copy_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.poll		= mqfuse_dev_poll,
+	.mmap		= mqfuse_dev_mmap,
 	.unlocked_ioctl	= mqfuse_dev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };
@@ -937,7 +961,7 @@ static void mqfuse_chardev_abort(struct mqfuse_conn *fc)
 }
 
 const struct mqfuse_transport_ops mqfuse_chardev_transport = {
-	.name	= "chardev",
+	.name	= "dev",
 	.wake	= mqfuse_chardev_wake,
 	.abort	= mqfuse_chardev_abort,
 };

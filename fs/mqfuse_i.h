@@ -291,6 +291,9 @@ struct mqfuse_queue_stats {
 	u64 interrupts;		/* INTERRUPTs sent */
 	u64 errors;		/* requests failed: bad reply, abort */
 	u64 bg_waits;		/* background submitters that waited for a slot */
+	u64 ring_batches;	/* RING_ENTER calls that handed out requests of this queue */
+	u64 ring_requests;	/* requests handed out through rings */
+	unsigned int in_daemon_max; /* high-water mark of nr_in_daemon */
 };
 
 /* A consistent copy of a queue's counters (sysfs). */
@@ -379,6 +382,7 @@ void mqfuse_queues_end_reader(struct mqfuse_conn *fc, const void *reader, int er
 void mqfuse_queue_bg_release(struct mqfuse_req *req);
 void mqfuse_queues_set_max_background(struct mqfuse_conn *fc, unsigned int max_bg);
 void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *snap);
+void mqfuse_queue_ring_batch(struct mqfuse_queue *q, unsigned int nr);
 
 /* ------------------------------------------------------------------ */
 /* conn: session (super.c owns its lifetime) */
@@ -504,6 +508,7 @@ struct mqfuse_conn {
 	 */
 	atomic64_t epoch_version;
 	atomic_t nr_reqs;		/* live requests, for umount debugging */
+	atomic_t nr_rings;		/* daemon fds with a ring (sysfs transport) */
 	struct rw_semaphore killsb;	/* notifications vs umount: protects sb */
 	struct super_block *sb;		/* protected by killsb; NULL after umount */
 	struct llist_head iput_list;	/* mqfuse_inode.iput_node: deferred final iputs */
@@ -556,6 +561,12 @@ static inline enum mqfuse_conn_state mqfuse_conn_state(struct mqfuse_conn *fc)
 {
 	/* pairs with smp_store_release() in INIT and abort */
 	return smp_load_acquire(&fc->state);
+}
+
+/* "ring" while a daemon fd of the session has a ring, else the transport's name */
+static inline const char *mqfuse_conn_transport(struct mqfuse_conn *fc)
+{
+	return atomic_read(&fc->nr_rings) ? "ring" : fc->tops->name;
 }
 
 static inline bool mqfuse_conn_usable(struct mqfuse_conn *fc)
@@ -899,6 +910,17 @@ struct mqfuse_dev {
 	struct list_head entry;		/* in fc->devs; protected by fc->lock */
 	int bound_queue;		/* queue served, -1: all (round robin) */
 	unsigned int rr_cursor;		/* next queue to look at when unbound */
+	/*
+	 * Ring transport (ring.c). ring_mutex serialises UMEM_REG/DEREG,
+	 * RING_SETUP and RING_ENTER; it is never taken under mmap_lock
+	 * (mmap reads @ring without it). @umem is protected by ring_mutex;
+	 * @ring is set once under it (release) and read locklessly by mmap
+	 * (acquire); both are freed at release, after the last mapping went
+	 * (a mapping holds the file).
+	 */
+	struct mutex ring_mutex;
+	struct mqfuse_umem *umem;
+	struct mqfuse_ring *ring;
 };
 
 extern const struct mqfuse_transport_ops mqfuse_chardev_transport;
@@ -909,6 +931,23 @@ struct file *mqfuse_dev_fget(int fd);
 bool mqfuse_is_dev_file(struct file *file);
 int mqfuse_dev_attach_daemon(struct file *file, struct mqfuse_conn *fc, u32 flags,
 			      u64 daemon_gen);
+#define MQFUSE_MAX_FORGET_BATCH	256
+bool mqfuse_dev_take(struct mqfuse_dev *dev, struct mqfuse_take *t,
+		     unsigned int max_forgets);
+int mqfuse_dev_wait(struct mqfuse_dev *dev);
+int mqfuse_dev_copy_req_out(struct mqfuse_req *req, struct iov_iter *to);
+ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter *to);
+ssize_t mqfuse_dev_send_forgets(struct mqfuse_conn *fc, struct mqfuse_take *t,
+				struct iov_iter *to);
+ssize_t mqfuse_dev_reply(struct mqfuse_conn *fc, struct iov_iter *from);
+
+/* ------------------------------------------------------------------ */
+/* ring.c: ring transport and umem */
+struct mqfuse_umem;
+struct mqfuse_ring;
+long mqfuse_ring_ioctl(struct mqfuse_dev *dev, unsigned int cmd, void __user *argp);
+int mqfuse_ring_mmap(struct mqfuse_dev *dev, struct vm_area_struct *vma);
+void mqfuse_ring_dev_release(struct mqfuse_dev *dev);
 
 /* ------------------------------------------------------------------ */
 /* notify.c: daemon notifications (unique 0) */

@@ -105,8 +105,8 @@ static size_t mqfuse_nl_queue_size(void)
 {
 	return nla_total_size(0) +				/* QUEUE nest */
 		nla_total_size(sizeof(u32)) +			/* INDEX */
-		9 * nla_total_size_64bit(sizeof(u64)) +		/* counters */
-		4 * nla_total_size(sizeof(u32));		/* gauges */
+		11 * nla_total_size_64bit(sizeof(u64)) +	/* counters */
+		5 * nla_total_size(sizeof(u32));		/* gauges */
 }
 
 /* Everything but the queues; the strings are bounded by their tables. */
@@ -150,7 +150,12 @@ static int mqfuse_nl_put_queue(struct sk_buff *skb, struct mqfuse_queue *q)
 	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_PENDING, sn.pending) ||
 	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_IN_DAEMON, sn.in_daemon) ||
 	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_BACKGROUND, sn.background) ||
-	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_MAX_BACKGROUND, sn.max_background)) {
+	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_MAX_BACKGROUND, sn.max_background) ||
+	    nla_put_u32(skb, MQFUSE_QUEUE_ATTR_IN_DAEMON_MAX, sn.stats.in_daemon_max) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_RING_BATCHES, sn.stats.ring_batches,
+			      MQFUSE_QUEUE_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, MQFUSE_QUEUE_ATTR_RING_REQUESTS, sn.stats.ring_requests,
+			      MQFUSE_QUEUE_ATTR_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -215,7 +220,7 @@ static int mqfuse_nl_fill_session(struct sk_buff *skb, struct mqfuse_conn *fc,
 	    nla_put_u8(skb, MQFUSE_ATTR_SESSION_BALANCE, fc->opts.balance) ||
 	    nla_put_string(skb, MQFUSE_ATTR_SESSION_CONSISTENCY,
 			   mqfuse_consistency_names[fc->opts.consistency]) ||
-	    nla_put_string(skb, MQFUSE_ATTR_SESSION_TRANSPORT, fc->tops->name) ||
+	    nla_put_string(skb, MQFUSE_ATTR_SESSION_TRANSPORT, mqfuse_conn_transport(fc)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMONS, READ_ONCE(fc->nr_devs)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_WAITING, atomic_read(&fc->nr_reqs)) ||
 	    nla_put_u32(skb, MQFUSE_ATTR_SESSION_DAEMON_PID, mqfuse_nl_daemon_pid(fc)) ||

@@ -417,6 +417,8 @@ void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
 		hlist_add_head(&req->hash,
 			       &q->processing[mqfuse_hash_unique(req->in_h.unique)]);
 		q->nr_in_daemon++;
+		if (q->nr_in_daemon > q->stats.in_daemon_max)
+			q->stats.in_daemon_max = q->nr_in_daemon;
 		/* pairs with smp_mb__after_atomic() in mqfuse_req_wait() */
 		smp_mb();
 		if (test_bit(MQFUSE_REQ_INTERRUPTED, &req->flags) &&
@@ -683,5 +685,14 @@ void mqfuse_queue_fill_stats(struct mqfuse_queue *q, struct mqfuse_queue_snap *s
 	snap->in_daemon = q->nr_in_daemon;
 	snap->background = q->nr_background;
 	snap->max_background = q->max_background;
+	spin_unlock(&q->lock);
+}
+
+/* A ring handed out @nr requests of @q in one RING_ENTER (ring.c). */
+void mqfuse_queue_ring_batch(struct mqfuse_queue *q, unsigned int nr)
+{
+	spin_lock(&q->lock);
+	q->stats.ring_batches++;
+	q->stats.ring_requests += nr;
 	spin_unlock(&q->lock);
 }

@@ -24,7 +24,7 @@
  *       queue<N>/stats   "key value" lines: requests forgets bytes_in
  *                        bytes_out wait_ns stolen interrupts errors
  *                        pending in_daemon background max_background
- *                        bg_waits
+ *                        bg_waits in_daemon_max ring_batches ring_requests
  *
  * The same sessions, sorted by id, are on mqfuse_sessions for the netlink
  * family (netlink.c) to walk.
@@ -185,7 +185,7 @@ MQFUSE_CONN_ATTR_RO(max_background, "%u", READ_ONCE(fc->max_background));
 MQFUSE_CONN_ATTR_RO(minor, "%u", READ_ONCE(fc->minor));
 MQFUSE_CONN_ATTR_RO(daemons, "%u", READ_ONCE(fc->nr_devs));
 MQFUSE_CONN_ATTR_RO(waiting, "%d", atomic_read(&fc->nr_reqs));
-MQFUSE_CONN_ATTR_RO(transport, "%s", fc->tops->name);
+MQFUSE_CONN_ATTR_RO(transport, "%s", mqfuse_conn_transport(fc));
 MQFUSE_CONN_ATTR_RO(recovery, "%u", READ_ONCE(fc->opts.recovery_s));
 MQFUSE_CONN_ATTR_RO(replayed, "%lld", (long long)atomic64_read(&fc->nr_replayed));
 MQFUSE_CONN_ATTR_RO(recoveries, "%d", atomic_read(&fc->nr_recoveries));
@@ -256,11 +256,14 @@ static ssize_t queue_stats_show(struct kobject *kobj, struct kobj_attribute *att
 			  "requests %llu\nforgets %llu\nbytes_in %llu\nbytes_out %llu\n"
 			  "wait_ns %llu\nstolen %llu\ninterrupts %llu\nerrors %llu\n"
 			  "pending %u\nin_daemon %u\nbackground %u\nmax_background %u\n"
-			  "bg_waits %llu\n",
+			  "bg_waits %llu\nin_daemon_max %u\nring_batches %llu\n"
+			  "ring_requests %llu\n",
 			  sn.stats.requests, sn.stats.forgets, sn.stats.bytes_in,
 			  sn.stats.bytes_out, sn.stats.wait_ns, sn.stats.stolen,
 			  sn.stats.interrupts, sn.stats.errors, sn.pending, sn.in_daemon,
-			  sn.background, sn.max_background, sn.stats.bg_waits);
+			  sn.background, sn.max_background, sn.stats.bg_waits,
+			  sn.stats.in_daemon_max, sn.stats.ring_batches,
+			  sn.stats.ring_requests);
 }
 static struct kobj_attribute queue_stats_attr = __ATTR(stats, 0444, queue_stats_show, NULL);
 

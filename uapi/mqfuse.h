@@ -31,7 +31,9 @@
  *   gen 1, 0.1.0: ring transport: MQFUSE_IOC_UMEM_REG, MQFUSE_IOC_UMEM_DEREG,
  *                 MQFUSE_IOC_RING_SETUP, MQFUSE_IOC_RING_ENTER, the ring
  *                 layout (struct mqfuse_ring_ctl, struct mqfuse_ring_desc);
- *                 sysfs transport "dev" or "ring" (was "chardev").
+ *                 sysfs transport "dev" or "ring" (was "chardev"); queue
+ *                 stats and netlink queue attributes in_daemon_max,
+ *                 ring_batches, ring_requests.
  */
 #ifndef _UAPI_MQFUSE_H
 #define _UAPI_MQFUSE_H
@@ -76,7 +78,8 @@
  *   MQFUSE_SYSFS_PATH/<session_id>/abort             write 1: abort
  *   MQFUSE_SYSFS_PATH/<session_id>/queue<N>/stats    "key value" lines:
  *       requests forgets bytes_in bytes_out wait_ns stolen interrupts errors
- *       pending in_daemon background max_background bg_waits
+ *       pending in_daemon background max_background bg_waits in_daemon_max
+ *       ring_batches ring_requests
  *       (background: readahead/writeback requests not yet ended;
  *       max_background: this queue's share of the session's limit;
  *       bg_waits: submitters that had to wait for a slot)
@@ -401,6 +404,9 @@ enum {
 	MQFUSE_QUEUE_ATTR_IN_DAEMON,	/* u32, now */
 	MQFUSE_QUEUE_ATTR_BACKGROUND,	/* u32, now */
 	MQFUSE_QUEUE_ATTR_MAX_BACKGROUND, /* u32 */
+	MQFUSE_QUEUE_ATTR_IN_DAEMON_MAX, /* u32, high-water mark of IN_DAEMON */
+	MQFUSE_QUEUE_ATTR_RING_BATCHES,	/* u64, RING_ENTER calls that handed out requests */
+	MQFUSE_QUEUE_ATTR_RING_REQUESTS, /* u64, requests handed out through rings */
 	__MQFUSE_QUEUE_ATTR_MAX,
 };
 #define MQFUSE_QUEUE_ATTR_MAX	(__MQFUSE_QUEUE_ATTR_MAX - 1)
