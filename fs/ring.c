@@ -32,7 +32,9 @@
 #include "mqfuse_i.h"
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
+#include <linux/hugetlb.h>
 #include <linux/log2.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -105,6 +107,38 @@ static int mqfuse_umem_pin(struct mqfuse_umem *u, unsigned long addr)
 	return 0;
 }
 
+/*
+ * umem must be anonymous memory, shmem (memfd) or hugetlb: pages the
+ * daemon cannot make wait for a filesystem. A file mapping (of this very
+ * mount, say) would make the unpin at release lock page-cache pages
+ * whose reads only the daemon being torn down could complete.
+ */
+static int mqfuse_umem_check_vmas(unsigned long addr, unsigned long len)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long cur = addr, end = addr + len;
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	mmap_read_lock(mm);
+	while (cur < end) {
+		vma = find_vma(mm, cur);
+		if (!vma || vma->vm_start > cur) {
+			err = -EFAULT;
+			break;
+		}
+		/* vma_is_shmem() is not exported on 6.1: tmpfs/memfd by their magic */
+		if (!vma_is_anonymous(vma) && !is_vm_hugetlb_page(vma) &&
+		    !(vma->vm_file && file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC)) {
+			err = -EINVAL;
+			break;
+		}
+		cur = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
 static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __user *argp)
 {
 	struct mqfuse_umem_reg reg;
@@ -142,6 +176,9 @@ static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __use
 		err = -EBUSY;
 		goto out_unlock;
 	}
+	err = mqfuse_umem_check_vmas(reg.addr, reg.len);
+	if (err)
+		goto out_unlock;
 	/* RLIMIT_MEMLOCK unless CAP_IPC_LOCK; taken before pinning */
 	err = account_locked_vm(current->mm, u->nr_pages, true);
 	if (err)

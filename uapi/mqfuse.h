@@ -180,7 +180,8 @@ struct mqfuse_session_info {
  * Documentation/transport.rst has the rationale and a walk-through.
  *
  * 1. MQFUSE_IOC_UMEM_REG registers @len bytes of the daemon's memory at
- *    @addr (page aligned) as umem: pinned for as long as it stays
+ *    @addr (page aligned; anonymous memory, a memfd/shmem mapping or
+ *    hugetlb pages, else -EINVAL) as umem: pinned for as long as it stays
  *    registered, counted against RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts),
  *    cut into len / buf_size buffers (buffer i at addr + i * buf_size;
  *    buf_size a multiple of 4096, at least MQFUSE_UMEM_MIN_BUF, and once
