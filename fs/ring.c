@@ -32,7 +32,6 @@
 #include "mqfuse_i.h"
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
-#include <linux/hugetlb.h>
 #include <linux/log2.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -86,6 +85,26 @@ static void mqfuse_umem_free(struct mqfuse_umem *u)
 	kfree(u);
 }
 
+/*
+ * umem must be anonymous memory, shmem (tmpfs, memfd) or hugetlb: pages
+ * the daemon cannot make wait for a filesystem. A file mapping (of this
+ * very mount, say) would make the unpin at release lock page-cache pages
+ * whose reads only the daemon being torn down could complete. Checked on
+ * the pinned pages themselves, so a mapping replaced after a check
+ * cannot slip through.
+ */
+static bool mqfuse_umem_page_ok(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	struct address_space *mapping;
+
+	if (folio_test_anon(folio) || folio_test_hugetlb(folio))
+		return true;
+	/* vma_is_shmem()/shmem_mapping() are not exported on 6.1: the magic */
+	mapping = READ_ONCE(folio->mapping);
+	return mapping && mapping->host && mapping->host->i_sb->s_magic == TMPFS_MAGIC;
+}
+
 static int mqfuse_umem_pin(struct mqfuse_umem *u, unsigned long addr)
 {
 	unsigned long done = 0;
@@ -104,39 +123,13 @@ static int mqfuse_umem_pin(struct mqfuse_umem *u, unsigned long addr)
 		done += got;
 		cond_resched();
 	}
-	return 0;
-}
-
-/*
- * umem must be anonymous memory, shmem (memfd) or hugetlb: pages the
- * daemon cannot make wait for a filesystem. A file mapping (of this very
- * mount, say) would make the unpin at release lock page-cache pages
- * whose reads only the daemon being torn down could complete.
- */
-static int mqfuse_umem_check_vmas(unsigned long addr, unsigned long len)
-{
-	struct mm_struct *mm = current->mm;
-	unsigned long cur = addr, end = addr + len;
-	struct vm_area_struct *vma;
-	int err = 0;
-
-	mmap_read_lock(mm);
-	while (cur < end) {
-		vma = find_vma(mm, cur);
-		if (!vma || vma->vm_start > cur) {
-			err = -EFAULT;
-			break;
+	for (done = 0; done < u->nr_pages; done++) {
+		if (!mqfuse_umem_page_ok(u->pages[done])) {
+			unpin_user_pages(u->pages, u->nr_pages);
+			return -EINVAL;
 		}
-		/* vma_is_shmem() is not exported on 6.1: tmpfs/memfd by their magic */
-		if (!vma_is_anonymous(vma) && !is_vm_hugetlb_page(vma) &&
-		    !(vma->vm_file && file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC)) {
-			err = -EINVAL;
-			break;
-		}
-		cur = vma->vm_end;
 	}
-	mmap_read_unlock(mm);
-	return err;
+	return 0;
 }
 
 static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __user *argp)
@@ -176,9 +169,6 @@ static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __use
 		err = -EBUSY;
 		goto out_unlock;
 	}
-	err = mqfuse_umem_check_vmas(reg.addr, reg.len);
-	if (err)
-		goto out_unlock;
 	/* RLIMIT_MEMLOCK unless CAP_IPC_LOCK; taken before pinning */
 	err = account_locked_vm(current->mm, u->nr_pages, true);
 	if (err)
