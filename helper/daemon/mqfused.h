@@ -257,7 +257,22 @@ const char *mq_opcode_name(uint32_t opcode);
 struct mq_uring;
 
 int mq_uring_setup(struct mq_uring **out, void *buf, size_t len);
-int mq_uring_create(struct mq_uring **out, void *buf, size_t len);
+/*
+ * @buf is registered as fixed buffers of whole @unit multiples (the ring's
+ * buffer size; 0: @len), at most 1 GiB each (io_uring's limit).
+ */
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len,
+		    size_t unit);
+struct iovec;
+/*
+ * @buf cut for registration: chunks of whole @units (0: @len), each at
+ * most @max_fixed bytes, so that no unit straddles two; at most @max_iov.
+ * Returns the number of chunks (*@chunkp bytes each, the last one less),
+ * 0 if it cannot be done.
+ */
+unsigned int mq_uring_split(struct iovec *iov, unsigned int max_iov, char *buf,
+			    size_t len, size_t unit, size_t max_fixed,
+			    size_t *chunkp);
 int mq_uring_enable(struct mq_uring *u);
 struct io_uring;
 struct io_uring *mq_uring_ring(struct mq_uring *u);

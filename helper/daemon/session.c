@@ -281,7 +281,7 @@ static int mq_thread_prepare_io(struct mq_thread *thr)
 		return ret;
 	thr->uring = NULL;
 	thr->uring_err = mq_uring_create(&thr->uring, thr->region,
-					 thr->region_len);
+					 thr->region_len, 0);
 	return 0;
 }
 
