@@ -40,6 +40,7 @@
 static int failures;
 
 void test_recovery(int *failures);	/* unit_recovery.c */
+void test_ring(int *failures, const char *dir);	/* unit_ring.c */
 
 #define CHECK(cond, name)						\
 	do {								\
@@ -3267,6 +3268,8 @@ int main(void)
 	test_handle_nodeid();
 	test_handle_generation();
 	test_locks();
+	/* after the locks: INIT done, the waiters' signal set up */
+	test_ring(&failures, tmpdir);
 	test_close_fds();
 	test_close_fds_stdio();
 	test_sandbox();
