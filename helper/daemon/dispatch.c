@@ -163,13 +163,30 @@ static uint64_t mq_req_stat_bytes(const struct mq_req *req)
 	return req->in->len;
 }
 
+/*
+ * Where a reply goes.  On a ring thread a reply to the request it serves
+ * becomes that buffer's reply descriptor (ring.c), which the kernel reads
+ * at the thread's next MQFUSE_IOC_RING_ENTER: only a caller that does not
+ * need to know the reply arrived may use it.  The others go by write(2),
+ * which keeps working on a ring fd.
+ */
+enum mq_reply_route {
+	MQ_REPLY_ANY,		/* the ring when serving from it, else write(2) */
+	MQ_REPLY_WRITE,		/* write(2): the caller acts on its result */
+	MQ_REPLY_DETACHED,	/* another thread than @thr's: write(2), never
+				 * @thr's ring (its serving thread owns it) */
+};
+
 /* Returns 0 or the write error (-ENOENT: the request is gone). */
 static int mq_write_reply(struct mq_thread *thr, uint64_t unique,
-			  const char *hdr, int len)
+			  const char *hdr, int len, enum mq_reply_route route)
 {
 	ssize_t n;
 	int err;
 
+	if (route != MQ_REPLY_DETACHED && !thr->reply_sink && thr->ring &&
+	    mq_ring_reply(thr, hdr, len, route == MQ_REPLY_ANY))
+		return 0;
 	do {
 		n = thr->reply_sink ? thr->reply_sink(thr, hdr, len) :
 				      write(thr->devfd, hdr, len);
@@ -185,25 +202,27 @@ static int mq_write_reply(struct mq_thread *thr, uint64_t unique,
 }
 
 static int mq_send_reply(struct mq_thread *thr, uint64_t unique, int err,
-			 size_t payload)
+			 size_t payload, enum mq_reply_route route)
 {
 	char *hdr = thr->outbuf;
 
 	return mq_write_reply(thr, unique, hdr,
-			      mq_build_reply(hdr, unique, err, payload));
+			      mq_build_reply(hdr, unique, err, payload), route);
 }
 
 /*
  * From a thread other than @thr (a lock waiter): not through @thr's reply
- * buffer, which its serving thread uses, but through its device fd (stock
- * FUSE wants the reply on the fd the request was read from) or its sink.
+ * buffer or ring, which its serving thread uses, but through its device
+ * fd (stock FUSE wants the reply on the fd the request was read from) or
+ * its sink.
  */
 int mq_reply_detached(struct mq_thread *thr, uint64_t unique, int err)
 {
 	char hdr[sizeof(struct fuse_out_header)];
 
 	return mq_write_reply(thr, unique, hdr,
-			      mq_build_reply(hdr, unique, err, 0));
+			      mq_build_reply(hdr, unique, err, 0),
+			      MQ_REPLY_DETACHED);
 }
 
 /*
@@ -265,7 +284,10 @@ static int mq_run_op(struct mq_req *req, const struct mq_op *op)
  * that result; one with only an intent is resolved by replay.c.  Either
  * way the outcome is recorded again under the live epoch before the
  * reply (a second crash replays it once more), and the older entry is
- * retired once the reply is out.
+ * retired once the reply is out.  "Out" is what write(2) returned, also on
+ * a ring thread: a reply descriptor reaches the kernel only at the next
+ * RING_ENTER, and an entry retired before that would leave a crash in
+ * between to run the request a second time.
  */
 static int mq_dispatch_journaled(struct mq_req *req, const struct mq_op *op)
 {
@@ -302,7 +324,7 @@ static int mq_dispatch_journaled(struct mq_req *req, const struct mq_op *op)
 	mq_rs_journal_done(je, ret < 0 ? ret : 0, req->out,
 			   ret < 0 ? 0 : (uint32_t)ret);
 	werr = mq_send_reply(req->thr, in->unique, ret < 0 ? ret : 0,
-			     ret < 0 ? 0 : (size_t)ret);
+			     ret < 0 ? 0 : (size_t)ret, MQ_REPLY_WRITE);
 	if (werr == -ENOENT && ret > 0)
 		mq_reply_undo(req, ret);
 	/* Written (or refused as gone): never replayed again. */
@@ -333,7 +355,7 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 		mq_warn("malformed request: read %zu bytes, header says %u",
 			len, len >= sizeof(*in) ? in->len : 0);
 		if (len >= sizeof(*in))
-			mq_send_reply(thr, in->unique, -EIO, 0);
+			mq_send_reply(thr, in->unique, -EIO, 0, MQ_REPLY_ANY);
 		return 0;
 	}
 	req.arg = (const char *)(in + 1);
@@ -363,8 +385,15 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 		return 0;
 	if (ret < 0)
 		mq_dbg("  -> error %d", ret);
+	/*
+	 * A ring reply has no result of its own: what a reply to an
+	 * abandoned request created is undone by the kernel (as for
+	 * write(2): mqfuse_dev_abandoned_reply()); one to a unique the
+	 * kernel no longer knows is only counted in ENTER's @bad.
+	 */
 	if (mq_send_reply(thr, in->unique, ret < 0 ? ret : 0,
-			  ret < 0 ? 0 : (size_t)ret) == -ENOENT && ret > 0)
+			  ret < 0 ? 0 : (size_t)ret, MQ_REPLY_ANY) == -ENOENT &&
+	    ret > 0)
 		mq_reply_undo(&req, ret);
 	if (in->opcode == FUSE_DESTROY)
 		return -ENODEV;

@@ -43,6 +43,8 @@ enum {
 	OPT_SUPERVISE,
 	OPT_RECOVERY_DEFAULT,
 	OPT_STATUS_FD,
+	OPT_TRANSPORT,
+	OPT_RING_DEPTH,
 };
 
 static const struct option mq_long_opts[] = {
@@ -69,6 +71,8 @@ static const struct option mq_long_opts[] = {
 	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
 	{ "recovery-default", required_argument, NULL, OPT_RECOVERY_DEFAULT },
 	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "ring-depth", required_argument, NULL, OPT_RING_DEPTH },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -110,6 +114,16 @@ static void mq_usage(FILE *f)
 "                         SIGUSR1\n"
 "  --max-write BYTES      largest READ/WRITE payload (default 8388608; stock\n"
 "                         FUSE caps it at max_pages_limit pages)\n"
+"  --transport ring|dev   ring (default): each thread takes requests and\n"
+"                         gives replies through a shared ring over its own\n"
+"                         registered memory, one system call per batch;\n"
+"                         dev: read/write on the device.  ring falls back to\n"
+"                         dev (with a warning) on stock FUSE or a module\n"
+"                         without the ring\n"
+"  --ring-depth N         ring buffers per thread, a power of two 1..%u\n"
+"                         (default %u); each is max-write + 12 KiB (at\n"
+"                         least 256 KiB), pinned; halved until it can be\n"
+"                         (RLIMIT_MEMLOCK)\n"
 "  --writeback-cache      let the kernel cache writes (FUSE_WRITEBACK_CACHE)\n"
 "  --no-locks             leave POSIX locks and flock to the kernel: they\n"
 "                         then hold within this mount only (default: taken\n"
@@ -141,7 +155,7 @@ static void mq_usage(FILE *f)
 "mount stays,\n"
 "SIGHUP tells the kernel every cached name and attribute is stale\n"
 "(FUSE_NOTIFY_INC_EPOCH: the backing directory changed).  The daemon\n"
-"exits by itself when unmounted.\n");
+"exits by itself when unmounted.\n", MQFUSE_RING_MAX_ENTRIES, MQ_RING_DEFAULT_DEPTH);
 }
 
 static int mq_parse_size(const char *s, uint32_t *out)
@@ -370,6 +384,8 @@ int main(int argc, char **argv)
 	mq_cfg.entry_timeout = 1.0;
 	mq_cfg.attr_timeout = 1.0;
 	mq_cfg.locks = true;
+	mq_cfg.transport = MQ_TRANSPORT_RING;
+	mq_cfg.ring_depth = MQ_RING_DEFAULT_DEPTH;
 
 	while ((c = getopt_long(argc, argv, "o:fhV", mq_long_opts, NULL)) != -1) {
 		switch (c) {
@@ -497,6 +513,26 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SUPERVISE:
 			supervise = true;
+			break;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "ring")) {
+				mq_cfg.transport = MQ_TRANSPORT_RING;
+			} else if (!strcmp(optarg, "dev")) {
+				mq_cfg.transport = MQ_TRANSPORT_DEV;
+			} else {
+				mq_err("--transport must be ring or dev");
+				return 2;
+			}
+			break;
+		case OPT_RING_DEPTH:
+			if (mq_parse_count(optarg, MQFUSE_RING_MAX_ENTRIES,
+					   &mq_cfg.ring_depth) ||
+			    !mq_cfg.ring_depth ||
+			    (mq_cfg.ring_depth & (mq_cfg.ring_depth - 1))) {
+				mq_err("--ring-depth: a power of two from 1 to %u",
+				       MQFUSE_RING_MAX_ENTRIES);
+				return 2;
+			}
 			break;
 		case OPT_RECOVERY_DEFAULT:
 			if (mq_parse_count(optarg, 86400,

@@ -233,16 +233,44 @@ struct mq_op_stats {
 	struct mq_size_count *sizes;	/* NULL unless the op is sized */
 };
 
+/*
+ * How the requests of one thread travelled (ring.c counts them, per batch).
+ * copied_bytes is the daemon's own memcpy of READ/WRITE payload: 0 on the
+ * ring path unless a reply had to be copied from the private reply buffer.
+ */
+struct mq_transport_stats {
+	uint64_t batches;		/* MQFUSE_IOC_RING_ENTER calls that returned 0 */
+	uint64_t requests;		/* requests served from a ring buffer */
+	uint64_t replies;		/* reply descriptors published (len 0 included) */
+	uint64_t umem_write_bytes;	/* WRITE payload received in umem */
+	uint64_t umem_read_bytes;	/* READ payload replied from umem */
+	uint64_t copied_bytes;		/* READ/WRITE payload memcpy'd by the daemon */
+	uint64_t spare_replies;		/* replies built in the private reply buffer */
+	uint64_t write_replies;		/* ring requests answered by write(2) */
+	uint64_t bad_descriptors;	/* request descriptors skipped as invalid */
+	uint64_t refused_replies;	/* reply descriptors the kernel refused */
+};
+
 struct mq_thread_stats {
 	pthread_mutex_t lock;		/* held while updating / dumping */
 	uint64_t requests;
 	struct mq_op_stats ops[MQ_NR_OPS];
+	/* fields below are protected by lock too */
+	unsigned int ring_depth;	/* ring buffers, 0: read(2)/write(2) */
+	uint32_t ring_buf_size;		/* bytes per ring buffer, 0: no ring */
+	struct mq_transport_stats xport;
 };
 
 int mq_stats_thread_init(struct mq_thread_stats *ts);
 void mq_stats_thread_free(struct mq_thread_stats *ts);
 void mq_stats_account(struct mq_thread_stats *ts, uint32_t opcode,
 		      uint64_t bytes);
+/* The thread's transport: ring of @depth buffers of @buf_size bytes, or dev (0). */
+void mq_stats_set_transport(struct mq_thread_stats *ts, unsigned int depth,
+			    uint32_t buf_size);
+/* Add @delta to the thread's transport counters. */
+void mq_stats_transport(struct mq_thread_stats *ts,
+			const struct mq_transport_stats *delta);
 int mq_stats_write(const char *path);
 int mq_stats_render(char **bufp, size_t *lenp);
 int mq_stats_write_text(const char *path, const char *buf, size_t len);
@@ -257,7 +285,22 @@ const char *mq_opcode_name(uint32_t opcode);
 struct mq_uring;
 
 int mq_uring_setup(struct mq_uring **out, void *buf, size_t len);
-int mq_uring_create(struct mq_uring **out, void *buf, size_t len);
+/*
+ * @buf is registered as fixed buffers of whole @unit multiples (the ring's
+ * buffer size; 0: @len), at most 1 GiB each (io_uring's limit).
+ */
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len,
+		    size_t unit);
+struct iovec;
+/*
+ * @buf cut for registration: chunks of whole @units (0: @len), each at
+ * most @max_fixed bytes, so that no unit straddles two; at most @max_iov.
+ * Returns the number of chunks (*@chunkp bytes each, the last one less),
+ * 0 if it cannot be done.
+ */
+unsigned int mq_uring_split(struct iovec *iov, unsigned int max_iov, char *buf,
+			    size_t len, size_t unit, size_t max_fixed,
+			    size_t *chunkp);
 int mq_uring_enable(struct mq_uring *u);
 struct io_uring;
 struct io_uring *mq_uring_ring(struct mq_uring *u);
@@ -282,6 +325,14 @@ enum mq_fs_kind {
 	MQ_FS_FUSE,		/* stock /dev/fuse */
 	MQ_FS_MQFUSE,		/* /dev/mqfuse_vN */
 };
+
+/* --transport: how a serving thread takes requests and gives replies. */
+enum mq_transport {
+	MQ_TRANSPORT_RING,	/* default: MQFUSE_IOC_RING_ENTER on umem (ring.c) */
+	MQ_TRANSPORT_DEV,	/* read(2) and write(2) on the device fd */
+};
+
+#define MQ_RING_DEFAULT_DEPTH	8
 
 /* Parsed command line and negotiated connection state. */
 struct mq_config {
@@ -319,6 +370,8 @@ struct mq_config {
 	bool takeover;			/* --takeover: attach while the old
 					 * daemon serves, have it hand over */
 	unsigned int recovery_default;	/* --recovery-default SECONDS, 0: none */
+	enum mq_transport transport;	/* --transport */
+	unsigned int ring_depth;	/* --ring-depth: buffers per thread's ring */
 };
 
 /* Connection state fixed by INIT. */
@@ -342,12 +395,18 @@ struct mq_thread {
 	ssize_t (*reply_sink)(struct mq_thread *thr, const void *buf,
 			      size_t len);
 	pthread_t tid;
-	char *region;			/* mmap'ed request + reply buffers */
+	/*
+	 * mmap'ed request + reply buffers; with a ring, the umem (ring
+	 * buffers) and then the private reply buffer (ring.c)
+	 */
+	char *region;
 	size_t region_len;
-	char *inbuf;			/* request buffer */
+	char *inbuf;			/* request buffer (ring: the request) */
 	size_t inbuf_len;
-	char *outbuf;			/* reply buffer */
+	char *outbuf;			/* reply buffer: fuse_out_header, payload */
 	size_t outbuf_len;
+	/* Ring transport of this thread's fd; NULL: read(2)/write(2). */
+	struct mq_ring *ring;
 	struct mq_uring *uring;		/* NULL: synchronous fallback */
 	int uring_err;			/* why uring is NULL */
 	uid_t saved_fsuid;		/* daemon's own fsuid */
@@ -359,6 +418,68 @@ struct mq_thread {
 };
 
 int mq_session_run(void);
+/* Payload room of a request or reply buffer: max_write, at least 128 KiB. */
+size_t mq_payload_room(void);
+/* SIGQUIT (hot upgrade): serving threads stop between two requests. */
+extern atomic_bool mq_handover;
+
+/* --------------------------------------------------------------- ring.c */
+
+struct mq_ring;
+
+/*
+ * Where ring.c meets the kernel; tests put a user-space fake here.
+ * ioctl: 0 or -errno. map: the ring's mapping at offset 0 of @fd, or
+ * MAP_FAILED with errno set.
+ */
+struct mq_ring_kops {
+	int (*ioctl)(int fd, unsigned long cmd, void *arg);
+	void *(*map)(int fd, size_t len);
+	void (*unmap)(void *addr, size_t len);
+};
+extern const struct mq_ring_kops *mq_ring_kops;
+
+/* Bytes per ring buffer for the configured max_write. */
+uint32_t mq_ring_buf_size(void);
+/* Bytes of the private reply buffer that follows the umem in the region. */
+size_t mq_ring_spare_len(void);
+/*
+ * Before the sandbox: umem, ring and mapping for @thr (thr->ring and
+ * thr->region set), or nothing (thr->ring NULL: the caller sets up the
+ * read(2)/write(2) buffers; said once with a warning).
+ */
+void mq_ring_prepare(struct mq_thread *thr);
+/*
+ * A ring over memory that is already mapped: @map (mqfuse_ring_ctl and
+ * descriptors, @map_len bytes), @umem (the buffers), @spare (private
+ * reply buffer). Checks the layout the kernel wrote; -EPROTO if wrong.
+ */
+int mq_ring_attach(struct mq_ring **out, void *map, size_t map_len,
+		   char *umem, size_t umem_len, uint32_t buf_size,
+		   char *spare, size_t spare_len);
+void mq_ring_free(struct mq_ring *r);
+unsigned int mq_ring_depth(const struct mq_ring *r);
+/*
+ * Serve the request descriptors the kernel published since the last call
+ * and publish one reply descriptor per buffer. Returns the number served,
+ * or -ENODEV if one was DESTROY.
+ */
+int mq_ring_serve_batch(struct mq_thread *thr);
+/*
+ * From mq_write_reply(): record the reply of the request being served as
+ * its reply descriptor.  False: not a ring reply (nothing being served,
+ * @may_record false, no room), to be written with write(2).
+ */
+bool mq_ring_reply(struct mq_thread *thr, const char *hdr, size_t len,
+		   bool may_record);
+/* write(2) the replies published and not yet taken by the kernel. */
+void mq_ring_flush(struct mq_thread *thr);
+/*
+ * The serving loop. 0: the thread is done (session ended, DESTROY, hand-
+ * over); -EOPNOTSUPP: the ring failed, go on with read(2)/write(2)
+ * (thr->ring is NULL then, thr->inbuf and thr->outbuf set for it).
+ */
+int mq_ring_serve(struct mq_thread *thr);
 
 /* ----------------------------------------------------------- recovery.c */
 

@@ -174,11 +174,15 @@ struct mq_arg_rule {
 				  .op = SCMP_CMP_EQ, .from = (src) }
 
 static const struct mq_arg_rule mq_arg_rules[] = {
-	/* Device ioctls: thread attach (CLONE), BIND_QUEUE, GET_INFO. */
+	/*
+	 * Device ioctls: thread attach (CLONE), BIND_QUEUE, GET_INFO, and
+	 * the ring's ENTER (its umem and ring are set up before: ring.c).
+	 */
 	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_CLONE),
 	MQ_ARG_EQ(ioctl, 1, FUSE_DEV_IOC_CLONE),
 	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_BIND_QUEUE),
 	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_GET_INFO),
+	MQ_ARG_EQ(ioctl, 1, MQFUSE_IOC_RING_ENTER),
 	/*
 	 * fcntl: the flags and fd-flag commands glibc and ops_entry.c use.
 	 * Not F_SETOWN/F_SETSIG/F_SETLEASE/F_NOTIFY, and F_SETFL without

@@ -6,7 +6,8 @@
  * Threads: thread 0 serves the fd used for mount(2) (or --fd); thread i > 0
  * opens the device again and attaches with the CLONE ioctl; on mqfuse each
  * thread then binds its fd to queue i.  Every thread owns its device fd,
- * its buffers and its io_uring: nothing is handed between threads on the
+ * its buffers (with --transport=ring, the umem of its ring: ring.c) and
+ * its io_uring: nothing is handed between threads on the
  * request path, but for a SETLKW that must wait, which goes to a waiter
  * thread of its own (locks.c).  All signals are blocked in the serving
  * threads (the waiters take their wake-up signal only); the main
@@ -87,15 +88,16 @@ static bool mq_term_unmounts;
 /*
  * Hot upgrade (SIGQUIT, a --takeover daemon attached): the serving
  * threads stop reading, finish the request they hold and return; the
- * main thread ends each one's read() with mq_wake_signal, sent again
- * until all are out (one between its look at the flag and read() misses
- * a signal, not the next).
+ * main thread ends each one's read() (a ring thread's RING_ENTER) with
+ * mq_wake_signal, sent again until all are out (one between its look at
+ * the flag and read() misses a signal, not the next).  A ring thread
+ * finishes the batch it holds and writes its replies (ring.c).
  */
-static atomic_bool mq_handover;
+atomic_bool mq_handover;
 static int mq_wake_signal;
 static pthread_mutex_t mq_warn_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t mq_payload_room(void)
+size_t mq_payload_room(void)
 {
 	return mq_cfg.max_write > MQ_MIN_PAYLOAD ? mq_cfg.max_write :
 		MQ_MIN_PAYLOAD;
@@ -268,20 +270,27 @@ static void mq_uring_warn(int err)
 }
 
 /*
- * Buffers and the io_uring of thread @thr, before the sandbox: the ring
- * is created disabled with its restrictions (uring_io.c), and the
- * sandbox refuses io_uring_setup().  Without a ring the thread uses
- * pread/pwrite.
+ * Transport, buffers and the io_uring of thread @thr, before the sandbox
+ * (which allows neither the ring's set-up ioctls nor io_uring_setup()):
+ * the ring transport with its umem (ring.c) or the read(2)/write(2)
+ * buffers; the io_uring is created disabled with its restrictions
+ * (uring_io.c) and the whole region as fixed buffers.  Without an
+ * io_uring the thread uses pread/pwrite.
  */
 static int mq_thread_prepare_io(struct mq_thread *thr)
 {
-	int ret = mq_thread_buffers(thr);
+	int ret;
 
-	if (ret)
-		return ret;
+	mq_ring_prepare(thr);
+	if (!thr->ring) {
+		ret = mq_thread_buffers(thr);
+		if (ret)
+			return ret;
+	}
 	thr->uring = NULL;
 	thr->uring_err = mq_uring_create(&thr->uring, thr->region,
-					 thr->region_len);
+					 thr->region_len,
+					 thr->ring ? mq_ring_buf_size() : 0);
 	return 0;
 }
 
@@ -296,6 +305,8 @@ static int mq_thread_setup(struct mq_thread *thr)
 	ret = mq_stats_thread_init(&thr->stats);
 	if (ret)
 		return ret;
+	mq_stats_set_transport(&thr->stats, mq_ring_depth(thr->ring),
+			       mq_ring_buf_size());
 	ret = mq_thread_attach(thr);
 	if (ret)
 		return ret;
@@ -312,7 +323,9 @@ static int mq_thread_setup(struct mq_thread *thr)
 /*
  * Read and serve requests until the session goes away.  Only ENODEV
  * (unmounted or aborted) ends a thread: any other read error is retried,
- * since a thread that exits leaves its queue unserved.
+ * since a thread that exits leaves its queue unserved.  A ring thread
+ * serves from its ring (ring.c, the same rules) and comes here only if
+ * the ring fails.
  */
 static void mq_thread_loop(struct mq_thread *thr)
 {
@@ -320,10 +333,12 @@ static void mq_thread_loop(struct mq_thread *thr)
 	sigset_t wake;
 	ssize_t n;
 
-	/* only the serving threads take it: it ends their read() (EINTR) */
+	/* only the serving threads take it: it ends read() or ENTER (EINTR) */
 	sigemptyset(&wake);
 	sigaddset(&wake, mq_wake_signal);
 	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	if (thr->ring && mq_ring_serve(thr) != -EOPNOTSUPP)
+		return;
 	for (;;) {
 		/* between two requests: the one read last is answered */
 		if (atomic_load_explicit(&mq_handover, memory_order_acquire)) {
@@ -460,8 +475,9 @@ static int mq_start_threads(void)
 			return thr->setup_err;
 		mq_stats_register_threads(mq_threads, i + 1);
 	}
-	mq_info("serving with %u thread(s)%s", mq_nr_threads,
-		mq_threads[0].uring ? ", io_uring with fixed buffers" : "");
+	mq_info("serving with %u thread(s)%s, %s", mq_nr_threads,
+		mq_threads[0].uring ? ", io_uring with fixed buffers" : "",
+		mq_threads[0].ring ? "ring transport" : "read/write transport");
 	return 0;
 }
 

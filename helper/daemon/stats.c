@@ -9,9 +9,14 @@
  *   op=NAME count=N bytes=N max=N
  *   size op=NAME bytes=SIZE count=N      (READ, WRITE, READDIR, READDIRPLUS)
  *   thread=I queue=Q requests=N
+ *   transport thread=I kind=ring|dev depth=N buf_size=N COUNTERS
+ *   transport total ring_threads=N dev_threads=N COUNTERS
  *   inodes=N handles=N
  * "bytes" is the payload size for WRITE, the requested size for READ and
- * READDIR(PLUS), and the request length for every other opcode.
+ * READDIR(PLUS), and the request length for every other opcode.  COUNTERS
+ * are struct mq_transport_stats's, as name=N: batches requests replies
+ * umem_write_bytes umem_read_bytes copied_bytes spare_replies
+ * write_replies bad_descriptors refused_replies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,6 +144,75 @@ void mq_stats_account(struct mq_thread_stats *ts, uint32_t opcode,
 	pthread_mutex_unlock(&ts->lock);
 }
 
+void mq_stats_set_transport(struct mq_thread_stats *ts, unsigned int depth,
+			    uint32_t buf_size)
+{
+	pthread_mutex_lock(&ts->lock);
+	ts->ring_depth = depth;
+	ts->ring_buf_size = depth ? buf_size : 0;
+	pthread_mutex_unlock(&ts->lock);
+}
+
+static void mq_transport_add(struct mq_transport_stats *x,
+			     const struct mq_transport_stats *d)
+{
+	x->batches += d->batches;
+	x->requests += d->requests;
+	x->replies += d->replies;
+	x->umem_write_bytes += d->umem_write_bytes;
+	x->umem_read_bytes += d->umem_read_bytes;
+	x->copied_bytes += d->copied_bytes;
+	x->spare_replies += d->spare_replies;
+	x->write_replies += d->write_replies;
+	x->bad_descriptors += d->bad_descriptors;
+	x->refused_replies += d->refused_replies;
+}
+
+void mq_stats_transport(struct mq_thread_stats *ts,
+			const struct mq_transport_stats *d)
+{
+	pthread_mutex_lock(&ts->lock);
+	mq_transport_add(&ts->xport, d);
+	pthread_mutex_unlock(&ts->lock);
+}
+
+static void mq_stats_print_transport(FILE *f, const struct mq_transport_stats *x)
+{
+	fprintf(f, " batches=%llu requests=%llu replies=%llu umem_write_bytes=%llu umem_read_bytes=%llu copied_bytes=%llu spare_replies=%llu write_replies=%llu bad_descriptors=%llu refused_replies=%llu\n",
+		(unsigned long long)x->batches,
+		(unsigned long long)x->requests,
+		(unsigned long long)x->replies,
+		(unsigned long long)x->umem_write_bytes,
+		(unsigned long long)x->umem_read_bytes,
+		(unsigned long long)x->copied_bytes,
+		(unsigned long long)x->spare_replies,
+		(unsigned long long)x->write_replies,
+		(unsigned long long)x->bad_descriptors,
+		(unsigned long long)x->refused_replies);
+}
+
+/* Per thread, then the sum (the threads' stats locks held). */
+static void mq_stats_write_transport(FILE *f)
+{
+	struct mq_transport_stats total = { 0 };
+	unsigned int t, rings = 0;
+
+	for (t = 0; t < mq_stats_nr_threads; t++) {
+		const struct mq_thread_stats *ts = &mq_stats_threads[t].stats;
+		const struct mq_transport_stats *x = &ts->xport;
+
+		fprintf(f, "transport thread=%u kind=%s depth=%u buf_size=%u",
+			mq_stats_threads[t].index, ts->ring_depth ? "ring" : "dev",
+			ts->ring_depth, ts->ring_buf_size);
+		mq_stats_print_transport(f, x);
+		rings += ts->ring_depth != 0;
+		mq_transport_add(&total, x);
+	}
+	fprintf(f, "transport total ring_threads=%u dev_threads=%u", rings,
+		mq_stats_nr_threads - rings);
+	mq_stats_print_transport(f, &total);
+}
+
 static int mq_size_cmp(const void *a, const void *b)
 {
 	const struct mq_size_count *x = a, *y = b;
@@ -226,6 +300,7 @@ static void mq_stats_print(FILE *f)
 		fprintf(f, "thread=%u queue=%u requests=%llu\n",
 			mq_stats_threads[t].index, mq_stats_threads[t].queue,
 			(unsigned long long)mq_stats_threads[t].stats.requests);
+	mq_stats_write_transport(f);
 	mq_stats_lock_all(false);
 	fprintf(f, "inodes=%llu handles=%llu\n",
 		(unsigned long long)mq_itable_count(),

@@ -2,9 +2,10 @@
 /*
  * Backend data I/O through a per-thread io_uring.
  *
- * Each serving thread registers its whole request+reply region as fixed
- * buffer 0, so READ lands directly in the reply buffer and WRITE payload is
- * sent straight from the request buffer without page pinning per call.
+ * Each serving thread registers its whole request+reply region (with the
+ * ring transport: its umem and private reply buffer) as fixed buffers, so
+ * READ lands directly in the reply buffer and WRITE payload is sent
+ * straight from the request buffer without page pinning per call.
  * The thread submits one SQE and waits for its CQE (run to completion: no
  * other thread ever touches this ring, so no locking and no barriers beyond
  * liburing's own).  Without a ring every call falls back to the plain
@@ -22,8 +23,13 @@
 struct mq_uring {
 	struct io_uring ring;
 	char *fixed;		/* start of registered buffer 0, or NULL */
-	size_t fixed_len;
+	size_t fixed_len;	/* bytes registered from fixed on */
+	size_t chunk;		/* bytes per registered buffer (the last: less) */
 };
+
+/* io_uring refuses a fixed buffer above 1 GiB (io_buffer_validate()). */
+#define MQ_URING_MAX_FIXED	(1ul << 30)
+#define MQ_URING_MAX_CHUNKS	64
 
 /*
  * What a ring may do once enabled: the SQE opcodes below (mq_io_*), no
@@ -54,16 +60,40 @@ static int mq_uring_restrict(struct io_uring *ring)
 	return 0;
 }
 
+unsigned int mq_uring_split(struct iovec *iov, unsigned int max_iov, char *buf,
+			    size_t len, size_t unit, size_t max_fixed,
+			    size_t *chunkp)
+{
+	size_t chunk, off;
+	unsigned int n = 0;
+
+	if (!unit || unit > len)
+		unit = len;
+	if (!unit || unit > max_fixed)
+		return 0;
+	chunk = max_fixed / unit * unit;
+	if (chunk > len)
+		chunk = len;
+	for (off = 0; off < len && n < max_iov; off += chunk, n++) {
+		iov[n].iov_base = buf + off;
+		iov[n].iov_len = len - off < chunk ? len - off : chunk;
+	}
+	*chunkp = chunk;
+	return off < len ? 0 : n;
+}
+
 /*
- * A disabled ring with @buf registered as fixed buffer 0 and the
+ * A disabled ring with @buf registered as fixed buffers and the
  * restrictions above; mq_uring_enable() in the thread that will use it.
  * Fails rather than give an unrestricted ring.
  */
-int mq_uring_create(struct mq_uring **out, void *buf, size_t len)
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len, size_t unit)
 {
 	struct io_uring_params p = { 0 };
+	struct iovec iov[MQ_URING_MAX_CHUNKS];
 	struct mq_uring *u;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	unsigned int nr;
+	size_t chunk = 0;
 	int ret;
 
 	u = calloc(1, sizeof(*u));
@@ -82,13 +112,16 @@ int mq_uring_create(struct mq_uring **out, void *buf, size_t len)
 	}
 	if (ret < 0)
 		goto err_free;
-	ret = io_uring_register_buffers(&u->ring, &iov, 1);
+	nr = mq_uring_split(iov, MQ_URING_MAX_CHUNKS, buf, len, unit,
+			    MQ_URING_MAX_FIXED, &chunk);
+	ret = nr ? io_uring_register_buffers(&u->ring, iov, nr) : -E2BIG;
 	if (ret < 0) {
 		mq_warn("io_uring_register_buffers: %s; using unregistered buffers",
 			strerror(-ret));
 	} else {
 		u->fixed = buf;
 		u->fixed_len = len;
+		u->chunk = chunk;
 	}
 	ret = mq_uring_restrict(&u->ring);
 	if (ret < 0) {
@@ -126,7 +159,7 @@ struct io_uring *mq_uring_ring(struct mq_uring *u)
 
 int mq_uring_setup(struct mq_uring **out, void *buf, size_t len)
 {
-	int ret = mq_uring_create(out, buf, len);
+	int ret = mq_uring_create(out, buf, len, 0);
 
 	if (!ret) {
 		ret = mq_uring_enable(*out);
@@ -146,11 +179,19 @@ void mq_uring_teardown(struct mq_uring *u)
 	free(u);
 }
 
-static bool mq_uring_is_fixed(struct mq_uring *u, const void *buf, size_t len)
+/* The fixed buffer holding all of [@buf, @buf + @len), or -1. */
+static int mq_uring_fixed_index(struct mq_uring *u, const void *buf, size_t len)
 {
 	const char *p = buf;
+	size_t off, idx;
 
-	return u->fixed && p >= u->fixed && p + len <= u->fixed + u->fixed_len;
+	if (!u->fixed || p < u->fixed || p + len > u->fixed + u->fixed_len)
+		return -1;
+	off = p - u->fixed;
+	idx = off / u->chunk;
+	if (off + len > (idx + 1) * u->chunk)
+		return -1;	/* straddles two registered buffers */
+	return idx;
 }
 
 /* Submit the prepared SQE and wait for its completion. */
@@ -176,14 +217,15 @@ static ssize_t mq_uring_rw(struct mq_uring *u, bool write, int fd, void *buf,
 			   size_t len, off_t off)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	int idx = mq_uring_fixed_index(u, buf, len);
 
 	if (!sqe)
 		return -EBUSY;
-	if (mq_uring_is_fixed(u, buf, len)) {
+	if (idx >= 0) {
 		if (write)
-			io_uring_prep_write_fixed(sqe, fd, buf, len, off, 0);
+			io_uring_prep_write_fixed(sqe, fd, buf, len, off, idx);
 		else
-			io_uring_prep_read_fixed(sqe, fd, buf, len, off, 0);
+			io_uring_prep_read_fixed(sqe, fd, buf, len, off, idx);
 	} else {
 		if (write)
 			io_uring_prep_write(sqe, fd, buf, len, off);

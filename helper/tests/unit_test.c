@@ -40,6 +40,7 @@
 static int failures;
 
 void test_recovery(int *failures);	/* unit_recovery.c */
+void test_ring(int *failures, const char *dir);	/* unit_ring.c */
 
 #define CHECK(cond, name)						\
 	do {								\
@@ -3189,7 +3190,7 @@ static void test_sandbox(void)
 	      "sandbox: an x32 call kills the whole process (BADARCH)");
 	CHECK(sbx_attack(dir, sbx_attack_affinity),
 	      "sandbox: sched_setaffinity only on the calling thread");
-	if (mq_uring_create(&sbx_ring, sbx_ring_buf, sizeof(sbx_ring_buf))) {
+	if (mq_uring_create(&sbx_ring, sbx_ring_buf, sizeof(sbx_ring_buf), 0)) {
 		printf("ok - sandbox: io_uring restrictions # SKIP no io_uring\n");
 	} else {
 		CHECK(sbx_attack(dir, sbx_attack_uring_ops),
@@ -3267,6 +3268,8 @@ int main(void)
 	test_handle_nodeid();
 	test_handle_generation();
 	test_locks();
+	/* after the locks: INIT done, the waiters' signal set up */
+	test_ring(&failures, tmpdir);
 	test_close_fds();
 	test_close_fds_stdio();
 	test_sandbox();
