@@ -30,11 +30,17 @@ rc=${PIPESTATUS[0]}
 # posix_test features mqfused claims (RENAME2, FALLOCATE, LSEEK, xattrs):
 # their SKIP is a failure.
 features=rename_flags,fallocate,punch_hole,zero_range,seek_data,xattr
-for fs in fuse mqfuse; do
+# mqfuse twice: over the ring (the default) and over the char device.
+for fs in fuse mqfuse mqfuse-dev; do
 	src=$MQ_SCRATCH/daemon-$fs mnt=/mnt/daemon-$fs
 	mkdir -p "$src" "$mnt"
 	chmod 755 "$src"
-	if ! "$H/mqfused" --fs $fs -o allow_other,default_permissions "local:$src" "$mnt"; then
+	case $fs in
+	fuse) args=(--fs fuse) want= ;;
+	mqfuse) args=(--fs mqfuse) want=ring ;;
+	mqfuse-dev) args=(--fs mqfuse --transport=dev) want=dev ;;
+	esac
+	if ! "$H/mqfused" "${args[@]}" -o allow_other,default_permissions "local:$src" "$mnt"; then
 		not_ok "$fs: mqfused mounts"
 		continue
 	fi
@@ -43,6 +49,11 @@ for fs in fuse mqfuse; do
 	if ! check "$fs: $mnt is a ${type%%|*} mount" mq_wait_mounted "$mnt" "$type"; then
 		umount -l "$mnt" 2>/dev/null; kill "$pid" 2>/dev/null
 		continue
+	fi
+	if [ -n "$want" ]; then
+		sd=$(mq_session_dir "$mnt")
+		got=$(cat "$sd/transport" 2>/dev/null)
+		check "$fs: sysfs transport is $want (got '${got:-?}')" [ "$got" = "$want" ]
 	fi
 	ulimit -n 8192
 	out=$(timeout "$(mq_tmo 600)" "$POSIX" -r "$features" -b "$src" "$mnt" 2>&1)
@@ -64,6 +75,42 @@ for fs in fuse mqfuse; do
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	check "$fs: mqfused exits on umount" sh -c "! kill -0 $pid 2>/dev/null"
 done
+
+# --- ring: one copy end to end ---
+# The kernel copies WRITE payload into umem and READ payload out of it;
+# mqfused hands the buffers to io_uring and copies none: its counters
+# show exactly the payload in umem each way and no payload copied.
+src=$MQ_SCRATCH/onecopy-src mnt=/mnt/onecopy st=/tmp/onecopy.stats
+mkdir -p "$src" "$mnt"
+rm -f "$st"
+"$H/mqfused" -f --stats "$st" "local:$src" "$mnt" 2>/tmp/onecopy.log &
+fpid=$!
+if check "one copy: mounted" mq_wait_mounted "$mnt" "$MQ_NAME"; then
+	dd if=/dev/urandom of=/tmp/onecopy.data bs=1M count=16 status=none
+	check "one copy: 16 MiB written with O_DIRECT in 1 MiB writes" \
+		dd if=/tmp/onecopy.data of="$mnt/f" bs=1M oflag=direct status=none
+	check "one copy: read back with O_DIRECT, same bytes" \
+		sh -c "dd if='$mnt/f' bs=1M iflag=direct status=none | cmp - /tmp/onecopy.data"
+	rm -f "$st"
+	pkill -USR1 -x mqfused
+	for _ in $(seq 50); do grep -q '^transport total' "$st" 2>/dev/null && break; sleep 0.1; done
+	tot=$(grep '^transport total' "$st" 2>/dev/null)
+	field() { printf '%s\n' "$tot" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	check "one copy: stats have a transport total line" [ -n "$tot" ]
+	check "one copy: every thread on the ring (ring_threads=$(field ring_threads) dev_threads=$(field dev_threads))" \
+		sh -c "[ '$(field ring_threads)' -ge 1 ] && [ '$(field dev_threads)' = 0 ]"
+	check "one copy: WRITE payload in umem = 16777216 bytes (got $(field umem_write_bytes))" \
+		[ "$(field umem_write_bytes)" = 16777216 ]
+	check "one copy: READ payload from umem = 16777216 bytes (got $(field umem_read_bytes))" \
+		[ "$(field umem_read_bytes)" = 16777216 ]
+	check "one copy: payload bytes copied by the daemon = 0 (got $(field copied_bytes))" \
+		[ "$(field copied_bytes)" = 0 ]
+	sd=$(mq_session_dir "$mnt")
+	reqs=$(cat "$sd"/queue*/stats 2>/dev/null | awk '$1 == "ring_requests" { n += $2 } END { print n + 0 }')
+	check "one copy: the kernel handed requests out through rings ($reqs)" [ "$reqs" -gt 0 ]
+	kill -TERM "$fpid"
+fi
+wait "$fpid"
 
 # --- sandbox (default on): the serving process is confined; --no-sandbox ---
 src=$MQ_SCRATCH/sandbox-src mnt=/mnt/sandbox
