@@ -66,8 +66,8 @@ struct mqctl {
 struct mqctl_queue {
 	uint32_t index;
 	uint64_t requests, forgets, bytes_in, bytes_out, wait_ns, stolen,
-		 interrupts, errors, bg_waits;
-	uint32_t pending, in_daemon, background, max_background;
+		 interrupts, errors, bg_waits, ring_batches, ring_requests;
+	uint32_t pending, in_daemon, background, max_background, in_daemon_max;
 };
 
 struct mqctl_session {
@@ -380,6 +380,9 @@ static struct nla_policy mqctl_queue_policy[MQFUSE_QUEUE_ATTR_MAX + 1] = {
 	[MQFUSE_QUEUE_ATTR_IN_DAEMON]		= { .type = NLA_U32 },
 	[MQFUSE_QUEUE_ATTR_BACKGROUND]		= { .type = NLA_U32 },
 	[MQFUSE_QUEUE_ATTR_MAX_BACKGROUND]	= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_IN_DAEMON_MAX]	= { .type = NLA_U32 },
+	[MQFUSE_QUEUE_ATTR_RING_BATCHES]	= { .type = NLA_U64 },
+	[MQFUSE_QUEUE_ATTR_RING_REQUESTS]	= { .type = NLA_U64 },
 };
 
 static uint32_t mqctl_u32(struct nlattr **tb, int type)
@@ -413,6 +416,9 @@ static int mqctl_parse_queue(struct nlattr *nest, struct mqctl_queue *q)
 	q->in_daemon = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_IN_DAEMON);
 	q->background = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_BACKGROUND);
 	q->max_background = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_MAX_BACKGROUND);
+	q->in_daemon_max = mqctl_u32(tb, MQFUSE_QUEUE_ATTR_IN_DAEMON_MAX);
+	q->ring_batches = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_RING_BATCHES);
+	q->ring_requests = mqctl_u64(tb, MQFUSE_QUEUE_ATTR_RING_REQUESTS);
 	return 0;
 }
 
@@ -835,11 +841,14 @@ static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 			       ",\"wait_ns\":%" PRIu64 ",\"stolen\":%" PRIu64
 			       ",\"interrupts\":%" PRIu64 ",\"errors\":%" PRIu64
 			       ",\"bg_waits\":%" PRIu64 ",\"pending\":%u,\"in_daemon\":%u"
-			       ",\"background\":%u,\"max_background\":%u}",
+			       ",\"background\":%u,\"max_background\":%u"
+			       ",\"in_daemon_max\":%u,\"ring_batches\":%" PRIu64
+			       ",\"ring_requests\":%" PRIu64 "}",
 			       i ? "," : "", q->index, q->requests, q->forgets, q->bytes_in,
 			       q->bytes_out, q->wait_ns, q->stolen, q->interrupts, q->errors,
 			       q->bg_waits, q->pending, q->in_daemon, q->background,
-			       q->max_background);
+			       q->max_background, q->in_daemon_max, q->ring_batches,
+			       q->ring_requests);
 		}
 		printf("]\n");
 		mqctl_sessions_free(&ss);
@@ -848,15 +857,17 @@ static int mqctl_cmd_queues(struct mqctl *c, uint64_t id)
 	if (!mqctl_no_header)
 		printf("QUEUE REQUESTS FORGETS BYTES_IN BYTES_OUT WAIT_NS STOLEN "
 		       "INTERRUPTS ERRORS BG_WAITS PENDING IN_DAEMON BACKGROUND "
-		       "MAX_BACKGROUND\n");
+		       "MAX_BACKGROUND IN_DAEMON_MAX RING_BATCHES RING_REQUESTS\n");
 	for (i = 0; i < s->nr_seen; i++) {
 		struct mqctl_queue *q = &s->queues[i];
 
 		printf("%u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		       " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u %u %u\n",
+		       " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u %u %u %u"
+		       " %" PRIu64 " %" PRIu64 "\n",
 		       q->index, q->requests, q->forgets, q->bytes_in, q->bytes_out,
 		       q->wait_ns, q->stolen, q->interrupts, q->errors, q->bg_waits,
-		       q->pending, q->in_daemon, q->background, q->max_background);
+		       q->pending, q->in_daemon, q->background, q->max_background,
+		       q->in_daemon_max, q->ring_batches, q->ring_requests);
 	}
 	mqctl_sessions_free(&ss);
 	return MQCTL_EXIT_OK;
