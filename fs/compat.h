@@ -216,4 +216,22 @@ static inline int mqfuse_receive_fd(struct file *file, unsigned int o_flags)
 #endif
 }
 
+/* pin_user_pages() lost its vmas argument (6.5). */
+#ifdef HAVE_PIN_USER_PAGES_VMAS
+#define mqfuse_pin_user_pages(start, nr, flags, pages) \
+	pin_user_pages(start, nr, flags, pages, NULL)
+#else
+#define mqfuse_pin_user_pages(start, nr, flags, pages) \
+	pin_user_pages(start, nr, flags, pages)
+#endif
+
+/* vm_flags_set() (6.3): before it, vma->vm_flags was written directly. */
+#ifndef HAVE_VM_FLAGS_SET
+#include <linux/mm.h>
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
 #endif /* _MQFUSE_COMPAT_H */

@@ -797,7 +797,7 @@ static __poll_t mqfuse_dev_poll(struct file *file, poll_table *wait)
 	smp_mb();
 	if (!mqfuse_conn_usable(fc))
 		return mask | EPOLLERR;
-	if (mqfuse_dev_has_work(dev))
+	if (mqfuse_dev_has_work(dev) && !mqfuse_ring_full(dev))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }

@@ -913,10 +913,11 @@ struct mqfuse_dev {
 	/*
 	 * Ring transport (ring.c). ring_mutex serialises UMEM_REG/DEREG,
 	 * RING_SETUP and RING_ENTER; it is never taken under mmap_lock
-	 * (mmap reads @ring without it). @umem is protected by ring_mutex;
-	 * @ring is set once under it (release) and read locklessly by mmap
-	 * (acquire); both are freed at release, after the last mapping went
-	 * (a mapping holds the file).
+	 * (mmap reads @ring without it). @umem is protected by ring_mutex.
+	 * @ring is published once under it with smp_store_release() and read
+	 * locklessly by mmap and poll with smp_load_acquire(). Both are freed
+	 * at release, which comes after the last mapping went (a mapping
+	 * holds the file; VM_DONTCOPY keeps it from forked children).
 	 */
 	struct mutex ring_mutex;
 	struct mqfuse_umem *umem;
@@ -948,6 +949,7 @@ struct mqfuse_ring;
 long mqfuse_ring_ioctl(struct mqfuse_dev *dev, unsigned int cmd, void __user *argp);
 int mqfuse_ring_mmap(struct mqfuse_dev *dev, struct vm_area_struct *vma);
 void mqfuse_ring_dev_release(struct mqfuse_dev *dev);
+bool mqfuse_ring_full(struct mqfuse_dev *dev);
 
 /* ------------------------------------------------------------------ */
 /* notify.c: daemon notifications (unique 0) */

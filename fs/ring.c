@@ -32,6 +32,7 @@
 #include "mqfuse_i.h"
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
+#include <linux/hugetlb.h>
 #include <linux/log2.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -47,7 +48,13 @@ struct mqfuse_umem {
 	unsigned long nr_pages;		/* len >> PAGE_SHIFT */
 	u32 buf_size;			/* bytes per buffer */
 	u32 nr_bufs;			/* buffers */
-	struct mm_struct *mm;		/* mmgrab()bed: its locked_vm counts the pages */
+	/*
+	 * Charged to the user's locked_vm against RLIMIT_MEMLOCK (as io_uring
+	 * does: the pin lives as long as the fd, which fork, exec or SCM_RIGHTS
+	 * can hand to another mm), NULL with CAP_IPC_LOCK.
+	 */
+	struct user_struct *user;
+	struct mm_struct *mm;		/* mmgrab()bed: its pinned_vm (VmPin) shows the pages */
 	/* scratch iterator segments for one buffer; used under dev->ring_mutex */
 	struct bio_vec *bvec;
 	unsigned int nr_bvec;		/* buf_size / PAGE_SIZE + 1 */
@@ -70,7 +77,43 @@ struct mqfuse_ring {
 	u16 *batch;			/* per queue: requests handed out by this ENTER */
 };
 
+/* The ABI is the same for 32-bit callers (compat_ptr_ioctl): no padding. */
+static_assert(sizeof(struct mqfuse_umem_reg) == 32);
+static_assert(sizeof(struct mqfuse_ring_setup) == 32);
+static_assert(sizeof(struct mqfuse_ring_enter) == 24);
+static_assert(sizeof(struct mqfuse_ring_desc) == 16);
+static_assert(sizeof(struct mqfuse_ring_ctl) == 128);
+
 /* ---- umem ---- */
+
+/* Charge @nr pages to @user's locked_vm within RLIMIT_MEMLOCK. */
+static int mqfuse_umem_charge(struct user_struct *user, unsigned long nr)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	unsigned long cur = atomic_long_read(&user->locked_vm), next;
+
+	do {
+		next = cur + nr;
+		if (next > limit || next < cur)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, next));
+	return 0;
+}
+
+/* Undo what mqfuse_umem_reg() charged and counted; no lock needed. */
+static void mqfuse_umem_uncharge(struct mqfuse_umem *u)
+{
+	if (u->user) {
+		atomic_long_sub(u->nr_pages, &u->user->locked_vm);
+		free_uid(u->user);
+		u->user = NULL;
+	}
+	if (u->mm) {
+		atomic64_sub(u->nr_pages, &u->mm->pinned_vm);
+		mmdrop(u->mm);
+		u->mm = NULL;
+	}
+}
 
 static void mqfuse_umem_free(struct mqfuse_umem *u)
 {
@@ -78,58 +121,74 @@ static void mqfuse_umem_free(struct mqfuse_umem *u)
 		return;
 	/* the kernel wrote requests into them: dirty */
 	unpin_user_pages_dirty_lock(u->pages, u->nr_pages, true);
-	account_locked_vm(u->mm, u->nr_pages, false);
-	mmdrop(u->mm);
+	mqfuse_umem_uncharge(u);
 	kvfree(u->pages);
 	kvfree(u->bvec);
 	kfree(u);
 }
 
 /*
- * umem must be anonymous memory, shmem (tmpfs, memfd) or hugetlb: pages
- * the daemon cannot make wait for a filesystem. A file mapping (of this
- * very mount, say) would make the unpin at release lock page-cache pages
- * whose reads only the daemon being torn down could complete. Checked on
- * the pinned pages themselves, so a mapping replaced after a check
- * cannot slip through.
+ * umem must be anonymous memory, shmem (tmpfs, memfd) or hugetlb: memory
+ * the daemon cannot make wait for a filesystem. On 6.1, GUP pins a file
+ * mapping long term (6.5 refuses it), write-faulting it first: a mapping
+ * of this very mount would fault into ->page_mkwrite and wait for a
+ * WRITE only the daemon can answer. So the VMAs are checked and the
+ * pages pinned under one mmap_read_lock (pin_user_pages() keeps it held),
+ * and no page of another kind is ever faulted in.
  */
-static bool mqfuse_umem_page_ok(struct page *page)
+static bool mqfuse_umem_vma_ok(struct vm_area_struct *vma)
 {
-	struct folio *folio = page_folio(page);
-	struct address_space *mapping;
-
-	if (folio_test_anon(folio) || folio_test_hugetlb(folio))
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return false;
+	if (vma_is_anonymous(vma) || is_vm_hugetlb_page(vma))
 		return true;
-	/* vma_is_shmem()/shmem_mapping() are not exported on 6.1: the magic */
-	mapping = READ_ONCE(folio->mapping);
-	return mapping && mapping->host && mapping->host->i_sb->s_magic == TMPFS_MAGIC;
+	/* shmem_mapping() is not exported on 6.1: tmpfs (and memfd) by magic */
+	return vma->vm_file && file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC;
 }
 
 static int mqfuse_umem_pin(struct mqfuse_umem *u, unsigned long addr)
 {
+	struct mm_struct *mm = current->mm;
+	unsigned long end = addr + (u->nr_pages << PAGE_SHIFT), cur = addr;
 	unsigned long done = 0;
+	struct vm_area_struct *vma;
+	int err = 0;
 
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	while (cur < end) {
+		vma = find_vma(mm, cur);
+		if (!vma || vma->vm_start > cur) {
+			err = -EFAULT;
+			goto out;
+		}
+		if (!mqfuse_umem_vma_ok(vma)) {
+			err = -EINVAL;
+			goto out;
+		}
+		cur = vma->vm_end;
+	}
 	while (done < u->nr_pages) {
-		int n = min_t(unsigned long, u->nr_pages - done, 1UL << 18);
-		int got;
+		long got = mqfuse_pin_user_pages(addr + (done << PAGE_SHIFT),
+						 min(u->nr_pages - done, 1UL << 16),
+						 FOLL_WRITE | FOLL_LONGTERM, u->pages + done);
 
-		got = pin_user_pages_fast(addr + (done << PAGE_SHIFT), n,
-					  FOLL_WRITE | FOLL_LONGTERM, u->pages + done);
 		if (got <= 0) {
-			if (done)
-				unpin_user_pages(u->pages, done);
-			return got ? got : -EFAULT;
+			err = got ? got : -EFAULT;
+			break;
 		}
 		done += got;
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
 		cond_resched();
 	}
-	for (done = 0; done < u->nr_pages; done++) {
-		if (!mqfuse_umem_page_ok(u->pages[done])) {
-			unpin_user_pages(u->pages, u->nr_pages);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	if (err && done)
+		unpin_user_pages(u->pages, done);
+out:
+	mmap_read_unlock(mm);
+	return err;
 }
 
 static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __user *argp)
@@ -144,42 +203,51 @@ static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __use
 	if (reg.flags || reg.reserved)
 		return -EINVAL;
 	if (!reg.len || reg.len > MQFUSE_UMEM_MAX_LEN || !PAGE_ALIGNED(reg.addr) ||
-	    reg.buf_size < MQFUSE_UMEM_MIN_BUF || !PAGE_ALIGNED(reg.buf_size) ||
-	    reg.len % reg.buf_size)
+	    reg.buf_size < MQFUSE_UMEM_MIN_BUF || reg.buf_size > MQFUSE_UMEM_MAX_BUF ||
+	    !PAGE_ALIGNED(reg.buf_size) || reg.len % reg.buf_size)
 		return -EINVAL;
-	if (reg.addr + reg.len < reg.addr || !access_ok(u64_to_user_ptr(reg.addr), reg.len))
+	if (reg.addr > ULONG_MAX || reg.len > ULONG_MAX - reg.addr ||
+	    !access_ok(u64_to_user_ptr(reg.addr), reg.len))
 		return -EFAULT;
 
-	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
 	if (!u)
 		return -ENOMEM;
 	u->nr_pages = reg.len >> PAGE_SHIFT;
 	u->buf_size = reg.buf_size;
 	u->nr_bufs = reg.len / reg.buf_size;
 	u->nr_bvec = reg.buf_size / PAGE_SIZE + 1;
-	u->pages = kvmalloc_array(u->nr_pages, sizeof(*u->pages), GFP_KERNEL);
-	u->bvec = kvmalloc_array(u->nr_bvec, sizeof(*u->bvec), GFP_KERNEL);
+	if (!capable(CAP_IPC_LOCK)) {
+		u->user = get_uid(current_user());
+		err = mqfuse_umem_charge(u->user, u->nr_pages);
+		if (err) {
+			free_uid(u->user);
+			kfree(u);
+			return err;
+		}
+	}
+	u->pages = kvmalloc_array(u->nr_pages, sizeof(*u->pages), GFP_KERNEL_ACCOUNT);
+	u->bvec = kvmalloc_array(u->nr_bvec, sizeof(*u->bvec), GFP_KERNEL_ACCOUNT);
 	if (!u->pages || !u->bvec) {
 		err = -ENOMEM;
-		goto out_free;
+		goto out_uncharge;
 	}
-
-	mutex_lock(&dev->ring_mutex);
-	if (dev->umem) {
-		err = -EBUSY;
-		goto out_unlock;
-	}
-	/* RLIMIT_MEMLOCK unless CAP_IPC_LOCK; taken before pinning */
-	err = account_locked_vm(current->mm, u->nr_pages, true);
-	if (err)
-		goto out_unlock;
+	/* no ring_mutex while pinning: faults and migration may take long */
 	err = mqfuse_umem_pin(u, reg.addr);
-	if (err) {
-		account_locked_vm(current->mm, u->nr_pages, false);
-		goto out_unlock;
-	}
+	if (err)
+		goto out_uncharge;
 	mmgrab(current->mm);
 	u->mm = current->mm;
+	atomic64_add(u->nr_pages, &u->mm->pinned_vm);
+
+	err = mutex_lock_killable(&dev->ring_mutex);
+	if (err)
+		goto out_unpin;
+	if (dev->umem) {
+		mutex_unlock(&dev->ring_mutex);
+		err = -EBUSY;
+		goto out_unpin;
+	}
 	dev->umem = u;
 	ring = dev->ring;
 	if (ring)
@@ -187,9 +255,10 @@ static long mqfuse_umem_reg(struct mqfuse_dev *dev, struct mqfuse_umem_reg __use
 	mutex_unlock(&dev->ring_mutex);
 	return 0;
 
-out_unlock:
-	mutex_unlock(&dev->ring_mutex);
-out_free:
+out_unpin:
+	unpin_user_pages(u->pages, u->nr_pages);
+out_uncharge:
+	mqfuse_umem_uncharge(u);
 	kvfree(u->pages);
 	kvfree(u->bvec);
 	kfree(u);
@@ -200,13 +269,14 @@ static long mqfuse_umem_dereg(struct mqfuse_dev *dev)
 {
 	struct mqfuse_umem *u;
 
-	mutex_lock(&dev->ring_mutex);
+	if (mutex_lock_killable(&dev->ring_mutex))
+		return -EINTR;
 	u = dev->umem;
 	if (!u) {
 		mutex_unlock(&dev->ring_mutex);
 		return -ENXIO;
 	}
-	if (dev->ring && dev->ring->nr_held) {
+	if (dev->ring && READ_ONCE(dev->ring->nr_held)) {
 		mutex_unlock(&dev->ring_mutex);
 		return -EBUSY;
 	}
@@ -287,7 +357,15 @@ static long mqfuse_ring_setup(struct mqfuse_dev *dev, struct mqfuse_ring_setup _
 	ring->ctl->req_off = req_off;
 	ring->ctl->rep_off = rep_off;
 
-	mutex_lock(&dev->ring_mutex);
+	/* the size first: a ring is never installed for a caller that cannot learn it */
+	if (put_user((u64)len, &argp->mmap_len)) {
+		mqfuse_ring_free(ring);
+		return -EFAULT;
+	}
+	if (mutex_lock_killable(&dev->ring_mutex)) {
+		mqfuse_ring_free(ring);
+		return -EINTR;
+	}
 	err = -EBUSY;
 	if (dev->ring)
 		goto out_unlock;
@@ -302,10 +380,6 @@ static long mqfuse_ring_setup(struct mqfuse_dev *dev, struct mqfuse_ring_setup _
 	smp_store_release(&dev->ring, ring);
 	atomic_inc(&fc->nr_rings);
 	mutex_unlock(&dev->ring_mutex);
-
-	setup.mmap_len = len;
-	if (copy_to_user(argp, &setup, sizeof(setup)))
-		return -EFAULT;	/* the ring stays: its size is known to be PAGE_ALIGN()ed */
 	return 0;
 
 out_unlock:
@@ -327,6 +401,12 @@ int mqfuse_ring_mmap(struct mqfuse_dev *dev, struct vm_area_struct *vma)
 	/* a private copy would hide the daemon's indices from the kernel */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	/*
+	 * A mapping holds the file: inherited by a forked helper that closed
+	 * its copy of the fd, it would keep the daemon's fd from being
+	 * released (no abort, no recovery) after the daemon died.
+	 */
+	vm_flags_set(vma, VM_DONTCOPY);
 	return remap_vmalloc_range(vma, ring->ctl, 0);
 }
 
@@ -339,6 +419,19 @@ void mqfuse_ring_dev_release(struct mqfuse_dev *dev)
 	dev->ring = NULL;
 	mqfuse_umem_free(dev->umem);
 	dev->umem = NULL;
+	mutex_destroy(&dev->ring_mutex);
+}
+
+/*
+ * poll(2) on a ring fd: no EPOLLIN while the daemon holds every buffer
+ * (RING_ENTER could hand nothing out); lockless, a hint like the rest of
+ * poll.
+ */
+bool mqfuse_ring_full(struct mqfuse_dev *dev)
+{
+	struct mqfuse_ring *ring = smp_load_acquire(&dev->ring);
+
+	return ring && READ_ONCE(ring->nr_held) == ring->entries;
 }
 
 /* ---- RING_ENTER ---- */
@@ -346,7 +439,7 @@ void mqfuse_ring_dev_release(struct mqfuse_dev *dev)
 static void mqfuse_ring_put_buf(struct mqfuse_ring *ring, u32 buf)
 {
 	__clear_bit(buf, ring->held);
-	ring->nr_held--;
+	WRITE_ONCE(ring->nr_held, ring->nr_held - 1);
 }
 
 /*
@@ -367,7 +460,7 @@ static bool mqfuse_ring_take_reply(struct mqfuse_dev *dev, struct mqfuse_ring *r
 				 d->buf);
 		return false;
 	}
-	if (!d->len) {
+	if (!d->len && !d->flags) {
 		mqfuse_ring_put_buf(ring, d->buf);
 		return true;
 	}
@@ -412,6 +505,7 @@ static void mqfuse_ring_take_replies(struct mqfuse_dev *dev, struct mqfuse_ring 
 			e->replies++;
 		else
 			e->bad++;
+		cond_resched();
 	}
 	/* descriptors read: the daemon may reuse their slots */
 	smp_store_release(&ring->ctl->rep_head, ring->rep_head);
@@ -444,11 +538,16 @@ static ssize_t mqfuse_ring_fill(struct mqfuse_dev *dev, struct mqfuse_umem *u,
 
 	switch (t->kind) {
 	case MQFUSE_TAKE_INTERRUPT:
-		mqfuse_umem_iter(u, &it, ITER_DEST, buf, 0, u->buf_size);
+		len = sizeof(struct fuse_in_header) + sizeof(struct fuse_interrupt_in);
+		mqfuse_umem_iter(u, &it, ITER_DEST, buf, 0, len);
 		*offp = 0;
 		return mqfuse_dev_send_interrupt(t, &it);
 	case MQFUSE_TAKE_FORGETS:
-		mqfuse_umem_iter(u, &it, ITER_DEST, buf, 0, u->buf_size);
+		/* max_forgets (mqfuse_ring_fetch()) keeps it inside the buffer */
+		len = sizeof(struct fuse_in_header) + (t->nr_forgets == 1 ?
+			sizeof(struct fuse_forget_in) : sizeof(struct fuse_batch_forget_in) +
+			t->nr_forgets * sizeof(struct fuse_forget_one));
+		mqfuse_umem_iter(u, &it, ITER_DEST, buf, 0, len);
 		*offp = 0;
 		return mqfuse_dev_send_forgets(fc, t, &it);
 	case MQFUSE_TAKE_REQ:
@@ -514,10 +613,11 @@ static unsigned int mqfuse_ring_fetch(struct mqfuse_dev *dev, struct mqfuse_ring
 		WRITE_ONCE(d->flags, 0);
 		ring->req_tail++;
 		__set_bit(buf, ring->held);
-		ring->nr_held++;
+		WRITE_ONCE(ring->nr_held, ring->nr_held + 1);
 		if (t.kind == MQFUSE_TAKE_REQ && qi < fc->nr_queues)
 			ring->batch[qi]++;
 		published++;
+		cond_resched();
 	}
 	if (!published)
 		return 0;
@@ -530,6 +630,13 @@ static unsigned int mqfuse_ring_fetch(struct mqfuse_dev *dev, struct mqfuse_ring
 		}
 	}
 	return published;
+}
+
+/* Every request must fit a buffer, as every read(2) must (dev.c). */
+static bool mqfuse_ring_bufs_fit(struct mqfuse_conn *fc, struct mqfuse_umem *u)
+{
+	return mqfuse_conn_state(fc) == MQFUSE_CONN_INIT ||
+	       u->buf_size >= PAGE_SIZE + READ_ONCE(fc->max_write);
 }
 
 static long mqfuse_ring_enter(struct mqfuse_dev *dev, struct mqfuse_ring_enter __user *argp)
@@ -554,17 +661,17 @@ static long mqfuse_ring_enter(struct mqfuse_dev *dev, struct mqfuse_ring_enter _
 		err = -ENXIO;
 		goto out_unlock;
 	}
-	/* every request must fit a buffer, as every read(2) must (dev.c) */
-	if (mqfuse_conn_state(fc) != MQFUSE_CONN_INIT &&
-	    u->buf_size < PAGE_SIZE + READ_ONCE(fc->max_write)) {
-		err = -ENOBUFS;
-		goto out_unlock;
-	}
 	if (unlikely(!READ_ONCE(fc->daemon_tgid_final)))
 		mqfuse_conn_note_daemon(fc, dev);
 
+	/* replies always: a buffer the daemon returns is never stranded */
 	mqfuse_ring_take_replies(dev, ring, u, &e);
 	for (;;) {
+		/* after the replies: an INIT reply sets max_write */
+		if (!mqfuse_ring_bufs_fit(fc, u)) {
+			err = -ENOBUFS;
+			break;
+		}
 		e.requests += mqfuse_ring_fetch(dev, ring, u);
 		if (e.requests || !e.min_req || ring->nr_held == ring->entries)
 			break;
@@ -572,17 +679,33 @@ static long mqfuse_ring_enter(struct mqfuse_dev *dev, struct mqfuse_ring_enter _
 			err = -ENODEV;
 			break;
 		}
+		/*
+		 * Sleep without the mutex: UMEM_REG/DEREG, RING_SETUP and other
+		 * threads' ENTERs (replies to hand in) must not wait for a
+		 * request to come.
+		 */
+		mutex_unlock(&dev->ring_mutex);
 		err = mqfuse_dev_wait(dev);
+		if (!err && mutex_lock_interruptible(&dev->ring_mutex))
+			err = -ERESTARTSYS;
 		if (err)
+			goto out;
+		/* a UMEM_DEREG may have run meanwhile */
+		ring = dev->ring;
+		u = dev->umem;
+		if (!u || u->nr_bufs < ring->entries) {
+			err = -ENXIO;
 			break;
+		}
 	}
 	if (!err && !e.requests && !mqfuse_conn_usable(fc))
 		err = -ENODEV;	/* as read(2): the session has ended */
+out_unlock:
+	mutex_unlock(&dev->ring_mutex);
+out:
 	/* what was done is reported; an error only when nothing was */
 	if (e.replies || e.requests || e.bad)
 		err = 0;
-out_unlock:
-	mutex_unlock(&dev->ring_mutex);
 	if (!err && copy_to_user(argp, &e, sizeof(e)))
 		err = -EFAULT;
 	return err;

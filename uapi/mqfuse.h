@@ -182,9 +182,11 @@ struct mqfuse_session_info {
  * 1. MQFUSE_IOC_UMEM_REG registers @len bytes of the daemon's memory at
  *    @addr (page aligned; anonymous memory, a memfd/shmem mapping or
  *    hugetlb pages, else -EINVAL) as umem: pinned for as long as it stays
- *    registered, counted against RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts),
+ *    registered, charged to the user's locked memory against
+ *    RLIMIT_MEMLOCK (CAP_IPC_LOCK exempts; VmPin of the registering
+ *    process shows it),
  *    cut into len / buf_size buffers (buffer i at addr + i * buf_size;
- *    buf_size a multiple of 4096, at least MQFUSE_UMEM_MIN_BUF, and once
+ *    buf_size a multiple of 4096, MQFUSE_UMEM_MIN_BUF..MQFUSE_UMEM_MAX_BUF, and once
  *    the session runs at least 4096 + max_write, or ENTER fails with
  *    -ENOBUFS: every request must fit a buffer). One
  *    umem per fd: -EBUSY if one is registered. MQFUSE_IOC_UMEM_DEREG
@@ -197,13 +199,16 @@ struct mqfuse_session_info {
  *    returns the size to mmap(2) at offset 0 of the fd (read-write,
  *    MAP_SHARED): a struct mqfuse_ring_ctl, then @entries request
  *    descriptors at ctl.req_off, then @entries reply descriptors at
- *    ctl.rep_off. One ring per fd (-EBUSY); it lives until the fd closes.
+ *    ctl.rep_off. One ring per fd (-EBUSY); it lives until the fd is
+ *    released (closed and unmapped; the mapping is not inherited by fork).
  * 3. MQFUSE_IOC_RING_ENTER, one call per batch: the kernel first takes
  *    every reply descriptor the daemon published (rep_head..rep_tail),
  *    then hands out requests, each into a free buffer, publishing a
  *    request descriptor per request (req_tail), as many as it has
  *    requests and free buffers. With @min_req > 0 and nothing handed
- *    out, it sleeps (interruptibly) until a request comes. Returns 0 and
+ *    out, it sleeps (interruptibly) until a request comes, unless the
+ *    daemon holds every buffer (poll(2) then reports no EPOLLIN either).
+ *    Replies are always taken, even when ENTER then fails. Returns 0 and
  *    the counts in the struct, -ENODEV once the session has ended (as
  *    read(2) does), -EINTR on a signal before anything was done, -ENXIO
  *    without a ring or umem.
@@ -236,6 +241,7 @@ struct mqfuse_session_info {
  * outside the ring and the umem.
  */
 #define MQFUSE_UMEM_MIN_BUF	(256 * 1024)
+#define MQFUSE_UMEM_MAX_BUF	(16 * 1024 * 1024)
 #define MQFUSE_UMEM_MAX_LEN	(4ULL << 30)	/* per fd */
 #define MQFUSE_RING_MAX_ENTRIES	256
 
