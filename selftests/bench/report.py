@@ -632,7 +632,9 @@ def main():
             sp = os.path.join(r.stats_dir, "stats-%s.txt" % c)
             if os.path.exists(sp):
                 p("")
-                p("mqfused --stats, kernel %s, config %s (%s):" % (r.label, c, NAMES[c]))
+                p("mqfused --stats, kernel %s, config %s (%s)%s:" % (
+                  r.label, c, NAMES[c],
+                  ", unavailable (not in the table): " + r.na[c] if c in r.na else ""))
                 with open(sp, errors="replace") as f:
                     for l in f:
                         p("  " + l.rstrip())
