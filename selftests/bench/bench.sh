@@ -5,8 +5,9 @@
 # mqfuse, the helpers and the test programs for that kernel (make all
 # KVER=K KDIR=/lib/modules/K/build), boot one guest on it (run.sh --kver K)
 # and run guest-bench.sh there, which measures every workload on
-# mqfuse+mqfused, stock FUSE (that kernel's fuse.ko)+mqfused, stock
-# FUSE+libfuse3 (lfpt) and native ext4 side by side (section "compare"),
+# mqfuse+mqfused over the ring transport and over the char device, stock
+# FUSE (that kernel's fuse.ko)+mqfused, stock FUSE+libfuse3 (lfpt) and
+# native ext4 side by side (section "compare"),
 # then mqfuse once per consistency mode, the five mounted side by side
 # (section "modes": 4 KiB buffered writes, reread of a cached file, stat
 # and open/close storms).  Then print one report with columns per kernel
@@ -31,10 +32,13 @@
 #                        with -smp 2 the guest did not get past early boot in
 #                        120 s (shift 3 and 5 tried); with -smp 1, shift 5 boots
 #                        in ~14 s wall.
-#   BENCH_QUICK=1        tiny sizes, one repetition (development only)
+#   BENCH_QUICK=1        tiny sizes, one repetition (development only);
+#                        otherwise 5 repetitions in section compare, 3 in
+#                        modes
 #   BENCH_SMP, BENCH_MEM guest CPUs (default 2; icount: always 1) and MiB
 #                        (default 2048)
-#   BENCH_TIMEOUT        each guest run, seconds (default 3600, quick 900)
+#   BENCH_TIMEOUT        each guest run, seconds (default 10800, quick 900:
+#                        a full run takes ~1.5 h per kernel)
 #   BENCH_SECTIONS="compare modes"   which guest sections to run (default
 #                        both); BENCH_SECTIONS=modes BENCH_QUICK=1 is the
 #                        quick development loop for the mode table
@@ -43,13 +47,18 @@
 #   BENCH_REPS, BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB,
 #   BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS, BENCH_STORM_FILES
 #                        passed to the guest (guest-bench.sh)
+#   BENCH_MQFUSED=PATH   the mqfused the guest runs (default helper/mqfused
+#                        of this tree; the path must be visible in the
+#                        guest, which sees the host's root)
 #
 # Exit status: 0 when every kernel was built and its guest run completed
 # cleanly (whatever the figures); 1 when a kernel is not installed, its build
 # failed, its guest run failed or did not finish, the guest booted another
-# kernel than the one asked for, mqfuse (a) or stock FUSE + mqfused (b) was
-# unavailable in its guest (an "NA a"/"NA b" record: insmod, mount or a
-# mid-run failure), so was mqfuse in one of the consistency modes (an "NA
+# kernel than the one asked for, mqfuse over the ring (a) or over the char
+# device (e), or stock FUSE + mqfused (b) was unavailable in its guest (an
+# "NA a"/"NA e"/"NA b" record: insmod, mount, a session that does not use
+# the transport asked for, or a mid-run failure), so was mqfuse in one of
+# the consistency modes (an "NA
 # <mode>" record), or a measurement failed (a "FAIL" record) -- its columns
 # show what it produced, else n/a -- or the final rebuild failed or was
 # impossible.  Only configurations c (libfuse3, which may be missing) and d
@@ -73,8 +82,10 @@ raw_failures() {
 	gk=$(sed -n 's/^META kernel //p' "$raw" | head -n1)
 	[ "$gk" = "$k" ] ||
 		echo "the guest ran kernel '${gk:-?}' (uname -r), not $k"
-	grep -E '^NA [ab] ' "$raw" | cut -c1-200 | sed -e 's/^NA a /configuration a (mqfuse+mqfused) unavailable: /' \
-		-e 's/^NA b /configuration b (stock FUSE+mqfused) unavailable: /'
+	grep -E '^NA [abe] ' "$raw" | cut -c1-240 |
+		sed -e 's/^NA a /configuration a (mqfuse ring: mqfuse+mqfused --transport=ring) unavailable: /' \
+		    -e 's/^NA e /configuration e (mqfuse dev: mqfuse+mqfused --transport=dev) unavailable: /' \
+		    -e 's/^NA b /configuration b (stock FUSE+mqfused) unavailable: /'
 	grep -E '^NA (strict|cto|cto-wb|relaxed|immutable) ' "$raw" | cut -c1-200 |
 		sed -E 's/^NA ([^ ]+) /mqfuse with consistency=\1 unavailable: /'
 	n=$(grep -c '^FAIL ' "$raw")
@@ -101,7 +112,7 @@ mode=${BENCH_MODE:-default}
 quick=${BENCH_QUICK:-0}
 smp=${BENCH_SMP:-2}
 mem=${BENCH_MEM:-2048}
-if [ "$quick" = 1 ]; then timeout=${BENCH_TIMEOUT:-900}; else timeout=${BENCH_TIMEOUT:-3600}; fi
+if [ "$quick" = 1 ]; then timeout=${BENCH_TIMEOUT:-900}; else timeout=${BENCH_TIMEOUT:-10800}; fi
 
 # Debian's kernels run without slub_debug, page poisoning or init_on_free:
 # so does the benchmark guest (the test guest turns them on to catch memory
@@ -164,7 +175,7 @@ mkdir -p "$rundir"
 envs="BENCH_MODE=$mode"
 for v in BENCH_QUICK BENCH_REPS BENCH_SEQ_MB BENCH_RAND_MB BENCH_RUNTIME BENCH_RW_MB \
 	 BENCH_META_FILES BENCH_LIST_FILES BENCH_CONFIGS BENCH_RUN_TIMEOUT \
-	 BENCH_SECTIONS BENCH_CONSISTENCY BENCH_STORM_FILES; do
+	 BENCH_SECTIONS BENCH_CONSISTENCY BENCH_STORM_FILES BENCH_MQFUSED; do
 	[ -n "${!v:-}" ] && envs+=" $v='${!v}'"
 done
 
@@ -262,7 +273,7 @@ for k in "${kvers[@]}"; do
 		continue
 	fi
 	echo "bench: built for $k in $(( $(date +%s) - t0 ))s (log $log)"
-	for f in "$root/helper/mqfused" "$root/selftests/libfuse-passthrough/lfpt" \
+	for f in "${BENCH_MQFUSED:-$root/helper/mqfused}" "$root/selftests/libfuse-passthrough/lfpt" \
 		 "$here/mdbench" /usr/bin/fio; do
 		[ -x "$f" ] || echo "bench: warning: $f is missing; its configurations will be n/a" >&2
 	done

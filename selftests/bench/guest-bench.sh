@@ -5,12 +5,18 @@
 # runs this through selftests/vm/run.sh's shell mode).  Two sections, each
 # run only if named in BENCH_SECTIONS (default both, in this order):
 #
-# compare: every workload on four configurations mounted side by side:
-#   a  mqfuse (mqfuse_vN.ko)  + helper/mqfused --fs mqfuse
+# compare: every workload on five configurations mounted side by side:
+#   a  mqfuse (mqfuse_vN.ko)  + helper/mqfused --fs mqfuse --transport=ring
+#   e  mqfuse (mqfuse_vN.ko)  + helper/mqfused --fs mqfuse --transport=dev
 #   b  stock FUSE (fuse.ko)   + helper/mqfused --fs fuse
 #   c  stock FUSE             + selftests/libfuse-passthrough/lfpt (libfuse3)
 #   d  native ext4 on $MQ_SCRATCH
-# Caches are dropped before every run.
+# Caches are dropped before every run.  a and e must show the transport
+# they asked for in the session's sysfs "transport" file once mounted (and
+# still at the end of the section), else they are NA: a daemon that does
+# not know --transport, or ignores it, is not measured as the wrong
+# configuration.  At the end of the section the per-queue stats of a's and
+# e's sessions (ring_batches, ring_requests, in_daemon_max) are recorded.
 #
 # modes: mqfuse once per consistency mode (configurations named after the
 # modes: strict cto cto-wb relaxed immutable, or BENCH_CONSISTENCY), each
@@ -32,6 +38,10 @@
 #   WL id unit better description        a workload (better: hi|lo)
 #   R id config rep value                one measurement
 #   NA config reason...                  configuration unavailable
+#   META mqfuse_session CONFIG key=value...   a mqfuse config's session,
+#                                        once mounted
+#   META queue_stats CONFIG queueN key=value...   its queue's counters at
+#                                        the end of the compare section
 #   FAIL id config rep reason...         one failed measurement
 #   REQ id config rep OP=N...            modes section: requests the daemon
 #                                        served during that run (untimed
@@ -40,15 +50,18 @@
 # (bench.sh / report.py) computes medians and ratios; nothing here judges
 # a figure.
 #
-# Environment: BENCH_QUICK=1 (tiny sizes, for development), BENCH_REPS,
+# Environment: BENCH_QUICK=1 (tiny sizes, for development), BENCH_REPS
+# (both sections; default 5 for compare, 3 for modes, 1 when quick),
 # BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB, BENCH_META_FILES,
-# BENCH_LIST_FILES, BENCH_CONFIGS (default "a b c d"), BENCH_SECTIONS
+# BENCH_LIST_FILES, BENCH_CONFIGS (default "a e b c d"), BENCH_SECTIONS
 # (default "compare modes"), BENCH_CONSISTENCY (default "strict cto cto-wb
-# relaxed immutable"), BENCH_STORM_FILES, BENCH_MODE (label).
+# relaxed immutable"), BENCH_STORM_FILES, BENCH_MODE (label),
+# BENCH_MQFUSED (the mqfused to run, default $MQ_ROOT/helper/mqfused: to
+# measure another build of the daemon).
 
 . "$MQ_ROOT/selftests/vm/lib.sh"
 
-MQFUSED=$MQ_ROOT/helper/mqfused
+MQFUSED=${BENCH_MQFUSED:-$MQ_ROOT/helper/mqfused}
 LFPT=$MQ_ROOT/selftests/libfuse-passthrough/lfpt
 MDBENCH=$MQ_ROOT/selftests/bench/mdbench
 FIO=$(command -v fio || echo /usr/bin/fio)
@@ -58,25 +71,27 @@ mkdir -p "$OUT/logs"
 : > "$RAW"
 
 NCPU=$(nproc)
+# REPS: the compare section's repetitions, MODE_REPS the modes section's.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	REPS=${BENCH_REPS:-1} SEQ_MB=${BENCH_SEQ_MB:-16} RAND_MB=${BENCH_RAND_MB:-16}
+	REPS=${BENCH_REPS:-1} MODE_REPS=${BENCH_REPS:-1} SEQ_MB=${BENCH_SEQ_MB:-16} RAND_MB=${BENCH_RAND_MB:-16}
 	RUNTIME=${BENCH_RUNTIME:-1} RW_MB=${BENCH_RW_MB:-2}
 	META_FILES=${BENCH_META_FILES:-200} LIST_FILES=${BENCH_LIST_FILES:-1000}
 	STORM_FILES=${BENCH_STORM_FILES:-200}
 elif [ "${BENCH_MODE#icount}" != "${BENCH_MODE:-}" ]; then
 	# One CPU, and guest time runs ~5x faster than wall time: a little
-	# smaller, so that the run stays within ~30 min of wall time.
-	REPS=${BENCH_REPS:-3} SEQ_MB=${BENCH_SEQ_MB:-64} RAND_MB=${BENCH_RAND_MB:-64}
+	# smaller (3 repetitions of four configurations stayed within ~30 min
+	# of wall time; 5 of five, scaled from that: ~65 min).
+	REPS=${BENCH_REPS:-5} MODE_REPS=${BENCH_REPS:-3} SEQ_MB=${BENCH_SEQ_MB:-64} RAND_MB=${BENCH_RAND_MB:-64}
 	RUNTIME=${BENCH_RUNTIME:-5} RW_MB=${BENCH_RW_MB:-8}
 	META_FILES=${BENCH_META_FILES:-1000} LIST_FILES=${BENCH_LIST_FILES:-20000}
 	STORM_FILES=${BENCH_STORM_FILES:-1000}
 else
-	REPS=${BENCH_REPS:-3} SEQ_MB=${BENCH_SEQ_MB:-128} RAND_MB=${BENCH_RAND_MB:-128}
+	REPS=${BENCH_REPS:-5} MODE_REPS=${BENCH_REPS:-3} SEQ_MB=${BENCH_SEQ_MB:-128} RAND_MB=${BENCH_RAND_MB:-128}
 	RUNTIME=${BENCH_RUNTIME:-5} RW_MB=${BENCH_RW_MB:-16}
 	META_FILES=${BENCH_META_FILES:-1000} LIST_FILES=${BENCH_LIST_FILES:-20000}
 	STORM_FILES=${BENCH_STORM_FILES:-1000}
 fi
-CONFIGS=${BENCH_CONFIGS:-a b c d}
+CONFIGS=${BENCH_CONFIGS:-a e b c d}
 SECTIONS=${BENCH_SECTIONS:-compare modes}
 CONS_MODES=${BENCH_CONSISTENCY:-strict cto cto-wb relaxed immutable}
 for w in $SECTIONS; do
@@ -88,7 +103,7 @@ for w in $CONS_MODES; do
 	esac
 done
 for w in $CONFIGS; do
-	case $w in a|b|c|d) ;; *) echo "bench: unknown configuration '$w' in BENCH_CONFIGS (a b c d)" >&2; exit 2 ;; esac
+	case $w in a|b|c|d|e) ;; *) echo "bench: unknown configuration '$w' in BENCH_CONFIGS (a e b c d)" >&2; exit 2 ;; esac
 done
 section() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 # Per-run bound: generous, only there so that a hung mount cannot stall the
@@ -103,8 +118,10 @@ ulimit -n 1048576 2>/dev/null || ulimit -n 65536
 THREADS="1"
 [ "$NCPU" -gt 1 ] && THREADS="1 $NCPU"
 
-declare -A MNT SRC DPID BROKEN
-for c in a b c d; do
+declare -A MNT SRC DPID BROKEN SESS
+# The transport each mqfuse configuration asks mqfused for.
+declare -A TRANSPORT=([a]=ring [e]=dev)
+for c in a b c d e; do
 	SRC[$c]=$MQ_SCRATCH/src-$c
 	MNT[$c]=/mnt/$c
 done
@@ -190,18 +207,58 @@ mark_broken() {	# mark_broken CONFIG REASON...
 	say "config $c unavailable: $*"
 }
 
+# mq_session_dir MOUNTPOINT: the mount's session directory in
+# /sys/fs/mqfuse_vN (the one whose dev file is the mount's st_dev).
+mq_session_dir() {
+	local dev d
+	run_bounded 5 "$OUT/logs/stdev.txt" stat -c '%Hd:%Ld' "$1/." || return 1
+	dev=$(cat "$OUT/logs/stdev.txt")
+	for d in /sys/fs/"$MQ_NAME"/[0-9]*; do
+		[ "$(cat "$d/dev" 2>/dev/null)" = "$dev" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# check_transport CONFIG: the session behind a mqfuse mount uses the
+# transport the configuration asked for (sysfs "transport": "ring" while
+# any daemon fd of the session has a ring, else "dev"); else the config is
+# NA.  A daemon may set its rings up only after the mount answers: up to
+# 10 s for "ring"; "dev" must still read "dev" 1 s later.
+check_transport() {
+	local c=$1 want=${TRANSPORT[$1]} d got i
+	if ! d=$(mq_session_dir "${MNT[$c]}"); then
+		stop_config "$c"
+		mark_broken "$c" "no session in /sys/fs/$MQ_NAME has the mount's st_dev"
+		return
+	fi
+	SESS[$c]=$d
+	for i in $(seq 1 50); do
+		got=$(cat "$d/transport" 2>/dev/null)
+		[ "$got" = ring ] && break
+		[ "$got" = "$want" ] && [ "$i" -ge 5 ] && break
+		nap 0.2
+	done
+	rec "META mqfuse_session $c id=${d##*/} transport=${got:-?} queues=$(cat "$d/queues" 2>/dev/null)" \
+		"max_pages=$(cat "$d/max_pages" 2>/dev/null) max_write=$(cat "$d/max_write" 2>/dev/null)"
+	if [ "$got" != "$want" ]; then
+		stop_config "$c"
+		mark_broken "$c" "transport is ${got:-unreadable}, expected $want" \
+			"(mqfused --transport=$want; session ${d##*/})"
+	fi
+}
+
 start_config() {
 	local c=$1 log=$OUT/logs/daemon-$1.log reason
 	mkdir -p "${SRC[$c]}" "${MNT[$c]}"
 	case $c in
-	a)
+	a|e)
 		if ! mq_load >"$log" 2>&1; then
-			mark_broken a "insmod $MQ_NAME.ko failed: $(head -c 120 "$log")"
+			mark_broken $c "insmod $MQ_NAME.ko failed: $(head -c 120 "$log")"
 			return
 		fi
-		"$MQFUSED" -f --fs mqfuse --stats "$OUT/stats-a.txt" "local:${SRC[a]}" "${MNT[a]}" \
-			> "$log" 2>&1 &
-		DPID[a]=$!
+		"$MQFUSED" -f --fs mqfuse --transport="${TRANSPORT[$c]}" --stats "$OUT/stats-$c.txt" \
+			"local:${SRC[$c]}" "${MNT[$c]}" > "$log" 2>&1 &
+		DPID[$c]=$!
 		;;
 	b|c)
 		if ! grep -qw fuse /proc/filesystems && ! modprobe fuse >"$log" 2>&1; then
@@ -224,7 +281,34 @@ start_config() {
 		reason=$(grep -v '^$' "$log" | head -n 2 | tr '\n' ' ' | cut -c1-160)
 		kill -9 "${DPID[$c]}" 2>/dev/null
 		umount -l "${MNT[$c]}" 2>/dev/null
-		mark_broken $c "mount failed: ${reason:-no mount within 30 s}"
+		if grep -q "unrecognized option '--transport" "$log"; then
+			mark_broken $c "mqfused does not know --transport (an older binary)," \
+				"so it cannot be asked for the ${TRANSPORT[$c]} transport:" \
+				"$(grep -m1 "unrecognized option '--transport" "$log" | cut -c1-100)"
+		else
+			mark_broken $c "mount failed: ${reason:-no mount within 30 s}"
+		fi
+		return
+	fi
+	case $c in a|e) check_transport $c ;; esac
+}
+
+# queue_stats CONFIG: at the end of the compare section, the counters of
+# each queue of the config's session (cumulative since the mount: setup,
+# every workload and repetition), and its transport again: a config whose
+# daemon changed transport during the section measured something else.
+queue_stats() {
+	local c=$1 d=${SESS[$1]:-} q got
+	[ -n "$d" ] && [ -z "${BROKEN[$c]:-}" ] || return 0
+	for q in "$d"/queue[0-9]*; do
+		[ -r "$q/stats" ] || continue
+		rec "META queue_stats $c ${q##*/} $(awk '$1 ~ /^(ring_batches|ring_requests|in_daemon_max|requests)$/ {
+			printf "%s%s=%s", (n++ ? " " : ""), $1, $2 }' "$q/stats")"
+	done
+	got=$(cat "$d/transport" 2>/dev/null)
+	if [ "$got" != "${TRANSPORT[$c]}" ]; then
+		rec "FAIL transport $c 0 transport is ${got:-unreadable} at the end of the compare section, expected ${TRANSPORT[$c]}: its figures are not of configuration $c"
+		say "config $c: transport is ${got:-unreadable} at the end, expected ${TRANSPORT[$c]}"
 	fi
 }
 
@@ -298,7 +382,8 @@ def_compare_workloads() {
 	done
 	def_fio randrd-4k-buf IOPS 8 randfile "random read 4k buffered cold, ${RUNTIME}s on ${RAND_MB} MiB" -- \
 		--rw=randread --bs=4k --size=${RAND_MB}m --direct=0 --time_based --runtime=$RUNTIME
-	def_fio randrd-4k-dio IOPS 8 randfile "random read 4k O_DIRECT, ${RUNTIME}s" -- \
+	# One synchronous job (psync): queue depth 1.
+	def_fio randrd-4k-dio IOPS 8 randfile "random read 4k O_DIRECT, QD1 (psync, one job), ${RUNTIME}s" -- \
 		--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME
 	[ "$NCPU" -gt 1 ] && def_fio randrd-4k-dio-${NCPU}j IOPS 8 randfile "random read 4k O_DIRECT, $NCPU jobs (one per CPU), ${RUNTIME}s" -- \
 		--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --time_based --runtime=$RUNTIME --numjobs=$NCPU
@@ -520,6 +605,7 @@ rec "META guest_mem_mib $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminf
 rec "META kernel $(uname -r)"
 rec "META fio $("$FIO" --version 2>/dev/null || echo "fio missing")"
 rec "META reps $REPS"
+rec "META mode_reps $MODE_REPS"
 rec "META nofile $(ulimit -n)"
 rec "META sections $SECTIONS"
 start=$SECONDS
@@ -528,7 +614,8 @@ run_compare() {
 	local c d k rep id order cfgs
 	rec "META sizes seq=${SEQ_MB}MiB rand=${RAND_MB}MiB runtime=${RUNTIME}s randwrite=${RW_MB}MiB meta=${META_FILES}/thread list=${LIST_FILES}"
 	rec "META configs_run $CONFIGS"
-	rec "META configs a=mqfuse+mqfused b=fuse+mqfused c=fuse+libfuse3(lfpt) d=ext4"
+	rec "META configs a=mqfuse+mqfused(ring) e=mqfuse+mqfused(dev) b=fuse+mqfused c=fuse+libfuse3(lfpt) d=ext4"
+	rec "META mqfused $MQFUSED"
 	def_compare_workloads
 
 	say "compare: $NCPU CPUs, $REPS repetition(s), seq ${SEQ_MB} MiB, rand ${RAND_MB} MiB, configs: $CONFIGS"
@@ -542,10 +629,6 @@ run_compare() {
 		start_config $c
 	done
 	sync
-	[ -n "${DPID[a]:-}" ] && [ -z "${BROKEN[a]:-}" ] && for d in /sys/fs/$MQ_NAME/[0-9]*; do
-		[ -d "$d" ] || continue
-		rec "META mqfuse_session queues=$(cat "$d/queues" 2>/dev/null) max_pages=$(cat "$d/max_pages" 2>/dev/null) max_write=$(cat "$d/max_write" 2>/dev/null)"
-	done
 
 	cfgs=($CONFIGS)
 	for rep in $(seq 1 "$REPS"); do
@@ -559,6 +642,9 @@ run_compare() {
 			done
 		done
 		say "compare: repetition $rep/$REPS done after $((SECONDS - start)) s"
+	done
+	for c in $CONFIGS; do
+		case $c in a|e) queue_stats $c ;; esac
 	done
 	for c in $CONFIGS; do stop_config $c; done
 }
@@ -574,7 +660,7 @@ run_modes() {
 	rec "META mode_timeouts mqfused defaults: ${t:-unknown}"
 	def_mode_workloads
 
-	say "modes: $REPS repetition(s), ${RW_MB} MiB, ${STORM_FILES} files, ${RUNTIME} s, modes: $CONS_MODES"
+	say "modes: $MODE_REPS repetition(s), ${RW_MB} MiB, ${STORM_FILES} files, ${RUNTIME} s, modes: $CONS_MODES"
 	for c in $CONS_MODES; do
 		# Written natively (not timed): the file to reread, the files to stat.
 		mkdir -p "${SRC[$c]}"
@@ -585,7 +671,7 @@ run_modes() {
 	for c in $CONS_MODES; do start_mode "$c"; done
 
 	cfgs=($CONS_MODES)
-	for rep in $(seq 1 "$REPS"); do
+	for rep in $(seq 1 "$MODE_REPS"); do
 		k=$(( (rep - 1) % ${#cfgs[@]} ))
 		order=("${cfgs[@]:$k}" "${cfgs[@]:0:$k}")
 		for id in "${MODE_WORKLOADS[@]}"; do
@@ -594,7 +680,7 @@ run_modes() {
 				run_mode_workload "$id" "$c" "$rep"
 			done
 		done
-		say "modes: repetition $rep/$REPS done after $((SECONDS - start)) s"
+		say "modes: repetition $rep/$MODE_REPS done after $((SECONDS - start)) s"
 	done
 	for c in $CONS_MODES; do stop_config "$c"; done
 }

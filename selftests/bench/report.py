@@ -9,10 +9,23 @@
 
 One --run per kernel, each the raw.txt of one guest booting that kernel (its
 mqfused --stats files are read from the same directory).  Per workload the
-table has, for every kernel, the medians of the four configurations and the
-ratios mqfuse/stock-FUSE-same-daemon (a/b), mqfuse/libfuse (a/c) and
-mqfuse/ext4 (a/d), each taken within that kernel's run only: timing under
-TCG is comparable only within one guest run, never across kernels.
+table has, for every kernel, the median of each of the five configurations
+with the spread of its repetitions ((max-min)/median, when there is more
+than one), "mqfuse ring" (a: mqfused --transport=ring), "mqfuse dev" (e:
+--transport=dev, the char device), "fuse" (b: stock FUSE, same daemon),
+"libfuse" (c) and "ext4" (d), and the ratios of the medians ring/fuse (a/b,
+the headline: same daemon, mqfuse's ring against stock FUSE), ring/dev
+(a/e: what the ring brings over mqfuse's own char device), dev/fuse (e/b:
+what mqfuse brings without the ring), ring/libfuse (a/c) and ring/ext4
+(a/d), each taken within that kernel's run only: timing under TCG is
+comparable only within one guest run, never across kernels.  Raw files
+from before configuration e (no e in META configs_run) leave its columns
+"-".
+
+After the table, per kernel, the queue counters of the mqfuse sessions at
+the end of the compare section (META queue_stats: ring_batches,
+ring_requests, in_daemon_max, requests) with the mean batch
+ring_requests/ring_batches, per queue and over all queues.
 
 The consistency-mode section (workloads "mode-*", configurations named
 after the modes), if the guest ran it, gets a table per kernel: the
@@ -32,8 +45,8 @@ the mode section the daemon's requests per run (REQ records).
 
 --failed KVER REASON marks a kernel whose run failed (bench.sh passes one
 per reason: not installed, build failed, guest run failed or incomplete,
-the guest booted another kernel, configuration a or b unavailable ("NA a",
-"NA b"), failed measurements ("FAIL")): its figures, if any, are partial
+the guest booted another kernel, configuration a, e or b unavailable ("NA a",
+"NA e", "NA b"), failed measurements ("FAIL")): its figures, if any, are partial
 and its missing cells read n/a.  --note adds a line to that kernel's header.
 A run whose guest's uname -r (META kernel) is not the kernel asked for is
 marked FAILED here too, with or without --failed.
@@ -47,16 +60,30 @@ import os
 import statistics
 import sys
 
-CONFIGS = ["a", "b", "c", "d"]
+# In column order.
+CONFIGS = ["a", "e", "b", "c", "d"]
 NAMES = {
-    "a": "mqfuse+mqfused",
+    "a": "mqfuse+mqfused ring",
+    "e": "mqfuse+mqfused dev",
     "b": "fuse+mqfused",
     "c": "fuse+libfuse",
     "d": "ext4",
 }
+# What each configuration is, for the legend.
+WHAT = {
+    "a": "mqfuse_vN.ko + mqfused --fs mqfuse --transport=ring",
+    "e": "mqfuse_vN.ko + mqfused --fs mqfuse --transport=dev (the char device)",
+    "b": "stock fuse.ko + mqfused --fs fuse",
+    "c": "stock fuse.ko + libfuse3 passthrough (lfpt)",
+    "d": "native ext4",
+}
 # Column heads in the table (the kernel label follows).
-SHORT = {"a": "mqfuse", "b": "fuse", "c": "libfuse", "d": "ext4"}
-RATIOS = [("a", "b", "mq/fuse"), ("a", "c", "mq/libfuse"), ("a", "d", "mq/ext4")]
+SHORT = {"a": "mqfuse ring", "e": "mqfuse dev", "b": "fuse", "c": "libfuse", "d": "ext4"}
+# (numerator, denominator, head): ring/fuse is the headline.
+RATIOS = [("a", "b", "ring/fuse"), ("a", "e", "ring/dev"), ("e", "b", "dev/fuse"),
+          ("a", "c", "ring/libfuse"), ("a", "d", "ring/ext4")]
+# The mqfuse configurations, whose sessions' queue counters are recorded.
+MQFUSE_CONFIGS = ["a", "e"]
 
 # The consistency-mode section: its configurations are named after the
 # modes, its workloads start with "mode-".
@@ -117,6 +144,24 @@ def fmt(v):
     if v >= 1:
         return "%.2f" % v
     return "%.3f" % v
+
+
+def spread(pts):
+    """(max-min)/median of @pts in percent, or None (fewer than two, or a
+    zero median)."""
+    if len(pts) < 2:
+        return None
+    med = statistics.median(pts)
+    if not med:
+        return None
+    return 100 * (max(pts) - min(pts)) / med
+
+
+def fmt_spread(pts):
+    """The median of @pts, with its spread when there is one."""
+    s_ = spread(pts)
+    med = statistics.median(pts)
+    return fmt(med) if s_ is None else "%s (%.0f%%)" % (fmt(med), s_)
 
 
 # FAIL records name the run (meta-Nt, list, the fio id), not the row.
@@ -223,7 +268,8 @@ def mode_section(r, p):
       " -o consistency=MODE), side by side%s" % (r.label, r.kver,
       ": FAILED run, figures partial" if r.failed else ""))
     p("  %s; %s; repetitions %s (median shown)" % (
-      r.md.get("mode_sizes", "?"), r.md.get("mode_timeouts", "timeouts ?"), r.md.get("reps", "?")))
+      r.md.get("mode_sizes", "?"), r.md.get("mode_timeouts", "timeouts ?"),
+      r.md.get("mode_reps", r.md.get("reps", "?"))))
     notes = []
     na_note = {}
     for m in MODES:
@@ -234,10 +280,7 @@ def mode_section(r, p):
     def cell(wl, m):
         v = r.median(wl, m)
         if v is not None:
-            pts = r.points(wl, m)
-            if len(pts) < 2 or not v:
-                return fmt(v)
-            return "%s (%.0f%%)" % (fmt(v), 100 * (max(pts) - min(pts)) / v)
+            return fmt_spread(r.points(wl, m))
         if m not in r.modes:
             return "-"
         if m in na_note:
@@ -310,6 +353,55 @@ def mode_section(r, p):
               ratio))
 
 
+def queue_section(r, p):
+    """The mqfuse sessions' queue counters at the end of the compare
+    section (META queue_stats CONFIG queueN key=value...) with the mean
+    batch of the ring."""
+    qs = {}
+    for k, v in r.meta:
+        if k != "queue_stats":
+            continue
+        f_ = v.split(" ")
+        if len(f_) < 2 or f_[0] not in MQFUSE_CONFIGS:
+            continue
+        kv = {}
+        for x in f_[2:]:
+            key, _, val = x.partition("=")
+            try:
+                kv[key] = int(val)
+            except ValueError:
+                pass
+        qs.setdefault(f_[0], []).append((f_[1], kv))
+    if not qs:
+        return
+    p("")
+    p("Queue counters, kernel %s, at the end of the compare section (cumulative since the"
+      " mount: setup, every workload and repetition); mean batch = ring_requests /"
+      " ring_batches:" % r.label)
+
+    def mean_batch(req, bat):
+        return "%.2f" % (req / bat) if bat else "- (no ring batch)"
+    for c in MQFUSE_CONFIGS:
+        if c not in qs:
+            continue
+        tot = {"requests": 0, "ring_requests": 0, "ring_batches": 0, "in_daemon_max": 0}
+        for q, kv in qs[c]:
+            p("  %s (%s) %-7s requests %d  ring_requests %d  ring_batches %d  mean batch %s"
+              "  in_daemon_max %d" % (SHORT[c], c, q, kv.get("requests", 0),
+                                      kv.get("ring_requests", 0), kv.get("ring_batches", 0),
+                                      mean_batch(kv.get("ring_requests", 0),
+                                                 kv.get("ring_batches", 0)),
+                                      kv.get("in_daemon_max", 0)))
+            for key in ("requests", "ring_requests", "ring_batches"):
+                tot[key] += kv.get(key, 0)
+            tot["in_daemon_max"] = max(tot["in_daemon_max"], kv.get("in_daemon_max", 0))
+        p("  %s (%s) all %d queue(s): requests %d  ring_requests %d  ring_batches %d"
+          "  mean batch %s  in_daemon_max %d (highest queue)" % (
+            SHORT[c], c, len(qs[c]), tot["requests"], tot["ring_requests"],
+            tot["ring_batches"], mean_batch(tot["ring_requests"], tot["ring_batches"]),
+            tot["in_daemon_max"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("raw", nargs="?", help="one run's raw.txt (kernel from its records)")
@@ -356,8 +448,8 @@ def main():
     out = []
     p = out.append
     any_modes = any(is_mode_wl(wl) for r in runs for wl in r.wls)
-    p("mqfuse benchmark: mqfuse vs stock FUSE vs native ext4%s, one QEMU/TCG guest per kernel"
-      % ("; mqfuse per consistency mode" if any_modes else ""))
+    p("mqfuse benchmark: mqfuse (ring and char device) vs stock FUSE vs native ext4%s,"
+      " one QEMU/TCG guest per kernel" % ("; mqfuse per consistency mode" if any_modes else ""))
     modes = sorted(set(r.md.get("mode", "?") for r in runs if r.have))
     p("commit %s   mode %s%s" % (args.commit, "/".join(modes),
       "   QUICK (development sizes)" if first.md.get("quick") == "1" else ""))
@@ -376,9 +468,19 @@ def main():
               r.md.get("fio", "fio ?")))
             p("%s  repetitions %s (median shown)%s" % (" " * len(head), r.md.get("reps", "?"),
               ", " + r.md["sizes"] if "sizes" in r.md else ""))
+            if "mqfused" in r.md:
+                p("%s  mqfused: %s" % (" " * len(head), r.md["mqfused"]))
+            elif "configs_run" in r.md:
+                p("%s  raw records from before configuration e: column a ('%s') is mqfused's"
+                  " transport of that time, the char device" % (" " * len(head), SHORT["a"]))
             for k, v in r.meta:
                 if k == "mqfuse_session":
-                    p("%s  mqfuse session: %s" % (" " * len(head), v))
+                    # "CONFIG key=value..."; before configuration e: no CONFIG.
+                    c, _, rest = v.partition(" ")
+                    if c in MQFUSE_CONFIGS:
+                        p("%s  mqfuse session of %s (%s): %s" % (" " * len(head), c, SHORT[c], rest))
+                    else:
+                        p("%s  mqfuse session: %s" % (" " * len(head), v))
             for n in r.notes:
                 p("%s  %s" % (" " * len(head), n))
         else:
@@ -389,9 +491,14 @@ def main():
             p("%s  FAILED: %s%s" % (" " * len(head), f_,
               " (figures below are partial)" if r.have else " (all its cells are n/a)"))
     if any(not is_mode_wl(wl) for r in runs for wl in r.wls):
-        p("configs: " + "  ".join("%s=%s (%s)" % (c, NAMES[c], SHORT[c]) for c in CONFIGS))
-        p("Ratios are mqfuse / other of the medians of the same kernel's run; 'better' says"
-          " whether higher (hi) or lower (lo) is better for that row.")
+        p("configs (column heads):")
+        for c in CONFIGS:
+            p("  %s  %-11s  %s" % (c, SHORT[c], WHAT[c]))
+        p("Cells: median (spread = (max-min)/median of the repetitions, when more than one).")
+        p("Ratios of the medians of the same kernel's run: ring/fuse = a/b (the headline: same"
+          " daemon), ring/dev = a/e, dev/fuse = e/b, ring/libfuse = a/c, ring/ext4 = a/d;"
+          " 'better' says whether higher (hi) or lower (lo) is better for that row (for lo"
+          " rows a ratio below 1 favours the numerator).")
     p("Timing under TCG is emulated: compare only figures from one run (one kernel), as"
       " ratios; never compare absolute figures across kernels.")
     p("")
@@ -419,7 +526,7 @@ def main():
 
     def cell_text(r, wl, c, v):
         if v is not None:
-            return fmt(v)
+            return fmt_spread(r.points(wl, c))
         if (r.label, None) in notes:
             return "n/a [%d]" % notes[(r.label, None)]
         if (r.label, c) in notes:
@@ -478,6 +585,9 @@ def main():
         p("[%d] %s" % (i + 1, t))
     for r in runs:
         if r.have:
+            queue_section(r, p)
+    for r in runs:
+        if r.have:
             mode_section(r, p)
     for r in runs:
         if r.fails:
@@ -501,10 +611,10 @@ def main():
                 if not pts:
                     continue
                 vs = [v for _, v in pts]
-                med = statistics.median(vs)
-                spread = ("%.0f%%" % (100 * (max(vs) - min(vs)) / med)) if med else "-"
+                sp = spread(vs)
                 p("  %-18s %-*s %s   spread %s" % (wl, nw, NAMES[c],
-                  " ".join("%d:%s" % (n, fmt(v)) for n, v in pts), spread))
+                  " ".join("%d:%s" % (n, fmt(v)) for n, v in pts),
+                  "-" if sp is None else "%.0f%%" % sp))
     for r in runs:
         if not r.reqs:
             continue
@@ -518,11 +628,13 @@ def main():
     for r in runs:
         if not r.stats_dir:
             continue
-        for c in ("a", "b"):
+        for c in ("a", "e", "b"):
             sp = os.path.join(r.stats_dir, "stats-%s.txt" % c)
             if os.path.exists(sp):
                 p("")
-                p("mqfused --stats, kernel %s, config %s (%s):" % (r.label, c, NAMES[c]))
+                p("mqfused --stats, kernel %s, config %s (%s)%s:" % (
+                  r.label, c, NAMES[c],
+                  ", unavailable (not in the table): " + r.na[c] if c in r.na else ""))
                 with open(sp, errors="replace") as f:
                     for l in f:
                         p("  " + l.rstrip())
