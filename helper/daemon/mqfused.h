@@ -458,6 +458,7 @@ int mq_ring_attach(struct mq_ring **out, void *map, size_t map_len,
 		   char *umem, size_t umem_len, uint32_t buf_size,
 		   char *spare, size_t spare_len);
 void mq_ring_free(struct mq_ring *r);
+void mq_ring_unmap(struct mq_ring *r);
 unsigned int mq_ring_depth(const struct mq_ring *r);
 /*
  * Serve the request descriptors the kernel published since the last call

@@ -211,6 +211,21 @@ void mq_ring_free(struct mq_ring *r)
 	free(r);
 }
 
+/*
+ * Hand-over: drop the ring's mapping, which holds the device file as an
+ * fd does, so that the kernel sees the fd released when the caller
+ * closes it (the successor waits for that). The umem stays mapped: pinned
+ * pages hold no file. Only for a thread that stopped serving.
+ */
+void mq_ring_unmap(struct mq_ring *r)
+{
+	if (!r || !r->mapped)
+		return;
+	mq_ring_kops->unmap(r->map, r->map_len);
+	munmap(r->umem, r->umem_len + r->spare_len);
+	r->mapped = false;
+}
+
 static void mq_ring_stats_flush(struct mq_thread *thr, struct mq_ring *r)
 {
 	mq_stats_transport(&thr->stats, &r->delta);

@@ -811,12 +811,17 @@ static void mq_hand_over(void)
 	/*
 	 * Release the device fds, keeping their numbers (the root's O_PATH
 	 * fd over them): a lock waiter answering late gets EBADF, not a
-	 * backing file that took the number.
+	 * backing file that took the number. A ring's mapping holds its fd's
+	 * file too: unmapped first when every thread stopped (a thread still
+	 * busy keeps it until the process exits).
 	 */
-	for (i = 0; i < mq_nr_threads; i++)
+	for (i = 0; i < mq_nr_threads; i++) {
+		if (!atomic_load(&mq_threads_running))
+			mq_ring_unmap(mq_threads[i].ring);
 		if (dup3(mq_itable_root_fd(), mq_threads[i].devfd, O_CLOEXEC) < 0)
 			mq_warn("hand-over: releasing thread %u's device fd: %s",
 				i, strerror(errno));
+	}
 	mq_info("hand-over: every serving thread stopped, device fds released");
 	sigemptyset(&set);
 	sigaddset(&set, SIGQUIT);
