@@ -114,10 +114,11 @@ static void mq_usage(FILE *f)
 "                         SIGUSR1\n"
 "  --max-write BYTES      largest READ/WRITE payload (default 8388608; stock\n"
 "                         FUSE caps it at max_pages_limit pages)\n"
-"  --transport ring|dev   ring (default): each thread takes requests and\n"
+"  --transport ring|dev   ring: each thread takes requests and\n"
 "                         gives replies through a shared ring over its own\n"
 "                         registered memory, one system call per batch;\n"
-"                         dev: read/write on the device.  ring falls back to\n"
+"                         dev (default): read/write on the device.  ring\n"
+"                         falls back to\n"
 "                         dev (with a warning) on stock FUSE or a module\n"
 "                         without the ring\n"
 "  --ring-depth N         ring buffers per thread, a power of two 1..%u\n"
@@ -384,7 +385,8 @@ int main(int argc, char **argv)
 	mq_cfg.entry_timeout = 1.0;
 	mq_cfg.attr_timeout = 1.0;
 	mq_cfg.locks = true;
-	mq_cfg.transport = MQ_TRANSPORT_RING;
+	/* dev until hot upgrade on the ring keeps up (issue 10) */
+	mq_cfg.transport = MQ_TRANSPORT_DEV;
 	mq_cfg.ring_depth = MQ_RING_DEFAULT_DEPTH;
 
 	while ((c = getopt_long(argc, argv, "o:fhV", mq_long_opts, NULL)) != -1) {

@@ -30,15 +30,15 @@ rc=${PIPESTATUS[0]}
 # posix_test features mqfused claims (RENAME2, FALLOCATE, LSEEK, xattrs):
 # their SKIP is a failure.
 features=rename_flags,fallocate,punch_hole,zero_range,seek_data,xattr
-# mqfuse twice: over the ring (the default) and over the char device.
+# mqfuse twice: over the ring and over the char device (the default).
 for fs in fuse mqfuse mqfuse-dev; do
 	src=$MQ_SCRATCH/daemon-$fs mnt=/mnt/daemon-$fs
 	mkdir -p "$src" "$mnt"
 	chmod 755 "$src"
 	case $fs in
 	fuse) args=(--fs fuse) want= ;;
-	mqfuse) args=(--fs mqfuse) want=ring ;;
-	mqfuse-dev) args=(--fs mqfuse --transport=dev) want=dev ;;
+	mqfuse) args=(--fs mqfuse --transport=ring) want=ring ;;
+	mqfuse-dev) args=(--fs mqfuse) want=dev ;;
 	esac
 	if ! "$H/mqfused" "${args[@]}" -o allow_other,default_permissions "local:$src" "$mnt"; then
 		not_ok "$fs: mqfused mounts"
@@ -83,7 +83,7 @@ done
 src=$MQ_SCRATCH/onecopy-src mnt=/mnt/onecopy st=/tmp/onecopy.stats
 mkdir -p "$src" "$mnt"
 rm -f "$st"
-"$H/mqfused" -f --stats "$st" "local:$src" "$mnt" 2>/tmp/onecopy.log &
+"$H/mqfused" -f --transport=ring --stats "$st" "local:$src" "$mnt" 2>/tmp/onecopy.log &
 fpid=$!
 if check "one copy: mounted" mq_wait_mounted "$mnt" "$MQ_NAME"; then
 	dd if=/dev/urandom of=/tmp/onecopy.data bs=1M count=16 status=none
