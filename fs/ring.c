@@ -632,11 +632,19 @@ static unsigned int mqfuse_ring_fetch(struct mqfuse_dev *dev, struct mqfuse_ring
 	return published;
 }
 
-/* Every request must fit a buffer, as every read(2) must (dev.c). */
+/*
+ * Every request must fit a buffer, as every read(2) must (dev.c), and so
+ * must its reply, built in the same buffer: a READ of max_read bytes (up
+ * to max_pages pages, which may exceed max_write) with its header.  Other
+ * replies are smaller than MQFUSE_UMEM_MIN_BUF (xattrs: 64 KiB at most,
+ * readdir_size: 128 KiB at most).
+ */
 static bool mqfuse_ring_bufs_fit(struct mqfuse_conn *fc, struct mqfuse_umem *u)
 {
+	u32 payload = max(READ_ONCE(fc->max_write), READ_ONCE(fc->max_read));
+
 	return mqfuse_conn_state(fc) == MQFUSE_CONN_INIT ||
-	       u->buf_size >= PAGE_SIZE + READ_ONCE(fc->max_write);
+	       u->buf_size >= PAGE_SIZE + payload;
 }
 
 static long mqfuse_ring_enter(struct mqfuse_dev *dev, struct mqfuse_ring_enter __user *argp)

@@ -187,8 +187,9 @@ struct mqfuse_session_info {
  *    process shows it),
  *    cut into len / buf_size buffers (buffer i at addr + i * buf_size;
  *    buf_size a multiple of 4096, MQFUSE_UMEM_MIN_BUF..MQFUSE_UMEM_MAX_BUF, and once
- *    the session runs at least 4096 + max_write, or ENTER fails with
- *    -ENOBUFS: every request must fit a buffer). One
+ *    the session runs at least 4096 + max(max_write, max_read), or
+ *    ENTER fails with -ENOBUFS: every request and its reply, a READ of
+ *    max_read bytes included, must fit a buffer). One
  *    umem per fd: -EBUSY if one is registered. MQFUSE_IOC_UMEM_DEREG
  *    unpins it: -EBUSY while the daemon holds a buffer of the ring; the
  *    ring stays, and ENTER fails with -ENXIO until a umem with at least

@@ -1770,7 +1770,10 @@ static void sc_hostile(void)
 	alarm(0);
 }
 
-/* ---- scenario: buffers smaller than 4096 + max_write ---- */
+/*
+ * ---- scenario: buffers smaller than 4096 + max_write, or 4096 + max_read
+ * (a READ of max_pages pages must fit its reply: small_buf_read) ----
+ */
 
 static int run_small_buf(struct rsrv *s)
 {
@@ -1816,9 +1819,9 @@ static int run_small_buf(struct rsrv *s)
 	return srv_loop(s, hook_align);	/* checks the 1 MiB WRITE */
 }
 
-static void sc_small_buf(void)
+static void sc_small_buf_any(bool rd)
 {
-	const char *w = "small_buf";
+	const char *w = rd ? "small_buf_read" : "small_buf";
 	struct srv_cfg c = { .run = run_small_buf };
 	uint64_t sid;
 	struct app a;
@@ -1827,7 +1830,8 @@ static void sc_small_buf(void)
 	int fd, ffd;
 	ssize_t n;
 
-	tinyfs_cfg.max_write = MIB;
+	/* small_buf_read: 128 KiB writes fit, 1 MiB READ replies do not */
+	tinyfs_cfg.max_write = rd ? 128 * KIB : MIB;
 	tinyfs_cfg.max_pages = 256;
 	tinyfs_cfg.file_size = 2 * MIB;
 	ubuf = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1847,14 +1851,14 @@ static void sc_small_buf(void)
 	       a.ret, strerror(a.err));
 	app_kill(&a);
 	tap_ok(shm->sb_init_seen, "%s: INIT handed out through the ring", w);
-	tap_ok(shm->sb_max_write == MIB, "%s: INIT negotiated max_write 1 MiB (%u)", w,
-	       shm->sb_max_write);
+	tap_ok(shm->sb_max_write == tinyfs_cfg.max_write, "%s: INIT negotiated max_write %u KiB (%u)",
+	       w, tinyfs_cfg.max_write / KIB, shm->sb_max_write);
 	tap_ok(!shm->sb_e2_err && shm->sb_e2_replies == 1,
 	       "%s: the next ENTER takes INIT's reply (err %d, replies %u, requests %u)", w,
 	       shm->sb_e2_err, shm->sb_e2_replies, shm->sb_e2_requests);
 	tap_ok(shm->sb_e3_err == -ENOBUFS,
-	       "%s: then RING_ENTER with 256 KiB buffers and max_write 1 MiB: ENOBUFS (%s)", w,
-	       strerror(-shm->sb_e3_err));
+	       "%s: then RING_ENTER with 256 KiB buffers, max_write %u KiB, READs of 1 MiB: ENOBUFS (%s)",
+	       w, tinyfs_cfg.max_write / KIB, strerror(-shm->sb_e3_err));
 	if (shm->sb_held_after)
 		tap_ok(!shm->sb_return_err && shm->sb_return_replies == shm->sb_held_after,
 		       "%s: the %u buffer(s) held can still be given back (err %d, replies %u)", w,
@@ -1868,14 +1872,27 @@ static void sc_small_buf(void)
 	       strerror(-shm->sb_enter_nxio));
 	tap_ok(!shm->sb_rereg, "%s: UMEM_REG of 8 x (1 MiB + 4 KiB) (%s)", w,
 	       strerror(-shm->sb_rereg));
-	ffd = open(path_file, O_RDWR);
-	fill_pat(ubuf, 0, MIB);
-	n = ffd >= 0 ? pwrite(ffd, ubuf, MIB, 0) : -1;
-	tap_ok(n == MIB, "%s: a 1 MiB write succeeds (%zd)", w, n);
-	tap_ok(shm->nr_writes == 1 && shm->write_len[0] == MIB && shm->write_aligned[0] &&
-	       shm->write_mismatch[0] == -1,
-	       "%s: in one WRITE of 1 MiB, payload page aligned and intact in umem (%u writes)",
-	       w, shm->nr_writes);
+	if (rd) {
+		long bad;
+
+		/* one READ of 1 MiB (max_pages), its reply in one buffer */
+		ffd = open(path_file, O_RDONLY | O_DIRECT);
+		memset(ubuf, 0, MIB);
+		n = ffd >= 0 ? pread(ffd, ubuf, MIB, 0) : -1;
+		bad = n == MIB ? check_pat(ubuf, 0, MIB) : 0;
+		tap_ok(n == MIB && bad == -1 && shm->nr_reads >= 1,
+		       "%s: a 1 MiB O_DIRECT read returns the file's data (%zd, first bad byte %ld, %u READs)",
+		       w, n, bad, shm->nr_reads);
+	} else {
+		ffd = open(path_file, O_RDWR);
+		fill_pat(ubuf, 0, MIB);
+		n = ffd >= 0 ? pwrite(ffd, ubuf, MIB, 0) : -1;
+		tap_ok(n == MIB, "%s: a 1 MiB write succeeds (%zd)", w, n);
+		tap_ok(shm->nr_writes == 1 && shm->write_len[0] == MIB && shm->write_aligned[0] &&
+		       shm->write_mismatch[0] == -1,
+		       "%s: in one WRITE of 1 MiB, payload page aligned and intact in umem (%u writes)",
+		       w, shm->nr_writes);
+	}
 	if (ffd >= 0)
 		close(ffd);
 	finish(w, srv, true);
@@ -1884,6 +1901,16 @@ out:
 	if (ubuf != MAP_FAILED)
 		munmap(ubuf, MIB);
 	memset(&tinyfs_cfg, 0, sizeof(tinyfs_cfg));
+}
+
+static void sc_small_buf(void)
+{
+	sc_small_buf_any(false);
+}
+
+static void sc_small_buf_read(void)
+{
+	sc_small_buf_any(true);
 }
 
 /* ---- scenario: UMEM_DEREG ---- */
@@ -2730,6 +2757,7 @@ static const struct {
 	{ "rlimit", sc_rlimit },
 	{ "hostile_desc", sc_hostile },
 	{ "small_buf", sc_small_buf },
+	{ "small_buf_read", sc_small_buf_read },
 	{ "dereg", sc_dereg },
 	{ "munmap_umem_memfd", sc_munmap_memfd },
 	{ "munmap_umem_anon", sc_munmap_anon },
