@@ -114,13 +114,12 @@ static void mq_usage(FILE *f)
 "                         SIGUSR1\n"
 "  --max-write BYTES      largest READ/WRITE payload (default 8388608; stock\n"
 "                         FUSE caps it at max_pages_limit pages)\n"
-"  --transport ring|dev   ring: each thread takes requests and\n"
+"  --transport ring|dev   ring (default): each thread takes requests and\n"
 "                         gives replies through a shared ring over its own\n"
 "                         registered memory, one system call per batch;\n"
-"                         dev (default): read/write on the device.  ring\n"
-"                         falls back to\n"
-"                         dev (with a warning) on stock FUSE or a module\n"
-"                         without the ring\n"
+"                         dev: read/write on the device.  ring falls back\n"
+"                         to dev on stock FUSE or a module without the\n"
+"                         ring (with a warning if --transport=ring)\n"
 "  --ring-depth N         ring buffers per thread, a power of two 1..%u\n"
 "                         (default %u); each is max-write + 12 KiB (at\n"
 "                         least 256 KiB), pinned; halved until it can be\n"
@@ -385,8 +384,7 @@ int main(int argc, char **argv)
 	mq_cfg.entry_timeout = 1.0;
 	mq_cfg.attr_timeout = 1.0;
 	mq_cfg.locks = true;
-	/* dev until hot upgrade on the ring keeps up (issue 10) */
-	mq_cfg.transport = MQ_TRANSPORT_DEV;
+	mq_cfg.transport = MQ_TRANSPORT_RING;
 	mq_cfg.ring_depth = MQ_RING_DEFAULT_DEPTH;
 
 	while ((c = getopt_long(argc, argv, "o:fhV", mq_long_opts, NULL)) != -1) {
@@ -517,6 +515,7 @@ int main(int argc, char **argv)
 			supervise = true;
 			break;
 		case OPT_TRANSPORT:
+			mq_cfg.transport_given = true;
 			if (!strcmp(optarg, "ring")) {
 				mq_cfg.transport = MQ_TRANSPORT_RING;
 			} else if (!strcmp(optarg, "dev")) {

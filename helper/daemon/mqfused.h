@@ -370,7 +370,8 @@ struct mq_config {
 	bool takeover;			/* --takeover: attach while the old
 					 * daemon serves, have it hand over */
 	unsigned int recovery_default;	/* --recovery-default SECONDS, 0: none */
-	enum mq_transport transport;	/* --transport */
+	enum mq_transport transport;	/* --transport (default ring) */
+	bool transport_given;		/* --transport on the command line */
 	unsigned int ring_depth;	/* --ring-depth: buffers per thread's ring */
 };
 

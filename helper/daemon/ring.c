@@ -680,7 +680,8 @@ void mq_ring_prepare(struct mq_thread *thr)
 	if (mq_cfg.transport != MQ_TRANSPORT_RING)
 		return;
 	if (mq_cfg.fs != MQ_FS_MQFUSE) {
-		if (!mq_ring_fallback_warned)
+		/* the default: stock FUSE is served by read/write, quietly */
+		if (!mq_ring_fallback_warned && mq_cfg.transport_given)
 			mq_warn("--transport=ring: %s is stock FUSE, which has no ring: serving by read/write",
 				mq_cfg.devpath);
 		mq_ring_fallback_warned = true;

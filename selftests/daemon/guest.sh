@@ -30,15 +30,15 @@ rc=${PIPESTATUS[0]}
 # posix_test features mqfused claims (RENAME2, FALLOCATE, LSEEK, xattrs):
 # their SKIP is a failure.
 features=rename_flags,fallocate,punch_hole,zero_range,seek_data,xattr
-# mqfuse twice: over the ring and over the char device (the default).
+# mqfuse twice: over the ring (the default) and over the char device.
 for fs in fuse mqfuse mqfuse-dev; do
 	src=$MQ_SCRATCH/daemon-$fs mnt=/mnt/daemon-$fs
 	mkdir -p "$src" "$mnt"
 	chmod 755 "$src"
 	case $fs in
 	fuse) args=(--fs fuse) want= ;;
-	mqfuse) args=(--fs mqfuse --transport=ring) want=ring ;;
-	mqfuse-dev) args=(--fs mqfuse) want=dev ;;
+	mqfuse) args=(--fs mqfuse) want=ring ;;
+	mqfuse-dev) args=(--fs mqfuse --transport=dev) want=dev ;;
 	esac
 	if ! "$H/mqfused" "${args[@]}" -o allow_other,default_permissions "local:$src" "$mnt"; then
 		not_ok "$fs: mqfused mounts"
