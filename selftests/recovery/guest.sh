@@ -73,7 +73,8 @@ else
 fi
 # mqfused's side, end to end, then the kill -9 load test (the guest
 # runner and run_kselftest.sh run guest.sh only)
-for prog in mqfused.sh "load.sh kill" takeover.sh "load.sh takeover"; do
+for prog in mqfused.sh "load.sh kill" "load.sh kill dev" takeover.sh \
+	    "load.sh takeover" "load.sh takeover dev"; do
 	# shellcheck disable=SC2086  # the program and its argument
 	bash "$(dirname "$0")"/$prog
 	rc=$?

@@ -17,6 +17,10 @@
 # no non-idempotent operation applied twice or lost (the storms' logs
 # against the backing directory), every restart or takeover served.
 #
+# A second argument, ring or dev, runs mqfused with --transport= that
+# (default: ring, mqfused's default) and checks sysfs says so; guest.sh
+# runs both modes on both transports.
+#
 # make test runs each for MQ_RECOVERY_LOAD_S (default 20) seconds; make
 # test-recovery-load for 60 (the issue's figure).
 . "$(dirname "$0")/../vm/lib.sh"
@@ -25,10 +29,16 @@ DURATION=${MQ_RECOVERY_LOAD_S:-${DURATION:-20}}
 KILL_EVERY=${KILL_EVERY:-0.5}
 TAKEOVER_EVERY=${TAKEOVER_EVERY:-1}
 mode=${1:-kill}
+transport=${2:-ring}
 case $mode in
 kill)		tag=recovery ;;
 takeover)	tag=takeover ;;
-*)		echo "usage: load.sh [kill|takeover]" >&2; exit 2 ;;
+*)		echo "usage: load.sh [kill|takeover] [ring|dev]" >&2; exit 2 ;;
+esac
+case $transport in
+ring)		;;
+dev)		tag=$tag-dev ;;
+*)		echo "usage: load.sh [kill|takeover] [ring|dev]" >&2; exit 2 ;;
 esac
 RECOVERY_S=${RECOVERY_S:-30}
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
@@ -37,13 +47,13 @@ command -v fio >/dev/null || { not_ok "$tag: fio installed (make deps)"; exit 1;
 src=$MQ_SCRATCH/$tag-src mnt=/mnt/$tag log=$MQ_SCRATCH/$tag-log
 rm -rf "$src" "$log"
 mkdir -p "$src" "$mnt" "$log"
-if ! "$H/mqfused" --supervise -o recovery=$RECOVERY_S,allow_other \
+if ! "$H/mqfused" --supervise --transport="$transport" -o recovery=$RECOVERY_S,allow_other \
 	"local:$src" "$mnt" 2>"$log/mount.err"; then
-	not_ok "$tag: mqfused --supervise mounts with recovery=$RECOVERY_S"
+	not_ok "$tag: mqfused --supervise --transport=$transport mounts with recovery=$RECOVERY_S"
 	diag "$(cat "$log/mount.err")"
 	exit 1
 fi
-ok "$tag: mqfused --supervise mounts with recovery=$RECOVERY_S"
+ok "$tag: mqfused --supervise --transport=$transport mounts with recovery=$RECOVERY_S"
 
 # --- the namespace storm: each op logged before (intent) and after (rc) ---
 storm() {
@@ -84,6 +94,10 @@ fio_job() {
 }
 
 sess=$(mq_session_dir "$mnt") || { not_ok "$tag: the session of $mnt in sysfs"; exit 1; }
+# the ring is set up by each serving thread as it starts: wait for it
+for _ in $(seq 100); do [ "$(cat "$sess/transport")" = "$transport" ] && break; sleep 0.1; done
+check "$tag: sysfs transport is $transport" [ "$(cat "$sess/transport")" = "$transport" ] ||
+	{ umount -l "$mnt"; pkill -9 -x mqfused-sup; exit 1; }
 for id in 1 2; do storm $id & done
 fio_job 4k "" buffered &
 fio_job 8m "--direct=1" direct &
@@ -134,7 +148,7 @@ else
 		next=$(($(date +%s%N) + ${TAKEOVER_EVERY%.*} * 1000000000))
 		old=$(<"$sess/daemon_pid") osrv=$(pgrep -x mqfused) omon=$(pgrep -x mqfused-monitor)
 		t0=$(date +%s%N)
-		kill -USR2 "$sup" || { failed=1; not_ok "takeover: the supervisor is alive"; break; }
+		kill -USR2 "$sup" || { failed=1; not_ok "$tag: the supervisor is alive"; break; }
 		takeovers=$((takeovers + 1))
 		# done: daemon_pid changed, the old processes are gone, one serving
 		# process that is new, and it answered a LOOKUP of a name never seen
@@ -154,7 +168,7 @@ else
 			sleep 0.005
 		done
 		if [ $fin = 0 ]; then
-			not_ok "takeover: takeover $takeovers completes (daemon_pid $old -> $npid, serving $osrv -> $nsrv, old alive: $(for p in $old $osrv $omon; do alive $p && echo -n "$p "; done))"
+			not_ok "$tag: takeover $takeovers completes (daemon_pid $old -> $npid, serving $osrv -> $nsrv, old alive: $(for p in $old $osrv $omon; do alive $p && echo -n "$p "; done))"
 			failed=1
 			break
 		fi
@@ -178,14 +192,14 @@ else
 	# back to back at worst: in the TCG guest under this load one takes 2-7 s
 	# from SIGUSR2 to the new daemon's answer (exec, attach, rebuild); at
 	# least one per 10 s
-	[ "$takeovers" -ge $((DURATION / 10)) ] && [ "$takeovers" -ge 1 ] && ok "takeover: $takeovers takeovers in $DURATION s" ||
-		{ not_ok "takeover: $takeovers takeovers in $DURATION s (too few)"; fail=1; }
+	[ "$takeovers" -ge $((DURATION / 10)) ] && [ "$takeovers" -ge 1 ] && ok "$tag: $takeovers takeovers in $DURATION s" ||
+		{ not_ok "$tag: $takeovers takeovers in $DURATION s (too few)"; fail=1; }
 	rec=$(cat "$sess/recoveries") rep=$(cat "$sess/replayed") st=$(cat "$sess/state")
 	[ "$rec" = 0 ] && [ "$rep" = 0 ] && [ "$st" = running ] &&
-		ok "takeover: the graceful path only: state running, recoveries 0, replayed 0" ||
-		{ fail=1; not_ok "takeover: the graceful path only (state $st, recoveries $rec, replayed $rep)"; }
-	alive "$sup" && ok "takeover: the supervisor lives on" ||
-		{ fail=1; not_ok "takeover: the supervisor lives on"; }
+		ok "$tag: the graceful path only: state running, recoveries 0, replayed 0" ||
+		{ fail=1; not_ok "$tag: the graceful path only (state $st, recoveries $rec, replayed $rep)"; }
+	alive "$sup" && ok "$tag: the supervisor lives on" ||
+		{ fail=1; not_ok "$tag: the supervisor lives on"; }
 fi
 errs=$(cat "$log"/storm-*.err 2>/dev/null | wc -l)
 [ "$errs" -eq 0 ] && ok "$tag: $n $what, 0 application errors in the storm" ||
