@@ -399,3 +399,77 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 		return -ENODEV;
 	return 0;
 }
+
+/*
+ * Asynchronous READ and WRITE (ring.c, a batch of a ring thread): the
+ * request of @len bytes in thr->inbuf is started with its SQE tagged
+ * @tag if it can be: READ or WRITE on a thread with an io_uring, well
+ * formed, after INIT and not journaled (an O_APPEND WRITE with a live
+ * recovery state is answered by write(2), mq_dispatch_journaled()).
+ * Its reply goes where mq_dispatch() would put it (thr->outbuf, set by
+ * the caller, and the ring) when it finishes, now or in
+ * mq_dispatch_complete().
+ */
+static void mq_dispatch_finish(struct mq_thread *thr,
+			       const struct mq_file_io *f, ssize_t ret);
+
+enum mq_dispatch_async mq_dispatch_start(struct mq_thread *thr, size_t len,
+					 struct mq_file_io *f, uint64_t tag)
+{
+	const struct fuse_in_header *in = (const void *)thr->inbuf;
+	struct mq_req req = {
+		.thr = thr,
+		.in = in,
+		.out = thr->outbuf + sizeof(struct fuse_out_header),
+		.out_max = thr->outbuf_len - sizeof(struct fuse_out_header),
+	};
+	const struct mq_op *op;
+	ssize_t ret;
+
+	if (!thr->uring || len < sizeof(*in) || in->len != len ||
+	    (in->opcode != FUSE_READ && in->opcode != FUSE_WRITE))
+		return MQ_DISPATCH_INLINE;
+	op = mq_op_find(in->opcode);
+	req.arg = (const char *)(in + 1);
+	req.arg_len = len - sizeof(*in);
+	if (!op || req.arg_len < op->arg_min ||
+	    !atomic_load(&mq_conn.proto_minor) ||
+	    (mq_rs_active() && mq_journal_wanted(&req)))
+		return MQ_DISPATCH_INLINE;
+	mq_stats_account(&thr->stats, in->opcode, mq_req_stat_bytes(&req));
+	mq_dbg("thread %u: %s (%u) unique %llu nodeid %llu len %u: async",
+	       thr->index, mq_opcode_name(in->opcode) ?: "?", in->opcode,
+	       (unsigned long long)in->unique,
+	       (unsigned long long)in->nodeid, in->len);
+	if (!mq_op_rw_start(&req, f, tag, &ret))
+		return MQ_DISPATCH_IN_FLIGHT;
+	mq_dispatch_finish(thr, f, ret);
+	return MQ_DISPATCH_ANSWERED;
+}
+
+/* The reply of @f, which finished with @ret (payload length or -errno). */
+static void mq_dispatch_finish(struct mq_thread *thr, const struct mq_file_io *f,
+			ssize_t ret)
+{
+	if (ret < 0)
+		mq_dbg("  unique %llu -> error %zd", (unsigned long long)f->unique,
+		       ret);
+	/* READ and WRITE create nothing: a reply that is gone needs no undo */
+	mq_send_reply(thr, f->unique, ret < 0 ? ret : 0,
+		      ret < 0 ? 0 : (size_t)ret, MQ_REPLY_ANY);
+}
+
+/*
+ * A completion (@res) of the SQE of @f: true when @f finished and was
+ * answered (thr->outbuf set by the caller as for its start).
+ */
+bool mq_dispatch_complete(struct mq_thread *thr, struct mq_file_io *f,
+			  int res, uint64_t tag)
+{
+	ssize_t ret;
+
+	if (!mq_op_rw_complete(thr, f, res, tag, &ret))
+		return false;
+	mq_dispatch_finish(thr, f, ret);
+	return true;
+}

@@ -121,9 +121,12 @@ static void mq_usage(FILE *f)
 "                         to dev on stock FUSE or a module without the\n"
 "                         ring (with a warning if --transport=ring)\n"
 "  --ring-depth N         ring buffers per thread, a power of two 1..%u\n"
-"                         (default %u); each is max-write + 12 KiB (at\n"
+"                         (default: the largest power of two 2..64 whose\n"
+"                         buffers take at most 128 MiB: %u with this\n"
+"                         max-write); each is max-write + 12 KiB (at\n"
 "                         least 256 KiB), pinned; halved until it can be\n"
-"                         (RLIMIT_MEMLOCK)\n"
+"                         (RLIMIT_MEMLOCK).  READ and WRITE of a batch\n"
+"                         run on io_uring together\n"
 "  --writeback-cache      let the kernel cache writes (FUSE_WRITEBACK_CACHE)\n"
 "  --no-locks             leave POSIX locks and flock to the kernel: they\n"
 "                         then hold within this mount only (default: taken\n"
@@ -155,7 +158,7 @@ static void mq_usage(FILE *f)
 "mount stays,\n"
 "SIGHUP tells the kernel every cached name and attribute is stale\n"
 "(FUSE_NOTIFY_INC_EPOCH: the backing directory changed).  The daemon\n"
-"exits by itself when unmounted.\n", MQFUSE_RING_MAX_ENTRIES, MQ_RING_DEFAULT_DEPTH);
+"exits by itself when unmounted.\n", MQFUSE_RING_MAX_ENTRIES, mq_ring_default_depth());
 }
 
 static int mq_parse_size(const char *s, uint32_t *out)
@@ -385,7 +388,7 @@ int main(int argc, char **argv)
 	mq_cfg.attr_timeout = 1.0;
 	mq_cfg.locks = true;
 	mq_cfg.transport = MQ_TRANSPORT_RING;
-	mq_cfg.ring_depth = MQ_RING_DEFAULT_DEPTH;
+	mq_cfg.ring_depth = 0;	/* mq_ring_default_depth() for max_write */
 
 	while ((c = getopt_long(argc, argv, "o:fhV", mq_long_opts, NULL)) != -1) {
 		switch (c) {

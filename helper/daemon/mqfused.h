@@ -249,6 +249,8 @@ struct mq_transport_stats {
 	uint64_t write_replies;		/* ring requests answered by write(2) */
 	uint64_t bad_descriptors;	/* request descriptors skipped as invalid */
 	uint64_t refused_replies;	/* reply descriptors the kernel refused */
+	/* not a sum: the most, io_uring operations in flight at once */
+	uint64_t max_inflight;
 };
 
 struct mq_thread_stats {
@@ -290,7 +292,7 @@ int mq_uring_setup(struct mq_uring **out, void *buf, size_t len);
  * buffer size; 0: @len), at most 1 GiB each (io_uring's limit).
  */
 int mq_uring_create(struct mq_uring **out, void *buf, size_t len,
-		    size_t unit);
+		    size_t unit, unsigned int depth);
 struct iovec;
 /*
  * @buf cut for registration: chunks of whole @units (0: @len), each at
@@ -308,6 +310,41 @@ void mq_uring_teardown(struct mq_uring *u);
 int mq_uring_fd(const struct mq_uring *u);
 ssize_t mq_io_read(struct mq_uring *u, int fd, void *buf, size_t len,
 		   off_t off);
+/*
+ * Asynchronous use (ring.c): one thread prepares tagged SQEs, then
+ * mq_uring_reap() submits and waits for them with one system call.
+ * Synchronous calls (mq_io_read...) meanwhile use the system calls.
+ */
+unsigned int mq_uring_entries(unsigned int depth);
+unsigned int mq_uring_setup_flags(const struct mq_uring *u);
+unsigned int mq_uring_sq_entries(const struct mq_uring *u);
+int mq_uring_prep_rw(struct mq_uring *u, bool write, int fd, void *buf,
+		     size_t len, off_t off, uint64_t tag);
+int mq_uring_submit(struct mq_uring *u);
+int mq_uring_reap(struct mq_uring *u, unsigned int wait_nr,
+		  void (*done)(void *ctx, uint64_t tag, int res), void *ctx);
+unsigned int mq_uring_inflight(const struct mq_uring *u);
+unsigned int mq_uring_max_inflight(const struct mq_uring *u);
+
+/* A read or write moved asynchronously, resumed after short transfers. */
+struct mq_io {
+	int fd;
+	bool write;
+	char *buf;			/* data: read into, written from */
+	size_t len;			/* bytes wanted */
+	off_t off;			/* file offset of buf[0] */
+	size_t done;			/* bytes moved so far */
+	unsigned int eagain;		/* EAGAIN answers in a row */
+};
+
+/*
+ * 0: an SQE tagged @tag is prepared (mq_io_complete() with its result);
+ * 1: finished, *@result as mq_io_read/mq_io_write would return.
+ */
+int mq_io_start(struct mq_uring *u, struct mq_io *io, uint64_t tag,
+		ssize_t *result);
+int mq_io_complete(struct mq_uring *u, struct mq_io *io, int res,
+		   uint64_t tag, ssize_t *result);
 ssize_t mq_io_write(struct mq_uring *u, int fd, const void *buf, size_t len,
 		    off_t off);
 int mq_io_fsync(struct mq_uring *u, int fd, bool datasync);
@@ -331,8 +368,6 @@ enum mq_transport {
 	MQ_TRANSPORT_RING,	/* default: MQFUSE_IOC_RING_ENTER on umem (ring.c) */
 	MQ_TRANSPORT_DEV,	/* read(2) and write(2) on the device fd */
 };
-
-#define MQ_RING_DEFAULT_DEPTH	8
 
 /* Parsed command line and negotiated connection state. */
 struct mq_config {
@@ -372,7 +407,8 @@ struct mq_config {
 	unsigned int recovery_default;	/* --recovery-default SECONDS, 0: none */
 	enum mq_transport transport;	/* --transport (default ring) */
 	bool transport_given;		/* --transport on the command line */
-	unsigned int ring_depth;	/* --ring-depth: buffers per thread's ring */
+	unsigned int ring_depth;	/* --ring-depth: buffers per thread's ring,
+					 * 0: mq_ring_default_depth() */
 };
 
 /* Connection state fixed by INIT. */
@@ -442,6 +478,8 @@ extern const struct mq_ring_kops *mq_ring_kops;
 
 /* Bytes per ring buffer for the configured max_write. */
 uint32_t mq_ring_buf_size(void);
+/* --ring-depth's default for the configured max_write. */
+unsigned int mq_ring_default_depth(void);
 /* Bytes of the private reply buffer that follows the umem in the region. */
 size_t mq_ring_spare_len(void);
 /*
@@ -541,6 +579,16 @@ struct mq_op {
 };
 
 int mq_dispatch(struct mq_thread *thr, size_t len);
+struct mq_file_io;
+enum mq_dispatch_async {
+	MQ_DISPATCH_IN_FLIGHT,	/* its SQE is prepared: mq_dispatch_complete() */
+	MQ_DISPATCH_ANSWERED,	/* finished at once (an error...), answered */
+	MQ_DISPATCH_INLINE,	/* not asynchronous: serve it with mq_dispatch() */
+};
+enum mq_dispatch_async mq_dispatch_start(struct mq_thread *thr, size_t len,
+					 struct mq_file_io *f, uint64_t tag);
+bool mq_dispatch_complete(struct mq_thread *thr, struct mq_file_io *f,
+			  int res, uint64_t tag);
 const struct mq_op *mq_op_find(uint32_t opcode);
 int mq_build_reply(char *hdr, uint64_t unique, int err, size_t payload);
 /* Answer @unique with @err alone, from a thread that is not @thr (locks.c). */
@@ -624,6 +672,20 @@ void mq_proc_path(char *buf, size_t len, int fd);
 
 /* ops_file.c */
 int mq_open_type_check(mode_t type);
+
+/* A READ or WRITE in flight on a ring thread (ring.c keeps one per buffer). */
+struct mq_file_io {
+	struct mq_io io;
+	uint64_t unique;		/* of the request */
+	uint64_t fh;			/* handle referenced until finished */
+	uint32_t opcode;		/* FUSE_READ or FUSE_WRITE */
+	char *out;			/* reply payload: READ data, write_out */
+};
+
+int mq_op_rw_start(struct mq_req *req, struct mq_file_io *f, uint64_t tag,
+		   ssize_t *result);
+int mq_op_rw_complete(struct mq_thread *thr, struct mq_file_io *f, int res,
+		      uint64_t tag, ssize_t *result);
 
 /* ops_namespace.c helpers shared with ops_file.c */
 int mq_backend_open_flags(uint32_t flags);

@@ -3,7 +3,9 @@
  * Open files: OPEN, READ, WRITE, RELEASE, FLUSH, FSYNC, FALLOCATE, LSEEK,
  * COPY_FILE_RANGE.  The fh names the backend fd (see handles.c).  READ, WRITE
  * and FSYNC go through the thread's io_uring with the request/reply
- * buffers registered as fixed buffers.
+ * buffers registered as fixed buffers: synchronously (mq_op_read,
+ * mq_op_write), or, for a ring thread's batch, asynchronously
+ * (mq_op_rw_start, mq_op_rw_complete: the same results).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +111,84 @@ int mq_op_write(struct mq_req *req)
 	memset(wo, 0, sizeof(*wo));
 	wo->size = n;
 	return sizeof(*wo);
+}
+
+/* A READ or WRITE that moved @n bytes (or failed): its reply payload length. */
+static ssize_t mq_op_rw_finish(struct mq_file_io *f, ssize_t n)
+{
+	struct fuse_write_out *wo = (void *)f->out;
+
+	/* the last use of the fd: its SQEs are all completed */
+	mq_handle_put(f->fh);
+	if (f->opcode == FUSE_READ || n < 0)
+		return n;
+	memset(wo, 0, sizeof(*wo));
+	wo->size = n;
+	return sizeof(*wo);
+}
+
+/*
+ * Start READ or WRITE @req asynchronously, its SQE tagged @tag; the fh's
+ * reference is held until it finishes.  0: in flight (mq_op_rw_complete
+ * with each of its completions); 1: finished already, *@result is the
+ * reply payload length or -errno (as mq_op_read/mq_op_write return).
+ */
+int mq_op_rw_start(struct mq_req *req, struct mq_file_io *f, uint64_t tag,
+		   ssize_t *result)
+{
+	ssize_t n;
+	int fd;
+
+	memset(f, 0, sizeof(*f));
+	f->unique = req->in->unique;
+	f->opcode = req->in->opcode;
+	f->out = req->out;
+	if (f->opcode == FUSE_READ) {
+		const struct fuse_read_in *ri = (const void *)req->arg;
+
+		fd = mq_handle_get_fd(ri->fh, req->in->nodeid);
+		if (fd < 0)
+			goto err;
+		f->fh = ri->fh;
+		f->io.buf = req->out;
+		f->io.len = ri->size < req->out_max ? ri->size : req->out_max;
+		f->io.off = ri->offset;
+	} else {
+		const struct fuse_write_in *wi = (const void *)req->arg;
+
+		fd = -EINVAL;
+		if (req->arg_len - sizeof(*wi) < wi->size)
+			goto err;
+		fd = mq_handle_get_fd(wi->fh, req->in->nodeid);
+		if (fd < 0)
+			goto err;
+		f->fh = wi->fh;
+		f->io.write = true;
+		f->io.buf = (char *)(wi + 1);
+		f->io.len = wi->size;
+		f->io.off = wi->offset;
+	}
+	f->io.fd = fd;
+	if (!mq_io_start(req->thr->uring, &f->io, tag, &n))
+		return 0;
+	*result = mq_op_rw_finish(f, n);
+	return 1;
+
+err:
+	*result = fd;
+	return 1;
+}
+
+/* A completion of @f's SQE: as mq_op_rw_start(), 0 or 1 with *@result. */
+int mq_op_rw_complete(struct mq_thread *thr, struct mq_file_io *f, int res,
+		      uint64_t tag, ssize_t *result)
+{
+	ssize_t n;
+
+	if (!mq_io_complete(thr->uring, &f->io, res, tag, &n))
+		return 0;
+	*result = mq_op_rw_finish(f, n);
+	return 1;
 }
 
 int mq_op_release(struct mq_req *req)

@@ -24,9 +24,21 @@
  * descriptor naming its buffer: {b, R - 16, len} for a reply built in
  * place, {b, 0, 0} when there is no reply (FORGET, INTERRUPT, a SETLKW
  * handed to a lock waiter) or it went by write(2).  A batch is what one
- * MQFUSE_IOC_RING_ENTER published; its reply descriptors are published
- * together at its end, and the next ENTER hands them in before it fetches
- * the next batch: one system call per batch.
+ * MQFUSE_IOC_RING_ENTER published; the next ENTER hands its reply
+ * descriptors in before it fetches the next batch: one system call per
+ * batch.
+ *
+ * Asynchronous I/O.  In a batch, every READ and WRITE whose reply fits
+ * in place is started first (dispatch.c, mq_dispatch_start(): its SQE
+ * on the thread's io_uring, tagged with its buffer, its state in the
+ * buffer's slot); the other requests are then served inline, one after
+ * the other, while that I/O runs; then one io_uring_enter submits (if
+ * not done yet) and waits for every completion, and each reply
+ * descriptor is written and published as its CQE arrives.  A batch ends
+ * with nothing in flight, so that between two batches every request
+ * fetched is answered (hand-over, ring fallback).  Replies that go by
+ * write(2) (journaled requests, lock waiters, no room in place) are
+ * served inline, as before.
  *
  * Memory ordering (the contract of uapi/mqfuse.h): the kernel writes
  * request descriptors, then req_tail with release; we load req_tail with
@@ -61,6 +73,20 @@
 /* Ring buffers are aligned to this when the region is large (THP). */
 #define MQ_HUGE_PAGE_SIZE	(2ul << 20)
 #define MQ_RING_NO_BUF		UINT32_MAX
+/* Default depth: the ring's buffers take at most this much memory. */
+#define MQ_RING_DEFAULT_BYTES	(128ul << 20)
+#define MQ_RING_DEFAULT_MIN	2u
+#define MQ_RING_DEFAULT_MAX	64u
+
+/* A buffer's READ or WRITE in flight on the io_uring. */
+struct mq_ring_slot {
+	struct mq_file_io f;
+	char *outbuf;			/* its reply: fuse_out_header, payload */
+	size_t outbuf_len;
+	uint32_t off;			/* its request in the buffer */
+	uint32_t len;
+	bool busy;			/* in flight */
+};
 
 struct mq_ring {
 	/* the shared mapping: struct mqfuse_ring_ctl, then the descriptors */
@@ -85,6 +111,8 @@ struct mq_ring {
 	uint32_t cur_len;		/* and length */
 	uint32_t cur_opcode;
 	bool cur_answered;		/* its reply descriptor is written */
+	struct mq_ring_slot *slots;	/* per buffer: asynchronous I/O */
+	unsigned long reap_errors;	/* io_uring waits that failed in a row */
 	unsigned long warnings;		/* rate limit of mq_ring_warn() */
 	unsigned int index;		/* thread index, for the log */
 	struct mq_transport_stats delta; /* not yet in the thread's stats */
@@ -151,6 +179,22 @@ unsigned int mq_ring_depth(const struct mq_ring *r)
 	return r ? r->entries : 0;
 }
 
+/*
+ * --ring-depth's default: the largest power of two whose buffers take at
+ * most 128 MiB, from 2 to 64 (8 with the 8 MiB max_write, 64 from 1 MiB
+ * down).
+ */
+unsigned int mq_ring_default_depth(void)
+{
+	uint64_t buf = mq_ring_buf_size();
+	unsigned int depth = MQ_RING_DEFAULT_MIN;
+
+	while (depth < MQ_RING_DEFAULT_MAX &&
+	       2 * depth * buf <= MQ_RING_DEFAULT_BYTES)
+		depth *= 2;
+	return depth;
+}
+
 int mq_ring_attach(struct mq_ring **out, void *map, size_t map_len,
 		   char *umem, size_t umem_len, uint32_t buf_size,
 		   char *spare, size_t spare_len)
@@ -181,6 +225,11 @@ int mq_ring_attach(struct mq_ring **out, void *map, size_t map_len,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->slots = calloc(entries, sizeof(*r->slots));
+	if (!r->slots) {
+		free(r);
+		return -ENOMEM;
+	}
 	r->ctl = ctl;
 	r->req = (const void *)((char *)map + req_off);
 	r->rep = (void *)((char *)map + rep_off);
@@ -208,6 +257,7 @@ void mq_ring_free(struct mq_ring *r)
 		mq_ring_kops->unmap(r->map, r->map_len);
 		munmap(r->umem, r->umem_len + r->spare_len);
 	}
+	free(r->slots);
 	free(r);
 }
 
@@ -228,6 +278,7 @@ void mq_ring_unmap(struct mq_ring *r)
 
 static void mq_ring_stats_flush(struct mq_thread *thr, struct mq_ring *r)
 {
+	r->delta.max_inflight = mq_uring_max_inflight(thr->uring);
 	mq_stats_transport(&thr->stats, &r->delta);
 	memset(&r->delta, 0, sizeof(r->delta));
 }
@@ -345,16 +396,34 @@ static size_t mq_ring_reply_need(const char *req, uint32_t len)
 	return need < mq_payload_room() ? need : mq_payload_room();
 }
 
-/* Serve the (checked) request of descriptor @d. */
-static int mq_ring_serve_one(struct mq_thread *thr, struct mq_ring *r,
-			     const struct mqfuse_ring_desc *d)
+/* Count the (checked) request of descriptor @d. */
+static void mq_ring_account(struct mq_ring *r, const struct mqfuse_ring_desc *d)
+{
+	const struct fuse_in_header *in =
+		(const void *)(r->umem + (size_t)d->buf * r->buf_size + d->off);
+
+	if (in->opcode == FUSE_WRITE && d->len >= MQ_WRITE_HDR_LEN) {
+		const struct fuse_write_in *wi = (const void *)(in + 1);
+		size_t room = d->len - MQ_WRITE_HDR_LEN;
+
+		r->delta.umem_write_bytes += wi->size < room ? wi->size : room;
+	}
+	r->delta.requests++;
+}
+
+/*
+ * Make the request of descriptor @d the one being served: its request
+ * and reply buffers.  False if its reply is built in the private buffer
+ * (no room in place).
+ */
+static bool mq_ring_select(struct mq_thread *thr, struct mq_ring *r,
+			   const struct mqfuse_ring_desc *d)
 {
 	char *b = r->umem + (size_t)d->buf * r->buf_size;
 	const struct fuse_in_header *in = (const void *)(b + d->off);
 	size_t reply = mq_round_up((size_t)d->off + d->len, MQ_PAGE_SIZE) +
 		       MQ_PAGE_SIZE;
 	size_t need = mq_ring_reply_need(b + d->off, d->len);
-	int ret;
 
 	r->cur_buf = d->buf;
 	r->cur_off = d->off;
@@ -367,26 +436,128 @@ static int mq_ring_serve_one(struct mq_thread *thr, struct mq_ring *r,
 		thr->outbuf = b + reply - sizeof(struct fuse_out_header);
 		thr->outbuf_len = r->buf_size - reply +
 				  sizeof(struct fuse_out_header);
-	} else {
-		thr->outbuf = r->spare + MQ_REQ_HDR_ROOM -
-			      sizeof(struct fuse_out_header);
-		thr->outbuf_len = r->spare_len - MQ_REQ_HDR_ROOM +
-				  sizeof(struct fuse_out_header);
-		r->delta.spare_replies++;
+		return true;
 	}
-	if (in->opcode == FUSE_WRITE && d->len >= MQ_WRITE_HDR_LEN) {
-		const struct fuse_write_in *wi = (const void *)(in + 1);
-		size_t room = d->len - MQ_WRITE_HDR_LEN;
+	thr->outbuf = r->spare + MQ_REQ_HDR_ROOM - sizeof(struct fuse_out_header);
+	thr->outbuf_len = r->spare_len - MQ_REQ_HDR_ROOM +
+			  sizeof(struct fuse_out_header);
+	return false;
+}
 
-		r->delta.umem_write_bytes += wi->size < room ? wi->size : room;
-	}
-	r->delta.requests++;
-	ret = mq_dispatch(thr, d->len);
-	/* no reply, or it went by write(2): give the buffer back */
+/* The request being served is done: no reply, or it went by write(2)? */
+static void mq_ring_deselect(struct mq_ring *r)
+{
 	if (!r->cur_answered)
-		mq_ring_put_reply(r, d->buf, 0, 0);
+		mq_ring_put_reply(r, r->cur_buf, 0, 0);
 	r->cur_buf = MQ_RING_NO_BUF;
+}
+
+/* Serve the (checked) request of descriptor @d inline. */
+static int mq_ring_serve_one(struct mq_thread *thr, struct mq_ring *r,
+			     const struct mqfuse_ring_desc *d)
+{
+	int ret;
+
+	if (!mq_ring_select(thr, r, d))
+		r->delta.spare_replies++;
+	ret = mq_dispatch(thr, d->len);
+	mq_ring_deselect(r);
 	return ret;
+}
+
+/*
+ * Start the (checked) request of descriptor @d asynchronously if it is a
+ * READ or WRITE whose reply fits in place; MQ_DISPATCH_INLINE if it must
+ * be served inline (nothing done).
+ */
+static enum mq_dispatch_async mq_ring_start_one(struct mq_thread *thr,
+						struct mq_ring *r,
+						const struct mqfuse_ring_desc *d)
+{
+	const struct fuse_in_header *in =
+		(const void *)(r->umem + (size_t)d->buf * r->buf_size + d->off);
+	struct mq_ring_slot *slot = &r->slots[d->buf];
+	enum mq_dispatch_async ret;
+
+	if (!thr->uring || (in->opcode != FUSE_READ && in->opcode != FUSE_WRITE))
+		return MQ_DISPATCH_INLINE;
+	if (!mq_ring_select(thr, r, d)) {
+		r->cur_buf = MQ_RING_NO_BUF;
+		return MQ_DISPATCH_INLINE;
+	}
+	ret = mq_dispatch_start(thr, d->len, &slot->f, d->buf);
+	switch (ret) {
+	case MQ_DISPATCH_IN_FLIGHT:
+		slot->outbuf = thr->outbuf;
+		slot->outbuf_len = thr->outbuf_len;
+		slot->off = d->off;
+		slot->len = d->len;
+		slot->busy = true;
+		r->cur_buf = MQ_RING_NO_BUF;
+		break;
+	case MQ_DISPATCH_ANSWERED:
+		mq_ring_deselect(r);
+		break;
+	case MQ_DISPATCH_INLINE:
+		r->cur_buf = MQ_RING_NO_BUF;
+		break;
+	}
+	return ret;
+}
+
+/* mq_uring_reap()'s callback: a completion of buffer @tag's I/O. */
+static void mq_ring_io_done(void *ctx, uint64_t tag, int res)
+{
+	struct mq_thread *thr = ctx;
+	struct mq_ring *r = thr->ring;
+	struct mq_ring_slot *slot;
+
+	if (tag >= r->entries || !r->slots[tag].busy) {
+		mq_ring_warn(r, "io_uring completion for buffer %llu, not in flight",
+			     (unsigned long long)tag);
+		return;
+	}
+	slot = &r->slots[tag];
+	r->cur_buf = tag;
+	r->cur_off = slot->off;
+	r->cur_len = slot->len;
+	r->cur_opcode = slot->f.opcode;
+	r->cur_answered = false;
+	thr->outbuf = slot->outbuf;
+	thr->outbuf_len = slot->outbuf_len;
+	if (!mq_dispatch_complete(thr, &slot->f, res, tag)) {
+		/* resumed after a short transfer: another SQE prepared */
+		r->cur_buf = MQ_RING_NO_BUF;
+		return;
+	}
+	slot->busy = false;
+	mq_ring_deselect(r);
+	/* the kernel takes it at the next ENTER; visible from now on */
+	mq_ring_publish(r);
+}
+
+/*
+ * Submit what is prepared and wait for every completion: one system call
+ * unless a short transfer is resumed or a signal comes.  The I/O never
+ * outlives its batch, whatever the error.
+ */
+static void mq_ring_wait_io(struct mq_thread *thr, struct mq_ring *r)
+{
+	unsigned int n;
+	int ret;
+
+	while ((n = mq_uring_inflight(thr->uring))) {
+		ret = mq_uring_reap(thr->uring, n, mq_ring_io_done, thr);
+		if (ret >= 0 || ret == -EINTR) {
+			r->reap_errors = 0;
+			continue;
+		}
+		/* EAGAIN, EBUSY: resources short for now; others: log, retry */
+		if (r->reap_errors++ % 1000 == 0)
+			mq_err("thread %u: io_uring wait: %s (%lu errors, %u in flight)",
+			       thr->index, strerror(-ret), r->reap_errors, n);
+		usleep(r->reap_errors > 10 ? 10000 : 100);
+	}
 }
 
 /*
@@ -427,7 +598,9 @@ int mq_ring_serve_batch(struct mq_thread *thr)
 {
 	struct mq_ring *r = thr->ring;
 	uint64_t seen[MQFUSE_RING_MAX_ENTRIES / 64] = { 0 };
+	struct mqfuse_ring_desc inline_reqs[MQFUSE_RING_MAX_ENTRIES];
 	uint32_t tail, head = r->req_head, mask = r->entries - 1;
+	unsigned int i, nr_inline = 0;
 	bool destroyed = false;
 	int served = 0;
 
@@ -439,6 +612,7 @@ int mq_ring_serve_batch(struct mq_thread *thr)
 		r->delta.bad_descriptors += tail - head - r->entries;
 		head = tail - r->entries;
 	}
+	/* READ and WRITE started, the others kept for after */
 	for (; head != tail; head++) {
 		const struct mqfuse_ring_desc *k = &r->req[head & mask];
 		struct mqfuse_ring_desc d = {
@@ -449,11 +623,20 @@ int mq_ring_serve_batch(struct mq_thread *thr)
 
 		if (!mq_ring_desc_ok(r, &d, seen))
 			continue;
-		/* after DESTROY too: what the kernel handed out is answered */
-		if (mq_ring_serve_one(thr, r, &d) == -ENODEV)
-			destroyed = true;
+		mq_ring_account(r, &d);
 		served++;
+		if (mq_ring_start_one(thr, r, &d) == MQ_DISPATCH_INLINE)
+			inline_reqs[nr_inline++] = d;
 	}
+	/* the I/O runs while the others are served */
+	if (nr_inline && mq_uring_inflight(thr->uring))
+		mq_uring_submit(thr->uring);
+	for (i = 0; i < nr_inline; i++) {
+		/* after DESTROY too: what the kernel handed out is answered */
+		if (mq_ring_serve_one(thr, r, &inline_reqs[i]) == -ENODEV)
+			destroyed = true;
+	}
+	mq_ring_wait_io(thr, r);
 	r->req_head = tail;
 	/* the daemon's own field (the kernel never reads it): for a debugger */
 	__atomic_store_n(&r->ctl->req_head, tail, __ATOMIC_RELAXED);
@@ -672,7 +855,7 @@ static bool mq_ring_depth_warned;
 
 void mq_ring_prepare(struct mq_thread *thr)
 {
-	unsigned int depth = mq_cfg.ring_depth ?: MQ_RING_DEFAULT_DEPTH;
+	unsigned int depth = mq_cfg.ring_depth ?: mq_ring_default_depth();
 	const char *step = "";
 	int ret;
 
@@ -697,7 +880,7 @@ void mq_ring_prepare(struct mq_thread *thr)
 		break;
 	}
 	if (!ret) {
-		if (depth < (mq_cfg.ring_depth ?: MQ_RING_DEFAULT_DEPTH) &&
+		if (depth < (mq_cfg.ring_depth ?: mq_ring_default_depth()) &&
 		    !mq_ring_depth_warned) {
 			mq_warn("ring: thread %u: only %u buffer(s) of %u bytes could be pinned (RLIMIT_MEMLOCK?): ring depth %u",
 				thr->index, depth, mq_ring_buf_size(), depth);

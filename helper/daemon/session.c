@@ -288,9 +288,11 @@ static int mq_thread_prepare_io(struct mq_thread *thr)
 			return ret;
 	}
 	thr->uring = NULL;
+	/* a ring thread has up to one operation in flight per buffer */
 	thr->uring_err = mq_uring_create(&thr->uring, thr->region,
 					 thr->region_len,
-					 thr->ring ? mq_ring_buf_size() : 0);
+					 thr->ring ? mq_ring_buf_size() : 0,
+					 mq_ring_depth(thr->ring));
 	return 0;
 }
 

@@ -16,7 +16,9 @@
  * READDIR(PLUS), and the request length for every other opcode.  COUNTERS
  * are struct mq_transport_stats's, as name=N: batches requests replies
  * umem_write_bytes umem_read_bytes copied_bytes spare_replies
- * write_replies bad_descriptors refused_replies.
+ * write_replies bad_descriptors refused_replies, summed in the total
+ * line, and max_inflight (the most io_uring operations a thread had in
+ * flight at once; the total line: the most of any thread).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,6 +168,8 @@ static void mq_transport_add(struct mq_transport_stats *x,
 	x->write_replies += d->write_replies;
 	x->bad_descriptors += d->bad_descriptors;
 	x->refused_replies += d->refused_replies;
+	if (d->max_inflight > x->max_inflight)
+		x->max_inflight = d->max_inflight;
 }
 
 void mq_stats_transport(struct mq_thread_stats *ts,
@@ -178,7 +182,7 @@ void mq_stats_transport(struct mq_thread_stats *ts,
 
 static void mq_stats_print_transport(FILE *f, const struct mq_transport_stats *x)
 {
-	fprintf(f, " batches=%llu requests=%llu replies=%llu umem_write_bytes=%llu umem_read_bytes=%llu copied_bytes=%llu spare_replies=%llu write_replies=%llu bad_descriptors=%llu refused_replies=%llu\n",
+	fprintf(f, " batches=%llu requests=%llu replies=%llu umem_write_bytes=%llu umem_read_bytes=%llu copied_bytes=%llu spare_replies=%llu write_replies=%llu bad_descriptors=%llu refused_replies=%llu max_inflight=%llu\n",
 		(unsigned long long)x->batches,
 		(unsigned long long)x->requests,
 		(unsigned long long)x->replies,
@@ -188,7 +192,8 @@ static void mq_stats_print_transport(FILE *f, const struct mq_transport_stats *x
 		(unsigned long long)x->spare_replies,
 		(unsigned long long)x->write_replies,
 		(unsigned long long)x->bad_descriptors,
-		(unsigned long long)x->refused_replies);
+		(unsigned long long)x->refused_replies,
+		(unsigned long long)x->max_inflight);
 }
 
 /* Per thread, then the sum (the threads' stats locks held). */

@@ -6,9 +6,22 @@
  * ring transport: its umem and private reply buffer) as fixed buffers, so
  * READ lands directly in the reply buffer and WRITE payload is sent
  * straight from the request buffer without page pinning per call.
- * The thread submits one SQE and waits for its CQE (run to completion: no
- * other thread ever touches this ring, so no locking and no barriers beyond
- * liburing's own).  Without a ring every call falls back to the plain
+ *
+ * Two ways to use it, never mixed at one time:
+ *  - synchronous (mq_io_read/write/fsync): one SQE, wait for its CQE;
+ *    while asynchronous operations are prepared or in flight these use
+ *    the plain system calls instead, so that no CQE of one is taken by
+ *    the other;
+ *  - asynchronous (the ring transport, ring.c): mq_uring_prep_rw() for
+ *    each READ/WRITE of a batch, each tagged, then mq_uring_reap() submits
+ *    them and waits for their completions with one io_uring_enter.
+ *
+ * Only the serving thread that enabled the ring submits to it or reaps it
+ * (IORING_SETUP_SINGLE_ISSUER where the kernel has it: the ring is
+ * created disabled and its submitter is the task that enables it; with
+ * IORING_SETUP_DEFER_TASKRUN completions are posted only when that task
+ * waits for them), so there is no locking and no barrier beyond
+ * liburing's own.  Without a ring every call falls back to the plain
  * syscall.
  */
 #include <errno.h>
@@ -20,12 +33,27 @@
 
 #include "mqfused.h"
 
+/* Older uapi headers: the values are the kernel's (6.0, 6.1). */
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER	(1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN	(1U << 13)
+#endif
+
 struct mq_uring {
 	struct io_uring ring;
 	char *fixed;		/* start of registered buffer 0, or NULL */
 	size_t fixed_len;	/* bytes registered from fixed on */
 	size_t chunk;		/* bytes per registered buffer (the last: less) */
+	unsigned int setup_flags; /* IORING_SETUP_* the kernel accepted */
+	/* fields below are the submitting thread's only */
+	unsigned int inflight;	/* asynchronous SQEs prepared, CQE not reaped */
+	unsigned int max_inflight; /* high-water mark of inflight */
 };
+
+/* The tag of a synchronous operation's SQE (asynchronous tags are below). */
+#define MQ_URING_SYNC_TAG	UINT64_MAX
 
 /* io_uring refuses a fixed buffer above 1 GiB (io_buffer_validate()). */
 #define MQ_URING_MAX_FIXED	(1ul << 30)
@@ -83,35 +111,59 @@ unsigned int mq_uring_split(struct iovec *iov, unsigned int max_iov, char *buf,
 }
 
 /*
- * A disabled ring with @buf registered as fixed buffers and the
- * restrictions above; mq_uring_enable() in the thread that will use it.
- * Fails rather than give an unrestricted ring.
+ * The setups tried, best first: one submitter whose completions run when
+ * it waits for them (6.1), else one that is not interrupted for them
+ * (5.19), else a plain ring.  Each is created disabled: the submitter is
+ * the thread that enables it.
  */
-int mq_uring_create(struct mq_uring **out, void *buf, size_t len, size_t unit)
+static const unsigned int mq_uring_setup_ladder[] = {
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+	0,
+};
+
+/* SQ entries for @depth operations in flight: a power of two, at least 8. */
+unsigned int mq_uring_entries(unsigned int depth)
 {
-	struct io_uring_params p = { 0 };
+	unsigned int n = 8;
+
+	while (n < depth && n < 4096)
+		n *= 2;
+	return n;
+}
+
+/*
+ * A disabled ring with @buf registered as fixed buffers and the
+ * restrictions above, with room for @depth asynchronous operations in
+ * flight (its CQ twice that: never overflows); mq_uring_enable() in the
+ * thread that will use it.  Fails rather than give an unrestricted ring.
+ */
+int mq_uring_create(struct mq_uring **out, void *buf, size_t len, size_t unit,
+		    unsigned int depth)
+{
+	struct io_uring_params p;
 	struct iovec iov[MQ_URING_MAX_CHUNKS];
 	struct mq_uring *u;
-	unsigned int nr;
+	unsigned int nr, i;
 	size_t chunk = 0;
-	int ret;
+	int ret = -EINVAL;
 
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	p.flags = IORING_SETUP_R_DISABLED;
-#if defined(IORING_SETUP_SINGLE_ISSUER) && defined(IORING_SETUP_COOP_TASKRUN)
-	/* The submitter is the task that enables the ring. */
-	p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
-#endif
-	ret = io_uring_queue_init_params(8, &u->ring, &p);
-	if (ret == -EINVAL && p.flags != IORING_SETUP_R_DISABLED) {
+	for (i = 0; i < sizeof(mq_uring_setup_ladder) /
+			sizeof(mq_uring_setup_ladder[0]); i++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_R_DISABLED;
-		ret = io_uring_queue_init_params(8, &u->ring, &p);
+		p.flags = IORING_SETUP_R_DISABLED | mq_uring_setup_ladder[i];
+		ret = io_uring_queue_init_params(mq_uring_entries(depth),
+						 &u->ring, &p);
+		/* EINVAL: a flag this kernel does not know; try fewer */
+		if (ret != -EINVAL)
+			break;
 	}
 	if (ret < 0)
 		goto err_free;
+	u->setup_flags = p.flags;
 	nr = mq_uring_split(iov, MQ_URING_MAX_CHUNKS, buf, len, unit,
 			    MQ_URING_MAX_FIXED, &chunk);
 	ret = nr ? io_uring_register_buffers(&u->ring, iov, nr) : -E2BIG;
@@ -157,9 +209,19 @@ struct io_uring *mq_uring_ring(struct mq_uring *u)
 	return &u->ring;
 }
 
+unsigned int mq_uring_setup_flags(const struct mq_uring *u)
+{
+	return u ? u->setup_flags : 0;
+}
+
+unsigned int mq_uring_sq_entries(const struct mq_uring *u)
+{
+	return u ? u->ring.sq.ring_entries : 0;
+}
+
 int mq_uring_setup(struct mq_uring **out, void *buf, size_t len)
 {
-	int ret = mq_uring_create(out, buf, len, 0);
+	int ret = mq_uring_create(out, buf, len, 0, 0);
 
 	if (!ret) {
 		ret = mq_uring_enable(*out);
@@ -194,7 +256,27 @@ static int mq_uring_fixed_index(struct mq_uring *u, const void *buf, size_t len)
 	return idx;
 }
 
-/* Submit the prepared SQE and wait for its completion. */
+/* A read or write SQE, on fixed buffer @idx if >= 0. */
+static void mq_uring_prep(struct io_uring_sqe *sqe, bool write, int fd,
+			  void *buf, size_t len, off_t off, int idx)
+{
+	if (idx >= 0) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, fd, buf, len, off, idx);
+		else
+			io_uring_prep_read_fixed(sqe, fd, buf, len, off, idx);
+	} else {
+		if (write)
+			io_uring_prep_write(sqe, fd, buf, len, off);
+		else
+			io_uring_prep_read(sqe, fd, buf, len, off);
+	}
+}
+
+/*
+ * Submit the prepared SQE and wait for its completion.  Nothing else is
+ * in flight (mq_uring_busy()): the first CQE is its own.
+ */
 static int mq_uring_wait(struct mq_uring *u)
 {
 	struct io_uring_cqe *cqe;
@@ -221,18 +303,107 @@ static ssize_t mq_uring_rw(struct mq_uring *u, bool write, int fd, void *buf,
 
 	if (!sqe)
 		return -EBUSY;
-	if (idx >= 0) {
-		if (write)
-			io_uring_prep_write_fixed(sqe, fd, buf, len, off, idx);
-		else
-			io_uring_prep_read_fixed(sqe, fd, buf, len, off, idx);
-	} else {
-		if (write)
-			io_uring_prep_write(sqe, fd, buf, len, off);
-		else
-			io_uring_prep_read(sqe, fd, buf, len, off);
-	}
+	mq_uring_prep(sqe, write, fd, buf, len, off, idx);
+	io_uring_sqe_set_data64(sqe, MQ_URING_SYNC_TAG);
 	return mq_uring_wait(u);
+}
+
+/*
+ * Asynchronous operations prepared or in flight: a synchronous one now
+ * would submit them and could take one of their CQEs for its own.
+ */
+static bool mq_uring_busy(const struct mq_uring *u)
+{
+	return u->inflight != 0;
+}
+
+/*
+ * Prepare (not submit) a read or write of [@buf, @buf + @len) at @off of
+ * @fd, its completion reported to mq_uring_reap()'s callback with @tag
+ * (below MQ_URING_SYNC_TAG).  -EBUSY if no SQE is free even after
+ * submitting what is prepared.
+ */
+int mq_uring_prep_rw(struct mq_uring *u, bool write, int fd, void *buf,
+		     size_t len, off_t off, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		/* the SQ is sized for the ring's depth: should not happen */
+		if (io_uring_submit(&u->ring) < 0)
+			return -EBUSY;
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	mq_uring_prep(sqe, write, fd, buf, len, off,
+		      mq_uring_fixed_index(u, buf, len));
+	io_uring_sqe_set_data64(sqe, tag);
+	if (++u->inflight > u->max_inflight)
+		u->max_inflight = u->inflight;
+	return 0;
+}
+
+/* Start what is prepared without waiting (0 or -errno). */
+int mq_uring_submit(struct mq_uring *u)
+{
+	int ret;
+
+	do {
+		ret = io_uring_submit(&u->ring);
+	} while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Submit what is prepared, wait until @wait_nr completions are ready
+ * (fewer if a signal comes: -EINTR after the ones ready are reported)
+ * and hand each ready one to @done(@ctx, tag, res), which may prepare
+ * more.  Returns the number reported or -errno.
+ */
+int mq_uring_reap(struct mq_uring *u, unsigned int wait_nr,
+		  void (*done)(void *ctx, uint64_t tag, int res), void *ctx)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+	int ret, err;
+
+	if (wait_nr > u->inflight)
+		wait_nr = u->inflight;
+	ret = io_uring_submit_and_wait(&u->ring, wait_nr);
+	err = ret < 0 ? ret : 0;
+	for (;;) {
+		uint64_t tag;
+		int res;
+
+		/* one at a time: @done may prepare SQEs, never reap */
+		cqe = NULL;
+		io_uring_for_each_cqe(&u->ring, head, cqe)
+			break;
+		if (!cqe)
+			break;
+		tag = io_uring_cqe_get_data64(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&u->ring, cqe);
+		if (tag == MQ_URING_SYNC_TAG || !u->inflight)
+			continue;	/* not ours: cannot happen */
+		u->inflight--;
+		seen++;
+		done(ctx, tag, res);
+	}
+	if (err && !seen)
+		return err;
+	return seen;
+}
+
+unsigned int mq_uring_inflight(const struct mq_uring *u)
+{
+	return u ? u->inflight : 0;
+}
+
+unsigned int mq_uring_max_inflight(const struct mq_uring *u)
+{
+	return u ? u->max_inflight : 0;
 }
 
 /*
@@ -256,14 +427,15 @@ static ssize_t mq_io_rw(struct mq_uring *u, bool write, int fd, char *buf,
 	ssize_t n;
 
 	while (done < len) {
-		if (u)
-			n = mq_uring_rw(u, write, fd, buf + done, len - done, off + done);
-		else if (write)
-			n = pwrite(fd, buf + done, len - done, off + done);
-		else
-			n = pread(fd, buf + done, len - done, off + done);
-		if (!u && n < 0)
-			n = -errno;
+		if (u && !mq_uring_busy(u)) {
+			n = mq_uring_rw(u, write, fd, buf + done, len - done,
+					off + done);
+		} else {
+			n = write ? pwrite(fd, buf + done, len - done, off + done) :
+				    pread(fd, buf + done, len - done, off + done);
+			if (n < 0)
+				n = -errno;
+		}
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN && ++eagain <= MQ_IO_EAGAIN_RETRIES)
@@ -297,7 +469,7 @@ int mq_io_fsync(struct mq_uring *u, int fd, bool datasync)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!u) {
+	if (!u || mq_uring_busy(u)) {
 		if (datasync ? fdatasync(fd) : fsync(fd))
 			return -errno;
 		return 0;
@@ -306,5 +478,65 @@ int mq_io_fsync(struct mq_uring *u, int fd, bool datasync)
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+	io_uring_sqe_set_data64(sqe, MQ_URING_SYNC_TAG);
 	return mq_uring_wait(u);
+}
+
+/*
+ * Prepare the SQE for what is left of @io, tagged @tag; 1 with *@result
+ * if it ended at once: nothing to move, or no SQE to be had (then the
+ * rest is moved synchronously, with the system calls).
+ */
+static int mq_io_next(struct mq_uring *u, struct mq_io *io, uint64_t tag,
+		      ssize_t *result)
+{
+	ssize_t n;
+
+	if (io->done >= io->len) {
+		*result = io->done;
+		return 1;
+	}
+	if (!mq_uring_prep_rw(u, io->write, io->fd, io->buf + io->done,
+			      io->len - io->done, io->off + io->done, tag))
+		return 0;
+	n = mq_io_rw(NULL, io->write, io->fd, io->buf + io->done,
+		     io->len - io->done, io->off + io->done);
+	if (n < 0)
+		*result = io->done ? (ssize_t)io->done : n;
+	else
+		*result = io->done + n;
+	return 1;
+}
+
+int mq_io_start(struct mq_uring *u, struct mq_io *io, uint64_t tag,
+		ssize_t *result)
+{
+	io->done = 0;
+	io->eagain = 0;
+	return mq_io_next(u, io, tag, result);
+}
+
+/*
+ * The completion @res of @io's SQE, with mq_io_rw()'s rules: resumed after
+ * a short transfer, EINTR and (a few) EAGAIN; a read ends short at end of
+ * file; a write that makes no progress fails with -EIO; an error after a
+ * partial transfer reports what was done.
+ */
+int mq_io_complete(struct mq_uring *u, struct mq_io *io, int res,
+		   uint64_t tag, ssize_t *result)
+{
+	if (res == -EINTR ||
+	    (res == -EAGAIN && ++io->eagain <= MQ_IO_EAGAIN_RETRIES))
+		return mq_io_next(u, io, tag, result);
+	if (res < 0) {
+		*result = io->done ? (ssize_t)io->done : res;
+		return 1;
+	}
+	if (res == 0) {
+		*result = io->write && !io->done ? -EIO : (ssize_t)io->done;
+		return 1;
+	}
+	io->eagain = 0;
+	io->done += res;
+	return mq_io_next(u, io, tag, result);
 }

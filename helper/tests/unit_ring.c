@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <liburing.h>
 #include <mqfuse.h>
 
 #include "mqfused.h"
@@ -115,7 +118,8 @@ static int fk_attach(struct fk_ring *k)
 	/* a real io_uring over the region when the host has one */
 	rg_thr.uring = NULL;
 	if (!mq_uring_create(&rg_thr.uring, rg_thr.region, rg_thr.region_len,
-			     k->buf_size) && mq_uring_enable(rg_thr.uring)) {
+			     k->buf_size, k->entries) &&
+	    mq_uring_enable(rg_thr.uring)) {
 		mq_uring_teardown(rg_thr.uring);
 		rg_thr.uring = NULL;
 	}
@@ -204,6 +208,17 @@ static unsigned int fk_take(struct fk_ring *k)
 	}
 	__atomic_store_n(&k->ctl->rep_head, k->rep_head, __ATOMIC_RELEASE);
 	return k->nr_taken;
+}
+
+/* The reply descriptor of buffer @buf among those taken last; NULL if none. */
+static const struct mqfuse_ring_desc *fk_taken(struct fk_ring *k, uint32_t buf)
+{
+	unsigned int i;
+
+	for (i = 0; i < k->nr_taken; i++)
+		if (k->taken[i].buf == buf)
+			return &k->taken[i];
+	return NULL;
 }
 
 static const struct fuse_out_header *fk_reply(struct fk_ring *k,
@@ -470,13 +485,15 @@ static void test_ring_serve(void)
 	fk_request(&k, 0, 0, FUSE_FORGET, 9999, &fo, sizeof(fo), NULL, 0, NULL);
 	u = fk_request(&k, 1, 64, FUSE_READ, nodeid, &ri, sizeof(ri), NULL, 0, NULL);
 	u2 = fk_request(&k, 2, 0, FUSE_GETATTR, nodeid, &gi, sizeof(gi), NULL, 0, NULL);
-	RGCHECK(fk_serve(&k, &ret) == 4 && ret == 4 && k.taken[0].buf == 7 &&
-		k.taken[0].len && k.taken[1].buf == 0 && !k.taken[1].len &&
-		k.taken[2].buf == 1 && k.taken[2].off == 8192 - 16 &&
-		fk_reply(&k, &k.taken[2])->unique == u &&
-		k.taken[3].buf == 2 && fk_reply(&k, &k.taken[3])->unique == u2 &&
-		!k.bad,
-		"ring: a batch of four gets four reply descriptors, in order, one per buffer");
+	RGCHECK(fk_serve(&k, &ret) == 4 && ret == 4 && !k.bad &&
+		fk_taken(&k, 7) && fk_taken(&k, 7)->len &&
+		fk_taken(&k, 0) && !fk_taken(&k, 0)->len &&
+		fk_taken(&k, 1) && fk_taken(&k, 1)->off == 8192 - 16 &&
+		fk_reply(&k, fk_taken(&k, 1))->unique == u &&
+		fk_taken(&k, 2) && fk_reply(&k, fk_taken(&k, 2))->unique == u2,
+		"ring: a batch of four gets four reply descriptors, one per buffer");
+	RGCHECK(!rg_thr.uring || k.taken[3].buf == 1,
+		"ring: the batch's READ is answered when its I/O completes, after the inline requests");
 	RGCHECK(__atomic_load_n(&k.ctl->req_head, __ATOMIC_RELAXED) == k.req_tail,
 		"ring: req_head follows what was served");
 
@@ -491,10 +508,10 @@ static void test_ring_serve(void)
 	fk_publish(&k, 2, 0, 56);				/* buffer 2 twice */
 	fk_publish(&k, 3, 0, 8);				/* shorter than a header */
 	RGCHECK(fk_serve(&k, &ret) == 4 && ret == 1 && !k.bad &&
-		k.taken[0].buf == 0 && !k.taken[0].len &&
-		k.taken[1].buf == 1 && !k.taken[1].len &&
-		k.taken[2].buf == 2 && fk_reply(&k, &k.taken[2])->unique == u &&
-		k.taken[3].buf == 3 && !k.taken[3].len,
+		fk_taken(&k, 0) && !fk_taken(&k, 0)->len &&
+		fk_taken(&k, 1) && !fk_taken(&k, 1)->len &&
+		fk_taken(&k, 2) && fk_reply(&k, fk_taken(&k, 2))->unique == u &&
+		fk_taken(&k, 3) && !fk_taken(&k, 3)->len,
 		"ring: bad descriptors skipped, their buffers returned when named; the good one served");
 	x = rg_stats();
 	RGCHECK(x.bad_descriptors - x0.bad_descriptors == 6 &&
@@ -678,6 +695,359 @@ static void test_ring_detached(void)
 	}
 out:
 	fk_fini(&k);
+}
+
+
+/* ---- asynchronous READ and WRITE ------------------------------------ */
+
+/* LOOKUP + OPEN of @name through the ring (buffers 0 and 1). */
+static void fk_open(struct fk_ring *k, const char *name, uint64_t *nodeid,
+		    uint64_t *fh)
+{
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct mqfuse_ring_desc d;
+
+	*nodeid = *fh = 0;
+	if (fk_call(k, 0, 0, FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, NULL, 0, name,
+		    &d, NULL) && d.len == 16 + sizeof(struct fuse_entry_out))
+		*nodeid = ((const struct fuse_entry_out *)(fk_reply(k, &d) + 1))->nodeid;
+	if (*nodeid && fk_call(k, 1, 0, FUSE_OPEN, *nodeid, &oi, sizeof(oi), NULL,
+			       0, NULL, &d, NULL) &&
+	    d.len == 16 + sizeof(struct fuse_open_out))
+		*fh = ((const struct fuse_open_out *)(fk_reply(k, &d) + 1))->fh;
+}
+
+static void fk_release(struct fk_ring *k, uint64_t nodeid, uint64_t fh)
+{
+	struct fuse_release_in rel = { .fh = fh };
+	struct mqfuse_ring_desc d;
+
+	fk_call(k, 0, 0, FUSE_RELEASE, nodeid, &rel, sizeof(rel), NULL, 0, NULL,
+		&d, NULL);
+}
+
+static char rg_pattern(size_t off)
+{
+	return (char)(off * 13 + off / 4096 + 1);
+}
+
+static void test_ring_async(void)
+{
+	struct fk_ring k;
+	struct mqfuse_ring_desc d;
+	const struct mqfuse_ring_desc *t;
+	const struct fuse_out_header *oh;
+	struct fuse_read_in ri = { 0 };
+	struct fuse_write_in wi = { 0 };
+	struct fuse_getattr_in gi = { 0 };
+	struct mq_transport_stats x0, x;
+	uint64_t nodeid, fh, u[FK_ENTRIES];
+	char path[4096], *data, *page;
+	size_t flen = 6 * 4096 + 100, off;
+	unsigned int i;
+	bool ok;
+	int fd, ret;
+
+	fk_init(&k);
+	if (fk_attach(&k) || !rg_thr.uring) {
+		printf("ok - ring async # SKIP no io_uring on this host\n");
+		goto out;
+	}
+	RGCHECK(mq_uring_sq_entries(rg_thr.uring) >= FK_ENTRIES &&
+		mq_uring_sq_entries(rg_thr.uring) == mq_uring_entries(FK_ENTRIES),
+		"ring async: the io_uring has an SQE for every ring buffer");
+	RGCHECK(mq_uring_entries(8) == 8 && mq_uring_entries(1) == 8 &&
+		mq_uring_entries(64) == 64 && mq_uring_entries(33) == 64,
+		"ring async: io_uring sized to a power of two >= the depth, at least 8");
+	printf("# io_uring setup flags 0x%x\n", mq_uring_setup_flags(rg_thr.uring));
+
+	data = malloc(flen);
+	for (off = 0; off < flen; off++)
+		data[off] = rg_pattern(off);
+	snprintf(path, sizeof(path), "%s/ringasync", rg_dir);
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	RGCHECK(fd >= 0 && pwrite(fd, data, flen, 0) == (ssize_t)flen,
+		"ring async: a file of 6 pages and 100 bytes");
+	if (fd >= 0)
+		close(fd);
+	fk_open(&k, "ringasync", &nodeid, &fh);
+	RGCHECK(nodeid && fh, "ring async: looked up and opened through the ring");
+
+	/* a batch of eight READs: all in flight together, each its data */
+	x0 = rg_stats();
+	ri.fh = fh;
+	for (i = 0; i < FK_ENTRIES; i++) {
+		ri.offset = (uint64_t)i * 4096 + i;
+		ri.size = 4096;
+		u[i] = fk_request(&k, i, 0, FUSE_READ, nodeid, &ri, sizeof(ri),
+				  NULL, 0, NULL);
+	}
+	ok = fk_serve(&k, &ret) == FK_ENTRIES && ret == FK_ENTRIES && !k.bad;
+	for (i = 0; ok && i < FK_ENTRIES; i++) {
+		size_t at = (size_t)i * 4096 + i;
+		size_t want = at >= flen ? 0 : at + 4096 <= flen ? 4096 : flen - at;
+
+		t = fk_taken(&k, i);
+		oh = t ? fk_reply(&k, t) : NULL;
+		ok = oh && t->off == 8192 - 16 && oh->unique == u[i] &&
+		     !oh->error && oh->len == 16 + want && t->len == oh->len &&
+		     !memcmp(oh + 1, data + at, want);
+		if (!ok)
+			printf("#   READ %u: %s\n", i, t ? "wrong reply" : "no descriptor");
+	}
+	RGCHECK(ok, "ring async: a batch of 8 READs, each answered in place with its bytes, short at EOF");
+	x = rg_stats();
+	RGCHECK(x.max_inflight == FK_ENTRIES && x.requests - x0.requests == FK_ENTRIES &&
+		x.umem_read_bytes - x0.umem_read_bytes == 6 * 4096 + (flen - 6 * 4096 - 6) &&
+		x.copied_bytes == x0.copied_bytes && !rg_written(0),
+		"ring async: 8 io_uring reads in flight at once (max_inflight 8), nothing written, nothing copied");
+
+	/* WRITEs, errors and an inline request in one batch */
+	page = malloc(2 * 4096);
+	for (off = 0; off < 2 * 4096; off++)
+		page[off] = (char)~rg_pattern(off);
+	wi.fh = fh;
+	wi.size = 2 * 4096;
+	wi.offset = flen + 4096;	/* past EOF: a hole before it */
+	u[0] = fk_request(&k, 0, 4096 - MQ_WRITE_HDR_LEN, FUSE_WRITE, nodeid, &wi,
+			  sizeof(wi), page, 2 * 4096, NULL);
+	ri.offset = 1ull << 40;	/* far past EOF: 0 bytes */
+	ri.size = 4096;
+	u[1] = fk_request(&k, 1, 0, FUSE_READ, nodeid, &ri, sizeof(ri), NULL, 0, NULL);
+	ri.fh = fh + 1;		/* no such handle */
+	ri.offset = 0;
+	u[2] = fk_request(&k, 2, 0, FUSE_READ, nodeid, &ri, sizeof(ri), NULL, 0, NULL);
+	ri.fh = fh;
+	u[3] = fk_request(&k, 3, 0, FUSE_GETATTR, nodeid, &gi, sizeof(gi), NULL, 0, NULL);
+	wi.size = 3 * 4096;	/* more than the request carries */
+	u[4] = fk_request(&k, 4, 4096 - MQ_WRITE_HDR_LEN, FUSE_WRITE, nodeid, &wi,
+			  sizeof(wi), page, 4096, NULL);
+	ok = fk_serve(&k, &ret) == 5 && ret == 5 && !k.bad;
+	t = fk_taken(&k, 0);
+	RGCHECK(ok && t && t->off == 4096 + 2 * 4096 + 4096 - 16 &&
+		fk_reply(&k, t)->unique == u[0] && !fk_reply(&k, t)->error &&
+		((const struct fuse_write_out *)(fk_reply(&k, t) + 1))->size == 2 * 4096,
+		"ring async: WRITE of 2 pages past EOF answered in place, size written");
+	t = fk_taken(&k, 1);
+	RGCHECK(ok && t && t->len == 16 && fk_reply(&k, t)->unique == u[1] &&
+		!fk_reply(&k, t)->error,
+		"ring async: READ past EOF answered with no data");
+	t = fk_taken(&k, 2);
+	RGCHECK(ok && t && t->len == 16 && fk_reply(&k, t)->unique == u[2] &&
+		fk_reply(&k, t)->error == -EBADF,
+		"ring async: READ of an unknown handle answered -EBADF in place");
+	t = fk_taken(&k, 3);
+	RGCHECK(ok && t && fk_reply(&k, t)->unique == u[3] && !fk_reply(&k, t)->error &&
+		((const struct fuse_attr_out *)(fk_reply(&k, t) + 1))->attr.size >= flen,
+		"ring async: a GETATTR in the same batch served inline");
+	t = fk_taken(&k, 4);
+	RGCHECK(ok && t && fk_reply(&k, t)->unique == u[4] &&
+		fk_reply(&k, t)->error == -EINVAL && !rg_written(0),
+		"ring async: WRITE longer than its payload answered -EINVAL");
+	fd = open(path, O_RDONLY);
+	{
+		char back[2 * 4096], hole[4096], zero[4096] = { 0 };
+
+		RGCHECK(fd >= 0 && pread(fd, back, sizeof(back), flen + 4096) == (ssize_t)sizeof(back) &&
+			!memcmp(back, page, sizeof(back)) &&
+			pread(fd, hole, sizeof(hole), flen) == (ssize_t)sizeof(hole) &&
+			!memcmp(hole, zero, sizeof(hole)),
+			"ring async: the WRITE's bytes are in the file, the hole reads zeros");
+	}
+	if (fd >= 0)
+		close(fd);
+
+	/* journaled (O_APPEND, recovery state live): inline, by write(2) */
+	fk_release(&k, nodeid, fh);
+	fk_take(&k);
+	{
+		struct fuse_open_in oi = { .flags = O_WRONLY | O_APPEND };
+		struct stat root_st;
+		uint64_t afh = 0;
+		int memfd;
+
+		/* flags are kept for a handle opened with the state live */
+		stat(rg_dir, &root_st);
+		memfd = mq_rs_create(4096, MQ_RS_JOURNAL_MIN, &root_st, 1,
+				     mq_itable_next_nodeid());
+		if (fk_call(&k, 1, 0, FUSE_OPEN, nodeid, &oi, sizeof(oi), NULL, 0,
+			    NULL, &d, NULL) && !d.len && rg_written(0) ==
+			    16 + sizeof(struct fuse_open_out))
+			afh = ((const struct fuse_open_out *)(rg_woh() + 1))->fh;
+		wi.fh = afh;
+		wi.size = 4096;
+		wi.offset = 0;
+		ret = fk_call(&k, 2, 4096 - MQ_WRITE_HDR_LEN, FUSE_WRITE, nodeid, &wi,
+			      sizeof(wi), page, 4096, NULL, &d, &u[0]);
+		RGCHECK(afh && memfd >= 0 && ret && d.buf == 2 && !d.len &&
+			rg_written(0) == 16 + sizeof(struct fuse_write_out) &&
+			rg_woh()->unique == u[0] && !rg_woh()->error,
+			"ring async: a journaled O_APPEND WRITE is served inline, answered by write(2)");
+		mq_rs_close();
+		if (memfd >= 0)
+			close(memfd);
+		fk_release(&k, nodeid, afh);
+		fk_take(&k);
+	}
+	x = rg_stats();
+	RGCHECK(x.max_inflight == FK_ENTRIES,
+		"ring async: max_inflight is a high-water mark, not a sum");
+	{
+		char *buf = NULL;
+		size_t len = 0;
+
+		RGCHECK(!mq_stats_render(&buf, &len) && buf &&
+			strstr(buf, " max_inflight=") != NULL,
+			"ring async: --stats transport lines show max_inflight");
+		free(buf);
+	}
+	free(page);
+	free(data);
+out:
+	fk_fini(&k);
+}
+
+/* The synchronous and the asynchronous use of one io_uring, interleaved. */
+static uint64_t rg_done_tag;
+static int rg_done_res, rg_done_nr;
+
+static void rg_done(void *ctx, uint64_t tag, int res)
+{
+	(void)ctx;
+	rg_done_tag = tag;
+	rg_done_res = res;
+	rg_done_nr++;
+}
+
+static void test_uring_async(void)
+{
+	static char buf[3 * 4096] __attribute__((aligned(4096)));
+	struct mq_uring *u = NULL;
+	struct mq_io io;
+	char path[4096], small[10];
+	ssize_t res = 0;
+	int fd, ret, got;
+
+	if (mq_uring_setup(&u, buf, sizeof(buf))) {
+		printf("ok - uring async # SKIP no io_uring on this host\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/uringasync", rg_dir);
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	if (fd < 0 || pwrite(fd, "0123456789abcdef", 16, 0) != 16)
+		printf("#   %s: %s\n", path, strerror(errno));
+
+	/* a synchronous read while an asynchronous one is prepared */
+	memset(&io, 0, sizeof(io));
+	io.fd = fd;
+	io.buf = buf;
+	io.len = 4096;
+	io.off = 4;
+	ret = mq_io_start(u, &io, 5, &res);
+	RGCHECK(ret == 0 && mq_uring_inflight(u) == 1,
+		"uring async: a read prepared, one in flight");
+	RGCHECK(mq_io_read(u, fd, small, 10, 0) == 10 && !memcmp(small, "0123456789", 10) &&
+		mq_uring_inflight(u) == 1,
+		"uring async: meanwhile a synchronous read goes by the system call, its CQE untouched");
+	rg_done_nr = 0;
+	got = mq_uring_reap(u, 1, rg_done, NULL);
+	RGCHECK(got == 1 && rg_done_nr == 1 && rg_done_tag == 5 && rg_done_res == 12 &&
+		!mq_uring_inflight(u),
+		"uring async: the reap reports the prepared read, with its tag");
+	/* 12 of 4096: short at EOF, resumed once, then 0 */
+	ret = mq_io_complete(u, &io, rg_done_res, 5, &res);
+	RGCHECK(ret == 0 && io.done == 12 && mq_uring_inflight(u) == 1,
+		"uring async: a short read is resumed for the rest");
+	got = mq_uring_reap(u, 1, rg_done, NULL);
+	ret = got == 1 ? mq_io_complete(u, &io, rg_done_res, 5, &res) : -1;
+	RGCHECK(ret == 1 && res == 12 && !memcmp(buf, "456789abcdef", 12),
+		"uring async: ... and ends at EOF with what was read");
+
+	/* completions made up: the rules of mq_io_rw() */
+	memset(&io, 0, sizeof(io));
+	io.fd = fd;
+	io.write = true;
+	io.buf = buf;
+	io.len = 100;
+	RGCHECK(mq_io_complete(u, &io, 0, 6, &res) == 1 && res == -EIO,
+		"uring async: a write that makes no progress fails with -EIO");
+	io.done = 40;
+	RGCHECK(mq_io_complete(u, &io, -ENOSPC, 6, &res) == 1 && res == 40,
+		"uring async: an error after a partial write reports the part");
+	io.done = 0;
+	RGCHECK(mq_io_complete(u, &io, -ENOSPC, 6, &res) == 1 && res == -ENOSPC,
+		"uring async: an error before anything was written is the result");
+	memcpy(buf, "XYZ", 3);
+	io.len = 3;
+	RGCHECK(mq_io_complete(u, &io, -EINTR, 6, &res) == 0 && mq_uring_inflight(u) == 1,
+		"uring async: EINTR is retried");
+	got = mq_uring_reap(u, 1, rg_done, NULL);
+	RGCHECK(got == 1 && mq_io_complete(u, &io, rg_done_res, 6, &res) == 1 && res == 3 &&
+		pread(fd, small, 3, 0) == 3 && !memcmp(small, "XYZ", 3),
+		"uring async: ... and the retry writes");
+	memset(&io, 0, sizeof(io));
+	io.fd = fd;
+	io.len = 0;
+	RGCHECK(mq_io_start(u, &io, 7, &res) == 1 && res == 0 && !mq_uring_inflight(u),
+		"uring async: nothing to move: finished at once");
+	close(fd);
+	mq_uring_teardown(u);
+}
+
+static void *rg_enable_thread(void *arg)
+{
+	return (void *)(intptr_t)mq_uring_enable(arg);
+}
+
+/* SINGLE_ISSUER: the thread that enables the ring is its only submitter. */
+static void test_uring_single_issuer(void)
+{
+	static char buf[4096] __attribute__((aligned(4096)));
+	struct mq_uring *u = NULL;
+	pthread_t t;
+	void *res = (void *)1;
+	char path[4096];
+	int fd, ret;
+
+	if (mq_uring_create(&u, buf, sizeof(buf), 0, 4)) {
+		printf("ok - uring single issuer # SKIP no io_uring on this host\n");
+		return;
+	}
+	RGCHECK(mq_uring_sq_entries(u) == 8, "uring: a ring for depth 4 has 8 SQEs");
+	if (!(mq_uring_setup_flags(u) & IORING_SETUP_SINGLE_ISSUER)) {
+		printf("ok - uring single issuer # SKIP kernel without IORING_SETUP_SINGLE_ISSUER\n");
+		mq_uring_teardown(u);
+		return;
+	}
+	if (!pthread_create(&t, NULL, rg_enable_thread, u))
+		pthread_join(t, &res);
+	snprintf(path, sizeof(path), "%s/uringasync", rg_dir);
+	fd = open(path, O_RDONLY);
+	ret = mq_uring_prep_rw(u, false, fd, buf, 16, 0, 1);
+	if (!ret)
+		ret = mq_uring_submit(u);
+	RGCHECK(!res && ret == -EEXIST,
+		"uring: enabled by another thread, the ring refuses this one's submission (EEXIST)");
+	if (fd >= 0)
+		close(fd);
+	mq_uring_teardown(u);
+}
+
+/* The ring's default depth: buffers within 128 MiB, 2..64. */
+static void test_ring_default_depth(void)
+{
+	uint32_t saved = mq_cfg.max_write;
+
+	mq_cfg.max_write = 8u << 20;
+	RGCHECK(mq_ring_default_depth() == 8,
+		"ring depth: default 8 with the 8 MiB max_write (16 would pass 128 MiB)");
+	mq_cfg.max_write = 4u << 20;
+	RGCHECK(mq_ring_default_depth() == 16, "ring depth: default 16 with a 4 MiB max_write");
+	mq_cfg.max_write = 1u << 20;
+	RGCHECK(mq_ring_default_depth() == 64, "ring depth: default 64 with a 1 MiB max_write");
+	mq_cfg.max_write = 4096;
+	RGCHECK(mq_ring_default_depth() == 64, "ring depth: at most 64 with small buffers");
+	mq_cfg.max_write = saved;
 }
 
 /* ---- the loop, set-up: RING_ENTER and the set-up ioctls faked --------- */
@@ -967,6 +1337,10 @@ void test_ring(int *failures, const char *dir)
 	test_ring_uring_split();
 	test_ring_serve();
 	test_ring_detached();
+	test_ring_async();
+	test_uring_async();
+	test_uring_single_issuer();
+	test_ring_default_depth();
 	test_ring_loop();
 	test_ring_setup();
 	mq_stats_thread_free(&rg_thr.stats);

@@ -3190,7 +3190,7 @@ static void test_sandbox(void)
 	      "sandbox: an x32 call kills the whole process (BADARCH)");
 	CHECK(sbx_attack(dir, sbx_attack_affinity),
 	      "sandbox: sched_setaffinity only on the calling thread");
-	if (mq_uring_create(&sbx_ring, sbx_ring_buf, sizeof(sbx_ring_buf), 0)) {
+	if (mq_uring_create(&sbx_ring, sbx_ring_buf, sizeof(sbx_ring_buf), 0, 0)) {
 		printf("ok - sandbox: io_uring restrictions # SKIP no io_uring\n");
 	} else {
 		CHECK(sbx_attack(dir, sbx_attack_uring_ops),
