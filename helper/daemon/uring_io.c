@@ -273,26 +273,66 @@ static void mq_uring_prep(struct io_uring_sqe *sqe, bool write, int fd,
 	}
 }
 
+/* Failed io_uring_enter()s tolerated in a row, 1 ms apart (see below). */
+#define MQ_URING_ENTER_RETRIES	5000
+
+static void mq_uring_stuck(const char *what, int err)
+{
+	/*
+	 * The SQE may still run into its buffer, which the caller would
+	 * reuse for another request: exit rather than risk a read landing
+	 * in another request's WRITE payload (the kernel replays what we
+	 * held to the supervisor's successor, or fails it).
+	 */
+	mq_err("io_uring: %s keeps failing (%s): a prepared I/O can neither be completed nor withdrawn, exiting",
+	       what, strerror(-err));
+	abort();
+}
+
 /*
  * Submit the prepared SQE and wait for its completion.  Nothing else is
- * in flight (mq_uring_busy()): the first CQE is its own.
+ * in flight (mq_uring_busy()): the only CQE due is its own.  Never returns
+ * while the SQE is queued or running: io_uring_submit() makes it visible
+ * to the kernel before io_uring_enter(), so an enter that fails (EAGAIN,
+ * EBUSY, EINTR) leaves it queued for the next one; returning then would
+ * let the I/O run later into a buffer reused meanwhile, and its CQE be
+ * taken by the next operation.  Only the op's own result is returned.
  */
 static int mq_uring_wait(struct mq_uring *u)
 {
 	struct io_uring_cqe *cqe;
+	unsigned int tries = 0;
 	int ret;
 
-	ret = io_uring_submit(&u->ring);
-	if (ret < 0)
-		return ret;
-	do {
+	while (io_uring_sq_ready(&u->ring)) {
+		ret = io_uring_submit(&u->ring);
+		if (ret >= 0)
+			continue;
+		if (++tries > MQ_URING_ENTER_RETRIES)
+			mq_uring_stuck("submitting", ret);
+		if (ret != -EINTR)
+			usleep(1000);
+	}
+	for (tries = 0;;) {
+		uint64_t tag;
+
 		ret = io_uring_wait_cqe(&u->ring, &cqe);
-	} while (ret == -EINTR);
-	if (ret < 0)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(&u->ring, cqe);
-	return ret;
+		if (ret < 0) {
+			if (++tries > MQ_URING_ENTER_RETRIES)
+				mq_uring_stuck("waiting for a completion", ret);
+			if (ret != -EINTR)
+				usleep(1000);
+			continue;
+		}
+		tag = io_uring_cqe_get_data64(cqe);
+		ret = cqe->res;
+		io_uring_cqe_seen(&u->ring, cqe);
+		if (tag == MQ_URING_SYNC_TAG)
+			return ret;
+		/* not ours, and nothing else was in flight: cannot happen */
+		mq_warn("io_uring: a completion nobody waits for (tag %llu, res %d): dropped",
+			(unsigned long long)tag, ret);
+	}
 }
 
 static ssize_t mq_uring_rw(struct mq_uring *u, bool write, int fd, void *buf,
@@ -385,8 +425,12 @@ int mq_uring_reap(struct mq_uring *u, unsigned int wait_nr,
 		tag = io_uring_cqe_get_data64(cqe);
 		res = cqe->res;
 		io_uring_cqe_seen(&u->ring, cqe);
-		if (tag == MQ_URING_SYNC_TAG || !u->inflight)
-			continue;	/* not ours: cannot happen */
+		if (tag == MQ_URING_SYNC_TAG || !u->inflight) {
+			/* not ours: cannot happen (mq_uring_wait()) */
+			mq_warn("io_uring: a completion nobody waits for (tag %llu, res %d): dropped",
+				(unsigned long long)tag, res);
+			continue;
+		}
 		u->inflight--;
 		seen++;
 		done(ctx, tag, res);
