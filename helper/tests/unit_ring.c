@@ -1328,6 +1328,76 @@ static void test_ring_setup(void)
 	mq_cfg = saved;
 }
 
+/*
+ * io_uring_submit() as it fails after publishing the SQE: liburing moves
+ * the SQ tail before io_uring_enter(), which can then fail (EAGAIN under
+ * memory pressure) and leave the SQE queued for the next enter.  The unit
+ * test is linked with --wrap=io_uring_submit (Makefile).
+ */
+static int rg_submit_fail;
+int __real_io_uring_submit(struct io_uring *ring);
+int __wrap_io_uring_submit(struct io_uring *ring);
+int __wrap_io_uring_submit(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+
+	if (rg_submit_fail <= 0)
+		return __real_io_uring_submit(ring);
+	rg_submit_fail--;
+	sq->sqe_head = sq->sqe_tail;
+	__atomic_store_n(sq->ktail, sq->sqe_tail, __ATOMIC_RELEASE);
+	return -EAGAIN;
+}
+
+/*
+ * A synchronous read whose io_uring_enter() failed must neither be
+ * submitted twice nor leave its completion to the next operation.
+ */
+static void test_uring_enter_fails(void)
+{
+	char pa[4096], pb[100], path[4096];
+	struct mq_uring *u = NULL;
+	int fa = -1, fb = -1, ret;
+	ssize_t na, nb;
+	char *buf;
+
+	buf = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ret = buf == MAP_FAILED ? -ENOMEM : mq_uring_setup(&u, buf, 65536);
+	RGCHECK(!ret, "uring enter fails: an io_uring over a buffer");
+	if (ret)
+		goto out;
+	memset(pa, 'a', sizeof(pa));
+	memset(pb, 'b', sizeof(pb));
+	snprintf(path, sizeof(path), "%s/uring-a", rg_dir);
+	fa = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	snprintf(path, sizeof(path), "%s/uring-b", rg_dir);
+	fb = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	RGCHECK(fa >= 0 && fb >= 0 && write(fa, pa, sizeof(pa)) == sizeof(pa) &&
+		write(fb, pb, sizeof(pb)) == sizeof(pb), "uring enter fails: two files");
+	rg_submit_fail = 1;
+	memset(buf, 0, 65536);
+	na = mq_io_read(u, fa, buf, sizeof(pa), 0);
+	RGCHECK(na == sizeof(pa) && !memcmp(buf, pa, sizeof(pa)) && !rg_submit_fail,
+		"uring enter fails: the read whose enter failed returns its data once");
+	memset(buf, 0, 65536);
+	nb = mq_io_read(u, fb, buf, 4096, 0);
+	RGCHECK(nb == sizeof(pb) && !memcmp(buf, pb, sizeof(pb)) && buf[sizeof(pb)] == 0,
+		"uring enter fails: the next read gets its own completion (100 bytes of b)");
+	if (nb != sizeof(pb))
+		printf("# next read returned %zd\n", nb);
+	RGCHECK(io_uring_sq_ready(mq_uring_ring(u)) == 0,
+		"uring enter fails: nothing left queued");
+out:
+	rg_submit_fail = 0;
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	mq_uring_teardown(u);
+	if (buf != MAP_FAILED)
+		munmap(buf, 65536);
+}
+
 void test_ring(int *failures, const char *dir)
 {
 	rg_failures = failures;
@@ -1340,6 +1410,7 @@ void test_ring(int *failures, const char *dir)
 	test_ring_async();
 	test_uring_async();
 	test_uring_single_issuer();
+	test_uring_enter_fails();
 	test_ring_default_depth();
 	test_ring_loop();
 	test_ring_setup();
