@@ -335,6 +335,17 @@ static int mq_dispatch_journaled(struct mq_req *req, const struct mq_op *op)
 	return 0;
 }
 
+/* The request in thr->inbuf, its reply payload to go in thr->outbuf. */
+static struct mq_req mq_req_of(struct mq_thread *thr)
+{
+	return (struct mq_req){
+		.thr = thr,
+		.in = (const void *)thr->inbuf,
+		.out = thr->outbuf + sizeof(struct fuse_out_header),
+		.out_max = thr->outbuf_len - sizeof(struct fuse_out_header),
+	};
+}
+
 /*
  * Process the request of @len bytes in thr->inbuf and send its reply.
  * Returns 0, or -ENODEV after DESTROY.
@@ -342,12 +353,7 @@ static int mq_dispatch_journaled(struct mq_req *req, const struct mq_op *op)
 int mq_dispatch(struct mq_thread *thr, size_t len)
 {
 	const struct fuse_in_header *in = (const void *)thr->inbuf;
-	struct mq_req req = {
-		.thr = thr,
-		.in = in,
-		.out = thr->outbuf + sizeof(struct fuse_out_header),
-		.out_max = thr->outbuf_len - sizeof(struct fuse_out_header),
-	};
+	struct mq_req req = mq_req_of(thr);
 	const struct mq_op *op;
 	int ret;
 
@@ -417,12 +423,7 @@ enum mq_dispatch_async mq_dispatch_start(struct mq_thread *thr, size_t len,
 					 struct mq_file_io *f, uint64_t tag)
 {
 	const struct fuse_in_header *in = (const void *)thr->inbuf;
-	struct mq_req req = {
-		.thr = thr,
-		.in = in,
-		.out = thr->outbuf + sizeof(struct fuse_out_header),
-		.out_max = thr->outbuf_len - sizeof(struct fuse_out_header),
-	};
+	struct mq_req req = mq_req_of(thr);
 	const struct mq_op *op;
 	ssize_t ret;
 
