@@ -7,7 +7,8 @@
 #   make test       the whole test suite in the VM on 6.1 and 6.12 (installs its dependencies)
 #   make test-debug the whole test suite on a lockdep + KASAN debug kernel
 #   make test-recovery-load  kill -9 of mqfused every 0.5 s, then a takeover
-#                   every second, 60 s each under load (RECOVERY_LOAD_S=600:
+#                   every second, 60 s each under load, on the ring and on
+#                   the char device (RECOVERY_LOAD_S=600:
 #                   the long run)
 #   make sparse     run sparse (C=2) over the module
 #   make module-all build + sparse for every installed 6.1 and 6.12 header tree
@@ -110,12 +111,16 @@ test-debug: deps
 
 # Crash recovery and hot upgrade under load, 60 s each (make test runs
 # 20 s): kill -9 of mqfused every 0.5 s, then a takeover every second,
-# under fio verify and namespace storms.
+# under fio verify and namespace storms, on each transport of
+# RECOVERY_TRANSPORTS (ring: mqfused's default; dev: --transport=dev);
+# RECOVERY_MODES="takeover" runs one mode.
 RECOVERY_LOAD_S ?= 60
+RECOVERY_TRANSPORTS ?= ring dev
+RECOVERY_MODES ?= kill takeover
 test-recovery-load: deps
 	$(MAKE) all
-	selftests/vm/run.sh --kver $(KVER) --timeout $$(( $(RECOVERY_LOAD_S) * 3 + 300 )) \
-		shell 'export MQ_RECOVERY_LOAD_S=$(RECOVERY_LOAD_S); bash $$MQ_ROOT/selftests/recovery/load.sh kill && bash $$MQ_ROOT/selftests/recovery/load.sh takeover'
+	selftests/vm/run.sh --kver $(KVER) --timeout $$(( ($(RECOVERY_LOAD_S) * 3 + 150) * $(words $(RECOVERY_TRANSPORTS)) * $(words $(RECOVERY_MODES)) )) \
+		shell 'export MQ_RECOVERY_LOAD_S=$(RECOVERY_LOAD_S); rc=0; for t in $(RECOVERY_TRANSPORTS); do for m in $(RECOVERY_MODES); do echo "# ==== load.sh $$m $$t"; bash $$MQ_ROOT/selftests/recovery/load.sh $$m $$t || rc=1; done; done; exit $$rc'
 
 # The 10-minute mixed soak (the test suite runs a 60 s one).
 soak: deps
