@@ -657,7 +657,8 @@ static long mqfuse_ring_enter(struct mqfuse_dev *dev, struct mqfuse_ring_enter _
 
 	if (copy_from_user(&e, argp, sizeof(e)))
 		return -EFAULT;
-	if (e.min_req > 1 || e.flags || e.reserved)
+	if (e.min_req > 1 || (e.flags & ~MQFUSE_RING_ENTER_REPLIES_ONLY) || e.reserved ||
+	    ((e.flags & MQFUSE_RING_ENTER_REPLIES_ONLY) && e.min_req))
 		return -EINVAL;
 	e.replies = e.requests = e.bad = 0;
 
@@ -675,6 +676,8 @@ static long mqfuse_ring_enter(struct mqfuse_dev *dev, struct mqfuse_ring_enter _
 	/* replies always: a buffer the daemon returns is never stranded */
 	mqfuse_ring_take_replies(dev, ring, u, &e);
 	for (;;) {
+		if (e.flags & MQFUSE_RING_ENTER_REPLIES_ONLY)
+			break;
 		/* after the replies: an INIT reply sets max_write */
 		if (!mqfuse_ring_bufs_fit(fc, u)) {
 			err = -ENOBUFS;

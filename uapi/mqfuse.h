@@ -209,6 +209,9 @@ struct mqfuse_session_info {
  *    requests and free buffers. With @min_req > 0 and nothing handed
  *    out, it sleeps (interruptibly) until a request comes, unless the
  *    daemon holds every buffer (poll(2) then reports no EPOLLIN either).
+ *    The requests one ENTER hands out are reported to its caller only
+ *    (@requests); a thread that only hands replies in while another
+ *    serves the ring passes MQFUSE_RING_ENTER_REPLIES_ONLY.
  *    Replies are always taken, even when ENTER then fails. Returns 0 and
  *    the counts in the struct, -ENODEV once the session has ended (as
  *    read(2) does), -EINTR on a signal before anything was done, -ENXIO
@@ -261,9 +264,18 @@ struct mqfuse_ring_setup {
 	__u64	reserved[2];	/* zero */
 };
 
+/*
+ * RING_ENTER flags. MQFUSE_RING_ENTER_REPLIES_ONLY: take the replies and
+ * return, handing out no request (min_req must be 0). For a thread that
+ * only answers while another serves the ring: requests an ENTER hands out
+ * are the caller's to serve (its @requests), and a thread asleep in its
+ * own ENTER is not woken for them.
+ */
+#define MQFUSE_RING_ENTER_REPLIES_ONLY	(1U << 0)
+
 struct mqfuse_ring_enter {
 	__u32	min_req;	/* in: sleep until this many (0 or 1) were handed out */
-	__u32	flags;		/* in: zero */
+	__u32	flags;		/* in: MQFUSE_RING_ENTER_* */
 	__u32	replies;	/* out: reply descriptors taken */
 	__u32	requests;	/* out: request descriptors published */
 	__u32	bad;		/* out: reply descriptors refused */

@@ -407,6 +407,7 @@ struct shared {
 	int wk_done;
 	int wk_err;
 	unsigned int wk_replies;
+	unsigned int wk_requests;
 	long long wk_ms;
 
 	/* fuzz */
@@ -1469,7 +1470,14 @@ static void sc_ioctl_args(void)
 	}
 
 	tap_errno(ring_enter(fd, 2, 0, 0, NULL), EINVAL, "%s: RING_ENTER min_req 2: EINVAL", w);
-	tap_errno(ring_enter(fd, 0, 1, 0, NULL), EINVAL, "%s: RING_ENTER nonzero flags: EINVAL", w);
+	tap_errno(ring_enter(fd, 0, 2, 0, NULL), EINVAL, "%s: RING_ENTER unknown flags: EINVAL", w);
+	tap_errno(ring_enter(fd, 1, MQFUSE_RING_ENTER_REPLIES_ONLY, 0, NULL), EINVAL,
+		  "%s: RING_ENTER REPLIES_ONLY with min_req 1: EINVAL", w);
+	/* INIT is waiting: a replies-only ENTER leaves it there */
+	memset(&e, 0, sizeof(e));
+	tap_ok(!ring_enter(fd, 0, MQFUSE_RING_ENTER_REPLIES_ONLY, 0, &e) && !e.requests &&
+	       !e.replies && !e.bad,
+	       "%s: RING_ENTER REPLIES_ONLY hands out nothing (requests %u)", w, e.requests);
 	tap_errno(ring_enter(fd, 0, 0, 1, NULL), EINVAL,
 		  "%s: RING_ENTER nonzero reserved: EINVAL", w);
 	/* the clone has its own (absent) umem and ring */
@@ -2277,11 +2285,18 @@ static void *worker_main(void *arg)
 	r.arg = r.h + 1;
 	r.len = worker.d.len;
 	srv_answer(s, &worker.d, &r);
+	/*
+	 * Replies only: a request this ENTER handed out (the client's next,
+	 * sent as soon as our reply wakes it) would be ours to serve, and the
+	 * main thread, asleep in its own ENTER, would never see it.
+	 */
 	memset(&e, 0, sizeof(e));
+	e.flags = MQFUSE_RING_ENTER_REPLIES_ONLY;
 	t0 = now_ms();
 	shm->wk_err = ioctl(s->fd, MQFUSE_IOC_RING_ENTER, &e) ? -errno : 0;
 	shm->wk_ms = now_ms() - t0;
 	shm->wk_replies = e.replies;
+	shm->wk_requests = e.requests;
 	shm->wk_done = 1;
 
 	/* 2: ENTER and UMEM_DEREG/REG from here while the main thread sleeps */
@@ -2341,9 +2356,10 @@ static void sc_threads(void)
 	tap_ok(!app_stat(10000), "%s: the ring serves", w);
 	shm->phase = P_WORKER;
 	err = app_stat(10000);
-	tap_ok(wait_flag(&shm->wk_done, 1, 5000) && !shm->wk_err && shm->wk_replies >= 1,
-	       "%s: a worker hands its reply in with RING_ENTER while the main thread sleeps in one (err %d, replies %u, %lld ms)",
-	       w, shm->wk_err, shm->wk_replies, shm->wk_ms);
+	tap_ok(wait_flag(&shm->wk_done, 1, 5000) && !shm->wk_err && shm->wk_replies >= 1 &&
+	       !shm->wk_requests,
+	       "%s: a worker hands its reply in with RING_ENTER (replies only) while the main thread sleeps in one (err %d, replies %u, requests %u, %lld ms)",
+	       w, shm->wk_err, shm->wk_replies, shm->wk_requests, shm->wk_ms);
 	tap_ok(!err, "%s: the client's stat, answered by the worker, succeeds (%s)", w,
 	       strerror(err));
 	shm->phase = P_THREADS;
