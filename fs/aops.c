@@ -275,6 +275,7 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
 		size_t bytes = 0, nwritten;
 		ssize_t ret;
 		bool retried = false;
+		u32 kill;
 
 		io->nr = 0;
 		while (io->nr < io->max_pages && bytes < max_write && iov_iter_count(from)) {
@@ -318,7 +319,8 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
 		if (!io->nr)
 			break;
 
-		mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
+		kill = mqfuse_write_kill_flag(inode);
+		mqfuse_io_write_args(io, ff, pos, bytes, kill, file->f_flags);
 		ret = mqfuse_simple_request(fc, &io->args);
 		nwritten = ret ? 0 : io->wout.size;
 		if (!ret && nwritten > bytes) {
@@ -326,6 +328,8 @@ ssize_t mqfuse_perform_write(struct kiocb *iocb, struct iov_iter *from)
 			ret = -EIO;
 			nwritten = 0;
 		}
+		if (!ret && kill)
+			mqfuse_suidgid_killed(inode);
 		mqfuse_write_pages_done(io, nwritten, ret);
 		if (ret) {
 			iov_iter_revert(from, bytes);

@@ -63,6 +63,7 @@ struct mqfuse_dio {
 	loff_t pos;			/* file offset of the first byte */
 	bool write;			/* WRITE (holds inode_dio_begin()) */
 	bool dirty;			/* READ into user memory: dirty the pages */
+	u32 kill;			/* WRITE: FUSE_WRITE_KILL_SUIDGID on every chunk, or 0 */
 	/*
 	 * Fields below are written by the submitter before it drops its
 	 * reference, read by the last put (ordered by the refcount).
@@ -309,6 +310,7 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 		size_t want = min(iov_iter_count(iter), max_bytes);
 		ssize_t bytes, ret;
 		size_t n;
+		u32 kill;
 
 		if (pin) {
 			bytes = mqfuse_dio_pin(io, iter, want);
@@ -340,11 +342,14 @@ static ssize_t mqfuse_dio_sync(struct kiocb *iocb, struct iov_iter *iter, bool w
 				break;
 			}
 		}
+		kill = write ? mqfuse_write_kill_flag(inode) : 0;
 		if (write)
-			mqfuse_io_write_args(io, ff, pos, bytes, 0, file->f_flags);
+			mqfuse_io_write_args(io, ff, pos, bytes, kill, file->f_flags);
 		else
 			mqfuse_io_read_args(io, ff, pos, bytes, file->f_flags);
 		ret = mqfuse_simple_request(fc, &io->args);
+		if (!ret && kill)
+			mqfuse_suidgid_killed(inode);
 		sent_end = pos + bytes;
 		if (fence)
 			mqfuse_dio_write_unfence(file->f_mapping, pos, bytes);
@@ -418,7 +423,10 @@ static void mqfuse_dio_complete(struct mqfuse_dio *dio)
 		 */
 		mqfuse_dio_invalidate(inode, dio->pos, dio->pos + dio->sent - 1);
 		set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
-		mqfuse_invalidate_attr(inode);
+		if (dio->kill && end)
+			mqfuse_suidgid_killed(inode);
+		else
+			mqfuse_invalidate_attr(inode);
 		inode_dio_end(inode);
 	} else if (ret > 0 && mqfuse_conn_of(inode)->cons->read_stales_attr) {
 		/* the daemon's file got a new atime: do not serve the old one */
@@ -600,6 +608,8 @@ static ssize_t mqfuse_dio_async(struct kiocb *iocb, struct iov_iter *iter, bool 
 	dio->pos = pos;
 	dio->write = write;
 	dio->dirty = !write && user_backed_iter(iter);
+	/* chunks run in parallel: each carries the kill, the daemon does it once */
+	dio->kill = write ? mqfuse_write_kill_flag(inode) : 0;
 	dio->queued = false;
 	dio->sent = 0;
 	spin_lock_init(&dio->lock);
@@ -636,7 +646,8 @@ static ssize_t mqfuse_dio_async(struct kiocb *iocb, struct iov_iter *iter, bool 
 		io->dio_off = consumed;
 		INIT_WORK(&io->dio_work, mqfuse_dio_chunk_work);
 		if (write)
-			mqfuse_io_write_args(io, ff, pos + consumed, bytes, 0, file->f_flags);
+			mqfuse_io_write_args(io, ff, pos + consumed, bytes, dio->kill,
+					     file->f_flags);
 		else
 			mqfuse_io_read_args(io, ff, pos + consumed, bytes, file->f_flags);
 		io->args.end = mqfuse_dio_chunk_end;

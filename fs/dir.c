@@ -142,6 +142,7 @@ static struct dentry *mqfuse_lookup(struct inode *dir, struct dentry *entry,
 
 	if (mqfuse_is_bad(dir))
 		return ERR_PTR(-EIO);
+	mqfuse_advise_readdirplus(dir);
 	err = mqfuse_lookup_name(dir, &entry->d_name, &out, &inode, &attr_version);
 	if (err == -ENOENT) {
 		ttl_valid = false;
@@ -192,6 +193,7 @@ static int mqfuse_d_revalidate(struct dentry *entry, unsigned int flags)
 	mi = MQFUSE_I(inode);
 	attr_version = atomic64_read(&fc->attr_version);
 	parent = dget_parent(entry);
+	mqfuse_advise_readdirplus(d_inode(parent));
 	err = mqfuse_send_lookup(fc, mqfuse_nodeid(d_inode(parent)), &entry->d_name, &out);
 	dput(parent);
 	/*
@@ -470,6 +472,9 @@ static int mqfuse_create_open(struct inode *dir, struct dentry *entry,
 	in.flags = mqfuse_cons_open_flags(fc, flags & ~O_NOCTTY);
 	if (!fc->atomic_o_trunc)
 		in.flags &= ~O_TRUNC;
+	/* a CREATE without O_EXCL may open (and truncate) an existing file */
+	if ((in.flags & O_TRUNC) && mqfuse_kill_suidgid_caller(fc))
+		in.open_flags |= FUSE_OPEN_KILL_SUIDGID;
 	in.mode = mqfuse_create_mode(fc, mode);
 	in.umask = current_umask();
 	mqfuse_args_init(&args, FUSE_CREATE, mqfuse_nodeid(dir));

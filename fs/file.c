@@ -10,6 +10,7 @@
  * only after the last WRITE that uses the handle.
  */
 #include "mqfuse_i.h"
+#include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -154,6 +155,40 @@ struct mqfuse_file *mqfuse_write_file_get(struct inode *inode)
 	return ff;
 }
 
+/*
+ * FUSE_HANDLE_KILLPRIV_V2: whether the daemon is to kill suid/sgid for
+ * what the current task does (a WRITE, a truncate, an O_TRUNC open): it
+ * lacks CAP_FSETID, as in the VFS's setattr_should_drop_suidgid().
+ * capable() is asked only once the daemon agreed, since it may log.
+ */
+bool mqfuse_kill_suidgid_caller(struct mqfuse_conn *fc)
+{
+	return fc->handle_killpriv_v2 && !capable(CAP_FSETID);
+}
+
+/*
+ * The write_flags bit a WRITE by the current task carries:
+ * FUSE_WRITE_KILL_SUIDGID if the file is set-user-ID, or set-group-ID and
+ * group-executable, and the writer lacks CAP_FSETID. The cached mode
+ * decides, refreshed as the consistency mode says (a bit set by another
+ * client counts from the next refresh, as S_NOSEC did before); strict
+ * caches nothing and asks on every write by such a writer. The first
+ * WRITE that carries it clears the cached bits (mqfuse_suidgid_killed()),
+ * so the following chunks of the same write(2) do not.
+ */
+u32 mqfuse_write_kill_flag(struct inode *inode)
+{
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+	umode_t mode = READ_ONCE(inode->i_mode);
+
+	if (!fc->handle_killpriv_v2)
+		return 0;
+	if (fc->cons->ttl != MQFUSE_TTL_NONE && !(mode & S_ISUID) &&
+	    (mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP))
+		return 0;
+	return capable(CAP_FSETID) ? 0 : FUSE_WRITE_KILL_SUIDGID;
+}
+
 int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 		     bool isdir, struct mqfuse_file *ff)
 {
@@ -171,6 +206,10 @@ int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
 	if (!isdir)
 		in.flags = mqfuse_cons_open_flags(fc, in.flags);
 	ff->flags = in.flags;
+	if (!isdir && (in.flags & O_TRUNC) && mqfuse_kill_suidgid_caller(fc)) {
+		in.open_flags |= FUSE_OPEN_KILL_SUIDGID;
+		ff->open_kill_suidgid = true;
+	}
 	if (isdir ? READ_ONCE(fc->no_opendir) : READ_ONCE(fc->no_open)) {
 		ff->no_release = true;
 		return 0;
@@ -271,6 +310,8 @@ int mqfuse_open_common(struct inode *inode, struct file *file, bool isdir)
 		/* no_open: nothing was sent, setattr sends SETATTR size 0 */
 		if (!err && !ff->no_release) {
 			ff->open_truncated = true;
+			if (ff->open_kill_suidgid)
+				mqfuse_suidgid_killed(inode);
 			mqfuse_size_changed(inode, 0);
 			truncate_pagecache(inode, 0);
 			set_bit(MQFUSE_I_SELF_CHANGED, &MQFUSE_I(inode)->state);
@@ -589,10 +630,39 @@ static ssize_t mqfuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return ret;
 }
 
+/*
+ * cto-wb, and this write must kill suid/sgid: a dirtied page would reach
+ * the daemon from writeback, which cannot tell who wrote it, so the write
+ * goes through like in cto, its WRITEs carrying the kill. Dirty pages in
+ * its range are written back first: the write-through path drops what the
+ * daemon does not take, which must never be a dirty page's only copy.
+ * The kernel still owns size and times (mqfuse_kernel_owns_size()).
+ * Caller holds inode_lock.
+ */
+static ssize_t mqfuse_write_through_wb(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	ssize_t ret;
+
+	lockdep_assert_held(&inode->i_rwsem);
+	/* an earlier writeback error stays for fsync(): not ours to report */
+	ret = filemap_fdatawrite_range(inode->i_mapping, iocb->ki_pos,
+				       iocb->ki_pos + iov_iter_count(from) - 1);
+	if (ret)
+		return ret;
+	filemap_fdatawait_range_keep_errors(inode->i_mapping, iocb->ki_pos,
+					    iocb->ki_pos + iov_iter_count(from) - 1);
+	ret = mqfuse_perform_write(iocb, from);
+	if (ret > 0)
+		mqfuse_wb_modified(inode);
+	return ret;
+}
+
 static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	ssize_t ret;
 
 	if (mqfuse_is_bad(inode))
@@ -601,7 +671,7 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (iocb->ki_flags & IOCB_NOWAIT)
 		return -EAGAIN;
 	inode_lock(inode);
-	if ((iocb->ki_flags & IOCB_APPEND) && !mqfuse_conn_of(inode)->cons->writeback) {
+	if ((iocb->ki_flags & IOCB_APPEND) && !fc->cons->writeback) {
 		/* O_APPEND: the daemon's size is the truth (in cto-wb: ours) */
 		ret = mqfuse_do_getattr(inode, file);
 		if (ret)
@@ -610,15 +680,30 @@ static ssize_t mqfuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ret = generic_write_checks(iocb, from);
 	if (ret <= 0)
 		goto out;
-	ret = file_remove_privs(file);
-	if (ret)
-		goto out;
+	/*
+	 * With FUSE_HANDLE_KILLPRIV_V2 the WRITEs carry the suid/sgid kill
+	 * (mqfuse_write_kill_flag()) and the daemon removes
+	 * security.capability: no GETXATTR, no SETATTR here.
+	 */
+	if (!fc->handle_killpriv_v2 ||
+	    (READ_ONCE(inode->i_mode) & (S_ISGID | S_IXGRP)) == S_ISGID) {
+		/*
+		 * S_ISGID without group execute: dropped for a writer outside
+		 * the file's group (setattr_should_drop_sgid()), which only the
+		 * VFS can judge; a SETATTR of the mode, as without the flag.
+		 */
+		ret = file_remove_privs(file);
+		if (ret)
+			goto out;
+	}
 	if (mqfuse_file_direct(file, iocb)) {
 		ret = mqfuse_direct_io(iocb, from, true);
 		if (ret > 0 || ret == -EIOCBQUEUED)
 			mqfuse_wb_modified(inode);
-	} else if (mqfuse_conn_of(inode)->cons->writeback) {
+	} else if (fc->cons->writeback && !mqfuse_write_kill_flag(inode)) {
 		ret = mqfuse_perform_write_wb(iocb, from);
+	} else if (fc->cons->writeback) {
+		ret = mqfuse_write_through_wb(iocb, from);
 	} else {
 		ret = mqfuse_perform_write(iocb, from);
 	}

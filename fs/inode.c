@@ -177,6 +177,26 @@ void mqfuse_invalidate_attr(struct inode *inode)
 }
 
 /*
+ * FUSE_HANDLE_KILLPRIV_V2: a request that asked the daemon to kill
+ * suid/sgid (WRITE, OPEN with O_TRUNC) succeeded. Show what the daemon
+ * did at once (S_ISUID off, S_ISGID off if group-executable) and fetch
+ * the rest on the next stat: the attributes are stale, and a reply sent
+ * before this request (still with the bits) must not be applied
+ * (attr_version, as in mqfuse_attr_outdated()).
+ */
+void mqfuse_suidgid_killed(struct inode *inode)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(inode);
+	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
+
+	spin_lock(&mi->lock);
+	inode->i_mode = mqfuse_mode_suidgid_killed(inode->i_mode);
+	mi->attr_version = atomic64_inc_return(&fc->attr_version);
+	mi->attr_expire = 0;
+	spin_unlock(&mi->lock);
+}
+
+/*
  * A request that may have changed the node in the daemon failed, so what
  * it did is unknown (an OPEN with O_TRUNC answered with an error, or
  * whose caller was interrupted): the cached attributes are stale, and a
@@ -712,6 +732,17 @@ int mqfuse_getattr(struct mnt_idmap *idmap, const struct path *path,
 		}
 		return -EACCES;
 	}
+	/* a stat of a child: "ls -l" in progress; see mqfuse_readdir() */
+	if (fc->readdirplus_auto && !IS_ROOT(path->dentry)) {
+		struct inode *dir;
+
+		/* inodes are freed after a grace period: no reference needed */
+		rcu_read_lock();
+		dir = d_inode_rcu(READ_ONCE(path->dentry->d_parent));
+		if (dir)
+			mqfuse_advise_readdirplus(dir);
+		rcu_read_unlock();
+	}
 	if (sync == AT_STATX_FORCE_SYNC ||
 	    (sync != AT_STATX_DONT_SYNC && mqfuse_attr_stale(inode)))
 		err = mqfuse_do_getattr(inode, NULL);
@@ -738,7 +769,7 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	struct fuse_setattr_in in = {};
 	struct fuse_attr_out out = {};
 	struct mqfuse_args args = {};
-	bool truncate;
+	bool truncate, kill_mode;
 	loff_t oldsize;
 	u64 asked;
 	int err;
@@ -747,7 +778,27 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		return -EIO;
 	if (!mqfuse_allow_current(fc))
 		return -EACCES;
-	/* notify_change() turned KILL_SUID/SGID into ATTR_MODE where needed */
+	/*
+	 * notify_change() turned KILL_SUID/SGID into ATTR_MODE where needed
+	 * (it never gets ATTR_MODE together with them). With
+	 * FUSE_HANDLE_KILLPRIV_V2 the daemon kills the bits itself along with
+	 * a truncate (FATTR_KILL_SUIDGID below) or a chown, so that mode is
+	 * not sent. Alone (file_remove_privs() of fallocate and
+	 * copy_file_range, which carry no kill flag) it still is.
+	 */
+	kill_mode = (attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID)) &&
+		    (attr->ia_valid & ATTR_MODE);
+	if (kill_mode && fc->handle_killpriv_v2 &&
+	    (attr->ia_valid & (ATTR_SIZE | ATTR_UID | ATTR_GID)) &&
+	    attr->ia_mode == mqfuse_mode_suidgid_killed(inode->i_mode)) {
+		attr->ia_valid &= ~ATTR_MODE;
+		kill_mode = false;
+	}
+	/*
+	 * Otherwise (the VFS also drops S_ISGID without group execute for a
+	 * writer outside the file's group, which the daemon cannot judge)
+	 * the mode goes out as computed.
+	 */
 	attr->ia_valid &= ~(ATTR_KILL_SUID | ATTR_KILL_SGID | ATTR_KILL_PRIV);
 	if (!fc->opts.default_permissions)
 		attr->ia_valid |= ATTR_FORCE;
@@ -765,8 +816,16 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		 * since (inode_lock was dropped in between) is past the
 		 * truncation, and in cto-wb its dirty pages are its only copy.
 		 */
-		if (ff && ff->open_truncated)
-			return 0;
+		if (ff && ff->open_truncated) {
+			if (!kill_mode)
+				return 0;
+			/*
+			 * Only the suid/sgid kill the VFS asks for after the
+			 * truncation (the caller lacks CAP_FSETID), which a
+			 * daemon without FUSE_HANDLE_KILLPRIV_V2 did not do.
+			 */
+			attr->ia_valid &= ATTR_MODE | ATTR_FILE | ATTR_FORCE;
+		}
 	}
 	iv = attr->ia_valid;
 	truncate = iv & ATTR_SIZE;
@@ -806,9 +865,15 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		in.valid |= FATTR_GID;
 		in.gid = from_kgid(fc->user_ns, attr->ia_gid);
 	}
+	/* a chown kills set-id bits whoever makes it (chown_common()) */
+	if ((iv & (ATTR_UID | ATTR_GID)) && !S_ISDIR(inode->i_mode) &&
+	    fc->handle_killpriv_v2)
+		in.valid |= FATTR_KILL_SUIDGID;
 	if (truncate) {
 		in.valid |= FATTR_SIZE;
 		in.size = attr->ia_size;
+		if (mqfuse_kill_suidgid_caller(fc))
+			in.valid |= FATTR_KILL_SUIDGID;
 	}
 	if (iv & ATTR_ATIME) {
 		in.valid |= FATTR_ATIME;
@@ -817,6 +882,15 @@ int mqfuse_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		if (!(iv & ATTR_ATIME_SET))
 			in.valid |= FATTR_ATIME_NOW;
 	}
+	/*
+	 * ftruncate() and open(O_TRUNC) ask for "mtime now" beside the size;
+	 * the daemon's own truncation through its handle sets it, and a
+	 * separate FATTR_MTIME_NOW reads as an explicit time change, which
+	 * needs ownership: a writer who does not own the file would get
+	 * EPERM (mqfused: futimens as the caller). FUSE sends none either.
+	 */
+	if (truncate && (iv & (ATTR_FILE | ATTR_OPEN)) && !(iv & ATTR_MTIME_SET))
+		iv &= ~ATTR_MTIME;
 	if (iv & ATTR_MTIME) {
 		in.valid |= FATTR_MTIME;
 		in.mtime = attr->ia_mtime.tv_sec;

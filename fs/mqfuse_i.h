@@ -407,6 +407,16 @@ struct mqfuse_transport_ops {
 	void (*abort)(struct mqfuse_conn *fc);		/* session aborted: wake everyone */
 };
 
+/*
+ * readdirplus= mount option: when READDIR asks for READDIRPLUS, provided
+ * the daemon granted FUSE_DO_READDIRPLUS (readdir.c).
+ */
+enum mqfuse_readdirplus {
+	MQFUSE_RDPLUS_AUTO,	/* adaptive, if the daemon granted FUSE_READDIRPLUS_AUTO */
+	MQFUSE_RDPLUS_ALWAYS,	/* every request (the behaviour before auto) */
+	MQFUSE_RDPLUS_NEVER,	/* plain READDIR only */
+};
+
 /* Mount options after parsing (struct fs_context private). */
 struct mqfuse_mount_opts {
 	int fd;				/* daemon's device fd */
@@ -417,6 +427,7 @@ struct mqfuse_mount_opts {
 	unsigned int blksize;		/* st_blksize reported, 0 = PAGE_SIZE */
 	unsigned int nr_queues;		/* queues=N, 0 = default */
 	unsigned int consistency;	/* enum mqfuse_consistency */
+	unsigned int readdirplus;	/* enum mqfuse_readdirplus */
 	bool fd_present:1;		/* fd= given */
 	bool rootmode_present:1;	/* rootmode= given */
 	bool user_id_present:1;		/* user_id= given */
@@ -479,10 +490,17 @@ struct mqfuse_conn {
 	bool flock_locks:1;		/* daemon does flock */
 	bool atomic_o_trunc:1;		/* O_TRUNC in OPEN */
 	bool readdirplus:1;		/* FUSE_DO_READDIRPLUS */
+	bool readdirplus_auto:1;	/* FUSE_READDIRPLUS_AUTO, and readdirplus=auto */
 	bool parallel_dirops:1;		/* FUSE_PARALLEL_DIROPS */
 	bool dont_mask:1;		/* FUSE_DONT_MASK: the daemon applies the umask */
 	bool cache_symlinks:1;		/* FUSE_CACHE_SYMLINKS (unused yet) */
 	bool async_dio:1;		/* FUSE_ASYNC_DIO: AIO direct I/O in parallel chunks */
+	/*
+	 * FUSE_HANDLE_KILLPRIV_V2: the daemon clears suid/sgid (and
+	 * security.capability) on WRITE, truncate and chown; the kernel only
+	 * says when the caller lacks CAP_FSETID (file.c, inode.c).
+	 */
+	bool handle_killpriv_v2:1;
 	/* "not implemented" answers learned at run time (racy writes are benign) */
 	bool no_open, no_opendir, no_flush, no_fsync, no_fsyncdir, no_access,
 	     no_create, no_interrupt, no_rename2, no_xattr, no_setxattr,
@@ -637,6 +655,13 @@ enum {
 	MQFUSE_I_SELF_CHANGED,	/* we modified data since the stamp was taken */
 	MQFUSE_I_DATA_STALE,	/* the daemon invalidated data (notify) or may have
 				 * (failed OPEN with O_TRUNC): next open drops pages */
+	/*
+	 * Directory: a child was looked up or stat'ed since the last
+	 * getdents call on it, so the next one uses READDIRPLUS
+	 * (readdirplus=auto; set by mqfuse_advise_readdirplus(), tested and
+	 * cleared by mqfuse_readdir()).
+	 */
+	MQFUSE_I_ADVISE_RDPLUS,
 };
 
 /* What the page cache contents were validated against (cto). */
@@ -726,6 +751,7 @@ void mqfuse_make_bad(struct inode *inode);
 void mqfuse_invalidate_attr(struct inode *inode);
 void mqfuse_attr_outdated(struct inode *inode);
 void mqfuse_size_changed(struct inode *inode, loff_t size);
+void mqfuse_suidgid_killed(struct inode *inode);
 void mqfuse_wb_modified(struct inode *inode);
 bool mqfuse_write_begin(struct inode *inode, bool nested);
 void mqfuse_write_end(struct inode *inode);
@@ -763,6 +789,7 @@ void mqfuse_dput_run(struct mqfuse_conn *fc);
 /* ------------------------------------------------------------------ */
 /* readdir.c */
 int mqfuse_readdir(struct file *file, struct dir_context *ctx);
+void mqfuse_advise_readdirplus(struct inode *dir);
 int mqfuse_dirent_check(const char *name, u32 namelen);
 void mqfuse_readdirplus_forget_all(struct mqfuse_conn *fc, const void *buf, size_t nbytes);
 
@@ -782,6 +809,8 @@ struct mqfuse_file {
 	bool flock_used:1;		/* flock() went to the daemon */
 	bool open_truncated:1;		/* an OPEN with O_TRUNC succeeded; set before
 					 * the file is installed, read-only after */
+	bool open_kill_suidgid:1;	/* the OPEN carried FUSE_OPEN_KILL_SUIDGID; set
+					 * before the file is installed, read-only after */
 	bool wb_deferred:1;		/* released by a kthread with dirty pages: stays
 					 * in write_files until mqfuse_wbrel_run() */
 	struct list_head write_entry;	/* in mqfuse_inode.write_files; protected by its lock */
@@ -807,6 +836,21 @@ void mqfuse_wbrel_run(struct mqfuse_conn *fc);
 int mqfuse_fsync_common(struct file *file, loff_t start, loff_t end, int datasync,
 			bool isdir);
 struct mqfuse_file *mqfuse_write_file_get(struct inode *inode);
+u32 mqfuse_write_kill_flag(struct inode *inode);
+
+/*
+ * @mode after a FUSE_HANDLE_KILLPRIV_V2 kill: S_ISUID off, S_ISGID off if
+ * the group may execute (what the daemon is asked to do; S_ISGID without
+ * group execute is the VFS's business, see mqfuse_file_write_iter()).
+ */
+static inline umode_t mqfuse_mode_suidgid_killed(umode_t mode)
+{
+	mode &= ~S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~S_ISGID;
+	return mode;
+}
+bool mqfuse_kill_suidgid_caller(struct mqfuse_conn *fc);
 
 /* ------------------------------------------------------------------ */
 /* aops.c */

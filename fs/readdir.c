@@ -8,6 +8,23 @@
  * Every record is checked (name length, bounds, alignment, no '/' or NUL
  * in the name); READDIRPLUS entries also prime the dcache, and any node
  * the daemon counted a lookup for is either kept (inode) or forgotten.
+ *
+ * READDIRPLUS or READDIR (readdirplus= mount option, default auto): a
+ * READDIRPLUS reply carries a lookup per entry, which the daemon pays
+ * (a stat, an inode table entry) and the kernel too (an inode, a dentry,
+ * a FORGET later); worth it when the names are stat'ed next ("ls -l"),
+ * waste when only names are wanted ("ls", find without -type on a d_type
+ * filesystem). With auto (and a daemon that granted FUSE_READDIRPLUS_AUTO)
+ * the request at position 0 of a stream is READDIRPLUS, small directories
+ * being listed and stat'ed whole; after it, a getdents call uses
+ * READDIRPLUS for all its requests only if a child of the directory was
+ * looked up or stat'ed since the previous call (MQFUSE_I_ADVISE_RDPLUS,
+ * set by lookup, d_revalidate and getattr). Per call, not per request:
+ * "ls -l" stats the entries of one getdents buffer before asking for the
+ * next, which spans several 32 KiB READDIRPLUS replies; deciding per
+ * request would prime only the first of them. Which of the two a request
+ * is changes nothing in the lookup counting below: only READDIRPLUS
+ * records carry lookups.
  */
 #include "mqfuse_i.h"
 #include <linux/dcache.h>
@@ -21,6 +38,33 @@ int mqfuse_dirent_check(const char *name, u32 namelen)
 	if (memchr(name, '/', namelen) || memchr(name, '\0', namelen))
 		return -EIO;
 	return 0;
+}
+
+/*
+ * A child of @dir was looked up or stat'ed: the next getdents call on
+ * @dir is likely part of an "ls -l" (readdirplus=auto). Lockless: an
+ * atomic bit, read first so a directory under a stat storm keeps its
+ * cache line shared. Callers may hold only rcu_read_lock() on @dir.
+ */
+void mqfuse_advise_readdirplus(struct inode *dir)
+{
+	struct mqfuse_inode *mi = MQFUSE_I(dir);
+
+	if (!mqfuse_conn_of(dir)->readdirplus_auto || !S_ISDIR(dir->i_mode))
+		return;
+	if (!test_bit(MQFUSE_I_ADVISE_RDPLUS, &mi->state))
+		set_bit(MQFUSE_I_ADVISE_RDPLUS, &mi->state);
+}
+
+/* READDIRPLUS for the next request of this getdents call? */
+static bool mqfuse_use_readdirplus(struct mqfuse_conn *fc, struct dir_context *ctx,
+				   bool advised)
+{
+	if (!fc->readdirplus)
+		return false;
+	if (!fc->readdirplus_auto)
+		return true;
+	return advised || ctx->pos == 0;
 }
 
 static bool mqfuse_is_dot(const char *name, u32 len)
@@ -249,6 +293,7 @@ int mqfuse_readdir(struct file *file, struct dir_context *ctx)
 	size_t size = READ_ONCE(fc->readdir_size);
 	struct fuse_read_in in = {};
 	struct mqfuse_args args = {};
+	bool advised;
 	void *buf;
 	int err = 0;
 
@@ -257,9 +302,12 @@ int mqfuse_readdir(struct file *file, struct dir_context *ctx)
 	buf = kvmalloc(size, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	/* lookups and stats from now on advise the next call */
+	advised = fc->readdirplus_auto &&
+		  test_and_clear_bit(MQFUSE_I_ADVISE_RDPLUS, &MQFUSE_I(inode)->state);
 
 	for (;;) {
-		bool plus = fc->readdirplus;
+		bool plus = mqfuse_use_readdirplus(fc, ctx, advised);
 		u64 attr_version = atomic64_read(&fc->attr_version);
 		ssize_t n;
 

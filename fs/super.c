@@ -304,9 +304,12 @@ static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, 
 	fc->flock_locks = flags & FUSE_FLOCK_LOCKS;
 	fc->atomic_o_trunc = flags & FUSE_ATOMIC_O_TRUNC;
 	fc->readdirplus = flags & FUSE_DO_READDIRPLUS;
+	/* only offered with readdirplus=auto (mqfuse_send_init()) */
+	fc->readdirplus_auto = fc->readdirplus && (flags & FUSE_READDIRPLUS_AUTO);
 	fc->parallel_dirops = flags & FUSE_PARALLEL_DIROPS;
 	fc->dont_mask = flags & FUSE_DONT_MASK;
 	fc->async_dio = flags & FUSE_ASYNC_DIO;
+	fc->handle_killpriv_v2 = flags & FUSE_HANDLE_KILLPRIV_V2;
 	mqfuse_queues_set_max_background(fc, out->max_background);
 
 	ra_pages = fc->max_read >> PAGE_SHIFT;
@@ -345,10 +348,18 @@ void mqfuse_send_init(struct mqfuse_conn *fc)
 
 	ia = kzalloc(sizeof(*ia), GFP_KERNEL | __GFP_NOFAIL);
 	flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC |
-		FUSE_BIG_WRITES | FUSE_FLOCK_LOCKS | FUSE_DO_READDIRPLUS |
+		FUSE_BIG_WRITES | FUSE_FLOCK_LOCKS |
 		FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_NO_OPEN_SUPPORT |
 		FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT | FUSE_DONT_MASK |
-		FUSE_ASYNC_DIO;
+		FUSE_ASYNC_DIO | FUSE_HANDLE_KILLPRIV_V2;
+	/*
+	 * readdirplus=auto offers FUSE_READDIRPLUS_AUTO too: a daemon that
+	 * declines it asked for READDIRPLUS on every request, as FUSE does.
+	 */
+	if (fc->opts.readdirplus != MQFUSE_RDPLUS_NEVER)
+		flags |= FUSE_DO_READDIRPLUS;
+	if (fc->opts.readdirplus == MQFUSE_RDPLUS_AUTO)
+		flags |= FUSE_READDIRPLUS_AUTO;
 	ia->in.major = FUSE_KERNEL_VERSION;
 	ia->in.minor = FUSE_KERNEL_MINOR_VERSION;
 	ia->in.max_readahead = mqfuse_param_max_pages << PAGE_SHIFT;
@@ -399,6 +410,14 @@ static int mqfuse_statfs(struct dentry *dentry, struct kstatfs *buf)
 	return err;
 }
 
+/* Indexed by enum mqfuse_readdirplus (show_options prints .name). */
+static const struct constant_table mqfuse_readdirplus_names[] = {
+	{ "auto",	MQFUSE_RDPLUS_AUTO },
+	{ "always",	MQFUSE_RDPLUS_ALWAYS },
+	{ "never",	MQFUSE_RDPLUS_NEVER },
+	{}
+};
+
 static int mqfuse_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct mqfuse_conn *fc = root->d_sb->s_fs_info;
@@ -419,6 +438,7 @@ static int mqfuse_show_options(struct seq_file *m, struct dentry *root)
 	seq_printf(m, ",consistency=%s", mqfuse_consistency_names[o->consistency]);
 	if (READ_ONCE(o->recovery_s))
 		seq_printf(m, ",recovery=%u", READ_ONCE(o->recovery_s));
+	seq_printf(m, ",readdirplus=%s", mqfuse_readdirplus_names[o->readdirplus].name);
 	return 0;
 }
 
@@ -436,7 +456,7 @@ static const struct super_operations mqfuse_super_ops = {
 enum {
 	Opt_fd, Opt_rootmode, Opt_user_id, Opt_group_id, Opt_default_permissions,
 	Opt_allow_other, Opt_max_read, Opt_blksize, Opt_queues, Opt_balance,
-	Opt_consistency, Opt_subtype, Opt_recovery,
+	Opt_consistency, Opt_subtype, Opt_recovery, Opt_readdirplus,
 };
 
 static const struct constant_table mqfuse_onoff[] = {
@@ -459,6 +479,7 @@ static const struct fs_parameter_spec mqfuse_fs_parameters[] = {
 	fsparam_string	("consistency",		Opt_consistency),
 	fsparam_string	("subtype",		Opt_subtype),
 	fsparam_u32	("recovery",		Opt_recovery),
+	fsparam_enum	("readdirplus",		Opt_readdirplus, mqfuse_readdirplus_names),
 	{}
 };
 
@@ -555,6 +576,9 @@ static int mqfuse_parse_param(struct fs_context *fsc, struct fs_parameter *param
 			return invalfc(fsc, "recovery=%u: need 0..%u seconds", result.uint_32,
 				       MQFUSE_RECOVERY_MAX);
 		o->recovery_s = result.uint_32;
+		break;
+	case Opt_readdirplus:
+		o->readdirplus = result.uint_32;
 		break;
 	default:
 		return -EINVAL;

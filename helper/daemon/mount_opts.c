@@ -49,7 +49,7 @@ static const char *const mq_reserved_opts[] = {
 
 /* Understood only by the mqfuse kernel module. */
 static const char *const mq_mqfuse_opts[] = {
-	"queues", "balance", "consistency", "recovery",
+	"queues", "balance", "consistency", "recovery", "readdirplus",
 };
 
 /*
@@ -117,6 +117,10 @@ static int mq_check_mqfuse_opt(const char *key, size_t keylen,
 			return -EINVAL;
 	} else if (keylen == 11 && !strncmp(key, "consistency", 11)) {
 		if (!val || !MQ_IN(val, strlen(val), mq_consistency_modes))
+			return -EINVAL;
+	} else if (keylen == 11 && !strncmp(key, "readdirplus", 11)) {
+		if (!val || (strcmp(val, "auto") && strcmp(val, "always") &&
+			     strcmp(val, "never")))
 			return -EINVAL;
 	}
 	return 0;

@@ -323,6 +323,8 @@ int mq_uring_prep_rw(struct mq_uring *u, bool write, int fd, void *buf,
 int mq_uring_submit(struct mq_uring *u);
 int mq_uring_reap(struct mq_uring *u, unsigned int wait_nr,
 		  void (*done)(void *ctx, uint64_t tag, int res), void *ctx);
+void mq_uring_drain(struct mq_uring *u,
+		    void (*done)(void *ctx, uint64_t tag, int res), void *ctx);
 unsigned int mq_uring_inflight(const struct mq_uring *u);
 unsigned int mq_uring_max_inflight(const struct mq_uring *u);
 
@@ -610,6 +612,7 @@ int mq_replay_resolve(struct mq_req *req, const struct mq_rs_jentry *e);
 /* --------------------------------------------------- ops_*.c handlers */
 
 int mq_op_init(struct mq_req *req);
+bool mq_init_flags_served(uint64_t flags);
 int mq_op_destroy(struct mq_req *req);
 int mq_op_interrupt(struct mq_req *req);
 int mq_op_enosys(struct mq_req *req);
@@ -672,12 +675,14 @@ void mq_proc_path(char *buf, size_t len, int fd);
 
 /* ops_file.c */
 int mq_open_type_check(mode_t type);
+int mq_kill_suidgid(struct mq_req *req, int fd, int inode_fd);
 
 /* A READ or WRITE in flight on a ring thread (ring.c keeps one per buffer). */
 struct mq_file_io {
 	struct mq_io io;
 	uint64_t unique;		/* of the request */
 	uint64_t fh;			/* handle referenced until finished */
+	int own_fd;			/* closed when finished, or -1 (ops_file.c) */
 	uint32_t opcode;		/* FUSE_READ or FUSE_WRITE */
 	char *out;			/* reply payload: READ data, write_out */
 };

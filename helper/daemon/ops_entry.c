@@ -383,6 +383,12 @@ static int mq_setattr_apply(struct mq_req *req, const struct fuse_setattr_in *si
 			ret = truncate(path, si->size) ? -errno : 0;
 		if (ret)
 			return ret;
+		/* FUSE_HANDLE_KILLPRIV_V2 (ops_file.c) */
+		if (si->valid & FATTR_KILL_SUIDGID) {
+			ret = mq_kill_suidgid(req, file_fd, inode_fd);
+			if (ret)
+				return ret;
+		}
 	}
 	if (si->valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW |
 			 FATTR_MTIME_NOW))

@@ -38,6 +38,57 @@ int mq_open_type_check(mode_t type)
 	}
 }
 
+/*
+ * FUSE_HANDLE_KILLPRIV_V2.  The kernel asks for it on a WRITE
+ * (FUSE_WRITE_KILL_SUIDGID), a truncate (FATTR_KILL_SUIDGID) and an
+ * O_TRUNC open (FUSE_OPEN_KILL_SUIDGID) by a caller without CAP_FSETID:
+ * clear S_ISUID, and S_ISGID if the group may execute, as the VFS does.
+ * WRITE runs with the daemon's credentials (CAP_FSETID: the backend would
+ * keep the bits), and so does a truncate for a uid 0 caller, hence the
+ * explicit chmod.  The file need not be the caller's (a writer who may
+ * write it is enough, as on a local filesystem): the chmod is made with
+ * the daemon's rights, the caller's put back afterwards.  One window
+ * remains between the stat and the chmod, as in mq_chmod() (ops_entry.c).
+ *
+ * security.capability needs nothing here: the backend's VFS removes it on
+ * every write, truncate and chown, whoever makes them (file_remove_privs,
+ * do_truncate, chown_common), and removing it explicitly would take
+ * CAP_SETFCAP, which the daemon does not keep (creds.c).  chown clears
+ * the set-id bits in the backend too: the kernel sends no flag for it.
+ *
+ * @fd is an open fd of the file, or -1 and @inode_fd its O_PATH fd.
+ */
+int mq_kill_suidgid(struct mq_req *req, int fd, int inode_fd)
+{
+	bool as_caller = req->thr->creds_switched;
+	struct stat st;
+	char path[64];
+	mode_t clear;
+	int ret, err;
+
+	if (fstat(fd >= 0 ? fd : inode_fd, &st))
+		return -errno;
+	clear = st.st_mode & S_ISUID;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		clear |= S_ISGID;
+	if (!clear || !S_ISREG(st.st_mode))
+		return 0;
+	if (as_caller)
+		mq_creds_leave(req);
+	if (fd >= 0) {
+		ret = fchmod(fd, st.st_mode & 07777 & ~clear) ? -errno : 0;
+	} else {
+		mq_proc_path(path, sizeof(path), inode_fd);
+		ret = chmod(path, st.st_mode & 07777 & ~clear) ? -errno : 0;
+	}
+	if (as_caller) {
+		err = mq_creds_enter(req);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 int mq_op_open(struct mq_req *req)
 {
 	const struct fuse_open_in *oi = (const void *)req->arg;
@@ -62,6 +113,11 @@ int mq_op_open(struct mq_req *req)
 	fd = open(path, flags);
 	ret = fd < 0 ? -errno : 0;
 	mq_inode_put(inode);
+	if (!ret && (flags & O_TRUNC) && (oi->open_flags & FUSE_OPEN_KILL_SUIDGID)) {
+		ret = mq_kill_suidgid(req, fd, -1);
+		if (ret)
+			close(fd);
+	}
 	if (ret)
 		return ret;
 	ret = mq_handle_add(fd, MQ_HANDLE_FILE, NULL, req->in->nodeid, &fh);
@@ -75,10 +131,96 @@ int mq_op_open(struct mq_req *req)
 	return sizeof(*oo);
 }
 
+/*
+ * A page the kernel writes back (FUSE_WRITE_CACHE: from a shared mapping,
+ * or the writeback cache) belongs at its offset, but a WRITE through an
+ * O_APPEND fd lands at the end of the file whatever its offset (pwrite(2),
+ * io_uring alike).  Such a WRITE to a handle opened with O_APPEND gets an
+ * fd of the same file without it, reopened with the daemon's rights (the
+ * caller may no longer pass a permission check it passed at open), for
+ * this request only: rare (a shared mapping of an O_APPEND file), and
+ * nothing to keep in the handle table or restore after a takeover.
+ * Returns the fd to use, @fd itself, or -errno.
+ */
+static int mq_write_positional_fd(struct mq_req *req, int fd)
+{
+	bool as_caller = req->thr->creds_switched;
+	char path[64];
+	int flags = fcntl(fd, F_GETFL), nfd, err;
+
+	if (flags < 0)
+		return -errno;
+	if (!(flags & O_APPEND))
+		return fd;
+	mq_proc_path(path, sizeof(path), fd);
+	if (as_caller)
+		mq_creds_leave(req);
+	nfd = open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+	err = nfd < 0 ? -errno : 0;
+	if (as_caller && mq_creds_enter(req) && nfd >= 0) {
+		close(nfd);
+		err = -EPERM;
+	}
+	return err ? err : nfd;
+}
+
+/*
+ * The checks and the set-up a READ (@write false) or WRITE makes before
+ * its I/O, synchronous or not: the offset is a file position (io_uring
+ * reads an offset of -1 as "the current position"), a WRITE's payload is
+ * all there, and a WRITE that asks for FUSE_WRITE_KILL_SUIDGID gets it
+ * before its data lands, as the VFS does: new contents never run set-id.
+ * Returns the backend fd, its handle's reference held, or -errno with none;
+ * *@own_fd is an fd the caller closes once the I/O is done, or -1.
+ */
+static int mq_rw_begin(struct mq_req *req, bool write, int *own_fd)
+{
+	const struct fuse_read_in *ri = (const void *)req->arg;
+	const struct fuse_write_in *wi = (const void *)req->arg;
+	uint64_t off = write ? wi->offset : ri->offset;
+	uint64_t fh = write ? wi->fh : ri->fh;
+	int fd, ret;
+
+	*own_fd = -1;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	if (write && req->arg_len - sizeof(*wi) < wi->size)
+		return -EINVAL;
+	if (write && wi->size > INT64_MAX - off)
+		return -EFBIG;
+	fd = mq_handle_get_fd(fh, req->in->nodeid);
+	if (fd < 0 || !write)
+		return fd;
+	if (wi->write_flags & FUSE_WRITE_KILL_SUIDGID) {
+		ret = mq_kill_suidgid(req, fd, -1);
+		if (ret)
+			goto fail;
+	}
+	if (wi->write_flags & FUSE_WRITE_CACHE) {
+		ret = mq_write_positional_fd(req, fd);
+		if (ret < 0)
+			goto fail;
+		if (ret != fd)
+			*own_fd = fd = ret;
+	}
+	return fd;
+fail:
+	mq_handle_put(fh);
+	return ret;
+}
+
+/* The end of a READ or WRITE begun by mq_rw_begin(). */
+static void mq_rw_end(uint64_t fh, int own_fd)
+{
+	if (own_fd >= 0)
+		close(own_fd);
+	mq_handle_put(fh);
+}
+
 int mq_op_read(struct mq_req *req)
 {
 	const struct fuse_read_in *ri = (const void *)req->arg;
-	int fd = mq_handle_get_fd(ri->fh, req->in->nodeid);
+	int own_fd, fd = mq_rw_begin(req, false, &own_fd);
 	size_t size = ri->size;
 	ssize_t n;
 
@@ -88,7 +230,7 @@ int mq_op_read(struct mq_req *req)
 		size = req->out_max;
 	/* Synchronous: the completion is reaped before the put. */
 	n = mq_io_read(req->thr->uring, fd, req->out, size, ri->offset);
-	mq_handle_put(ri->fh);
+	mq_rw_end(ri->fh, own_fd);
 	return n;
 }
 
@@ -96,16 +238,13 @@ int mq_op_write(struct mq_req *req)
 {
 	const struct fuse_write_in *wi = (const void *)req->arg;
 	struct fuse_write_out *wo = (void *)req->out;
-	int fd;
+	int own_fd, fd = mq_rw_begin(req, true, &own_fd);
 	ssize_t n;
 
-	if (req->arg_len - sizeof(*wi) < wi->size)
-		return -EINVAL;
-	fd = mq_handle_get_fd(wi->fh, req->in->nodeid);
 	if (fd < 0)
 		return fd;
 	n = mq_io_write(req->thr->uring, fd, wi + 1, wi->size, wi->offset);
-	mq_handle_put(wi->fh);
+	mq_rw_end(wi->fh, own_fd);
 	if (n < 0)
 		return n;
 	memset(wo, 0, sizeof(*wo));
@@ -119,7 +258,7 @@ static ssize_t mq_op_rw_finish(struct mq_file_io *f, ssize_t n)
 	struct fuse_write_out *wo = (void *)f->out;
 
 	/* the last use of the fd: its SQEs are all completed */
-	mq_handle_put(f->fh);
+	mq_rw_end(f->fh, f->own_fd);
 	if (f->opcode == FUSE_READ || n < 0)
 		return n;
 	memset(wo, 0, sizeof(*wo));
@@ -143,12 +282,12 @@ int mq_op_rw_start(struct mq_req *req, struct mq_file_io *f, uint64_t tag,
 	f->unique = req->in->unique;
 	f->opcode = req->in->opcode;
 	f->out = req->out;
+	fd = mq_rw_begin(req, f->opcode == FUSE_WRITE, &f->own_fd);
+	if (fd < 0)
+		goto err;
 	if (f->opcode == FUSE_READ) {
 		const struct fuse_read_in *ri = (const void *)req->arg;
 
-		fd = mq_handle_get_fd(ri->fh, req->in->nodeid);
-		if (fd < 0)
-			goto err;
 		f->fh = ri->fh;
 		f->io.buf = req->out;
 		f->io.len = ri->size < req->out_max ? ri->size : req->out_max;
@@ -156,12 +295,6 @@ int mq_op_rw_start(struct mq_req *req, struct mq_file_io *f, uint64_t tag,
 	} else {
 		const struct fuse_write_in *wi = (const void *)req->arg;
 
-		fd = -EINVAL;
-		if (req->arg_len - sizeof(*wi) < wi->size)
-			goto err;
-		fd = mq_handle_get_fd(wi->fh, req->in->nodeid);
-		if (fd < 0)
-			goto err;
 		f->fh = wi->fh;
 		f->io.write = true;
 		f->io.buf = (char *)(wi + 1);

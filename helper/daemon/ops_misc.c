@@ -19,15 +19,33 @@
  * FUSE_FLOCK_LOCKS unless --no-locks (locks.c takes the locks on the
  * backing files, so that every client of the store sees them; with
  * --no-locks the kernel's local lock manager keeps them to one mount).
+ * FUSE_HANDLE_KILLPRIV_V2 (mqfuse only, see mq_op_init()): we clear
+ * suid/sgid on the kernel's request (mq_kill_suidgid()), so a WRITE costs
+ * no GETXATTR of security.capability and no SETATTR.
  * Deliberately absent: FUSE_POSIX_ACL, FUSE_EXPORT_SUPPORT,
- * FUSE_HANDLE_KILLPRIV_V2 (the kernel clears suid/sgid itself with an
- * explicit SETATTR), FUSE_WRITEBACK_CACHE (--writeback-cache).
+ * FUSE_HANDLE_KILLPRIV (v1: the daemon would decide from the caller's
+ * capabilities, which it does not know), FUSE_WRITEBACK_CACHE
+ * (--writeback-cache).
  */
 static const uint32_t mq_wanted_flags =
 	FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
 	FUSE_DONT_MASK | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS |
 	FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS |
-	FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
+	FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS | FUSE_HANDLE_KILLPRIV_V2;
+
+/*
+ * INIT flags this daemon can serve a session with: what it may ask for.
+ * A daemon attaching to a session that an INIT with others set up (a newer
+ * mqfused's) refuses it: the kernel acts on those flags (a kill left to
+ * the daemon, say) and would count on what this one does not do.
+ */
+bool mq_init_flags_served(uint64_t flags)
+{
+	uint64_t known = mq_wanted_flags | FUSE_WRITEBACK_CACHE |
+			 FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+
+	return !(flags & ~known);
+}
 
 int mq_op_init(struct mq_req *req)
 {
@@ -61,6 +79,13 @@ int mq_op_init(struct mq_req *req)
 		want |= FUSE_WRITEBACK_CACHE;
 	if (mq_cfg.locks)
 		want |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+	/*
+	 * Stock FUSE with FUSE_HANDLE_KILLPRIV_V2 drops the mode change of
+	 * fallocate and copy_file_range and sends no kill flag with them;
+	 * we would run both with our CAP_FSETID and keep the set-id bits.
+	 */
+	if (mq_cfg.fs == MQ_FS_FUSE)
+		want &= ~FUSE_HANDLE_KILLPRIV_V2;
 	io->minor = minor;
 	io->flags = ii->flags & want;
 	io->max_readahead = ii->max_readahead;

@@ -313,6 +313,13 @@ int mq_op_create(struct mq_req *req)
 	if (ret == -EEXIST && (!(ci->flags & O_EXCL) || req->replay_applied)) {
 		fd = mq_create_open_existing(dir->fd, name, flags);
 		ret = fd < 0 ? fd : 0;
+		/* it truncated an existing file: FUSE_HANDLE_KILLPRIV_V2 (ops_file.c) */
+		if (!ret && (flags & O_TRUNC) &&
+		    (ci->open_flags & FUSE_OPEN_KILL_SUIDGID)) {
+			ret = mq_kill_suidgid(req, fd, -1);
+			if (ret)
+				close(fd);
+		}
 	}
 	mq_inode_put(dir);
 	if (ret)

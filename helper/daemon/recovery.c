@@ -401,6 +401,13 @@ int mq_recovery_attach(const char *target, int *devfdp, int *const *extra,
 		       (unsigned long long)info.session_id, err);
 		goto err_close;
 	}
+	if (!mq_init_flags_served(info.init_flags)) {
+		mq_err("session %llu: negotiated INIT flags 0x%llx this mqfused cannot serve (a newer one set it up)",
+		       (unsigned long long)info.session_id,
+		       (unsigned long long)info.init_flags);
+		ret = -EPROTO;
+		goto err_image;
+	}
 	/* What INIT negotiated with the first daemon. */
 	mq_conn.max_write = info.max_write;
 	mq_conn.flags = (uint32_t)info.init_flags;

@@ -70,6 +70,9 @@ bool mq_journal_wanted(const struct mq_req *req)
 		return true;
 	case FUSE_WRITE:
 		wi = (const void *)req->arg;
+		/* a page written back goes to its offset (ops_file.c) */
+		if (wi->write_flags & FUSE_WRITE_CACHE)
+			return false;
 		flags = mq_handle_flags(wi->fh);
 		return flags >= 0 && (flags & O_APPEND);
 	default:

@@ -112,7 +112,6 @@ struct mq_ring {
 	uint32_t cur_opcode;
 	bool cur_answered;		/* its reply descriptor is written */
 	struct mq_ring_slot *slots;	/* per buffer: asynchronous I/O */
-	unsigned long reap_errors;	/* io_uring waits that failed in a row */
 	unsigned long warnings;		/* rate limit of mq_ring_warn() */
 	unsigned int index;		/* thread index, for the log */
 	struct mq_transport_stats delta; /* not yet in the thread's stats */
@@ -537,30 +536,6 @@ static void mq_ring_io_done(void *ctx, uint64_t tag, int res)
 }
 
 /*
- * Submit what is prepared and wait for every completion: one system call
- * unless a short transfer is resumed or a signal comes.  The I/O never
- * outlives its batch, whatever the error.
- */
-static void mq_ring_wait_io(struct mq_thread *thr, struct mq_ring *r)
-{
-	unsigned int n;
-	int ret;
-
-	while ((n = mq_uring_inflight(thr->uring))) {
-		ret = mq_uring_reap(thr->uring, n, mq_ring_io_done, thr);
-		if (ret >= 0 || ret == -EINTR) {
-			r->reap_errors = 0;
-			continue;
-		}
-		/* EAGAIN, EBUSY: resources short for now; others: log, retry */
-		if (r->reap_errors++ % 1000 == 0)
-			mq_err("thread %u: io_uring wait: %s (%lu errors, %u in flight)",
-			       thr->index, strerror(-ret), r->reap_errors, n);
-		usleep(r->reap_errors > 10 ? 10000 : 100);
-	}
-}
-
-/*
  * A request descriptor as the kernel wrote it, checked: a buffer of the
  * ring not handed out twice in one batch (@seen), the request inside it,
  * 8-byte aligned, at least a fuse_in_header.  A bad one whose buffer is
@@ -636,7 +611,7 @@ int mq_ring_serve_batch(struct mq_thread *thr)
 		if (mq_ring_serve_one(thr, r, &inline_reqs[i]) == -ENODEV)
 			destroyed = true;
 	}
-	mq_ring_wait_io(thr, r);
+	mq_uring_drain(thr->uring, mq_ring_io_done, thr);
 	r->req_head = tail;
 	/* the daemon's own field (the kernel never reads it): for a debugger */
 	__atomic_store_n(&r->ctl->req_head, tail, __ATOMIC_RELAXED);

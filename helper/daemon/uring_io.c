@@ -440,6 +440,36 @@ int mq_uring_reap(struct mq_uring *u, unsigned int wait_nr,
 	return seen;
 }
 
+/*
+ * Reap until nothing is in flight: the batch's buffers go back to the
+ * kernel only after their I/O finished.  A failing io_uring_enter() is
+ * retried (EINTR at once, others 1 ms apart, logged now and then); if it
+ * keeps failing for MQ_URING_ENTER_RETRIES tries in a row, the I/O can
+ * neither be completed nor withdrawn: exit (mq_uring_stuck()).
+ */
+void mq_uring_drain(struct mq_uring *u,
+		    void (*done)(void *ctx, uint64_t tag, int res), void *ctx)
+{
+	unsigned int n, tries = 0;
+	int ret;
+
+	while ((n = mq_uring_inflight(u))) {
+		ret = mq_uring_reap(u, n, done, ctx);
+		if (ret >= 0) {
+			tries = 0;
+			continue;
+		}
+		if (++tries > MQ_URING_ENTER_RETRIES)
+			mq_uring_stuck("waiting for a batch's completions", ret);
+		if (ret == -EINTR)
+			continue;
+		if (tries % 1000 == 1)
+			mq_err("io_uring: waiting for a batch: %s (%u in a row, %u in flight)",
+			       strerror(-ret), tries, n);
+		usleep(1000);
+	}
+}
+
 unsigned int mq_uring_inflight(const struct mq_uring *u)
 {
 	return u ? u->inflight : 0;

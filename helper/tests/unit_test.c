@@ -82,6 +82,16 @@ static void test_mount_opts(void)
 	      "opts: bad consistency rejected");
 	mq_mount_opts_free(&mo);
 	memset(&mo, 0, sizeof(mo));
+	CHECK(mq_mount_opts_parse("readdirplus=sometimes", &mo) == -EINVAL,
+	      "opts: bad readdirplus rejected");
+	mq_mount_opts_free(&mo);
+	memset(&mo, 0, sizeof(mo));
+	mo.fs = MQ_FS_MQFUSE;
+	CHECK(mq_mount_opts_parse("readdirplus=never", &mo) == 0 && mo.kernel &&
+	      !strcmp(mo.kernel, "readdirplus=never"),
+	      "opts: readdirplus= goes to the kernel");
+	mq_mount_opts_free(&mo);
+	memset(&mo, 0, sizeof(mo));
 	CHECK(mq_mount_opts_parse("queues=0", &mo) == -EINVAL,
 	      "opts: queues=0 rejected");
 	mq_mount_opts_free(&mo);
@@ -434,6 +444,11 @@ static void test_dispatch(void)
 	      (io->flags & FUSE_PARALLEL_DIROPS) && (io->flags & FUSE_ASYNC_DIO),
 	      "dispatch: INIT enables readdirplus, dont_mask, parallel dirops");
 	CHECK(io->max_readahead == 65536, "dispatch: INIT keeps max_readahead");
+	CHECK(mq_init_flags_served(io->flags) &&
+	      mq_init_flags_served(FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_LOCKS) &&
+	      !mq_init_flags_served(io->flags | FUSE_POSIX_ACL) &&
+	      !mq_init_flags_served(1ULL << 40),
+	      "attach: a session is served only with INIT flags this daemon asks for");
 
 	n = request(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "file", NULL, reply,
 		    sizeof(reply));
@@ -497,7 +512,49 @@ static void test_dispatch(void)
 			    reply, sizeof(reply));
 		CHECK(reply_error(reply) == -EINVAL,
 		      "dispatch: WRITE claiming more payload than sent -> EINVAL");
+		wi->size = 5;
+		wi->offset = UINT64_MAX;
+		n = request(FUSE_WRITE, nodeid, wbuf, sizeof(wbuf), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == -EINVAL,
+		      "dispatch: WRITE at offset 2^64-1 (io_uring's \"current position\") -> EINVAL");
+		wi->offset = INT64_MAX - 2;
+		n = request(FUSE_WRITE, nodeid, wbuf, sizeof(wbuf), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == -EFBIG,
+		      "dispatch: WRITE ending past 2^63-1 -> EFBIG");
+		/* FUSE_HANDLE_KILLPRIV_V2: suid, and sgid with group exec, go */
+		snprintf(path, sizeof(path), "%s/file", tmpdir);
+		CHECK(chmod(path, 06775) == 0, "dispatch: suid/sgid fixture");
+		wi->offset = 0;
+		wi->write_flags = FUSE_WRITE_KILL_SUIDGID;
+		n = request(FUSE_WRITE, nodeid, wbuf, sizeof(wbuf), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == 0 && wo->size == 5 && !stat(path, &st) &&
+		      (st.st_mode & 07777) == 0775,
+		      "dispatch: WRITE with FUSE_WRITE_KILL_SUIDGID clears suid and sgid");
+		CHECK(chmod(path, 06765) == 0, "dispatch: suid/sgid without g+x fixture");
+		n = request(FUSE_WRITE, nodeid, wbuf, sizeof(wbuf), NULL, NULL,
+			    reply, sizeof(reply));
+		CHECK(reply_error(reply) == 0 && !stat(path, &st) &&
+		      (st.st_mode & 07777) == 02765,
+		      "dispatch: ... keeps sgid without group exec (mandatory locking bit)");
+		wi->write_flags = 0;
+		CHECK(chmod(path, 04755) == 0 && request(FUSE_WRITE, nodeid, wbuf,
+		      sizeof(wbuf), NULL, NULL, reply, sizeof(reply)) > 0 &&
+		      reply_error(reply) == 0 && !stat(path, &st) &&
+		      (st.st_mode & 07777) == 04755,
+		      "dispatch: WRITE without the flag keeps suid (the daemon has CAP_FSETID)");
+		CHECK(chmod(path, 0644) == 0, "dispatch: mode restored");
 	}
+	ri.offset = UINT64_MAX;
+	ri.fh = fh;
+	ri.size = 4096;
+	n = request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
+		    sizeof(reply));
+	CHECK(n == 16 && reply_error(reply) == -EINVAL,
+	      "dispatch: READ at offset 2^64-1 -> EINVAL, not the fd's position");
+	ri.offset = 0;
 	ri.fh = fh;
 	ri.size = 4096;
 	n = request(FUSE_READ, nodeid, &ri, sizeof(ri), NULL, NULL, reply,
@@ -617,7 +674,7 @@ static void test_dispatch(void)
 		bool op_line = false, size_line = false, thr_line = false;
 
 		while (f && fgets(line, sizeof(line), f)) {
-			if (!strncmp(line, "op=READ count=2 ", 16))
+			if (!strncmp(line, "op=READ count=3 ", 16))
 				op_line = true;
 			if (!strcmp(line, "size op=READDIR bytes=32768 count=1\n"))
 				size_line = true;

@@ -32,6 +32,7 @@ static const struct posix_group posix_groups[] = {
 	{ "xattr",  t_xattr },
 	{ "lock",   t_lock },
 	{ "misc",   t_misc },
+	{ "killpriv", t_killpriv },
 };
 
 #define NGROUPS (sizeof(posix_groups) / sizeof(posix_groups[0]))
@@ -49,6 +50,13 @@ static const char *const posix_features[] = {
 	"zero_range",	/* data: FALLOC_FL_ZERO_RANGE */
 	"seek_data",	/* data: SEEK_DATA/SEEK_HOLE */
 	"large_file",	/* data: offsets above 4 GiB */
+	"file_caps",	/* killpriv: a write by non-root removes security.capability */
+	/*
+	 * killpriv: kills only the kernel can judge (S_ISGID without group
+	 * exec for a writer outside the group; O_TRUNC by uid 0 without
+	 * CAP_FSETID), which stock FUSE without FUSE_HANDLE_KILLPRIV_V2 drops
+	 */
+	"kill_nocap",
 };
 
 #define NFEATURES (sizeof(posix_features) / sizeof(posix_features[0]))
@@ -192,6 +200,7 @@ int main(int argc, char **argv)
 		return 4;	/* kselftest "skip" */
 	}
 
+	posix_opts.dir = argv[optind];
 	snprintf(top, sizeof(top), "%s/posix_test.%d", argv[optind], getpid());
 	umask(022);
 	if (mkdir(top, 0777) || chmod(top, 0777) || chdir(top)) {

@@ -40,6 +40,7 @@ struct posix_opts {
 	const char *requires[32]; /* -r NAME: features whose SKIP is a failure */
 	int nrequires;
 	const char *backing;	/* -b DIR: the directory the mount passes through to */
+	const char *dir;	/* DIR: the directory under test (BACKING's view) */
 };
 
 extern struct posix_opts posix_opts;
@@ -105,5 +106,6 @@ void t_data(void);
 void t_xattr(void);
 void t_lock(void);
 void t_misc(void);
+void t_killpriv(void);
 
 #endif /* MQFUSE_POSIX_TEST_H */

@@ -169,6 +169,45 @@ static void fallocate_checks(void)
 	close(fd);
 }
 
+/*
+ * A shared mapping of a file opened O_APPEND: the page written through it
+ * goes back to its own offset (O_APPEND is about write(2) only). A FUSE
+ * daemon whose backend fd has O_APPEND would append the written-back page
+ * at the end of the file instead (pwrite on an O_APPEND fd appends).
+ */
+static void mmap_append_checks(void)
+{
+	static char page[4096] __attribute__((aligned(4096)));
+	struct stat st;
+	char *map;
+	int fd;
+
+	mkfile_len("mma", 0644, 8192);
+	fd = open("mma", O_RDWR | O_APPEND);
+	map = fd < 0 ? MAP_FAILED :
+	      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!tap_ok(map != MAP_FAILED, "data: mmap MAP_SHARED of an O_APPEND fd")) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	memcpy(map, "append-mapped", 13);
+	tap_succ(msync(map, 4096, MS_SYNC), "data: msync of an O_APPEND fd's mapping");
+	munmap(map, 4096);
+	close(fd);
+	/* from the filesystem, not this client's page cache where it can */
+	fd = open("mma", O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		fd = open("mma", O_RDONLY);
+	tap_ok(fd >= 0 && !fstat(fd, &st) && st.st_size == 8192,
+	       "data: ... the file keeps its size (the page was not appended)");
+	tap_ok(fd >= 0 && pread(fd, page, 4096, 0) == 4096 &&
+	       !memcmp(page, "append-mapped", 13) && page[13] == 'a' + 13,
+	       "data: ... and the page is at its offset");
+	if (fd >= 0)
+		close(fd);
+}
+
 static void mmap_checks(void)
 {
 	char buf[16];
@@ -198,6 +237,7 @@ static void mmap_checks(void)
 	tap_ok(map == MAP_FAILED && errno == EACCES,
 	       "data: writable MAP_SHARED of O_RDONLY fd -> EACCES");
 	close(fd);
+	mmap_append_checks();
 }
 
 struct appender {
