@@ -568,13 +568,33 @@ static void lfpt_write_buf(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+	int fd = fi->fh, flags, own = -1;
 	ssize_t n;
 
 	(void)ino;
+	/*
+	 * A page written back (a shared mapping's) belongs at its offset; a
+	 * write through an O_APPEND fd would land at the end: use an fd of
+	 * the same file without O_APPEND for it.
+	 */
+	flags = fi->writepage ? fcntl(fd, F_GETFL) : 0;
+	if (flags > 0 && (flags & O_APPEND)) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		own = open(path, (flags & O_ACCMODE) | O_CLOEXEC);
+		if (own < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		fd = own;
+	}
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = fi->fh;
+	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in_buf, 0);
+	if (own >= 0)
+		close(own);
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
