@@ -181,12 +181,10 @@ u32 mqfuse_write_kill_flag(struct inode *inode)
 	struct mqfuse_conn *fc = mqfuse_conn_of(inode);
 	umode_t mode = READ_ONCE(inode->i_mode);
 
-	if (!fc->handle_killpriv_v2)
+	/* nothing the daemon would clear (strict: not known) */
+	if (fc->cons->ttl != MQFUSE_TTL_NONE && mode == mqfuse_mode_suidgid_killed(mode))
 		return 0;
-	if (fc->cons->ttl != MQFUSE_TTL_NONE && !(mode & S_ISUID) &&
-	    (mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP))
-		return 0;
-	return capable(CAP_FSETID) ? 0 : FUSE_WRITE_KILL_SUIDGID;
+	return mqfuse_kill_suidgid_caller(fc) ? FUSE_WRITE_KILL_SUIDGID : 0;
 }
 
 int mqfuse_send_open(struct mqfuse_conn *fc, u64 nodeid, struct file *file,
