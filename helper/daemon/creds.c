@@ -199,15 +199,31 @@ int mq_proc_groups(const char *proc, uint32_t pid, uint32_t uid,
 	return ids_ok ? n : 0;
 }
 
-static int mq_caller_groups(const struct fuse_in_header *in, gid_t *groups,
+static int mq_caller_groups(const struct mq_thread *thr,
+			    const struct fuse_in_header *in, gid_t *groups,
 			    int max)
 {
-	int nr = mq_monitor_groups(in->pid, in->uid, in->gid, groups, max);
+	int nr;
+
+	if (thr->caller_groups_given) {
+		nr = thr->caller_ngroups < (unsigned int)max ?
+		     (int)thr->caller_ngroups : max;
+		memcpy(groups, thr->caller_groups, nr * sizeof(*groups));
+		return nr;
+	}
+	nr = mq_monitor_groups(in->pid, in->uid, in->gid, groups, max);
 
 	if (nr == -ENOTCONN)	/* no monitor: not sandboxed */
 		return mq_proc_groups(mq_proc_prefix, in->pid, in->uid,
 				      in->gid, groups, max);
 	return nr < 0 ? 0 : nr;
+}
+
+int mq_creds_caller_groups(const struct mq_thread *thr,
+			   const struct fuse_in_header *in, gid_t *groups,
+			   int max)
+{
+	return mq_caller_groups(thr, in, groups, max);
 }
 
 int mq_creds_enter(struct mq_req *req)
@@ -224,7 +240,7 @@ int mq_creds_enter(struct mq_req *req)
 		return -EPERM;
 	if (in->uid == thr->saved_fsuid && in->gid == thr->saved_fsgid)
 		return 0;
-	nr = in->uid ? mq_caller_groups(in, groups, MQ_MAX_CALLER_GROUPS) : 0;
+	nr = in->uid ? mq_caller_groups(thr, in, groups, MQ_MAX_CALLER_GROUPS) : 0;
 	if (syscall(SYS_setgroups, nr, groups))
 		return -errno;
 	syscall(SYS_setfsgid, in->gid);

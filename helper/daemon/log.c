@@ -14,6 +14,8 @@
 #include "mqfused.h"
 
 static enum mq_log_level mq_log_level = MQ_LOG_WARN;
+/* The program's name in messages (mqfuse-server sets its own). */
+const char *mq_log_ident = "mqfused";
 static bool mq_log_syslog;	/* messages go to syslog, not stderr */
 static bool mq_log_connected;	/* openlog() done: the log socket is open */
 
@@ -44,7 +46,7 @@ void mq_log_init(enum mq_log_level level, bool use_syslog)
  */
 void mq_log_open_syslog(void)
 {
-	openlog("mqfused", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	openlog(mq_log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	mq_log_connected = true;
 }
 
@@ -112,7 +114,8 @@ static void mq_vlog(enum mq_log_level level, bool everywhere,
 	if (mq_log_syslog || (everywhere && mq_log_connected))
 		syslog(mq_level_prio[level], "%s", msg);
 	if (!mq_log_syslog || everywhere)
-		fprintf(stderr, "mqfused: %s: %s\n", mq_level_names[level], msg);
+		fprintf(stderr, "%s: %s: %s\n", mq_log_ident, mq_level_names[level],
+			msg);
 }
 
 void mq_log(enum mq_log_level level, const char *fmt, ...)

@@ -45,6 +45,7 @@ enum {
 	OPT_STATUS_FD,
 	OPT_TRANSPORT,
 	OPT_RING_DEPTH,
+	OPT_SECRET_FILE,
 };
 
 static const struct option mq_long_opts[] = {
@@ -73,6 +74,7 @@ static const struct option mq_long_opts[] = {
 	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "ring-depth", required_argument, NULL, OPT_RING_DEPTH },
+	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -89,6 +91,8 @@ static void mq_usage(FILE *f)
 "\n"
 "Serve SOURCE (local:DIR or an absolute DIR) over the FUSE protocol on\n"
 "MOUNTPOINT, through mqfuse (/dev/mqfuse_vN) or stock FUSE (/dev/fuse).\n"
+"SOURCE tcp://HOST:PORT[,HOST:PORT...] forwards the requests to\n"
+"mqfuse-server on HOST (needs --secret-file).\n"
 "\n"
 "Options:\n"
 "  --fs fuse|mqfuse       kernel side (default mqfuse: newest mqfuse_vN\n"
@@ -127,6 +131,8 @@ static void mq_usage(FILE *f)
 "                         least 256 KiB), pinned; halved until it can be\n"
 "                         (RLIMIT_MEMLOCK).  READ and WRITE of a batch\n"
 "                         run on io_uring together\n"
+"  --secret-file FILE     tcp:// source: the secret shared with\n"
+"                         mqfuse-server (16-4096 bytes, mode 600)\n"
 "  --writeback-cache      let the kernel cache writes (FUSE_WRITEBACK_CACHE)\n"
 "  --no-locks             leave POSIX locks and flock to the kernel: they\n"
 "                         then hold within this mount only (default: taken\n"
@@ -241,6 +247,11 @@ static int mq_parse_source(const char *src)
 	const char *dir = src;
 	char real[PATH_MAX];
 
+	if (!strncmp(src, "tcp://", 6)) {
+		mq_cfg.remote = true;
+		mq_cfg.source = strdup(src);
+		return mq_cfg.source ? mq_remote_parse(src) : -ENOMEM;
+	}
 	if (!strncmp(src, "local:", 6))
 		dir = src + 6;
 	else if (src[0] != '/') {
@@ -545,6 +556,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_SECRET_FILE:
+			mq_remote_set_secret_file(optarg);
+			break;
 		case 'h':
 			mq_usage(stdout);
 			return 0;
@@ -617,6 +631,27 @@ int main(int argc, char **argv)
 
 	umask(0);
 	mq_set_io_flusher();
+	if (mq_cfg.remote) {
+		/*
+		 * Nothing local to confine or journal: the server has the
+		 * files.  read/write on the device: a reply goes back from
+		 * the connection's receiver thread (remote.c).
+		 */
+		if (mq_cfg.attach || mq_cfg.serve_fd >= 0) {
+			mq_err("a tcp:// source: no --attach, --takeover or --fd yet");
+			return 2;
+		}
+		if (mq_cfg.transport_given && mq_cfg.transport == MQ_TRANSPORT_RING)
+			mq_warn("a tcp:// source is served by read/write on the device: --transport=ring ignored");
+		mq_cfg.transport = MQ_TRANSPORT_DEV;
+		mq_cfg.sandbox = MQ_SANDBOX_NONE;
+		mq_cfg.recovery_default = 0;
+		if (mq_remote_setup()) {
+			mq_err("%s: no server took the session", mq_cfg.source);
+			return 1;
+		}
+		return mq_session_run() ? 1 : 0;
+	}
 	ret = mq_handles_init(mq_raise_nofile());
 	if (!ret && mq_cfg.locks)
 		ret = mq_locks_init();

@@ -41,6 +41,24 @@
 /* Returned by an op handler that must not be answered (FORGET...). */
 #define MQ_NO_REPLY		(-0x7fffffff - 1)	/* outside errno and length range */
 
+/* ------------------------------------------------------------- remote.c */
+
+struct fuse_init_in;
+struct fuse_init_out;
+struct mq_thread;
+/* A tcp:// source (mqfuse-server): parse it, before the mount connect. */
+bool mq_remote_active(void);
+void mq_remote_set_secret_file(const char *path);
+int mq_remote_parse(const char *src);
+int mq_remote_setup(void);
+/* A serving thread's connection and its receiver (after its device fd). */
+int mq_remote_thread_start(struct mq_thread *thr);
+/* Send the request of @len in thr->inbuf; -ENODEV after DESTROY. */
+int mq_remote_forward(struct mq_thread *thr, size_t len);
+int mq_remote_init(const struct fuse_in_header *kin,
+		   const struct fuse_init_in *ii,
+		   const struct fuse_init_out *io);
+
 /* ---------------------------------------------------------------- log.c */
 
 enum mq_log_level {
@@ -50,6 +68,7 @@ enum mq_log_level {
 	MQ_LOG_DEBUG,
 };
 
+extern const char *mq_log_ident;
 void mq_log_init(enum mq_log_level level, bool use_syslog);
 void mq_log_to_syslog(void);
 /*
@@ -395,6 +414,7 @@ struct mq_config {
 	int status_fd;
 	bool syslog;
 	bool writeback_cache;
+	bool remote;			/* tcp://: requests go to mqfuse-server */
 	bool locks;			/* POSIX/flock locks on the backing files
 					 * (cleared by --no-locks) */
 	bool default_permissions;	/* kernel checks permissions */
@@ -452,6 +472,13 @@ struct mq_thread {
 	gid_t saved_fsgid;
 	bool private_umask;		/* unshare(CLONE_FS) succeeded */
 	bool creds_switched;		/* acting as a caller (creds.c) */
+	/*
+	 * mqfuse-server: the caller's supplementary groups as the client sent
+	 * them (caller_ngroups of caller_groups), instead of /proc's.
+	 */
+	bool caller_groups_given;
+	unsigned int caller_ngroups;
+	const gid_t *caller_groups;
 	struct mq_thread_stats stats;
 	int setup_err;			/* result of thread setup */
 };
@@ -703,6 +730,10 @@ int mq_creds_drop_privileges(void);
 bool mq_creds_cap_kept(int cap);
 int mq_creds_thread_init(struct mq_thread *thr);
 int mq_creds_enter(struct mq_req *req);
+/* The caller's supplementary groups (at most @max), as mq_creds_enter uses. */
+int mq_creds_caller_groups(const struct mq_thread *thr,
+			   const struct fuse_in_header *in, gid_t *groups,
+			   int max);
 void mq_creds_leave(struct mq_req *req);
 mode_t mq_umask_enter(struct mq_req *req, mode_t mode, uint32_t umask_bits);
 void mq_umask_leave(struct mq_req *req);

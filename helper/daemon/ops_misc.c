@@ -96,6 +96,12 @@ int mq_op_init(struct mq_req *req)
 	if (io->flags & FUSE_MAX_PAGES)
 		io->max_pages = mq_cfg.max_write / 4096;
 
+	if (mq_remote_active()) {
+		int ret = mq_remote_init(req->in, ii, io);
+
+		if (ret)
+			return ret;
+	}
 	mq_conn.max_write = io->max_write;
 	mq_conn.flags = io->flags;
 	mq_info("INIT: protocol 7.%u, flags 0x%x, max_write %u, max_pages %u",

@@ -233,7 +233,7 @@ int mq_backend_open_flags(uint32_t flags)
 	if ((flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
 	flags &= MQ_OPEN_ALLOWED;
-	if (mq_cfg.writeback_cache) {
+	if (mq_conn.flags & FUSE_WRITEBACK_CACHE) {
 		/* The kernel reads to fill partial pages and owns i_size. */
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;

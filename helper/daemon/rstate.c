@@ -44,34 +44,7 @@ static struct mq_rs_jentry *mq_rs_jrn;
 static size_t mq_rs_map_len;
 static atomic_bool mq_rs_incomplete_logged;
 
-/* ------------------------------------------------------------ crc32c */
-
-static uint32_t mq_crc_table[256];
-static pthread_once_t mq_crc_once = PTHREAD_ONCE_INIT;
-
-static void mq_crc_init(void)
-{
-	uint32_t i, j, c;
-
-	for (i = 0; i < 256; i++) {
-		c = i;
-		for (j = 0; j < 8; j++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		mq_crc_table[i] = c;
-	}
-}
-
-/* CRC-32C (Castagnoli), bytewise: state is small and cold. */
-uint32_t mq_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	pthread_once(&mq_crc_once, mq_crc_init);
-	crc = ~crc;
-	while (len--)
-		crc = mq_crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
+/* CRC-32C: mq_crc32c() of ../remote/mqcrypto.c */
 
 uint32_t mq_rs_header_crc(const struct mq_rs_header *h)
 {

@@ -156,7 +156,8 @@ struct mq_rs_image {
 	uint32_t nr_inodes, nr_handles, nr_journal;	/* published ones */
 };
 
-uint32_t mq_crc32c(uint32_t crc, const void *buf, size_t len);
+/* CRC-32C (mqcrypto.h) */
+#include "mqcrypto.h"
 uint32_t mq_rs_record_crc(const struct mq_rs_record *r);
 uint32_t mq_rs_jentry_crc(const struct mq_rs_jentry *e);
 uint32_t mq_rs_jresult_crc(const struct mq_rs_jentry *e);

@@ -312,6 +312,11 @@ static int mq_thread_setup(struct mq_thread *thr)
 	ret = mq_thread_attach(thr);
 	if (ret)
 		return ret;
+	if (mq_cfg.remote) {
+		ret = mq_remote_thread_start(thr);
+		if (ret)
+			return ret;
+	}
 	/* Created (disabled, restricted) before the sandbox: enable here. */
 	ret = thr->uring ? mq_uring_enable(thr->uring) : thr->uring_err;
 	if (ret) {
@@ -366,6 +371,12 @@ static void mq_thread_loop(struct mq_thread *thr)
 			continue;
 		}
 		errors = 0;
+		if (mq_cfg.remote &&
+		    ((const struct fuse_in_header *)thr->inbuf)->opcode != FUSE_INIT) {
+			if (mq_remote_forward(thr, n) == -ENODEV)
+				return;
+			continue;
+		}
 		if (mq_dispatch(thr, n) == -ENODEV) {
 			mq_info("thread %u: DESTROY received", thr->index);
 			return;
@@ -504,7 +515,9 @@ static int mq_do_mount(int fd)
 	bool defaulted;
 	int ret;
 
-	if (stat(mq_cfg.backend_dir, &st))
+	if (mq_cfg.remote)
+		st.st_mode = S_IFDIR;	/* the server's root is a directory */
+	else if (stat(mq_cfg.backend_dir, &st))
 		return -errno;
 	/* recovery= last, so that a refusing module can be retried without */
 	defaulted = mq_cfg.fs == MQ_FS_MQFUSE && mq_cfg.recovery_default &&
