@@ -47,6 +47,17 @@ command -v fio >/dev/null || { not_ok "$tag: fio installed (make deps)"; exit 1;
 src=$MQ_SCRATCH/$tag-src mnt=/mnt/$tag log=$MQ_SCRATCH/$tag-log
 rm -rf "$src" "$log"
 mkdir -p "$src" "$mnt" "$log"
+# The supervisor and its daemons log to syslog once detached: keep what
+# they say, to show it when something fails (the guest has no syslogd).
+syslogd_pid=
+if [ ! -S /dev/log ] && command -v busybox >/dev/null; then
+	busybox syslogd -n -S -O "$log/syslog" &
+	syslogd_pid=$!
+	for _ in $(seq 20); do [ -S /dev/log ] && break; sleep 0.1; done
+fi
+syslog_tail() {
+	[ -f "$log/syslog" ] && grep -E 'mqfused' "$log/syslog" | tail -"${1:-30}" | sed 's/^/# syslog: /'
+}
 if ! "$H/mqfused" --supervise --transport="$transport" -o recovery=$RECOVERY_S,allow_other \
 	"local:$src" "$mnt" 2>"$log/mount.err"; then
 	not_ok "$tag: mqfused --supervise --transport=$transport mounts with recovery=$RECOVERY_S"
@@ -137,6 +148,7 @@ if [ "$mode" = kill ]; then
 		done
 		if [ $resumed = 0 ]; then
 			not_ok "$tag: kill $kills: a successor serves again (state $(cat "$sess/state"), daemon_pid $(cat "$sess/daemon_pid"))"
+			syslog_tail 40
 			failed_resume=1
 			break
 		fi
@@ -175,6 +187,7 @@ else
 		done
 		if [ $fin = 0 ]; then
 			not_ok "$tag: takeover $takeovers completes (daemon_pid $old -> $npid, serving $osrv -> $nsrv, old alive: $(for p in $old $osrv $omon; do alive $p && echo -n "$p "; done))"
+			syslog_tail 40
 			failed=1
 			break
 		fi
@@ -250,5 +263,10 @@ for _ in $(seq 100); do pgrep -x mqfused-sup >/dev/null || break; sleep 0.1; don
 if pgrep -x mqfused-sup >/dev/null; then
 	fail=1; not_ok "$tag: the supervisor ends with the unmount"
 	pkill -9 -x mqfused-sup
+fi
+if [ -n "$syslogd_pid" ]; then
+	kill "$syslogd_pid" 2>/dev/null
+	wait "$syslogd_pid" 2>/dev/null
+	rm -f /dev/log
 fi
 exit $fail
