@@ -232,7 +232,8 @@ int mqr_resolve(const char *hostport, bool passive,
 		char *end;
 		unsigned long p = strtoul(colon + 1, &end, 10);
 
-		if (!colon[1] || *end || !p || p > 65535)
+		/* port 0: any free one (a listener that tells it: --ready-file) */
+		if (!colon[1] || *end || (!p && !passive) || p > 65535)
 			return -EINVAL;
 		snprintf(port, sizeof(port), "%lu", p);
 	} else {

@@ -6,7 +6,11 @@
 here=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/mq-runchecks.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
-cp "$here/run-checks.sh" "$T/"
+cp "$here/run-checks.sh" "$here/tap-unnumbered.sh" "$T/"
+# the other programs run-checks.sh runs pass
+printf '#!/bin/bash\necho "ok 1 - c"\n' > "$T/unit_crypto"
+printf '#!/bin/bash\necho "ok - r"\n' > "$T/remote-e2e.sh"
+chmod +x "$T/unit_crypto" "$T/remote-e2e.sh"
 fails=0
 try() {	# name expected-status unit_test-body host-e2e-body
 	printf '#!/bin/bash\n%s\n' "$3" > "$T/unit_test"
@@ -27,4 +31,6 @@ try "unit_test exits 1 without not-ok lines -> non-zero" 1 'echo "ok - a"; exit 
 try "host e2e exits 2 -> non-zero" 1 'echo "ok - a"' 'echo "ok - b"; exit 2'
 try "a program prints no test -> non-zero" 1 'true' 'echo "ok - b"'
 try "a not ok line -> non-zero" 1 'echo "not ok - a"' 'echo "ok - b"'
+printf '#!/bin/bash\necho "ok 1 - c"; exit 1\n' > "$T/unit_crypto"
+try "a numbered program (unit_crypto) exits 1 -> non-zero" 1 'echo "ok - a"' 'echo "ok - b"'
 [ $fails -eq 0 ]
