@@ -723,7 +723,7 @@ static void mqs_accept(void)
 	socklen_t sl = sizeof(ss);
 	struct timeval tv = { 1, 0 };
 	unsigned int i;
-	int fd, one = 1;
+	int fd;
 
 	fd = accept4(mqs_listen_fd, (struct sockaddr *)&ss, &sl,
 		     SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -737,7 +737,7 @@ static void mqs_accept(void)
 		close(fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	mqr_tcp_liveness(fd);
 	/* a non-blocking WELCOME or ERROR never waits long */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	mqs_pend[i].stage = MQS_HELLO;

@@ -274,6 +274,19 @@ const char *mqr_addr_str(const struct sockaddr_storage *ss, char *buf,
 	return buf;
 }
 
+void mqr_tcp_liveness(int fd)
+{
+	int one = 1, idle = 10, intvl = 5, cnt = 3;
+	unsigned int user_ms = 60000;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
+}
+
 static int mqr_connect_timeout(int fd, const struct sockaddr_storage *ss,
 			       socklen_t sslen, int timeout_ms)
 {
@@ -318,7 +331,7 @@ int mqr_client_connect(const struct sockaddr_storage *ss, socklen_t sslen,
 	struct mqr_challenge ch;
 	struct mqr_auth auth;
 	uint8_t want[MQR_MAC_LEN];
-	int fd, one = 1, ret;
+	int fd, ret;
 
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -326,7 +339,7 @@ int mqr_client_connect(const struct sockaddr_storage *ss, socklen_t sslen,
 	ret = mqr_connect_timeout(fd, ss, sslen, timeout_ms);
 	if (ret)
 		goto fail;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	mqr_tcp_liveness(fd);
 	/* the handshake's answers must come in time; later, no limit */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

@@ -59,6 +59,13 @@ void mqr_client_proof(const struct mqr_secret *s, const uint8_t *snonce,
  */
 int mqr_resolve(const char *hostport, bool passive,
 		struct sockaddr_storage *ss, socklen_t *len);
+/*
+ * TCP_NODELAY, and a peer that is gone (host down, cable cut) noticed:
+ * within about 25 s of silence by keepalive probes (after 10 s, every
+ * 5 s, 3 unanswered), within 60 s by TCP_USER_TIMEOUT for data that is
+ * not acknowledged.  The connection then fails and is reconnected.
+ */
+void mqr_tcp_liveness(int fd);
 /* Printable form of @ss for messages. */
 const char *mqr_addr_str(const struct sockaddr_storage *ss, char *buf,
 			 size_t len);

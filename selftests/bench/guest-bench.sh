@@ -11,6 +11,9 @@
 #   b  stock FUSE (fuse.ko)   + helper/mqfused --fs fuse
 #   c  stock FUSE             + selftests/libfuse-passthrough/lfpt (libfuse3)
 #   d  native ext4 on $MQ_SCRATCH
+#   t  mqfuse + helper/mqfused --fs mqfuse tcp://10.77.1.2:7419 to
+#      helper/mqfuse-server in network namespace mqbench, over a veth pair
+#      (remote storage over TCP; served by the char device)
 # Caches are dropped before every run.  a and e must show the transport
 # they asked for in the session's sysfs "transport" file once mounted (and
 # still at the end of the section), else they are NA: a daemon that does
@@ -53,7 +56,7 @@
 # Environment: BENCH_QUICK=1 (tiny sizes, for development), BENCH_REPS
 # (both sections; default 5 for compare, 3 for modes, 1 when quick),
 # BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB, BENCH_META_FILES,
-# BENCH_LIST_FILES, BENCH_CONFIGS (default "a e b c d"), BENCH_SECTIONS
+# BENCH_LIST_FILES, BENCH_CONFIGS (default "a e b c d t"), BENCH_SECTIONS
 # (default "compare modes"), BENCH_CONSISTENCY (default "strict cto cto-wb
 # relaxed immutable"), BENCH_STORM_FILES, BENCH_MODE (label),
 # BENCH_MQFUSED (the mqfused to run, default $MQ_ROOT/helper/mqfused: to
@@ -91,7 +94,7 @@ else
 	META_FILES=${BENCH_META_FILES:-1000} LIST_FILES=${BENCH_LIST_FILES:-20000}
 	STORM_FILES=${BENCH_STORM_FILES:-1000}
 fi
-CONFIGS=${BENCH_CONFIGS:-a e b c d}
+CONFIGS=${BENCH_CONFIGS:-a e b c d t}
 SECTIONS=${BENCH_SECTIONS:-compare modes}
 CONS_MODES=${BENCH_CONSISTENCY:-strict cto cto-wb relaxed immutable}
 for w in $SECTIONS; do
@@ -103,7 +106,7 @@ for w in $CONS_MODES; do
 	esac
 done
 for w in $CONFIGS; do
-	case $w in a|b|c|d|e) ;; *) echo "bench: unknown configuration '$w' in BENCH_CONFIGS (a e b c d)" >&2; exit 2 ;; esac
+	case $w in a|b|c|d|e|t) ;; *) echo "bench: unknown configuration '$w' in BENCH_CONFIGS (a e b c d t)" >&2; exit 2 ;; esac
 done
 section() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 # Per-run bound: generous, only there so that a hung mount cannot stall the
@@ -121,7 +124,7 @@ THREADS="1"
 declare -A MNT SRC DPID BROKEN SESS
 # The transport each mqfuse configuration asks mqfused for.
 declare -A TRANSPORT=([a]=ring [e]=dev)
-for c in a b c d e; do
+for c in a b c d e t; do
 	SRC[$c]=$MQ_SCRATCH/src-$c
 	MNT[$c]=/mnt/$c
 done
@@ -168,6 +171,11 @@ daemon_ticks() {
 	local pid=${DPID[$1]:-} p s f t=0 todo kids
 	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || { echo -1; return; }
 	todo=("$pid")
+	# t: the client daemon and the server (its workers are its children)
+	if [ "$1" = t ]; then
+		[ -n "$REMOTE_PID" ] && [ -r "/proc/$REMOTE_PID/stat" ] || { echo -1; return; }
+		todo+=("$REMOTE_PID")
+	fi
 	while [ ${#todo[@]} -gt 0 ]; do
 		p=${todo[0]}
 		todo=("${todo[@]:1}")
@@ -276,6 +284,15 @@ start_config() {
 	d)
 		return
 		;;
+	t)
+		if ! mq_load >"$log" 2>&1 || ! remote_up >>"$log" 2>&1; then
+			mark_broken $c "the server side failed: $(tail -n 2 "$log" | tr '\n' ' ' | cut -c1-160)"
+			return
+		fi
+		"$MQFUSED" -f --fs mqfuse --secret-file "$OUT/remote-secret" --stats "$OUT/stats-t.txt" \
+			"tcp://$REMOTE_ADDR" "${MNT[t]}" > "$log" 2>&1 &
+		DPID[$c]=$!
+		;;
 	esac
 	if ! wait_ready $c; then
 		reason=$(grep -v '^$' "$log" | head -n 2 | tr '\n' ' ' | cut -c1-160)
@@ -312,7 +329,42 @@ queue_stats() {
 	fi
 }
 
+# Configuration t's server: mqfuse-server in network namespace mqbench,
+# joined to the root namespace by a veth pair, serving SRC[t].
+REMOTE_NS=mqbench REMOTE_ADDR=10.77.1.2:7419 REMOTE_PID=
+remote_up() {
+	ip netns del $REMOTE_NS 2>/dev/null
+	modprobe veth 2>/dev/null
+	ip netns add $REMOTE_NS &&
+	ip link add mqb0 type veth peer name mqb1 &&
+	ip link set mqb1 netns $REMOTE_NS &&
+	ip addr add 10.77.1.1/24 dev mqb0 && ip link set mqb0 up &&
+	ip -n $REMOTE_NS addr add 10.77.1.2/24 dev mqb1 &&
+	ip -n $REMOTE_NS link set mqb1 up && ip -n $REMOTE_NS link set lo up || return 1
+	head -c 48 /dev/urandom | base64 > "$OUT/remote-secret"
+	chmod 600 "$OUT/remote-secret"
+	rm -f "$OUT/remote-ready"
+	ip netns exec $REMOTE_NS "$MQ_ROOT/helper/mqfuse-server" --listen "$REMOTE_ADDR" \
+		--secret-file "$OUT/remote-secret" --ready-file "$OUT/remote-ready" \
+		"${SRC[t]}" 2>"$OUT/logs/server-t.log" &
+	REMOTE_PID=$!
+	for _ in $(seq 100); do [ -s "$OUT/remote-ready" ] && return 0; nap 0.1; done
+	echo "mqfuse-server did not listen: $(cat "$OUT/logs/server-t.log")"
+	return 1
+}
+remote_down() {
+	[ -n "$REMOTE_PID" ] && kill "$REMOTE_PID" 2>/dev/null && wait "$REMOTE_PID" 2>/dev/null
+	REMOTE_PID=
+	ip netns del $REMOTE_NS 2>/dev/null
+	true
+}
+
 stop_config() {
+	stop_daemon "$1"
+	[ "$1" != t ] || remote_down
+}
+
+stop_daemon() {
 	local c=$1 pid=${DPID[$1]:-} i
 	[ -n "$pid" ] || return 0
 	# SIGTERM makes mqfused write --stats and unmount.
@@ -614,7 +666,7 @@ run_compare() {
 	local c d k rep id order cfgs
 	rec "META sizes seq=${SEQ_MB}MiB rand=${RAND_MB}MiB runtime=${RUNTIME}s randwrite=${RW_MB}MiB meta=${META_FILES}/thread list=${LIST_FILES}"
 	rec "META configs_run $CONFIGS"
-	rec "META configs a=mqfuse+mqfused(ring) e=mqfuse+mqfused(dev) b=fuse+mqfused c=fuse+libfuse3(lfpt) d=ext4"
+	rec "META configs a=mqfuse+mqfused(ring) e=mqfuse+mqfused(dev) b=fuse+mqfused c=fuse+libfuse3(lfpt) d=ext4 t=mqfuse+mqfused(tcp://mqfuse-server,veth)"
 	rec "META mqfused $MQFUSED"
 	def_compare_workloads
 

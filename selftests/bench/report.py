@@ -61,13 +61,14 @@ import statistics
 import sys
 
 # In column order.
-CONFIGS = ["a", "e", "b", "c", "d"]
+CONFIGS = ["a", "e", "b", "c", "d", "t"]
 NAMES = {
     "a": "mqfuse+mqfused ring",
     "e": "mqfuse+mqfused dev",
     "b": "fuse+mqfused",
     "c": "fuse+libfuse",
     "d": "ext4",
+    "t": "mqfuse+mqfused tcp",
 }
 # What each configuration is, for the legend.
 WHAT = {
@@ -76,12 +77,15 @@ WHAT = {
     "b": "stock fuse.ko + mqfused --fs fuse",
     "c": "stock fuse.ko + libfuse3 passthrough (lfpt)",
     "d": "native ext4",
+    "t": "mqfuse_vN.ko + mqfused tcp:// to mqfuse-server in another network namespace (veth)",
 }
 # Column heads in the table (the kernel label follows).
-SHORT = {"a": "mqfuse ring", "e": "mqfuse dev", "b": "fuse", "c": "libfuse", "d": "ext4"}
+SHORT = {"a": "mqfuse ring", "e": "mqfuse dev", "b": "fuse", "c": "libfuse", "d": "ext4",
+         "t": "tcp"}
 # (numerator, denominator, head): ring/fuse is the headline.
 RATIOS = [("a", "b", "ring/fuse"), ("a", "e", "ring/dev"), ("e", "b", "dev/fuse"),
-          ("a", "c", "ring/libfuse"), ("a", "d", "ring/ext4")]
+          ("a", "c", "ring/libfuse"), ("a", "d", "ring/ext4"),
+          ("t", "e", "tcp/dev")]
 # The mqfuse configurations, whose sessions' queue counters are recorded.
 MQFUSE_CONFIGS = ["a", "e"]
 

@@ -123,7 +123,7 @@ mq_cleanup_after_suite() {
 		for m in $left; do umount -l "$m" 2>/dev/null; done
 	fi
 	local p
-	for p in mqfused mount.mqfuse lfpt badreply recovery ring_test kc_test mqmount mqverify posix_test fio kpage_test fuzz_dispatch; do
+	for p in mqfused mqfuse-server remote_hostile mount.mqfuse lfpt badreply recovery ring_test kc_test mqmount mqverify posix_test fio kpage_test fuzz_dispatch; do
 		pkill -KILL -x "$p" 2>/dev/null
 	done
 	sleep 0.2
