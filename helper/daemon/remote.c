@@ -21,10 +21,13 @@
  * CREATE or RENAME does not run twice.
  *
  * Locking: conn->send_lock serialises writes to conn->fd and changes of
- * conn->fd (the serving thread sends, the receiver swaps the fd when it
- * reconnects and sends the pending requests again before anyone else
- * may send); conn->lock protects the pending table and the internal
- * reply slot.  Order: send_lock, then lock.
+ * conn->fd (the serving thread and the resender send; only the receiver
+ * changes the fd, when it reconnects, so it reads conn->fd without the
+ * lock, and never waits for send_lock: a sender may be blocked until
+ * the server reads, and the server until we read).  conn->lock protects
+ * the pending table, the deferred list and the internal reply slot.
+ * Order: send_lock, then lock; nobody sleeps on conn->cond with
+ * send_lock held.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,10 +45,13 @@
 #define MQR_MAX_ADDRS		8
 #define MQR_PENDING_BUCKETS	256
 #define MQR_CONNECT_MS		5000
-#define MQR_INTERNAL_MS		30000
+#define MQR_INTERNAL_MS		10000	/* the server's INIT reply */
 /* Bytes of requests one connection may have in flight before its
  * serving thread waits. */
 #define MQR_PENDING_MAX		(256u << 20)
+/* The INIT reply, at most (an INTERNAL reply longer is refused). */
+#define MQR_INTERNAL_MAX	(sizeof(struct fuse_out_header) + \
+				 sizeof(struct fuse_init_out))
 
 struct mqr_pending {
 	struct mqr_pending *next;
@@ -64,7 +70,15 @@ struct mqr_cconn {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* pending room, internal reply */
 	struct mqr_pending *pending[MQR_PENDING_BUCKETS];	/* lock */
-	size_t pending_bytes;					/* lock */
+	size_t pending_bytes;		/* lock: table + reserved by senders */
+	unsigned int nr_pending;	/* lock */
+	/*
+	 * lock: frames that expect no reply (FORGET, INTERRUPT, the undoing
+	 * of a reply the kernel refused) and could not be sent yet; sent by
+	 * whoever next holds send_lock, oldest first.
+	 */
+	struct mqr_pending *deferred, **deferred_tail;
+	unsigned long gen;		/* send_lock: connections made */
 	/* the internal request's reply (INIT), under lock */
 	bool internal_waiting, internal_done;
 	char *internal_buf;
@@ -200,6 +214,7 @@ static struct mqr_pending *mqr_pending_take(struct mqr_cconn *c,
 		if (p->unique == unique) {
 			*pp = p->next;
 			c->pending_bytes -= p->len;
+			c->nr_pending--;
 			pthread_cond_broadcast(&c->cond);
 			return p;
 		}
@@ -246,6 +261,25 @@ static void mqr_undo(struct mqr_cconn *c, const struct mqr_pending *p,
 			mqr_send_internal_noreply(c, FUSE_FORGET, eo->nodeid,
 						  &fi, sizeof(fi));
 		break;
+	case FUSE_READDIRPLUS: {
+		/* each entry with a node id carries a lookup reference */
+		size_t off = 0;
+
+		while (body - off >= sizeof(struct fuse_direntplus)) {
+			const struct fuse_direntplus *d =
+				(const void *)((const char *)(oh + 1) + off);
+			size_t rec = FUSE_DIRENTPLUS_SIZE(d);
+
+			if (d->dirent.namelen > 1024 || rec > body - off)
+				break;
+			if (d->entry_out.nodeid)
+				mqr_send_internal_noreply(c, FUSE_FORGET,
+							  d->entry_out.nodeid,
+							  &fi, sizeof(fi));
+			off += rec;
+		}
+		break;
+	}
 	case FUSE_OPEN:
 	case FUSE_OPENDIR:
 		if (body < sizeof(*oo))
@@ -275,6 +309,46 @@ static int mqr_send_frame_locked(struct mqr_cconn *c, const char *frame,
 	if (ret)	/* the receiver sees it too and reconnects */
 		shutdown(c->fd, SHUT_RDWR);
 	return ret;
+}
+
+/* Queue @p (a frame that expects no reply) to be sent later. */
+static void mqr_defer(struct mqr_cconn *c, struct mqr_pending *p)
+{
+	pthread_mutex_lock(&c->lock);
+	p->next = NULL;
+	*c->deferred_tail = p;
+	c->deferred_tail = &p->next;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Send what was deferred; caller holds send_lock. */
+static void mqr_flush_deferred_locked(struct mqr_cconn *c)
+{
+	struct mqr_pending *p;
+
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		p = c->deferred;
+		if (p) {
+			c->deferred = p->next;
+			if (!c->deferred)
+				c->deferred_tail = &c->deferred;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!p)
+			return;
+		if (mqr_send_frame_locked(c, p->frame, p->len)) {
+			/* back at the head: the next connection sends it */
+			pthread_mutex_lock(&c->lock);
+			p->next = c->deferred;
+			c->deferred = p;
+			if (!p->next)
+				c->deferred_tail = &p->next;
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		free(p);
+	}
 }
 
 /* Build a frame: header, mqr_req, @ngroups groups, request of @len. */
@@ -326,12 +400,16 @@ static void mqr_send_internal_noreply(struct mqr_cconn *c, uint32_t opcode,
 	p = mqr_frame(0, &req, req.in.len, NULL, 0);
 	if (!p)
 		return;
-	/* the receiver calls us: send_lock may be taken by a sender that
-	 * waits for nothing of ours, so this cannot deadlock */
-	pthread_mutex_lock(&c->send_lock);
-	mqr_send_frame_locked(c, p->frame, p->len);
-	pthread_mutex_unlock(&c->send_lock);
-	free(p);
+	/*
+	 * The receiver calls us, which must not wait for send_lock: the
+	 * frame waits in the deferred list for the next sender if the lock
+	 * is taken.
+	 */
+	mqr_defer(c, p);
+	if (!pthread_mutex_trylock(&c->send_lock)) {
+		mqr_flush_deferred_locked(c);
+		pthread_mutex_unlock(&c->send_lock);
+	}
 }
 
 /* Requests the server never answers. */
@@ -367,24 +445,31 @@ int mq_remote_forward(struct mq_thread *thr, size_t len)
 	}
 	mq_stats_account(&thr->stats, in->opcode, len);
 	track = !mqr_no_reply(in->opcode);
-	pthread_mutex_lock(&c->send_lock);
 	if (track) {
+		/* room first, without send_lock (the receiver frees it) */
 		pthread_mutex_lock(&c->lock);
-		while (c->pending_bytes > MQR_PENDING_MAX) {
-			/* the receiver takes replies without send_lock */
+		while (c->pending_bytes > MQR_PENDING_MAX)
 			pthread_cond_wait(&c->cond, &c->lock);
-		}
-		p->next = *mqr_bucket(c, p->unique);
-		*mqr_bucket(c, p->unique) = p;
-		c->pending_bytes += p->len;
+		c->pending_bytes += p->len;	/* reserved */
 		pthread_mutex_unlock(&c->lock);
 	}
-	/* not connected: the receiver sends the pending ones when it is */
+	pthread_mutex_lock(&c->send_lock);
+	mqr_flush_deferred_locked(c);
+	if (track) {
+		/* in the table before it is sent: a reconnect sends it again */
+		pthread_mutex_lock(&c->lock);
+		p->next = *mqr_bucket(c, p->unique);
+		*mqr_bucket(c, p->unique) = p;
+		c->nr_pending++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	/* not connected: the pending ones are sent again when it is */
 	ret = mqr_send_frame_locked(c, p->frame, p->len);
 	pthread_mutex_unlock(&c->send_lock);
-	if (!track)
+	if (!track && ret)
+		mqr_defer(c, p);	/* FORGET & co: not lost */
+	else if (!track)
 		free(p);
-	(void)ret;
 	return in->opcode == FUSE_DESTROY ? -ENODEV : 0;
 }
 
@@ -412,48 +497,90 @@ static ssize_t mqr_read_reply(struct mqr_cconn *c, int fd, uint16_t *flags)
 	return len;
 }
 
-/* The server lost our session (restarted): INIT it again, on @fd. */
-static int mqr_reinit(struct mqr_cconn *c, int fd)
+/*
+ * The server has no state for our session (it restarted, or we were
+ * away longer than its --linger).  Before INIT that is fine; after it,
+ * the node ids and file handles the kernel holds name nothing there, or
+ * worse, other files once the server hands the same numbers out again:
+ * the session ends (as if the daemon died: ENOTCONN), it cannot go on.
+ */
+static void mqr_session_lost(struct mqr_cconn *c)
 {
-	const struct fuse_out_header *oh = (const void *)c->rxbuf;
-	struct iovec iov;
-	uint16_t flags;
-	ssize_t n;
-	int ret;
+	bool inited;
 
 	pthread_mutex_lock(&mqr.init_lock);
-	if (!mqr.init_frame) {
-		pthread_mutex_unlock(&mqr.init_lock);
-		return 0;	/* not initialised yet: INIT will come */
-	}
-	iov.iov_base = mqr.init_frame;
-	iov.iov_len = mqr.init_len;
-	ret = mqr_writev_full(fd, &iov, 1);
+	inited = mqr.init_frame != NULL;
 	pthread_mutex_unlock(&mqr.init_lock);
-	if (ret)
-		return ret;
-	n = mqr_read_reply(c, fd, &flags);
-	if (n < 0)
-		return n;
-	if (!(flags & MQR_F_INTERNAL) || oh->error)
-		return -EPROTO;
-	mq_warn("connection %u: the server had lost our session: node ids from before are stale",
-		c->index);
-	return 0;
+	if (!inited)
+		return;
+	mq_log_everywhere(MQ_LOG_ERR, "connection %u: the server lost this session (restarted, or away longer than its --linger): node ids are stale; ending the session (ENOTCONN until unmounted)",
+			  c->index);
+	_exit(1);
+}
+
+struct mqr_resend {
+	struct mqr_cconn *c;
+	unsigned long gen;	/* the connection it sends on */
+	unsigned int nr;
+	uint64_t *uniques;
+};
+
+/* Send the requests pending at a reconnect again, one by one. */
+static void *mqr_resend_main(void *arg)
+{
+	struct mqr_resend *rs = arg;
+	struct mqr_cconn *c = rs->c;
+	unsigned int i;
+
+	for (i = 0; i < rs->nr; i++) {
+		struct mqr_pending *p, *copy = NULL;
+
+		/* a copy: the receiver frees the entry when its reply comes */
+		pthread_mutex_lock(&c->lock);
+		for (p = *mqr_bucket(c, rs->uniques[i]); p; p = p->next)
+			if (p->unique == rs->uniques[i])
+				break;
+		if (p) {
+			copy = malloc(sizeof(*p) + p->len);
+			if (copy)
+				memcpy(copy, p, sizeof(*p) + p->len);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!copy)
+			continue;	/* answered meanwhile (or no memory: the next reconnect) */
+		pthread_mutex_lock(&c->send_lock);
+		if (c->gen == rs->gen && c->fd >= 0)
+			mqr_send_frame_locked(c, copy->frame, copy->len);
+		pthread_mutex_unlock(&c->send_lock);
+		free(copy);
+		if (c->gen != rs->gen)
+			break;	/* a newer connection sends them all */
+	}
+	free(rs->uniques);
+	free(rs);
+	return NULL;
 }
 
 /*
  * Connection @c is down: connect again (doubling delay, up to 5 s), and
- * send what is pending again, before any new request goes out.
+ * send what is pending again.
  */
 static void mqr_reconnect(struct mqr_cconn *c)
 {
 	unsigned int delay_ms = 100, b, sent = 0;
+	struct mqr_resend *rs;
 	struct mqr_welcome w;
 	struct timespec t0, t1;
 	int fd;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/*
+	 * Senders may hold send_lock, blocked on the dead socket: shutdown
+	 * (not close: the number must not be reused under them) ends their
+	 * write; the fd is closed once it is theirs no more.
+	 */
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
 	pthread_mutex_lock(&c->send_lock);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -462,32 +589,57 @@ static void mqr_reconnect(struct mqr_cconn *c)
 	mq_warn("connection %u: lost: reconnecting", c->index);
 	for (;;) {
 		fd = mqr_connect(c->index, &w);
-		if (fd >= 0 && (w.flags & MQR_W_NEW_SESSION) &&
-		    mqr_reinit(c, fd)) {
-			close(fd);
-			fd = -1;
-		}
+		if (fd >= 0 && (w.flags & MQR_W_NEW_SESSION))
+			mqr_session_lost(c);
 		if (fd >= 0)
 			break;
 		usleep(delay_ms * 1000);
 		if (delay_ms < 5000)
 			delay_ms *= 2;
 	}
+	/*
+	 * What is in the table now was sent on a connection that is gone,
+	 * or never: all of it goes again.  What is added later is sent by
+	 * its own thread on the new connection.  A resender thread sends
+	 * it, so that this thread reads the replies meanwhile (the server
+	 * stops reading when we stop reading).
+	 */
+	rs = calloc(1, sizeof(*rs));
 	pthread_mutex_lock(&c->send_lock);
 	c->fd = fd;
+	c->gen++;
 	pthread_mutex_lock(&c->lock);
-	for (b = 0; b < MQR_PENDING_BUCKETS; b++) {
-		struct mqr_pending *p;
+	if (rs) {
+		rs->uniques = malloc((c->nr_pending + 1) * sizeof(uint64_t));
+		if (rs->uniques)
+			for (b = 0; b < MQR_PENDING_BUCKETS; b++) {
+				struct mqr_pending *p;
 
-		for (p = c->pending[b]; p; p = p->next) {
-			struct iovec iov = { p->frame, p->len };
-
-			if (mqr_writev_full(fd, &iov, 1))
-				break;
-			sent++;
-		}
+				for (p = c->pending[b]; p; p = p->next)
+					rs->uniques[sent++] = p->unique;
+			}
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (rs && rs->uniques) {
+		pthread_t t;
+
+		rs->c = c;
+		rs->gen = c->gen;
+		rs->nr = sent;
+		if (!pthread_create(&t, NULL, mqr_resend_main, rs)) {
+			pthread_detach(t);
+			rs = NULL;
+		}
+	}
+	if (rs) {
+		/* no thread: this one sends, as well as it can */
+		free(rs->uniques);
+		free(rs);
+		mq_warn("connection %u: no resender thread: reconnecting again",
+			c->index);
+		shutdown(fd, SHUT_RDWR);
+	}
+	mqr_flush_deferred_locked(c);
 	pthread_mutex_unlock(&c->send_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	mq_warn("connection %u: back after %ld ms, %u request(s) sent again",
@@ -505,13 +657,11 @@ static void *mqr_rx_main(void *arg)
 	for (;;) {
 		const struct fuse_out_header *oh = (const void *)c->rxbuf;
 		struct mqr_pending *p;
-		uint16_t flags;
+		uint16_t flags = 0;
 		ssize_t n;
 		int fd;
 
-		pthread_mutex_lock(&c->send_lock);
-		fd = c->fd;
-		pthread_mutex_unlock(&c->send_lock);
+		fd = c->fd;	/* only this thread changes it */
 		n = fd < 0 ? -ENOTCONN : mqr_read_reply(c, fd, &flags);
 		if (n < 0) {
 			if (n == -EPROTO)
@@ -521,6 +671,12 @@ static void *mqr_rx_main(void *arg)
 			continue;
 		}
 		if (flags & MQR_F_INTERNAL) {
+			if ((size_t)n > MQR_INTERNAL_MAX) {
+				mq_err("connection %u: the server's INIT reply is %zd bytes",
+				       c->index, n);
+				mqr_reconnect(c);
+				continue;
+			}
 			pthread_mutex_lock(&c->lock);
 			if (c->internal_waiting && !c->internal_done) {
 				memcpy(c->internal_buf, c->rxbuf, n);
@@ -541,12 +697,28 @@ static void *mqr_rx_main(void *arg)
 			continue;
 		}
 		if (write(c->devfd, c->rxbuf, n) < 0) {
-			if (errno == ENOENT)
+			int err = errno;
+
+			if (err == ENOENT) {
 				mqr_undo(c, p, c->rxbuf, n);
-			else if (errno != ENODEV)
-				mq_warn("reply to unique %llu: %s",
-					(unsigned long long)oh->unique,
-					strerror(errno));
+			} else if (err != ENODEV) {
+				/*
+				 * The kernel refused the server's reply (a
+				 * wrong length for the request...): the
+				 * caller gets EIO, not a wait forever.
+				 */
+				struct fuse_out_header eh = {
+					.len = sizeof(eh), .error = -EIO,
+					.unique = p->unique,
+				};
+
+				mq_warn("reply to unique %llu refused by the kernel: %s; answered EIO",
+					(unsigned long long)p->unique,
+					strerror(err));
+				if (write(c->devfd, &eh, sizeof(eh)) < 0 &&
+				    errno == ENOENT)
+					mqr_undo(c, p, c->rxbuf, n);
+			}
 		}
 		free(p);
 	}
@@ -567,7 +739,8 @@ int mq_remote_thread_start(struct mq_thread *thr)
 	c->index = thr->index;
 	c->devfd = thr->devfd;
 	c->rxbuf = malloc(MQR_MAX_MSG);
-	c->internal_buf = malloc(4096);
+	c->internal_buf = malloc(MQR_INTERNAL_MAX);
+	c->deferred_tail = &c->deferred;
 	if (!c->rxbuf || !c->internal_buf)
 		return -ENOMEM;
 	pthread_mutex_init(&c->send_lock, NULL);

@@ -43,7 +43,7 @@
 #include "wire.h"
 
 #define MQS_MAX_PENDING		64	/* handshakes at once */
-#define MQS_HANDSHAKE_MS	5000
+#define MQS_HANDSHAKE_MS	3000
 #define MQS_MAX_SESSIONS	256
 
 static struct {
@@ -73,7 +73,8 @@ static struct {
  * running waits for it.
  */
 #define MQS_RESULTS		8192
-#define MQS_RESULT_MAX		512	/* reply bytes; larger: not kept */
+#define MQS_RESULT_BYTES	(64u << 20)	/* replies kept, at most */
+#define MQS_RESULT_MAX		(128u << 10)	/* one reply; larger: not kept */
 #define MQS_RESULT_BUCKETS	4096
 
 struct mqs_result {
@@ -81,8 +82,9 @@ struct mqs_result {
 	struct mqs_result *fnext;	/* oldest first */
 	uint64_t unique;
 	bool done;
+	unsigned int waiters;		/* retries waiting: not evicted */
 	uint32_t len;			/* 0: no reply kept (too long) */
-	char reply[MQS_RESULT_MAX];
+	char *reply;			/* malloc'd, len bytes */
 };
 
 static struct {
@@ -91,6 +93,7 @@ static struct {
 	struct mqs_result *hash[MQS_RESULT_BUCKETS];
 	struct mqs_result *oldest, *newest;
 	unsigned int nr;
+	size_t bytes;
 } mqs_res = {
 	.lock = PTHREAD_MUTEX_INITIALIZER, .done = PTHREAD_COND_INITIALIZER,
 };
@@ -107,6 +110,7 @@ static bool mqs_result_wanted(const struct fuse_in_header *in)
 	case FUSE_OPENDIR: case FUSE_RELEASE: case FUSE_RELEASEDIR:
 	case FUSE_SETATTR: case FUSE_WRITE: case FUSE_FALLOCATE:
 	case FUSE_SETXATTR: case FUSE_REMOVEXATTR: case FUSE_COPY_FILE_RANGE:
+	case FUSE_READDIRPLUS:	/* each entry is a lookup reference */
 		return true;
 	}
 	return false;
@@ -126,8 +130,9 @@ static struct mqs_result **mqs_result_slot(uint64_t unique)
 /* Under the lock: drop the oldest finished results beyond the bound. */
 static void mqs_result_trim(void)
 {
-	while (mqs_res.nr > MQS_RESULTS && mqs_res.oldest &&
-	       mqs_res.oldest->done) {
+	while ((mqs_res.nr > MQS_RESULTS || mqs_res.bytes > MQS_RESULT_BYTES) &&
+	       mqs_res.oldest && mqs_res.oldest->done &&
+	       !mqs_res.oldest->waiters) {
 		struct mqs_result *r = mqs_res.oldest;
 
 		*mqs_result_slot(r->unique) = r->hnext;
@@ -135,18 +140,20 @@ static void mqs_result_trim(void)
 		if (!mqs_res.oldest)
 			mqs_res.newest = NULL;
 		mqs_res.nr--;
+		mqs_res.bytes -= r->len;
+		free(r->reply);
 		free(r);
 	}
 }
 
 /*
- * Before running request @in: NULL to run it (*@mine, if set, is the
- * entry to complete with mqs_result_done), or a finished result to send
- * instead of running it (a copy in @copy: *@len bytes, 0 if it was too
- * long to keep, then the request runs again).
+ * Before running request @in: false to run it (*@mine, if set, is the
+ * entry to complete with mqs_result_done), or true with a copy of the
+ * finished result to send instead of running it (*@copy, malloc'd, of
+ * *@len bytes).  A result too long to keep runs again.
  */
 static bool mqs_result_begin(const struct fuse_in_header *in,
-			     struct mqs_result **mine, char *copy,
+			     struct mqs_result **mine, char **copy,
 			     uint32_t *len)
 {
 	struct mqs_result *r;
@@ -156,15 +163,20 @@ static bool mqs_result_begin(const struct fuse_in_header *in,
 		return false;
 	pthread_mutex_lock(&mqs_res.lock);
 	r = *mqs_result_slot(in->unique);
-	while (r && !r->done) {
-		pthread_cond_wait(&mqs_res.done, &mqs_res.lock);
-		r = *mqs_result_slot(in->unique);
+	if (r && !r->done) {
+		r->waiters++;
+		while (!r->done)
+			pthread_cond_wait(&mqs_res.done, &mqs_res.lock);
+		r->waiters--;
 	}
 	if (r && r->len) {
-		memcpy(copy, r->reply, r->len);
-		*len = r->len;
-		pthread_mutex_unlock(&mqs_res.lock);
-		return true;
+		*copy = malloc(r->len);
+		if (*copy) {
+			memcpy(*copy, r->reply, r->len);
+			*len = r->len;
+			pthread_mutex_unlock(&mqs_res.lock);
+			return true;
+		}
 	}
 	if (!r) {
 		r = calloc(1, sizeof(*r));
@@ -193,9 +205,13 @@ static void mqs_result_done(struct mqs_result *r, const void *buf,
 	if (!r)
 		return;
 	pthread_mutex_lock(&mqs_res.lock);
-	if (buf && len <= sizeof(r->reply)) {
-		memcpy(r->reply, buf, len);
-		r->len = len;
+	if (buf && len <= MQS_RESULT_MAX && !r->len) {
+		r->reply = malloc(len);
+		if (r->reply) {
+			memcpy(r->reply, buf, len);
+			r->len = len;
+			mqs_res.bytes += len;
+		}
 	}
 	r->done = true;
 	mqs_result_trim();
@@ -212,11 +228,32 @@ struct mqs_conn {
 	pthread_mutex_t send_lock;
 	uint16_t cur_flags;		/* the request being served (thread only) */
 	struct mqs_result *cur_result;	/* its results cache entry, or NULL */
-	char cached[MQS_RESULT_MAX];	/* a result sent again */
+	bool dead;			/* a send failed: send_lock */
 	gid_t groups[MQR_MAX_GROUPS];
 };
 
 static atomic_uint mqs_conns;		/* live connections of this worker */
+
+/*
+ * A reply on @c's connection.  A send that fails may have sent part of
+ * the message: nothing more may follow it on the stream, so the
+ * connection is shut down (the client reconnects and asks again).
+ */
+static int mqs_send_reply(struct mqs_conn *c, uint16_t flags, uint64_t unique,
+			  const void *buf, size_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->send_lock);
+	ret = c->fd < 0 || c->dead ? -EPIPE :
+	      mqr_send(c->fd, MQR_REPLY, flags, unique, buf, len);
+	if (ret && c->fd >= 0 && !c->dead) {
+		c->dead = true;
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&c->send_lock);
+	return ret;
+}
 
 static ssize_t mqs_reply_sink(struct mq_thread *thr, const void *buf,
 			      size_t len)
@@ -238,10 +275,7 @@ static ssize_t mqs_reply_sink(struct mq_thread *thr, const void *buf,
 			c->cur_result = NULL;
 		}
 	}
-	pthread_mutex_lock(&c->send_lock);
-	ret = c->fd < 0 ? -EPIPE :
-	      mqr_send(c->fd, MQR_REPLY, flags, oh->unique, buf, len);
-	pthread_mutex_unlock(&c->send_lock);
+	ret = mqs_send_reply(c, flags, oh->unique, buf, len);
 	if (ret) {
 		errno = -ret;
 		return -1;
@@ -294,7 +328,7 @@ static void *mqs_conn_main(void *arg)
 {
 	struct mqs_conn *c = arg;
 	uint32_t cached_len;
-	char name[16];
+	char name[16], *cached;
 	ssize_t n;
 	int ret;
 
@@ -309,15 +343,13 @@ static void *mqs_conn_main(void *arg)
 			break;
 		}
 		if (mqs_result_begin((const void *)c->thr.inbuf, &c->cur_result,
-				     c->cached, &cached_len)) {
-			const struct fuse_out_header *oh = (const void *)c->cached;
+				     &cached, &cached_len)) {
+			const struct fuse_out_header *oh = (const void *)cached;
 
 			mq_info("connection %u: unique %llu sent again: answered as the first time",
 				c->thr.index, (unsigned long long)oh->unique);
-			pthread_mutex_lock(&c->send_lock);
-			mqr_send(c->fd, MQR_REPLY, 0, oh->unique, c->cached,
-				 cached_len);
-			pthread_mutex_unlock(&c->send_lock);
+			mqs_send_reply(c, 0, oh->unique, cached, cached_len);
+			free(cached);
 			continue;
 		}
 		ret = mq_dispatch(&c->thr, n);
@@ -338,6 +370,13 @@ static void *mqs_conn_main(void *arg)
 	close(c->fd);
 	c->fd = -1;
 	pthread_mutex_unlock(&c->send_lock);
+	/*
+	 * The buffers go (16 MiB); the small rest stays, since a lock
+	 * waiter of this connection may still answer through &c->thr.
+	 */
+	free(c->thr.inbuf);
+	free(c->thr.outbuf);
+	c->thr.inbuf = c->thr.outbuf = NULL;
 	atomic_fetch_sub(&mqs_conns, 1);
 	return NULL;
 }
@@ -379,7 +418,7 @@ static int mqs_conn_start(int fd, unsigned int index)
 	return ret;
 }
 
-/* Receive one connection fd from the listener: fd, -EAGAIN, or 0 at EOF. */
+/* Receive one connection fd from the listener: fd, -EAGAIN, or -EPIPE at EOF. */
 static int mqs_recv_fd(int ctl, uint32_t *index)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -396,7 +435,7 @@ static int mqs_recv_fd(int ctl, uint32_t *index)
 	if (n < 0)
 		return errno == EINTR ? -EAGAIN : -errno;
 	if (n == 0)
-		return 0;
+		return -EPIPE;
 	cm = CMSG_FIRSTHDR(&mh);
 	if (n != sizeof(*index) || !cm || cm->cmsg_level != SOL_SOCKET ||
 	    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
@@ -451,10 +490,10 @@ static int __attribute__((noreturn)) mqs_worker(int ctl)
 		n = poll(&p, 1, 1000);
 		if (n > 0) {
 			fd = mqs_recv_fd(ctl, &index);
-			if (fd == 0) {
+			if (fd == -EPIPE) {
 				/* the listener is gone: finish with what we have */
 				ctl = -1;
-			} else if (fd > 0) {
+			} else if (fd >= 0) {
 				ret = mqs_conn_start(fd, next++);
 				if (ret) {
 					mq_err("worker: connection: %s", strerror(-ret));
@@ -508,6 +547,7 @@ static struct mqs_pending mqs_pend[MQS_MAX_PENDING];
 static struct mqs_session mqs_sess[MQS_MAX_SESSIONS];
 static int mqs_listen_fd = -1;
 static volatile sig_atomic_t mqs_stop;
+static unsigned long mqs_evict_logged;
 
 static void mqs_on_term(int sig)
 {
@@ -589,6 +629,8 @@ static struct mqs_session *mqs_session_new(const uint8_t *id)
 				close(mqs_sess[i].ctl);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
+		/* a worker has no use for the secret */
+		explicit_bzero(&mqs_cfg.secret, sizeof(mqs_cfg.secret));
 		mqs_worker(sv[1]);
 	}
 	close(sv[1]);
@@ -651,6 +693,7 @@ static void mqs_auth_done(struct mqs_pending *p)
 {
 	const struct mqr_hdr *h = &p->in.auth.h;
 	struct mqr_welcome w = { .max_msg = MQR_MAX_MSG };
+	struct timeval no_tmo = { 0, 0 };
 	uint8_t want[MQR_MAC_LEN];
 	struct mqs_session *s;
 	char a[80];
@@ -678,10 +721,16 @@ static void mqs_auth_done(struct mqs_pending *p)
 		mq_info("client %s: new session (worker %d)",
 			mqr_addr_str(&p->peer, a, sizeof(a)), s->pid);
 	}
-	/* the worker's thread reads it blocking */
+	/*
+	 * The worker's thread reads and writes it blocking, with no send
+	 * timeout: a send cut short by one would leave half a reply in the
+	 * stream.  A peer that is gone is noticed by TCP (keepalive, user
+	 * timeout: mqr_tcp_liveness).
+	 */
 	fl = fcntl(p->fd, F_GETFL);
 	if (fl < 0 || fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK) ||
 	    mqr_send(p->fd, MQR_WELCOME, 0, 0, &w, sizeof(w)) ||
+	    setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &no_tmo, sizeof(no_tmo)) ||
 	    mqs_send_fd(s->ctl, p->fd, p->hello.conn_index)) {
 		mqs_pend_close(p, "handing the connection over failed");
 		return;
@@ -733,9 +782,21 @@ static void mqs_accept(void)
 		if (mqs_pend[i].stage == MQS_FREE)
 			break;
 	if (i == MQS_MAX_PENDING) {
-		mq_warn("too many handshakes at once: connection refused");
-		close(fd);
-		return;
+		/*
+		 * Every slot taken: the handshake that started first goes,
+		 * so that idle peers cannot keep real clients out.
+		 */
+		unsigned int j, old = 0;
+
+		for (j = 1; j < MQS_MAX_PENDING; j++)
+			if (mqs_ms_left(&mqs_pend[j].deadline) <
+			    mqs_ms_left(&mqs_pend[old].deadline))
+				old = j;
+		if (mqs_evict_logged++ % 1000 == 0)
+			mq_warn("%u handshakes at once: the oldest are dropped",
+				MQS_MAX_PENDING);
+		mqs_pend_close(&mqs_pend[old], NULL);
+		i = old;
 	}
 	mqr_tcp_liveness(fd);
 	/* a non-blocking WELCOME or ERROR never waits long */

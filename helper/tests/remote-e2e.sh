@@ -120,7 +120,7 @@ else
 fi
 
 if [ -x "$HELPER/tests/remote_hostile" ]; then
-	OUT=$("$HELPER/tests/remote_hostile" "$ADDR" "$T/secret" "$T/wrong" 3000 2>&1)
+	OUT=$("$HELPER/tests/remote_hostile" "$ADDR" "$T/secret" "$T/wrong" 3000 "$B" 2>&1)
 	RC=$?
 	check "hostile client: $(echo "$OUT" | tail -1 | sed 's/^# //')" test $RC -eq 0
 	[ $RC -ne 0 ] && echo "$OUT" | grep '^not ok' | sed 's/^/# /'
@@ -141,6 +141,65 @@ check "mqfused exit status 0" test $? -eq 0
 # --linger 2: the workers end 2 s after their last connection
 for _ in $(seq 60); do [ "$(pgrep -P "$SPID" | wc -l)" = 0 ] && break; sleep 0.1; done
 check "the session's worker ends after --linger" test "$(pgrep -P "$SPID" | wc -l)" = 0
+
+# A malicious server (it knows the secret): mqfused refuses its replies
+# and does not crash; nothing is served.
+for mode in biginit garbage badlen; do
+	rm -f "$T/evil-port"
+	"$HELPER/tests/remote_evil_server" $mode "$T/secret" "$T/evil-port" &
+	EPID=$!
+	for _ in $(seq 50); do [ -s "$T/evil-port" ] && break; sleep 0.1; done
+	M3=$T/mnt-$mode
+	mkdir -p "$M3"
+	timeout -s KILL 60 "$MQFUSED" -f --fs fuse --secret-file "$T/secret" \
+		"tcp://$(cat "$T/evil-port")" "$M3" </dev/null >/dev/null 2>"$T/evil-$mode.log" &
+	E2=$!
+	sleep 0.5
+	out=$(timeout 30 cat "$M3/pre" 2>&1)
+	timeout 30 umount "$M3" 2>/dev/null || umount -l "$M3" 2>/dev/null
+	wait "$E2"
+	RC=$?
+	check "evil server ($mode): mqfused ends without a crash (status $RC), nothing served" \
+		bash -c "[ $RC -lt 128 ] && [ '$out' != hello ]"
+	[ $RC -ge 128 ] && tail -5 "$T/evil-$mode.log" | sed 's/^/# /'
+	disown "$EPID"
+	kill -9 "$EPID" 2>/dev/null
+done
+
+# A server that lost the session (killed and started again) cannot serve
+# the kernel's node ids: the client ends the session (ENOTCONN) instead
+# of serving stale or reused ones.
+M2=$T/mnt2
+mkdir -p "$M2" "$B/dA" "$B/dB"
+"$MQFUSED" -f --fs fuse -o allow_other --secret-file "$T/secret" "tcp://$ADDR" "$M2" \
+	</dev/null >/dev/null 2>"$T/client2.log" &
+C2=$!
+for _ in $(seq 50); do mountpoint -q "$M2" && break; sleep 0.1; done
+check "second mount, for the lost session" bash -c "[ \"\$(cat $M2/pre)\" = hello ] && ls $M2/dA $M2/dB"
+disown "$SPID"	# no "Killed" job message
+kill -9 $(pgrep -P "$SPID") "$SPID" 2>/dev/null
+for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+"$SERVER" --listen "$ADDR" --secret-file "$T/secret" --linger 2 \
+	--log-level info "$B" 2>>"$T/server.log" &
+SPID=$!
+sleep 0.5
+for _ in $(seq 100); do
+	stat "$M2/dB/x" 2>&1 | grep -q 'not connected' && break
+	sleep 0.1
+done
+check "lost session: the mount answers ENOTCONN" bash -c "stat '$M2/dA' 2>&1 | grep -q 'not connected'"
+for _ in $(seq 50); do kill -0 "$C2" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$C2" 2>/dev/null; then
+	kill -9 "$C2"
+	RC=still-running
+	{ wait "$C2"; } 2>/dev/null
+else
+	wait "$C2"
+	RC=$?
+fi
+check "lost session: mqfused exits 1 and says why (status $RC)" \
+	bash -c "[ $RC = 1 ] && grep -q 'lost this session' '$T/client2.log'"
+umount "$M2" 2>/dev/null || umount -l "$M2"
 kill "$SPID"
 wait "$SPID"
 check "server exits 0 on SIGTERM" test $? -eq 0

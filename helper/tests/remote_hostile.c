@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * remote_hostile HOST:PORT SECRET_FILE WRONG_SECRET_FILE [FUZZ_FRAMES]
+ * remote_hostile HOST:PORT SECRET_FILE WRONG_SECRET_FILE [FUZZ_FRAMES [DIR]]
+ *
+ * DIR (the directory the server serves): also a client that stops
+ * reading its replies for a while must get every byte right afterwards.
  *
  * A hostile client of mqfuse-server (remote protocol, ../remote/proto.h):
  * garbage and malformed handshakes, a wrong secret, malformed frames
@@ -12,6 +15,7 @@
  * F failed"; exits 1 if anything failed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -232,6 +236,109 @@ static void *fake_server(void *arg)
 	}
 	close(fd);
 	return NULL;
+}
+
+/* The byte at offset @off of the pattern file. */
+static unsigned char pattern_byte(size_t off)
+{
+	return (off * 7 + off / 4093 + 13) & 0xff;
+}
+
+/*
+ * 24 READs of 1 MiB sent at once, then 4 s without reading: the server
+ * blocks on its sends.  Then every reply must come, whole and right: a
+ * send the server gave up on half-way would leave a cut reply in the
+ * stream (or corrupt data that passes the framing checks).
+ */
+static void slow_reader(const char *dir)
+{
+	enum { NR = 24, SZ = 1 << 20 };
+	static unsigned char buf[SZ];
+	char path[512];
+	struct {
+		struct fuse_in_header in;
+		char name[16];
+	} lk = { .in = { .len = sizeof(struct fuse_in_header) + 12,
+			 .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID },
+		 .name = "pattern.bin" };
+	struct {
+		struct fuse_in_header in;
+		struct fuse_open_in oi;
+	} op = { .in = { .len = sizeof(op), .opcode = FUSE_OPEN },
+		 .oi = { .flags = O_RDONLY } };
+	struct {
+		struct fuse_out_header oh;
+		struct fuse_entry_out eo;
+	} ent;
+	struct {
+		struct fuse_out_header oh;
+		struct fuse_open_out oo;
+	} opened;
+	FILE *f;
+	size_t i;
+	int fd, bad = 0, got = 0, n;
+
+	snprintf(path, sizeof(path), "%s/pattern.bin", dir);
+	f = fopen(path, "w");
+	for (i = 0; f && i < (size_t)NR * SZ; i++)
+		fputc(pattern_byte(i), f);
+	if (!f || fclose(f)) {
+		check(0, "slow reader: pattern file written in the served directory");
+		return;
+	}
+	fd = good_connect(3);
+	lk.in.unique = next_unique++;
+	if (fd < 0 || send_req(fd, &lk, lk.in.len, 0) ||
+	    wait_reply(fd, lk.in.unique, &ent, sizeof(ent))) {
+		check(0, "slow reader: LOOKUP pattern.bin");
+		goto out;
+	}
+	op.in.nodeid = ent.eo.nodeid;
+	op.in.unique = next_unique++;
+	if (send_req(fd, &op, sizeof(op), 0) ||
+	    wait_reply(fd, op.in.unique, &opened, sizeof(opened))) {
+		check(0, "slow reader: OPEN pattern.bin");
+		goto out;
+	}
+	for (n = 0; n < NR; n++) {
+		struct {
+			struct fuse_in_header in;
+			struct fuse_read_in ri;
+		} rd = { .in = { .len = sizeof(rd), .opcode = FUSE_READ,
+				 .nodeid = ent.eo.nodeid,
+				 .unique = 1000000 + n },
+			 .ri = { .fh = opened.oo.fh, .offset = (uint64_t)n * SZ,
+				 .size = SZ } };
+
+		if (send_req(fd, &rd, sizeof(rd), 0))
+			break;
+	}
+	sleep(4);
+	for (n = 0; n < NR; n++) {
+		struct mqr_hdr h;
+		struct fuse_out_header oh;
+
+		if (mqr_read_full(fd, &h, sizeof(h)) || h.magic != MQR_MAGIC ||
+		    h.type != MQR_REPLY || h.len != sizeof(h) + sizeof(oh) + SZ ||
+		    mqr_read_full(fd, &oh, sizeof(oh)) || oh.error ||
+		    oh.unique < 1000000 || oh.unique >= 1000000 + NR ||
+		    mqr_read_full(fd, buf, SZ))
+			break;
+		got++;
+		for (i = 0; i < SZ; i++)
+			if (buf[i] != pattern_byte((oh.unique - 1000000) * SZ + i)) {
+				bad++;
+				break;
+			}
+	}
+	check(got == NR && !bad,
+	      "slow reader: 24 x 1 MiB READ replies, after 4 s unread, all whole and right");
+	if (got != NR || bad)
+		printf("# got %d of %d replies, %d with wrong data\n", got, NR, bad);
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
 }
 
 static void client_side(void)
@@ -458,6 +565,8 @@ int main(int argc, char **argv)
 		check(0, "random frames: connect");
 	}
 
+	if (argc > 5)
+		slow_reader(argv[5]);
 	client_side();
 	if (keeper >= 0)
 		close(keeper);

@@ -113,7 +113,7 @@ check "the client reconnected and sent the unanswered requests again" \
 grep -E 'back after' "$W/client.log" | head -5 | sed 's/^/# /'
 
 # --- a hostile client ---
-out=$("$HOSTILE" "$ADDR" "$W/secret" "$W/wrong" 1500 2>&1)
+out=$("$HOSTILE" "$ADDR" "$W/secret" "$W/wrong" 1500 "$SRC" 2>&1)
 rc=$?
 check "hostile client refused or answered, no crash ($(printf '%s\n' "$out" | tail -1 | sed 's/^# //'))" \
 	[ $rc -eq 0 ]
