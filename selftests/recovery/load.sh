@@ -49,11 +49,13 @@ rm -rf "$src" "$log"
 mkdir -p "$src" "$mnt" "$log"
 # The supervisor and its daemons log to syslog once detached: keep what
 # they say, to show it when something fails (the guest has no syslogd).
+# Not a child of this shell (no -n: it forks to the background), so the
+# "wait" for the load's actors below does not wait for it.
 syslogd_pid=
 if [ ! -S /dev/log ] && command -v busybox >/dev/null; then
-	busybox syslogd -n -S -O "$log/syslog" &
-	syslogd_pid=$!
+	busybox syslogd -S -O "$log/syslog"
 	for _ in $(seq 20); do [ -S /dev/log ] && break; sleep 0.1; done
+	syslogd_pid=$(pgrep -f "syslogd -S -O $log/syslog" | head -1)
 fi
 syslog_tail() {
 	[ -f "$log/syslog" ] && grep -E 'mqfused' "$log/syslog" | tail -"${1:-30}" | sed 's/^/# syslog: /'
@@ -266,7 +268,6 @@ if pgrep -x mqfused-sup >/dev/null; then
 fi
 if [ -n "$syslogd_pid" ]; then
 	kill "$syslogd_pid" 2>/dev/null
-	wait "$syslogd_pid" 2>/dev/null
 	rm -f /dev/log
 fi
 exit $fail
