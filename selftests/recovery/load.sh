@@ -57,6 +57,13 @@ if [ ! -S /dev/log ] && command -v busybox >/dev/null; then
 	for _ in $(seq 20); do [ -S /dev/log ] && break; sleep 0.1; done
 	syslogd_pid=$(pgrep -f "syslogd -S -O $log/syslog" | head -1)
 fi
+stop_syslogd() {
+	[ -n "$syslogd_pid" ] || return 0
+	kill "$syslogd_pid" 2>/dev/null
+	rm -f /dev/log
+	syslogd_pid=
+}
+trap stop_syslogd EXIT
 syslog_tail() {
 	[ -f "$log/syslog" ] && grep -E 'mqfused' "$log/syslog" | tail -"${1:-30}" | sed 's/^/# syslog: /'
 }
@@ -265,9 +272,5 @@ for _ in $(seq 100); do pgrep -x mqfused-sup >/dev/null || break; sleep 0.1; don
 if pgrep -x mqfused-sup >/dev/null; then
 	fail=1; not_ok "$tag: the supervisor ends with the unmount"
 	pkill -9 -x mqfused-sup
-fi
-if [ -n "$syslogd_pid" ]; then
-	kill "$syslogd_pid" 2>/dev/null
-	rm -f /dev/log
 fi
 exit $fail
