@@ -641,6 +641,12 @@ int main(int argc, char **argv)
 			mq_err("a tcp:// source: no --attach, --takeover or --fd yet");
 			return 2;
 		}
+		/* a successor could not attach: the session must end with us */
+		if (mq_cfg.kernel_opts && (!strncmp(mq_cfg.kernel_opts, "recovery=", 9) ||
+					   strstr(mq_cfg.kernel_opts, ",recovery="))) {
+			mq_err("a tcp:// source: no recovery= yet (a successor cannot take the session over)");
+			return 2;
+		}
 		if (mq_cfg.transport_given && mq_cfg.transport == MQ_TRANSPORT_RING)
 			mq_warn("a tcp:// source is served by read/write on the device: --transport=ring ignored");
 		mq_cfg.transport = MQ_TRANSPORT_DEV;

@@ -78,6 +78,7 @@ struct mqr_cconn {
 	 * whoever next holds send_lock, oldest first.
 	 */
 	struct mqr_pending *deferred, **deferred_tail;
+	bool flusher;			/* lock: a flusher thread runs */
 	unsigned long gen;		/* send_lock: connections made */
 	/* the internal request's reply (INIT), under lock */
 	bool internal_waiting, internal_done;
@@ -311,14 +312,54 @@ static int mqr_send_frame_locked(struct mqr_cconn *c, const char *frame,
 	return ret;
 }
 
-/* Queue @p (a frame that expects no reply) to be sent later. */
+static void mqr_flush_deferred_locked(struct mqr_cconn *c);
+
+/*
+ * A thread that sends the deferred frames: it may wait for send_lock and
+ * for the socket, which the receiver must never do.  Frames still there
+ * when the connection is down go first on the next one (mqr_reconnect).
+ */
+static void *mqr_flusher_main(void *arg)
+{
+	struct mqr_cconn *c = arg;
+	bool more;
+
+	do {
+		pthread_mutex_lock(&c->send_lock);
+		mqr_flush_deferred_locked(c);
+		pthread_mutex_lock(&c->lock);
+		more = c->deferred && c->fd >= 0;
+		if (!more)
+			c->flusher = false;
+		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->send_lock);
+	} while (more);
+	return NULL;
+}
+
+/* Queue @p (a frame that expects no reply) and have it sent. */
 static void mqr_defer(struct mqr_cconn *c, struct mqr_pending *p)
 {
+	pthread_t t;
+	bool start;
+
 	pthread_mutex_lock(&c->lock);
 	p->next = NULL;
 	*c->deferred_tail = p;
 	c->deferred_tail = &p->next;
+	start = !c->flusher;
+	c->flusher = true;
 	pthread_mutex_unlock(&c->lock);
+	if (!start)
+		return;
+	if (pthread_create(&t, NULL, mqr_flusher_main, c)) {
+		/* the next sender or reconnect sends it */
+		pthread_mutex_lock(&c->lock);
+		c->flusher = false;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	pthread_detach(t);
 }
 
 /* Send what was deferred; caller holds send_lock. */
@@ -400,16 +441,8 @@ static void mqr_send_internal_noreply(struct mqr_cconn *c, uint32_t opcode,
 	p = mqr_frame(0, &req, req.in.len, NULL, 0);
 	if (!p)
 		return;
-	/*
-	 * The receiver calls us, which must not wait for send_lock: the
-	 * frame waits in the deferred list for the next sender if the lock
-	 * is taken.
-	 */
+	/* the receiver calls us, which must never wait to send */
 	mqr_defer(c, p);
-	if (!pthread_mutex_trylock(&c->send_lock)) {
-		mqr_flush_deferred_locked(c);
-		pthread_mutex_unlock(&c->send_lock);
-	}
 }
 
 /* Requests the server never answers. */
@@ -546,8 +579,16 @@ static void *mqr_resend_main(void *arg)
 				memcpy(copy, p, sizeof(*p) + p->len);
 		}
 		pthread_mutex_unlock(&c->lock);
+		if (p && !copy) {
+			/* no memory: a new connection sends them all again */
+			pthread_mutex_lock(&c->send_lock);
+			if (c->gen == rs->gen && c->fd >= 0)
+				shutdown(c->fd, SHUT_RDWR);
+			pthread_mutex_unlock(&c->send_lock);
+			break;
+		}
 		if (!copy)
-			continue;	/* answered meanwhile (or no memory: the next reconnect) */
+			continue;	/* answered meanwhile */
 		pthread_mutex_lock(&c->send_lock);
 		if (c->gen == rs->gen && c->fd >= 0)
 			mqr_send_frame_locked(c, copy->frame, copy->len);
@@ -620,7 +661,11 @@ static void mqr_reconnect(struct mqr_cconn *c)
 			}
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (rs && rs->uniques) {
+	if (rs && !rs->uniques) {
+		free(rs);
+		rs = NULL;
+		shutdown(fd, SHUT_RDWR);	/* no memory: try again */
+	} else if (rs) {
 		pthread_t t;
 
 		rs->c = c;
@@ -632,7 +677,7 @@ static void mqr_reconnect(struct mqr_cconn *c)
 		}
 	}
 	if (rs) {
-		/* no thread: this one sends, as well as it can */
+		/* no thread: connect again */
 		free(rs->uniques);
 		free(rs);
 		mq_warn("connection %u: no resender thread: reconnecting again",

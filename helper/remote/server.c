@@ -170,13 +170,14 @@ static bool mqs_result_begin(const struct fuse_in_header *in,
 		r->waiters--;
 	}
 	if (r && r->len) {
+		/* NULL (no memory): the caller drops the connection, the
+		 * client asks again; never run it a second time */
 		*copy = malloc(r->len);
-		if (*copy) {
+		if (*copy)
 			memcpy(*copy, r->reply, r->len);
-			*len = r->len;
-			pthread_mutex_unlock(&mqs_res.lock);
-			return true;
-		}
+		*len = r->len;
+		pthread_mutex_unlock(&mqs_res.lock);
+		return true;
 	}
 	if (!r) {
 		r = calloc(1, sizeof(*r));
@@ -346,6 +347,11 @@ static void *mqs_conn_main(void *arg)
 				     &cached, &cached_len)) {
 			const struct fuse_out_header *oh = (const void *)cached;
 
+			if (!cached) {
+				mq_err("connection %u: no memory to answer a retry: dropped",
+				       c->thr.index);
+				break;
+			}
 			mq_info("connection %u: unique %llu sent again: answered as the first time",
 				c->thr.index, (unsigned long long)oh->unique);
 			mqs_send_reply(c, 0, oh->unique, cached, cached_len);

@@ -14,7 +14,7 @@ HOSTILE=$H/tests/remote_hostile
 W=$MQ_SCRATCH/remote
 SRC=$W/store/dir MNT=/mnt/remote
 NS=mqsrv ADDR=10.77.0.2:7419
-plan 21
+plan 22
 
 mq_load || { not_ok "load $MQ_NAME"; exit 1; }
 rm -rf "$W"
@@ -49,6 +49,11 @@ check "mqfuse-server listens on $ADDR in $NS" [ -s "$W/ready" ]
 check "wrong secret: mqfused fails, the server is not trusted, nothing mounted" \
 	sh -c "[ $? -ne 0 ] && grep -q 'does not know the secret' '$W/wrong.err'"
 check "wrong secret: nothing mounted" sh -c "! awk '\$2 == \"$MNT\"' /proc/mounts | grep -q ."
+
+# a successor could not take a tcp:// session over: recovery= is refused
+"$H/mqfused" --fs mqfuse --secret-file "$W/secret" -o recovery=5 "tcp://$ADDR" "$MNT" 2>"$W/rec.err"
+check "tcp:// with -o recovery=: refused with a message, nothing mounted" \
+	sh -c "[ $? -eq 2 ] && grep -q 'no recovery=' '$W/rec.err' && ! awk '\$2 == \"$MNT\"' /proc/mounts | grep -q ."
 
 # --- mount over the network ---
 echo hello > "$SRC/pre"
