@@ -46,6 +46,7 @@ enum {
 	OPT_TRANSPORT,
 	OPT_RING_DEPTH,
 	OPT_SECRET_FILE,
+	OPT_CHECKSUM,
 };
 
 static const struct option mq_long_opts[] = {
@@ -75,6 +76,7 @@ static const struct option mq_long_opts[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "ring-depth", required_argument, NULL, OPT_RING_DEPTH },
 	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+	{ "checksum", no_argument, NULL, OPT_CHECKSUM },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -133,6 +135,9 @@ static void mq_usage(FILE *f)
 "                         run on io_uring together\n"
 "  --secret-file FILE     tcp:// source: the secret shared with\n"
 "                         mqfuse-server (16-4096 bytes, mode 600)\n"
+"  --checksum             tcp:// source: a CRC32C of every message both\n"
+"                         ways; one that does not match ends the\n"
+"                         connection (it is made again, nothing lost)\n"
 "  --writeback-cache      let the kernel cache writes (FUSE_WRITEBACK_CACHE)\n"
 "  --no-locks             leave POSIX locks and flock to the kernel: they\n"
 "                         then hold within this mount only (default: taken\n"
@@ -558,6 +563,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SECRET_FILE:
 			mq_remote_set_secret_file(optarg);
+			break;
+		case OPT_CHECKSUM:
+			mq_remote_set_checksum();
 			break;
 		case 'h':
 			mq_usage(stdout);

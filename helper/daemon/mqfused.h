@@ -49,6 +49,8 @@ struct mq_thread;
 /* A tcp:// source (mqfuse-server): parse it, before the mount connect. */
 bool mq_remote_active(void);
 void mq_remote_set_secret_file(const char *path);
+/* --checksum: CRC32C of every message, both ways */
+void mq_remote_set_checksum(void);
 int mq_remote_parse(const char *src);
 int mq_remote_setup(void);
 /* A serving thread's connection and its receiver (after its device fd). */

@@ -89,6 +89,7 @@ struct mqr_cconn {
 
 static struct {
 	bool on;
+	uint32_t features;		/* MQR_FEAT_*: --checksum */
 	const char *secret_path;
 	struct mqr_secret secret;
 	struct sockaddr_storage addr[MQR_MAX_ADDRS];
@@ -111,6 +112,11 @@ bool mq_remote_active(void)
 void mq_remote_set_secret_file(const char *path)
 {
 	mqr.secret_path = path;
+}
+
+void mq_remote_set_checksum(void)
+{
+	mqr.features |= MQR_FEAT_CRC32C;
 }
 
 int mq_remote_parse(const char *src)
@@ -157,7 +163,7 @@ static int mqr_connect(unsigned int index, struct mqr_welcome *w)
 	for (i = 0; i < mqr.nr_addrs; i++) {
 		ret = mqr_client_connect(&mqr.addr[i], mqr.addr_len[i],
 					 &mqr.secret, mqr.session, index,
-					 MQR_CONNECT_MS, w);
+					 mqr.features, MQR_CONNECT_MS, w);
 		if (ret >= 0)
 			return ret;
 		mqr_addr_str(&mqr.addr[i], a, sizeof(a));
@@ -165,6 +171,8 @@ static int mqr_connect(unsigned int index, struct mqr_welcome *w)
 			mq_err("server %s refused our secret", a);
 		else if (ret == -EPERM)
 			mq_err("server %s does not know the secret: not trusted", a);
+		else if (ret == -EPROTONOSUPPORT)
+			mq_err("server %s does not checksum messages (--checksum)", a);
 		else
 			mq_warn("server %s: %s", a, strerror(-ret));
 	}
@@ -419,6 +427,8 @@ static struct mqr_pending *mqr_frame(uint16_t flags, const void *req,
 	*r = (struct mqr_req){ .ngroups = ngroups };
 	memcpy(r + 1, groups, glen);
 	memcpy((char *)(r + 1) + glen, req, len);
+	if (mqr.features & MQR_FEAT_CRC32C)
+		h->crc = mqr_body_crc(0, r, flen - sizeof(*h));
 	return p;
 }
 
@@ -526,6 +536,12 @@ static ssize_t mqr_read_reply(struct mqr_cconn *c, int fd, uint16_t *flags)
 		return ret;
 	if (oh->len != len || oh->unique != h.seq)
 		return -EPROTO;
+	if ((mqr.features & MQR_FEAT_CRC32C) &&
+	    mqr_body_crc(0, c->rxbuf, len) != h.crc) {
+		mq_err("connection %u: a reply from the server fails its checksum",
+		       c->index);
+		return -EBADMSG;
+	}
 	*flags = h.flags;
 	return len;
 }

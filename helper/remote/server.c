@@ -45,6 +45,8 @@
 #define MQS_MAX_PENDING		64	/* handshakes at once */
 #define MQS_HANDSHAKE_MS	3000
 #define MQS_MAX_SESSIONS	256
+/* what the listener tells a worker with a connection's fd */
+#define MQS_FD_CRC		0x1	/* MQR_FEAT_CRC32C agreed */
 
 static struct {
 	const char *listen;
@@ -228,6 +230,7 @@ struct mqs_conn {
 	/* serialises messages on fd: the serving thread, lock waiters */
 	pthread_mutex_t send_lock;
 	uint16_t cur_flags;		/* the request being served (thread only) */
+	bool crc;			/* MQR_FEAT_CRC32C agreed */
 	struct mqs_result *cur_result;	/* its results cache entry, or NULL */
 	bool dead;			/* a send failed: send_lock */
 	gid_t groups[MQR_MAX_GROUPS];
@@ -246,8 +249,18 @@ static int mqs_send_reply(struct mqs_conn *c, uint16_t flags, uint64_t unique,
 	int ret;
 
 	pthread_mutex_lock(&c->send_lock);
-	ret = c->fd < 0 || c->dead ? -EPIPE :
-	      mqr_send(c->fd, MQR_REPLY, flags, unique, buf, len);
+	if (c->fd < 0 || c->dead) {
+		ret = -EPIPE;
+	} else {
+		struct mqr_hdr h = {
+			.magic = MQR_MAGIC, .type = MQR_REPLY, .flags = flags,
+			.len = sizeof(h) + len, .seq = unique,
+			.crc = c->crc ? mqr_body_crc(0, buf, len) : 0,
+		};
+		struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)buf, len } };
+
+		ret = mqr_writev_full(c->fd, iov, 2);
+	}
 	if (ret && c->fd >= 0 && !c->dead) {
 		c->dead = true;
 		shutdown(c->fd, SHUT_RDWR);
@@ -318,6 +331,13 @@ static ssize_t mqs_read_req(struct mqs_conn *c)
 		ret = mqr_read_full(c->fd, c->thr.inbuf, rest);
 	if (ret)
 		return ret;
+	if (c->crc) {
+		uint32_t crc = mqr_body_crc(0, &r, sizeof(r));
+
+		crc = mqr_body_crc(crc, c->groups, r.ngroups * sizeof(gid_t));
+		if (mqr_body_crc(crc, c->thr.inbuf, rest) != h.crc)
+			return -EBADMSG;
+	}
 	if (((const struct fuse_in_header *)c->thr.inbuf)->unique != h.seq)
 		return -EPROTO;
 	c->thr.caller_ngroups = r.ngroups;
@@ -387,7 +407,7 @@ static void *mqs_conn_main(void *arg)
 	return NULL;
 }
 
-static int mqs_conn_start(int fd, unsigned int index)
+static int mqs_conn_start(int fd, unsigned int index, bool crc)
 {
 	size_t room = mq_payload_room() + MQ_REQ_HDR_ROOM;
 	struct mqs_conn *c = calloc(1, sizeof(*c));
@@ -397,6 +417,7 @@ static int mqs_conn_start(int fd, unsigned int index)
 	if (!c)
 		return -ENOMEM;
 	c->fd = fd;
+	c->crc = crc;
 	pthread_mutex_init(&c->send_lock, NULL);
 	c->thr.index = index;
 	c->thr.cpu = -1;
@@ -500,7 +521,8 @@ static int __attribute__((noreturn)) mqs_worker(int ctl)
 				/* the listener is gone: finish with what we have */
 				ctl = -1;
 			} else if (fd >= 0) {
-				ret = mqs_conn_start(fd, next++);
+				ret = mqs_conn_start(fd, next++,
+						     index & MQS_FD_CRC);
 				if (ret) {
 					mq_err("worker: connection: %s", strerror(-ret));
 					close(fd);
@@ -683,7 +705,7 @@ static void mqs_hello_done(struct mqs_pending *p)
 		mqs_pend_close(p, "no random bytes");
 		return;
 	}
-	ch.features = 0;	/* CRC32C: not served yet */
+	ch.features = p->hello.features & MQR_FEAT_KNOWN;
 	memcpy(ch.nonce, p->snonce, sizeof(ch.nonce));
 	mqr_server_proof(&mqs_cfg.secret, ch.version, ch.features,
 			 p->hello.nonce, p->snonce, p->hello.session, ch.proof);
@@ -737,7 +759,8 @@ static void mqs_auth_done(struct mqs_pending *p)
 	if (fl < 0 || fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK) ||
 	    mqr_send(p->fd, MQR_WELCOME, 0, 0, &w, sizeof(w)) ||
 	    setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &no_tmo, sizeof(no_tmo)) ||
-	    mqs_send_fd(s->ctl, p->fd, p->hello.conn_index)) {
+	    mqs_send_fd(s->ctl, p->fd, (p->hello.features & MQR_FEAT_CRC32C) ?
+			MQS_FD_CRC : 0)) {
 		mqs_pend_close(p, "handing the connection over failed");
 		return;
 	}

@@ -320,13 +320,13 @@ static int mqr_connect_timeout(int fd, const struct sockaddr_storage *ss,
 
 int mqr_client_connect(const struct sockaddr_storage *ss, socklen_t sslen,
 		       const struct mqr_secret *s, const uint8_t *session,
-		       uint32_t conn_index, int timeout_ms,
+		       uint32_t conn_index, uint32_t features, int timeout_ms,
 		       struct mqr_welcome *welcome)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	struct mqr_hello hello = {
 		.version_min = MQR_VERSION, .version_max = MQR_VERSION,
-		.conn_index = conn_index,
+		.conn_index = conn_index, .features = features,
 	};
 	struct mqr_challenge ch;
 	struct mqr_auth auth;
@@ -353,6 +353,10 @@ int mqr_client_connect(const struct sockaddr_storage *ss, socklen_t sslen,
 		goto fail;
 	if (ch.version != MQR_VERSION || (ch.features & ~hello.features)) {
 		ret = -EPROTO;
+		goto fail;
+	}
+	if (ch.features != features) {
+		ret = -EPROTONOSUPPORT;
 		goto fail;
 	}
 	mqr_server_proof(s, ch.version, ch.features, hello.nonce, ch.nonce,

@@ -75,11 +75,23 @@ const char *mqr_addr_str(const struct sockaddr_storage *ss, char *buf,
  * connection @conn_index of @session, and return the fd (blocking,
  * TCP_NODELAY).  *@welcome says whether the server knew the session.
  * -EACCES: the server refused our secret; -EPERM: the server failed to
- * prove it knows the secret.
+ * prove it knows the secret; -EPROTONOSUPPORT: it does not do all of
+ * @features (MQR_FEAT_*).
  */
 int mqr_client_connect(const struct sockaddr_storage *ss, socklen_t sslen,
 		       const struct mqr_secret *s, const uint8_t *session,
-		       uint32_t conn_index, int timeout_ms,
+		       uint32_t conn_index, uint32_t features, int timeout_ms,
 		       struct mqr_welcome *welcome);
+/*
+ * The CRC32C of a message's body, in pieces (MQR_FEAT_CRC32C): start at
+ * 0 and feed each piece.  -EBADMSG when a received one does not match.
+ */
+static inline uint32_t mqr_body_crc(uint32_t crc, const void *p, size_t len);
+
+#include "mqcrypto.h"
+static inline uint32_t mqr_body_crc(uint32_t crc, const void *p, size_t len)
+{
+	return mq_crc32c(crc, p, len);
+}
 
 #endif

@@ -95,7 +95,7 @@ static int good_connect(uint32_t index)
 {
 	struct mqr_welcome w;
 
-	return mqr_client_connect(&srv, srv_len, &good, session, index, 5000,
+	return mqr_client_connect(&srv, srv_len, &good, session, index, 0, 5000,
 				  &w);
 }
 
@@ -358,7 +358,7 @@ static void client_side(void)
 		return;
 	}
 	ret = mqr_client_connect((struct sockaddr_storage *)&sin, sizeof(sin),
-				 &good, session, 0, 5000, &w);
+				 &good, session, 0, 0, 5000, &w);
 	check(ret == -EPERM, "client: a server proving another secret is not trusted (EPERM)");
 	pthread_join(t, NULL);
 	close(lfd);
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
 	{
 		struct mqr_welcome w;
 		int ret = mqr_client_connect(&srv, srv_len, &bad, session, 0,
-					     5000, &w);
+					     0, 5000, &w);
 
 		check(ret == -EPERM || ret == -EACCES,
 		      "wrong secret: refused (the server's proof does not verify, or ERROR EACCES)");
@@ -484,6 +484,42 @@ int main(int argc, char **argv)
 		frame_attack("unknown flags", &g, sizeof(g));
 		g = f; g.h.len = sizeof(g) + 100;
 		frame_attack("a frame cut short", &g, sizeof(g));
+	}
+
+	/* Checksums agreed: a frame whose CRC32C is wrong is dropped. */
+	{
+		struct mqr_welcome w;
+		struct {
+			struct mqr_hdr h;
+			struct mqr_req r;
+			struct fuse_in_header in;
+			struct fuse_getattr_in gi;
+		} f = {
+			.h = { .magic = MQR_MAGIC, .type = MQR_REQ,
+			       .len = sizeof(f) },
+			.in = { .len = sizeof(struct fuse_in_header) +
+				       sizeof(struct fuse_getattr_in),
+				.opcode = FUSE_GETATTR, .nodeid = 1 },
+		};
+		int s = mqr_client_connect(&srv, srv_len, &good, session, 5,
+					   MQR_FEAT_CRC32C, 5000, &w);
+
+		check(s >= 0, "checksums: the server agrees to CRC32C");
+		if (s >= 0) {
+			f.in.unique = f.h.seq = next_unique++;
+			f.h.crc = mqr_body_crc(0, &f.r, sizeof(f) - sizeof(f.h));
+			check(send(s, &f, sizeof(f), MSG_NOSIGNAL) == sizeof(f) &&
+			      wait_reply(s, f.in.unique, NULL, 0) == 0,
+			      "checksums: a frame with the right CRC32C is answered");
+			f.in.unique = f.h.seq = next_unique++;
+			f.h.crc ^= 1;	/* and the body no longer matches anyway */
+			send(s, &f, sizeof(f), MSG_NOSIGNAL);
+			shutdown(s, SHUT_WR);
+			check(closed_by_server(s, NULL),
+			      "checksums: a frame with a wrong CRC32C: dropped");
+			close(s);
+		}
+		check(served(), "after the bad checksum, the session is still served");
 	}
 
 	/* Well-formed frames, hostile FUSE requests: answered with errors. */

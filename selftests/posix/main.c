@@ -57,6 +57,12 @@ static const char *const posix_features[] = {
 	 * CAP_FSETID), which stock FUSE without FUSE_HANDLE_KILLPRIV_V2 drops
 	 */
 	"kill_nocap",
+	/*
+	 * lock: a flock is free once its holder closed it (or exited); on
+	 * stock FUSE the unlock rides on the asynchronous RELEASE, so with a
+	 * slow daemon a flock taken right after can still conflict
+	 */
+	"flock_close",
 };
 
 #define NFEATURES (sizeof(posix_features) / sizeof(posix_features[0]))
