@@ -1297,6 +1297,25 @@ void mq_locks_interrupt(uint64_t unique)
 	pthread_mutex_unlock(&mq_locks_lock);
 }
 
+/*
+ * The connection of @thr is gone (mqfuse-server): its waiting lock
+ * requests end.  The client sends them again on its next connection; an
+ * orphan left waiting would take the lock for an application that was
+ * told EINTR meanwhile (an INTERRUPT cancels one waiter of a unique).
+ */
+void mq_locks_thread_gone(struct mq_thread *thr)
+{
+	struct mq_lkreq *r;
+
+	if (!mq_locks_on(false) && !mq_locks_on(true))
+		return;
+	pthread_mutex_lock(&mq_locks_lock);
+	for (r = mq_lkreqs; r; r = r->next)
+		if (r->thr == thr)
+			mq_lkreq_cancel(r, -EINTR);
+	pthread_mutex_unlock(&mq_locks_lock);
+}
+
 /* ------------------------------------------------- inode and handles */
 
 void mq_locks_file_opened(uint64_t nodeid)

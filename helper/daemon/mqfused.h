@@ -755,6 +755,7 @@ void mq_locks_release(uint64_t nodeid, const struct fuse_release_in *ri);
 /* RELEASE done: waits through @fh were abandoned. */
 void mq_locks_released(uint64_t nodeid, uint64_t fh);
 void mq_locks_interrupt(uint64_t unique);
+void mq_locks_thread_gone(struct mq_thread *thr);
 /* handles.c: a FILE handle on @nodeid was opened / closed for good. */
 void mq_locks_file_opened(uint64_t nodeid);
 void mq_locks_file_closed(uint64_t nodeid);

@@ -396,6 +396,7 @@ static void *mqs_conn_main(void *arg)
 	close(c->fd);
 	c->fd = -1;
 	pthread_mutex_unlock(&c->send_lock);
+	mq_locks_thread_gone(&c->thr);
 	/*
 	 * The buffers go (16 MiB); the small rest stays, since a lock
 	 * waiter of this connection may still answer through &c->thr.

@@ -144,6 +144,28 @@ check "nothing outside the served directory changed" \
 	bash -c "[ \"\$(cat $T/store/sentinel)\" = outside ] && [ \$(ls -A $T/store | wc -l) = 2 ]"
 check "the mount still serves after the hostile client" bash -c "[ \"\$(cat $M/pre)\" = hello ]"
 
+# A waiting flock whose connection breaks is sent again; the waiter the
+# server had for it must end with the connection, or it takes the lock
+# later for an application that was told EINTR (a phantom lock).
+{
+	: > "$M/lk"
+	(flock "$M/lk" sleep 6) &
+	APID=$!
+	sleep 0.5
+	(exec 9<"$M/lk"; flock -w 3 9; echo $? > "$T/b.rc"; sleep 9) &
+	BPID=$!
+	sleep 1
+	ss -K dst "${ADDR%:*}" dport = ":${ADDR##*:}" >/dev/null 2>&1
+	wait "$APID"
+	sleep 1.5
+	check "a flock waiter whose connection broke timed out (EINTR) as asked (rc $(cat "$T/b.rc" 2>/dev/null))" \
+		bash -c "[ \"\$(cat '$T/b.rc' 2>/dev/null)\" = 1 ]"
+	check "no phantom flock after the holder left (the timed-out waiter holds nothing)" \
+		flock -n "$M/lk" true
+	kill "$BPID" 2>/dev/null
+	wait "$BPID" 2>/dev/null
+}
+
 umount "$M"
 for _ in $(seq 50); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
 check "mqfused exits after unmount" bash -c "! kill -0 $CPID"
