@@ -97,12 +97,7 @@ static struct {
 	unsigned int nr_addrs;
 	uint8_t session[MQR_SESSION_LEN];
 	struct mqr_cconn *conns[4096];
-	/* INIT as sent to the server, for a server that lost the session */
-	pthread_mutex_t init_lock;
-	char *init_frame;
-	size_t init_len;
-	uint32_t init_flags;
-} mqr = { .init_lock = PTHREAD_MUTEX_INITIALIZER };
+} mqr;
 
 bool mq_remote_active(void)
 {
@@ -555,13 +550,8 @@ static ssize_t mqr_read_reply(struct mqr_cconn *c, int fd, uint16_t *flags)
  */
 static void mqr_session_lost(struct mqr_cconn *c)
 {
-	bool inited;
-
-	pthread_mutex_lock(&mqr.init_lock);
-	inited = mqr.init_frame != NULL;
-	pthread_mutex_unlock(&mqr.init_lock);
-	if (!inited)
-		return;
+	if (!atomic_load(&mq_conn.proto_minor))
+		return;	/* INIT not answered yet: nothing the kernel holds */
 	mq_log_everywhere(MQ_LOG_ERR, "connection %u: the server lost this session (restarted, or away longer than its --linger): node ids are stale; ending the session (ENOTCONN until unmounted)",
 			  c->index);
 	_exit(1);
@@ -820,7 +810,7 @@ int mq_remote_thread_start(struct mq_thread *thr)
 /*
  * INIT (ops_misc.c): we answered the kernel with @io; the server must
  * serve the same protocol (@ii's version, @io's flags).  Sent on
- * connection 0, and kept for a server that loses the session.
+ * connection 0 (a server that loses the session later ends it: mqr_session_lost).
  */
 int mq_remote_init(const struct fuse_in_header *kin,
 		   const struct fuse_init_in *ii, const struct fuse_init_out *io)
@@ -877,12 +867,6 @@ int mq_remote_init(const struct fuse_in_header *kin,
 		free(p);
 		return -EPROTO;
 	}
-	pthread_mutex_lock(&mqr.init_lock);
-	free(mqr.init_frame);
-	mqr.init_frame = (char *)p;	/* frame at offset: keep p whole */
-	mqr.init_len = p->len;
-	memmove(p, p->frame, p->len);
-	mqr.init_flags = io->flags;
-	pthread_mutex_unlock(&mqr.init_lock);
+	free(p);
 	return 0;
 }
