@@ -47,6 +47,7 @@ enum {
 	OPT_RING_DEPTH,
 	OPT_SECRET_FILE,
 	OPT_CHECKSUM,
+	OPT_VHOST_USER,
 };
 
 static const struct option mq_long_opts[] = {
@@ -77,6 +78,7 @@ static const struct option mq_long_opts[] = {
 	{ "ring-depth", required_argument, NULL, OPT_RING_DEPTH },
 	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
 	{ "checksum", no_argument, NULL, OPT_CHECKSUM },
+	{ "vhost-user", required_argument, NULL, OPT_VHOST_USER },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -339,6 +341,48 @@ static int mq_open_backend_root(void)
 }
 
 /*
+ * --vhost-user SOCKET DIR: a vhost-user-fs back-end for a VM (vhost.c).
+ * No mount here: the guest mounts.  Always in the foreground, as the
+ * process a VM manager starts beside QEMU.
+ */
+static int mq_vhost_main(const char *sock, int nargs, char **args,
+			 bool other_mode)
+{
+	struct mq_thread t = { .index = 0 };
+	int ret;
+
+	if (other_mode || nargs != 1) {
+		mq_err("--vhost-user SOCKET takes one directory and no -o, --fd, --attach or --supervise");
+		return 2;
+	}
+	if (!strncmp(args[0], "tcp://", 6)) {
+		mq_err("--vhost-user: serves a local directory, not %s", args[0]);
+		return 2;
+	}
+	if (mq_parse_source(args[0]))
+		return 1;
+	/* the guest runs stock virtio-fs: FUSE's rules for INIT */
+	mq_cfg.fs = MQ_FS_FUSE;
+	mq_cfg.sandbox = MQ_SANDBOX_NONE;
+	ret = mq_handles_init(mq_raise_nofile());
+	if (!ret && mq_cfg.locks)
+		ret = mq_locks_init();
+	if (!ret)
+		ret = mq_open_backend_root();
+	if (!ret)
+		ret = mq_creds_drop_privileges();
+	if (ret) {
+		mq_err("setup: %s", strerror(-ret));
+		return 1;
+	}
+	/* setgroups(0), once for the process, before the queue threads */
+	if (mq_creds_thread_init(&t))
+		mq_warn("dropping the supplementary groups failed");
+	umask(0);
+	return mq_vhost_run(sock);
+}
+
+/*
  * --supervise without -f: return to mount(8) once the mount is up (or
  * the first daemon failed), the supervisor going on in the background.
  */
@@ -392,6 +436,7 @@ int main(int argc, char **argv)
 	char *optbuf = NULL;
 	int c, ret, want_gen = 0;
 	bool supervise = false;
+	const char *vhost_sock = NULL;
 
 	/* Closed 0-2: /dev/null there before the backing root or device. */
 	if (mq_stdio_fill())
@@ -567,6 +612,9 @@ int main(int argc, char **argv)
 		case OPT_CHECKSUM:
 			mq_remote_set_checksum();
 			break;
+		case OPT_VHOST_USER:
+			vhost_sock = optarg;
+			break;
 		case 'h':
 			mq_usage(stdout);
 			return 0;
@@ -592,6 +640,10 @@ int main(int argc, char **argv)
 	if (mq_cfg.takeover && mq_sandbox_close_fds(&mq_cfg.status_fd, 1))
 		return 1;
 	mq_log_init(level, mq_cfg.syslog);
+	if (vhost_sock)
+		return mq_vhost_main(vhost_sock, argc - optind, argv + optind,
+				     supervise || opts || mq_cfg.attach ||
+				     mq_cfg.serve_fd >= 0);
 
 	if (argc - optind < 1 || argc - optind > 2 ||
 	    (argc - optind == 1 && mq_cfg.serve_fd < 0 && !mq_cfg.attach) ||

@@ -627,6 +627,11 @@ int mq_reply_detached(struct mq_thread *thr, uint64_t unique, int err);
 const char *mq_req_name(struct mq_req *req, size_t off, size_t *next);
 int mq_name_check(const char *name);
 
+/* ------------------------------------------------------------- vhost.c */
+
+/* --vhost-user SOCKET: serve one vhost-user-fs front-end; exit status. */
+int mq_vhost_run(const char *sock_path);
+
 /* ------------------------------------------------------------ replay.c */
 
 /* mq_replay_resolve(): no recorded effect, run the request normally. */
