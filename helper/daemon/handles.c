@@ -250,6 +250,31 @@ int mq_handle_release(uint64_t fh, enum mq_handle_kind kind,
 	return 0;
 }
 
+/*
+ * The session ends for a new one (vhost.c): every open handle is released
+ * as by its RELEASE.  The caller keeps requests out, so the table's
+ * reference is the last and each fd closes here.
+ */
+void mq_handles_release_all(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < mq_nr_slots; i++) {
+		struct mq_handle_slot *slot = &mq_slots[i];
+		pthread_mutex_t *lock = mq_slot_lock(i);
+		uint64_t fh = 0;
+
+		pthread_mutex_lock(lock);
+		if (slot->kind != MQ_HANDLE_NONE && !slot->closing) {
+			slot->closing = true;
+			fh = mq_fh_make((int)i, slot->gen);
+		}
+		pthread_mutex_unlock(lock);
+		if (fh)
+			mq_handle_put(fh);
+	}
+}
+
 /* What is open as @fh (MQ_HANDLE_NONE: nothing), for tests and the fuzzer. */
 enum mq_handle_kind mq_handle_peek(uint64_t fh, uint64_t *nodeid)
 {

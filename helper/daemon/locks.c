@@ -196,6 +196,8 @@ static pthread_cond_t mq_owner_swapped = PTHREAD_COND_INITIALIZER;
 /* fields below and every inode->lock_owners list: protected by mq_locks_lock */
 static unsigned int mq_nr_owners;
 static struct mq_lkreq *mq_lkreqs;
+/* Registered lock requests not yet freed (mq_locks_drain()). */
+static atomic_uint mq_lkreqs_live;
 static unsigned int mq_nr_waiters;
 static struct mq_lock_uid *mq_lock_uids;
 static uint64_t mq_early_intr[MQ_LOCK_EARLY_INTR];
@@ -849,6 +851,7 @@ static int mq_lkreq_register(struct mq_req *req, const struct fuse_lk_in *li,
 	} else {
 		r->next = mq_lkreqs;
 		mq_lkreqs = r;
+		atomic_fetch_add(&mq_lkreqs_live, 1);
 	}
 	pthread_mutex_unlock(&mq_locks_lock);
 	if (ret) {
@@ -905,6 +908,7 @@ static void mq_lkreq_free(struct mq_lkreq *r)
 	mq_handle_put(r->fh);
 	mq_inode_put(r->inode);
 	free(r);
+	atomic_fetch_sub(&mq_lkreqs_live, 1);
 }
 
 /* The periodic wake-up of the calling waiter thread (see the top). */
@@ -1314,6 +1318,33 @@ void mq_locks_thread_gone(struct mq_thread *thr)
 		if (r->thr == thr)
 			mq_lkreq_cancel(r, -EINTR);
 	pthread_mutex_unlock(&mq_locks_lock);
+}
+
+/*
+ * The session ends for a new one (vhost.c: the guest mounts again): every
+ * lock request is cancelled, and we wait (at most @ms) until each has
+ * answered and dropped its references on handles and inodes.  The caller
+ * keeps new requests out.  0, or -ETIMEDOUT.
+ */
+int mq_locks_drain(unsigned int ms)
+{
+	struct mq_lkreq *r;
+	unsigned int waited = 0;
+
+	if (!mq_locks_on(false) && !mq_locks_on(true))
+		return 0;
+	for (;;) {
+		pthread_mutex_lock(&mq_locks_lock);
+		for (r = mq_lkreqs; r; r = r->next)
+			mq_lkreq_cancel(r, -EINTR);
+		pthread_mutex_unlock(&mq_locks_lock);
+		if (!atomic_load(&mq_lkreqs_live))
+			return 0;
+		if (waited >= ms)
+			return -ETIMEDOUT;
+		usleep(5000);
+		waited += 5;
+	}
 }
 
 /* ------------------------------------------------- inode and handles */

@@ -211,6 +211,7 @@ int mq_handles_reset_generations(void);
 /* ops_dir.c: free directory state (the fd is closed by handles.c). */
 void mq_dir_free(struct mq_dir *dir);
 uint64_t mq_handles_count(void);
+void mq_handles_release_all(void);
 /* Backend open flags of an open FILE handle (O_APPEND...), -EBADF if none. */
 int mq_handle_flags(uint64_t fh);
 /* A successor re-creating handle @gen on @fd (restore.c); -EBUSY if taken. */
@@ -761,6 +762,7 @@ void mq_locks_release(uint64_t nodeid, const struct fuse_release_in *ri);
 void mq_locks_released(uint64_t nodeid, uint64_t fh);
 void mq_locks_interrupt(uint64_t unique);
 void mq_locks_thread_gone(struct mq_thread *thr);
+int mq_locks_drain(unsigned int ms);
 /* handles.c: a FILE handle on @nodeid was opened / closed for good. */
 void mq_locks_file_opened(uint64_t nodeid);
 void mq_locks_file_closed(uint64_t nodeid);

@@ -106,6 +106,7 @@ struct vu_queue {
 	bool answered;
 	bool deferred;		/* its answer goes through waits */
 	unsigned long served, bad;
+	uint64_t largest;	/* bytes of the largest request or reply room */
 };
 
 static struct {
@@ -118,6 +119,11 @@ static struct {
 } vu = { .sock = -1 };
 
 static pthread_mutex_t vu_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Held for reading by a serving thread while it runs a request, for
+ * writing while the session is reset (vu_session_reset()).
+ */
+static pthread_rwlock_t vu_session_lock = PTHREAD_RWLOCK_INITIALIZER;
 static const char *vu_sock_path;
 
 #define VU_FEATURES	((1ull << VU_F_VERSION_1) | \
@@ -441,6 +447,76 @@ static bool vu_wait_register(struct vu_queue *q, uint64_t unique)
 	return true;
 }
 
+/* Per queue: requests served, malformed chains, the largest request. */
+static void vu_log_stats(const char *why)
+{
+	unsigned int i;
+
+	mq_info("%s", why);
+	for (i = 0; i < VU_FS_MAX_QUEUES; i++) {
+		struct vu_queue *q = vu.queues[i];
+
+		if (q && (q->served || q->bad))
+			mq_info("virtqueue %u: %lu requests, %lu malformed chains, largest %llu bytes",
+				i, q->served, q->bad,
+				(unsigned long long)q->largest);
+	}
+}
+
+/*
+ * An INIT while a session exists: the guest's driver started over (a
+ * mount after an umount, a reboot, a reset).  The old session's inodes,
+ * handles and locks mean nothing to it: forget them all and start from the
+ * root again.  Called with vu_session_lock held for writing, so no request
+ * runs meanwhile.  0 or -errno (the INIT then fails).
+ */
+static int vu_session_reset(void)
+{
+	struct stat st;
+	unsigned int i;
+	int fd, ret;
+
+	errno = 0;
+	if (!atomic_load(&mq_conn.proto_minor))
+		return 0;		/* another thread reset it first */
+	mq_info("INIT again: the guest started a new session; the old one (%llu inodes, %llu handles) is forgotten",
+		(unsigned long long)mq_itable_count(),
+		(unsigned long long)mq_handles_count());
+	ret = mq_locks_drain(5000);
+	if (ret) {
+		mq_err("new session: lock waiters did not end: %s", strerror(-ret));
+		return ret;
+	}
+	pthread_mutex_lock(&vu_lock);
+	for (i = 0; i < VU_FS_MAX_QUEUES; i++) {
+		struct vu_queue *q = vu.queues[i];
+		struct vu_wait *w;
+
+		while (q && (w = q->waits)) {
+			/* answered EINTR by the drain unless the queue stopped */
+			q->waits = w->next;
+			q->nwaits--;
+			vu_push_locked(q, w->head, 0);
+			free(w);
+		}
+	}
+	pthread_mutex_unlock(&vu_lock);
+	mq_handles_release_all();
+	mq_itable_destroy();
+	/* with the table gone, nothing could be served: a failure here ends us */
+	fd = open(mq_cfg.backend_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || (errno = -mq_itable_init(fd, &st))) {
+		mq_err("new session: %s: %s: exiting", mq_cfg.backend_dir,
+		       strerror(errno));
+		_exit(1);
+	}
+	mq_conn.max_write = 0;
+	mq_conn.flags = 0;
+	atomic_store(&mq_conn.destroyed, false);
+	atomic_store(&mq_conn.proto_minor, 0);
+	return 0;
+}
+
 static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 {
 	struct fuse_in_header *in = (void *)q->thr.inbuf;
@@ -474,6 +550,10 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 	}
 	q->unique = in->unique;
 	q->served++;
+	if (rd_len > q->largest)
+		q->largest = rd_len;
+	if (q->wr_len > q->largest)
+		q->largest = q->wr_len;
 	if (rd_len > q->thr.inbuf_len) {
 		char hdr[sizeof(struct fuse_out_header)];
 		bool whole;
@@ -497,7 +577,27 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 		}
 		q->deferred = true;
 	}
+	if (in->opcode == FUSE_INIT && atomic_load(&mq_conn.proto_minor)) {
+		int ret;
+
+		pthread_rwlock_wrlock(&vu_session_lock);
+		ret = vu_session_reset();
+		pthread_rwlock_unlock(&vu_session_lock);
+		if (ret) {
+			char hdr[sizeof(struct fuse_out_header)];
+			bool whole;
+
+			vu_push(q, head, vu_scatter(q->wr, q->nwr, q->wr_len, hdr,
+						    mq_build_reply(hdr, in->unique, ret, 0),
+						    &whole));
+			return;
+		}
+	}
+	pthread_rwlock_rdlock(&vu_session_lock);
 	mq_dispatch(&q->thr, rd_len);
+	pthread_rwlock_unlock(&vu_session_lock);
+	if (in->opcode == FUSE_DESTROY)
+		vu_log_stats("the guest ended the session (DESTROY)");
 	if (q->answered || q->deferred)
 		return;
 	/* FORGET and the like have no reply; the chain still goes back */
@@ -1149,23 +1249,12 @@ static void vu_shutdown(void)
 {
 	bool was[VU_FS_MAX_QUEUES];
 	unsigned int i;
-	unsigned long served = 0, bad = 0;
 
 	vu_stop_all(was);
-	for (i = 0; i < VU_FS_MAX_QUEUES; i++) {
-		struct vu_queue *q = vu.queues[i];
-
-		if (!q)
-			continue;
-		vu_queue_drop_waits(q);
-		if (q->served || q->bad)
-			mq_info("virtqueue %u: %lu requests, %lu malformed chains",
-				i, q->served, q->bad);
-		served += q->served;
-		bad += q->bad;
-	}
-	mq_info("front-end gone: %lu requests served, %lu malformed chains",
-		served, bad);
+	for (i = 0; i < VU_FS_MAX_QUEUES; i++)
+		if (vu.queues[i])
+			vu_queue_drop_waits(vu.queues[i]);
+	vu_log_stats("front-end gone");
 	if (vu_sock_path)
 		unlink(vu_sock_path);
 }
