@@ -369,6 +369,11 @@ int mq_io_start(struct mq_uring *u, struct mq_io *io, uint64_t tag,
 		ssize_t *result);
 int mq_io_complete(struct mq_uring *u, struct mq_io *io, int res,
 		   uint64_t tag, ssize_t *result);
+/* Segments of a payload in guest memory (vhost.c): 8 MiB of 4 KiB pages. */
+#define MQ_IOV_MAX	4096u
+struct iovec;
+ssize_t mq_io_rwv(bool write, int fd, const struct iovec *iov,
+		  unsigned int niov, size_t len, off_t off);
 ssize_t mq_io_write(struct mq_uring *u, int fd, const void *buf, size_t len,
 		    off_t off);
 int mq_io_fsync(struct mq_uring *u, int fd, bool datasync);
@@ -484,6 +489,14 @@ struct mq_thread {
 	const gid_t *caller_groups;
 	struct mq_thread_stats stats;
 	int setup_err;			/* result of thread setup */
+	/*
+	 * vhost.c: the payload of the request being served is not in inbuf
+	 * (WRITE) or does not go to outbuf (READ) but lies in these guest
+	 * memory segments, payload_len bytes in all; NULL: in the buffers.
+	 */
+	const struct iovec *payload_iov;
+	unsigned int payload_niov;
+	size_t payload_len;
 };
 
 int mq_session_run(void);

@@ -226,6 +226,15 @@ int mq_op_read(struct mq_req *req)
 
 	if (fd < 0)
 		return fd;
+	if (req->thr->payload_iov) {
+		/* straight into the caller's memory (vhost.c) */
+		if (size > req->thr->payload_len)
+			size = req->thr->payload_len;
+		n = mq_io_rwv(false, fd, req->thr->payload_iov,
+			      req->thr->payload_niov, size, ri->offset);
+		mq_rw_end(ri->fh, own_fd);
+		return n;
+	}
 	if (size > req->out_max)
 		size = req->out_max;
 	/* Synchronous: the completion is reaped before the put. */
@@ -243,7 +252,13 @@ int mq_op_write(struct mq_req *req)
 
 	if (fd < 0)
 		return fd;
-	n = mq_io_write(req->thr->uring, fd, wi + 1, wi->size, wi->offset);
+	if (req->thr->payload_iov)	/* from the caller's memory (vhost.c) */
+		n = wi->size == req->thr->payload_len ?
+		    mq_io_rwv(true, fd, req->thr->payload_iov,
+			      req->thr->payload_niov, wi->size, wi->offset) :
+		    -EINVAL;
+	else
+		n = mq_io_write(req->thr->uring, fd, wi + 1, wi->size, wi->offset);
 	mq_rw_end(wi->fh, own_fd);
 	if (n < 0)
 		return n;

@@ -25,6 +25,8 @@
  * syscall.
  */
 #include <errno.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -523,6 +525,60 @@ static ssize_t mq_io_rw(struct mq_uring *u, bool write, int fd, char *buf,
 		}
 		eagain = 0;
 		done += n;
+	}
+	return done;
+}
+
+/*
+ * preadv/pwritev of @iov (@niov segments, at most MQ_IOV_MAX, in all @len
+ * bytes) at @off, until done, end of file or an error, as mq_io_rw() does
+ * for one buffer.  The segments are guest memory (vhost.c): payload moves
+ * between it and the backing file with no copy of ours.
+ */
+ssize_t mq_io_rwv(bool write, int fd, const struct iovec *iov,
+		  unsigned int niov, size_t len, off_t off)
+{
+	struct iovec v[MQ_IOV_MAX];
+	unsigned int first = 0, eagain = 0;
+	size_t done = 0;
+	ssize_t n;
+
+	if (niov > MQ_IOV_MAX)
+		return -EINVAL;
+	memcpy(v, iov, niov * sizeof(*v));
+	while (done < len && first < niov) {
+		unsigned int cnt = niov - first;
+
+		if (cnt > IOV_MAX)
+			cnt = IOV_MAX;
+		n = write ? pwritev(fd, v + first, cnt, off + done) :
+			    preadv(fd, v + first, cnt, off + done);
+		if (n < 0)
+			n = -errno;
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN && ++eagain <= MQ_IO_EAGAIN_RETRIES)
+			continue;
+		if (n < 0)
+			return done ? (ssize_t)done : n;
+		if (n == 0) {
+			if (write && !done)
+				return -EIO;
+			break;
+		}
+		eagain = 0;
+		done += n;
+		/* step over what moved */
+		while (n > 0 && first < niov) {
+			if ((size_t)n >= v[first].iov_len) {
+				n -= v[first].iov_len;
+				first++;
+			} else {
+				v[first].iov_base = (char *)v[first].iov_base + n;
+				v[first].iov_len -= n;
+				n = 0;
+			}
+		}
 	}
 	return done;
 }

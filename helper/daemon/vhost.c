@@ -44,6 +44,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include "mqfused.h"
@@ -105,6 +106,8 @@ struct vu_queue {
 	uint64_t unique;
 	bool answered;
 	bool deferred;		/* its answer goes through waits */
+	bool direct_read;	/* a READ's data goes straight to q->wr */
+	struct iovec *iov;	/* payload segments (mq_thread.payload_iov) */
 	unsigned long served, bad;
 	uint64_t largest;	/* bytes of the largest request or reply room */
 };
@@ -317,7 +320,14 @@ static ssize_t vu_reply_sink(struct mq_thread *thr, const void *buf,
 	if (!pthread_equal(pthread_self(), q->tid) || q->deferred ||
 	    q->answered || oh->unique != q->unique)
 		return vu_answer_wait(q, buf, len);
-	done = vu_scatter(q->wr, q->nwr, q->wr_len, buf, len, &whole);
+	if (q->direct_read && !oh->error && len >= sizeof(*oh) &&
+	    len - sizeof(*oh) <= q->thr.payload_len) {
+		/* the data is in the guest's pages already: the header only */
+		vu_scatter(q->wr, q->nwr, q->wr_len, buf, sizeof(*oh), &whole);
+		done = len;
+	} else {
+		done = vu_scatter(q->wr, q->nwr, q->wr_len, buf, len, &whole);
+	}
 	q->answered = true;
 	vu_push(q, q->head, done);
 	if (!whole) {
@@ -517,12 +527,57 @@ static int vu_session_reset(void)
 	return 0;
 }
 
-static void vu_serve_chain(struct vu_queue *q, uint16_t head)
+/* The first @len bytes of the readable part of the chain into @dst. */
+static void vu_copy_in(struct vu_queue *q, char *dst, size_t len)
+{
+	unsigned int i;
+	size_t off = 0;
+
+	for (i = 0; i < q->nrd && off < len; i++) {
+		size_t n = q->rd[i].len < len - off ? q->rd[i].len : len - off;
+
+		memcpy(dst + off, q->rd[i].p, n);
+		off += n;
+	}
+}
+
+/* @segs from byte @skip on as iovecs in @iov; returns how many. */
+static unsigned int vu_seg_iov(const struct vu_seg *segs, unsigned int nseg,
+			       size_t skip, struct iovec *iov)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nseg; i++) {
+		if (skip >= segs[i].len) {
+			skip -= segs[i].len;
+			continue;
+		}
+		iov[n].iov_base = segs[i].p + skip;
+		iov[n].iov_len = segs[i].len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
+
+/* Answer the chain being served with @err alone. */
+static void vu_answer_error(struct vu_queue *q, uint64_t unique, int err)
+{
+	char hdr[sizeof(struct fuse_out_header)];
+	bool whole;
+
+	q->answered = true;
+	vu_push(q, q->head, vu_scatter(q->wr, q->nwr, q->wr_len, hdr,
+				       mq_build_reply(hdr, unique, err, 0),
+				       &whole));
+}
+
+static void vu_serve_chain_in(struct vu_queue *q, uint16_t head)
 {
 	struct fuse_in_header *in = (void *)q->thr.inbuf;
 	uint64_t rd_len = 0;
 	unsigned int i;
-	size_t off = 0;
+	size_t copy;
 
 	q->head = head;
 	q->answered = false;
@@ -539,14 +594,21 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 		vu_push(q, head, 0);
 		return;
 	}
-	/* one copy out of guest memory: the guest cannot change it under us */
-	for (i = 0; i < q->nrd && off < q->thr.inbuf_len; i++) {
-		size_t n = q->rd[i].len;
-
-		if (n > q->thr.inbuf_len - off)
-			n = q->thr.inbuf_len - off;
-		memcpy(q->thr.inbuf + off, q->rd[i].p, n);
-		off += n;
+	/*
+	 * One copy out of guest memory: the guest cannot change it under us.
+	 * A WRITE's payload stays where it is (written to the file from
+	 * there), only its headers are copied.
+	 */
+	copy = rd_len < q->thr.inbuf_len ? rd_len : q->thr.inbuf_len;
+	vu_copy_in(q, q->thr.inbuf, copy < MQ_WRITE_HDR_LEN ? copy : MQ_WRITE_HDR_LEN);
+	if (in->opcode == FUSE_WRITE && rd_len > MQ_WRITE_HDR_LEN &&
+	    in->len == rd_len) {
+		q->thr.payload_niov = vu_seg_iov(q->rd, q->nrd, MQ_WRITE_HDR_LEN,
+						 q->iov);
+		q->thr.payload_len = rd_len - MQ_WRITE_HDR_LEN;
+		q->thr.payload_iov = q->iov;
+	} else if (copy > MQ_WRITE_HDR_LEN) {
+		vu_copy_in(q, q->thr.inbuf, copy);
 	}
 	q->unique = in->unique;
 	q->served++;
@@ -555,24 +617,23 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 	if (q->wr_len > q->largest)
 		q->largest = q->wr_len;
 	if (rd_len > q->thr.inbuf_len) {
-		char hdr[sizeof(struct fuse_out_header)];
-		bool whole;
-
 		mq_warn("virtqueue %u: request of %llu bytes (room %zu): EIO",
 			q->index, (unsigned long long)rd_len, q->thr.inbuf_len);
-		vu_push(q, head, vu_scatter(q->wr, q->nwr, q->wr_len, hdr,
-					    mq_build_reply(hdr, in->unique, -EIO, 0),
-					    &whole));
+		vu_answer_error(q, in->unique, -EIO);
 		return;
 	}
-	if (in->opcode == FUSE_SETLKW && rd_len >= sizeof(*in)) {
+	/* a READ's data goes straight to the guest's pages after the header */
+	if (in->opcode == FUSE_READ && q->wr_len > sizeof(struct fuse_out_header)) {
+		q->thr.payload_niov = vu_seg_iov(q->wr, q->nwr,
+						 sizeof(struct fuse_out_header),
+						 q->iov);
+		q->thr.payload_len = q->wr_len - sizeof(struct fuse_out_header);
+		q->thr.payload_iov = q->iov;
+		q->direct_read = true;
+	}
+	if (in->opcode == FUSE_SETLKW) {
 		if (!vu_wait_register(q, in->unique)) {
-			char hdr[sizeof(struct fuse_out_header)];
-			bool whole;
-
-			vu_push(q, head, vu_scatter(q->wr, q->nwr, q->wr_len, hdr,
-						    mq_build_reply(hdr, in->unique, -ENOLCK, 0),
-						    &whole));
+			vu_answer_error(q, in->unique, -ENOLCK);
 			return;
 		}
 		q->deferred = true;
@@ -584,12 +645,7 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 		ret = vu_session_reset();
 		pthread_rwlock_unlock(&vu_session_lock);
 		if (ret) {
-			char hdr[sizeof(struct fuse_out_header)];
-			bool whole;
-
-			vu_push(q, head, vu_scatter(q->wr, q->nwr, q->wr_len, hdr,
-						    mq_build_reply(hdr, in->unique, ret, 0),
-						    &whole));
+			vu_answer_error(q, in->unique, ret);
 			return;
 		}
 	}
@@ -604,6 +660,16 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 	if (!vu_no_reply_op(in->opcode))
 		mq_dbg("virtqueue %u: %u unanswered", q->index, in->opcode);
 	vu_push(q, head, 0);
+}
+
+static void vu_serve_chain(struct vu_queue *q, uint16_t head)
+{
+	vu_serve_chain_in(q, head);
+	/* the payload segments were this request's only */
+	q->thr.payload_iov = NULL;
+	q->thr.payload_niov = 0;
+	q->thr.payload_len = 0;
+	q->direct_read = false;
 }
 
 /* --------------------------------------------------- serving thread */
@@ -706,14 +772,16 @@ static struct vu_queue *vu_queue_get(uint32_t index)
 	q->thr.outbuf_len = room;
 	q->rd = calloc(VU_CHAIN_MAX, sizeof(*q->rd));
 	q->wr = calloc(VU_CHAIN_MAX, sizeof(*q->wr));
+	q->iov = calloc(VU_CHAIN_MAX, sizeof(*q->iov));
 	if (q->stop_fd < 0 || !q->thr.inbuf || !q->thr.outbuf || !q->rd ||
-	    !q->wr || mq_stats_thread_init(&q->thr.stats)) {
+	    !q->wr || !q->iov || mq_stats_thread_init(&q->thr.stats)) {
 		if (q->stop_fd >= 0)
 			close(q->stop_fd);
 		free(q->thr.inbuf);
 		free(q->thr.outbuf);
 		free(q->rd);
 		free(q->wr);
+		free(q->iov);
 		free(q);
 		return NULL;
 	}
