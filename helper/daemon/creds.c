@@ -100,6 +100,19 @@ static int mq_caps_effective(bool raise)
 	return mq_caps_set(data);
 }
 
+/* Every permitted capability effective but CAP_FSETID (see mq_creds_enter). */
+static int mq_caps_effective_but_fsetid(void)
+{
+	struct __user_cap_data_struct data[2];
+	int ret = mq_caps_get(data);
+
+	if (ret)
+		return ret;
+	data[0].effective = data[0].permitted & ~(1u << CAP_FSETID);
+	data[1].effective = data[1].permitted;
+	return mq_caps_set(data);
+}
+
 /*
  * Keep only mq_kept_caps in the permitted and effective sets of the calling
  * thread (threads created afterwards inherit them).  Called once mount(2)
@@ -251,9 +264,16 @@ int mq_creds_enter(struct mq_req *req)
 		mq_creds_leave(req);
 		return -EPERM;
 	}
-	/* fsuid != 0 cleared the fs capabilities; drop the rest too. */
+	/*
+	 * fsuid != 0 cleared the fs capabilities; drop the rest too.  With
+	 * mq_cfg.caller_checked (a virtio-fs guest, vhost.c) the caller's
+	 * kernel has checked permissions already, with the supplementary
+	 * groups we are not told: keep the capabilities but CAP_FSETID,
+	 * and let the ids decide only what new files belong to.
+	 */
 	if (in->uid != 0) {
-		ret = mq_caps_effective(false);
+		ret = mq_cfg.caller_checked ? mq_caps_effective_but_fsetid() :
+					      mq_caps_effective(false);
 		if (ret) {
 			mq_creds_leave(req);
 			return ret;

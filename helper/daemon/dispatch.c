@@ -358,8 +358,14 @@ int mq_dispatch(struct mq_thread *thr, size_t len)
 	int ret;
 
 	if (len < sizeof(*in) || in->len != len) {
-		mq_warn("malformed request: read %zu bytes, header says %u",
-			len, len >= sizeof(*in) ? in->len : 0);
+		static atomic_ulong nr_malformed;
+		unsigned long n = atomic_fetch_add(&nr_malformed, 1) + 1;
+
+		/* a client can send them at will (a guest, vhost.c): the first
+		 * ten, then one per power of two */
+		if (n <= 10 || !(n & (n - 1)))
+			mq_warn("malformed request: read %zu bytes, header says %u (%lu so far)",
+				len, len >= sizeof(*in) ? in->len : 0, n);
 		if (len >= sizeof(*in))
 			mq_send_reply(thr, in->unique, -EIO, 0, MQ_REPLY_ANY);
 		return 0;

@@ -367,6 +367,7 @@ static int mq_vhost_main(const char *sock, int nargs, char **args,
 	/* the guest runs stock virtio-fs: FUSE's rules for INIT */
 	mq_cfg.fs = MQ_FS_FUSE;
 	mq_cfg.sandbox = MQ_SANDBOX_NONE;
+	mq_cfg.caller_checked = true;
 	ret = mq_handles_init(mq_raise_nofile());
 	if (!ret && mq_cfg.locks)
 		ret = mq_locks_init();

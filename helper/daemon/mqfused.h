@@ -426,6 +426,12 @@ struct mq_config {
 	bool locks;			/* POSIX/flock locks on the backing files
 					 * (cleared by --no-locks) */
 	bool default_permissions;	/* kernel checks permissions */
+	/*
+	 * --vhost-user: the guest kernel checked each request's permissions
+	 * (virtio-fs has default_permissions) knowing the caller's groups,
+	 * which we are not told; creds.c trusts that check.
+	 */
+	bool caller_checked;
 	char *stats_path;
 	uint32_t max_write;
 	double entry_timeout;

@@ -249,6 +249,31 @@ static uint32_t vu_scatter(struct vu_seg *seg, unsigned int nseg,
 	return (uint32_t)len;
 }
 
+#ifdef MQ_VHOST_EVIL
+/* The reply header as written into the chain's writable part. */
+static void vu_copy_out_hdr(struct vu_queue *q, struct fuse_out_header *oh)
+{
+	char *p = (char *)oh;
+	size_t left = sizeof(*oh);
+	unsigned int i;
+
+	for (i = 0; i < q->nwr && left; i++) {
+		size_t n = q->wr[i].len < left ? q->wr[i].len : left;
+
+		memcpy(p, q->wr[i].p, n);
+		p += n;
+		left -= n;
+	}
+}
+
+static void vu_put_hdr(struct vu_queue *q, const struct fuse_out_header *oh)
+{
+	bool whole;
+
+	vu_scatter(q->wr, q->nwr, q->wr_len, oh, sizeof(*oh), &whole);
+}
+#endif
+
 /* ------------------------------------------------------- the replies */
 
 /* Under vu_lock: the waiting chain of @q answering @unique, unlinked. */
@@ -300,6 +325,70 @@ static ssize_t vu_answer_wait(struct vu_queue *q, const void *buf, size_t len)
 	return len;
 }
 
+#ifdef MQ_VHOST_EVIL
+/*
+ * tests/mqfused_evil only (this file built with -DMQ_VHOST_EVIL): a
+ * hostile back-end for the guest's virtio transport.  After INIT, most
+ * replies are damaged in one of the ways below, chosen by the request's
+ * number and MQ_VHOST_EVIL_SEED; the guest kernel must fail those requests
+ * (or take them as they come), never crash or hang.  Returns the used
+ * length to report.
+ */
+static uint32_t vu_evil(struct vu_queue *q, uint32_t done)
+{
+	static unsigned int seed = ~0u;
+	struct fuse_out_header oh;
+	unsigned int k;
+
+	if (seed == ~0u) {
+		const char *e = getenv("MQ_VHOST_EVIL_SEED");
+
+		seed = e ? (unsigned int)strtoul(e, NULL, 0) : 1;
+	}
+	if (done < sizeof(oh) || q->wr_len < sizeof(oh) ||
+	    !atomic_load(&mq_conn.proto_minor) || q->served < 8)
+		return done;	/* INIT and the mount's first steps go through */
+	k = (unsigned int)(q->served * 7 + seed) % 10;
+	vu_copy_out_hdr(q, &oh);
+	switch (k) {
+	case 0:
+	case 1:
+		return done;				/* as it should be */
+	case 2:
+		return done + 100;			/* more than written */
+	case 3:
+		return 0;				/* nothing */
+	case 4:
+		return 8;				/* half a header */
+	case 5:
+		oh.unique += 1;				/* another request's */
+		break;
+	case 6:
+		oh.len += 4096;				/* a lying header */
+		break;
+	case 7:
+		oh.error = (q->served & 1) ? -9999 : 5;	/* out of range */
+		break;
+	case 8: {					/* payload too long */
+		uint32_t extra = done + 64 <= q->wr_len ? 64 : 0;
+
+		oh.len += extra;
+		vu_put_hdr(q, &oh);
+		return done + extra;
+	}
+	default: {					/* garbage */
+		unsigned int i;
+
+		for (i = 0; i < q->nwr; i++)
+			memset(q->wr[i].p, 0xa5, q->wr[i].len);
+		return done;
+	}
+	}
+	vu_put_hdr(q, &oh);
+	return done;
+}
+#endif
+
 static ssize_t vu_reply_sink(struct mq_thread *thr, const void *buf,
 			     size_t len)
 {
@@ -329,6 +418,9 @@ static ssize_t vu_reply_sink(struct mq_thread *thr, const void *buf,
 		done = vu_scatter(q->wr, q->nwr, q->wr_len, buf, len, &whole);
 	}
 	q->answered = true;
+#ifdef MQ_VHOST_EVIL
+	done = vu_evil(q, done);
+#endif
 	vu_push(q, q->head, done);
 	if (!whole) {
 		errno = ENOENT;
@@ -617,8 +709,11 @@ static void vu_serve_chain_in(struct vu_queue *q, uint16_t head)
 	if (q->wr_len > q->largest)
 		q->largest = q->wr_len;
 	if (rd_len > q->thr.inbuf_len) {
-		mq_warn("virtqueue %u: request of %llu bytes (room %zu): EIO",
-			q->index, (unsigned long long)rd_len, q->thr.inbuf_len);
+		q->bad++;
+		if (q->bad <= 10 || !(q->bad & (q->bad - 1)))
+			mq_warn("virtqueue %u: request of %llu bytes (room %zu): EIO (%lu malformed so far)",
+				q->index, (unsigned long long)rd_len,
+				q->thr.inbuf_len, q->bad);
 		vu_answer_error(q, in->unique, -EIO);
 		return;
 	}
@@ -674,6 +769,15 @@ static void vu_serve_chain(struct vu_queue *q, uint16_t head)
 
 /* --------------------------------------------------- serving thread */
 
+/* A queue that cannot go on: its thread waits to be stopped (joined). */
+static void vu_wait_stop(struct vu_queue *q)
+{
+	struct pollfd s = { .fd = q->stop_fd, .events = POLLIN };
+
+	while (poll(&s, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
 static void *vu_queue_main(void *arg)
 {
 	struct vu_queue *q = arg;
@@ -691,6 +795,7 @@ static void *vu_queue_main(void *arg)
 		uint64_t v;
 		uint16_t avail_idx;
 		bool broken = false;
+		ssize_t n;
 
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -700,12 +805,19 @@ static void *vu_queue_main(void *arg)
 		}
 		if (p[0].revents)
 			break;
-		if (p[1].revents & (POLLERR | POLLNVAL)) {
-			mq_err("virtqueue %u: kick fd failed", q->index);
+		if (p[1].revents & (POLLERR | POLLNVAL | POLLHUP)) {
+			mq_err("virtqueue %u: kick fd failed: queue stopped", q->index);
+			vu_wait_stop(q);
 			break;
 		}
-		if (read(q->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			mq_warn("virtqueue %u: kick: %s", q->index, strerror(errno));
+		n = read(q->kick_fd, &v, sizeof(v));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			/* not an eventfd that works: it would spin */
+			mq_err("virtqueue %u: kick fd %s: queue stopped", q->index,
+			       n ? strerror(errno) : "at end of file");
+			vu_wait_stop(q);
+			break;
+		}
 		for (;;) {
 			uint16_t head;
 
@@ -732,11 +844,8 @@ static void *vu_queue_main(void *arg)
 			vu_serve_chain(q, head);
 		}
 		if (broken) {
-			/* wait to be stopped: nothing of this ring is trusted */
-			struct pollfd s = { .fd = q->stop_fd, .events = POLLIN };
-
-			while (poll(&s, 1, -1) < 0 && errno == EINTR)
-				;
+			/* nothing of this ring is trusted any more */
+			vu_wait_stop(q);
 			break;
 		}
 	}
@@ -993,6 +1102,7 @@ static int vu_set_mem_table(const union vu_payload *p, uint32_t size,
 	const struct vu_mem_table *t = &p->mem;
 	struct vu_region nr[VU_MAX_MEM_REGIONS];
 	bool was[VU_FS_MAX_QUEUES];
+	struct stat st;
 	unsigned int i, n;
 	int ret = 0;
 
@@ -1021,6 +1131,17 @@ static int vu_set_mem_table(const union vu_payload *p, uint32_t size,
 		    r->guest_addr + r->size < r->guest_addr ||
 		    r->user_addr + r->size < r->user_addr) {
 			mq_err("SET_MEM_TABLE: region %u: bad size or address", i);
+			ret = -EINVAL;
+			break;
+		}
+		/*
+		 * A mapping past the end of its file faults with SIGBUS when
+		 * touched: the whole region must be in the file.
+		 */
+		if (fstat(fds[i], &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) ||
+		    (S_ISREG(st.st_mode) && (uint64_t)st.st_size < len)) {
+			mq_err("SET_MEM_TABLE: region %u: fd is not a file of %llu bytes",
+			       i, (unsigned long long)len);
 			ret = -EINVAL;
 			break;
 		}
@@ -1300,7 +1421,7 @@ static int vu_listen(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	old = umask(0077);
+	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1)) {
 		int err = -errno;
 

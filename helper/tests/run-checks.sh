@@ -25,7 +25,8 @@ while IFS= read -r line; do
 	*)		echo "$line" ;;
 	esac
 done < <(run unit_test ./unit_test; run unit_crypto ./tap-unnumbered.sh ./unit_crypto
-	 run host-e2e.sh ./host-e2e.sh; run remote-e2e.sh ./remote-e2e.sh)
+	 run host-e2e.sh ./host-e2e.sh; run remote-e2e.sh ./remote-e2e.sh
+	 run vhost-e2e.sh ./vhost-e2e.sh)
 echo "1..$n"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$n" -gt 0 ]
