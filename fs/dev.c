@@ -327,6 +327,7 @@ int mqfuse_dev_copy_req_out(struct mqfuse_req *req, struct iov_iter *to)
 	}
 	return 0;
 }
+EXPORT_SYMBOL_GPL(mqfuse_dev_copy_req_out);
 
 ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter *to)
 {
@@ -343,6 +344,7 @@ ssize_t mqfuse_dev_send_interrupt(struct mqfuse_take *t, struct iov_iter *to)
 		return -EFAULT;
 	return sizeof(msg);
 }
+EXPORT_SYMBOL_GPL(mqfuse_dev_send_interrupt);
 
 ssize_t mqfuse_dev_send_forgets(struct mqfuse_conn *fc, struct mqfuse_take *t,
 				struct iov_iter *to)
@@ -389,6 +391,7 @@ ssize_t mqfuse_dev_send_forgets(struct mqfuse_conn *fc, struct mqfuse_take *t,
 		kfree(f);
 	return ret;
 }
+EXPORT_SYMBOL_GPL(mqfuse_dev_send_forgets);
 
 static size_t mqfuse_dev_min_read(struct mqfuse_conn *fc)
 {
@@ -764,6 +767,7 @@ ssize_t mqfuse_dev_reply(struct mqfuse_conn *fc, struct iov_iter *from)
 		return err == -EFAULT ? -EFAULT : -EINVAL;
 	return nbytes;
 }
+EXPORT_SYMBOL_GPL(mqfuse_dev_reply);
 
 static ssize_t mqfuse_dev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {

@@ -29,6 +29,7 @@
 #define pr_fmt(fmt) MQFUSE_NAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/fs_context.h>
 #include <linux/fuse.h>
 #include <linux/kernel.h>
 #include <linux/kobject.h>
@@ -54,6 +55,21 @@
 #define __MQFUSE_PASTE(a, b, c)	a##b##c
 #define MQFUSE_PASTE(a, b, c)	__MQFUSE_PASTE(a, b, c)
 #define MQFUSE_SYM(name)	MQFUSE_PASTE(mqfuse_v, MQFUSE_GEN, _##name)
+
+/* What mqfuse_virtio_v<GEN> (fs/virtio.c) uses of the core. */
+#define mqfuse_queue_take		MQFUSE_SYM(queue_take)
+#define mqfuse_queue_read_done		MQFUSE_SYM(queue_read_done)
+#define mqfuse_queue_has_work		MQFUSE_SYM(queue_has_work)
+#define mqfuse_dev_copy_req_out		MQFUSE_SYM(dev_copy_req_out)
+#define mqfuse_dev_send_forgets		MQFUSE_SYM(dev_send_forgets)
+#define mqfuse_dev_send_interrupt	MQFUSE_SYM(dev_send_interrupt)
+#define mqfuse_dev_reply		MQFUSE_SYM(dev_reply)
+#define mqfuse_conn_get			MQFUSE_SYM(conn_get)
+#define mqfuse_conn_put			MQFUSE_SYM(conn_put)
+#define mqfuse_conn_tryget		MQFUSE_SYM(conn_tryget)
+#define mqfuse_conn_abort		MQFUSE_SYM(conn_abort)
+#define mqfuse_virtio_init_fs_context	MQFUSE_SYM(virtio_init_fs_context)
+#define mqfuse_virtio_kill_sb		MQFUSE_SYM(virtio_kill_sb)
 
 /* Rate-limited warning about something a (possibly hostile) daemon did. */
 #define mqfuse_bad_reply(fc, fmt, ...)						\
@@ -405,6 +421,30 @@ struct mqfuse_transport_ops {
 	const char *name;				/* shown in sysfs */
 	void (*wake)(struct mqfuse_queue *q);		/* work was queued on q */
 	void (*abort)(struct mqfuse_conn *fc);		/* session aborted: wake everyone */
+	/*
+	 * Optional: the session is over (kill_sb, after its abort); the
+	 * transport lets go of it (fs/virtio.c). Process context.
+	 */
+	void (*detach)(struct mqfuse_conn *fc);
+};
+
+/*
+ * A transport that finds its own peer at mount (fs/virtio.c): the source
+ * names a device instead of fd= naming a daemon's file.
+ */
+struct mqfuse_virtio_ops {
+	/*
+	 * The unmounted device tagged @tag, held: a handle or ERR_PTR
+	 * (-ENODEV none, -EBUSY mounted); *@nr_vqs: its request queues,
+	 * *@dflt: how many a mount uses without virtqueues= (0: all).
+	 */
+	void *(*get)(const char *tag, unsigned int *nr_vqs, unsigned int *dflt);
+	void (*put)(void *dev);		/* a get() that was not attached */
+	/*
+	 * Serve @fc through @dev with @nr_vqs request queues (the get()'s
+	 * reference passes to the session): sets fc->tops and fc->tpriv.
+	 */
+	int (*attach)(void *dev, struct mqfuse_conn *fc, unsigned int nr_vqs);
 };
 
 /*
@@ -441,6 +481,7 @@ struct mqfuse_mount_opts {
 	 * from 0 (mqfuse_recovery_set_timeout()): a zero test needs no lock.
 	 */
 	unsigned int recovery_s;
+	unsigned int virtqueues;	/* virtqueues=N (virtio mounts), 0: all */
 };
 
 struct mqfuse_cons_ops;
@@ -510,6 +551,7 @@ struct mqfuse_conn {
 	struct mqfuse_mount_opts opts;	/* mount options */
 	const struct mqfuse_cons_ops *cons; /* consistency mode */
 	const struct mqfuse_transport_ops *tops; /* transport */
+	void __rcu *tpriv;		/* the transport's (fs/virtio.c: its device) */
 	struct user_namespace *user_ns;	/* ids are translated in this namespace */
 	struct pid_namespace *pid_ns;	/* pids are translated in this namespace */
 	u64 lock_owner_key;		/* scrambles fl_owner pointers for the daemon */
@@ -609,6 +651,10 @@ void mqfuse_conn_note_daemon(struct mqfuse_conn *fc, const struct mqfuse_dev *de
 void mqfuse_conn_daemon_gen_gone_locked(struct mqfuse_conn *fc);
 bool mqfuse_conn_abort_orphaned(struct mqfuse_conn *fc, const char *why);
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb);
+/* fs/virtio.c's filesystem type: its context set up with @vops */
+int mqfuse_virtio_init_fs_context(struct fs_context *fsc,
+				  const struct mqfuse_virtio_ops *vops);
+void mqfuse_virtio_kill_sb(struct super_block *sb);
 void mqfuse_send_init(struct mqfuse_conn *fc);
 u64 mqfuse_lock_owner_id(struct mqfuse_conn *fc, fl_owner_t owner);
 

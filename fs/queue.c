@@ -334,6 +334,7 @@ bool mqfuse_queue_has_work(struct mqfuse_queue *q)
 	return !list_empty_careful(&q->pending) || READ_ONCE(q->nr_forgets) ||
 	       !list_empty_careful(&q->interrupts);
 }
+EXPORT_SYMBOL_GPL(mqfuse_queue_has_work);
 
 /*
  * Take the next message for a reader. Returns false if the queue is
@@ -394,6 +395,7 @@ bool mqfuse_queue_take(struct mqfuse_queue *q, struct mqfuse_take *t,
 	spin_unlock(&q->lock);
 	return t->kind != MQFUSE_TAKE_NONE;
 }
+EXPORT_SYMBOL_GPL(mqfuse_queue_take);
 
 /*
  * The reader finished copying @req out. @err: the copy failed, fail the
@@ -444,6 +446,7 @@ void mqfuse_queue_read_done(struct mqfuse_req *req, int err)
 	else if (wake)
 		q->fc->tops->wake(q);
 }
+EXPORT_SYMBOL_GPL(mqfuse_queue_read_done);
 
 static struct mqfuse_queue *mqfuse_queue_of_unique(struct mqfuse_conn *fc, u64 unique)
 {

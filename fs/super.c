@@ -42,6 +42,7 @@ void mqfuse_conn_get(struct mqfuse_conn *fc)
 {
 	refcount_inc(&fc->ref);
 }
+EXPORT_SYMBOL_GPL(mqfuse_conn_get);
 
 /*
  * A reference on a session found on the session list (netlink), where its
@@ -51,6 +52,7 @@ bool mqfuse_conn_tryget(struct mqfuse_conn *fc)
 {
 	return refcount_inc_not_zero(&fc->ref);
 }
+EXPORT_SYMBOL_GPL(mqfuse_conn_tryget);
 
 /* Called by the sysfs kobject release once nobody can reach the session. */
 void mqfuse_conn_free(struct mqfuse_conn *fc)
@@ -73,6 +75,7 @@ void mqfuse_conn_put(struct mqfuse_conn *fc)
 		mqfuse_sysfs_release_conn(fc);	/* ends in mqfuse_conn_free() */
 	}
 }
+EXPORT_SYMBOL_GPL(mqfuse_conn_put);
 
 /*
  * Fail every request, refuse new ones, wake every reader. Idempotent: only
@@ -120,6 +123,7 @@ void mqfuse_conn_abort(struct mqfuse_conn *fc, const char *why)
 {
 	__mqfuse_conn_abort(fc, why, MQFUSE_EVENT_ABORTED, false);
 }
+EXPORT_SYMBOL_GPL(mqfuse_conn_abort);
 
 /* umount: listeners learn the end from UNMOUNTED (kill_sb), not ABORTED. */
 void mqfuse_conn_abort_umount(struct mqfuse_conn *fc, const char *why)
@@ -434,6 +438,8 @@ static int mqfuse_show_options(struct seq_file *m, struct dentry *root)
 	if (o->blksize)
 		seq_printf(m, ",blksize=%u", o->blksize);
 	seq_printf(m, ",queues=%u", fc->nr_queues);
+	if (o->virtqueues)
+		seq_printf(m, ",virtqueues=%u", o->virtqueues);
 	seq_printf(m, ",balance=%s", o->balance ? "on" : "off");
 	seq_printf(m, ",consistency=%s", mqfuse_consistency_names[o->consistency]);
 	if (READ_ONCE(o->recovery_s))
@@ -457,6 +463,7 @@ enum {
 	Opt_fd, Opt_rootmode, Opt_user_id, Opt_group_id, Opt_default_permissions,
 	Opt_allow_other, Opt_max_read, Opt_blksize, Opt_queues, Opt_balance,
 	Opt_consistency, Opt_subtype, Opt_recovery, Opt_readdirplus,
+	Opt_virtqueues,
 };
 
 static const struct constant_table mqfuse_onoff[] = {
@@ -480,6 +487,7 @@ static const struct fs_parameter_spec mqfuse_fs_parameters[] = {
 	fsparam_string	("subtype",		Opt_subtype),
 	fsparam_u32	("recovery",		Opt_recovery),
 	fsparam_enum	("readdirplus",		Opt_readdirplus, mqfuse_readdirplus_names),
+	fsparam_u32	("virtqueues",		Opt_virtqueues),
 	{}
 };
 
@@ -487,6 +495,11 @@ static const struct fs_parameter_spec mqfuse_fs_parameters[] = {
 struct mqfuse_fs_context {
 	struct mqfuse_mount_opts opts;	/* parsed options */
 	struct file *dev_file;		/* fd=N, held from get_tree until free */
+	/* a virtio mount (fs/virtio.c): its ops and the device it got */
+	const struct mqfuse_virtio_ops *vops;
+	void *vdev;			/* held from get_tree until attached or free */
+	bool virtqueues_present;	/* virtqueues= given */
+	bool recovery_present;		/* recovery= given */
 };
 
 static int mqfuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
@@ -576,9 +589,17 @@ static int mqfuse_parse_param(struct fs_context *fsc, struct fs_parameter *param
 			return invalfc(fsc, "recovery=%u: need 0..%u seconds", result.uint_32,
 				       MQFUSE_RECOVERY_MAX);
 		o->recovery_s = result.uint_32;
+		ctx->recovery_present = true;
 		break;
 	case Opt_readdirplus:
 		o->readdirplus = result.uint_32;
+		break;
+	case Opt_virtqueues:
+		if (!result.uint_32 || result.uint_32 > MQFUSE_MAX_QUEUES)
+			return invalfc(fsc, "virtqueues=%u: need 1..%u", result.uint_32,
+				       MQFUSE_MAX_QUEUES);
+		o->virtqueues = result.uint_32;
+		ctx->virtqueues_present = true;
 		break;
 	default:
 		return -EINVAL;
@@ -654,12 +675,68 @@ static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 		{ errorfc(fsc, "cannot create the sysfs directory: %d", err); return err; }
 
 	/* Last step that can fail: afterwards the daemon may see requests. */
-	err = mqfuse_dev_bind_mount(ctx->dev_file, fc);
-	if (err)
-		{ errorfc(fsc, "fd=%d already serves a session", ctx->opts.fd); return err; }
+	if (ctx->vops) {
+		err = ctx->vops->attach(ctx->vdev, fc, fc->nr_queues);
+		if (err)
+			{ errorfc(fsc, "%s: the virtio device went away", fsc->source); return err; }
+		ctx->vdev = NULL;	/* the session's now */
+	} else {
+		err = mqfuse_dev_bind_mount(ctx->dev_file, fc);
+		if (err)
+			{ errorfc(fsc, "fd=%d already serves a session", ctx->opts.fd); return err; }
+	}
 
 	mqfuse_send_init(fc);
 	return 0;
+}
+
+/*
+ * A virtio mount: the source is the device's tag; the device's guest
+ * side is all there is (no daemon fd, no recovery: the back-end is the
+ * host's), so the owner options default as for a system mount.
+ */
+static int mqfuse_virtio_get_tree(struct fs_context *fsc)
+{
+	struct mqfuse_fs_context *ctx = fsc->fs_private;
+	struct mqfuse_mount_opts *o = &ctx->opts;
+	unsigned int nr_vqs = 0, dflt = 0, want;
+	struct mqfuse_conn *fc;
+	void *dev;
+
+	if (o->fd_present)
+		return invalfc(fsc, "fd=: a virtio mount has no daemon fd");
+	if (ctx->recovery_present && o->recovery_s)
+		return invalfc(fsc, "recovery=: not on a virtio mount");
+	o->recovery_s = 0;
+	if (!fsc->source || !*fsc->source)
+		return invalfc(fsc, "a virtio mount needs the device's tag as its source");
+	if (!o->rootmode_present)
+		o->rootmode = S_IFDIR;
+	if (!o->user_id_present)
+		o->user_id = GLOBAL_ROOT_UID;
+	if (!o->group_id_present)
+		o->group_id = GLOBAL_ROOT_GID;
+	/* every user of the guest, the host's permissions checked here */
+	o->default_permissions = true;
+	o->allow_other = true;
+
+	dev = ctx->vops->get(fsc->source, &nr_vqs, &dflt);
+	if (IS_ERR(dev))
+		return invalfc(fsc, "%s: %s", fsc->source,
+			       PTR_ERR(dev) == -EBUSY ? "already mounted" :
+			       "no virtio-fs device with this tag");
+	ctx->vdev = dev;
+	want = o->virtqueues ?: (o->nr_queues ?: dflt);
+	if (!want || want > nr_vqs)
+		want = nr_vqs;
+	o->nr_queues = min_t(unsigned int, want, MQFUSE_MAX_QUEUES);
+	o->virtqueues = o->nr_queues;
+
+	fc = mqfuse_conn_alloc(fsc, o);
+	if (!fc)
+		return -ENOMEM;
+	fsc->s_fs_info = fc;
+	return get_tree_nodev(fsc, mqfuse_fill_super);
 }
 
 static int mqfuse_get_tree(struct fs_context *fsc)
@@ -668,6 +745,11 @@ static int mqfuse_get_tree(struct fs_context *fsc)
 	struct mqfuse_mount_opts *o = &ctx->opts;
 	struct mqfuse_conn *fc;
 	struct file *file;
+
+	if (ctx->vops)
+		return mqfuse_virtio_get_tree(fsc);
+	if (ctx->virtqueues_present)
+		return invalfc(fsc, "virtqueues=: only on a virtio mount");
 
 	if (!o->fd_present)
 		return invalfc(fsc, "missing option fd=N");
@@ -707,6 +789,8 @@ static void mqfuse_free_fc(struct fs_context *fsc)
 	if (ctx) {
 		if (ctx->dev_file)
 			fput(ctx->dev_file);
+		if (ctx->vdev)
+			ctx->vops->put(ctx->vdev);
 		kfree(ctx);
 	}
 }
@@ -772,6 +856,8 @@ static void mqfuse_kill_sb(struct super_block *sb)
 		 * from UNMOUNTED, sent only for a session they saw MOUNTED.
 		 */
 		mqfuse_conn_abort_umount(fc, "unmounted");
+		if (fc->tops->detach)
+			fc->tops->detach(fc);
 		if (listed) {
 			mutex_lock(&fc->event_lock);
 			mqfuse_nl_event(fc, MQFUSE_EVENT_UNMOUNTED);
@@ -793,8 +879,31 @@ static struct file_system_type mqfuse_fs_type = {
 /* The session of @sb if it is a mount of this generation, else NULL. */
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb)
 {
-	return sb->s_type == &mqfuse_fs_type ? sb->s_fs_info : NULL;
+	return sb->s_type == &mqfuse_fs_type ||
+	       sb->s_type->kill_sb == mqfuse_virtio_kill_sb ? sb->s_fs_info : NULL;
 }
+
+/*
+ * mqfuse_virtio_v<GEN>'s filesystem type (fs/virtio.c): the same
+ * context with its device ops; the module owns the type, so it stays
+ * loaded while mounted.
+ */
+int mqfuse_virtio_init_fs_context(struct fs_context *fsc,
+				  const struct mqfuse_virtio_ops *vops)
+{
+	int err = mqfuse_init_fs_context(fsc);
+
+	if (!err)
+		((struct mqfuse_fs_context *)fsc->fs_private)->vops = vops;
+	return err;
+}
+EXPORT_SYMBOL_GPL(mqfuse_virtio_init_fs_context);
+
+void mqfuse_virtio_kill_sb(struct super_block *sb)
+{
+	mqfuse_kill_sb(sb);
+}
+EXPORT_SYMBOL_GPL(mqfuse_virtio_kill_sb);
 
 static void mqfuse_inode_init_once(void *p)
 {

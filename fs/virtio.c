@@ -1,0 +1,885 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mqfuse_virtio_v<GEN>: mqfuse over virtio-fs devices (virtio device id
+ * 26; QEMU's vhost-user-fs-pci, served on the host by e.g. mqfused
+ * --vhost-user).  A guest mounts with
+ *
+ *	mount -t mqfuse_virtio_v<GEN> -o virtqueues=N TAG /mnt
+ *
+ * and gets the core's client (consistency modes, per-CPU queues, 8 MiB
+ * requests, sysfs and netlink) with the device's virtqueues as transport:
+ * core queue i is request virtqueue i + 1 (queue 0 of the device is the
+ * high-priority queue: FORGET and INTERRUPT), CPUs map to queues by the
+ * device's interrupt affinity when it has one.
+ *
+ * Data path: a request is copied (mqfuse_dev_copy_req_out()) into a
+ * buffer of ours that the device reads, and the device writes the reply
+ * into another buffer of ours, which mqfuse_dev_reply() takes as it takes
+ * a daemon's write(2): every check of a reply (lengths, error range,
+ * unique) applies to the device too, which is as untrusted as a daemon.
+ * The device never sees the core's pages or requests, only our buffers,
+ * so a request may end (signal, abort, umount) while the device still
+ * holds them; what the device returns late is dropped.
+ *
+ * Lifetimes and locking:
+ * - mqv_lock (mutex) guards the device list and each device's binding to
+ *   a session (dev->fc_owner, dev->removed, get/attach/detach/remove).
+ * - fc->tpriv (RCU) points to the device while attached; the core's wake
+ *   reads it under rcu_read_lock() and queues the virtqueue's work.
+ *   Detach clears it, waits for RCU readers, then cancels the works.
+ * - dev->fc (RCU) is the session the works serve; each buffer holds a
+ *   reference on the session it was built for, and its reply is delivered
+ *   only if that session is still the device's.
+ * - vq->lock (mutex: both sides run in work items) serialises
+ *   virtqueue_add_sgs, virtqueue_get_buf and the vq's overflow list; the
+ *   interrupt callback only queues done_work.
+ * - No MODULE_DEVICE_TABLE: loading this module must not take devices from
+ *   virtiofs behind an administrator's back (admin-guide.rst).
+ * - A device holds a kref: the driver's list one, a mount's get() one
+ *   (passed to the session by attach, dropped by detach).
+ */
+#include <linux/kref.h>
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_fs.h>
+#include <linux/virtio_ids.h>
+#include <linux/vmalloc.h>
+
+#include "mqfuse_i.h"
+
+#define MQV_NAME		"mqfuse_virtio_v" __stringify(MQFUSE_GEN)
+#define MQV_TAG_MAX		36	/* virtio_fs_config.tag */
+#define MQV_MAX_VQS		64	/* request queues used at most */
+/* a unique no request has: the DESTROY sent at umount */
+#define MQV_DESTROY_UNIQUE	(~0ULL >> 2)
+
+static unsigned int mqv_param_virtqueues;
+module_param_named(virtqueues, mqv_param_virtqueues, uint, 0644);
+MODULE_PARM_DESC(virtqueues,
+		 "request virtqueues a mount uses without virtqueues= (0: all the device has)");
+
+struct mqv_dev;
+
+/* One message on a virtqueue: the request (device reads) and reply room. */
+struct mqv_buf {
+	struct list_head list;		/* a vq's overflow list */
+	struct mqfuse_conn *fc;		/* holds a reference; NULL: no reply wanted */
+	u64 unique;			/* the reply must name it */
+	void *in, *out;			/* kvmalloc'ed */
+	size_t in_len, out_len;
+	unsigned int nsg_in, nsg_out;
+	struct scatterlist *sg;		/* nsg_in then nsg_out entries */
+	unsigned int used;		/* bytes the device says it wrote */
+};
+
+struct mqv_vq {
+	struct mqv_dev *dev;
+	struct virtqueue *vq;
+	unsigned int index;		/* in the device: 0 is hiprio */
+	struct mutex lock;		/* vq add/get, overflow */
+	struct list_head overflow;	/* built, waiting for room */
+	struct work_struct send_work;	/* core queue -> virtqueue */
+	struct work_struct done_work;	/* used buffers -> replies */
+	atomic64_t sent, done, bad;	/* messages, and device errors */
+	char name[24];
+};
+
+struct mqv_dev {
+	struct kref ref;
+	struct list_head entry;		/* mqv_devs, under mqv_lock */
+	struct virtio_device *vdev;
+	char tag[MQV_TAG_MAX + 1];
+	unsigned int nr_req;		/* request virtqueues of the device */
+	unsigned int nr_used;		/* those the session uses */
+	struct mqv_vq *vqs;		/* [0] hiprio, [1..nr_req] requests */
+	struct mqfuse_conn __rcu *fc;	/* the session served */
+	struct mqfuse_conn *fc_owner;	/* the same, under mqv_lock */
+	bool held;			/* a mount's get() not attached yet */
+	bool removed;			/* the driver let go of it */
+};
+
+static DEFINE_MUTEX(mqv_lock);
+static LIST_HEAD(mqv_devs);
+static const struct mqfuse_transport_ops mqv_transport;
+
+static void mqv_dev_release(struct kref *ref)
+{
+	struct mqv_dev *d = container_of(ref, struct mqv_dev, ref);
+
+	kfree(d->vqs);
+	kfree(d);
+}
+
+static void mqv_dev_put(struct mqv_dev *d)
+{
+	kref_put(&d->ref, mqv_dev_release);
+}
+
+/* ---- buffers ---- */
+
+static void mqv_buf_free(struct mqv_buf *b)
+{
+	if (b->fc)
+		mqfuse_conn_put(b->fc);
+	kvfree(b->in);
+	kvfree(b->out);
+	kvfree(b->sg);
+	kfree(b);
+}
+
+static unsigned int mqv_sg_count(const void *p, size_t len)
+{
+	if (!len)
+		return 0;
+	if (!is_vmalloc_addr(p))
+		return 1;
+	return DIV_ROUND_UP(offset_in_page(p) + len, PAGE_SIZE);
+}
+
+/* Describe @len bytes at @p in @sg (mqv_sg_count() entries). */
+static void mqv_sg_fill(struct scatterlist *sg, void *p, size_t len)
+{
+	unsigned int i = 0;
+
+	if (!is_vmalloc_addr(p)) {
+		sg_set_buf(sg, p, len);
+		return;
+	}
+	while (len) {
+		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(p));
+
+		sg_set_page(&sg[i++], vmalloc_to_page(p), n, offset_in_page(p));
+		p += n;
+		len -= n;
+	}
+}
+
+/* Buffers for @in_len request bytes and @out_len reply bytes, or NULL. */
+static struct mqv_buf *mqv_buf_alloc(size_t in_len, size_t out_len)
+{
+	struct mqv_buf *b = kzalloc(sizeof(*b), GFP_KERNEL);
+
+	if (!b)
+		return NULL;
+	b->in_len = in_len;
+	b->out_len = out_len;
+	b->in = kvmalloc(in_len, GFP_KERNEL);
+	if (out_len)
+		b->out = kvmalloc(out_len, GFP_KERNEL);
+	if (!b->in || (out_len && !b->out)) {
+		mqv_buf_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* The scatterlists of @b, once its request bytes are in. */
+static int mqv_buf_map(struct mqv_buf *b)
+{
+	b->nsg_in = mqv_sg_count(b->in, b->in_len);
+	b->nsg_out = mqv_sg_count(b->out, b->out_len);
+	b->sg = kvmalloc_array(b->nsg_in + b->nsg_out, sizeof(*b->sg), GFP_KERNEL);
+	if (!b->sg)
+		return -ENOMEM;
+	sg_init_table(b->sg, b->nsg_in);
+	mqv_sg_fill(b->sg, b->in, b->in_len);
+	if (b->nsg_out) {
+		sg_init_table(b->sg + b->nsg_in, b->nsg_out);
+		mqv_sg_fill(b->sg + b->nsg_in, b->out, b->out_len);
+	}
+	return 0;
+}
+
+/* @b will never reach the device: its request (if any) fails with EIO. */
+static void mqv_fail(struct mqv_buf *b)
+{
+	if (b->fc) {
+		struct fuse_out_header oh = {
+			.len = sizeof(oh), .error = -EIO, .unique = b->unique,
+		};
+		struct kvec kv = { &oh, sizeof(oh) };
+		struct iov_iter it;
+
+		iov_iter_kvec(&it, WRITE, &kv, 1, sizeof(oh));
+		mqfuse_dev_reply(b->fc, &it);
+	}
+	mqv_buf_free(b);
+}
+
+/* Under v->lock: hand @b to the device. */
+static int mqv_add_locked(struct mqv_vq *v, struct mqv_buf *b)
+{
+	struct scatterlist *sgs[2] = { b->sg, b->sg + b->nsg_in };
+	int err;
+
+	lockdep_assert_held(&v->lock);
+	err = virtqueue_add_sgs(v->vq, sgs, 1, b->nsg_out ? 1 : 0, b, GFP_KERNEL);
+	if (!err)
+		atomic64_inc(&v->sent);
+	/* no room in an empty ring: it never fits (no indirect table) */
+	if (err == -ENOSPC &&
+	    v->vq->num_free == virtqueue_get_vring_size(v->vq))
+		err = -E2BIG;
+	return err;
+}
+
+/*
+ * Queue @b on @v: at once if the ring has room and nothing waits before
+ * it, else on the overflow list (sent when buffers come back).  Returns
+ * true if the virtqueue needs a kick.
+ */
+static bool mqv_send(struct mqv_vq *v, struct mqv_buf *b)
+{
+	bool kick = false;
+	int err = -ENOSPC;
+
+	mutex_lock(&v->lock);
+	if (list_empty(&v->overflow))
+		err = mqv_add_locked(v, b);
+	if (err == -ENOSPC)
+		list_add_tail(&b->list, &v->overflow);
+	else if (!err)
+		kick = virtqueue_kick_prepare(v->vq);
+	mutex_unlock(&v->lock);
+	if (err && err != -ENOSPC) {
+		/* broken or too big for the ring: the request fails with EIO */
+		pr_warn_ratelimited("%s: virtqueue %u: add: %d\n", MQV_NAME, v->index, err);
+		mqv_fail(b);
+	}
+	return kick;
+}
+
+/* Under v->lock: move what waited on the overflow list into the ring. */
+static bool mqv_flush_overflow_locked(struct mqv_vq *v)
+{
+	struct mqv_buf *b, *tmp;
+	bool added = false;
+
+	list_for_each_entry_safe(b, tmp, &v->overflow, list) {
+		int err = mqv_add_locked(v, b);
+
+		if (err == -ENOSPC)
+			break;
+		list_del(&b->list);
+		if (err) {
+			pr_warn_ratelimited("%s: virtqueue %u: add: %d\n", MQV_NAME,
+					    v->index, err);
+			mqv_fail(b);
+			continue;
+		}
+		added = true;
+	}
+	return added && virtqueue_kick_prepare(v->vq);
+}
+
+/* ---- core -> device ---- */
+
+static size_t mqv_reply_room(const struct mqfuse_args *args)
+{
+	size_t n = sizeof(struct fuse_out_header);
+	unsigned int i;
+
+	if (args->noreply)
+		return 0;
+	for (i = 0; i < args->out_numargs; i++)
+		n += args->out_args[i].size;
+	return n;
+}
+
+/* A buffer for what @t took, or NULL (a request taken is then failed). */
+static struct mqv_buf *mqv_build(struct mqfuse_conn *fc, struct mqfuse_take *t)
+{
+	struct mqv_buf *b;
+	struct iov_iter it;
+	struct kvec kv;
+	ssize_t n;
+
+	switch (t->kind) {
+	case MQFUSE_TAKE_REQ: {
+		struct mqfuse_req *req = t->req;
+		int err = -ENOMEM;
+
+		b = mqv_buf_alloc(req->in_h.len, mqv_reply_room(req->args));
+		if (b) {
+			kv.iov_base = b->in;
+			kv.iov_len = b->in_len;
+			iov_iter_kvec(&it, READ, &kv, 1, b->in_len);
+			err = mqfuse_dev_copy_req_out(req, &it);
+			if (!err && b->out_len) {
+				b->unique = req->in_h.unique;
+				if (test_bit(MQFUSE_REQ_REPLAY, &req->flags))
+					b->unique |= MQFUSE_UNIQUE_REPLAY;
+			}
+		}
+		/* the request waits for its reply from here on: not ours to touch */
+		mqfuse_queue_read_done(req, err ? -EIO : 0);
+		if (err) {
+			if (b)
+				mqv_buf_free(b);
+			return NULL;
+		}
+		break;
+	}
+	case MQFUSE_TAKE_INTERRUPT:
+	case MQFUSE_TAKE_FORGETS: {
+		size_t len = sizeof(struct fuse_in_header) +
+			     sizeof(struct fuse_batch_forget_in) +
+			     (size_t)MQFUSE_MAX_FORGET_BATCH * sizeof(struct fuse_forget_one);
+
+		b = mqv_buf_alloc(len, 0);
+		if (!b) {
+			if (t->kind == MQFUSE_TAKE_FORGETS) {
+				struct mqfuse_forget *f, *tmp;
+
+				list_for_each_entry_safe(f, tmp, &t->forgets, list)
+					kfree(f);
+			}
+			return NULL;
+		}
+		kv.iov_base = b->in;
+		kv.iov_len = len;
+		iov_iter_kvec(&it, READ, &kv, 1, len);
+		n = t->kind == MQFUSE_TAKE_FORGETS ?
+		    mqfuse_dev_send_forgets(fc, t, &it) :
+		    mqfuse_dev_send_interrupt(t, &it);
+		if (n <= 0) {
+			mqv_buf_free(b);
+			return NULL;
+		}
+		b->in_len = n;
+		break;
+	}
+	default:
+		return NULL;
+	}
+	if (mqv_buf_map(b)) {
+		/* a request is failed by its missing reply: answer it EIO now */
+		if (b->out_len) {
+			struct fuse_out_header oh = {
+				.len = sizeof(oh), .error = -EIO, .unique = b->unique,
+			};
+			struct kvec ekv = { &oh, sizeof(oh) };
+
+			iov_iter_kvec(&it, WRITE, &ekv, 1, sizeof(oh));
+			mqfuse_dev_reply(fc, &it);
+		}
+		mqv_buf_free(b);
+		return NULL;
+	}
+	if (b->out_len) {
+		mqfuse_conn_get(fc);
+		b->fc = fc;
+	}
+	return b;
+}
+
+/* The session served through @d, referenced, or NULL. */
+static struct mqfuse_conn *mqv_session_get(struct mqv_dev *d)
+{
+	struct mqfuse_conn *fc;
+
+	rcu_read_lock();
+	fc = rcu_dereference(d->fc);
+	if (fc && !mqfuse_conn_tryget(fc))
+		fc = NULL;
+	rcu_read_unlock();
+	return fc;
+}
+
+static void mqv_send_work(struct work_struct *work)
+{
+	struct mqv_vq *v = container_of(work, struct mqv_vq, send_work);
+	struct mqv_dev *d = v->dev;
+	struct mqv_vq *hi = &d->vqs[0];
+	struct mqfuse_conn *fc = mqv_session_get(d);
+	bool kick = false, kick_hi = false;
+	struct mqfuse_queue *q;
+	struct mqfuse_take t;
+	unsigned int n = 0;
+
+	if (!fc)
+		return;
+	q = &fc->queues[v->index - 1];
+	mutex_lock(&v->lock);
+	kick = mqv_flush_overflow_locked(v);
+	mutex_unlock(&v->lock);
+	/* INIT first, alone on queue 0 (the core's rule for readers too) */
+	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT && v->index != 1)
+		goto out;
+	while (n++ < 256 && list_empty(&v->overflow) &&
+	       mqfuse_queue_take(q, &t, MQFUSE_MAX_FORGET_BATCH, false)) {
+		struct mqv_buf *b = mqv_build(fc, &t);
+
+		if (!b)
+			continue;
+		if (t.kind == MQFUSE_TAKE_REQ)
+			kick |= mqv_send(v, b);
+		else
+			kick_hi |= mqv_send(hi, b);
+	}
+	if (n > 256)	/* more may wait: let other work run first */
+		queue_work(system_unbound_wq, &v->send_work);
+out:
+	if (kick)
+		virtqueue_notify(v->vq);
+	if (kick_hi)
+		virtqueue_notify(hi->vq);
+	mqfuse_conn_put(fc);
+}
+
+/* ---- device -> core ---- */
+
+static void mqv_deliver(struct mqv_vq *v, struct mqfuse_conn *fc,
+			struct mqv_buf *b, unsigned int len)
+{
+	const struct fuse_out_header *oh = b->out;
+	struct fuse_out_header eio = {
+		.len = sizeof(eio), .error = -EIO, .unique = b->unique,
+	};
+	struct iov_iter it;
+	struct kvec kv = { b->out, 0 };
+
+	/*
+	 * The device answers for the buffer it was given: its length must be
+	 * the header's, within our room, and the header must name the
+	 * request.  Anything else fails the request (EIO), as a daemon's
+	 * malformed reply would.
+	 */
+	if (len < sizeof(*oh) || len > b->out_len || oh->len != len ||
+	    oh->unique != b->unique) {
+		atomic64_inc(&v->bad);
+		pr_warn_ratelimited("%s: virtqueue %u: bad reply for unique %llu (used %u of %zu bytes, header len %u unique %llu)\n",
+				    MQV_NAME, v->index, b->unique, len, b->out_len,
+				    len >= sizeof(*oh) ? oh->len : 0,
+				    len >= sizeof(*oh) ? oh->unique : 0);
+		kv.iov_base = &eio;
+		kv.iov_len = sizeof(eio);
+	} else {
+		kv.iov_len = len;
+	}
+	iov_iter_kvec(&it, WRITE, &kv, 1, kv.iov_len);
+	mqfuse_dev_reply(fc, &it);
+}
+
+static void mqv_done_work(struct work_struct *work)
+{
+	struct mqv_vq *v = container_of(work, struct mqv_vq, done_work);
+	struct mqv_dev *d = v->dev;
+	struct mqfuse_conn *fc = mqv_session_get(d);
+	struct mqv_buf *b, *tmp;
+	bool kick = false;
+	LIST_HEAD(done);
+	unsigned int len;
+
+	mutex_lock(&v->lock);
+	do {
+		virtqueue_disable_cb(v->vq);
+		while ((b = virtqueue_get_buf(v->vq, &len))) {
+			/* the length is the device's word: checked on delivery */
+			b->used = len;
+			list_add_tail(&b->list, &done);
+			atomic64_inc(&v->done);
+		}
+	} while (!virtqueue_enable_cb(v->vq) && !virtqueue_is_broken(v->vq));
+	kick = mqv_flush_overflow_locked(v);
+	mutex_unlock(&v->lock);
+	if (kick)
+		virtqueue_notify(v->vq);
+
+	list_for_each_entry_safe(b, tmp, &done, list) {
+		list_del(&b->list);
+		if (b->fc && b->fc == fc)
+			mqv_deliver(v, fc, b, b->used);
+		mqv_buf_free(b);
+	}
+	if (fc) {
+		unsigned int i;
+
+		/* room again, and INIT may have ended: every queue with work goes on */
+		for (i = 1; i <= d->nr_used; i++)
+			if (mqfuse_queue_has_work(&fc->queues[i - 1]) ||
+			    !list_empty(&d->vqs[i].overflow))
+				queue_work(system_unbound_wq, &d->vqs[i].send_work);
+		mqfuse_conn_put(fc);
+	}
+}
+
+static void mqv_vq_callback(struct virtqueue *vq)
+{
+	struct mqv_dev *d = vq->vdev->priv;
+
+	queue_work(system_unbound_wq, &d->vqs[vq->index].done_work);
+}
+
+/* ---- transport ops (the core calls them) ---- */
+
+static void mqv_wake(struct mqfuse_queue *q)
+{
+	struct mqfuse_conn *fc = q->fc;
+	struct mqv_dev *d;
+
+	rcu_read_lock();
+	d = rcu_dereference(fc->tpriv);
+	if (d) {
+		unsigned int qi = q - fc->queues;
+
+		if (qi < d->nr_used)
+			queue_work(system_unbound_wq, &d->vqs[qi + 1].send_work);
+	}
+	rcu_read_unlock();
+}
+
+static void mqv_abort(struct mqfuse_conn *fc)
+{
+	/* the core failed every request; what the device returns is dropped */
+}
+
+/* Tell the device's back-end the session is over (no answer awaited). */
+static void mqv_send_destroy(struct mqv_dev *d)
+{
+	struct mqv_vq *v = &d->vqs[1];
+	struct fuse_in_header *ih;
+	struct mqv_buf *b;
+
+	b = mqv_buf_alloc(sizeof(*ih), 0);
+	if (!b)
+		return;
+	ih = b->in;
+	memset(ih, 0, sizeof(*ih));
+	ih->len = sizeof(*ih);
+	ih->opcode = FUSE_DESTROY;
+	ih->unique = MQV_DESTROY_UNIQUE;
+	if (mqv_buf_map(b)) {
+		mqv_buf_free(b);
+		return;
+	}
+	if (mqv_send(v, b))
+		virtqueue_notify(v->vq);
+}
+
+/* Under mqv_lock: end the binding of @d to its session. */
+static void mqv_unbind_locked(struct mqv_dev *d, bool destroy)
+{
+	struct mqfuse_conn *fc = d->fc_owner;
+	unsigned int i;
+
+	lockdep_assert_held(&mqv_lock);
+	if (!fc)
+		return;
+	rcu_assign_pointer(fc->tpriv, NULL);
+	rcu_assign_pointer(d->fc, NULL);
+	synchronize_rcu();
+	for (i = 0; i <= d->nr_req; i++) {
+		cancel_work_sync(&d->vqs[i].send_work);
+		cancel_work_sync(&d->vqs[i].done_work);
+	}
+	d->fc_owner = NULL;
+	if (destroy && !d->removed)
+		mqv_send_destroy(d);
+	mqfuse_conn_put(fc);
+	mqv_dev_put(d);		/* the session's reference */
+}
+
+static void mqv_detach(struct mqfuse_conn *fc)
+{
+	struct mqv_dev *d;
+
+	mutex_lock(&mqv_lock);
+	d = rcu_dereference_protected(fc->tpriv, lockdep_is_held(&mqv_lock));
+	if (d && d->fc_owner == fc)
+		mqv_unbind_locked(d, true);
+	mutex_unlock(&mqv_lock);
+}
+
+static const struct mqfuse_transport_ops mqv_transport = {
+	.name	= "virtio",
+	.wake	= mqv_wake,
+	.abort	= mqv_abort,
+	.detach	= mqv_detach,
+};
+
+/* ---- mount (the core's virtio context calls these) ---- */
+
+static void *mqv_get(const char *tag, unsigned int *nr_vqs, unsigned int *dflt)
+{
+	struct mqv_dev *d, *found = NULL;
+	bool busy = false;
+
+	mutex_lock(&mqv_lock);
+	list_for_each_entry(d, &mqv_devs, entry) {
+		if (strcmp(d->tag, tag))
+			continue;
+		if (d->fc_owner || d->held) {
+			busy = true;
+			continue;
+		}
+		found = d;
+		break;
+	}
+	if (found) {
+		kref_get(&found->ref);
+		found->held = true;
+		*nr_vqs = min_t(unsigned int, found->nr_req, MQV_MAX_VQS);
+		*dflt = READ_ONCE(mqv_param_virtqueues);
+	}
+	mutex_unlock(&mqv_lock);
+	if (!found)
+		return ERR_PTR(busy ? -EBUSY : -ENODEV);
+	return found;
+}
+
+static void mqv_put(void *dev)
+{
+	struct mqv_dev *d = dev;
+
+	mutex_lock(&mqv_lock);
+	d->held = false;
+	mutex_unlock(&mqv_lock);
+	mqv_dev_put(d);
+}
+
+/* CPUs to queues by the interrupt affinity of the request virtqueues. */
+static void mqv_map_cpus(struct mqv_dev *d, struct mqfuse_conn *fc,
+			 unsigned int nr)
+{
+	unsigned int i, cpu;
+
+	for (i = 0; i < nr; i++) {
+		const struct cpumask *mask = NULL;
+
+		if (d->vdev->config->get_vq_affinity)
+			mask = d->vdev->config->get_vq_affinity(d->vdev, i + 1);
+
+		if (!mask)
+			return;		/* no affinity: the core's even spread stays */
+		for_each_cpu(cpu, mask)
+			if (cpu < nr_cpu_ids)
+				fc->cpu_to_queue[cpu] = i;
+	}
+}
+
+static int mqv_attach(void *dev, struct mqfuse_conn *fc, unsigned int nr_vqs)
+{
+	struct mqv_dev *d = dev;
+	int err = 0;
+
+	mutex_lock(&mqv_lock);
+	d->held = false;
+	if (d->removed || d->fc_owner || !nr_vqs || nr_vqs > d->nr_req) {
+		err = -ENODEV;
+	} else {
+		d->nr_used = nr_vqs;
+		mqv_map_cpus(d, fc, nr_vqs);
+		mqfuse_conn_get(fc);
+		d->fc_owner = fc;
+		fc->tops = &mqv_transport;
+		rcu_assign_pointer(d->fc, fc);
+		rcu_assign_pointer(fc->tpriv, d);
+	}
+	mutex_unlock(&mqv_lock);
+	if (err)
+		mqv_dev_put(d);
+	return err;
+}
+
+static const struct mqfuse_virtio_ops mqv_vops = {
+	.get	= mqv_get,
+	.put	= mqv_put,
+	.attach	= mqv_attach,
+};
+
+static int mqv_init_fs_context(struct fs_context *fsc)
+{
+	return mqfuse_virtio_init_fs_context(fsc, &mqv_vops);
+}
+
+static struct file_system_type mqv_fs_type = {
+	.owner			= THIS_MODULE,
+	.name			= MQV_NAME,
+	.init_fs_context	= mqv_init_fs_context,
+	.kill_sb		= mqfuse_virtio_kill_sb,
+};
+
+/* ---- the virtio driver ---- */
+
+static int mqv_find_vqs(struct mqv_dev *d, struct virtqueue **vqs,
+			unsigned int nvqs)
+{
+	struct irq_affinity desc = { .pre_vectors = 1 };
+	unsigned int i;
+	int err;
+#ifdef HAVE_VIRTQUEUE_INFO
+	struct virtqueue_info *info = kcalloc(nvqs, sizeof(*info), GFP_KERNEL);
+
+	if (!info)
+		return -ENOMEM;
+	for (i = 0; i < nvqs; i++) {
+		info[i].name = d->vqs[i].name;
+		info[i].callback = mqv_vq_callback;
+	}
+	err = virtio_find_vqs(d->vdev, nvqs, vqs, info, &desc);
+	kfree(info);
+#else
+	vq_callback_t **cbs = kcalloc(nvqs, sizeof(*cbs), GFP_KERNEL);
+	const char **names = kcalloc(nvqs, sizeof(*names), GFP_KERNEL);
+
+	err = -ENOMEM;
+	if (cbs && names) {
+		for (i = 0; i < nvqs; i++) {
+			cbs[i] = mqv_vq_callback;
+			names[i] = d->vqs[i].name;
+		}
+		err = virtio_find_vqs(d->vdev, nvqs, vqs, cbs, names, &desc);
+	}
+	kfree(cbs);
+	kfree(names);
+#endif
+	return err;
+}
+
+static int mqv_probe(struct virtio_device *vdev)
+{
+	struct virtqueue **vqs = NULL;
+	struct mqv_dev *d;
+	unsigned int i, nvqs;
+	u32 nr_req;
+	int err = -ENOMEM;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	kref_init(&d->ref);
+	d->vdev = vdev;
+	virtio_cread_bytes(vdev, offsetof(struct virtio_fs_config, tag),
+			   d->tag, MQV_TAG_MAX);
+	d->tag[MQV_TAG_MAX] = '\0';
+	virtio_cread_le(vdev, struct virtio_fs_config, num_request_queues, &nr_req);
+	if (!d->tag[0] || !nr_req) {
+		dev_err(&vdev->dev, "no tag or no request queue (%u): not served\n",
+			nr_req);
+		err = -EINVAL;
+		goto fail;
+	}
+	/* a device with more queues than we use: the rest stay unused */
+	d->nr_req = min_t(u32, nr_req, MQV_MAX_VQS);
+	nvqs = d->nr_req + 1;
+	d->vqs = kcalloc(nvqs, sizeof(*d->vqs), GFP_KERNEL);
+	vqs = kcalloc(nvqs, sizeof(*vqs), GFP_KERNEL);
+	if (!d->vqs || !vqs)
+		goto fail;
+	for (i = 0; i < nvqs; i++) {
+		struct mqv_vq *v = &d->vqs[i];
+
+		v->dev = d;
+		v->index = i;
+		mutex_init(&v->lock);
+		INIT_LIST_HEAD(&v->overflow);
+		INIT_WORK(&v->send_work, mqv_send_work);
+		INIT_WORK(&v->done_work, mqv_done_work);
+		if (i)
+			snprintf(v->name, sizeof(v->name), "requests.%u", i - 1);
+		else
+			strscpy(v->name, "hiprio", sizeof(v->name));
+	}
+	vdev->priv = d;
+	err = mqv_find_vqs(d, vqs, nvqs);
+	if (err)
+		goto fail;
+	for (i = 0; i < nvqs; i++)
+		d->vqs[i].vq = vqs[i];
+	kfree(vqs);
+	virtio_device_ready(vdev);
+	mutex_lock(&mqv_lock);
+	list_add_tail(&d->entry, &mqv_devs);
+	mutex_unlock(&mqv_lock);
+	dev_info(&vdev->dev, "%s: tag '%s', %u request queue(s)%s\n", MQV_NAME,
+		 d->tag, d->nr_req, nr_req > d->nr_req ? " (more unused)" : "");
+	return 0;
+fail:
+	kfree(vqs);
+	vdev->priv = NULL;
+	mqv_dev_put(d);
+	return err;
+}
+
+static void mqv_remove(struct virtio_device *vdev)
+{
+	struct mqv_dev *d = vdev->priv;
+	struct mqfuse_conn *fc;
+	unsigned int i;
+
+	mutex_lock(&mqv_lock);
+	list_del(&d->entry);
+	d->removed = true;
+	fc = d->fc_owner;
+	if (fc)
+		mqfuse_conn_get(fc);
+	mutex_unlock(&mqv_lock);
+	if (fc) {
+		/* its requests fail with ENOTCONN; umount still works */
+		mqfuse_conn_abort(fc, "virtio device removed");
+		mutex_lock(&mqv_lock);
+		if (d->fc_owner == fc)
+			mqv_unbind_locked(d, false);
+		mutex_unlock(&mqv_lock);
+		mqfuse_conn_put(fc);
+	}
+	virtio_reset_device(vdev);
+	for (i = 0; i <= d->nr_req; i++) {
+		struct mqv_vq *v = &d->vqs[i];
+		struct mqv_buf *b, *tmp;
+
+		cancel_work_sync(&v->send_work);
+		cancel_work_sync(&v->done_work);
+		while ((b = virtqueue_detach_unused_buf(v->vq)))
+			mqv_buf_free(b);
+		list_for_each_entry_safe(b, tmp, &v->overflow, list) {
+			list_del(&b->list);
+			mqv_buf_free(b);
+		}
+	}
+	vdev->config->del_vqs(vdev);
+	vdev->priv = NULL;
+	mqv_dev_put(d);
+}
+
+static const struct virtio_device_id mqv_id_table[] = {
+	{ VIRTIO_ID_FS, VIRTIO_DEV_ANY_ID },
+	{}
+};
+
+static struct virtio_driver mqv_driver = {
+	.driver.name	= MQV_NAME,
+	.driver.owner	= THIS_MODULE,
+	.id_table	= mqv_id_table,
+	.probe		= mqv_probe,
+	.remove		= mqv_remove,
+};
+
+static int __init mqv_init(void)
+{
+	int err = register_virtio_driver(&mqv_driver);
+
+	if (err)
+		return err;
+	err = register_filesystem(&mqv_fs_type);
+	if (err)
+		unregister_virtio_driver(&mqv_driver);
+	return err;
+}
+
+static void __exit mqv_exit(void)
+{
+	unregister_filesystem(&mqv_fs_type);
+	unregister_virtio_driver(&mqv_driver);
+}
+
+module_init(mqv_init);
+module_exit(mqv_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("mqfuse over virtio-fs devices (generation " __stringify(MQFUSE_GEN) ")");
+MODULE_ALIAS_FS(MQV_NAME);
