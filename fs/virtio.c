@@ -847,6 +847,57 @@ static void mqv_remove(struct virtio_device *vdev)
 	mqv_dev_put(d);
 }
 
+/*
+ * sysfs, per device (/sys/bus/virtio/devices/virtioN/): its tag, its
+ * request queues, and per virtqueue the messages sent, the buffers the
+ * device gave back and the replies it got wrong.
+ */
+static ssize_t tag_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct mqv_dev *d = dev_to_virtio(dev)->priv;
+
+	return sysfs_emit(buf, "%s\n", d ? d->tag : "");
+}
+static DEVICE_ATTR_RO(tag);
+
+static ssize_t request_queues_show(struct device *dev, struct device_attribute *attr,
+				   char *buf)
+{
+	struct mqv_dev *d = dev_to_virtio(dev)->priv;
+
+	return sysfs_emit(buf, "%u\n", d ? d->nr_req : 0);
+}
+static DEVICE_ATTR_RO(request_queues);
+
+static ssize_t vq_stats_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct mqv_dev *d = dev_to_virtio(dev)->priv;
+	unsigned int i;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	for (i = 0; i <= d->nr_req; i++) {
+		struct mqv_vq *v = &d->vqs[i];
+
+		n += sysfs_emit_at(buf, n, "%s sent %lld done %lld bad %lld\n",
+				   v->name, (long long)atomic64_read(&v->sent),
+				   (long long)atomic64_read(&v->done),
+				   (long long)atomic64_read(&v->bad));
+	}
+	return n;
+}
+static DEVICE_ATTR_RO(vq_stats);
+
+static struct attribute *mqv_dev_attrs[] = {
+	&dev_attr_tag.attr,
+	&dev_attr_request_queues.attr,
+	&dev_attr_vq_stats.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(mqv_dev);
+
 static const struct virtio_device_id mqv_id_table[] = {
 	{ VIRTIO_ID_FS, VIRTIO_DEV_ANY_ID },
 	{}
@@ -855,6 +906,7 @@ static const struct virtio_device_id mqv_id_table[] = {
 static struct virtio_driver mqv_driver = {
 	.driver.name	= MQV_NAME,
 	.driver.owner	= THIS_MODULE,
+	.driver.dev_groups = mqv_dev_groups,
 	.id_table	= mqv_id_table,
 	.probe		= mqv_probe,
 	.remove		= mqv_remove,

@@ -117,7 +117,7 @@ mq_unload() { ! mq_loaded || rmmod "$MQ_NAME"; }
 # before the next one starts (and reported as a failure of the one that left it).
 mq_cleanup_after_suite() {
 	local s=$1 left
-	left=$(awk '$3 ~ /^(mqfuse_v[0-9]+|fuse|fuse\..*)$/ { print $2 }' /proc/mounts)
+	left=$(awk '$3 ~ /^(mqfuse(_virtio)?_v[0-9]+|fuse|fuse\..*|virtiofs)$/ { print $2 }' /proc/mounts)
 	if [ -n "$left" ]; then
 		echo "not ok - $s: left mounts behind: $(echo $left)" >> "$MQ_RESULTS/tap.txt"
 		for m in $left; do umount -l "$m" 2>/dev/null; done
@@ -127,6 +127,12 @@ mq_cleanup_after_suite() {
 		pkill -KILL -x "$p" 2>/dev/null
 	done
 	sleep 0.2
+	# the virtio transport holds the core: no later suite could reload it
+	local vm
+	for vm in $(awk '$1 ~ /^mqfuse_virtio_v[0-9]+$/ { print $1 }' /proc/modules); do
+		echo "not ok - $s: left $vm loaded" >> "$MQ_RESULTS/tap.txt"
+		rmmod "$vm" 2>/dev/null
+	done
 	# a race-window delay (selftests/kdelay) slows every later suite
 	if grep -q '^mq_kdelay ' /proc/modules; then
 		echo "not ok - $s: left mq_kdelay loaded" >> "$MQ_RESULTS/tap.txt"
