@@ -38,6 +38,7 @@
  * - A device holds a kref: the driver's list one, a mount's get() one
  *   (passed to the session by attach, dropped by detach).
  */
+#include <linux/interrupt.h>
 #include <linux/kref.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>

@@ -124,7 +124,7 @@ for g in "$gen" $((gen + 1)); do
 		{ log "mqfuse (generation $g) does not build against $release"; exit 1; }
 	if [ "$g" = "$gen" ]; then dest=$guest/${root#/}; else dest=$guest/${root#/}/build/next-gen; fi
 	mkdir -p "$dest"
-	cp "$m/mqfuse_v$g.ko" "$dest/"
+	cp "$m/mqfuse_v$g.ko" "$m/mqfuse_virtio_v$g.ko" "$dest/"
 done
 # 5. selftests/kdelay's mq_kdelay.ko (badreply's race windows), same way.
 m=$dk/mod-kdelay
