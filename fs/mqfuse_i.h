@@ -436,16 +436,21 @@ struct mqfuse_virtio_ops {
 	/*
 	 * The unmounted device tagged @tag, held: a handle or ERR_PTR
 	 * (-ENODEV none, -EBUSY mounted); *@nr_vqs: its request queues,
-	 * *@dflt: how many a mount uses without virtqueues= (0: all).
+	 * *@dflt: how many a mount uses without virtqueues= (0: all),
+	 * *@max_pages: the most pages a request may carry on it.
 	 */
-	void *(*get)(const char *tag, unsigned int *nr_vqs, unsigned int *dflt);
+	void *(*get)(const char *tag, unsigned int *nr_vqs, unsigned int *dflt,
+		     unsigned int *max_pages);
 	void (*put)(void *dev);		/* a get() that was not attached */
 	/*
-	 * Serve @fc through @dev with @nr_vqs request queues (the get()'s
-	 * reference passes to the session): sets fc->tops and fc->tpriv.
+	 * Serve @fc through @dev with @nr_vqs request queues: on success the
+	 * get()'s reference passes to the session (sets fc->tpriv); on
+	 * failure it stays the caller's, who drops it with put().
 	 */
 	int (*attach)(void *dev, struct mqfuse_conn *fc, unsigned int nr_vqs);
+	const struct mqfuse_transport_ops *tops;	/* the session's */
 };
+extern const struct mqfuse_transport_ops mqfuse_detached_transport;
 
 /*
  * readdirplus= mount option: when READDIR asks for READDIRPLUS, provided
@@ -552,6 +557,7 @@ struct mqfuse_conn {
 	const struct mqfuse_cons_ops *cons; /* consistency mode */
 	const struct mqfuse_transport_ops *tops; /* transport */
 	void __rcu *tpriv;		/* the transport's (fs/virtio.c: its device) */
+	unsigned int max_pages_limit;	/* the transport's cap at INIT, 0: none */
 	struct user_namespace *user_ns;	/* ids are translated in this namespace */
 	struct pid_namespace *pid_ns;	/* pids are translated in this namespace */
 	u64 lock_owner_key;		/* scrambles fl_owner pointers for the daemon */

@@ -313,7 +313,10 @@ long mqfuse_recovery_ioctl_attach(struct file *file, struct mqfuse_attach __user
 			    mqfuse_recovery_conn_by_fd(a.fd);
 	if (IS_ERR(fc))
 		return PTR_ERR(fc);
-	if (!mqfuse_recovery_may_attach(fc, !a.session_id))
+	/* a virtio session's daemon is its device: nobody attaches there */
+	if (fc->tops != &mqfuse_chardev_transport)
+		err = -EINVAL;
+	else if (!mqfuse_recovery_may_attach(fc, !a.session_id))
 		err = -EPERM;
 	else
 		err = mqfuse_dev_attach_daemon(file, fc, a.flags, a.daemon_gen);

@@ -299,6 +299,9 @@ static void mqfuse_init_reply(struct mqfuse_conn *fc, struct mqfuse_args *args, 
 
 	fc->minor = min_t(u32, out->minor, FUSE_KERNEL_MINOR_VERSION);
 	fc->init_flags = flags;
+	/* a transport that cannot carry more (fs/virtio.c: ring size) */
+	if (fc->max_pages_limit && max_pages > fc->max_pages_limit)
+		max_pages = fc->max_pages_limit;
 	fc->max_pages = max_pages;
 	fc->max_write = min_t(u32, out->max_write, max_pages << PAGE_SHIFT);
 	fc->max_read = min_t(u32, fc->opts.max_read, max_pages << PAGE_SHIFT);
@@ -678,7 +681,7 @@ static int mqfuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	if (ctx->vops) {
 		err = ctx->vops->attach(ctx->vdev, fc, fc->nr_queues);
 		if (err)
-			{ errorfc(fsc, "%s: the virtio device went away", fsc->source); return err; }
+			{ errorfc(fsc, "%s: the virtio device went away or is busy", fsc->source); return err; }
 		ctx->vdev = NULL;	/* the session's now */
 	} else {
 		err = mqfuse_dev_bind_mount(ctx->dev_file, fc);
@@ -699,7 +702,7 @@ static int mqfuse_virtio_get_tree(struct fs_context *fsc)
 {
 	struct mqfuse_fs_context *ctx = fsc->fs_private;
 	struct mqfuse_mount_opts *o = &ctx->opts;
-	unsigned int nr_vqs = 0, dflt = 0, want;
+	unsigned int nr_vqs = 0, dflt = 0, want, max_pages = 0;
 	struct mqfuse_conn *fc;
 	void *dev;
 
@@ -720,11 +723,13 @@ static int mqfuse_virtio_get_tree(struct fs_context *fsc)
 	o->default_permissions = true;
 	o->allow_other = true;
 
-	dev = ctx->vops->get(fsc->source, &nr_vqs, &dflt);
-	if (IS_ERR(dev))
-		return invalfc(fsc, "%s: %s", fsc->source,
-			       PTR_ERR(dev) == -EBUSY ? "already mounted" :
-			       "no virtio-fs device with this tag");
+	dev = ctx->vops->get(fsc->source, &nr_vqs, &dflt, &max_pages);
+	if (IS_ERR(dev)) {
+		errorfc(fsc, "%s: %s", fsc->source,
+			PTR_ERR(dev) == -EBUSY ? "already mounted" :
+			"no virtio-fs device with this tag");
+		return PTR_ERR(dev);
+	}
 	ctx->vdev = dev;
 	want = o->virtqueues ?: (o->nr_queues ?: dflt);
 	if (!want || want > nr_vqs)
@@ -735,6 +740,9 @@ static int mqfuse_virtio_get_tree(struct fs_context *fsc)
 	fc = mqfuse_conn_alloc(fsc, o);
 	if (!fc)
 		return -ENOMEM;
+	/* before fill_super publishes the session (sysfs transport) */
+	fc->tops = ctx->vops->tops;
+	fc->max_pages_limit = max_pages;
 	fsc->s_fs_info = fc;
 	return get_tree_nodev(fsc, mqfuse_fill_super);
 }
@@ -856,8 +864,11 @@ static void mqfuse_kill_sb(struct super_block *sb)
 		 * from UNMOUNTED, sent only for a session they saw MOUNTED.
 		 */
 		mqfuse_conn_abort_umount(fc, "unmounted");
-		if (fc->tops->detach)
+		if (fc->tops->detach) {
 			fc->tops->detach(fc);
+			/* the transport's module may go once the sb is gone */
+			fc->tops = &mqfuse_detached_transport;
+		}
 		if (listed) {
 			mutex_lock(&fc->event_lock);
 			mqfuse_nl_event(fc, MQFUSE_EVENT_UNMOUNTED);
@@ -879,9 +890,24 @@ static struct file_system_type mqfuse_fs_type = {
 /* The session of @sb if it is a mount of this generation, else NULL. */
 struct mqfuse_conn *mqfuse_sb_conn(struct super_block *sb)
 {
-	return sb->s_type == &mqfuse_fs_type ||
-	       sb->s_type->kill_sb == mqfuse_virtio_kill_sb ? sb->s_fs_info : NULL;
+	/* not a virtio mount's: its daemon is its device (no ATTACH there) */
+	return sb->s_type == &mqfuse_fs_type ? sb->s_fs_info : NULL;
 }
+
+static void mqfuse_detached_wake(struct mqfuse_queue *q)
+{
+}
+
+static void mqfuse_detached_abort(struct mqfuse_conn *fc)
+{
+}
+
+/* A session whose transport let go of it (kill_sb after tops->detach). */
+const struct mqfuse_transport_ops mqfuse_detached_transport = {
+	.name	= "detached",
+	.wake	= mqfuse_detached_wake,
+	.abort	= mqfuse_detached_abort,
+};
 
 /*
  * mqfuse_virtio_v<GEN>'s filesystem type (fs/virtio.c): the same

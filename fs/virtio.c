@@ -14,12 +14,16 @@
  *
  * Data path: a request is copied (mqfuse_dev_copy_req_out()) into a
  * buffer of ours that the device reads, and the device writes the reply
- * into another buffer of ours, which mqfuse_dev_reply() takes as it takes
- * a daemon's write(2): every check of a reply (lengths, error range,
- * unique) applies to the device too, which is as untrusted as a daemon.
- * The device never sees the core's pages or requests, only our buffers,
- * so a request may end (signal, abort, umount) while the device still
- * holds them; what the device returns late is dropped.
+ * into another buffer of ours (zeroed: what the device does not write
+ * is zeros, never old kernel memory), which mqfuse_dev_reply() takes as
+ * it takes a daemon's write(2): every check of a reply (lengths, error
+ * range, unique) applies to the device too, which is as untrusted as a
+ * daemon.  The device never sees the core's pages or requests, only our
+ * buffers, so a request may end (signal, abort, umount) while the device
+ * still holds them; what the device returns late is dropped.  Buffers are
+ * chunks of up to 64 KiB of contiguous pages, so that a chain (one
+ * descriptor per chunk, through an indirect table) stays within the
+ * queue size as the virtio spec requires: 8 MiB is 129 descriptors.
  *
  * Lifetimes and locking:
  * - mqv_lock (mutex) guards the device list and each device's binding to
@@ -36,12 +40,23 @@
  * - No MODULE_DEVICE_TABLE: loading this module must not take devices from
  *   virtiofs behind an administrator's back (admin-guide.rst).
  * - A device holds a kref: the driver's list one, a mount's get() one
- *   (passed to the session by attach, dropped by detach).
+ *   (passed to the session by a successful attach, dropped by detach; a
+ *   failed attach leaves it to the core's put()).
+ * - Between two sessions the device must have given back every buffer of
+ *   the first (attach waits for that, then refuses with EBUSY), so no
+ *   request of an old session reaches the back-end in a new one; at
+ *   unbind what waited on the overflow lists is freed (the core failed
+ *   those requests in its abort).
+ * - The works run on a WQ_MEM_RECLAIM workqueue with fs reclaim off
+ *   (memalloc_nofs_save): they are the daemon, and reclaim may wait for
+ *   the WRITEs they carry.
  */
 #include <linux/interrupt.h>
 #include <linux/kref.h>
 #include <linux/module.h>
+#include <linux/ctype.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/virtio.h>
@@ -55,8 +70,14 @@
 #define MQV_NAME		"mqfuse_virtio_v" __stringify(MQFUSE_GEN)
 #define MQV_TAG_MAX		36	/* virtio_fs_config.tag */
 #define MQV_MAX_VQS		64	/* request queues used at most */
-/* a unique no request has: the DESTROY sent at umount */
-#define MQV_DESTROY_UNIQUE	(~0ULL >> 2)
+/* a unique no request has (even: not an INTERRUPT's): the DESTROY at umount */
+#define MQV_DESTROY_UNIQUE	(1ULL << 62)
+/* buffer chunks: up to 64 KiB of contiguous pages each */
+#define MQV_CHUNK_ORDER		4
+/* how long a new mount waits for the last session's buffers to come back */
+#define MQV_DRAIN_MS		5000
+
+static struct workqueue_struct *mqv_wq;
 
 static unsigned int mqv_param_virtqueues;
 module_param_named(virtqueues, mqv_param_virtqueues, uint, 0644);
@@ -65,15 +86,21 @@ MODULE_PARM_DESC(virtqueues,
 
 struct mqv_dev;
 
+/* Pages for @len bytes: @nr chunks of 2^order[i] pages. */
+struct mqv_pages {
+	size_t len;
+	unsigned int nr;
+	struct bio_vec *bv;
+	u8 *order;
+};
+
 /* One message on a virtqueue: the request (device reads) and reply room. */
 struct mqv_buf {
 	struct list_head list;		/* a vq's overflow list */
 	struct mqfuse_conn *fc;		/* holds a reference; NULL: no reply wanted */
 	u64 unique;			/* the reply must name it */
-	void *in, *out;			/* kvmalloc'ed */
-	size_t in_len, out_len;
-	unsigned int nsg_in, nsg_out;
-	struct scatterlist *sg;		/* nsg_in then nsg_out entries */
+	struct mqv_pages in, out;
+	struct scatterlist *sg;		/* in.nr then out.nr entries */
 	unsigned int used;		/* bytes the device says it wrote */
 };
 
@@ -83,6 +110,7 @@ struct mqv_vq {
 	unsigned int index;		/* in the device: 0 is hiprio */
 	struct mutex lock;		/* vq add/get, overflow */
 	struct list_head overflow;	/* built, waiting for room */
+	atomic_t nr_overflow;		/* its length, read without the lock */
 	struct work_struct send_work;	/* core queue -> virtqueue */
 	struct work_struct done_work;	/* used buffers -> replies */
 	atomic64_t sent, done, bad;	/* messages, and device errors */
@@ -101,6 +129,7 @@ struct mqv_dev {
 	struct mqfuse_conn *fc_owner;	/* the same, under mqv_lock */
 	bool held;			/* a mount's get() not attached yet */
 	bool removed;			/* the driver let go of it */
+	wait_queue_head_t drained;	/* buffers came back (attach waits) */
 };
 
 static DEFINE_MUTEX(mqv_lock);
@@ -122,77 +151,127 @@ static void mqv_dev_put(struct mqv_dev *d)
 
 /* ---- buffers ---- */
 
+static void mqv_pages_free(struct mqv_pages *pg)
+{
+	unsigned int i;
+
+	for (i = 0; i < pg->nr; i++)
+		__free_pages(pg->bv[i].bv_page, pg->order[i]);
+	kfree(pg->bv);
+	kfree(pg->order);
+	pg->nr = 0;
+	pg->bv = NULL;
+	pg->order = NULL;
+}
+
+/*
+ * Pages for @len bytes in at most @budget chunks (descriptors): big chunks
+ * first, smaller ones when memory is fragmented, but never so small that
+ * the rest could not fit the budget.  0 or -ENOMEM.
+ */
+static int mqv_pages_alloc(struct mqv_pages *pg, size_t len, bool zero,
+			   unsigned int budget)
+{
+	unsigned int max = min_t(size_t, budget, DIV_ROUND_UP(len, PAGE_SIZE));
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | (zero ? __GFP_ZERO : 0);
+	size_t left = len;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->len = len;
+	if (!len)
+		return 0;
+	if (!max)
+		return -E2BIG;
+	pg->bv = kcalloc(max, sizeof(*pg->bv), GFP_KERNEL | __GFP_NOWARN);
+	pg->order = kcalloc(max, sizeof(*pg->order), GFP_KERNEL | __GFP_NOWARN);
+	if (!pg->bv || !pg->order)
+		goto nomem;
+	while (left) {
+		unsigned int order = min_t(unsigned int, MQV_CHUNK_ORDER,
+					   get_order(left));
+		unsigned int chunks_left = max - pg->nr, min_order = 0;
+		struct page *page = NULL;
+
+		if (!chunks_left)
+			goto nomem;
+		/* the smallest chunk with which the rest still fits */
+		while (min_order < order &&
+		       DIV_ROUND_UP(left, PAGE_SIZE << min_order) > chunks_left)
+			min_order++;
+		for (;;) {
+			page = alloc_pages(gfp | (order ? __GFP_NORETRY : 0), order);
+			if (page || order <= min_order)
+				break;
+			order--;
+		}
+		if (!page)
+			goto nomem;
+		pg->order[pg->nr] = order;
+		bvec_set_page(&pg->bv[pg->nr], page,
+			      min_t(size_t, left, PAGE_SIZE << order), 0);
+		left -= pg->bv[pg->nr].bv_len;
+		pg->nr++;
+	}
+	return 0;
+nomem:
+	mqv_pages_free(pg);
+	return -ENOMEM;
+}
+
 static void mqv_buf_free(struct mqv_buf *b)
 {
 	if (b->fc)
 		mqfuse_conn_put(b->fc);
-	kvfree(b->in);
-	kvfree(b->out);
-	kvfree(b->sg);
+	mqv_pages_free(&b->in);
+	mqv_pages_free(&b->out);
+	kfree(b->sg);
 	kfree(b);
 }
 
-static unsigned int mqv_sg_count(const void *p, size_t len)
+/*
+ * Buffers for @in_len request bytes and @out_len reply bytes (zeroed), in
+ * at most @budget descriptors, with their scatterlists; NULL on failure.
+ */
+static struct mqv_buf *mqv_buf_alloc(size_t in_len, size_t out_len,
+				     unsigned int budget)
 {
-	if (!len)
-		return 0;
-	if (!is_vmalloc_addr(p))
-		return 1;
-	return DIV_ROUND_UP(offset_in_page(p) + len, PAGE_SIZE);
-}
-
-/* Describe @len bytes at @p in @sg (mqv_sg_count() entries). */
-static void mqv_sg_fill(struct scatterlist *sg, void *p, size_t len)
-{
-	unsigned int i = 0;
-
-	if (!is_vmalloc_addr(p)) {
-		sg_set_buf(sg, p, len);
-		return;
-	}
-	while (len) {
-		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(p));
-
-		sg_set_page(&sg[i++], vmalloc_to_page(p), n, offset_in_page(p));
-		p += n;
-		len -= n;
-	}
-}
-
-/* Buffers for @in_len request bytes and @out_len reply bytes, or NULL. */
-static struct mqv_buf *mqv_buf_alloc(size_t in_len, size_t out_len)
-{
-	struct mqv_buf *b = kzalloc(sizeof(*b), GFP_KERNEL);
+	struct mqv_buf *b = kzalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
+	unsigned int i;
 
 	if (!b)
 		return NULL;
-	b->in_len = in_len;
-	b->out_len = out_len;
-	b->in = kvmalloc(in_len, GFP_KERNEL);
-	if (out_len)
-		b->out = kvmalloc(out_len, GFP_KERNEL);
-	if (!b->in || (out_len && !b->out)) {
-		mqv_buf_free(b);
-		return NULL;
+	if (budget < 2 || mqv_pages_alloc(&b->in, in_len, false, budget - 1) ||
+	    mqv_pages_alloc(&b->out, out_len, true, budget - b->in.nr))
+		goto fail;
+	b->sg = kcalloc(b->in.nr + b->out.nr, sizeof(*b->sg),
+			GFP_KERNEL | __GFP_NOWARN);
+	if (!b->sg)
+		goto fail;
+	sg_init_table(b->sg, b->in.nr);
+	for (i = 0; i < b->in.nr; i++)
+		sg_set_page(&b->sg[i], b->in.bv[i].bv_page, b->in.bv[i].bv_len, 0);
+	if (b->out.nr) {
+		sg_init_table(b->sg + b->in.nr, b->out.nr);
+		for (i = 0; i < b->out.nr; i++)
+			sg_set_page(&b->sg[b->in.nr + i], b->out.bv[i].bv_page,
+				    b->out.bv[i].bv_len, 0);
 	}
 	return b;
+fail:
+	mqv_buf_free(b);
+	return NULL;
 }
 
-/* The scatterlists of @b, once its request bytes are in. */
-static int mqv_buf_map(struct mqv_buf *b)
+static void mqv_iter(struct iov_iter *it, unsigned int dir, struct mqv_pages *pg,
+		     size_t len)
 {
-	b->nsg_in = mqv_sg_count(b->in, b->in_len);
-	b->nsg_out = mqv_sg_count(b->out, b->out_len);
-	b->sg = kvmalloc_array(b->nsg_in + b->nsg_out, sizeof(*b->sg), GFP_KERNEL);
-	if (!b->sg)
-		return -ENOMEM;
-	sg_init_table(b->sg, b->nsg_in);
-	mqv_sg_fill(b->sg, b->in, b->in_len);
-	if (b->nsg_out) {
-		sg_init_table(b->sg + b->nsg_in, b->nsg_out);
-		mqv_sg_fill(b->sg + b->nsg_in, b->out, b->out_len);
-	}
-	return 0;
+	iov_iter_bvec(it, dir, pg->bv, pg->nr, len);
+}
+
+/* The reply header, from the first chunk (a chunk is at least a page). */
+static struct fuse_out_header *mqv_out_hdr(struct mqv_buf *b)
+{
+	return page_address(b->out.bv[0].bv_page);
 }
 
 /* @b will never reach the device: its request (if any) fails with EIO. */
@@ -214,11 +293,15 @@ static void mqv_fail(struct mqv_buf *b)
 /* Under v->lock: hand @b to the device. */
 static int mqv_add_locked(struct mqv_vq *v, struct mqv_buf *b)
 {
-	struct scatterlist *sgs[2] = { b->sg, b->sg + b->nsg_in };
+	struct scatterlist *sgs[2] = { b->sg, b->sg + b->in.nr };
 	int err;
 
 	lockdep_assert_held(&v->lock);
-	err = virtqueue_add_sgs(v->vq, sgs, 1, b->nsg_out ? 1 : 0, b, GFP_KERNEL);
+	/* a chain never longer than the queue (virtio 1.1, 2.6.5.3.1) */
+	if (b->in.nr + b->out.nr > virtqueue_get_vring_size(v->vq))
+		return -E2BIG;
+	err = virtqueue_add_sgs(v->vq, sgs, 1, b->out.nr ? 1 : 0, b,
+				GFP_KERNEL | __GFP_NOWARN);
 	if (!err)
 		atomic64_inc(&v->sent);
 	/* no room in an empty ring: it never fits (no indirect table) */
@@ -241,10 +324,12 @@ static bool mqv_send(struct mqv_vq *v, struct mqv_buf *b)
 	mutex_lock(&v->lock);
 	if (list_empty(&v->overflow))
 		err = mqv_add_locked(v, b);
-	if (err == -ENOSPC)
+	if (err == -ENOSPC) {
 		list_add_tail(&b->list, &v->overflow);
-	else if (!err)
+		atomic_inc(&v->nr_overflow);
+	} else if (!err) {
 		kick = virtqueue_kick_prepare(v->vq);
+	}
 	mutex_unlock(&v->lock);
 	if (err && err != -ENOSPC) {
 		/* broken or too big for the ring: the request fails with EIO */
@@ -254,8 +339,11 @@ static bool mqv_send(struct mqv_vq *v, struct mqv_buf *b)
 	return kick;
 }
 
-/* Under v->lock: move what waited on the overflow list into the ring. */
-static bool mqv_flush_overflow_locked(struct mqv_vq *v)
+/*
+ * Under v->lock: move what waited on the overflow list into the ring;
+ * what can never go is moved to @failed (failed by the caller, unlocked).
+ */
+static bool mqv_flush_overflow_locked(struct mqv_vq *v, struct list_head *failed)
 {
 	struct mqv_buf *b, *tmp;
 	bool added = false;
@@ -266,15 +354,26 @@ static bool mqv_flush_overflow_locked(struct mqv_vq *v)
 		if (err == -ENOSPC)
 			break;
 		list_del(&b->list);
+		atomic_dec(&v->nr_overflow);
 		if (err) {
 			pr_warn_ratelimited("%s: virtqueue %u: add: %d\n", MQV_NAME,
 					    v->index, err);
-			mqv_fail(b);
+			list_add_tail(&b->list, failed);
 			continue;
 		}
 		added = true;
 	}
 	return added && virtqueue_kick_prepare(v->vq);
+}
+
+static void mqv_fail_list(struct list_head *failed)
+{
+	struct mqv_buf *b, *tmp;
+
+	list_for_each_entry_safe(b, tmp, failed, list) {
+		list_del(&b->list);
+		mqv_fail(b);
+	}
 }
 
 /* ---- core -> device ---- */
@@ -291,12 +390,28 @@ static size_t mqv_reply_room(const struct mqfuse_args *args)
 	return n;
 }
 
-/* A buffer for what @t took, or NULL (a request taken is then failed). */
-static struct mqv_buf *mqv_build(struct mqfuse_conn *fc, struct mqfuse_take *t)
+static unsigned int mqv_budget(struct mqv_vq *v)
+{
+	return virtqueue_get_vring_size(v->vq);
+}
+
+static void mqv_forgets_free(struct mqfuse_take *t)
+{
+	struct mqfuse_forget *f, *tmp;
+
+	list_for_each_entry_safe(f, tmp, &t->forgets, list)
+		kfree(f);
+}
+
+/*
+ * A buffer for what @t took, to go on @v, or NULL (a request taken is then
+ * failed; lost FORGETs only leak back-end nodes, as on the char device).
+ */
+static struct mqv_buf *mqv_build(struct mqfuse_conn *fc, struct mqv_vq *v,
+				 struct mqfuse_take *t)
 {
 	struct mqv_buf *b;
 	struct iov_iter it;
-	struct kvec kv;
 	ssize_t n;
 
 	switch (t->kind) {
@@ -304,17 +419,12 @@ static struct mqv_buf *mqv_build(struct mqfuse_conn *fc, struct mqfuse_take *t)
 		struct mqfuse_req *req = t->req;
 		int err = -ENOMEM;
 
-		b = mqv_buf_alloc(req->in_h.len, mqv_reply_room(req->args));
+		b = mqv_buf_alloc(req->in_h.len, mqv_reply_room(req->args),
+				  mqv_budget(v));
 		if (b) {
-			kv.iov_base = b->in;
-			kv.iov_len = b->in_len;
-			iov_iter_kvec(&it, READ, &kv, 1, b->in_len);
+			mqv_iter(&it, READ, &b->in, b->in.len);
 			err = mqfuse_dev_copy_req_out(req, &it);
-			if (!err && b->out_len) {
-				b->unique = req->in_h.unique;
-				if (test_bit(MQFUSE_REQ_REPLAY, &req->flags))
-					b->unique |= MQFUSE_UNIQUE_REPLAY;
-			}
+			b->unique = req->in_h.unique;
 		}
 		/* the request waits for its reply from here on: not ours to touch */
 		mqfuse_queue_read_done(req, err ? -EIO : 0);
@@ -323,27 +433,26 @@ static struct mqv_buf *mqv_build(struct mqfuse_conn *fc, struct mqfuse_take *t)
 				mqv_buf_free(b);
 			return NULL;
 		}
-		break;
+		if (b->out.len) {
+			mqfuse_conn_get(fc);
+			b->fc = fc;
+		}
+		return b;
 	}
 	case MQFUSE_TAKE_INTERRUPT:
 	case MQFUSE_TAKE_FORGETS: {
-		size_t len = sizeof(struct fuse_in_header) +
-			     sizeof(struct fuse_batch_forget_in) +
-			     (size_t)MQFUSE_MAX_FORGET_BATCH * sizeof(struct fuse_forget_one);
+		size_t len = t->kind == MQFUSE_TAKE_INTERRUPT ?
+			     sizeof(struct fuse_in_header) + sizeof(struct fuse_interrupt_in) :
+			     sizeof(struct fuse_in_header) + sizeof(struct fuse_batch_forget_in) +
+			     (size_t)t->nr_forgets * sizeof(struct fuse_forget_one);
 
-		b = mqv_buf_alloc(len, 0);
+		b = mqv_buf_alloc(len, 0, mqv_budget(v));
 		if (!b) {
-			if (t->kind == MQFUSE_TAKE_FORGETS) {
-				struct mqfuse_forget *f, *tmp;
-
-				list_for_each_entry_safe(f, tmp, &t->forgets, list)
-					kfree(f);
-			}
+			if (t->kind == MQFUSE_TAKE_FORGETS)
+				mqv_forgets_free(t);
 			return NULL;
 		}
-		kv.iov_base = b->in;
-		kv.iov_len = len;
-		iov_iter_kvec(&it, READ, &kv, 1, len);
+		mqv_iter(&it, READ, &b->in, len);
 		n = t->kind == MQFUSE_TAKE_FORGETS ?
 		    mqfuse_dev_send_forgets(fc, t, &it) :
 		    mqfuse_dev_send_interrupt(t, &it);
@@ -351,31 +460,15 @@ static struct mqv_buf *mqv_build(struct mqfuse_conn *fc, struct mqfuse_take *t)
 			mqv_buf_free(b);
 			return NULL;
 		}
-		b->in_len = n;
-		break;
+		/* the last chunk holds less than it may (a single FORGET) */
+		b->in.bv[b->in.nr - 1].bv_len -= b->in.len - n;
+		b->sg[b->in.nr - 1].length = b->in.bv[b->in.nr - 1].bv_len;
+		b->in.len = n;
+		return b;
 	}
 	default:
 		return NULL;
 	}
-	if (mqv_buf_map(b)) {
-		/* a request is failed by its missing reply: answer it EIO now */
-		if (b->out_len) {
-			struct fuse_out_header oh = {
-				.len = sizeof(oh), .error = -EIO, .unique = b->unique,
-			};
-			struct kvec ekv = { &oh, sizeof(oh) };
-
-			iov_iter_kvec(&it, WRITE, &ekv, 1, sizeof(oh));
-			mqfuse_dev_reply(fc, &it);
-		}
-		mqv_buf_free(b);
-		return NULL;
-	}
-	if (b->out_len) {
-		mqfuse_conn_get(fc);
-		b->fc = fc;
-	}
-	return b;
 }
 
 /* The session served through @d, referenced, or NULL. */
@@ -400,35 +493,52 @@ static void mqv_send_work(struct work_struct *work)
 	bool kick = false, kick_hi = false;
 	struct mqfuse_queue *q;
 	struct mqfuse_take t;
-	unsigned int n = 0;
+	unsigned int n = 0, nofs;
+	LIST_HEAD(failed);
 
 	if (!fc)
 		return;
+	nofs = memalloc_nofs_save();
+	/* a work of the last session, run late: never past this one's queues */
+	if (v->index < 1 || v->index > fc->nr_queues)
+		goto out;
 	q = &fc->queues[v->index - 1];
 	mutex_lock(&v->lock);
-	kick = mqv_flush_overflow_locked(v);
+	kick = mqv_flush_overflow_locked(v, &failed);
 	mutex_unlock(&v->lock);
+	mqv_fail_list(&failed);
 	/* INIT first, alone on queue 0 (the core's rule for readers too) */
 	if (mqfuse_conn_state(fc) == MQFUSE_CONN_INIT && v->index != 1)
 		goto out;
-	while (n++ < 256 && list_empty(&v->overflow) &&
-	       mqfuse_queue_take(q, &t, MQFUSE_MAX_FORGET_BATCH, false)) {
-		struct mqv_buf *b = mqv_build(fc, &t);
+	while (n++ < 256 && !atomic_read(&v->nr_overflow)) {
+		/* FORGETs stay in the core while the hiprio queue is full */
+		unsigned int max_forgets = atomic_read(&hi->nr_overflow) ? 0 :
+			fc->minor < 16 ? 1 : MQFUSE_MAX_FORGET_BATCH;
+		struct mqv_buf *b;
 
+		if (!mqfuse_queue_take(q, &t, max_forgets, false))
+			break;
+		b = mqv_build(fc, t.kind == MQFUSE_TAKE_REQ ? v : hi, &t);
 		if (!b)
 			continue;
 		if (t.kind == MQFUSE_TAKE_REQ)
 			kick |= mqv_send(v, b);
 		else
 			kick_hi |= mqv_send(hi, b);
+		/* the device may start while we build the next ones */
+		if (kick && !(n % 16)) {
+			virtqueue_notify(v->vq);
+			kick = false;
+		}
 	}
 	if (n > 256)	/* more may wait: let other work run first */
-		queue_work(system_unbound_wq, &v->send_work);
+		queue_work(mqv_wq, &v->send_work);
 out:
 	if (kick)
 		virtqueue_notify(v->vq);
 	if (kick_hi)
 		virtqueue_notify(hi->vq);
+	memalloc_nofs_restore(nofs);
 	mqfuse_conn_put(fc);
 }
 
@@ -437,33 +547,42 @@ out:
 static void mqv_deliver(struct mqv_vq *v, struct mqfuse_conn *fc,
 			struct mqv_buf *b, unsigned int len)
 {
-	const struct fuse_out_header *oh = b->out;
+	const struct fuse_out_header *oh = mqv_out_hdr(b);
 	struct fuse_out_header eio = {
 		.len = sizeof(eio), .error = -EIO, .unique = b->unique,
 	};
+	struct kvec kv = { &eio, sizeof(eio) };
 	struct iov_iter it;
-	struct kvec kv = { b->out, 0 };
 
 	/*
 	 * The device answers for the buffer it was given: its length must be
 	 * the header's, within our room, and the header must name the
 	 * request.  Anything else fails the request (EIO), as a daemon's
-	 * malformed reply would.
+	 * malformed reply would.  The buffer was zeroed: bytes the device did
+	 * not write are zeros, never old kernel memory.
 	 */
-	if (len < sizeof(*oh) || len > b->out_len || oh->len != len ||
+	if (len < sizeof(*oh) || len > b->out.len || oh->len != len ||
 	    oh->unique != b->unique) {
 		atomic64_inc(&v->bad);
 		pr_warn_ratelimited("%s: virtqueue %u: bad reply for unique %llu (used %u of %zu bytes, header len %u unique %llu)\n",
-				    MQV_NAME, v->index, b->unique, len, b->out_len,
+				    MQV_NAME, v->index, b->unique, len, b->out.len,
 				    len >= sizeof(*oh) ? oh->len : 0,
 				    len >= sizeof(*oh) ? oh->unique : 0);
-		kv.iov_base = &eio;
-		kv.iov_len = sizeof(eio);
+		iov_iter_kvec(&it, WRITE, &kv, 1, sizeof(eio));
 	} else {
-		kv.iov_len = len;
+		mqv_iter(&it, WRITE, &b->out, len);
 	}
-	iov_iter_kvec(&it, WRITE, &kv, 1, kv.iov_len);
 	mqfuse_dev_reply(fc, &it);
+}
+
+static u64 mqv_outstanding(struct mqv_dev *d)
+{
+	u64 n = 0;
+	unsigned int i;
+
+	for (i = 0; i <= d->nr_req; i++)
+		n += atomic64_read(&d->vqs[i].sent) - atomic64_read(&d->vqs[i].done);
+	return n;
 }
 
 static void mqv_done_work(struct work_struct *work)
@@ -472,9 +591,10 @@ static void mqv_done_work(struct work_struct *work)
 	struct mqv_dev *d = v->dev;
 	struct mqfuse_conn *fc = mqv_session_get(d);
 	struct mqv_buf *b, *tmp;
-	bool kick = false;
+	bool kick = false, broken;
+	unsigned int len, nofs = memalloc_nofs_save();
 	LIST_HEAD(done);
-	unsigned int len;
+	LIST_HEAD(failed);
 
 	mutex_lock(&v->lock);
 	do {
@@ -486,34 +606,45 @@ static void mqv_done_work(struct work_struct *work)
 			atomic64_inc(&v->done);
 		}
 	} while (!virtqueue_enable_cb(v->vq) && !virtqueue_is_broken(v->vq));
-	kick = mqv_flush_overflow_locked(v);
+	broken = virtqueue_is_broken(v->vq);
+	if (fc && !broken)
+		kick = mqv_flush_overflow_locked(v, &failed);
 	mutex_unlock(&v->lock);
 	if (kick)
 		virtqueue_notify(v->vq);
+	mqv_fail_list(&failed);
+	wake_up_all(&d->drained);
 
 	list_for_each_entry_safe(b, tmp, &done, list) {
 		list_del(&b->list);
-		if (b->fc && b->fc == fc)
+		/* after an abort nobody waits: no "unknown unique" noise */
+		if (b->fc && b->fc == fc && mqfuse_conn_usable(fc))
 			mqv_deliver(v, fc, b, b->used);
 		mqv_buf_free(b);
+		cond_resched();
 	}
-	if (fc) {
-		unsigned int i;
+	if (fc && broken) {
+		/* what the ring held never comes back: its waiters must not hang */
+		mqfuse_conn_abort(fc, "virtqueue broken by the device");
+	} else if (fc) {
+		unsigned int i, nr = min(d->nr_used, fc->nr_queues);
 
 		/* room again, and INIT may have ended: every queue with work goes on */
-		for (i = 1; i <= d->nr_used; i++)
+		for (i = 1; i <= nr; i++)
 			if (mqfuse_queue_has_work(&fc->queues[i - 1]) ||
-			    !list_empty(&d->vqs[i].overflow))
-				queue_work(system_unbound_wq, &d->vqs[i].send_work);
-		mqfuse_conn_put(fc);
+			    atomic_read(&d->vqs[i].nr_overflow))
+				queue_work(mqv_wq, &d->vqs[i].send_work);
 	}
+	memalloc_nofs_restore(nofs);
+	if (fc)
+		mqfuse_conn_put(fc);
 }
 
 static void mqv_vq_callback(struct virtqueue *vq)
 {
 	struct mqv_dev *d = vq->vdev->priv;
 
-	queue_work(system_unbound_wq, &d->vqs[vq->index].done_work);
+	queue_work(mqv_wq, &d->vqs[vq->index].done_work);
 }
 
 /* ---- transport ops (the core calls them) ---- */
@@ -529,7 +660,7 @@ static void mqv_wake(struct mqfuse_queue *q)
 		unsigned int qi = q - fc->queues;
 
 		if (qi < d->nr_used)
-			queue_work(system_unbound_wq, &d->vqs[qi + 1].send_work);
+			queue_work(mqv_wq, &d->vqs[qi + 1].send_work);
 	}
 	rcu_read_unlock();
 }
@@ -539,22 +670,22 @@ static void mqv_abort(struct mqfuse_conn *fc)
 	/* the core failed every request; what the device returns is dropped */
 }
 
-/* Tell the device's back-end the session is over (no answer awaited). */
+/* Tell the device's back-end the session is over (its answer is not awaited). */
 static void mqv_send_destroy(struct mqv_dev *d)
 {
 	struct mqv_vq *v = &d->vqs[1];
-	struct fuse_in_header *ih;
+	struct fuse_in_header ih = {
+		.len = sizeof(ih), .opcode = FUSE_DESTROY, .unique = MQV_DESTROY_UNIQUE,
+	};
+	struct kvec kv = { &ih, sizeof(ih) };
+	struct iov_iter it;
 	struct mqv_buf *b;
 
-	b = mqv_buf_alloc(sizeof(*ih), 0);
+	b = mqv_buf_alloc(sizeof(ih), sizeof(struct fuse_out_header), mqv_budget(v));
 	if (!b)
 		return;
-	ih = b->in;
-	memset(ih, 0, sizeof(*ih));
-	ih->len = sizeof(*ih);
-	ih->opcode = FUSE_DESTROY;
-	ih->unique = MQV_DESTROY_UNIQUE;
-	if (mqv_buf_map(b)) {
+	mqv_iter(&it, READ, &b->in, sizeof(ih));
+	if (copy_to_iter(kv.iov_base, kv.iov_len, &it) != sizeof(ih)) {
 		mqv_buf_free(b);
 		return;
 	}
@@ -574,9 +705,25 @@ static void mqv_unbind_locked(struct mqv_dev *d, bool destroy)
 	rcu_assign_pointer(fc->tpriv, NULL);
 	rcu_assign_pointer(d->fc, NULL);
 	synchronize_rcu();
-	for (i = 0; i <= d->nr_req; i++) {
-		cancel_work_sync(&d->vqs[i].send_work);
+	/* completions first: they queue send works, which find no session */
+	for (i = 0; i <= d->nr_req; i++)
 		cancel_work_sync(&d->vqs[i].done_work);
+	for (i = 0; i <= d->nr_req; i++)
+		cancel_work_sync(&d->vqs[i].send_work);
+	/* what never reached the ring: the core's abort failed those requests */
+	for (i = 0; i <= d->nr_req; i++) {
+		struct mqv_vq *v = &d->vqs[i];
+		struct mqv_buf *b, *tmp;
+		LIST_HEAD(drop);
+
+		mutex_lock(&v->lock);
+		list_splice_init(&v->overflow, &drop);
+		atomic_set(&v->nr_overflow, 0);
+		mutex_unlock(&v->lock);
+		list_for_each_entry_safe(b, tmp, &drop, list) {
+			list_del(&b->list);
+			mqv_buf_free(b);
+		}
 	}
 	d->fc_owner = NULL;
 	if (destroy && !d->removed)
@@ -605,7 +752,8 @@ static const struct mqfuse_transport_ops mqv_transport = {
 
 /* ---- mount (the core's virtio context calls these) ---- */
 
-static void *mqv_get(const char *tag, unsigned int *nr_vqs, unsigned int *dflt)
+static void *mqv_get(const char *tag, unsigned int *nr_vqs, unsigned int *dflt,
+		     unsigned int *max_pages)
 {
 	struct mqv_dev *d, *found = NULL;
 	bool busy = false;
@@ -626,6 +774,12 @@ static void *mqv_get(const char *tag, unsigned int *nr_vqs, unsigned int *dflt)
 		found->held = true;
 		*nr_vqs = min_t(unsigned int, found->nr_req, MQV_MAX_VQS);
 		*dflt = READ_ONCE(mqv_param_virtqueues);
+		/*
+		 * The most pages a request may carry on its ring: one
+		 * descriptor per 64 KiB chunk, the header's and the reply's.
+		 */
+		*max_pages = (virtqueue_get_vring_size(found->vqs[1].vq) - 2) <<
+			     MQV_CHUNK_ORDER;
 	}
 	mutex_unlock(&mqv_lock);
 	if (!found)
@@ -643,47 +797,61 @@ static void mqv_put(void *dev)
 	mqv_dev_put(d);
 }
 
-/* CPUs to queues by the interrupt affinity of the request virtqueues. */
+/*
+ * CPUs to queues by the interrupt affinity of the request virtqueues, if
+ * every one has one (else the core's even spread stays).
+ */
 static void mqv_map_cpus(struct mqv_dev *d, struct mqfuse_conn *fc,
 			 unsigned int nr)
 {
 	unsigned int i, cpu;
 
+	if (!d->vdev->config->get_vq_affinity)
+		return;
+	for (i = 0; i < nr; i++)
+		if (!d->vdev->config->get_vq_affinity(d->vdev, i + 1))
+			return;
 	for (i = 0; i < nr; i++) {
-		const struct cpumask *mask = NULL;
+		const struct cpumask *mask = d->vdev->config->get_vq_affinity(d->vdev, i + 1);
 
-		if (d->vdev->config->get_vq_affinity)
-			mask = d->vdev->config->get_vq_affinity(d->vdev, i + 1);
-
-		if (!mask)
-			return;		/* no affinity: the core's even spread stays */
 		for_each_cpu(cpu, mask)
 			if (cpu < nr_cpu_ids)
 				fc->cpu_to_queue[cpu] = i;
 	}
 }
 
+/*
+ * On failure the get()'s reference stays the caller's (the core's put()
+ * drops it).  Before a new session, the device must have given back every
+ * buffer of the last one: else a request of that session could reach the
+ * back-end inside this one.
+ */
 static int mqv_attach(void *dev, struct mqfuse_conn *fc, unsigned int nr_vqs)
 {
 	struct mqv_dev *d = dev;
+	long left;
 	int err = 0;
 
+	left = wait_event_killable_timeout(d->drained,
+					   READ_ONCE(d->removed) || !mqv_outstanding(d),
+					   msecs_to_jiffies(MQV_DRAIN_MS));
 	mutex_lock(&mqv_lock);
-	d->held = false;
 	if (d->removed || d->fc_owner || !nr_vqs || nr_vqs > d->nr_req) {
 		err = -ENODEV;
+	} else if (left <= 0 && mqv_outstanding(d)) {
+		dev_warn(&d->vdev->dev, "%s: the device still holds %llu buffers of its last session: mount refused\n",
+			 d->tag, (unsigned long long)mqv_outstanding(d));
+		err = left < 0 ? (int)left : -EBUSY;
 	} else {
+		d->held = false;
 		d->nr_used = nr_vqs;
 		mqv_map_cpus(d, fc, nr_vqs);
 		mqfuse_conn_get(fc);
 		d->fc_owner = fc;
-		fc->tops = &mqv_transport;
 		rcu_assign_pointer(d->fc, fc);
 		rcu_assign_pointer(fc->tpriv, d);
 	}
 	mutex_unlock(&mqv_lock);
-	if (err)
-		mqv_dev_put(d);
 	return err;
 }
 
@@ -691,6 +859,7 @@ static const struct mqfuse_virtio_ops mqv_vops = {
 	.get	= mqv_get,
 	.put	= mqv_put,
 	.attach	= mqv_attach,
+	.tops	= &mqv_transport,
 };
 
 static int mqv_init_fs_context(struct fs_context *fsc)
@@ -745,7 +914,7 @@ static int mqv_find_vqs(struct mqv_dev *d, struct virtqueue **vqs,
 static int mqv_probe(struct virtio_device *vdev)
 {
 	struct virtqueue **vqs = NULL;
-	struct mqv_dev *d;
+	struct mqv_dev *d, *o;
 	unsigned int i, nvqs;
 	u32 nr_req;
 	int err = -ENOMEM;
@@ -759,11 +928,20 @@ static int mqv_probe(struct virtio_device *vdev)
 			   d->tag, MQV_TAG_MAX);
 	d->tag[MQV_TAG_MAX] = '\0';
 	virtio_cread_le(vdev, struct virtio_fs_config, num_request_queues, &nr_req);
+	init_waitqueue_head(&d->drained);
 	if (!d->tag[0] || !nr_req) {
 		dev_err(&vdev->dev, "no tag or no request queue (%u): not served\n",
 			nr_req);
 		err = -EINVAL;
 		goto fail;
+	}
+	for (i = 0; d->tag[i]; i++) {
+		if (!isgraph(d->tag[i])) {
+			dev_err(&vdev->dev, "tag with a character 0x%02x: not served\n",
+				(u8)d->tag[i]);
+			err = -EINVAL;
+			goto fail;
+		}
 	}
 	/* a device with more queues than we use: the rest stay unused */
 	d->nr_req = min_t(u32, nr_req, MQV_MAX_VQS);
@@ -779,6 +957,7 @@ static int mqv_probe(struct virtio_device *vdev)
 		v->index = i;
 		mutex_init(&v->lock);
 		INIT_LIST_HEAD(&v->overflow);
+		atomic_set(&v->nr_overflow, 0);
 		INIT_WORK(&v->send_work, mqv_send_work);
 		INIT_WORK(&v->done_work, mqv_done_work);
 		if (i)
@@ -793,8 +972,18 @@ static int mqv_probe(struct virtio_device *vdev)
 	for (i = 0; i < nvqs; i++)
 		d->vqs[i].vq = vqs[i];
 	kfree(vqs);
-	virtio_device_ready(vdev);
 	mutex_lock(&mqv_lock);
+	list_for_each_entry(o, &mqv_devs, entry) {
+		if (!strcmp(o->tag, d->tag)) {
+			mutex_unlock(&mqv_lock);
+			dev_err(&vdev->dev, "tag '%s' already served by %s: not served\n",
+				d->tag, dev_name(&o->vdev->dev));
+			vdev->config->del_vqs(vdev);
+			err = -EEXIST;
+			goto fail;
+		}
+	}
+	virtio_device_ready(vdev);
 	list_add_tail(&d->entry, &mqv_devs);
 	mutex_unlock(&mqv_lock);
 	dev_info(&vdev->dev, "%s: tag '%s', %u request queue(s)%s\n", MQV_NAME,
@@ -815,7 +1004,8 @@ static void mqv_remove(struct virtio_device *vdev)
 
 	mutex_lock(&mqv_lock);
 	list_del(&d->entry);
-	d->removed = true;
+	WRITE_ONCE(d->removed, true);
+	wake_up_all(&d->drained);
 	fc = d->fc_owner;
 	if (fc)
 		mqfuse_conn_get(fc);
@@ -830,6 +1020,7 @@ static void mqv_remove(struct virtio_device *vdev)
 		mqfuse_conn_put(fc);
 	}
 	virtio_reset_device(vdev);
+	virtio_synchronize_cbs(vdev);
 	for (i = 0; i <= d->nr_req; i++) {
 		struct mqv_vq *v = &d->vqs[i];
 		struct mqv_buf *b, *tmp;
@@ -842,6 +1033,7 @@ static void mqv_remove(struct virtio_device *vdev)
 			list_del(&b->list);
 			mqv_buf_free(b);
 		}
+		atomic_set(&v->nr_overflow, 0);
 	}
 	vdev->config->del_vqs(vdev);
 	vdev->priv = NULL;
@@ -904,6 +1096,19 @@ static const struct virtio_device_id mqv_id_table[] = {
 	{}
 };
 
+#ifdef CONFIG_PM_SLEEP
+/* what the device holds would not survive a reset: no suspend (as virtiofs) */
+static int mqv_freeze(struct virtio_device *vdev)
+{
+	return -EOPNOTSUPP;
+}
+
+static int mqv_restore(struct virtio_device *vdev)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
 static struct virtio_driver mqv_driver = {
 	.driver.name	= MQV_NAME,
 	.driver.owner	= THIS_MODULE,
@@ -911,17 +1116,31 @@ static struct virtio_driver mqv_driver = {
 	.id_table	= mqv_id_table,
 	.probe		= mqv_probe,
 	.remove		= mqv_remove,
+#ifdef CONFIG_PM_SLEEP
+	.freeze		= mqv_freeze,
+	.restore	= mqv_restore,
+#endif
 };
 
 static int __init mqv_init(void)
 {
-	int err = register_virtio_driver(&mqv_driver);
+	int err;
 
+	/* the works carry writeback: they must run under memory pressure */
+	mqv_wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, MQV_NAME);
+	if (!mqv_wq)
+		return -ENOMEM;
+	err = register_virtio_driver(&mqv_driver);
 	if (err)
-		return err;
+		goto fail_wq;
 	err = register_filesystem(&mqv_fs_type);
 	if (err)
-		unregister_virtio_driver(&mqv_driver);
+		goto fail_drv;
+	return 0;
+fail_drv:
+	unregister_virtio_driver(&mqv_driver);
+fail_wq:
+	destroy_workqueue(mqv_wq);
 	return err;
 }
 
@@ -929,10 +1148,10 @@ static void __exit mqv_exit(void)
 {
 	unregister_filesystem(&mqv_fs_type);
 	unregister_virtio_driver(&mqv_driver);
+	destroy_workqueue(mqv_wq);
 }
 
 module_init(mqv_init);
 module_exit(mqv_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("mqfuse over virtio-fs devices (generation " __stringify(MQFUSE_GEN) ")");
-MODULE_ALIAS_FS(MQV_NAME);
