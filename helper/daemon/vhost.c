@@ -334,6 +334,16 @@ static ssize_t vu_answer_wait(struct vu_queue *q, const void *buf, size_t len)
  * (or take them as they come), never crash or hang.  Returns the used
  * length to report.
  */
+static bool vu_evil_break(struct vu_queue *q)
+{
+	const struct fuse_in_header *in = (const void *)q->thr.inbuf;
+	static const char name[] = "break-ring";
+
+	return in->opcode == FUSE_LOOKUP &&
+	       in->len == sizeof(*in) + sizeof(name) &&
+	       !memcmp(in + 1, name, sizeof(name));
+}
+
 static uint32_t vu_evil(struct vu_queue *q, uint32_t done)
 {
 	static unsigned int seed = ~0u;
@@ -420,6 +430,11 @@ static ssize_t vu_reply_sink(struct mq_thread *thr, const void *buf,
 	q->answered = true;
 #ifdef MQ_VHOST_EVIL
 	done = vu_evil(q, done);
+	/* LOOKUP "break-ring": a used entry naming no chain breaks the ring */
+	if (vu_evil_break(q)) {
+		vu_push(q, (uint16_t)(q->num + 7), done);
+		return len;
+	}
 #endif
 	vu_push(q, q->head, done);
 	if (!whole) {

@@ -23,7 +23,7 @@ if [ -z "${MQ_VUFS_SHARE:-}" ] || [ -z "${MQ_VUFS_SEED:-}" ] || [ -z "${MQ_VUFS_
 	echo "1..0 # SKIP no vhost-user-fs device (MQ_VUFS_SHARE unset: run by selftests/vm/run.sh)"
 	exit 4
 fi
-plan 29
+plan 31
 
 umount_all() {
 	mq_mounted "$MNT" virtiofs && { timeout $T60 umount "$MNT" || umount -l "$MNT"; }
@@ -259,6 +259,19 @@ fi
 MNT=$VMNT run_verify "verifier on $VNAME: 5000 ops, 4 files" -s 43 -n 5000 -f 4
 MNT=$VMNT run_verify "verifier on $VNAME: O_DIRECT, 2000 ops, 2 files" -d -s 44 -n 2000 -f 2
 
+# Nobody attaches as the daemon of a virtio session (its daemon is its
+# device): mqfused --attach by path and by session id fail, the mount serves on.
+mkdir -p /tmp/vattach
+sid=$(cat "$vsd/id" 2>/dev/null)
+timeout 20 "$MQ_HELPER/mqfused" --fs mqfuse --attach "$VMNT" -f /tmp/vattach >/tmp/vattach.log 2>&1
+rc1=$?
+timeout 20 "$MQ_HELPER/mqfused" --fs mqfuse --attach "${sid:-0}" -f /tmp/vattach >>/tmp/vattach.log 2>&1
+rc2=$?
+check "mqfused --attach cannot take the virtio session over (by path: exit $rc1, by id $sid: exit $rc2), the mount serves on" \
+	sh -c "[ $rc1 -ne 0 ] && [ $rc1 -ne 124 ] && [ $rc2 -ne 0 ] && [ $rc2 -ne 124 ] &&
+	       [ \"\$(cat '$vsd/transport')\" = virtio ] && timeout $T60 cmp /tmp/virtio-out '$VMNT/from-guest'"
+[ $rc1 -ne 0 ] && [ $rc2 -ne 0 ] || sed 's/^/# /' /tmp/vattach.log
+
 timeout $T60 umount "$VMNT"
 rc=$?
 check "umount $VMNT (exit $rc); the back-end saw the session end with 8 MiB requests" sh -c "
@@ -285,6 +298,15 @@ if check "mount -t $VNAME mqevil $EMNT (INIT is answered well)" sh -c "
 	done
 	bad=$(( $(dmesg | grep -c 'bad reply') - bad0 ))
 	ebad=$(awk '$1 == "requests.0" { print $7 }' "/sys/bus/virtio/devices/$evname/vq_stats")
+	# the device breaks its ring (a used entry naming no request): the
+	# session aborts, so nothing waits for what the ring held
+	timeout -k 5 $T60 stat "$EMNT/break-ring" >/dev/null 2>&1
+	rc1=$?
+	out=$(timeout -k 5 $T60 ls "$EMNT" 2>&1)
+	rc2=$?
+	check "a ring the device breaks aborts its session: no task hangs (stat exit $rc1, then ls exit $rc2: ${out:0:60})" \
+		sh -c "[ $rc1 -ne 0 ] && [ $rc1 -lt 124 ] && [ $rc2 -ne 0 ] && [ $rc2 -lt 124 ] &&
+		       echo '$out' | grep -q 'not connected'"
 	timeout $T60 umount "$EMNT"
 	rc=$?
 	check "the hostile device's damaged replies were refused, its requests failed, umount works (bad replies: $bad in dmesg, $ebad counted; umount exit $rc)" \
