@@ -333,7 +333,7 @@ static bool mqv_send(struct mqv_vq *v, struct mqv_buf *b)
 	mutex_unlock(&v->lock);
 	if (err && err != -ENOSPC) {
 		/* broken or too big for the ring: the request fails with EIO */
-		pr_warn_ratelimited("%s: virtqueue %u: add: %d\n", MQV_NAME, v->index, err);
+		pr_warn_ratelimited("virtio: virtqueue %u: add: %d\n", v->index, err);
 		mqv_fail(b);
 	}
 	return kick;
@@ -356,7 +356,7 @@ static bool mqv_flush_overflow_locked(struct mqv_vq *v, struct list_head *failed
 		list_del(&b->list);
 		atomic_dec(&v->nr_overflow);
 		if (err) {
-			pr_warn_ratelimited("%s: virtqueue %u: add: %d\n", MQV_NAME,
+			pr_warn_ratelimited("virtio: virtqueue %u: add: %d\n",
 					    v->index, err);
 			list_add_tail(&b->list, failed);
 			continue;
@@ -564,8 +564,8 @@ static void mqv_deliver(struct mqv_vq *v, struct mqfuse_conn *fc,
 	if (len < sizeof(*oh) || len > b->out.len || oh->len != len ||
 	    oh->unique != b->unique) {
 		atomic64_inc(&v->bad);
-		pr_warn_ratelimited("%s: virtqueue %u: bad reply for unique %llu (used %u of %zu bytes, header len %u unique %llu)\n",
-				    MQV_NAME, v->index, b->unique, len, b->out.len,
+		pr_warn_ratelimited("virtio: virtqueue %u: bad reply for unique %llu (used %u of %zu bytes, header len %u unique %llu)\n",
+				    v->index, b->unique, len, b->out.len,
 				    len >= sizeof(*oh) ? oh->len : 0,
 				    len >= sizeof(*oh) ? oh->unique : 0);
 		iov_iter_kvec(&it, WRITE, &kv, 1, sizeof(eio));

@@ -10,11 +10,15 @@
 # native ext4 side by side (section "compare"),
 # then mqfuse once per consistency mode, the five mounted side by side
 # (section "modes": 4 KiB buffered writes, reread of a cached file, stat
-# and open/close storms).  Then print one report with columns per kernel
-# (medians, ratios taken within each kernel's run only, raw repetitions),
-# a per-mode table per kernel (neighbour ratios and the issue-11 claims,
-# computed and reported, never asserted) and keep it in
-# build/bench/results-<date>.txt.
+# and open/close storms), then one virtio-fs device served on the host by
+# helper/mqfused --vhost-user, mounted in turn by that kernel's virtiofs
+# driver and by mqfuse_virtio_vN with one and with all of its request
+# queues (section "virtio"; run.sh --vhost-user-fs attaches the device).
+# Then print one report with columns per kernel (medians, ratios taken
+# within each kernel's run only, raw repetitions), a per-mode table per
+# kernel (neighbour ratios and the issue-11 claims, computed and reported,
+# never asserted), a virtio table per kernel (ratios against virtiofs) and
+# keep it in build/bench/results-<date>.txt.
 # At the end (also on Ctrl-C/SIGTERM: an EXIT trap) the tree is rebuilt for
 # the default kernel (KVER, else the newest 6.1) if the last build was for
 # another one; the last output line says which kernel the tree is built for.
@@ -34,14 +38,21 @@
 #                        in ~14 s wall.
 #   BENCH_QUICK=1        tiny sizes, one repetition (development only);
 #                        otherwise 5 repetitions in section compare, 3 in
-#                        modes
+#                        modes and in virtio
 #   BENCH_SMP, BENCH_MEM guest CPUs (default 2; icount: always 1) and MiB
 #                        (default 2048)
 #   BENCH_TIMEOUT        each guest run, seconds (default 10800, quick 900:
 #                        a full run takes ~1.5 h per kernel)
-#   BENCH_SECTIONS="compare modes"   which guest sections to run (default
-#                        both); BENCH_SECTIONS=modes BENCH_QUICK=1 is the
-#                        quick development loop for the mode table
+#   BENCH_SECTIONS="compare modes virtio"   which guest sections to run
+#                        (default all three); BENCH_SECTIONS=modes
+#                        BENCH_QUICK=1 is the quick development loop for the
+#                        mode table, BENCH_SECTIONS=virtio BENCH_QUICK=1 for
+#                        the virtio table.  With virtio, the guest gets the
+#                        vhost-user-fs device (run.sh --vhost-user-fs: guest
+#                        RAM in a shared memfd of BENCH_MEM MiB, the
+#                        back-end helper/mqfused of this tree, whatever
+#                        BENCH_MQFUSED says, and run.sh's hostile second
+#                        device, which is not measured)
 #   BENCH_CONSISTENCY    modes measured by "modes" (default "strict cto
 #                        cto-wb relaxed immutable")
 #   BENCH_REPS, BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB,
@@ -59,10 +70,13 @@
 # "NA a"/"NA e"/"NA b" record: insmod, mount, a session that does not use
 # the transport asked for, or a mid-run failure), so was mqfuse in one of
 # the consistency modes (an "NA
-# <mode>" record), or a measurement failed (a "FAIL" record) -- its columns
-# show what it produced, else n/a -- or the final rebuild failed or was
-# impossible.  Only configurations c (libfuse3, which may be missing) and d
-# (ext4) may be "n/a" in a successful run.
+# <mode>" record), or one of the virtio configurations (virtiofs, or
+# mqfuse_virtio with 1 or N queues: "NA vfs"/"NA vq1"/"NA vqn": no device,
+# driver bind, insmod, mount, a session with the wrong transport or queue
+# count, a mid-run failure), or a measurement failed (a "FAIL" record) --
+# its columns show what it produced, else n/a -- or the final rebuild
+# failed or was impossible.  Only configurations c (libfuse3, which may be
+# missing) and d (ext4) may be "n/a" in a successful run.
 #
 #   bench.sh --check-raw KVER RAW   only apply those checks to one guest's
 #                                   raw.txt: print the reasons, exit 1 if any
@@ -88,6 +102,10 @@ raw_failures() {
 		    -e 's/^NA b /configuration b (stock FUSE+mqfused) unavailable: /'
 	grep -E '^NA (strict|cto|cto-wb|relaxed|immutable) ' "$raw" | cut -c1-200 |
 		sed -E 's/^NA ([^ ]+) /mqfuse with consistency=\1 unavailable: /'
+	grep -E '^NA (vfs|vq1|vqn) ' "$raw" | cut -c1-240 |
+		sed -e 's/^NA vfs /virtio configuration vfs (stock virtiofs) unavailable: /' \
+		    -e 's/^NA vq1 /virtio configuration vq1 (mqfuse_virtio, virtqueues=1) unavailable: /' \
+		    -e 's/^NA vqn /virtio configuration vqn (mqfuse_virtio, all request queues) unavailable: /'
 	n=$(grep -c '^FAIL ' "$raw")
 	[ "$n" -eq 0 ] ||
 		echo "$n failed measurement(s), first: $(grep -m1 '^FAIL ' "$raw" | cut -c6-160)"
@@ -141,6 +159,7 @@ esac
 gen=$(sed -n 's/^#define[[:space:]]*MQFUSE_GEN[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$root/uapi/mqfuse.h")
 [ -n "$gen" ] || { echo "bench: no MQFUSE_GEN in $root/uapi/mqfuse.h" >&2; exit 2; }
 ko=$root/mqfuse_v$gen.ko
+vko=$root/mqfuse_virtio_v$gen.ko
 
 # The kernels: the same choice as the top Makefile's KVER and KVER_612.
 newest() { ls -1 /lib/modules 2>/dev/null | grep -E "$1" | sort -V | tail -n1; }
@@ -171,6 +190,14 @@ outdir=$root/build/bench
 rundir=$outdir/run-$stamp
 mkdir -p "$rundir"
 
+# The guest's sections (guest-bench.sh's default when unset): section
+# virtio needs run.sh's vhost-user-fs device and the virtio module.
+sections=${BENCH_SECTIONS:-compare modes virtio}
+vufs_opts=() virtio=0
+case " $sections " in
+*" virtio "*) vufs_opts=(--vhost-user-fs) virtio=1 ;;
+esac
+
 # Pass the BENCH_* knobs through to the guest command.
 envs="BENCH_MODE=$mode"
 for v in BENCH_QUICK BENCH_REPS BENCH_SEQ_MB BENCH_RAND_MB BENCH_RUNTIME BENCH_RW_MB \
@@ -196,6 +223,17 @@ build_for() {
 	if [ "${vm%% *}" != "$k" ]; then
 		echo "bench: $ko has vermagic '${vm%% *}', expected $k" >>"$log"
 		return 1
+	fi
+	# So must the virtio module, which section virtio loads.
+	if [ $virtio = 1 ]; then
+		if ! vm=$(modinfo -F vermagic "$vko" 2>>"$log"); then
+			echo "bench: modinfo -F vermagic $vko failed" >>"$log"
+			return 1
+		fi
+		if [ "${vm%% *}" != "$k" ]; then
+			echo "bench: $vko has vermagic '${vm%% *}', expected $k" >>"$log"
+			return 1
+		fi
 	fi
 	built_ok=1
 }
@@ -277,11 +315,13 @@ for k in "${kvers[@]}"; do
 		 "$here/mdbench" /usr/bin/fio; do
 		[ -x "$f" ] || echo "bench: warning: $f is missing; its configurations will be n/a" >&2
 	done
+	[ $virtio = 1 ] && [ -n "${BENCH_MQFUSED:-}" ] &&
+		echo "bench: note: section virtio's back-end is $root/helper/mqfused (run.sh starts it), not BENCH_MQFUSED" >&2
 	start=$(date +%s)
 	# In the background so that a signal reaches the EXIT trap at once (it
 	# stops the guest before rebuilding); run.sh needs no stdin.
 	"$root/selftests/vm/run.sh" --kver "$k" --timeout "$timeout" --smp "$smp" --mem "$mem" \
-		"${accel_opts[@]}" "${memdebug_opts[@]}" --save "$kdir" \
+		"${accel_opts[@]}" "${memdebug_opts[@]}" "${vufs_opts[@]}" --save "$kdir" \
 		shell "$envs bash \$MQ_ROOT/selftests/bench/guest-bench.sh" &
 	guest_pid=$!
 	wait "$guest_pid"

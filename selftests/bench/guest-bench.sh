@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Guest side of 'make bench' (selftests/bench/bench.sh boots the guest and
-# runs this through selftests/vm/run.sh's shell mode).  Two sections, each
-# run only if named in BENCH_SECTIONS (default both, in this order):
+# runs this through selftests/vm/run.sh's shell mode).  Three sections,
+# each run only if named in BENCH_SECTIONS (default all three, in this
+# order):
 #
 # compare: every workload on five configurations mounted side by side:
 #   a  mqfuse (mqfuse_vN.ko)  + helper/mqfused --fs mqfuse --transport=ring
@@ -31,10 +32,29 @@
 # between); a stat storm and an open/close storm over files already looked
 # up once.  Caches are dropped before each run (before the untimed pass).
 #
-# In both sections all backing directories are on the same scratch ext4
-# disk, and repetitions are interleaved (rep -> workload -> config, config
-# order rotated per rep) so that drift in host load spreads over all
-# configurations.
+# virtio: the vhost-user-fs device "mqvirtio" that run.sh --vhost-user-fs
+# attaches (MQ_VUFS_QUEUES request queues, served on the host by
+# helper/mqfused --vhost-user from MQ_VUFS_SHARE), mounted in turn by three
+# clients (configurations, in column order):
+#   vfs  the kernel's own virtiofs driver (mount -t virtiofs mqvirtio)
+#   vq1  mqfuse_virtio_vN.ko, mount -o virtqueues=1
+#   vqn  mqfuse_virtio_vN.ko, mount -o virtqueues=MQ_VUFS_QUEUES
+# The same device and back-end for all three: one is mounted at a time (a
+# tag mounts once), the device moving between the drivers by sysfs
+# unbind/bind.  The second device (mqevil, a hostile back-end) is never
+# touched.  Workloads (ids "virtio-*"): 4 KiB O_DIRECT random read, libaio
+# QD16, one job per request queue; 1 MiB O_DIRECT sequential read and
+# write; 4 KiB buffered random writes (+fsync); create/stat/unlink with one
+# thread per request queue; getdents and ls -l of a big directory.  The
+# files are written through the first mount (the guest cannot write the
+# host's share otherwise), untimed.  Per run the request queues' interrupts
+# (all three) and messages sent (mqfuse_virtio's vq_stats) are counted.
+#
+# In every section repetitions are interleaved (rep -> workload -> config,
+# config order rotated per rep; in virtio the order also reverses from one
+# workload to the next, so that a mount serves two runs in a row) so that
+# drift in host load spreads over all configurations.  In compare and modes
+# all backing directories are on the same scratch ext4 disk.
 #
 # Output: $MQ_RESULTS/bench/raw.txt, one record per line:
 #   META key value...                    run description
@@ -45,6 +65,10 @@
 #                                        once mounted
 #   META queue_stats CONFIG queueN key=value...   its queue's counters at
 #                                        the end of the compare section
+#   META virtio_session CONFIG key=value...   a virtio config's mount, the
+#                                        first time it is mounted
+#   META virtio_queue_use CONFIG irq|sent requests.Q=N...   what its runs
+#                                        put through each request queue
 #   FAIL id config rep reason...         one failed measurement
 #   REQ id config rep OP=N...            modes section: requests the daemon
 #                                        served during that run (untimed
@@ -54,13 +78,15 @@
 # a figure.
 #
 # Environment: BENCH_QUICK=1 (tiny sizes, for development), BENCH_REPS
-# (both sections; default 5 for compare, 3 for modes, 1 when quick),
-# BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB, BENCH_META_FILES,
-# BENCH_LIST_FILES, BENCH_CONFIGS (default "a e b c d t"), BENCH_SECTIONS
-# (default "compare modes"), BENCH_CONSISTENCY (default "strict cto cto-wb
-# relaxed immutable"), BENCH_STORM_FILES, BENCH_MODE (label),
-# BENCH_MQFUSED (the mqfused to run, default $MQ_ROOT/helper/mqfused: to
-# measure another build of the daemon).
+# (every section; default 5 for compare, 3 for modes and virtio, 1 when
+# quick), BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB,
+# BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS (default "a e b c d t"),
+# BENCH_SECTIONS (default "compare modes virtio"), BENCH_CONSISTENCY
+# (default "strict cto cto-wb relaxed immutable"), BENCH_STORM_FILES,
+# BENCH_MODE (label), BENCH_MQFUSED (the mqfused to run, default
+# $MQ_ROOT/helper/mqfused: to measure another build of the daemon; not the
+# virtio back-end, which run.sh starts on the host), MQ_VUFS_SHARE and
+# MQ_VUFS_QUEUES (from run.sh --vhost-user-fs; section virtio needs them).
 
 . "$MQ_ROOT/selftests/vm/lib.sh"
 
@@ -74,8 +100,11 @@ mkdir -p "$OUT/logs"
 : > "$RAW"
 
 NCPU=$(nproc)
-# REPS: the compare section's repetitions, MODE_REPS the modes section's.
+# REPS: the compare section's repetitions, MODE_REPS the modes section's,
+# VIRTIO_REPS the virtio section's.
+VIRTIO_REPS=${BENCH_REPS:-3}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	VIRTIO_REPS=${BENCH_REPS:-1}
 	REPS=${BENCH_REPS:-1} MODE_REPS=${BENCH_REPS:-1} SEQ_MB=${BENCH_SEQ_MB:-16} RAND_MB=${BENCH_RAND_MB:-16}
 	RUNTIME=${BENCH_RUNTIME:-1} RW_MB=${BENCH_RW_MB:-2}
 	META_FILES=${BENCH_META_FILES:-200} LIST_FILES=${BENCH_LIST_FILES:-1000}
@@ -95,10 +124,10 @@ else
 	STORM_FILES=${BENCH_STORM_FILES:-1000}
 fi
 CONFIGS=${BENCH_CONFIGS:-a e b c d t}
-SECTIONS=${BENCH_SECTIONS:-compare modes}
+SECTIONS=${BENCH_SECTIONS:-compare modes virtio}
 CONS_MODES=${BENCH_CONSISTENCY:-strict cto cto-wb relaxed immutable}
 for w in $SECTIONS; do
-	case $w in compare|modes) ;; *) echo "bench: unknown section '$w' in BENCH_SECTIONS (compare, modes)" >&2; exit 2 ;; esac
+	case $w in compare|modes|virtio) ;; *) echo "bench: unknown section '$w' in BENCH_SECTIONS (compare, modes, virtio)" >&2; exit 2 ;; esac
 done
 for w in $CONS_MODES; do
 	case $w in strict|cto|cto-wb|relaxed|immutable) ;;
@@ -648,6 +677,388 @@ run_mode_workload() {
 	rec "R $id $c $rep $v"
 }
 
+# ---------------------------------------------------------------- virtio
+# Section virtio: one vhost-user-fs device (tag mqvirtio) and its host
+# back-end, mounted in turn by the kernel's virtiofs (vfs) and by
+# mqfuse_virtio_vN with one (vq1) or all (vqn) of its request queues.
+VIRTIO_CONFIGS="vfs vq1 vqn"
+VTAG=mqvirtio
+VNAME=mqfuse_virtio_v$MQ_GEN
+VKO=$(dirname "$MQ_KO")/$VNAME.ko
+VQUEUES=${MQ_VUFS_QUEUES:-0}
+VDEV="" VWHY=""	# virtioN of the mqvirtio device; why there is none
+VCUR=""		# the configuration mounted now, if any
+for c in $VIRTIO_CONFIGS; do MNT[$c]=/mnt/virtio-$c; done
+# VQ_USE["CONFIG irq|sent Q"]: interrupts of / messages sent on request
+# queue Q over all of CONFIG's runs; VSESS[CONFIG]: its mount was recorded;
+# VSECS[ID]: guest seconds spent on workload ID (all configurations and
+# repetitions, mounts and driver moves included); VMOVES: mounts and
+# driver moves.
+declare -A VQ_USE VSESS VSECS
+VMOUNTS=0 VMOVES=0
+
+# The driver holding the device now (empty: none).
+vdrv() {
+	local l
+	l=$(readlink "/sys/bus/virtio/devices/$VDEV/driver" 2>/dev/null) && echo "${l##*/}"
+}
+
+# virtio_find_dev: VDEV = the virtio-fs device (id 0x001a) with
+# MQ_VUFS_QUEUES request queues, told apart from run.sh's hostile one (one
+# request queue) by its queues' interrupts once virtiofs holds both, as
+# selftests/virtio does; its tag is checked once mqfuse_virtio holds it
+# Sets VWHY to the reason and returns 1 if there is none.
+virtio_find_dev() {
+	local d n
+	if ! modprobe virtiofs > "$OUT/logs/virtio-modprobe.log" 2>&1; then
+		VWHY="modprobe virtiofs failed: $(head -c 120 "$OUT/logs/virtio-modprobe.log")"
+		return 1
+	fi
+	for d in /sys/bus/virtio/devices/virtio*; do
+		[ "$(cat "$d/device" 2>/dev/null)" = 0x001a ] || continue
+		n=$(grep -cE " ${d##*/}-requests\.[0-9]+\$" /proc/interrupts)
+		[ "$n" -eq "$VQUEUES" ] && { VDEV=${d##*/}; return 0; }
+	done
+	VWHY="no virtio-fs device with $VQUEUES request queues (/proc/interrupts: $(grep -oE 'virtio[0-9]+-requests\.[0-9]+$' /proc/interrupts | tr '\n' ' '))"
+	return 1
+}
+
+# virtio_bind DRIVER: the device bound to DRIVER (virtiofs or $VNAME),
+# moved from whichever driver holds it; our module is loaded the first
+# time (it binds the unbound device when it registers).  Prints the
+# reason and returns 1 on failure.
+virtio_bind() {
+	local want=$1 cur log=$OUT/logs/virtio-bind.log
+	cur=$(vdrv)
+	[ "$cur" = "$want" ] && return 0
+	if [ -n "$cur" ] && ! echo "$VDEV" 2>>"$log" > "/sys/bus/virtio/drivers/$cur/unbind"; then
+		echo "unbinding $VDEV from $cur failed: $(tail -n 1 "$log")"
+		return 1
+	fi
+	if [ "$want" = "$VNAME" ] && ! grep -q "^$VNAME " /proc/modules; then
+		if ! mq_load >> "$log" 2>&1 || ! insmod "$VKO" >> "$log" 2>&1; then
+			echo "insmod $MQ_NAME.ko and $VNAME.ko failed: $(tail -n 1 "$log" | cut -c1-120)"
+			return 1
+		fi
+	elif [ "$(vdrv)" != "$want" ] && ! echo "$VDEV" 2>>"$log" > "/sys/bus/virtio/drivers/$want/bind"; then
+		echo "binding $VDEV to $want failed: $(tail -n 1 "$log")"
+		return 1
+	fi
+	cur=$(vdrv)
+	if [ "$cur" != "$want" ]; then
+		echo "$VDEV is bound to '${cur:-no driver}' after binding it to $want"
+		return 1
+	fi
+	if [ "$want" = "$VNAME" ] && [ "$(cat "/sys/bus/virtio/devices/$VDEV/tag" 2>/dev/null)" != "$VTAG" ]; then
+		echo "$VDEV's tag is '$(cat "/sys/bus/virtio/devices/$VDEV/tag" 2>/dev/null)', not $VTAG"
+		return 1
+	fi
+}
+
+# virtio_umount: unmount whatever configuration is mounted (lazily if
+# umount fails: then the next mount of the tag may fail, which marks that
+# configuration NA with the reason).
+virtio_umount() {
+	local c=$VCUR
+	VCUR=""
+	[ -n "$c" ] && mounted "${MNT[$c]}" || return 0
+	run_bounded 60 "$OUT/logs/virtio-umount.log" umount "${MNT[$c]}" && return 0
+	say "virtio: umount ${MNT[$c]} failed: $(tail -n 1 "$OUT/logs/virtio-umount.log"); unmounted lazily"
+	umount -l "${MNT[$c]}" 2>/dev/null
+	return 0
+}
+
+# virtio_use CONFIG: the device mounted as CONFIG asks (driver, mount
+# options), unless it is already; the mount must show the filesystem type
+# and, for mqfuse_virtio, a session with transport virtio and the number
+# of queues asked for.  1 (and CONFIG NA) if not.
+virtio_use() {
+	local c=$1 log=$OUT/logs/virtio-mount-$1.log drv why fs opts d q want
+	[ -n "${BROKEN[$c]:-}" ] && return 1
+	[ "$VCUR" = "$c" ] && mounted "${MNT[$c]}" && return 0
+	virtio_umount
+	case $c in
+	vfs) drv=virtiofs; set -- mount -t virtiofs "$VTAG" "${MNT[$c]}" ;;
+	vq1) drv=$VNAME want=1; set -- mount -t "$VNAME" -o virtqueues=1 "$VTAG" "${MNT[$c]}" ;;
+	vqn) drv=$VNAME want=$VQUEUES; set -- mount -t "$VNAME" -o "virtqueues=$VQUEUES" "$VTAG" "${MNT[$c]}" ;;
+	esac
+	[ "$(vdrv)" = "$drv" ] || VMOVES=$((VMOVES + 1))
+	if ! why=$(virtio_bind "$drv"); then
+		mark_broken "$c" "$why"
+		return 1
+	fi
+	mkdir -p "${MNT[$c]}"
+	VMOUNTS=$((VMOUNTS + 1))
+	if ! run_bounded 60 "$log" "$@"; then
+		mark_broken "$c" "$* failed: $(tr '\n' ' ' < "$log" | cut -c1-160)"
+		umount -l "${MNT[$c]}" 2>/dev/null
+		return 1
+	fi
+	VCUR=$c
+	if ! run_bounded 30 /dev/null stat "${MNT[$c]}/."; then
+		umount -l "${MNT[$c]}" 2>/dev/null
+		VCUR=""
+		mark_broken "$c" "$* mounted, but its root did not answer stat within 30 s"
+		return 1
+	fi
+	read -r fs opts < <(awk -v m="${MNT[$c]}" '$2 == m { f = $3; o = $4 } END { print f, o }' /proc/mounts)
+	if [ "$fs" != "$drv" ]; then
+		virtio_umount
+		mark_broken "$c" "mounted as '$fs', not $drv"
+		return 1
+	fi
+	if [ "$c" != vfs ]; then
+		if ! d=$(mq_session_dir "${MNT[$c]}"); then
+			virtio_umount
+			mark_broken "$c" "no session in /sys/fs/$MQ_NAME has the mount's st_dev"
+			return 1
+		fi
+		q=$(cat "$d/queues" 2>/dev/null)
+		if [ "$(cat "$d/transport" 2>/dev/null)" != virtio ] || [ "$q" != "$want" ]; then
+			virtio_umount
+			mark_broken "$c" "session ${d##*/}: transport '$(cat "$d/transport" 2>/dev/null)', $q queue(s);" \
+				"expected virtio, $want"
+			return 1
+		fi
+	fi
+	if [ -z "${VSESS[$c]:-}" ]; then
+		VSESS[$c]=1
+		if [ "$c" = vfs ]; then
+			# 6.11 and later: virtiofs's CPU to request queue map
+			# (/sys/fs/virtiofs/N/mqs/M/cpu_list), as "M:CPUS;...";
+			# "none" before 6.11: every request goes on requests.0
+			q=""
+			for f in /sys/fs/virtiofs/*/mqs/*/cpu_list; do
+				[ -r "$f" ] || continue
+				[ "$(cat "${f%/mqs/*}/tag" 2>/dev/null)" = "$VTAG" ] || continue
+				d=${f%/cpu_list}
+				q+="${q:+;}${d##*/}:$(cat "$f")"
+			done
+			rec "META virtio_session vfs driver=virtiofs device=$VDEV options=$opts" \
+				"cpu_to_queue=${q:-none}"
+		else
+			rec "META virtio_session $c driver=$VNAME device=$VDEV options=$opts id=${d##*/}" \
+				"transport=virtio queues=$q max_write=$(cat "$d/max_write" 2>/dev/null)" \
+				"max_pages=$(cat "$d/max_pages" 2>/dev/null) consistency=$(cat "$d/consistency" 2>/dev/null)"
+		fi
+	fi
+}
+
+# vq_snap ARRAY: per request queue Q, ARRAY[irqQ] = its interrupts so far
+# (summed over the CPUs, from /proc/interrupts "virtioN-requests.Q", which
+# both drivers name alike) and ARRAY[sentQ] = the messages mqfuse_virtio
+# sent on it (the device's vq_stats; -1 while virtiofs holds the device).
+vq_snap() {
+	local -n _snap=$1
+	local q st=/sys/bus/virtio/devices/$VDEV/vq_stats
+	_snap=()
+	for ((q = 0; q < VQUEUES; q++)); do
+		_snap["irq$q"]=$(awk -v q="$VDEV-requests.$q" -v n="$NCPU" '$NF == q {
+			s = 0; for (i = 2; i <= n + 1; i++) s += $i; print s; f = 1 }
+			END { if (!f) print -1 }' /proc/interrupts)
+		_snap["sent$q"]=-1
+		[ "$VCUR" != vfs ] && [ -r "$st" ] &&
+			_snap["sent$q"]=$(awk -v q="requests.$q" '$1 == q && $2 == "sent" { print $3; f = 1 }
+				END { if (!f) print -1 }' "$st")
+	done
+}
+
+# vq_add CONFIG BEFORE AFTER: add a run's per-queue counts to CONFIG's.
+vq_add() {
+	local c=$1 q k
+	local -n _b=$2 _a=$3
+	for ((q = 0; q < VQUEUES; q++)); do
+		for k in irq sent; do
+			[ "${_b[$k$q]:--1}" -ge 0 ] && [ "${_a[$k$q]:--1}" -ge "${_b[$k$q]}" ] || continue
+			VQ_USE["$c $k $q"]=$(( ${VQ_USE["$c $k $q"]:-0} + ${_a[$k$q]} - ${_b[$k$q]} ))
+		done
+	done
+}
+
+# The virtio section's workloads: ids virtio-*, the fio ones in WL_*.
+VIRTIO_WORKLOADS=()
+def_virtio_fio() {	# def_virtio_fio ID UNIT FIELD FILE DESCRIPTION -- FIO ARGS...
+	local id=$1 unit=$2 field=$3 file=$4 desc=$5
+	shift 6
+	VIRTIO_WORKLOADS+=("$id")
+	WL_ARGS[$id]="$*"
+	WL_FIELD[$id]=$field
+	WL_FILE[$id]=$file
+	rec "WL $id $unit hi $desc"
+}
+def_virtio_workloads() {
+	local n=$VQUEUES
+	def_virtio_fio virtio-randrd-4k-qd16-${n}j IOPS 8 randfile \
+		"random read 4k O_DIRECT, libaio QD16, $n jobs (one per request queue), ${RUNTIME}s on ${RAND_MB} MiB" -- \
+		--rw=randread --bs=4k --size=${RAND_MB}m --direct=1 --ioengine=libaio --iodepth=16 \
+		--numjobs=$n --time_based --runtime=$RUNTIME
+	def_virtio_fio virtio-seqrd-1m-dio MiB/s 7 seqfile "sequential read 1m O_DIRECT, ${SEQ_MB} MiB" -- \
+		--rw=read --bs=1m --size=${SEQ_MB}m --direct=1
+	def_virtio_fio virtio-seqwr-1m-dio MiB/s 48 seqw "sequential write 1m O_DIRECT, ${SEQ_MB} MiB new file" -- \
+		--rw=write --bs=1m --size=${SEQ_MB}m --direct=1
+	def_virtio_fio virtio-randwr-4k-buf IOPS 49 randfile \
+		"random write 4k buffered+fsync, ${RW_MB} MiB into ${RAND_MB} MiB" -- \
+		--rw=randwrite --bs=4k --size=${RAND_MB}m --io_size=${RW_MB}m --direct=0 --end_fsync=1
+	VIRTIO_WORKLOADS+=(virtio-meta)
+	rec "WL virtio-create-${n}t ops/s hi create+close empty files, $n thread(s) x $META_FILES"
+	rec "WL virtio-stat-${n}t ops/s hi stat after drop_caches, $n thread(s)"
+	rec "WL virtio-unlink-${n}t ops/s hi unlink, $n thread(s)"
+	VIRTIO_WORKLOADS+=(virtio-list)
+	rec "WL virtio-list s lo list a ${LIST_FILES}-entry directory (getdents64), cold"
+	rec "WL virtio-list-stat s lo list + stat every entry (ls -l) of ${LIST_FILES} entries, cold"
+}
+
+# run_virtio_workload ID CONFIG REP: mount CONFIG if it is not, run ID
+# in MNT/bench, record R (or FAIL) records and the run's queue use.
+run_virtio_workload() {
+	local id=$1 c=$2 rep=$3 dir log rc v n p s
+	local -A b a
+	virtio_use "$c" || return
+	dir=${MNT[$c]}/bench
+	log=$OUT/logs/$id-$c-$rep.log
+	case $id in
+	virtio-meta)
+		run_bounded "$RUN_TIMEOUT" "$log" sh -c 'rm -rf "$1" && mkdir "$1"' sh "$dir/md"
+		rc=$?
+		if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+		drop_caches
+		vq_snap b
+		run_bounded "$RUN_TIMEOUT" "$log" "$MDBENCH" meta -t "$VQUEUES" -n "$META_FILES" -D "$dir/md"
+		rc=$?
+		vq_snap a
+		vq_add "$c" b a
+		if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+		for p in create stat unlink; do
+			v=$(awk -v p=$p '$1 == p { print $2 }' "$log")
+			[ -n "$v" ] && rec "R virtio-$p-${VQUEUES}t $c $rep $v"
+		done
+		;;
+	virtio-list)
+		for s in "" -s; do
+			drop_caches
+			vq_snap b
+			run_bounded "$RUN_TIMEOUT" "$log" "$MDBENCH" list $s "$dir/bigdir"
+			rc=$?
+			vq_snap a
+			vq_add "$c" b a
+			if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+			read -r _ v n < "$log"
+			[ "$n" = "$LIST_FILES" ] || { rec "FAIL $id $c $rep listed $n entries, expected $LIST_FILES"; return; }
+			rec "R virtio-list${s:+-stat} $c $rep $v"
+		done
+		;;
+	*)
+		if [ "${WL_FILE[$id]}" = seqw ]; then
+			run_bounded "$RUN_TIMEOUT" "$log" rm -f "$dir/seqw"
+			rc=$?
+			if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+		fi
+		drop_caches
+		vq_snap b
+		# shellcheck disable=SC2086
+		run_bounded "$RUN_TIMEOUT" "$log" "$FIO" --name="$id" \
+			--filename="$dir/${WL_FILE[$id]}" "${fio_common[@]}" ${WL_ARGS[$id]}
+		rc=$?
+		vq_snap a
+		vq_add "$c" b a
+		if [ $rc -ne 0 ]; then run_failed "$id" "$c" "$rep" $rc "$log"; return; fi
+		v=$(fio_field "$log" "${WL_FIELD[$id]}")
+		[ -n "$v" ] || { rec "FAIL $id $c $rep no fio result"; return; }
+		case ${WL_FIELD[$id]} in 7|48) v=$(awk -v v="$v" 'BEGIN { printf "%.2f", v / 1024 }') ;; esac
+		rec "R $id $c $rep $v"
+		;;
+	esac
+}
+
+run_virtio() {
+	local c k rep id order cfgs i why setup t0 q k2 line
+	local t_sec=$SECONDS
+	rec "META virtio_sizes seq=${SEQ_MB}MiB rand=${RAND_MB}MiB runtime=${RUNTIME}s randwrite=${RW_MB}MiB meta=${META_FILES}/thread list=${LIST_FILES}"
+	rec "META virtio_configs_run $VIRTIO_CONFIGS"
+	rec "META virtio_queues $VQUEUES"
+	if [ -z "${MQ_VUFS_SHARE:-}" ] || ! [[ $VQUEUES =~ ^[1-9][0-9]*$ ]]; then
+		for c in $VIRTIO_CONFIGS; do
+			mark_broken "$c" "no vhost-user-fs device: MQ_VUFS_SHARE/MQ_VUFS_QUEUES unset (run.sh needs --vhost-user-fs; bench.sh passes it when BENCH_SECTIONS names virtio)"
+		done
+		return
+	fi
+	if ! virtio_find_dev; then
+		for c in $VIRTIO_CONFIGS; do mark_broken "$c" "$VWHY"; done
+		return
+	fi
+	rec "META virtio_device $VDEV tag=$VTAG request_queues=$VQUEUES host_share=$MQ_VUFS_SHARE"
+	def_virtio_workloads
+
+	say "virtio: device $VDEV ($VTAG, $VQUEUES request queues), $VIRTIO_REPS repetition(s), configs: $VIRTIO_CONFIGS"
+	# The files, written through the first configuration that mounts
+	# (untimed): the host's share is read-only here otherwise.
+	setup=""
+	for c in $VIRTIO_CONFIGS; do
+		virtio_use "$c" && { setup=$c; break; }
+	done
+	[ -n "$setup" ] || return
+	t0=$SECONDS
+	if ! run_bounded 3600 "$OUT/logs/virtio-setup.log" sh -c '
+		set -e
+		rm -rf "$1/bench"; mkdir "$1/bench"
+		dd if=/dev/urandom of="$1/bench/seqfile" bs=1M count="$2" conv=fsync status=none
+		dd if=/dev/urandom of="$1/bench/randfile" bs=1M count="$3" conv=fsync status=none
+		"$4" mkfiles "$1/bench/bigdir" "$5"
+		sync' sh "${MNT[$setup]}" "$SEQ_MB" "$RAND_MB" "$MDBENCH" "$LIST_FILES"; then
+		why="writing the files through $setup (${MNT[$setup]}) failed: $(tail -n 2 "$OUT/logs/virtio-setup.log" | tr '\n' ' ' | cut -c1-160)"
+		virtio_umount
+		for c in $VIRTIO_CONFIGS; do [ -z "${BROKEN[$c]:-}" ] && mark_broken "$c" "$why"; done
+		return
+	fi
+	rec "META virtio_setup $setup $((SECONDS - t0))"
+	say "virtio: files written through $setup in $((SECONDS - t0)) s"
+
+	cfgs=($VIRTIO_CONFIGS)
+	for rep in $(seq 1 "$VIRTIO_REPS"); do
+		k=$(( (rep - 1) % ${#cfgs[@]} ))
+		order=("${cfgs[@]:$k}" "${cfgs[@]:0:$k}")
+		i=0
+		for id in "${VIRTIO_WORKLOADS[@]}"; do
+			# Every other workload in the reverse order: the mount of
+			# the last configuration serves the next run too.
+			t0=$SECONDS
+			if [ $((i % 2)) = 1 ]; then
+				for c in $(printf '%s\n' "${order[@]}" | tac); do
+					[ -n "${BROKEN[$c]:-}" ] || run_virtio_workload "$id" "$c" "$rep"
+				done
+			else
+				for c in "${order[@]}"; do
+					[ -n "${BROKEN[$c]:-}" ] || run_virtio_workload "$id" "$c" "$rep"
+				done
+			fi
+			VSECS[$id]=$(( ${VSECS[$id]:-0} + SECONDS - t0 ))
+			i=$((i + 1))
+		done
+		say "virtio: repetition $rep/$VIRTIO_REPS done after $((SECONDS - start)) s"
+	done
+	virtio_umount
+	for c in $VIRTIO_CONFIGS; do
+		for k2 in irq sent; do
+			line=""
+			for ((q = 0; q < VQUEUES; q++)); do
+				[ -n "${VQ_USE["$c $k2 $q"]:-}" ] && line+=" requests.$q=${VQ_USE["$c $k2 $q"]}"
+			done
+			[ -n "$line" ] && rec "META virtio_queue_use $c $k2$line"
+		done
+	done
+	# Leave the device to virtiofs, as the guest found it.
+	if [ "$(vdrv)" = "$VNAME" ]; then
+		echo "$VDEV" > "/sys/bus/virtio/drivers/$VNAME/unbind" 2>/dev/null
+		echo "$VDEV" > /sys/bus/virtio/drivers/virtiofs/bind 2>/dev/null
+	fi
+	grep -q "^$VNAME " /proc/modules && rmmod "$VNAME" 2>/dev/null
+	line=""
+	for id in "${VIRTIO_WORKLOADS[@]}"; do line+=" $id=${VSECS[$id]:-0}"; done
+	rec "META virtio_workload_seconds$line"
+	rec "META virtio_mounts $VMOUNTS driver_moves=$VMOVES"
+	rec "META virtio_section_seconds $((SECONDS - t_sec))"
+}
+
 # ---------------------------------------------------------------- main
 rec "META date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 rec "META mode ${BENCH_MODE:-default}"
@@ -658,6 +1069,7 @@ rec "META kernel $(uname -r)"
 rec "META fio $("$FIO" --version 2>/dev/null || echo "fio missing")"
 rec "META reps $REPS"
 rec "META mode_reps $MODE_REPS"
+rec "META virtio_reps $VIRTIO_REPS"
 rec "META nofile $(ulimit -n)"
 rec "META sections $SECTIONS"
 start=$SECONDS
@@ -739,6 +1151,7 @@ run_modes() {
 
 section compare && run_compare
 section modes && run_modes
+section virtio && run_virtio
 rec "META bench_seconds $((SECONDS - start))"
 say "finished in $((SECONDS - start)) s"
 exit 0

@@ -40,13 +40,24 @@ neighbour", "cto-wb 4 KiB writes at least 5x cto") with the computed
 verdict.  These verdicts are reported, never
 asserted: they do not change the exit status.
 
+The virtio section (workloads "virtio-*", configurations vfs, vq1 and
+vqn), if the guest ran it, gets a table per kernel: one virtio-fs device
+and its host back-end (mqfused --vhost-user) mounted in turn by that
+kernel's virtiofs driver ("virtiofs"), by mqfuse_virtio with one request
+queue ("mqv 1q") and with all N of the device's ("mqv Nq", N as
+recorded), the medians with their spread, and the ratios of the medians
+1q/virtiofs, Nq/virtiofs and Nq/1q, taken within that run; then what
+each configuration's runs put through each request queue (interrupts, and
+for mqfuse_virtio messages sent: META virtio_queue_use).
+
 Then every repetition's raw figure with its spread, per kernel, and for
 the mode section the daemon's requests per run (REQ records).
 
 --failed KVER REASON marks a kernel whose run failed (bench.sh passes one
 per reason: not installed, build failed, guest run failed or incomplete,
 the guest booted another kernel, configuration a, e or b unavailable ("NA a",
-"NA e", "NA b"), failed measurements ("FAIL")): its figures, if any, are partial
+"NA e", "NA b"), a consistency mode or a virtio configuration unavailable,
+failed measurements ("FAIL")): its figures, if any, are partial
 and its missing cells read n/a.  --note adds a line to that kernel's header.
 A run whose guest's uname -r (META kernel) is not the kernel asked for is
 marked FAILED here too, with or without --failed.
@@ -94,7 +105,12 @@ MQFUSE_CONFIGS = ["a", "e"]
 MODES = ["strict", "cto", "cto-wb", "relaxed", "immutable"]
 for m_ in MODES:
     NAMES[m_] = "consistency=" + m_
-ALL_CONFIGS = CONFIGS + MODES
+# The virtio section: one device, three clients, in column order.
+VIRTIO_CONFIGS = ["vfs", "vq1", "vqn"]
+NAMES["vfs"] = "virtiofs (stock driver)"
+NAMES["vq1"] = "mqfuse_virtio virtqueues=1"
+NAMES["vqn"] = "mqfuse_virtio virtqueues=N"
+ALL_CONFIGS = CONFIGS + MODES + VIRTIO_CONFIGS
 # (weaker, stronger): each weaker mode and its stronger neighbour.
 NEIGHBOURS = [("cto", "strict"), ("cto-wb", "cto"), ("relaxed", "cto"),
               ("immutable", "relaxed")]
@@ -104,6 +120,14 @@ WB_CLAIM = ("mode-wr4k", "cto-wb", "cto", 5.0)
 
 def is_mode_wl(wl):
     return wl.startswith("mode-")
+
+
+def is_virtio_wl(wl):
+    return wl.startswith("virtio-")
+
+
+def is_compare_wl(wl):
+    return not is_mode_wl(wl) and not is_virtio_wl(wl)
 
 
 def parse(path):
@@ -173,8 +197,12 @@ def run_id(wl):
     for p_ in ("create-", "stat-", "unlink-"):
         if wl.startswith(p_):
             return "meta-" + wl[len(p_):]
+        if wl.startswith("virtio-" + p_):
+            return "virtio-meta"
     if wl == "list-stat":
         return "list"
+    if wl == "virtio-list-stat":
+        return "virtio-list"
     if wl.startswith("cpu-"):
         return wl[4:]
     return wl
@@ -357,6 +385,116 @@ def mode_section(r, p):
               ratio))
 
 
+def virtio_section(r, p):
+    """The virtio table of one run: virtiofs and mqfuse_virtio with 1 and
+    N request queues on the same device and back-end (nothing if the guest
+    did not run that section)."""
+    wls = [wl for wl in r.wls if is_virtio_wl(wl)]
+    asked = "virtio" in r.md.get("sections", "").split()
+    if not wls and not any(c in r.na for c in VIRTIO_CONFIGS):
+        if asked:
+            p("")
+            p("mqfuse over virtio, kernel %s (%s): the section was asked for but recorded"
+              " nothing (the guest run did not get there)" % (r.label, r.kver))
+        return
+    n = r.md.get("virtio_queues", "N")
+    short = {"vfs": "virtiofs", "vq1": "mqv 1q", "vqn": "mqv %sq" % n}
+    ratios = [("vq1", "vfs", "1q/virtiofs"), ("vqn", "vfs", "%sq/virtiofs" % n),
+              ("vqn", "vq1", "%sq/1q" % n)]
+    run_cfgs = r.md.get("virtio_configs_run", " ".join(VIRTIO_CONFIGS)).split()
+    p("")
+    p("mqfuse over virtio, kernel %s (%s): one vhost-user-fs device (%s), host back-end"
+      " helper/mqfused --vhost-user, mounted in turn by each client%s" % (
+        r.label, r.kver, r.md.get("virtio_device", "device ?"),
+        ": FAILED run, figures partial" if r.failed else ""))
+    setup = r.md.get("virtio_setup", "").split()
+    p("  %s; repetitions %s (median shown); %s" % (
+      r.md.get("virtio_sizes", "?"), r.md.get("virtio_reps", "?"),
+      "files written through %s in %s s (untimed)" % tuple(setup[:2]) if len(setup) >= 2
+      else "the files were not written"))
+    for c in VIRTIO_CONFIGS:
+        p("  %-8s  %s" % (short[c], {
+            "vfs": "the kernel's virtiofs driver, mount -t virtiofs (before 6.11 every request"
+                   " goes on requests.0; from 6.11 CPUs map to the request queues)",
+            "vq1": "mqfuse_virtio_vN.ko, mount -o virtqueues=1 (the core's client on one"
+                   " request queue)",
+            "vqn": "mqfuse_virtio_vN.ko, mount -o virtqueues=%s (one core queue per request"
+                   " queue, CPUs spread over them)" % n}[c]))
+    for k, v in r.meta:
+        if k == "virtio_session":
+            c, _, rest = v.partition(" ")
+            p("  session of %s (%s): %s" % (c, short.get(c, c), rest))
+    if "virtio_section_seconds" in r.md:
+        extra = ""
+        mounts = r.md.get("virtio_mounts", "").split()
+        if mounts:
+            extra += "; %s mounts, the device moved between the drivers %s times" % (
+                mounts[0], mounts[1].partition("=")[2] if len(mounts) > 1 else "?")
+        p("  section: %s s of guest time%s" % (r.md["virtio_section_seconds"], extra))
+        per = [x.partition("=") for x in r.md.get("virtio_workload_seconds", "").split()]
+        if per:
+            p("  guest seconds per workload (all configurations and repetitions, mounts"
+              " included): " + ", ".join("%s %s" % (k, v) for k, _, v in per))
+    notes = []
+    na_note = {}
+    for c in VIRTIO_CONFIGS:
+        if c in r.na:
+            notes.append("%s (%s): unavailable: %s" % (short[c], c, r.na[c]))
+            na_note[c] = len(notes)
+
+    def cell(wl, c):
+        if r.median(wl, c) is not None:
+            return fmt_spread(r.points(wl, c))
+        if c not in run_cfgs:
+            return "-"
+        if c in na_note:
+            return "n/a [%d]" % na_note[c]
+        if run_id(wl) in r.failed_ids.get(c, ()):
+            return "failed"
+        return "n/a"
+
+    hdr = ["workload", "unit", "better"] + [short[c] for c in VIRTIO_CONFIGS] + \
+          [h for _, _, h in ratios]
+    rows = []
+    for wl in wls:
+        unit, better, _ = r.wl_info[wl]
+        row = [wl, unit, better] + [cell(wl, c) for c in VIRTIO_CONFIGS]
+        for x, y, _ in ratios:
+            mx, my = r.median(wl, x), r.median(wl, y)
+            row.append("%.2f" % (mx / my) if mx is not None and my else "-")
+        rows.append(row)
+    if rows:
+        widths = [max(len(str(x[i])) for x in rows + [hdr]) for i in range(len(hdr))]
+
+        def line(x):
+            return "  ".join(str(v).ljust(widths[i]) if i < 3 else str(v).rjust(widths[i])
+                             for i, v in enumerate(x)).rstrip()
+        p(line(hdr))
+        p(line(["-" * w for w in widths]))
+        for x in rows:
+            p(line(x))
+    else:
+        p("  (no figures)")
+    for i, t in enumerate(notes):
+        p("[%d] %s" % (i + 1, t))
+    p("Cells: median (spread = (max-min)/median of the repetitions, when more than one)."
+      " Ratios of the medians of this run only; for 'lo' rows a ratio below 1 favours the"
+      " numerator.")
+    use = {}
+    for k, v in r.meta:
+        if k == "virtio_queue_use":
+            f_ = v.split(" ")
+            if len(f_) >= 3:
+                use[(f_[0], f_[1])] = " ".join(f_[2:])
+    if use:
+        p("Request queue use over each configuration's runs (interrupts of each request"
+          " queue; for mqfuse_virtio also the messages it sent on it, from vq_stats):")
+        for c in VIRTIO_CONFIGS:
+            for kind, what in (("irq", "interrupts"), ("sent", "messages sent")):
+                if (c, kind) in use:
+                    p("  %-8s %-13s %s" % (short[c], what, use[(c, kind)]))
+
+
 def queue_section(r, p):
     """The mqfuse sessions' queue counters at the end of the compare
     section (META queue_stats CONFIG queueN key=value...) with the mean
@@ -452,8 +590,11 @@ def main():
     out = []
     p = out.append
     any_modes = any(is_mode_wl(wl) for r in runs for wl in r.wls)
-    p("mqfuse benchmark: mqfuse (ring and char device) vs stock FUSE vs native ext4%s,"
-      " one QEMU/TCG guest per kernel" % ("; mqfuse per consistency mode" if any_modes else ""))
+    any_virtio = any(is_virtio_wl(wl) for r in runs for wl in r.wls)
+    p("mqfuse benchmark: mqfuse (ring and char device) vs stock FUSE vs native ext4%s%s,"
+      " one QEMU/TCG guest per kernel" % (
+        "; mqfuse per consistency mode" if any_modes else "",
+        "; mqfuse_virtio (1 and N queues) vs stock virtiofs" if any_virtio else ""))
     modes = sorted(set(r.md.get("mode", "?") for r in runs if r.have))
     p("commit %s   mode %s%s" % (args.commit, "/".join(modes),
       "   QUICK (development sizes)" if first.md.get("quick") == "1" else ""))
@@ -494,7 +635,7 @@ def main():
         for f_ in r.failed:
             p("%s  FAILED: %s%s" % (" " * len(head), f_,
               " (figures below are partial)" if r.have else " (all its cells are n/a)"))
-    if any(not is_mode_wl(wl) for r in runs for wl in r.wls):
+    if any(is_compare_wl(wl) for r in runs for wl in r.wls):
         p("configs (column heads):")
         for c in CONFIGS:
             p("  %s  %-11s  %s" % (c, SHORT[c], WHAT[c]))
@@ -515,7 +656,7 @@ def main():
                 all_wls.append(wl)
                 wl_info[wl] = r.wl_info[wl]
     # The side-by-side table: the compare section's workloads.
-    wls = [wl for wl in all_wls if not is_mode_wl(wl)]
+    wls = [wl for wl in all_wls if is_compare_wl(wl)]
 
     # Footnotes: unavailable configurations and failed kernels.
     notes, note_text = {}, []
@@ -594,14 +735,19 @@ def main():
         if r.have:
             mode_section(r, p)
     for r in runs:
+        if r.have:
+            virtio_section(r, p)
+    for r in runs:
         if r.fails:
             p("failed runs on %s (excluded from the medians):" % r.label)
             for f_ in r.fails:
                 p("  " + f_)
     p("")
+    # Column width of the workload ids (virtio's are longer).
+    ww = max([18] + [len(wl) for wl in all_wls])
     p("Workloads:")
     for wl in all_wls:
-        p("  %-18s %s" % (wl, wl_info[wl][2]))
+        p("  %-*s %s" % (ww, wl, wl_info[wl][2]))
     p("")
     p("Raw figures per repetition (rep:value), spread = (max-min)/median:")
     for r in runs:
@@ -616,7 +762,7 @@ def main():
                     continue
                 vs = [v for _, v in pts]
                 sp = spread(vs)
-                p("  %-18s %-*s %s   spread %s" % (wl, nw, NAMES[c],
+                p("  %-*s %-*s %s   spread %s" % (ww, wl, nw, NAMES[c],
                   " ".join("%d:%s" % (n, fmt(v)) for n, v in pts),
                   "-" if sp is None else "%.0f%%" % sp))
     for r in runs:
