@@ -56,8 +56,11 @@
 #   BENCH_CONSISTENCY    modes measured by "modes" (default "strict cto
 #                        cto-wb relaxed immutable")
 #   BENCH_REPS, BENCH_SEQ_MB, BENCH_RAND_MB, BENCH_RUNTIME, BENCH_RW_MB,
-#   BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS, BENCH_STORM_FILES
-#                        passed to the guest (guest-bench.sh)
+#   BENCH_META_FILES, BENCH_LIST_FILES, BENCH_CONFIGS, BENCH_STORM_FILES,
+#   BENCH_VIRTIO_LIST_FILES
+#                        passed to the guest (guest-bench.sh; with section
+#                        virtio also BENCH_VUFS_NOFILE, this shell's hard
+#                        RLIMIT_NOFILE, which its back-end inherits)
 #   BENCH_MQFUSED=PATH   the mqfused the guest runs (default helper/mqfused
 #                        of this tree; the path must be visible in the
 #                        guest, which sees the host's root)
@@ -202,9 +205,18 @@ esac
 envs="BENCH_MODE=$mode"
 for v in BENCH_QUICK BENCH_REPS BENCH_SEQ_MB BENCH_RAND_MB BENCH_RUNTIME BENCH_RW_MB \
 	 BENCH_META_FILES BENCH_LIST_FILES BENCH_CONFIGS BENCH_RUN_TIMEOUT \
-	 BENCH_SECTIONS BENCH_CONSISTENCY BENCH_STORM_FILES BENCH_MQFUSED; do
+	 BENCH_SECTIONS BENCH_CONSISTENCY BENCH_STORM_FILES BENCH_MQFUSED BENCH_VIRTIO_LIST_FILES; do
 	[ -n "${!v:-}" ] && envs+=" $v='${!v}'"
 done
+# Section virtio's back-end (run.sh starts it from here) keeps an fd per
+# inode the guest remembers: the guest sizes its directory to the limit
+# that back-end can reach (it raises its soft limit to the hard one; going
+# beyond needs CAP_SYS_RESOURCE).
+if [ $virtio = 1 ]; then
+	nofile=$(ulimit -Hn)
+	[ "$nofile" = unlimited ] && nofile=1048576
+	envs+=" BENCH_VUFS_NOFILE=$nofile"
+fi
 
 # build_for K LOG: the module, helpers and test programs for kernel K
 # (KDIR too: make exports the parent's to us).
