@@ -782,8 +782,8 @@ static void *mqv_get(const char *tag, unsigned int *nr_vqs, unsigned int *dflt,
 			     MQV_CHUNK_ORDER;
 	}
 	mutex_unlock(&mqv_lock);
-	if (!found)
-		return ERR_PTR(busy ? -EBUSY : -ENODEV);
+	if (!found)	/* mount(8): "special device TAG does not exist" */
+		return ERR_PTR(busy ? -EBUSY : -ENOENT);
 	return found;
 }
 
@@ -967,8 +967,10 @@ static int mqv_probe(struct virtio_device *vdev)
 	}
 	vdev->priv = d;
 	err = mqv_find_vqs(d, vqs, nvqs);
-	if (err)
+	if (err) {
+		dev_err(&vdev->dev, "%u virtqueues: %d: not served\n", nvqs, err);
 		goto fail;
+	}
 	for (i = 0; i < nvqs; i++)
 		d->vqs[i].vq = vqs[i];
 	kfree(vqs);

@@ -23,7 +23,7 @@ if [ -z "${MQ_VUFS_SHARE:-}" ] || [ -z "${MQ_VUFS_SEED:-}" ] || [ -z "${MQ_VUFS_
 	echo "1..0 # SKIP no vhost-user-fs device (MQ_VUFS_SHARE unset: run by selftests/vm/run.sh)"
 	exit 4
 fi
-plan 31
+plan 32
 
 umount_all() {
 	mq_mounted "$MNT" virtiofs && { timeout $T60 umount "$MNT" || umount -l "$MNT"; }
@@ -236,6 +236,12 @@ for ((q = 0; q < MQ_VUFS_QUEUES; q++)); do spread+=" $q:+$(( $(vq_sent $q) - bef
 check "requests from every CPU spread over the $MQ_VUFS_QUEUES request virtqueues (sent:$spread)" \
 	sh -c "! echo '$spread' | grep -q ':+0\\b'"
 diag "$(cat /sys/bus/virtio/devices/$vname/vq_stats)"
+# mqfusectl shows the session (transport virtio, this mount) and its
+# per-queue counters: every queue served requests.
+ctl_line=$("$MQ_HELPER/mqfusectl" --no-header sessions | awk -v m="$VMNT" '$NF == m')
+ctl_q=$("$MQ_HELPER/mqfusectl" --no-header queues "$(cat "$vsd/id")" | awk '$2 > 0' | wc -l)
+check "mqfusectl: the session on $VMNT with transport virtio, $MQ_VUFS_QUEUES queues each with requests (${ctl_line:0:60}...; $ctl_q queues served)" \
+	sh -c "echo '$ctl_line' | awk '{ exit !(\$9 == \"virtio\" && \$4 == $MQ_VUFS_QUEUES) }' && [ '$ctl_q' -eq '$MQ_VUFS_QUEUES' ]"
 
 # 8 MiB requests on the wire: O_DIRECT 8 MiB writes and reads reach the
 # back-end whole (its log gives the largest request per queue at DESTROY).
@@ -299,13 +305,27 @@ if check "mount -t $VNAME mqevil $EMNT (INIT is answered well)" sh -c "
 	bad=$(( $(dmesg | grep -c 'bad reply') - bad0 ))
 	ebad=$(awk '$1 == "requests.0" { print $7 }' "/sys/bus/virtio/devices/$evname/vq_stats")
 	# the device breaks its ring (a used entry naming no request): the
-	# session aborts, so nothing waits for what the ring held
-	timeout -k 5 $T60 stat "$EMNT/break-ring" >/dev/null 2>&1
-	rc1=$?
+	# session aborts, so nothing waits for what the ring held.  The LOOKUP
+	# that breaks it is sent once the parent's attributes came back right
+	# (the device damages most replies): try until the session is aborted.
+	esd=""
+	edevno=$(awk -v m="$EMNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+	for d in /sys/fs/$MQ_NAME/[0-9]*; do
+		[ "$(cat "$d/dev" 2>/dev/null)" = "$edevno" ] && esd=$d
+	done
+	tries=0
+	while [ $tries -lt 30 ]; do
+		tries=$((tries + 1))
+		timeout -k 5 $T60 stat "$EMNT/break-ring" >/dev/null 2>&1
+		rc1=$?
+		[ $rc1 -ge 124 ] && break
+		[ "$(cat "$esd/state" 2>/dev/null)" = aborted ] && break
+	done
+	estate=$(cat "$esd/state" 2>/dev/null)
 	out=$(timeout -k 5 $T60 ls "$EMNT" 2>&1)
 	rc2=$?
-	check "a ring the device breaks aborts its session: no task hangs (stat exit $rc1, then ls exit $rc2: ${out:0:60})" \
-		sh -c "[ $rc1 -ne 0 ] && [ $rc1 -lt 124 ] && [ $rc2 -ne 0 ] && [ $rc2 -lt 124 ] &&
+	check "a ring the device breaks aborts its session: no task hangs (after $tries stat(s), last exit $rc1; state ${estate:-?}; ls exit $rc2: ${out:0:60})" \
+		sh -c "[ $rc1 -lt 124 ] && [ '$estate' = aborted ] && [ $rc2 -ne 0 ] && [ $rc2 -lt 124 ] &&
 		       echo '$out' | grep -q 'not connected'"
 	timeout $T60 umount "$EMNT"
 	rc=$?
