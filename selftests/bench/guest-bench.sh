@@ -787,7 +787,7 @@ virtio_umount() {
 # and, for mqfuse_virtio, a session with transport virtio and the number
 # of queues asked for.  1 (and CONFIG NA) if not.
 virtio_use() {
-	local c=$1 log=$OUT/logs/virtio-mount-$1.log drv why fs opts d q want
+	local c=$1 log=$OUT/logs/virtio-mount-$1.log drv why fs opts d f q want
 	[ -n "${BROKEN[$c]:-}" ] && return 1
 	[ "$VCUR" = "$c" ] && mounted "${MNT[$c]}" && return 0
 	virtio_umount
@@ -926,6 +926,7 @@ def_virtio_workloads() {
 # in MNT/bench, record R (or FAIL) records and the run's queue use.
 run_virtio_workload() {
 	local id=$1 c=$2 rep=$3 dir log rc v n p s
+	# shellcheck disable=SC2034	# b and a: filled by vq_snap (nameref)
 	local -A b a
 	virtio_use "$c" || return
 	dir=${MNT[$c]}/bench
