@@ -136,34 +136,33 @@ static const char *vu_sock_path;
 
 /* ------------------------------------------------------ guest memory */
 
-/* Host address of guest physical [gpa, gpa + len), or NULL. */
-static char *vu_gpa(uint64_t gpa, uint64_t len)
+/*
+ * Host address of [addr, addr + len) in one region, or NULL: @addr is a
+ * guest physical address (@guest) or the front-end's virtual one.
+ */
+static char *vu_translate(uint64_t addr, uint64_t len, bool guest)
 {
 	unsigned int i;
 
 	for (i = 0; i < vu.nregions; i++) {
 		const struct vu_region *r = &vu.regions[i];
+		uint64_t base = guest ? r->gpa : r->uva;
 
-		if (gpa >= r->gpa && gpa - r->gpa < r->size &&
-		    len <= r->size - (gpa - r->gpa))
-			return r->host + (gpa - r->gpa);
+		if (addr >= base && addr - base < r->size &&
+		    len <= r->size - (addr - base))
+			return r->host + (addr - base);
 	}
 	return NULL;
 }
 
-/* Host address of the front-end's virtual [uva, uva + len), or NULL. */
+static char *vu_gpa(uint64_t gpa, uint64_t len)
+{
+	return vu_translate(gpa, len, true);
+}
+
 static char *vu_uva(uint64_t uva, uint64_t len)
 {
-	unsigned int i;
-
-	for (i = 0; i < vu.nregions; i++) {
-		const struct vu_region *r = &vu.regions[i];
-
-		if (uva >= r->uva && uva - r->uva < r->size &&
-		    len <= r->size - (uva - r->uva))
-			return r->host + (uva - r->uva);
-	}
-	return NULL;
+	return vu_translate(uva, len, false);
 }
 
 static void vu_unmap_all(void)

@@ -10,7 +10,8 @@ cp "$here/run-checks.sh" "$here/tap-unnumbered.sh" "$T/"
 # the other programs run-checks.sh runs pass
 printf '#!/bin/bash\necho "ok 1 - c"\n' > "$T/unit_crypto"
 printf '#!/bin/bash\necho "ok - r"\n' > "$T/remote-e2e.sh"
-chmod +x "$T/unit_crypto" "$T/remote-e2e.sh"
+printf '#!/bin/bash\necho "ok - v"\n' > "$T/vhost-e2e.sh"
+chmod +x "$T/unit_crypto" "$T/remote-e2e.sh" "$T/vhost-e2e.sh"
 fails=0
 try() {	# name expected-status unit_test-body host-e2e-body
 	printf '#!/bin/bash\n%s\n' "$3" > "$T/unit_test"

@@ -23,7 +23,7 @@ if [ -z "${MQ_VUFS_SHARE:-}" ] || [ -z "${MQ_VUFS_SEED:-}" ] || [ -z "${MQ_VUFS_
 	echo "1..0 # SKIP no vhost-user-fs device (MQ_VUFS_SHARE unset: run by selftests/vm/run.sh)"
 	exit 4
 fi
-plan 32
+plan 33
 
 umount_all() {
 	mq_mounted "$MNT" virtiofs && { timeout $T60 umount "$MNT" || umount -l "$MNT"; }
@@ -335,5 +335,16 @@ else
 	not_ok "the hostile device's damaged replies were refused (no mount)"
 fi
 check "rmmod $VNAME (nothing holds it)" rmmod "$VNAME"
+
+# The hostile vhost-user front-end (helper/tests/vhost_hostile: no VM) against
+# mqfused --vhost-user, here in the guest too: malformed chains, messages,
+# ring restarts; mqfused never dies of a signal or hangs.
+out=$(cd "$MQ_HELPER/tests" && timeout "$(mq_tmo 300)" ./vhost-e2e.sh 2>&1)
+rc=$?
+nok=$(printf '%s\n' "$out" | grep -c '^ok - ')
+nbad=$(printf '%s\n' "$out" | grep -c '^not ok - ')
+check "vhost-e2e.sh: a hostile front-end against mqfused --vhost-user (exit $rc, $nok ok, $nbad not ok)" \
+	sh -c "[ $rc -eq 0 ] && [ $nbad -eq 0 ] && [ $nok -ge 300 ]"
+[ $rc -eq 0 ] || printf '%s\n' "$out" | grep -A4 '^not ok' | head -30 | sed 's/^/# /'
 rm -f /tmp/virtio-out /tmp/virtio-verify.log
 exit 0
