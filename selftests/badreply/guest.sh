@@ -45,8 +45,9 @@ kdelay_args() {
 		# the reading daemon thread, just after it unlocked the queue
 		# with the request IN_DAEMON (7114f35 read it there, when the
 		# other process may have answered and freed it); a build whose
-		# unlock is a tail call has no code after it: nothing to widen
-		echo "func=$MQ_NAME:mqfuse_queue_read_done after=_raw_spin_unlock delay_us=20000 optional=1" ;;
+		# unlock is a tail call has no code after it: nothing to widen (an
+		# export of the core, so named mqfuse_v<GEN>_queue_read_done)
+		echo "func=$MQ_NAME:${MQ_NAME}_queue_read_done after=_raw_spin_unlock delay_us=20000 optional=1" ;;
 	race_writeback_end_evict)
 		# the writeback WRITE's reply sleeps 1 s (an RCU grace period
 		# can end meanwhile) before it calls mqfuse_attr_outdated()
