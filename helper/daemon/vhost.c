@@ -49,6 +49,7 @@
 
 #include "mqfused.h"
 #include "vhost_user.h"
+#include "wire.h"
 
 /* Descriptors a chain may have in all (8 MiB of 4 KiB pages and headers). */
 #define VU_CHAIN_MAX	4096u
@@ -1081,31 +1082,16 @@ static int vu_read_msg(struct vu_hdr *h, union vu_payload *p, int *fds,
 		return -EPROTO;
 	}
 	got = n;
-	while (got < sizeof(*h)) {
-		n = recv(vu.sock, (char *)h + got, sizeof(*h) - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			vu_close_fds(fds, *nfds);
-			return n ? -errno : -EPROTO;
-		}
-		got += n;
-	}
-	if ((h->flags & VU_VERSION_MASK) != VU_VERSION ||
-	    h->size > sizeof(*p)) {
+	/* the rest of the header, then the payload (wire.c's full read) */
+	n = mqr_read_full(vu.sock, (char *)h + got, sizeof(*h) - got);
+	if (!n && ((h->flags & VU_VERSION_MASK) != VU_VERSION ||
+		   h->size > sizeof(*p)))
+		n = -EPROTO;
+	if (!n)
+		n = mqr_read_full(vu.sock, p, h->size);
+	if (n) {
 		vu_close_fds(fds, *nfds);
-		return -EPROTO;
-	}
-	got = 0;
-	while (got < h->size) {
-		n = recv(vu.sock, (char *)p + got, h->size - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			vu_close_fds(fds, *nfds);
-			return n ? -errno : -EPROTO;
-		}
-		got += n;
+		return n == -EPIPE ? -EPROTO : (int)n;
 	}
 	return 1;
 }
